@@ -12,6 +12,7 @@ import sys
 import tempfile
 import traceback
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -69,6 +70,111 @@ def db_url(db: str) -> str:
 
 
 # ==== assess / explain ==========================================================================
+
+
+class Format(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Backend(str, Enum):
+    python = "python"
+    durable = "durable"
+    both = "both"
+
+
+GuidelinesOpt = Annotated[
+    str, typer.Option("--guidelines", "-g", help="guideline set: a name (national-default) or a folder")
+]
+RosterOpt = Annotated[
+    Path | None, typer.Option("--roster", help="read patients straight from a JSONL/CSV/XLSX file instead of --db")
+]
+ProvisionalOpt = Annotated[
+    bool,
+    typer.Option("--provisional-calendar",
+                 help="for a year whose State Council holiday notice sangao lacks, use statutory holidays only "
+                      "(no make-up working days) and mark every output with a warning"),
+]
+
+
+def _patients(roster: Path | None, db: str):
+    import store
+
+    return store.read_roster(roster) if roster is not None else store.read_patients(db_url(db))
+
+
+@app.command()
+def assess(
+    roster: RosterOpt = None,
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")] = Format.table,
+    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")] = None,
+    guidelines: GuidelinesOpt = "national-default",
+    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on disagreement")] = Backend.python,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="processes to assess with")] = 1,
+    provisional_calendar: ProvisionalOpt = False,
+    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline version")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="table rows to show")] = 50,
+) -> None:
+    """Stratify every patient red/yellow/blue at --as-of.
+
+    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --format jsonl --out assessments.jsonl
+    """
+    from engine.parallel import AssessOptions, assess_roster
+    from reports import assessments as fmt_out
+
+    as_of = as_of or _today()
+    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar)
+    results = assess_roster(_patients(roster, db), options, workers=workers)
+    if save:
+        import store
+
+        results = store.save_assessments(db_url(db), results)
+    if fmt is Format.table and out is None:
+        fmt_out.print_table(results, console, limit=limit)
+        return
+    target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        n = (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
+    finally:
+        if out:
+            target.close()
+    if out:
+        err_console.print(f"{n} assessments written to {out}")
+
+
+@app.command()
+def explain(
+    patient_id: Annotated[str, typer.Argument(help="the patient_id to explain")],
+    roster: RosterOpt = None,
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    guidelines: GuidelinesOpt = "national-default",
+    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    provisional_calendar: ProvisionalOpt = False,
+) -> None:
+    """Why this patient has this colour: every rule that fired, the values it read, its source clause,
+    and the rules that almost fired.
+
+    Example: sangao explain 370202-000456 --as-of 2026-11-30
+    """
+    from engine.parallel import AssessOptions, build_assessor
+    from reports.explain import print_explanation
+
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("--lang is zh or en")
+    as_of = as_of or _today()
+    patient = next((p for p in _patients(roster, db) if p.patient_id == patient_id), None)
+    if patient is None:
+        raise SangaoError.one("D900", f"patient {patient_id!r} is not in the roster",
+                              hint="`sangao assess` lists the patient ids")
+    assessor = build_assessor(AssessOptions(guidelines, as_of, "python", provisional_calendar))
+    if not assessor.is_assessed(patient, as_of):
+        raise SangaoError.one("D901", f"patient {patient_id} died or moved out on or before {as_of}: not assessed")
+    print_explanation(assessor.assess(patient, as_of), assessor.gset, console, lang=lang)
+
 
 
 # ==== guidelines ================================================================================
