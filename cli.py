@@ -180,6 +180,70 @@ def explain(
 # ==== guidelines ================================================================================
 
 
+# ==== guidelines: test / diff (engine-backed) =====================================================
+
+
+def _case_files(gset_path: Path):
+    from guidelines.cases_file import load_case_files
+
+    return load_case_files(gset_path)
+
+
+@guidelines_app.command("test")
+def guidelines_test(
+    path: Annotated[str, typer.Argument(help="guideline set: a name or a folder")] = "national-default",
+    engine: Annotated[Backend, typer.Option("--engine", help="rules backend")] = Backend.python,
+    provisional_calendar: ProvisionalOpt = False,
+    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help="report rules, table rows and thresholds no case covers")] = True,
+) -> None:
+    """Run every *.cases.yaml example of a set, show a diff for each failure, report coverage.
+
+    Example: sangao guidelines test guidelines/national-default
+    """
+    from engine.cases_runner import run_cases
+    from engine.parallel import AssessOptions, build_assessor
+
+    assessor = build_assessor(AssessOptions(path, date(2026, 1, 1), engine.value, provisional_calendar))
+    report = run_cases(assessor, _case_files(assessor.gset.path))
+    for run in report.failed:
+        console.print(f"[red]FAIL[/] {run.id}", highlight=False)
+        for failure in run.failures:
+            console.print(f"    {failure}", markup=False, highlight=False)
+    passed = len(report.runs) - len(report.failed)
+    if coverage:
+        for problem in report.coverage:
+            console.print(problem.render(), markup=False, highlight=False)
+    console.print(f"{passed} passed, {len(report.failed)} failed; "
+                  f"coverage: {len(report.coverage) if coverage else 'not checked'} gap(s)")
+    if report.failed or (coverage and report.coverage):
+        raise typer.Exit(1)
+
+
+@guidelines_app.command("diff")
+def guidelines_diff(
+    old: Annotated[str, typer.Argument(help="the published set (name or folder)")],
+    new: Annotated[str, typer.Argument(help="the changed set (name or folder)")],
+    roster: Annotated[str, typer.Option("--roster", help="a roster file, or a database path/URL")],
+    as_of: AsOf = None,
+    provisional_calendar: ProvisionalOpt = False,
+) -> None:
+    """How many patients change colour, referral or follow-up date between two versions of a set.
+
+    Example: sangao guidelines diff national-default ./my-county --roster roster.jsonl --as-of 2026-11-30
+    """
+    from engine.diff import diff_sets
+    from engine.parallel import AssessOptions, build_assessor
+    from reports.diff import print_diff
+
+    as_of = as_of or _today()
+    old_a = build_assessor(AssessOptions(old, as_of, "python", provisional_calendar))
+    new_a = build_assessor(AssessOptions(new, as_of, "python", provisional_calendar))
+    source = Path(roster)
+    patients = _patients(source, "") if source.suffix.lower() in (".jsonl", ".csv", ".xlsx", ".zip") or source.is_dir() \
+        else _patients(None, roster)
+    print_diff(diff_sets(old_a, new_a, patients, as_of), console)
+
+
 # ==== demo ======================================================================================
 
 
