@@ -7,10 +7,29 @@ turns one validated patient record into these values at `as_of`; null means unkn
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 
-from pathways.vocab import HistoryCode, ScreeningKind
+from pathways.errors import SangaoError
+from pathways.measures import (
+    EGFR_EQUATIONS,
+    age_years,
+    bmi,
+    earliest_of,
+    egfr,
+    first_in_window,
+    last_screening_date,
+    last_two_of,
+    latest_visit_date,
+    ldl_reduction_pct,
+    newest_first,
+    non_hdl_c,
+)
+from pathways.models import Patient
+from pathways.vocab import Condition, HistoryCode, ScreeningKind
 
 FactType = Literal["number", "integer", "bool", "string", "set"]
 
@@ -91,3 +110,256 @@ FACTS: dict[str, FactSpec] = {
 
 # Parameters pathways/facts.py reads; every set must define them.
 MEASURE_PARAMETERS = ("control_window_days", "consecutive_window_days", "lab_window_days", "egfr_equation")
+
+
+# ---- compute_facts --------------------------------------------------------------------------
+# Hot path: it runs for every patient of a roster (100,000+ in the benchmark). Each record list is
+# sorted once (measures.newest_first) and scanned from the newest end; no pydantic calls.
+
+_HISTORY = {c.value: f"history_{c.value}" for c in HistoryCode}
+_CORONARY_EVENTS = frozenset({HistoryCode.CHD.value, HistoryCode.MI.value, HistoryCode.ACS.value})
+_SCREEN_FACTS = {
+    k.value: (f"screen_{k.value}_days_ago", f"screen_{k.value}_abnormal", f"screen_{k.value}_value")
+    for k in ScreeningKind
+}
+_VISIT_FIELDS = (
+    ("visit_sbp", "sbp"),
+    ("visit_dbp", "dbp"),
+    ("visit_heart_rate", "heart_rate"),
+    ("visit_fpg", "fpg"),
+    ("visit_random_glucose", "random_glucose"),
+    ("visit_temperature", "temperature"),
+    ("visit_adverse_reaction", "adverse_reaction"),
+    ("visit_new_complication", "new_complication"),
+)
+_LATEST_LABS = (
+    ("latest_ldl_c", "ldl_c"),
+    ("latest_tc", "tc"),
+    ("latest_hdl_c", "hdl_c"),
+    ("latest_tg", "tg"),
+    ("latest_hba1c", "hba1c"),
+    ("latest_uacr", "uacr"),
+    ("latest_creatinine", "creatinine"),
+)
+_BP = ("sbp", "dbp")
+_FPG = ("fpg",)
+_NO_NEEDS: tuple[str, ...] = ()
+
+# Every fact starts as null (unknown) except the history flags, which are plain booleans.
+_TEMPLATE: dict[str, Any] = dict.fromkeys(FACTS)
+_TEMPLATE.update(dict.fromkeys(_HISTORY.values(), False))
+
+
+def compute_facts(
+    patient: Patient,
+    as_of: date,
+    params: Mapping[str, Any],
+    symptom_codes: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The base facts of `patient` at `as_of`: exactly the keys of FACTS, None where unknown.
+
+    `params` holds the guideline set's parameter values; this reads MEASURE_PARAMETERS from it
+    (windows in days, inclusive at both ends; `egfr_equation`). Only records dated on or before
+    `as_of` count: a visit, lab, screening or dated history item after it is ignored (store/
+    reports it as a data-quality finding). `symptom_codes`, when given, is the set's symptom
+    vocabulary: a code outside it at the visit the rules read is an R403 error, never dropped,
+    since a misspelt danger symptom would otherwise silently miss an urgent referral.
+    Values are plain Python (str, int, float, bool, frozenset), ready for either runtime.
+    """
+    control_days, consecutive_days, lab_days, equation = _measure_params(params)
+    today = as_of.toordinal()
+    facts = dict(_TEMPLATE)
+    sex = patient.sex.value
+    birth = patient.birth_date
+
+    facts["age_years"] = age_years(birth, as_of)
+    facts["sex"] = sex
+    conditions = patient.conditions
+    facts["in_hypertension"] = Condition.HYPERTENSION in conditions
+    facts["in_diabetes"] = Condition.DIABETES in conditions
+    facts["in_dyslipidemia"] = Condition.DYSLIPIDEMIA in conditions
+    facts["enrolled_days"] = today - patient.enrolled_on.toordinal()
+    facts["smoker"] = patient.smoker
+    facts["pregnant"] = patient.pregnant
+    facts["breastfeeding"] = patient.breastfeeding
+
+    # history: a dated item after as_of had not happened yet; an undated one always counts
+    coronary: date | None = None
+    for item in patient.history:
+        when = item.date
+        if when is not None and when > as_of:
+            continue
+        code = item.code.value
+        facts[_HISTORY[code]] = True
+        if when is not None:
+            if code == "acs":
+                facts["history_acs_days_ago"] = today - when.toordinal()
+            if code in _CORONARY_EVENTS and (coronary is None or when < coronary):
+                coronary = when
+    if coronary is not None:
+        facts["coronary_event_age_years"] = age_years(birth, coronary)
+
+    # visits
+    visits = newest_first(patient.visits, as_of)
+    if visits:
+        latest = visits[0]
+        ago = today - latest.date.toordinal()
+        facts["visit_days_ago"] = ago
+        if ago <= control_days:
+            for name, field in _VISIT_FIELDS:
+                facts[name] = getattr(latest, field)
+            if symptom_codes is not None:
+                _check_symptoms(patient, latest, symptom_codes)
+            facts["visit_symptoms"] = frozenset(latest.symptoms)
+
+        bp = first_in_window(visits, as_of, control_days, _BP)
+        if bp is not None:
+            facts["latest_sbp"] = bp.sbp
+            facts["latest_dbp"] = bp.dbp
+            facts["latest_bp_days_ago"] = today - bp.date.toordinal()
+        fpg = first_in_window(visits, as_of, control_days, _FPG)
+        if fpg is not None:
+            facts["latest_fpg"] = fpg.fpg
+            facts["latest_fpg_days_ago"] = today - fpg.date.toordinal()
+
+        bp1, bp2 = last_two_of(visits, as_of, consecutive_days, _BP)
+        if bp1 is not None:
+            facts["bp1_sbp"], facts["bp1_dbp"] = bp1.sbp, bp1.dbp
+        if bp2 is not None:
+            facts["bp2_sbp"], facts["bp2_dbp"] = bp2.sbp, bp2.dbp
+        fpg1, fpg2 = last_two_of(visits, as_of, consecutive_days, _FPG)
+        if fpg1 is not None:
+            facts["fpg1"] = fpg1.fpg
+        if fpg2 is not None:
+            facts["fpg2"] = fpg2.fpg
+        v1, v2 = last_two_of(visits, as_of, consecutive_days, _NO_NEEDS)
+        if v1 is not None:
+            facts["adverse1"] = v1.adverse_reaction
+        if v2 is not None:
+            facts["adverse2"] = v2.adverse_reaction
+
+        weight = first_in_window(visits, as_of, control_days, ("weight_kg",))
+        if weight is not None:
+            height = first_in_window(visits, as_of, None, ("height_cm",))
+            if height is not None and height.height_cm > 0:  # 0 cm: store/ reports it as implausible
+                facts["bmi"] = bmi(weight.weight_kg, height.height_cm)
+        waist = first_in_window(visits, as_of, control_days, ("waist_cm",))
+        if waist is not None:
+            facts["waist_cm"] = waist.waist_cm
+
+    # labs
+    labs = newest_first(patient.labs, as_of)
+    creatinine_lab = uacr_lab = None
+    if labs:
+        for name, field in _LATEST_LABS:
+            lab = first_in_window(labs, as_of, lab_days, (field,))
+            if lab is not None:
+                facts[name] = getattr(lab, field)
+        creatinine_lab = first_in_window(labs, as_of, None, ("creatinine",))
+        uacr_lab = first_in_window(labs, as_of, None, ("uacr",))
+        if creatinine_lab is not None and creatinine_lab.date.toordinal() >= today - lab_days:
+            facts["egfr"] = _lab_egfr(creatinine_lab, birth, sex, equation)
+
+        first_ldl = earliest_of(labs, ("ldl_c",))
+        if first_ldl is not None:
+            facts["baseline_ldl_c"] = first_ldl.ldl_c
+            last_ldl = first_in_window(labs, as_of, lab_days, ("ldl_c",))
+            if last_ldl is not None and first_ldl.date < last_ldl.date:
+                facts["ldl_reduction_pct"] = ldl_reduction_pct(first_ldl.ldl_c, last_ldl.ldl_c)
+        first_tc = earliest_of(labs, ("tc",))
+        first_hdl = earliest_of(labs, ("hdl_c",))
+        if first_tc is not None:
+            facts["baseline_tc"] = first_tc.tc
+        if first_hdl is not None:
+            facts["baseline_hdl_c"] = first_hdl.hdl_c
+        if first_tc is not None and first_hdl is not None:
+            facts["baseline_non_hdl_c"] = non_hdl_c(first_tc.tc, first_hdl.hdl_c)
+
+    # screenings: the latest of each kind; on one date the later-listed record wins
+    latest_by_kind: dict[str, Any] = {}
+    for screening in patient.screenings:
+        when = screening.date
+        if when > as_of:
+            continue
+        kind = screening.kind.value
+        held = latest_by_kind.get(kind)
+        if held is None or when >= held.date:
+            latest_by_kind[kind] = screening
+    for kind, screening in latest_by_kind.items():
+        days_name, abnormal_name, value_name = _SCREEN_FACTS[kind]
+        facts[days_name] = today - screening.date.toordinal()
+        facts[abnormal_name] = screening.result == "abnormal"
+        facts[value_name] = screening.value
+    # A lab strictly later than the screening record supersedes it and is judged by its value
+    # (pathway-defaults §8); on the same date the screening record, with its explicit result, stays.
+    for kind, lab in (("egfr", creatinine_lab), ("uacr", uacr_lab)):
+        if lab is None:
+            continue
+        held = latest_by_kind.get(kind)
+        if held is None or lab.date > held.date:
+            days_name, abnormal_name, value_name = _SCREEN_FACTS[kind]
+            facts[days_name] = today - lab.date.toordinal()
+            facts[abnormal_name] = False
+            facts[value_name] = lab.uacr if kind == "uacr" else _lab_egfr(lab, birth, sex, equation)
+    fundus = latest_by_kind.get("fundus")
+    if fundus is not None and fundus.grade is not None:
+        facts["screen_fundus_grade"] = fundus.grade.value
+    return facts
+
+
+def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
+    """eGFR of a creatinine lab, age taken at the lab date; None for a non-positive creatinine."""
+    if lab.creatinine <= 0:  # store/ reports it as implausible
+        return None
+    return egfr(lab.creatinine, age_years(birth, lab.date), sex, equation)
+
+
+def _measure_params(params: Mapping[str, Any]) -> tuple[int, int, int, str]:
+    values: list[Any] = []
+    for name in MEASURE_PARAMETERS:
+        if name not in params:
+            raise SangaoError.one(
+                "R401",
+                f"measure parameter '{name}' is missing from the guideline set",
+                hint=f"define `{name}` under `parameters:` (national-default: parameters.yaml)",
+            )
+        values.append(params[name])
+    *windows, equation = values
+    for name, value in zip(MEASURE_PARAMETERS, windows, strict=False):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SangaoError.one(
+                "R402",
+                f"measure parameter '{name}' is {value!r}",
+                hint="write a whole number of days, 0 or more (e.g. 90)",
+            )
+    if equation not in EGFR_EQUATIONS:
+        raise SangaoError.one(
+            "R402",
+            f"measure parameter 'egfr_equation' is {equation!r}",
+            hint="write one of: " + ", ".join(EGFR_EQUATIONS),
+        )
+    return windows[0], windows[1], windows[2], equation
+
+
+def _check_symptoms(patient: Patient, visit: Any, symptom_codes: Collection[str]) -> None:
+    for code in visit.symptoms:
+        if code not in symptom_codes:
+            close = difflib.get_close_matches(code, sorted(symptom_codes), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise SangaoError.one(
+                "R403",
+                f"patient {patient.patient_id}: visit {visit.date.isoformat()}: unknown symptom code {code!r}",
+                column="symptoms",
+                hint=hint + "the guideline set's vocabulary.yaml lists the symptom codes",
+            )
+
+
+# Helpers the composition step (engine/assess.py) reads beside the facts.
+__all__ = [
+    "FACTS",
+    "MEASURE_PARAMETERS",
+    "FactSpec",
+    "compute_facts",
+    "last_screening_date",
+    "latest_visit_date",
+]
