@@ -1,0 +1,208 @@
+"""Build the working-day calendar (pathways/workdays.py) from its sources; the I/O half of it.
+
+For each year asked for, the first source that has it wins:
+
+1. `<year>.yaml` in each of `extra_dirs`, in order (a site's own file);
+2. `<year>.yaml` in guidelines/calendars/ (package data shipped with sangao);
+3. the `chinese_calendar` package (State Council notices 2004–2026 in version 1.11, with the
+   make-up working days);
+4. only with `provisional=True`: the statutory holidays of the holiday law for that year from the
+   `holidays` package (`holidays.China`, lunar dates included), without make-up working days;
+   the year is flagged provisional and outputs dated in it carry a warning.
+
+A file wins over the package so a correction can ship without waiting for a package release. A
+year none of these has stays uncovered: a date in it is an R410 error naming the year, raised
+only when a date actually falls there (a 2027 follow-up, not merely an as_of in late 2026).
+
+A calendar file, one per year, transcribes the State Council notice
+(国务院办公厅关于<year>年部分节假日安排的通知):
+
+```yaml
+# guidelines/calendars/2027.yaml
+year: 2027                       # optional; must match the file name
+source: 国办发明电〔2026〕N号     # optional, free text
+holidays:                        # every closed day of the holiday runs, weekends included
+  - 2027-01-01
+makeup_workdays:                 # Saturdays and Sundays worked (调休上班); may be []
+  - 2027-02-20
+```
+
+Errors (all of a file in one run) carry file:line:column: G901 unreadable YAML, G902 not a
+mapping / unknown key / missing list, G903 not a date, G904 date outside the file's year, G905 a
+date listed twice or in both lists, G906 a make-up working day that is not a Saturday or Sunday.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.resources
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from pathways.errors import Problem, SangaoError
+from pathways.workdays import WorkCalendar
+
+_KEYS = ("year", "source", "holidays", "makeup_workdays")
+_LISTS = ("holidays", "makeup_workdays")
+
+
+def load_calendar(
+    years_needed: Iterable[int], provisional: bool = False, extra_dirs: Iterable[str | Path] = ()
+) -> WorkCalendar:
+    """A WorkCalendar covering each of `years_needed` that some source has (see the module doc).
+
+    Years no source has are left uncovered (an R410 error when a date falls in one), unless
+    `provisional` is true, in which case they come from the holiday law and are flagged.
+    Raises SangaoError (G9xx) for a calendar file with errors."""
+    holidays: set[date] = set()
+    workdays: set[date] = set()
+    years: set[int] = set()
+    provisional_years: set[int] = set()
+    dirs = [Path(d) for d in extra_dirs]
+    for year in sorted(set(years_needed)):
+        found = _from_files(year, dirs)
+        if found is None:
+            found = _from_chinese_calendar(year)
+        if found is None and provisional:
+            found = _from_holiday_law(year)
+            if found is not None:
+                provisional_years.add(year)
+        if found is None:
+            continue
+        holidays |= found[0]
+        workdays |= found[1]
+        years.add(year)
+    return WorkCalendar(holidays, workdays, years, provisional_years)
+
+
+# ---- sources --------------------------------------------------------------------------------
+
+Lists = tuple[set[date], set[date]]
+
+
+def _from_files(year: int, dirs: list[Path]) -> Lists | None:
+    for directory in dirs:
+        path = directory / f"{year}.yaml"
+        if path.is_file():
+            return read_calendar_file(path.read_text(encoding="utf-8"), str(path), year)
+    resource = importlib.resources.files("guidelines") / "calendars" / f"{year}.yaml"
+    if resource.is_file():
+        return read_calendar_file(resource.read_text(encoding="utf-8"), f"guidelines/calendars/{year}.yaml", year)
+    return None
+
+
+@functools.cache
+def _chinese_calendar_years() -> tuple[dict[int, set[date]], dict[int, set[date]]]:
+    from chinese_calendar import constants  # imported on first use: it builds large tables
+
+    holidays: dict[int, set[date]] = {}
+    workdays: dict[int, set[date]] = {}
+    for d in constants.holidays:
+        holidays.setdefault(d.year, set()).add(d)
+    for d in constants.workdays:
+        workdays.setdefault(d.year, set()).add(d)
+    return holidays, workdays
+
+
+def _from_chinese_calendar(year: int) -> Lists | None:
+    holidays, workdays = _chinese_calendar_years()
+    if year not in holidays:  # the package covers a year only once it has the notice
+        return None
+    return set(holidays[year]), set(workdays.get(year, ()))
+
+
+def _from_holiday_law(year: int) -> Lists | None:
+    import holidays as holidays_pkg
+
+    closed = set(holidays_pkg.China(years=year))
+    if not closed:  # outside the package's range: leave the year uncovered
+        return None
+    return closed, set()
+
+
+# ---- calendar files -------------------------------------------------------------------------
+
+
+def read_calendar_file(text: str, file: str, year: int) -> Lists:
+    """(holidays, make-up working days) of one calendar file for `year`; every problem of the
+    file raised at once as a SangaoError with file:line:column."""
+    try:
+        doc = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        raise SangaoError([Problem("G901", f"not valid YAML: {getattr(exc, 'problem', exc)}", file, line, column)]) from None
+
+    problems: list[Problem] = []
+
+    def problem(code: str, message: str, pos: tuple[int, int], hint: str | None = None) -> None:
+        problems.append(Problem(code, message, file, pos[0] + 1, pos[1] + 1, hint))
+
+    if not isinstance(doc, CommentedMap):
+        raise SangaoError([Problem("G902", "a calendar file is a mapping with `holidays:` and `makeup_workdays:` lists",
+                                   file, 1, 1)])
+    for key in doc:
+        if key not in _KEYS:
+            close = difflib.get_close_matches(str(key), _KEYS, n=1)
+            problem("G902", f"unknown key {key!r}", doc.lc.key(key),
+                    f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(_KEYS))
+    if "year" in doc and (isinstance(doc["year"], bool) or doc["year"] != year):
+        problem("G904", f"year is {doc['year']!r} but the file is named {year}.yaml", doc.lc.value("year"),
+                f"write year: {year}, or rename the file")
+
+    lists: dict[str, set[date]] = {}
+    seen: dict[date, str] = {}
+    for key in _LISTS:
+        found: set[date] = set()
+        lists[key] = found
+        if key not in doc:
+            problem("G902", f"missing `{key}:` list", (doc.lc.line, doc.lc.col), f"add `{key}: []` if there are none")
+            continue
+        items = doc[key]
+        if not isinstance(items, CommentedSeq):
+            problem("G902", f"`{key}` must be a list of dates", doc.lc.value(key), f"write {key}: [{year}-01-01, …]")
+            continue
+        for index, item in enumerate(items):
+            pos = items.lc.item(index)
+            d = _as_date(item)
+            if d is None:
+                problem("G903", f"{key}[{index}] is {item!r}, not a date", pos, "write YYYY-MM-DD, e.g. 2027-10-01")
+                continue
+            if d.year != year:
+                problem("G904", f"{key}[{index}] {d.isoformat()} is not in {year}", pos,
+                        f"move it to {d.year}.yaml")
+                continue
+            if d in seen:
+                problem("G905", f"{key}[{index}] {d.isoformat()} is already listed in {seen[d]}", pos,
+                        "a day is either closed or a make-up working day, listed once")
+                continue
+            if key == "makeup_workdays" and d.weekday() < 5:
+                problem("G906", f"{key}[{index}] {d.isoformat()} is a {d.strftime('%A')}, not a weekend day", pos,
+                        "make-up working days (调休上班) are Saturdays or Sundays; weekdays are worked anyway")
+                continue
+            seen[d] = key
+            found.add(d)
+    if problems:
+        raise SangaoError(problems)
+    return lists["holidays"], lists["makeup_workdays"]
+
+
+def _as_date(item: Any) -> date | None:
+    if isinstance(item, datetime):  # `2027-01-01 08:00` is a time, not a day
+        return None
+    if isinstance(item, date):  # ruamel reads an unquoted 2027-01-01 as a date
+        return item
+    if isinstance(item, str):
+        try:
+            return date.fromisoformat(item)
+        except ValueError:
+            return None
+    return None
