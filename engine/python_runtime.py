@@ -1,0 +1,149 @@
+"""The plain-Python runtime: each layer of a `Program` (engine/ir.py) becomes one generated function.
+
+`PythonRuntime(program).run(layer_index, facts)` returns, aligned with `layer.conditions`, a tuple of
+(definite, possible) pairs. The function is Python source generated once per layer and compiled with
+`compile()`: every fact the layer reads is fetched once into a local, every form is one boolean expression.
+engine/durable_runtime.py has the same interface; engine/evaluate.py composes the results.
+
+`eval_form` interprets a single form directly (slow, for near misses and tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from engine.ir import Form, Layer, Program
+
+_PY_OP = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def form_facts(f: Form) -> set[str]:
+    kind = f[0]
+    if kind in ("true", "false"):
+        return set()
+    if kind in ("and", "or"):
+        return set().union(*(form_facts(x) for x in f[1:]))
+    if kind == "cmpf":
+        return {f[1], f[3]}
+    return {f[1]}
+
+
+class _Source:
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def var(self, fact: str) -> str:
+        if fact not in self.names:
+            self.names[fact] = f"v{len(self.names)}"
+        return self.names[fact]
+
+    def expr(self, f: Form, known: frozenset[str] = frozenset()) -> str:
+        """Source of one form. `known`: facts already proven present by the short-circuit so far (an
+        earlier `present f` conjunct, or an earlier `missing f` disjunct), so their None checks go."""
+        kind = f[0]
+        if kind == "true":
+            return "True"
+        if kind == "false":
+            return "False"
+        if kind in ("and", "or"):
+            parts = []
+            proven = set(known)
+            for x in f[1:]:
+                parts.append(self.expr(x, frozenset(proven)))
+                if x[0] == ("present" if kind == "and" else "missing"):
+                    proven.add(x[1])
+            return "(" + f" {kind} ".join(parts) + ")"
+        v = self.var(f[1])
+        guard = f[1] not in known
+        if kind == "present":
+            return f"({v} is not None)" if guard else "True"
+        if kind == "missing":
+            return f"({v} is None)" if guard else "False"
+        if kind == "cmp":
+            test = f"{v} {_PY_OP[f[2]]} {f[3]!r}"
+            return f"({v} is not None and {test})" if guard else f"({test})"
+        if kind == "cmpf":
+            w = self.var(f[3])
+            checks = [f"{x} is not None" for x, name in ((v, f[1]), (w, f[3])) if name not in known]
+            return "(" + " and ".join([*checks, f"{v} {_PY_OP[f[2]]} {w}"]) + ")"
+        if kind == "has":
+            return f"({v} is not None and {f[2]!r} in {v})" if guard else f"({f[2]!r} in {v})"
+        if kind == "lacks":
+            return f"({v} is None or {f[2]!r} not in {v})" if guard else f"({f[2]!r} not in {v})"
+        raise ValueError(f"unknown form {kind!r}")
+
+
+def layer_source(layer: Layer) -> str:
+    """Python source of one layer's function `run(facts) -> tuple[(definite, possible), ...]`."""
+    src = _Source()
+    items = []
+    for c in layer.conditions:
+        d = src.expr(c.definite)
+        p = d if c.possible == c.definite else src.expr(c.possible)
+        items.append(f"({d}, {p})" if p != d else f"(_b := {d}, _b)")
+    get = "\n".join(f"    {v} = g({fact!r})" for fact, v in src.names.items())
+    body = ",\n        ".join(items)
+    return f"def run(facts):\n    g = facts.get\n{get}\n    return (\n        {body},\n    )\n"
+
+
+def compile_layer(layer: Layer) -> Callable[[Mapping[str, Any]], tuple[tuple[bool, bool], ...]]:
+    namespace: dict[str, Any] = {}
+    exec(compile(layer_source(layer), f"<sangao layer {layer.index}>", "exec"), namespace)  # noqa: S102
+    return namespace["run"]
+
+
+class PythonRuntime:
+    """Runs a Program's layers as generated Python functions."""
+
+    name = "python"
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._fns = tuple(compile_layer(layer) for layer in program.layers)
+
+    def run(self, layer_index: int, facts: Mapping[str, Any]) -> Sequence[tuple[bool, bool]]:
+        """(definite, possible) per condition of the layer; `facts` maps names to values (None = missing)."""
+        return self._fns[layer_index](facts)
+
+
+def eval_form(f: Form, facts: Mapping[str, Any]) -> bool:
+    """Interpret one two-valued form over a fact dict (same semantics as the generated code)."""
+    kind = f[0]
+    if kind == "true":
+        return True
+    if kind == "false":
+        return False
+    if kind == "and":
+        return all(eval_form(x, facts) for x in f[1:])
+    if kind == "or":
+        return any(eval_form(x, facts) for x in f[1:])
+    v = facts.get(f[1])
+    if kind == "present":
+        return v is not None
+    if kind == "missing":
+        return v is None
+    if kind == "cmp":
+        return v is not None and _cmp(v, f[2], f[3])
+    if kind == "cmpf":
+        w = facts.get(f[3])
+        return v is not None and w is not None and _cmp(v, f[2], w)
+    if kind == "has":
+        return v is not None and f[2] in v
+    if kind == "lacks":
+        return v is None or f[2] not in v
+    raise ValueError(f"unknown form {kind!r}")
+
+
+def _cmp(a: Any, op: str, b: Any) -> bool:
+    if op == "eq":
+        return a == b
+    if op == "ne":
+        return a != b
+    if op == "lt":
+        return a < b
+    if op == "lte":
+        return a <= b
+    if op == "gt":
+        return a > b
+    return a >= b
