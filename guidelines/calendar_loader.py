@@ -94,7 +94,9 @@ def _from_files(year: int, dirs: list[Path]) -> Lists | None:
             return read_calendar_file(path.read_text(encoding="utf-8"), str(path), year)
     resource = importlib.resources.files("guidelines") / "calendars" / f"{year}.yaml"
     if resource.is_file():
-        return read_calendar_file(resource.read_text(encoding="utf-8"), f"guidelines/calendars/{year}.yaml", year)
+        return read_calendar_file(
+            resource.read_text(encoding="utf-8"), f"guidelines/calendars/{year}.yaml", year
+        )
     return None
 
 
@@ -139,7 +141,9 @@ def read_calendar_file(text: str, file: str, year: int) -> Lists:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         column = mark.column + 1 if mark is not None else None
-        raise SangaoError([Problem("G901", f"not valid YAML: {getattr(exc, 'problem', exc)}", file, line, column)]) from None
+        raise SangaoError(
+            [Problem("G901", f"not valid YAML: {getattr(exc, 'problem', exc)}", file, line, column)]
+        ) from None
 
     problems: list[Problem] = []
 
@@ -147,16 +151,33 @@ def read_calendar_file(text: str, file: str, year: int) -> Lists:
         problems.append(Problem(code, message, file, pos[0] + 1, pos[1] + 1, hint))
 
     if not isinstance(doc, CommentedMap):
-        raise SangaoError([Problem("G902", "a calendar file is a mapping with `holidays:` and `makeup_workdays:` lists",
-                                   file, 1, 1)])
+        raise SangaoError(
+            [
+                Problem(
+                    "G902",
+                    "a calendar file is a mapping with `holidays:` and `makeup_workdays:` lists",
+                    file,
+                    1,
+                    1,
+                )
+            ]
+        )
     for key in doc:
         if key not in _KEYS:
             close = difflib.get_close_matches(str(key), _KEYS, n=1)
-            problem("G902", f"unknown key {key!r}", doc.lc.key(key),
-                    f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(_KEYS))
+            problem(
+                "G902",
+                f"unknown key {key!r}",
+                doc.lc.key(key),
+                f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(_KEYS),
+            )
     if "year" in doc and (isinstance(doc["year"], bool) or doc["year"] != year):
-        problem("G904", f"year is {doc['year']!r} but the file is named {year}.yaml", doc.lc.value("year"),
-                f"write year: {year}, or rename the file")
+        problem(
+            "G904",
+            f"year is {doc['year']!r} but the file is named {year}.yaml",
+            doc.lc.value("year"),
+            f"write year: {year}, or rename the file",
+        )
 
     lists: dict[str, set[date]] = {}
     seen: dict[date, str] = {}
@@ -164,29 +185,56 @@ def read_calendar_file(text: str, file: str, year: int) -> Lists:
         found: set[date] = set()
         lists[key] = found
         if key not in doc:
-            problem("G902", f"missing `{key}:` list", (doc.lc.line, doc.lc.col), f"add `{key}: []` if there are none")
+            problem(
+                "G902",
+                f"missing `{key}:` list",
+                (doc.lc.line, doc.lc.col),
+                f"add `{key}: []` if there are none",
+            )
             continue
         items = doc[key]
         if not isinstance(items, CommentedSeq):
-            problem("G902", f"`{key}` must be a list of dates", doc.lc.value(key), f"write {key}: [{year}-01-01, …]")
+            problem(
+                "G902",
+                f"`{key}` must be a list of dates",
+                doc.lc.value(key),
+                f"write {key}: [{year}-01-01, …]",
+            )
             continue
         for index, item in enumerate(items):
             pos = items.lc.item(index)
             d = _as_date(item)
             if d is None:
-                problem("G903", f"{key}[{index}] is {item!r}, not a date", pos, "write YYYY-MM-DD, e.g. 2027-10-01")
+                problem(
+                    "G903",
+                    f"{key}[{index}] is {item!r}, not a date",
+                    pos,
+                    "write YYYY-MM-DD, e.g. 2027-10-01",
+                )
                 continue
             if d.year != year:
-                problem("G904", f"{key}[{index}] {d.isoformat()} is not in {year}", pos,
-                        f"move it to {d.year}.yaml")
+                problem(
+                    "G904",
+                    f"{key}[{index}] {d.isoformat()} is not in {year}",
+                    pos,
+                    f"move it to {d.year}.yaml",
+                )
                 continue
             if d in seen:
-                problem("G905", f"{key}[{index}] {d.isoformat()} is already listed in {seen[d]}", pos,
-                        "a day is either closed or a make-up working day, listed once")
+                problem(
+                    "G905",
+                    f"{key}[{index}] {d.isoformat()} is already listed in {seen[d]}",
+                    pos,
+                    "a day is either closed or a make-up working day, listed once",
+                )
                 continue
             if key == "makeup_workdays" and d.weekday() < 5:
-                problem("G906", f"{key}[{index}] {d.isoformat()} is a {d.strftime('%A')}, not a weekend day", pos,
-                        "make-up working days (调休上班) are Saturdays or Sundays; weekdays are worked anyway")
+                problem(
+                    "G906",
+                    f"{key}[{index}] {d.isoformat()} is a {d.strftime('%A')}, not a weekend day",
+                    pos,
+                    "make-up working days (调休上班) are Saturdays or Sundays; weekdays are worked anyway",
+                )
                 continue
             seen[d] = key
             found.add(d)

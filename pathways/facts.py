@@ -348,7 +348,8 @@ def _check_symptoms(patient: Patient, visit: Any, symptom_codes: Collection[str]
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise SangaoError.one(
                 "R403",
-                f"patient {patient.patient_id}: visit {visit.date.isoformat()}: unknown symptom code {code!r}",
+                f"patient {patient.patient_id}: visit {visit.date.isoformat()}: "
+                f"unknown symptom code {code!r}",
                 column="symptoms",
                 hint=hint + "the guideline set's vocabulary.yaml lists the symptom codes",
             )

@@ -109,13 +109,16 @@ def _by_date(record: Any) -> date:
 
 
 def _has(record: Any, needs: Sequence[str]) -> bool:
-    for name in needs:
+    # a plain loop, not all(<generator>): this runs millions of times per roster
+    for name in needs:  # noqa: SIM110
         if getattr(record, name) is None:
             return False
     return True
 
 
-def first_in_window(newest: Sequence[T], as_of: date, within_days: int | None, needs: Sequence[str] = ()) -> T | None:
+def first_in_window(
+    newest: Sequence[T], as_of: date, within_days: int | None, needs: Sequence[str] = ()
+) -> T | None:
     """The first record of a newest-first list that carries every field in `needs` (not None)
     and lies within `within_days` of `as_of` (None: no window). Stops at the window's edge."""
     low = None if within_days is None else as_of - timedelta(days=within_days)
@@ -160,7 +163,9 @@ def last_two_of(
     return found[0], found[1]
 
 
-def latest_lab_value(labs: Iterable[Lab], analyte: str, as_of: date, within_days: int | None = None) -> float | None:
+def latest_lab_value(
+    labs: Iterable[Lab], analyte: str, as_of: date, within_days: int | None = None
+) -> float | None:
     """The value of `analyte` (a Lab field: "ldl_c", "creatinine" …) from the latest lab on or
     before `as_of` that carries it, within `within_days` (inclusive) when given."""
     lab = first_in_window(newest_first(labs, as_of), as_of, within_days, (analyte,))
@@ -220,8 +225,18 @@ LAB_AS_SCREENING = {"egfr": "creatinine", "uacr": "uacr"}
 # ---- formulas -------------------------------------------------------------------------------
 
 
-def _ckd_epi(scr_umol: float, age: int, sex: str, *, base: float, kappa: dict[str, float],
-             alpha: dict[str, float], high_exp: float, age_factor: float, female: float) -> float:
+def _ckd_epi(
+    scr_umol: float,
+    age: int,
+    sex: str,
+    *,
+    base: float,
+    kappa: dict[str, float],
+    alpha: dict[str, float],
+    high_exp: float,
+    age_factor: float,
+    female: float,
+) -> float:
     if scr_umol <= 0:
         raise ValueError(f"creatinine must be positive, got {scr_umol} µmol/L")
     ratio = (scr_umol / CREATININE_UMOL_PER_MG_DL) / kappa[sex]
@@ -233,15 +248,33 @@ def egfr_ckd_epi_2021(scr_umol: float, age: int, sex: str) -> float:
     """eGFR in mL/min/1.73 m² by the race-free CKD-EPI 2021 creatinine equation (Inker 2021;
     clinical-reference.md §7.1). `scr_umol` serum creatinine in µmol/L (÷ 88.4 → mg/dL), `age`
     whole years at the date of the result, `sex` "M"/"F". Full precision: see `egfr`."""
-    return _ckd_epi(scr_umol, age, str(sex), base=142.0, kappa={"F": 0.7, "M": 0.9},
-                    alpha={"F": -0.241, "M": -0.302}, high_exp=-1.200, age_factor=0.9938, female=1.012)
+    return _ckd_epi(
+        scr_umol,
+        age,
+        str(sex),
+        base=142.0,
+        kappa={"F": 0.7, "M": 0.9},
+        alpha={"F": -0.241, "M": -0.302},
+        high_exp=-1.200,
+        age_factor=0.9938,
+        female=1.012,
+    )
 
 
 def egfr_ckd_epi_2009(scr_umol: float, age: int, sex: str) -> float:
     """eGFR in mL/min/1.73 m² by the CKD-EPI 2009 creatinine equation (Levey 2009), race factor 1
     (clinical-reference.md §7.1). Arguments as for `egfr_ckd_epi_2021`."""
-    return _ckd_epi(scr_umol, age, str(sex), base=141.0, kappa={"F": 0.7, "M": 0.9},
-                    alpha={"F": -0.329, "M": -0.411}, high_exp=-1.209, age_factor=0.993, female=1.018)
+    return _ckd_epi(
+        scr_umol,
+        age,
+        str(sex),
+        base=141.0,
+        kappa={"F": 0.7, "M": 0.9},
+        alpha={"F": -0.329, "M": -0.411},
+        high_exp=-1.209,
+        age_factor=0.993,
+        female=1.018,
+    )
 
 
 EGFR_EQUATIONS = {"ckd_epi_2021": egfr_ckd_epi_2021, "ckd_epi_2009": egfr_ckd_epi_2009}

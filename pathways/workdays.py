@@ -60,7 +60,9 @@ class WorkCalendar:
             raise ValueError(f"provisional years {stray} are not among the covered years")
         both = sorted(self.holidays & self.workdays)
         if both:
-            raise ValueError(f"{both[0].isoformat()} is listed both as a holiday and as a make-up working day")
+            raise ValueError(
+                f"{both[0].isoformat()} is listed both as a holiday and as a make-up working day"
+            )
         self._used_provisional: set[int] = set()
 
     def __repr__(self) -> str:

@@ -39,8 +39,13 @@ def lab(d: str, **fields) -> Lab:
 
 
 def patient(**fields) -> Patient:
-    base = {"patient_id": "p1", "sex": "F", "birth_date": date(1960, 5, 1), "conditions": ("hypertension",),
-            "enrolled_on": date(2023, 1, 1)}
+    base = {
+        "patient_id": "p1",
+        "sex": "F",
+        "birth_date": date(1960, 5, 1),
+        "conditions": ("hypertension",),
+        "enrolled_on": date(2023, 1, 1),
+    }
     return Patient(**(base | fields))
 
 
@@ -120,8 +125,11 @@ def test_zero_day_window_is_as_of_alone():
 
 
 def test_latest_visit_is_the_most_recent_whatever_the_listed_order():
-    visits = [visit("2026-10-01", sbp=150, dbp=90), visit("2026-11-20", sbp=130, dbp=80),
-              visit("2026-06-01", sbp=170, dbp=100)]
+    visits = [
+        visit("2026-10-01", sbp=150, dbp=90),
+        visit("2026-11-20", sbp=130, dbp=80),
+        visit("2026-06-01", sbp=170, dbp=100),
+    ]
     assert latest_visit(visits, AS_OF).date == date(2026, 11, 20)
 
 
@@ -136,7 +144,11 @@ def test_of_two_visits_on_one_date_the_later_listed_counts_as_latest():
 
 
 def test_latest_visit_carrying_bp_skips_a_later_visit_without_both_readings():
-    visits = [visit("2026-10-01", sbp=150, dbp=90), visit("2026-11-20", sbp=130), visit("2026-11-25", fpg=6.1)]
+    visits = [
+        visit("2026-10-01", sbp=150, dbp=90),
+        visit("2026-11-20", sbp=130),
+        visit("2026-11-25", fpg=6.1),
+    ]
     assert latest_visit(visits, AS_OF, 90, ("sbp", "dbp")).date == date(2026, 10, 1)
 
 
@@ -162,8 +174,12 @@ def test_latest_visit_date_ignores_future_visits_and_has_no_window():
 
 
 def test_last_two_readings_are_the_latest_pair_carrying_the_measure():
-    visits = [visit("2026-06-10", fpg=8.0), visit("2026-09-10", fpg=7.5), visit("2026-10-10"),
-              visit("2026-11-10", fpg=7.1)]
+    visits = [
+        visit("2026-06-10", fpg=8.0),
+        visit("2026-09-10", fpg=7.5),
+        visit("2026-10-10"),
+        visit("2026-11-10", fpg=7.1),
+    ]
     first, second = last_two(visits, AS_OF, 180, ("fpg",))
     assert (first.fpg, second.fpg) == (7.1, 7.5)
 
@@ -219,14 +235,18 @@ def test_missing_lab_gives_none():
 
 
 def test_a_later_creatinine_lab_counts_as_the_latest_egfr_screening():
-    p = patient(screenings=(Screening(date=date(2025, 6, 1), kind="egfr", result="normal"),),
-                labs=(lab("2026-02-01", creatinine=80),))
+    p = patient(
+        screenings=(Screening(date=date(2025, 6, 1), kind="egfr", result="normal"),),
+        labs=(lab("2026-02-01", creatinine=80),),
+    )
     assert last_screening_date(p, "egfr", AS_OF) == date(2026, 2, 1)
 
 
 def test_a_later_egfr_screening_record_wins_over_an_earlier_creatinine_lab():
-    p = patient(screenings=(Screening(date=date(2026, 6, 1), kind="egfr", result="normal"),),
-                labs=(lab("2026-02-01", creatinine=80),))
+    p = patient(
+        screenings=(Screening(date=date(2026, 6, 1), kind="egfr", result="normal"),),
+        labs=(lab("2026-02-01", creatinine=80),),
+    )
     assert last_screening_date(p, "egfr", AS_OF) == date(2026, 6, 1)
 
 
@@ -237,8 +257,10 @@ def test_a_uacr_lab_counts_as_a_uacr_screening_but_not_as_an_egfr_one():
 
 
 def test_labs_do_not_count_as_other_screenings_and_future_records_do_not_count():
-    p = patient(screenings=(Screening(date=date(2027, 1, 1), kind="ecg", result="normal"),),
-                labs=(lab("2026-02-01", creatinine=80, uacr=12, ldl_c=3.0),))
+    p = patient(
+        screenings=(Screening(date=date(2027, 1, 1), kind="ecg", result="normal"),),
+        labs=(lab("2026-02-01", creatinine=80, uacr=12, ldl_c=3.0),),
+    )
     assert last_screening_date(p, "ecg", AS_OF) is None
     assert last_screening_date(p, "fundus", AS_OF) is None
 
@@ -253,12 +275,16 @@ WORKED = [  # id, sex, age, Scr µmol/L, CKD-EPI 2021, CKD-EPI 2009
 ]
 
 
-@pytest.mark.parametrize(("example", "sex", "age", "scr", "expected", "_"), WORKED, ids=[w[0] for w in WORKED])
+@pytest.mark.parametrize(
+    ("example", "sex", "age", "scr", "expected", "_"), WORKED, ids=[w[0] for w in WORKED]
+)
 def test_ckd_epi_2021_matches_the_worked_example(example, sex, age, scr, expected, _):
     assert egfr(scr, age, sex, "ckd_epi_2021") == expected
 
 
-@pytest.mark.parametrize(("example", "sex", "age", "scr", "_", "expected"), WORKED, ids=[w[0] for w in WORKED])
+@pytest.mark.parametrize(
+    ("example", "sex", "age", "scr", "_", "expected"), WORKED, ids=[w[0] for w in WORKED]
+)
 def test_ckd_epi_2009_matches_the_worked_example(example, sex, age, scr, _, expected):
     assert egfr(scr, age, sex, "ckd_epi_2009") == expected
 
