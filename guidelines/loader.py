@@ -1,0 +1,355 @@
+"""Load a guideline set folder into a validated `GuidelineSet` (guidelines/model.py), or raise
+`SangaoError` with every problem at file:line:col.
+
+Stages: read each file strictly (guidelines/yaml_source.py; G codes), validate it against
+guidelines/schema.py, merge the files of a set and then an overlay over its base (`extends:`),
+run the whole-set checks (guidelines/checks.py; C codes), drop unverified rules unless asked.
+When a file fails its G checks the whole-set checks are skipped: they would report the holes the
+broken file leaves. A broken set never loads.
+
+Overlays (docs/guideline-language.md §1): parameters override by name (a unit given must equal the
+base's), rules and derive entries with an existing id replace it in place, `remove_rules` drops,
+`screenings` and `colors` replace whole; anything new is added. `GuidelineSet.origin` remembers
+the file and line each parameter, rule, derive entry and screening item came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from guidelines.checks import Draft, Entry, check_draft, derive_id
+from guidelines.model import GuidelineSet, Origin
+from guidelines.schema import Classification, DecisionTable, GuidelineFile, Manifest
+from guidelines.yaml_source import (
+    SourceFile,
+    did_you_mean,
+    display_path,
+    locate,
+    plain,
+    read_yaml,
+    validation_problems,
+)
+from pathways.errors import Problem, SangaoError
+
+DEFAULT_SET = "national-default"
+MANIFEST = "set.yaml"
+
+
+def package_sets_dir() -> Path:
+    """The folder holding the sets shipped as package data (a real folder: installs are unzipped)."""
+    return Path(str(resources.files("guidelines")))
+
+
+def resolve_set(path_or_name: str | Path, relative_to: Path | None = None) -> Path:
+    """A folder (absolute, or relative to `relative_to` / the working directory) or a packaged set name."""
+    candidate = Path(path_or_name)
+    if relative_to is not None and not candidate.is_absolute():
+        local = relative_to / candidate
+        looks_like_path = "/" in str(path_or_name) or str(path_or_name).startswith(".")
+        if looks_like_path or not (package_sets_dir() / candidate / MANIFEST).is_file():
+            if local.is_dir():
+                return local
+    elif candidate.is_dir():
+        return candidate
+    packaged = package_sets_dir() / str(path_or_name)
+    if (packaged / MANIFEST).is_file():
+        return packaged
+    return candidate if relative_to is None else relative_to / candidate
+
+
+def load_set(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None) -> GuidelineSet:
+    """Load, merge, check. `include_unverified` None: the manifest decides (rules tagged U)."""
+    return load_with_draft(path_or_name, include_unverified)[0]
+
+
+def load_with_draft(path_or_name: str | Path = DEFAULT_SET,
+                    include_unverified: bool | None = None) -> tuple[GuidelineSet, Draft]:
+    """The set and the merged draft it came from (file count, positions: `guidelines check|effective`)."""
+    folder = resolve_set(path_or_name)
+    draft, problems = _load_layers(folder, seen=())
+    if problems or draft is None:
+        raise SangaoError(_sorted(problems) or [Problem("G100", "the set did not load", file=display_path(folder))])
+    problems = check_draft(draft)
+    if problems:
+        raise SangaoError(problems)
+    return _build(draft, folder, include_unverified), draft
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.column if isinstance(p.column, int) else 0))
+
+
+def load_default(include_unverified: bool | None = None) -> GuidelineSet:
+    """The packaged `national-default` set."""
+    return load_set(package_sets_dir() / DEFAULT_SET, include_unverified)
+
+
+def check_set(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None) -> list[Problem]:
+    """Every problem of a set (empty when it loads)."""
+    try:
+        load_set(path_or_name, include_unverified)
+    except SangaoError as exc:
+        return exc.problems
+    return []
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _File:
+    src: SourceFile
+    model: GuidelineFile
+
+
+def _validate(src: SourceFile, model: type[BaseModel]) -> tuple[Any, list[Problem]]:
+    if src.doc is None:
+        return None, [Problem("G110", "the file is empty", file=src.display, line=1, column=1,
+                              hint=f"a guideline file is a mapping starting with `{_first_key(model)}:`")]
+    if not isinstance(src.doc, dict):
+        return None, [src.problem("G110", "the file is not a mapping of keys to values", (),
+                                  hint=f"start with `{_first_key(model)}:`")]
+    data = plain(src.doc)
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, validation_problems(src, model, exc, data)
+
+
+def _first_key(model: type[BaseModel]) -> str:
+    return next(iter(model.model_fields))
+
+
+def _read(path: Path, model: type[BaseModel]) -> tuple[SourceFile | None, Any, list[Problem]]:
+    try:
+        src = read_yaml(path)
+    except SangaoError as exc:
+        return None, None, exc.problems
+    value, problems = _validate(src, model)
+    return src, value, problems
+
+
+def _set_files(folder: Path, manifest: Manifest, msrc: SourceFile) -> tuple[list[Path], list[Problem]]:
+    if manifest.files is None:
+        paths = sorted(p for p in folder.glob("*.yaml") if p.name != MANIFEST and not p.name.endswith(".cases.yaml"))
+        return paths, []
+    problems = []
+    paths = []
+    for i, name in enumerate(manifest.files):
+        path = folder / name
+        if path.is_file():
+            paths.append(path)
+        else:
+            problems.append(msrc.problem("G109", f"file '{name}' listed in `files:` does not exist", ("files", i),
+                                         hint=f"files beside set.yaml: {', '.join(sorted(p.name for p in folder.glob('*.yaml')))}"))
+    return paths, problems
+
+
+def _load_layers(folder: Path, seen: tuple[Path, ...]) -> tuple[Draft | None, list[Problem]]:
+    """The merged draft of the set at `folder` and, below it, every set it extends."""
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        where = display_path(folder)
+        hint = "a set is a folder with set.yaml and guideline files"
+        if not folder.is_dir():
+            names = sorted(p.name for p in package_sets_dir().iterdir() if (p / MANIFEST).is_file())
+            hint = f"no such folder; packaged sets: {', '.join(names) or 'none'}"
+        return None, [Problem("G100", f"no {MANIFEST} in '{where}'", file=where, hint=hint)]
+    msrc, manifest, problems = _read(mpath, Manifest)
+    if manifest is None:
+        return None, problems
+    base: Draft | None = None
+    if manifest.extends is not None:
+        base_folder = resolve_set(manifest.extends, relative_to=folder)
+        if base_folder.resolve() in seen or base_folder.resolve() == folder.resolve():
+            return None, [msrc.problem("G108", f"`extends: {manifest.extends}` loops back to this set", ("extends",),
+                                       hint="a set cannot extend itself, directly or through others")]
+        if not (base_folder / MANIFEST).is_file():
+            return None, [msrc.problem("G108", f"`extends: {manifest.extends}`: no such set", ("extends",),
+                                       hint="a packaged set name (national-default) or a folder relative to this set")]
+        base, base_problems = _load_layers(base_folder, (*seen, folder.resolve()))
+        problems += base_problems
+    paths, file_problems = _set_files(folder, manifest, msrc)
+    problems += file_problems
+    files: list[_File] = []
+    for path in paths:
+        src, model, p = _read(path, GuidelineFile)
+        problems += p
+        if model is not None:
+            files.append(_File(src, model))
+    if problems:
+        return None, problems
+    layer, layer_problems = _merge_layer(manifest, msrc, files)
+    if base is None:
+        for f in files:
+            for i, rid in enumerate(f.model.remove_rules):
+                layer_problems.append(f.src.problem(
+                    "C123", f"remove_rules: '{rid}' but this set extends no other set", ("remove_rules", i),
+                    context="at remove_rules", hint="remove_rules belongs in an overlay with `extends:` in set.yaml"))
+        return layer, layer_problems
+    merged, overlay_problems = _overlay(base, layer, files)
+    return merged, layer_problems + overlay_problems
+
+
+def _derive_label(d: Any) -> str:
+    key = "classification" if isinstance(d, Classification) else "table" if isinstance(d, DecisionTable) else "count"
+    return f"{type(d).__name__}({key}='{derive_id(d)}')"
+
+
+def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tuple[Draft, list[Problem]]:
+    """The files of one set folder; names must be unique across them (C101)."""
+    draft = Draft(manifest=manifest, manifest_src=msrc, file_count=len(files))
+    problems: list[Problem] = []
+    names: dict[str, Entry] = {}   # every name space the language shares: parameters, derived facts, ids
+
+    def claim(name: str, e: Entry, what: str, sub: tuple = ()) -> None:
+        first = names.get(name)
+        if first is None:
+            names[name] = e
+            return
+        file, line, _ = first.line
+        problems.append(e.problem("C101", f"{what} '{name}' is already defined at {file}:{line}", sub,
+                                  at_key=True, hint="names and ids are unique across the set; rename one"))
+
+    for f in files:
+        m, src = f.model, f.src
+        for name, doc in m.sources.items():
+            e = Entry(doc, src, ("sources", name), f"SourceDoc(name='{name}')")
+            if name in draft.sources:
+                file, line, _ = draft.sources[name].line
+                problems.append(e.problem("C101", f"source '{name}' is already defined at {file}:{line}",
+                                          at_key=True, hint="define each source once"))
+            draft.sources[name] = e
+        for name, p in m.parameters.items():
+            e = Entry(p, src, ("parameters", name), f"Parameter(name='{name}')")
+            claim(name, e, "parameter")
+            draft.parameters.setdefault(name, e)
+        for list_name, codes in m.vocabulary.items():
+            target = draft.vocabulary.setdefault(list_name, {})
+            for code, sc in codes.items():
+                e = Entry(sc, src, ("vocabulary", list_name, code), f"{list_name}(code='{code}')")
+                if code in target:
+                    file, line, _ = target[code].line
+                    problems.append(e.problem("C101", f"{list_name} code '{code}' is already defined at {file}:{line}",
+                                              at_key=True, hint="define each code once"))
+                target.setdefault(code, e)
+        for i, d in enumerate(m.derive):
+            e = Entry(d, src, ("derive", i), _derive_label(d))
+            claim(derive_id(d), e, "derive id")
+            for out in getattr(d, "outputs", {}):
+                if out != derive_id(d):
+                    claim(out, e, "derived fact", ("outputs", out))
+            draft.derive.append(e)
+        for i, r in enumerate(m.rules):
+            e = Entry(r, src, ("rules", i), f"Rule(id='{r.id}')")
+            claim(r.id, e, "rule id", ("id",))
+            for k, alias in enumerate(r.aliases):
+                claim(alias, e, "rule alias", ("aliases", k))
+            draft.rules.append(e)
+        for section in ("screenings", "colors"):
+            value = getattr(m, section)
+            if value is None:
+                continue
+            e = Entry(value, src, (section,), section)
+            existing = getattr(draft, section)
+            if existing is not None:
+                file, line, _ = existing.line
+                problems.append(e.problem("C101", f"`{section}` is already defined at {file}:{line}", at_key=True,
+                                          hint=f"one file of a set holds `{section}`"))
+            else:
+                setattr(draft, section, e)
+    return draft, problems
+
+
+def _overlay(base: Draft, layer: Draft, files: list[_File]) -> tuple[Draft, list[Problem]]:
+    problems: list[Problem] = []
+    merged = Draft(manifest=layer.manifest, manifest_src=layer.manifest_src,
+                   sources={**base.sources, **layer.sources},
+                   parameters=dict(base.parameters),
+                   vocabulary={k: dict(v) for k, v in base.vocabulary.items()},
+                   derive=list(base.derive), rules=list(base.rules),
+                   screenings=layer.screenings or base.screenings, colors=layer.colors or base.colors,
+                   file_count=base.file_count + layer.file_count)
+    for name, e in layer.parameters.items():
+        old = merged.parameters.get(name)
+        if old is None:
+            merged.parameters[name] = e
+            continue
+        given = e.value.model_fields_set
+        if "unit" in given and e.value.unit != old.value.unit:
+            problems.append(e.problem("C122", f"parameter '{name}' is in {old.value.unit} in the base set, "
+                                      f"not {e.value.unit}", ("unit",),
+                                      hint=f"give the value in {old.value.unit} (or leave the unit out)"))
+        value = old.value.model_copy(update={k: getattr(e.value, k) for k in given})
+        merged.parameters[name] = Entry(value, e.src, e.loc, e.label)
+    for list_name, codes in layer.vocabulary.items():
+        merged.vocabulary.setdefault(list_name, {}).update(codes)
+    for f in files:
+        for i, rid in enumerate(f.model.remove_rules):
+            before = len(merged.rules)
+            merged.rules = [r for r in merged.rules if r.value.id != rid]
+            if len(merged.rules) == before:
+                e = Entry(rid, f.src, ("remove_rules", i), "remove_rules")
+                ids = [r.value.id for r in base.rules]
+                close = did_you_mean(rid, ids)
+                problems.append(e.problem("C123", f"remove_rules: the base set has no rule '{rid}'",
+                                          hint=f"did you mean '{close}'?" if close else "list ids of the base set's rules"))
+    for e in layer.rules:
+        idx = next((i for i, r in enumerate(merged.rules) if r.value.id == e.value.id), None)
+        if idx is None:
+            merged.rules.append(e)
+        else:
+            merged.rules[idx] = e
+    for e in layer.derive:
+        idx = next((i for i, d in enumerate(merged.derive) if derive_id(d.value) == derive_id(e.value)), None)
+        if idx is None:
+            merged.derive.append(e)
+        else:
+            merged.derive[idx] = e
+    return merged, problems
+
+
+# ---- the result ------------------------------------------------------------------------------
+
+
+def _origin(e: Entry, sub: tuple = ()) -> Origin:
+    line, col = locate(e.src.doc, e.loc + sub, at_key=True)
+    return Origin(e.src.display, line, col)
+
+
+def _build(d: Draft, folder: Path, include_unverified: bool | None) -> GuidelineSet:
+    keep_u = d.manifest.include_unverified if include_unverified is None else include_unverified
+    rules = [e for e in d.rules if keep_u or e.value.source.verification != "U"]
+    origin: dict[str, Origin] = {}
+    for name, e in d.parameters.items():
+        origin[f"parameters.{name}"] = _origin(e)
+    for e in rules:
+        origin[f"rules.{e.value.id}"] = _origin(e)
+    for e in d.derive:
+        origin[f"derive.{derive_id(e.value)}"] = _origin(e)
+    if d.screenings is None or d.colors is None:  # C125/C126 stop a set earlier; never reached
+        raise SangaoError.one("C126", "the set has no screenings or colors", file=d.manifest_src.display)
+    for ci, comp in enumerate(d.screenings.value.complications):
+        for ii, item in enumerate(comp.items):
+            origin.setdefault(f"screenings.{item.kind}", _origin(d.screenings, ("complications", ci, "items", ii)))
+    return GuidelineSet(
+        name=d.manifest.set, version=d.manifest.version, policy_status=d.manifest.policy_status, path=folder,
+        manifest=d.manifest,
+        sources={k: e.value for k, e in d.sources.items()},
+        parameters={k: e.value for k, e in d.parameters.items()},
+        vocabulary={k: {c: e.value for c, e in v.items()} for k, v in d.vocabulary.items()},
+        derive=[e.value for e in d.derive], rules=[e.value for e in rules],
+        screenings=d.screenings.value, colors=d.colors.value, origin=origin)
+
+
+def load_draft(path_or_name: str | Path = DEFAULT_SET) -> Draft:
+    """The merged set before the whole-set checks (for tools that print it: `guidelines effective`)."""
+    draft, problems = _load_layers(resolve_set(path_or_name), seen=())
+    if problems or draft is None:
+        raise SangaoError(problems)
+    return draft
