@@ -13,6 +13,7 @@ with `has`/`lacks` atoms that durable_runtime flattens to `visit_symptoms__<code
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from engine.ir import (
@@ -41,6 +42,7 @@ from guidelines.schema import (
     FactRef,
     Not,
     Otherwise,
+    Parameter,
     ParamRef,
 )
 from pathways.errors import Problem, SangaoError
@@ -59,8 +61,13 @@ _PY_OPS = {
 }
 
 
-def _error(code: str, message: str, where: str, gset: GuidelineSet, hint: str | None = None) -> SangaoError:
-    origin = gset.origin.get(where)
+def fold_condition(condition: Any, parameters: Mapping[str, Any]) -> Tree:
+    """A schema condition folded with `parameters` (name → Parameter or plain value): the tree of engine/ir.py."""
+    return _Compiler(None, parameters).fold(condition)
+
+
+def _error(code: str, message: str, where: str, gset: GuidelineSet | None, hint: str | None = None) -> SangaoError:
+    origin = gset.origin.get(where) if gset is not None else None
     return SangaoError(
         [
             Problem(
@@ -91,9 +98,10 @@ def _derive_outputs(entry) -> tuple[str, ...]:
 
 
 class _Compiler:
-    def __init__(self, gset: GuidelineSet) -> None:
+    def __init__(self, gset: GuidelineSet | None, parameters: Mapping[str, Any] | None = None) -> None:
         self.gset = gset
-        self.count_facts: set[str] = {e.count for e in gset.derive if isinstance(e, Count)}
+        self.parameters = gset.parameters if gset is not None else dict(parameters or {})
+        self.count_facts: set[str] = {e.count for e in gset.derive if isinstance(e, Count)} if gset else set()
         self.set_facts: set[str] = {name for name, spec in FACTS.items() if spec.type == "set"}
         self.set_codes: dict[str, set[str]] = {}
         self.where = ""
@@ -101,8 +109,8 @@ class _Compiler:
     # ---- parameters ---------------------------------------------------------------------------
 
     def param(self, name: str) -> Any:
-        if name not in self.gset.parameters:
-            close = sorted(p for p in self.gset.parameters if p[:4] == name[:4])[:3]
+        if name not in self.parameters:
+            close = sorted(p for p in self.parameters if p[:4] == name[:4])[:3]
             raise _error(
                 "C301",
                 f"unknown parameter '{name}'",
@@ -110,7 +118,8 @@ class _Compiler:
                 self.gset,
                 hint=f"did you mean {', '.join(close)}?" if close else "define it under `parameters:`",
             )
-        return self.gset.parameters[name].value
+        p = self.parameters[name]
+        return p.value if isinstance(p, Parameter) else p
 
     def value(self, v: Any) -> Any:
         return self.param(v.param) if isinstance(v, ParamRef) else v
