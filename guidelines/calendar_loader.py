@@ -38,12 +38,13 @@ import difflib
 import functools
 import importlib.resources
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from pathways.errors import Problem, SangaoError
@@ -132,11 +133,24 @@ def _from_holiday_law(year: int) -> Lists | None:
 # ---- calendar files -------------------------------------------------------------------------
 
 
+class _DatesAsText(RoundTripConstructor):
+    """Reads timestamps as text, so `2027-13-01` is our G903 with its place, not ruamel's crash."""
+
+
+_DatesAsText.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _DatesAsText
+    return yaml
+
+
 def read_calendar_file(text: str, file: str, year: int) -> Lists:
     """(holidays, make-up working days) of one calendar file for `year`; every problem of the
     file raised at once as a SangaoError with file:line:column."""
     try:
-        doc = YAML(typ="rt").load(text)
+        doc = _yaml().load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -244,11 +258,7 @@ def read_calendar_file(text: str, file: str, year: int) -> Lists:
 
 
 def _as_date(item: Any) -> date | None:
-    if isinstance(item, datetime):  # `2027-01-01 08:00` is a time, not a day
-        return None
-    if isinstance(item, date):  # ruamel reads an unquoted 2027-01-01 as a date
-        return item
-    if isinstance(item, str):
+    if isinstance(item, str):  # quoted or not: timestamps are read as text (_DatesAsText)
         try:
             return date.fromisoformat(item)
         except ValueError:
