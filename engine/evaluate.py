@@ -75,10 +75,14 @@ def _new_runtime(program: Program, name: str):
     raise ValueError(f"unknown backend {name!r}: python, durable or both")
 
 
-def _missing(layer: Layer, conds: list[int], facts: Mapping[str, Any]) -> tuple[str, ...]:
+def _missing(layer: Layer, conds: list[int], facts: Mapping[str, Any],
+             undecided: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Missing facts the conditions read; an undecided derived fact stands for the facts behind it."""
     out: set[str] = set()
     for i in conds:
-        out.update(r for r in layer.conditions[i].reads if facts.get(r) is None)
+        for r in layer.conditions[i].reads:
+            if facts.get(r) is None:
+                out.update(undecided.get(r, (r,)))
     return tuple(sorted(out))
 
 
@@ -99,7 +103,7 @@ def _compose(layer: Layer, res, f: dict[str, Any], undecided: dict[str, tuple[st
             f[name + COUNT_MIN] = lo
             f[name + COUNT_MAX] = hi
             if lo != hi:
-                undecided[name] = _missing(layer, unsure, f)
+                undecided[name] = _missing(layer, unsure, f, undecided)
             continue
         cands = []
         found = False
@@ -122,7 +126,7 @@ def _compose(layer: Layer, res, f: dict[str, Any], undecided: dict[str, tuple[st
             f.update(then)
         else:
             f.update(d.unknown)
-            missing = _missing(layer, [b.cond for b in (cands or d.branches)], f)
+            missing = _missing(layer, [b.cond for b in (cands or d.branches)], f, undecided)
             for o in d.outputs:
                 undecided[o] = missing
 
