@@ -1,0 +1,117 @@
+"""Database → interchange records (interchange.md §1): `iter_records` yields JSON-ready dicts in
+first-import order, `read_patients` the same as validated `Patient`s, `export_jsonl` writes JSONL.
+
+The written form is canonical, so import → export round-trips exactly: absent optional fields and
+nulls are left out, empty lists are left out, integral floats are written as integers (152, not
+152.0), child lists are in date order (ties in import order). `record_json` gives the same form for
+an in-memory `Patient`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TextIO
+
+from sqlalchemy import Engine, select
+
+from pathways.models import Patient
+from store.db import open_db
+from store.tables import CHILD_TABLES, PatientRow
+
+BATCH = 1000
+
+_PATIENTS = PatientRow.__table__
+_SCALARS = [c for c in Patient.model_fields if c not in CHILD_TABLES]
+_CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
+_ITEM_FIELDS = {name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
+                for name, t in _CHILD.items()}
+
+
+def _plain(value):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _clean(obj):
+    """Canonical JSON form: no None, no empty lists, integral floats as ints."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            v = _clean(v)
+            if v is None or v == [] or v == ():
+                continue
+            out[k] = v
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return _plain(obj)
+
+
+def record_json(patient: Patient) -> dict:
+    """The canonical interchange dict of a record (child lists in date order, as stored)."""
+    data = patient.model_dump(mode="python")
+    for name in CHILD_TABLES:
+        if name != "history":
+            data[name] = sorted(data[name], key=lambda i: i["date"])
+    return _clean(data)
+
+
+def iter_records(db_engine: Engine) -> Iterator[dict]:
+    """Every stored patient as a canonical interchange dict, in first-import order."""
+    last = 0
+    with db_engine.connect() as conn:
+        while True:
+            rows = conn.execute(select(_PATIENTS).where(_PATIENTS.c.seq > last)
+                                .order_by(_PATIENTS.c.seq).limit(BATCH)).mappings().all()
+            if not rows:
+                return
+            last = rows[-1]["seq"]
+            ids = [r["patient_id"] for r in rows]
+            children: dict[str, dict[str, list[dict]]] = {}
+            for name, table in _CHILD.items():
+                fields = _ITEM_FIELDS[name]
+                for r in conn.execute(select(table).where(table.c.patient_id.in_(ids))
+                                      .order_by(table.c.patient_id, table.c.seq)).mappings():
+                    item = {f: r[f] for f in fields}
+                    if name == "visits":
+                        item["symptoms"] = json.loads(item["symptoms"]) if item["symptoms"] else None
+                    children.setdefault(r["patient_id"], {}).setdefault(name, []).append(item)
+            for r in rows:
+                record = {f: r[f] for f in _SCALARS}
+                record["conditions"] = r["conditions"].split(",")
+                mine = children.get(r["patient_id"], {})
+                for name in CHILD_TABLES:
+                    record[name] = mine.get(name, [])
+                yield _clean(_ordered(record))
+
+
+def _ordered(record: dict) -> dict:
+    """Keys in the model's field order (the interchange example's order)."""
+    return {k: record[k] for k in Patient.model_fields if k in record}
+
+
+def read_patients(db_url: str) -> Iterator[Patient]:
+    """Every stored patient as a validated record, in first-import order."""
+    db_engine = open_db(db_url)
+    try:
+        for record in iter_records(db_engine):
+            yield Patient.model_validate(record)
+    finally:
+        db_engine.dispose()
+
+
+def export_jsonl(db_url: str, out: TextIO) -> int:
+    """Write every stored patient as one JSON line; returns the number written."""
+    db_engine = open_db(db_url)
+    count = 0
+    try:
+        for record in iter_records(db_engine):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        db_engine.dispose()
+    return count

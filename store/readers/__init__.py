@@ -1,0 +1,117 @@
+"""Roster readers: each turns one source (a JSONL file, a set of CSV files, an XLSX workbook) into
+a stream of `Item`s, one per rejectable unit (a JSONL line, a patients-table row with its joined
+child rows, or a child row that could not be used), each with a raw record and a way to point a
+field path back at a file, row and column. store/importer.py validates and stores them.
+
+Formats are chosen by extension: .jsonl/.ndjson/.json → JSONL; .csv → CSV (all CSV files of one
+directory given in one call form one set, joined on patient id); .xlsx/.xlsm → a workbook whose
+sheets form one set. Tabular headers go through the alias table in store/readers/aliases.py and an
+optional site mapping (store/readers/mapping.py).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pathways.errors import Problem, SangaoError
+from store.validation import Loc
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+CSV_SUFFIXES = (".csv",)
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+Locator = Callable[[Loc], tuple[str, int, str | None]]
+
+
+@dataclass
+class Item:
+    """One unit of a source that is imported or rejected as a whole."""
+
+    file: str                      # display name of the file holding the main row/line
+    line: int                      # 1-based line (JSONL) or spreadsheet row (CSV/XLSX)
+    data: dict | None              # the raw record, None when unreadable
+    patient_id: str | None = None
+    problems: list[Problem] = field(default_factory=list)   # reader problems that reject it
+    findings: list[Problem] = field(default_factory=list)   # reader findings, kept
+    raw: str = ""                  # the original text of the line/row, for the reject file
+    rows: list[tuple[str, int]] = field(default_factory=list)  # child rows carried (tabular)
+    locate: Locator | None = None  # field path → (file, row, column header)
+    json_input: bool = False       # data came from JSON (explicit null clears a stored value)
+
+
+@dataclass
+class Source:
+    """A unit of import: one transaction."""
+
+    kind: str                      # "jsonl" | "csv" | "xlsx"
+    paths: list[Path]
+    encodings: dict[str, str] = field(default_factory=dict)  # display name → encoding found
+    rows_read: dict[str, int] = field(default_factory=dict)  # display name → data rows/lines
+    findings: list[Problem] = field(default_factory=list)   # about the source itself (ignored columns)
+
+    @property
+    def name(self) -> str:
+        return ", ".join(p.name for p in self.paths)
+
+
+def group_sources(paths: list[Path]) -> list[Source]:
+    """JSONL and XLSX files are sources of their own; CSV files of one directory form one set."""
+    sources: list[Source] = []
+    csv_sets: dict[Path, Source] = {}
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix in JSONL_SUFFIXES:
+            sources.append(Source("jsonl", [path]))
+        elif suffix in XLSX_SUFFIXES:
+            sources.append(Source("xlsx", [path]))
+        elif suffix in CSV_SUFFIXES:
+            folder = path.resolve().parent
+            if folder not in csv_sets:
+                csv_sets[folder] = Source("csv", [])
+                sources.append(csv_sets[folder])
+            csv_sets[folder].paths.append(path)
+        else:
+            raise SangaoError.one(
+                "D030", f"cannot tell the format of {path.name!r} from its extension", file=str(path),
+                hint="name it .jsonl (interchange), .csv or .xlsx")
+    return sources
+
+
+def detect_encoding(path: Path) -> str:
+    """"utf-8-sig" (UTF-8 with BOM), "utf-8", or "gb18030" (covers GBK and GB2312), by decoding the
+    whole file incrementally (flat memory). Raises a D030 problem when none fits."""
+    with open(path, "rb") as f:
+        head = f.read(3)
+    if head == codecs.BOM_UTF8:
+        candidates = ("utf-8-sig", "gb18030")
+    else:
+        candidates = ("utf-8", "gb18030")
+    for encoding in candidates:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise SangaoError.one("D030", "file is neither UTF-8 nor GB18030/GBK/GB2312 text", file=str(path),
+                          hint="save it as UTF-8 (or CSV UTF-8 in Excel)")
+
+
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "gb18030": "GB18030/GBK"}
+
+
+def read_source(source: Source, mapping=None) -> Iterator[Item]:
+    """The items of one source; raises SangaoError for a problem with the source as a whole."""
+    if source.kind == "jsonl":
+        from store.readers.jsonl import read_jsonl
+
+        return read_jsonl(source)
+    from store.readers.tabular import read_tabular
+
+    return read_tabular(source, mapping)

@@ -1,0 +1,69 @@
+"""JSONL reader: one interchange record per line (interchange.md §1). Streams the file line by
+line; a line that is not JSON, not an object, or repeats a key is rejected with its line number
+(json.loads would silently keep the last of two equal keys)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from pathways.errors import Problem
+from store.readers import Item, Source, detect_encoding
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _pairs_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def read_jsonl(source: Source) -> Iterator[Item]:
+    path = source.paths[0]
+    name = str(path)
+    encoding = detect_encoding(path)
+    source.encodings[name] = encoding
+    source.rows_read[name] = 0
+    with open(path, encoding=encoding, newline="") as f:
+        for number, text in enumerate(f, start=1):
+            line = text.strip()
+            if not line:
+                continue
+            source.rows_read[name] += 1
+            yield _item(name, number, line)
+
+
+def _locator(name: str, number: int):
+    return lambda _loc: (name, number, None)
+
+
+def _item(name: str, number: int, line: str) -> Item:
+    item = Item(file=name, line=number, data=None, raw=line, locate=_locator(name, number), json_input=True)
+    try:
+        data = json.loads(line, object_pairs_hook=_pairs_without_duplicates)
+    except _DuplicateKey as exc:
+        item.problems.append(Problem("D002", f"key {exc.key!r} appears twice in one object", name, number,
+                                     hint="keep one of the two; JSON readers disagree on which wins"))
+        return item
+    except json.JSONDecodeError as exc:
+        item.problems.append(Problem("D001", f"not valid JSON: {exc.msg} at column {exc.colno}", name, number,
+                                     hint="each line must be one complete JSON object"))
+        return item
+    if not isinstance(data, dict):
+        item.problems.append(Problem("D003", f"line is a JSON {type(data).__name__}, not an object", name,
+                                     number, hint='each line must be one object: {"patient_id": …}'))
+        return item
+    item.data = data
+    pid = data.get("patient_id")
+    item.patient_id = pid if isinstance(pid, str) else None
+    return item

@@ -1,0 +1,264 @@
+"""Validation of roster records beyond their types: resident ID (GB 11643 check digit, agreement
+with birth date and sex), plausible ranges (store/data/plausible.yaml), dates against `as_of`,
+death and birth, and the translation of pydantic errors into located `D` problems with hints.
+
+Types and closed vocabularies are checked by pathways/models.py; this module decides what each
+failure means for the import. Every rule here produces an `Issue` at a field path of the record
+(`("visits", 2, "sbp")`); the reader that produced the record turns the path into a file, line and
+column (store/readers/). An issue either rejects the record (`rejects=True`) or is a finding: the
+record is kept and the finding reported (interchange.md §1: implausible values are never dropped).
+
+Codes (stable, never reused; D0xx reject the row, D1xx are kept findings):
+
+| code | rule | effect |
+|---|---|---|
+| D001 | line is not valid JSON | reject |
+| D002 | duplicate key in a JSON object | reject |
+| D003 | line is not a JSON object | reject |
+| D010 | required field missing | reject |
+| D011 | unknown field (did-you-mean) | reject |
+| D012 | wrong type or value | reject |
+| D013 | unknown condition (did-you-mean) | reject |
+| D014 | malformed date | reject |
+| D015 | not a number | reject |
+| D016 | unknown code (sex, screening kind, history code …) | reject |
+| D017 | not a yes/no value | reject |
+| D020 | resident ID malformed or wrong check digit | reject |
+| D021 | patient_id repeated in one file | reject (the first occurrence is kept) |
+| D022 | birth date after as_of | reject (age would be negative) |
+| D023 | birth date after enrolment | reject (one of the two is wrong, age cannot be trusted) |
+| D024 | row names a patient id absent from the patients table | reject |
+| D025 | row belongs to a rejected patient | reject |
+| D026 | row has no patient id | reject |
+| D030 | file cannot be read (encoding, format, missing id column) | whole file rejected |
+| D101 | value outside its plausible range | kept |
+| D102 | date after as_of | kept |
+| D103 | date after deceased_on | kept |
+| D104 | birth date disagrees with the resident ID | kept |
+| D105 | sex disagrees with the resident ID | kept |
+| D106 | legacy 15-digit resident ID upgraded to 18 | kept |
+| D107 | date before birth_date | kept |
+| D108 | column or sheet not recognised, ignored | kept |
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+
+from pathways import resident_id
+from pathways.models import HistoryItem, Lab, Patient, Referral, Screening, Visit
+from pathways.vocab import Condition
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Issue:
+    code: str
+    loc: Loc                 # field path in the record; () for the record as a whole
+    message: str             # what is wrong, value included (masked when identifying)
+    hint: str | None = None  # what would be right
+    rejects: bool = False
+
+
+@dataclass(frozen=True)
+class Limit:
+    min: float
+    max: float
+    unit: str
+
+
+@functools.cache
+def plausible_limits() -> dict[str, dict[str, Limit]]:
+    """{"visits": {"sbp": Limit(50, 300, "mmHg")}, "labs": {…}} from store/data/plausible.yaml."""
+    text = resources.files("store").joinpath("data/plausible.yaml").read_text(encoding="utf-8")
+    raw = YAML(typ="safe").load(text)
+    return {table: {f: Limit(float(v["min"]), float(v["max"]), str(v["unit"])) for f, v in fields.items()}
+            for table, fields in raw.items()}
+
+
+def loc_text(loc: Loc) -> str:
+    """("visits", 2, "sbp") → "visits[2].sbp"."""
+    out = ""
+    for step in loc:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def show(loc: Loc, value: Any) -> str:
+    """A value as a message may show it: resident IDs and names masked."""
+    field = next((s for s in reversed(loc) if isinstance(s, str)), "")
+    if field == "id_number" and isinstance(value, str):
+        return repr(resident_id.mask(value))
+    if field == "name" and isinstance(value, str):
+        return repr(resident_id.mask_name(value))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value)
+
+
+def did_you_mean(value: Any, choices: list[str]) -> str | None:
+    match = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    return f"did you mean {match[0]!r}?" if match else None
+
+
+# ---- pydantic errors → issues -------------------------------------------------------------------
+
+_ITEM_MODELS: dict[str, type[BaseModel]] = {
+    "history": HistoryItem, "visits": Visit, "labs": Lab, "screenings": Screening, "referrals": Referral,
+}
+
+
+def _model_at(loc: Loc, root: type[BaseModel] = Patient) -> type[BaseModel]:
+    """The model whose field the last step of `loc` names."""
+    if root is Patient and len(loc) >= 3 and loc[0] in _ITEM_MODELS:
+        return _ITEM_MODELS[str(loc[0])]
+    return root
+
+
+def _enum_choices(err: dict) -> list[str]:
+    expected = (err.get("ctx") or {}).get("expected", "")
+    return [part.strip().strip("'\"") for part in expected.replace(" or ", ",").split(",") if part.strip()]
+
+
+def pydantic_issues(exc: ValidationError, root: type[BaseModel] = Patient, prefix: Loc = ()) -> list[Issue]:
+    """One rejecting issue per pydantic error, with a code, the value and what would be right."""
+    issues = []
+    errors = exc.errors(include_url=False)
+    for err in errors:
+        loc = prefix + tuple(err["loc"])
+        if err["type"] == "too_short" and any(
+                len(o["loc"]) > len(err["loc"]) and o["loc"][: len(err["loc"])] == err["loc"] for o in errors):
+            continue  # "no item left" after an item failed: the item's own error says it
+        kind, value, where = err["type"], err.get("input"), loc_text(loc)
+        msg = str(err.get("msg", ""))
+        if kind == "missing":
+            issues.append(Issue("D010", loc, f"{where}: required field missing", rejects=True))
+        elif kind == "extra_forbidden":
+            field = str(loc[-1])
+            choices = list(_model_at(loc[len(prefix):], root).model_fields)
+            issues.append(Issue("D011", loc, f"{where}: unknown field {field!r}",
+                                did_you_mean(field, choices) or f"known fields: {', '.join(choices)}",
+                                rejects=True))
+        elif kind == "enum" and len(loc) >= 1 and "conditions" in loc:
+            choices = [c.value for c in Condition]
+            issues.append(Issue("D013", loc, f"{where}: unknown condition {show(loc, value)}",
+                                did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
+                                rejects=True))
+        elif kind in ("enum", "literal_error"):
+            choices = _enum_choices(err)
+            issues.append(Issue("D016", loc, f"{where}: unknown code {show(loc, value)}",
+                                did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
+                                rejects=True))
+        elif kind.startswith("date") or "expected a date" in msg:
+            issues.append(Issue("D014", loc, f"{where}: not a date ({show(loc, value)})",
+                                "write the date as YYYY-MM-DD, e.g. 2026-03-12", rejects=True))
+        elif kind.startswith(("float", "int", "finite")) or "expected a number" in msg:
+            issues.append(Issue("D015", loc, f"{where}: not a number ({show(loc, value)})",
+                                "write a plain number such as 150 or 7.9, without quotes or units",
+                                rejects=True))
+        elif kind.startswith("bool"):
+            issues.append(Issue("D017", loc, f"{where}: not true/false ({show(loc, value)})",
+                                "write true or false", rejects=True))
+        else:
+            issues.append(Issue("D012", loc, f"{where}: {msg} ({show(loc, value)})", rejects=True))
+    return issues
+
+
+# ---- record-level rules -------------------------------------------------------------------------
+
+
+def check_patient(patient: Patient, as_of: date | None) -> list[Issue]:
+    """Every resident-ID, plausibility and date rule for one validated record. `as_of` None skips
+    the future-date rules (reading a file without an evaluation date)."""
+    issues: list[Issue] = []
+    issues += check_resident_id(patient)
+    issues += check_plausible(patient)
+    issues += check_dates(patient, as_of)
+    return issues
+
+
+def check_resident_id(patient: Patient) -> list[Issue]:
+    number = patient.id_number
+    if number is None:
+        return []
+    loc: Loc = ("id_number",)
+    wrong = resident_id.problem(number)
+    if wrong is not None:
+        return [Issue("D020", loc, f"id_number {show(loc, number)} {wrong}",
+                      "correct the resident ID from the patient's card, or leave the cell empty",
+                      rejects=True)]
+    issues = []
+    born = resident_id.birth_date(number)
+    if born != patient.birth_date:
+        issues.append(Issue("D104", ("birth_date",),
+                            f"birth_date {patient.birth_date.isoformat()} disagrees with the resident ID "
+                            f"({born.isoformat()})", "one of the two was mistyped; check the card"))
+    sex = resident_id.sex(number)
+    if sex != patient.sex.value:
+        issues.append(Issue("D105", ("sex",), f"sex {patient.sex.value} disagrees with the resident ID ({sex})",
+                            "one of the two was mistyped; check the card"))
+    return issues
+
+
+def check_plausible(patient: Patient) -> list[Issue]:
+    limits = plausible_limits()
+    issues = []
+    for table in ("visits", "labs"):
+        table_limits = limits.get(table, {})
+        for i, item in enumerate(getattr(patient, table)):
+            for field, limit in table_limits.items():
+                value = getattr(item, field)
+                if value is not None and not (limit.min <= value <= limit.max):
+                    loc = (table, i, field)
+                    issues.append(Issue(
+                        "D101", loc,
+                        f"{loc_text(loc)} {show(loc, value)} {limit.unit} is outside the plausible range "
+                        f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit} (record kept)",
+                        "check the unit and for a typo"))
+    return issues
+
+
+def _dated_items(patient: Patient):
+    for table in ("history", "visits", "labs", "screenings", "referrals"):
+        for i, item in enumerate(getattr(patient, table)):
+            if item.date is not None:
+                yield (table, i, "date"), item.date
+    for field in ("enrolled_on", "deceased_on", "moved_out_on"):
+        value = getattr(patient, field)
+        if value is not None:
+            yield (field,), value
+
+
+def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
+    issues = []
+    born, died = patient.birth_date, patient.deceased_on
+    if as_of is not None and born > as_of:
+        issues.append(Issue("D022", ("birth_date",),
+                            f"birth_date {born.isoformat()} is after the evaluation date {as_of.isoformat()}",
+                            "check the birth date (or the --as-of date)", rejects=True))
+    if born > patient.enrolled_on:
+        issues.append(Issue("D023", ("birth_date",),
+                            f"birth_date {born.isoformat()} is after enrolled_on "
+                            f"{patient.enrolled_on.isoformat()}", "one of the two dates is wrong",
+                            rejects=True))
+    for loc, value in _dated_items(patient):
+        where = loc_text(loc)
+        if as_of is not None and value > as_of:
+            issues.append(Issue("D102", loc, f"{where} {value.isoformat()} is after the evaluation date "
+                                f"{as_of.isoformat()} (record kept)", "check the year"))
+        if died is not None and loc != ("deceased_on",) and value > died:
+            issues.append(Issue("D103", loc, f"{where} {value.isoformat()} is after deceased_on "
+                                f"{died.isoformat()} (record kept)", "check deceased_on and this date"))
+        if value < born and loc != ("enrolled_on",):
+            issues.append(Issue("D107", loc, f"{where} {value.isoformat()} is before birth_date "
+                                f"{born.isoformat()} (record kept)", "check the year"))
+    return issues
