@@ -74,29 +74,58 @@ def _yaml() -> YAML:
     return y
 
 
-def read_yaml(path: Path, code_prefix: str = "G") -> SourceFile:
-    """Parse one YAML file. Raises SangaoError with `<prefix>101` (syntax) or `<prefix>102` (duplicate
-    keys, every one, both lines) or `<prefix>100` (unreadable)."""
+# Codes of the file-level problems, per stage (G guideline files, T cases files).
+G_CODES = {"unreadable": "G100", "syntax": "G101", "duplicate": "G102", "unknown_key": "G103", "type": "G104",
+           "missing": "G105", "value": "G106"}
+T_CODES = {"unreadable": "T110", "syntax": "T111", "duplicate": "T112", "unknown_key": "T113", "type": "T114",
+           "missing": "T115", "value": "T116"}
+
+
+def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
+    """Parse one YAML file. Raises SangaoError: unreadable, syntax, or duplicate keys (every one, both
+    lines)."""
     display = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SangaoError.one(f"{code_prefix}100", f"cannot read the file: {exc}", file=display) from None
+        raise SangaoError.one(codes["unreadable"], f"cannot read the file: {exc}", file=display) from None
     lines = text.splitlines()
     try:
         doc = _yaml().load(text)
     except DuplicateKeyError:
-        raise SangaoError(_duplicate_keys(text, display, lines, code_prefix)) from None
+        raise SangaoError(_duplicate_keys(text, display, lines, codes["duplicate"])) from None
+    except ValueError:        # ruamel builds dates while loading: 2026-13-29 raises without a place
+        raise SangaoError(_bad_dates(text, display, lines, codes["syntax"])) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise SangaoError([Problem(f"{code_prefix}101", f"YAML syntax: {what}", file=display, line=line,
+        raise SangaoError([Problem(codes["syntax"], f"YAML syntax: {what}", file=display, line=line,
                                    column=col, context=excerpt(lines, line) if line else None)]) from None
     return SourceFile(path, display, lines, doc)
 
 
-def _duplicate_keys(text: str, display: str, lines: list[str], prefix: str) -> list[Problem]:
+def _bad_dates(text: str, display: str, lines: list[str], code: str) -> list[Problem]:
+    problems: list[Problem] = []
+    stack = [_yaml().compose(text)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            stack.extend(v for pair in node.value for v in pair)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif node is not None and node.tag.endswith(":timestamp"):
+            try:
+                _dt.date.fromisoformat(str(node.value)[:10])
+            except ValueError:
+                line, col = node.start_mark.line + 1, node.start_mark.column + 1
+                problems.append(Problem(code, f"'{node.value}' is not a date", file=display, line=line, column=col,
+                                        context=excerpt(lines, line), hint="write a real date as YYYY-MM-DD"))
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0)) or [
+        Problem(code, "a value could not be read (an impossible date?)", file=display)]
+
+
+def _duplicate_keys(text: str, display: str, lines: list[str], code: str) -> list[Problem]:
     problems: list[Problem] = []
     stack = [_yaml().compose(text)]
     while stack:
@@ -108,7 +137,7 @@ def _duplicate_keys(text: str, display: str, lines: list[str], prefix: str) -> l
                 line, col = key.start_mark.line + 1, key.start_mark.column + 1
                 if name in seen:
                     problems.append(Problem(
-                        f"{prefix}102", f"duplicate key '{name}': line {line} repeats line {seen[name]}",
+                        code, f"duplicate key '{name}': line {line} repeats line {seen[name]}",
                         file=display, line=line, column=col, context=excerpt(lines, line),
                         hint="keep one of them; a YAML mapping holds each key once"))
                 else:
@@ -397,7 +426,7 @@ _TRUTHY_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false", "True", "F
 
 
 def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationError, data: Any,
-                        prefix: str = "G", named_dicts: typing.Iterable[str] = ("parameters",)) -> list[Problem]:
+                        codes: dict[str, str] = G_CODES, named_dicts: typing.Iterable[str] = ("parameters",)) -> list[Problem]:
     """One problem per bad node, at its file:line:col, with what would be right."""
     idents = {k: "" for k in named_dicts}
     problems: list[Problem] = []
@@ -411,44 +440,44 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
         hint = None
         last = data_loc[-1] if data_loc else None
         if etype == "extra_forbidden":
-            code, at_key = f"{prefix}103", True
+            code, at_key = codes["unknown_key"], True
             model = _unwrap(_type_at(root, it.steps[:-1]))
             allowed = _field_names(model) if _is_model(model) else []
             message = f"unknown key '{last}'"
             close = did_you_mean(str(last), allowed)
             hint = f"did you mean '{close}'?" if close else (f"allowed here: {', '.join(allowed)}" if allowed else None)
         elif etype == "missing":
-            code, message = f"{prefix}105", f"missing key '{last}'"
+            code, message = codes["missing"], f"missing key '{last}'"
             hint = f"add `{last}:`"
         elif etype == "bool_type" and isinstance(value, str):
-            code, message = f"{prefix}104", f"'{value}' is not true or false"
+            code, message = codes["type"], f"'{value}' is not true or false"
             hint = "write true or false" + (" (YAML 1.2 reads yes/no/on/off as text)" if value in _TRUTHY_WORDS else "")
         elif etype == "string_type" and isinstance(value, (int, float, _dt.date)) and not isinstance(value, bool):
             line, col = locate(src.doc, data_loc)
             token = src.token_at(line, col) or str(value)
             kind = "a date" if isinstance(value, _dt.date) else "a number"
-            code, message = f"{prefix}104", f"{token} is read as {kind} ({value!r}), not text"
+            code, message = codes["type"], f"{token} is read as {kind} ({value!r}), not text"
             hint = f'quote it: "{token}"'
         elif etype in ("int_type", "float_type", "string_type", "bool_type", "dict_type", "list_type",
                        "model_type", "int_from_float"):
             want = {"int_type": "an integer", "int_from_float": "an integer", "float_type": "a number",
                     "string_type": "text", "bool_type": "true or false", "dict_type": "a mapping",
                     "list_type": "a list", "model_type": "a mapping"}[etype]
-            code, message = f"{prefix}104", f"expected {want}, got {_show(value)}"
+            code, message = codes["type"], f"expected {want}, got {_show(value)}"
         elif etype == "union":
-            code, message = f"{prefix}104", f"{err['msg']}; got {_show(value)}"
+            code, message = codes["type"], f"{err['msg']}; got {_show(value)}"
         elif etype == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             options = re.findall(r"'([^']*)'", expected)
-            code, message = f"{prefix}106", f"{_show(value)} is not one of {expected}"
+            code, message = codes["value"], f"{_show(value)} is not one of {expected}"
             close = did_you_mean(str(value), options) if options else None
             hint = f"did you mean '{close}'?" if close else f"write one of {expected}"
         elif etype == "string_pattern_mismatch":
-            code, message = f"{prefix}106", f"{_show(value)} does not match {err.get('ctx', {}).get('pattern')}"
+            code, message = codes["value"], f"{_show(value)} does not match {err.get('ctx', {}).get('pattern')}"
             if last == "id":
                 hint = "rule ids are <programme>.<finding> in lower case, e.g. htn.urgent_bp"
         else:
-            code, message = f"{prefix}106", f"{err['msg']}; got {_show(value)}"
+            code, message = codes["value"], f"{err['msg']}; got {_show(value)}"
         key = (code, data_loc, message)
         if key in seen:
             continue

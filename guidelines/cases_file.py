@@ -1,0 +1,173 @@
+"""Authors' examples: the `*.cases.yaml` beside each guideline file (docs/guideline-language.md §5),
+loaded into plain models with T-coded problems at file:line:col. Running them needs the engine
+(engine/cases_runner.py); this module only reads and validates them.
+
+    guideline: htn                      # the sibling file's `guideline:`
+    as_of: 2026-11-30
+    patient: {sex: F, birth_date: 1971-04-12, conditions: [hypertension], enrolled_on: 2023-02-01}
+    cases:
+      urgent_exactly_at_180:
+        given: {visits: [{date: 2026-11-20, sbp: 180, dbp: 96}]}
+        expect: {color: red, referral: {urgency: urgent}, reasons_include: [htn.urgent_bp]}
+
+Codes: T101…T103 are the engine's coverage and run codes (engine/cases_runner.py); here
+T110 unreadable/not a mapping, T111 YAML syntax, T112 duplicate key, T113 unknown key,
+T114 wrong type, T115 missing key, T116 bad value, T117 unknown `expect` key, T118 a case without
+`expect` or `steps`, T119 `guideline:` differs from the sibling file's, T120 malformed expect value.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from guidelines.yaml_source import T_CODES, SourceFile, did_you_mean, plain, read_yaml, render_path, validation_problems
+from pathways.errors import Problem, SangaoError
+from pathways.models import Assessment, ControlOut, ReferralOut
+
+SUFFIX = ".cases.yaml"
+LIST_EXPECTATIONS = ("reasons", "reasons_include", "reasons_exclude", "due_include", "due_exclude",
+                     "overdue_include", "overdue_exclude")
+EXPECT_KEYS = tuple(sorted({*Assessment.model_fields, *LIST_EXPECTATIONS, "facts"} - {"patient_id", "as_of"}))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Step(_Strict):
+    """One day of a time-travel case."""
+
+    as_of: date
+    given: dict[str, Any] | None = Field(None, description="merged over the case's given for this step")
+    expect: dict[str, Any]
+
+
+class CaseSpec(_Strict):
+    given: dict[str, Any] = Field(default_factory=dict, description="interchange fields merged over `patient`")
+    as_of: date | None = Field(None, description="default: the file's as_of")
+    expect: dict[str, Any] | None = None
+    steps: list[Step] = Field(default_factory=list)
+    note: StrictStr | None = None
+
+
+class _CaseFileDoc(_Strict):
+    guideline: StrictStr
+    as_of: date
+    patient: dict[str, Any] = Field(default_factory=dict)
+    cases: dict[str, CaseSpec] = Field(min_length=1)
+
+
+class CaseFile(_CaseFileDoc):
+    path: str = Field(description="the file as messages name it")
+    case_lines: dict[str, int] = Field(default_factory=dict, description="line of each case's name")
+
+
+def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
+    """One cases file; `guideline`: the sibling guideline file's id, checked when given."""
+    src = read_yaml(path, T_CODES)
+    problems: list[Problem] = []
+    if not isinstance(src.doc, dict):
+        raise SangaoError([Problem("T110", "a cases file is a mapping: guideline, as_of, patient, cases",
+                                   file=src.display, line=1, column=1)])
+    data = plain(src.doc)
+    try:
+        doc = _CaseFileDoc.model_validate(data)
+    except ValidationError as exc:
+        problems += validation_problems(src, _CaseFileDoc, exc, data, T_CODES, named_dicts=("cases",))
+        doc = None
+    if guideline is not None and isinstance(data.get("guideline"), str) and data["guideline"] != guideline:
+        problems.append(src.problem("T119", f"guideline '{data['guideline']}' but the file beside it is "
+                                    f"'{guideline}'", ("guideline",), hint=f"write guideline: {guideline}"))
+    for name, case in (data.get("cases") or {}).items() if isinstance(data.get("cases"), dict) else ():
+        problems += _check_case(src, str(name), case)
+    if problems or doc is None:
+        raise SangaoError(sorted(problems, key=lambda p: (p.line or 0, p.column if isinstance(p.column, int) else 0)))
+    lines = {name: src.doc["cases"].lc.key(name)[0] + 1 for name in doc.cases}
+    return CaseFile(**dict(doc), path=src.display, case_lines=lines)
+
+
+def load_case_files(set_path: Path | str) -> list[CaseFile]:
+    """Every `*.cases.yaml` of a set folder, each checked against its sibling guideline file; every
+    problem of every file in one SangaoError."""
+    folder = Path(set_path)
+    files: list[CaseFile] = []
+    problems: list[Problem] = []
+    for path in sorted(folder.glob(f"*{SUFFIX}")):
+        sibling = path.with_name(path.name.removesuffix(SUFFIX) + ".yaml")
+        guideline = _guideline_of(sibling)
+        try:
+            files.append(load_case_file(path, guideline))
+        except SangaoError as exc:
+            problems += exc.problems
+    if problems:
+        raise SangaoError(problems)
+    return files
+
+
+def _guideline_of(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    try:
+        doc = read_yaml(path).doc
+    except SangaoError:
+        return None   # the guideline loader reports that file
+    value = doc.get("guideline") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _check_case(src: SourceFile, name: str, case: Any) -> list[Problem]:
+    loc = ("cases", name)
+    if not isinstance(case, dict):
+        return []  # the model already says it is not a mapping
+    problems: list[Problem] = []
+    if "expect" not in case and "steps" not in case:
+        problems.append(src.problem("T118", f"case '{name}' has neither `expect` nor `steps`", loc, at_key=True,
+                                    context=f"at CaseSpec(name='{name}')",
+                                    hint="add expect: {color: …} or steps: [{as_of: …, expect: {…}}]"))
+    if isinstance(case.get("expect"), dict):
+        problems += _check_expect(src, name, case["expect"], (*loc, "expect"))
+    for i, step in enumerate(case.get("steps") or []):
+        if isinstance(step, dict) and isinstance(step.get("expect"), dict):
+            problems += _check_expect(src, name, step["expect"], (*loc, "steps", i, "expect"))
+    return problems
+
+
+def _check_expect(src: SourceFile, name: str, expect: dict, loc: tuple) -> list[Problem]:
+    problems: list[Problem] = []
+    context = "at " + render_path(list(loc[2:]), f"CaseSpec(name='{name}')")
+    for key, value in expect.items():
+        where = (*loc, key)
+        if key not in EXPECT_KEYS:
+            close = did_you_mean(str(key), EXPECT_KEYS)
+            problems.append(src.problem("T117", f"unknown expect key '{key}'", where, at_key=True, context=context,
+                                        hint=f"did you mean '{close}'?" if close else
+                                        f"expect checks: {', '.join(EXPECT_KEYS)}"))
+        elif key in LIST_EXPECTATIONS:
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                problems.append(src.problem("T120", f"`{key}` takes a list of ids or kinds", where, context=context,
+                                            hint=f"e.g. {key}: [htn.urgent_bp]" if key.startswith("reasons")
+                                            else f"e.g. {key}: [ecg]"))
+        elif key == "facts":
+            if not isinstance(value, dict):
+                problems.append(src.problem("T120", "`facts` takes a mapping of fact names to values", where,
+                                            context=context, hint="e.g. facts: {latest_sbp: 146}"))
+        elif key in ("control", "referral"):
+            fields = ControlOut.model_fields if key == "control" else ReferralOut.model_fields
+            if value is None and key == "referral":
+                continue
+            if not isinstance(value, dict):
+                problems.append(src.problem("T120", f"`{key}` takes a mapping of its fields", where, context=context,
+                                            hint=f"fields: {', '.join(fields)}"))
+                continue
+            for sub in value:
+                if sub not in fields:
+                    close = did_you_mean(str(sub), fields)
+                    problems.append(src.problem("T117", f"unknown expect key '{key}.{sub}'", (*where, sub),
+                                                at_key=True, context=context,
+                                                hint=f"did you mean '{close}'?" if close else
+                                                f"fields: {', '.join(fields)}"))
+    return problems
