@@ -270,3 +270,19 @@ def test_broken_yaml_is_reported_with_its_place():
 def test_a_file_that_is_not_a_mapping_is_reported():
     (problem,) = problems_of("- 2027-01-01\n")
     assert (problem.code, problem.line, problem.column) == ("G902", 1, 1)
+
+
+def test_every_calendar_file_shipped_with_sangao_is_valid_for_the_year_it_is_named_after():
+    # None ship yet (chinese_calendar covers 2004–2026; the 2027 notice is not known): this guards
+    # the first one added to guidelines/calendars/.
+    import importlib.resources
+
+    folder = importlib.resources.files("guidelines") / "calendars"
+    files = [f for f in folder.iterdir() if f.name.endswith(".yaml")] if folder.is_dir() else []
+    for f in files:
+        year = int(f.name.removesuffix(".yaml"))
+        holidays, makeup = read_calendar_file(
+            f.read_text(encoding="utf-8"), f"guidelines/calendars/{f.name}", year
+        )
+        assert holidays, f"{f.name} lists no holidays"
+        assert load_calendar({year}).years == {year}
