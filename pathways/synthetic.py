@@ -1,0 +1,623 @@
+"""Seeded synthetic rosters: realistic, reproducible patients for the demo, the tests and the benchmarks.
+
+`generate_roster(n, seed, as_of)` yields `Patient`s one at a time; `generate_jsonl(n, seed, as_of)`
+yields the same patients as interchange JSONL lines (../shared/spec/interchange.md §1) without
+building models, which is what `sangao roster generate` writes. Both come from one generator of
+plain dicts (`generate_records`), so they cannot disagree.
+
+Pure: a seeded `random.Random`, no clock, no I/O. The same (n, seed, as_of) gives byte-identical
+output, and a roster of n patients is the first n patients of any longer roster with the same seed
+and as_of. Nothing here is a clinical rule: the numbers below shape a plausible population (rates,
+means, spreads) and are simulation settings, kept as named constants. Clinical thresholds live in
+guideline YAML; the emergencies drawn here (SBP >=180, FPG >=16.7 or <=3.9, urgent symptoms of
+clinical-reference.md §3.6) are only values that the rules will meet.
+
+Every date is on or before `as_of`; birth < enrolment (age >=35 at enrolment) <= visits, labs,
+screenings; nothing after `deceased_on` or `moved_out_on`. Resident IDs are valid GB 11643 numbers
+from Shandong area codes whose birth date and sex agree with the record, unique within a roster.
+The first patients of every roster are "showcase" patients, one per situation the pipeline must
+handle (urgent reading, lost to follow-up, never screened …), so even a 20-patient demo exercises
+every stage; later patients draw those situations at their ordinary rates.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from bisect import bisect
+from collections.abc import Iterator
+from datetime import date
+from itertools import accumulate
+from statistics import NormalDist
+
+from pathways.models import Patient
+from pathways.resident_id import check_digit
+
+# ---- places --------------------------------------------------------------------------------------
+# Shandong districts: (area code, district name, weight ~ share of the roster, townships).
+# A township ending in 街道 is urban and served by a 社区卫生服务中心; a 镇 by a 卫生院.
+DISTRICTS: tuple[tuple[str, str, float, tuple[str, ...]], ...] = (
+    ("370102", "历下区", 6, ("泉城路街道", "大明湖街道", "千佛山街道", "甸柳街道")),
+    ("370202", "市南区", 5, ("八大关街道", "香港中路街道", "江苏路街道", "湛山街道")),
+    ("370203", "市北区", 8, ("台东街道", "辽宁路街道", "浮山新区街道", "敦化路街道")),
+    ("370211", "黄岛区", 9, ("黄岛街道", "灵山卫街道", "藏南镇", "大场镇", "宝山镇")),
+    ("370212", "崂山区", 4, ("沙子口街道", "王哥庄街道", "北宅街道", "中韩街道")),
+    ("370281", "胶州市", 7, ("阜安街道", "李哥庄镇", "铺集镇", "里岔镇")),
+    ("370302", "淄川区", 6, ("般阳路街道", "昆仑镇", "洪山镇", "寨里镇")),
+    ("370602", "芝罘区", 6, ("向阳街道", "毓璜顶街道", "只楚街道", "幸福街道")),
+    ("370682", "莱阳市", 6, ("城厢街道", "照旺庄镇", "穴坊镇", "团旺镇")),
+    ("370702", "潍城区", 5, ("城关街道", "望留街道", "于河街道", "军埠口镇")),
+    ("370811", "任城区", 7, ("古槐街道", "济阳街道", "长沟镇", "喻屯镇")),
+    ("370902", "泰山区", 5, ("财源街道", "泰前街道", "省庄镇", "邱家店镇")),
+    ("371002", "环翠区", 4, ("环翠楼街道", "张村镇", "羊亭镇", "桥头镇")),
+    ("371102", "东港区", 5, ("日照街道", "石臼街道", "秦楼街道", "涛雒镇")),
+    ("371302", "兰山区", 9, ("兰山街道", "金雀山街道", "枣园镇", "方城镇", "李官镇")),
+)
+TEAMS_PER_TOWNSHIP = 3  # family-doctor teams per township, numbered within the district
+BORN_ELSEWHERE_RATE = 0.12  # resident ID area code of another Shandong district (born elsewhere)
+
+# ---- names ---------------------------------------------------------------------------------------
+# Common surnames with rough Shandong frequencies (per cent); a few compound surnames for masking.
+SURNAMES: tuple[tuple[str, float], ...] = (
+    ("王", 9.0), ("张", 8.5), ("李", 8.0), ("刘", 6.5), ("陈", 2.6), ("杨", 2.5), ("孙", 2.3),
+    ("赵", 2.2), ("徐", 1.9), ("马", 1.7), ("于", 1.6), ("高", 1.5), ("郭", 1.3), ("宋", 1.1),
+    ("吴", 1.0), ("周", 1.0), ("董", 1.0), ("任", 0.8), ("韩", 0.8), ("姜", 0.8), ("朱", 0.8),
+    ("曹", 0.7), ("田", 0.7), ("崔", 0.7), ("孔", 0.6), ("胡", 0.6), ("丁", 0.5), ("魏", 0.5),
+    ("吕", 0.5), ("冯", 0.5), ("侯", 0.5), ("梁", 0.5), ("闫", 0.5), ("林", 0.5), ("袁", 0.4),
+    ("何", 0.4), ("邵", 0.4), ("薛", 0.4), ("秦", 0.4), ("曲", 0.4), ("程", 0.4), ("范", 0.4),
+    ("谢", 0.3), ("牟", 0.3), ("邢", 0.3), ("卢", 0.3), ("苏", 0.3), ("房", 0.2), ("宫", 0.2),
+    ("鞠", 0.2), ("欧阳", 0.05), ("司马", 0.02), ("诸葛", 0.02),
+)
+MALE_NAME_CHARS = "建国军明强伟华平志德福海林忠文春光成庆胜学永金宝山东立新峰民刚勇亮涛波斌利生玉洪祥喜荣贵"
+FEMALE_NAME_CHARS = "秀英兰桂玉凤珍芳霞梅丽红华淑敏静燕荣琴娟云萍洁艳翠莲芬美春秋菊香花爱"
+SINGLE_CHAR_GIVEN_NAME_RATE = 0.25
+
+# ---- population ----------------------------------------------------------------------------------
+MALE_RATE = 0.47
+AGE_MEAN, AGE_SD, AGE_MIN, AGE_MAX = 63.0, 10.5, 35.0, 96.0  # age at as_of, years
+ENROLMENT_MIN_AGE = 35.0
+# Programme combinations (hypertension, diabetes, dyslipidemia) and their shares, per cent:
+# hypertension ~60 %, diabetes ~25 %, many HTN+DL and HTN+DM, some all three.
+CONDITION_MIX: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("hypertension",), 31),
+    (("diabetes",), 6),
+    (("dyslipidemia",), 27),
+    (("hypertension", "dyslipidemia"), 14),
+    (("hypertension", "diabetes"), 8),
+    (("diabetes", "dyslipidemia"), 4),
+    (("hypertension", "diabetes", "dyslipidemia"), 7),
+)
+SMOKER_RATE = {"M": 0.45, "F": 0.03}
+SMOKING_UNKNOWN_RATE = 0.10  # field absent
+CHILDBEARING_AGE_MAX = 49  # women up to this age get an explicit pregnant/breastfeeding flag
+PREGNANT_RATE = 0.03  # among those women (raised so the pregnancy rules meet someone)
+BREASTFEEDING_RATE = 0.01
+
+# ---- enrolment and follow-up ---------------------------------------------------------------------
+ENROLMENT_YEARS = 10  # enrolments spread over this many years before as_of
+RECENT_ENROLMENT_RATE = 0.06  # enrolled within the last 90 days
+RECENT_DAYS = 89
+HISTORY_DAYS = 3 * 365  # visits and labs are generated for at most this much history
+VISIT_INTERVAL_DAYS, VISIT_INTERVAL_SD = 91, 12  # ~4 follow-ups a year
+VISIT_INTERVAL_MIN = 28
+LOST_RATE = 0.07  # no visit for more than six months
+LOST_MIN_DAYS = 190  # a lost patient's last visit is at least this long before as_of
+LOST_SPREAD_DAYS = 500
+DECEASED_RATE = 0.01
+MOVED_OUT_RATE = 0.015
+LEFT_WITHIN_DAYS = 700  # death / moving out happens within this many days before as_of
+
+# ---- readings ------------------------------------------------------------------------------------
+BP_CONTROLLED_RATE = 0.6  # hypertension patients whose usual BP is on target
+SBP_MEAN_CONTROLLED, SBP_MEAN_UNCONTROLLED, SBP_MEAN_NO_HTN = 128.0, 152.0, 123.0
+SBP_MEAN_SD = 7.0  # spread of the per-patient mean
+SBP_VISIT_SD, DBP_VISIT_SD = 8.0, 4.5  # visit-to-visit noise around the mean
+DBP_PER_SBP, DBP_OFFSET, DBP_AGE_SLOPE, DBP_MEAN_SD = 0.5, 16.0, 0.2, 4.0  # usual DBP from usual SBP
+DBP_SBP_SHARE = 0.4  # part of a visit's SBP deviation that DBP shares
+HEART_RATE_MEAN, HEART_RATE_SD, HEART_RATE_VISIT_SD = 74.0, 6.0, 5.0
+GLUCOSE_CONTROLLED_RATE = 0.45
+FPG_MEAN_CONTROLLED, FPG_MEAN_UNCONTROLLED, FPG_MEAN_SD, FPG_VISIT_SD = 6.3, 8.6, 0.8, 0.8
+WEIGHT_MEAN = {"M": 72.0, "F": 61.0}
+WEIGHT_SD, WEIGHT_VISIT_SD = 9.0, 0.8
+HEIGHT_MEAN, HEIGHT_SD = {"M": 169.0, "F": 158.0}, 6.0
+WAIST_EVERY_NTH_VISIT = 4
+# Rare events, per visit.
+URGENT_BP_RATE = 0.004  # SBP >= 180 (hypertension patients)
+# The rates below are per visit and exclusive: a visit has at most one of these events.
+HYPERGLYCAEMIA_RATE = 0.003  # FPG >= 16.7 (diabetes patients)
+HYPOGLYCAEMIA_RATE = 0.003  # FPG <= 3.9 (diabetes patients)
+TACHYCARDIA_RATE = 0.002  # heart rate > 100
+FEVER_RATE = 0.001  # temperature > 39 °C recorded
+SYMPTOM_RATE = 0.008  # one symptom code of clinical-reference.md §3.6
+ADVERSE_REACTION_RATE = 0.03
+NEW_COMPLICATION_RATE = 0.004
+SYMPTOMS_HTN = ("severe_headache", "dizziness", "nausea", "vomiting", "blurred_vision", "eye_pain",
+                "palpitations", "chest_tightness", "chest_pain", "dyspnea", "orthopnea", "leg_edema")
+SYMPTOMS_DM = ("polyuria_polydipsia", "sweating", "palpitations", "poor_appetite", "nausea",
+               "sudden_vision_loss", "abdominal_pain", "acetone_breath")
+
+# ---- labs ----------------------------------------------------------------------------------------
+LAB_YEARLY_RATE = 0.8  # chance of a lab panel in each year of history
+CREATININE_RATE, UACR_RATE, UACR_RATE_DM = 0.9, 0.4, 0.75  # share of panels carrying the test
+LDL_MEAN_DL, LDL_MEAN_OTHER, LDL_SD, LDL_VISIT_SD = 3.7, 2.8, 0.7, 0.35
+HDL_MEAN = {"M": 1.15, "F": 1.35}
+HDL_SD = 0.22
+TG_MEDIAN, TG_LOG_SD = 1.6, 0.45
+CREATININE_MEAN = {"M": 84.0, "F": 64.0}
+CREATININE_SD, CREATININE_CKD_FACTOR = 13.0, 1.9
+HBA1C_PER_FPG, HBA1C_OFFSET, HBA1C_SD = 0.62, 2.9, 0.3  # HbA1c % from the patient's usual FPG
+UACR_MEDIAN, UACR_MEDIAN_DM, UACR_MEDIAN_CKD, UACR_LOG_SD = 10.0, 18.0, 90.0, 0.9
+
+# ---- screenings ----------------------------------------------------------------------------------
+NEVER_SCREENED_RATE = 0.12
+SCREEN_ADHERENCE_MIN, SCREEN_ADHERENCE_MAX = 0.35, 0.95  # per-patient chance of doing a due screen in a year
+# kind: (who is screened: "all" or "diabetes", chance the kind is ever done, abnormal rate)
+SCREENINGS: tuple[tuple[str, str, float, float], ...] = (
+    ("ecg", "all", 0.85, 0.15),
+    ("stroke_risk", "all", 0.6, 0.2),
+    ("carotid_us", "all", 0.35, 0.3),
+    ("uacr", "all", 0.2, 0.15),
+    ("egfr", "all", 0.2, 0.1),
+    ("fundus", "diabetes", 0.75, 0.22),
+    ("neuropathy", "diabetes", 0.6, 0.18),
+    ("abi", "diabetes", 0.55, 0.1),
+    ("foot_pulse", "diabetes", 0.8, 0.06),
+)
+FUNDUS_ABNORMAL_GRADES = (("mild_npdr", 60), ("moderate_npdr", 25), ("severe_npdr", 10), ("pdr", 5))
+ABI_VERY_LOW_RATE = 0.1  # among abnormal ABIs, a value below 0.50
+
+# ---- history -------------------------------------------------------------------------------------
+# code: (base rate at age 65 without diabetes, factor with diabetes, diabetes only?)
+HISTORY_RATES: tuple[tuple[str, float, float, bool], ...] = (
+    ("chd", 0.08, 1.8, False),
+    ("mi", 0.025, 1.8, False),
+    ("acs", 0.015, 1.8, False),
+    ("pci_cabg", 0.015, 1.6, False),
+    ("stroke", 0.06, 1.6, False),
+    ("hemorrhagic_stroke", 0.008, 1.0, False),
+    ("tia", 0.02, 1.4, False),
+    ("pad", 0.02, 2.5, False),
+    ("pad_revasc", 0.003, 2.5, False),
+    ("heart_failure", 0.02, 1.8, False),
+    ("ckd", 0.04, 2.0, False),
+    ("retinopathy", 0.12, 1.0, True),
+    ("neuropathy", 0.15, 1.0, True),
+    ("fh", 0.005, 1.0, False),
+)
+HISTORY_AGE_SCALE = 15.0  # rates multiply by e per this many years above 65
+HISTORY_DATED_RATE = 0.7  # share of history codes with a diagnosis date (acs is always dated)
+RECENT_ACS_RATE = 0.3  # share of acs events within the last year
+
+# ---- referrals -----------------------------------------------------------------------------------
+REFERRAL_AFTER_URGENT_RATE = 0.7  # an urgent reading leads to a recorded referral
+ROUTINE_REFERRAL_RATE = 0.04  # per patient, a routine referral for poor control
+REFERRAL_RETURNED_RATE = 0.75
+REFERRAL_RETURN_DAYS = (5, 40)
+
+# Showcase patients: the first patients of every roster, one per situation.
+SHOWCASE_URGENT_BP = (186, 104)  # the showcase readings at the latest visit
+SHOWCASE_HYPOGLYCAEMIA_FPG, SHOWCASE_HYPERGLYCAEMIA_FPG = 3.4, 18.2
+SHOWCASE_SYMPTOM = "chest_pain"
+SHOWCASE = ("urgent_bp", "hypoglycaemia", "urgent_symptom", "lost", "recent", "deceased",
+            "never_screened", "overdue_screening", "referral_pending", "moved_out", "hyperglycaemia")
+
+_Z = tuple(NormalDist().inv_cdf((i + 0.5) / 4096) for i in range(4096))  # normal quantiles, 12 bits
+
+
+def _cum(weights):
+    return tuple(accumulate(weights))
+
+
+_DISTRICT_CUM = _cum(d[2] for d in DISTRICTS)
+_SURNAME_CUM = _cum(s[1] for s in SURNAMES)
+_MIX_CUM = _cum(m[1] for m in CONDITION_MIX)
+_FUNDUS_CUM = _cum(g[1] for g in FUNDUS_ABNORMAL_GRADES)
+# Rare visit events are mutually exclusive: one uniform draw falls in at most one interval.
+(_EV_URGENT_BP, _EV_HYPERGLYCAEMIA, _EV_HYPOGLYCAEMIA, _EV_TACHYCARDIA, _EV_FEVER, _EV_SYMPTOM,
+ _EV_ADVERSE, _EV_NEW_COMPLICATION) = range(8)
+_PLAIN_TAIL = ',"adverse_reaction":false,"new_complication":false}'
+_ADVERSE_TAIL = ',"adverse_reaction":true,"new_complication":false}'
+_COMPLICATION_TAIL = ',"adverse_reaction":false,"new_complication":true}'
+_EVENT_CUM = _cum((URGENT_BP_RATE, HYPERGLYCAEMIA_RATE, HYPOGLYCAEMIA_RATE, TACHYCARDIA_RATE, FEVER_RATE,
+                   SYMPTOM_RATE, ADVERSE_REACTION_RATE, NEW_COMPLICATION_RATE))
+
+
+def generate_roster(n: int, seed: int, as_of: date) -> Iterator[Patient]:
+    """`n` validated patients, generated one at a time; deterministic for (n, seed, as_of)."""
+    for line in generate_jsonl(n, seed, as_of):
+        yield Patient.model_validate_json(line)
+
+
+def generate_jsonl(n: int, seed: int, as_of: date) -> Iterator[str]:
+    """The same patients as interchange JSON lines (no trailing newline), keys in model order,
+    absent keys meaning unknown. Faster than `generate_roster`: no models are built."""
+    if n < 0:
+        raise ValueError(f"the number of patients must be zero or more, not {n}")
+    gen = _Generator(seed, as_of)
+    for k in range(n):
+        yield gen.patient(k)
+
+
+class _Generator:
+    def __init__(self, seed: int, as_of: date) -> None:
+        self.rng = random.Random(seed)
+        self.today = as_of.toordinal()
+        self._iso: dict[int, str] = {}
+        self._ids: set[str] = set()
+        self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    # -- small helpers ---------------------------------------------------------------------------
+    def iso(self, ordinal: int) -> str:
+        text = self._iso.get(ordinal)
+        if text is None:
+            text = self._iso[ordinal] = date.fromordinal(ordinal).isoformat()
+        return text
+
+    def z(self) -> float:
+        return _Z[self.rng.getrandbits(12)]
+
+    def pick(self, cum: tuple[float, ...]) -> int:
+        return bisect(cum, self.rng.random() * cum[-1])
+
+    # -- one patient -----------------------------------------------------------------------------
+    def patient(self, k: int) -> str:
+        """Patient number `k` (0-based) as one JSON line."""
+        r = self.rng.random
+        z = self.z
+        today = self.today
+        showcase = SHOWCASE[k] if k < len(SHOWCASE) else None
+
+        area, district, _, townships = DISTRICTS[self.pick(_DISTRICT_CUM)]
+        t_index = int(r() * len(townships))
+        township = townships[t_index]
+        team_no = t_index * TEAMS_PER_TOWNSHIP + int(r() * TEAMS_PER_TOWNSHIP) + 1
+        urban = township.endswith("街道")
+        institution = township + ("社区卫生服务中心" if urban else "卫生院")
+
+        sex = "M" if r() < MALE_RATE else "F"
+        conditions = CONDITION_MIX[self.pick(_MIX_CUM)][0]
+        if showcase in ("urgent_bp", "urgent_symptom", "referral_pending") and "hypertension" not in conditions:
+            conditions = ("hypertension", *conditions)
+        if showcase in ("hypoglycaemia", "hyperglycaemia") and "diabetes" not in conditions:
+            conditions = (*conditions[:1], "diabetes", *conditions[1:]) if conditions[0] == "hypertension" \
+                else ("diabetes", *conditions)
+        htn = "hypertension" in conditions
+        dm = "diabetes" in conditions
+        dl = "dyslipidemia" in conditions
+
+        # Enrolment, then an age that makes the patient at least 35 at enrolment.
+        recent = showcase == "recent" or (showcase is None and r() < RECENT_ENROLMENT_RATE)
+        if showcase in ("lost", "deceased", "moved_out", "overdue_screening"):
+            recent = False
+        if recent:
+            enrolled = today - int(r() * (RECENT_DAYS + 1))
+        else:
+            span = ENROLMENT_YEARS * 365 - RECENT_DAYS - 1
+            enrolled = today - RECENT_DAYS - 1 - int((r() ** 1.3) * span)
+            if showcase in ("lost", "overdue_screening", "deceased", "moved_out"):
+                enrolled = min(enrolled, today - 2 * 365)
+        age = AGE_MEAN + AGE_SD * z()
+        age = min(max(age, AGE_MIN, ENROLMENT_MIN_AGE + (today - enrolled) / 365.2425 + 0.1), AGE_MAX)
+        birth = today - int(age * 365.2425)
+        if birth + int(ENROLMENT_MIN_AGE * 365.2425) + 20 > enrolled:  # capped at AGE_MAX: enrol later
+            enrolled = birth + int(ENROLMENT_MIN_AGE * 365.2425) + 20
+        age_years = (today - birth) / 365.2425
+
+        # Leaving the roster: death or moving out, within the last two years, after enrolment.
+        deceased = moved = None
+        if showcase == "deceased" or (showcase is None and r() < DECEASED_RATE):
+            deceased = today - 1 - int(r() * LEFT_WITHIN_DAYS)
+        elif showcase == "moved_out" or (showcase is None and r() < MOVED_OUT_RATE):
+            moved = today - 1 - int(r() * LEFT_WITHIN_DAYS)
+        if deceased is not None and deceased <= enrolled + 30:
+            deceased = None if showcase is None else max(enrolled + 31, today - 1)
+        if moved is not None and moved <= enrolled + 30:
+            moved = None if showcase is None else max(enrolled + 31, today - 1)
+        last_day = deceased - 1 if deceased is not None else moved if moved is not None else today
+
+        lost = showcase == "lost" or (showcase is None and r() < LOST_RATE)
+        if lost:
+            lost_from = today - LOST_MIN_DAYS - int(r() * LOST_SPREAD_DAYS)
+            if lost_from <= enrolled:
+                lost = showcase == "lost"
+                lost_from = enrolled if lost else lost_from
+            if lost:
+                last_day = min(last_day, lost_from)
+
+        # Name and resident ID.
+        surname = SURNAMES[self.pick(_SURNAME_CUM)][0]
+        chars = MALE_NAME_CHARS if sex == "M" else FEMALE_NAME_CHARS
+        given = chars[int(r() * len(chars))]
+        if r() >= SINGLE_CHAR_GIVEN_NAME_RATE:
+            given += chars[int(r() * len(chars))]
+        id_area = area if r() >= BORN_ELSEWHERE_RATE else DISTRICTS[int(r() * len(DISTRICTS))][0]
+        id_number = self.resident_id(id_area, birth, sex)
+
+        smoker = None
+        if r() >= SMOKING_UNKNOWN_RATE:
+            smoker = r() < SMOKER_RATE[sex]
+        pregnant = breastfeeding = None
+        if sex == "F" and age_years < CHILDBEARING_AGE_MAX + 1:
+            pregnant = r() < PREGNANT_RATE
+            breastfeeding = not pregnant and r() < BREASTFEEDING_RATE
+
+        history = self.history(age_years, dm, dl, birth, last_day)
+        has_ckd = any(h["code"] == "ckd" for h in history)
+
+        visits, visit_days, urgent_days, fpg_mean = self.visits(showcase, htn, dm, sex, age_years, enrolled,
+                                                                last_day)
+        labs = self.labs(sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day)
+        never = showcase == "never_screened" or (showcase is None and r() < NEVER_SCREENED_RATE)
+        screenings = [] if never else self.screenings(dm, enrolled, last_day, showcase == "overdue_screening")
+        referrals = self.referrals(showcase, htn, dm, visit_days, urgent_days, last_day)
+
+        record: dict = {
+            "patient_id": f"{area}-{k + 1:06d}",
+            "id_number": id_number,
+            "name": surname + given,
+            "sex": sex,
+            "birth_date": self.iso(birth),
+            "team": f"{district}-家医团队{team_no:02d}",
+            "institution": institution,
+            "region": "north",  # Shandong lies north of the Yangtze (China-PAR region)
+            "urban": urban,
+            "conditions": list(conditions),
+            "enrolled_on": self.iso(enrolled),
+        }
+        if deceased is not None:
+            record["deceased_on"] = self.iso(deceased)
+        if moved is not None:
+            record["moved_out_on"] = self.iso(moved)
+        if smoker is not None:
+            record["smoker"] = smoker
+        if pregnant is not None:
+            record["pregnant"] = pregnant
+            record["breastfeeding"] = breastfeeding
+        if history:
+            record["history"] = history
+        # Visits arrive as JSON text (see `visits`); the rest goes through the JSON encoder.
+        tail: dict = {}
+        if labs:
+            tail["labs"] = labs
+        if screenings:
+            tail["screenings"] = screenings
+        if referrals:
+            tail["referrals"] = referrals
+        encode = self.encode
+        line = encode(record)[:-1]
+        if visits:
+            line += ',"visits":[' + ",".join(visits) + "]"
+        return line + ("," + encode(tail)[1:] if tail else "}")
+
+    def resident_id(self, area: str, birth: int, sex: str) -> str:
+        """A GB 11643 number: area, YYYYMMDD, a 3-digit sequence (odd = male), check digit."""
+        born = self.iso(birth).replace("-", "")
+        seq = int(self.rng.random() * 500) * 2 + (1 if sex == "M" else 0)
+        for _ in range(500):
+            first17 = f"{area}{born}{seq:03d}"
+            id_number = first17 + check_digit(first17)
+            if id_number not in self._ids:
+                self._ids.add(id_number)
+                return id_number
+            seq = (seq + 2) % 1000  # same area, birthday and sex already taken: next free sequence
+        raise ValueError(f"more than 500 patients of one sex born on {born} in {area}")
+
+    def history(self, age_years: float, dm: bool, dl: bool, birth: int, last_day: int) -> list[dict]:
+        r = self.rng.random
+        scale = 2.718281828 ** ((age_years - 65.0) / HISTORY_AGE_SCALE)
+        items = []
+        earliest = max(birth + int(30 * 365.2425), self.today - 20 * 365)
+        for code, rate, dm_factor, dm_only in HISTORY_RATES:
+            if dm_only and not dm:
+                continue
+            p = rate * (dm_factor if dm else 1.0)
+            if code == "fh":
+                p = rate * (3.0 if dl else 0.3)  # familial hypercholesterolaemia: not age-related
+            else:
+                p *= scale
+            if r() >= p:
+                continue
+            item: dict = {"code": code}
+            if code == "acs" or r() < HISTORY_DATED_RATE:
+                if code == "acs" and r() < RECENT_ACS_RATE:
+                    start = max(earliest, last_day - 365)
+                else:
+                    start = earliest
+                if start < last_day:
+                    item["date"] = self.iso(start + int(r() * (last_day - start)))
+            items.append(item)
+        return items
+
+    def visits(self, showcase, htn, dm, sex, age_years, enrolled, last_day):
+        r = self.rng.random
+        z = self.z
+        iso_cache = self._iso
+        iso = self.iso
+        if htn:
+            controlled = r() < BP_CONTROLLED_RATE
+            sbp_mean = (SBP_MEAN_CONTROLLED if controlled else SBP_MEAN_UNCONTROLLED) + SBP_MEAN_SD * z()
+        else:
+            sbp_mean = SBP_MEAN_NO_HTN + SBP_MEAN_SD * z()
+        # Diastolic pressure follows systolic and falls with age as arteries stiffen.
+        dbp_mean = DBP_PER_SBP * sbp_mean + DBP_OFFSET - DBP_AGE_SLOPE * (age_years - 60.0) + DBP_MEAN_SD * z()
+        hr_mean = HEART_RATE_MEAN + HEART_RATE_SD * z()
+        fpg_mean = 0.0
+        if dm:
+            good = r() < GLUCOSE_CONTROLLED_RATE
+            fpg_mean = (FPG_MEAN_CONTROLLED if good else FPG_MEAN_UNCONTROLLED) + FPG_MEAN_SD * z()
+            fpg_mean = max(fpg_mean, 5.0)
+        weight = WEIGHT_MEAN[sex] + WEIGHT_SD * z()
+        height = round(HEIGHT_MEAN[sex] + HEIGHT_SD * z())
+        waist = round(weight * 0.72 + 40.0 + 4.0 * z())
+
+        start = max(enrolled, self.today - HISTORY_DAYS)
+        t = enrolled if start == enrolled else start + int(r() * VISIT_INTERVAL_DAYS)
+        texts: list[str] = []
+        days: list[int] = []
+        urgent_days: list[int] = []
+        bits = self.rng.getrandbits
+        i = 0
+        # Most of a patient is visits, so this loop is written for speed: one 72-bit draw gives six
+        # normal deviates, one uniform draw picks at most one rare event, and the visit is written
+        # as JSON text directly (tests validate every line against the Patient model).
+        while t <= last_day:
+            b = bits(72)
+            following = t + max(VISIT_INTERVAL_MIN,
+                                VISIT_INTERVAL_DAYS + int(VISIT_INTERVAL_SD * _Z[(b >> 60) & 4095] + 0.5))
+            z_sbp = _Z[b & 4095]
+            sbp = int(sbp_mean + SBP_VISIT_SD * z_sbp + 0.5)
+            dbp = int(dbp_mean + DBP_SBP_SHARE * SBP_VISIT_SD * z_sbp + DBP_VISIT_SD * _Z[(b >> 12) & 4095] + 0.5)
+            hr = int(hr_mean + HEART_RATE_VISIT_SD * _Z[(b >> 24) & 4095] + 0.5)
+            u = r()
+            event = bisect(_EVENT_CUM, u) if u < _EVENT_CUM[-1] else -1
+            urgent = ""  # the reason of a referral, when the reading is urgent
+            symptom = None
+            if event == _EV_URGENT_BP and htn:
+                sbp, dbp, urgent = 180 + int(r() * 26), 95 + int(r() * 20), "htn.urgent_bp"
+            elif event == _EV_TACHYCARDIA:
+                hr = 101 + int(r() * 25)
+            elif event == _EV_SYMPTOM:
+                pool = SYMPTOMS_DM if dm and (not htn or r() < 0.5) else SYMPTOMS_HTN
+                symptom = pool[int(r() * len(pool))]
+            fpg = 0.0
+            if dm:
+                if event == _EV_HYPERGLYCAEMIA:
+                    fpg, urgent = int(167.5 + r() * 80.0) / 10, "dm.urgent_glucose"
+                elif event == _EV_HYPOGLYCAEMIA:
+                    fpg, urgent = int(28.5 + r() * 11.0) / 10, "dm.urgent_glucose"
+                else:
+                    fpg = int(max(fpg_mean + FPG_VISIT_SD * _Z[(b >> 36) & 4095], 4.0) * 10 + 0.5) / 10
+            if following > last_day and showcase is not None:  # the latest visit of a showcase patient
+                if showcase == "urgent_bp":
+                    sbp, dbp, urgent = SHOWCASE_URGENT_BP[0], SHOWCASE_URGENT_BP[1], "htn.urgent_bp"
+                elif showcase == "hypoglycaemia":
+                    fpg, urgent = SHOWCASE_HYPOGLYCAEMIA_FPG, "dm.urgent_glucose"
+                elif showcase == "hyperglycaemia":
+                    fpg, urgent = SHOWCASE_HYPERGLYCAEMIA_FPG, "dm.urgent_glucose"
+                elif showcase == "urgent_symptom":
+                    symptom, urgent = SHOWCASE_SYMPTOM, "htn.urgent_symptom"
+            sbp = min(max(sbp, 90), 230)
+            dbp = min(max(dbp, 50), sbp - 25)
+            text = f'{{"date":"{iso_cache.get(t) or iso(t)}","sbp":{sbp},"dbp":{dbp},"heart_rate":{hr}'
+            if dm:
+                text += f',"fpg":{fpg}'
+            if event == _EV_FEVER:
+                text += f',"temperature":{int(391.5 + r() * 10.0) / 10}'
+            text += f',"weight_kg":{int((weight + WEIGHT_VISIT_SD * _Z[(b >> 48) & 4095]) * 10 + 0.5) / 10}'
+            if i == 0:
+                text += f',"height_cm":{height}'
+            if i % WAIST_EVERY_NTH_VISIT == 0:
+                text += f',"waist_cm":{waist}'
+            if symptom is not None:
+                text += f',"symptoms":["{symptom}"]'
+            texts.append(text + (_ADVERSE_TAIL if event == _EV_ADVERSE
+                                 else _COMPLICATION_TAIL if event == _EV_NEW_COMPLICATION else _PLAIN_TAIL))
+            days.append(t)
+            if urgent:
+                urgent_days.append((t, urgent))
+            i += 1
+            t = following
+        return texts, days, urgent_days, fpg_mean
+
+    def labs(self, sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day):
+        r = self.rng.random
+        z = self.z
+        if enrolled > last_day:
+            return []
+        ldl_mean = (LDL_MEAN_DL if dl else LDL_MEAN_OTHER) + LDL_SD * z()
+        hdl_mean = HDL_MEAN[sex] + HDL_SD * z()
+        tg_mean = TG_MEDIAN * 2.718281828 ** (TG_LOG_SD * z())
+        cr_mean = (CREATININE_MEAN[sex] + CREATININE_SD * z()) * (CREATININE_CKD_FACTOR if has_ckd else 1.0)
+        uacr_median = UACR_MEDIAN_CKD if has_ckd else UACR_MEDIAN_DM if dm else UACR_MEDIAN
+        uacr_rate = UACR_RATE_DM if dm or has_ckd else UACR_RATE
+        hba1c_mean = HBA1C_PER_FPG * fpg_mean + HBA1C_OFFSET + HBA1C_SD * z()
+        labs: list[dict] = []
+        start = max(enrolled, self.today - HISTORY_DAYS)
+        year_start = start
+        n = 0
+        while year_start <= last_day:
+            if r() < LAB_YEARLY_RATE or (not labs and year_start + 365 > last_day):  # at least one panel
+                day = year_start + int(r() * min(365, last_day - year_start + 1))
+                # Treatment brings LDL-C down over the years of management.
+                ldl = max(round(ldl_mean * (0.9 ** n) + LDL_VISIT_SD * z(), 2), 0.6)
+                hdl = max(round(hdl_mean + 0.1 * z(), 2), 0.5)
+                tg = max(round(tg_mean * 2.718281828 ** (0.2 * z()), 2), 0.3)
+                tc = round(ldl + hdl + tg / 2.2 + 0.3 * abs(z()), 2)
+                lab: dict = {"date": self.iso(day), "tc": tc, "ldl_c": ldl, "hdl_c": hdl, "tg": tg}
+                if dm:
+                    lab["hba1c"] = round(min(max(hba1c_mean + 0.4 * z(), 5.0), 14.0), 1)
+                if r() < CREATININE_RATE:
+                    lab["creatinine"] = round(min(max(cr_mean + 6.0 * z(), 35.0), 600.0))
+                if r() < uacr_rate:
+                    lab["uacr"] = round(min(uacr_median * 2.718281828 ** (UACR_LOG_SD * z()), 3000.0), 1)
+                labs.append(lab)
+                n += 1
+            year_start += 365
+        return labs
+
+    def screenings(self, dm, enrolled, last_day, overdue):
+        r = self.rng.random
+        out: list[dict] = []
+        adherence = SCREEN_ADHERENCE_MIN + r() * (SCREEN_ADHERENCE_MAX - SCREEN_ADHERENCE_MIN)
+        start = max(enrolled, self.today - HISTORY_DAYS)
+        for kind, who, ever_rate, abnormal_rate in SCREENINGS:
+            if who == "diabetes" and not dm:
+                continue
+            if overdue and kind == "ecg":
+                # Showcase: one ECG, long enough ago to be overdue on any yearly schedule.
+                day = min(last_day, self.today - 400)
+                if day >= start:
+                    out.append({"date": self.iso(day), "kind": "ecg", "result": "normal"})
+                continue
+            if r() >= ever_rate:
+                continue
+            year_start = start
+            done = False
+            while year_start <= last_day:
+                if r() < adherence or (not done and year_start + 365 > last_day):
+                    day = year_start + int(r() * min(365, last_day - year_start + 1))
+                    out.append(self.screening(kind, day, r() < abnormal_rate))
+                    done = True
+                year_start += 365
+        out.sort(key=lambda s: s["date"])
+        return out
+
+    def screening(self, kind: str, day: int, abnormal: bool) -> dict:
+        r = self.rng.random
+        item: dict = {"date": self.iso(day), "kind": kind, "result": "abnormal" if abnormal else "normal"}
+        if kind == "abi":
+            if abnormal:
+                low = r() < ABI_VERY_LOW_RATE
+                item["value"] = round(0.35 + r() * 0.14, 2) if low else round(0.5 + r() * 0.39, 2)
+            else:
+                item["value"] = round(0.95 + r() * 0.35, 2)
+        elif kind == "fundus":
+            item["grade"] = FUNDUS_ABNORMAL_GRADES[self.pick(_FUNDUS_CUM)][0] if abnormal else "no_dr"
+        elif kind == "uacr":
+            item["value"] = round(30.0 + r() * 200.0, 1) if abnormal else round(3.0 + r() * 25.0, 1)
+        elif kind == "egfr":
+            item["value"] = round(25.0 + r() * 34.0, 1) if abnormal else round(60.0 + r() * 50.0, 1)
+        return item
+
+    def referrals(self, showcase, htn, dm, visit_days, urgent_days, last_day):
+        r = self.rng.random
+        out: list[dict] = []
+        for day, reason in urgent_days:
+            if showcase is not None or r() < REFERRAL_AFTER_URGENT_RATE:
+                out.append(self.referral(day, reason, last_day, pending=showcase is not None))
+        if visit_days and (showcase == "referral_pending" or (showcase is None and r() < ROUTINE_REFERRAL_RATE)):
+            day = visit_days[-1] if showcase == "referral_pending" else visit_days[int(r() * len(visit_days))]
+            reason = "htn.two_uncontrolled" if htn or not dm else "dm.two_uncontrolled"
+            out.append(self.referral(day, reason, last_day, pending=showcase == "referral_pending"))
+        out.sort(key=lambda f: f["date"])
+        return out
+
+    def referral(self, day: int, reason: str, last_day: int, pending: bool) -> dict:
+        r = self.rng.random
+        item: dict = {"date": self.iso(day), "to": "county", "reason": reason}
+        low, high = REFERRAL_RETURN_DAYS
+        back = day + low + int(r() * (high - low))
+        if not pending and r() < REFERRAL_RETURNED_RATE and back <= last_day:
+            item["returned_on"] = self.iso(back)
+        return item
+
