@@ -189,7 +189,7 @@ def compute_facts(
         when = item.date
         if when is not None and when > as_of:
             continue
-        code = item.code.value
+        code = item.code  # a StrEnum: hashes and compares as its string
         facts[_HISTORY[code]] = True
         if when is not None:
             if code == "acs":
@@ -281,7 +281,7 @@ def compute_facts(
         when = screening.date
         if when > as_of:
             continue
-        kind = screening.kind.value
+        kind = screening.kind  # a StrEnum: hashes and compares as its string
         held = latest_by_kind.get(kind)
         if held is None or when >= held.date:
             latest_by_kind[kind] = screening
