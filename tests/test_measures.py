@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pathways.measures import (
     add_months,
@@ -368,3 +370,36 @@ def test_ldl_reduction_is_negative_when_ldl_rose_and_none_without_values():
     assert ldl_reduction_pct(None, 2.5) is None
     assert ldl_reduction_pct(2.0, None) is None
     assert ldl_reduction_pct(0.0, 1.0) is None
+
+
+# ---- invariants (Hypothesis) ----------------------------------------------------------------
+
+DATES = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31))
+
+
+@settings(max_examples=300, derandomize=True)
+@given(birth=DATES, on=DATES)
+def test_age_never_falls_as_the_date_advances_and_goes_up_by_one_a_year_later(birth, on):
+    if on < birth or on.year >= 2100:
+        return
+    age = age_years(birth, on)
+    assert age >= 0
+    assert age_years(birth, on + timedelta(days=1)) >= age
+    assert age_years(birth, add_months(on, 12)) == age + 1 or (birth.month, birth.day) == (2, 29)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(d=DATES, n=st.integers(min_value=-240, max_value=240))
+def test_adding_months_lands_n_months_on_never_past_the_original_day(d, n):
+    if not date(1921, 1, 1) <= d <= date(2079, 12, 31):
+        return
+    moved = add_months(d, n)
+    assert (moved.year * 12 + moved.month) - (d.year * 12 + d.month) == n
+    assert moved.day <= d.day
+    assert moved.day == d.day or add_months(moved, 0) == moved and (moved + timedelta(days=1)).day == 1
+
+
+@settings(max_examples=300, derandomize=True)
+@given(d=DATES, as_of=DATES, days=st.integers(min_value=0, max_value=3650))
+def test_within_is_exactly_the_inclusive_day_count(d, as_of, days):
+    assert within(d, as_of, days) == (0 <= (as_of - d).days <= days)
