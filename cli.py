@@ -69,6 +69,46 @@ def db_url(db: str) -> str:
 # (roster import / export / generate)
 
 
+class GeneratedFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@roster_app.command("generate")
+def roster_generate(
+    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help="how many patients")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed; the same seed and --as-of give the same file")] = 1,
+    as_of: AsOf = None,
+    out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default: standard output); "
+                                                           "for csv, a directory")] = None,
+    fmt: Annotated[GeneratedFormat, typer.Option("--format", help="jsonl (interchange §1) or csv (Chinese-header "
+                                                                  "patients/visits/labs/screenings tables)")]
+    = GeneratedFormat.jsonl,
+) -> None:
+    """Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).
+
+    Every date is on or before --as-of. Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl
+    """
+    from pathways.synthetic import generate_jsonl
+
+    lines = generate_jsonl(patients, seed, as_of or _today())
+    if fmt is GeneratedFormat.csv:
+        raise typer.BadParameter("csv is not available yet; use --format jsonl", param_hint="--format")
+    if out is None:
+        stream = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+        for line in lines:
+            if stream is not None:
+                stream.write(line.encode() + b"\n")
+            else:
+                sys.stdout.write(line + "\n")
+        return
+    with out.open("w", encoding="utf-8", newline="\n") as f:
+        for line in lines:
+            f.write(line)
+            f.write("\n")
+    err_console.print(f"wrote {patients} patients to {out}", markup=False, highlight=False)
+
+
 # ==== assess / explain ==========================================================================
 
 
@@ -178,6 +218,74 @@ def explain(
 
 
 # ==== guidelines ================================================================================
+
+
+GuidelineSetArg = Annotated[str, typer.Argument(help="guideline set: a packaged name or a folder")]
+IncludeUnverified = Annotated[
+    bool | None,
+    typer.Option("--include-unverified/--exclude-unverified",
+                 help="load rules whose source is verification U (default: as set.yaml says)"),
+]
+
+
+def _print_plain(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@guidelines_app.command("check")
+def guidelines_check(path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None) -> None:
+    """Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.
+
+    Example: sangao guidelines check guidelines/national-default
+    """
+    from guidelines.loader import load_with_draft
+
+    try:
+        gset, draft = load_with_draft(path, include_unverified)
+    except SangaoError as exc:
+        for problem in exc.problems:
+            _print_plain(problem.render())
+        _print_plain(f"{len(exc.problems)} problem(s) in {path}")
+        # SystemExit, not typer.Exit: main() runs the app with standalone_mode=False, where click
+        # returns an Exit's code instead of raising it, and main() does not pass that code on.
+        raise SystemExit(1) from None
+    left_out = len(draft.rules) - len(gset.rules)
+    note = f" ({left_out} unverified left out)" if left_out else ""
+    _print_plain(f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, {len(gset.derive)} derive entries, "
+                 f"{len(gset.parameters)} parameters, {draft.file_count} files")
+
+
+@guidelines_app.command("schema")
+def guidelines_schema(path: GuidelineSetArg = "national-default") -> None:
+    """Print the draft-07 JSON Schema of a guideline file; `fact:` lists the base facts and the
+    derived facts of the set PATH (base facts only if that set does not load).
+
+    Example: sangao guidelines schema > guideline.schema.json
+    """
+    from guidelines.checks import derive_outputs
+    from guidelines.jsonschema import schema_json
+    from guidelines.loader import load_draft
+
+    try:
+        derived = [name for e in load_draft(path).derive for name in derive_outputs(e.value)]
+    except SangaoError:
+        derived = []
+        err_console.print(f"note: {path} does not load; `fact:` lists the base facts only")
+    typer.echo(schema_json(derived))
+
+
+@guidelines_app.command("effective")
+def guidelines_effective(path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None) -> None:
+    """Print the effective set after overlays: each parameter (value, unit) and rule, with the
+    file:line it came from.
+
+    Example: sangao guidelines effective ./my-county
+    """
+    from guidelines.loader import effective_lines
+
+    for line in effective_lines(path, include_unverified):
+        _print_plain(line)
+
 
 
 # ==== guidelines: test / diff (engine-backed) =====================================================

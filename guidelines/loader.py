@@ -353,3 +353,43 @@ def load_draft(path_or_name: str | Path = DEFAULT_SET) -> Draft:
     if problems or draft is None:
         raise SangaoError(problems)
     return draft
+
+
+def effective_lines(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None) -> list[str]:
+    """The effective set as text: every parameter with value, unit and origin file:line, every rule
+    id with colour and origin, every derive entry and screening item with origin."""
+    gset, draft = load_with_draft(path_or_name, include_unverified)
+
+    def where(key: str) -> str:
+        o = gset.origin.get(key)
+        return f"{o.file}:{o.line}" if o else "?"
+
+    def show(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(show(x) for x in v) + "]"
+        return str(v)
+
+    extends = f" (extends {gset.manifest.extends})" if gset.manifest.extends else ""
+    out = [f"{gset.name} {gset.version}{extends}: {gset.policy_status}"]
+    out.append(f"parameters ({len(gset.parameters)}):")
+    rows = [(name, show(p.value), p.unit or "", where(f"parameters.{name}")) for name, p in gset.parameters.items()]
+    out += _aligned(rows)
+    dropped = len(draft.rules) - len(gset.rules)
+    out.append(f"rules ({len(gset.rules)}" + (f"; {dropped} unverified left out" if dropped else "") + "):")
+    out += _aligned([(r.id, r.color, r.source.verification, where(f"rules.{r.id}")) for r in gset.rules])
+    out.append(f"derive ({len(gset.derive)}):")
+    out += _aligned([(derive_id(d), type(d).__name__, where(f"derive.{derive_id(d)}")) for d in gset.derive])
+    items = [(item.kind, comp.id, where(f"screenings.{item.kind}"))
+             for comp in gset.screenings.complications for item in comp.items]
+    out.append(f"screenings ({len(items)}):")
+    out += _aligned(items)
+    return out
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
