@@ -79,21 +79,41 @@ def roster_generate(
     patients: Annotated[int, typer.Option("--patients", "-n", min=0, help="how many patients")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="random seed; the same seed and --as-of give the same file")] = 1,
     as_of: AsOf = None,
-    out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default: standard output); "
-                                                           "for csv, a directory")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default: standard output); for csv, "
+                                                           "a directory (default: roster-csv)")] = None,
     fmt: Annotated[GeneratedFormat, typer.Option("--format", help="jsonl (interchange §1) or csv (Chinese-header "
                                                                   "patients/visits/labs/screenings tables)")]
     = GeneratedFormat.jsonl,
 ) -> None:
     """Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).
 
-    Every date is on or before --as-of. Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl
-    """
-    from pathways.synthetic import generate_jsonl
+    Every date is on or before --as-of; the same --patients, --seed and --as-of give the same bytes.
+    The first patients show one situation each (urgent reading, lost to follow-up, never screened …).
 
-    lines = generate_jsonl(patients, seed, as_of or _today())
+    Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl
+    """
+    import csv
+
+    from pathways.synthetic import CSV_TABLES, generate_csv_rows, generate_jsonl
+
+    as_of = as_of or _today()
     if fmt is GeneratedFormat.csv:
-        raise typer.BadParameter("csv is not available yet; use --format jsonl", param_hint="--format")
+        folder = out or Path("roster-csv")
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {table: (folder / f"{table}.csv").open("w", encoding="utf-8-sig", newline="") for table in CSV_TABLES}
+        try:
+            writers = {table: csv.writer(f) for table, f in files.items()}
+            for table, columns in CSV_TABLES.items():
+                writers[table].writerow([header for _, header in columns])
+            for table, row in generate_csv_rows(patients, seed, as_of):
+                writers[table].writerow(row)
+        finally:
+            for f in files.values():
+                f.close()
+        err_console.print(f"wrote {patients} patients to {folder}/ ({', '.join(f'{t}.csv' for t in CSV_TABLES)})",
+                          markup=False, highlight=False)
+        return
+    lines = generate_jsonl(patients, seed, as_of)
     if out is None:
         stream = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
         for line in lines:
@@ -368,22 +388,11 @@ def _write_crash_log() -> str:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
-    except SangaoError as exc:
+        app()                                # Typer exits 2 on usage errors, 0 on success
+    except SangaoError as exc:               # the user can fix it
         err_console.print(exc.render(), markup=False, highlight=False)
         sys.exit(1)
-    except (typer.Exit, SystemExit) as exc:
-        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
-        sys.exit(code or 0)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(1)
-    except Exception as exc:  # click usage errors first, then our bugs
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:                 # we broke; traceback (no locals) goes to a log
         err_console.print(f"internal error ({type(exc).__name__}); details in {_write_crash_log()}")
         sys.exit(3)
 

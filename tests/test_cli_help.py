@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import click
 import pytest
 from typer.main import get_command
 
@@ -12,9 +11,9 @@ import cli
 ROOT_COMMAND = get_command(cli.app)
 
 
-def _commands(group: click.Group, prefix=()):
+def _commands(group, prefix=()):
     for name, command in group.commands.items():
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):
             yield from _commands(command, (*prefix, name))
         else:
             yield (*prefix, name), command
