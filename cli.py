@@ -375,6 +375,79 @@ def guidelines_diff(
 # ==== demo ======================================================================================
 
 
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="folder for the demo's files (replaced)")] = Path("sangao-demo"),
+    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help="roster size")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed of the generated roster")] = 1,
+    as_of: AsOf = None,
+) -> None:
+    """Run the whole pipeline on a generated roster: generate → import into SQLite → check the
+    guideline set → assess everyone → explain one red patient. Prints where every output is.
+
+    Example: sangao demo --patients 2000 --as-of 2026-11-30
+    """
+    from collections import Counter
+
+    import store
+    from engine.parallel import AssessOptions, build_assessor
+    from pathways.synthetic import generate_jsonl
+    from reports import assessments as fmt_out
+    from reports.explain import print_explanation
+
+    as_of = as_of or _today()
+    out.mkdir(parents=True, exist_ok=True)
+    roster, db = out / "roster.jsonl", out / "sangao.db"
+    db.unlink(missing_ok=True)
+
+    with roster.open("w", encoding="utf-8", newline="\n") as f:
+        for line in generate_jsonl(patients, seed, as_of):
+            f.write(line + "\n")
+    console.print(f"[bold]1. roster[/]  {patients} synthetic patients (seed {seed}) → {roster}")
+
+    report = store.import_files([roster], db_url(str(db)), as_of, reject_path=out / "rejects.csv")
+    console.print(f"[bold]2. import[/]  {report.rows_read} rows read, {report.imported} imported, "
+                  f"{report.rejected} rejected, {len(report.findings)} data-quality findings → {db}")
+
+    # The demo must run even where the State Council calendar for next year is not out yet: it uses the
+    # provisional calendar for such a year and says so (every affected assessment carries a warning).
+    assessor = build_assessor(AssessOptions("national-default", as_of, "python", provisional_calendar=True))
+    gset = assessor.gset
+    console.print(f"[bold]3. guidelines[/]  {gset.name} {gset.version} ({gset.policy_status}): {len(gset.rules)} rules, "
+                  f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
+
+    results = list(store.save_assessments(db_url(str(db)), assessor.assess_many(store.read_patients(db_url(str(db))), as_of)))
+    with (out / "assessments.jsonl").open("w", encoding="utf-8") as f:
+        fmt_out.write_jsonl(results, f)
+    with (out / "assessments.csv").open("w", encoding="utf-8-sig", newline="") as f:
+        fmt_out.write_csv(results, f)
+    colors = Counter(a.color.value for a in results)
+    referrals = Counter(a.referral.urgency.value for a in results if a.referral)
+    overdue = sum(1 for a in results if any(s.overdue for s in a.screenings_due))
+    provisional = sorted({w for a in results for w in a.warnings})
+    console.print(f"[bold]4. assess[/]  as_of {as_of}: {len(results)} assessed, {report.imported - len(results)} "
+                  f"skipped (died or moved out)")
+    console.print("   " + "  ".join(f"[{fmt_out.COLOR_STYLE[c]}]{fmt_out.COLOR_ZH[c]} {c} {colors[c]}[/]"
+                                    for c in ("red", "yellow", "blue"))
+                  + f"   referrals: {referrals['urgent']} urgent, {referrals['routine']} routine"
+                  + f"   patients with an overdue screening: {overdue}")
+    for warning in provisional:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+
+    red = next((a for a in results if a.color.value == "red"), None)
+    if red is not None:
+        console.print(f"[bold]5. explain[/]  one red patient ({red.patient_id}):")
+        patient = next(p for p in store.read_patients(db_url(str(db))) if p.patient_id == red.patient_id)
+        print_explanation(assessor.assess(patient, as_of), gset, console)
+
+    console.print(f"\n[bold]outputs[/] in {out}/: roster.jsonl, sangao.db (patients + assessments), "
+                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv")
+    console.print(f"next: sangao assess --db {db} --as-of {as_of} --provisional-calendar   |   "
+                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of} --provisional-calendar")
+
+
+
+
 # ==== entry point ===============================================================================
 
 

@@ -56,4 +56,11 @@ def import_files(*args, **kwargs):
     return _import(*args, **kwargs)
 
 
-__all__ = ["import_files", "read_patients", "read_roster"]
+def save_assessments(db_url: str, assessments):
+    """See store.assessments.save_assessments."""
+    from store.assessments import save_assessments as _save
+
+    return _save(db_url, assessments)
+
+
+__all__ = ["import_files", "read_patients", "read_roster", "save_assessments"]
