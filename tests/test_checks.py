@@ -1,0 +1,286 @@
+"""Whole-set checks (guidelines/checks.py) and file-level errors, pinned word for word.
+
+Every folder of tests/invalid_guidelines/ is a broken set (most extend the valid `_base` set) with
+the exact output of loading it in `expected.txt`. The tests below it check each rule on both sides
+of its edge with small sets written to tmp_path.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from guidelines.loader import load_set
+from pathways.errors import SangaoError
+
+INVALID = Path(__file__).parent / "invalid_guidelines"
+BASE = INVALID / "_base"
+CASES = sorted(p.name for p in INVALID.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def problems_of(folder: Path | str) -> str:
+    try:
+        load_set(folder)
+    except SangaoError as exc:
+        return exc.render()
+    return "LOADED"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_broken_set_reports_exactly_its_expected_message(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(INVALID / case)
+    expected = (INVALID / case / "expected.txt").read_text(encoding="utf-8").rstrip("\n")
+    assert problems_of(".") == expected
+
+
+def test_every_broken_example_fails_to_load() -> None:
+    for case in CASES:
+        assert (INVALID / case / "expected.txt").read_text(encoding="utf-8") != "LOADED\n", case
+
+
+def test_the_base_of_the_broken_examples_is_itself_valid() -> None:
+    assert load_set(BASE).name == "test-base"
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def overlay(tmp_path: Path, county_yaml: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An overlay of the base set with one file, county.yaml; returns the codes it raises."""
+    folder = tmp_path / "county"
+    folder.mkdir()
+    (folder / "set.yaml").write_text(
+        f'set: county\nversion: "2026.2"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8")
+    (folder / "county.yaml").write_text(textwrap.dedent(county_yaml), encoding="utf-8")
+    monkeypatch.chdir(folder)
+    try:
+        load_set(".")
+    except SangaoError as exc:
+        return " ".join(p.code for p in exc.problems)
+    return ""
+
+
+def rule_when(when: str) -> str:
+    body = textwrap.indent(textwrap.dedent(when).strip(), "      ")
+    return f"""
+guideline: county
+parameters:
+  county_limit: {{value: 150, unit: mmHg}}
+  county_scheme: {{value: strict, options: [strict, relaxed]}}
+rules:
+  - id: county.rule
+    color: yellow
+    when:
+{body}
+    explain: 规则
+    source: {{doc: PD, clause: local, verification: PD}}
+"""
+
+
+# ---- rules that can never fire: both sides of each bound ----------------------------------------
+
+
+@pytest.mark.parametrize(("lower", "upper", "codes"), [
+    ("gte: 150", "lt: 150", "C115"),      # empty: [150, 150)
+    ("gte: 150", "lte: 150", ""),         # exactly 150
+    ("gt: 150", "lte: 150", "C115"),      # empty: (150, 150]
+    ("gte: 150", "lt: 150.1", ""),        # just past: [150, 150.1)
+    ("gte: 180", "lt: 150", "C115"),
+    ("gte: {param: county_limit}", "lt: 150", "C115"),   # the parameter's value is the bound
+    ("gte: {param: county_limit}", "lte: 150", ""),
+])
+def test_bounds_on_one_fact_in_an_all_are_contradictory_only_when_no_value_fits(
+        lower: str, upper: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    when = f"""
+    all:
+      - {{fact: latest_sbp, {lower}}}
+      - {{fact: latest_sbp, {upper}}}
+    """
+    assert overlay(tmp_path, rule_when(when), monkeypatch) == codes
+
+
+def test_contradictory_bounds_under_any_are_not_reported_while_another_branch_can_fire(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    when = """
+    any:
+      - all: [{fact: latest_sbp, gte: 180}, {fact: latest_sbp, lt: 150}]
+      - {fact: latest_dbp, gte: 110}
+    """
+    assert overlay(tmp_path, rule_when(when), monkeypatch) == ""
+
+
+def test_a_fact_required_missing_and_compared_in_one_all_can_never_fire(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    when = """
+    all:
+      - {fact: latest_sbp, known: false}
+      - {fact: latest_sbp, gte: 140}
+    """
+    assert overlay(tmp_path, rule_when(when), monkeypatch) == "C115"
+
+
+def test_two_different_equalities_on_one_fact_can_never_fire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    when = """
+    all:
+      - {fact: sex, eq: M}
+      - {fact: sex, eq: F}
+    """
+    assert overlay(tmp_path, rule_when(when), monkeypatch) == "C115"
+
+
+@pytest.mark.parametrize(("condition", "codes"), [
+    ("{param: county_scheme, eq: strict}", ""),      # the current value
+    ("{param: county_scheme, eq: relaxed}", ""),     # a documented option a site may select: a switch
+    ("{param: county_scheme, eq: lenient}", "C116"), # no option makes it true
+    ("{param: county_limit, gte: 150}", ""),
+    ("{param: county_limit, gt: 150}", "C116"),      # 150 is not > 150, and there are no options
+])
+def test_a_parameter_condition_false_under_every_option_makes_the_rule_dead(
+        condition: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    when = f"""
+    all:
+      - {condition}
+      - {{fact: latest_sbp, gte: 140}}
+    """
+    assert overlay(tmp_path, rule_when(when), monkeypatch) == codes
+
+
+# ---- facts, parameters, units, types --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("comparison", "codes"), [
+    ("{fact: latest_sbp, gte: {param: county_limit}}", ""),          # mmHg with mmHg
+    ("{fact: latest_sbp, gte: {param: lab_window_days}}", "C105"),   # mmHg with day
+    ("{fact: latest_sbp, lt: {fact: latest_dbp}}", ""),
+    ("{fact: latest_sbp, lt: {fact: latest_ldl_c}}", "C105"),
+    ("{fact: latest_sbp, gte: 140}", ""),                            # a literal carries no unit
+    ("{fact: smoker, eq: true}", ""),
+    ("{fact: smoker, eq: 1}", "C106"),                               # 1 is not true
+    ("{fact: smoker, lt: 1}", "C106"),
+    ("{fact: latest_sbp, eq: high}", "C106"),
+    ("{fact: sex, in: [M, F]}", ""),
+    ("{fact: sex, in: [M, 1]}", "C106"),
+    ("{fact: visit_symptoms, has_any: [chest_pain, severe_headache]}", ""),
+    ("{fact: visit_symptoms, has_any: [chest_pains]}", "C108"),
+    ("{fact: smoker, has_any: [chest_pain]}", "C107"),
+    ("{fact: visit_symptoms, eq: chest_pain}", "C106"),
+    ("{fact: bp_control, eq: controlled}", ""),
+    ("{fact: bp_control, eq: controled}", "C124"),
+    ("{fact: latset_sbp, gte: 140}", "C102"),
+    ("{fact: latest_sbp, gte: {param: county_limt}}", "C103"),
+    ("{fact: latest_sbp, gte: {fact: latset_dbp}}", "C102"),
+    ("{fact: latest_sbp}", "G112"),
+    ("{fact: latest_sbp, gte: 140, lt: 150}", "G112"),
+    ("{gte: 140}", "G111"),
+])
+def test_each_comparison_is_checked_for_names_units_and_types(
+        comparison: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert overlay(tmp_path, rule_when(comparison), monkeypatch) == codes
+
+
+def test_unknown_fact_suggests_the_latest_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "set.yaml").write_text(
+        f'set: x\nversion: "1"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8")
+    (folder / "c.yaml").write_text(rule_when("{fact: dbp, gte: 90}"), encoding="utf-8")
+    with pytest.raises(SangaoError) as exc:
+        load_set(folder)
+    (problem,) = exc.value.problems
+    assert (problem.code, problem.message) == ("C102", "unknown fact 'dbp'")
+    assert problem.hint == "did you mean 'latest_dbp'? `sangao guidelines schema` lists every fact"
+
+
+def test_explain_may_show_facts_read_on_either_side_of_a_comparison(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = rule_when("{fact: latest_sbp, gte: {fact: bp_target_sbp}}").replace(
+        "explain: 规则", "explain: 血压 {latest_sbp}，目标 <{bp_target_sbp:.0f}")
+    assert overlay(tmp_path, yaml, monkeypatch) == ""
+
+
+# ---- decision tables: on and past the edge ------------------------------------------------------------
+
+
+def table(hit_policy: str, rows: str) -> str:
+    return f"""
+guideline: county
+derive:
+  - table: grid
+    hit_policy: {hit_policy}
+    inputs:
+      n: {{fact: age_years, domain: [0, 1, 2, 3]}}
+    outputs: {{band: {{type: string}}}}
+    rows:
+{textwrap.indent(textwrap.dedent(rows).strip(), "      ")}
+"""
+
+
+@pytest.mark.parametrize(("hit_policy", "rows", "codes"), [
+    ("unique", "- {when: {n: {lt: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}", ""),
+    ("unique", "- {when: {n: {lt: 2}}, then: {band: low}}\n- {when: {n: {gte: 3}}, then: {band: high}}", "C111"),
+    ("unique", "- {when: {n: {lte: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}", "C112"),
+    ("first", "- {when: {n: {lte: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}", ""),
+    ("first", "- {when: {n: [0, 1]}, then: {band: low}}\n- {when: {n: 3}, then: {band: high}}", "C111"),
+    ("first", "- {when: {}, then: {band: any}}", ""),
+])
+def test_table_domains_are_enumerated_for_gaps_and_overlaps(
+        hit_policy: str, rows: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert overlay(tmp_path, table(hit_policy, rows), monkeypatch) == codes
+
+
+def test_a_gap_names_the_combination_without_a_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "set.yaml").write_text(
+        f'set: x\nversion: "1"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8")
+    (folder / "c.yaml").write_text(table("first", "- {when: {n: [0, 1, 2]}, then: {band: low}}"), encoding="utf-8")
+    with pytest.raises(SangaoError) as exc:
+        load_set(folder)
+    assert [p.message for p in exc.value.problems] == ["table 'grid' has no row for n=3"]
+
+
+# ---- duplicates and overlays ------------------------------------------------------------------------
+
+
+def test_a_rule_id_reused_as_another_rules_alias_is_a_duplicate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = rule_when("{fact: latest_sbp, gte: 150}").replace("    color: yellow", "    aliases: [county.other]\n"
+                                                             "    color: yellow") + """
+  - id: county.other
+    color: red
+    when: {fact: latest_sbp, gte: 200}
+    explain: 规则
+    source: {doc: PD, clause: local, verification: PD}
+"""
+    assert overlay(tmp_path, yaml, monkeypatch) == "C101"
+
+
+def test_an_overlay_may_replace_a_base_rule_with_the_same_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = """
+    guideline: county
+    rules:
+      - id: htn.uncontrolled
+        color: yellow
+        when: {fact: bp_control, eq: uncontrolled}
+        explain: 血压未达标
+        source: {doc: PD, clause: local, verification: PD}
+    """
+    assert overlay(tmp_path, yaml, monkeypatch) == ""
+
+
+def test_an_overlay_unit_equal_to_the_base_unit_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = "guideline: county\nparameters:\n  htn_urgent_sbp: {value: 170, unit: mmHg}\n"
+    assert overlay(tmp_path, yaml, monkeypatch) == ""
+
+
+def test_remove_rules_in_a_set_that_extends_nothing_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for p in BASE.iterdir():
+        (folder / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "extra.yaml").write_text("guideline: extra\nremove_rules: [htn.urgent_bp]\n", encoding="utf-8")
+    with pytest.raises(SangaoError) as exc:
+        load_set(folder)
+    assert [p.code for p in exc.value.problems] == ["C123"]
