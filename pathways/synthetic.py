@@ -238,6 +238,91 @@ def generate_jsonl(n: int, seed: int, as_of: date) -> Iterator[str]:
         yield gen.patient(k)
 
 
+# ---- tabular export --------------------------------------------------------------------------------
+# The multi-table CSV shape of real exports (../shared/spec/real-exports.md): one table per record
+# kind joined on 患者编号, Chinese headers (some with units) and Chinese value labels. Headers and
+# labels are ones store/readers/aliases.py recognises (tests/test_synthetic.py checks both).
+CSV_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "patients": (
+        ("patient_id", "患者编号"), ("id_number", "身份证号"), ("name", "姓名"), ("sex", "性别"),
+        ("birth_date", "出生日期"), ("team", "家医团队"), ("institution", "管理机构"), ("region", "地区"),
+        ("urban", "城乡"), ("conditions", "管理病种"), ("enrolled_on", "建档日期"), ("deceased_on", "死亡日期"),
+        ("moved_out_on", "迁出日期"), ("smoker", "吸烟"), ("pregnant", "妊娠"), ("breastfeeding", "哺乳"),
+    ),
+    "visits": (
+        ("patient_id", "患者编号"), ("date", "随访日期"), ("sbp", "收缩压(mmHg)"), ("dbp", "舒张压(mmHg)"),
+        ("heart_rate", "心率(次/分)"), ("fpg", "空腹血糖(mmol/L)"), ("random_glucose", "随机血糖(mmol/L)"),
+        ("temperature", "体温(℃)"), ("weight_kg", "体重(kg)"), ("height_cm", "身高(cm)"), ("waist_cm", "腰围(cm)"),
+        ("symptoms", "症状"), ("adverse_reaction", "药物不良反应"), ("new_complication", "新发并发症"),
+    ),
+    "labs": (
+        ("patient_id", "患者编号"), ("date", "检验日期"), ("tc", "总胆固醇(mmol/L)"),
+        ("ldl_c", "低密度脂蛋白胆固醇(mmol/L)"), ("hdl_c", "高密度脂蛋白胆固醇(mmol/L)"), ("tg", "甘油三酯(mmol/L)"),
+        ("hba1c", "糖化血红蛋白(%)"), ("creatinine", "肌酐(μmol/L)"), ("uacr", "尿白蛋白肌酐比(mg/g)"),
+    ),
+    "screenings": (
+        ("patient_id", "患者编号"), ("date", "筛查日期"), ("kind", "筛查项目"), ("result", "结果"),
+        ("value", "数值"), ("grade", "分级"),
+    ),
+    "history": (("patient_id", "患者编号"), ("code", "疾病"), ("date", "确诊日期")),
+    "referrals": (
+        ("patient_id", "患者编号"), ("date", "转诊日期"), ("to", "转诊去向"), ("reason", "转诊原因"),
+        ("returned_on", "回转日期"),
+    ),
+}
+CSV_LABELS: dict[str, dict] = {
+    "sex": {"M": "男", "F": "女"},
+    "region": {"north": "北方", "south": "南方"},
+    "urban": {True: "城市", False: "农村"},
+    "bool": {True: "是", False: "否"},
+    "conditions": {"hypertension": "高血压", "diabetes": "糖尿病", "dyslipidemia": "血脂异常"},
+    "code": {
+        "chd": "冠心病", "mi": "心肌梗死", "acs": "急性冠脉综合征", "pci_cabg": "冠脉血运重建", "stroke": "脑卒中",
+        "hemorrhagic_stroke": "脑出血", "tia": "短暂性脑缺血发作", "pad": "外周动脉疾病",
+        "pad_revasc": "外周动脉血运重建", "heart_failure": "心力衰竭", "ckd": "慢性肾脏病",
+        "retinopathy": "视网膜病变", "neuropathy": "周围神经病变", "fh": "家族性高胆固醇血症",
+    },
+    "kind": {
+        "ecg": "心电图", "stroke_risk": "卒中风险评估", "carotid_us": "颈动脉超声", "uacr": "尿白蛋白肌酐比",
+        "egfr": "肾小球滤过率", "fundus": "眼底检查", "neuropathy": "周围神经病变筛查", "abi": "踝肱指数",
+        "foot_pulse": "足背动脉搏动",
+    },
+    "result": {"normal": "正常", "abnormal": "异常"},
+    "grade": {
+        "no_dr": "无视网膜病变", "mild_npdr": "轻度非增殖期", "moderate_npdr": "中度非增殖期",
+        "severe_npdr": "重度非增殖期", "pdr": "增殖期",
+    },
+}
+_CSV_BOOLS = ("smoker", "pregnant", "breastfeeding", "adverse_reaction", "new_complication")
+
+
+def generate_csv_rows(n: int, seed: int, as_of: date) -> Iterator[tuple[str, list[str]]]:
+    """The roster of `generate_jsonl` as (table, cells) rows of the CSV_TABLES shape, patient by
+    patient (a patients row, then its history, visits, labs, screenings and referrals rows)."""
+    for line in generate_jsonl(n, seed, as_of):
+        record = json.loads(line)
+        pid = record["patient_id"]
+        yield "patients", [_csv_cell(f, record.get(f)) for f, _ in CSV_TABLES["patients"]]
+        for table, key in (("history", "history"), ("visits", "visits"), ("labs", "labs"),
+                           ("screenings", "screenings"), ("referrals", "referrals")):
+            for item in record.get(key, ()):
+                yield table, [pid] + [_csv_cell(f, item.get(f)) for f, _ in CSV_TABLES[table][1:]]
+
+
+def _csv_cell(field: str, value) -> str:
+    if value is None:
+        return ""
+    if field == "conditions":
+        return "、".join(CSV_LABELS["conditions"][c] for c in value)
+    if field == "symptoms":
+        return "、".join(value)
+    if field in _CSV_BOOLS:
+        return CSV_LABELS["bool"][value]
+    if field in CSV_LABELS:
+        return CSV_LABELS[field][value]
+    return str(value)
+
+
 class _Generator:
     def __init__(self, seed: int, as_of: date) -> None:
         self.rng = random.Random(seed)
@@ -532,12 +617,11 @@ class _Generator:
         uacr_rate = UACR_RATE_DM if dm or has_ckd else UACR_RATE
         hba1c_mean = HBA1C_PER_FPG * fpg_mean + HBA1C_OFFSET + HBA1C_SD * z()
         labs: list[dict] = []
-        start = max(enrolled, self.today - HISTORY_DAYS)
-        year_start = start
         n = 0
-        while year_start <= last_day:
-            if r() < LAB_YEARLY_RATE or (not labs and year_start + 365 > last_day):  # at least one panel
-                day = year_start + int(r() * min(365, last_day - year_start + 1))
+        windows = _year_windows(max(enrolled, self.today - HISTORY_DAYS), last_day)
+        for w, (low, high) in enumerate(windows):
+            if r() < LAB_YEARLY_RATE or (not labs and w == len(windows) - 1):  # at least one panel
+                day = low + int(r() * (high - low + 1))
                 # Treatment brings LDL-C down over the years of management.
                 ldl = max(round(ldl_mean * (0.9 ** n) + LDL_VISIT_SD * z(), 2), 0.6)
                 hdl = max(round(hdl_mean + 0.1 * z(), 2), 0.5)
@@ -552,7 +636,6 @@ class _Generator:
                     lab["uacr"] = round(min(uacr_median * 2.718281828 ** (UACR_LOG_SD * z()), 3000.0), 1)
                 labs.append(lab)
                 n += 1
-            year_start += 365
         return labs
 
     def screenings(self, dm, enrolled, last_day, overdue):
@@ -560,6 +643,7 @@ class _Generator:
         out: list[dict] = []
         adherence = SCREEN_ADHERENCE_MIN + r() * (SCREEN_ADHERENCE_MAX - SCREEN_ADHERENCE_MIN)
         start = max(enrolled, self.today - HISTORY_DAYS)
+        windows = _year_windows(start, last_day)
         for kind, who, ever_rate, abnormal_rate in SCREENINGS:
             if who == "diabetes" and not dm:
                 continue
@@ -571,14 +655,12 @@ class _Generator:
                 continue
             if r() >= ever_rate:
                 continue
-            year_start = start
             done = False
-            while year_start <= last_day:
-                if r() < adherence or (not done and year_start + 365 > last_day):
-                    day = year_start + int(r() * min(365, last_day - year_start + 1))
+            for w, (low, high) in enumerate(windows):
+                if r() < adherence or (not done and w == len(windows) - 1):
+                    day = low + int(r() * (high - low + 1))
                     out.append(self.screening(kind, day, r() < abnormal_rate))
                     done = True
-                year_start += 365
         out.sort(key=lambda s: s["date"])
         return out
 
@@ -621,3 +703,13 @@ class _Generator:
             item["returned_on"] = self.iso(back)
         return item
 
+
+def _year_windows(start: int, last_day: int) -> list[tuple[int, int]]:
+    """Year-long windows (first and last day, as ordinals) ending on `last_day`, oldest first; the
+    oldest is cut at `start`. Empty if start > last_day."""
+    windows = []
+    high = last_day
+    while high >= start:
+        windows.append((max(start, high - 364), high))
+        high -= 365
+    return windows[::-1]
