@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Date, delete, func, select
 
 from pathways import resident_id
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store.db import open_db
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
+from store.readers.jsonl import count_keys, parse_line, record_keys
 from store.readers.mapping import Mapping, load_mapping
 from store.tables import CHILD_TABLES, PatientRow
 from store.validation import check_patient, pydantic_issues
@@ -45,16 +47,8 @@ BATCH_PATIENTS = 2000
 
 _PATIENTS = PatientRow.__table__
 _CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
-_SCALARS = [c.name for c in _PATIENTS.columns if c.name not in ("patient_id", "seq")]
 _CHILD_FIELDS = {name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
                  for name, t in _CHILD.items()}
-_MERGE_KEYS: dict[str, Callable[[dict], tuple]] = {
-    "history": lambda r: (r["code"],),
-    "visits": lambda r: (r["date"],),
-    "labs": lambda r: (r["date"],),
-    "screenings": lambda r: (r["date"], r["kind"]),
-    "referrals": lambda r: (r["date"], r["to"]),
-}
 
 
 @dataclass
@@ -104,31 +98,60 @@ class ImportReport:
 
 def validate_item(item: Item, as_of: date | None) -> tuple[Patient | None, list[Problem], list[Problem]]:
     """(patient or None, rejecting problems, kept findings) for one reader item."""
+    if item.json_text is not None:
+        patient = _fast_json(item)
+        if patient is not None:
+            return _checked(item, patient, as_of)
+        parse_line(item)
     if item.problems or item.data is None:
         return None, list(item.problems), list(item.findings)
-    data = item.data
     findings = list(item.findings)
-    locate = item.locate or (lambda _loc: (item.file, item.line, None))
-    context = f"patient {item.patient_id}" if item.patient_id else None
-    number = data.get("id_number")
-    if isinstance(number, str) and len(number) == 15 and number.isdigit():
-        data = {**data, "id_number": resident_id.upgrade15(number)}
-        file, line, column = locate(("id_number",))
-        findings.append(Problem("D106", f"legacy 15-digit resident ID {resident_id.mask(number)} upgraded to 18 "
-                                "characters", file, line, column, context=context))
     try:
-        patient = Patient.model_validate(data)
+        patient = Patient.model_validate(item.data)
     except ValidationError as exc:
-        issues = pydantic_issues(exc)
-        patient = None
-    else:
-        issues = check_patient(patient, as_of)
+        return None, _problems(item, pydantic_issues(exc), findings), findings
+    return _checked(item, patient, as_of, findings)
+
+
+def _fast_json(item: Item) -> Patient | None:
+    """The record of a JSONL line validated straight from the text, or None to take the slow path
+    (invalid, or possibly a repeated key)."""
+    try:
+        patient = Patient.model_validate_json(item.json_text)
+    except ValidationError:
+        return None
+    written = count_keys(item.json_text)
+    if written is None or written != record_keys(patient):
+        return None
+    item.patient_id = patient.patient_id
+    return patient
+
+
+def _checked(item: Item, patient: Patient, as_of: date | None, findings: list[Problem] | None = None):
+    findings = list(item.findings) if findings is None else findings
+    number = patient.id_number
+    if number is not None and len(number) == 15 and number.isdigit():
+        patient = patient.model_copy(update={"id_number": resident_id.upgrade15(number)})
+        file, line, column = (item.locate or _here(item))(("id_number",))
+        findings.append(Problem("D106", f"legacy 15-digit resident ID {resident_id.mask(number)} upgraded to 18 "
+                                "characters", file, line, column, context=_ctx(item)))
+    problems = _problems(item, check_patient(patient, as_of), findings)
+    return (None if problems else patient), problems, findings
+
+
+def _here(item: Item):
+    return lambda _loc: (item.file, item.line, None)
+
+
+def _problems(item: Item, issues, findings: list[Problem]) -> list[Problem]:
+    """Issues located in the file; kept findings go to `findings`, rejecting ones are returned."""
+    locate = item.locate or _here(item)
     problems = []
     for issue in issues:
         file, line, column = locate(issue.loc)
-        problem = Problem(issue.code, issue.message, file, line, column, issue.hint, context)
+        problem = Problem(issue.code, issue.message, file, line, column, issue.hint, _ctx(item))
         (problems if issue.rejects else findings).append(problem)
-    return (None if problems else patient), problems, findings
+    return problems
 
 
 def iter_items(source: Source, mapping: Mapping | None, as_of: date | None,
@@ -248,37 +271,24 @@ def _write_rejects(writer, item: Item, problems: list[Problem]) -> None:
 
 
 # ---- writing ------------------------------------------------------------------------------------
+# Rows go to the DBAPI's executemany as tuples in table column order (SQLAlchemy's per-row
+# parameter processing cost more than the insert itself). SQLite receives dates as ISO text, the
+# form SQLAlchemy's Date type stores (and sqlite3's default date adapter is deprecated from 3.12).
+# Child rows are tuples of their fields (no patient_id, seq) in that DB-ready form.
 
-
-def _value(v):
-    return v.value if hasattr(v, "value") and not isinstance(v, (int, float)) else v
-
-
-def patient_row(patient: Patient) -> dict:
-    row = {"patient_id": patient.patient_id}
-    for name in _SCALARS:
-        value = getattr(patient, name)
-        if name == "conditions":
-            value = ",".join(c.value for c in value)
-        row[name] = _value(value)
-    return row
-
-
-def child_rows(patient: Patient) -> dict[str, list[dict]]:
-    """{"visits": [row …], …} in date order (ties in record order), without seq and patient_id."""
-    out = {}
-    for name, fields in _CHILD_FIELDS.items():
-        items = getattr(patient, name)
-        if name != "history":
-            items = sorted(items, key=lambda i: i.date)
-        rows = []
-        for item in items:
-            row = {f: _value(getattr(item, f)) for f in fields}
-            if name == "visits":
-                row["symptoms"] = json.dumps(list(item.symptoms), ensure_ascii=False) if item.symptoms else None
-            rows.append(row)
-        out[name] = rows
-    return out
+_PATIENT_FIELDS = [c for c in _PATIENTS.columns.keys() if c not in ("patient_id", "seq")]
+_PATIENT_GET = itemgetter(*[f for f in _PATIENT_FIELDS if f != "conditions"])
+_PATIENT_DATES = [i for i, f in enumerate(_PATIENT_FIELDS) if isinstance(_PATIENTS.c[f].type, Date)]
+_CONDITIONS_AT = _PATIENT_FIELDS.index("conditions")
+_CHILD_GET = {name: itemgetter(*fields) for name, fields in _CHILD_FIELDS.items()}
+_CHILD_DATES = {name: [i for i, f in enumerate(fields) if isinstance(_CHILD[name].c[f].type, Date)]
+                for name, fields in _CHILD_FIELDS.items()}
+_SYMPTOMS_AT = _CHILD_FIELDS["visits"].index("symptoms")
+_KEY_AT = {"history": (_CHILD_FIELDS["history"].index("code"),),
+           "visits": (_CHILD_FIELDS["visits"].index("date"),),
+           "labs": (_CHILD_FIELDS["labs"].index("date"),),
+           "screenings": (_CHILD_FIELDS["screenings"].index("date"), _CHILD_FIELDS["screenings"].index("kind")),
+           "referrals": (_CHILD_FIELDS["referrals"].index("date"), _CHILD_FIELDS["referrals"].index("to"))}
 
 
 class _Store:
@@ -288,11 +298,65 @@ class _Store:
         self.conn = conn
         self.batch: list[Patient] = []
         self.next_seq = (conn.execute(select(func.max(_PATIENTS.c.seq))).scalar() or 0) + 1
+        dialect = conn.dialect
+        self.iso_dates = dialect.name == "sqlite"
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        quote = dialect.identifier_preparer.quote
+
+        def insert_sql(table, cols):
+            return (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+                    f"VALUES ({', '.join([mark] * len(cols))})")
+
+        self.insert_sql = {"patients": insert_sql(_PATIENTS, ["patient_id", "seq", *_PATIENT_FIELDS]),
+                           **{name: insert_sql(t, ["patient_id", "seq", *_CHILD_FIELDS[name]])
+                              for name, t in _CHILD.items()}}
+        self.update_sql = (f"UPDATE {quote(_PATIENTS.name)} SET "
+                           + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_FIELDS)
+                           + f" WHERE {quote('patient_id')} = {mark}")
 
     def add(self, patient: Patient) -> None:
         self.batch.append(patient)
         if len(self.batch) >= BATCH_PATIENTS:
             self.flush()
+
+    # -- record → tuples
+
+    def _dates(self, values: list, positions: list[int]) -> None:
+        if self.iso_dates:
+            for i in positions:
+                v = values[i]
+                if v is not None:
+                    values[i] = v.isoformat()
+
+    def patient_values(self, patient: Patient) -> list:
+        values = list(_PATIENT_GET(patient.__dict__))
+        values.insert(_CONDITIONS_AT, ",".join(c.value for c in patient.conditions))
+        self._dates(values, _PATIENT_DATES)
+        return values
+
+    def child_values(self, patient: Patient) -> dict[str, list[tuple]]:
+        """{"visits": [fields tuple …], …} in date order (ties in record order)."""
+        out = {}
+        for name, get in _CHILD_GET.items():
+            items = getattr(patient, name)
+            if not items:
+                out[name] = []
+                continue
+            if name != "history":
+                items = sorted(items, key=_by_date)
+            rows = []
+            dates = _CHILD_DATES[name]
+            for item in items:
+                values = list(get(item.__dict__))
+                self._dates(values, dates)
+                if name == "visits":
+                    symptoms = values[_SYMPTOMS_AT]
+                    values[_SYMPTOMS_AT] = json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
+                rows.append(tuple(values))
+            out[name] = rows
+        return out
+
+    # -- writing
 
     def flush(self) -> None:
         batch, self.batch = self.batch, []
@@ -300,61 +364,66 @@ class _Store:
             return
         conn = self.conn
         ids = [p.patient_id for p in batch]
-        existing = {r["patient_id"]: dict(r) for r in
-                    conn.execute(select(_PATIENTS).where(_PATIENTS.c.patient_id.in_(ids))).mappings()}
-        new_patients, updated = [], []
-        children: dict[str, list[dict]] = {name: [] for name in _CHILD}
-        incoming_old: dict[str, dict[str, list[dict]]] = {}
+        existing = {r[0]: r for r in
+                    conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))}
+        new_patients: list[tuple] = []
+        old: list[Patient] = []
+        children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
         for patient in batch:
             pid = patient.patient_id
-            rows = child_rows(patient)
             if pid in existing:
-                merged = existing[pid]
-                fresh = patient_row(patient)
-                for name in patient.model_fields_set | {"conditions"}:
-                    if name in fresh:
-                        merged[name] = fresh[name]
-                updated.append(merged)
-                incoming_old[pid] = rows
+                old.append(patient)
                 continue
-            row = patient_row(patient)
-            row["seq"] = self.next_seq
+            new_patients.append((pid, self.next_seq, *self.patient_values(patient)))
             self.next_seq += 1
-            new_patients.append(row)
-            for name, items in rows.items():
-                for seq, item in enumerate(items):
-                    item["patient_id"], item["seq"] = pid, seq
-                    children[name].append(item)
+            for name, rows in self.child_values(patient).items():
+                children[name] += [(pid, seq, *row) for seq, row in enumerate(rows)]
         if new_patients:
-            conn.execute(insert(_PATIENTS), new_patients)
-        if updated:
-            self._update(updated, incoming_old, children)
+            conn.exec_driver_sql(self.insert_sql["patients"], new_patients)
+        if old:
+            self._merge(old, children)
         for name, rows in children.items():
             if rows:
-                conn.execute(insert(_CHILD[name]), rows)
+                conn.exec_driver_sql(self.insert_sql[name], rows)
 
-    def _update(self, updated: list[dict], incoming: dict[str, dict[str, list[dict]]],
-                children: dict[str, list[dict]]) -> None:
+    def _merge(self, patients: list[Patient], children: dict[str, list[tuple]]) -> None:
+        """Upsert of already stored patients (the "newer wins" rules of the module docstring)."""
         conn = self.conn
-        cols = [c for c in _PATIENTS.columns.keys() if c != "patient_id"]
-        stmt = (update(_PATIENTS).where(_PATIENTS.c.patient_id == bindparam("_pid"))
-                .values({c: bindparam(c) for c in cols}))
-        conn.execute(stmt, [{"_pid": r["patient_id"], **{c: r[c] for c in cols}} for r in updated])
-        ids = list(incoming)
+        ids = [p.patient_id for p in patients]
+        stored = {r["patient_id"]: r for r in
+                  conn.execute(select(_PATIENTS).where(_PATIENTS.c.patient_id.in_(ids))).mappings()}
+        updates = []
+        for patient in patients:
+            row = stored[patient.patient_id]
+            values = [row[f] for f in _PATIENT_FIELDS]
+            self._dates(values, _PATIENT_DATES)
+            fresh = self.patient_values(patient)
+            for i, f in enumerate(_PATIENT_FIELDS):
+                if f in patient.model_fields_set or f == "conditions":
+                    values[i] = fresh[i]
+            updates.append((*values, patient.patient_id))
+        conn.exec_driver_sql(self.update_sql, updates)
+        incoming = {p.patient_id: self.child_values(p) for p in patients}
         for name, table in _CHILD.items():
-            stored: dict[str, list[dict]] = {}
+            fields = _CHILD_FIELDS[name]
+            kept: dict[str, list[tuple]] = {}
             for r in conn.execute(select(table).where(table.c.patient_id.in_(ids))
                                   .order_by(table.c.patient_id, table.c.seq)).mappings():
-                row = {f: r[f] for f in _CHILD_FIELDS[name]}
-                stored.setdefault(r["patient_id"], []).append(row)
+                values = [r[f] for f in fields]
+                self._dates(values, _CHILD_DATES[name])
+                kept.setdefault(r["patient_id"], []).append(tuple(values))
             conn.execute(delete(table).where(table.c.patient_id.in_(ids)))
-            key = _MERGE_KEYS[name]
+            key_at = _KEY_AT[name]
+            date_at = fields.index("date")
             for pid in ids:
                 fresh = incoming[pid][name]
-                fresh_keys = {key(r) for r in fresh}
-                merged = [r for r in stored.get(pid, []) if key(r) not in fresh_keys] + fresh
+                fresh_keys = {tuple(row[i] for i in key_at) for row in fresh}
+                merged = [row for row in kept.get(pid, []) if tuple(row[i] for i in key_at) not in fresh_keys]
+                merged += fresh
                 if name != "history":
-                    merged.sort(key=lambda r: r["date"])
-                for seq, row in enumerate(merged):
-                    row["patient_id"], row["seq"] = pid, seq
-                    children[name].append(row)
+                    merged.sort(key=lambda row, at=date_at: row[at])
+                children[name] += [(pid, seq, *row) for seq, row in enumerate(merged)]
+
+
+def _by_date(item):
+    return item.date

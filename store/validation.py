@@ -210,14 +210,13 @@ def check_resident_id(patient: Patient) -> list[Issue]:
 
 
 def check_plausible(patient: Patient) -> list[Issue]:
-    limits = plausible_limits()
     issues = []
-    for table in ("visits", "labs"):
-        table_limits = limits.get(table, {})
+    for table, limits in _limit_rows():
         for i, item in enumerate(getattr(patient, table)):
-            for field, limit in table_limits.items():
-                value = getattr(item, field)
-                if value is not None and not (limit.min <= value <= limit.max):
+            d = item.__dict__  # pydantic keeps field values here; the hot loop of a large import
+            for field, low, high, limit in limits:
+                value = d[field]
+                if value is not None and not (low <= value <= high):
                     loc = (table, i, field)
                     issues.append(Issue(
                         "D101", loc,
@@ -225,6 +224,12 @@ def check_plausible(patient: Patient) -> list[Issue]:
                         f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit} (record kept)",
                         "check the unit and for a typo"))
     return issues
+
+
+@functools.cache
+def _limit_rows() -> tuple[tuple[str, tuple[tuple[str, float, float, Limit], ...]], ...]:
+    return tuple((table, tuple((f, lim.min, lim.max, lim) for f, lim in fields.items()))
+                 for table, fields in plausible_limits().items())
 
 
 def _dated_items(patient: Patient):
@@ -251,7 +256,10 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
                             f"{patient.enrolled_on.isoformat()}", "one of the two dates is wrong",
                             rejects=True))
     for loc, value in _dated_items(patient):
-        where = loc_text(loc)
+        if value <= born or (as_of is not None and value > as_of) or (died is not None and value > died):
+            where = loc_text(loc)
+        else:
+            continue
         if as_of is not None and value > as_of:
             issues.append(Issue("D102", loc, f"{where} {value.isoformat()} is after the evaluation date "
                                 f"{as_of.isoformat()} (record kept)", "check the year"))

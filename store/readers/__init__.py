@@ -39,7 +39,7 @@ class Item:
     raw: str = ""                  # the original text of the line/row, for the reject file
     rows: list[tuple[str, int]] = field(default_factory=list)  # child rows carried (tabular)
     locate: Locator | None = None  # field path → (file, row, column header)
-    json_input: bool = False       # data came from JSON (explicit null clears a stored value)
+    json_text: str | None = None   # JSONL fast path: the line, validated by pydantic's JSON parser
 
 
 @dataclass

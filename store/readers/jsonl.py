@@ -1,10 +1,17 @@
 """JSONL reader: one interchange record per line (interchange.md §1). Streams the file line by
 line; a line that is not JSON, not an object, or repeats a key is rejected with its line number
-(json.loads would silently keep the last of two equal keys)."""
+(JSON parsers silently keep the last of two equal keys).
+
+Fast path: the reader hands the line itself to store/importer.py, which validates it with
+pydantic's JSON parser and checks for repeated keys by comparing the keys written in the line with
+the keys the record ended up with (`count_keys` / `record_keys`). Only a line that fails that check
+or validation is parsed here in Python, with a hook that names the repeated key (`parse_line`).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 from pathways.errors import Problem
@@ -48,7 +55,32 @@ def _locator(name: str, number: int):
 
 
 def _item(name: str, number: int, line: str) -> Item:
-    item = Item(file=name, line=number, data=None, raw=line, locate=_locator(name, number), json_input=True)
+    return Item(file=name, line=number, data=None, raw=line, locate=_locator(name, number), json_text=line)
+
+
+_SPACED_KEY = re.compile(r'"\s+:')
+
+
+def count_keys(line: str) -> int | None:
+    """Keys written in the line, or None when a cheap count cannot be trusted (`"key" :`)."""
+    if _SPACED_KEY.search(line):
+        return None
+    return line.count('":')  # a string value containing `":` over-counts: that only costs the slow path
+
+
+def record_keys(model) -> int:
+    """Keys the validated record was given (nested), to compare with `count_keys`."""
+    total = len(model.model_fields_set)
+    for name in ("history", "visits", "labs", "screenings", "referrals"):
+        for child in getattr(model, name):
+            total += len(child.model_fields_set)
+    return total
+
+
+def parse_line(item: Item) -> Item:
+    """The slow path: parse `item.json_text` into `item.data`, or set the D001/D002/D003 problem."""
+    name, number, line = item.file, item.line, item.json_text or item.raw
+    item.json_text = None
     try:
         data = json.loads(line, object_pairs_hook=_pairs_without_duplicates)
     except _DuplicateKey as exc:
