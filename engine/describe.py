@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from engine.compile import fold_condition
-from engine.ir import RuleIR, Tree
+from engine.ir import COUNT_MAX, COUNT_MIN, RuleIR, Tree
 from guidelines.schema import Rule
 
 Lang = Literal["zh", "en"]
@@ -81,8 +81,17 @@ def _text(t: Tree, lang: Lang, top: bool = False) -> str:
 
 
 def fill(template: str, facts: Mapping[str, Any], lang: Lang = "zh") -> str:
-    """`{fact}` placeholders replaced by formatted values."""
-    return _PLACEHOLDER.sub(lambda m: format_value(facts.get(m.group(1)), lang), template)
+    """`{fact}` placeholders replaced by formatted values; an undecided count shows its range `2–3`."""
+
+    def one(m: re.Match) -> str:
+        name = m.group(1)
+        v = facts.get(name)
+        lo, hi = facts.get(name + COUNT_MIN), facts.get(name + COUNT_MAX)
+        if v is None and lo is not None and hi is not None:
+            return f"{lo}–{hi}"
+        return format_value(v, lang)
+
+    return _PLACEHOLDER.sub(one, template)
 
 
 def reason_text(rule: RuleIR | Rule, facts: Mapping[str, Any], lang: Lang = "zh",

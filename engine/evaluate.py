@@ -58,7 +58,7 @@ class NearMiss:
 class Evaluation:
     facts: dict[str, Any]                          # base + derived (counts: int or None, plus __min/__max)
     fired: tuple[str, ...]                         # rule ids, set order
-    read: dict[str, dict[str, Any]]                # fired rule id → {fact: value} its `when` reads
+    read: dict[str, dict[str, Any]]                # fired rule id → {fact: value} its `when` reads (+ count ranges)
     undecided: dict[str, tuple[str, ...]]          # derived output left unknown → missing facts behind it
     screening: dict[str, ScreeningPlan]            # kind → plan
     near_misses: tuple[NearMiss, ...]
@@ -146,6 +146,13 @@ class Evaluator:
         self._runtimes = tuple(_new_runtime(self.program, n) for n in names)
         pct = self.program.near_miss_margin_pct
         self._margin_pct = DEFAULT_NEAR_MISS_PCT if pct is None else pct
+        counts = set(self.program.count_facts)
+        # a count fact is read with its range, so a rule fired on [2, 3] still shows what it saw
+        self._read_names = {
+            r.id: tuple(x for name in r.reads
+                        for x in ((name, name + COUNT_MIN, name + COUNT_MAX) if name in counts else (name,)))
+            for r in self.program.rules
+        }
         self._cond_of_rule = {r.id: self.program.rules_layer.conditions[r.cond] for r in self.program.rules}
 
     def evaluate(self, facts: Mapping[str, Any], patient_id: str | None = None) -> Evaluation:
@@ -165,7 +172,7 @@ class Evaluator:
         read = {}
         for r in program.rules:
             if res[r.cond][0]:
-                read[r.id] = {name: f.get(name) for name in r.reads}
+                read[r.id] = {name: f.get(name) for name in self._read_names[r.id]}
         screening = {}
         for s in program.screenings:
             months = s.interval_months

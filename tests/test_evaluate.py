@@ -325,3 +325,9 @@ def rule_set(when, derive=None):
     return build_set({"t.yaml": {"guideline": "t", "derive": derive or [],
                                  "rules": [{"id": "t.rule", "color": "yellow", "when": when, "explain": "x",
                                             "source": SRC}]}})
+
+
+def test_a_rule_fired_on_a_count_range_reads_the_range(slice_evaluator):
+    ev = slice_evaluator.evaluate(base_facts(smoker=None, latest_hdl_c=0.9, age_years=55))   # count in [2, 3]
+    assert ev.read["lipid.many_risk_factors"] == {"risk_factor_count": None, "risk_factor_count__min": 2,
+                                                  "risk_factor_count__max": 3}

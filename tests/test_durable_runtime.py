@@ -1,0 +1,125 @@
+"""engine/durable_runtime.py: the durable_rules traps of the style guide §3, guarded and tested."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from slice import base_facts, build_set, slice_set
+
+from engine import durable_runtime
+from engine.compile import compile_set
+from engine.durable_runtime import MAX_RULES, SEEN, DurableRuntime, durable_fact, rulesets_for
+from engine.python_runtime import PythonRuntime
+from pathways.errors import SangaoError
+
+SRC = {"doc": "PD", "clause": "test", "verification": "PD"}
+
+
+@pytest.fixture(scope="module")
+def program():
+    return compile_set(slice_set())
+
+
+@pytest.fixture(scope="module")
+def runtime(program):
+    return DurableRuntime(program)
+
+
+def rules_pair(program, runtime, rule_id, facts):
+    layer = program.rules_layer
+    i = next(i for i, c in enumerate(layer.conditions) if c.id == f"rule:{rule_id}")
+    return runtime.run(layer.index, facts)[i]
+
+
+def test_an_or_rule_true_on_both_branches_is_reported_once_as_definite(program, runtime):
+    assert rules_pair(program, runtime, "htn.urgent_bp", base_facts(visit_sbp=190, visit_dbp=120)) == (True, True)
+
+
+def test_a_none_value_is_left_out_so_durable_treats_it_as_missing(program, runtime):
+    facts = base_facts(visit_sbp=None, visit_dbp=None)
+    assert "visit_sbp" not in durable_fact(facts, program.set_codes)
+    assert rules_pair(program, runtime, "htn.urgent_bp", facts) == (False, True)
+
+
+def test_string_values_compare_by_equality(program, runtime):
+    layer0 = program.layers[0]
+    i = next(i for i, c in enumerate(layer0.conditions) if c.id == "count:risk_factor_count:2")
+    assert runtime.run(0, base_facts(sex="F", age_years=55))[i] == (True, True)
+    assert runtime.run(0, base_facts(sex="M", age_years=44))[i] == (False, False)
+    assert runtime.run(0, base_facts(sex=None, age_years=50))[i] == (False, True)
+
+
+def test_set_facts_are_flattened_to_one_boolean_per_tested_code(program):
+    fact = durable_fact(base_facts(visit_symptoms=frozenset({"chest_pain", "cough"})), program.set_codes)
+    assert fact["visit_symptoms__chest_pain"] is True
+    assert "visit_symptoms__cough" not in fact and fact["visit_symptoms"] is True
+
+
+def test_a_fact_that_matches_no_rule_is_caught_by_the_seen_rule(program, runtime):
+    out = runtime.run(program.rules_layer.index, {"in_hypertension": False})
+    assert len(out) == len(program.rules_layer.conditions)
+    assert all(SEEN in definition for _, _, definition in rulesets_for(program))
+
+
+def test_a_rule_of_only_missing_facts_is_anded_with_the_patient_type_and_ends(runtime, program):
+    layer = program.layers[1]
+    i = next(i for i, c in enumerate(layer.conditions) if c.id == "derive:bp_control_class:1")
+    assert runtime.run(1, {})[i] == (True, True)
+    for _, _, definition in rulesets_for(program):
+        for name, rule in definition.items():
+            match = rule["all"][0]["m"]
+            assert match == {"t": "patient"} or match["$and"][0] == {"t": "patient"}, name
+
+
+def test_sessions_are_deleted_so_more_than_1024_patients_run(program, runtime):
+    for n in range(1100):
+        runtime.run(program.rules_layer.index, base_facts(visit_sbp=120 + n % 80))
+    assert rules_pair(program, runtime, "htn.urgent_bp", base_facts(visit_sbp=199)) == (True, True)
+
+
+def test_an_exception_inside_durable_surfaces_as_r001(program, monkeypatch):
+    def raising_action(self, name):
+        def act(_c):
+            raise ValueError("boom")
+        return act
+
+    monkeypatch.setattr(durable_runtime._RecordingHost, "get_action", raising_action)
+    broken = DurableRuntime(program)
+    with pytest.raises(SangaoError) as exc:
+        broken.run(0, base_facts())
+    assert exc.value.problems[0].code == "R001"
+    assert "boom" in exc.value.problems[0].message
+
+
+def test_two_runtimes_of_one_program_coexist_and_the_definitions_keep_their_run_names(program):
+    chunks = rulesets_for(program)
+    before = json.dumps(chunks, sort_keys=True)
+    a, b = DurableRuntime(program), DurableRuntime(program)
+    assert a.run(0, base_facts()) == b.run(0, base_facts())
+    assert json.dumps(rulesets_for(program), sort_keys=True) == before
+
+
+def test_the_durable_json_is_byte_identical_between_compilations():
+    one = json.dumps(rulesets_for(compile_set(slice_set())), sort_keys=True)
+    two = json.dumps(rulesets_for(compile_set(slice_set())), sort_keys=True)
+    assert one == two
+
+
+def test_a_possible_rule_is_emitted_only_when_it_differs_from_the_definite_one(program):
+    names = {n for _, _, d in rulesets_for(program) for n in d}
+    assert "rule:htn.urgent_bp#pos" in names
+    assert "derive:bp_control_class:1#def" in names and "derive:bp_control_class:1#pos" not in names
+
+
+def test_a_large_programme_file_is_split_into_rulesets_of_at_most_100_rules():
+    rules = [{"id": f"t.sbp_{k}", "color": "yellow", "when": {"fact": "visit_sbp", "gte": 100 + k},
+              "explain": "x", "source": SRC} for k in range(120)]
+    program = compile_set(build_set({"t.yaml": {"guideline": "t", "rules": rules}}))
+    chunks = rulesets_for(program)
+    rule_layer = [d for index, _, d in chunks if index == program.rules_layer.index]
+    assert len(rule_layer) >= 3
+    assert all(len(d) <= MAX_RULES for _, _, d in chunks)
+    got = DurableRuntime(program).run(program.rules_layer.index, {"visit_sbp": 150})
+    assert got == PythonRuntime(program).run(program.rules_layer.index, {"visit_sbp": 150})
+    assert sum(d for d, _ in got) == 51
