@@ -14,6 +14,7 @@ Codes (never reuse one):
   C119 explain names an unknown fact C120 unknown source.doc      C121 required output missing
   C122 overlay changes a unit        C123 remove_rules: no such id C124 value not among the declared values
   C125 no colors                     C126 no screenings           C127 unknown screening kind
+  C128 explain is not a valid template
   G111 comparison without exactly one left side   G112 comparison without exactly one operator
 """
 
@@ -656,8 +657,18 @@ class _Checker:
                                    hint="check the thresholds and parameters of this condition"))
             for field_name in ("explain", "explain_en"):
                 text = getattr(rule, field_name)
-                for name in placeholders(text or ""):
-                    if name not in self.facts:
+                try:
+                    names = placeholders(text or "")
+                except ValueError:
+                    self.add(e.problem("C128", f"{field_name} is not a valid template: a lone brace", (field_name,),
+                                       hint="placeholders are {fact_name}; write {{ or }} for a literal brace"))
+                    continue
+                for name in names:
+                    if not name or name.isdigit():
+                        self.add(e.problem("C119", f"{field_name} has a placeholder without a fact name: "
+                                           f"'{{{name}}}'", (field_name,),
+                                           hint="name the fact: {latest_sbp}"))
+                    elif name not in self.facts:
                         close = did_you_mean(name, read) or did_you_mean(name, self.facts)
                         self.add(e.problem("C119", f"{field_name} names unknown fact '{{{name}}}'", (field_name,),
                                            hint=f"did you mean '{{{close}}}'?" if close else

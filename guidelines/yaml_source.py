@@ -206,11 +206,10 @@ def did_you_mean(name: str, choices: typing.Iterable[str]) -> str | None:
 
 
 def placeholders(text: str) -> list[str]:
-    """`{name}` placeholders of an explain sentence (format spec and attribute access stripped)."""
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f]
-    except ValueError:
-        return []
+    """`{name}` placeholders of an explain sentence (format spec and attribute access stripped; an
+    empty or positional placeholder comes back as written). Raises ValueError for a broken template
+    (a lone `{` or `}`)."""
+    fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
     return [re.split(r"[.\[!:]", f)[0] for f in fields]
 
 
@@ -356,7 +355,7 @@ def _collapse(errors: list[dict], data: Any, root: type[BaseModel]) -> list[_Err
                     it.steps[t] = (it.steps[t][0], "chosen")
                     kept.append(it)
             else:
-                words = [_TAG_WORDS.get(str(tag), str(tag)) for tag in by_tag]
+                words = [_TAG_WORDS.get(str(tag), "a list" if str(tag).startswith("list[") else str(tag)) for tag in by_tag]
                 expected = ", ".join(words[:-1]) + " or " + words[-1]
                 kept.append(_Err({"type": "union", "loc": (), "msg": f"expected {expected}", "input": node},
                                  list(prefix)))
@@ -439,7 +438,11 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
         at_key = False
         hint = None
         last = data_loc[-1] if data_loc else None
-        if etype == "extra_forbidden":
+        if any(step == "[key]" for step, _ in it.steps):
+            code, at_key = codes["type"], True
+            message = f"key {_show(value)} is not text"
+            hint = f'quote it: "{value}"' if isinstance(value, (int, float)) else "keys are names"
+        elif etype == "extra_forbidden":
             code, at_key = codes["unknown_key"], True
             model = _unwrap(_type_at(root, it.steps[:-1]))
             allowed = _field_names(model) if _is_model(model) else []

@@ -284,3 +284,32 @@ def test_remove_rules_in_a_set_that_extends_nothing_is_reported(tmp_path: Path) 
     with pytest.raises(SangaoError) as exc:
         load_set(folder)
     assert [p.code for p in exc.value.problems] == ["C123"]
+
+
+@pytest.mark.parametrize(("explain", "codes"), [
+    ("'血压 {latest_sbp}'", ""),
+    ("'血压 {{latest_sbp}}'", ""),               # a literal brace, no placeholder
+    ("'血压 {latest_sbp'", "C128"),
+    ("'血压 {}'", "C119"),
+    ("'血压 {0}'", "C119"),
+    ("'血压 {latest_dbp}'", "C118"),
+])
+def test_explain_templates_name_facts_the_rule_reads(explain: str, codes: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = rule_when("{fact: latest_sbp, gte: 150}").replace("explain: 规则", f"explain: {explain}")
+    assert overlay(tmp_path, yaml, monkeypatch) == codes
+
+
+def test_a_key_that_is_not_text_says_quote_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = "guideline: county\nparameters:\n  140: {value: 1}\n"
+    assert overlay(tmp_path, yaml, monkeypatch) == "G104"
+    with pytest.raises(SangaoError) as exc:
+        load_set(".")
+    (problem,) = exc.value.problems
+    assert (problem.message, problem.hint, problem.line, problem.column) == ("key 140 is not text", 'quote it: "140"', 3, 3)
+
+
+def test_the_packaged_national_default_set_passes_every_check() -> None:
+    gset = load_set("national-default")
+    assert gset.name == "national-default"
+    assert gset.rules
