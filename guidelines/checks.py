@@ -14,7 +14,7 @@ Codes (never reuse one):
   C119 explain names an unknown fact C120 unknown source.doc      C121 required output missing
   C122 overlay changes a unit        C123 remove_rules: no such id C124 value not among the declared values
   C125 no colors                     C126 no screenings           C127 unknown screening kind
-  C128 explain is not a valid template
+  C128 explain is not a valid template  C129 table row value outside the input's domain
   G111 comparison without exactly one left side   G112 comparison without exactly one operator
 """
 
@@ -156,8 +156,9 @@ class _Checker:
         self.d = draft
         self.problems: list[Problem] = []
         self.facts: dict[str, FactInfo] = {n: FactInfo(s.type, s.unit) for n, s in FACTS.items()}
-        for e in draft.derive:
-            self.facts.update(derive_outputs(e.value))
+        for e in draft.derive:   # the first producer wins: a duplicate is reported once (C101), not cascaded
+            for name, info in derive_outputs(e.value).items():
+                self.facts.setdefault(name, info)
         self.symptoms = set(draft.vocabulary.get("symptoms", {}))
 
     def add(self, p: Problem) -> None:
@@ -462,6 +463,7 @@ class _Checker:
             self.source(e, e.value.source, ())
         for e in d.derive:
             self.derive_entry(e)
+        self.derived_names()
         self.cycles()
         self.rules()
         if d.screenings is not None:
@@ -530,11 +532,27 @@ class _Checker:
 
     def table(self, e: Entry, t: DecisionTable, then_keys) -> None:
         for name, inp in t.inputs.items():
-            self.fact_ref(e, inp.fact, ("inputs", name, "fact"))
+            info = self.fact_ref(e, inp.fact, ("inputs", name, "fact"))
+            if info is None or info.type == "set":
+                continue
+            want = {"integer": "number"}.get(info.type, info.type)
+            for i, v in enumerate(inp.domain):
+                if _kind(v) != want:
+                    self.add(e.problem("C106", f"domain value {_render(v)} of input '{name}' is not {info.type} "
+                                       f"like fact '{inp.fact}'", ("inputs", name, "domain", i),
+                                       hint=_type_hint(info.type)))
         names = list(t.inputs)
         bad = False
         for r, row in enumerate(t.rows):
-            for key in row.when:
+            for key, test in row.when.items():
+                if key in t.inputs and isinstance(test, (list, bool, int, float, str)):
+                    domain = t.inputs[key].domain
+                    for k, v in enumerate(test if isinstance(test, list) else [test]):
+                        if not any(_same(v, x) for x in domain):
+                            sub = ("rows", r, "when", key, k) if isinstance(test, list) else ("rows", r, "when", key)
+                            self.add(e.problem("C129", f"row {r} of table '{t.table}': {key}={_render(v)} is not "
+                                               f"in the input's domain {_render(list(domain))}", sub,
+                                               hint="use a domain value, or add it to the domain"))
                 if key not in t.inputs:
                     bad = True
                     close = did_you_mean(key, names)
@@ -610,6 +628,25 @@ class _Checker:
             elif not _same(v, test):
                 return False
         return True
+
+    def derived_names(self) -> None:
+        """A derived fact has one producer and does not shadow a base fact or a parameter."""
+        producer: dict[str, Entry] = {}
+        for e in self.d.derive:
+            for name in derive_outputs(e.value):
+                sub = ("outputs", name) if not isinstance(e.value, Count) else ("count",)
+                if name in FACTS:
+                    self.add(e.problem("C101", f"derived fact '{name}' has the name of a base fact", sub,
+                                       at_key=True, hint="choose another name; base facts come from pathways/facts.py"))
+                elif name in producer:
+                    file, line, _ = producer[name].line
+                    self.add(e.problem("C101", f"derived fact '{name}' is already derived at {file}:{line}", sub,
+                                       at_key=True, hint="one derive entry produces each fact"))
+                elif name in self.d.parameters:
+                    file, line, _ = self.d.parameters[name].line
+                    self.add(e.problem("C101", f"derived fact '{name}' has the name of the parameter at "
+                                       f"{file}:{line}", sub, at_key=True, hint="rename one of them"))
+                producer.setdefault(name, e)
 
     def cycles(self) -> None:
         producer: dict[str, int] = {}

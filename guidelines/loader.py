@@ -241,9 +241,6 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
         for i, d in enumerate(m.derive):
             e = Entry(d, src, ("derive", i), _derive_label(d))
             claim(derive_id(d), e, "derive id")
-            for out in getattr(d, "outputs", {}):
-                if out != derive_id(d):
-                    claim(out, e, "derived fact", ("outputs", out))
             draft.derive.append(e)
         for i, r in enumerate(m.rules):
             e = Entry(r, src, ("rules", i), f"Rule(id='{r.id}')")
@@ -282,9 +279,10 @@ def _overlay(base: Draft, layer: Draft, files: list[_File]) -> tuple[Draft, list
             continue
         given = e.value.model_fields_set
         if "unit" in given and e.value.unit != old.value.unit:
-            problems.append(e.problem("C122", f"parameter '{name}' is in {old.value.unit} in the base set, "
-                                      f"not {e.value.unit}", ("unit",),
-                                      hint=f"give the value in {old.value.unit} (or leave the unit out)"))
+            was = f"is in {old.value.unit}" if old.value.unit else "has no unit"
+            problems.append(e.problem("C122", f"parameter '{name}' {was} in the base set, not {e.value.unit}",
+                                      ("unit",), hint=f"give the value in {old.value.unit} (or leave the unit out)"
+                                      if old.value.unit else "leave the unit out"))
         value = old.value.model_copy(update={k: getattr(e.value, k) for k in given})
         merged.parameters[name] = Entry(value, e.src, e.loc, e.label)
     for list_name, codes in layer.vocabulary.items():

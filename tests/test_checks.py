@@ -313,3 +313,36 @@ def test_the_packaged_national_default_set_passes_every_check() -> None:
     gset = load_set("national-default")
     assert gset.name == "national-default"
     assert gset.rules
+
+
+@pytest.mark.parametrize(("derive", "codes"), [
+    ("- {count: n_risks, of: [{fact: smoker, eq: true}]}", ""),
+    ("- {count: egfr, of: [{fact: smoker, eq: true}]}", "C101"),                 # shadows a base fact
+    ("- {count: bp_control, of: [{fact: smoker, eq: true}]}", "C101"),           # the base set derives it
+    ("- {count: htn_urgent_sbp, of: [{fact: smoker, eq: true}]}", "C101"),       # a parameter's name
+])
+def test_a_derived_fact_has_one_producer_and_its_own_name(derive: str, codes: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    assert overlay(tmp_path, f"guideline: county\nderive:\n  {derive}\n", monkeypatch) == codes
+
+
+@pytest.mark.parametrize(("inputs", "rows", "codes"), [
+    ("{s: {fact: smoker, domain: [true, false]}}", "- {when: {s: true}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}", ""),
+    ("{s: {fact: smoker, domain: [yes, no]}}", "- {when: {s: yes}, then: {b: x}}\n- {when: {s: no}, then: {b: y}}",
+     "C106 C106"),
+    ("{s: {fact: smoker, domain: [true, false]}}", "- {when: {s: [true, 1]}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}",
+     "C129"),
+])
+def test_table_domains_and_row_values_agree_with_the_input_fact(inputs: str, rows: str, codes: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = f"""
+guideline: county
+derive:
+  - table: t
+    hit_policy: unique
+    inputs: {inputs}
+    outputs: {{b: {{type: string}}}}
+    rows:
+{textwrap.indent(rows, "      ")}
+"""
+    assert overlay(tmp_path, yaml, monkeypatch) == codes
