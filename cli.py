@@ -69,6 +69,105 @@ def db_url(db: str) -> str:
 # (roster import / export / generate)
 
 
+ROSTER_IMPORT_HELP = (
+    "Import roster files into the database: validate, upsert by patient_id, report rejects.\n\n"
+    "FILE may be JSONL (interchange format, .jsonl), CSV (.csv) or an Excel workbook (.xlsx). CSV files of "
+    "one directory named together form one roster set, joined on the patient id: a patients table plus "
+    "visits, labs, screenings, history and referrals tables. A table is recognised by the site mapping's "
+    "`tables:` entry, else by its file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / "
+    "筛查, history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers (性别 or 出生日期 "
+    "make the patients table).\n\n"
+    "Headers may be Chinese (患者编号, 身份证号, 姓名, 性别, 出生日期, 随访日期, 收缩压, 舒张压, 空腹血糖, "
+    "糖化血红蛋白, 低密度脂蛋白胆固醇, 肌酐, 尿白蛋白肌酐比 …, units in brackets allowed) or the interchange "
+    "field names. Text may be UTF-8 (with or without BOM) or GB18030/GBK/GB2312; the summary states which.\n\n"
+    "Each file (CSV set, workbook) is one transaction. Rows that cannot be used are rejected with file, row, "
+    "column, value and what would be right (--rejects writes them to a CSV); implausible values and future "
+    "dates are reported and kept. Exit status 1 when anything was rejected.\n\n"
+    "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
+)
+
+
+@roster_app.command("import", help=ROSTER_IMPORT_HELP)
+def roster_import(
+    files: Annotated[list[Path], typer.Argument(help="roster files: .jsonl, .csv (a set per directory), .xlsx",
+                                                metavar="FILE", exists=True, dir_okay=False, show_default=False)],
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
+                                                 help="YAML mapping of the site's headers, labels and table "
+                                                      "names to interchange fields")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
+                                                 help="write rejected rows with their reasons to this CSV")] = None,
+) -> None:
+    from store.importer import import_files
+
+    report = import_files(files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects)
+    _print_import_report(report, rejects)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_import_report(report, rejects_path: Path | None) -> None:
+    from rich.table import Table
+
+    table = Table(title="roster import", title_justify="left")
+    for header in ("file", "encoding", "rows read", "imported", "rejected"):
+        table.add_column(header, justify="right" if header.startswith(("rows", "imp", "rej")) else "left")
+    for f in report.files:
+        table.add_row(f.file, f.encoding or "-", str(f.rows_read), str(f.imported),
+                      f"[red]{f.rejected}[/red]" if f.rejected or f.error else "0")
+    table.add_row("[b]total[/b]", "", str(report.rows_read), str(report.imported), str(report.rejected))
+    console.print(table)
+    console.print(f"{report.patients_imported} patients imported or updated", highlight=False)
+    for title, problems in (("rejected", report.rejects), ("findings (records kept)", report.findings)):
+        if not problems:
+            continue
+        console.print(f"\n[b]{title}[/b]: {len(problems)}")
+        for code, group in report.by_code(problems).items():
+            first = group[0]
+            console.print(f"  {code} ×{len(group)}  {first.message}", markup=False, highlight=False)
+            for p in group[:3]:
+                console.print(f"      at {p.location()}" + (f"  ({p.context})" if p.context else ""),
+                              markup=False, highlight=False)
+            if first.hint:
+                console.print(f"      hint: {first.hint}", markup=False, highlight=False)
+    if report.rejects:
+        where = f"rejected rows written to {rejects_path}" if rejects_path else "add --rejects FILE to list them in a CSV"
+        console.print(f"\n{where}", markup=False, highlight=False)
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+
+
+@roster_app.command("export")
+def roster_export(
+    db: Db = DEFAULT_DB,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl: the interchange format")] = ExportFormat.jsonl,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
+                                             help="file to write (default: standard output)")] = None,
+) -> None:
+    """Write every stored patient in the interchange format, one JSON object per line.
+
+    The output round-trips: importing it gives the same database, and exporting an imported file
+    gives the same objects (absent optional fields absent, lists in date order).
+
+    Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl
+    """
+    from store.exporter import export_jsonl
+
+    url = db_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise SangaoError.one("D030", f"no database at {url.removeprefix('sqlite:///')}",
+                              hint="import a roster first: sangao roster import FILE --db PATH")
+    if out is None:
+        export_jsonl(url, sys.stdout)
+        return
+    with out.open("w", encoding="utf-8", newline="\n") as f:
+        count = export_jsonl(url, f)
+    err_console.print(f"wrote {count} patients to {out}", markup=False, highlight=False)
+
+
 class GeneratedFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
