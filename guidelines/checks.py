@@ -15,6 +15,7 @@ Codes (never reuse one):
   C122 overlay changes a unit        C123 remove_rules: no such id C124 value not among the declared values
   C125 no colors                     C126 no screenings           C127 unknown screening kind
   C128 explain is not a valid template  C129 table row value outside the input's domain
+  C130 referral to an unknown tier
   G111 comparison without exactly one left side   G112 comparison without exactly one operator
 """
 
@@ -50,7 +51,7 @@ from guidelines.schema import (
 from guidelines.yaml_source import Loc, SourceFile, did_you_mean, placeholders, render_path
 from pathways.errors import Problem
 from pathways.facts import FACTS, MEASURE_PARAMETERS
-from pathways.vocab import ScreeningKind
+from pathways.vocab import ScreeningKind, Tier
 
 T = TypeVar("T")
 
@@ -60,6 +61,7 @@ REQUIRED_OUTPUTS = ("bp_control", "glucose_control", "ldl_control", "hba1c_contr
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "known", "has_any")
 _ORDER_OPS = ("lt", "lte", "gt", "gte")
 _NUMERIC = ("number", "integer")
+TIERS = tuple(t.value for t in Tier)
 _MAX_COMBINATIONS = 20_000
 _MAX_TABLE_REPORTS = 10
 
@@ -184,9 +186,13 @@ class _Checker:
                            hint=f"did you mean '{close}'? {tail}" if close else tail))
         return None
 
-    def value_refs(self, e: Entry, value: Any, sub: Loc) -> None:
+    def value_refs(self, e: Entry, value: Any, sub: Loc, unit: str | None = None) -> None:
+        """A `{param: …}` used as a value: it must exist and, when both say, be in `unit`."""
         if isinstance(value, ParamRef):
-            self.param_ref(e, value.param, (*sub, "param"))
+            p = self.param_ref(e, value.param, (*sub, "param"))
+            if p is not None and unit and p.unit and p.unit != unit:
+                self.add(e.problem("C105", f"unit mismatch: '{sub[-1]}' is in {unit}, parameter '{value.param}' "
+                                   f"in {p.unit}", (*sub, "param"), hint=f"use a parameter in {unit}"))
 
     def source(self, e: Entry, src: Source | None, sub: Loc) -> None:
         if src is None or src.doc in self.d.sources:
@@ -470,7 +476,8 @@ class _Checker:
             self.screenings(d.screenings)
         if d.colors is not None:
             for name in ("red", "yellow", "blue"):
-                self.value_refs(d.colors, getattr(d.colors.value, name).follow_up_days, (name, "follow_up_days"))
+                self.value_refs(d.colors, getattr(d.colors.value, name).follow_up_days, (name, "follow_up_days"),
+                                "day")
         return self.problems
 
     def derive_entry(self, e: Entry) -> None:
@@ -492,7 +499,7 @@ class _Checker:
                                        f"declare it under outputs: (declared: {', '.join(sorted(outputs))})"))
                 else:
                     self.output_value(e, d.outputs[k], v, (*sub, k))
-                self.value_refs(e, v, (*sub, k))
+                self.value_refs(e, v, (*sub, k), d.outputs[k].unit if k in outputs else None)
 
         if d.unknown:
             then_keys(d.unknown, ("unknown",))
@@ -687,7 +694,12 @@ class _Checker:
             read: set[str] = set()
             self.condition(e, rule.when, ("when",), read)
             self.source(e, rule.source, ())
-            self.value_refs(e, rule.follow_up_days, ("follow_up_days",))
+            self.value_refs(e, rule.follow_up_days, ("follow_up_days",), "day")
+            if rule.referral is not None and rule.referral.to not in TIERS:
+                close = did_you_mean(rule.referral.to, TIERS)
+                self.add(e.problem("C130", f"referral to '{rule.referral.to}', which is not a care tier",
+                                   ("referral", "to"), hint=f"did you mean '{close}'?" if close else
+                                   f"tiers: {', '.join(TIERS)}"))
             r = self.unsat(rule.when, ("when",))
             if r:
                 self.add(e.problem(r[0], f"rule '{rule.id}' can never fire: {r[1]}", r[2],
@@ -725,7 +737,7 @@ class _Checker:
 
     def screenings(self, e: Entry[Screenings]) -> None:
         s = e.value
-        self.value_refs(e, s.look_ahead_days, ("look_ahead_days",))
+        self.value_refs(e, s.look_ahead_days, ("look_ahead_days",), "day")
         kinds = [k.value for k in ScreeningKind]
         for ci, comp in enumerate(s.complications):
             for ii, item in enumerate(comp.items):
@@ -739,9 +751,9 @@ class _Checker:
                     self.condition(e, item.eligible, (*sub, "eligible"), read)
                 for k, case in enumerate(item.shorter):
                     self.condition(e, case.when, (*sub, "shorter", k, "when"), read)
-                    self.value_refs(e, case.months, (*sub, "shorter", k, "months"))
-                self.value_refs(e, item.interval_months, (*sub, "interval_months"))
-                self.value_refs(e, item.first_due_days, (*sub, "first_due_days"))
+                    self.value_refs(e, case.months, (*sub, "shorter", k, "months"), "month")
+                self.value_refs(e, item.interval_months, (*sub, "interval_months"), "month")
+                self.value_refs(e, item.first_due_days, (*sub, "first_due_days"), "day")
                 self.source(e, item.source, sub)
 
 

@@ -346,3 +346,15 @@ derive:
 {textwrap.indent(rows, "      ")}
 """
     assert overlay(tmp_path, yaml, monkeypatch) == codes
+
+
+@pytest.mark.parametrize(("extra", "codes"), [
+    ("    follow_up_days: {param: control_window_days}\n", ""),     # day
+    ("    follow_up_days: {param: county_limit}\n", "C105"),        # mmHg is not a number of days
+    ("    referral: {urgency: urgent, to: county}\n", ""),
+    ("    referral: {urgency: urgent, to: countyy}\n", "C130"),
+])
+def test_rule_follow_up_and_referral_take_days_and_a_care_tier(extra: str, codes: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = rule_when("{fact: latest_sbp, gte: 150}").replace("    color: yellow\n", "    color: yellow\n" + extra)
+    assert overlay(tmp_path, yaml, monkeypatch) == codes
