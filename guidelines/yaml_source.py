@@ -81,6 +81,11 @@ T_CODES = {"unreadable": "T110", "syntax": "T111", "duplicate": "T112", "unknown
            "missing": "T115", "value": "T116"}
 
 
+# Parsed trees by file text: ruamel's round-trip parser is pure Python (~0.3 s for the
+# national set) and tests and tools load the same set many times. Trees are never mutated.
+_PARSED: dict[str, Any] = {}
+
+
 def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     """Parse one YAML file. Raises SangaoError: unreadable, syntax, or duplicate keys (every one, both
     lines)."""
@@ -90,6 +95,8 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise SangaoError.one(codes["unreadable"], f"cannot read the file: {exc}", file=display) from None
     lines = text.splitlines()
+    if text in _PARSED:
+        return SourceFile(path, display, lines, _PARSED[text])
     try:
         doc = _yaml().load(text)
     except DuplicateKeyError:
@@ -102,6 +109,9 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
         what = " ".join(p for p in (exc.context, exc.problem) if p)
         raise SangaoError([Problem(codes["syntax"], f"YAML syntax: {what}", file=display, line=line,
                                    column=col, context=excerpt(lines, line) if line else None)]) from None
+    if len(_PARSED) > 256:
+        _PARSED.clear()
+    _PARSED[text] = doc
     return SourceFile(path, display, lines, doc)
 
 
