@@ -458,7 +458,8 @@ def compile_set(gset: GuidelineSet) -> Program:
 
     def cond(cid: str, group: str, tree: Tree) -> CondIR:
         d, p = comp.forms(tree)
-        return CondIR(cid, group, tree, d, p, tuple(sorted(tree_reads(tree))))
+        refute = comp.forms(tree, neg=True)[0]
+        return CondIR(cid, group, tree, d, p, refute, tuple(sorted(tree_reads(tree))))
 
     for k, entries in enumerate(_layered(gset)):
         conds: list[CondIR] = []

@@ -1,8 +1,11 @@
 """The durable_rules runtime: the only module importing `durable` (style guide §3).
 
 Each layer of a `Program` (engine/ir.py) is split into chunks by programme file, at most `MAX_RULES`
-durable rules per ruleset. A condition becomes `<id>#def` (its definite form) and, when its possible
-form differs, `<id>#pos`; the rule name is also its action name. A catch-all SEEN rule keeps durable
+durable rules per ruleset. A condition becomes `<id>#def` (its definite form) and, when it can be
+unknown, `<id>#ref` (the definite form of its negation: possible = not refuted); the rule name is the
+action name. Why not the possible form itself: its `missing ∨ cmp` pairs multiply $or nodes, and
+durable 2.0.28 refuses a rule of more than ~15 $and/$or nodes (error 113); a larger form is cut at
+its top junction into rules `<name>~<k>` that Python joins with that junction (`_plan`). A catch-all SEEN rule keeps durable
 from raising on a fact no rule matches. The interface matches engine/python_runtime.py:
 `run(layer_index, facts) -> tuple[(definite, possible), ...]` aligned with `layer.conditions`.
 
@@ -16,7 +19,9 @@ Traps of durable_rules 2.0.28 and our answers (style guide §3 table):
 - action exceptions land in `state["exception"]`: checked, raised as R001;
 - timer threads: `_run` is overridden, so nothing runs outside `assert_fact`;
 - ruleset names cannot be re-registered: names carry a per-runtime serial;
-- the host deletes `run` from its input: rulesets are deep-copied before registering.
+- the host deletes `run` from its input: rulesets are deep-copied before registering;
+- `b < a` with `a` missing fires: fact comparisons keep explicit `$ex` on both sides;
+- more than ~15 $and/$or nodes in a rule: error 113 at load; big forms are cut (`_plan`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ SEEN = "__seen__"
 MAX_RULES = 100            # per ruleset, SEEN included (durable fails near 140–160 rules of our shape)
 _SERIAL = itertools.count(1)
 _DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+
+
+MAX_JUNCTIONS = 14         # $and/$or nodes per durable rule, our `t` wrapper excluded (15+ gives error 113)
 
 
 def to_durable(f: Form) -> dict | None:
@@ -62,10 +70,72 @@ def to_durable(f: Form) -> dict | None:
     raise ValueError(f"unknown form {kind!r}")
 
 
+def _lean(f: Form) -> Form:
+    """Drop a `present f` conjunct beside a `cmp`/`has` on the same f: durable finds those false on a
+    missing field. Not beside `cmpf`: `b < a` with `a` missing FIRES in durable 2.0.28, so both
+    `present` checks of a fact comparison stay."""
+    if f[0] == "or":
+        return ["or", *[_lean(x) for x in f[1:]]]
+    if f[0] != "and":
+        return f
+    parts = [_lean(x) for x in f[1:]]
+    tested = {x[1] for x in parts if x[0] in ("cmp", "has")}
+    kept = [x for x in parts if not (x[0] == "present" and x[1] in tested)]
+    return kept[0] if len(kept) == 1 else ["and", *kept]
+
+
+def _junctions(f: Form) -> int:
+    return 1 + sum(_junctions(x) for x in f[1:]) if f[0] in ("and", "or") else 0
+
+
+Plan = str | tuple[str, list]  # a rule name, or ("and" | "or", [plans]) composed after durable fired
+
+
+def _plan(f: Form, name: str, out: list[tuple[str, Form]]) -> Plan:
+    """Rules for `f`, appended to `out`, and how their firing composes back into `f`. A form within
+    MAX_JUNCTIONS is one rule. A larger one is cut at its top junction into groups of branches, each
+    its own rule (recursively), and `_fired` recombines them with that junction: durable still tests
+    every atom, Python only joins the top-level pieces."""
+    if _junctions(f) <= MAX_JUNCTIONS:
+        out.append((name, f))
+        return name
+    kind = f[0]
+    groups: list[list[Form]] = [[]]
+    for x in f[1:]:
+        if groups[-1] and 1 + sum(_junctions(y) for y in groups[-1] + [x]) > MAX_JUNCTIONS:
+            groups.append([])
+        groups[-1].append(x)
+    return (kind, [_plan(g[0] if len(g) == 1 else [kind, *g], f"{name}~{k}", out) for k, g in enumerate(groups)])
+
+
+def _fired(plan: Plan, fired: set[str]) -> bool:
+    if isinstance(plan, str):
+        return plan in fired
+    kind, parts = plan
+    return all(_fired(p, fired) for p in parts) if kind == "and" else any(_fired(p, fired) for p in parts)
+
+
 def _rule(name: str, f: Form) -> dict:
     expr = to_durable(f)
     match = {"t": "patient"} if expr is None else {"$and": [{"t": "patient"}, expr]}
     return {"all": [{"m": match}], "run": name}
+
+
+def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, Plan | bool]:
+    """Durable rules for one condition, and the plans of its definite and refuting forms (True/False
+    when constant). `<id>#def` fires when the condition is definitely true; `<id>#ref` when it is
+    definitely false (possible = not refuted), emitted only when the condition can be unknown. The rule
+    name is the action name."""
+    rules: list[tuple[str, Form]] = []
+    plans: list[Plan | bool] = []
+    for action, form in ((c.id + "#def", c.definite), (c.id + "#ref", c.refute)):
+        if action.endswith("#ref") and c.possible == c.definite:
+            plans.append(False)
+        elif form in (["false"], ["true"]):
+            plans.append(form == ["true"])
+        else:
+            plans.append(_plan(_lean(form), action, rules))
+    return rules, plans[0], plans[1]
 
 
 def rulesets_for(program: Program, prefix: str = "sangao") -> list[tuple[int, str, dict]]:
@@ -74,11 +144,7 @@ def rulesets_for(program: Program, prefix: str = "sangao") -> list[tuple[int, st
     for layer in program.layers:
         groups: dict[str, list[tuple[str, Form]]] = {}
         for c in layer.conditions:
-            rules = groups.setdefault(c.group, [])
-            if c.definite != ["false"]:
-                rules.append((c.id + "#def", c.definite))
-            if c.possible != c.definite and c.possible != ["false"]:
-                rules.append((c.id + "#pos", c.possible))
+            groups.setdefault(c.group, []).extend(durable_rules_of(c)[0])
         for group in sorted(groups):
             rules = groups[group]
             step = MAX_RULES - 1
@@ -131,7 +197,11 @@ class DurableRuntime:
         for index, name, _ in chunks:
             self._by_layer.setdefault(index, []).append(name)
         self._host = _RecordingHost({name: d for _, name, d in chunks})
-        self._ids = [tuple(c.id for c in layer.conditions) for layer in program.layers]
+        # per layer, per condition: (definite plan, refute plan, can it be unknown)
+        self._plans = [
+            tuple((*durable_rules_of(c)[1:], c.possible != c.definite) for c in layer.conditions)
+            for layer in program.layers
+        ]
         self._serial = itertools.count(1)
 
     def run(self, layer_index: int, facts: Mapping[str, Any]) -> Sequence[tuple[bool, bool]]:
@@ -151,8 +221,10 @@ class DurableRuntime:
                                       f"{state['exception']}")
         fired = host.fired
         out = []
-        for cid, c in zip(self._ids[layer_index], self.program.layers[layer_index].conditions, strict=True):
-            d = cid + "#def" in fired
-            p = d if c.possible == c.definite else cid + "#pos" in fired
-            out.append((d, p))
+        for definite, refute, can_be_unknown in self._plans[layer_index]:
+            d = definite if isinstance(definite, bool) else _fired(definite, fired)
+            if not can_be_unknown:
+                out.append((d, d))
+            else:
+                out.append((d, not (refute if isinstance(refute, bool) else _fired(refute, fired))))
         return tuple(out)

@@ -49,6 +49,7 @@ class CondIR:
     tree: Tree
     definite: Form
     possible: Form
+    refute: Form                  # definitely false: the definite form of the negation, = not possible
     reads: tuple[str, ...]        # fact names, sorted (count facts by their own name)
 
 

@@ -23,6 +23,7 @@ every stage; later patients draw those situations at their ordinary rates.
 from __future__ import annotations
 
 import json
+import math
 import random
 from bisect import bisect
 from collections.abc import Iterator
@@ -95,8 +96,10 @@ BREASTFEEDING_RATE = 0.01
 
 # ---- enrolment and follow-up ---------------------------------------------------------------------
 ENROLMENT_YEARS = 10  # enrolments spread over this many years before as_of
+ENROLMENT_RECENCY_POWER = 1.3  # >1 makes recent years busier than early ones
 RECENT_ENROLMENT_RATE = 0.06  # enrolled within the last 90 days
 RECENT_DAYS = 89
+SETTLED_DAYS = 2 * 365 + 60  # showcase patients who need history are enrolled at least this long ago
 HISTORY_DAYS = 3 * 365  # visits and labs are generated for at most this much history
 VISIT_INTERVAL_DAYS, VISIT_INTERVAL_SD = 91, 12  # ~4 follow-ups a year
 VISIT_INTERVAL_MIN = 28
@@ -124,8 +127,8 @@ WAIST_EVERY_NTH_VISIT = 4
 # Rare events, per visit.
 URGENT_BP_RATE = 0.004  # SBP >= 180 (hypertension patients)
 # The rates below are per visit and exclusive: a visit has at most one of these events.
-HYPERGLYCAEMIA_RATE = 0.003  # FPG >= 16.7 (diabetes patients)
-HYPOGLYCAEMIA_RATE = 0.003  # FPG <= 3.9 (diabetes patients)
+HYPERGLYCAEMIA_RATE = 0.005  # FPG >= 16.7 (diabetes patients)
+HYPOGLYCAEMIA_RATE = 0.005  # FPG <= 3.9 (diabetes patients)
 TACHYCARDIA_RATE = 0.002  # heart rate > 100
 FEVER_RATE = 0.001  # temperature > 39 °C recorded
 SYMPTOM_RATE = 0.008  # one symptom code of clinical-reference.md §3.6
@@ -139,13 +142,17 @@ SYMPTOMS_DM = ("polyuria_polydipsia", "sweating", "palpitations", "poor_appetite
 # ---- labs ----------------------------------------------------------------------------------------
 LAB_YEARLY_RATE = 0.8  # chance of a lab panel in each year of history
 CREATININE_RATE, UACR_RATE, UACR_RATE_DM = 0.9, 0.4, 0.75  # share of panels carrying the test
-LDL_MEAN_DL, LDL_MEAN_OTHER, LDL_SD, LDL_VISIT_SD = 3.7, 2.8, 0.7, 0.35
+LDL_MEAN_DL, LDL_MEAN_OTHER, LDL_SD, LDL_LAB_SD = 3.7, 2.8, 0.7, 0.35
+LDL_YEARLY_FACTOR = 0.9  # each panel's usual LDL-C is this share of the one before (treatment)
 HDL_MEAN = {"M": 1.15, "F": 1.35}
-HDL_SD = 0.22
-TG_MEDIAN, TG_LOG_SD = 1.6, 0.45
+HDL_SD, HDL_LAB_SD = 0.22, 0.1
+TG_MEDIAN, TG_LOG_SD, TG_LAB_LOG_SD = 1.6, 0.45, 0.2
+TC_EXTRA_SD = 0.3
+LDL_MIN_CENTI, HDL_MIN_CENTI, TG_MIN_CENTI = 60, 50, 30  # floors, in 0.01 mmol/L
 CREATININE_MEAN = {"M": 84.0, "F": 64.0}
-CREATININE_SD, CREATININE_CKD_FACTOR = 13.0, 1.9
+CREATININE_SD, CREATININE_LAB_SD, CREATININE_CKD_FACTOR = 13.0, 6.0, 1.9
 HBA1C_PER_FPG, HBA1C_OFFSET, HBA1C_SD = 0.62, 2.9, 0.3  # HbA1c % from the patient's usual FPG
+HBA1C_LAB_SD = 0.4
 UACR_MEDIAN, UACR_MEDIAN_DM, UACR_MEDIAN_CKD, UACR_LOG_SD = 10.0, 18.0, 90.0, 0.9
 
 # ---- screenings ----------------------------------------------------------------------------------
@@ -185,6 +192,9 @@ HISTORY_RATES: tuple[tuple[str, float, float, bool], ...] = (
     ("fh", 0.005, 1.0, False),
 )
 HISTORY_AGE_SCALE = 15.0  # rates multiply by e per this many years above 65
+HISTORY_MIN_AGE = 30  # dated diagnoses fall after this age …
+HISTORY_MAX_YEARS_AGO = 20  # … and within this many years before as_of
+FH_FACTOR_DYSLIPIDEMIA, FH_FACTOR_OTHER = 3.0, 0.3  # fh is commoner in the dyslipidaemia programme
 HISTORY_DATED_RATE = 0.7  # share of history codes with a diagnosis date (acs is always dated)
 RECENT_ACS_RATE = 0.3  # share of acs events within the last year
 
@@ -198,6 +208,8 @@ REFERRAL_RETURN_DAYS = (5, 40)
 SHOWCASE_URGENT_BP = (186, 104)  # the showcase readings at the latest visit
 SHOWCASE_HYPOGLYCAEMIA_FPG, SHOWCASE_HYPERGLYCAEMIA_FPG = 3.4, 18.2
 SHOWCASE_SYMPTOM = "chest_pain"
+SHOWCASE_OVERDUE_DAYS = 400  # the showcase's only ECG is this old
+SHOWCASE_LATEST_VISIT_DAYS = 14  # the showcase's urgent visit is at most this old
 SHOWCASE = ("urgent_bp", "hypoglycaemia", "urgent_symptom", "lost", "recent", "deceased",
             "never_screened", "overdue_screening", "referral_pending", "moved_out", "hyperglycaemia")
 
@@ -212,9 +224,24 @@ _DISTRICT_CUM = _cum(d[2] for d in DISTRICTS)
 _SURNAME_CUM = _cum(s[1] for s in SURNAMES)
 _MIX_CUM = _cum(m[1] for m in CONDITION_MIX)
 _FUNDUS_CUM = _cum(g[1] for g in FUNDUS_ABNORMAL_GRADES)
+_URGENT_SHOWCASE = frozenset({"urgent_bp", "hypoglycaemia", "hyperglycaemia", "urgent_symptom"})
+_CONDITION_ORDER = ("hypertension", "diabetes", "dyslipidemia")
+_CONDITIONS_JSON = {
+    tuple(c for c, bit in zip(_CONDITION_ORDER, (4, 2, 1), strict=True) if mask & bit):
+        json.dumps([c for c, bit in zip(_CONDITION_ORDER, (4, 2, 1), strict=True) if mask & bit], separators=(",", ":"))
+    for mask in range(1, 8)
+}
+_JSON_BOOL = {True: "true", False: "false"}
 # Rare visit events are mutually exclusive: one uniform draw falls in at most one interval.
 (_EV_URGENT_BP, _EV_HYPERGLYCAEMIA, _EV_HYPOGLYCAEMIA, _EV_TACHYCARDIA, _EV_FEVER, _EV_SYMPTOM,
  _EV_ADVERSE, _EV_NEW_COMPLICATION) = range(8)
+_FPG_KEY = '"fpg":'
+# Number formatting is the costliest part of writing JSON: numbers are kept as ints (units, tenths,
+# hundredths) and written through these tables, which hold exactly what json.dumps writes for them.
+_INTS = tuple(str(i) for i in range(1000))
+_MAX_TENTHS, _MAX_HUNDREDTHS = 30000, 5000
+_TENTHS = tuple(repr(i / 10) for i in range(_MAX_TENTHS + 1))
+_HUNDREDTHS = tuple(repr(i / 100) for i in range(_MAX_HUNDREDTHS + 1))
 _PLAIN_TAIL = ',"adverse_reaction":false,"new_complication":false}'
 _ADVERSE_TAIL = ',"adverse_reaction":true,"new_complication":false}'
 _COMPLICATION_TAIL = ',"adverse_reaction":false,"new_complication":true}'
@@ -324,12 +351,18 @@ def _csv_cell(field: str, value) -> str:
 
 
 class _Generator:
+    """One roster's state: the random stream, the date-text cache and the resident IDs used so far.
+
+    Each patient is written straight to JSON text, a part at a time (the encoder and per-item dicts
+    cost more than the rest of the generation); the strings written are fixed vocabulary with no
+    characters JSON would escape. tests/test_synthetic.py validates every line against `Patient`.
+    """
+
     def __init__(self, seed: int, as_of: date) -> None:
         self.rng = random.Random(seed)
         self.today = as_of.toordinal()
         self._iso: dict[int, str] = {}
         self._ids: set[str] = set()
-        self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     # -- small helpers ---------------------------------------------------------------------------
     def iso(self, ordinal: int) -> str:
@@ -349,6 +382,7 @@ class _Generator:
         """Patient number `k` (0-based) as one JSON line."""
         r = self.rng.random
         z = self.z
+        iso = self.iso
         today = self.today
         showcase = SHOWCASE[k] if k < len(SHOWCASE) else None
 
@@ -357,56 +391,47 @@ class _Generator:
         township = townships[t_index]
         team_no = t_index * TEAMS_PER_TOWNSHIP + int(r() * TEAMS_PER_TOWNSHIP) + 1
         urban = township.endswith("街道")
-        institution = township + ("社区卫生服务中心" if urban else "卫生院")
 
         sex = "M" if r() < MALE_RATE else "F"
         conditions = CONDITION_MIX[self.pick(_MIX_CUM)][0]
         if showcase in ("urgent_bp", "urgent_symptom", "referral_pending") and "hypertension" not in conditions:
             conditions = ("hypertension", *conditions)
         if showcase in ("hypoglycaemia", "hyperglycaemia") and "diabetes" not in conditions:
-            conditions = (*conditions[:1], "diabetes", *conditions[1:]) if conditions[0] == "hypertension" \
-                else ("diabetes", *conditions)
+            conditions = tuple(c for c in _CONDITION_ORDER if c in conditions or c == "diabetes")
         htn = "hypertension" in conditions
         dm = "diabetes" in conditions
         dl = "dyslipidemia" in conditions
 
         # Enrolment, then an age that makes the patient at least 35 at enrolment.
+        settled = showcase in ("lost", "deceased", "moved_out", "overdue_screening")  # need years of history
         recent = showcase == "recent" or (showcase is None and r() < RECENT_ENROLMENT_RATE)
-        if showcase in ("lost", "deceased", "moved_out", "overdue_screening"):
-            recent = False
         if recent:
             enrolled = today - int(r() * (RECENT_DAYS + 1))
         else:
             span = ENROLMENT_YEARS * 365 - RECENT_DAYS - 1
-            enrolled = today - RECENT_DAYS - 1 - int((r() ** 1.3) * span)
-            if showcase in ("lost", "overdue_screening", "deceased", "moved_out"):
-                enrolled = min(enrolled, today - 2 * 365)
+            enrolled = today - RECENT_DAYS - 1 - int((r() ** ENROLMENT_RECENCY_POWER) * span)
+            if settled:
+                enrolled = min(enrolled, today - SETTLED_DAYS)
         age = AGE_MEAN + AGE_SD * z()
         age = min(max(age, AGE_MIN, ENROLMENT_MIN_AGE + (today - enrolled) / 365.2425 + 0.1), AGE_MAX)
         birth = today - int(age * 365.2425)
-        if birth + int(ENROLMENT_MIN_AGE * 365.2425) + 20 > enrolled:  # capped at AGE_MAX: enrol later
-            enrolled = birth + int(ENROLMENT_MIN_AGE * 365.2425) + 20
         age_years = (today - birth) / 365.2425
 
         # Leaving the roster: death or moving out, within the last two years, after enrolment.
         deceased = moved = None
         if showcase == "deceased" or (showcase is None and r() < DECEASED_RATE):
             deceased = today - 1 - int(r() * LEFT_WITHIN_DAYS)
+            if deceased <= enrolled + 30:
+                deceased = None
         elif showcase == "moved_out" or (showcase is None and r() < MOVED_OUT_RATE):
             moved = today - 1 - int(r() * LEFT_WITHIN_DAYS)
-        if deceased is not None and deceased <= enrolled + 30:
-            deceased = None if showcase is None else max(enrolled + 31, today - 1)
-        if moved is not None and moved <= enrolled + 30:
-            moved = None if showcase is None else max(enrolled + 31, today - 1)
+            if moved <= enrolled + 30:
+                moved = None
         last_day = deceased - 1 if deceased is not None else moved if moved is not None else today
 
-        lost = showcase == "lost" or (showcase is None and r() < LOST_RATE)
-        if lost:
+        if showcase == "lost" or (showcase is None and r() < LOST_RATE):
             lost_from = today - LOST_MIN_DAYS - int(r() * LOST_SPREAD_DAYS)
-            if lost_from <= enrolled:
-                lost = showcase == "lost"
-                lost_from = enrolled if lost else lost_from
-            if lost:
+            if lost_from > enrolled:
                 last_day = min(last_day, lost_from)
 
         # Name and resident ID.
@@ -418,61 +443,42 @@ class _Generator:
         id_area = area if r() >= BORN_ELSEWHERE_RATE else DISTRICTS[int(r() * len(DISTRICTS))][0]
         id_number = self.resident_id(id_area, birth, sex)
 
-        smoker = None
+        line = (f'{{"patient_id":"{area}-{k + 1:06d}","id_number":"{id_number}","name":"{surname}{given}",'
+                f'"sex":"{sex}","birth_date":"{iso(birth)}","team":"{district}-家医团队{team_no:02d}",'
+                f'"institution":"{township}{"社区卫生服务中心" if urban else "卫生院"}",'
+                # Shandong lies north of the Qinling–Huaihe line (China-PAR's north).
+                f'"region":"north","urban":{_JSON_BOOL[urban]},"conditions":{_CONDITIONS_JSON[conditions]},'
+                f'"enrolled_on":"{iso(enrolled)}"')
+        if deceased is not None:
+            line += f',"deceased_on":"{iso(deceased)}"'
+        if moved is not None:
+            line += f',"moved_out_on":"{iso(moved)}"'
         if r() >= SMOKING_UNKNOWN_RATE:
-            smoker = r() < SMOKER_RATE[sex]
-        pregnant = breastfeeding = None
+            line += f',"smoker":{_JSON_BOOL[r() < SMOKER_RATE[sex]]}'
         if sex == "F" and age_years < CHILDBEARING_AGE_MAX + 1:
             pregnant = r() < PREGNANT_RATE
             breastfeeding = not pregnant and r() < BREASTFEEDING_RATE
+            line += f',"pregnant":{_JSON_BOOL[pregnant]},"breastfeeding":{_JSON_BOOL[breastfeeding]}'
 
-        history = self.history(age_years, dm, dl, birth, last_day)
-        has_ckd = any(h["code"] == "ckd" for h in history)
-
+        history, has_ckd = self.history(age_years, dm, dl, birth, last_day)
+        if history:
+            line += ',"history":[' + ",".join(history) + "]"
         visits, visit_days, urgent_days, fpg_mean = self.visits(showcase, htn, dm, sex, age_years, enrolled,
                                                                 last_day)
-        labs = self.labs(sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day)
-        never = showcase == "never_screened" or (showcase is None and r() < NEVER_SCREENED_RATE)
-        screenings = [] if never else self.screenings(dm, enrolled, last_day, showcase == "overdue_screening")
-        referrals = self.referrals(showcase, htn, dm, visit_days, urgent_days, last_day)
-
-        record: dict = {
-            "patient_id": f"{area}-{k + 1:06d}",
-            "id_number": id_number,
-            "name": surname + given,
-            "sex": sex,
-            "birth_date": self.iso(birth),
-            "team": f"{district}-家医团队{team_no:02d}",
-            "institution": institution,
-            "region": "north",  # Shandong lies north of the Yangtze (China-PAR region)
-            "urban": urban,
-            "conditions": list(conditions),
-            "enrolled_on": self.iso(enrolled),
-        }
-        if deceased is not None:
-            record["deceased_on"] = self.iso(deceased)
-        if moved is not None:
-            record["moved_out_on"] = self.iso(moved)
-        if smoker is not None:
-            record["smoker"] = smoker
-        if pregnant is not None:
-            record["pregnant"] = pregnant
-            record["breastfeeding"] = breastfeeding
-        if history:
-            record["history"] = history
-        # Visits arrive as JSON text (see `visits`); the rest goes through the JSON encoder.
-        tail: dict = {}
-        if labs:
-            tail["labs"] = labs
-        if screenings:
-            tail["screenings"] = screenings
-        if referrals:
-            tail["referrals"] = referrals
-        encode = self.encode
-        line = encode(record)[:-1]
         if visits:
             line += ',"visits":[' + ",".join(visits) + "]"
-        return line + ("," + encode(tail)[1:] if tail else "}")
+        labs = self.labs(sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day)
+        if labs:
+            line += ',"labs":[' + ",".join(labs) + "]"
+        never = showcase == "never_screened" or (showcase is None and r() < NEVER_SCREENED_RATE)
+        if not never:
+            screenings = self.screenings(dm, enrolled, last_day, showcase == "overdue_screening")
+            if screenings:
+                line += ',"screenings":[' + ",".join(screenings) + "]"
+        referrals = self.referrals(showcase, htn, dm, visit_days, urgent_days, last_day)
+        if referrals:
+            line += ',"referrals":[' + ",".join(referrals) + "]"
+        return line + "}"
 
     def resident_id(self, area: str, birth: int, sex: str) -> str:
         """A GB 11643 number: area, YYYYMMDD, a 3-digit sequence (odd = male), check digit."""
@@ -487,36 +493,35 @@ class _Generator:
             seq = (seq + 2) % 1000  # same area, birthday and sex already taken: next free sequence
         raise ValueError(f"more than 500 patients of one sex born on {born} in {area}")
 
-    def history(self, age_years: float, dm: bool, dl: bool, birth: int, last_day: int) -> list[dict]:
+    def history(self, age_years: float, dm: bool, dl: bool, birth: int, last_day: int) -> tuple[list[str], bool]:
+        """JSON items of the history list, and whether it holds ckd."""
         r = self.rng.random
-        scale = 2.718281828 ** ((age_years - 65.0) / HISTORY_AGE_SCALE)
+        scale = math.exp((age_years - 65.0) / HISTORY_AGE_SCALE)
         items = []
-        earliest = max(birth + int(30 * 365.2425), self.today - 20 * 365)
+        has_ckd = False
+        earliest = max(birth + int(HISTORY_MIN_AGE * 365.2425), self.today - HISTORY_MAX_YEARS_AGO * 365)
         for code, rate, dm_factor, dm_only in HISTORY_RATES:
             if dm_only and not dm:
                 continue
-            p = rate * (dm_factor if dm else 1.0)
-            if code == "fh":
-                p = rate * (3.0 if dl else 0.3)  # familial hypercholesterolaemia: not age-related
+            if code == "fh":  # familial hypercholesterolaemia: inherited, not age-related
+                p = rate * (FH_FACTOR_DYSLIPIDEMIA if dl else FH_FACTOR_OTHER)
             else:
-                p *= scale
+                p = rate * (dm_factor if dm else 1.0) * scale
             if r() >= p:
                 continue
-            item: dict = {"code": code}
+            has_ckd = has_ckd or code == "ckd"
+            start = last_day
             if code == "acs" or r() < HISTORY_DATED_RATE:
-                if code == "acs" and r() < RECENT_ACS_RATE:
-                    start = max(earliest, last_day - 365)
-                else:
-                    start = earliest
-                if start < last_day:
-                    item["date"] = self.iso(start + int(r() * (last_day - start)))
-            items.append(item)
-        return items
+                start = max(earliest, last_day - 365) if code == "acs" and r() < RECENT_ACS_RATE else earliest
+            if start < last_day:
+                items.append(f'{{"code":"{code}","date":"{self.iso(start + int(r() * (last_day - start)))}"}}')
+            else:
+                items.append(f'{{"code":"{code}"}}')
+        return items, has_ckd
 
     def visits(self, showcase, htn, dm, sex, age_years, enrolled, last_day):
         r = self.rng.random
         z = self.z
-        iso_cache = self._iso
         iso = self.iso
         if htn:
             controlled = r() < BP_CONTROLLED_RATE
@@ -539,64 +544,85 @@ class _Generator:
         t = enrolled if start == enrolled else start + int(r() * VISIT_INTERVAL_DAYS)
         texts: list[str] = []
         days: list[int] = []
-        urgent_days: list[int] = []
+        urgent_days: list[tuple[int, str]] = []
         bits = self.rng.getrandbits
+        iso_cache = self._iso
+        Z = _Z  # noqa: N806 (a local for speed)
+        ints, tenths = _INTS, _TENTHS
+        event_total = _EVENT_CUM[-1]
+        sbp_sd, dbp_shared_sd, dbp_sd = SBP_VISIT_SD, DBP_SBP_SHARE * SBP_VISIT_SD, DBP_VISIT_SD
+        hr_sd, fpg_sd, weight_sd = HEART_RATE_VISIT_SD, FPG_VISIT_SD, WEIGHT_VISIT_SD
+        interval, interval_sd, interval_min = VISIT_INTERVAL_DAYS + 0.5, VISIT_INTERVAL_SD, VISIT_INTERVAL_MIN
+        weight10 = weight * 10 + 0.5
         i = 0
-        # Most of a patient is visits, so this loop is written for speed: one 72-bit draw gives six
-        # normal deviates, one uniform draw picks at most one rare event, and the visit is written
-        # as JSON text directly (tests validate every line against the Patient model).
+        # Most of a patient is visits, so this loop is written for speed: three 24-bit draws give six
+        # normal deviates (table lookups), one uniform draw decides whether a rare event happens,
+        # and the visit is written as JSON text directly.
         while t <= last_day:
-            b = bits(72)
-            following = t + max(VISIT_INTERVAL_MIN,
-                                VISIT_INTERVAL_DAYS + int(VISIT_INTERVAL_SD * _Z[(b >> 60) & 4095] + 0.5))
-            z_sbp = _Z[b & 4095]
-            sbp = int(sbp_mean + SBP_VISIT_SD * z_sbp + 0.5)
-            dbp = int(dbp_mean + DBP_SBP_SHARE * SBP_VISIT_SD * z_sbp + DBP_VISIT_SD * _Z[(b >> 12) & 4095] + 0.5)
-            hr = int(hr_mean + HEART_RATE_VISIT_SD * _Z[(b >> 24) & 4095] + 0.5)
+            b1, b2, b3 = bits(24), bits(24), bits(24)
+            step = int(interval + interval_sd * Z[b3 >> 12])
+            following = t + (step if step > interval_min else interval_min)
+            if following > last_day and last_day - t > SHOWCASE_LATEST_VISIT_DAYS and showcase in _URGENT_SHOWCASE:
+                following = last_day - SHOWCASE_LATEST_VISIT_DAYS // 2  # a showcase urgent reading is recent
+            z_sbp = Z[b1 & 4095]
+            sbp = int(sbp_mean + sbp_sd * z_sbp + 0.5)
+            dbp = int(dbp_mean + dbp_shared_sd * z_sbp + dbp_sd * Z[b1 >> 12] + 0.5)
+            hr = int(hr_mean + hr_sd * Z[b2 & 4095] + 0.5)
+            fpg = 0
+            if dm:
+                fpg = int((fpg_mean + fpg_sd * Z[b2 >> 12]) * 10 + 0.5)  # tenths of mmol/L
+                if fpg < 40:
+                    fpg = 40
             u = r()
-            event = bisect(_EVENT_CUM, u) if u < _EVENT_CUM[-1] else -1
+            event = -1 if u >= event_total else bisect(_EVENT_CUM, u)
             urgent = ""  # the reason of a referral, when the reading is urgent
             symptom = None
-            if event == _EV_URGENT_BP and htn:
-                sbp, dbp, urgent = 180 + int(r() * 26), 95 + int(r() * 20), "htn.urgent_bp"
-            elif event == _EV_TACHYCARDIA:
-                hr = 101 + int(r() * 25)
-            elif event == _EV_SYMPTOM:
-                pool = SYMPTOMS_DM if dm and (not htn or r() < 0.5) else SYMPTOMS_HTN
-                symptom = pool[int(r() * len(pool))]
-            fpg = 0.0
-            if dm:
-                if event == _EV_HYPERGLYCAEMIA:
-                    fpg, urgent = int(167.5 + r() * 80.0) / 10, "dm.urgent_glucose"
-                elif event == _EV_HYPOGLYCAEMIA:
-                    fpg, urgent = int(28.5 + r() * 11.0) / 10, "dm.urgent_glucose"
-                else:
-                    fpg = int(max(fpg_mean + FPG_VISIT_SD * _Z[(b >> 36) & 4095], 4.0) * 10 + 0.5) / 10
-            if following > last_day and showcase is not None:  # the latest visit of a showcase patient
-                if showcase == "urgent_bp":
-                    sbp, dbp, urgent = SHOWCASE_URGENT_BP[0], SHOWCASE_URGENT_BP[1], "htn.urgent_bp"
-                elif showcase == "hypoglycaemia":
-                    fpg, urgent = SHOWCASE_HYPOGLYCAEMIA_FPG, "dm.urgent_glucose"
-                elif showcase == "hyperglycaemia":
-                    fpg, urgent = SHOWCASE_HYPERGLYCAEMIA_FPG, "dm.urgent_glucose"
-                elif showcase == "urgent_symptom":
-                    symptom, urgent = SHOWCASE_SYMPTOM, "htn.urgent_symptom"
-            sbp = min(max(sbp, 90), 230)
-            dbp = min(max(dbp, 50), sbp - 25)
-            text = f'{{"date":"{iso_cache.get(t) or iso(t)}","sbp":{sbp},"dbp":{dbp},"heart_rate":{hr}'
-            if dm:
-                text += f',"fpg":{fpg}'
-            if event == _EV_FEVER:
-                text += f',"temperature":{int(391.5 + r() * 10.0) / 10}'
-            text += f',"weight_kg":{int((weight + WEIGHT_VISIT_SD * _Z[(b >> 48) & 4095]) * 10 + 0.5) / 10}'
+            extra = ""
+            if event >= 0 or (showcase is not None and following > last_day):
+                if event == _EV_URGENT_BP and htn:
+                    sbp, dbp, urgent = 180 + int(r() * 26), 95 + int(r() * 20), "htn.urgent_bp"
+                elif event == _EV_TACHYCARDIA:
+                    hr = 101 + int(r() * 25)
+                elif event == _EV_SYMPTOM:
+                    pool = SYMPTOMS_DM if dm and (not htn or r() < 0.5) else SYMPTOMS_HTN
+                    symptom = pool[int(r() * len(pool))]
+                elif event == _EV_HYPERGLYCAEMIA and dm:
+                    fpg, urgent = int(167.5 + r() * 80.0), "dm.urgent_glucose"
+                elif event == _EV_HYPOGLYCAEMIA and dm:
+                    fpg, urgent = int(28.5 + r() * 11.0), "dm.urgent_glucose"
+                elif event == _EV_FEVER:
+                    extra = f',"temperature":{int(391.5 + r() * 10.0) / 10}'
+                if showcase is not None and following > last_day:  # the latest visit of a showcase patient
+                    if showcase == "urgent_bp":
+                        sbp, dbp, urgent = SHOWCASE_URGENT_BP[0], SHOWCASE_URGENT_BP[1], "htn.urgent_bp"
+                    elif showcase == "hypoglycaemia":
+                        fpg, urgent = int(SHOWCASE_HYPOGLYCAEMIA_FPG * 10 + 0.5), "dm.urgent_glucose"
+                    elif showcase == "hyperglycaemia":
+                        fpg, urgent = int(SHOWCASE_HYPERGLYCAEMIA_FPG * 10 + 0.5), "dm.urgent_glucose"
+                    elif showcase == "urgent_symptom":
+                        symptom, urgent = SHOWCASE_SYMPTOM, "htn.urgent_symptom"
+            if sbp < 90:
+                sbp = 90
+            elif sbp > 230:
+                sbp = 230
+            if dbp > sbp - 25:
+                dbp = sbp - 25
+            elif dbp < 50:
+                dbp = 50
+            if hr < 40:
+                hr = 40
+            extra += f',"weight_kg":{tenths[int(weight10 + weight_sd * 10 * Z[b3 & 4095])]}'
             if i == 0:
-                text += f',"height_cm":{height}'
+                extra += f',"height_cm":{height}'
             if i % WAIST_EVERY_NTH_VISIT == 0:
-                text += f',"waist_cm":{waist}'
+                extra += f',"waist_cm":{waist}'
             if symptom is not None:
-                text += f',"symptoms":["{symptom}"]'
-            texts.append(text + (_ADVERSE_TAIL if event == _EV_ADVERSE
-                                 else _COMPLICATION_TAIL if event == _EV_NEW_COMPLICATION else _PLAIN_TAIL))
+                extra += f',"symptoms":["{symptom}"]'
+            texts.append(
+                f'{{"date":"{iso_cache.get(t) or iso(t)}","sbp":{ints[sbp]},"dbp":{ints[dbp]},"heart_rate":{ints[hr]}'
+                f'{f",{_FPG_KEY}{tenths[fpg]}" if dm else ""}{extra}'
+                f'{_ADVERSE_TAIL if event == _EV_ADVERSE else _COMPLICATION_TAIL if event == _EV_NEW_COMPLICATION else _PLAIN_TAIL}'
+            )
             days.append(t)
             if urgent:
                 urgent_days.append((t, urgent))
@@ -604,104 +630,125 @@ class _Generator:
             t = following
         return texts, days, urgent_days, fpg_mean
 
-    def labs(self, sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day):
+    def labs(self, sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day) -> list[str]:
+        """JSON items of yearly-ish lab panels: lipids always, HbA1c for diabetes, often creatinine and UACR."""
         r = self.rng.random
+        bits = self.rng.getrandbits
         z = self.z
-        if enrolled > last_day:
-            return []
         ldl_mean = (LDL_MEAN_DL if dl else LDL_MEAN_OTHER) + LDL_SD * z()
         hdl_mean = HDL_MEAN[sex] + HDL_SD * z()
-        tg_mean = TG_MEDIAN * 2.718281828 ** (TG_LOG_SD * z())
+        tg_mean = TG_MEDIAN * math.exp(TG_LOG_SD * z())
         cr_mean = (CREATININE_MEAN[sex] + CREATININE_SD * z()) * (CREATININE_CKD_FACTOR if has_ckd else 1.0)
         uacr_median = UACR_MEDIAN_CKD if has_ckd else UACR_MEDIAN_DM if dm else UACR_MEDIAN
         uacr_rate = UACR_RATE_DM if dm or has_ckd else UACR_RATE
         hba1c_mean = HBA1C_PER_FPG * fpg_mean + HBA1C_OFFSET + HBA1C_SD * z()
-        labs: list[dict] = []
-        n = 0
+        labs: list[str] = []
         windows = _year_windows(max(enrolled, self.today - HISTORY_DAYS), last_day)
+        last = len(windows) - 1
         for w, (low, high) in enumerate(windows):
-            if r() < LAB_YEARLY_RATE or (not labs and w == len(windows) - 1):  # at least one panel
-                day = low + int(r() * (high - low + 1))
-                # Treatment brings LDL-C down over the years of management.
-                ldl = max(round(ldl_mean * (0.9 ** n) + LDL_VISIT_SD * z(), 2), 0.6)
-                hdl = max(round(hdl_mean + 0.1 * z(), 2), 0.5)
-                tg = max(round(tg_mean * 2.718281828 ** (0.2 * z()), 2), 0.3)
-                tc = round(ldl + hdl + tg / 2.2 + 0.3 * abs(z()), 2)
-                lab: dict = {"date": self.iso(day), "tc": tc, "ldl_c": ldl, "hdl_c": hdl, "tg": tg}
-                if dm:
-                    lab["hba1c"] = round(min(max(hba1c_mean + 0.4 * z(), 5.0), 14.0), 1)
-                if r() < CREATININE_RATE:
-                    lab["creatinine"] = round(min(max(cr_mean + 6.0 * z(), 35.0), 600.0))
-                if r() < uacr_rate:
-                    lab["uacr"] = round(min(uacr_median * 2.718281828 ** (UACR_LOG_SD * z()), 3000.0), 1)
-                labs.append(lab)
-                n += 1
+            if r() >= LAB_YEARLY_RATE and (labs or w != last):  # at least one panel
+                continue
+            b1, b2, b3 = bits(24), bits(24), bits(24)
+            # Values in hundredths/tenths as ints, written through the text tables (see _TENTHS).
+            # Treatment brings LDL-C down over the years of management.
+            ldl = int((ldl_mean * LDL_YEARLY_FACTOR ** len(labs) + LDL_LAB_SD * _Z[b1 & 4095]) * 100 + 0.5)
+            ldl = min(max(ldl, LDL_MIN_CENTI), _MAX_HUNDREDTHS)
+            hdl = min(max(int((hdl_mean + HDL_LAB_SD * _Z[b1 >> 12]) * 100 + 0.5), HDL_MIN_CENTI), _MAX_HUNDREDTHS)
+            tg = int(tg_mean * math.exp(TG_LAB_LOG_SD * _Z[b2 & 4095]) * 100 + 0.5)
+            tg = min(max(tg, TG_MIN_CENTI), _MAX_HUNDREDTHS)
+            # Friedewald (mmol/L): TC = LDL-C + HDL-C + TG/2.2, plus some lipoprotein(a) and error.
+            tc = min(ldl + hdl + int(tg / 2.2 + TC_EXTRA_SD * 100 * abs(_Z[b2 >> 12]) + 0.5), _MAX_HUNDREDTHS)
+            text = (f'{{"date":"{self.iso(low + int(r() * (high - low + 1)))}","tc":{_HUNDREDTHS[tc]},'
+                    f'"ldl_c":{_HUNDREDTHS[ldl]},"hdl_c":{_HUNDREDTHS[hdl]},"tg":{_HUNDREDTHS[tg]}')
+            if dm:
+                hba1c = min(max(hba1c_mean + HBA1C_LAB_SD * _Z[b3 & 4095], 5.0), 14.0)
+                text += f',"hba1c":{_TENTHS[int(hba1c * 10 + 0.5)]}'
+            if r() < CREATININE_RATE:
+                creatinine = min(max(cr_mean + CREATININE_LAB_SD * _Z[b3 >> 12], 35.0), 600.0)
+                text += f',"creatinine":{int(creatinine + 0.5)}'
+            if r() < uacr_rate:
+                uacr = min(uacr_median * math.exp(UACR_LOG_SD * _Z[bits(12)]), 3000.0)
+                text += f',"uacr":{_TENTHS[int(uacr * 10 + 0.5)]}'
+            labs.append(text + "}")
         return labs
 
-    def screenings(self, dm, enrolled, last_day, overdue):
+    def screenings(self, dm: bool, enrolled: int, last_day: int, overdue: bool) -> list[str]:
+        """JSON items of the six-complication screenings, in date order. Each kind is done by some
+        patients only; those who do it miss some years (adherence), so some are overdue."""
         r = self.rng.random
-        out: list[dict] = []
+        out: list[tuple[int, str]] = []
         adherence = SCREEN_ADHERENCE_MIN + r() * (SCREEN_ADHERENCE_MAX - SCREEN_ADHERENCE_MIN)
         start = max(enrolled, self.today - HISTORY_DAYS)
         windows = _year_windows(start, last_day)
+        last = len(windows) - 1
         for kind, who, ever_rate, abnormal_rate in SCREENINGS:
             if who == "diabetes" and not dm:
                 continue
             if overdue and kind == "ecg":
                 # Showcase: one ECG, long enough ago to be overdue on any yearly schedule.
-                day = min(last_day, self.today - 400)
+                day = min(last_day, self.today - SHOWCASE_OVERDUE_DAYS)
                 if day >= start:
-                    out.append({"date": self.iso(day), "kind": "ecg", "result": "normal"})
+                    out.append((day, f'{{"date":"{self.iso(day)}","kind":"ecg","result":"normal"}}'))
                 continue
             if r() >= ever_rate:
                 continue
             done = False
             for w, (low, high) in enumerate(windows):
-                if r() < adherence or (not done and w == len(windows) - 1):
+                if r() < adherence or (not done and w == last):
                     day = low + int(r() * (high - low + 1))
-                    out.append(self.screening(kind, day, r() < abnormal_rate))
+                    out.append((day, self.screening(kind, day, r() < abnormal_rate)))
                     done = True
-        out.sort(key=lambda s: s["date"])
-        return out
+        out.sort(key=_first)
+        return [text for _, text in out]
 
-    def screening(self, kind: str, day: int, abnormal: bool) -> dict:
+    def screening(self, kind: str, day: int, abnormal: bool) -> str:
         r = self.rng.random
-        item: dict = {"date": self.iso(day), "kind": kind, "result": "abnormal" if abnormal else "normal"}
+        text = f'{{"date":"{self.iso(day)}","kind":"{kind}","result":"{"abnormal" if abnormal else "normal"}"'
         if kind == "abi":
-            if abnormal:
-                low = r() < ABI_VERY_LOW_RATE
-                item["value"] = round(0.35 + r() * 0.14, 2) if low else round(0.5 + r() * 0.39, 2)
+            if not abnormal:
+                value = 0.95 + r() * 0.35
+            elif r() < ABI_VERY_LOW_RATE:
+                value = 0.35 + r() * 0.14
             else:
-                item["value"] = round(0.95 + r() * 0.35, 2)
+                value = 0.5 + r() * 0.39
+            text += f',"value":{int(value * 100 + 0.5) / 100}'
         elif kind == "fundus":
-            item["grade"] = FUNDUS_ABNORMAL_GRADES[self.pick(_FUNDUS_CUM)][0] if abnormal else "no_dr"
+            grade = FUNDUS_ABNORMAL_GRADES[self.pick(_FUNDUS_CUM)][0] if abnormal else "no_dr"
+            text += f',"grade":"{grade}"'
         elif kind == "uacr":
-            item["value"] = round(30.0 + r() * 200.0, 1) if abnormal else round(3.0 + r() * 25.0, 1)
+            value = 30.0 + r() * 200.0 if abnormal else 3.0 + r() * 25.0
+            text += f',"value":{int(value * 10 + 0.5) / 10}'
         elif kind == "egfr":
-            item["value"] = round(25.0 + r() * 34.0, 1) if abnormal else round(60.0 + r() * 50.0, 1)
-        return item
+            value = 25.0 + r() * 34.0 if abnormal else 60.0 + r() * 50.0
+            text += f',"value":{int(value * 10 + 0.5) / 10}'
+        return text + "}"
 
-    def referrals(self, showcase, htn, dm, visit_days, urgent_days, last_day):
+    def referrals(self, showcase, htn, dm, visit_days, urgent_days, last_day) -> list[str]:
+        """JSON items of referrals after urgent readings and for poor control, in date order."""
         r = self.rng.random
-        out: list[dict] = []
+        out: list[tuple[int, str]] = []
         for day, reason in urgent_days:
             if showcase is not None or r() < REFERRAL_AFTER_URGENT_RATE:
-                out.append(self.referral(day, reason, last_day, pending=showcase is not None))
+                out.append((day, self.referral(day, reason, last_day, pending=showcase is not None)))
         if visit_days and (showcase == "referral_pending" or (showcase is None and r() < ROUTINE_REFERRAL_RATE)):
             day = visit_days[-1] if showcase == "referral_pending" else visit_days[int(r() * len(visit_days))]
             reason = "htn.two_uncontrolled" if htn or not dm else "dm.two_uncontrolled"
-            out.append(self.referral(day, reason, last_day, pending=showcase == "referral_pending"))
-        out.sort(key=lambda f: f["date"])
-        return out
+            out.append((day, self.referral(day, reason, last_day, pending=showcase == "referral_pending")))
+        out.sort(key=_first)
+        return [text for _, text in out]
 
-    def referral(self, day: int, reason: str, last_day: int, pending: bool) -> dict:
+    def referral(self, day: int, reason: str, last_day: int, pending: bool) -> str:
         r = self.rng.random
-        item: dict = {"date": self.iso(day), "to": "county", "reason": reason}
+        text = f'{{"date":"{self.iso(day)}","to":"county","reason":"{reason}"'
         low, high = REFERRAL_RETURN_DAYS
         back = day + low + int(r() * (high - low))
         if not pending and r() < REFERRAL_RETURNED_RATE and back <= last_day:
-            item["returned_on"] = self.iso(back)
-        return item
+            text += f',"returned_on":"{self.iso(back)}"'
+        return text + "}"
+
+
+def _first(pair: tuple[int, str]) -> int:
+    return pair[0]
 
 
 def _year_windows(start: int, last_day: int) -> list[tuple[int, int]]:

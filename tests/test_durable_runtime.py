@@ -106,10 +106,10 @@ def test_the_durable_json_is_byte_identical_between_compilations():
     assert one == two
 
 
-def test_a_possible_rule_is_emitted_only_when_it_differs_from_the_definite_one(program):
+def test_a_refuting_rule_is_emitted_only_for_a_condition_that_can_be_unknown(program):
     names = {n for _, _, d in rulesets_for(program) for n in d}
-    assert "rule:htn.urgent_bp#pos" in names
-    assert "derive:bp_control_class:1#def" in names and "derive:bp_control_class:1#pos" not in names
+    assert "rule:htn.urgent_bp#ref" in names
+    assert "derive:bp_control_class:1#def" in names and "derive:bp_control_class:1#ref" not in names
 
 
 def test_a_large_programme_file_is_split_into_rulesets_of_at_most_100_rules():
@@ -123,3 +123,27 @@ def test_a_large_programme_file_is_split_into_rulesets_of_at_most_100_rules():
     got = DurableRuntime(program).run(program.rules_layer.index, {"visit_sbp": 150})
     assert got == PythonRuntime(program).run(program.rules_layer.index, {"visit_sbp": 150})
     assert sum(d for d, _ in got) == 51
+
+
+def test_a_fact_comparison_with_the_right_side_missing_is_not_definite_in_durable():
+    program = compile_set(build_set({"t.yaml": {"guideline": "t", "rules": [
+        {"id": "t.below_target", "color": "yellow", "when": {"fact": "latest_sbp", "lt": {"fact": "visit_sbp"}},
+         "explain": "x", "source": SRC}]}}))
+    layer = program.rules_layer.index
+    assert DurableRuntime(program).run(layer, {"latest_sbp": 120})[0] == (False, True)
+    assert DurableRuntime(program).run(layer, {"latest_sbp": 120, "visit_sbp": 130})[0] == (True, True)
+
+
+def test_a_condition_too_large_for_one_durable_rule_is_split_and_still_agrees():
+    branches = [{"all": [{"fact": "visit_sbp", "gte": 100 + k}, {"fact": "visit_dbp", "lt": 60 + k},
+                         {"any": [{"fact": "smoker", "eq": True}, {"fact": "age_years", "gte": 40 + k}]}]}
+                for k in range(12)]
+    program = compile_set(build_set({"t.yaml": {"guideline": "t", "rules": [
+        {"id": "t.big", "color": "yellow", "when": {"any": branches}, "explain": "x", "source": SRC}]}}))
+    chunks = rulesets_for(program)
+    assert any("~" in name for _, _, d in chunks for name in d)
+    durable, python = DurableRuntime(program), PythonRuntime(program)
+    layer = program.rules_layer.index
+    for facts in ({"visit_sbp": 105, "visit_dbp": 64, "smoker": True}, {"visit_sbp": 105, "visit_dbp": 70},
+                  {"visit_sbp": 99}, {"visit_dbp": 62, "age_years": 45}, {}):
+        assert durable.run(layer, facts) == python.run(layer, facts)
