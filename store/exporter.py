@@ -110,7 +110,7 @@ def export_jsonl(db_url: str, out: TextIO) -> int:
     count = 0
     try:
         for record in iter_records(db_engine):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
     finally:
         db_engine.dispose()

@@ -86,9 +86,9 @@ class Table:
 
 def read_tabular(source: Source, mapping: Mapping | None) -> Iterator[Item]:
     mapping = mapping or Mapping()
-    findings = source.findings
-    tables, closers = _open_tables(source, mapping, findings)
+    closers: list = []
     try:
+        tables = _open_tables(source, mapping, source.findings, closers)
         yield from _join(source, tables, mapping)
     finally:
         for close in closers:
@@ -114,9 +114,8 @@ def _xlsx_rows(rows) -> Iterator[tuple[int, tuple]]:
             yield number, row
 
 
-def _open_tables(source: Source, mapping: Mapping, findings: list[Problem]):
+def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], closers: list) -> list[Table]:
     raw: list[tuple[str, str, list[str], Iterator]] = []  # (name, stem, headers, rows)
-    closers = []
     if source.kind == "csv":
         for path in source.paths:
             name = str(path)
@@ -164,7 +163,7 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem]):
         table = Table(role, name, headers, rows)
         _resolve_columns(table, mapping, findings)
         tables.append(table)
-    return tables, closers
+    return tables
 
 
 def _role(stem: str, headers: list[str], mapping: Mapping) -> str | None:
