@@ -15,7 +15,7 @@ Codes (never reuse one):
   C122 overlay changes a unit        C123 remove_rules: no such id C124 value not among the declared values
   C125 no colors                     C126 no screenings           C127 unknown screening kind
   C128 explain is not a valid template  C129 table row value outside the input's domain
-  C130 referral to an unknown tier
+  C130 referral to an unknown tier      C131 a table input's domain lacks values its fact can take
   G111 comparison without exactly one left side   G112 comparison without exactly one operator
 """
 
@@ -543,6 +543,12 @@ class _Checker:
             if info is None or info.type == "set":
                 continue
             want = {"integer": "number"}.get(info.type, info.type)
+            possible = self.possible_values(inp.fact, info)
+            lacking = [v for v in possible if not any(_same(v, x) for x in inp.domain)]
+            if lacking:
+                self.add(e.problem("C131", f"the domain of input '{name}' lacks {_render(lacking)}, which "
+                                   f"'{inp.fact}' can take", ("inputs", name, "domain"),
+                                   hint="add them to the domain (and rows for them), or patients with them match no row"))
             for i, v in enumerate(inp.domain):
                 if _kind(v) != want:
                     self.add(e.problem("C106", f"domain value {_render(v)} of input '{name}' is not {info.type} "
@@ -600,6 +606,17 @@ class _Checker:
         if len(overlaps) > _MAX_TABLE_REPORTS:
             self.add(e.problem("C112", f"table '{t.table}': {len(overlaps) - _MAX_TABLE_REPORTS} more "
                                "combinations match more than one row", ("rows",)))
+
+    def possible_values(self, fact: str, info: FactInfo) -> list:
+        """Every value a fact can take, when the set says: bool, a count's 0…n, declared string values."""
+        if info.type == "bool":
+            return [True, False]
+        if info.values is not None:
+            return list(info.values)
+        for e in self.d.derive:
+            if isinstance(e.value, Count) and e.value.count == fact:
+                return list(range(len(e.value.of) + 1))
+        return []
 
     def row_matches(self, when: dict, values: dict) -> bool:
         for name, test in when.items():

@@ -329,7 +329,7 @@ def test_a_derived_fact_has_one_producer_and_its_own_name(derive: str, codes: st
 @pytest.mark.parametrize(("inputs", "rows", "codes"), [
     ("{s: {fact: smoker, domain: [true, false]}}", "- {when: {s: true}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}", ""),
     ("{s: {fact: smoker, domain: [yes, no]}}", "- {when: {s: yes}, then: {b: x}}\n- {when: {s: no}, then: {b: y}}",
-     "C106 C106"),
+     "C131 C106 C106"),
     ("{s: {fact: smoker, domain: [true, false]}}", "- {when: {s: [true, 1]}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}",
      "C129"),
 ])
@@ -357,4 +357,25 @@ derive:
 def test_rule_follow_up_and_referral_take_days_and_a_care_tier(extra: str, codes: str, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     yaml = rule_when("{fact: latest_sbp, gte: 150}").replace("    color: yellow\n", "    color: yellow\n" + extra)
+    assert overlay(tmp_path, yaml, monkeypatch) == codes
+
+
+@pytest.mark.parametrize(("domain", "rows", "codes"), [
+    ("[0, 1, 2]", "- {when: {n: 0}, then: {b: x}}\n- {when: {n: {gte: 1}}, then: {b: y}}", ""),
+    ("[0, 1]", "- {when: {n: 0}, then: {b: x}}\n- {when: {n: {gte: 1}}, then: {b: y}}", "C131"),  # 2 of 2 is possible
+])
+def test_a_count_input_domain_covers_every_count_from_zero_to_all(domain: str, rows: str, codes: str,
+                                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml = f"""
+guideline: county
+derive:
+  - count: n
+    of: [{{fact: smoker, eq: true}}, {{fact: latest_sbp, gte: 140}}]
+  - table: t
+    hit_policy: unique
+    inputs: {{n: {{fact: n, domain: {domain}}}}}
+    outputs: {{b: {{type: string}}}}
+    rows:
+{textwrap.indent(rows, "      ")}
+"""
     assert overlay(tmp_path, yaml, monkeypatch) == codes
