@@ -225,6 +225,7 @@ _SURNAME_CUM = _cum(s[1] for s in SURNAMES)
 _MIX_CUM = _cum(m[1] for m in CONDITION_MIX)
 _FUNDUS_CUM = _cum(g[1] for g in FUNDUS_ABNORMAL_GRADES)
 _URGENT_SHOWCASE = frozenset({"urgent_bp", "hypoglycaemia", "hyperglycaemia", "urgent_symptom"})
+_PLAIN_SCREENINGS = frozenset({"ecg", "stroke_risk", "carotid_us", "neuropathy", "foot_pulse"})  # no value/grade
 _CONDITION_ORDER = ("hypertension", "diabetes", "dyslipidemia")
 _CONDITIONS_JSON = {
     tuple(c for c, bit in zip(_CONDITION_ORDER, (4, 2, 1), strict=True) if mask & bit):
@@ -704,6 +705,8 @@ class _Generator:
     def screening(self, kind: str, day: int, abnormal: bool) -> str:
         r = self.rng.random
         text = f'{{"date":"{self.iso(day)}","kind":"{kind}","result":"{"abnormal" if abnormal else "normal"}"'
+        if kind in _PLAIN_SCREENINGS:
+            return text + "}"
         if kind == "abi":
             if not abnormal:
                 value = 0.95 + r() * 0.35
@@ -711,16 +714,16 @@ class _Generator:
                 value = 0.35 + r() * 0.14
             else:
                 value = 0.5 + r() * 0.39
-            text += f',"value":{int(value * 100 + 0.5) / 100}'
+            text += f',"value":{_HUNDREDTHS[int(value * 100 + 0.5)]}'
         elif kind == "fundus":
             grade = FUNDUS_ABNORMAL_GRADES[self.pick(_FUNDUS_CUM)][0] if abnormal else "no_dr"
             text += f',"grade":"{grade}"'
         elif kind == "uacr":
             value = 30.0 + r() * 200.0 if abnormal else 3.0 + r() * 25.0
-            text += f',"value":{int(value * 10 + 0.5) / 10}'
+            text += f',"value":{_TENTHS[int(value * 10 + 0.5)]}'
         elif kind == "egfr":
             value = 25.0 + r() * 34.0 if abnormal else 60.0 + r() * 50.0
-            text += f',"value":{int(value * 10 + 0.5) / 10}'
+            text += f',"value":{_TENTHS[int(value * 10 + 0.5)]}'
         return text + "}"
 
     def referrals(self, showcase, htn, dm, visit_days, urgent_days, last_day) -> list[str]:
