@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from guidelines.yaml_source import T_CODES, SourceFile, did_you_mean, plain, read_yaml, render_path, validation_problems
+from guidelines.yaml_source import T_CODES, Loc, SourceFile, did_you_mean, plain, read_yaml, render_path, validation_problems
 from pathways.errors import Problem, SangaoError
-from pathways.models import Assessment, ControlOut, ReferralOut
+from pathways.models import Assessment, ControlOut, Patient, ReferralOut
 
 SUFFIX = ".cases.yaml"
 LIST_EXPECTATIONS = ("reasons", "reasons_include", "reasons_exclude", "due_include", "due_exclude",
@@ -82,8 +82,14 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
     if guideline is not None and isinstance(data.get("guideline"), str) and data["guideline"] != guideline:
         problems.append(src.problem("T119", f"guideline '{data['guideline']}' but the file beside it is "
                                     f"'{guideline}'", ("guideline",), hint=f"write guideline: {guideline}"))
+    seen: set[tuple] = set()
     for name, case in (data.get("cases") or {}).items() if isinstance(data.get("cases"), dict) else ():
         problems += _check_case(src, str(name), case)
+        if doc is not None and name in doc.cases:
+            for p in _check_patient(src, doc, str(name)):
+                if (p.code, p.line, p.column, p.message) not in seen:   # the shared `patient` once
+                    seen.add((p.code, p.line, p.column, p.message))
+                    problems.append(p)
     if problems or doc is None:
         raise SangaoError(sorted(problems, key=lambda p: (p.line or 0, p.column if isinstance(p.column, int) else 0)))
     lines = {name: src.doc["cases"].lc.key(name)[0] + 1 for name in doc.cases}
@@ -117,6 +123,38 @@ def _guideline_of(path: Path) -> str | None:
         return None   # the guideline loader reports that file
     value = doc.get("guideline") if isinstance(doc, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _check_patient(src: SourceFile, doc: _CaseFileDoc, name: str) -> list[Problem]:
+    """The case's patient (file `patient`, then the case's `given`, then each step's `given`) must be a
+    valid interchange record; each problem points at the part of the file that wrote the bad value."""
+    case = doc.cases[name]
+    layers: list[tuple[Loc, dict]] = [(("patient",), doc.patient), (("cases", name, "given"), case.given)]
+    layers += [(("cases", name, "steps", i, "given"), step.given) for i, step in enumerate(case.steps) if step.given]
+    problems: list[Problem] = []
+    seen: set[tuple] = set()
+    for upto in range(2, len(layers) + 1):
+        merged: dict[str, Any] = {"patient_id": name}
+        for _, part in layers[:upto]:
+            merged.update(part)
+        try:
+            Patient.model_validate(merged)
+            continue
+        except ValidationError as exc:
+            def where(loc: Loc, _layers=layers[:upto]) -> tuple[Loc, str]:
+                for prefix, part in reversed(_layers):
+                    if loc and loc[0] in part:
+                        label = "patient" if prefix == ("patient",) else \
+                            f"CaseSpec(name='{name}') > " + render_path(list(prefix[2:]))
+                        return prefix + tuple(loc), label
+                return ("cases", name), f"CaseSpec(name='{name}')"
+
+            for p in validation_problems(src, Patient, exc, merged, T_CODES, where=where):
+                key = (p.code, p.line, p.column, p.message)
+                if key not in seen:
+                    seen.add(key)
+                    problems.append(p)
+    return problems
 
 
 def _check_case(src: SourceFile, name: str, case: Any) -> list[Problem]:

@@ -435,14 +435,20 @@ _TRUTHY_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false", "True", "F
 
 
 def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationError, data: Any,
-                        codes: dict[str, str] = G_CODES, named_dicts: typing.Iterable[str] = ("parameters",)) -> list[Problem]:
-    """One problem per bad node, at its file:line:col, with what would be right."""
+                        codes: dict[str, str] = G_CODES, named_dicts: typing.Iterable[str] = ("parameters",),
+                        where: typing.Callable[[Loc], tuple[Loc, str]] | None = None) -> list[Problem]:
+    """One problem per bad node, at its file:line:col, with what would be right. `data` is what was
+    validated; by default it is the whole file. `where` maps a path in `data` to (its path in the
+    file, a context label) when `data` was assembled from parts of the file (a case's patient)."""
     idents = {k: "" for k in named_dicts}
     problems: list[Problem] = []
     seen: set[tuple] = set()
-    for it in _collapse(exc.errors(include_url=False), data, root):
+    items = _collapse(exc.errors(include_url=False), data, root)
+    locs = [tuple(s for s, k in it.steps if k == "data") for it in items]
+    for it, data_loc in zip(items, locs, strict=True):
+        if any(len(other) > len(data_loc) and other[:len(data_loc)] == data_loc for other in locs):
+            continue   # a complaint about a container whose item is reported is a consequence of it
         err = it.err
-        data_loc = tuple(s for s, k in it.steps if k == "data")
         etype = err["type"]
         value = err.get("input")
         at_key = False
@@ -466,7 +472,7 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
             code, message = codes["type"], f"'{value}' is not true or false"
             hint = "write true or false" + (" (YAML 1.2 reads yes/no/on/off as text)" if value in _TRUTHY_WORDS else "")
         elif etype == "string_type" and isinstance(value, (int, float, _dt.date)) and not isinstance(value, bool):
-            line, col = locate(src.doc, data_loc)
+            line, col = locate(src.doc, where(data_loc)[0] if where else data_loc)
             token = src.token_at(line, col) or str(value)
             kind = "a date" if isinstance(value, _dt.date) else "a number"
             code, message = codes["type"], f"{token} is read as {kind} ({value!r}), not text"
@@ -479,7 +485,7 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
             code, message = codes["type"], f"expected {want}, got {_show(value)}"
         elif etype == "union":
             code, message = codes["type"], f"{err['msg']}; got {_show(value)}"
-        elif etype == "literal_error":
+        elif etype in ("literal_error", "enum"):
             expected = err.get("ctx", {}).get("expected", "")
             options = re.findall(r"'([^']*)'", expected)
             code, message = codes["value"], f"{_show(value)} is not one of {expected}"
@@ -495,8 +501,13 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
         if key in seen:
             continue
         seen.add(key)
-        ctx = context_path(data, root, it.steps, idents)
-        problems.append(src.problem(code, message, data_loc, hint=hint, at_key=at_key, context=ctx))
+        if where is None:
+            ctx = context_path(data, root, it.steps, idents)
+            problems.append(src.problem(code, message, data_loc, hint=hint, at_key=at_key, context=ctx))
+        else:
+            file_loc, label = where(data_loc)
+            ctx = "at " + render_path(list(data_loc), label)
+            problems.append(src.problem(code, message, file_loc, hint=hint, at_key=at_key, context=ctx))
     return problems
 
 

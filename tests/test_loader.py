@@ -375,8 +375,23 @@ def test_a_malformed_cases_file_gives_a_t_error_at_its_place(change: tuple[str, 
 
 def test_a_case_without_expect_or_steps_is_malformed(tmp_path: Path) -> None:
     path = tmp_path / "x.cases.yaml"
-    path.write_text("guideline: htn\nas_of: 2026-11-30\ncases:\n  lonely:\n    given: {}\n", encoding="utf-8")
+    path.write_text(CASES.replace("    given: {visits: [{date: 2026-11-20, sbp: 180, dbp: 96}]}\n"
+                                  "    expect: {color: red, referral: {urgency: urgent}, reasons_include: [htn.urgent_bp]}",
+                                  "    given: {}"), encoding="utf-8")
     with pytest.raises(SangaoError) as exc:
         load_case_file(path)
     (problem,) = exc.value.problems
-    assert (problem.code, problem.line, problem.column) == ("T118", 4, 3)
+    assert (problem.code, problem.line, problem.column) == ("T118", 6, 3)
+
+
+def test_a_bad_record_in_given_is_located_in_the_case_that_wrote_it(tmp_path: Path) -> None:
+    path = tmp_path / "x.cases.yaml"
+    path.write_text(CASES.replace("sbp: 180, dbp: 96", "sbpp: 180, dbp: 96").replace("sex: F", "sex: X"),
+                    encoding="utf-8")
+    with pytest.raises(SangaoError) as exc:
+        load_case_file(path)
+    sex, sbpp = exc.value.problems   # the file's `patient` is reported once, not once per case
+    assert (sex.code, sex.line, sex.column, sex.message) == ("T116", 4, 16, "'X' is not one of 'M' or 'F'")
+    assert (sbpp.code, sbpp.line, sbpp.column, sbpp.message) == ("T113", 7, 41, "unknown key 'sbpp'")
+    assert sbpp.context.splitlines()[0] == "at CaseSpec(name='urgent_exactly_at_180') > given > visits[0] > sbpp"
+    assert sbpp.hint == "did you mean 'sbp'?"
