@@ -16,6 +16,7 @@ Codes (never reuse one):
   C125 no colors                     C126 no screenings           C127 unknown screening kind
   C128 explain is not a valid template  C129 table row value outside the input's domain
   C130 referral to an unknown tier      C131 a table input's domain lacks values its fact can take
+  C132 parameter value not among its options  C133 a measure parameter Python cannot use
   G111 comparison without exactly one left side   G112 comparison without exactly one operator
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -51,6 +53,7 @@ from guidelines.schema import (
 from guidelines.yaml_source import Loc, SourceFile, did_you_mean, placeholders, render_path
 from pathways.errors import Problem
 from pathways.facts import FACTS, MEASURE_PARAMETERS
+from pathways.measures import EgfrEquation
 from pathways.vocab import ScreeningKind, Tier
 
 T = TypeVar("T")
@@ -62,6 +65,7 @@ OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "known", "has_any")
 _ORDER_OPS = ("lt", "lte", "gt", "gte")
 _NUMERIC = ("number", "integer")
 TIERS = tuple(t.value for t in Tier)
+EGFR_EQUATIONS = typing.get_args(EgfrEquation)   # the equations pathways/measures.py implements
 _MAX_COMBINATIONS = 20_000
 _MAX_TABLE_REPORTS = 10
 
@@ -465,8 +469,9 @@ class _Checker:
         if d.screenings is None:
             self.add(d.manifest_src.problem("C126", "no file of the set defines `screenings:`", (),
                                             hint="add a screenings section (look_ahead_days, complications)"))
-        for e in d.parameters.values():
+        for name, e in d.parameters.items():
             self.source(e, e.value.source, ())
+            self.parameter(name, e)
         for e in d.derive:
             self.derive_entry(e)
         self.derived_names()
@@ -479,6 +484,28 @@ class _Checker:
                 self.value_refs(d.colors, getattr(d.colors.value, name).follow_up_days, (name, "follow_up_days"),
                                 "day")
         return self.problems
+
+    def parameter(self, name: str, e: Entry[Parameter]) -> None:
+        p = e.value
+        if p.options is not None:
+            values = p.value if isinstance(p.value, list) else [p.value]
+            for v in values:
+                if not any(_same(v, o) for o in p.options):
+                    close = did_you_mean(str(v), [str(o) for o in p.options])
+                    self.add(e.problem("C132", f"parameter '{name}' is {_render(v)}, not one of its options "
+                                       f"{_render(list(p.options))}", ("value",),
+                                       hint=f"did you mean '{close}'?" if close else "choose one of the options"))
+        if name in MEASURE_PARAMETERS:
+            if name == "egfr_equation":
+                if p.value not in EGFR_EQUATIONS:
+                    self.add(e.problem("C133", f"egfr_equation is {_render(p.value)}", ("value",),
+                                       hint=f"pathways/facts.py knows {', '.join(EGFR_EQUATIONS)}"))
+            elif _kind(p.value) != "number" or isinstance(p.value, float) or p.value < 1:
+                self.add(e.problem("C133", f"'{name}' is {_render(p.value)}, not a whole number of days", ("value",),
+                                   hint="write a positive integer, e.g. 90"))
+            elif p.unit not in (None, "day"):
+                self.add(e.problem("C105", f"'{name}' is read as days, not {p.unit}", ("unit",),
+                                   hint="give it in days (unit: day)"))
 
     def derive_entry(self, e: Entry) -> None:
         d = e.value

@@ -379,3 +379,18 @@ derive:
 {textwrap.indent(rows, "      ")}
 """
     assert overlay(tmp_path, yaml, monkeypatch) == codes
+
+
+@pytest.mark.parametrize(("parameters", "codes"), [
+    ("  county_scheme: {value: relaxed, options: [strict, relaxed]}\n", ""),
+    ("  county_scheme: {value: relaxd, options: [strict, relaxed]}\n", "C132"),
+    ("  control_window_days: {value: 60}\n", ""),
+    ("  control_window_days: {value: 0}\n", "C133"),               # a window must hold at least a day
+    ("  control_window_days: {value: 1}\n", ""),
+    ("  control_window_days: {value: 90.5}\n", "C133"),
+    ("  egfr_equation: {value: ckd_epi_2009}\n", ""),
+    ("  egfr_equation: {value: mdrd}\n", "C132 C133"),             # not an option, and not implemented
+])
+def test_parameters_hold_one_of_their_options_and_measure_parameters_python_can_use(
+        parameters: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert overlay(tmp_path, "guideline: county\nparameters:\n" + parameters, monkeypatch) == codes
