@@ -395,3 +395,16 @@ def test_a_bad_record_in_given_is_located_in_the_case_that_wrote_it(tmp_path: Pa
     assert (sbpp.code, sbpp.line, sbpp.column, sbpp.message) == ("T113", 7, 41, "unknown key 'sbpp'")
     assert sbpp.context.splitlines()[0] == "at CaseSpec(name='urgent_exactly_at_180') > given > visits[0] > sbpp"
     assert sbpp.hint == "did you mean 'sbp'?"
+
+
+def test_check_and_effective_take_include_unverified() -> None:
+    result = runner.invoke(cli.app, ["guidelines", "check", str(BASE), "--include-unverified"])
+    assert result.output == "ok: test-base 2026.1: 3 rules, 1 derive entries, 8 parameters, 4 files\n"
+    result = runner.invoke(cli.app, ["guidelines", "effective", str(BASE), "--include-unverified"])
+    assert any(line.startswith("  htn.chest_pain") and " U " in line for line in result.output.splitlines())
+
+
+def test_check_without_a_path_checks_the_packaged_national_default_set() -> None:
+    result = runner.invoke(cli.app, ["guidelines", "check"])
+    assert result.exit_code == 0
+    assert result.output.startswith("ok: national-default ")
