@@ -124,16 +124,19 @@ WEIGHT_MEAN = {"M": 72.0, "F": 61.0}
 WEIGHT_SD, WEIGHT_VISIT_SD = 9.0, 0.8
 HEIGHT_MEAN, HEIGHT_SD = {"M": 169.0, "F": 158.0}, 6.0
 WAIST_EVERY_NTH_VISIT = 4
-# Rare events, per visit.
+# Rare events, per visit and exclusive: a visit has at most one of them.
 URGENT_BP_RATE = 0.004  # SBP >= 180 (hypertension patients)
-# The rates below are per visit and exclusive: a visit has at most one of these events.
 HYPERGLYCAEMIA_RATE = 0.005  # FPG >= 16.7 (diabetes patients)
 HYPOGLYCAEMIA_RATE = 0.005  # FPG <= 3.9 (diabetes patients)
 TACHYCARDIA_RATE = 0.002  # heart rate > 100
 FEVER_RATE = 0.001  # temperature > 39 °C recorded
 SYMPTOM_RATE = 0.008  # one symptom code of clinical-reference.md §3.6
 ADVERSE_REACTION_RATE = 0.03
-NEW_COMPLICATION_RATE = 0.004
+NEW_COMPLICATION_RATE = 0.004  # the complication also enters `history`, dated that visit
+RANDOM_GLUCOSE_RATE = 0.03  # a random glucose besides the FPG (diabetes patients)
+RANDOM_GLUCOSE_ABOVE_FPG, RANDOM_GLUCOSE_SD = 2.5, 1.5  # mmol/L
+NEW_COMPLICATION_CODES = ("chd", "stroke", "tia", "heart_failure", "ckd", "pad")
+NEW_COMPLICATION_CODES_DM = ("retinopathy", "neuropathy")  # besides the above, for diabetes patients
 SYMPTOMS_HTN = ("severe_headache", "dizziness", "nausea", "vomiting", "blurred_vision", "eye_pain",
                 "palpitations", "chest_tightness", "chest_pain", "dyspnea", "orthopnea", "leg_edema")
 SYMPTOMS_DM = ("polyuria_polydipsia", "sweating", "palpitations", "poor_appetite", "nausea",
@@ -235,7 +238,7 @@ _CONDITIONS_JSON = {
 _JSON_BOOL = {True: "true", False: "false"}
 # Rare visit events are mutually exclusive: one uniform draw falls in at most one interval.
 (_EV_URGENT_BP, _EV_HYPERGLYCAEMIA, _EV_HYPOGLYCAEMIA, _EV_TACHYCARDIA, _EV_FEVER, _EV_SYMPTOM,
- _EV_ADVERSE, _EV_NEW_COMPLICATION) = range(8)
+ _EV_ADVERSE, _EV_NEW_COMPLICATION, _EV_RANDOM_GLUCOSE) = range(9)
 _FPG_KEY = '"fpg":'
 # Number formatting is the costliest part of writing JSON: numbers are kept as ints (units, tenths,
 # hundredths) and written through these tables, which hold exactly what json.dumps writes for them.
@@ -247,7 +250,7 @@ _PLAIN_TAIL = ',"adverse_reaction":false,"new_complication":false}'
 _ADVERSE_TAIL = ',"adverse_reaction":true,"new_complication":false}'
 _COMPLICATION_TAIL = ',"adverse_reaction":false,"new_complication":true}'
 _EVENT_CUM = _cum((URGENT_BP_RATE, HYPERGLYCAEMIA_RATE, HYPOGLYCAEMIA_RATE, TACHYCARDIA_RATE, FEVER_RATE,
-                   SYMPTOM_RATE, ADVERSE_REACTION_RATE, NEW_COMPLICATION_RATE))
+                   SYMPTOM_RATE, ADVERSE_REACTION_RATE, NEW_COMPLICATION_RATE, RANDOM_GLUCOSE_RATE))
 
 
 def generate_roster(n: int, seed: int, as_of: date) -> Iterator[Patient]:
@@ -461,11 +464,19 @@ class _Generator:
             breastfeeding = not pregnant and r() < BREASTFEEDING_RATE
             line += f',"pregnant":{_JSON_BOOL[pregnant]},"breastfeeding":{_JSON_BOOL[breastfeeding]}'
 
-        history, has_ckd = self.history(age_years, dm, dl, birth, last_day)
+        history = self.history(age_years, dm, dl, birth, last_day)
+        visits, visit_days, urgent_days, complication_days, fpg_mean = self.visits(
+            showcase, htn, dm, sex, age_years, enrolled, last_day)
+        for day in complication_days:  # a new complication at a visit is diagnosed that day
+            pool = [c for c in (NEW_COMPLICATION_CODES + NEW_COMPLICATION_CODES_DM if dm else NEW_COMPLICATION_CODES)
+                    if c not in history]
+            if pool:
+                history[pool[int(r() * len(pool))]] = day
+        has_ckd = "ckd" in history
         if history:
-            line += ',"history":[' + ",".join(history) + "]"
-        visits, visit_days, urgent_days, fpg_mean = self.visits(showcase, htn, dm, sex, age_years, enrolled,
-                                                                last_day)
+            line += ',"history":[' + ",".join(
+                f'{{"code":"{code}","date":"{iso(day)}"}}' if day is not None else f'{{"code":"{code}"}}'
+                for code, day in history.items()) + "]"
         if visits:
             line += ',"visits":[' + ",".join(visits) + "]"
         labs = self.labs(sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day)
@@ -494,12 +505,11 @@ class _Generator:
             seq = (seq + 2) % 1000  # same area, birthday and sex already taken: next free sequence
         raise ValueError(f"more than 500 patients of one sex born on {born} in {area}")
 
-    def history(self, age_years: float, dm: bool, dl: bool, birth: int, last_day: int) -> tuple[list[str], bool]:
-        """JSON items of the history list, and whether it holds ckd."""
+    def history(self, age_years: float, dm: bool, dl: bool, birth: int, last_day: int) -> dict[str, int | None]:
+        """History code → day of diagnosis (an ordinal) or None when undated."""
         r = self.rng.random
         scale = math.exp((age_years - 65.0) / HISTORY_AGE_SCALE)
-        items = []
-        has_ckd = False
+        items: dict[str, int | None] = {}
         earliest = max(birth + int(HISTORY_MIN_AGE * 365.2425), self.today - HISTORY_MAX_YEARS_AGO * 365)
         for code, rate, dm_factor, dm_only in HISTORY_RATES:
             if dm_only and not dm:
@@ -510,15 +520,11 @@ class _Generator:
                 p = rate * (dm_factor if dm else 1.0) * scale
             if r() >= p:
                 continue
-            has_ckd = has_ckd or code == "ckd"
             start = last_day
             if code == "acs" or r() < HISTORY_DATED_RATE:
                 start = max(earliest, last_day - 365) if code == "acs" and r() < RECENT_ACS_RATE else earliest
-            if start < last_day:
-                items.append(f'{{"code":"{code}","date":"{self.iso(start + int(r() * (last_day - start)))}"}}')
-            else:
-                items.append(f'{{"code":"{code}"}}')
-        return items, has_ckd
+            items[code] = start + int(r() * (last_day - start)) if start < last_day else None
+        return items
 
     def visits(self, showcase, htn, dm, sex, age_years, enrolled, last_day):
         r = self.rng.random
@@ -546,6 +552,7 @@ class _Generator:
         texts: list[str] = []
         days: list[int] = []
         urgent_days: list[tuple[int, str]] = []
+        complications: list[int] = []
         bits = self.rng.getrandbits
         iso_cache = self._iso
         Z = _Z  # noqa: N806 (a local for speed)
@@ -593,6 +600,11 @@ class _Generator:
                     fpg, urgent = int(28.5 + r() * 11.0), "dm.urgent_glucose"
                 elif event == _EV_FEVER:
                     extra = f',"temperature":{int(391.5 + r() * 10.0) / 10}'
+                elif event == _EV_RANDOM_GLUCOSE and dm:
+                    glucose = fpg_mean + RANDOM_GLUCOSE_ABOVE_FPG + RANDOM_GLUCOSE_SD * z()
+                    extra = f',"random_glucose":{tenths[int(min(max(glucose, 4.0), 16.0) * 10 + 0.5)]}'
+                elif event == _EV_NEW_COMPLICATION:
+                    complications.append(t)
                 if showcase is not None and following > last_day:  # the latest visit of a showcase patient
                     if showcase == "urgent_bp":
                         sbp, dbp, urgent = SHOWCASE_URGENT_BP[0], SHOWCASE_URGENT_BP[1], "htn.urgent_bp"
@@ -629,7 +641,7 @@ class _Generator:
                 urgent_days.append((t, urgent))
             i += 1
             t = following
-        return texts, days, urgent_days, fpg_mean
+        return texts, days, urgent_days, complications, fpg_mean
 
     def labs(self, sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day) -> list[str]:
         """JSON items of yearly-ish lab panels: lipids always, HbA1c for diabetes, often creatinine and UACR."""

@@ -16,7 +16,15 @@ import pytest
 
 from pathways import resident_id
 from pathways.models import Patient
-from pathways.synthetic import DISTRICTS, SHOWCASE, SURNAMES, generate_jsonl, generate_roster
+from pathways.synthetic import (
+    DISTRICTS,
+    NEW_COMPLICATION_CODES,
+    NEW_COMPLICATION_CODES_DM,
+    SHOWCASE,
+    SURNAMES,
+    generate_jsonl,
+    generate_roster,
+)
 
 AS_OF = date(2026, 11, 30)
 SEED = 20261130
@@ -468,3 +476,33 @@ def test_roster_generate_csv_tables_import_as_the_same_patients(tmp_path):
         read.append(patient)
     assert [p.render() for p in problems] == []
     assert read == list(generate_roster(60, 4, AS_OF))
+
+
+def test_a_new_complication_at_a_visit_enters_the_history_dated_that_visit(patients):
+    seen = 0
+    for p in patients:
+        dated = {h.date for h in p.history}
+        possible = set(NEW_COMPLICATION_CODES) | (set(NEW_COMPLICATION_CODES_DM) if _has(p, "diabetes") else set())
+        for v in p.visits:
+            if v.new_complication:
+                seen += 1
+                assert v.date in dated or possible <= {h.code for h in p.history}, p.patient_id
+    assert seen >= 10
+
+
+def test_random_glucose_is_recorded_now_and_then_for_diabetes_only(patients):
+    with_random = [p for p in patients if any(v.random_glucose is not None for v in p.visits)]
+    assert len(with_random) >= 10
+    assert all(_has(p, "diabetes") for p in with_random)
+
+
+@pytest.mark.parametrize("as_of", [date(2028, 2, 29), date(2020, 1, 1), date(2031, 12, 31)], ids=str)
+def test_dates_keep_their_order_at_other_as_of_dates(as_of):
+    for p in generate_roster(400, 3, as_of):
+        assert _age(p.birth_date, p.enrolled_on) >= 35
+        assert p.enrolled_on <= as_of
+        end = p.deceased_on - timedelta(days=1) if p.deceased_on else p.moved_out_on or as_of
+        for what, day in _record_dates(p):
+            assert p.enrolled_on <= day <= end, (p.patient_id, what, day)
+        assert all(h.date is None or p.birth_date < h.date <= end for h in p.history)
+        assert resident_id.problem(p.id_number) is None
