@@ -352,7 +352,9 @@ def _print_plain(text: str) -> None:
 
 
 @guidelines_app.command("check")
-def guidelines_check(path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None) -> None:
+def guidelines_check(
+    path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None
+) -> None:
     """Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.
 
     Example: sangao guidelines check guidelines/national-default
@@ -370,7 +372,8 @@ def guidelines_check(path: GuidelineSetArg = "national-default", include_unverif
         raise SystemExit(1) from None
     left_out = len(draft.rules) - len(gset.rules)
     note = f" ({left_out} unverified left out)" if left_out else ""
-    _print_plain(f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, {len(gset.derive)} derive entries, "
+    _print_plain(f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, "
+                 f"{len(gset.derive)} derive entries, "
                  f"{len(gset.parameters)} parameters, {draft.file_count} files")
 
 
@@ -394,7 +397,9 @@ def guidelines_schema(path: GuidelineSetArg = "national-default") -> None:
 
 
 @guidelines_app.command("effective")
-def guidelines_effective(path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None) -> None:
+def guidelines_effective(
+    path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None
+) -> None:
     """Print the effective set after overlays: each parameter (value, unit) and rule, with the
     file:line it came from.
 

@@ -24,13 +24,29 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from guidelines.yaml_source import T_CODES, Loc, SourceFile, did_you_mean, plain, read_yaml, render_path, validation_problems
+from guidelines.yaml_source import (
+    T_CODES,
+    Loc,
+    SourceFile,
+    did_you_mean,
+    plain,
+    read_yaml,
+    render_path,
+    validation_problems,
+)
 from pathways.errors import Problem, SangaoError
 from pathways.models import Assessment, ControlOut, Patient, ReferralOut
 
 SUFFIX = ".cases.yaml"
-LIST_EXPECTATIONS = ("reasons", "reasons_include", "reasons_exclude", "due_include", "due_exclude",
-                     "overdue_include", "overdue_exclude")
+LIST_EXPECTATIONS = (
+    "reasons",
+    "reasons_include",
+    "reasons_exclude",
+    "due_include",
+    "due_exclude",
+    "overdue_include",
+    "overdue_exclude",
+)
 EXPECT_KEYS = tuple(sorted({*Assessment.model_fields, *LIST_EXPECTATIONS, "facts"} - {"patient_id", "as_of"}))
 
 
@@ -47,7 +63,9 @@ class Step(_Strict):
 
 
 class CaseSpec(_Strict):
-    given: dict[str, Any] = Field(default_factory=dict, description="interchange fields merged over `patient`")
+    given: dict[str, Any] = Field(
+        default_factory=dict, description="interchange fields merged over `patient`"
+    )
     as_of: date | None = Field(None, description="default: the file's as_of")
     expect: dict[str, Any] | None = None
     steps: list[Step] = Field(default_factory=list)
@@ -71,8 +89,17 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
     src = read_yaml(path, T_CODES)
     problems: list[Problem] = []
     if not isinstance(src.doc, dict):
-        raise SangaoError([Problem("T110", "a cases file is a mapping: guideline, as_of, patient, cases",
-                                   file=src.display, line=1, column=1)])
+        raise SangaoError(
+            [
+                Problem(
+                    "T110",
+                    "a cases file is a mapping: guideline, as_of, patient, cases",
+                    file=src.display,
+                    line=1,
+                    column=1,
+                )
+            ]
+        )
     data = plain(src.doc)
     try:
         doc = _CaseFileDoc.model_validate(data)
@@ -80,18 +107,26 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
         problems += validation_problems(src, _CaseFileDoc, exc, data, T_CODES, named_dicts=("cases",))
         doc = None
     if guideline is not None and isinstance(data.get("guideline"), str) and data["guideline"] != guideline:
-        problems.append(src.problem("T119", f"guideline '{data['guideline']}' but the file beside it is "
-                                    f"'{guideline}'", ("guideline",), hint=f"write guideline: {guideline}"))
+        problems.append(
+            src.problem(
+                "T119",
+                f"guideline '{data['guideline']}' but the file beside it is '{guideline}'",
+                ("guideline",),
+                hint=f"write guideline: {guideline}",
+            )
+        )
     seen: set[tuple] = set()
     for name, case in (data.get("cases") or {}).items() if isinstance(data.get("cases"), dict) else ():
         problems += _check_case(src, str(name), case)
         if doc is not None and name in doc.cases:
             for p in _check_patient(src, doc, str(name)):
-                if (p.code, p.line, p.column, p.message) not in seen:   # the shared `patient` once
+                if (p.code, p.line, p.column, p.message) not in seen:  # the shared `patient` once
                     seen.add((p.code, p.line, p.column, p.message))
                     problems.append(p)
     if problems or doc is None:
-        raise SangaoError(sorted(problems, key=lambda p: (p.line or 0, p.column if isinstance(p.column, int) else 0)))
+        raise SangaoError(
+            sorted(problems, key=lambda p: (p.line or 0, p.column if isinstance(p.column, int) else 0))
+        )
     lines = {name: src.doc["cases"].lc.key(name)[0] + 1 for name in doc.cases}
     return CaseFile(**dict(doc), path=src.display, case_lines=lines)
 
@@ -120,7 +155,7 @@ def _guideline_of(path: Path) -> str | None:
     try:
         doc = read_yaml(path).doc
     except SangaoError:
-        return None   # the guideline loader reports that file
+        return None  # the guideline loader reports that file
     value = doc.get("guideline") if isinstance(doc, dict) else None
     return value if isinstance(value, str) else None
 
@@ -130,7 +165,9 @@ def _check_patient(src: SourceFile, doc: _CaseFileDoc, name: str) -> list[Proble
     valid interchange record; each problem points at the part of the file that wrote the bad value."""
     case = doc.cases[name]
     layers: list[tuple[Loc, dict]] = [(("patient",), doc.patient), (("cases", name, "given"), case.given)]
-    layers += [(("cases", name, "steps", i, "given"), step.given) for i, step in enumerate(case.steps) if step.given]
+    layers += [
+        (("cases", name, "steps", i, "given"), step.given) for i, step in enumerate(case.steps) if step.given
+    ]
     problems: list[Problem] = []
     seen: set[tuple] = set()
     for upto in range(2, len(layers) + 1):
@@ -141,11 +178,15 @@ def _check_patient(src: SourceFile, doc: _CaseFileDoc, name: str) -> list[Proble
             Patient.model_validate(merged)
             continue
         except ValidationError as exc:
+
             def where(loc: Loc, _layers=layers[:upto]) -> tuple[Loc, str]:
                 for prefix, part in reversed(_layers):
                     if loc and loc[0] in part:
-                        label = "patient" if prefix == ("patient",) else \
-                            f"CaseSpec(name='{name}') > " + render_path(list(prefix[2:]))
+                        label = (
+                            "patient"
+                            if prefix == ("patient",)
+                            else f"CaseSpec(name='{name}') > " + render_path(list(prefix[2:]))
+                        )
                         return prefix + tuple(loc), label
                 return ("cases", name), f"CaseSpec(name='{name}')"
 
@@ -163,9 +204,16 @@ def _check_case(src: SourceFile, name: str, case: Any) -> list[Problem]:
         return []  # the model already says it is not a mapping
     problems: list[Problem] = []
     if "expect" not in case and "steps" not in case:
-        problems.append(src.problem("T118", f"case '{name}' has neither `expect` nor `steps`", loc, at_key=True,
-                                    context=f"at CaseSpec(name='{name}')",
-                                    hint="add expect: {color: …} or steps: [{as_of: …, expect: {…}}]"))
+        problems.append(
+            src.problem(
+                "T118",
+                f"case '{name}' has neither `expect` nor `steps`",
+                loc,
+                at_key=True,
+                context=f"at CaseSpec(name='{name}')",
+                hint="add expect: {color: …} or steps: [{as_of: …, expect: {…}}]",
+            )
+        )
     if isinstance(case.get("expect"), dict):
         problems += _check_expect(src, name, case["expect"], (*loc, "expect"))
     for i, step in enumerate(case.get("steps") or []):
@@ -181,31 +229,66 @@ def _check_expect(src: SourceFile, name: str, expect: dict, loc: tuple) -> list[
         where = (*loc, key)
         if key not in EXPECT_KEYS:
             close = did_you_mean(str(key), EXPECT_KEYS)
-            problems.append(src.problem("T117", f"unknown expect key '{key}'", where, at_key=True, context=context,
-                                        hint=f"did you mean '{close}'?" if close else
-                                        f"expect checks: {', '.join(EXPECT_KEYS)}"))
+            problems.append(
+                src.problem(
+                    "T117",
+                    f"unknown expect key '{key}'",
+                    where,
+                    at_key=True,
+                    context=context,
+                    hint=f"did you mean '{close}'?" if close else f"expect checks: {', '.join(EXPECT_KEYS)}",
+                )
+            )
         elif key in LIST_EXPECTATIONS:
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                problems.append(src.problem("T120", f"`{key}` takes a list of ids or kinds", where, context=context,
-                                            hint=f"e.g. {key}: [htn.urgent_bp]" if key.startswith("reasons")
-                                            else f"e.g. {key}: [ecg]"))
+                problems.append(
+                    src.problem(
+                        "T120",
+                        f"`{key}` takes a list of ids or kinds",
+                        where,
+                        context=context,
+                        hint=f"e.g. {key}: [htn.urgent_bp]"
+                        if key.startswith("reasons")
+                        else f"e.g. {key}: [ecg]",
+                    )
+                )
         elif key == "facts":
             if not isinstance(value, dict):
-                problems.append(src.problem("T120", "`facts` takes a mapping of fact names to values", where,
-                                            context=context, hint="e.g. facts: {latest_sbp: 146}"))
+                problems.append(
+                    src.problem(
+                        "T120",
+                        "`facts` takes a mapping of fact names to values",
+                        where,
+                        context=context,
+                        hint="e.g. facts: {latest_sbp: 146}",
+                    )
+                )
         elif key in ("control", "referral"):
             fields = ControlOut.model_fields if key == "control" else ReferralOut.model_fields
             if value is None and key == "referral":
                 continue
             if not isinstance(value, dict):
-                problems.append(src.problem("T120", f"`{key}` takes a mapping of its fields", where, context=context,
-                                            hint=f"fields: {', '.join(fields)}"))
+                problems.append(
+                    src.problem(
+                        "T120",
+                        f"`{key}` takes a mapping of its fields",
+                        where,
+                        context=context,
+                        hint=f"fields: {', '.join(fields)}",
+                    )
+                )
                 continue
             for sub in value:
                 if sub not in fields:
                     close = did_you_mean(str(sub), fields)
-                    problems.append(src.problem("T117", f"unknown expect key '{key}.{sub}'", (*where, sub),
-                                                at_key=True, context=context,
-                                                hint=f"did you mean '{close}'?" if close else
-                                                f"fields: {', '.join(fields)}"))
+                    problems.append(
+                        src.problem(
+                            "T117",
+                            f"unknown expect key '{key}.{sub}'",
+                            (*where, sub),
+                            at_key=True,
+                            context=context,
+                            hint=f"did you mean '{close}'?" if close else f"fields: {', '.join(fields)}",
+                        )
+                    )
     return problems

@@ -59,13 +59,23 @@ from pathways.vocab import ScreeningKind, Tier
 T = TypeVar("T")
 
 # Derived facts the assessment reads (docs/guideline-language.md §3, step 4).
-REQUIRED_OUTPUTS = ("bp_control", "glucose_control", "ldl_control", "hba1c_control", "bp_target_sbp",
-                    "bp_target_dbp", "ascvd_risk", "ldl_target", "ckd_stage", "albuminuria")
+REQUIRED_OUTPUTS = (
+    "bp_control",
+    "glucose_control",
+    "ldl_control",
+    "hba1c_control",
+    "bp_target_sbp",
+    "bp_target_dbp",
+    "ascvd_risk",
+    "ldl_target",
+    "ckd_stage",
+    "albuminuria",
+)
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "known", "has_any")
 _ORDER_OPS = ("lt", "lte", "gt", "gte")
 _NUMERIC = ("number", "integer")
 TIERS = tuple(t.value for t in Tier)
-EGFR_EQUATIONS = typing.get_args(EgfrEquation)   # the equations pathways/measures.py implements
+EGFR_EQUATIONS = typing.get_args(EgfrEquation)  # the equations pathways/measures.py implements
 _MAX_COMBINATIONS = 20_000
 _MAX_TABLE_REPORTS = 10
 
@@ -76,13 +86,16 @@ class Entry(Generic[T]):
 
     value: T
     src: SourceFile
-    loc: Loc            # path of the node inside src.doc
-    label: str          # "Rule(id='htn.urgent_bp')": how messages name it
+    loc: Loc  # path of the node inside src.doc
+    label: str  # "Rule(id='htn.urgent_bp')": how messages name it
 
-    def problem(self, code: str, message: str, sub: Loc = (), *, hint: str | None = None,
-                at_key: bool = False) -> Problem:
+    def problem(
+        self, code: str, message: str, sub: Loc = (), *, hint: str | None = None, at_key: bool = False
+    ) -> Problem:
         context = "at " + render_path(list(sub), self.label)
-        return self.src.problem(code, message, self.loc + tuple(sub), hint=hint, at_key=at_key, context=context)
+        return self.src.problem(
+            code, message, self.loc + tuple(sub), hint=hint, at_key=at_key, context=context
+        )
 
     @property
     def line(self) -> tuple[str, int, int]:
@@ -126,8 +139,10 @@ class FactInfo:
 def derive_outputs(d: Classification | Count | DecisionTable) -> dict[str, FactInfo]:
     if isinstance(d, Count):
         return {d.count: FactInfo("integer", None)}
-    return {name: FactInfo(o.type, o.unit, tuple(o.values) if o.values is not None else None)
-            for name, o in d.outputs.items()}
+    return {
+        name: FactInfo(o.type, o.unit, tuple(o.values) if o.values is not None else None)
+        for name, o in d.outputs.items()
+    }
 
 
 def _kind(v: Any) -> str:
@@ -145,8 +160,14 @@ def _same(a: Any, b: Any) -> bool:
     return _kind(a) == _kind(b) and a == b
 
 
-_FOLD = {"eq": _same, "ne": lambda a, b: not _same(a, b), "lt": operator.lt, "lte": operator.le,
-         "gt": operator.gt, "gte": operator.ge}
+_FOLD = {
+    "eq": _same,
+    "ne": lambda a, b: not _same(a, b),
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 
 
 def _op_of(c: Compare) -> list[str]:
@@ -162,7 +183,7 @@ class _Checker:
         self.d = draft
         self.problems: list[Problem] = []
         self.facts: dict[str, FactInfo] = {n: FactInfo(s.type, s.unit) for n, s in FACTS.items()}
-        for e in draft.derive:   # the first producer wins: a duplicate is reported once (C101), not cascaded
+        for e in draft.derive:  # the first producer wins: a duplicate is reported once (C101), not cascaded
             for name, info in derive_outputs(e.value).items():
                 self.facts.setdefault(name, info)
         self.symptoms = set(draft.vocabulary.get("symptoms", {}))
@@ -177,8 +198,14 @@ class _Checker:
             return self.facts[name]
         close = did_you_mean(name, self.facts)
         tail = "`sangao guidelines schema` lists every fact"
-        self.add(e.problem("C102", f"unknown fact '{name}'", sub,
-                           hint=f"did you mean '{close}'? {tail}" if close else tail))
+        self.add(
+            e.problem(
+                "C102",
+                f"unknown fact '{name}'",
+                sub,
+                hint=f"did you mean '{close}'? {tail}" if close else tail,
+            )
+        )
         return None
 
     def param_ref(self, e: Entry, name: str, sub: Loc) -> Parameter | None:
@@ -186,8 +213,14 @@ class _Checker:
             return self.d.parameters[name].value
         close = did_you_mean(name, self.d.parameters)
         tail = "parameters are defined under `parameters:`"
-        self.add(e.problem("C103", f"unknown parameter '{name}'", sub,
-                           hint=f"did you mean '{close}'? {tail}" if close else tail))
+        self.add(
+            e.problem(
+                "C103",
+                f"unknown parameter '{name}'",
+                sub,
+                hint=f"did you mean '{close}'? {tail}" if close else tail,
+            )
+        )
         return None
 
     def value_refs(self, e: Entry, value: Any, sub: Loc, unit: str | None = None) -> None:
@@ -195,16 +228,28 @@ class _Checker:
         if isinstance(value, ParamRef):
             p = self.param_ref(e, value.param, (*sub, "param"))
             if p is not None and unit and p.unit and p.unit != unit:
-                self.add(e.problem("C105", f"unit mismatch: '{sub[-1]}' is in {unit}, parameter '{value.param}' "
-                                   f"in {p.unit}", (*sub, "param"), hint=f"use a parameter in {unit}"))
+                self.add(
+                    e.problem(
+                        "C105",
+                        f"unit mismatch: '{sub[-1]}' is in {unit}, parameter '{value.param}' in {p.unit}",
+                        (*sub, "param"),
+                        hint=f"use a parameter in {unit}",
+                    )
+                )
 
     def source(self, e: Entry, src: Source | None, sub: Loc) -> None:
         if src is None or src.doc in self.d.sources:
             return
         close = did_you_mean(src.doc, self.d.sources)
         known = ", ".join(sorted(self.d.sources)) or "none"
-        self.add(e.problem("C120", f"unknown source.doc '{src.doc}'", (*sub, "source", "doc"),
-                           hint=f"did you mean '{close}'?" if close else f"add it to `sources:` (known: {known})"))
+        self.add(
+            e.problem(
+                "C120",
+                f"unknown source.doc '{src.doc}'",
+                (*sub, "source", "doc"),
+                hint=f"did you mean '{close}'?" if close else f"add it to `sources:` (known: {known})",
+            )
+        )
 
     # ---- conditions ---------------------------------------------------------------------------
 
@@ -222,29 +267,53 @@ class _Checker:
             for i, m in enumerate(c.of):
                 self.condition(e, m, (*sub, "of", i), read)
             if c.at_least > len(c.of):
-                self.add(e.problem("C115", f"at_least: {c.at_least} of {len(c.of)} conditions can never hold",
-                                   (*sub, "at_least"), hint=f"use a number from 1 to {len(c.of)}"))
+                self.add(
+                    e.problem(
+                        "C115",
+                        f"at_least: {c.at_least} of {len(c.of)} conditions can never hold",
+                        (*sub, "at_least"),
+                        hint=f"use a number from 1 to {len(c.of)}",
+                    )
+                )
         elif isinstance(c, Compare):
             self.compare(e, c, sub, read)
 
     def compare(self, e: Entry, c: Compare, sub: Loc, read: set[str]) -> None:
         if (c.fact is None) == (c.param is None):
-            self.add(e.problem("G111", "a comparison needs exactly one of `fact:` or `param:` on the left", sub,
-                               hint="e.g. {fact: latest_sbp, gte: 140} or {param: bp_target_scheme, eq: x}"))
+            self.add(
+                e.problem(
+                    "G111",
+                    "a comparison needs exactly one of `fact:` or `param:` on the left",
+                    sub,
+                    hint="e.g. {fact: latest_sbp, gte: 140} or {param: bp_target_scheme, eq: x}",
+                )
+            )
             return
         ops = _op_of(c)
         if len(ops) != 1:
             found = ", ".join(ops) or "none"
-            self.add(e.problem("G112", f"a comparison needs exactly one operator; found: {found}", sub,
-                               hint="one of eq ne lt lte gt gte in known has_any; combine with all: [...]"))
+            self.add(
+                e.problem(
+                    "G112",
+                    f"a comparison needs exactly one operator; found: {found}",
+                    sub,
+                    hint="one of eq ne lt lte gt gte in known has_any; combine with all: [...]",
+                )
+            )
             return
         op = ops[0]
         right = _operand(c, op)
         if c.param is not None:
             left = self.param_ref(e, c.param, (*sub, "param"))
             if isinstance(right, FactRef):
-                self.add(e.problem("C106", "a parameter condition is folded when the set loads; it cannot "
-                                   "compare with a fact", (*sub, op), hint="put the fact on the left"))
+                self.add(
+                    e.problem(
+                        "C106",
+                        "a parameter condition is folded when the set loads; it cannot compare with a fact",
+                        (*sub, op),
+                        hint="put the fact on the left",
+                    )
+                )
             elif isinstance(right, ParamRef):
                 self.param_ref(e, right.param, (*sub, op, "param"))
             if op in ("known", "has_any") and left is not None:
@@ -275,44 +344,91 @@ class _Checker:
         where = (*sub, op)
         if op == "has_any":
             if info.type != "set":
-                self.add(e.problem("C107", f"has_any on '{c.fact}', which is {info.type}, not a set", where,
-                                   hint="has_any applies to set facts such as visit_symptoms; use eq or in"))
+                self.add(
+                    e.problem(
+                        "C107",
+                        f"has_any on '{c.fact}', which is {info.type}, not a set",
+                        where,
+                        hint="has_any applies to set facts such as visit_symptoms; use eq or in",
+                    )
+                )
             else:
                 for i, code in enumerate(right):
                     if code not in self.symptoms:
                         close = did_you_mean(code, self.symptoms)
-                        self.add(e.problem("C108", f"'{code}' is not in the symptoms vocabulary", (*where, i),
-                                           hint=f"did you mean '{close}'?" if close else
-                                           "add it under vocabulary: symptoms:"))
+                        self.add(
+                            e.problem(
+                                "C108",
+                                f"'{code}' is not in the symptoms vocabulary",
+                                (*where, i),
+                                hint=f"did you mean '{close}'?"
+                                if close
+                                else "add it under vocabulary: symptoms:",
+                            )
+                        )
             return
         if op == "known":
             return
         if info.type == "set":
-            self.add(e.problem("C106", f"`{op}` on set fact '{c.fact}'", where,
-                               hint="set facts take has_any: [codes]"))
+            self.add(
+                e.problem(
+                    "C106", f"`{op}` on set fact '{c.fact}'", where, hint="set facts take has_any: [codes]"
+                )
+            )
             return
         if op in _ORDER_OPS and fkind != "number":
-            self.add(e.problem("C106", f"`{op}` on {info.type} fact '{c.fact}'", where,
-                               hint="lt/lte/gt/gte compare numbers; use eq, ne or in"))
+            self.add(
+                e.problem(
+                    "C106",
+                    f"`{op}` on {info.type} fact '{c.fact}'",
+                    where,
+                    hint="lt/lte/gt/gte compare numbers; use eq, ne or in",
+                )
+            )
             return
         literals = right if op == "in" else ([] if rkind is not None else [right])
         for i, lit in enumerate(literals):
             lwhere = (*where, i) if op == "in" else where
             if _kind(lit) != fkind:
-                self.add(e.problem("C106", f"{info.type} fact '{c.fact}' compared with {_kind(lit)} {lit!r}",
-                                   lwhere, hint=_type_hint(info.type)))
+                self.add(
+                    e.problem(
+                        "C106",
+                        f"{info.type} fact '{c.fact}' compared with {_kind(lit)} {lit!r}",
+                        lwhere,
+                        hint=_type_hint(info.type),
+                    )
+                )
             elif info.values is not None and not any(_same(lit, v) for v in info.values):
                 close = did_you_mean(str(lit), [str(v) for v in info.values])
-                self.add(e.problem("C124", f"{lit!r} is not a value of '{c.fact}'", lwhere,
-                                   hint=f"did you mean '{close}'?" if close else
-                                   f"values: {', '.join(map(str, info.values))}"))
+                self.add(
+                    e.problem(
+                        "C124",
+                        f"{lit!r} is not a value of '{c.fact}'",
+                        lwhere,
+                        hint=f"did you mean '{close}'?"
+                        if close
+                        else f"values: {', '.join(map(str, info.values))}",
+                    )
+                )
         if rkind is not None:
             if rkind != fkind:
-                self.add(e.problem("C106", f"{info.type} fact '{c.fact}' compared with {rname} ({rkind})", where,
-                                   hint=_type_hint(info.type)))
+                self.add(
+                    e.problem(
+                        "C106",
+                        f"{info.type} fact '{c.fact}' compared with {rname} ({rkind})",
+                        where,
+                        hint=_type_hint(info.type),
+                    )
+                )
             elif info.unit and runit and info.unit != runit:
-                self.add(e.problem("C105", f"unit mismatch: '{c.fact}' is in {info.unit}, {rname} in {runit}",
-                                   where, hint=f"compare with a value in {info.unit}"))
+                self.add(
+                    e.problem(
+                        "C105",
+                        f"unit mismatch: '{c.fact}' is in {info.unit}, {rname} in {runit}",
+                        where,
+                        hint=f"compare with a value in {info.unit}",
+                    )
+                )
 
     # ---- never true ---------------------------------------------------------------------------
 
@@ -364,9 +480,14 @@ class _Checker:
                     op = ops[0]
                     param = self.d.parameters[c.param].value
                     values = f"is {_render(param.value)}" + (
-                        f" (options: {', '.join(_render(o) for o in param.options)})" if param.options else "")
-                    return ("C116", f"parameter '{c.param}' {values}, so `{op}: {_render(_operand(c, op))}` "
-                            "is always false", sub)
+                        f" (options: {', '.join(_render(o) for o in param.options)})" if param.options else ""
+                    )
+                    return (
+                        "C116",
+                        f"parameter '{c.param}' {values}, so `{op}: {_render(_operand(c, op))}` "
+                        "is always false",
+                        sub,
+                    )
                 return None
             if ops == ["in"] and not c.in_:
                 return ("C115", f"`in: []` on '{c.fact}' never holds", sub)
@@ -406,7 +527,7 @@ class _Checker:
             if False in knowns and (True in knowns or others):
                 what = "known: true" if True in knowns else f"{others[0][0]}: {_render(others[0][1])}"
                 return ("C115", f"'{fact}' is required missing (known: false) and {what} in one `all`", sub)
-            lo: tuple[float, bool, str] | None = None   # (value, inclusive, text)
+            lo: tuple[float, bool, str] | None = None  # (value, inclusive, text)
             hi: tuple[float, bool, str] | None = None
             eqs: list[tuple[Any, str]] = []
             nes: list[tuple[Any, str]] = []
@@ -453,22 +574,44 @@ class _Checker:
         d = self.d
         missing = [p for p in MEASURE_PARAMETERS if p not in d.parameters]
         if missing:
-            self.add(d.manifest_src.problem(
-                "C104", f"measure parameters missing: {', '.join(missing)}", (),
-                hint="pathways/facts.py reads them; define each under `parameters:` "
-                     "(docs/guideline-language.md §4)"))
+            self.add(
+                d.manifest_src.problem(
+                    "C104",
+                    f"measure parameters missing: {', '.join(missing)}",
+                    (),
+                    hint="pathways/facts.py reads them; define each under `parameters:` "
+                    "(docs/guideline-language.md §4)",
+                )
+            )
         absent = [o for o in REQUIRED_OUTPUTS if o not in self.facts]
         if absent:
-            self.add(d.manifest_src.problem(
-                "C121", f"required output facts missing: {', '.join(absent)}", (),
-                hint="the assessment reads them; add derive entries whose outputs include them "
-                     "(docs/guideline-language.md §3)"))
+            self.add(
+                d.manifest_src.problem(
+                    "C121",
+                    f"required output facts missing: {', '.join(absent)}",
+                    (),
+                    hint="the assessment reads them; add derive entries whose outputs include them "
+                    "(docs/guideline-language.md §3)",
+                )
+            )
         if d.colors is None:
-            self.add(d.manifest_src.problem("C125", "no file of the set defines `colors:`", (),
-                                            hint="add a colors section (red/yellow/blue → tier, severity, follow_up_days)"))
+            self.add(
+                d.manifest_src.problem(
+                    "C125",
+                    "no file of the set defines `colors:`",
+                    (),
+                    hint="add a colors section (red/yellow/blue → tier, severity, follow_up_days)",
+                )
+            )
         if d.screenings is None:
-            self.add(d.manifest_src.problem("C126", "no file of the set defines `screenings:`", (),
-                                            hint="add a screenings section (look_ahead_days, complications)"))
+            self.add(
+                d.manifest_src.problem(
+                    "C126",
+                    "no file of the set defines `screenings:`",
+                    (),
+                    hint="add a screenings section (look_ahead_days, complications)",
+                )
+            )
         for name, e in d.parameters.items():
             self.source(e, e.value.source, ())
             self.parameter(name, e)
@@ -481,8 +624,9 @@ class _Checker:
             self.screenings(d.screenings)
         if d.colors is not None:
             for name in ("red", "yellow", "blue"):
-                self.value_refs(d.colors, getattr(d.colors.value, name).follow_up_days, (name, "follow_up_days"),
-                                "day")
+                self.value_refs(
+                    d.colors, getattr(d.colors.value, name).follow_up_days, (name, "follow_up_days"), "day"
+                )
         return self.problems
 
     def parameter(self, name: str, e: Entry[Parameter]) -> None:
@@ -492,20 +636,44 @@ class _Checker:
             for v in values:
                 if not any(_same(v, o) for o in p.options):
                     close = did_you_mean(str(v), [str(o) for o in p.options])
-                    self.add(e.problem("C132", f"parameter '{name}' is {_render(v)}, not one of its options "
-                                       f"{_render(list(p.options))}", ("value",),
-                                       hint=f"did you mean '{close}'?" if close else "choose one of the options"))
+                    self.add(
+                        e.problem(
+                            "C132",
+                            f"parameter '{name}' is {_render(v)}, not one of its options "
+                            f"{_render(list(p.options))}",
+                            ("value",),
+                            hint=f"did you mean '{close}'?" if close else "choose one of the options",
+                        )
+                    )
         if name in MEASURE_PARAMETERS:
             if name == "egfr_equation":
                 if p.value not in EGFR_EQUATIONS:
-                    self.add(e.problem("C133", f"egfr_equation is {_render(p.value)}", ("value",),
-                                       hint=f"pathways/facts.py knows {', '.join(EGFR_EQUATIONS)}"))
+                    self.add(
+                        e.problem(
+                            "C133",
+                            f"egfr_equation is {_render(p.value)}",
+                            ("value",),
+                            hint=f"pathways/facts.py knows {', '.join(EGFR_EQUATIONS)}",
+                        )
+                    )
             elif _kind(p.value) != "number" or isinstance(p.value, float) or p.value < 1:
-                self.add(e.problem("C133", f"'{name}' is {_render(p.value)}, not a whole number of days", ("value",),
-                                   hint="write a positive integer, e.g. 90"))
+                self.add(
+                    e.problem(
+                        "C133",
+                        f"'{name}' is {_render(p.value)}, not a whole number of days",
+                        ("value",),
+                        hint="write a positive integer, e.g. 90",
+                    )
+                )
             elif p.unit not in (None, "day"):
-                self.add(e.problem("C105", f"'{name}' is read as days, not {p.unit}", ("unit",),
-                                   hint="give it in days (unit: day)"))
+                self.add(
+                    e.problem(
+                        "C105",
+                        f"'{name}' is read as days, not {p.unit}",
+                        ("unit",),
+                        hint="give it in days (unit: day)",
+                    )
+                )
 
     def derive_entry(self, e: Entry) -> None:
         d = e.value
@@ -521,9 +689,17 @@ class _Checker:
             for k, v in then.items():
                 if k not in outputs:
                     close = did_you_mean(k, outputs)
-                    self.add(e.problem("C114", f"'{k}' is not a declared output of '{derive_id(d)}'", (*sub, k),
-                                       at_key=True, hint=f"did you mean '{close}'?" if close else
-                                       f"declare it under outputs: (declared: {', '.join(sorted(outputs))})"))
+                    self.add(
+                        e.problem(
+                            "C114",
+                            f"'{k}' is not a declared output of '{derive_id(d)}'",
+                            (*sub, k),
+                            at_key=True,
+                            hint=f"did you mean '{close}'?"
+                            if close
+                            else f"declare it under outputs: (declared: {', '.join(sorted(outputs))})",
+                        )
+                    )
                 else:
                     self.output_value(e, d.outputs[k], v, (*sub, k))
                 self.value_refs(e, v, (*sub, k), d.outputs[k].unit if k in outputs else None)
@@ -536,19 +712,32 @@ class _Checker:
                     then_keys(case.otherwise, ("cases", i, "otherwise"))
                     self.source(e, case.source, ("cases", i))
                     if i != len(d.cases) - 1:
-                        self.add(e.problem("C110", "`otherwise` must be the last case; the cases after it never apply",
-                                           ("cases", i), hint="move it to the end"))
+                        self.add(
+                            e.problem(
+                                "C110",
+                                "`otherwise` must be the last case; the cases after it never apply",
+                                ("cases", i),
+                                hint="move it to the end",
+                            )
+                        )
                 else:
                     self.condition(e, case.when, ("cases", i, "when"), read)
                     then_keys(case.then, ("cases", i, "then"))
                     self.source(e, case.source, ("cases", i))
                     r = self.unsat(case.when, ("cases", i, "when"))
                     if r:
-                        self.add(e.problem(r[0], f"case {i} of '{d.classification}' can never match: {r[1]}", r[2]))
+                        self.add(
+                            e.problem(r[0], f"case {i} of '{d.classification}' can never match: {r[1]}", r[2])
+                        )
             if not isinstance(d.cases[-1], Otherwise):
-                self.add(e.problem("C110", f"classification '{d.classification}' does not end in `otherwise`",
-                                   ("cases", len(d.cases) - 1),
-                                   hint="add `- otherwise: {...}` as the last case so every patient gets a value"))
+                self.add(
+                    e.problem(
+                        "C110",
+                        f"classification '{d.classification}' does not end in `otherwise`",
+                        ("cases", len(d.cases) - 1),
+                        hint="add `- otherwise: {...}` as the last case so every patient gets a value",
+                    )
+                )
         else:
             self.table(e, d, then_keys)
 
@@ -560,9 +749,16 @@ class _Checker:
             self.add(e.problem("C106", f"{v!r} is not {out.type}", sub, hint=_type_hint(out.type)))
         elif out.values is not None and not any(_same(v, x) for x in out.values):
             close = did_you_mean(str(v), [str(x) for x in out.values])
-            self.add(e.problem("C124", f"{v!r} is not among the declared values", sub,
-                               hint=f"did you mean '{close}'?" if close else
-                               f"values: {', '.join(map(str, out.values))}"))
+            self.add(
+                e.problem(
+                    "C124",
+                    f"{v!r} is not among the declared values",
+                    sub,
+                    hint=f"did you mean '{close}'?"
+                    if close
+                    else f"values: {', '.join(map(str, out.values))}",
+                )
+            )
 
     def table(self, e: Entry, t: DecisionTable, then_keys) -> None:
         for name, inp in t.inputs.items():
@@ -573,14 +769,25 @@ class _Checker:
             possible = self.possible_values(inp.fact, info)
             lacking = [v for v in possible if not any(_same(v, x) for x in inp.domain)]
             if lacking:
-                self.add(e.problem("C131", f"the domain of input '{name}' lacks {_render(lacking)}, which "
-                                   f"'{inp.fact}' can take", ("inputs", name, "domain"),
-                                   hint="add them to the domain (and rows for them), or patients with them match no row"))
+                self.add(
+                    e.problem(
+                        "C131",
+                        f"the domain of input '{name}' lacks {_render(lacking)}, which '{inp.fact}' can take",
+                        ("inputs", name, "domain"),
+                        hint="add them to the domain (and rows for them), or patients with them match no row",
+                    )
+                )
             for i, v in enumerate(inp.domain):
                 if _kind(v) != want:
-                    self.add(e.problem("C106", f"domain value {_render(v)} of input '{name}' is not {info.type} "
-                                       f"like fact '{inp.fact}'", ("inputs", name, "domain", i),
-                                       hint=_type_hint(info.type)))
+                    self.add(
+                        e.problem(
+                            "C106",
+                            f"domain value {_render(v)} of input '{name}' is not {info.type} "
+                            f"like fact '{inp.fact}'",
+                            ("inputs", name, "domain", i),
+                            hint=_type_hint(info.type),
+                        )
+                    )
         names = list(t.inputs)
         bad = False
         for r, row in enumerate(t.rows):
@@ -589,17 +796,32 @@ class _Checker:
                     domain = t.inputs[key].domain
                     for k, v in enumerate(test if isinstance(test, list) else [test]):
                         if not any(_same(v, x) for x in domain):
-                            sub = ("rows", r, "when", key, k) if isinstance(test, list) else ("rows", r, "when", key)
-                            self.add(e.problem("C129", f"row {r} of table '{t.table}': {key}={_render(v)} is not "
-                                               f"in the input's domain {_render(list(domain))}", sub,
-                                               hint="use a domain value, or add it to the domain"))
+                            sub = (
+                                ("rows", r, "when", key, k)
+                                if isinstance(test, list)
+                                else ("rows", r, "when", key)
+                            )
+                            self.add(
+                                e.problem(
+                                    "C129",
+                                    f"row {r} of table '{t.table}': {key}={_render(v)} is not "
+                                    f"in the input's domain {_render(list(domain))}",
+                                    sub,
+                                    hint="use a domain value, or add it to the domain",
+                                )
+                            )
                 if key not in t.inputs:
                     bad = True
                     close = did_you_mean(key, names)
-                    self.add(e.problem("C113", f"row {r} of table '{t.table}' names '{key}', which is not an input",
-                                       ("rows", r, "when", key), at_key=True,
-                                       hint=f"did you mean '{close}'?" if close else
-                                       f"inputs: {', '.join(names)}"))
+                    self.add(
+                        e.problem(
+                            "C113",
+                            f"row {r} of table '{t.table}' names '{key}', which is not an input",
+                            ("rows", r, "when", key),
+                            at_key=True,
+                            hint=f"did you mean '{close}'?" if close else f"inputs: {', '.join(names)}",
+                        )
+                    )
             then_keys(row.then, ("rows", r, "then"))
         if bad:
             return
@@ -620,19 +842,41 @@ class _Checker:
             elif len(hits) > 1 and t.hit_policy == "unique":
                 overlaps.append((text, hits))
         for text in gaps[:_MAX_TABLE_REPORTS]:
-            self.add(e.problem("C111", f"table '{t.table}' has no row for {text}", ("rows",),
-                               hint="add a row for it, or narrow the input's domain"))
+            self.add(
+                e.problem(
+                    "C111",
+                    f"table '{t.table}' has no row for {text}",
+                    ("rows",),
+                    hint="add a row for it, or narrow the input's domain",
+                )
+            )
         if len(gaps) > _MAX_TABLE_REPORTS:
-            self.add(e.problem("C111", f"table '{t.table}': {len(gaps) - _MAX_TABLE_REPORTS} more combinations "
-                               "have no row", ("rows",)))
+            self.add(
+                e.problem(
+                    "C111",
+                    f"table '{t.table}': {len(gaps) - _MAX_TABLE_REPORTS} more combinations have no row",
+                    ("rows",),
+                )
+            )
         for text, hits in overlaps[:_MAX_TABLE_REPORTS]:
             rows = " and ".join(f"rows[{h}]" for h in hits)
-            self.add(e.problem("C112", f"table '{t.table}' (hit policy unique) has {len(hits)} rows for {text}: "
-                               f"{rows}", ("rows", hits[1]),
-                               hint="make the rows exclusive, or use hit_policy: first"))
+            self.add(
+                e.problem(
+                    "C112",
+                    f"table '{t.table}' (hit policy unique) has {len(hits)} rows for {text}: {rows}",
+                    ("rows", hits[1]),
+                    hint="make the rows exclusive, or use hit_policy: first",
+                )
+            )
         if len(overlaps) > _MAX_TABLE_REPORTS:
-            self.add(e.problem("C112", f"table '{t.table}': {len(overlaps) - _MAX_TABLE_REPORTS} more "
-                               "combinations match more than one row", ("rows",)))
+            self.add(
+                e.problem(
+                    "C112",
+                    f"table '{t.table}': {len(overlaps) - _MAX_TABLE_REPORTS} more "
+                    "combinations match more than one row",
+                    ("rows",),
+                )
+            )
 
     def possible_values(self, fact: str, info: FactInfo) -> list:
         """Every value a fact can take, when the set says: bool, a count's 0…n, declared string values."""
@@ -687,16 +931,37 @@ class _Checker:
             for name in derive_outputs(e.value):
                 sub = ("outputs", name) if not isinstance(e.value, Count) else ("count",)
                 if name in FACTS:
-                    self.add(e.problem("C101", f"derived fact '{name}' has the name of a base fact", sub,
-                                       at_key=True, hint="choose another name; base facts come from pathways/facts.py"))
+                    self.add(
+                        e.problem(
+                            "C101",
+                            f"derived fact '{name}' has the name of a base fact",
+                            sub,
+                            at_key=True,
+                            hint="choose another name; base facts come from pathways/facts.py",
+                        )
+                    )
                 elif name in producer:
                     file, line, _ = producer[name].line
-                    self.add(e.problem("C101", f"derived fact '{name}' is already derived at {file}:{line}", sub,
-                                       at_key=True, hint="one derive entry produces each fact"))
+                    self.add(
+                        e.problem(
+                            "C101",
+                            f"derived fact '{name}' is already derived at {file}:{line}",
+                            sub,
+                            at_key=True,
+                            hint="one derive entry produces each fact",
+                        )
+                    )
                 elif name in self.d.parameters:
                     file, line, _ = self.d.parameters[name].line
-                    self.add(e.problem("C101", f"derived fact '{name}' has the name of the parameter at "
-                                       f"{file}:{line}", sub, at_key=True, hint="rename one of them"))
+                    self.add(
+                        e.problem(
+                            "C101",
+                            f"derived fact '{name}' has the name of the parameter at {file}:{line}",
+                            sub,
+                            at_key=True,
+                            hint="rename one of them",
+                        )
+                    )
                 producer.setdefault(name, e)
 
     def cycles(self) -> None:
@@ -715,14 +980,20 @@ class _Checker:
             state[i] = 1
             for j in deps[i]:
                 if state.get(j) == 1:
-                    cycle = path[path.index(j):] + [j]
+                    cycle = path[path.index(j) :] + [j]
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)
                         names = " → ".join(derive_id(self.d.derive[k].value) for k in cycle)
                         e = self.d.derive[j]
-                        self.add(e.problem("C109", f"derive cycle: {names}", (),
-                                           hint="a derived fact cannot depend on itself; break the loop"))
+                        self.add(
+                            e.problem(
+                                "C109",
+                                f"derive cycle: {names}",
+                                (),
+                                hint="a derived fact cannot depend on itself; break the loop",
+                            )
+                        )
                 elif state.get(j) is None:
                     visit(j, [*path, j])
             state[i] = 2
@@ -741,43 +1012,84 @@ class _Checker:
             self.value_refs(e, rule.follow_up_days, ("follow_up_days",), "day")
             if rule.referral is not None and rule.referral.to not in TIERS:
                 close = did_you_mean(rule.referral.to, TIERS)
-                self.add(e.problem("C130", f"referral to '{rule.referral.to}', which is not a care tier",
-                                   ("referral", "to"), hint=f"did you mean '{close}'?" if close else
-                                   f"tiers: {', '.join(TIERS)}"))
+                self.add(
+                    e.problem(
+                        "C130",
+                        f"referral to '{rule.referral.to}', which is not a care tier",
+                        ("referral", "to"),
+                        hint=f"did you mean '{close}'?" if close else f"tiers: {', '.join(TIERS)}",
+                    )
+                )
             r = self.unsat(rule.when, ("when",))
             if r:
-                self.add(e.problem(r[0], f"rule '{rule.id}' can never fire: {r[1]}", r[2],
-                                   hint="check the thresholds and parameters of this condition"))
+                self.add(
+                    e.problem(
+                        r[0],
+                        f"rule '{rule.id}' can never fire: {r[1]}",
+                        r[2],
+                        hint="check the thresholds and parameters of this condition",
+                    )
+                )
             for field_name in ("explain", "explain_en"):
                 text = getattr(rule, field_name)
                 try:
                     names = placeholders(text or "")
                 except ValueError:
-                    self.add(e.problem("C128", f"{field_name} is not a valid template: a lone brace", (field_name,),
-                                       hint="placeholders are {fact_name}; write {{ or }} for a literal brace"))
+                    self.add(
+                        e.problem(
+                            "C128",
+                            f"{field_name} is not a valid template: a lone brace",
+                            (field_name,),
+                            hint="placeholders are {fact_name}; write {{ or }} for a literal brace",
+                        )
+                    )
                     continue
                 for name in names:
                     if not name or name.isdigit():
-                        self.add(e.problem("C119", f"{field_name} has a placeholder without a fact name: "
-                                           f"'{{{name}}}'", (field_name,),
-                                           hint="name the fact: {latest_sbp}"))
+                        self.add(
+                            e.problem(
+                                "C119",
+                                f"{field_name} has a placeholder without a fact name: '{{{name}}}'",
+                                (field_name,),
+                                hint="name the fact: {latest_sbp}",
+                            )
+                        )
                     elif name not in self.facts:
                         close = did_you_mean(name, read) or did_you_mean(name, self.facts)
-                        self.add(e.problem("C119", f"{field_name} names unknown fact '{{{name}}}'", (field_name,),
-                                           hint=f"did you mean '{{{close}}}'?" if close else
-                                           "placeholders name facts the rule reads"))
+                        self.add(
+                            e.problem(
+                                "C119",
+                                f"{field_name} names unknown fact '{{{name}}}'",
+                                (field_name,),
+                                hint=f"did you mean '{{{close}}}'?"
+                                if close
+                                else "placeholders name facts the rule reads",
+                            )
+                        )
                     elif name not in read:
                         reads = ", ".join(sorted(read)) or "nothing"
-                        self.add(e.problem("C118", f"{field_name} shows '{{{name}}}', which the rule does not read",
-                                           (field_name,), hint=f"the rule reads: {reads}"))
+                        self.add(
+                            e.problem(
+                                "C118",
+                                f"{field_name} shows '{{{name}}}', which the rule does not read",
+                                (field_name,),
+                                hint=f"the rule reads: {reads}",
+                            )
+                        )
             key = rule.when.model_dump_json(by_alias=True, exclude_none=True)
             first = by_when.get(key)
             if first is None:
                 by_when[key] = e
             elif first.value.color != rule.color:
-                self.add(e.problem("C117", f"rules '{first.value.id}' ({first.value.color}) and '{rule.id}' "
-                                   f"({rule.color}) have the same `when` but different colours", ("color",),
-                                   hint="keep one rule, or make their conditions differ"))
+                self.add(
+                    e.problem(
+                        "C117",
+                        f"rules '{first.value.id}' ({first.value.color}) and '{rule.id}' "
+                        f"({rule.color}) have the same `when` but different colours",
+                        ("color",),
+                        hint="keep one rule, or make their conditions differ",
+                    )
+                )
 
     def screenings(self, e: Entry[Screenings]) -> None:
         s = e.value
@@ -788,8 +1100,14 @@ class _Checker:
                 sub = ("complications", ci, "items", ii)
                 if item.kind not in kinds:
                     close = did_you_mean(item.kind, kinds)
-                    self.add(e.problem("C127", f"unknown screening kind '{item.kind}'", (*sub, "kind"),
-                                       hint=f"did you mean '{close}'?" if close else f"kinds: {', '.join(kinds)}"))
+                    self.add(
+                        e.problem(
+                            "C127",
+                            f"unknown screening kind '{item.kind}'",
+                            (*sub, "kind"),
+                            hint=f"did you mean '{close}'?" if close else f"kinds: {', '.join(kinds)}",
+                        )
+                    )
                 read: set[str] = set()
                 if item.eligible is not None:
                     self.condition(e, item.eligible, (*sub, "eligible"), read)
@@ -849,11 +1167,17 @@ def _render(v: Any) -> str:
 
 
 def _type_hint(fact_type: str) -> str:
-    return {"bool": "write true or false", "number": "write a number", "integer": "write a number",
-            "string": "write text"}.get(fact_type, f"the fact is {fact_type}")
+    return {
+        "bool": "write true or false",
+        "number": "write a number",
+        "integer": "write a number",
+        "string": "write text",
+    }.get(fact_type, f"the fact is {fact_type}")
 
 
 def check_draft(draft: Draft) -> list[Problem]:
     """Every whole-set problem, in file/line order."""
     problems = _Checker(draft).run()
-    return sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.column if isinstance(p.column, int) else 0))
+    return sorted(
+        problems, key=lambda p: (p.file or "", p.line or 0, p.column if isinstance(p.column, int) else 0)
+    )

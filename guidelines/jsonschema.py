@@ -27,13 +27,17 @@ def guideline_file_schema(derived_facts: Iterable[str] = ()) -> dict[str, Any]:
             continue
         description = prop.get("description", "a fact name (`sangao guidelines schema` lists them)")
         enum = {"type": "string", "enum": names}
-        if "anyOf" in prop:   # optional: string or null
+        if "anyOf" in prop:  # optional: string or null
             prop["anyOf"] = [enum if alt.get("type") == "string" else alt for alt in prop["anyOf"]]
         else:
             prop.update(enum)
         prop["description"] = description
-    return {"$schema": DRAFT_07, "$id": "https://sangao.example/schema/guideline-file.json",
-            **schema, "definitions": definitions}
+    return {
+        "$schema": DRAFT_07,
+        "$id": "https://sangao.example/schema/guideline-file.json",
+        **schema,
+        "definitions": definitions,
+    }
 
 
 def schema_json(derived_facts: Iterable[str] = ()) -> str:

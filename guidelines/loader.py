@@ -51,9 +51,8 @@ def resolve_set(path_or_name: str | Path, relative_to: Path | None = None) -> Pa
     if relative_to is not None and not candidate.is_absolute():
         local = relative_to / candidate
         looks_like_path = "/" in str(path_or_name) or str(path_or_name).startswith(".")
-        if looks_like_path or not (package_sets_dir() / candidate / MANIFEST).is_file():
-            if local.is_dir():
-                return local
+        if (looks_like_path or not (package_sets_dir() / candidate / MANIFEST).is_file()) and local.is_dir():
+            return local
     elif candidate.is_dir():
         return candidate
     packaged = package_sets_dir() / str(path_or_name)
@@ -67,13 +66,16 @@ def load_set(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | 
     return load_with_draft(path_or_name, include_unverified)[0]
 
 
-def load_with_draft(path_or_name: str | Path = DEFAULT_SET,
-                    include_unverified: bool | None = None) -> tuple[GuidelineSet, Draft]:
+def load_with_draft(
+    path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None
+) -> tuple[GuidelineSet, Draft]:
     """The set and the merged draft it came from (file count, positions: `guidelines check|effective`)."""
     folder = resolve_set(path_or_name)
     draft, problems = _load_layers(folder, seen=())
     if problems or draft is None:
-        raise SangaoError(_sorted(problems) or [Problem("G100", "the set did not load", file=display_path(folder))])
+        raise SangaoError(
+            _sorted(problems) or [Problem("G100", "the set did not load", file=display_path(folder))]
+        )
     problems = check_draft(draft)
     if problems:
         raise SangaoError(problems)
@@ -81,7 +83,9 @@ def load_with_draft(path_or_name: str | Path = DEFAULT_SET,
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.column if isinstance(p.column, int) else 0))
+    return sorted(
+        problems, key=lambda p: (p.file or "", p.line or 0, p.column if isinstance(p.column, int) else 0)
+    )
 
 
 def load_default(include_unverified: bool | None = None) -> GuidelineSet:
@@ -89,7 +93,9 @@ def load_default(include_unverified: bool | None = None) -> GuidelineSet:
     return load_set(package_sets_dir() / DEFAULT_SET, include_unverified)
 
 
-def check_set(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None) -> list[Problem]:
+def check_set(
+    path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None
+) -> list[Problem]:
     """Every problem of a set (empty when it loads)."""
     try:
         load_set(path_or_name, include_unverified)
@@ -109,11 +115,25 @@ class _File:
 
 def _validate(src: SourceFile, model: type[BaseModel]) -> tuple[Any, list[Problem]]:
     if src.doc is None:
-        return None, [Problem("G110", "the file is empty", file=src.display, line=1, column=1,
-                              hint=f"a guideline file is a mapping starting with `{_first_key(model)}:`")]
+        return None, [
+            Problem(
+                "G110",
+                "the file is empty",
+                file=src.display,
+                line=1,
+                column=1,
+                hint=f"a guideline file is a mapping starting with `{_first_key(model)}:`",
+            )
+        ]
     if not isinstance(src.doc, dict):
-        return None, [src.problem("G110", "the file is not a mapping of keys to values", (),
-                                  hint=f"start with `{_first_key(model)}:`")]
+        return None, [
+            src.problem(
+                "G110",
+                "the file is not a mapping of keys to values",
+                (),
+                hint=f"start with `{_first_key(model)}:`",
+            )
+        ]
     data = plain(src.doc)
     try:
         return model.model_validate(data), []
@@ -136,7 +156,9 @@ def _read(path: Path, model: type[BaseModel]) -> tuple[SourceFile | None, Any, l
 
 def _set_files(folder: Path, manifest: Manifest, msrc: SourceFile) -> tuple[list[Path], list[Problem]]:
     if manifest.files is None:
-        paths = sorted(p for p in folder.glob("*.yaml") if p.name != MANIFEST and not p.name.endswith(".cases.yaml"))
+        paths = sorted(
+            p for p in folder.glob("*.yaml") if p.name != MANIFEST and not p.name.endswith(".cases.yaml")
+        )
         return paths, []
     problems = []
     paths = []
@@ -145,8 +167,14 @@ def _set_files(folder: Path, manifest: Manifest, msrc: SourceFile) -> tuple[list
         if path.is_file():
             paths.append(path)
         else:
-            problems.append(msrc.problem("G109", f"file '{name}' listed in `files:` does not exist", ("files", i),
-                                         hint=f"files beside set.yaml: {', '.join(sorted(p.name for p in folder.glob('*.yaml')))}"))
+            problems.append(
+                msrc.problem(
+                    "G109",
+                    f"file '{name}' listed in `files:` does not exist",
+                    ("files", i),
+                    hint=f"files beside set.yaml: {', '.join(sorted(p.name for p in folder.glob('*.yaml')))}",
+                )
+            )
     return paths, problems
 
 
@@ -167,11 +195,23 @@ def _load_layers(folder: Path, seen: tuple[Path, ...]) -> tuple[Draft | None, li
     if manifest.extends is not None:
         base_folder = resolve_set(manifest.extends, relative_to=folder)
         if base_folder.resolve() in seen or base_folder.resolve() == folder.resolve():
-            return None, [msrc.problem("G108", f"`extends: {manifest.extends}` loops back to this set", ("extends",),
-                                       hint="a set cannot extend itself, directly or through others")]
+            return None, [
+                msrc.problem(
+                    "G108",
+                    f"`extends: {manifest.extends}` loops back to this set",
+                    ("extends",),
+                    hint="a set cannot extend itself, directly or through others",
+                )
+            ]
         if not (base_folder / MANIFEST).is_file():
-            return None, [msrc.problem("G108", f"`extends: {manifest.extends}`: no such set", ("extends",),
-                                       hint="a packaged set name (national-default) or a folder relative to this set")]
+            return None, [
+                msrc.problem(
+                    "G108",
+                    f"`extends: {manifest.extends}`: no such set",
+                    ("extends",),
+                    hint="a packaged set name (national-default) or a folder relative to this set",
+                )
+            ]
         base, base_problems = _load_layers(base_folder, (*seen, folder.resolve()))
         problems += base_problems
     paths, file_problems = _set_files(folder, manifest, msrc)
@@ -188,16 +228,28 @@ def _load_layers(folder: Path, seen: tuple[Path, ...]) -> tuple[Draft | None, li
     if base is None:
         for f in files:
             for i, rid in enumerate(f.model.remove_rules):
-                layer_problems.append(f.src.problem(
-                    "C123", f"remove_rules: '{rid}' but this set extends no other set", ("remove_rules", i),
-                    context="at remove_rules", hint="remove_rules belongs in an overlay with `extends:` in set.yaml"))
+                layer_problems.append(
+                    f.src.problem(
+                        "C123",
+                        f"remove_rules: '{rid}' but this set extends no other set",
+                        ("remove_rules", i),
+                        context="at remove_rules",
+                        hint="remove_rules belongs in an overlay with `extends:` in set.yaml",
+                    )
+                )
         return layer, layer_problems
     merged, overlay_problems = _overlay(base, layer, files)
     return merged, layer_problems + overlay_problems
 
 
 def _derive_label(d: Any) -> str:
-    key = "classification" if isinstance(d, Classification) else "table" if isinstance(d, DecisionTable) else "count"
+    key = (
+        "classification"
+        if isinstance(d, Classification)
+        else "table"
+        if isinstance(d, DecisionTable)
+        else "count"
+    )
     return f"{type(d).__name__}({key}='{derive_id(d)}')"
 
 
@@ -205,7 +257,7 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
     """The files of one set folder; names must be unique across them (C101)."""
     draft = Draft(manifest=manifest, manifest_src=msrc, file_count=len(files))
     problems: list[Problem] = []
-    names: dict[str, Entry] = {}   # every name space the language shares: parameters, derived facts, ids
+    names: dict[str, Entry] = {}  # every name space the language shares: parameters, derived facts, ids
 
     def claim(name: str, e: Entry, what: str, sub: tuple = ()) -> None:
         first = names.get(name)
@@ -213,8 +265,15 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
             names[name] = e
             return
         file, line, _ = first.line
-        problems.append(e.problem("C101", f"{what} '{name}' is already defined at {file}:{line}", sub,
-                                  at_key=True, hint="names and ids are unique across the set; rename one"))
+        problems.append(
+            e.problem(
+                "C101",
+                f"{what} '{name}' is already defined at {file}:{line}",
+                sub,
+                at_key=True,
+                hint="names and ids are unique across the set; rename one",
+            )
+        )
 
     for f in files:
         m, src = f.model, f.src
@@ -222,8 +281,14 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
             e = Entry(doc, src, ("sources", name), f"SourceDoc(name='{name}')")
             if name in draft.sources:
                 file, line, _ = draft.sources[name].line
-                problems.append(e.problem("C101", f"source '{name}' is already defined at {file}:{line}",
-                                          at_key=True, hint="define each source once"))
+                problems.append(
+                    e.problem(
+                        "C101",
+                        f"source '{name}' is already defined at {file}:{line}",
+                        at_key=True,
+                        hint="define each source once",
+                    )
+                )
             draft.sources[name] = e
         for name, p in m.parameters.items():
             e = Entry(p, src, ("parameters", name), f"Parameter(name='{name}')")
@@ -235,8 +300,14 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
                 e = Entry(sc, src, ("vocabulary", list_name, code), f"{list_name}(code='{code}')")
                 if code in target:
                     file, line, _ = target[code].line
-                    problems.append(e.problem("C101", f"{list_name} code '{code}' is already defined at {file}:{line}",
-                                              at_key=True, hint="define each code once"))
+                    problems.append(
+                        e.problem(
+                            "C101",
+                            f"{list_name} code '{code}' is already defined at {file}:{line}",
+                            at_key=True,
+                            hint="define each code once",
+                        )
+                    )
                 target.setdefault(code, e)
         for i, d in enumerate(m.derive):
             e = Entry(d, src, ("derive", i), _derive_label(d))
@@ -256,8 +327,14 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
             existing = getattr(draft, section)
             if existing is not None:
                 file, line, _ = existing.line
-                problems.append(e.problem("C101", f"`{section}` is already defined at {file}:{line}", at_key=True,
-                                          hint=f"one file of a set holds `{section}`"))
+                problems.append(
+                    e.problem(
+                        "C101",
+                        f"`{section}` is already defined at {file}:{line}",
+                        at_key=True,
+                        hint=f"one file of a set holds `{section}`",
+                    )
+                )
             else:
                 setattr(draft, section, e)
     return draft, problems
@@ -265,13 +342,18 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
 
 def _overlay(base: Draft, layer: Draft, files: list[_File]) -> tuple[Draft, list[Problem]]:
     problems: list[Problem] = []
-    merged = Draft(manifest=layer.manifest, manifest_src=layer.manifest_src,
-                   sources={**base.sources, **layer.sources},
-                   parameters=dict(base.parameters),
-                   vocabulary={k: dict(v) for k, v in base.vocabulary.items()},
-                   derive=list(base.derive), rules=list(base.rules),
-                   screenings=layer.screenings or base.screenings, colors=layer.colors or base.colors,
-                   file_count=base.file_count + layer.file_count)
+    merged = Draft(
+        manifest=layer.manifest,
+        manifest_src=layer.manifest_src,
+        sources={**base.sources, **layer.sources},
+        parameters=dict(base.parameters),
+        vocabulary={k: dict(v) for k, v in base.vocabulary.items()},
+        derive=list(base.derive),
+        rules=list(base.rules),
+        screenings=layer.screenings or base.screenings,
+        colors=layer.colors or base.colors,
+        file_count=base.file_count + layer.file_count,
+    )
     for name, e in layer.parameters.items():
         old = merged.parameters.get(name)
         if old is None:
@@ -280,9 +362,16 @@ def _overlay(base: Draft, layer: Draft, files: list[_File]) -> tuple[Draft, list
         given = e.value.model_fields_set
         if "unit" in given and e.value.unit != old.value.unit:
             was = f"is in {old.value.unit}" if old.value.unit else "has no unit"
-            problems.append(e.problem("C122", f"parameter '{name}' {was} in the base set, not {e.value.unit}",
-                                      ("unit",), hint=f"give the value in {old.value.unit} (or leave the unit out)"
-                                      if old.value.unit else "leave the unit out"))
+            problems.append(
+                e.problem(
+                    "C122",
+                    f"parameter '{name}' {was} in the base set, not {e.value.unit}",
+                    ("unit",),
+                    hint=f"give the value in {old.value.unit} (or leave the unit out)"
+                    if old.value.unit
+                    else "leave the unit out",
+                )
+            )
         value = old.value.model_copy(update={k: getattr(e.value, k) for k in given})
         merged.parameters[name] = Entry(value, e.src, e.loc, e.label)
     for list_name, codes in layer.vocabulary.items():
@@ -295,8 +384,13 @@ def _overlay(base: Draft, layer: Draft, files: list[_File]) -> tuple[Draft, list
                 e = Entry(rid, f.src, ("remove_rules", i), "remove_rules")
                 ids = [r.value.id for r in base.rules]
                 close = did_you_mean(rid, ids)
-                problems.append(e.problem("C123", f"remove_rules: the base set has no rule '{rid}'",
-                                          hint=f"did you mean '{close}'?" if close else "list ids of the base set's rules"))
+                problems.append(
+                    e.problem(
+                        "C123",
+                        f"remove_rules: the base set has no rule '{rid}'",
+                        hint=f"did you mean '{close}'?" if close else "list ids of the base set's rules",
+                    )
+                )
     for e in layer.rules:
         idx = next((i for i, r in enumerate(merged.rules) if r.value.id == e.value.id), None)
         if idx is None:
@@ -334,15 +428,24 @@ def _build(d: Draft, folder: Path, include_unverified: bool | None) -> Guideline
         raise SangaoError.one("C126", "the set has no screenings or colors", file=d.manifest_src.display)
     for ci, comp in enumerate(d.screenings.value.complications):
         for ii, item in enumerate(comp.items):
-            origin.setdefault(f"screenings.{item.kind}", _origin(d.screenings, ("complications", ci, "items", ii)))
+            origin.setdefault(
+                f"screenings.{item.kind}", _origin(d.screenings, ("complications", ci, "items", ii))
+            )
     return GuidelineSet(
-        name=d.manifest.set, version=d.manifest.version, policy_status=d.manifest.policy_status, path=folder,
+        name=d.manifest.set,
+        version=d.manifest.version,
+        policy_status=d.manifest.policy_status,
+        path=folder,
         manifest=d.manifest,
         sources={k: e.value for k, e in d.sources.items()},
         parameters={k: e.value for k, e in d.parameters.items()},
         vocabulary={k: {c: e.value for c, e in v.items()} for k, v in d.vocabulary.items()},
-        derive=[e.value for e in d.derive], rules=[e.value for e in rules],
-        screenings=d.screenings.value, colors=d.colors.value, origin=origin)
+        derive=[e.value for e in d.derive],
+        rules=[e.value for e in rules],
+        screenings=d.screenings.value,
+        colors=d.colors.value,
+        origin=origin,
+    )
 
 
 def load_draft(path_or_name: str | Path = DEFAULT_SET) -> Draft:
@@ -353,7 +456,9 @@ def load_draft(path_or_name: str | Path = DEFAULT_SET) -> Draft:
     return draft
 
 
-def effective_lines(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None) -> list[str]:
+def effective_lines(
+    path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None
+) -> list[str]:
     """The effective set as text: every parameter with value, unit and origin file:line, every rule
     id with colour and origin, every derive entry and screening item with origin."""
     gset, draft = load_with_draft(path_or_name, include_unverified)
@@ -372,15 +477,21 @@ def effective_lines(path_or_name: str | Path = DEFAULT_SET, include_unverified: 
     extends = f" (extends {gset.manifest.extends})" if gset.manifest.extends else ""
     out = [f"{gset.name} {gset.version}{extends}: {gset.policy_status}"]
     out.append(f"parameters ({len(gset.parameters)}):")
-    rows = [(name, show(p.value), p.unit or "", where(f"parameters.{name}")) for name, p in gset.parameters.items()]
+    rows = [
+        (name, show(p.value), p.unit or "", where(f"parameters.{name}"))
+        for name, p in gset.parameters.items()
+    ]
     out += _aligned(rows)
     dropped = len(draft.rules) - len(gset.rules)
     out.append(f"rules ({len(gset.rules)}" + (f"; {dropped} unverified left out" if dropped else "") + "):")
     out += _aligned([(r.id, r.color, r.source.verification, where(f"rules.{r.id}")) for r in gset.rules])
     out.append(f"derive ({len(gset.derive)}):")
     out += _aligned([(derive_id(d), type(d).__name__, where(f"derive.{derive_id(d)}")) for d in gset.derive])
-    items = [(item.kind, comp.id, where(f"screenings.{item.kind}"))
-             for comp in gset.screenings.complications for item in comp.items]
+    items = [
+        (item.kind, comp.id, where(f"screenings.{item.kind}"))
+        for comp in gset.screenings.complications
+        for item in comp.items
+    ]
     out.append(f"screenings ({len(items)}):")
     out += _aligned(items)
     return out
@@ -390,4 +501,6 @@ def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
     if not rows:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows
+    ]

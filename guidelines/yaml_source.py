@@ -47,38 +47,67 @@ def display_path(path: Path) -> str:
 @dataclass
 class SourceFile:
     path: Path
-    display: str          # the name used in messages
+    display: str  # the name used in messages
     lines: list[str]
-    doc: Any              # ruamel round-trip tree (CommentedMap for a mapping document)
+    doc: Any  # ruamel round-trip tree (CommentedMap for a mapping document)
 
-    def problem(self, code: str, message: str, loc: Loc = (), *, hint: str | None = None,
-                at_key: bool = False, context: str | None = None) -> Problem:
+    def problem(
+        self,
+        code: str,
+        message: str,
+        loc: Loc = (),
+        *,
+        hint: str | None = None,
+        at_key: bool = False,
+        context: str | None = None,
+    ) -> Problem:
         """A problem at the node `loc` points to, with a context line and a source excerpt."""
         line, col = locate(self.doc, loc, at_key=at_key)
         parts = [p for p in (context, excerpt(self.lines, line)) if p]
-        return Problem(code, message, file=self.display, line=line, column=col, hint=hint,
-                       context="\n".join(parts) or None)
+        return Problem(
+            code,
+            message,
+            file=self.display,
+            line=line,
+            column=col,
+            hint=hint,
+            context="\n".join(parts) or None,
+        )
 
     def token_at(self, line: int, col: int) -> str:
         """The scalar as written at 1-based line/col (to show `2026.1` or `0123` as typed)."""
         if not 0 < line <= len(self.lines):
             return ""
-        m = re.match(r"[^,#}\]\s]+", self.lines[line - 1][col - 1:])
+        m = re.match(r"[^,#}\]\s]+", self.lines[line - 1][col - 1 :])
         return m.group(0) if m else ""
 
 
 def _yaml() -> YAML:
-    y = YAML(typ="rt")          # round-trip: keeps positions; YAML 1.2 (yes/no stay strings)
+    y = YAML(typ="rt")  # round-trip: keeps positions; YAML 1.2 (yes/no stay strings)
     y.version = (1, 2)
     y.allow_duplicate_keys = False
     return y
 
 
 # Codes of the file-level problems, per stage (G guideline files, T cases files).
-G_CODES = {"unreadable": "G100", "syntax": "G101", "duplicate": "G102", "unknown_key": "G103", "type": "G104",
-           "missing": "G105", "value": "G106"}
-T_CODES = {"unreadable": "T110", "syntax": "T111", "duplicate": "T112", "unknown_key": "T113", "type": "T114",
-           "missing": "T115", "value": "T116"}
+G_CODES = {
+    "unreadable": "G100",
+    "syntax": "G101",
+    "duplicate": "G102",
+    "unknown_key": "G103",
+    "type": "G104",
+    "missing": "G105",
+    "value": "G106",
+}
+T_CODES = {
+    "unreadable": "T110",
+    "syntax": "T111",
+    "duplicate": "T112",
+    "unknown_key": "T113",
+    "type": "T114",
+    "missing": "T115",
+    "value": "T116",
+}
 
 
 # Parsed trees by file text: ruamel's round-trip parser is pure Python (~0.3 s for the
@@ -101,14 +130,24 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
         doc = _yaml().load(text)
     except DuplicateKeyError:
         raise SangaoError(_duplicate_keys(text, display, lines, codes["duplicate"])) from None
-    except ValueError:        # ruamel builds dates while loading: 2026-13-29 raises without a place
+    except ValueError:  # ruamel builds dates while loading: 2026-13-29 raises without a place
         raise SangaoError(_bad_dates(text, display, lines, codes["syntax"])) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise SangaoError([Problem(codes["syntax"], f"YAML syntax: {what}", file=display, line=line,
-                                   column=col, context=excerpt(lines, line) if line else None)]) from None
+        raise SangaoError(
+            [
+                Problem(
+                    codes["syntax"],
+                    f"YAML syntax: {what}",
+                    file=display,
+                    line=line,
+                    column=col,
+                    context=excerpt(lines, line) if line else None,
+                )
+            ]
+        ) from None
     if len(_PARSED) > 256:
         _PARSED.clear()
     _PARSED[text] = doc
@@ -129,10 +168,20 @@ def _bad_dates(text: str, display: str, lines: list[str], code: str) -> list[Pro
                 _dt.date.fromisoformat(str(node.value)[:10])
             except ValueError:
                 line, col = node.start_mark.line + 1, node.start_mark.column + 1
-                problems.append(Problem(code, f"'{node.value}' is not a date", file=display, line=line, column=col,
-                                        context=excerpt(lines, line), hint="write a real date as YYYY-MM-DD"))
+                problems.append(
+                    Problem(
+                        code,
+                        f"'{node.value}' is not a date",
+                        file=display,
+                        line=line,
+                        column=col,
+                        context=excerpt(lines, line),
+                        hint="write a real date as YYYY-MM-DD",
+                    )
+                )
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0)) or [
-        Problem(code, "a value could not be read (an impossible date?)", file=display)]
+        Problem(code, "a value could not be read (an impossible date?)", file=display)
+    ]
 
 
 def _duplicate_keys(text: str, display: str, lines: list[str], code: str) -> list[Problem]:
@@ -146,10 +195,17 @@ def _duplicate_keys(text: str, display: str, lines: list[str], code: str) -> lis
                 name = str(key.value)
                 line, col = key.start_mark.line + 1, key.start_mark.column + 1
                 if name in seen:
-                    problems.append(Problem(
-                        code, f"duplicate key '{name}': line {line} repeats line {seen[name]}",
-                        file=display, line=line, column=col, context=excerpt(lines, line),
-                        hint="keep one of them; a YAML mapping holds each key once"))
+                    problems.append(
+                        Problem(
+                            code,
+                            f"duplicate key '{name}': line {line} repeats line {seen[name]}",
+                            file=display,
+                            line=line,
+                            column=col,
+                            context=excerpt(lines, line),
+                            hint="keep one of them; a YAML mapping holds each key once",
+                        )
+                    )
                 else:
                     seen[name] = line
                 stack.append(value)
@@ -226,9 +282,17 @@ def placeholders(text: str) -> list[str]:
 # ---- pydantic errors → problems --------------------------------------------------------------
 
 _TAG_WORDS = {
-    "bool": "true/false", "int": "an integer", "float": "a number", "str": "text",
-    "ParamRef": "{param: name}", "FactRef": "{fact: name}", "Compare": "a comparison {fact: …, gte: …}",
-    "All": "{all: [...]}", "AnyOf": "{any: [...]}", "Not": "{not: …}", "AtLeast": "{at_least: n, of: [...]}",
+    "bool": "true/false",
+    "int": "an integer",
+    "float": "a number",
+    "str": "text",
+    "ParamRef": "{param: name}",
+    "FactRef": "{fact: name}",
+    "Compare": "a comparison {fact: …, gte: …}",
+    "All": "{all: [...]}",
+    "AnyOf": "{any: [...]}",
+    "Not": "{not: …}",
+    "AtLeast": "{at_least: n, of: [...]}",
 }
 
 
@@ -279,8 +343,12 @@ def _step_type(t: Any, step: str | int) -> Any:
         for arg in typing.get_args(t):
             if _tag_name(arg) == step or (isinstance(step, str) and step.startswith(_tag_name(arg) + "[")):
                 return arg
-            if isinstance(step, str) and step.startswith(("list[", "dict[")) and \
-                    typing.get_origin(_unwrap(arg)) in (list, dict) and step.startswith(typing.get_origin(_unwrap(arg)).__name__):
+            if (
+                isinstance(step, str)
+                and step.startswith(("list[", "dict["))
+                and typing.get_origin(_unwrap(arg)) in (list, dict)
+                and step.startswith(typing.get_origin(_unwrap(arg)).__name__)
+            ):
                 return arg
         return None
     return None
@@ -289,7 +357,7 @@ def _step_type(t: Any, step: str | int) -> Any:
 @dataclass
 class _Err:
     err: dict
-    steps: list[tuple[str | int, str]]   # (step, "data" | "tag" | "chosen")
+    steps: list[tuple[str | int, str]]  # (step, "data" | "tag" | "chosen")
 
 
 def _annotate(err: dict, data: Any) -> _Err:
@@ -297,10 +365,8 @@ def _annotate(err: dict, data: Any) -> _Err:
     node = data
     loc = err["loc"]
     for i, step in enumerate(loc):
-        if isinstance(node, dict) and step in node:
-            steps.append((step, "data"))
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        in_map = isinstance(node, dict) and step in node
+        if in_map or isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
             steps.append((step, "data"))
             node = node[step]
         elif i == len(loc) - 1 and err["type"] == "missing":
@@ -345,7 +411,7 @@ def _collapse(errors: list[dict], data: Any, root: type[BaseModel]) -> list[_Err
             node = _data_at(data, list(prefix))
             union_t = _type_at(root, list(prefix))
 
-            def branch(tag: str | int) -> Any:
+            def branch(tag: str | int, union_t: Any = union_t) -> Any:
                 return _unwrap(_step_type(union_t, tag)) if union_t is not None else None
 
             choice = None
@@ -354,8 +420,10 @@ def _collapse(errors: list[dict], data: Any, root: type[BaseModel]) -> list[_Err
             elif isinstance(node, dict):
                 models = [tag for tag in by_tag if _is_model(branch(tag))]
                 if models:
-                    choice = max(models, key=lambda tag: (len(set(node) & set(_field_names(branch(tag)))),
-                                                          -len(by_tag[tag])))
+                    choice = max(
+                        models,
+                        key=lambda tag: (len(set(node) & set(_field_names(branch(tag)))), -len(by_tag[tag])),
+                    )
                 else:
                     choice = next((tag for tag in by_tag if str(tag).startswith("dict[")), None)
             elif isinstance(node, list):
@@ -365,10 +433,17 @@ def _collapse(errors: list[dict], data: Any, root: type[BaseModel]) -> list[_Err
                     it.steps[t] = (it.steps[t][0], "chosen")
                     kept.append(it)
             else:
-                words = [_TAG_WORDS.get(str(tag), "a list" if str(tag).startswith("list[") else str(tag)) for tag in by_tag]
+                words = [
+                    _TAG_WORDS.get(str(tag), "a list" if str(tag).startswith("list[") else str(tag))
+                    for tag in by_tag
+                ]
                 expected = ", ".join(words[:-1]) + " or " + words[-1]
-                kept.append(_Err({"type": "union", "loc": (), "msg": f"expected {expected}", "input": node},
-                                 list(prefix)))
+                kept.append(
+                    _Err(
+                        {"type": "union", "loc": (), "msg": f"expected {expected}", "input": node},
+                        list(prefix),
+                    )
+                )
         items = kept
 
 
@@ -384,8 +459,9 @@ def _type_at(root: Any, steps: list[tuple[str | int, str]]) -> Any:
 _IDENT_KEYS = ("id", "classification", "table", "count", "kind")
 
 
-def context_path(data: Any, root: type[BaseModel], steps: list[tuple[str | int, str]],
-                 idents: dict[str, str] | None = None) -> str:
+def context_path(
+    data: Any, root: type[BaseModel], steps: list[tuple[str | int, str]], idents: dict[str, str] | None = None
+) -> str:
     """`at Rule(id='htn.urgent_bp') > when > any[0] > fact`: from the nearest named ancestor."""
     start, label = 0, ""
     node, t = data, root
@@ -403,8 +479,13 @@ def context_path(data: Any, root: type[BaseModel], steps: list[tuple[str | int, 
                 name = ut.__name__ if _is_model(ut) else "entry"
                 start, label = i + 1, f"{name}({key}='{node[key]}')"
                 continue
-        if _is_model(ut) and isinstance(parents[-1], dict) and len(parents) >= 2 and \
-                isinstance(steps[i - 1][0], str) and steps[i - 1][0] in (idents or {}):
+        if (
+            _is_model(ut)
+            and isinstance(parents[-1], dict)
+            and len(parents) >= 2
+            and isinstance(steps[i - 1][0], str)
+            and steps[i - 1][0] in (idents or {})
+        ):
             start, label = i + 1, f"{ut.__name__}(name='{step}')"
     rest = [(s, k) for s, k in steps[start:] if k == "data"]
     return "at " + render_path(rest, label)
@@ -416,7 +497,9 @@ def _has(node: Any, step: str | int) -> bool:
     return isinstance(step, int) and 0 <= step < len(node)
 
 
-def render_path(steps: typing.Sequence[tuple[str | int, str]] | typing.Sequence[str | int], label: str = "") -> str:
+def render_path(
+    steps: typing.Sequence[tuple[str | int, str]] | typing.Sequence[str | int], label: str = ""
+) -> str:
     out: list[str] = [label] if label else []
     for s in steps:
         step = s[0] if isinstance(s, tuple) else s
@@ -430,13 +513,37 @@ def render_path(steps: typing.Sequence[tuple[str | int, str]] | typing.Sequence[
     return " > ".join(out) if out else "top level"
 
 
-_TRUTHY_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false", "True", "False", "YES", "NO", "Yes", "No",
-                 "On", "Off", "ON", "OFF"}
+_TRUTHY_WORDS = {
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "true",
+    "false",
+    "True",
+    "False",
+    "YES",
+    "NO",
+    "Yes",
+    "No",
+    "On",
+    "Off",
+    "ON",
+    "OFF",
+}
 
 
-def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationError, data: Any,
-                        codes: dict[str, str] = G_CODES, named_dicts: typing.Iterable[str] = ("parameters",),
-                        where: typing.Callable[[Loc], tuple[Loc, str]] | None = None) -> list[Problem]:
+def validation_problems(
+    src: SourceFile,
+    root: type[BaseModel],
+    exc: ValidationError,
+    data: Any,
+    codes: dict[str, str] = G_CODES,
+    named_dicts: typing.Iterable[str] = ("parameters",),
+    where: typing.Callable[[Loc], tuple[Loc, str]] | None = None,
+) -> list[Problem]:
     """One problem per bad node, at its file:line:col, with what would be right. `data` is what was
     validated; by default it is the whole file. `where` maps a path in `data` to (its path in the
     file, a context label) when `data` was assembled from parts of the file (a case's patient)."""
@@ -446,8 +553,8 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
     items = _collapse(exc.errors(include_url=False), data, root)
     locs = [tuple(s for s, k in it.steps if k == "data") for it in items]
     for it, data_loc in zip(items, locs, strict=True):
-        if any(len(other) > len(data_loc) and other[:len(data_loc)] == data_loc for other in locs):
-            continue   # a complaint about a container whose item is reported is a consequence of it
+        if any(len(other) > len(data_loc) and other[: len(data_loc)] == data_loc for other in locs):
+            continue  # a complaint about a container whose item is reported is a consequence of it
         err = it.err
         etype = err["type"]
         value = err.get("input")
@@ -464,24 +571,49 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
             allowed = _field_names(model) if _is_model(model) else []
             message = f"unknown key '{last}'"
             close = did_you_mean(str(last), allowed)
-            hint = f"did you mean '{close}'?" if close else (f"allowed here: {', '.join(allowed)}" if allowed else None)
+            hint = (
+                f"did you mean '{close}'?"
+                if close
+                else (f"allowed here: {', '.join(allowed)}" if allowed else None)
+            )
         elif etype == "missing":
             code, message = codes["missing"], f"missing key '{last}'"
             hint = f"add `{last}:`"
         elif etype == "bool_type" and isinstance(value, str):
             code, message = codes["type"], f"'{value}' is not true or false"
-            hint = "write true or false" + (" (YAML 1.2 reads yes/no/on/off as text)" if value in _TRUTHY_WORDS else "")
-        elif etype == "string_type" and isinstance(value, (int, float, _dt.date)) and not isinstance(value, bool):
+            hint = "write true or false" + (
+                " (YAML 1.2 reads yes/no/on/off as text)" if value in _TRUTHY_WORDS else ""
+            )
+        elif (
+            etype == "string_type"
+            and isinstance(value, (int, float, _dt.date))
+            and not isinstance(value, bool)
+        ):
             line, col = locate(src.doc, where(data_loc)[0] if where else data_loc)
             token = src.token_at(line, col) or str(value)
             kind = "a date" if isinstance(value, _dt.date) else "a number"
             code, message = codes["type"], f"{token} is read as {kind} ({value!r}), not text"
             hint = f'quote it: "{token}"'
-        elif etype in ("int_type", "float_type", "string_type", "bool_type", "dict_type", "list_type",
-                       "model_type", "int_from_float"):
-            want = {"int_type": "an integer", "int_from_float": "an integer", "float_type": "a number",
-                    "string_type": "text", "bool_type": "true or false", "dict_type": "a mapping",
-                    "list_type": "a list", "model_type": "a mapping"}[etype]
+        elif etype in (
+            "int_type",
+            "float_type",
+            "string_type",
+            "bool_type",
+            "dict_type",
+            "list_type",
+            "model_type",
+            "int_from_float",
+        ):
+            want = {
+                "int_type": "an integer",
+                "int_from_float": "an integer",
+                "float_type": "a number",
+                "string_type": "text",
+                "bool_type": "true or false",
+                "dict_type": "a mapping",
+                "list_type": "a list",
+                "model_type": "a mapping",
+            }[etype]
             code, message = codes["type"], f"expected {want}, got {_show(value)}"
         elif etype == "union":
             code, message = codes["type"], f"{err['msg']}; got {_show(value)}"
@@ -492,7 +624,10 @@ def validation_problems(src: SourceFile, root: type[BaseModel], exc: ValidationE
             close = did_you_mean(str(value), options) if options else None
             hint = f"did you mean '{close}'?" if close else f"write one of {expected}"
         elif etype == "string_pattern_mismatch":
-            code, message = codes["value"], f"{_show(value)} does not match {err.get('ctx', {}).get('pattern')}"
+            code, message = (
+                codes["value"],
+                f"{_show(value)} does not match {err.get('ctx', {}).get('pattern')}",
+            )
             if last == "id":
                 hint = "rule ids are <programme>.<finding> in lower case, e.g. htn.urgent_bp"
         else:

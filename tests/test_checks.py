@@ -52,7 +52,9 @@ def overlay(tmp_path: Path, county_yaml: str, monkeypatch: pytest.MonkeyPatch) -
     folder = tmp_path / "county"
     folder.mkdir()
     (folder / "set.yaml").write_text(
-        f'set: county\nversion: "2026.2"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8")
+        f'set: county\nversion: "2026.2"\npolicy_status: local-definition\nextends: {BASE}\n',
+        encoding="utf-8",
+    )
     (folder / "county.yaml").write_text(textwrap.dedent(county_yaml), encoding="utf-8")
     monkeypatch.chdir(folder)
     try:
@@ -82,17 +84,21 @@ rules:
 # ---- rules that can never fire: both sides of each bound ----------------------------------------
 
 
-@pytest.mark.parametrize(("lower", "upper", "codes"), [
-    ("gte: 150", "lt: 150", "C115"),      # empty: [150, 150)
-    ("gte: 150", "lte: 150", ""),         # exactly 150
-    ("gt: 150", "lte: 150", "C115"),      # empty: (150, 150]
-    ("gte: 150", "lt: 150.1", ""),        # just past: [150, 150.1)
-    ("gte: 180", "lt: 150", "C115"),
-    ("gte: {param: county_limit}", "lt: 150", "C115"),   # the parameter's value is the bound
-    ("gte: {param: county_limit}", "lte: 150", ""),
-])
+@pytest.mark.parametrize(
+    ("lower", "upper", "codes"),
+    [
+        ("gte: 150", "lt: 150", "C115"),  # empty: [150, 150)
+        ("gte: 150", "lte: 150", ""),  # exactly 150
+        ("gt: 150", "lte: 150", "C115"),  # empty: (150, 150]
+        ("gte: 150", "lt: 150.1", ""),  # just past: [150, 150.1)
+        ("gte: 180", "lt: 150", "C115"),
+        ("gte: {param: county_limit}", "lt: 150", "C115"),  # the parameter's value is the bound
+        ("gte: {param: county_limit}", "lte: 150", ""),
+    ],
+)
 def test_bounds_on_one_fact_in_an_all_are_contradictory_only_when_no_value_fits(
-        lower: str, upper: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lower: str, upper: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     when = f"""
     all:
       - {{fact: latest_sbp, {lower}}}
@@ -102,7 +108,8 @@ def test_bounds_on_one_fact_in_an_all_are_contradictory_only_when_no_value_fits(
 
 
 def test_contradictory_bounds_under_any_are_not_reported_while_another_branch_can_fire(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     when = """
     any:
       - all: [{fact: latest_sbp, gte: 180}, {fact: latest_sbp, lt: 150}]
@@ -112,7 +119,8 @@ def test_contradictory_bounds_under_any_are_not_reported_while_another_branch_ca
 
 
 def test_a_fact_required_missing_and_compared_in_one_all_can_never_fire(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     when = """
     all:
       - {fact: latest_sbp, known: false}
@@ -121,7 +129,9 @@ def test_a_fact_required_missing_and_compared_in_one_all_can_never_fire(
     assert overlay(tmp_path, rule_when(when), monkeypatch) == "C115"
 
 
-def test_two_different_equalities_on_one_fact_can_never_fire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_different_equalities_on_one_fact_can_never_fire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     when = """
     all:
       - {fact: sex, eq: M}
@@ -130,15 +140,19 @@ def test_two_different_equalities_on_one_fact_can_never_fire(tmp_path: Path, mon
     assert overlay(tmp_path, rule_when(when), monkeypatch) == "C115"
 
 
-@pytest.mark.parametrize(("condition", "codes"), [
-    ("{param: county_scheme, eq: strict}", ""),      # the current value
-    ("{param: county_scheme, eq: relaxed}", ""),     # a documented option a site may select: a switch
-    ("{param: county_scheme, eq: lenient}", "C116"), # no option makes it true
-    ("{param: county_limit, gte: 150}", ""),
-    ("{param: county_limit, gt: 150}", "C116"),      # 150 is not > 150, and there are no options
-])
+@pytest.mark.parametrize(
+    ("condition", "codes"),
+    [
+        ("{param: county_scheme, eq: strict}", ""),  # the current value
+        ("{param: county_scheme, eq: relaxed}", ""),  # a documented option a site may select: a switch
+        ("{param: county_scheme, eq: lenient}", "C116"),  # no option makes it true
+        ("{param: county_limit, gte: 150}", ""),
+        ("{param: county_limit, gt: 150}", "C116"),  # 150 is not > 150, and there are no options
+    ],
+)
 def test_a_parameter_condition_false_under_every_option_makes_the_rule_dead(
-        condition: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    condition: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     when = f"""
     all:
       - {condition}
@@ -150,33 +164,37 @@ def test_a_parameter_condition_false_under_every_option_makes_the_rule_dead(
 # ---- facts, parameters, units, types --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("comparison", "codes"), [
-    ("{fact: latest_sbp, gte: {param: county_limit}}", ""),          # mmHg with mmHg
-    ("{fact: latest_sbp, gte: {param: lab_window_days}}", "C105"),   # mmHg with day
-    ("{fact: latest_sbp, lt: {fact: latest_dbp}}", ""),
-    ("{fact: latest_sbp, lt: {fact: latest_ldl_c}}", "C105"),
-    ("{fact: latest_sbp, gte: 140}", ""),                            # a literal carries no unit
-    ("{fact: smoker, eq: true}", ""),
-    ("{fact: smoker, eq: 1}", "C106"),                               # 1 is not true
-    ("{fact: smoker, lt: 1}", "C106"),
-    ("{fact: latest_sbp, eq: high}", "C106"),
-    ("{fact: sex, in: [M, F]}", ""),
-    ("{fact: sex, in: [M, 1]}", "C106"),
-    ("{fact: visit_symptoms, has_any: [chest_pain, severe_headache]}", ""),
-    ("{fact: visit_symptoms, has_any: [chest_pains]}", "C108"),
-    ("{fact: smoker, has_any: [chest_pain]}", "C107"),
-    ("{fact: visit_symptoms, eq: chest_pain}", "C106"),
-    ("{fact: bp_control, eq: controlled}", ""),
-    ("{fact: bp_control, eq: controled}", "C124"),
-    ("{fact: latset_sbp, gte: 140}", "C102"),
-    ("{fact: latest_sbp, gte: {param: county_limt}}", "C103"),
-    ("{fact: latest_sbp, gte: {fact: latset_dbp}}", "C102"),
-    ("{fact: latest_sbp}", "G112"),
-    ("{fact: latest_sbp, gte: 140, lt: 150}", "G112"),
-    ("{gte: 140}", "G111"),
-])
+@pytest.mark.parametrize(
+    ("comparison", "codes"),
+    [
+        ("{fact: latest_sbp, gte: {param: county_limit}}", ""),  # mmHg with mmHg
+        ("{fact: latest_sbp, gte: {param: lab_window_days}}", "C105"),  # mmHg with day
+        ("{fact: latest_sbp, lt: {fact: latest_dbp}}", ""),
+        ("{fact: latest_sbp, lt: {fact: latest_ldl_c}}", "C105"),
+        ("{fact: latest_sbp, gte: 140}", ""),  # a literal carries no unit
+        ("{fact: smoker, eq: true}", ""),
+        ("{fact: smoker, eq: 1}", "C106"),  # 1 is not true
+        ("{fact: smoker, lt: 1}", "C106"),
+        ("{fact: latest_sbp, eq: high}", "C106"),
+        ("{fact: sex, in: [M, F]}", ""),
+        ("{fact: sex, in: [M, 1]}", "C106"),
+        ("{fact: visit_symptoms, has_any: [chest_pain, severe_headache]}", ""),
+        ("{fact: visit_symptoms, has_any: [chest_pains]}", "C108"),
+        ("{fact: smoker, has_any: [chest_pain]}", "C107"),
+        ("{fact: visit_symptoms, eq: chest_pain}", "C106"),
+        ("{fact: bp_control, eq: controlled}", ""),
+        ("{fact: bp_control, eq: controled}", "C124"),
+        ("{fact: latset_sbp, gte: 140}", "C102"),
+        ("{fact: latest_sbp, gte: {param: county_limt}}", "C103"),
+        ("{fact: latest_sbp, gte: {fact: latset_dbp}}", "C102"),
+        ("{fact: latest_sbp}", "G112"),
+        ("{fact: latest_sbp, gte: 140, lt: 150}", "G112"),
+        ("{gte: 140}", "G111"),
+    ],
+)
 def test_each_comparison_is_checked_for_names_units_and_types(
-        comparison: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    comparison: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert overlay(tmp_path, rule_when(comparison), monkeypatch) == codes
 
 
@@ -184,7 +202,8 @@ def test_unknown_fact_suggests_the_latest_reading(tmp_path: Path, monkeypatch: p
     folder = tmp_path / "x"
     folder.mkdir()
     (folder / "set.yaml").write_text(
-        f'set: x\nversion: "1"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8")
+        f'set: x\nversion: "1"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8"
+    )
     (folder / "c.yaml").write_text(rule_when("{fact: dbp, gte: 90}"), encoding="utf-8")
     with pytest.raises(SangaoError) as exc:
         load_set(folder)
@@ -194,9 +213,11 @@ def test_unknown_fact_suggests_the_latest_reading(tmp_path: Path, monkeypatch: p
 
 
 def test_explain_may_show_facts_read_on_either_side_of_a_comparison(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     yaml = rule_when("{fact: latest_sbp, gte: {fact: bp_target_sbp}}").replace(
-        "explain: 规则", "explain: 血压 {latest_sbp}，目标 <{bp_target_sbp:.0f}")
+        "explain: 规则", "explain: 血压 {latest_sbp}，目标 <{bp_target_sbp:.0f}"
+    )
     assert overlay(tmp_path, yaml, monkeypatch) == ""
 
 
@@ -217,16 +238,36 @@ derive:
 """
 
 
-@pytest.mark.parametrize(("hit_policy", "rows", "codes"), [
-    ("unique", "- {when: {n: {lt: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}", ""),
-    ("unique", "- {when: {n: {lt: 2}}, then: {band: low}}\n- {when: {n: {gte: 3}}, then: {band: high}}", "C111"),
-    ("unique", "- {when: {n: {lte: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}", "C112"),
-    ("first", "- {when: {n: {lte: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}", ""),
-    ("first", "- {when: {n: [0, 1]}, then: {band: low}}\n- {when: {n: 3}, then: {band: high}}", "C111"),
-    ("first", "- {when: {}, then: {band: any}}", ""),
-])
+@pytest.mark.parametrize(
+    ("hit_policy", "rows", "codes"),
+    [
+        (
+            "unique",
+            "- {when: {n: {lt: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}",
+            "",
+        ),
+        (
+            "unique",
+            "- {when: {n: {lt: 2}}, then: {band: low}}\n- {when: {n: {gte: 3}}, then: {band: high}}",
+            "C111",
+        ),
+        (
+            "unique",
+            "- {when: {n: {lte: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}",
+            "C112",
+        ),
+        (
+            "first",
+            "- {when: {n: {lte: 2}}, then: {band: low}}\n- {when: {n: {gte: 2}}, then: {band: high}}",
+            "",
+        ),
+        ("first", "- {when: {n: [0, 1]}, then: {band: low}}\n- {when: {n: 3}, then: {band: high}}", "C111"),
+        ("first", "- {when: {}, then: {band: any}}", ""),
+    ],
+)
 def test_table_domains_are_enumerated_for_gaps_and_overlaps(
-        hit_policy: str, rows: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hit_policy: str, rows: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert overlay(tmp_path, table(hit_policy, rows), monkeypatch) == codes
 
 
@@ -234,8 +275,11 @@ def test_a_gap_names_the_combination_without_a_row(tmp_path: Path, monkeypatch: 
     folder = tmp_path / "x"
     folder.mkdir()
     (folder / "set.yaml").write_text(
-        f'set: x\nversion: "1"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8")
-    (folder / "c.yaml").write_text(table("first", "- {when: {n: [0, 1, 2]}, then: {band: low}}"), encoding="utf-8")
+        f'set: x\nversion: "1"\npolicy_status: local-definition\nextends: {BASE}\n', encoding="utf-8"
+    )
+    (folder / "c.yaml").write_text(
+        table("first", "- {when: {n: [0, 1, 2]}, then: {band: low}}"), encoding="utf-8"
+    )
     with pytest.raises(SangaoError) as exc:
         load_set(folder)
     assert [p.message for p in exc.value.problems] == ["table 'grid' has no row for n=3"]
@@ -245,19 +289,26 @@ def test_a_gap_names_the_combination_without_a_row(tmp_path: Path, monkeypatch: 
 
 
 def test_a_rule_id_reused_as_another_rules_alias_is_a_duplicate(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    yaml = rule_when("{fact: latest_sbp, gte: 150}").replace("    color: yellow", "    aliases: [county.other]\n"
-                                                             "    color: yellow") + """
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    yaml = (
+        rule_when("{fact: latest_sbp, gte: 150}").replace(
+            "    color: yellow", "    aliases: [county.other]\n    color: yellow"
+        )
+        + """
   - id: county.other
     color: red
     when: {fact: latest_sbp, gte: 200}
     explain: 规则
     source: {doc: PD, clause: local, verification: PD}
 """
+    )
     assert overlay(tmp_path, yaml, monkeypatch) == "C101"
 
 
-def test_an_overlay_may_replace_a_base_rule_with_the_same_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_overlay_may_replace_a_base_rule_with_the_same_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     yaml = """
     guideline: county
     rules:
@@ -270,7 +321,9 @@ def test_an_overlay_may_replace_a_base_rule_with_the_same_id(tmp_path: Path, mon
     assert overlay(tmp_path, yaml, monkeypatch) == ""
 
 
-def test_an_overlay_unit_equal_to_the_base_unit_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_overlay_unit_equal_to_the_base_unit_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     yaml = "guideline: county\nparameters:\n  htn_urgent_sbp: {value: 170, unit: mmHg}\n"
     assert overlay(tmp_path, yaml, monkeypatch) == ""
 
@@ -286,16 +339,20 @@ def test_remove_rules_in_a_set_that_extends_nothing_is_reported(tmp_path: Path) 
     assert [p.code for p in exc.value.problems] == ["C123"]
 
 
-@pytest.mark.parametrize(("explain", "codes"), [
-    ("'血压 {latest_sbp}'", ""),
-    ("'血压 {{latest_sbp}}'", ""),               # a literal brace, no placeholder
-    ("'血压 {latest_sbp'", "C128"),
-    ("'血压 {}'", "C119"),
-    ("'血压 {0}'", "C119"),
-    ("'血压 {latest_dbp}'", "C118"),
-])
-def test_explain_templates_name_facts_the_rule_reads(explain: str, codes: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("explain", "codes"),
+    [
+        ("'血压 {latest_sbp}'", ""),
+        ("'血压 {{latest_sbp}}'", ""),  # a literal brace, no placeholder
+        ("'血压 {latest_sbp'", "C128"),
+        ("'血压 {}'", "C119"),
+        ("'血压 {0}'", "C119"),
+        ("'血压 {latest_dbp}'", "C118"),
+    ],
+)
+def test_explain_templates_name_facts_the_rule_reads(
+    explain: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     yaml = rule_when("{fact: latest_sbp, gte: 150}").replace("explain: 规则", f"explain: {explain}")
     assert overlay(tmp_path, yaml, monkeypatch) == codes
 
@@ -306,7 +363,12 @@ def test_a_key_that_is_not_text_says_quote_it(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(SangaoError) as exc:
         load_set(".")
     (problem,) = exc.value.problems
-    assert (problem.message, problem.hint, problem.line, problem.column) == ("key 140 is not text", 'quote it: "140"', 3, 3)
+    assert (problem.message, problem.hint, problem.line, problem.column) == (
+        "key 140 is not text",
+        'quote it: "140"',
+        3,
+        3,
+    )
 
 
 def test_the_packaged_national_default_set_passes_every_check() -> None:
@@ -315,26 +377,44 @@ def test_the_packaged_national_default_set_passes_every_check() -> None:
     assert gset.rules
 
 
-@pytest.mark.parametrize(("derive", "codes"), [
-    ("- {count: n_risks, of: [{fact: smoker, eq: true}]}", ""),
-    ("- {count: egfr, of: [{fact: smoker, eq: true}]}", "C101"),                 # shadows a base fact
-    ("- {count: bp_control, of: [{fact: smoker, eq: true}]}", "C101"),           # the base set derives it
-    ("- {count: htn_urgent_sbp, of: [{fact: smoker, eq: true}]}", "C101"),       # a parameter's name
-])
-def test_a_derived_fact_has_one_producer_and_its_own_name(derive: str, codes: str, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("derive", "codes"),
+    [
+        ("- {count: n_risks, of: [{fact: smoker, eq: true}]}", ""),
+        ("- {count: egfr, of: [{fact: smoker, eq: true}]}", "C101"),  # shadows a base fact
+        ("- {count: bp_control, of: [{fact: smoker, eq: true}]}", "C101"),  # the base set derives it
+        ("- {count: htn_urgent_sbp, of: [{fact: smoker, eq: true}]}", "C101"),  # a parameter's name
+    ],
+)
+def test_a_derived_fact_has_one_producer_and_its_own_name(
+    derive: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert overlay(tmp_path, f"guideline: county\nderive:\n  {derive}\n", monkeypatch) == codes
 
 
-@pytest.mark.parametrize(("inputs", "rows", "codes"), [
-    ("{s: {fact: smoker, domain: [true, false]}}", "- {when: {s: true}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}", ""),
-    ("{s: {fact: smoker, domain: [yes, no]}}", "- {when: {s: yes}, then: {b: x}}\n- {when: {s: no}, then: {b: y}}",
-     "C131 C106 C106"),
-    ("{s: {fact: smoker, domain: [true, false]}}", "- {when: {s: [true, 1]}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}",
-     "C129"),
-])
-def test_table_domains_and_row_values_agree_with_the_input_fact(inputs: str, rows: str, codes: str, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("inputs", "rows", "codes"),
+    [
+        (
+            "{s: {fact: smoker, domain: [true, false]}}",
+            "- {when: {s: true}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}",
+            "",
+        ),
+        (
+            "{s: {fact: smoker, domain: [yes, no]}}",
+            "- {when: {s: yes}, then: {b: x}}\n- {when: {s: no}, then: {b: y}}",
+            "C131 C106 C106",
+        ),
+        (
+            "{s: {fact: smoker, domain: [true, false]}}",
+            "- {when: {s: [true, 1]}, then: {b: x}}\n- {when: {s: false}, then: {b: y}}",
+            "C129",
+        ),
+    ],
+)
+def test_table_domains_and_row_values_agree_with_the_input_fact(
+    inputs: str, rows: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     yaml = f"""
 guideline: county
 derive:
@@ -348,24 +428,38 @@ derive:
     assert overlay(tmp_path, yaml, monkeypatch) == codes
 
 
-@pytest.mark.parametrize(("extra", "codes"), [
-    ("    follow_up_days: {param: control_window_days}\n", ""),     # day
-    ("    follow_up_days: {param: county_limit}\n", "C105"),        # mmHg is not a number of days
-    ("    referral: {urgency: urgent, to: county}\n", ""),
-    ("    referral: {urgency: urgent, to: countyy}\n", "C130"),
-])
-def test_rule_follow_up_and_referral_take_days_and_a_care_tier(extra: str, codes: str, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    yaml = rule_when("{fact: latest_sbp, gte: 150}").replace("    color: yellow\n", "    color: yellow\n" + extra)
+@pytest.mark.parametrize(
+    ("extra", "codes"),
+    [
+        ("    follow_up_days: {param: control_window_days}\n", ""),  # day
+        ("    follow_up_days: {param: county_limit}\n", "C105"),  # mmHg is not a number of days
+        ("    referral: {urgency: urgent, to: county}\n", ""),
+        ("    referral: {urgency: urgent, to: countyy}\n", "C130"),
+    ],
+)
+def test_rule_follow_up_and_referral_take_days_and_a_care_tier(
+    extra: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    yaml = rule_when("{fact: latest_sbp, gte: 150}").replace(
+        "    color: yellow\n", "    color: yellow\n" + extra
+    )
     assert overlay(tmp_path, yaml, monkeypatch) == codes
 
 
-@pytest.mark.parametrize(("domain", "rows", "codes"), [
-    ("[0, 1, 2]", "- {when: {n: 0}, then: {b: x}}\n- {when: {n: {gte: 1}}, then: {b: y}}", ""),
-    ("[0, 1]", "- {when: {n: 0}, then: {b: x}}\n- {when: {n: {gte: 1}}, then: {b: y}}", "C131"),  # 2 of 2 is possible
-])
-def test_a_count_input_domain_covers_every_count_from_zero_to_all(domain: str, rows: str, codes: str,
-                                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("domain", "rows", "codes"),
+    [
+        ("[0, 1, 2]", "- {when: {n: 0}, then: {b: x}}\n- {when: {n: {gte: 1}}, then: {b: y}}", ""),
+        (
+            "[0, 1]",
+            "- {when: {n: 0}, then: {b: x}}\n- {when: {n: {gte: 1}}, then: {b: y}}",
+            "C131",
+        ),  # 2 of 2 is possible
+    ],
+)
+def test_a_count_input_domain_covers_every_count_from_zero_to_all(
+    domain: str, rows: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     yaml = f"""
 guideline: county
 derive:
@@ -381,16 +475,20 @@ derive:
     assert overlay(tmp_path, yaml, monkeypatch) == codes
 
 
-@pytest.mark.parametrize(("parameters", "codes"), [
-    ("  county_scheme: {value: relaxed, options: [strict, relaxed]}\n", ""),
-    ("  county_scheme: {value: relaxd, options: [strict, relaxed]}\n", "C132"),
-    ("  control_window_days: {value: 60}\n", ""),
-    ("  control_window_days: {value: 0}\n", "C133"),               # a window must hold at least a day
-    ("  control_window_days: {value: 1}\n", ""),
-    ("  control_window_days: {value: 90.5}\n", "C133"),
-    ("  egfr_equation: {value: ckd_epi_2009}\n", ""),
-    ("  egfr_equation: {value: mdrd}\n", "C132 C133"),             # not an option, and not implemented
-])
+@pytest.mark.parametrize(
+    ("parameters", "codes"),
+    [
+        ("  county_scheme: {value: relaxed, options: [strict, relaxed]}\n", ""),
+        ("  county_scheme: {value: relaxd, options: [strict, relaxed]}\n", "C132"),
+        ("  control_window_days: {value: 60}\n", ""),
+        ("  control_window_days: {value: 0}\n", "C133"),  # a window must hold at least a day
+        ("  control_window_days: {value: 1}\n", ""),
+        ("  control_window_days: {value: 90.5}\n", "C133"),
+        ("  egfr_equation: {value: ckd_epi_2009}\n", ""),
+        ("  egfr_equation: {value: mdrd}\n", "C132 C133"),  # not an option, and not implemented
+    ],
+)
 def test_parameters_hold_one_of_their_options_and_measure_parameters_python_can_use(
-        parameters: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parameters: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert overlay(tmp_path, "guideline: county\nparameters:\n" + parameters, monkeypatch) == codes

@@ -22,8 +22,14 @@ from pathways.facts import FACTS
 BASE = Path(__file__).parent / "invalid_guidelines" / "_base"
 
 
-def make_set(root: Path, files: dict[str, str], *, extends: Path | str | None = BASE, name: str = "county",
-             manifest_extra: str = "") -> Path:
+def make_set(
+    root: Path,
+    files: dict[str, str],
+    *,
+    extends: Path | str | None = BASE,
+    name: str = "county",
+    manifest_extra: str = "",
+) -> Path:
     folder = root / name
     folder.mkdir()
     head = f'set: {name}\nversion: "2026.2"\npolicy_status: local-definition\n'
@@ -79,13 +85,19 @@ def test_a_missing_set_says_which_sets_are_packaged(tmp_path: Path) -> None:
 # ---- overlays ----------------------------------------------------------------------------------
 
 
-def test_an_overlay_parameter_changes_the_value_keeps_the_unit_and_points_at_the_overlay(tmp_path: Path,
-                                                                                     monkeypatch) -> None:
-    folder = make_set(tmp_path, {"county.yaml": """
+def test_an_overlay_parameter_changes_the_value_keeps_the_unit_and_points_at_the_overlay(
+    tmp_path: Path, monkeypatch
+) -> None:
+    folder = make_set(
+        tmp_path,
+        {
+            "county.yaml": """
         guideline: county
         parameters:
           htn_urgent_sbp: {value: 170}
-        """})
+        """
+        },
+    )
     monkeypatch.chdir(folder)
     gset = load_set(".")
     assert gset.param("htn_urgent_sbp") == 170
@@ -96,7 +108,10 @@ def test_an_overlay_parameter_changes_the_value_keeps_the_unit_and_points_at_the
 
 
 def test_an_overlay_rule_with_an_existing_id_replaces_it_in_place(tmp_path: Path) -> None:
-    folder = make_set(tmp_path, {"county.yaml": """
+    folder = make_set(
+        tmp_path,
+        {
+            "county.yaml": """
         guideline: county
         rules:
           - id: htn.urgent_bp
@@ -109,7 +124,9 @@ def test_an_overlay_rule_with_an_existing_id_replaces_it_in_place(tmp_path: Path
             when: {fact: latest_dbp, gte: 100}
             explain: 舒张压 {latest_dbp}
             source: {doc: PD, clause: county rule, verification: PD}
-        """})
+        """
+        },
+    )
     gset = load_set(folder)
     assert [r.id for r in gset.rules] == ["htn.urgent_bp", "htn.uncontrolled", "county.new_rule"]
     assert gset.rules[0].source.clause == "county rule"
@@ -126,9 +143,13 @@ def test_remove_rules_drops_a_base_rule(tmp_path: Path) -> None:
 
 def test_overlay_derive_entries_replace_by_id_and_sections_replace_whole(tmp_path: Path) -> None:
     base = (BASE / "hypertension.yaml").read_text(encoding="utf-8")
-    derive = base[base.index("derive:"):base.index("rules:")]
-    folder = make_set(tmp_path, {"county.yaml": "guideline: county\n" + derive.replace(
-        "bp_control: controlled}", "bp_control: uncontrolled}") + """
+    derive = base[base.index("derive:") : base.index("rules:")]
+    folder = make_set(
+        tmp_path,
+        {
+            "county.yaml": "guideline: county\n"
+            + derive.replace("bp_control: controlled}", "bp_control: uncontrolled}")
+            + """
 colors:
   red: {tier: county, severity: 3, follow_up_days: 7}
   yellow: {tier: township, severity: 2, follow_up_days: 21}
@@ -139,8 +160,11 @@ screenings:
     - id: ckd
       name: 慢性肾脏病
       items:
-        - {kind: uacr, interval_months: 12, first_due_days: 30, source: {doc: PD, clause: x, verification: PD}}
-"""})
+        - {kind: uacr, interval_months: 12, first_due_days: 30,
+           source: {doc: PD, clause: x, verification: PD}}
+"""
+        },
+    )
     gset = load_set(folder)
     (entry,) = gset.derive
     assert entry.cases[-1].otherwise["bp_control"] == "uncontrolled"
@@ -177,16 +201,20 @@ def test_yes_stays_a_string_and_the_hint_says_write_true_or_false(tmp_path: Path
     assert (problem.line, problem.column) == (5, 21)
 
 
-@pytest.mark.parametrize(("written", "message"), [
-    ("2026.1", "2026.1 is read as a number (2026.1), not text"),
-    ("0123", "0123 is read as a number (123), not text"),
-    ("2026-01-02", "2026-01-02 is read as a date (datetime.date(2026, 1, 2)), not text"),
-])
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("2026.1", "2026.1 is read as a number (2026.1), not text"),
+        ("0123", "0123 is read as a number (123), not text"),
+        ("2026-01-02", "2026-01-02 is read as a date (datetime.date(2026, 1, 2)), not text"),
+    ],
+)
 def test_unquoted_versions_that_are_not_text_say_quote_it(written: str, message: str, tmp_path: Path) -> None:
     folder = tmp_path / "s"
     folder.mkdir()
-    (folder / "set.yaml").write_text(f"set: s\nversion: {written}\npolicy_status: local-definition\nextends: {BASE}\n",
-                                     encoding="utf-8")
+    (folder / "set.yaml").write_text(
+        f"set: s\nversion: {written}\npolicy_status: local-definition\nextends: {BASE}\n", encoding="utf-8"
+    )
     (problem,) = load_problems(folder)
     assert (problem.code, problem.message, problem.hint) == ("G104", message, f'quote it: "{written}"')
     assert (problem.line, problem.column) == (2, 10)
@@ -197,13 +225,18 @@ def test_a_quoted_version_loads(tmp_path: Path) -> None:
 
 
 def test_duplicate_keys_name_both_lines_and_every_duplicate_is_reported(tmp_path: Path) -> None:
-    folder = make_set(tmp_path, {"county.yaml": """
+    folder = make_set(
+        tmp_path,
+        {
+            "county.yaml": """
         guideline: county
         parameters:
           a: {value: 1}
           a: {value: 2}
         guideline: again
-        """})
+        """
+        },
+    )
     problems = load_problems(folder)
     assert [(p.code, p.line, p.message) for p in problems] == [
         ("G102", 4, "duplicate key 'a': line 4 repeats line 3"),
@@ -214,13 +247,19 @@ def test_duplicate_keys_name_both_lines_and_every_duplicate_is_reported(tmp_path
 def test_an_unknown_key_suggests_the_closest_field(tmp_path: Path) -> None:
     folder = make_set(tmp_path, {"county.yaml": "guideline: county\nparamters: {}\n"})
     (problem,) = load_problems(folder)
-    assert (problem.code, problem.message, problem.hint) == ("G103", "unknown key 'paramters'",
-                                                             "did you mean 'parameters'?")
+    assert (problem.code, problem.message, problem.hint) == (
+        "G103",
+        "unknown key 'paramters'",
+        "did you mean 'parameters'?",
+    )
     assert (problem.line, problem.column) == (2, 1)
 
 
 def test_a_union_error_is_reported_once_for_the_branch_the_author_meant(tmp_path: Path) -> None:
-    folder = make_set(tmp_path, {"county.yaml": """
+    folder = make_set(
+        tmp_path,
+        {
+            "county.yaml": """
         guideline: county
         rules:
           - id: county.x
@@ -231,7 +270,9 @@ def test_a_union_error_is_reported_once_for_the_branch_the_author_meant(tmp_path
                     - {fact: latest_sbp, gte: 1, colour: red}
             explain: x
             source: {doc: PD, clause: x, verification: PD}
-        """})
+        """
+        },
+    )
     (problem,) = load_problems(folder)
     assert problem.message == "unknown key 'colour'"
     assert problem.context.splitlines()[0] == "at Rule(id='county.x') > when > all[0] > any[0] > colour"
@@ -265,8 +306,9 @@ runner = CliRunner()
 def test_check_prints_a_one_line_summary_for_a_valid_set() -> None:
     result = runner.invoke(cli.app, ["guidelines", "check", str(BASE)])
     assert result.exit_code == 0
-    assert result.output == ("ok: test-base 2026.1: 2 rules (1 unverified left out), 1 derive entries, "
-                             "8 parameters, 4 files\n")
+    assert result.output == (
+        "ok: test-base 2026.1: 2 rules (1 unverified left out), 1 derive entries, 8 parameters, 4 files\n"
+    )
 
 
 def test_check_prints_every_problem_and_exits_1(tmp_path: Path, monkeypatch) -> None:
@@ -288,15 +330,19 @@ def test_check_exits_1_through_main(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_effective_lists_parameters_and_rules_with_their_origin(tmp_path: Path, monkeypatch) -> None:
-    folder = make_set(tmp_path, {"county.yaml": "guideline: county\nparameters:\n  htn_urgent_sbp: {value: 170}\n"})
+    folder = make_set(
+        tmp_path, {"county.yaml": "guideline: county\nparameters:\n  htn_urgent_sbp: {value: 170}\n"}
+    )
     monkeypatch.chdir(folder)
     result = runner.invoke(cli.app, ["guidelines", "effective", "."])
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0] == "county 2026.2 (extends " + str(BASE) + "): local-definition"
     assert "  htn_urgent_sbp           170           mmHg  county.yaml:3" in lines
-    assert any(line.startswith("  htn.urgent_bp     red     V1  ") and line.endswith("_base/hypertension.yaml:25")
-               for line in lines)
+    assert any(
+        line.startswith("  htn.urgent_bp     red     V1  ") and line.endswith("_base/hypertension.yaml:25")
+        for line in lines
+    )
 
 
 def test_schema_is_draft_07_with_fact_names_as_an_enum() -> None:
@@ -343,24 +389,35 @@ def test_a_cases_file_loads_into_plain_models(tmp_path: Path) -> None:
     assert (cf.guideline, cf.as_of) == ("htn", date(2026, 11, 30))
     assert cf.patient["birth_date"] == date(1971, 4, 12)
     urgent = cf.cases["urgent_exactly_at_180"]
-    assert urgent.expect == {"color": "red", "referral": {"urgency": "urgent"}, "reasons_include": ["htn.urgent_bp"]}
+    assert urgent.expect == {
+        "color": "red",
+        "referral": {"urgency": "urgent"},
+        "reasons_include": ["htn.urgent_bp"],
+    }
     steps = cf.cases["ecg_overdue_the_day_after_due_by"].steps
     assert [s.as_of for s in steps] == [date(2026, 11, 28), date(2026, 11, 29)]
     assert cf.case_lines == {"urgent_exactly_at_180": 6, "ecg_overdue_the_day_after_due_by": 9}
 
 
-@pytest.mark.parametrize(("change", "code", "message"), [
-    (("expect: {color: red,", "expect: {colour: red,"), "T117", "unknown expect key 'colour'"),
-    (("referral: {urgency:", "referral: {urgancy:"), "T117", "unknown expect key 'referral.urgancy'"),
-    (("reasons_include: [htn.urgent_bp]", "reasons_include: htn.urgent_bp"), "T120",
-     "`reasons_include` takes a list of ids or kinds"),
-    (("    given: {screenings", "    gvien: {screenings"), "T113", "unknown key 'gvien'"),
-    (("guideline: htn", "guideline: dm"), "T119", "guideline 'dm' but the file beside it is 'htn'"),
-    (("as_of: 2026-11-29", "as_of: 2026-11-31"), "T111", "'2026-11-31' is not a date"),
-    (("as_of: 2026-11-30", "as_of: soon"), "T116", None),
-])
-def test_a_malformed_cases_file_gives_a_t_error_at_its_place(change: tuple[str, str], code: str,
-                                                             message: str | None, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        (("expect: {color: red,", "expect: {colour: red,"), "T117", "unknown expect key 'colour'"),
+        (("referral: {urgency:", "referral: {urgancy:"), "T117", "unknown expect key 'referral.urgancy'"),
+        (
+            ("reasons_include: [htn.urgent_bp]", "reasons_include: htn.urgent_bp"),
+            "T120",
+            "`reasons_include` takes a list of ids or kinds",
+        ),
+        (("    given: {screenings", "    gvien: {screenings"), "T113", "unknown key 'gvien'"),
+        (("guideline: htn", "guideline: dm"), "T119", "guideline 'dm' but the file beside it is 'htn'"),
+        (("as_of: 2026-11-29", "as_of: 2026-11-31"), "T111", "'2026-11-31' is not a date"),
+        (("as_of: 2026-11-30", "as_of: soon"), "T116", None),
+    ],
+)
+def test_a_malformed_cases_file_gives_a_t_error_at_its_place(
+    change: tuple[str, str], code: str, message: str | None, tmp_path: Path
+) -> None:
     (tmp_path / "hypertension.yaml").write_text("guideline: htn\n", encoding="utf-8")
     path = tmp_path / "hypertension.cases.yaml"
     path.write_text(CASES.replace(*change), encoding="utf-8")
@@ -375,9 +432,14 @@ def test_a_malformed_cases_file_gives_a_t_error_at_its_place(change: tuple[str, 
 
 def test_a_case_without_expect_or_steps_is_malformed(tmp_path: Path) -> None:
     path = tmp_path / "x.cases.yaml"
-    path.write_text(CASES.replace("    given: {visits: [{date: 2026-11-20, sbp: 180, dbp: 96}]}\n"
-                                  "    expect: {color: red, referral: {urgency: urgent}, reasons_include: [htn.urgent_bp]}",
-                                  "    given: {}"), encoding="utf-8")
+    path.write_text(
+        CASES.replace(
+            "    given: {visits: [{date: 2026-11-20, sbp: 180, dbp: 96}]}\n"
+            "    expect: {color: red, referral: {urgency: urgent}, reasons_include: [htn.urgent_bp]}",
+            "    given: {}",
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(SangaoError) as exc:
         load_case_file(path)
     (problem,) = exc.value.problems
@@ -386,14 +448,17 @@ def test_a_case_without_expect_or_steps_is_malformed(tmp_path: Path) -> None:
 
 def test_a_bad_record_in_given_is_located_in_the_case_that_wrote_it(tmp_path: Path) -> None:
     path = tmp_path / "x.cases.yaml"
-    path.write_text(CASES.replace("sbp: 180, dbp: 96", "sbpp: 180, dbp: 96").replace("sex: F", "sex: X"),
-                    encoding="utf-8")
+    path.write_text(
+        CASES.replace("sbp: 180, dbp: 96", "sbpp: 180, dbp: 96").replace("sex: F", "sex: X"), encoding="utf-8"
+    )
     with pytest.raises(SangaoError) as exc:
         load_case_file(path)
-    sex, sbpp = exc.value.problems   # the file's `patient` is reported once, not once per case
+    sex, sbpp = exc.value.problems  # the file's `patient` is reported once, not once per case
     assert (sex.code, sex.line, sex.column, sex.message) == ("T116", 4, 16, "'X' is not one of 'M' or 'F'")
     assert (sbpp.code, sbpp.line, sbpp.column, sbpp.message) == ("T113", 7, 41, "unknown key 'sbpp'")
-    assert sbpp.context.splitlines()[0] == "at CaseSpec(name='urgent_exactly_at_180') > given > visits[0] > sbpp"
+    assert (
+        sbpp.context.splitlines()[0] == "at CaseSpec(name='urgent_exactly_at_180') > given > visits[0] > sbpp"
+    )
     assert sbpp.hint == "did you mean 'sbp'?"
 
 
