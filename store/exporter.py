@@ -10,6 +10,7 @@ an in-memory `Patient`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from store.db import open_db
 from store.tables import CHILD_TABLES, PatientRow
 
 BATCH = 1000
+_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 _PATIENTS = PatientRow.__table__
 _SCALARS = [c for c in Patient.model_fields if c not in CHILD_TABLES]
@@ -110,7 +112,10 @@ def export_jsonl(db_url: str, out: TextIO) -> int:
     count = 0
     try:
         for record in iter_records(db_engine):
-            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+            if _LINE_BREAKS.search(line):  # raw U+0085/U+2028/U+2029 split lines in many readers
+                line = _LINE_BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
+            out.write(line + "\n")
             count += 1
     finally:
         db_engine.dispose()
