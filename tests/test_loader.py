@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import cli
@@ -473,3 +475,72 @@ def test_check_without_a_path_checks_the_packaged_national_default_set() -> None
     result = runner.invoke(cli.app, ["guidelines", "check"])
     assert result.exit_code == 0
     assert result.output.startswith("ok: national-default ")
+
+
+# ---- any edit gives a set or located problems, never a crash ----------------------------------
+
+SNIPPETS = [
+    "",
+    "yes",
+    "2026.1",
+    "0123",
+    "[",
+    "{",
+    "}",
+    "- ",
+    ": ",
+    "null",
+    "{fact: x}",
+    "{param: y}",
+    "[1, [2]]",
+    "2026-13-40",
+    "  ",
+    "\t",
+    "&a 1",
+    "*a",
+    "? x",
+    "gte: 1",
+    "all: []",
+    "'{'",
+    "'{}'",
+    "colour: red",
+    "when: 3",
+    "id: X.Y",
+    "0",
+    "-1",
+    "1e999",
+    ".nan",
+    "~",
+]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 60), st.integers(0, 40), st.sampled_from(SNIPPETS)), min_size=1, max_size=3
+    )
+)
+def test_any_edit_of_a_valid_set_loads_or_gives_located_problems(
+    edits: list[tuple[int, int, str]], tmp_path_factory
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    for p in BASE.iterdir():
+        (folder / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    path = folder / "hypertension.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line, col, snippet in edits:
+        i = line % len(lines)
+        lines[i] = lines[i][:col] + snippet + lines[i][col:]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        load_set(folder)
+    except SangaoError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert problem.file and problem.code[0] in "GC" and problem.message
+            assert problem.line is not None or problem.code == "G100"
