@@ -292,13 +292,17 @@ class _Checker:
         ops = _op_of(c)
         if len(ops) != 1:
             found = ", ".join(ops) or "none"
-            self.add(
-                e.problem(
-                    "G112",
-                    f"a comparison needs exactly one operator; found: {found}",
-                    sub,
-                    hint="one of eq ne lt lte gt gte in known has_any; combine with all: [...]",
+            nulls = [
+                op for op in OPERATORS if op != "in" and op in c.model_fields_set and getattr(c, op) is None
+            ]
+            hint = "one of eq ne lt lte gt gte in known has_any; combine with all: [...]"
+            if nulls and not ops:
+                found, hint = (
+                    f"`{nulls[0]}: null`",
+                    "a missing value is tested with known: false (or known: true)",
                 )
+            self.add(
+                e.problem("G112", f"a comparison needs exactly one operator; found: {found}", sub, hint=hint)
             )
             return
         op = ops[0]

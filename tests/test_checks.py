@@ -190,6 +190,7 @@ def test_a_parameter_condition_false_under_every_option_makes_the_rule_dead(
         ("{fact: latest_sbp}", "G112"),
         ("{fact: latest_sbp, gte: 140, lt: 150}", "G112"),
         ("{gte: 140}", "G111"),
+        ("{fact: smoker, eq: null}", "G112"),
     ],
 )
 def test_each_comparison_is_checked_for_names_units_and_types(
