@@ -215,7 +215,6 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
         with db_engine.begin() as conn:
             store = _Store(conn)
             for item, patient, problems, findings in iter_items(source, mapping, as_of):
-                found += findings
                 units = [(item.file, item.line), *item.rows]
                 if patient is None:
                     for name, _ in units:
@@ -229,6 +228,7 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
                     continue
                 for name, _ in units:
                     file_report(name).imported += 1
+                found += findings  # a rejected record's findings are moot: its rejection says what to fix
                 patients += 1
                 store.add(patient)
             store.flush()
