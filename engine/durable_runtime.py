@@ -2,10 +2,12 @@
 
 Each layer of a `Program` (engine/ir.py) is split into chunks by programme file, at most `MAX_RULES`
 durable rules per ruleset. A condition becomes `<id>#def` (its definite form) and, when it can be
-unknown, `<id>#ref` (the definite form of its negation: possible = not refuted); the rule name is the
-action name. Why not the possible form itself: its `missing ∨ cmp` pairs multiply $or nodes, and
-durable 2.0.28 refuses a rule of more than ~15 $and/$or nodes (error 113); a larger form is cut at
-its top junction into rules `<name>~<k>` that Python joins with that junction (`_plan`). A catch-all SEEN rule keeps durable
+unknown, `<id>#pos` (its possible form) or `<id>#ref` (the definite form of its negation: possible =
+not refuted); the rule name is the action name. durable 2.0.28 refuses a rule of more than ~15
+$and/$or nodes (error 113), and the `missing ∨ cmp` pairs of possible forms multiply them: a larger
+form is cut at its top junction into rules `<name>~<k>` that Python joins with that junction
+(`_plan`); when a possible form would need pieces that must ALL fire, `#ref` is used instead.
+Every action costs a JSON round trip in durable, so the forms chosen are the ones that fire rarely. A catch-all SEEN rule keeps durable
 from raising on a fact no rule matches. The interface matches engine/python_runtime.py:
 `run(layer_index, facts) -> tuple[(definite, possible), ...]` aligned with `layer.conditions`.
 
@@ -121,21 +123,32 @@ def _rule(name: str, f: Form) -> dict:
     return {"all": [{"m": match}], "run": name}
 
 
-def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, Plan | bool]:
-    """Durable rules for one condition, and the plans of its definite and refuting forms (True/False
-    when constant). `<id>#def` fires when the condition is definitely true; `<id>#ref` when it is
-    definitely false (possible = not refuted), emitted only when the condition can be unknown. The rule
-    name is the action name."""
+def _is_union(plan: Plan) -> bool:
+    return isinstance(plan, str) or (plan[0] == "or" and all(isinstance(p, str) for p in plan[1]))
+
+
+def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, tuple[str, Plan | bool]]:
+    """Durable rules for one condition, the plan of its definite form (True/False when constant) and
+    how to read "possibly true": `<id>#def` fires when the condition is definitely true. A condition
+    that can be unknown also gets `<id>#pos` (its possible form: few patients make most conditions
+    possible, so few actions run) or, when the possible form only fits durable cut into pieces that
+    must all fire, `<id>#ref` (the definite form of its negation; possible = not refuted). Rule name =
+    action name."""
     rules: list[tuple[str, Form]] = []
-    plans: list[Plan | bool] = []
-    for action, form in ((c.id + "#def", c.definite), (c.id + "#ref", c.refute)):
-        if action.endswith("#ref") and c.possible == c.definite:
-            plans.append(False)
-        elif form in (["false"], ["true"]):
-            plans.append(form == ["true"])
-        else:
-            plans.append(_plan(_lean(form), action, rules))
-    return rules, plans[0], plans[1]
+
+    def plan_of(form: Form, name: str, out: list) -> Plan | bool:
+        if form in (["false"], ["true"]):
+            return form == ["true"]
+        return _plan(_lean(form), name, out)
+
+    definite = plan_of(c.definite, c.id + "#def", rules)
+    if c.possible == c.definite:
+        return rules, definite, ("same", definite)
+    pos_rules: list[tuple[str, Form]] = []
+    possible = plan_of(c.possible, c.id + "#pos", pos_rules)
+    if isinstance(possible, bool) or _is_union(possible):
+        return rules + pos_rules, definite, ("pos", possible)
+    return rules, definite, ("ref", plan_of(c.refute, c.id + "#ref", rules))
 
 
 def rulesets_for(program: Program, prefix: str = "sangao") -> list[tuple[int, str, dict]]:
@@ -197,11 +210,8 @@ class DurableRuntime:
         for index, name, _ in chunks:
             self._by_layer.setdefault(index, []).append(name)
         self._host = _RecordingHost({name: d for _, name, d in chunks})
-        # per layer, per condition: (definite plan, refute plan, can it be unknown)
-        self._plans = [
-            tuple((*durable_rules_of(c)[1:], c.possible != c.definite) for c in layer.conditions)
-            for layer in program.layers
-        ]
+        # per layer, per condition: (definite plan, ("same" | "pos" | "ref", plan))
+        self._plans = [tuple(durable_rules_of(c)[1:] for c in layer.conditions) for layer in program.layers]
         self._serial = itertools.count(1)
 
     def run(self, layer_index: int, facts: Mapping[str, Any]) -> Sequence[tuple[bool, bool]]:
@@ -221,10 +231,11 @@ class DurableRuntime:
                                       f"{state['exception']}")
         fired = host.fired
         out = []
-        for definite, refute, can_be_unknown in self._plans[layer_index]:
+        for definite, (how, plan) in self._plans[layer_index]:
             d = definite if isinstance(definite, bool) else _fired(definite, fired)
-            if not can_be_unknown:
+            if how == "same":
                 out.append((d, d))
             else:
-                out.append((d, not (refute if isinstance(refute, bool) else _fired(refute, fired))))
+                hit = plan if isinstance(plan, bool) else _fired(plan, fired)
+                out.append((d, hit if how == "pos" else not hit))
         return tuple(out)

@@ -19,6 +19,7 @@ engine/assess.py composes the Assessment (colour, tier, referral, dates) from th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,10 +132,6 @@ def _compose(layer: Layer, res, f: dict[str, Any], undecided: dict[str, tuple[st
                 undecided[o] = missing
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
 class Evaluator:
     """Compile a set once; evaluate many patients' facts."""
 
@@ -153,37 +150,79 @@ class Evaluator:
                         for x in ((name, name + COUNT_MIN, name + COUNT_MAX) if name in counts else (name,)))
             for r in self.program.rules
         }
-        self._cond_of_rule = {r.id: self.program.rules_layer.conditions[r.cond] for r in self.program.rules}
+        rules_layer = self.program.rules_layer
+        self._rule_slots = tuple((r.id, r.cond, self._read_names[r.id]) for r in self.program.rules)
+        self._screen_slots = tuple(
+            (s.kind, s.eligible, s.interval_months, tuple((sh.cond, sh.months) for sh in s.shorter),
+             s.first_due_days, s.listed)
+            for s in self.program.screenings
+        )
+        self._plans: dict[tuple[str, bool, int], ScreeningPlan] = {}   # frozen, so shared between patients
+        self._probes = self._near_miss_probes()
+        # layer functions: a python runtime's generated functions directly; durable through its run()
+        first = self._runtimes[0]
+        if isinstance(first, PythonRuntime):
+            self._layer_fns = first._fns
+        else:
+            self._layer_fns = tuple(functools.partial(first.run, layer.index) for layer in self.program.layers)
+        self._layers = tuple((fn, layer, bool(layer.derives)) for fn, layer in zip(self._layer_fns,
+                                                                                 self.program.layers, strict=True))
+        self._rules_definite = {r.id: rules_layer.conditions[r.cond].definite for r in self.program.rules}
+
+    def _near_miss_probes(self) -> tuple:
+        """Per numeric comparison of each rule: (rule cond, rule id, fact, op, threshold, low, high), where
+        [low, high] is the widest window of values that could be a near miss (checked exactly later)."""
+        probes = []
+        counts = set(self.program.count_facts)
+        for r in self.program.rules:
+            for fact, op, t in dict.fromkeys(r.comparisons):
+                if fact in counts:
+                    continue
+                margin = abs(t) * self._margin_pct / 100
+                low, high = {"gte": (t - margin, t), "gt": (t - margin, t), "lt": (t, t + margin),
+                             "lte": (t, t + margin), "eq": (t - margin, t + margin)}[op]
+                probes.append((r.cond, r.id, fact, op, t, margin, low, high))
+        return tuple(probes)
 
     def evaluate(self, facts: Mapping[str, Any], patient_id: str | None = None) -> Evaluation:
         """Evaluate base facts (None = missing; set facts as frozenset). `patient_id` only names errors."""
-        program = self.program
         f = dict(facts)
         undecided: dict[str, tuple[str, ...]] = {}
-        runtimes = self._runtimes
         res = None
-        for layer in program.layers:
-            res = runtimes[0].run(layer.index, f)
-            if len(runtimes) > 1:
-                self._check_agree(layer, res, runtimes[1].run(layer.index, f), f, patient_id)
-            if layer.derives:
-                _compose(layer, res, f, undecided)
-        fired = tuple(r.id for r in program.rules if res[r.cond][0])
+        if len(self._runtimes) == 1:
+            for fn, layer, has_derives in self._layers:
+                res = fn(f)
+                if has_derives:
+                    _compose(layer, res, f, undecided)
+        else:
+            python, durable = self._runtimes
+            for layer in self.program.layers:
+                res = python.run(layer.index, f)
+                self._check_agree(layer, res, durable.run(layer.index, f), f, patient_id)
+                if layer.derives:
+                    _compose(layer, res, f, undecided)
+        fired = []
         read = {}
-        for r in program.rules:
-            if res[r.cond][0]:
-                read[r.id] = {name: f.get(name) for name in self._read_names[r.id]}
+        get = f.get
+        for rule_id, cond, names in self._rule_slots:
+            if res[cond][0]:
+                fired.append(rule_id)
+                read[rule_id] = {name: get(name) for name in names}
         screening = {}
-        for s in program.screenings:
-            months = s.interval_months
-            for sh in s.shorter:
-                if res[sh.cond][0]:
-                    months = sh.months
+        plans = self._plans
+        for kind, eligible, months, shorter, first_due, listed in self._screen_slots:
+            for cond, m in shorter:
+                if res[cond][0]:
+                    months = m
                     break
-            screening[s.kind] = ScreeningPlan(res[s.eligible][0], months, s.first_due_days, s.listed)
+            key = (kind, res[eligible][0], months)
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = ScreeningPlan(key[1], months, first_due, listed)
+            screening[kind] = plan
         return Evaluation(
             facts=f,
-            fired=fired,
+            fired=tuple(fired),
             read=read,
             undecided=undecided,
             screening=screening,
@@ -229,30 +268,28 @@ class Evaluator:
         )
 
     def _near_misses(self, f: Mapping[str, Any], res) -> tuple:
+        """Rules not fired that one numeric fact, moved by at most the margin, would fire. Other facts
+        (derived ones included) stay as they are."""
         out = []
-        pct = self._margin_pct
-        count_facts = self.program.count_facts
-        for r in self.program.rules:
-            if res[r.cond][0] or not r.comparisons:
+        get = f.get
+        for cond, rule_id, fact, op, t, margin, low, high in self._probes:
+            v = get(fact)
+            if v is None or v.__class__ is bool or not (low <= v <= high) or res[cond][0]:
                 continue
-            definite = self._cond_of_rule[r.id].definite
-            seen = set()
-            for fact, op, t in r.comparisons:
-                v = f.get(fact)
-                if not _is_number(v) or fact in count_facts or (fact, op, t) in seen:
-                    continue
-                seen.add((fact, op, t))
-                margin = abs(t) * pct / 100
-                if op == "gt":
-                    moved, ok = v + margin, v <= t < v + margin
-                elif op == "lt":
-                    moved, ok = v - margin, v - margin < t <= v
-                elif op == "gte":
-                    moved, ok = t, t - margin <= v < t
-                elif op == "lte":
-                    moved, ok = t, t < v <= t + margin
-                else:  # eq
-                    moved, ok = t, v != t and abs(v - t) <= margin
-                if ok and eval_form(definite, {**f, fact: moved}):
-                    out.append(NearMiss(r.id, fact, v, t, op))
+            if not isinstance(v, int | float):
+                continue
+            if op == "gt":
+                moved, ok = v + margin, v <= t < v + margin
+            elif op == "lt":
+                moved, ok = v - margin, v - margin < t <= v
+            elif op == "gte":
+                moved, ok = t, t - margin <= v < t
+            elif op == "lte":
+                moved, ok = t, t < v <= t + margin
+            else:  # eq
+                moved, ok = t, v != t
+            if ok and eval_form(self._rules_definite[rule_id], {**f, fact: moved}):
+                miss = NearMiss(rule_id, fact, v, t, op)
+                if miss not in out:
+                    out.append(miss)
         return tuple(out)
