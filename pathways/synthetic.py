@@ -2,8 +2,9 @@
 
 `generate_roster(n, seed, as_of)` yields `Patient`s one at a time; `generate_jsonl(n, seed, as_of)`
 yields the same patients as interchange JSONL lines (../shared/spec/interchange.md §1) without
-building models, which is what `sangao roster generate` writes. Both come from one generator of
-plain dicts (`generate_records`), so they cannot disagree.
+building models, which is what `sangao roster generate` writes; `generate_csv_rows` gives them as
+the Chinese-header CSV tables of real exports. `generate_roster` is the JSON lines validated in
+full, so the three cannot disagree.
 
 Pure: a seeded `random.Random`, no clock, no I/O. The same (n, seed, as_of) gives byte-identical
 output, and a roster of n patients is the first n patients of any longer roster with the same seed
@@ -227,14 +228,11 @@ _DISTRICT_CUM = _cum(d[2] for d in DISTRICTS)
 _SURNAME_CUM = _cum(s[1] for s in SURNAMES)
 _MIX_CUM = _cum(m[1] for m in CONDITION_MIX)
 _FUNDUS_CUM = _cum(g[1] for g in FUNDUS_ABNORMAL_GRADES)
+_HTN_SHOWCASE = frozenset({"urgent_bp", "urgent_symptom", "referral_pending"})
 _URGENT_SHOWCASE = frozenset({"urgent_bp", "hypoglycaemia", "hyperglycaemia", "urgent_symptom"})
-_PLAIN_SCREENINGS = frozenset({"ecg", "stroke_risk", "carotid_us", "neuropathy", "foot_pulse"})  # no value/grade
+_PLAIN_SCREENINGS = frozenset({"ecg", "stroke_risk", "carotid_us", "neuropathy", "foot_pulse"})  # no value
 _CONDITION_ORDER = ("hypertension", "diabetes", "dyslipidemia")
-_CONDITIONS_JSON = {
-    tuple(c for c, bit in zip(_CONDITION_ORDER, (4, 2, 1), strict=True) if mask & bit):
-        json.dumps([c for c, bit in zip(_CONDITION_ORDER, (4, 2, 1), strict=True) if mask & bit], separators=(",", ":"))
-    for mask in range(1, 8)
-}
+_CONDITIONS_JSON = {combo: json.dumps(list(combo), separators=(",", ":")) for combo, _ in CONDITION_MIX}
 _JSON_BOOL = {True: "true", False: "false"}
 # Rare visit events are mutually exclusive: one uniform draw falls in at most one interval.
 (_EV_URGENT_BP, _EV_HYPERGLYCAEMIA, _EV_HYPOGLYCAEMIA, _EV_TACHYCARDIA, _EV_FEVER, _EV_SYMPTOM,
@@ -249,6 +247,7 @@ _HUNDREDTHS = tuple(repr(i / 100) for i in range(_MAX_HUNDREDTHS + 1))
 _PLAIN_TAIL = ',"adverse_reaction":false,"new_complication":false}'
 _ADVERSE_TAIL = ',"adverse_reaction":true,"new_complication":false}'
 _COMPLICATION_TAIL = ',"adverse_reaction":false,"new_complication":true}'
+_TAILS = {_EV_ADVERSE: _ADVERSE_TAIL, _EV_NEW_COMPLICATION: _COMPLICATION_TAIL}
 _EVENT_CUM = _cum((URGENT_BP_RATE, HYPERGLYCAEMIA_RATE, HYPOGLYCAEMIA_RATE, TACHYCARDIA_RATE, FEVER_RATE,
                    SYMPTOM_RATE, ADVERSE_REACTION_RATE, NEW_COMPLICATION_RATE, RANDOM_GLUCOSE_RATE))
 
@@ -277,18 +276,21 @@ CSV_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "patients": (
         ("patient_id", "患者编号"), ("id_number", "身份证号"), ("name", "姓名"), ("sex", "性别"),
         ("birth_date", "出生日期"), ("team", "家医团队"), ("institution", "管理机构"), ("region", "地区"),
-        ("urban", "城乡"), ("conditions", "管理病种"), ("enrolled_on", "建档日期"), ("deceased_on", "死亡日期"),
+        ("urban", "城乡"), ("conditions", "管理病种"), ("enrolled_on", "建档日期"),
+        ("deceased_on", "死亡日期"),
         ("moved_out_on", "迁出日期"), ("smoker", "吸烟"), ("pregnant", "妊娠"), ("breastfeeding", "哺乳"),
     ),
     "visits": (
         ("patient_id", "患者编号"), ("date", "随访日期"), ("sbp", "收缩压(mmHg)"), ("dbp", "舒张压(mmHg)"),
         ("heart_rate", "心率(次/分)"), ("fpg", "空腹血糖(mmol/L)"), ("random_glucose", "随机血糖(mmol/L)"),
-        ("temperature", "体温(℃)"), ("weight_kg", "体重(kg)"), ("height_cm", "身高(cm)"), ("waist_cm", "腰围(cm)"),
+        ("temperature", "体温(℃)"), ("weight_kg", "体重(kg)"), ("height_cm", "身高(cm)"),
+        ("waist_cm", "腰围(cm)"),
         ("symptoms", "症状"), ("adverse_reaction", "药物不良反应"), ("new_complication", "新发并发症"),
     ),
     "labs": (
         ("patient_id", "患者编号"), ("date", "检验日期"), ("tc", "总胆固醇(mmol/L)"),
-        ("ldl_c", "低密度脂蛋白胆固醇(mmol/L)"), ("hdl_c", "高密度脂蛋白胆固醇(mmol/L)"), ("tg", "甘油三酯(mmol/L)"),
+        ("ldl_c", "低密度脂蛋白胆固醇(mmol/L)"), ("hdl_c", "高密度脂蛋白胆固醇(mmol/L)"),
+        ("tg", "甘油三酯(mmol/L)"),
         ("hba1c", "糖化血红蛋白(%)"), ("creatinine", "肌酐(μmol/L)"), ("uacr", "尿白蛋白肌酐比(mg/g)"),
     ),
     "screenings": (
@@ -308,7 +310,8 @@ CSV_LABELS: dict[str, dict] = {
     "bool": {True: "是", False: "否"},
     "conditions": {"hypertension": "高血压", "diabetes": "糖尿病", "dyslipidemia": "血脂异常"},
     "code": {
-        "chd": "冠心病", "mi": "心肌梗死", "acs": "急性冠脉综合征", "pci_cabg": "冠脉血运重建", "stroke": "脑卒中",
+        "chd": "冠心病", "mi": "心肌梗死", "acs": "急性冠脉综合征", "pci_cabg": "冠脉血运重建",
+        "stroke": "脑卒中",
         "hemorrhagic_stroke": "脑出血", "tia": "短暂性脑缺血发作", "pad": "外周动脉疾病",
         "pad_revasc": "外周动脉血运重建", "heart_failure": "心力衰竭", "ckd": "慢性肾脏病",
         "retinopathy": "视网膜病变", "neuropathy": "周围神经病变", "fh": "家族性高胆固醇血症",
@@ -398,7 +401,7 @@ class _Generator:
 
         sex = "M" if r() < MALE_RATE else "F"
         conditions = CONDITION_MIX[self.pick(_MIX_CUM)][0]
-        if showcase in ("urgent_bp", "urgent_symptom", "referral_pending") and "hypertension" not in conditions:
+        if showcase in _HTN_SHOWCASE and "hypertension" not in conditions:
             conditions = ("hypertension", *conditions)
         if showcase in ("hypoglycaemia", "hyperglycaemia") and "diabetes" not in conditions:
             conditions = tuple(c for c in _CONDITION_ORDER if c in conditions or c == "diabetes")
@@ -468,8 +471,8 @@ class _Generator:
         visits, visit_days, urgent_days, complication_days, fpg_mean = self.visits(
             showcase, htn, dm, sex, age_years, enrolled, last_day)
         for day in complication_days:  # a new complication at a visit is diagnosed that day
-            pool = [c for c in (NEW_COMPLICATION_CODES + NEW_COMPLICATION_CODES_DM if dm else NEW_COMPLICATION_CODES)
-                    if c not in history]
+            codes = NEW_COMPLICATION_CODES + NEW_COMPLICATION_CODES_DM if dm else NEW_COMPLICATION_CODES
+            pool = [c for c in codes if c not in history]
             if pool:
                 history[pool[int(r() * len(pool))]] = day
         has_ckd = "ckd" in history
@@ -505,7 +508,8 @@ class _Generator:
             seq = (seq + 2) % 1000  # same area, birthday and sex already taken: next free sequence
         raise ValueError(f"more than 500 patients of one sex born on {born} in {area}")
 
-    def history(self, age_years: float, dm: bool, dl: bool, birth: int, last_day: int) -> dict[str, int | None]:
+    def history(self, age_years: float, dm: bool, dl: bool, birth: int, last_day: int
+                ) -> dict[str, int | None]:
         """History code → day of diagnosis (an ordinal) or None when undated."""
         r = self.rng.random
         scale = math.exp((age_years - 65.0) / HISTORY_AGE_SCALE)
@@ -536,7 +540,8 @@ class _Generator:
         else:
             sbp_mean = SBP_MEAN_NO_HTN + SBP_MEAN_SD * z()
         # Diastolic pressure follows systolic and falls with age as arteries stiffen.
-        dbp_mean = DBP_PER_SBP * sbp_mean + DBP_OFFSET - DBP_AGE_SLOPE * (age_years - 60.0) + DBP_MEAN_SD * z()
+        dbp_mean = (DBP_PER_SBP * sbp_mean + DBP_OFFSET - DBP_AGE_SLOPE * (age_years - 60.0)
+                    + DBP_MEAN_SD * z())
         hr_mean = HEART_RATE_MEAN + HEART_RATE_SD * z()
         fpg_mean = 0.0
         if dm:
@@ -570,7 +575,8 @@ class _Generator:
             b1, b2, b3 = bits(24), bits(24), bits(24)
             step = int(interval + interval_sd * Z[b3 >> 12])
             following = t + (step if step > interval_min else interval_min)
-            if following > last_day and last_day - t > SHOWCASE_LATEST_VISIT_DAYS and showcase in _URGENT_SHOWCASE:
+            if (following > last_day and last_day - t > SHOWCASE_LATEST_VISIT_DAYS
+                    and showcase in _URGENT_SHOWCASE):
                 following = last_day - SHOWCASE_LATEST_VISIT_DAYS // 2  # a showcase urgent reading is recent
             z_sbp = Z[b1 & 4095]
             sbp = int(sbp_mean + sbp_sd * z_sbp + 0.5)
@@ -632,9 +638,9 @@ class _Generator:
             if symptom is not None:
                 extra += f',"symptoms":["{symptom}"]'
             texts.append(
-                f'{{"date":"{iso_cache.get(t) or iso(t)}","sbp":{ints[sbp]},"dbp":{ints[dbp]},"heart_rate":{ints[hr]}'
-                f'{f",{_FPG_KEY}{tenths[fpg]}" if dm else ""}{extra}'
-                f'{_ADVERSE_TAIL if event == _EV_ADVERSE else _COMPLICATION_TAIL if event == _EV_NEW_COMPLICATION else _PLAIN_TAIL}'
+                f'{{"date":"{iso_cache.get(t) or iso(t)}","sbp":{ints[sbp]},"dbp":{ints[dbp]},'
+                f'"heart_rate":{ints[hr]}{f",{_FPG_KEY}{tenths[fpg]}" if dm else ""}{extra}'
+                f'{_TAILS.get(event, _PLAIN_TAIL)}'
             )
             days.append(t)
             if urgent:
@@ -644,7 +650,8 @@ class _Generator:
         return texts, days, urgent_days, complications, fpg_mean
 
     def labs(self, sex, dm, dl, has_ckd, fpg_mean, enrolled, last_day) -> list[str]:
-        """JSON items of yearly-ish lab panels: lipids always, HbA1c for diabetes, often creatinine and UACR."""
+        """JSON items of yearly-ish lab panels: lipids always, HbA1c for diabetes, often creatinine
+        and UACR."""
         r = self.rng.random
         bits = self.rng.getrandbits
         z = self.z
@@ -666,7 +673,8 @@ class _Generator:
             # Treatment brings LDL-C down over the years of management.
             ldl = int((ldl_mean * LDL_YEARLY_FACTOR ** len(labs) + LDL_LAB_SD * _Z[b1 & 4095]) * 100 + 0.5)
             ldl = min(max(ldl, LDL_MIN_CENTI), _MAX_HUNDREDTHS)
-            hdl = min(max(int((hdl_mean + HDL_LAB_SD * _Z[b1 >> 12]) * 100 + 0.5), HDL_MIN_CENTI), _MAX_HUNDREDTHS)
+            hdl = int((hdl_mean + HDL_LAB_SD * _Z[b1 >> 12]) * 100 + 0.5)
+            hdl = min(max(hdl, HDL_MIN_CENTI), _MAX_HUNDREDTHS)
             tg = int(tg_mean * math.exp(TG_LAB_LOG_SD * _Z[b2 & 4095]) * 100 + 0.5)
             tg = min(max(tg, TG_MIN_CENTI), _MAX_HUNDREDTHS)
             # Friedewald (mmol/L): TC = LDL-C + HDL-C + TG/2.2, plus some lipoprotein(a) and error.
@@ -745,7 +753,8 @@ class _Generator:
         for day, reason in urgent_days:
             if showcase is not None or r() < REFERRAL_AFTER_URGENT_RATE:
                 out.append((day, self.referral(day, reason, last_day, pending=showcase is not None)))
-        if visit_days and (showcase == "referral_pending" or (showcase is None and r() < ROUTINE_REFERRAL_RATE)):
+        routine = showcase == "referral_pending" or (showcase is None and r() < ROUTINE_REFERRAL_RATE)
+        if visit_days and routine:
             day = visit_days[-1] if showcase == "referral_pending" else visit_days[int(r() * len(visit_days))]
             reason = "htn.two_uncontrolled" if htn or not dm else "dm.two_uncontrolled"
             out.append((day, self.referral(day, reason, last_day, pending=showcase == "referral_pending")))

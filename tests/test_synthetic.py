@@ -17,6 +17,8 @@ import pytest
 from pathways import resident_id
 from pathways.models import Patient
 from pathways.synthetic import (
+    CSV_LABELS,
+    CSV_TABLES,
     DISTRICTS,
     NEW_COMPLICATION_CODES,
     NEW_COMPLICATION_CODES_DM,
@@ -214,7 +216,7 @@ def test_visits_are_in_date_order_about_a_quarter_apart(patients):
     for p in patients:
         days = [v.date for v in p.visits]
         assert days == sorted(set(days)), p.patient_id
-        gaps += [(b - a).days for a, b in zip(days, days[1:])]
+        gaps += [(b - a).days for a, b in zip(days, days[1:], strict=False)]
     assert 80 <= statistics.median(gaps) <= 100
     assert min(gaps) >= 28
 
@@ -245,7 +247,8 @@ def test_enrolment_dates_spread_over_years_with_some_in_the_last_90_days(patient
     ],
     ids=lambda v: "+".join(v) if isinstance(v, tuple) else str(v),
 )
-def test_prevalence_of_each_condition_and_combination_falls_in_a_sensible_band(patients, combination, low, high):
+def test_prevalence_of_each_condition_and_combination_falls_in_a_sensible_band(patients, combination, low,
+                                                                              high):
     assert low <= _share(patients, lambda p: _has(p, *combination)) <= high
 
 
@@ -370,7 +373,8 @@ MORE_SITUATIONS = {
     "referral_returned": lambda p: any(f.returned_on is not None for f in p.referrals),
     "adverse_reaction_at_latest_visit": lambda p: bool(p.visits) and p.visits[-1].adverse_reaction,
     "new_complication": lambda p: any(v.new_complication for v in p.visits),
-    "recent_acs": lambda p: any(h.code == "acs" and h.date and (AS_OF - h.date).days <= 365 for h in p.history),
+    "recent_acs": lambda p: any(h.code == "acs" and h.date and (AS_OF - h.date).days <= 365
+                                for h in p.history),
     "abi_below_0_5": lambda p: any(s.kind == "abi" and s.value < 0.5 for s in p.screenings),
     "severe_retinopathy_grade": lambda p: any(s.grade in ("severe_npdr", "pdr") for s in p.screenings),
     "uacr_above_300": lambda p: any((lab.uacr or 0) > 300 for lab in p.labs),
@@ -427,15 +431,13 @@ def test_generated_jsonl_reads_back_through_the_roster_reader_without_findings(t
 def test_every_csv_header_and_label_is_one_the_tabular_reader_knows():
     from store.readers.aliases import TABLES, VALUE_LABELS, normalize_header, normalize_value
 
-    from pathways.synthetic import CSV_LABELS, CSV_TABLES
-
     for table, columns in CSV_TABLES.items():
         for field, header in columns:
-            assert normalize_header(header) in {normalize_header(a) for a in TABLES[table][field].aliases}, header
+            aliases = {normalize_header(a) for a in TABLES[table][field].aliases}
+            assert normalize_header(header) in aliases, header
     for field, labels in CSV_LABELS.items():
-        known = VALUE_LABELS.get(field) or VALUE_LABELS.get("code" if field == "code" else field, {})
         for value, label in labels.items():
-            assert known.get(normalize_value(label)) == value, (field, label)
+            assert VALUE_LABELS[field].get(normalize_value(label)) == value, (field, label)
 
 
 def _cli(*args: str):
@@ -454,7 +456,8 @@ def test_roster_generate_writes_the_jsonl_roster_to_standard_output():
 
 def test_roster_generate_writes_identical_files_for_the_same_arguments(tmp_path):
     for name in ("a.jsonl", "b.jsonl"):
-        assert _cli("-n", "40", "--seed", "4", "--as-of", "2026-11-30", "--out", str(tmp_path / name)).exit_code == 0
+        result = _cli("-n", "40", "--seed", "4", "--as-of", "2026-11-30", "--out", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     assert len((tmp_path / "a.jsonl").read_bytes().splitlines()) == 40
 
@@ -463,7 +466,8 @@ def test_roster_generate_csv_tables_import_as_the_same_patients(tmp_path):
     from store.importer import iter_items
     from store.readers import group_sources
 
-    result = _cli("-n", "60", "--seed", "4", "--as-of", "2026-11-30", "--format", "csv", "--out", str(tmp_path))
+    result = _cli("-n", "60", "--seed", "4", "--as-of", "2026-11-30", "--format", "csv",
+                  "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     paths = sorted(tmp_path.glob("*.csv"))
     assert [p.name for p in paths] == ["history.csv", "labs.csv", "patients.csv", "referrals.csv",
@@ -482,7 +486,7 @@ def test_a_new_complication_at_a_visit_enters_the_history_dated_that_visit(patie
     seen = 0
     for p in patients:
         dated = {h.date for h in p.history}
-        possible = set(NEW_COMPLICATION_CODES) | (set(NEW_COMPLICATION_CODES_DM) if _has(p, "diabetes") else set())
+        possible = set(NEW_COMPLICATION_CODES + (NEW_COMPLICATION_CODES_DM if _has(p, "diabetes") else ()))
         for v in p.visits:
             if v.new_complication:
                 seen += 1
