@@ -32,8 +32,9 @@ def main() -> None:
         t0 = time.perf_counter()
         with open(roster, "w", encoding="utf-8") as f:
             for patient in generate_roster(args.patients, args.seed, args.as_of):
-                children += sum(len(getattr(patient, n)) for n in ("visits", "labs", "screenings", "history",
-                                                                    "referrals"))
+                children += sum(
+                    len(getattr(patient, n)) for n in ("visits", "labs", "screenings", "history", "referrals")
+                )
                 f.write(json.dumps(record_json(patient), ensure_ascii=False) + "\n")
         generated = time.perf_counter() - t0
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -41,15 +42,23 @@ def main() -> None:
         report = import_files([roster], str(db), args.as_of)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"roster: {args.patients} patients, {children} child rows "
-              f"({roster.stat().st_size / 1e6:.1f} MB JSONL, generated in {generated:.1f} s)")
-        print(f"import: {report.patients_imported} imported, {report.rejected} rejected, "
-              f"{len(report.findings)} findings in {elapsed:.2f} s")
-        print(f"throughput: {report.patients_imported / elapsed:,.0f} patients/s wall, "
-              f"{report.patients_imported / cpu:,.0f} patients/s per CPU second ({cpu:.2f} s CPU), "
-              f"{children / elapsed:,.0f} child rows/s wall")
-        print(f"peak RSS: {rss_before / 1024:.0f} MB before import, {rss_after / 1024:.0f} MB after "
-              f"(database {db.stat().st_size / 1e6:.1f} MB)")
+        print(
+            f"roster: {args.patients} patients, {children} child rows "
+            f"({roster.stat().st_size / 1e6:.1f} MB JSONL, generated in {generated:.1f} s)"
+        )
+        print(
+            f"import: {report.patients_imported} imported, {report.rejected} rejected, "
+            f"{len(report.findings)} findings in {elapsed:.2f} s"
+        )
+        print(
+            f"throughput: {report.patients_imported / elapsed:,.0f} patients/s wall, "
+            f"{report.patients_imported / cpu:,.0f} patients/s per CPU second ({cpu:.2f} s CPU), "
+            f"{children / elapsed:,.0f} child rows/s wall"
+        )
+        print(
+            f"peak RSS: {rss_before / 1024:.0f} MB before import, {rss_after / 1024:.0f} MB after "
+            f"(database {db.stat().st_size / 1e6:.1f} MB)"
+        )
 
 
 if __name__ == "__main__":

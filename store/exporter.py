@@ -26,8 +26,10 @@ _LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
 _PATIENTS = PatientRow.__table__
 _SCALARS = [c for c in Patient.model_fields if c not in CHILD_TABLES]
 _CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
-_ITEM_FIELDS = {name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
-                for name, t in _CHILD.items()}
+_ITEM_FIELDS = {
+    name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
+    for name, t in _CHILD.items()
+}
 
 
 def _plain(value):
@@ -67,8 +69,13 @@ def iter_records(db_engine: Engine) -> Iterator[dict]:
     last = 0
     with db_engine.connect() as conn:
         while True:
-            rows = conn.execute(select(_PATIENTS).where(_PATIENTS.c.seq > last)
-                                .order_by(_PATIENTS.c.seq).limit(BATCH)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(_PATIENTS).where(_PATIENTS.c.seq > last).order_by(_PATIENTS.c.seq).limit(BATCH)
+                )
+                .mappings()
+                .all()
+            )
             if not rows:
                 return
             last = rows[-1]["seq"]
@@ -76,8 +83,9 @@ def iter_records(db_engine: Engine) -> Iterator[dict]:
             children: dict[str, dict[str, list[dict]]] = {}
             for name, table in _CHILD.items():
                 fields = _ITEM_FIELDS[name]
-                for r in conn.execute(select(table).where(table.c.patient_id.in_(ids))
-                                      .order_by(table.c.patient_id, table.c.seq)).mappings():
+                for r in conn.execute(
+                    select(table).where(table.c.patient_id.in_(ids)).order_by(table.c.patient_id, table.c.seq)
+                ).mappings():
                     item = {f: r[f] for f in fields}
                     if name == "visits":
                         item["symptoms"] = json.loads(item["symptoms"]) if item["symptoms"] else None

@@ -47,8 +47,10 @@ BATCH_PATIENTS = 2000
 
 _PATIENTS = PatientRow.__table__
 _CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
-_CHILD_FIELDS = {name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
-                 for name, t in _CHILD.items()}
+_CHILD_FIELDS = {
+    name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
+    for name, t in _CHILD.items()
+}
 
 
 @dataclass
@@ -59,14 +61,14 @@ class FileReport:
     rows_read: int = 0
     imported: int = 0
     rejected: int = 0
-    error: bool = False          # the whole file failed (nothing of it landed)
+    error: bool = False  # the whole file failed (nothing of it landed)
 
 
 @dataclass
 class ImportReport:
     files: list[FileReport] = field(default_factory=list)
-    findings: list[Problem] = field(default_factory=list)   # kept records' data-quality findings
-    rejects: list[Problem] = field(default_factory=list)    # why rows (or whole files) were rejected
+    findings: list[Problem] = field(default_factory=list)  # kept records' data-quality findings
+    rejects: list[Problem] = field(default_factory=list)  # why rows (or whole files) were rejected
     patients_imported: int = 0
 
     @property
@@ -133,8 +135,16 @@ def _checked(item: Item, patient: Patient, as_of: date | None, findings: list[Pr
     if number is not None and len(number) == 15 and number.isdigit():
         patient = patient.model_copy(update={"id_number": resident_id.upgrade15(number)})
         file, line, column = (item.locate or _here(item))(("id_number",))
-        findings.append(Problem("D106", f"legacy 15-digit resident ID {resident_id.mask(number)} upgraded to 18 "
-                                "characters", file, line, column, context=_ctx(item)))
+        findings.append(
+            Problem(
+                "D106",
+                f"legacy 15-digit resident ID {resident_id.mask(number)} upgraded to 18 characters",
+                file,
+                line,
+                column,
+                context=_ctx(item),
+            )
+        )
     problems = _problems(item, check_patient(patient, as_of), findings)
     return (None if problems else patient), problems, findings
 
@@ -154,8 +164,11 @@ def _problems(item: Item, issues, findings: list[Problem]) -> list[Problem]:
     return problems
 
 
-def iter_items(source: Source, mapping: Mapping | None, as_of: date | None,
-               ) -> Iterator[tuple[Item, Patient | None, list[Problem], list[Problem]]]:
+def iter_items(
+    source: Source,
+    mapping: Mapping | None,
+    as_of: date | None,
+) -> Iterator[tuple[Item, Patient | None, list[Problem], list[Problem]]]:
     """Every item of a source with its verdict; a repeated patient_id is rejected (D021)."""
     seen: dict[str, str] = {}
     for item in read_source(source, mapping):
@@ -163,10 +176,17 @@ def iter_items(source: Source, mapping: Mapping | None, as_of: date | None,
         if patient is not None:
             first = seen.get(patient.patient_id)
             if first is not None:
-                problems.append(Problem("D021", f"patient_id {patient.patient_id!r} appears again (first at "
-                                        f"{first}); this row is rejected", item.file, item.line,
-                                        item.locate(("patient_id",))[2] if item.locate else None,
-                                        hint="merge the two rows, or correct one patient id"))
+                problems.append(
+                    Problem(
+                        "D021",
+                        f"patient_id {patient.patient_id!r} appears again (first at "
+                        f"{first}); this row is rejected",
+                        item.file,
+                        item.line,
+                        item.locate(("patient_id",))[2] if item.locate else None,
+                        hint="merge the two rows, or correct one patient id",
+                    )
+                )
                 patient = None
             else:
                 seen[patient.patient_id] = f"{item.file}:{item.line}"
@@ -176,8 +196,13 @@ def iter_items(source: Source, mapping: Mapping | None, as_of: date | None,
 # ---- public entry point -------------------------------------------------------------------------
 
 
-def import_files(paths: Iterable[str | Path], db_url: str, as_of: date | None, mapping: Path | Mapping | None = None,
-                 reject_path: str | Path | None = None) -> ImportReport:
+def import_files(
+    paths: Iterable[str | Path],
+    db_url: str,
+    as_of: date | None,
+    mapping: Path | Mapping | None = None,
+    reject_path: str | Path | None = None,
+) -> ImportReport:
     """Import roster files into the database at `db_url` (a path means SQLite). `as_of` is the
     evaluation date for the future-date findings. Returns counts per file, findings and rejects;
     writes the rejected rows with their reasons to `reject_path` (CSV, UTF-8 with BOM for Excel)."""
@@ -220,9 +245,16 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
                     for name, _ in units:
                         file_report(name).rejected += 1
                     rejected += problems
-                    rejected += [Problem("D025", f"row belongs to patient row {item.file}:{item.line}, which was "
-                                         "rejected", name, line, context=_ctx(item))
-                                 for name, line in item.rows]
+                    rejected += [
+                        Problem(
+                            "D025",
+                            f"row belongs to patient row {item.file}:{item.line}, which was rejected",
+                            name,
+                            line,
+                            context=_ctx(item),
+                        )
+                        for name, line in item.rows
+                    ]
                     if writer:
                         _write_rejects(writer, item, problems)
                     continue
@@ -239,7 +271,9 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
         report.rejects += exc.problems
         if writer:
             for p in exc.problems:
-                writer.writerow([p.file, p.line or "", "", p.code, p.column or "", p.message, p.hint or "", ""])
+                writer.writerow(
+                    [p.file, p.line or "", "", p.code, p.column or "", p.message, p.hint or "", ""]
+                )
         report.files += [_finish(fr, source) for fr in files.values()]
         return
     report.findings += source.findings + found
@@ -263,11 +297,22 @@ def _ctx(item: Item) -> str | None:
 
 def _write_rejects(writer, item: Item, problems: list[Problem]) -> None:
     for p in problems:
-        writer.writerow([p.file, p.line, item.patient_id or "", p.code, p.column or "", p.message, p.hint or "",
-                         item.raw])
+        writer.writerow(
+            [p.file, p.line, item.patient_id or "", p.code, p.column or "", p.message, p.hint or "", item.raw]
+        )
     for name, line in item.rows:
-        writer.writerow([name, line, item.patient_id or "", "D025", "",
-                         f"row belongs to patient row {item.file}:{item.line}, which was rejected", "", ""])
+        writer.writerow(
+            [
+                name,
+                line,
+                item.patient_id or "",
+                "D025",
+                "",
+                f"row belongs to patient row {item.file}:{item.line}, which was rejected",
+                "",
+                "",
+            ]
+        )
 
 
 # ---- writing ------------------------------------------------------------------------------------
@@ -276,19 +321,23 @@ def _write_rejects(writer, item: Item, problems: list[Problem]) -> None:
 # form SQLAlchemy's Date type stores (and sqlite3's default date adapter is deprecated from 3.12).
 # Child rows are tuples of their fields (no patient_id, seq) in that DB-ready form.
 
-_PATIENT_FIELDS = [c for c in _PATIENTS.columns.keys() if c not in ("patient_id", "seq")]
+_PATIENT_FIELDS = [c.name for c in _PATIENTS.columns if c.name not in ("patient_id", "seq")]
 _PATIENT_GET = itemgetter(*[f for f in _PATIENT_FIELDS if f != "conditions"])
 _PATIENT_DATES = [i for i, f in enumerate(_PATIENT_FIELDS) if isinstance(_PATIENTS.c[f].type, Date)]
 _CONDITIONS_AT = _PATIENT_FIELDS.index("conditions")
 _CHILD_GET = {name: itemgetter(*fields) for name, fields in _CHILD_FIELDS.items()}
-_CHILD_DATES = {name: [i for i, f in enumerate(fields) if isinstance(_CHILD[name].c[f].type, Date)]
-                for name, fields in _CHILD_FIELDS.items()}
+_CHILD_DATES = {
+    name: [i for i, f in enumerate(fields) if isinstance(_CHILD[name].c[f].type, Date)]
+    for name, fields in _CHILD_FIELDS.items()
+}
 _SYMPTOMS_AT = _CHILD_FIELDS["visits"].index("symptoms")
-_KEY_AT = {"history": (_CHILD_FIELDS["history"].index("code"),),
-           "visits": (_CHILD_FIELDS["visits"].index("date"),),
-           "labs": (_CHILD_FIELDS["labs"].index("date"),),
-           "screenings": (_CHILD_FIELDS["screenings"].index("date"), _CHILD_FIELDS["screenings"].index("kind")),
-           "referrals": (_CHILD_FIELDS["referrals"].index("date"), _CHILD_FIELDS["referrals"].index("to"))}
+_KEY_AT = {
+    "history": (_CHILD_FIELDS["history"].index("code"),),
+    "visits": (_CHILD_FIELDS["visits"].index("date"),),
+    "labs": (_CHILD_FIELDS["labs"].index("date"),),
+    "screenings": (_CHILD_FIELDS["screenings"].index("date"), _CHILD_FIELDS["screenings"].index("kind")),
+    "referrals": (_CHILD_FIELDS["referrals"].index("date"), _CHILD_FIELDS["referrals"].index("to")),
+}
 
 
 class _Store:
@@ -304,15 +353,22 @@ class _Store:
         quote = dialect.identifier_preparer.quote
 
         def insert_sql(table, cols):
-            return (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-                    f"VALUES ({', '.join([mark] * len(cols))})")
+            return (
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+                f"VALUES ({', '.join([mark] * len(cols))})"
+            )
 
-        self.insert_sql = {"patients": insert_sql(_PATIENTS, ["patient_id", "seq", *_PATIENT_FIELDS]),
-                           **{name: insert_sql(t, ["patient_id", "seq", *_CHILD_FIELDS[name]])
-                              for name, t in _CHILD.items()}}
-        self.update_sql = (f"UPDATE {quote(_PATIENTS.name)} SET "
-                           + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_FIELDS)
-                           + f" WHERE {quote('patient_id')} = {mark}")
+        self.insert_sql = {
+            "patients": insert_sql(_PATIENTS, ["patient_id", "seq", *_PATIENT_FIELDS]),
+            **{
+                name: insert_sql(t, ["patient_id", "seq", *_CHILD_FIELDS[name]]) for name, t in _CHILD.items()
+            },
+        }
+        self.update_sql = (
+            f"UPDATE {quote(_PATIENTS.name)} SET "
+            + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_FIELDS)
+            + f" WHERE {quote('patient_id')} = {mark}"
+        )
 
     def add(self, patient: Patient) -> None:
         self.batch.append(patient)
@@ -351,7 +407,9 @@ class _Store:
                 self._dates(values, dates)
                 if name == "visits":
                     symptoms = values[_SYMPTOMS_AT]
-                    values[_SYMPTOMS_AT] = json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
+                    values[_SYMPTOMS_AT] = (
+                        json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
+                    )
                 rows.append(tuple(values))
             out[name] = rows
         return out
@@ -364,8 +422,10 @@ class _Store:
             return
         conn = self.conn
         ids = [p.patient_id for p in batch]
-        existing = {r[0]: r for r in
-                    conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))}
+        existing = {
+            r[0]: r
+            for r in conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))
+        }
         new_patients: list[tuple] = []
         old: list[Patient] = []
         children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
@@ -390,8 +450,10 @@ class _Store:
         """Upsert of already stored patients (the "newer wins" rules of the module docstring)."""
         conn = self.conn
         ids = [p.patient_id for p in patients]
-        stored = {r["patient_id"]: r for r in
-                  conn.execute(select(_PATIENTS).where(_PATIENTS.c.patient_id.in_(ids))).mappings()}
+        stored = {
+            r["patient_id"]: r
+            for r in conn.execute(select(_PATIENTS).where(_PATIENTS.c.patient_id.in_(ids))).mappings()
+        }
         updates = []
         for patient in patients:
             row = stored[patient.patient_id]
@@ -407,8 +469,9 @@ class _Store:
         for name, table in _CHILD.items():
             fields = _CHILD_FIELDS[name]
             kept: dict[str, list[tuple]] = {}
-            for r in conn.execute(select(table).where(table.c.patient_id.in_(ids))
-                                  .order_by(table.c.patient_id, table.c.seq)).mappings():
+            for r in conn.execute(
+                select(table).where(table.c.patient_id.in_(ids)).order_by(table.c.patient_id, table.c.seq)
+            ).mappings():
                 values = [r[f] for f in fields]
                 self._dates(values, _CHILD_DATES[name])
                 kept.setdefault(r["patient_id"], []).append(tuple(values))

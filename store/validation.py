@@ -63,8 +63,8 @@ Loc = tuple[str | int, ...]
 @dataclass(frozen=True)
 class Issue:
     code: str
-    loc: Loc                 # field path in the record; () for the record as a whole
-    message: str             # what is wrong, value included (masked when identifying)
+    loc: Loc  # field path in the record; () for the record as a whole
+    message: str  # what is wrong, value included (masked when identifying)
     hint: str | None = None  # what would be right
     rejects: bool = False
 
@@ -81,8 +81,10 @@ def plausible_limits() -> dict[str, dict[str, Limit]]:
     """{"visits": {"sbp": Limit(50, 300, "mmHg")}, "labs": {…}} from store/data/plausible.yaml."""
     text = resources.files("store").joinpath("data/plausible.yaml").read_text(encoding="utf-8")
     raw = YAML(typ="safe").load(text)
-    return {table: {f: Limit(float(v["min"]), float(v["max"]), str(v["unit"])) for f, v in fields.items()}
-            for table, fields in raw.items()}
+    return {
+        table: {f: Limit(float(v["min"]), float(v["max"]), str(v["unit"])) for f, v in fields.items()}
+        for table, fields in raw.items()
+    }
 
 
 def loc_text(loc: Loc) -> str:
@@ -113,7 +115,11 @@ def did_you_mean(value: Any, choices: list[str]) -> str | None:
 # ---- pydantic errors → issues -------------------------------------------------------------------
 
 _ITEM_MODELS: dict[str, type[BaseModel]] = {
-    "history": HistoryItem, "visits": Visit, "labs": Lab, "screenings": Screening, "referrals": Referral,
+    "history": HistoryItem,
+    "visits": Visit,
+    "labs": Lab,
+    "screenings": Screening,
+    "referrals": Referral,
 }
 
 
@@ -136,7 +142,8 @@ def pydantic_issues(exc: ValidationError, root: type[BaseModel] = Patient, prefi
     for err in errors:
         loc = prefix + tuple(err["loc"])
         if err["type"] == "too_short" and any(
-                len(o["loc"]) > len(err["loc"]) and o["loc"][: len(err["loc"])] == err["loc"] for o in errors):
+            len(o["loc"]) > len(err["loc"]) and o["loc"][: len(err["loc"])] == err["loc"] for o in errors
+        ):
             continue  # "no item left" after an item failed: the item's own error says it
         kind, value, where = err["type"], err.get("input"), loc_text(loc)
         msg = str(err.get("msg", ""))
@@ -144,30 +151,68 @@ def pydantic_issues(exc: ValidationError, root: type[BaseModel] = Patient, prefi
             issues.append(Issue("D010", loc, f"{where}: required field missing", rejects=True))
         elif kind == "extra_forbidden":
             field = str(loc[-1])
-            choices = list(_model_at(loc[len(prefix):], root).model_fields)
-            issues.append(Issue("D011", loc, f"{where}: unknown field {field!r}",
-                                did_you_mean(field, choices) or f"known fields: {', '.join(choices)}",
-                                rejects=True))
+            choices = list(_model_at(loc[len(prefix) :], root).model_fields)
+            issues.append(
+                Issue(
+                    "D011",
+                    loc,
+                    f"{where}: unknown field {field!r}",
+                    did_you_mean(field, choices) or f"known fields: {', '.join(choices)}",
+                    rejects=True,
+                )
+            )
         elif kind == "enum" and len(loc) >= 1 and "conditions" in loc:
             choices = [c.value for c in Condition]
-            issues.append(Issue("D013", loc, f"{where}: unknown condition {show(loc, value)}",
-                                did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
-                                rejects=True))
+            issues.append(
+                Issue(
+                    "D013",
+                    loc,
+                    f"{where}: unknown condition {show(loc, value)}",
+                    did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
+                    rejects=True,
+                )
+            )
         elif kind in ("enum", "literal_error"):
             choices = _enum_choices(err)
-            issues.append(Issue("D016", loc, f"{where}: unknown code {show(loc, value)}",
-                                did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
-                                rejects=True))
+            issues.append(
+                Issue(
+                    "D016",
+                    loc,
+                    f"{where}: unknown code {show(loc, value)}",
+                    did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
+                    rejects=True,
+                )
+            )
         elif kind.startswith("date") or "expected a date" in msg:
-            issues.append(Issue("D014", loc, f"{where}: not a date ({show(loc, value)})",
-                                "write the date as YYYY-MM-DD, e.g. 2026-03-12", rejects=True))
+            issues.append(
+                Issue(
+                    "D014",
+                    loc,
+                    f"{where}: not a date ({show(loc, value)})",
+                    "write the date as YYYY-MM-DD, e.g. 2026-03-12",
+                    rejects=True,
+                )
+            )
         elif kind.startswith(("float", "int", "finite")) or "expected a number" in msg:
-            issues.append(Issue("D015", loc, f"{where}: not a number ({show(loc, value)})",
-                                "write a plain number such as 150 or 7.9, without quotes or units",
-                                rejects=True))
+            issues.append(
+                Issue(
+                    "D015",
+                    loc,
+                    f"{where}: not a number ({show(loc, value)})",
+                    "write a plain number such as 150 or 7.9, without quotes or units",
+                    rejects=True,
+                )
+            )
         elif kind.startswith("bool"):
-            issues.append(Issue("D017", loc, f"{where}: not true/false ({show(loc, value)})",
-                                "write true or false", rejects=True))
+            issues.append(
+                Issue(
+                    "D017",
+                    loc,
+                    f"{where}: not true/false ({show(loc, value)})",
+                    "write true or false",
+                    rejects=True,
+                )
+            )
         else:
             issues.append(Issue("D012", loc, f"{where}: {msg} ({show(loc, value)})", rejects=True))
     return issues
@@ -193,19 +238,37 @@ def check_resident_id(patient: Patient) -> list[Issue]:
     loc: Loc = ("id_number",)
     wrong = resident_id.problem(number)
     if wrong is not None:
-        return [Issue("D020", loc, f"id_number {show(loc, number)} {wrong}",
-                      "correct the resident ID from the patient's card, or leave the cell empty",
-                      rejects=True)]
+        return [
+            Issue(
+                "D020",
+                loc,
+                f"id_number {show(loc, number)} {wrong}",
+                "correct the resident ID from the patient's card, or leave the cell empty",
+                rejects=True,
+            )
+        ]
     issues = []
     born = resident_id.birth_date(number)
     if born != patient.birth_date:
-        issues.append(Issue("D104", ("birth_date",),
-                            f"birth_date {patient.birth_date.isoformat()} disagrees with the resident ID "
-                            f"({born.isoformat()})", "one of the two was mistyped; check the card"))
+        issues.append(
+            Issue(
+                "D104",
+                ("birth_date",),
+                f"birth_date {patient.birth_date.isoformat()} disagrees with the resident ID "
+                f"({born.isoformat()})",
+                "one of the two was mistyped; check the card",
+            )
+        )
     sex = resident_id.sex(number)
     if sex != patient.sex.value:
-        issues.append(Issue("D105", ("sex",), f"sex {patient.sex.value} disagrees with the resident ID ({sex})",
-                            "one of the two was mistyped; check the card"))
+        issues.append(
+            Issue(
+                "D105",
+                ("sex",),
+                f"sex {patient.sex.value} disagrees with the resident ID ({sex})",
+                "one of the two was mistyped; check the card",
+            )
+        )
     return issues
 
 
@@ -218,18 +281,24 @@ def check_plausible(patient: Patient) -> list[Issue]:
                 value = d[field]
                 if value is not None and not (low <= value <= high):
                     loc = (table, i, field)
-                    issues.append(Issue(
-                        "D101", loc,
-                        f"{loc_text(loc)} {show(loc, value)} {limit.unit} is outside the plausible range "
-                        f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit} (record kept)",
-                        "check the unit and for a typo"))
+                    issues.append(
+                        Issue(
+                            "D101",
+                            loc,
+                            f"{loc_text(loc)} {show(loc, value)} {limit.unit} is outside the plausible range "
+                            f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit} (record kept)",
+                            "check the unit and for a typo",
+                        )
+                    )
     return issues
 
 
 @functools.cache
 def _limit_rows() -> tuple[tuple[str, tuple[tuple[str, float, float, Limit], ...]], ...]:
-    return tuple((table, tuple((f, lim.min, lim.max, lim) for f, lim in fields.items()))
-                 for table, fields in plausible_limits().items())
+    return tuple(
+        (table, tuple((f, lim.min, lim.max, lim) for f, lim in fields.items()))
+        for table, fields in plausible_limits().items()
+    )
 
 
 def _dated_items(patient: Patient):
@@ -247,26 +316,56 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
     issues = []
     born, died = patient.birth_date, patient.deceased_on
     if as_of is not None and born > as_of:
-        issues.append(Issue("D022", ("birth_date",),
-                            f"birth_date {born.isoformat()} is after the evaluation date {as_of.isoformat()}",
-                            "check the birth date (or the --as-of date)", rejects=True))
+        issues.append(
+            Issue(
+                "D022",
+                ("birth_date",),
+                f"birth_date {born.isoformat()} is after the evaluation date {as_of.isoformat()}",
+                "check the birth date (or the --as-of date)",
+                rejects=True,
+            )
+        )
     if born > patient.enrolled_on:
-        issues.append(Issue("D023", ("birth_date",),
-                            f"birth_date {born.isoformat()} is after enrolled_on "
-                            f"{patient.enrolled_on.isoformat()}", "one of the two dates is wrong",
-                            rejects=True))
+        issues.append(
+            Issue(
+                "D023",
+                ("birth_date",),
+                f"birth_date {born.isoformat()} is after enrolled_on {patient.enrolled_on.isoformat()}",
+                "one of the two dates is wrong",
+                rejects=True,
+            )
+        )
     for loc, value in _dated_items(patient):
         if value <= born or (as_of is not None and value > as_of) or (died is not None and value > died):
             where = loc_text(loc)
         else:
             continue
         if as_of is not None and value > as_of:
-            issues.append(Issue("D102", loc, f"{where} {value.isoformat()} is after the evaluation date "
-                                f"{as_of.isoformat()} (record kept)", "check the year"))
+            issues.append(
+                Issue(
+                    "D102",
+                    loc,
+                    f"{where} {value.isoformat()} is after the evaluation date "
+                    f"{as_of.isoformat()} (record kept)",
+                    "check the year",
+                )
+            )
         if died is not None and loc != ("deceased_on",) and value > died:
-            issues.append(Issue("D103", loc, f"{where} {value.isoformat()} is after deceased_on "
-                                f"{died.isoformat()} (record kept)", "check deceased_on and this date"))
+            issues.append(
+                Issue(
+                    "D103",
+                    loc,
+                    f"{where} {value.isoformat()} is after deceased_on {died.isoformat()} (record kept)",
+                    "check deceased_on and this date",
+                )
+            )
         if value < born and loc != ("enrolled_on",):
-            issues.append(Issue("D107", loc, f"{where} {value.isoformat()} is before birth_date "
-                                f"{born.isoformat()} (record kept)", "check the year"))
+            issues.append(
+                Issue(
+                    "D107",
+                    loc,
+                    f"{where} {value.isoformat()} is before birth_date {born.isoformat()} (record kept)",
+                    "check the year",
+                )
+            )
     return issues

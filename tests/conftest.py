@@ -40,8 +40,9 @@ def postgres_server():
         return
     initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not initdbs:
-        _no_server("no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql) and no "
-                   "SANGAO_TEST_DATABASE_URL")
+        _no_server(
+            "no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql) and no SANGAO_TEST_DATABASE_URL"
+        )
     bindir = Path(initdbs[-1]).parent
     tmp = Path(tempfile.mkdtemp(prefix="sangao-pg-"))
     run_as: list[str] = []
@@ -56,15 +57,45 @@ def postgres_server():
     data, port = tmp / "data", _free_port()
     started = False
     try:
-        init = subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                               "-E", "UTF8", "--locale=C", "--no-sync"], capture_output=True, text=True)
+        init = subprocess.run(
+            [
+                *run_as,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if init.returncode != 0:
             _no_server(f"initdb failed: {init.stderr.strip()[-500:]}")
-        start = subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "server.log"),
-                                "-w", "-t", "60", "-o",
-                                f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-                                "-c synchronous_commit=off -c full_page_writes=off", "start"],
-                               capture_output=True, text=True)
+        start = subprocess.run(
+            [
+                *run_as,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(tmp / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off",
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if start.returncode != 0:
             log = (tmp / "server.log").read_text(errors="replace") if (tmp / "server.log").exists() else ""
             _no_server(f"pg_ctl start failed: {start.stderr.strip()[-300:]} {log[-500:]}")
@@ -72,8 +103,10 @@ def postgres_server():
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         if started:
-            subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                           capture_output=True)
+            subprocess.run(
+                [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+            )
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -11,16 +11,25 @@ from typer.testing import CliRunner
 
 import cli
 
-GOOD = {"patient_id": "p1", "id_number": "370202195803021236", "name": "张三", "sex": "M",
-        "birth_date": "1958-03-02", "conditions": ["hypertension"], "enrolled_on": "2021-05-10",
-        "visits": [{"date": "2026-11-01", "sbp": 400, "dbp": 90}]}
+GOOD = {
+    "patient_id": "p1",
+    "id_number": "370202195803021236",
+    "name": "张三",
+    "sex": "M",
+    "birth_date": "1958-03-02",
+    "conditions": ["hypertension"],
+    "enrolled_on": "2021-05-10",
+    "visits": [{"date": "2026-11-01", "sbp": 400, "dbp": 90}],
+}
 BAD_ID = {**GOOD, "patient_id": "p2", "id_number": "370202195803021234", "name": "王五"}
 
 
 @pytest.fixture
 def roster(tmp_path):
     path = tmp_path / "roster.jsonl"
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in (GOOD, BAD_ID)) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in (GOOD, BAD_ID)) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -32,8 +41,20 @@ def run_main(monkeypatch, *args) -> int:
 
 
 def test_import_prints_counts_findings_and_rejects_without_full_ids_or_names(roster, tmp_path):
-    result = CliRunner().invoke(cli.app, ["roster", "import", str(roster), "--db", str(tmp_path / "s.db"),
-                                          "--as-of", "2026-11-30", "--rejects", str(tmp_path / "rej.csv")])
+    result = CliRunner().invoke(
+        cli.app,
+        [
+            "roster",
+            "import",
+            str(roster),
+            "--db",
+            str(tmp_path / "s.db"),
+            "--as-of",
+            "2026-11-30",
+            "--rejects",
+            str(tmp_path / "rej.csv"),
+        ],
+    )
     out = result.output
     assert result.exit_code == 1
     assert "UTF-8" in out and "1 patients imported" in out
@@ -45,27 +66,54 @@ def test_import_prints_counts_findings_and_rejects_without_full_ids_or_names(ros
 
 
 def test_import_exits_1_when_a_row_is_rejected_and_0_when_none_is(monkeypatch, roster, tmp_path):
-    assert run_main(monkeypatch, "roster", "import", str(roster), "--db", str(tmp_path / "a.db"),
-                    "--as-of", "2026-11-30") == 1
+    assert (
+        run_main(
+            monkeypatch,
+            "roster",
+            "import",
+            str(roster),
+            "--db",
+            str(tmp_path / "a.db"),
+            "--as-of",
+            "2026-11-30",
+        )
+        == 1
+    )
     clean = tmp_path / "clean.jsonl"
     clean.write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
-    assert run_main(monkeypatch, "roster", "import", str(clean), "--db", str(tmp_path / "b.db"),
-                    "--as-of", "2026-11-30") == 0
+    assert (
+        run_main(
+            monkeypatch,
+            "roster",
+            "import",
+            str(clean),
+            "--db",
+            str(tmp_path / "b.db"),
+            "--as-of",
+            "2026-11-30",
+        )
+        == 0
+    )
 
 
 def test_export_writes_back_what_was_imported(roster, tmp_path):
     runner = CliRunner()
-    runner.invoke(cli.app, ["roster", "import", str(roster), "--db", str(tmp_path / "s.db"), "--as-of", "2026-11-30"])
+    runner.invoke(
+        cli.app, ["roster", "import", str(roster), "--db", str(tmp_path / "s.db"), "--as-of", "2026-11-30"]
+    )
     out = tmp_path / "out.jsonl"
-    result = runner.invoke(cli.app, ["roster", "export", "--db", str(tmp_path / "s.db"), "--format", "jsonl",
-                                     "--out", str(out)])
+    result = runner.invoke(
+        cli.app, ["roster", "export", "--db", str(tmp_path / "s.db"), "--format", "jsonl", "--out", str(out)]
+    )
     assert result.exit_code == 0
     assert [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] == [GOOD]
 
 
 def test_export_to_standard_output(roster, tmp_path):
     runner = CliRunner()
-    runner.invoke(cli.app, ["roster", "import", str(roster), "--db", str(tmp_path / "s.db"), "--as-of", "2026-11-30"])
+    runner.invoke(
+        cli.app, ["roster", "import", str(roster), "--db", str(tmp_path / "s.db"), "--as-of", "2026-11-30"]
+    )
     result = runner.invoke(cli.app, ["roster", "export", "--db", str(tmp_path / "s.db")])
     assert [json.loads(line) for line in result.stdout.splitlines()] == [GOOD]
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from pathways import resident_id
 
-VALID_MALE = "370202195803021236"      # born 1958-03-02, sequence 123 (odd: male)
-VALID_FEMALE = "37020219600101002X"    # born 1960-01-01, sequence 002 (even: female), check digit X
+VALID_MALE = "370202195803021236"  # born 1958-03-02, sequence 123 (odd: male)
+VALID_FEMALE = "37020219600101002X"  # born 1960-01-01, sequence 002 (even: female), check digit X
 
 
 def test_a_correct_male_id_has_no_problem():
@@ -22,7 +22,8 @@ def test_a_correct_id_with_check_character_x_has_no_problem():
 
 def test_a_wrong_check_digit_is_named_with_the_right_one():
     assert resident_id.problem("370202195803021234") == (
-        "check digit is 4 but should be 6 (GB 11643); a digit was mistyped")
+        "check digit is 4 but should be 6 (GB 11643); a digit was mistyped"
+    )
 
 
 def test_an_id_of_17_characters_is_a_problem():
@@ -65,7 +66,7 @@ def test_any_well_formed_id_with_its_check_digit_passes(first17):
 @given(_first17, st.integers(0, 16), st.integers(1, 9))
 def test_changing_any_one_digit_fails_the_check(first17, position, shift):
     number = first17 + resident_id.check_digit(first17)
-    changed = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1:]
+    changed = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1 :]
     # the change may also break the embedded birth date: either way it is a problem
     assert resident_id.problem(changed) is not None
 

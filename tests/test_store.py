@@ -23,23 +23,62 @@ from store.tables import PatientRow, VisitRow
 AS_OF = date(2026, 11, 30)
 
 FULL = {  # the interchange example, with a valid check digit
-    "patient_id": "370202-000123", "id_number": "370202195803021236", "name": "张三", "sex": "M",
-    "birth_date": "1958-03-02", "team": "市北区-家医团队03", "institution": "某某社区卫生服务中心",
-    "region": "north", "urban": True, "conditions": ["hypertension", "diabetes", "dyslipidemia"],
-    "enrolled_on": "2021-05-10", "smoker": True, "pregnant": False,
+    "patient_id": "370202-000123",
+    "id_number": "370202195803021236",
+    "name": "张三",
+    "sex": "M",
+    "birth_date": "1958-03-02",
+    "team": "市北区-家医团队03",
+    "institution": "某某社区卫生服务中心",
+    "region": "north",
+    "urban": True,
+    "conditions": ["hypertension", "diabetes", "dyslipidemia"],
+    "enrolled_on": "2021-05-10",
+    "smoker": True,
+    "pregnant": False,
     "history": [{"code": "stroke", "date": "2019-07-01"}, {"code": "ckd"}],
-    "visits": [{"date": "2026-06-03", "sbp": 148, "dbp": 92, "symptoms": ["chest_pain", "palpitations"]},
-               {"date": "2026-09-03", "sbp": 152, "dbp": 94, "heart_rate": 78, "fpg": 7.9, "weight_kg": 72.5,
-                "height_cm": 168, "waist_cm": 92, "adverse_reaction": False, "new_complication": False}],
-    "labs": [{"date": "2026-03-12", "tc": 5.9, "ldl_c": 3.8, "hdl_c": 0.9, "tg": 2.1, "hba1c": 7.4,
-              "creatinine": 98, "uacr": 45}],
-    "screenings": [{"date": "2026-03-12", "kind": "fundus", "result": "normal", "grade": "no_dr"},
-                   {"date": "2026-03-12", "kind": "abi", "result": "abnormal", "value": 0.86}],
-    "referrals": [{"date": "2026-06-01", "to": "county", "reason": "htn.two_uncontrolled",
-                   "returned_on": "2026-06-20"}],
+    "visits": [
+        {"date": "2026-06-03", "sbp": 148, "dbp": 92, "symptoms": ["chest_pain", "palpitations"]},
+        {
+            "date": "2026-09-03",
+            "sbp": 152,
+            "dbp": 94,
+            "heart_rate": 78,
+            "fpg": 7.9,
+            "weight_kg": 72.5,
+            "height_cm": 168,
+            "waist_cm": 92,
+            "adverse_reaction": False,
+            "new_complication": False,
+        },
+    ],
+    "labs": [
+        {
+            "date": "2026-03-12",
+            "tc": 5.9,
+            "ldl_c": 3.8,
+            "hdl_c": 0.9,
+            "tg": 2.1,
+            "hba1c": 7.4,
+            "creatinine": 98,
+            "uacr": 45,
+        }
+    ],
+    "screenings": [
+        {"date": "2026-03-12", "kind": "fundus", "result": "normal", "grade": "no_dr"},
+        {"date": "2026-03-12", "kind": "abi", "result": "abnormal", "value": 0.86},
+    ],
+    "referrals": [
+        {"date": "2026-06-01", "to": "county", "reason": "htn.two_uncontrolled", "returned_on": "2026-06-20"}
+    ],
 }
-MINIMAL = {"patient_id": "p2", "sex": "F", "birth_date": "1960-01-01", "conditions": ["dyslipidemia"],
-           "enrolled_on": "2022-01-01"}
+MINIMAL = {
+    "patient_id": "p2",
+    "sex": "F",
+    "birth_date": "1960-01-01",
+    "conditions": ["dyslipidemia"],
+    "enrolled_on": "2022-01-01",
+}
 
 
 def write_jsonl(path, records):
@@ -93,14 +132,19 @@ def test_importing_the_same_file_twice_leaves_no_duplicates(db_url, tmp_path):
 def test_an_updated_file_wins_where_it_speaks_and_keeps_everything_else(db_url, tmp_path):
     import_files([write_jsonl(tmp_path / "r1.jsonl", [{**FULL, "deceased_on": "2026-10-01"}])], db_url, AS_OF)
     update = {
-        "patient_id": FULL["patient_id"], "sex": "M", "birth_date": "1958-03-02", "enrolled_on": "2021-05-10",
-        "conditions": ["hypertension"],             # replaced (required, always complete)
-        "team": "市北区-家医团队05",                  # changed
-        "deceased_on": None,                         # explicit null clears
-        "visits": [{"date": "2026-09-03", "sbp": 138, "dbp": 84},   # same date: replaces
-                   {"date": "2026-11-20", "sbp": 130, "dbp": 80}],  # new date: added
-        "history": [{"code": "ckd", "date": "2025-01-01"}],         # same code: replaces
-    }                                                # name, labs, screenings … absent: kept
+        "patient_id": FULL["patient_id"],
+        "sex": "M",
+        "birth_date": "1958-03-02",
+        "enrolled_on": "2021-05-10",
+        "conditions": ["hypertension"],  # replaced (required, always complete)
+        "team": "市北区-家医团队05",  # changed
+        "deceased_on": None,  # explicit null clears
+        "visits": [
+            {"date": "2026-09-03", "sbp": 138, "dbp": 84},  # same date: replaces
+            {"date": "2026-11-20", "sbp": 130, "dbp": 80},
+        ],  # new date: added
+        "history": [{"code": "ckd", "date": "2025-01-01"}],  # same code: replaces
+    }  # name, labs, screenings … absent: kept
     report = import_files([write_jsonl(tmp_path / "r2.jsonl", [update])], db_url, AS_OF)
     assert report.ok
     [record] = export(db_url)
@@ -109,8 +153,11 @@ def test_an_updated_file_wins_where_it_speaks_and_keeps_everything_else(db_url, 
         "conditions": ["hypertension"],
         "team": "市北区-家医团队05",
         "history": [{"code": "stroke", "date": "2019-07-01"}, {"code": "ckd", "date": "2025-01-01"}],
-        "visits": [FULL["visits"][0], {"date": "2026-09-03", "sbp": 138, "dbp": 84},
-                   {"date": "2026-11-20", "sbp": 130, "dbp": 80}],
+        "visits": [
+            FULL["visits"][0],
+            {"date": "2026-09-03", "sbp": 138, "dbp": 84},
+            {"date": "2026-11-20", "sbp": 130, "dbp": 80},
+        ],
     }
 
 
@@ -153,16 +200,39 @@ def test_a_bare_path_means_a_sqlite_file():
 
 _dates = st.dates(date(2000, 1, 1), date(2026, 11, 30))
 _num = st.one_of(st.none(), st.integers(0, 400), st.floats(0, 400, allow_nan=False, allow_infinity=False))
-_visits = st.lists(st.builds(lambda d, s, f, sym: {"date": d.isoformat(), "sbp": s, "fpg": f, "symptoms": sym},
-                             _dates, _num, _num, st.lists(st.sampled_from(["chest_pain", "vomiting"]), max_size=2,
-                                                          unique=True)), max_size=4)
-_records = st.lists(st.builds(
-    lambda i, name, team, visits, smoker: {"patient_id": f"p{i}", "name": name, "team": team, "sex": "F",
-                                           "birth_date": "1950-01-01", "conditions": ["diabetes"],
-                                           "enrolled_on": "2020-01-01", "smoker": smoker, "visits": visits},
-    st.integers(0, 10**6), st.one_of(st.none(), st.text(min_size=1, max_size=6)),
-    st.one_of(st.none(), st.text(min_size=1, max_size=8)), _visits, st.one_of(st.none(), st.booleans())),
-    min_size=1, max_size=5, unique_by=lambda r: r["patient_id"])
+_visits = st.lists(
+    st.builds(
+        lambda d, s, f, sym: {"date": d.isoformat(), "sbp": s, "fpg": f, "symptoms": sym},
+        _dates,
+        _num,
+        _num,
+        st.lists(st.sampled_from(["chest_pain", "vomiting"]), max_size=2, unique=True),
+    ),
+    max_size=4,
+)
+_records = st.lists(
+    st.builds(
+        lambda i, name, team, visits, smoker: {
+            "patient_id": f"p{i}",
+            "name": name,
+            "team": team,
+            "sex": "F",
+            "birth_date": "1950-01-01",
+            "conditions": ["diabetes"],
+            "enrolled_on": "2020-01-01",
+            "smoker": smoker,
+            "visits": visits,
+        },
+        st.integers(0, 10**6),
+        st.one_of(st.none(), st.text(min_size=1, max_size=6)),
+        st.one_of(st.none(), st.text(min_size=1, max_size=8)),
+        _visits,
+        st.one_of(st.none(), st.booleans()),
+    ),
+    min_size=1,
+    max_size=5,
+    unique_by=lambda r: r["patient_id"],
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -17,8 +17,14 @@ VALID_MALE = "370202195803021236"  # born 1958-03-02, male
 
 
 def record(**changes) -> dict:
-    base = {"patient_id": "p1", "id_number": VALID_MALE, "sex": "M", "birth_date": "1958-03-02",
-            "conditions": ["hypertension"], "enrolled_on": "2021-05-10"}
+    base = {
+        "patient_id": "p1",
+        "id_number": VALID_MALE,
+        "sex": "M",
+        "birth_date": "1958-03-02",
+        "conditions": ["hypertension"],
+        "enrolled_on": "2021-05-10",
+    }
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -75,32 +81,51 @@ def test_a_legacy_15_digit_id_is_upgraded_and_reported(tmp_path):
 # ---- plausible ranges ---------------------------------------------------------------------------
 
 LIMITS = {  # literal copy of store/data/plausible.yaml: a change there must be made here too
-    ("visits", "sbp"): (50, 300), ("visits", "dbp"): (20, 200), ("visits", "heart_rate"): (20, 250),
-    ("visits", "fpg"): (1.0, 50.0), ("visits", "random_glucose"): (1.0, 60.0),
-    ("visits", "temperature"): (30.0, 45.0), ("visits", "weight_kg"): (20, 300),
-    ("visits", "height_cm"): (100, 230), ("visits", "waist_cm"): (40, 200),
-    ("labs", "tc"): (0.5, 30.0), ("labs", "ldl_c"): (0.1, 20.0), ("labs", "hdl_c"): (0.1, 10.0),
-    ("labs", "tg"): (0.1, 50.0), ("labs", "hba1c"): (3.0, 20.0), ("labs", "creatinine"): (10, 3000),
+    ("visits", "sbp"): (50, 300),
+    ("visits", "dbp"): (20, 200),
+    ("visits", "heart_rate"): (20, 250),
+    ("visits", "fpg"): (1.0, 50.0),
+    ("visits", "random_glucose"): (1.0, 60.0),
+    ("visits", "temperature"): (30.0, 45.0),
+    ("visits", "weight_kg"): (20, 300),
+    ("visits", "height_cm"): (100, 230),
+    ("visits", "waist_cm"): (40, 200),
+    ("labs", "tc"): (0.5, 30.0),
+    ("labs", "ldl_c"): (0.1, 20.0),
+    ("labs", "hdl_c"): (0.1, 10.0),
+    ("labs", "tg"): (0.1, 50.0),
+    ("labs", "hba1c"): (3.0, 20.0),
+    ("labs", "creatinine"): (10, 3000),
     ("labs", "uacr"): (0, 10000),
 }
 
 
 def test_the_literal_limits_here_are_the_shipped_limits():
-    shipped = {(t, f): (lim.min, lim.max) for t, fields in plausible_limits().items() for f, lim in fields.items()}
+    shipped = {
+        (t, f): (lim.min, lim.max) for t, fields in plausible_limits().items() for f, lim in fields.items()
+    }
     assert shipped == LIMITS
 
 
 CASES = []
 for (table, field), (low, high) in LIMITS.items():
     step = 0.1 if isinstance(low, float) or isinstance(high, float) or low < 1 else 1
-    CASES += [(table, field, low, False), (table, field, round(low - step, 1), True),
-              (table, field, high, False), (table, field, round(high + step, 1), True)]
+    CASES += [
+        (table, field, low, False),
+        (table, field, round(low - step, 1), True),
+        (table, field, high, False),
+        (table, field, round(high + step, 1), True),
+    ]
 
 
-@pytest.mark.parametrize(("table", "field", "value", "implausible"), CASES,
-                         ids=[f"{t}.{f}={v}-{'implausible' if i else 'plausible'}" for t, f, v, i in CASES])
-def test_values_on_the_limit_are_plausible_and_just_past_it_are_kept_but_reported(tmp_path, table, field, value,
-                                                                                  implausible):
+@pytest.mark.parametrize(
+    ("table", "field", "value", "implausible"),
+    CASES,
+    ids=[f"{t}.{f}={v}-{'implausible' if i else 'plausible'}" for t, f, v, i in CASES],
+)
+def test_values_on_the_limit_are_plausible_and_just_past_it_are_kept_but_reported(
+    tmp_path, table, field, value, implausible
+):
     patients, problems = run(tmp_path, record(**{table: [{"date": "2026-11-01", field: value}]}))
     assert len(patients) == 1  # kept either way
     assert codes(problems) == (["D101"] if implausible else [])
@@ -118,7 +143,9 @@ def test_a_visit_on_the_evaluation_date_is_fine_and_the_day_after_is_kept_but_re
     assert on_day == []
     assert len(patients) == 1
     assert codes(after) == ["D102"]
-    assert after[0].message == "visits[0].date 2026-12-01 is after the evaluation date 2026-11-30 (record kept)"
+    assert (
+        after[0].message == "visits[0].date 2026-12-01 is after the evaluation date 2026-11-30 (record kept)"
+    )
 
 
 def test_a_visit_on_the_day_of_death_is_fine_and_the_day_after_is_kept_but_reported(tmp_path):
@@ -132,7 +159,9 @@ def test_a_visit_on_the_day_of_death_is_fine_and_the_day_after_is_kept_but_repor
 def test_a_birth_date_on_the_evaluation_date_is_accepted_and_the_day_after_is_rejected(tmp_path):
     newborn = dict(id_number=None, birth_date="2026-11-30", enrolled_on="2026-11-30")
     kept, _ = run(tmp_path, record(**newborn))
-    rejected, problems = run(tmp_path, record(id_number=None, birth_date="2026-12-01", enrolled_on="2026-12-01"))
+    rejected, problems = run(
+        tmp_path, record(id_number=None, birth_date="2026-12-01", enrolled_on="2026-12-01")
+    )
     assert len(kept) == 1
     assert rejected == []
     assert "D022" in codes(problems)
@@ -150,8 +179,15 @@ def test_a_malformed_date_rejects_the_record_and_says_how_to_write_it(tmp_path):
     patients, problems = run(tmp_path, record(visits=[{"date": "2026-02-30", "sbp": 150, "dbp": 90}]))
     assert patients == []
     assert codes(problems) == ["D014"]
-    assert problems[0].render().startswith("roster.jsonl:1: D014 visits[0].date: not a date ('2026-02-30')".replace(
-        "roster.jsonl", str(tmp_path / "roster.jsonl")))
+    assert (
+        problems[0]
+        .render()
+        .startswith(
+            "roster.jsonl:1: D014 visits[0].date: not a date ('2026-02-30')".replace(
+                "roster.jsonl", str(tmp_path / "roster.jsonl")
+            )
+        )
+    )
     assert problems[0].hint == "write the date as YYYY-MM-DD, e.g. 2026-03-12"
 
 
@@ -199,15 +235,20 @@ def test_a_missing_required_field_is_rejected(tmp_path):
 
 
 def test_unparseable_lines_and_repeated_keys_are_rejected_with_their_line_numbers(tmp_path):
-    patients, problems = run(tmp_path, record(), raw_lines=[
-        '{"patient_id": "p2",', '[1, 2]', '{"patient_id": "p3", "sex": "M", "sex": "F"}'])
+    patients, problems = run(
+        tmp_path,
+        record(),
+        raw_lines=['{"patient_id": "p2",', "[1, 2]", '{"patient_id": "p3", "sex": "M", "sex": "F"}'],
+    )
     assert len(patients) == 1
     assert [(p.code, p.line) for p in problems] == [("D001", 2), ("D003", 3), ("D002", 4)]
     assert problems[2].message == "key 'sex' appears twice in one object"
 
 
 def test_a_repeated_key_inside_a_visit_is_found_too(tmp_path):
-    line = json.dumps(record(visits=[{"date": "2026-11-01", "sbp": 150}])).replace('"sbp": 150', '"sbp": 150, "sbp": 90')
+    line = json.dumps(record(visits=[{"date": "2026-11-01", "sbp": 150}])).replace(
+        '"sbp": 150', '"sbp": 150, "sbp": 90'
+    )
     _, problems = run(tmp_path, raw_lines=[line])
     assert codes(problems) == ["D002"]
 

@@ -30,27 +30,27 @@ Locator = Callable[[Loc], tuple[str, int, str | None]]
 class Item:
     """One unit of a source that is imported or rejected as a whole."""
 
-    file: str                      # display name of the file holding the main row/line
-    line: int                      # 1-based line (JSONL) or spreadsheet row (CSV/XLSX)
-    data: dict | None              # the raw record, None when unreadable
+    file: str  # display name of the file holding the main row/line
+    line: int  # 1-based line (JSONL) or spreadsheet row (CSV/XLSX)
+    data: dict | None  # the raw record, None when unreadable
     patient_id: str | None = None
-    problems: list[Problem] = field(default_factory=list)   # reader problems that reject it
-    findings: list[Problem] = field(default_factory=list)   # reader findings, kept
-    raw: str = ""                  # the original text of the line/row, for the reject file
+    problems: list[Problem] = field(default_factory=list)  # reader problems that reject it
+    findings: list[Problem] = field(default_factory=list)  # reader findings, kept
+    raw: str = ""  # the original text of the line/row, for the reject file
     rows: list[tuple[str, int]] = field(default_factory=list)  # child rows carried (tabular)
     locate: Locator | None = None  # field path → (file, row, column header)
-    json_text: str | None = None   # JSONL fast path: the line, validated by pydantic's JSON parser
+    json_text: str | None = None  # JSONL fast path: the line, validated by pydantic's JSON parser
 
 
 @dataclass
 class Source:
     """A unit of import: one transaction."""
 
-    kind: str                      # "jsonl" | "csv" | "xlsx"
+    kind: str  # "jsonl" | "csv" | "xlsx"
     paths: list[Path]
     encodings: dict[str, str] = field(default_factory=dict)  # display name → encoding found
     rows_read: dict[str, int] = field(default_factory=dict)  # display name → data rows/lines
-    findings: list[Problem] = field(default_factory=list)   # about the source itself (ignored columns)
+    findings: list[Problem] = field(default_factory=list)  # about the source itself (ignored columns)
 
     @property
     def name(self) -> str:
@@ -75,20 +75,20 @@ def group_sources(paths: list[Path]) -> list[Source]:
             csv_sets[folder].paths.append(path)
         else:
             raise SangaoError.one(
-                "D030", f"cannot tell the format of {path.name!r} from its extension", file=str(path),
-                hint="name it .jsonl (interchange), .csv or .xlsx")
+                "D030",
+                f"cannot tell the format of {path.name!r} from its extension",
+                file=str(path),
+                hint="name it .jsonl (interchange), .csv or .xlsx",
+            )
     return sources
 
 
 def detect_encoding(path: Path) -> str:
-    """"utf-8-sig" (UTF-8 with BOM), "utf-8", or "gb18030" (covers GBK and GB2312), by decoding the
+    """ "utf-8-sig" (UTF-8 with BOM), "utf-8", or "gb18030" (covers GBK and GB2312), by decoding the
     whole file incrementally (flat memory). Raises a D030 problem when none fits."""
     with open(path, "rb") as f:
         head = f.read(3)
-    if head == codecs.BOM_UTF8:
-        candidates = ("utf-8-sig", "gb18030")
-    else:
-        candidates = ("utf-8", "gb18030")
+    candidates = ("utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8", "gb18030")
     for encoding in candidates:
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
@@ -99,8 +99,12 @@ def detect_encoding(path: Path) -> str:
         except UnicodeDecodeError:
             continue
         return encoding
-    raise SangaoError.one("D030", "file is neither UTF-8 nor GB18030/GBK/GB2312 text", file=str(path),
-                          hint="save it as UTF-8 (or CSV UTF-8 in Excel)")
+    raise SangaoError.one(
+        "D030",
+        "file is neither UTF-8 nor GB18030/GBK/GB2312 text",
+        file=str(path),
+        hint="save it as UTF-8 (or CSV UTF-8 in Excel)",
+    )
 
 
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "gb18030": "GB18030/GBK"}

@@ -30,14 +30,35 @@ def _f(kind: str, *aliases: str) -> FieldSpec:
     return FieldSpec(kind, aliases)
 
 
-_PATIENT_ID = _f("id", "患者编号", "患者id", "患者ID", "档案编号", "健康档案编号", "档案号", "个人编号", "编号",
-                 "病人编号", "居民编号", "patient_id")
+_PATIENT_ID = _f(
+    "id",
+    "患者编号",
+    "患者id",
+    "患者ID",
+    "档案编号",
+    "健康档案编号",
+    "档案号",
+    "个人编号",
+    "编号",
+    "病人编号",
+    "居民编号",
+    "patient_id",
+)
 
 TABLES: dict[str, dict[str, FieldSpec]] = {
     "patients": {
         "patient_id": _PATIENT_ID,
-        "id_number": _f("id", "身份证号", "身份证号码", "身份证", "证件号码", "证件编号", "居民身份证号",
-                        "居民身份证号码", "id_number"),
+        "id_number": _f(
+            "id",
+            "身份证号",
+            "身份证号码",
+            "身份证",
+            "证件号码",
+            "证件编号",
+            "居民身份证号",
+            "居民身份证号码",
+            "id_number",
+        ),
         "name": _f("text", "姓名", "患者姓名", "居民姓名", "name"),
         "sex": _f("sex", "性别", "sex"),
         "birth_date": _f("date", "出生日期", "出生年月日", "生日", "birth_date"),
@@ -49,8 +70,9 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
         "conditions.hypertension": _f("flag:hypertension", "高血压", "是否高血压", "高血压患者"),
         "conditions.diabetes": _f("flag:diabetes", "糖尿病", "是否糖尿病", "糖尿病患者"),
         "conditions.dyslipidemia": _f("flag:dyslipidemia", "血脂异常", "是否血脂异常", "高血脂"),
-        "enrolled_on": _f("date", "建档日期", "纳入管理日期", "管理日期", "入组日期", "建卡日期", "登记日期",
-                          "enrolled_on"),
+        "enrolled_on": _f(
+            "date", "建档日期", "纳入管理日期", "管理日期", "入组日期", "建卡日期", "登记日期", "enrolled_on"
+        ),
         "deceased_on": _f("date", "死亡日期", "deceased_on"),
         "moved_out_on": _f("date", "迁出日期", "moved_out_on"),
         "smoker": _f("bool", "吸烟", "是否吸烟", "吸烟情况", "吸烟状况", "smoker"),
@@ -84,7 +106,9 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
         "tg": _f("num", "甘油三酯", "tg"),
         "hba1c": _f("num", "糖化血红蛋白", "hba1c"),
         "creatinine": _f("num", "肌酐", "血肌酐", "血清肌酐", "scr", "creatinine"),
-        "uacr": _f("num", "尿白蛋白肌酐比", "尿白蛋白/肌酐比值", "尿白蛋白肌酐比值", "尿微量白蛋白肌酐比", "uacr"),
+        "uacr": _f(
+            "num", "尿白蛋白肌酐比", "尿白蛋白/肌酐比值", "尿白蛋白肌酐比值", "尿微量白蛋白肌酐比", "uacr"
+        ),
     },
     "screenings": {
         "patient_id": _PATIENT_ID,
@@ -121,13 +145,33 @@ ROLE_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 _HISTORY = {
-    "冠心病": "chd", "冠状动脉粥样硬化性心脏病": "chd", "心肌梗死": "mi", "心梗": "mi",
-    "急性冠脉综合征": "acs", "急性冠状动脉综合征": "acs", "冠脉血运重建": "pci_cabg", "pci": "pci_cabg",
-    "cabg": "pci_cabg", "脑卒中": "stroke", "缺血性脑卒中": "stroke", "脑梗死": "stroke", "脑梗": "stroke",
-    "出血性脑卒中": "hemorrhagic_stroke", "脑出血": "hemorrhagic_stroke", "短暂性脑缺血发作": "tia",
-    "外周动脉疾病": "pad", "外周动脉血运重建": "pad_revasc", "心力衰竭": "heart_failure", "心衰": "heart_failure",
-    "慢性肾脏病": "ckd", "慢性肾病": "ckd", "视网膜病变": "retinopathy", "糖尿病视网膜病变": "retinopathy",
-    "神经病变": "neuropathy", "周围神经病变": "neuropathy", "家族性高胆固醇血症": "fh",
+    "冠心病": "chd",
+    "冠状动脉粥样硬化性心脏病": "chd",
+    "心肌梗死": "mi",
+    "心梗": "mi",
+    "急性冠脉综合征": "acs",
+    "急性冠状动脉综合征": "acs",
+    "冠脉血运重建": "pci_cabg",
+    "pci": "pci_cabg",
+    "cabg": "pci_cabg",
+    "脑卒中": "stroke",
+    "缺血性脑卒中": "stroke",
+    "脑梗死": "stroke",
+    "脑梗": "stroke",
+    "出血性脑卒中": "hemorrhagic_stroke",
+    "脑出血": "hemorrhagic_stroke",
+    "短暂性脑缺血发作": "tia",
+    "外周动脉疾病": "pad",
+    "外周动脉血运重建": "pad_revasc",
+    "心力衰竭": "heart_failure",
+    "心衰": "heart_failure",
+    "慢性肾脏病": "ckd",
+    "慢性肾病": "ckd",
+    "视网膜病变": "retinopathy",
+    "糖尿病视网膜病变": "retinopathy",
+    "神经病变": "neuropathy",
+    "周围神经病变": "neuropathy",
+    "家族性高胆固醇血症": "fh",
 }
 
 _YES = ("是", "有", "y", "yes", "true", "1", "√", "✓")
@@ -139,25 +183,44 @@ VALUE_LABELS: dict[str, dict[str, object]] = {
     "bool": {**{k: True for k in _YES}, **{k: False for k in _NO}},
     "urban": {"城市": True, "城镇": True, "urban": True, "农村": False, "乡村": False, "rural": False},
     "conditions": {
-        "高血压": "hypertension", "高血压病": "hypertension", "原发性高血压": "hypertension",
-        "糖尿病": "diabetes", "2型糖尿病": "diabetes", "ii型糖尿病": "diabetes",
-        "血脂异常": "dyslipidemia", "高血脂": "dyslipidemia", "高脂血症": "dyslipidemia",
+        "高血压": "hypertension",
+        "高血压病": "hypertension",
+        "原发性高血压": "hypertension",
+        "糖尿病": "diabetes",
+        "2型糖尿病": "diabetes",
+        "ii型糖尿病": "diabetes",
+        "血脂异常": "dyslipidemia",
+        "高血脂": "dyslipidemia",
+        "高脂血症": "dyslipidemia",
         "高血脂症": "dyslipidemia",
     },
     "history": _HISTORY,
     "code": _HISTORY,
     "region": {"北方": "north", "南方": "south"},
     "kind": {
-        "心电图": "ecg", "卒中风险评估": "stroke_risk", "脑卒中风险筛查": "stroke_risk",
-        "颈动脉超声": "carotid_us", "颈动脉彩超": "carotid_us", "尿白蛋白肌酐比": "uacr",
-        "肾小球滤过率": "egfr", "眼底检查": "fundus", "眼底": "fundus", "眼底照相": "fundus",
-        "神经病变筛查": "neuropathy", "周围神经病变筛查": "neuropathy", "踝肱指数": "abi",
+        "心电图": "ecg",
+        "卒中风险评估": "stroke_risk",
+        "脑卒中风险筛查": "stroke_risk",
+        "颈动脉超声": "carotid_us",
+        "颈动脉彩超": "carotid_us",
+        "尿白蛋白肌酐比": "uacr",
+        "肾小球滤过率": "egfr",
+        "眼底检查": "fundus",
+        "眼底": "fundus",
+        "眼底照相": "fundus",
+        "神经病变筛查": "neuropathy",
+        "周围神经病变筛查": "neuropathy",
+        "踝肱指数": "abi",
         "足背动脉搏动": "foot_pulse",
     },
     "result": {"正常": "normal", "未见异常": "normal", "异常": "abnormal"},
     "grade": {
-        "无视网膜病变": "no_dr", "无明显视网膜病变": "no_dr", "轻度非增殖期": "mild_npdr",
-        "中度非增殖期": "moderate_npdr", "重度非增殖期": "severe_npdr", "增殖期": "pdr",
+        "无视网膜病变": "no_dr",
+        "无明显视网膜病变": "no_dr",
+        "轻度非增殖期": "mild_npdr",
+        "中度非增殖期": "moderate_npdr",
+        "重度非增殖期": "severe_npdr",
+        "增殖期": "pdr",
     },
 }
 
@@ -231,4 +294,6 @@ def parse_id(value: object) -> str:
 
 
 def split_list(text: str) -> list[str]:
-    return [part for part in re.split(r"[,;、/|，；\s]+", unicodedata.normalize("NFKC", text).strip()) if part]
+    return [
+        part for part in re.split(r"[,;、/|，；\s]+", unicodedata.normalize("NFKC", text).strip()) if part
+    ]

@@ -84,16 +84,37 @@ def parse_line(item: Item) -> Item:
     try:
         data = json.loads(line, object_pairs_hook=_pairs_without_duplicates)
     except _DuplicateKey as exc:
-        item.problems.append(Problem("D002", f"key {exc.key!r} appears twice in one object", name, number,
-                                     hint="keep one of the two; JSON readers disagree on which wins"))
+        item.problems.append(
+            Problem(
+                "D002",
+                f"key {exc.key!r} appears twice in one object",
+                name,
+                number,
+                hint="keep one of the two; JSON readers disagree on which wins",
+            )
+        )
         return item
     except json.JSONDecodeError as exc:
-        item.problems.append(Problem("D001", f"not valid JSON: {exc.msg} at column {exc.colno}", name, number,
-                                     hint="each line must be one complete JSON object"))
+        item.problems.append(
+            Problem(
+                "D001",
+                f"not valid JSON: {exc.msg} at column {exc.colno}",
+                name,
+                number,
+                hint="each line must be one complete JSON object",
+            )
+        )
         return item
     if not isinstance(data, dict):
-        item.problems.append(Problem("D003", f"line is a JSON {type(data).__name__}, not an object", name,
-                                     number, hint='each line must be one object: {"patient_id": …}'))
+        item.problems.append(
+            Problem(
+                "D003",
+                f"line is a JSON {type(data).__name__}, not an object",
+                name,
+                number,
+                hint='each line must be one object: {"patient_id": …}',
+            )
+        )
         return item
     item.data = data
     pid = data.get("patient_id")

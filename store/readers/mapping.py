@@ -36,8 +36,8 @@ _FIELD_KINDS = sorted({spec.kind for fields in TABLES.values() for spec in field
 @dataclass
 class Mapping:
     columns: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # header → (table, field)
-    values: dict[str, dict[str, object]] = field(default_factory=dict)        # field/kind → label → value
-    tables: dict[str, str] = field(default_factory=dict)                      # name → table
+    values: dict[str, dict[str, object]] = field(default_factory=dict)  # field/kind → label → value
+    tables: dict[str, str] = field(default_factory=dict)  # name → table
 
 
 def load_mapping(path: Path) -> Mapping:
@@ -56,42 +56,72 @@ def load_mapping(path: Path) -> Mapping:
     if doc is None:
         return mapping
     if not isinstance(doc, CommentedMap):
-        raise SangaoError.one("D031", "the mapping file must be a mapping with columns/values/tables", file=name)
+        raise SangaoError.one(
+            "D031", "the mapping file must be a mapping with columns/values/tables", file=name
+        )
     all_fields = sorted({f for fields in TABLES.values() for f in fields})
     for key in doc:
         if key not in ("columns", "values", "tables"):
-            problems.append(Problem("D031", f"unknown section {key!r}", **where(doc, key),
-                                    hint=did_you_mean(key, ["columns", "values", "tables"])
-                                    or "sections: columns, values, tables"))
+            problems.append(
+                Problem(
+                    "D031",
+                    f"unknown section {key!r}",
+                    **where(doc, key),
+                    hint=did_you_mean(key, ["columns", "values", "tables"])
+                    or "sections: columns, values, tables",
+                )
+            )
     for header, target in (doc.get("columns") or {}).items():
         table, _, fld = str(target).rpartition(".")
         table = table or None
         if table is not None and table not in TABLES:
-            problems.append(Problem("D031", f"column {header!r}: unknown table {table!r}",
-                                    **where(doc["columns"], header),
-                                    hint=did_you_mean(table, list(TABLES)) or f"tables: {', '.join(TABLES)}"))
+            problems.append(
+                Problem(
+                    "D031",
+                    f"column {header!r}: unknown table {table!r}",
+                    **where(doc["columns"], header),
+                    hint=did_you_mean(table, list(TABLES)) or f"tables: {', '.join(TABLES)}",
+                )
+            )
         elif fld not in (TABLES[table] if table else all_fields):
             choices = list(TABLES[table]) if table else all_fields
-            problems.append(Problem("D031", f"column {header!r}: unknown field {target!r}",
-                                    **where(doc["columns"], header),
-                                    hint=did_you_mean(fld, choices) or "see `sangao roster import --help`"))
+            problems.append(
+                Problem(
+                    "D031",
+                    f"column {header!r}: unknown field {target!r}",
+                    **where(doc["columns"], header),
+                    hint=did_you_mean(fld, choices) or "see `sangao roster import --help`",
+                )
+            )
         else:
             mapping.columns[normalize_header(header)] = (table, fld)
     for key, labels in (doc.get("values") or {}).items():
         if key not in all_fields and key not in _FIELD_KINDS:
-            problems.append(Problem("D031", f"values: unknown field {key!r}", **where(doc["values"], key),
-                                    hint=did_you_mean(key, all_fields + _FIELD_KINDS)))
+            problems.append(
+                Problem(
+                    "D031",
+                    f"values: unknown field {key!r}",
+                    **where(doc["values"], key),
+                    hint=did_you_mean(key, all_fields + _FIELD_KINDS),
+                )
+            )
             continue
         if not isinstance(labels, dict):
-            problems.append(Problem("D031", f"values.{key} must map labels to values",
-                                    **where(doc["values"], key)))
+            problems.append(
+                Problem("D031", f"values.{key} must map labels to values", **where(doc["values"], key))
+            )
             continue
         mapping.values[str(key)] = {normalize_value(str(k)): v for k, v in labels.items()}
     for stem, table in (doc.get("tables") or {}).items():
         if table not in TABLES:
-            problems.append(Problem("D031", f"tables: unknown table {table!r} for {stem!r}",
-                                    **where(doc["tables"], stem),
-                                    hint=did_you_mean(table, list(TABLES)) or f"tables: {', '.join(TABLES)}"))
+            problems.append(
+                Problem(
+                    "D031",
+                    f"tables: unknown table {table!r} for {stem!r}",
+                    **where(doc["tables"], stem),
+                    hint=did_you_mean(table, list(TABLES)) or f"tables: {', '.join(TABLES)}",
+                )
+            )
         else:
             mapping.tables[normalize_header(stem)] = str(table)
     if problems:

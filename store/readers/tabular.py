@@ -23,7 +23,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,10 +53,22 @@ _ALIASES: dict[str, dict[str, str]] = {
     for role, fields in TABLES.items()
 }
 _CHILD_MODELS: dict[str, type[BaseModel]] = {
-    "visits": Visit, "labs": Lab, "screenings": Screening, "history": HistoryItem, "referrals": Referral,
+    "visits": Visit,
+    "labs": Lab,
+    "screenings": Screening,
+    "history": HistoryItem,
+    "referrals": Referral,
 }
-_CELL_CODES = {"date": "D014", "num": "D015", "bp": "D015", "bool": "D017", "urban": "D017",
-               "conditions": "D013", "sex": "D016", "history": "D016"}
+_CELL_CODES = {
+    "date": "D014",
+    "num": "D015",
+    "bp": "D015",
+    "bool": "D017",
+    "urban": "D017",
+    "conditions": "D013",
+    "sex": "D016",
+    "history": "D016",
+}
 
 
 @dataclass
@@ -78,8 +89,11 @@ class Table:
 
     def header_for(self, fld: str | int | None) -> str | None:
         for col in self.columns:
-            if col.field == fld or (col.spec.kind == "bp" and fld in ("sbp", "dbp")) or (
-                    fld == "conditions" and col.spec.kind.startswith("flag:")):
+            if (
+                col.field == fld
+                or (col.spec.kind == "bp" and fld in ("sbp", "dbp"))
+                or (fld == "conditions" and col.spec.kind.startswith("flag:"))
+            ):
                 return col.header
         return None
 
@@ -135,8 +149,9 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
         try:
             workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx file
-            raise SangaoError.one("D030", f"cannot open the workbook: {exc}", file=str(path),
-                                  hint="save it from Excel as .xlsx") from None
+            raise SangaoError.one(
+                "D030", f"cannot open the workbook: {exc}", file=str(path), hint="save it from Excel as .xlsx"
+            ) from None
         closers.append(workbook.close)
         for sheet in workbook.worksheets:
             name = f"{path}[{sheet.title}]"
@@ -151,11 +166,14 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
     for name, stem, headers, rows in raw:
         role = _role(stem, headers, mapping)
         if role is None:
-            problem = Problem("D108" if source.kind == "xlsx" else "D030",
-                              "cannot tell which table this is (patients, visits, labs, screenings, history "
-                              "or referrals); " + ("sheet ignored" if source.kind == "xlsx" else "file not read"),
-                              name, 1, hint="name it e.g. visits.csv / 随访.csv, or list it under `tables:` "
-                                            "in --mapping")
+            problem = Problem(
+                "D108" if source.kind == "xlsx" else "D030",
+                "cannot tell which table this is (patients, visits, labs, screenings, history "
+                "or referrals); " + ("sheet ignored" if source.kind == "xlsx" else "file not read"),
+                name,
+                1,
+                hint="name it e.g. visits.csv / 随访.csv, or list it under `tables:` in --mapping",
+            )
             if source.kind == "xlsx":
                 findings.append(problem)
                 continue
@@ -201,22 +219,40 @@ def _resolve_columns(table: Table, mapping: Mapping, findings: list[Problem]) ->
         fld = _field_for(table.role, header, mapping)
         if fld is None:
             aliases = [a for a in _ALIASES[table.role]]
-            findings.append(Problem("D108", f"column {header!r} not recognised in the {table.role} table; ignored",
-                                    table.name, 1, header,
-                                    hint=(did_you_mean(normalize_header(header), aliases) or "")
-                                    + " map it under `columns:` in --mapping".lstrip()))
+            findings.append(
+                Problem(
+                    "D108",
+                    f"column {header!r} not recognised in the {table.role} table; ignored",
+                    table.name,
+                    1,
+                    header,
+                    hint=(did_you_mean(normalize_header(header), aliases) or "")
+                    + " map it under `columns:` in --mapping".lstrip(),
+                )
+            )
             continue
         if fld in seen:
-            findings.append(Problem("D108", f"column {header!r} is {fld} again (first: {seen[fld]!r}); ignored",
-                                    table.name, 1, header))
+            findings.append(
+                Problem(
+                    "D108",
+                    f"column {header!r} is {fld} again (first: {seen[fld]!r}); ignored",
+                    table.name,
+                    1,
+                    header,
+                )
+            )
             continue
         seen[fld] = header
         table.columns.append(Column(index, header, fld, TABLES[table.role][fld]))
     if "patient_id" not in seen:
-        raise SangaoError.one("D030", f"the {table.role} table has no patient id column "
-                                      f"(headers: {', '.join(h for h in table.headers if h)})",
-                              file=table.name, line=1,
-                              hint="name the column 患者编号 or patient_id, or map it under `columns:` in --mapping")
+        raise SangaoError.one(
+            "D030",
+            f"the {table.role} table has no patient id column "
+            f"(headers: {', '.join(h for h in table.headers if h)})",
+            file=table.name,
+            line=1,
+            hint="name the column 患者编号 or patient_id, or map it under `columns:` in --mapping",
+        )
 
 
 # ---- cells --------------------------------------------------------------------------------------
@@ -224,8 +260,12 @@ def _resolve_columns(table: Table, mapping: Mapping, findings: list[Problem]) ->
 
 def _label(fld: str, kind: str, text: str, mapping: Mapping):
     key = normalize_value(text)
-    for labels in (mapping.values.get(fld), mapping.values.get(kind), VALUE_LABELS.get(fld),
-                   VALUE_LABELS.get(kind)):
+    for labels in (
+        mapping.values.get(fld),
+        mapping.values.get(kind),
+        VALUE_LABELS.get(fld),
+        VALUE_LABELS.get(kind),
+    ):
         if labels and key in labels:
             return labels[key]
     return None
@@ -233,8 +273,12 @@ def _label(fld: str, kind: str, text: str, mapping: Mapping):
 
 def _known_labels(fld: str, kind: str, mapping: Mapping) -> list[str]:
     out: list[str] = []
-    for labels in (mapping.values.get(fld), mapping.values.get(kind), VALUE_LABELS.get(fld),
-                   VALUE_LABELS.get(kind)):
+    for labels in (
+        mapping.values.get(fld),
+        mapping.values.get(kind),
+        VALUE_LABELS.get(fld),
+        VALUE_LABELS.get(kind),
+    ):
         out += list(labels or ())
     return out
 
@@ -266,8 +310,10 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
         if value is None and kind != "bool":
             value = _label(fld, "bool", _text(cell), mapping)
         if not isinstance(value, bool):
-            raise CellError(f"not a yes/no value ({cell!r})",
-                            f"write 是 or 否 (or map the site's labels under `values: {fld}:` in --mapping)")
+            raise CellError(
+                f"not a yes/no value ({cell!r})",
+                f"write 是 or 否 (or map the site's labels under `values: {fld}:` in --mapping)",
+            )
         if kind.startswith("flag:"):
             if value:
                 values.setdefault("conditions", []).append(kind.split(":", 1)[1])
@@ -276,8 +322,10 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
     elif kind == "sex":
         value = _label(fld, kind, _text(cell), mapping)
         if value not in ("M", "F"):
-            raise CellError(f"unknown sex ({cell!r})",
-                            "write 男 or 女 (or map the site's codes under `values: sex:` in --mapping)")
+            raise CellError(
+                f"unknown sex ({cell!r})",
+                "write 男 or 女 (or map the site's codes under `values: sex:` in --mapping)",
+            )
         values[fld] = value
     elif kind == "conditions":
         conditions = values.setdefault("conditions", [])
@@ -285,8 +333,11 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
             value = _label(fld, kind, part, mapping) or normalize_value(part)
             if value not in {c.value for c in Condition}:
                 choices = [c.value for c in Condition] + _known_labels(fld, kind, mapping)
-                raise CellError(f"unknown condition {part!r}", did_you_mean(part, choices)
-                                or "write 高血压, 糖尿病 or 血脂异常 (or hypertension, diabetes, dyslipidemia)")
+                raise CellError(
+                    f"unknown condition {part!r}",
+                    did_you_mean(part, choices)
+                    or "write 高血压, 糖尿病 or 血脂异常 (or hypertension, diabetes, dyslipidemia)",
+                )
             conditions.append(value)
     elif kind == "history":
         items = values.setdefault("history", [])
@@ -312,18 +363,30 @@ def _parse_row(table: Table, number: int, cells, mapping: Mapping) -> tuple[dict
         try:
             _parse_cell(col, cell, mapping, values)
         except CellError as exc:
-            problems.append(Problem(_CELL_CODES.get(col.spec.kind, "D016"),
-                                    f"{table.role}.{col.field}: {exc.message}", table.name, number, col.header,
-                                    hint=exc.hint))
+            problems.append(
+                Problem(
+                    _CELL_CODES.get(col.spec.kind, "D016"),
+                    f"{table.role}.{col.field}: {exc.message}",
+                    table.name,
+                    number,
+                    col.header,
+                    hint=exc.hint,
+                )
+            )
     if "conditions" in values:
         values["conditions"] = list(dict.fromkeys(values["conditions"]))
     return values, problems
 
 
 def _raw(table: Table, cells) -> str:
-    return json.dumps({h: (c if isinstance(c, (str, int, float)) or c is None else str(c))
-                       for h, c in zip(table.headers, cells, strict=False) if h},
-                      ensure_ascii=False)
+    return json.dumps(
+        {
+            h: (c if isinstance(c, (str, int, float)) or c is None else str(c))
+            for h, c in zip(table.headers, cells, strict=False)
+            if h
+        },
+        ensure_ascii=False,
+    )
 
 
 # ---- joining ------------------------------------------------------------------------------------
@@ -339,9 +402,12 @@ def _join(source: Source, tables: list[Table], mapping: Mapping) -> Iterator[Ite
     patients = [t for t in tables if t.role == "patients"]
     if len(patients) != 1:
         names = ", ".join(t.name for t in patients) or ", ".join(str(p) for p in source.paths)
-        raise SangaoError.one("D030", f"a roster set needs exactly one patients table, found {len(patients)}: {names}",
-                              file=str(source.paths[0]),
-                              hint="give one patients file (患者/patients) per directory or workbook")
+        raise SangaoError.one(
+            "D030",
+            f"a roster set needs exactly one patients table, found {len(patients)}: {names}",
+            file=str(source.paths[0]),
+            hint="give one patients file (患者/patients) per directory or workbook",
+        )
     for table in tables:
         source.rows_read.setdefault(table.name, 0)
     # child rows grouped by patient id: {pid: {role: [(ref, values)]}}
@@ -356,16 +422,31 @@ def _join(source: Source, tables: list[Table], mapping: Mapping) -> Iterator[Ite
             pid = values.pop("patient_id", None)
             item = Item(table.name, number, None, pid, raw=_raw(table, cells))
             if pid is None:
-                problems.append(Problem("D026", f"{table.role}: row has no patient id", table.name, number,
-                                        table.header_for("patient_id"), hint="fill in the patient id"))
+                problems.append(
+                    Problem(
+                        "D026",
+                        f"{table.role}: row has no patient id",
+                        table.name,
+                        number,
+                        table.header_for("patient_id"),
+                        hint="fill in the patient id",
+                    )
+                )
             if not problems:
                 try:
                     model.model_validate(values)
                 except ValidationError as exc:
                     for issue in pydantic_issues(exc, model, (table.role,)):
-                        problems.append(Problem(issue.code, issue.message, table.name, number,
-                                                table.header_for(issue.loc[1] if len(issue.loc) > 1 else None),
-                                                hint=issue.hint))
+                        problems.append(
+                            Problem(
+                                issue.code,
+                                issue.message,
+                                table.name,
+                                number,
+                                table.header_for(issue.loc[1] if len(issue.loc) > 1 else None),
+                                hint=issue.hint,
+                            )
+                        )
             if problems:
                 item.problems = problems
                 yield item
@@ -382,19 +463,47 @@ def _join(source: Source, tables: list[Table], mapping: Mapping) -> Iterator[Ite
             if role in children:
                 values[role] = [v for _, v in children[role]]
                 refs[role] = [r for r, _ in children[role]]
-        item = Item(table.name, number, values, pid, problems=problems, raw=_raw(table, cells),
-                    rows=[(r.table.name, r.row) for role_refs in refs.values() for r in role_refs],
-                    locate=_locator(table, number, refs))
+        item = Item(
+            table.name,
+            number,
+            values,
+            pid,
+            problems=problems,
+            raw=_raw(table, cells),
+            rows=[(r.table.name, r.row) for role_refs in refs.values() for r in role_refs],
+            locate=_locator(table, number, refs),
+        )
         if pid is None:
-            item.problems.append(Problem("D010", "patients.patient_id: required field missing", table.name, number,
-                                         table.header_for("patient_id"), hint="fill in the patient id"))
+            item.problems.append(
+                Problem(
+                    "D010",
+                    "patients.patient_id: required field missing",
+                    table.name,
+                    number,
+                    table.header_for("patient_id"),
+                    hint="fill in the patient id",
+                )
+            )
         yield item
     for pid, children in groups.items():
         for role, entries in children.items():
             for ref, _ in entries:
-                yield Item(ref.table.name, ref.row, None, pid, problems=[Problem(
-                    "D024", f"{role}: no patient {pid!r} in the patients table ({table.name})", ref.table.name,
-                    ref.row, ref.table.header_for("patient_id"), hint="check the patient id")])
+                yield Item(
+                    ref.table.name,
+                    ref.row,
+                    None,
+                    pid,
+                    problems=[
+                        Problem(
+                            "D024",
+                            f"{role}: no patient {pid!r} in the patients table ({table.name})",
+                            ref.table.name,
+                            ref.row,
+                            ref.table.header_for("patient_id"),
+                            hint="check the patient id",
+                        )
+                    ],
+                )
 
 
 def _locator(table: Table, number: int, refs: dict[str, list[_ChildRef]]):
