@@ -505,6 +505,8 @@ class _Checker:
             reasons = [self.unsat(m, (*sub, "any", i)) for i, m in enumerate(c.any)]
             return reasons[0] if all(reasons) else None
         if isinstance(c, AtLeast):
+            if c.at_least > len(c.of):
+                return None  # condition() reports it (C115) where it is written
             reasons = [self.unsat(m, (*sub, "of", i)) for i, m in enumerate(c.of)]
             possible = sum(r is None for r in reasons)
             if possible < c.at_least:

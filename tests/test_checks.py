@@ -493,3 +493,14 @@ def test_parameters_hold_one_of_their_options_and_measure_parameters_python_can_
     parameters: str, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert overlay(tmp_path, "guideline: county\nparameters:\n" + parameters, monkeypatch) == codes
+
+
+@pytest.mark.parametrize(
+    ("n", "codes"),
+    [(2, ""), (3, "C115")],  # two conditions: at_least 2 can hold, at_least 3 never
+)
+def test_at_least_more_than_its_conditions_is_reported_once(
+    n: int, codes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    when = f"{{at_least: {n}, of: [{{fact: smoker, eq: true}}, {{fact: latest_sbp, gte: 140}}]}}"
+    assert overlay(tmp_path, rule_when(when), monkeypatch) == codes
