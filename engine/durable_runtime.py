@@ -2,8 +2,9 @@
 
 Each layer of a `Program` (engine/ir.py) is split into chunks by programme file, at most `MAX_RULES`
 durable rules per ruleset. A condition becomes `<id>#def` (its definite form) and, when it can be
-unknown, `<id>#pos` (its possible form) or `<id>#ref` (the definite form of its negation: possible =
-not refuted); the rule name is the action name. durable 2.0.28 refuses a rule of more than ~15
+unknown, one more rule: `<id>#unk` (possible and not definite: fires only on unknown), else `<id>#pos`
+(its possible form), else `<id>#ref` (the definite form of its negation: possible = not refuted),
+whichever first fits; the rule name is the action name. durable 2.0.28 refuses a rule of more than ~15
 $and/$or nodes (error 113), and the `missing ∨ cmp` pairs of possible forms multiply them: a larger
 form is cut at its top junction into rules `<name>~<k>` that Python joins with that junction
 (`_plan`); when a possible form would need pieces that must ALL fire, `#ref` is used instead.
@@ -35,6 +36,7 @@ from typing import Any
 
 from durable import engine as durable_engine  # never durable.lang: it keeps a global host
 
+from engine.compile import _and, _or
 from engine.ir import Form, Layer, Program
 from pathways.errors import SangaoError
 
@@ -123,17 +125,41 @@ def _rule(name: str, f: Form) -> dict:
     return {"all": [{"m": match}], "run": name}
 
 
+_NEGATE = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte": "gt"}
+
+
+def _negate(f: Form) -> Form:
+    """The two-valued negation of a form, again in NNF (a comparison atom is false on a missing fact,
+    so its negation is `missing ∨ the negated comparison`)."""
+    kind = f[0]
+    if kind in ("true", "false"):
+        return ["false"] if kind == "true" else ["true"]
+    if kind in ("and", "or"):
+        return (_or if kind == "and" else _and)([_negate(x) for x in f[1:]])
+    if kind == "present":
+        return ["missing", f[1]]
+    if kind == "missing":
+        return ["present", f[1]]
+    if kind == "cmp":
+        return _or([["missing", f[1]], ["cmp", f[1], _NEGATE[f[2]], f[3]]])
+    if kind == "cmpf":
+        return _or([["missing", f[1]], ["missing", f[3]], ["cmpf", f[1], _NEGATE[f[2]], f[3]]])
+    if kind == "has":
+        return ["lacks", f[1], f[2]]
+    return ["has", f[1], f[2]]
+
+
 def _is_union(plan: Plan) -> bool:
     return isinstance(plan, str) or (plan[0] == "or" and all(isinstance(p, str) for p in plan[1]))
 
 
 def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, tuple[str, Plan | bool]]:
     """Durable rules for one condition, the plan of its definite form (True/False when constant) and
-    how to read "possibly true": `<id>#def` fires when the condition is definitely true. A condition
-    that can be unknown also gets `<id>#pos` (its possible form: few patients make most conditions
-    possible, so few actions run) or, when the possible form only fits durable cut into pieces that
-    must all fire, `<id>#ref` (the definite form of its negation; possible = not refuted). Rule name =
-    action name."""
+    how to read "possibly true". `<id>#def` fires when the condition is definitely true. A condition
+    that can be unknown gets one more rule, the first that fits durable as one rule or a union of pieces:
+    `<id>#unk` (possible and not definite: no action unless unknown), `<id>#pos` (its possible form),
+    else `<id>#ref` (the definite form of its negation; possible = not refuted). Every action costs a
+    JSON round trip inside durable, hence the preference. Rule name = action name."""
     rules: list[tuple[str, Form]] = []
 
     def plan_of(form: Form, name: str, out: list) -> Plan | bool:
@@ -144,10 +170,11 @@ def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, tuple[str,
     definite = plan_of(c.definite, c.id + "#def", rules)
     if c.possible == c.definite:
         return rules, definite, ("same", definite)
-    pos_rules: list[tuple[str, Form]] = []
-    possible = plan_of(c.possible, c.id + "#pos", pos_rules)
-    if isinstance(possible, bool) or _is_union(possible):
-        return rules + pos_rules, definite, ("pos", possible)
+    for how, form in (("unk", _and([c.possible, _negate(c.definite)])), ("pos", c.possible)):
+        extra: list[tuple[str, Form]] = []
+        plan = plan_of(form, f"{c.id}#{how}", extra)
+        if isinstance(plan, bool) or _is_union(plan):
+            return rules + extra, definite, (how, plan)
     return rules, definite, ("ref", plan_of(c.refute, c.id + "#ref", rules))
 
 
@@ -237,5 +264,5 @@ class DurableRuntime:
                 out.append((d, d))
             else:
                 hit = plan if isinstance(plan, bool) else _fired(plan, fired)
-                out.append((d, hit if how == "pos" else not hit))
+                out.append((d, d or hit if how == "unk" else hit if how == "pos" else not hit))
         return tuple(out)
