@@ -13,6 +13,8 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pathways import resident_id
 from pathways.models import Patient
@@ -510,3 +512,14 @@ def test_dates_keep_their_order_at_other_as_of_dates(as_of):
             assert p.enrolled_on <= day <= end, (p.patient_id, what, day)
         assert all(h.date is None or p.birth_date < h.date <= end for h in p.history)
         assert resident_id.problem(p.id_number) is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**64), as_of=st.dates(date(2000, 1, 1), date(2060, 12, 31)))
+def test_any_seed_and_as_of_give_valid_patients_with_ordered_dates(seed, as_of):
+    for p in generate_roster(15, seed, as_of):
+        assert _age(p.birth_date, p.enrolled_on) >= 35
+        end = p.deceased_on - timedelta(days=1) if p.deceased_on else p.moved_out_on or as_of
+        assert all(p.enrolled_on <= day <= end for _, day in _record_dates(p)), p.patient_id
+        assert resident_id.problem(p.id_number) is None
+        assert resident_id.birth_date(p.id_number) == p.birth_date
