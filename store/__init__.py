@@ -18,8 +18,7 @@ from pathways.models import Patient
 def read_roster(path: str | Path, as_of: date | None = None, mapping=None,
                 on_problem: Callable[[Problem], None] | None = None) -> Iterator[Patient]:
     """Records of a roster file straight to models, without a database (`assess --roster FILE`).
-    Any format import understands (a CSV path reads the CSV files of its directory that are named
-    on the command line: here, that one file). Rejected rows raise SangaoError at the first one,
+    Any format import understands; a directory means the CSV set of its *.csv files. Rejected rows raise SangaoError at the first one,
     unless `on_problem` is given: then it receives every rejecting problem and finding, and rejected
     rows are skipped."""
     from store.importer import iter_items
@@ -28,7 +27,9 @@ def read_roster(path: str | Path, as_of: date | None = None, mapping=None,
 
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(Path(mapping))
-    for source in group_sources([Path(path)]):
+    path = Path(path)
+    paths = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    for source in group_sources(paths):
         for _item, patient, problems, findings in iter_items(source, mapping, as_of):
             if problems and on_problem is None:
                 raise SangaoError(problems)

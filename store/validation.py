@@ -104,7 +104,8 @@ def show(loc: Loc, value: Any) -> str:
         return repr(resident_id.mask_name(value))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"  # a nested object may carry IDs and names
 
 
 def did_you_mean(value: Any, choices: list[str]) -> str | None:

@@ -7,9 +7,13 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pathways.errors import SangaoError
 from store import read_roster
+from store.importer import validate_item
+from store.readers.jsonl import _item
 from store.validation import plausible_limits
 
 AS_OF = date(2026, 11, 30)
@@ -264,3 +268,30 @@ def test_without_a_callback_the_first_rejected_record_raises(tmp_path):
     with pytest.raises(SangaoError) as raised:
         list(read_roster(path, as_of=AS_OF))
     assert raised.value.problems[0].code == "D013"
+
+
+# ---- property: any line gives a record or located D problems, never a crash ----------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_field_names = st.sampled_from(["patient_id", "sex", "birth_date", "conditions", "enrolled_on", "visits", "labs",
+                                "id_number", "name", "history", "screenings", "smoker", "deceased_on"])
+_near_records = st.builds(
+    lambda base, extra: {**base, **extra},
+    st.just(record()),
+    st.dictionaries(_field_names, _json_values, max_size=3),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(_near_records.map(json.dumps), _json_values.map(json.dumps), st.text(max_size=40)))
+def test_any_line_gives_a_record_or_located_d_problems(line):
+    item = _item("r.jsonl", 7, line.replace("\n", " ").strip() or "x")
+    patient, problems, findings = validate_item(item, AS_OF)
+    assert (patient is None) == bool(problems)
+    for problem in problems + findings:
+        assert problem.code.startswith("D") and (problem.file, problem.line) == ("r.jsonl", 7)
+        assert VALID_MALE not in problem.render()
