@@ -504,3 +504,17 @@ def test_at_least_more_than_its_conditions_is_reported_once(
 ) -> None:
     when = f"{{at_least: {n}, of: [{{fact: smoker, eq: true}}, {{fact: latest_sbp, gte: 140}}]}}"
     assert overlay(tmp_path, rule_when(when), monkeypatch) == codes
+
+
+@pytest.mark.parametrize(
+    "folder",
+    sorted(
+        p.parent.name
+        for p in (Path(__file__).parent.parent / "guidelines" / "overlays-examples").glob("*/set.yaml")
+    ),
+)
+def test_every_packaged_overlay_example_passes_every_check(folder: str) -> None:
+    root = Path(__file__).parent.parent / "guidelines" / "overlays-examples" / folder
+    gset = load_set(root)
+    assert gset.manifest.extends  # an overlay, and something in it came from its own files:
+    assert any(o.file.endswith(f"{folder}/{Path(o.file).name}") for o in gset.origin.values())
