@@ -15,8 +15,12 @@ from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 
 
-def read_roster(path: str | Path, as_of: date | None = None, mapping=None,
-                on_problem: Callable[[Problem], None] | None = None) -> Iterator[Patient]:
+def read_roster(
+    path: str | Path,
+    as_of: date | None = None,
+    mapping=None,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> Iterator[Patient]:
     """Records of a roster file straight to models, without a database (`assess --roster FILE`).
     Any format import understands; a directory means the CSV set of its *.csv files. Rejected rows raise SangaoError at the first one,
     unless `on_problem` is given: then it receives every rejecting problem and finding, and rejected

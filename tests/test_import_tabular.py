@@ -298,14 +298,24 @@ def test_a_resident_id_that_excel_stored_as_a_number_is_rejected_with_the_reason
     report = import_files([tmp_path / "r.xlsx"], f"sqlite:///{tmp_path / 'db.sqlite'}", AS_OF)
     [problem] = report.rejects
     assert (problem.code, problem.line, problem.column) == ("D020", 2, "身份证号")
-    assert problem.message == "patients.id_number: resident ID stored as a number, so its last digits are lost"
+    assert (
+        problem.message == "patients.id_number: resident ID stored as a number, so its last digits are lost"
+    )
 
 
 def test_read_roster_of_a_directory_reads_its_csv_set(tmp_path):
     from store import read_roster
 
-    write_csv(tmp_path / "patients.csv", [["患者编号", "性别", "出生日期", "管理病种", "建档日期"],
-                                          ["p1", "女", "1960-01-01", "糖尿病", "2022-01-01"]], "utf-8")
-    write_csv(tmp_path / "visits.csv", [["患者编号", "随访日期", "空腹血糖"], ["p1", "2026-10-01", "6.1"]], "utf-8")
+    write_csv(
+        tmp_path / "patients.csv",
+        [
+            ["患者编号", "性别", "出生日期", "管理病种", "建档日期"],
+            ["p1", "女", "1960-01-01", "糖尿病", "2022-01-01"],
+        ],
+        "utf-8",
+    )
+    write_csv(
+        tmp_path / "visits.csv", [["患者编号", "随访日期", "空腹血糖"], ["p1", "2026-10-01", "6.1"]], "utf-8"
+    )
     [patient] = read_roster(tmp_path, as_of=AS_OF)
     assert patient.patient_id == "p1" and patient.visits[0].fpg == 6.1

@@ -273,12 +273,31 @@ def test_without_a_callback_the_first_rejected_record_raises(tmp_path):
 # ---- property: any line gives a record or located D problems, never a crash ----------------------
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-_field_names = st.sampled_from(["patient_id", "sex", "birth_date", "conditions", "enrolled_on", "visits", "labs",
-                                "id_number", "name", "history", "screenings", "smoker", "deceased_on"])
+_field_names = st.sampled_from(
+    [
+        "patient_id",
+        "sex",
+        "birth_date",
+        "conditions",
+        "enrolled_on",
+        "visits",
+        "labs",
+        "id_number",
+        "name",
+        "history",
+        "screenings",
+        "smoker",
+        "deceased_on",
+    ]
+)
 _near_records = st.builds(
     lambda base, extra: {**base, **extra},
     st.just(record()),

@@ -296,8 +296,10 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
     if kind == "id":
         if fld == "id_number" and isinstance(cell, (int, float)) and not isinstance(cell, bool):
             # Excel keeps 15 significant digits: an 18-digit ID typed as a number has lost its tail
-            raise CellError("resident ID stored as a number, so its last digits are lost",
-                            "format the column as text in the source system's export and export again")
+            raise CellError(
+                "resident ID stored as a number, so its last digits are lost",
+                "format the column as text in the source system's export and export again",
+            )
         values[fld] = parse_id(cell)
     elif kind == "text":
         values[fld] = _text(cell)
