@@ -22,9 +22,9 @@ def read_roster(
     on_problem: Callable[[Problem], None] | None = None,
 ) -> Iterator[Patient]:
     """Records of a roster file straight to models, without a database (`assess --roster FILE`).
-    Any format import understands; a directory means the CSV set of its *.csv files. Rejected rows raise SangaoError at the first one,
-    unless `on_problem` is given: then it receives every rejecting problem and finding, and rejected
-    rows are skipped."""
+    Any format import understands; a directory means the CSV set of its *.csv files. Rejected rows
+    raise SangaoError at the first one, unless `on_problem` is given: then it receives every
+    rejecting problem and finding, and rejected rows are skipped."""
     from store.importer import iter_items
     from store.readers import group_sources
     from store.readers.mapping import load_mapping
