@@ -61,9 +61,21 @@ _PY_OPS = {
 }
 
 
-def fold_condition(condition: Any, parameters: Mapping[str, Any]) -> Tree:
-    """A schema condition folded with `parameters` (name → Parameter or plain value): the tree of engine/ir.py."""
-    return _Compiler(None, parameters).fold(condition)
+# Every rule compile_set has folded, by object identity: lets engine/describe.py render a schema
+# `Rule` with its parameter values without being handed the set. Holds the rule, so ids stay unique.
+FOLDED_RULES: dict[int, tuple[Any, Tree]] = {}
+
+
+class Unresolved(str):
+    """A parameter name standing in for its value when no value is known (describe only)."""
+
+
+def fold_condition(condition: Any, parameters: Mapping[str, Any], lenient: bool = False) -> Tree:
+    """A schema condition folded with `parameters` (name → Parameter or plain value): the tree of engine/ir.py.
+    `lenient`: an unknown parameter stays as its name (`Unresolved`) instead of raising C301."""
+    comp = _Compiler(None, parameters)
+    comp.lenient = lenient
+    return comp.fold(condition)
 
 
 def _error(code: str, message: str, where: str, gset: GuidelineSet | None, hint: str | None = None) -> SangaoError:
@@ -108,7 +120,11 @@ class _Compiler:
 
     # ---- parameters ---------------------------------------------------------------------------
 
+    lenient = False
+
     def param(self, name: str) -> Any:
+        if name not in self.parameters and self.lenient:
+            return Unresolved(name)
         if name not in self.parameters:
             close = sorted(p for p in self.parameters if p[:4] == name[:4])[:3]
             raise _error(
@@ -499,6 +515,7 @@ def compile_set(gset: GuidelineSet) -> Program:
         tree = comp.fold(r.when)
         c = cond(f"rule:{r.id}", _group(gset, comp.where, r.id.split(".", 1)[0]), tree)
         conds.append(c)
+        FOLDED_RULES[id(r)] = (r, tree)
         rules.append(RuleIR(r.id, len(conds) - 1, tree, c.reads, r.explain, r.explain_en,
                             tuple(_numeric_leaves(tree))))
     screenings: list[ScreeningIR] = []

@@ -2,7 +2,7 @@
 
 The number in a threshold is written once, in the guideline YAML; the text shows it by reading the
 compiled (parameter-folded) condition. `reason_text` accepts a compiled rule (engine/ir.py `RuleIR`) or a
-schema `Rule` with the set's parameters; `condition_text` renders a folded tree or a schema condition.
+schema `Rule` (with the set's parameters, or one that compile_set has seen, e.g. through an Evaluator); `condition_text` renders a folded tree or a schema condition.
 Identifiers stay as fact names (`visit_sbp ≥ 180`): the glossary of names is `sangao guidelines schema`.
 """
 
@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from engine.compile import fold_condition
+from engine.compile import FOLDED_RULES, Unresolved, fold_condition
 from engine.ir import COUNT_MAX, COUNT_MIN, RuleIR, Tree
 from guidelines.schema import Rule
 
@@ -33,6 +33,8 @@ def format_value(v: Any, lang: Lang = "zh") -> str:
     """Numbers without a trailing .0, booleans as true/false, sets as sorted lists, None as missing."""
     if v is None:
         return _WORDS[lang]["missing"]
+    if isinstance(v, Unresolved):
+        return "{" + str(v) + "}"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -45,12 +47,24 @@ def format_value(v: Any, lang: Lang = "zh") -> str:
 def condition_text(condition: Tree | Any, lang: Lang = "zh", params: Mapping[str, Any] | None = None) -> str:
     """A condition as one line: `visit_sbp ≥ 180 或 visit_dbp ≥ 110`. Accepts a folded IR tree, or a schema
     condition together with the set's `params` (name → Parameter or value) to fold it."""
-    tree = condition if isinstance(condition, list) else _fold(condition, params or {})
+    tree = condition if isinstance(condition, list) else _fold(condition, params)
     return _text(tree, lang, top=True)
 
 
-def _fold(condition: Any, params: Mapping[str, Any]) -> Tree:
-    return fold_condition(condition, params)
+def _fold(condition: Any, params: Mapping[str, Any] | None) -> Tree:
+    return fold_condition(condition, params or {}, lenient=params is None)
+
+
+def _rule_tree(rule: RuleIR | Rule, params: Mapping[str, Any] | None) -> Tree:
+    """The folded `when` of a rule: a RuleIR carries it; a schema Rule is folded with `params`, else
+    found among the rules compile_set has folded, else folded leaving parameter names in place."""
+    if isinstance(rule, RuleIR):
+        return rule.when
+    if params is None:
+        known = FOLDED_RULES.get(id(rule))
+        if known is not None and known[0] is rule:
+            return known[1]
+    return _fold(rule.when, params)
 
 
 def _text(t: Tree, lang: Lang, top: bool = False) -> str:
@@ -99,6 +113,6 @@ def reason_text(rule: RuleIR | Rule, facts: Mapping[str, Any], lang: Lang = "zh"
     """`explain` (or `explain_en`, falling back to `explain`) filled from `facts`, followed by the
     threshold half from `when`: `最近一次随访血压 182/96 mmHg（visit_sbp ≥ 180 或 visit_dbp ≥ 110）`."""
     template = (rule.explain_en or rule.explain) if lang == "en" else rule.explain
-    tree = rule.when if isinstance(rule, RuleIR) else _fold(rule.when, params or {})
+    tree = _rule_tree(rule, params)
     w = _WORDS[lang]
     return f"{fill(template, facts, lang)}{w['open']}{_text(tree, lang, top=True)}{w['close']}"

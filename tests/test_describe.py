@@ -52,3 +52,15 @@ def test_condition_text_renders_sets_known_and_fact_comparisons():
     assert condition_text(["known", "smoker", False], lang="en") == "smoker unknown"
     assert condition_text(["cmpf", "latest_sbp", "lt", "bp_target_sbp"]) == "latest_sbp < bp_target_sbp"
     assert condition_text(Compare(fact="visit_sbp", gte={"param": "x"}), params={"x": 160}) == "visit_sbp ≥ 160"
+
+
+def test_a_schema_rule_of_a_compiled_set_shows_its_parameter_values_without_being_given_them():
+    gset = slice_set()
+    Evaluator(gset)
+    rule = next(r for r in gset.rules if r.id == "htn.urgent_bp")
+    assert reason_text(rule, {"visit_sbp": 182, "visit_dbp": 96}).endswith("visit_sbp ≥ 180 或 visit_dbp ≥ 110)）")
+
+
+def test_a_schema_rule_never_compiled_keeps_the_parameter_name_rather_than_failing():
+    rule = next(r for r in slice_set().rules if r.id == "htn.urgent_bp")
+    assert "visit_sbp ≥ {htn_urgent_sbp}" in reason_text(rule, {"visit_sbp": 182, "visit_dbp": 96})
