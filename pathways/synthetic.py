@@ -239,11 +239,18 @@ _JSON_BOOL = {True: "true", False: "false"}
  _EV_ADVERSE, _EV_NEW_COMPLICATION, _EV_RANDOM_GLUCOSE) = range(9)
 _FPG_KEY = '"fpg":'
 # Number formatting is the costliest part of writing JSON: numbers are kept as ints (units, tenths,
-# hundredths) and written through these tables, which hold exactly what json.dumps writes for them.
+# hundredths) and written through these tables, in the canonical form of `sangao roster export`
+# (an integral value without ".0"), so generate → import → export gives the same bytes.
 _INTS = tuple(str(i) for i in range(1000))
 _MAX_TENTHS, _MAX_HUNDREDTHS = 30000, 5000
-_TENTHS = tuple(repr(i / 10) for i in range(_MAX_TENTHS + 1))
-_HUNDREDTHS = tuple(repr(i / 100) for i in range(_MAX_HUNDREDTHS + 1))
+
+
+def _decimal_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+_TENTHS = tuple(_decimal_text(i / 10) for i in range(_MAX_TENTHS + 1))
+_HUNDREDTHS = tuple(_decimal_text(i / 100) for i in range(_MAX_HUNDREDTHS + 1))
 _PLAIN_TAIL = ',"adverse_reaction":false,"new_complication":false}'
 _ADVERSE_TAIL = ',"adverse_reaction":true,"new_complication":false}'
 _COMPLICATION_TAIL = ',"adverse_reaction":false,"new_complication":true}'
@@ -605,7 +612,7 @@ class _Generator:
                 elif event == _EV_HYPOGLYCAEMIA and dm:
                     fpg, urgent = int(28.5 + r() * 11.0), "dm.urgent_glucose"
                 elif event == _EV_FEVER:
-                    extra = f',"temperature":{int(391.5 + r() * 10.0) / 10}'
+                    extra = f',"temperature":{tenths[int(391.5 + r() * 10.0)]}'
                 elif event == _EV_RANDOM_GLUCOSE and dm:
                     glucose = fpg_mean + RANDOM_GLUCOSE_ABOVE_FPG + RANDOM_GLUCOSE_SD * z()
                     extra = f',"random_glucose":{tenths[int(min(max(glucose, 4.0), 16.0) * 10 + 0.5)]}'

@@ -430,6 +430,14 @@ def test_generated_jsonl_reads_back_through_the_roster_reader_without_findings(t
     assert read == list(generate_roster(300, 5, AS_OF))
 
 
+def test_generated_lines_are_already_in_the_canonical_form_that_roster_export_writes(lines, patients):
+    # So generate → import → export gives back the same bytes.
+    from store.exporter import record_json
+
+    for line, patient in zip(lines[:2000], patients[:2000], strict=True):
+        assert json.dumps(record_json(patient), ensure_ascii=False, separators=(",", ":")) == line
+
+
 def test_every_csv_header_and_label_is_one_the_tabular_reader_knows():
     from store.readers.aliases import TABLES, VALUE_LABELS, normalize_header, normalize_value
 
