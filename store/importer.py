@@ -40,6 +40,7 @@ from store.db import open_db
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import count_keys, parse_line, record_keys
 from store.readers.mapping import Mapping, load_mapping
+from store.readers.tabular import REJECT_HEADER
 from store.tables import CHILD_TABLES, PatientRow
 from store.validation import check_patient, pydantic_issues
 
@@ -215,7 +216,7 @@ def import_files(
     try:
         writer = csv.writer(reject_file) if reject_file else None
         if writer:
-            writer.writerow(["file", "row", "patient_id", "code", "column", "message", "hint", "raw"])
+            writer.writerow(REJECT_HEADER)
         for source in sources:
             _import_source(db_engine, source, mapping, as_of, report, writer)
     finally:

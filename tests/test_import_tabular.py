@@ -319,3 +319,12 @@ def test_read_roster_of_a_directory_reads_its_csv_set(tmp_path):
     )
     [patient] = read_roster(tmp_path, as_of=AS_OF)
     assert patient.patient_id == "p1" and patient.visits[0].fpg == 6.1
+
+
+def test_a_reject_file_left_in_the_export_folder_is_skipped(messy_set, tmp_path):
+    rejects = messy_set / "rejects.csv"
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    import_files(sorted(messy_set.iterdir()), url, AS_OF, reject_path=rejects)
+    again = import_files(sorted(messy_set.iterdir()), url, AS_OF)
+    assert ("rejects.csv", "D108") in [(p.file.rsplit("/", 1)[-1], p.code) for p in again.findings]
+    assert len(again.rejects) == 6

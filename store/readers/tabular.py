@@ -59,6 +59,7 @@ _CHILD_MODELS: dict[str, type[BaseModel]] = {
     "history": HistoryItem,
     "referrals": Referral,
 }
+REJECT_HEADER = ["file", "row", "patient_id", "code", "column", "message", "hint", "raw"]
 _CELL_CODES = {
     "id": "D020",
     "date": "D014",
@@ -165,6 +166,17 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
             raw.append((name, sheet.title, headers, _xlsx_rows(rows)))
     tables = []
     for name, stem, headers, rows in raw:
+        if [h.strip() for h in headers] == REJECT_HEADER:
+            findings.append(
+                Problem(
+                    "D108",
+                    "a sangao reject file (from --rejects); skipped",
+                    name,
+                    1,
+                    hint="fix the rows in the original export and import that again",
+                )
+            )
+            continue
         role = _role(stem, headers, mapping)
         if role is None:
             problem = Problem(
