@@ -367,9 +367,7 @@ def guidelines_check(
         for problem in exc.problems:
             _print_plain(problem.render())
         _print_plain(f"{len(exc.problems)} problem(s) in {path}")
-        # SystemExit, not typer.Exit: main() runs the app with standalone_mode=False, where click
-        # returns an Exit's code instead of raising it, and main() does not pass that code on.
-        raise SystemExit(1) from None
+        raise typer.Exit(1) from None
     left_out = len(draft.rules) - len(gset.rules)
     note = f" ({left_out} unverified left out)" if left_out else ""
     _print_plain(f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, "
