@@ -112,14 +112,14 @@ MOVED_OUT_RATE = 0.015
 LEFT_WITHIN_DAYS = 700  # death / moving out happens within this many days before as_of
 
 # ---- readings ------------------------------------------------------------------------------------
-BP_CONTROLLED_RATE = 0.6  # hypertension patients whose usual BP is on target
+BP_CONTROLLED_RATE = 0.7  # hypertension patients whose usual BP is on target (<140/90 at ~60 % of visits)
 SBP_MEAN_CONTROLLED, SBP_MEAN_UNCONTROLLED, SBP_MEAN_NO_HTN = 128.0, 152.0, 123.0
 SBP_MEAN_SD = 7.0  # spread of the per-patient mean
 SBP_VISIT_SD, DBP_VISIT_SD = 8.0, 4.5  # visit-to-visit noise around the mean
 DBP_PER_SBP, DBP_OFFSET, DBP_AGE_SLOPE, DBP_MEAN_SD = 0.5, 16.0, 0.2, 4.0  # usual DBP from usual SBP
 DBP_SBP_SHARE = 0.4  # part of a visit's SBP deviation that DBP shares
 HEART_RATE_MEAN, HEART_RATE_SD, HEART_RATE_VISIT_SD = 74.0, 6.0, 5.0
-GLUCOSE_CONTROLLED_RATE = 0.45
+GLUCOSE_CONTROLLED_RATE = 0.55
 FPG_MEAN_CONTROLLED, FPG_MEAN_UNCONTROLLED, FPG_MEAN_SD, FPG_VISIT_SD = 6.3, 8.6, 0.8, 0.8
 WEIGHT_MEAN = {"M": 72.0, "F": 61.0}
 WEIGHT_SD, WEIGHT_VISIT_SD = 9.0, 0.8
