@@ -139,6 +139,7 @@ class Evaluator:
         self.gset = gset
         self.backend = backend
         self.program = compile_set(gset)
+        self._both: Evaluator | None = None
         names = ("python", "durable") if backend == "both" else (backend,)
         self._runtimes = tuple(_new_runtime(self.program, n) for n in names)
         pct = self.program.near_miss_margin_pct
@@ -234,14 +235,9 @@ class Evaluator:
         """Evaluate on both runtimes; SangaoError R002 when any condition's outcome differs."""
         if self.backend == "both":
             return self.evaluate(facts, patient_id)
-        return Evaluator._with_backend(self, "both").evaluate(facts, patient_id)
-
-    def _with_backend(self, backend: Backend) -> Evaluator:
-        cached = getattr(self, "_both", None)
-        if cached is None:
-            cached = Evaluator(self.gset, backend)
-            object.__setattr__(self, "_both", cached)
-        return cached
+        if self._both is None:
+            self._both = Evaluator(self.gset, "both")
+        return self._both.evaluate(facts, patient_id)
 
     def _check_agree(self, layer: Layer, a, b, f: Mapping[str, Any], patient_id: str | None) -> None:
         if a == b:

@@ -162,3 +162,12 @@ def test_a_large_conjunction_reads_possible_from_its_refuting_rule_and_still_agr
     layer = program.rules_layer.index
     for facts in ({"visit_sbp": 110, "visit_dbp": 80}, {"visit_sbp": 103}, {"visit_dbp": 95}, {"visit_sbp": 99}, {}):
         assert durable.run(layer, facts) == python.run(layer, facts)
+
+
+def test_building_and_running_a_runtime_starts_no_timer_threads(program):
+    import threading
+
+    before = threading.active_count()
+    fresh = DurableRuntime(program)
+    fresh.run(0, base_facts())
+    assert threading.active_count() == before

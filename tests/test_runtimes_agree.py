@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from slice import base_facts, slice_set
 
 from engine.compile import compile_set
+from engine.durable_runtime import MAX_RULES, rulesets_for
 from engine.evaluate import Evaluator
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
@@ -122,3 +123,24 @@ def test_a_higher_visit_sbp_never_stops_a_rule_from_firing(facts, rise):
     before = set(PYTHON.evaluate(facts).fired)
     after = set(PYTHON.evaluate({**facts, "visit_sbp": facts["visit_sbp"] + rise}).fired)
     assert before <= after
+
+
+def test_both_runtimes_agree_on_national_default_over_a_synthetic_roster():
+    from datetime import date
+
+    from guidelines.loader import load_default
+    from pathways.facts import compute_facts
+    from pathways.synthetic import generate_roster
+
+    try:
+        gset = load_default()
+    except Exception as exc:  # noqa: BLE001 - the content has its own tests; this one is about the engine
+        pytest.skip(f"national-default does not load right now: {exc}")
+    evaluator = Evaluator(gset, "both")
+    assert all(len(d) <= MAX_RULES for _, _, d in rulesets_for(evaluator.program))
+    params = {k: v.value for k, v in gset.parameters.items()}
+    as_of = date(2026, 11, 30)
+    fired = set()
+    for patient in generate_roster(150, 7, as_of):
+        fired.update(evaluator.evaluate(compute_facts(patient, as_of, params), patient.patient_id).fired)
+    assert len(fired) >= 5
