@@ -198,6 +198,8 @@ def roster_generate(
     as_of = as_of or _today()
     if fmt is GeneratedFormat.csv:
         folder = out or Path("roster-csv")
+        if folder.exists() and not folder.is_dir():
+            raise typer.BadParameter(f"{folder} is a file; csv needs a directory for its tables", param_hint="--out")
         folder.mkdir(parents=True, exist_ok=True)
         files = {table: (folder / f"{table}.csv").open("w", encoding="utf-8-sig", newline="") for table in CSV_TABLES}
         try:
@@ -221,6 +223,10 @@ def roster_generate(
             else:
                 sys.stdout.write(line + "\n")
         return
+    if out.is_dir():
+        raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
+                                 param_hint="--out")
+    out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="\n") as f:
         for line in lines:
             f.write(line)
