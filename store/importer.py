@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from operator import itemgetter
 from pathlib import Path
@@ -107,7 +107,9 @@ def validate_item(item: Item, as_of: date | None) -> tuple[Patient | None, list[
             return _checked(item, patient, as_of)
         parse_line(item)
     if item.problems or item.data is None:
-        return None, list(item.problems), list(item.findings)
+        context = _ctx(item)
+        problems = [p if p.context or not context else replace(p, context=context) for p in item.problems]
+        return None, problems, list(item.findings)
     findings = list(item.findings)
     try:
         patient = Patient.model_validate(item.data)
