@@ -165,6 +165,9 @@ def bench_set(label: str, gset, patients: list, n_python: int, n_durable: int, a
     print(f"compute_facts + durable       {rate(n_durable, t_facts_sub + t_du)}")
     differ = sum(a.fired != b.fired or a.facts != b.facts for a, b in zip(evs, devs, strict=False))
     print(f"durable vs python             {differ} patients differ")
+    per_layer = Evaluator(gset, "durable", durable_by_file=False)
+    _, t_layer = timed(per_layer.evaluate, sub)
+    print(f"durable, rulesets per layer   {rate(n_durable, t_layer)}  (not per programme file)")
     if profile:
         prof = cProfile.Profile()
         prof.enable()

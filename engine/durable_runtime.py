@@ -178,13 +178,15 @@ def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, tuple[str,
     return rules, definite, ("ref", plan_of(c.refute, c.id + "#ref", rules))
 
 
-def rulesets_for(program: Program, prefix: str = "sangao") -> list[tuple[int, str, dict]]:
-    """(layer index, ruleset name, definition) for every chunk. Pure: the durable JSON of the program."""
+def rulesets_for(program: Program, prefix: str = "sangao", by_file: bool = True) -> list[tuple[int, str, dict]]:
+    """(layer index, ruleset name, definition) for every chunk. Pure: the durable JSON of the program.
+    `by_file`: one ruleset per (layer, programme file), each cut at MAX_RULES; False: per layer only
+    (fewer rulesets, so fewer asserts and SEEN actions per patient; see bench/assess_bench.py)."""
     out = []
     for layer in program.layers:
         groups: dict[str, list[tuple[str, Form]]] = {}
         for c in layer.conditions:
-            groups.setdefault(c.group, []).extend(durable_rules_of(c)[0])
+            groups.setdefault(c.group if by_file else "all", []).extend(durable_rules_of(c)[0])
         for group in sorted(groups):
             rules = groups[group]
             step = MAX_RULES - 1
@@ -229,10 +231,10 @@ class DurableRuntime:
 
     name = "durable"
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, by_file: bool = True) -> None:
         self.program = program
         prefix = f"sangao{next(_SERIAL)}"
-        chunks = rulesets_for(program, prefix)
+        chunks = rulesets_for(program, prefix, by_file)
         self._by_layer: dict[int, list[str]] = {}
         for index, name, _ in chunks:
             self._by_layer.setdefault(index, []).append(name)

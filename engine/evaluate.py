@@ -66,13 +66,13 @@ class Evaluation:
     backend: str
 
 
-def _new_runtime(program: Program, name: str):
+def _new_runtime(program: Program, name: str, durable_by_file: bool = True):
     if name == "python":
         return PythonRuntime(program)
     if name == "durable":
         from engine.durable_runtime import DurableRuntime  # imported only when asked: durable is heavy
 
-        return DurableRuntime(program)
+        return DurableRuntime(program, by_file=durable_by_file)
     raise ValueError(f"unknown backend {name!r}: python, durable or both")
 
 
@@ -135,13 +135,15 @@ def _compose(layer: Layer, res, f: dict[str, Any], undecided: dict[str, tuple[st
 class Evaluator:
     """Compile a set once; evaluate many patients' facts."""
 
-    def __init__(self, gset: GuidelineSet, backend: Backend = "python") -> None:
+    def __init__(self, gset: GuidelineSet, backend: Backend = "python", durable_by_file: bool = True) -> None:
+        """`durable_by_file`: durable rulesets per (layer, programme file); False: per layer, which
+        bench/assess_bench.py measures faster (fewer asserts and catch-all actions per patient)."""
         self.gset = gset
         self.backend = backend
         self.program = compile_set(gset)
         self._both: Evaluator | None = None
         names = ("python", "durable") if backend == "both" else (backend,)
-        self._runtimes = tuple(_new_runtime(self.program, n) for n in names)
+        self._runtimes = tuple(_new_runtime(self.program, n, durable_by_file) for n in names)
         pct = self.program.near_miss_margin_pct
         self._margin_pct = DEFAULT_NEAR_MISS_PCT if pct is None else pct
         counts = set(self.program.count_facts)

@@ -171,3 +171,12 @@ def test_building_and_running_a_runtime_starts_no_timer_threads(program):
     fresh = DurableRuntime(program)
     fresh.run(0, base_facts())
     assert threading.active_count() == before
+
+
+def test_rulesets_per_layer_instead_of_per_file_give_the_same_answers(program):
+    per_layer = DurableRuntime(program, by_file=False)
+    assert len(rulesets_for(program, by_file=False)) == len(program.layers)
+    for facts in (base_facts(), base_facts(visit_sbp=None, smoker=None), base_facts(visit_sbp=185)):
+        f = dict(facts)
+        for layer in program.layers:
+            assert per_layer.run(layer.index, f) == PythonRuntime(program).run(layer.index, f)
