@@ -328,3 +328,22 @@ def test_a_reject_file_left_in_the_export_folder_is_skipped(messy_set, tmp_path)
     again = import_files(sorted(messy_set.iterdir()), url, AS_OF)
     assert ("rejects.csv", "D108") in [(p.file.rsplit("/", 1)[-1], p.code) for p in again.findings]
     assert len(again.rejects) == 6
+
+
+def test_a_generated_csv_set_imports_the_same_records_as_its_jsonl(tmp_path):
+    from pathways.synthetic import CSV_TABLES, generate_csv_rows, generate_jsonl
+
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    files = {t: open(folder / f"{t}.csv", "w", encoding="utf-8-sig", newline="") for t in CSV_TABLES}  # noqa: SIM115
+    writers = {t: csv.writer(f) for t, f in files.items()}
+    for table, columns in CSV_TABLES.items():
+        writers[table].writerow([header for _, header in columns])
+    for table, row in generate_csv_rows(60, 9, AS_OF):
+        writers[table].writerow(row)
+    for f in files.values():
+        f.close()
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    report = import_files(sorted(folder.iterdir()), url, AS_OF)
+    assert report.ok, [p.render() for p in report.rejects[:3]]
+    assert list(exported(url).values()) == [json.loads(line) for line in generate_jsonl(60, 9, AS_OF)]

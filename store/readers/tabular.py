@@ -9,8 +9,8 @@ How a table's role is recognised, first match wins:
 3. the headers: a table with 性别 or 出生日期 is the patients table, else the child table with the
    most recognised headers.
 
-Child tables are read first and held in memory grouped by patient id (a real export is one
-district's roster); the patients table then streams, each row joined with its child rows. A bad
+Child tables are read first and parked in a temporary SQLite file by patient id; the patients
+table then streams, each row joined with its child rows, so memory stays flat as exports grow. A bad
 cell rejects its own row only: a bad visit row drops that visit (reported), not the patient; a
 rejected patient row takes its child rows with it (D025). Row numbers are spreadsheet rows (the
 header is row 1) and columns are the file's own header text.
@@ -21,8 +21,12 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
@@ -105,7 +109,7 @@ def read_tabular(source: Source, mapping: Mapping | None) -> Iterator[Item]:
     closers: list = []
     try:
         tables = _open_tables(source, mapping, source.findings, closers)
-        yield from _join(source, tables, mapping)
+        yield from _join(source, tables, mapping, closers)
     finally:
         for close in closers:
             close()
@@ -417,7 +421,7 @@ class _ChildRef:
     row: int
 
 
-def _join(source: Source, tables: list[Table], mapping: Mapping) -> Iterator[Item]:
+def _join(source: Source, tables: list[Table], mapping: Mapping, closers: list) -> Iterator[Item]:
     patients = [t for t in tables if t.role == "patients"]
     if len(patients) != 1:
         names = ", ".join(t.name for t in patients) or ", ".join(str(p) for p in source.paths)
@@ -429,17 +433,14 @@ def _join(source: Source, tables: list[Table], mapping: Mapping) -> Iterator[Ite
         )
     for table in tables:
         source.rows_read.setdefault(table.name, 0)
-    # child rows grouped by patient id: {pid: {role: [(ref, values)]}}
-    groups: dict[str, dict[str, list[tuple[_ChildRef, dict]]]] = {}
-    for table in tables:
-        if table.role == "patients":
-            continue
+    spill = _ChildSpill(closers)
+    child_tables = [t for t in tables if t.role != "patients"]
+    for table_index, table in enumerate(child_tables):
         model = _CHILD_MODELS[table.role]
         for number, cells in table.rows:
             source.rows_read[table.name] += 1
             values, problems = _parse_row(table, number, cells, mapping)
             pid = values.pop("patient_id", None)
-            item = Item(table.name, number, None, pid, raw=_raw(table, cells))
             if pid is None:
                 problems.append(
                     Problem(
@@ -467,21 +468,20 @@ def _join(source: Source, tables: list[Table], mapping: Mapping) -> Iterator[Ite
                             )
                         )
             if problems:
-                item.problems = problems
-                yield item
+                yield Item(table.name, number, None, pid, problems=problems, raw=_raw(table, cells))
                 continue
-            groups.setdefault(pid, {}).setdefault(table.role, []).append((_ChildRef(table, number), values))
+            spill.add(pid, table_index, number, values)
+    spill.finish_loading()
     table = patients[0]
     for number, cells in table.rows:
         source.rows_read[table.name] += 1
         values, problems = _parse_row(table, number, cells, mapping)
         pid = values.get("patient_id")
-        children = groups.pop(pid, {}) if pid is not None else {}
         refs: dict[str, list[_ChildRef]] = {}
-        for role in CHILD_ROLES:
-            if role in children:
-                values[role] = [v for _, v in children[role]]
-                refs[role] = [r for r, _ in children[role]]
+        for table_index, row, child in spill.take(pid) if pid is not None else ():
+            child_table = child_tables[table_index]
+            values.setdefault(child_table.role, []).append(child)
+            refs.setdefault(child_table.role, []).append(_ChildRef(child_table, row))
         item = Item(
             table.name,
             number,
@@ -504,25 +504,89 @@ def _join(source: Source, tables: list[Table], mapping: Mapping) -> Iterator[Ite
                 )
             )
         yield item
-    for pid, children in groups.items():
-        for role, entries in children.items():
-            for ref, _ in entries:
-                yield Item(
-                    ref.table.name,
-                    ref.row,
-                    None,
-                    pid,
-                    problems=[
-                        Problem(
-                            "D024",
-                            f"{role}: no patient {pid!r} in the patients table ({table.name})",
-                            ref.table.name,
-                            ref.row,
-                            ref.table.header_for("patient_id"),
-                            hint="check the patient id",
-                        )
-                    ],
+    for table_index, row, pid in spill.orphans():
+        child_table = child_tables[table_index]
+        yield Item(
+            child_table.name,
+            row,
+            None,
+            pid,
+            problems=[
+                Problem(
+                    "D024",
+                    f"{child_table.role}: no patient {pid!r} in the patients table ({table.name})",
+                    child_table.name,
+                    row,
+                    child_table.header_for("patient_id"),
+                    hint="check the patient id",
                 )
+            ],
+        )
+
+
+class _ChildSpill:
+    """Child rows parked in a temporary SQLite file by patient id until their patient row comes,
+    so memory stays flat however large the export (rows wait on disk, not in dicts)."""
+
+    _BATCH = 5000
+
+    def __init__(self, closers: list) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="sangao-join-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "children.db")
+        closers.append(self.close)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE child (seq INTEGER PRIMARY KEY, pid TEXT, tab INTEGER, row INTEGER, data TEXT)"
+        )
+        self._db.execute("CREATE TABLE taken (pid TEXT PRIMARY KEY)")
+        self._pending: list[tuple] = []
+        self._taken: set[str] = set()
+        self._taken_pending: list[tuple[str]] = []
+
+    def add(self, pid: str, table_index: int, row: int, values: dict) -> None:
+        self._pending.append((pid, table_index, row, json.dumps(values, ensure_ascii=False, default=_iso)))
+        if len(self._pending) >= self._BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._db.executemany("INSERT INTO child (pid, tab, row, data) VALUES (?, ?, ?, ?)", self._pending)
+            self._pending = []
+        if self._taken_pending:
+            self._db.executemany("INSERT OR IGNORE INTO taken (pid) VALUES (?)", self._taken_pending)
+            self._taken_pending = []
+
+    def finish_loading(self) -> None:
+        self._flush()
+        self._db.execute("CREATE INDEX child_pid ON child (pid, seq)")
+
+    def take(self, pid: str) -> list[tuple[int, int, dict]]:
+        """The child rows of `pid` in file order; a repeated patient row gets none (it is rejected)."""
+        if pid in self._taken:
+            return []
+        self._taken.add(pid)
+        self._taken_pending.append((pid,))
+        if len(self._taken_pending) >= self._BATCH:
+            self._flush()
+        rows = self._db.execute("SELECT tab, row, data FROM child WHERE pid = ? ORDER BY seq", (pid,))
+        return [(tab, row, json.loads(data)) for tab, row, data in rows]
+
+    def orphans(self) -> Iterator[tuple[int, int, str]]:
+        self._flush()
+        yield from self._db.execute(
+            "SELECT tab, row, pid FROM child WHERE pid NOT IN (SELECT pid FROM taken) ORDER BY seq"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+def _iso(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__}")
 
 
 def _locator(table: Table, number: int, refs: dict[str, list[_ChildRef]]):
