@@ -185,3 +185,120 @@ def test_an_omitted_screening_eligibility_means_enrolled_in_any_programme():
     ecg = next(c for c in program.rules_layer.conditions if c.id == "screen:ecg:eligible")
     assert ecg.tree == ["any", ["cmp", "in_hypertension", "eq", True], ["cmp", "in_diabetes", "eq", True],
                         ["cmp", "in_dyslipidemia", "eq", True]]
+
+
+COUNT_CONDITIONS = {
+    "gte_2": ({"fact": "n", "gte": 2}, lambda n: n >= 2),
+    "gt_2": ({"fact": "n", "gt": 2}, lambda n: n > 2),
+    "lt_2": ({"fact": "n", "lt": 2}, lambda n: n < 2),
+    "lte_2": ({"fact": "n", "lte": 2}, lambda n: n <= 2),
+    "eq_2": ({"fact": "n", "eq": 2}, lambda n: n == 2),
+    "ne_2": ({"fact": "n", "ne": 2}, lambda n: n != 2),
+    "in_1_2": ({"fact": "n", "in": [1, 2]}, lambda n: n in (1, 2)),
+    "in_0_3": ({"fact": "n", "in": [0, 3]}, lambda n: n in (0, 3)),
+    "not_in_1_2": ({"not": {"fact": "n", "in": [1, 2]}}, lambda n: n not in (1, 2)),
+    "not_in_0_3": ({"not": {"fact": "n", "in": [0, 3]}}, lambda n: n not in (0, 3)),
+    "not_gte_2": ({"not": {"fact": "n", "gte": 2}}, lambda n: not n >= 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COUNT_CONDITIONS))
+def test_a_count_condition_is_definite_when_every_value_of_the_range_holds_and_possible_when_one_does(name):
+    from engine.python_runtime import eval_form
+
+    when, holds = COUNT_CONDITIONS[name]
+    members = [{"fact": f, "eq": True} for f in ("smoker", "pregnant", "breastfeeding", "history_chd")]
+    gset = one_rule_set(when, derive=[{"count": "n", "of": members}])
+    cond = rule_cond(compile_set(gset))
+    for lo in range(5):
+        for hi in range(lo, 5):
+            facts = {"n__min": lo, "n__max": hi}
+            values = [holds(n) for n in range(lo, hi + 1)]
+            assert eval_form(cond.definite, facts) == all(values), (lo, hi)
+            assert eval_form(cond.possible, facts) == any(values), (lo, hi)
+            assert eval_form(cond.refute, facts) == (not any(values)), (lo, hi)
+
+
+# ---- NNF against a reference Kleene evaluation, on generated condition trees ----------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b}
+_leaf = st.one_of(
+    st.builds(lambda f, op, v: {"fact": f, op: v}, st.sampled_from(["visit_sbp", "visit_dbp"]),
+              st.sampled_from(sorted(_OPS)), st.sampled_from([139, 140, 141])),
+    st.builds(lambda op: {"fact": "visit_sbp", op: {"fact": "visit_dbp"}}, st.sampled_from(sorted(_OPS))),
+    st.builds(lambda b: {"fact": "smoker", "known": b}, st.booleans()),
+    st.builds(lambda codes: {"fact": "visit_symptoms", "has_any": codes},
+              st.lists(st.sampled_from(["chest_pain", "dizziness"]), min_size=1, max_size=2, unique=True)),
+    st.builds(lambda vs: {"fact": "visit_sbp", "in": vs}, st.lists(st.sampled_from([139, 140]), min_size=1,
+                                                                  max_size=2, unique=True)),
+)
+_tree = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.builds(lambda xs: {"all": xs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda x: {"not": x}, inner),
+        st.builds(lambda xs, n: {"at_least": min(n, len(xs)), "of": xs}, st.lists(inner, min_size=1, max_size=3),
+                  st.integers(1, 3)),
+    ),
+    max_leaves=6,
+)
+_facts = st.fixed_dictionaries({
+    "visit_sbp": st.sampled_from([None, 139, 140, 141]),
+    "visit_dbp": st.sampled_from([None, 139, 140, 141]),
+    "smoker": st.sampled_from([None, True, False]),
+    "visit_symptoms": st.sampled_from([None, frozenset(), frozenset({"chest_pain"}), frozenset({"cough"})]),
+})
+
+
+def kleene(c, f):
+    """Reference three-valued value of a schema-shaped condition dict: True, False or None (unknown)."""
+    if "all" in c:
+        vs = [kleene(x, f) for x in c["all"]]
+        return False if False in vs else None if None in vs else True
+    if "any" in c:
+        vs = [kleene(x, f) for x in c["any"]]
+        return True if True in vs else None if None in vs else False
+    if "not" in c:
+        v = kleene(c["not"], f)
+        return None if v is None else not v
+    if "at_least" in c:
+        vs = [kleene(x, f) for x in c["of"]]
+        return True if vs.count(True) >= c["at_least"] else (
+            False if vs.count(True) + vs.count(None) < c["at_least"] else None)
+    v = f[c["fact"]]
+    if "known" in c:
+        return (v is not None) == c["known"]
+    if v is None:
+        return None
+    if "has_any" in c:
+        return bool(v & set(c["has_any"]))
+    if "in" in c:
+        return v in c["in"]
+    op = next(k for k in _OPS if k in c)
+    right = c[op]
+    if isinstance(right, dict):
+        right = f[right["fact"]]
+        if right is None:
+            return None
+    return _OPS[op](v, right)
+
+
+@settings(max_examples=300, deadline=None)
+@given(when=_tree, facts=_facts)
+def test_the_definite_possible_and_refuting_forms_match_kleene_logic(when, facts):
+    from engine.python_runtime import PythonRuntime, eval_form
+
+    program = compile_set(one_rule_set(when))
+    cond = rule_cond(program)
+    expected = kleene(when, facts)
+    assert eval_form(cond.definite, facts) == (expected is True)
+    assert eval_form(cond.possible, facts) == (expected is not False)
+    assert eval_form(cond.refute, facts) == (expected is False)
+    layer = program.rules_layer
+    i = layer.conditions.index(cond)
+    assert PythonRuntime(program).run(layer.index, facts)[i] == (expected is True, expected is not False)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
 from slice import base_facts, build_set, slice_set
+from test_compile import _facts, _tree, kleene, one_rule_set, rule_cond
 
 from engine import durable_runtime
 from engine.compile import compile_set
@@ -180,3 +182,14 @@ def test_rulesets_per_layer_instead_of_per_file_give_the_same_answers(program):
         f = dict(facts)
         for layer in program.layers:
             assert per_layer.run(layer.index, f) == PythonRuntime(program).run(layer.index, f)
+
+
+@settings(max_examples=150, deadline=None)
+@given(when=_tree, facts=_facts)
+def test_durable_gives_the_kleene_value_of_generated_conditions(when, facts):
+    program = compile_set(one_rule_set(when))
+    cond = rule_cond(program)
+    layer = program.rules_layer
+    expected = kleene(when, facts)
+    got = DurableRuntime(program).run(layer.index, facts)[layer.conditions.index(cond)]
+    assert got == (expected is True, expected is not False)
