@@ -223,18 +223,18 @@ def test_a_workbook_with_patient_visit_and_note_sheets_imports(tmp_path):
     }  # the note sheet is a finding
 
 
-def test_a_site_mapping_maps_headers_sex_codes_and_table_names(tmp_path):
+def test_a_site_mapping_maps_headers_sex_and_yes_no_codes_and_table_names(tmp_path):
     (tmp_path / "site.yaml").write_text(
         "columns:\n  个人档案号: patient_id\n  血压值: visits.bp\n"
-        "values:\n  sex: {'2': M, '3': F}\n"
+        "values:\n  sex: {'2': M, '3': F}\n  bool: {'1': false, '2': true}\n"  # the form's 1 无 2 有
         "tables:\n  fu_export: visits\n",
         encoding="utf-8",
     )
     write_csv(
         tmp_path / "people.csv",
         [
-            ["个人档案号", "性别", "出生日期", "管理病种", "建档日期"],
-            ["p1", "3", "1960-01-01", "高血压", "2020-03-01"],
+            ["个人档案号", "性别", "出生日期", "管理病种", "建档日期", "吸烟"],
+            ["p1", "3", "1960-01-01", "高血压", "2020-03-01", "2"],
         ],
         "utf-8",
     )
@@ -250,6 +250,7 @@ def test_a_site_mapping_maps_headers_sex_codes_and_table_names(tmp_path):
     assert report.ok, [p.render() for p in report.rejects]
     record = exported(url)["p1"]
     assert record["sex"] == "F"
+    assert record["smoker"] is True
     assert record["visits"] == [{"date": "2026-10-01", "sbp": 128, "dbp": 80}]
 
 
