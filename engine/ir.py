@@ -15,7 +15,8 @@ Folded three-valued trees (`CondIR.tree`, `RuleIR.when`): parameters are folded 
     ["known", fact, bool]
     ["has_any", fact, [code…]]           set facts only
 
-Two-valued forms (`CondIR.definite`, `CondIR.possible`), in negation normal form, over atoms that are plain
+Two-valued forms (`CondIR.definite`, `CondIR.possible`, and `CondIR.refute` = definitely false = not possible,
+which durable_runtime may fire instead of `possible`), in negation normal form, over atoms that are plain
 booleans of the fact dict (a missing fact makes every comparison atom false, as in durable_rules):
     ["true"] · ["false"] · ["and", f…] · ["or", f…]
     ["present", fact] · ["missing", fact]
