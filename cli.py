@@ -71,33 +71,37 @@ def db_url(db: str) -> str:
 
 ROSTER_IMPORT_HELP = (
     "Import roster files into the database: validate, upsert by patient_id, report rejects.\n\n"
-    "FILE may be JSONL (interchange format, .jsonl), CSV (.csv) or an Excel workbook (.xlsx). CSV files of "
-    "one directory named together form one roster set, joined on the patient id: a patients table plus "
-    "visits, labs, screenings, history and referrals tables. A table is recognised by the site mapping's "
-    "`tables:` entry, else by its file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / "
-    "筛查, history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers (性别 or 出生日期 "
-    "make the patients table).\n\n"
-    "Headers may be Chinese (患者编号, 身份证号, 姓名, 性别, 出生日期, 随访日期, 收缩压, 舒张压, 空腹血糖, "
-    "糖化血红蛋白, 低密度脂蛋白胆固醇, 肌酐, 尿白蛋白肌酐比 …, units in brackets allowed) or the interchange "
-    "field names. Text may be UTF-8 (with or without BOM) or GB18030/GBK/GB2312; the summary states which.\n\n"
-    "Each file (CSV set, workbook) is one transaction. Rows that cannot be used are rejected with file, row, "
-    "column, value and what would be right (--rejects writes them to a CSV); implausible values and future "
-    "dates are reported and kept. Exit status 1 when anything was rejected.\n\n"
+    "FILE may be JSONL (interchange format, .jsonl), CSV (.csv) or an Excel workbook (.xlsx). "
+    "CSV files of one directory named together (or the directory itself) form one roster set, "
+    "joined on the patient id: a patients table plus visits, labs, screenings, history and "
+    "referrals tables. A table is recognised by the site mapping's `tables:` entry, else by its "
+    "file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / 筛查, "
+    "history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers "
+    "(性别 or 出生日期 make the patients table).\n\n"
+    "Headers may be Chinese (患者编号, 身份证号, 姓名, 性别, 出生日期, 随访日期, "
+    "收缩压, 舒张压, 空腹血糖, 糖化血红蛋白, 低密度脂蛋白胆固醇, 肌酐, "
+    "尿白蛋白肌酐比 …, units in brackets allowed) or the interchange field names. Text may be "
+    "UTF-8 (with or without BOM) or GB18030/GBK/GB2312; the summary states which.\n\n"
+    "Each file (CSV set, workbook) is one transaction. Rows that cannot be used are rejected with "
+    "file, row, column, value and what would be right (--rejects writes them to a CSV); "
+    "implausible values and future dates are reported and kept. Exit status 1 when anything was "
+    "rejected.\n\n"
     "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
 )
 
 
 @roster_app.command("import", help=ROSTER_IMPORT_HELP)
 def roster_import(
-    files: Annotated[list[Path], typer.Argument(help="roster files: .jsonl, .csv (a set per directory), .xlsx",
-                                                metavar="FILE", exists=True, dir_okay=False, show_default=False)],
+    files: Annotated[list[Path], typer.Argument(help="roster files: .jsonl, .csv (a set per directory; a "
+                                                     "directory means its *.csv), .xlsx",
+                                                metavar="FILE", exists=True, show_default=False)],
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
                                                  help="YAML mapping of the site's headers, labels and table "
                                                       "names to interchange fields")] = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
-                                                 help="write rejected rows with their reasons to this CSV")] = None,
+                                                 help="write rejected rows with reasons to this CSV")] = None,
 ) -> None:
     from store.importer import import_files
 
@@ -132,7 +136,8 @@ def _print_import_report(report, rejects_path: Path | None) -> None:
             if first.hint:
                 console.print(f"      hint: {first.hint}", markup=False, highlight=False)
     if report.rejects:
-        where = f"rejected rows written to {rejects_path}" if rejects_path else "add --rejects FILE to list them in a CSV"
+        where = (f"rejected rows written to {rejects_path}" if rejects_path
+                 else "add --rejects FILE to list them in a CSV")
         console.print(f"\n{where}", markup=False, highlight=False)
 
 
@@ -143,7 +148,8 @@ class ExportFormat(str, Enum):
 @roster_app.command("export")
 def roster_export(
     db: Db = DEFAULT_DB,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl: the interchange format")] = ExportFormat.jsonl,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl: the interchange format")]
+    = ExportFormat.jsonl,
     out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
                                              help="file to write (default: standard output)")] = None,
 ) -> None:

@@ -31,9 +31,7 @@ def read_roster(
 
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(Path(mapping))
-    path = Path(path)
-    paths = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    for source in group_sources(paths):
+    for source in group_sources([Path(path)]):
         for _item, patient, problems, findings in iter_items(source, mapping, as_of):
             if problems and on_problem is None:
                 raise SangaoError(problems)

@@ -58,10 +58,14 @@ class Source:
 
 
 def group_sources(paths: list[Path]) -> list[Source]:
-    """JSONL and XLSX files are sources of their own; CSV files of one directory form one set."""
+    """JSONL and XLSX files are sources of their own; CSV files of one directory form one set (a
+    directory given as a path means all its *.csv files)."""
     sources: list[Source] = []
     csv_sets: dict[Path, Source] = {}
-    for path in paths:
+    expanded: list[Path] = []
+    for path in paths:  # a directory stands for its CSV set
+        expanded += sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    for path in expanded:
         suffix = path.suffix.lower()
         if suffix in JSONL_SUFFIXES:
             sources.append(Source("jsonl", [path]))
