@@ -23,6 +23,8 @@ Traps of durable_rules 2.0.28 and our answers (style guide §3 table):
 - timer threads: `_run` is overridden, so nothing runs outside `assert_fact`;
 - ruleset names cannot be re-registered: names carry a per-runtime serial;
 - the host deletes `run` from its input: rulesets are deep-copied before registering;
+- a fact of more than ~252 properties fails (302) and its cleanup too (309): each ruleset is sent
+  only the fields its rules test (MAX_FIELDS checked at build, R003);
 - `b < a` with `a` missing fires: fact comparisons keep explicit `$ex` on both sides;
 - more than ~15 $and/$or nodes in a rule: error 113 at load; big forms are cut (`_plan`).
 """
@@ -41,6 +43,7 @@ from engine.ir import Form, Layer, Program
 from pathways.errors import SangaoError
 
 SEEN = "__seen__"
+MAX_FIELDS = 240           # fact fields per assert (durable fails at ~252 properties with error 302)
 MAX_RULES = 100            # per ruleset, SEEN included (durable fails near 140–160 rules of our shape)
 _SERIAL = itertools.count(1)
 _DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
@@ -178,10 +181,21 @@ def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, tuple[str,
     return rules, definite, ("ref", plan_of(c.refute, c.id + "#ref", rules))
 
 
-def rulesets_for(program: Program, prefix: str = "sangao", by_file: bool = True) -> list[tuple[int, str, dict]]:
-    """(layer index, ruleset name, definition) for every chunk. Pure: the durable JSON of the program.
-    `by_file`: one ruleset per (layer, programme file), each cut at MAX_RULES; False: per layer only
-    (fewer rulesets, so fewer asserts and SEEN actions per patient; see bench/assess_bench.py)."""
+def _keys(f: Form) -> set[str]:
+    """The durable fact fields a form tests."""
+    kind = f[0]
+    if kind in ("and", "or"):
+        return set().union(*(_keys(x) for x in f[1:]))
+    if kind in ("true", "false"):
+        return set()
+    if kind == "cmpf":
+        return {f[1], f[3]}
+    if kind in ("has", "lacks"):
+        return {f"{f[1]}__{f[2]}"}
+    return {f[1]}
+
+
+def _chunks(program: Program, prefix: str, by_file: bool) -> list[tuple[int, str, dict, tuple[str, ...]]]:
     out = []
     for layer in program.layers:
         groups: dict[str, list[tuple[str, Form]]] = {}
@@ -191,10 +205,19 @@ def rulesets_for(program: Program, prefix: str = "sangao", by_file: bool = True)
             rules = groups[group]
             step = MAX_RULES - 1
             for k in range(0, max(len(rules), 1), step):
-                definition = {name: _rule(name, f) for name, f in rules[k:k + step]}
+                part = rules[k:k + step]
+                definition = {name: _rule(name, f) for name, f in part}
                 definition[SEEN] = {"all": [{"m": {"t": "patient"}}], "run": SEEN}
-                out.append((layer.index, f"{prefix}_L{layer.index}_{group}_{k // step}", definition))
+                keys = tuple(sorted(set().union(*(_keys(f) for _, f in part))))
+                out.append((layer.index, f"{prefix}_L{layer.index}_{group}_{k // step}", definition, keys))
     return out
+
+
+def rulesets_for(program: Program, prefix: str = "sangao", by_file: bool = True) -> list[tuple[int, str, dict]]:
+    """(layer index, ruleset name, definition) for every chunk. Pure: the durable JSON of the program.
+    `by_file`: one ruleset per (layer, programme file), each cut at MAX_RULES; False: per layer only
+    (fewer rulesets, so fewer asserts and SEEN actions per patient; see bench/assess_bench.py)."""
+    return [(index, name, definition) for index, name, definition, _ in _chunks(program, prefix, by_file)]
 
 
 class _RecordingHost(durable_engine.Host):
@@ -234,11 +257,17 @@ class DurableRuntime:
     def __init__(self, program: Program, by_file: bool = True) -> None:
         self.program = program
         prefix = f"sangao{next(_SERIAL)}"
-        chunks = rulesets_for(program, prefix, by_file)
-        self._by_layer: dict[int, list[str]] = {}
-        for index, name, _ in chunks:
-            self._by_layer.setdefault(index, []).append(name)
-        self._host = _RecordingHost({name: d for _, name, d in chunks})
+        chunks = _chunks(program, prefix, by_file)
+        # per layer: (ruleset name, the fact fields its rules test); only those are asserted, which
+        # keeps every fact far below durable's ~252-property limit (error 302, then 309 on cleanup)
+        self._by_layer: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
+        for index, name, _, keys in chunks:
+            if len(keys) > MAX_FIELDS:
+                raise SangaoError.one("R003", f"durable ruleset {name} tests {len(keys)} fact fields; "
+                                      f"durable_rules takes at most {MAX_FIELDS} per fact",
+                                      hint="use --engine python, or split the programme file")
+            self._by_layer.setdefault(index, []).append((name, keys))
+        self._host = _RecordingHost({name: d for _, name, d, _ in chunks})
         # per layer, per condition: (definite plan, ("same" | "pos" | "ref", plan))
         self._plans = [tuple(durable_rules_of(c)[1:] for c in layer.conditions) for layer in program.layers]
         self._serial = itertools.count(1)
@@ -246,11 +275,12 @@ class DurableRuntime:
     def run(self, layer_index: int, facts: Mapping[str, Any]) -> Sequence[tuple[bool, bool]]:
         """(definite, possible) per condition of the layer, as durable_rules fires them."""
         sid = f"p{next(self._serial)}"
-        fact = durable_fact(facts, self.program.set_codes)
-        fact |= {"t": "patient", "id": sid, "sid": sid}
+        whole = durable_fact(facts, self.program.set_codes)
         host = self._host
         host.fired.clear()
-        for name in self._by_layer.get(layer_index, ()):
+        for name, keys in self._by_layer.get(layer_index, ()):
+            fact = {k: whole[k] for k in keys if k in whole}
+            fact["t"], fact["id"], fact["sid"] = "patient", sid, sid
             try:
                 state = host.assert_fact(name, fact)
             finally:

@@ -193,3 +193,11 @@ def test_durable_gives_the_kleene_value_of_generated_conditions(when, facts):
     expected = kleene(when, facts)
     got = DurableRuntime(program).run(layer.index, facts)[layer.conditions.index(cond)]
     assert got == (expected is True, expected is not False)
+
+
+def test_each_ruleset_is_sent_only_the_fields_its_rules_test(program, runtime):
+    keys = {k for chunks in runtime._by_layer.values() for _, ks in chunks for k in ks}
+    assert "visit_symptoms__chest_pain" in keys and "history_mi" not in keys
+    many = base_facts(**{f"unrelated_{i}": i for i in range(300)})      # durable alone fails past ~252
+    assert runtime.run(program.rules_layer.index, many) == PythonRuntime(program).run(
+        program.rules_layer.index, many)
