@@ -82,7 +82,7 @@ def slice_by_hand(f: dict) -> tuple[tuple[str, ...], dict, dict]:
         hi += age is None or age >= 45
     # risk_cell (unique): decided when every possible row agrees
     if htn is True:
-        band = ("low" if hi == 0 else "medium" if lo >= 1 and hi <= 2 else "high" if lo >= 3 else "unknown")
+        band = "low" if hi == 0 else "medium" if lo >= 1 and hi <= 2 else "high" if lo >= 3 else "unknown"
     elif htn is False:
         band = "low" if hi <= 2 else "medium" if lo >= 3 else "unknown"
     else:
@@ -113,8 +113,13 @@ def slice_by_hand(f: dict) -> tuple[tuple[str, ...], dict, dict]:
         "uacr": (enrolled, 6 if uacr is not None and uacr >= _UACR else 12),
         "fundus": (dm is True, 12),
     }
-    derived = {"bp_target_sbp": tsbp, "bp_target_dbp": tdbp, "bp_control": control,
-               "risk_factor_count": lo if lo == hi else None, "risk_band": band}
+    derived = {
+        "bp_target_sbp": tsbp,
+        "bp_target_dbp": tdbp,
+        "bp_control": control,
+        "risk_factor_count": lo if lo == hi else None,
+        "risk_band": band,
+    }
     return tuple(fired), derived, screening
 
 
@@ -135,8 +140,9 @@ def timed(fn, items) -> tuple[list, float]:
     return out, best
 
 
-def bench_set(label: str, gset, patients: list, n_python: int, n_durable: int, as_of: date, ceiling: bool,
-              profile: bool) -> None:
+def bench_set(
+    label: str, gset, patients: list, n_python: int, n_durable: int, as_of: date, ceiling: bool, profile: bool
+) -> None:
     params = {k: v.value for k, v in gset.parameters.items()}
     facts, t_facts = timed(lambda p: compute_facts(p, as_of, params), patients[:n_python])
     print(f"\n== {label}: {len(gset.rules)} rules, {len(gset.derive)} derive entries")
@@ -149,12 +155,20 @@ def bench_set(label: str, gset, patients: list, n_python: int, n_durable: int, a
         hand, t_hand = timed(slice_by_hand, facts)
         print(f"hand-written rules alone      {rate(n_python, t_hand)}")
         print(f"compute_facts + hand-written  {rate(n_python, t_facts + t_hand)}   (ceiling)")
-        print(f"python / ceiling              {(t_facts + t_hand) / (t_facts + t_py):>10.2f}   "
-              f"(evaluate alone: {t_hand / t_py:.2f})")
+        print(
+            f"python / ceiling              {(t_facts + t_hand) / (t_facts + t_py):>10.2f}   "
+            f"(evaluate alone: {t_hand / t_py:.2f})"
+        )
         mismatches = 0
         for ev, (fired, derived, screening) in zip(evs, hand, strict=True):
-            same = ev.fired == fired and all(ev.facts[k] == v for k, v in derived.items()) and all(
-                (ev.screening[k].eligible, ev.screening[k].interval_months) == v for k, v in screening.items())
+            same = (
+                ev.fired == fired
+                and all(ev.facts[k] == v for k, v in derived.items())
+                and all(
+                    (ev.screening[k].eligible, ev.screening[k].interval_months) == v
+                    for k, v in screening.items()
+                )
+            )
             mismatches += not same
         print(f"hand-written vs engine        {mismatches} patients differ")
     durable = Evaluator(gset, "durable")
@@ -193,10 +207,14 @@ def main() -> None:
     REPEAT = args.repeat
     start = time.perf_counter()
     patients = list(generate_roster(args.patients, args.seed, args.as_of))
-    print(f"roster: {args.patients:,} synthetic patients (seed {args.seed}, as of {args.as_of}) "
-          f"generated in {time.perf_counter() - start:.1f} s")
+    print(
+        f"roster: {args.patients:,} synthetic patients (seed {args.seed}, as of {args.as_of}) "
+        f"generated in {time.perf_counter() - start:.1f} s"
+    )
     n_durable = min(args.durable_patients, args.patients)
-    bench_set("slice (tests/slice)", slice_set(), patients, args.patients, n_durable, args.as_of, True, args.profile)
+    bench_set(
+        "slice (tests/slice)", slice_set(), patients, args.patients, n_durable, args.as_of, True, args.profile
+    )
     try:
         from guidelines.loader import load_default
 

@@ -71,14 +71,16 @@ class Unresolved(str):
 
 
 def fold_condition(condition: Any, parameters: Mapping[str, Any], lenient: bool = False) -> Tree:
-    """A schema condition folded with `parameters` (name → Parameter or plain value): the tree of engine/ir.py.
+    """A schema condition folded with `parameters` (name → Parameter or plain value): an engine/ir.py tree.
     `lenient`: an unknown parameter stays as its name (`Unresolved`) instead of raising C301."""
     comp = _Compiler(None, parameters)
     comp.lenient = lenient
     return comp.fold(condition)
 
 
-def _error(code: str, message: str, where: str, gset: GuidelineSet | None, hint: str | None = None) -> SangaoError:
+def _error(
+    code: str, message: str, where: str, gset: GuidelineSet | None, hint: str | None = None
+) -> SangaoError:
     origin = gset.origin.get(where) if gset is not None else None
     return SangaoError(
         [
@@ -185,10 +187,15 @@ class _Compiler:
         ops += ["known"] if c.known is not None else []
         ops += ["has_any"] if c.has_any is not None else []
         if len(ops) != 1 or (c.fact is None) == (c.param is None):
-            raise _error("C303", "a comparison needs one of fact/param and exactly one operator", self.where,
-                         self.gset, hint=f"operators: {', '.join(OPS)}, in, known, has_any")
+            raise _error(
+                "C303",
+                "a comparison needs one of fact/param and exactly one operator",
+                self.where,
+                self.gset,
+                hint=f"operators: {', '.join(OPS)}, in, known, has_any",
+            )
         op = ops[0]
-        if c.param is not None:                       # parameter on the left: a constant
+        if c.param is not None:  # parameter on the left: a constant
             left = self.param(c.param)
             if op == "in":
                 return ["const", left in c.in_]
@@ -198,8 +205,13 @@ class _Compiler:
                 return ["const", bool(set(left if isinstance(left, list) else [left]) & set(c.has_any))]
             right = self.value(getattr(c, op))
             if isinstance(right, FactRef):
-                raise _error("C303", "a parameter cannot be compared with a fact", self.where, self.gset,
-                             hint="put the fact on the left and the parameter on the right")
+                raise _error(
+                    "C303",
+                    "a parameter cannot be compared with a fact",
+                    self.where,
+                    self.gset,
+                    hint="put the fact on the left and the parameter on the right",
+                )
             return ["const", bool(_PY_OPS[op](left, right))]
         fact = c.fact
         if op == "known":
@@ -208,16 +220,26 @@ class _Compiler:
             return ["in", fact, list(c.in_)]
         if op == "has_any":
             if fact not in self.set_facts:
-                raise _error("C303", f"has_any needs a set fact; '{fact}' is not one", self.where, self.gset,
-                             hint=f"set facts: {', '.join(sorted(self.set_facts))}")
+                raise _error(
+                    "C303",
+                    f"has_any needs a set fact; '{fact}' is not one",
+                    self.where,
+                    self.gset,
+                    hint=f"set facts: {', '.join(sorted(self.set_facts))}",
+                )
             codes = sorted(set(c.has_any))
             self.set_codes.setdefault(fact, set()).update(codes)
             return ["has_any", fact, codes]
         right = self.value(getattr(c, op))
         if isinstance(right, FactRef):
             if fact in self.count_facts or right.fact in self.count_facts:
-                raise _error("C303", f"count fact compared with another fact ({fact} {op} {right.fact})",
-                             self.where, self.gset, hint="compare a count with a number or a parameter")
+                raise _error(
+                    "C303",
+                    f"count fact compared with another fact ({fact} {op} {right.fact})",
+                    self.where,
+                    self.gset,
+                    hint="compare a count with a number or a parameter",
+                )
             return ["cmpf", fact, op, right.fact]
         return ["cmp", fact, op, right]
 
@@ -238,7 +260,7 @@ class _Compiler:
             return self.forms(t[1], not neg)
         if kind == "at_least":
             n, members = t[1], t[2]
-            if neg:                                   # at most n-1 true = at least len-n+1 false
+            if neg:  # at most n-1 true = at least len-n+1 false
                 n, neg_members = len(members) - n + 1, True
             else:
                 neg_members = False
@@ -258,19 +280,27 @@ class _Compiler:
             fact, values = t[1], t[2]
             if fact in self.count_facts and values and all(type(v) is int for v in values):
                 return _count_in_forms(fact, values, neg)
-            return self.forms(self._junction("any", [["cmp", fact, "eq", v] for v in values]) if values
-                              else ["const", False], neg)
+            return self.forms(
+                self._junction("any", [["cmp", fact, "eq", v] for v in values])
+                if values
+                else ["const", False],
+                neg,
+            )
         if kind == "has_any":
             fact, codes = t[1], t[2]
             if not neg:
-                return _or([["has", fact, c] for c in codes]), _or([["missing", fact]] + [["has", fact, c] for c in codes])
+                return _or([["has", fact, c] for c in codes]), _or(
+                    [["missing", fact]] + [["has", fact, c] for c in codes]
+                )
             lacks = [["lacks", fact, c] for c in codes]
             return _and([["present", fact], *lacks]), _or([["missing", fact], _and(lacks)])
         if kind == "cmpf":
             fact, op, other = t[1], (NEGATE[t[2]] if neg else t[2]), t[3]
             atom = ["cmpf", fact, op, other]
-            return (_and([["present", fact], ["present", other], atom]),
-                    _or([["missing", fact], ["missing", other], atom]))
+            return (
+                _and([["present", fact], ["present", other], atom]),
+                _or([["missing", fact], ["missing", other], atom]),
+            )
         # cmp
         fact, op, v = t[1], (NEGATE[t[2]] if neg else t[2]), t[3]
         if fact in self.count_facts:
@@ -287,9 +317,13 @@ def _count_forms(fact: str, op: str, v: Any) -> tuple[Form, Form]:
     if op in ("lte", "lt"):
         return ["cmp", hi, op, v], ["cmp", lo, op, v]
     if op == "eq":
-        return _and([["cmp", lo, "eq", v], ["cmp", hi, "eq", v]]), _and([["cmp", lo, "lte", v], ["cmp", hi, "gte", v]])
+        return _and([["cmp", lo, "eq", v], ["cmp", hi, "eq", v]]), _and(
+            [["cmp", lo, "lte", v], ["cmp", hi, "gte", v]]
+        )
     # ne
-    return _or([["cmp", lo, "gt", v], ["cmp", hi, "lt", v]]), _or([["cmp", lo, "ne", v], ["cmp", hi, "ne", v]])
+    return _or([["cmp", lo, "gt", v], ["cmp", hi, "lt", v]]), _or(
+        [["cmp", lo, "ne", v], ["cmp", hi, "ne", v]]
+    )
 
 
 def _count_in_forms(fact: str, values: list[int], neg: bool) -> tuple[Form, Form]:
@@ -381,8 +415,13 @@ def _layered(gset: GuidelineSet) -> list[list[Any]]:
         entries[eid] = e
         for out in _derive_outputs(e):
             if out in producer:
-                raise _error("C304", f"derived fact '{out}' is produced by both '{producer[out]}' and '{eid}'",
-                             f"derive.{eid}", gset, hint="give each output one producer")
+                raise _error(
+                    "C304",
+                    f"derived fact '{out}' is produced by both '{producer[out]}' and '{eid}'",
+                    f"derive.{eid}",
+                    gset,
+                    hint="give each output one producer",
+                )
             producer[out] = eid
     deps: dict[str, set[str]] = {}
     for eid, e in entries.items():
@@ -408,9 +447,14 @@ def _layered(gset: GuidelineSet) -> list[list[Any]]:
         if eid in level:
             return level[eid]
         if eid in visiting:
-            cycle = visiting[visiting.index(eid):] + [eid]
-            raise _error("C302", f"derived facts depend on each other in a cycle: {' → '.join(cycle)}",
-                         f"derive.{eid}", gset, hint="break the cycle; a derive entry cannot read its own output")
+            cycle = visiting[visiting.index(eid) :] + [eid]
+            raise _error(
+                "C302",
+                f"derived facts depend on each other in a cycle: {' → '.join(cycle)}",
+                f"derive.{eid}",
+                gset,
+                hint="break the cycle; a derive entry cannot read its own output",
+            )
         visiting.append(eid)
         lv = 1 + max((visit(d) for d in sorted(deps[eid])), default=-1)
         visiting.pop()
@@ -451,14 +495,24 @@ def _table_row_tree(comp: _Compiler, table: DecisionTable, row) -> Tree:
     parts: list[Tree] = []
     for name, spec in row.when.items():
         if name not in table.inputs:
-            raise _error("C305", f"table row names input '{name}', which the table does not declare",
-                         f"derive.{table.table}", comp.gset, hint=f"inputs: {', '.join(table.inputs)}")
+            raise _error(
+                "C305",
+                f"table row names input '{name}', which the table does not declare",
+                f"derive.{table.table}",
+                comp.gset,
+                hint=f"inputs: {', '.join(table.inputs)}",
+            )
         fact = table.inputs[name].fact
         if isinstance(spec, list):
             parts.append(comp.fold(Compare(fact=fact, **{"in": spec})))
         elif isinstance(spec, Compare):
-            if spec.fact is not None and all(getattr(spec, op) is None for op in OPS) and spec.in_ is None \
-                    and spec.known is None and spec.has_any is None:
+            if (
+                spec.fact is not None
+                and all(getattr(spec, op) is None for op in OPS)
+                and spec.in_ is None
+                and spec.known is None
+                and spec.has_any is None
+            ):
                 parts.append(comp.fold(Compare(fact=fact, eq=FactRef(fact=spec.fact))))
             else:
                 parts.append(comp.fold(spec.model_copy(update={"fact": fact, "param": None})))
@@ -500,7 +554,9 @@ def compile_set(gset: GuidelineSet) -> Program:
                     then = case.otherwise if isinstance(case, Otherwise) else case.then
                     conds.append(cond(f"derive:{eid}:{i}", group, tree))
                     branches.append(Branch(len(conds) - 1, {o: comp.value(then.get(o)) for o in outputs}))
-                derives.append(DeriveIR(eid, "classification", outputs, "first", tuple(branches), unknown, ()))
+                derives.append(
+                    DeriveIR(eid, "classification", outputs, "first", tuple(branches), unknown, ())
+                )
             else:
                 for i, row in enumerate(e.rows):
                     conds.append(cond(f"table:{eid}:{i}", group, _table_row_tree(comp, e, row)))
@@ -516,23 +572,35 @@ def compile_set(gset: GuidelineSet) -> Program:
         c = cond(f"rule:{r.id}", _group(gset, comp.where, r.id.split(".", 1)[0]), tree)
         conds.append(c)
         FOLDED_RULES[id(r)] = (r, tree)
-        rules.append(RuleIR(r.id, len(conds) - 1, tree, c.reads, r.explain, r.explain_en,
-                            tuple(_numeric_leaves(tree))))
+        rules.append(
+            RuleIR(r.id, len(conds) - 1, tree, c.reads, r.explain, r.explain_en, tuple(_numeric_leaves(tree)))
+        )
     screenings: list[ScreeningIR] = []
     for comp_ in gset.screenings.complications if gset.screenings else []:
         for item in comp_.items:
             comp.where = f"screenings.{item.kind}"
             group = _group(gset, comp.where, "screenings")
-            eligible = (comp.fold(item.eligible) if item.eligible is not None
-                        else ["any", *[["cmp", f, "eq", True] for f in ENROLMENT_FACTS]])
+            eligible = (
+                comp.fold(item.eligible)
+                if item.eligible is not None
+                else ["any", *[["cmp", f, "eq", True] for f in ENROLMENT_FACTS]]
+            )
             conds.append(cond(f"screen:{item.kind}:eligible", group, eligible))
             elig = len(conds) - 1
             shorter = []
             for i, case in enumerate(item.shorter):
                 conds.append(cond(f"screen:{item.kind}:shorter{i}", group, comp.fold(case.when)))
                 shorter.append(ShorterIR(len(conds) - 1, int(comp.value(case.months))))
-            screenings.append(ScreeningIR(item.kind, elig, int(comp.value(item.interval_months)), tuple(shorter),
-                                          int(comp.value(item.first_due_days)), item.listed))
+            screenings.append(
+                ScreeningIR(
+                    item.kind,
+                    elig,
+                    int(comp.value(item.interval_months)),
+                    tuple(shorter),
+                    int(comp.value(item.first_due_days)),
+                    item.listed,
+                )
+            )
     layers.append(Layer(len(layers), tuple(conds), ()))
     margin = gset.parameters.get("near_miss_margin_pct")
     return Program(

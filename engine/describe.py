@@ -2,7 +2,8 @@
 
 The number in a threshold is written once, in the guideline YAML; the text shows it by reading the
 compiled (parameter-folded) condition. `reason_text` accepts a compiled rule (engine/ir.py `RuleIR`) or a
-schema `Rule` (with the set's parameters, or one that compile_set has seen, e.g. through an Evaluator); `condition_text` renders a folded tree or a schema condition.
+schema `Rule` (with the set's parameters, or one that compile_set has seen, e.g. through an
+Evaluator); `condition_text` renders a folded tree or a schema condition.
 Identifiers stay as fact names (`visit_sbp ≥ 180`): the glossary of names is `sangao guidelines schema`.
 """
 
@@ -19,12 +20,38 @@ from guidelines.schema import Rule
 Lang = Literal["zh", "en"]
 _OP_TEXT = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥"}
 _WORDS = {
-    "zh": {"and": " 且 ", "or": " 或 ", "not": "非", "known": "已知", "unknown": "未知", "has_any": "含",
-           "at_least": "以下至少 {n} 项：", "sep": "；", "list": "、", "open": "（", "close": "）",
-           "true": "恒真", "false": "恒假", "missing": "缺失"},
-    "en": {"and": " and ", "or": " or ", "not": "not ", "known": "known", "unknown": "unknown",
-           "has_any": "has any of", "at_least": "at least {n} of: ", "sep": "; ", "list": ", ", "open": " (",
-           "close": ")", "true": "always", "false": "never", "missing": "missing"},
+    "zh": {
+        "and": " 且 ",
+        "or": " 或 ",
+        "not": "非",
+        "known": "已知",
+        "unknown": "未知",
+        "has_any": "含",
+        "at_least": "以下至少 {n} 项：",
+        "sep": "；",
+        "list": "、",
+        "open": "（",
+        "close": "）",
+        "true": "恒真",
+        "false": "恒假",
+        "missing": "缺失",
+    },
+    "en": {
+        "and": " and ",
+        "or": " or ",
+        "not": "not ",
+        "known": "known",
+        "unknown": "unknown",
+        "has_any": "has any of",
+        "at_least": "at least {n} of: ",
+        "sep": "; ",
+        "list": ", ",
+        "open": " (",
+        "close": ")",
+        "true": "always",
+        "false": "never",
+        "missing": "missing",
+    },
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -108,8 +135,9 @@ def fill(template: str, facts: Mapping[str, Any], lang: Lang = "zh") -> str:
     return _PLACEHOLDER.sub(one, template)
 
 
-def reason_text(rule: RuleIR | Rule, facts: Mapping[str, Any], lang: Lang = "zh",
-                params: Mapping[str, Any] | None = None) -> str:
+def reason_text(
+    rule: RuleIR | Rule, facts: Mapping[str, Any], lang: Lang = "zh", params: Mapping[str, Any] | None = None
+) -> str:
     """`explain` (or `explain_en`, falling back to `explain`) filled from `facts`, followed by the
     threshold half from `when`: `最近一次随访血压 182/96 mmHg（visit_sbp ≥ 180 或 visit_dbp ≥ 110）`."""
     template = (rule.explain_en or rule.explain) if lang == "en" else rule.explain

@@ -8,9 +8,10 @@ whichever first fits; the rule name is the action name. durable 2.0.28 refuses a
 $and/$or nodes (error 113), and the `missing ∨ cmp` pairs of possible forms multiply them: a larger
 form is cut at its top junction into rules `<name>~<k>` that Python joins with that junction
 (`_plan`); when a possible form would need pieces that must ALL fire, `#ref` is used instead.
-Every action costs a JSON round trip in durable, so the forms chosen are the ones that fire rarely. A catch-all SEEN rule keeps durable
-from raising on a fact no rule matches. The interface matches engine/python_runtime.py:
-`run(layer_index, facts) -> tuple[(definite, possible), ...]` aligned with `layer.conditions`.
+Every action costs a JSON round trip in durable, so the forms chosen are the ones that fire rarely.
+A catch-all SEEN rule keeps durable from raising on a fact no rule matches. The interface matches
+engine/python_runtime.py: `run(layer_index, facts) -> tuple[(definite, possible), ...]`, aligned
+with `layer.conditions`.
 
 Traps of durable_rules 2.0.28 and our answers (style guide §3 table):
 - an `any` rule fires once per true branch: fired names go into a set, actions only record;
@@ -39,17 +40,17 @@ from typing import Any
 from durable import engine as durable_engine  # never durable.lang: it keeps a global host
 
 from engine.compile import _and, _or
-from engine.ir import Form, Layer, Program
+from engine.ir import Form, Program
 from pathways.errors import SangaoError
 
 SEEN = "__seen__"
-MAX_FIELDS = 240           # fact fields per assert (durable fails at ~252 properties with error 302)
-MAX_RULES = 100            # per ruleset, SEEN included (durable fails near 140–160 rules of our shape)
+MAX_FIELDS = 240  # fact fields per assert (durable fails at ~252 properties with error 302)
+MAX_RULES = 100  # per ruleset, SEEN included (durable fails near 140–160 rules of our shape)
 _SERIAL = itertools.count(1)
 _DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 
 
-MAX_JUNCTIONS = 14         # $and/$or nodes per durable rule, our `t` wrapper excluded (15+ gives error 113)
+MAX_JUNCTIONS = 14  # $and/$or nodes per durable rule, our `t` wrapper excluded (15+ gives error 113)
 
 
 def to_durable(f: Form) -> dict | None:
@@ -112,7 +113,10 @@ def _plan(f: Form, name: str, out: list[tuple[str, Form]]) -> Plan:
         if groups[-1] and 1 + sum(_junctions(y) for y in groups[-1] + [x]) > MAX_JUNCTIONS:
             groups.append([])
         groups[-1].append(x)
-    return (kind, [_plan(g[0] if len(g) == 1 else [kind, *g], f"{name}~{k}", out) for k, g in enumerate(groups)])
+    return (
+        kind,
+        [_plan(g[0] if len(g) == 1 else [kind, *g], f"{name}~{k}", out) for k, g in enumerate(groups)],
+    )
 
 
 def _fired(plan: Plan, fired: set[str]) -> bool:
@@ -205,7 +209,7 @@ def _chunks(program: Program, prefix: str, by_file: bool) -> list[tuple[int, str
             rules = groups[group]
             step = MAX_RULES - 1
             for k in range(0, max(len(rules), 1), step):
-                part = rules[k:k + step]
+                part = rules[k : k + step]
                 definition = {name: _rule(name, f) for name, f in part}
                 definition[SEEN] = {"all": [{"m": {"t": "patient"}}], "run": SEEN}
                 keys = tuple(sorted(set().union(*(_keys(f) for _, f in part))))
@@ -213,7 +217,9 @@ def _chunks(program: Program, prefix: str, by_file: bool) -> list[tuple[int, str
     return out
 
 
-def rulesets_for(program: Program, prefix: str = "sangao", by_file: bool = True) -> list[tuple[int, str, dict]]:
+def rulesets_for(
+    program: Program, prefix: str = "sangao", by_file: bool = True
+) -> list[tuple[int, str, dict]]:
     """(layer index, ruleset name, definition) for every chunk. Pure: the durable JSON of the program.
     `by_file`: one ruleset per (layer, programme file), each cut at MAX_RULES; False: per layer only
     (fewer rulesets, so fewer asserts and SEEN actions per patient; see bench/assess_bench.py)."""
@@ -263,9 +269,12 @@ class DurableRuntime:
         self._by_layer: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
         for index, name, _, keys in chunks:
             if len(keys) > MAX_FIELDS:
-                raise SangaoError.one("R003", f"durable ruleset {name} tests {len(keys)} fact fields; "
-                                      f"durable_rules takes at most {MAX_FIELDS} per fact",
-                                      hint="use --engine python, or split the programme file")
+                raise SangaoError.one(
+                    "R003",
+                    f"durable ruleset {name} tests {len(keys)} fact fields; "
+                    f"durable_rules takes at most {MAX_FIELDS} per fact",
+                    hint="use --engine python, or split the programme file",
+                )
             self._by_layer.setdefault(index, []).append((name, keys))
         self._host = _RecordingHost({name: d for _, name, d, _ in chunks})
         # per layer, per condition: (definite plan, ("same" | "pos" | "ref", plan))
@@ -286,8 +295,9 @@ class DurableRuntime:
             finally:
                 host.delete_state(name, sid)
             if isinstance(state, dict) and "exception" in state:
-                raise SangaoError.one("R001", f"durable_rules failed in {name} for fact set {sid}: "
-                                      f"{state['exception']}")
+                raise SangaoError.one(
+                    "R001", f"durable_rules failed in {name} for fact set {sid}: {state['exception']}"
+                )
         fired = host.fired
         out = []
         for definite, (how, plan) in self._plans[layer_index]:

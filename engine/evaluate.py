@@ -57,11 +57,11 @@ class NearMiss:
 
 @dataclass(frozen=True)
 class Evaluation:
-    facts: dict[str, Any]                          # base + derived (counts: int or None, plus __min/__max)
-    fired: tuple[str, ...]                         # rule ids, set order
-    read: dict[str, dict[str, Any]]                # fired rule id → {fact: value} its `when` reads (+ count ranges)
-    undecided: dict[str, tuple[str, ...]]          # derived output left unknown → missing facts behind it
-    screening: dict[str, ScreeningPlan]            # kind → plan
+    facts: dict[str, Any]  # base + derived (counts: int or None, plus __min/__max)
+    fired: tuple[str, ...]  # rule ids, set order
+    read: dict[str, dict[str, Any]]  # fired rule id → {fact: value} its `when` reads (+ count ranges)
+    undecided: dict[str, tuple[str, ...]]  # derived output left unknown → missing facts behind it
+    screening: dict[str, ScreeningPlan]  # kind → plan
     near_misses: tuple[NearMiss, ...]
     backend: str
 
@@ -76,8 +76,9 @@ def _new_runtime(program: Program, name: str, durable_by_file: bool = True):
     raise ValueError(f"unknown backend {name!r}: python, durable or both")
 
 
-def _missing(layer: Layer, conds: list[int], facts: Mapping[str, Any],
-             undecided: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+def _missing(
+    layer: Layer, conds: list[int], facts: Mapping[str, Any], undecided: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...]:
     """Missing facts the conditions read; an undecided derived fact stands for the facts behind it."""
     out: set[str] = set()
     for i in conds:
@@ -149,27 +150,40 @@ class Evaluator:
         counts = set(self.program.count_facts)
         # a count fact is read with its range, so a rule fired on [2, 3] still shows what it saw
         self._read_names = {
-            r.id: tuple(x for name in r.reads
-                        for x in ((name, name + COUNT_MIN, name + COUNT_MAX) if name in counts else (name,)))
+            r.id: tuple(
+                x
+                for name in r.reads
+                for x in ((name, name + COUNT_MIN, name + COUNT_MAX) if name in counts else (name,))
+            )
             for r in self.program.rules
         }
         rules_layer = self.program.rules_layer
         self._rule_slots = tuple((r.id, r.cond, self._read_names[r.id]) for r in self.program.rules)
         self._screen_slots = tuple(
-            (s.kind, s.eligible, s.interval_months, tuple((sh.cond, sh.months) for sh in s.shorter),
-             s.first_due_days, s.listed)
+            (
+                s.kind,
+                s.eligible,
+                s.interval_months,
+                tuple((sh.cond, sh.months) for sh in s.shorter),
+                s.first_due_days,
+                s.listed,
+            )
             for s in self.program.screenings
         )
-        self._plans: dict[tuple[str, bool, int], ScreeningPlan] = {}   # frozen, so shared between patients
+        self._plans: dict[tuple[str, bool, int], ScreeningPlan] = {}  # frozen, so shared between patients
         self._probes = self._near_miss_probes()
         # layer functions: a python runtime's generated functions directly; durable through its run()
         first = self._runtimes[0]
         if isinstance(first, PythonRuntime):
             self._layer_fns = first._fns
         else:
-            self._layer_fns = tuple(functools.partial(first.run, layer.index) for layer in self.program.layers)
-        self._layers = tuple((fn, layer, bool(layer.derives)) for fn, layer in zip(self._layer_fns,
-                                                                                 self.program.layers, strict=True))
+            self._layer_fns = tuple(
+                functools.partial(first.run, layer.index) for layer in self.program.layers
+            )
+        self._layers = tuple(
+            (fn, layer, bool(layer.derives))
+            for fn, layer in zip(self._layer_fns, self.program.layers, strict=True)
+        )
         self._rules_definite = {r.id: rules_layer.conditions[r.cond].definite for r in self.program.rules}
 
     def _near_miss_probes(self) -> tuple:
@@ -182,8 +196,13 @@ class Evaluator:
                 if fact in counts:
                     continue
                 margin = abs(t) * self._margin_pct / 100
-                low, high = {"gte": (t - margin, t), "gt": (t - margin, t), "lt": (t, t + margin),
-                             "lte": (t, t + margin), "eq": (t - margin, t + margin)}[op]
+                low, high = {
+                    "gte": (t - margin, t),
+                    "gt": (t - margin, t),
+                    "lt": (t, t + margin),
+                    "lte": (t, t + margin),
+                    "eq": (t - margin, t + margin),
+                }[op]
                 probes.append((r.cond, r.id, fact, op, t, margin, low, high))
         return tuple(probes)
 
@@ -250,9 +269,11 @@ class Evaluator:
             if x != y:
                 diffs.append(f"{c.id} python={x} durable={y}")
                 reads.update(c.reads)
-        who = patient_id or "fact set " + hashlib.sha256(
-            repr(sorted((k, repr(v)) for k, v in f.items())).encode()
-        ).hexdigest()[:12]
+        who = (
+            patient_id
+            or "fact set "
+            + hashlib.sha256(repr(sorted((k, repr(v)) for k, v in f.items())).encode()).hexdigest()[:12]
+        )
         shown = ", ".join(f"{k}={f.get(k)!r}" for k in sorted(reads))
         raise SangaoError(
             [

@@ -45,13 +45,13 @@ SET_CODE_SEP = "__"
 class CondIR:
     """One named condition: its folded tree, its two forms and the facts it reads."""
 
-    id: str                       # "rule:htn.urgent_bp", "derive:bp_target:0", "screen:ecg:eligible" …
-    group: str                    # the programme file it comes from (durable chunks by it)
+    id: str  # "rule:htn.urgent_bp", "derive:bp_target:0", "screen:ecg:eligible" …
+    group: str  # the programme file it comes from (durable chunks by it)
     tree: Tree
     definite: Form
     possible: Form
-    refute: Form                  # definitely false: the definite form of the negation, = not possible
-    reads: tuple[str, ...]        # fact names, sorted (count facts by their own name)
+    refute: Form  # definitely false: the definite form of the negation, = not possible
+    reads: tuple[str, ...]  # fact names, sorted (count facts by their own name)
 
 
 @dataclass(frozen=True)
@@ -67,21 +67,21 @@ class DeriveIR:
     id: str
     kind: Literal["classification", "table", "count"]
     outputs: tuple[str, ...]
-    hit_policy: Literal["first", "unique"]   # classifications are "first"
-    branches: tuple[Branch, ...]              # classification / table
-    unknown: dict[str, Any]                   # outputs when undecided (default None each)
-    members: tuple[int, ...]                  # count: condition positions in the layer
+    hit_policy: Literal["first", "unique"]  # classifications are "first"
+    branches: tuple[Branch, ...]  # classification / table
+    unknown: dict[str, Any]  # outputs when undecided (default None each)
+    members: tuple[int, ...]  # count: condition positions in the layer
 
 
 @dataclass(frozen=True)
 class RuleIR:
     id: str
-    cond: int                                 # position in the final layer
+    cond: int  # position in the final layer
     when: Tree
     reads: tuple[str, ...]
     explain: str
     explain_en: str | None
-    comparisons: tuple[tuple[str, str, float], ...]   # numeric (fact, op, threshold) leaves, near misses
+    comparisons: tuple[tuple[str, str, float], ...]  # numeric (fact, op, threshold) leaves, near misses
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class ShorterIR:
 @dataclass(frozen=True)
 class ScreeningIR:
     kind: str
-    eligible: int                             # condition position in the final layer
+    eligible: int  # condition position in the final layer
     interval_months: int
     shorter: tuple[ShorterIR, ...]
     first_due_days: int
@@ -104,17 +104,17 @@ class ScreeningIR:
 class Layer:
     index: int
     conditions: tuple[CondIR, ...]
-    derives: tuple[DeriveIR, ...]             # empty in the final layer
+    derives: tuple[DeriveIR, ...]  # empty in the final layer
 
 
 @dataclass(frozen=True)
 class Program:
     set_name: str
     version: str
-    layers: tuple[Layer, ...]                 # derive layers in dependency order, then the rules layer
-    rules: tuple[RuleIR, ...]                 # set order
+    layers: tuple[Layer, ...]  # derive layers in dependency order, then the rules layer
+    rules: tuple[RuleIR, ...]  # set order
     screenings: tuple[ScreeningIR, ...]
-    set_codes: dict[str, tuple[str, ...]]     # set fact → the codes conditions test (durable flattens them)
+    set_codes: dict[str, tuple[str, ...]]  # set fact → the codes conditions test (durable flattens them)
     count_facts: tuple[str, ...]
     near_miss_margin_pct: float | None
 

@@ -41,8 +41,11 @@ def test_compiling_two_separately_loaded_copies_gives_byte_identical_ir_json():
 def test_a_param_operand_is_folded_to_its_literal_value():
     program = compile_set(slice_set())
     tree = next(r for r in program.rules if r.id == "htn.urgent_bp").when
-    assert tree == ["all", ["cmp", "in_hypertension", "eq", True],
-                    ["any", ["cmp", "visit_sbp", "gte", 180], ["cmp", "visit_dbp", "gte", 110]]]
+    assert tree == [
+        "all",
+        ["cmp", "in_hypertension", "eq", True],
+        ["any", ["cmp", "visit_sbp", "gte", 180], ["cmp", "visit_dbp", "gte", 110]],
+    ]
     assert "param" not in program.to_json()
 
 
@@ -75,11 +78,18 @@ def test_a_leaf_is_definite_when_present_and_true_and_possible_when_missing_or_t
 def test_negation_is_pushed_to_the_leaves_with_operators_negated():
     when = {"not": {"all": [{"fact": "visit_sbp", "gte": 140}, {"fact": "visit_dbp", "lt": 90}]}}
     cond = rule_cond(compile_set(one_rule_set(when)))
-    assert cond.definite == ["or",
-                             ["and", ["present", "visit_sbp"], ["cmp", "visit_sbp", "lt", 140]],
-                             ["and", ["present", "visit_dbp"], ["cmp", "visit_dbp", "gte", 90]]]
-    assert cond.possible == ["or", ["missing", "visit_sbp"], ["cmp", "visit_sbp", "lt", 140],
-                             ["missing", "visit_dbp"], ["cmp", "visit_dbp", "gte", 90]]
+    assert cond.definite == [
+        "or",
+        ["and", ["present", "visit_sbp"], ["cmp", "visit_sbp", "lt", 140]],
+        ["and", ["present", "visit_dbp"], ["cmp", "visit_dbp", "gte", 90]],
+    ]
+    assert cond.possible == [
+        "or",
+        ["missing", "visit_sbp"],
+        ["cmp", "visit_sbp", "lt", 140],
+        ["missing", "visit_dbp"],
+        ["cmp", "visit_dbp", "gte", 90],
+    ]
     assert '"not"' not in str(cond.definite) + str(cond.possible)
 
 
@@ -97,8 +107,14 @@ def test_known_is_two_valued_and_not_known_swaps_present_for_missing():
 
 
 def test_at_least_two_of_three_expands_to_the_three_pairs():
-    when = {"at_least": 2, "of": [{"fact": "smoker", "eq": True}, {"fact": "pregnant", "eq": True},
-                                  {"fact": "breastfeeding", "eq": True}]}
+    when = {
+        "at_least": 2,
+        "of": [
+            {"fact": "smoker", "eq": True},
+            {"fact": "pregnant", "eq": True},
+            {"fact": "breastfeeding", "eq": True},
+        ],
+    }
     cond = rule_cond(compile_set(one_rule_set(when)))
     assert cond.definite[0] == "or" and len(cond.definite) == 4
     pairs = [sorted(a[1] for a in conj[1:] if a[0] == "present") for conj in cond.definite[1:]]
@@ -112,16 +128,28 @@ def test_at_least_more_than_its_members_is_constant_false():
 
 def test_fact_against_fact_is_possible_when_either_side_is_missing():
     cond = rule_cond(compile_set(one_rule_set({"fact": "latest_sbp", "lt": {"fact": "visit_sbp"}})))
-    assert cond.definite == ["and", ["present", "latest_sbp"], ["present", "visit_sbp"],
-                             ["cmpf", "latest_sbp", "lt", "visit_sbp"]]
-    assert cond.possible == ["or", ["missing", "latest_sbp"], ["missing", "visit_sbp"],
-                             ["cmpf", "latest_sbp", "lt", "visit_sbp"]]
+    assert cond.definite == [
+        "and",
+        ["present", "latest_sbp"],
+        ["present", "visit_sbp"],
+        ["cmpf", "latest_sbp", "lt", "visit_sbp"],
+    ]
+    assert cond.possible == [
+        "or",
+        ["missing", "latest_sbp"],
+        ["missing", "visit_sbp"],
+        ["cmpf", "latest_sbp", "lt", "visit_sbp"],
+    ]
 
 
 def test_has_any_becomes_per_code_atoms_and_records_the_codes():
     program = compile_set(one_rule_set({"fact": "visit_symptoms", "has_any": ["dizziness", "chest_pain"]}))
     cond = rule_cond(program)
-    assert cond.definite == ["or", ["has", "visit_symptoms", "chest_pain"], ["has", "visit_symptoms", "dizziness"]]
+    assert cond.definite == [
+        "or",
+        ["has", "visit_symptoms", "chest_pain"],
+        ["has", "visit_symptoms", "dizziness"],
+    ]
     assert program.set_codes == {"visit_symptoms": ("chest_pain", "dizziness")}
 
 
@@ -141,7 +169,7 @@ def test_a_count_comparison_reads_the_range_bounds():
 
 def test_derive_entries_are_layered_by_dependency_not_by_file_order():
     files = read_slice_dicts()
-    files["hypertension.yaml"]["derive"].reverse()      # bp_control_class now comes before bp_target
+    files["hypertension.yaml"]["derive"].reverse()  # bp_control_class now comes before bp_target
     program = compile_set(build_set(files))
     layer_ids = [[d.id for d in layer.derives] for layer in program.layers]
     assert layer_ids == [["bp_target", "risk_factor_count"], ["bp_control_class", "risk_cell"], []]
@@ -149,10 +177,22 @@ def test_derive_entries_are_layered_by_dependency_not_by_file_order():
 
 def test_a_derive_cycle_is_a_c302_error_naming_the_entries():
     derive = [
-        {"classification": "a", "outputs": {"fa": {"type": "bool"}},
-         "cases": [{"when": {"fact": "fb", "eq": True}, "then": {"fa": True}}, {"otherwise": {"fa": False}}]},
-        {"classification": "b", "outputs": {"fb": {"type": "bool"}},
-         "cases": [{"when": {"fact": "fa", "eq": True}, "then": {"fb": True}}, {"otherwise": {"fb": False}}]},
+        {
+            "classification": "a",
+            "outputs": {"fa": {"type": "bool"}},
+            "cases": [
+                {"when": {"fact": "fb", "eq": True}, "then": {"fa": True}},
+                {"otherwise": {"fa": False}},
+            ],
+        },
+        {
+            "classification": "b",
+            "outputs": {"fb": {"type": "bool"}},
+            "cases": [
+                {"when": {"fact": "fa", "eq": True}, "then": {"fb": True}},
+                {"otherwise": {"fb": False}},
+            ],
+        },
     ]
     with pytest.raises(SangaoError) as exc:
         compile_set(one_rule_set({"fact": "fa", "eq": True}, derive=derive))
@@ -163,8 +203,12 @@ def test_a_derive_cycle_is_a_c302_error_naming_the_entries():
 
 def test_an_unknown_parameter_is_a_c301_error_with_a_did_you_mean_hint():
     with pytest.raises(SangaoError) as exc:
-        compile_set(one_rule_set({"fact": "visit_sbp", "gte": {"param": "htn_urgnt_sbp"}},
-                                 parameters={"htn_urgent_sbp": {"value": 180, "unit": "mmHg"}}))
+        compile_set(
+            one_rule_set(
+                {"fact": "visit_sbp", "gte": {"param": "htn_urgnt_sbp"}},
+                parameters={"htn_urgent_sbp": {"value": 180, "unit": "mmHg"}},
+            )
+        )
     problem = exc.value.problems[0]
     assert (problem.code, problem.file, problem.context) == ("C301", "t.yaml", "rules.t.rule")
     assert "htn_urgnt_sbp" in problem.message
@@ -183,8 +227,12 @@ def test_every_classification_case_table_row_count_member_rule_and_screening_is_
 def test_an_omitted_screening_eligibility_means_enrolled_in_any_programme():
     program = compile_set(slice_set())
     ecg = next(c for c in program.rules_layer.conditions if c.id == "screen:ecg:eligible")
-    assert ecg.tree == ["any", ["cmp", "in_hypertension", "eq", True], ["cmp", "in_diabetes", "eq", True],
-                        ["cmp", "in_dyslipidemia", "eq", True]]
+    assert ecg.tree == [
+        "any",
+        ["cmp", "in_hypertension", "eq", True],
+        ["cmp", "in_diabetes", "eq", True],
+        ["cmp", "in_dyslipidemia", "eq", True],
+    ]
 
 
 COUNT_CONDITIONS = {
@@ -224,17 +272,31 @@ def test_a_count_condition_is_definite_when_every_value_of_the_range_holds_and_p
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b}
+_OPS = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+}
 _leaf = st.one_of(
-    st.builds(lambda f, op, v: {"fact": f, op: v}, st.sampled_from(["visit_sbp", "visit_dbp"]),
-              st.sampled_from(sorted(_OPS)), st.sampled_from([139, 140, 141])),
+    st.builds(
+        lambda f, op, v: {"fact": f, op: v},
+        st.sampled_from(["visit_sbp", "visit_dbp"]),
+        st.sampled_from(sorted(_OPS)),
+        st.sampled_from([139, 140, 141]),
+    ),
     st.builds(lambda op: {"fact": "visit_sbp", op: {"fact": "visit_dbp"}}, st.sampled_from(sorted(_OPS))),
     st.builds(lambda b: {"fact": "smoker", "known": b}, st.booleans()),
-    st.builds(lambda codes: {"fact": "visit_symptoms", "has_any": codes},
-              st.lists(st.sampled_from(["chest_pain", "dizziness"]), min_size=1, max_size=2, unique=True)),
-    st.builds(lambda vs: {"fact": "visit_sbp", "in": vs}, st.lists(st.sampled_from([139, 140]), min_size=1,
-                                                                  max_size=2, unique=True)),
+    st.builds(
+        lambda codes: {"fact": "visit_symptoms", "has_any": codes},
+        st.lists(st.sampled_from(["chest_pain", "dizziness"]), min_size=1, max_size=2, unique=True),
+    ),
+    st.builds(
+        lambda vs: {"fact": "visit_sbp", "in": vs},
+        st.lists(st.sampled_from([139, 140]), min_size=1, max_size=2, unique=True),
+    ),
 )
 _tree = st.recursive(
     _leaf,
@@ -242,17 +304,24 @@ _tree = st.recursive(
         st.builds(lambda xs: {"all": xs}, st.lists(inner, min_size=1, max_size=3)),
         st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
         st.builds(lambda x: {"not": x}, inner),
-        st.builds(lambda xs, n: {"at_least": min(n, len(xs)), "of": xs}, st.lists(inner, min_size=1, max_size=3),
-                  st.integers(1, 3)),
+        st.builds(
+            lambda xs, n: {"at_least": min(n, len(xs)), "of": xs},
+            st.lists(inner, min_size=1, max_size=3),
+            st.integers(1, 3),
+        ),
     ),
     max_leaves=6,
 )
-_facts = st.fixed_dictionaries({
-    "visit_sbp": st.sampled_from([None, 139, 140, 141]),
-    "visit_dbp": st.sampled_from([None, 139, 140, 141]),
-    "smoker": st.sampled_from([None, True, False]),
-    "visit_symptoms": st.sampled_from([None, frozenset(), frozenset({"chest_pain"}), frozenset({"cough"})]),
-})
+_facts = st.fixed_dictionaries(
+    {
+        "visit_sbp": st.sampled_from([None, 139, 140, 141]),
+        "visit_dbp": st.sampled_from([None, 139, 140, 141]),
+        "smoker": st.sampled_from([None, True, False]),
+        "visit_symptoms": st.sampled_from(
+            [None, frozenset(), frozenset({"chest_pain"}), frozenset({"cough"})]
+        ),
+    }
+)
 
 
 def kleene(c, f):
@@ -268,8 +337,11 @@ def kleene(c, f):
         return None if v is None else not v
     if "at_least" in c:
         vs = [kleene(x, f) for x in c["of"]]
-        return True if vs.count(True) >= c["at_least"] else (
-            False if vs.count(True) + vs.count(None) < c["at_least"] else None)
+        return (
+            True
+            if vs.count(True) >= c["at_least"]
+            else (False if vs.count(True) + vs.count(None) < c["at_least"] else None)
+        )
     v = f[c["fact"]]
     if "known" in c:
         return (v is not None) == c["known"]

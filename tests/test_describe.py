@@ -34,12 +34,15 @@ def test_a_schema_rule_reads_its_thresholds_from_the_set_parameters():
     gset = slice_set()
     rule = next(r for r in gset.rules if r.id == "htn.urgent_bp")
     assert reason_text(rule, {"visit_sbp": 182, "visit_dbp": 96}, params=gset.parameters).endswith(
-        "visit_sbp ≥ 180 或 visit_dbp ≥ 110)）")
+        "visit_sbp ≥ 180 或 visit_dbp ≥ 110)）"
+    )
 
 
 def test_an_undecided_count_shows_its_range_in_the_sentence(rules):
     ev = Evaluator(slice_set()).evaluate(base_facts(smoker=None, latest_hdl_c=0.9, age_years=55))
-    assert reason_text(rules["lipid.many_risk_factors"], ev.facts) == "危险因素 2–3 个（risk_factor_count ≥ 2）"
+    assert (
+        reason_text(rules["lipid.many_risk_factors"], ev.facts) == "危险因素 2–3 个（risk_factor_count ≥ 2）"
+    )
 
 
 def test_numbers_lose_a_trailing_zero_but_keep_real_decimals():
@@ -47,18 +50,24 @@ def test_numbers_lose_a_trailing_zero_but_keep_real_decimals():
 
 
 def test_condition_text_renders_sets_known_and_fact_comparisons():
-    assert condition_text(["has_any", "visit_symptoms", ["chest_pain", "dizziness"]]) == \
-        "visit_symptoms 含 chest_pain、dizziness"
+    assert (
+        condition_text(["has_any", "visit_symptoms", ["chest_pain", "dizziness"]])
+        == "visit_symptoms 含 chest_pain、dizziness"
+    )
     assert condition_text(["known", "smoker", False], lang="en") == "smoker unknown"
     assert condition_text(["cmpf", "latest_sbp", "lt", "bp_target_sbp"]) == "latest_sbp < bp_target_sbp"
-    assert condition_text(Compare(fact="visit_sbp", gte={"param": "x"}), params={"x": 160}) == "visit_sbp ≥ 160"
+    assert (
+        condition_text(Compare(fact="visit_sbp", gte={"param": "x"}), params={"x": 160}) == "visit_sbp ≥ 160"
+    )
 
 
 def test_a_schema_rule_of_a_compiled_set_shows_its_parameter_values_without_being_given_them():
     gset = slice_set()
     Evaluator(gset)
     rule = next(r for r in gset.rules if r.id == "htn.urgent_bp")
-    assert reason_text(rule, {"visit_sbp": 182, "visit_dbp": 96}).endswith("visit_sbp ≥ 180 或 visit_dbp ≥ 110)）")
+    assert reason_text(rule, {"visit_sbp": 182, "visit_dbp": 96}).endswith(
+        "visit_sbp ≥ 180 或 visit_dbp ≥ 110)）"
+    )
 
 
 def test_a_schema_rule_never_compiled_keeps_the_parameter_name_rather_than_failing():

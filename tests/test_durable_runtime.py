@@ -35,7 +35,10 @@ def rules_pair(program, runtime, rule_id, facts):
 
 
 def test_an_or_rule_true_on_both_branches_is_reported_once_as_definite(program, runtime):
-    assert rules_pair(program, runtime, "htn.urgent_bp", base_facts(visit_sbp=190, visit_dbp=120)) == (True, True)
+    assert rules_pair(program, runtime, "htn.urgent_bp", base_facts(visit_sbp=190, visit_dbp=120)) == (
+        True,
+        True,
+    )
 
 
 def test_a_none_value_is_left_out_so_durable_treats_it_as_missing(program, runtime):
@@ -84,6 +87,7 @@ def test_an_exception_inside_durable_surfaces_as_r001(program, monkeypatch):
     def raising_action(self, name):
         def act(_c):
             raise ValueError("boom")
+
         return act
 
     monkeypatch.setattr(durable_runtime._RecordingHost, "get_action", raising_action)
@@ -116,8 +120,16 @@ def test_a_second_rule_is_emitted_only_for_a_condition_that_can_be_unknown(progr
 
 
 def test_a_large_programme_file_is_split_into_rulesets_of_at_most_100_rules():
-    rules = [{"id": f"t.sbp_{k}", "color": "yellow", "when": {"fact": "visit_sbp", "gte": 100 + k},
-              "explain": "x", "source": SRC} for k in range(120)]
+    rules = [
+        {
+            "id": f"t.sbp_{k}",
+            "color": "yellow",
+            "when": {"fact": "visit_sbp", "gte": 100 + k},
+            "explain": "x",
+            "source": SRC,
+        }
+        for k in range(120)
+    ]
     program = compile_set(build_set({"t.yaml": {"guideline": "t", "rules": rules}}))
     chunks = rulesets_for(program)
     rule_layer = [d for index, _, d in chunks if index == program.rules_layer.index]
@@ -129,40 +141,106 @@ def test_a_large_programme_file_is_split_into_rulesets_of_at_most_100_rules():
 
 
 def test_a_fact_comparison_with_the_right_side_missing_is_not_definite_in_durable():
-    program = compile_set(build_set({"t.yaml": {"guideline": "t", "rules": [
-        {"id": "t.below_target", "color": "yellow", "when": {"fact": "latest_sbp", "lt": {"fact": "visit_sbp"}},
-         "explain": "x", "source": SRC}]}}))
+    program = compile_set(
+        build_set(
+            {
+                "t.yaml": {
+                    "guideline": "t",
+                    "rules": [
+                        {
+                            "id": "t.below_target",
+                            "color": "yellow",
+                            "when": {"fact": "latest_sbp", "lt": {"fact": "visit_sbp"}},
+                            "explain": "x",
+                            "source": SRC,
+                        }
+                    ],
+                }
+            }
+        )
+    )
     layer = program.rules_layer.index
     assert DurableRuntime(program).run(layer, {"latest_sbp": 120})[0] == (False, True)
     assert DurableRuntime(program).run(layer, {"latest_sbp": 120, "visit_sbp": 130})[0] == (True, True)
 
 
 def test_a_condition_too_large_for_one_durable_rule_is_split_and_still_agrees():
-    branches = [{"all": [{"fact": "visit_sbp", "gte": 100 + k}, {"fact": "visit_dbp", "lt": 60 + k},
-                         {"any": [{"fact": "smoker", "eq": True}, {"fact": "age_years", "gte": 40 + k}]}]}
-                for k in range(12)]
-    program = compile_set(build_set({"t.yaml": {"guideline": "t", "rules": [
-        {"id": "t.big", "color": "yellow", "when": {"any": branches}, "explain": "x", "source": SRC}]}}))
+    branches = [
+        {
+            "all": [
+                {"fact": "visit_sbp", "gte": 100 + k},
+                {"fact": "visit_dbp", "lt": 60 + k},
+                {"any": [{"fact": "smoker", "eq": True}, {"fact": "age_years", "gte": 40 + k}]},
+            ]
+        }
+        for k in range(12)
+    ]
+    program = compile_set(
+        build_set(
+            {
+                "t.yaml": {
+                    "guideline": "t",
+                    "rules": [
+                        {
+                            "id": "t.big",
+                            "color": "yellow",
+                            "when": {"any": branches},
+                            "explain": "x",
+                            "source": SRC,
+                        }
+                    ],
+                }
+            }
+        )
+    )
     names = {name for _, _, d in rulesets_for(program) for name in d}
-    assert "rule:t.big#def~0" in names and "rule:t.big#pos~0" in names   # unknown-only would not fit
+    assert "rule:t.big#def~0" in names and "rule:t.big#pos~0" in names  # unknown-only would not fit
     durable, python = DurableRuntime(program), PythonRuntime(program)
     layer = program.rules_layer.index
-    for facts in ({"visit_sbp": 105, "visit_dbp": 64, "smoker": True}, {"visit_sbp": 105, "visit_dbp": 70},
-                  {"visit_sbp": 99}, {"visit_dbp": 62, "age_years": 45}, {}):
+    for facts in (
+        {"visit_sbp": 105, "visit_dbp": 64, "smoker": True},
+        {"visit_sbp": 105, "visit_dbp": 70},
+        {"visit_sbp": 99},
+        {"visit_dbp": 62, "age_years": 45},
+        {},
+    ):
         assert durable.run(layer, facts) == python.run(layer, facts)
 
 
 def test_a_large_conjunction_reads_possible_from_its_refuting_rule_and_still_agrees():
     leaves = [{"fact": "visit_sbp", "gte": 100 + k} for k in range(8)] + [
-        {"fact": "visit_dbp", "lt": 90 + k} for k in range(8)]
-    program = compile_set(build_set({"t.yaml": {"guideline": "t", "rules": [
-        {"id": "t.wide", "color": "yellow", "when": {"all": leaves}, "explain": "x", "source": SRC}]}}))
+        {"fact": "visit_dbp", "lt": 90 + k} for k in range(8)
+    ]
+    program = compile_set(
+        build_set(
+            {
+                "t.yaml": {
+                    "guideline": "t",
+                    "rules": [
+                        {
+                            "id": "t.wide",
+                            "color": "yellow",
+                            "when": {"all": leaves},
+                            "explain": "x",
+                            "source": SRC,
+                        }
+                    ],
+                }
+            }
+        )
+    )
     names = {n for _, _, d in rulesets_for(program) for n in d}
     assert "rule:t.wide#ref" in names
     assert not any(n.startswith(("rule:t.wide#pos", "rule:t.wide#unk")) for n in names)
     durable, python = DurableRuntime(program), PythonRuntime(program)
     layer = program.rules_layer.index
-    for facts in ({"visit_sbp": 110, "visit_dbp": 80}, {"visit_sbp": 103}, {"visit_dbp": 95}, {"visit_sbp": 99}, {}):
+    for facts in (
+        {"visit_sbp": 110, "visit_dbp": 80},
+        {"visit_sbp": 103},
+        {"visit_dbp": 95},
+        {"visit_sbp": 99},
+        {},
+    ):
         assert durable.run(layer, facts) == python.run(layer, facts)
 
 
@@ -198,6 +276,7 @@ def test_durable_gives_the_kleene_value_of_generated_conditions(when, facts):
 def test_each_ruleset_is_sent_only_the_fields_its_rules_test(program, runtime):
     keys = {k for chunks in runtime._by_layer.values() for _, ks in chunks for k in ks}
     assert "visit_symptoms__chest_pain" in keys and "history_mi" not in keys
-    many = base_facts(**{f"unrelated_{i}": i for i in range(300)})      # durable alone fails past ~252
+    many = base_facts(**{f"unrelated_{i}": i for i in range(300)})  # durable alone fails past ~252
     assert runtime.run(program.rules_layer.index, many) == PythonRuntime(program).run(
-        program.rules_layer.index, many)
+        program.rules_layer.index, many
+    )

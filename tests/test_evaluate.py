@@ -67,7 +67,9 @@ def test_a_pregnant_patient_at_140_systolic_is_referred_urgently_and_at_139_is_n
 
 
 def test_unknown_pregnancy_status_does_not_fire_the_pregnancy_rule(slice_evaluator):
-    assert "htn.urgent_pregnancy" not in fired(slice_evaluator, pregnant=None, breastfeeding=None, visit_sbp=150)
+    assert "htn.urgent_pregnancy" not in fired(
+        slice_evaluator, pregnant=None, breastfeeding=None, visit_sbp=150
+    )
 
 
 def test_a_rule_pruned_by_its_parameter_never_fires(slice_evaluator):
@@ -117,10 +119,17 @@ def test_a_missing_uacr_does_not_matter_when_diabetes_already_decides_the_target
 
 
 def test_classification_is_decided_when_every_possible_case_agrees():
-    derive = [{"classification": "band", "outputs": {"band": {"type": "string"}},
-               "cases": [{"when": {"fact": "visit_sbp", "gte": 160}, "then": {"band": "high"}},
-                         {"when": {"fact": "visit_dbp", "gte": 100}, "then": {"band": "high"}},
-                         {"otherwise": {"band": "normal"}}]}]
+    derive = [
+        {
+            "classification": "band",
+            "outputs": {"band": {"type": "string"}},
+            "cases": [
+                {"when": {"fact": "visit_sbp", "gte": 160}, "then": {"band": "high"}},
+                {"when": {"fact": "visit_dbp", "gte": 100}, "then": {"band": "high"}},
+                {"otherwise": {"band": "normal"}},
+            ],
+        }
+    ]
     evaluator = Evaluator(rule_set({"fact": "band", "eq": "high"}, derive=derive))
     ev = evaluator.evaluate(base_facts(visit_sbp=None, visit_dbp=104))
     assert ev.facts["band"] == "high" and ev.fired == ("t.rule",)
@@ -130,16 +139,28 @@ def test_classification_is_decided_when_every_possible_case_agrees():
 
 
 def test_a_classification_unknown_value_is_used_when_undecided():
-    derive = [{"classification": "band", "outputs": {"band": {"type": "string"}},
-               "cases": [{"when": {"fact": "visit_sbp", "gte": 160}, "then": {"band": "high"}},
-                         {"otherwise": {"band": "normal"}}],
-               "unknown": {"band": "unknown"}}]
-    ev = Evaluator(rule_set({"fact": "band", "eq": "unknown"}, derive=derive)).evaluate(base_facts(visit_sbp=None))
+    derive = [
+        {
+            "classification": "band",
+            "outputs": {"band": {"type": "string"}},
+            "cases": [
+                {"when": {"fact": "visit_sbp", "gte": 160}, "then": {"band": "high"}},
+                {"otherwise": {"band": "normal"}},
+            ],
+            "unknown": {"band": "unknown"},
+        }
+    ]
+    ev = Evaluator(rule_set({"fact": "band", "eq": "unknown"}, derive=derive)).evaluate(
+        base_facts(visit_sbp=None)
+    )
     assert ev.facts["band"] == "unknown" and ev.fired == ("t.rule",)
 
 
 def test_bp_139_against_a_140_target_is_controlled_and_140_is_not(slice_evaluator):
-    assert slice_evaluator.evaluate(base_facts(latest_sbp=139, latest_dbp=80)).facts["bp_control"] == "controlled"
+    assert (
+        slice_evaluator.evaluate(base_facts(latest_sbp=139, latest_dbp=80)).facts["bp_control"]
+        == "controlled"
+    )
     ev = slice_evaluator.evaluate(base_facts(latest_sbp=140, latest_dbp=80))
     assert ev.facts["bp_control"] == "uncontrolled" and "htn.uncontrolled" in ev.fired
 
@@ -153,7 +174,7 @@ def test_no_bp_reading_is_no_data_and_never_controlled(slice_evaluator):
 def test_an_unknown_target_makes_bp_control_unknown_and_names_the_input_behind_the_target(slice_evaluator):
     ev = slice_evaluator.evaluate(base_facts(latest_uacr=None, latest_sbp=135, latest_dbp=80))
     assert ev.facts["bp_control"] is None
-    assert ev.undecided["bp_control"] == ("latest_uacr",)          # through the undecided target
+    assert ev.undecided["bp_control"] == ("latest_uacr",)  # through the undecided target
     assert not {"htn.uncontrolled", "htn.no_data"} & set(ev.fired)
 
 
@@ -162,8 +183,11 @@ def test_an_unknown_target_makes_bp_control_unknown_and_names_the_input_behind_t
 
 def test_a_count_with_every_member_known_is_an_integer(slice_evaluator):
     ev = slice_evaluator.evaluate(base_facts(smoker=True, latest_hdl_c=0.9, age_years=55))
-    assert (ev.facts["risk_factor_count"], ev.facts["risk_factor_count__min"],
-            ev.facts["risk_factor_count__max"]) == (3, 3, 3)
+    assert (
+        ev.facts["risk_factor_count"],
+        ev.facts["risk_factor_count__min"],
+        ev.facts["risk_factor_count__max"],
+    ) == (3, 3, 3)
 
 
 def test_a_count_with_an_unknown_member_is_a_range_and_none(slice_evaluator):
@@ -174,7 +198,9 @@ def test_a_count_with_an_unknown_member_is_a_range_and_none(slice_evaluator):
 
 
 def test_a_count_rule_fires_only_when_the_whole_range_satisfies_it(slice_evaluator):
-    assert "lipid.many_risk_factors" not in fired(slice_evaluator, smoker=None, latest_hdl_c=0.9, age_years=50)
+    assert "lipid.many_risk_factors" not in fired(
+        slice_evaluator, smoker=None, latest_hdl_c=0.9, age_years=50
+    )
     assert "lipid.many_risk_factors" in fired(slice_evaluator, smoker=None, latest_hdl_c=0.9, age_years=55)
 
 
@@ -189,26 +215,35 @@ def test_a_unique_table_picks_its_one_matching_row(slice_evaluator):
 
 
 def test_a_unique_table_is_decided_when_the_count_range_stays_inside_one_row(slice_evaluator):
-    ev = slice_evaluator.evaluate(base_facts(smoker=None))          # count in [1, 2]: row "1 or 2"
+    ev = slice_evaluator.evaluate(base_facts(smoker=None))  # count in [1, 2]: row "1 or 2"
     assert ev.facts["risk_band"] == "medium" and "risk_band" not in ev.undecided
 
 
 def test_a_unique_table_is_unknown_when_the_range_spans_rows_that_disagree(slice_evaluator):
-    ev = slice_evaluator.evaluate(base_facts(smoker=None, latest_hdl_c=0.9))   # count in [2, 3]
+    ev = slice_evaluator.evaluate(base_facts(smoker=None, latest_hdl_c=0.9))  # count in [2, 3]
     assert ev.facts["risk_band"] == "unknown"
     assert ev.undecided["risk_band"] == ("smoker",)
     assert "lipid.high_risk_band" not in ev.fired
 
 
 def first_table_set():
-    derive = [{"table": "grade", "hit_policy": "first",
-               "inputs": {"sbp": {"fact": "visit_sbp", "domain": [0]}, "dm": {"fact": "in_diabetes",
-                                                                               "domain": [True, False]}},
-               "outputs": {"grade": {"type": "string"}},
-               "rows": [{"when": {"sbp": {"gte": 160}}, "then": {"grade": "3"}},
-                        {"when": {"dm": True}, "then": {"grade": "2"}},
-                        {"when": {"sbp": {"gte": 140}}, "then": {"grade": "2"}},
-                        {"when": {}, "then": {"grade": "1"}}]}]
+    derive = [
+        {
+            "table": "grade",
+            "hit_policy": "first",
+            "inputs": {
+                "sbp": {"fact": "visit_sbp", "domain": [0]},
+                "dm": {"fact": "in_diabetes", "domain": [True, False]},
+            },
+            "outputs": {"grade": {"type": "string"}},
+            "rows": [
+                {"when": {"sbp": {"gte": 160}}, "then": {"grade": "3"}},
+                {"when": {"dm": True}, "then": {"grade": "2"}},
+                {"when": {"sbp": {"gte": 140}}, "then": {"grade": "2"}},
+                {"when": {}, "then": {"grade": "1"}},
+            ],
+        }
+    ]
     return rule_set({"fact": "grade", "eq": "3"}, derive=derive)
 
 
@@ -322,12 +357,21 @@ def test_the_both_backend_raises_r002_naming_the_patient_and_the_differing_condi
 
 
 def rule_set(when, derive=None):
-    return build_set({"t.yaml": {"guideline": "t", "derive": derive or [],
-                                 "rules": [{"id": "t.rule", "color": "yellow", "when": when, "explain": "x",
-                                            "source": SRC}]}})
+    return build_set(
+        {
+            "t.yaml": {
+                "guideline": "t",
+                "derive": derive or [],
+                "rules": [{"id": "t.rule", "color": "yellow", "when": when, "explain": "x", "source": SRC}],
+            }
+        }
+    )
 
 
 def test_a_rule_fired_on_a_count_range_reads_the_range(slice_evaluator):
-    ev = slice_evaluator.evaluate(base_facts(smoker=None, latest_hdl_c=0.9, age_years=55))   # count in [2, 3]
-    assert ev.read["lipid.many_risk_factors"] == {"risk_factor_count": None, "risk_factor_count__min": 2,
-                                                  "risk_factor_count__max": 3}
+    ev = slice_evaluator.evaluate(base_facts(smoker=None, latest_hdl_c=0.9, age_years=55))  # count in [2, 3]
+    assert ev.read["lipid.many_risk_factors"] == {
+        "risk_factor_count": None,
+        "risk_factor_count__min": 2,
+        "risk_factor_count__max": 3,
+    }

@@ -24,8 +24,9 @@ SLICE_CASES = {
     "urgent_exactly_at_180": base_facts(visit_sbp=180, visit_dbp=96),
     "not_urgent_at_179_109": base_facts(visit_sbp=179, visit_dbp=109),
     "urgent_dbp_only_sbp_missing": base_facts(visit_sbp=None, visit_dbp=110),
-    "no_visit_in_window": base_facts(visit_sbp=None, visit_dbp=None, visit_symptoms=None, latest_sbp=None,
-                                     latest_dbp=None),
+    "no_visit_in_window": base_facts(
+        visit_sbp=None, visit_dbp=None, visit_symptoms=None, latest_sbp=None, latest_dbp=None
+    ),
     "chest_pain": base_facts(visit_symptoms=frozenset({"chest_pain", "cough"})),
     "pregnant_at_140": base_facts(pregnant=True, visit_sbp=140),
     "breastfeeding_unknown_pregnancy": base_facts(pregnant=None, breastfeeding=True, visit_dbp=90),
@@ -77,7 +78,9 @@ STEPS = (-1, -0.1, 0, 0.1, 1)
 
 def near(fact: str):
     values = sorted({t + s for t in THRESHOLDS.get(fact, {100}) for s in STEPS})
-    return st.one_of(st.none(), st.sampled_from(values), st.floats(0, 250, allow_nan=False).map(lambda v: round(v, 1)))
+    return st.one_of(
+        st.none(), st.sampled_from(values), st.floats(0, 250, allow_nan=False).map(lambda v: round(v, 1))
+    )
 
 
 FLAG = st.one_of(st.none(), st.booleans())
@@ -95,9 +98,15 @@ facts_strategy = st.fixed_dictionaries(
         "history_heart_failure": FLAG,
         "visit_sbp": near("visit_sbp"),
         "visit_dbp": near("visit_dbp"),
-        "visit_symptoms": st.one_of(st.none(), st.frozensets(
-            st.sampled_from(["chest_pain", "dizziness", "severe_headache", "altered_consciousness", "cough"]),
-            max_size=3)),
+        "visit_symptoms": st.one_of(
+            st.none(),
+            st.frozensets(
+                st.sampled_from(
+                    ["chest_pain", "dizziness", "severe_headache", "altered_consciousness", "cough"]
+                ),
+                max_size=3,
+            ),
+        ),
         "latest_sbp": st.one_of(st.none(), st.sampled_from([129, 130, 139, 140, 149, 150, 151])),
         "latest_dbp": st.one_of(st.none(), st.sampled_from([79, 80, 89, 90, 91])),
         "latest_hdl_c": near("latest_hdl_c"),

@@ -64,10 +64,24 @@ def build_set(files: dict[str, dict[str, Any]], name: str = "slice") -> Guidelin
         vocabulary=vocabulary,
         derive=derive,
         rules=rules,
-        screenings=screenings or Screenings(look_ahead_days=90, complications=[
-            {"id": "chd", "name": "冠心病", "items": [
-                {"kind": "ecg", "interval_months": 12, "first_due_days": 90,
-                 "source": {"doc": "PD", "clause": "5", "verification": "PD"}}]}]),
+        screenings=screenings
+        or Screenings(
+            look_ahead_days=90,
+            complications=[
+                {
+                    "id": "chd",
+                    "name": "冠心病",
+                    "items": [
+                        {
+                            "kind": "ecg",
+                            "interval_months": 12,
+                            "first_due_days": 90,
+                            "source": {"doc": "PD", "clause": "5", "verification": "PD"},
+                        }
+                    ],
+                }
+            ],
+        ),
         colors=colors or Colors.model_validate(DEFAULT_COLORS),
         origin=origin,
     )
