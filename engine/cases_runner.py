@@ -13,10 +13,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from engine.assess import Assessed, Assessor
 from engine.thresholds import iter_comparisons
+from guidelines.schema import Count
+from pathways.facts import FACTS
 from guidelines.cases_file import CaseFile
 from pathways.errors import Problem
 from pathways.models import Patient
@@ -32,6 +35,7 @@ class CaseRun:
     name: str
     as_of: date
     failures: list[str] = field(default_factory=list)
+    line: int | None = None
 
     @property
     def id(self) -> str:
@@ -130,18 +134,20 @@ def run_cases(assessor: Assessor, case_files: Iterable[CaseFile]) -> CasesReport
     hits: set[tuple[str, int]] = set()
     for cf in case_files:
         for name, case in cf.cases.items():
-            steps = case.steps or [type("Step", (), {"as_of": case.as_of or cf.as_of, "expect": case.expect})]
+            steps = case.steps or [None]
             for step in steps:
-                as_of = step.as_of or case.as_of or cf.as_of
-                run = CaseRun(cf.path, name, as_of)
+                as_of = (step.as_of if step else None) or case.as_of or cf.as_of
+                expect = (step.expect if step else case.expect) or {}
+                given = {**(case.given or {}), **((step.given or {}) if step else {})}
+                run = CaseRun(cf.path, name, as_of, line=cf.case_lines.get(name))
                 runs.append(run)
                 try:
-                    patient = build_patient(cf, name, case.given)
+                    patient = build_patient(cf, name, given)
                     assessed = assessor.assess(patient, as_of)
                 except Exception as exc:  # a broken case is a failure, reported, not a crash
                     run.failures.append(f"could not assess: {type(exc).__name__}: {exc}")
                     continue
-                run.failures.extend(check_expectations(step.expect or {}, assessed))
+                run.failures.extend(check_expectations(expect, assessed))
                 fired_rules.update(assessed.evaluation.fired)
                 hits.update(getattr(assessed.evaluation, "table_hits", ()))
                 for fact, value in assessed.evaluation.facts.items():
@@ -150,10 +156,38 @@ def run_cases(assessor: Assessor, case_files: Iterable[CaseFile]) -> CasesReport
     return CasesReport(runs, coverage_problems(assessor, fired_rules, seen, hits))
 
 
+def _integer_facts(assessor: Assessor) -> set[str]:
+    gset = assessor.gset
+    names = {name for name, spec in FACTS.items() if spec.type == "integer"}
+    for entry in gset.derive:
+        if isinstance(entry, Count):
+            names.add(entry.count)
+        for name, output in (getattr(entry, "outputs", None) or {}).items():
+            if output.type == "integer":
+                names.add(name)
+    return names
+
+
+def _owned(assessor: Assessor, key: str) -> bool:
+    """For an overlay, coverage asks only about what the overlay itself brings; its base set's own
+    cases cover the rest."""
+    gset = assessor.gset
+    if not gset.manifest.extends:
+        return True
+    origin = gset.origin.get(key)
+    if origin is None:
+        return False
+    try:
+        return Path(origin.file).resolve().is_relative_to(Path(gset.path).resolve())
+    except (OSError, ValueError):
+        return False
+
+
 def coverage_problems(
     assessor: Assessor, fired: set[str], seen: dict[str, list[Any]], hits: set[tuple[str, int]]
 ) -> list[Problem]:
     gset = assessor.gset
+    integer = _integer_facts(assessor)
     problems: list[Problem] = []
 
     def where(key: str) -> dict[str, Any]:
@@ -161,22 +195,28 @@ def coverage_problems(
         return {"file": origin.file, "line": origin.line} if origin else {}
 
     for rule in gset.rules:
-        if rule.id not in fired:
+        if rule.id not in fired and _owned(assessor, f"rules.{rule.id}"):
             problems.append(Problem("T101", f"rule {rule.id} is fired by no case", **where(f"rules.{rule.id}"),
                                     hint="add a case whose expect lists it in reasons_include"))
     for entry in gset.derive:
         table_id = getattr(entry, "table", None)
-        if table_id is None:
+        if table_id is None or not _owned(assessor, f"derive.{table_id}"):
             continue
         for i, _row in enumerate(entry.rows):
             if (table_id, i) not in hits:
                 problems.append(Problem("T102", f"decision table {table_id} row {i + 1} is hit by no case",
                                         **where(f"derive.{table_id}")))
     for owner, fact, op, threshold in iter_comparisons(gset):
+        if not _owned(assessor, owner):
+            continue
         values = seen.get(fact, [])
-        step = 1 if float(threshold).is_integer() and abs(threshold) >= 10 else 0.1 if abs(threshold) >= 1 else 0.01
+        # one step past the boundary: a whole unit for integer facts (age, days, counts, mmHg written as
+        # whole numbers), else one unit of the threshold's last decimal place
+        if fact in integer or (float(threshold).is_integer() and abs(threshold) >= 10):
+            step = 1.0
+        else:
+            step = 0.1 if abs(threshold) >= 1 else 0.01
         on = any(abs(v - threshold) < 1e-9 for v in values)
-        # "just past": the other side of the boundary from the threshold value itself, within one step
         threshold_passes = op in ("gte", "lte", "eq")
         past = any(0 < abs(v - threshold) <= step + 1e-9 and _passes(op, v, threshold) != threshold_passes
                    for v in values)
