@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Date, delete, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from pathways import resident_id
 from pathways.errors import Problem, SangaoError
@@ -319,28 +320,55 @@ def _write_rejects(writer, item: Item, problems: list[Problem]) -> None:
 
 
 # ---- writing ------------------------------------------------------------------------------------
-# Rows go to the DBAPI's executemany as tuples in table column order (SQLAlchemy's per-row
-# parameter processing cost more than the insert itself). SQLite receives dates as ISO text, the
-# form SQLAlchemy's Date type stores (and sqlite3's default date adapter is deprecated from 3.12).
-# Child rows are tuples of their fields (no patient_id, seq) in that DB-ready form.
+# Rows go to the DBAPI's executemany as tuples (SQLAlchemy's per-row parameter processing cost more
+# than the insert itself), built straight from the validated models' field values. Columns are
+# listed in an order that lets `itemgetter` fetch all plain fields at once, with the two computed
+# ones last (patients.conditions, visits.symptoms). Dates go to PostgreSQL as dates and to SQLite
+# as ISO text through the adapter below, the form SQLAlchemy's Date type stores and reads back
+# (sqlite3's own default date adapter is deprecated from Python 3.12).
 
-_PATIENT_FIELDS = [c.name for c in _PATIENTS.columns if c.name not in ("patient_id", "seq")]
-_PATIENT_GET = itemgetter(*[f for f in _PATIENT_FIELDS if f != "conditions"])
-_PATIENT_DATES = [i for i, f in enumerate(_PATIENT_FIELDS) if isinstance(_PATIENTS.c[f].type, Date)]
-_CONDITIONS_AT = _PATIENT_FIELDS.index("conditions")
-_CHILD_GET = {name: itemgetter(*fields) for name, fields in _CHILD_FIELDS.items()}
-_CHILD_DATES = {
-    name: [i for i, f in enumerate(fields) if isinstance(_CHILD[name].c[f].type, Date)]
+sqlite3.register_adapter(date, date.isoformat)
+
+_PATIENT_FIELDS = [c.name for c in _PATIENTS.columns if c.name not in ("patient_id", "seq", "conditions")]
+_PATIENT_GET = itemgetter(*_PATIENT_FIELDS)
+_PATIENT_COLS = [*_PATIENT_FIELDS, "conditions"]  # after patient_id, seq
+_CHILD_COLS = {  # after patient_id, seq
+    name: [f for f in fields if f != "symptoms"] + (["symptoms"] if name == "visits" else [])
     for name, fields in _CHILD_FIELDS.items()
 }
-_SYMPTOMS_AT = _CHILD_FIELDS["visits"].index("symptoms")
+_CHILD_GET = {name: itemgetter(*[f for f in cols if f != "symptoms"]) for name, cols in _CHILD_COLS.items()}
 _KEY_AT = {
-    "history": (_CHILD_FIELDS["history"].index("code"),),
-    "visits": (_CHILD_FIELDS["visits"].index("date"),),
-    "labs": (_CHILD_FIELDS["labs"].index("date"),),
-    "screenings": (_CHILD_FIELDS["screenings"].index("date"), _CHILD_FIELDS["screenings"].index("kind")),
-    "referrals": (_CHILD_FIELDS["referrals"].index("date"), _CHILD_FIELDS["referrals"].index("to")),
+    name: tuple(_CHILD_COLS[name].index(f) for f in key)
+    for name, key in {
+        "history": ("code",),
+        "visits": ("date",),
+        "labs": ("date",),
+        "screenings": ("date", "kind"),
+        "referrals": ("date", "to"),
+    }.items()
 }
+_by_date = attrgetter("date")
+
+
+def _child_tuples(name: str, patient: Patient) -> list[tuple]:
+    """The field tuples (columns of _CHILD_COLS) of one child list, in date order (ties in record
+    order; history keeps record order)."""
+    items = patient.__dict__[name]
+    if not items:
+        return []
+    if name != "history":
+        items = sorted(items, key=_by_date)
+    get = _CHILD_GET[name]
+    if name == "visits":
+        return [
+            (*get(v.__dict__), json.dumps(list(v.symptoms), ensure_ascii=False) if v.symptoms else None)
+            for v in items
+        ]
+    return [get(i.__dict__) for i in items]
+
+
+def _patient_tuple(patient: Patient) -> tuple:
+    return (*_PATIENT_GET(patient.__dict__), ",".join(c.value for c in patient.conditions))
 
 
 class _Store:
@@ -351,7 +379,6 @@ class _Store:
         self.batch: list[Patient] = []
         self.next_seq = (conn.execute(select(func.max(_PATIENTS.c.seq))).scalar() or 0) + 1
         dialect = conn.dialect
-        self.iso_dates = dialect.name == "sqlite"
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         quote = dialect.identifier_preparer.quote
 
@@ -362,14 +389,12 @@ class _Store:
             )
 
         self.insert_sql = {
-            "patients": insert_sql(_PATIENTS, ["patient_id", "seq", *_PATIENT_FIELDS]),
-            **{
-                name: insert_sql(t, ["patient_id", "seq", *_CHILD_FIELDS[name]]) for name, t in _CHILD.items()
-            },
+            "patients": insert_sql(_PATIENTS, ["patient_id", "seq", *_PATIENT_COLS]),
+            **{name: insert_sql(t, ["patient_id", "seq", *_CHILD_COLS[name]]) for name, t in _CHILD.items()},
         }
         self.update_sql = (
             f"UPDATE {quote(_PATIENTS.name)} SET "
-            + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_FIELDS)
+            + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_COLS)
             + f" WHERE {quote('patient_id')} = {mark}"
         )
 
@@ -378,47 +403,6 @@ class _Store:
         if len(self.batch) >= BATCH_PATIENTS:
             self.flush()
 
-    # -- record → tuples
-
-    def _dates(self, values: list, positions: list[int]) -> None:
-        if self.iso_dates:
-            for i in positions:
-                v = values[i]
-                if v is not None:
-                    values[i] = v.isoformat()
-
-    def patient_values(self, patient: Patient) -> list:
-        values = list(_PATIENT_GET(patient.__dict__))
-        values.insert(_CONDITIONS_AT, ",".join(c.value for c in patient.conditions))
-        self._dates(values, _PATIENT_DATES)
-        return values
-
-    def child_values(self, patient: Patient) -> dict[str, list[tuple]]:
-        """{"visits": [fields tuple …], …} in date order (ties in record order)."""
-        out = {}
-        for name, get in _CHILD_GET.items():
-            items = getattr(patient, name)
-            if not items:
-                out[name] = []
-                continue
-            if name != "history":
-                items = sorted(items, key=_by_date)
-            rows = []
-            dates = _CHILD_DATES[name]
-            for item in items:
-                values = list(get(item.__dict__))
-                self._dates(values, dates)
-                if name == "visits":
-                    symptoms = values[_SYMPTOMS_AT]
-                    values[_SYMPTOMS_AT] = (
-                        json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
-                    )
-                rows.append(tuple(values))
-            out[name] = rows
-        return out
-
-    # -- writing
-
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         if not batch:
@@ -426,8 +410,7 @@ class _Store:
         conn = self.conn
         ids = [p.patient_id for p in batch]
         existing = {
-            r[0]: r
-            for r in conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))
+            r[0] for r in conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))
         }
         new_patients: list[tuple] = []
         old: list[Patient] = []
@@ -437,10 +420,11 @@ class _Store:
             if pid in existing:
                 old.append(patient)
                 continue
-            new_patients.append((pid, self.next_seq, *self.patient_values(patient)))
+            new_patients.append((pid, self.next_seq, *_patient_tuple(patient)))
             self.next_seq += 1
-            for name, rows in self.child_values(patient).items():
-                children[name] += [(pid, seq, *row) for seq, row in enumerate(rows)]
+            for name, rows in children.items():
+                for seq, row in enumerate(_child_tuples(name, patient)):
+                    rows.append((pid, seq, *row))
         if new_patients:
             conn.exec_driver_sql(self.insert_sql["patients"], new_patients)
         if old:
@@ -460,36 +444,30 @@ class _Store:
         updates = []
         for patient in patients:
             row = stored[patient.patient_id]
-            values = [row[f] for f in _PATIENT_FIELDS]
-            self._dates(values, _PATIENT_DATES)
-            fresh = self.patient_values(patient)
-            for i, f in enumerate(_PATIENT_FIELDS):
-                if f in patient.model_fields_set or f == "conditions":
-                    values[i] = fresh[i]
+            fresh = _patient_tuple(patient)
+            given = patient.model_fields_set
+            values = [
+                fresh[i] if (col in given or col == "conditions") else row[col]
+                for i, col in enumerate(_PATIENT_COLS)
+            ]
             updates.append((*values, patient.patient_id))
         conn.exec_driver_sql(self.update_sql, updates)
-        incoming = {p.patient_id: self.child_values(p) for p in patients}
         for name, table in _CHILD.items():
-            fields = _CHILD_FIELDS[name]
+            cols = _CHILD_COLS[name]
             kept: dict[str, list[tuple]] = {}
             for r in conn.execute(
                 select(table).where(table.c.patient_id.in_(ids)).order_by(table.c.patient_id, table.c.seq)
             ).mappings():
-                values = [r[f] for f in fields]
-                self._dates(values, _CHILD_DATES[name])
-                kept.setdefault(r["patient_id"], []).append(tuple(values))
+                kept.setdefault(r["patient_id"], []).append(tuple(r[c] for c in cols))
             conn.execute(delete(table).where(table.c.patient_id.in_(ids)))
             key_at = _KEY_AT[name]
-            date_at = fields.index("date")
-            for pid in ids:
-                fresh = incoming[pid][name]
+            date_at = cols.index("date")
+            for patient in patients:
+                pid = patient.patient_id
+                fresh = _child_tuples(name, patient)
                 fresh_keys = {tuple(row[i] for i in key_at) for row in fresh}
                 merged = [row for row in kept.get(pid, []) if tuple(row[i] for i in key_at) not in fresh_keys]
                 merged += fresh
                 if name != "history":
                     merged.sort(key=lambda row, at=date_at: row[at])
                 children[name] += [(pid, seq, *row) for seq, row in enumerate(merged)]
-
-
-def _by_date(item):
-    return item.date
