@@ -185,21 +185,21 @@ def durable_rules_of(c) -> tuple[list[tuple[str, Form]], Plan | bool, tuple[str,
     return rules, definite, ("ref", plan_of(c.refute, c.id + "#ref", rules))
 
 
-def _keys(f: Form) -> set[str]:
-    """The durable fact fields a form tests."""
+def _keys(f: Form) -> set[tuple[str, str, str | None]]:
+    """The durable fact fields a form tests: (field, fact it comes from, set code or None)."""
     kind = f[0]
     if kind in ("and", "or"):
         return set().union(*(_keys(x) for x in f[1:]))
     if kind in ("true", "false"):
         return set()
     if kind == "cmpf":
-        return {f[1], f[3]}
+        return {(f[1], f[1], None), (f[3], f[3], None)}
     if kind in ("has", "lacks"):
-        return {f"{f[1]}__{f[2]}"}
-    return {f[1]}
+        return {(f"{f[1]}__{f[2]}", f[1], f[2])}
+    return {(f[1], f[1], None)}
 
 
-def _chunks(program: Program, prefix: str, by_file: bool) -> list[tuple[int, str, dict, tuple[str, ...]]]:
+def _chunks(program: Program, prefix: str, by_file: bool) -> list[tuple[int, str, dict, tuple]]:
     out = []
     for layer in program.layers:
         groups: dict[str, list[tuple[str, Form]]] = {}
@@ -284,12 +284,19 @@ class DurableRuntime:
     def run(self, layer_index: int, facts: Mapping[str, Any]) -> Sequence[tuple[bool, bool]]:
         """(definite, possible) per condition of the layer, as durable_rules fires them."""
         sid = f"p{next(self._serial)}"
-        whole = durable_fact(facts, self.program.set_codes)
+        get = facts.get
         host = self._host
         host.fired.clear()
         for name, keys in self._by_layer.get(layer_index, ()):
-            fact = {k: whole[k] for k in keys if k in whole}
-            fact["t"], fact["id"], fact["sid"] = "patient", sid, sid
+            fact = {"t": "patient", "id": sid, "sid": sid}
+            for key, source, code in keys:  # as durable_fact() builds it, for these fields only
+                v = get(source)
+                if v is None:
+                    continue
+                if code is None:
+                    fact[key] = True if isinstance(v, frozenset | set | tuple | list) else v
+                elif code in v:
+                    fact[key] = True
             try:
                 state = host.assert_fact(name, fact)
             finally:

@@ -274,7 +274,7 @@ def test_durable_gives_the_kleene_value_of_generated_conditions(when, facts):
 
 
 def test_each_ruleset_is_sent_only_the_fields_its_rules_test(program, runtime):
-    keys = {k for chunks in runtime._by_layer.values() for _, ks in chunks for k in ks}
+    keys = {k for chunks in runtime._by_layer.values() for _, ks in chunks for k, _, _ in ks}
     assert "visit_symptoms__chest_pain" in keys and "history_mi" not in keys
     many = base_facts(**{f"unrelated_{i}": i for i in range(300)})  # durable alone fails past ~252
     assert runtime.run(program.rules_layer.index, many) == PythonRuntime(program).run(
