@@ -251,7 +251,7 @@ def is_empty(value: object) -> bool:
 
 
 _DATE_PATTERNS = (
-    re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
+    re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ t]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
 
@@ -263,7 +263,7 @@ def parse_date(value: object) -> date:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
         value = str(int(value))  # 19580302 typed as a number
-    text = normalize_value(str(value))
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
     for pattern in _DATE_PATTERNS:
         if m := pattern.match(text):
             try:
