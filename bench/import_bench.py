@@ -1,7 +1,8 @@
 """Import throughput: a generated roster (pathways.synthetic) written as JSONL, then imported into a
-fresh SQLite file. Prints patients/s, child rows/s and peak RSS. Not a test: numbers only.
+fresh SQLite file (or --db URL). Prints patients/s, child rows/s and peak RSS. Not a test.
 
     .venv/bin/python bench/import_bench.py --patients 100000
+    .venv/bin/python bench/import_bench.py --patients 20000 --db postgresql+psycopg://postgres@127.0.0.1:5432/x
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 30))
+    parser.add_argument("--db", help="database URL to import into (default: a fresh temporary SQLite file)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,7 +41,7 @@ def main() -> None:
         generated = time.perf_counter() - t0
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0, c0 = time.perf_counter(), time.process_time()
-        report = import_files([roster], str(db), args.as_of)
+        report = import_files([roster], args.db or str(db), args.as_of)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(
@@ -55,10 +57,8 @@ def main() -> None:
             f"{report.patients_imported / cpu:,.0f} patients/s per CPU second ({cpu:.2f} s CPU), "
             f"{children / elapsed:,.0f} child rows/s wall"
         )
-        print(
-            f"peak RSS: {rss_before / 1024:.0f} MB before import, {rss_after / 1024:.0f} MB after "
-            f"(database {db.stat().st_size / 1e6:.1f} MB)"
-        )
+        size = f"database {db.stat().st_size / 1e6:.1f} MB" if db.exists() else args.db.split("@")[-1]
+        print(f"peak RSS: {rss_before / 1024:.0f} MB before import, {rss_after / 1024:.0f} MB after ({size})")
 
 
 if __name__ == "__main__":
