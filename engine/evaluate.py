@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from engine.compile import compile_set
-from engine.ir import COUNT_MAX, COUNT_MIN, DeriveIR, Layer, Program
+from engine.ir import COUNT_MAX, COUNT_MIN, Layer, Program
 from engine.python_runtime import PythonRuntime, eval_form
 from guidelines.model import GuidelineSet
 from pathways.errors import Problem, SangaoError
@@ -62,8 +62,20 @@ class Evaluation:
     read: dict[str, dict[str, Any]]  # fired rule id → {fact: value} its `when` reads (+ count ranges)
     undecided: dict[str, tuple[str, ...]]  # derived output left unknown → missing facts behind it
     screening: dict[str, ScreeningPlan]  # kind → plan
-    near_misses: tuple[NearMiss, ...]
     backend: str
+    # the near misses, or how to find them: computed on first access (explain needs them, assess not)
+    _near: tuple[NearMiss, ...] | Callable[[], tuple[NearMiss, ...]] = field(
+        default=(), repr=False, compare=False
+    )
+
+    @property
+    def near_misses(self) -> tuple[NearMiss, ...]:
+        """Rules not fired that one numeric fact moved by at most the margin would fire (set order)."""
+        near = self._near
+        if callable(near):
+            near = near()
+            object.__setattr__(self, "_near", near)  # a cache: the value is a function of the fields
+        return near
 
 
 def _new_runtime(program: Program, name: str, durable_by_file: bool = True):
@@ -88,48 +100,58 @@ def _missing(
     return tuple(sorted(out))
 
 
-def _compose(layer: Layer, res, f: dict[str, Any], undecided: dict[str, tuple[str, ...]]) -> None:
-    d: DeriveIR
+def _steps(layer: Layer) -> tuple:
+    """The layer's derive entries as plain tuples, read by `_compose` once per patient."""
+    steps = []
     for d in layer.derives:
         if d.kind == "count":
+            steps.append(("count", d.id, d.id + COUNT_MIN, d.id + COUNT_MAX, d.members))
+        else:
+            branches = tuple((b.cond, b.then) for b in d.branches)
+            steps.append((d.hit_policy, branches, d.unknown, d.outputs))
+    return tuple(steps)
+
+
+def _compose(layer: Layer, steps: tuple, res, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
+    """Add the outputs of the layer's derive entries to `f`, from the (definite, possible) results."""
+    for step in steps:
+        kind = step[0]
+        if kind == "count":
+            _, name, name_min, name_max, members = step
             lo = hi = 0
-            unsure = []
-            for i in d.members:
+            for i in members:
                 dd, pp = res[i]
                 lo += dd
                 hi += pp
-                if pp and not dd:
-                    unsure.append(i)
-            name = d.id
             f[name] = lo if lo == hi else None
-            f[name + COUNT_MIN] = lo
-            f[name + COUNT_MAX] = hi
+            f[name_min] = lo
+            f[name_max] = hi
             if lo != hi:
+                unsure = [i for i in members if res[i][1] and not res[i][0]]
                 undecided[name] = _missing(layer, unsure, f, undecided)
             continue
+        _, branches, unknown, outputs = step
+        then = None
+        decided = True
         cands = []
-        found = False
-        for b in d.branches:
-            dd, pp = res[b.cond]
+        for cond, t in branches:
+            dd, pp = res[cond]
             if pp:
-                cands.append(b)
-            if dd and d.hit_policy == "first":
-                found = True
-                break
-        if d.hit_policy == "unique":
-            found = bool(cands)
-        if found:
-            then = cands[0].then
-            for b in cands[1:]:
-                if b.then != then:
-                    found = False
+                cands.append(cond)
+                if then is None:
+                    then = t
+                elif t != then:
+                    decided = False
+                if dd and kind == "first":
                     break
-        if found:
+        else:  # no definite case: `first` stays undecided; `unique` decides if some row is possible
+            decided = decided and kind == "unique" and then is not None
+        if decided:
             f.update(then)
         else:
-            f.update(d.unknown)
-            missing = _missing(layer, [b.cond for b in (cands or d.branches)], f, undecided)
-            for o in d.outputs:
+            f.update(unknown)
+            missing = _missing(layer, cands or [cond for cond, _ in branches], f, undecided)
+            for o in outputs:
                 undecided[o] = missing
 
 
@@ -181,8 +203,7 @@ class Evaluator:
                 functools.partial(first.run, layer.index) for layer in self.program.layers
             )
         self._layers = tuple(
-            (fn, layer, bool(layer.derives))
-            for fn, layer in zip(self._layer_fns, self.program.layers, strict=True)
+            (fn, layer, _steps(layer)) for fn, layer in zip(self._layer_fns, self.program.layers, strict=True)
         )
         self._rules_definite = {r.id: rules_layer.conditions[r.cond].definite for r in self.program.rules}
 
@@ -212,17 +233,17 @@ class Evaluator:
         undecided: dict[str, tuple[str, ...]] = {}
         res = None
         if len(self._runtimes) == 1:
-            for fn, layer, has_derives in self._layers:
+            for fn, layer, steps in self._layers:
                 res = fn(f)
-                if has_derives:
-                    _compose(layer, res, f, undecided)
+                if steps:
+                    _compose(layer, steps, res, f, undecided)
         else:
             python, durable = self._runtimes
-            for layer in self.program.layers:
+            for _, layer, steps in self._layers:
                 res = python.run(layer.index, f)
                 self._check_agree(layer, res, durable.run(layer.index, f), f, patient_id)
-                if layer.derives:
-                    _compose(layer, res, f, undecided)
+                if steps:
+                    _compose(layer, steps, res, f, undecided)
         fired = []
         read = {}
         get = f.get
@@ -248,8 +269,8 @@ class Evaluator:
             read=read,
             undecided=undecided,
             screening=screening,
-            near_misses=self._near_misses(f, res),
             backend=self.backend,
+            _near=functools.partial(self._near_misses, f, res),
         )
 
     def evaluate_both(self, facts: Mapping[str, Any], patient_id: str | None = None) -> Evaluation:

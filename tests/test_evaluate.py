@@ -375,3 +375,9 @@ def test_a_rule_fired_on_a_count_range_reads_the_range(slice_evaluator):
         "risk_factor_count__min": 2,
         "risk_factor_count__max": 3,
     }
+
+
+def test_near_misses_are_computed_on_first_access_and_kept(slice_evaluator):
+    ev = slice_evaluator.evaluate(base_facts(visit_sbp=172))
+    first = ev.near_misses
+    assert first is ev.near_misses and first == (NearMiss("htn.urgent_bp", "visit_sbp", 172, 180, "gte"),)
