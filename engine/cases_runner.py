@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.assess import Assessed, Assessor
+from engine.python_runtime import PythonRuntime
 from engine.thresholds import iter_comparisons
 from guidelines.schema import Count
 from pathways.facts import FACTS
@@ -132,6 +133,7 @@ def run_cases(assessor: Assessor, case_files: Iterable[CaseFile]) -> CasesReport
     fired_rules: set[str] = set()
     seen: dict[str, list[Any]] = defaultdict(list)
     hits: set[tuple[str, int]] = set()
+    find_hits = _table_hit_finder(assessor)
     for cf in case_files:
         for name, case in cf.cases.items():
             steps = case.steps or [None]
@@ -149,11 +151,34 @@ def run_cases(assessor: Assessor, case_files: Iterable[CaseFile]) -> CasesReport
                     continue
                 run.failures.extend(check_expectations(expect, assessed))
                 fired_rules.update(assessed.evaluation.fired)
-                hits.update(getattr(assessed.evaluation, "table_hits", ()))
+                hits.update(find_hits(assessed.evaluation.facts))
                 for fact, value in assessed.evaluation.facts.items():
                     if isinstance(value, int | float) and not isinstance(value, bool):
                         seen[fact].append(value)
     return CasesReport(runs, coverage_problems(assessor, fired_rules, seen, hits))
+
+
+def _table_hit_finder(assessor: Assessor):
+    """facts → {(table id, row index)} of the rows definitely hit (the first one for `first` tables).
+    Re-runs the table's layer on the finished facts with the plain-Python runtime: rows read only
+    facts of earlier layers, so the result is the one the evaluation saw."""
+    program = assessor.evaluator.program
+    runtime = PythonRuntime(program)
+    tables = [(layer.index, d) for layer in program.layers for d in layer.derives if d.kind == "table"]
+
+    def hits(facts: dict[str, Any]) -> set[tuple[str, int]]:
+        out: set[tuple[str, int]] = set()
+        results: dict[int, Any] = {}
+        for index, table in tables:
+            res = results.setdefault(index, runtime.run(index, facts))
+            for row, branch in enumerate(table.branches):
+                if res[branch.cond][0]:
+                    out.add((table.id, row))
+                    if table.hit_policy == "first":
+                        break
+        return out
+
+    return hits
 
 
 def _integer_facts(assessor: Assessor) -> set[str]:

@@ -38,3 +38,15 @@ def test_guideline_case(set_path, backend, run_id):
 def test_cases_cover_every_rule_table_row_and_threshold(set_path):
     problems = _report(set_path, "python").coverage
     assert [p.render() for p in problems] == []
+
+
+def test_coverage_names_the_rules_table_rows_and_thresholds_left_without_cases():
+    set_path = ROOT / "national-default"
+    assessor = build_assessor(AssessOptions(str(set_path), date(2026, 1, 1), "python"))
+    without_lipids = [cf for cf in load_case_files(set_path) if not cf.path.endswith("lipids.cases.yaml")]
+    codes = {(p.code, p.message.split(" ")[2] if p.code == "T102" else "") for p in
+             run_cases(assessor, without_lipids).coverage}
+    assert ("T102", "ten_year_risk") in codes
+    messages = [p.message for p in run_cases(assessor, without_lipids).coverage]
+    assert any(m.startswith("rule lipid.") for m in messages)
+    assert any("T103" == p.code for p in run_cases(assessor, without_lipids[:1]).coverage)

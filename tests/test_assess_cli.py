@@ -1,0 +1,173 @@
+"""`sangao assess`, `explain`, `guidelines diff`, `guidelines test` and `demo` end to end, through the
+real CLI on a generated roster and a real SQLite file."""
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import cli
+from pathways.models import Assessment
+from pathways.synthetic import generate_jsonl
+
+AS_OF = "2026-11-23"
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def roster(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("roster") / "roster.jsonl"
+    path.write_text("".join(line + "\n" for line in generate_jsonl(300, 5, date.fromisoformat(AS_OF))),
+                    encoding="utf-8")
+    return path
+
+
+def _assess(roster: Path, *extra: str) -> list[dict]:
+    result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "jsonl",
+                                     "--provisional-calendar", *extra])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_assess_jsonl_writes_one_interchange_line_per_patient_under_management(roster):
+    lines = _assess(roster)
+    records = [json.loads(line) for line in roster.read_text(encoding="utf-8").splitlines()]
+    gone = {r["patient_id"] for r in records
+            if any(r.get(k) and r[k] <= AS_OF for k in ("deceased_on", "moved_out_on"))}
+    assert gone, "the generated roster has patients who died or moved out"
+    assert [a["patient_id"] for a in lines] == [r["patient_id"] for r in records if r["patient_id"] not in gone]
+    for line in lines:
+        a = Assessment.model_validate(line)
+        assert a.as_of == date.fromisoformat(AS_OF)
+        assert a.guideline_set == "national-default"
+        assert set(line) >= {"patient_id", "as_of", "guideline_set", "guideline_version", "color", "tier", "reasons",
+                             "referral", "control", "bp_target", "ascvd_risk", "ldl_target", "egfr", "ckd_stage",
+                             "albuminuria", "screenings_due", "next_follow_up"}
+    assert {a["color"] for a in lines} == {"red", "yellow", "blue"}
+
+
+def test_colour_and_tier_always_go_together(roster):
+    tiers = {(a["color"], a["tier"]) for a in _assess(roster)}
+    assert tiers <= {("red", "county"), ("yellow", "township"), ("blue", "village")}
+
+
+def test_every_reason_cites_its_clause_and_every_red_patient_is_referred(roster):
+    for a in _assess(roster):
+        assert all(r["source"] and r["text"] for r in a["reasons"])
+        if a["color"] == "red":
+            assert a["referral"] is not None and a["referral"]["to"] == "county"
+
+
+def test_both_backends_give_identical_assessments(roster):
+    assert _assess(roster, "--engine", "durable") == _assess(roster, "--engine", "python")
+
+
+def test_two_worker_processes_give_the_same_assessments_in_the_same_order(roster):
+    assert _assess(roster, "--workers", "2") == _assess(roster)
+
+
+def test_next_follow_up_is_never_before_as_of_and_never_a_weekend_or_holiday(roster):
+    from guidelines.calendar_loader import load_calendar
+
+    calendar = load_calendar({2026, 2027}, provisional=True)
+    for a in _assess(roster):
+        day = date.fromisoformat(a["next_follow_up"])
+        assert day >= date.fromisoformat(AS_OF)
+        assert calendar.is_working_day(day)
+
+
+def test_without_the_provisional_option_a_2027_follow_up_is_an_error_naming_the_year(roster):
+    result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "jsonl"])
+    assert result.exit_code != 0
+    assert "2027" in str(result.exception) + result.output
+
+
+def test_csv_output_has_a_header_and_one_row_per_assessment(roster, tmp_path):
+    out = tmp_path / "a.csv"
+    result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "csv",
+                                     "--out", str(out), "--provisional-calendar"])
+    assert result.exit_code == 0, result.output
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("patient_id,as_of,guideline_set")
+    assert len(rows) - 1 == len(_assess(roster))
+
+
+def test_saved_assessments_are_kept_once_with_the_guideline_version(roster, tmp_path):
+    from store import import_files
+    from store.assessments import load_assessments
+
+    db = tmp_path / "s.db"
+    import_files([roster], f"sqlite:///{db}", date.fromisoformat(AS_OF))
+    for _ in range(2):  # saving twice replaces, never duplicates
+        result = runner.invoke(cli.app, ["assess", "--db", str(db), "--as-of", AS_OF, "--format", "jsonl",
+                                         "--save", "--provisional-calendar"])
+        assert result.exit_code == 0, result.output
+    saved = list(load_assessments(f"sqlite:///{db}"))
+    assert len(saved) == len(_assess(roster))
+    assert {(a.guideline_set, a.guideline_version) for a in saved} == {("national-default", "2026.1")}
+
+
+def test_explain_prints_every_fired_rule_with_values_and_clause(roster):
+    red = next(a for a in _assess(roster) if a["color"] == "red")
+    result = runner.invoke(cli.app, ["explain", red["patient_id"], "--roster", str(roster), "--as-of", AS_OF,
+                                     "--provisional-calendar"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for reason in red["reasons"]:
+        assert reason["rule"] in result.output
+    assert "local-definition" in result.output
+    assert "source:" in result.output and "读取" in result.output
+
+
+def test_explain_in_english_and_for_an_unknown_patient(roster):
+    pid = _assess(roster)[0]["patient_id"]
+    result = runner.invoke(cli.app, ["explain", pid, "--roster", str(roster), "--as-of", AS_OF, "--lang", "en",
+                                     "--provisional-calendar"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "rules fired" in result.output or "no rule fired" in result.output
+    missing = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "explain", "nobody", "--roster",
+                              str(roster), "--as-of", AS_OF], capture_output=True, text=True, cwd=ROOT)
+    assert missing.returncode == 1
+    assert "D900" in missing.stderr and "nobody" in missing.stderr
+
+
+def test_guidelines_diff_counts_the_patients_a_county_overlay_moves(roster):
+    county = ROOT / "guidelines" / "overlays-examples" / "example-county"
+    same = runner.invoke(cli.app, ["guidelines", "diff", "national-default", "national-default", "--roster",
+                                   str(roster), "--as-of", AS_OF, "--provisional-calendar"], terminal_width=200)
+    assert same.exit_code == 0, same.output
+    assert "colour changes: 0 " in same.output and "next follow-up changes: 0" in same.output
+    changed = runner.invoke(cli.app, ["guidelines", "diff", "national-default", str(county), "--roster",
+                                      str(roster), "--as-of", AS_OF, "--provisional-calendar"], terminal_width=200)
+    assert changed.exit_code == 0, changed.output
+    assert "next follow-up changes: 0" not in changed.output  # the overlay shortens yellow follow-ups
+
+
+def test_guidelines_test_runs_every_case_of_the_default_set():
+    result = runner.invoke(cli.app, ["guidelines", "test"], terminal_width=200)
+    assert "0 failed" in result.output, result.output
+    assert result.exit_code == 0, result.output
+
+
+def test_demo_runs_the_whole_pipeline_and_names_its_outputs(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(cli.app, ["demo", "--patients", "120", "--as-of", AS_OF, "--out", str(out)],
+                           terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv"):
+        assert (out / name).exists() and name in result.output
+    assessed = [json.loads(line) for line in (out / "assessments.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert 0 < len(assessed) <= 120
+    assert "provisional working-day calendar" in result.output  # 2027 follow-ups, visibly warned
+
+
+def test_assessment_json_schema_only_ever_gains_optional_fields():
+    """interchange.md: the assessment changes only by adding optional fields. A deliberate addition
+    updates tests/contract/assessment.schema.json in the same commit."""
+    current = Assessment.model_json_schema()
+    committed = json.loads((ROOT / "tests" / "contract" / "assessment.schema.json").read_text(encoding="utf-8"))
+    assert current == committed
