@@ -203,9 +203,32 @@ def _owned(assessor: Assessor, key: str) -> bool:
     if origin is None:
         return False
     try:
-        return Path(origin.file).resolve().is_relative_to(Path(gset.path).resolve())
+        inside = Path(origin.file).resolve().is_relative_to(Path(gset.path).resolve())
     except (OSError, ValueError):
         return False
+    if inside and key.startswith("screenings."):
+        # a screenings block is replaced whole, so unchanged copies of base items come along
+        return _screening_item(gset, key) != _screening_item(_base_set(gset), key)
+    return inside
+
+
+def _screening_item(gset, key: str):
+    kind = key.removeprefix("screenings.")
+    return next((i for c in gset.screenings.complications for i in c.items if i.kind == kind), None)
+
+
+_BASES: dict[str, object] = {}
+
+
+def _base_set(gset):
+    from guidelines.loader import load_set
+
+    ref = gset.manifest.extends
+    folder = Path(gset.path) / ref
+    target = str(folder) if folder.is_dir() else ref
+    if target not in _BASES:
+        _BASES[target] = load_set(target)
+    return _BASES[target]
 
 
 def coverage_problems(

@@ -45,6 +45,7 @@ class ScreeningKind(StrEnum):
     NEUROPATHY = "neuropathy"
     ABI = "abi"
     FOOT_PULSE = "foot_pulse"
+    COGNITIVE = "cognitive"  # added: for sets whose six diseases include 认知障碍 (S37)
 
 
 class Result(StrEnum):
