@@ -82,7 +82,9 @@ def print_explanation(assessed: Assessed, gset: GuidelineSet, console: Console, 
     for reason in a.reasons:
         rule = rules[reason.rule]
         read = ev.read.get(reason.rule, {})
-        values = " ".join(f"{k}={_fmt(v)}" for k, v in read.items())
+        # in a fired `any` of many flags the false ones say nothing: show what held, unless nothing else
+        shown = {k: v for k, v in read.items() if v is not False} or read
+        values = " ".join(f"{k}={_fmt(v)}" for k, v in shown.items())
         text = reason.text if lang == "zh" else reason_text(rule, ev.facts, lang="en")
         console.print(f"  [{COLOR_STYLE[reason.color.value]}]{reason.rule}[/]  {reason.color.value}  "
                       f"[dim]{t['read']}:[/] {escape(values)}")
