@@ -222,7 +222,7 @@ def rulesets_for(
 ) -> list[tuple[int, str, dict]]:
     """(layer index, ruleset name, definition) for every chunk. Pure: the durable JSON of the program.
     `by_file`: one ruleset per (layer, programme file), each cut at MAX_RULES; False: per layer only
-    (fewer rulesets, so fewer asserts and SEEN actions per patient; see bench/assess_bench.py)."""
+    (fewer asserts and SEEN actions per patient, but larger facts; bench/assess_bench.py compares)."""
     return [(index, name, definition) for index, name, definition, _ in _chunks(program, prefix, by_file)]
 
 

@@ -159,8 +159,9 @@ class Evaluator:
     """Compile a set once; evaluate many patients' facts."""
 
     def __init__(self, gset: GuidelineSet, backend: Backend = "python", durable_by_file: bool = True) -> None:
-        """`durable_by_file`: durable rulesets per (layer, programme file); False: per layer, which
-        bench/assess_bench.py measures faster (fewer asserts and catch-all actions per patient)."""
+        """`backend`: python (default), durable, or both (cross-check, R002 on disagreement).
+        `durable_by_file`: durable rulesets per (layer, programme file); False: one per layer (fewer
+        asserts and catch-all actions, larger facts each); bench/assess_bench.py compares the two."""
         self.gset = gset
         self.backend = backend
         self.program = compile_set(gset)
