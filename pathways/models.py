@@ -11,7 +11,8 @@ store/validation.py, not a reason to refuse the record.
 from datetime import date as _date
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictStr, field_validator
+from pydantic_core import core_schema
 
 from pathways.vocab import (
     AscvdRisk,
@@ -29,13 +30,6 @@ from pathways.vocab import (
 
 
 
-def _number_only(value):
-    # pydantic's lax float accepts True and "150"; both are data errors here.
-    if isinstance(value, (bool, str)):
-        raise ValueError("expected a number (write 150, not \"150\" or true)")
-    return value
-
-
 def _iso_date_only(value):
     # lax `date` also accepts Unix timestamps; only ISO strings and dates are dates here.
     if isinstance(value, (bool, int, float)):
@@ -43,9 +37,23 @@ def _iso_date_only(value):
     return value
 
 
-# Ints are accepted where floats are meant (150 == 150.0); strings and booleans are not.
-Num = Annotated[float, BeforeValidator(_number_only), Field(allow_inf_nan=False)]
-IsoDate = Annotated[_date, BeforeValidator(_iso_date_only)]
+class _IsoDateSchema:
+    """A date from JSON is an ISO string, checked natively by pydantic-core (strict: anything else,
+    such as a timestamp or a datetime string, fails the JSON fast path of store/importer.py, which
+    then validates the parsed dict in Python mode and reports it). From Python: a date, or a string
+    lax `date` parses, never a number."""
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.date_schema(strict=True),
+            python_schema=core_schema.no_info_before_validator_function(_iso_date_only, handler(source)),
+        )
+
+
+# Native strict float (pydantic-core, no Python call per value): ints are accepted where floats are
+# meant (150 == 150.0); strings, booleans, NaN and infinities are not.
+Num = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+IsoDate = Annotated[_date, _IsoDateSchema()]
 
 
 class _Frozen(BaseModel):
