@@ -461,6 +461,26 @@ def guidelines_test(
         raise typer.Exit(1)
 
 
+@guidelines_app.command("explain")
+def guidelines_explain(
+    rule_id: Annotated[str | None, typer.Argument(help="a rule id; omit for the whole set by colour")] = None,
+    path: Annotated[str, typer.Option("--guidelines", "-g", help="guideline set: a name or a folder")] = "national-default",
+    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+) -> None:
+    """Show a rule (when it fires, what it implies, its source and verification) or the whole set by colour.
+
+    Example: sangao guidelines explain htn.urgent_bp
+    """
+    from guidelines.loader import load_set
+    from reports.guideline_explain import print_overview, print_rule
+
+    gset = load_set(path)
+    if rule_id is None:
+        print_overview(gset, console, lang=lang)
+    else:
+        print_rule(gset, rule_id, console, lang=lang)
+
+
 @guidelines_app.command("diff")
 def guidelines_diff(
     old: Annotated[str, typer.Argument(help="the published set (name or folder)")],

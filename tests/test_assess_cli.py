@@ -171,3 +171,19 @@ def test_assessment_json_schema_only_ever_gains_optional_fields():
     current = Assessment.model_json_schema()
     committed = json.loads((ROOT / "tests" / "contract" / "assessment.schema.json").read_text(encoding="utf-8"))
     assert current == committed
+
+
+def test_guidelines_explain_shows_a_rule_with_its_threshold_source_and_the_local_definition_note():
+    result = runner.invoke(cli.app, ["guidelines", "explain", "htn.urgent_bp"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "visit_sbp ≥ 180" in result.output and "visit_dbp ≥ 110" in result.output
+    assert "verification: V1" in result.output and "local-definition" in result.output
+    overview = runner.invoke(cli.app, ["guidelines", "explain"], terminal_width=300)
+    assert overview.exit_code == 0 and "htn.urgent_bp" in overview.output and "kidney.no_creatinine" in overview.output
+
+
+def test_guidelines_explain_of_an_unknown_rule_suggests_the_closest():
+    result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "guidelines", "explain", "htn.urgnt_bp"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert "did you mean 'htn.urgent_bp'" in result.stderr

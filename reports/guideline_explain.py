@@ -1,0 +1,79 @@
+"""`sangao guidelines explain [RULE_ID]`: a rule as an author or clinician reads it — when it fires
+(parameters resolved), what it implies, its source and verification tag, where it is defined — or,
+without an id, the set's rules grouped by colour with the colour scheme's status."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from engine.describe import condition_text
+from guidelines.model import GuidelineSet
+from guidelines.schema import ParamRef, Rule
+from pathways.errors import SangaoError
+
+VERIFICATION = {
+    "V1": "checked against the official text",
+    "V2": "checked against a secondary text",
+    "U": "UNVERIFIED: a configurable default only; check against the primary document",
+    "PD": "project default: no source gives this value",
+}
+
+
+def _policy(gset: GuidelineSet) -> str:
+    if gset.policy_status == "local-definition":
+        return ("colour scheme: local-definition — this project's documented derivation from national rules "
+                "(no public red/yellow/blue criteria exist); a province replaces it with an overlay set")
+    return f"colour scheme: {gset.policy_status}"
+
+
+def _days(gset: GuidelineSet, value) -> str:
+    if isinstance(value, ParamRef):
+        return f"{gset.param(value.param)} days ({value.param})"
+    return f"{value} days"
+
+
+def print_rule(gset: GuidelineSet, rule_id: str, console: Console, lang: str = "zh") -> None:
+    rules = {r.id: r for r in gset.rules}
+    aliases = {a: r.id for r in gset.rules for a in r.aliases}
+    rule: Rule | None = rules.get(rule_id) or rules.get(aliases.get(rule_id, ""))
+    if rule is None:
+        import difflib
+
+        close = difflib.get_close_matches(rule_id, list(rules), n=1)
+        raise SangaoError.one("C900", f"no rule {rule_id!r} in {gset.name} {gset.version}",
+                              hint=f"did you mean {close[0]!r}?" if close else "`sangao guidelines explain` lists them")
+    origin = gset.origin.get(f"rules.{rule.id}")
+    doc = gset.sources.get(rule.source.doc)
+    params = {name: p.value for name, p in gset.parameters.items()}
+    console.print(f"[bold]{rule.id}[/]  {rule.color}  ({gset.name} {gset.version})"
+                  + (f"   [dim]{origin.file}:{origin.line}[/]" if origin else ""))
+    console.print(f"  when: {escape(condition_text(rule.when, lang=lang, params=params))}")
+    if rule.referral:
+        console.print(f"  referral: {rule.referral.urgency} → {rule.referral.to}")
+    follow = _days(gset, rule.follow_up_days) if rule.follow_up_days is not None else \
+        f"{_days(gset, getattr(gset.colors, rule.color).follow_up_days)} (the colour's)"
+    console.print(f"  next follow-up within: {follow}")
+    console.print(f"  explain: {escape(rule.explain if lang == 'zh' else rule.explain_en or rule.explain)}")
+    console.print(f"  source: {escape(doc.title if doc else rule.source.doc)} — {escape(rule.source.clause)}"
+                  + (f"  {doc.url}" if doc and doc.url else ""))
+    console.print(f"  verification: {rule.source.verification} ({VERIFICATION[rule.source.verification]})")
+    if rule.aliases:
+        console.print(f"  formerly: {', '.join(rule.aliases)}")
+    console.print(f"  [dim]{_policy(gset)}[/]")
+
+
+def print_overview(gset: GuidelineSet, console: Console, lang: str = "zh") -> None:
+    console.print(f"[bold]{gset.name} {gset.version}[/]  {len(gset.rules)} rules")
+    console.print(f"  {_policy(gset)}")
+    for color in ("red", "yellow", "blue"):
+        spec = getattr(gset.colors, color)
+        console.print(f"\n[bold]{color}[/] → {spec.tier}, follow-up {_days(gset, spec.follow_up_days)}")
+        for rule in (r for r in gset.rules if r.color == color):
+            tag = rule.source.verification
+            flag = " [yellow](unverified)[/]" if tag == "U" else ""
+            console.print(f"  {rule.id:<32} [{tag}]{flag} {escape(rule.explain if lang == 'zh' else rule.explain_en or rule.explain)}")
+    unverified = [name for name, p in gset.parameters.items() if p.source and p.source.verification == "U"]
+    if unverified:
+        console.print(f"\n[yellow]unverified parameters (configurable defaults, check the primary document):[/] "
+                      f"{', '.join(unverified)}")
