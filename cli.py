@@ -485,7 +485,7 @@ def guidelines_explain(
 def guidelines_diff(
     old: Annotated[str, typer.Argument(help="the published set (name or folder)")],
     new: Annotated[str, typer.Argument(help="the changed set (name or folder)")],
-    roster: Annotated[str, typer.Option("--roster", help="a roster file, or a database path/URL")],
+    roster: Annotated[str, typer.Option("--roster", help="a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)")],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
 ) -> None:
@@ -500,9 +500,8 @@ def guidelines_diff(
     as_of = as_of or _today()
     old_a = build_assessor(AssessOptions(old, as_of, "python", provisional_calendar))
     new_a = build_assessor(AssessOptions(new, as_of, "python", provisional_calendar))
-    source = Path(roster)
-    patients = _patients(source, "") if source.suffix.lower() in (".jsonl", ".csv", ".xlsx", ".zip") or source.is_dir() \
-        else _patients(None, roster)
+    is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
+    patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
     print_diff(diff_sets(old_a, new_a, patients, as_of), console)
 
 
