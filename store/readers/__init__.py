@@ -4,8 +4,9 @@ child rows, or a child row that could not be used), each with a raw record and a
 field path back at a file, row and column. store/importer.py validates and stores them.
 
 Formats are chosen by extension: .jsonl/.ndjson/.json → JSONL; .csv → CSV (all CSV files of one
-directory given in one call form one set, joined on patient id); .xlsx/.xlsm → a workbook whose
-sheets form one set. Tabular headers go through the alias table in store/readers/aliases.py and an
+directory given in one call form one set, joined on patient id or resident ID); .xlsx/.xlsm and
+legacy .xls → a workbook whose sheets form one set; .zip → an archive whose CSV/Excel members form
+one set (split exports: parts with the same headers are one table). Tabular headers go through the alias table in store/readers/aliases.py and an
 optional site mapping (store/readers/mapping.py).
 """
 
@@ -22,6 +23,8 @@ from store.validation import Loc
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+XLS_SUFFIXES = (".xls",)
+ZIP_SUFFIXES = (".zip",)
 
 Locator = Callable[[Loc], tuple[str, int, str | None]]
 
@@ -46,7 +49,7 @@ class Item:
 class Source:
     """A unit of import: one transaction."""
 
-    kind: str  # "jsonl" | "csv" | "xlsx"
+    kind: str  # "jsonl" | "csv" | "xlsx" | "xls" | "zip"
     paths: list[Path]
     encodings: dict[str, str] = field(default_factory=dict)  # display name → encoding found
     rows_read: dict[str, int] = field(default_factory=dict)  # display name → data rows/lines
@@ -71,6 +74,10 @@ def group_sources(paths: list[Path]) -> list[Source]:
             sources.append(Source("jsonl", [path]))
         elif suffix in XLSX_SUFFIXES:
             sources.append(Source("xlsx", [path]))
+        elif suffix in XLS_SUFFIXES:
+            sources.append(Source("xls", [path]))
+        elif suffix in ZIP_SUFFIXES:
+            sources.append(Source("zip", [path]))
         elif suffix in CSV_SUFFIXES:
             folder = path.resolve().parent
             if folder not in csv_sets:
@@ -82,7 +89,7 @@ def group_sources(paths: list[Path]) -> list[Source]:
                 "D030",
                 f"cannot tell the format of {path.name!r} from its extension",
                 file=str(path),
-                hint="name it .jsonl (interchange), .csv or .xlsx",
+                hint="name it .jsonl (interchange), .csv, .xlsx, .xls or .zip",
             )
     return sources
 

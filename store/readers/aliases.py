@@ -78,24 +78,37 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
         "smoker": _f("bool", "吸烟", "是否吸烟", "吸烟情况", "吸烟状况", "smoker"),
         "pregnant": _f("bool", "妊娠", "是否妊娠", "怀孕", "是否怀孕", "pregnant"),
         "breastfeeding": _f("bool", "哺乳", "是否哺乳", "哺乳期", "breastfeeding"),
-        "history": _f("history", "既往史", "病史", "既往疾病", "疾病史", "history"),
+        "history": _f("history", "既往史", "病史", "既往疾病", "疾病史", "既往史疾病", "history"),
+        # 日吸烟量 (支/天, `current/target` on the form): 0 is a non-smoker, blank is unknown
+        "cigarettes": _f("cigs", "日吸烟量", "吸烟量", "每日吸烟量", "日吸烟量支"),
     },
     "visits": {
         "patient_id": _PATIENT_ID,
         "date": _f("date", "随访日期", "日期", "就诊日期", "date"),
         "sbp": _f("num", "收缩压", "sbp"),
         "dbp": _f("num", "舒张压", "dbp"),
-        "bp": _f("bp", "血压"),
-        "heart_rate": _f("num", "心率", "heart_rate"),
-        "fpg": _f("num", "空腹血糖", "空腹血糖值", "fpg"),
+        "bp": _f("bp", "血压", "血压值", "体征血压"),
+        # two-arm readings: which one counts is the site's call (--mapping `bp_arm:`), never ours
+        "bp_left": _f("bp_arm:left", "左侧血压", "左臂血压", "血压左", "血压左侧", "左上肢血压"),
+        "bp_right": _f("bp_arm:right", "右侧血压", "右臂血压", "血压右", "血压右侧", "右上肢血压"),
+        "sbp_left": _f("arm:left:sbp", "左侧收缩压", "左臂收缩压", "收缩压左", "收缩压左侧", "左收缩压"),
+        "dbp_left": _f("arm:left:dbp", "左侧舒张压", "左臂舒张压", "舒张压左", "舒张压左侧", "左舒张压"),
+        "sbp_right": _f("arm:right:sbp", "右侧收缩压", "右臂收缩压", "收缩压右", "收缩压右侧", "右收缩压"),
+        "dbp_right": _f("arm:right:dbp", "右侧舒张压", "右臂舒张压", "舒张压右", "舒张压右侧", "右舒张压"),
+        "heart_rate": _f("num", "心率", "体征心率", "heart_rate"),
+        "fpg": _f("num", "空腹血糖", "空腹血糖值", "辅助检查空腹血糖", "fpg"),
         "random_glucose": _f("num", "随机血糖", "random_glucose"),
         "temperature": _f("num", "体温", "temperature"),
-        "weight_kg": _f("num", "体重", "weight_kg"),
+        "weight_kg": _f("num", "体重", "体征体重", "weight_kg"),
         "height_cm": _f("num", "身高", "height_cm"),
         "waist_cm": _f("num", "腰围", "waist_cm"),
         "symptoms": _f("codes", "症状", "symptoms"),
         "adverse_reaction": _f("bool", "药物不良反应", "不良反应", "adverse_reaction"),
         "new_complication": _f("bool", "新发并发症", "并发症", "new_complication"),
+        # national-form fields of a flat visit row that land elsewhere in the record
+        "visit_class": _f("visit_class", "此次随访分类", "随访分类", "本次随访分类"),
+        "foot_pulse": _f("foot_pulse", "足背动脉搏动", "足背动脉波动", "足背动脉"),
+        "hba1c": _f("lab", "糖化血红蛋白", "糖化血红蛋白值", "hba1c"),
     },
     "labs": {
         "patient_id": _PATIENT_ID,
@@ -229,6 +242,7 @@ def normalize_header(text: object) -> str:
     """`收缩压（mmHg）：` → `收缩压`; `体检日期-CHECKDATE` → `体检日期`; `LDL-C` → `ldl-c`."""
     t = unicodedata.normalize("NFKC", str(text)).replace("\ufeff", "")
     t = re.sub(r"\s+", "", t).rstrip(":")
+    t = re.sub(r"\((左|右)[侧臂]?\)$", r"\1", t)  # 收缩压(左) is an arm, not a unit
     t = re.sub(r"\([^()]*\)$", "", t)
     t = re.sub(r"(?<=[^\x00-\x7f])-[A-Z_]+$", "", t)
     return t.lower()
@@ -256,7 +270,14 @@ _DATE_PATTERNS = (
 )
 
 
-def parse_date(value: object) -> date:
+_RANGE = re.compile(r"^(.+?)(?:至|到|~|～|—+|--|\s-\s)(.+)$")
+
+
+def parse_date(value: object, allow_range: bool = False) -> date:
+    """A date in any shape of real-exports §1.8. With `allow_range` (the readers pass it for the
+    patient's own dates such as enrolled_on), a range in one cell (`2019/01/01至2019/12/31`) gives
+    its start: the day the period (of management, of a contract) began. A visit or lab happens on
+    one day, so there a range stays an error."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -264,25 +285,65 @@ def parse_date(value: object) -> date:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
         value = str(int(value))  # 19580302 typed as a number
     text = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    if allow_range and (m := _RANGE.match(text)) and _date_or_none(m[1].strip()) and _date_or_none(m[2].strip()):
+        text = m[1].strip()
+    found = _date_or_none(text)
+    if found is None:
+        raise CellError(f"not a date ({value!r})", "write a date such as 2026-03-12, 2026/3/12 or 20260312")
+    return found
+
+
+def _date_or_none(text: str) -> date | None:
     for pattern in _DATE_PATTERNS:
         if m := pattern.match(text):
             try:
                 return date(int(m[1]), int(m[2]), int(m[3]))
             except ValueError:
-                break
-    raise CellError(f"not a date ({value!r})", "write a date such as 2026-03-12, 2026/3/12 or 20260312")
+                return None
+    return None
 
 
-def parse_number(value: object) -> float | int:
+# Unit spellings accepted after a number, by the interchange unit of the field (after NFKC and
+# lower case: full-width ％ is %, ℃ is °c, µ is μ). Any other unit is refused, never converted.
+UNIT_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "mmHg": ("mmhg", "毫米汞柱"),
+    "mmol/L": ("mmol/l",),
+    "kg": ("kg", "公斤"),
+    "cm": ("cm", "厘米"),
+    "/min": ("次/分", "次/分钟", "bpm", "/min", "次/min"),
+    "%": ("%",),
+    "μmol/L": ("μmol/l", "umol/l"),
+    "mg/g": ("mg/g",),
+    "°C": ("°c",),
+    "cigarettes/day": ("支", "支/天", "支/日"),
+}
+_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_UNIT = r"(?:[^\d/.+-][^\d/]*(?:/[^\d/.+-][^\d/]*)?)?"
+_MEASURE = re.compile(rf"^({_NUM})({_UNIT})(?:/({_NUM})({_UNIT}))?$")
+
+
+def parse_number(value: object, unit: str | None = None, pair: bool = False) -> float | int:
+    """A number from a cell: full-width digits, a trailing unit (only the field's own unit,
+    `unit`), and for `pair` fields a `current/target` pair (the current value is taken)."""
     if isinstance(value, bool):
         raise CellError(f"not a number ({value!r})", "write a plain number such as 150 or 7.9")
     if isinstance(value, (int, float)):
         return value
     text = normalize_value(str(value))
-    if re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
-        number = float(text)
-        return int(number) if number.is_integer() and "." not in text else number
-    raise CellError(f"not a number ({value!r})", "write a plain number such as 150 or 7.9, without units")
+    m = _MEASURE.match(text)
+    if not m or (m[3] is not None and not pair):
+        hint = "write a plain number such as 150 or 7.9" + (f" (in {unit})" if unit else "")
+        if m and m[3] is not None:
+            hint = "write one number; a/b pairs are read only for current/target fields (体重, 日吸烟量)"
+        raise CellError(f"not a number ({value!r})", hint)
+    for found in (m[2], m[4] or ""):
+        if found and found not in UNIT_SPELLINGS.get(unit or "", ()):
+            raise CellError(
+                f"unit {found!r} is not the field's unit ({value!r})",
+                f"give the value in {unit}" if unit else "write a plain number without a unit",
+            )
+    number = float(m[1])
+    return int(number) if number.is_integer() and "." not in m[1] else number
 
 
 def parse_id(value: object) -> str:

@@ -12,6 +12,13 @@ values:                  # per field (or per kind: bool, sex) : site label → i
   conditions: {高血压病: hypertension}
 tables:                  # file stem or sheet name → table
   随访记录表: visits
+form: hypertension       # the national form of flat visit files (or {file stem: form}): sets the
+                         # conditions of their patients and which symptom codes apply
+defaults:                # patient fields a flat export lacks
+  conditions: [hypertension]
+  enrolled_on: first_visit   # or a date; default: a column, else the first visit
+bp_arm: higher           # two-arm blood pressure: left, right or higher (by systolic)
+id_salt: county-370202   # optional: mixed into the patient_id derived from the resident ID
 ```
 
 Unknown keys, tables or fields are D031 errors with the line in the mapping file.
@@ -33,11 +40,26 @@ from store.validation import did_you_mean
 _FIELD_KINDS = sorted({spec.kind for fields in TABLES.values() for spec in fields.values()} | {"bool", "sex"})
 
 
+SECTIONS = ["columns", "values", "tables", "form", "defaults", "bp_arm", "id_salt"]
+BP_ARMS = ("left", "right", "higher")
+# A concentration (mg/L) is not the albumin/creatinine ratio (mg/g): never taken as uacr.
+REFUSED_AS = {"尿微量白蛋白": "uacr", "尿微量白蛋白浓度": "uacr", "尿白蛋白": "uacr", "malb": "uacr"}
+
+
 @dataclass
 class Mapping:
     columns: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # header → (table, field)
     values: dict[str, dict[str, object]] = field(default_factory=dict)  # field/kind → label → value
     tables: dict[str, str] = field(default_factory=dict)  # name → table
+    form: str | dict[str, str] | None = None  # national form of flat visit files (or by file stem)
+    defaults: dict[str, object] = field(default_factory=dict)  # patient fields a flat export lacks
+    bp_arm: str | None = None  # left | right | higher
+    id_salt: str = ""
+
+    def form_for(self, stem: str) -> str | None:
+        if isinstance(self.form, dict):
+            return self.form.get(normalize_header(stem))
+        return self.form
 
 
 def load_mapping(path: Path) -> Mapping:
@@ -61,20 +83,29 @@ def load_mapping(path: Path) -> Mapping:
         )
     all_fields = sorted({f for fields in TABLES.values() for f in fields})
     for key in doc:
-        if key not in ("columns", "values", "tables"):
+        if key not in SECTIONS:
             problems.append(
                 Problem(
                     "D031",
                     f"unknown section {key!r}",
                     **where(doc, key),
-                    hint=did_you_mean(key, ["columns", "values", "tables"])
-                    or "sections: columns, values, tables",
+                    hint=did_you_mean(key, SECTIONS) or f"sections: {', '.join(SECTIONS)}",
                 )
             )
     for header, target in (doc.get("columns") or {}).items():
         table, _, fld = str(target).rpartition(".")
         table = table or None
-        if table is not None and table not in TABLES:
+        if REFUSED_AS.get(normalize_header(header)) == fld:
+            problems.append(
+                Problem(
+                    "D031",
+                    f"column {header!r} is a urine albumin concentration (mg/L), not the "
+                    f"albumin/creatinine ratio {fld} (mg/g)",
+                    **where(doc["columns"], header),
+                    hint="map a column of 尿白蛋白/肌酐比值 (UACR) instead, or leave this one out",
+                )
+            )
+        elif table is not None and table not in TABLES:
             problems.append(
                 Problem(
                     "D031",
@@ -111,7 +142,9 @@ def load_mapping(path: Path) -> Mapping:
                 Problem("D031", f"values.{key} must map labels to values", **where(doc["values"], key))
             )
             continue
-        mapping.values[str(key)] = {normalize_value(str(k)): v for k, v in labels.items()}
+        mapping.values[str(key)] = {
+            normalize_value(str(k)): (list(v) if isinstance(v, list) else v) for k, v in labels.items()
+        }
     for stem, table in (doc.get("tables") or {}).items():
         if table not in TABLES:
             problems.append(
@@ -124,6 +157,84 @@ def load_mapping(path: Path) -> Mapping:
             )
         else:
             mapping.tables[normalize_header(stem)] = str(table)
+    _load_flat_sections(doc, mapping, problems, where)
     if problems:
         raise SangaoError(problems)
     return mapping
+
+
+def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Problem], where) -> None:
+    from store.readers.codes import form_names
+
+    forms = form_names()
+    if "form" in doc:
+        form = doc["form"]
+        entries = form.items() if isinstance(form, dict) else [(None, form)]
+        by_stem: dict[str, str] = {}
+        for stem, name in entries:
+            if name not in forms:
+                problems.append(
+                    Problem(
+                        "D031",
+                        f"form: unknown form {name!r}",
+                        **where(form if stem is not None else doc, stem if stem is not None else "form"),
+                        hint=did_you_mean(str(name), forms) or f"forms: {', '.join(forms)}",
+                    )
+                )
+            elif stem is not None:
+                by_stem[normalize_header(stem)] = name
+        mapping.form = by_stem if isinstance(form, dict) else (form if form in forms else None)
+    defaults = doc.get("defaults") or {}
+    for key, value in defaults.items():
+        if key not in TABLES["patients"] or key in ("patient_id", "id_number", "name", "birth_date"):
+            problems.append(
+                Problem(
+                    "D031",
+                    f"defaults: {key!r} cannot have a default",
+                    **where(defaults, key),
+                    hint=did_you_mean(str(key), ["conditions", "enrolled_on", "team", "institution"])
+                    or "defaults: conditions, enrolled_on, team, institution, region, urban",
+                )
+            )
+        elif key == "conditions":
+            values = value if isinstance(value, list) else [value]
+            from pathways.vocab import Condition
+
+            bad = [v for v in values if v not in {c.value for c in Condition}]
+            if bad:
+                problems.append(
+                    Problem(
+                        "D031",
+                        f"defaults.conditions: unknown condition {bad[0]!r}",
+                        **where(defaults, key),
+                        hint="hypertension, diabetes, dyslipidemia",
+                    )
+                )
+            else:
+                mapping.defaults["conditions"] = list(values)
+        elif key == "enrolled_on" and value != "first_visit":
+            from store.readers.aliases import CellError, parse_date
+
+            try:
+                mapping.defaults["enrolled_on"] = parse_date(value)
+            except CellError as exc:
+                problems.append(
+                    Problem("D031", f"defaults.enrolled_on: {exc.message}", **where(defaults, key),
+                            hint="first_visit, or a date such as 2021-01-01")
+                )
+        else:
+            mapping.defaults[str(key)] = value
+    if "bp_arm" in doc:
+        if doc["bp_arm"] not in BP_ARMS:
+            problems.append(
+                Problem(
+                    "D031",
+                    f"bp_arm: {doc['bp_arm']!r} is not an arm",
+                    **where(doc, "bp_arm"),
+                    hint="left, right or higher (the arm with the higher systolic reading)",
+                )
+            )
+        else:
+            mapping.bp_arm = doc["bp_arm"]
+    if "id_salt" in doc:
+        mapping.id_salt = str(doc["id_salt"])

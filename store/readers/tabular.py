@@ -1,28 +1,40 @@
-"""CSV and XLSX rosters in the shape real exports have: a patients table plus visits, labs,
-screenings, history and referrals tables (separate CSV files of one directory, or sheets of one
-workbook), joined on the patient id.
+"""CSV, XLSX, XLS and ZIP rosters in the shapes real exports have (../shared/spec/real-exports.md):
+
+- a patients table plus visits, labs, screenings, history and referrals tables (separate CSV files
+  of one directory, sheets of one workbook, or parts of one archive), joined on the patient id;
+- **flat visit exports**: one row per follow-up with the person's details repeated and no patient
+  number. Rows are grouped into patients by resident ID; the `patient_id` is derived from it
+  (`derive_patient_id`: area code + a hash, stable across imports, never the raw ID). A people
+  file and a visits file join on resident ID the same way. Conditions come from a column, the
+  mapping's `defaults:`, or the export's form (高血压/糖尿病 file, `form:`); `enrolled_on` from a
+  column, the mapping's `defaults:`, or the first visit; the summary states which (D110).
 
 How a table's role is recognised, first match wins:
 1. the site mapping's `tables:` entry for the file stem or sheet name;
 2. a hint in the name: referral/转诊, screening/筛查, lab/化验/检验, visit/随访, history/既往史,
    patient/患者/档案/居民 (so `随访.csv`, `visits.csv`, a sheet called 化验 …);
-3. the headers: a table with 性别 or 出生日期 is the patients table, else the child table with the
-   most recognised headers.
+3. the headers: a table with 性别 or 出生日期 and no visit date is the patients table, else the
+   child table with the most recognised headers.
 
-Child tables are read first and parked in a temporary SQLite file by patient id; the patients
-table then streams, each row joined with its child rows, so memory stays flat as exports grow. A bad
-cell rejects its own row only: a bad visit row drops that visit (reported), not the patient; a
-rejected patient row takes its child rows with it (D025). Row numbers are spreadsheet rows (the
-header is row 1) and columns are the file's own header text.
+Child tables are read first and parked in a temporary SQLite file by join key; the patients table
+then streams, each row joined with its child rows (or, with no patients table, each resident's
+rows are gathered from the file), so memory stays flat as exports grow. A bad cell rejects its own
+row only: a bad visit row drops that visit (reported), not the patient; a rejected patient takes
+its child rows with it (D025). Row numbers are spreadsheet rows (the header is row 1) and columns
+are the file's own header text.
+
+Codes added here (the table of store/validation.py lists the rest): D109 (kept) a column's values
+that no value map knows, or that have no interchange field, with counts; D110 (kept) how a flat
+export's patients were completed (enrolled_on, conditions, sex/birth date from the ID, BP arm).
 """
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
-import re
 import sqlite3
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,10 +42,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from pathways import resident_id
 from pathways.errors import Problem, SangaoError
 from pathways.models import HistoryItem, Lab, Referral, Screening, Visit
-from pathways.vocab import Condition
-from store.readers import Item, Source, detect_encoding
+from pathways.vocab import Condition, HistoryCode
+from store.readers import Item, Source
 from store.readers.aliases import (
     CHILD_ROLES,
     ROLE_HINTS,
@@ -43,13 +56,22 @@ from store.readers.aliases import (
     FieldSpec,
     is_empty,
     normalize_header,
-    normalize_value,
     parse_date,
     parse_id,
     parse_number,
     split_list,
 )
-from store.readers.mapping import Mapping
+from store.readers.codes import (
+    MISSING,
+    form_condition,
+    form_from_headers,
+    form_from_name,
+    is_not_imported,
+    known,
+    lookup,
+)
+from store.readers.mapping import REFUSED_AS, Mapping
+from store.readers.sheets import Sheet, open_sheets
 from store.validation import did_you_mean, pydantic_issues
 
 _ALIASES: dict[str, dict[str, str]] = {
@@ -68,6 +90,8 @@ _CELL_CODES = {
     "id": "D020",
     "date": "D014",
     "num": "D015",
+    "lab": "D015",
+    "cigs": "D015",
     "bp": "D015",
     "bool": "D017",
     "urban": "D017",
@@ -75,6 +99,26 @@ _CELL_CODES = {
     "sex": "D016",
     "history": "D016",
 }
+_UNIT_OF = {
+    (role, f): (model.model_fields[f].json_schema_extra or {}).get("unit")
+    for role, model in (("visits", Visit), ("labs", Lab), ("screenings", Screening))
+    for f in model.model_fields
+}
+_PAIR_FIELDS = {"weight_kg", "cigarettes"}  # `current/target` on the form: the current value counts
+_SEPARATORS = "/_-·:"
+_PERSON_SKIP = {"patient_id"}
+
+
+def derive_patient_id(id_number: str, salt: str = "") -> str:
+    """A patient_id from a resident ID (upgraded to 18 characters first, so a legacy 15-digit ID and
+    its 18-character form are one patient): the 6-digit area code and 12 hex digits of SHA-256.
+    Stable across imports (same ID, same salt); not the ID itself, though a determined reader with
+    the area code could search the birth dates, hence the optional site `id_salt`."""
+    text = id_number.upper()
+    if len(text) == 15 and text.isdigit():
+        text = resident_id.upgrade15(text)
+    digest = hashlib.sha256(f"{salt}|{text}".encode()).hexdigest()[:12]
+    return f"{text[:6]}-{digest}"
 
 
 @dataclass
@@ -83,6 +127,8 @@ class Column:
     header: str
     field: str
     spec: FieldSpec
+    person: bool = False  # a patients field on a visits row (flat export)
+    option: str | None = None  # one 0/1 column per option: the option's label
 
 
 @dataclass
@@ -92,6 +138,10 @@ class Table:
     headers: list[str]
     rows: Iterator[tuple[int, tuple]]
     columns: list[Column] = field(default_factory=list)
+    key: str = "patient_id"  # the join column's field: patient_id, or id_number (flat exports)
+    form: str | None = None  # national form (hypertension / diabetes) of a visits table
+    stem: str = ""
+    arm: str | None = None  # two-arm BP: left | right | higher
 
     def header_for(self, fld: str | int | None) -> str | None:
         for col in self.columns:
@@ -99,17 +149,67 @@ class Table:
                 col.field == fld
                 or (col.spec.kind == "bp" and fld in ("sbp", "dbp"))
                 or (fld == "conditions" and col.spec.kind.startswith("flag:"))
+                or (fld == "smoker" and col.spec.kind == "cigs")
             ):
                 return col.header
         return None
+
+    @property
+    def is_flat(self) -> bool:
+        return any(c.person for c in self.columns)
+
+
+@dataclass
+class _Tally:
+    """Per column: values no map knows, and known values with no interchange field."""
+
+    unmapped: dict[tuple[str, str, str], Counter] = field(default_factory=dict)
+    dropped: dict[tuple[str, str], Counter] = field(default_factory=dict)
+
+    def miss(self, table: Table, col: Column, value: str) -> None:
+        self.unmapped.setdefault((table.name, col.header, col.field), Counter())[value] += 1
+
+    def drop(self, table: Table, col: Column, value: str) -> None:
+        self.dropped.setdefault((table.name, col.header), Counter())[value] += 1
+
+    def findings(self) -> list[Problem]:
+        out = []
+        for (name, header, fld), counts in self.unmapped.items():
+            out.append(
+                Problem(
+                    "D109",
+                    f"column {header!r}: values no value map knows: {_counts(counts)}",
+                    name,
+                    None,
+                    header,
+                    hint=f"map them under `values: {fld}:` in --mapping (`sangao roster inspect` proposes one)",
+                )
+            )
+        for (name, header), counts in self.dropped.items():
+            out.append(
+                Problem(
+                    "D109",
+                    f"column {header!r}: values with no interchange field, not imported: {_counts(counts)}",
+                    name,
+                    None,
+                    header,
+                )
+            )
+        return out
+
+
+def _counts(counts: Counter) -> str:
+    return ", ".join(f"{value!r} ×{n}" for value, n in counts.most_common())
 
 
 def read_tabular(source: Source, mapping: Mapping | None) -> Iterator[Item]:
     mapping = mapping or Mapping()
     closers: list = []
+    tally = _Tally()
     try:
         tables = _open_tables(source, mapping, source.findings, closers)
-        yield from _join(source, tables, mapping, closers)
+        yield from _join(source, tables, mapping, closers, tally)
+        source.findings.extend(tally.findings())
     finally:
         for close in closers:
             close()
@@ -118,100 +218,60 @@ def read_tabular(source: Source, mapping: Mapping | None) -> Iterator[Item]:
 # ---- opening files and sheets -------------------------------------------------------------------
 
 
-def _sniff_delimiter(first_line: str) -> str:
-    return max((",", "\t", ";"), key=first_line.count)
-
-
-def _csv_rows(reader) -> Iterator[tuple[int, tuple]]:
-    for number, row in enumerate(reader, start=2):
-        if any(cell.strip() for cell in row):
-            yield number, tuple(row)
-
-
-def _xlsx_rows(rows) -> Iterator[tuple[int, tuple]]:
-    for number, row in enumerate(rows, start=2):
-        if any(not is_empty(cell) for cell in row):
-            yield number, row
-
-
 def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], closers: list) -> list[Table]:
-    raw: list[tuple[str, str, list[str], Iterator]] = []  # (name, stem, headers, rows)
-    if source.kind == "csv":
-        for path in source.paths:
-            name = str(path)
-            encoding = detect_encoding(path)
-            source.encodings[name] = encoding
-            f = open(path, encoding=encoding, newline="")  # noqa: SIM115  (closed by read_tabular)
-            closers.append(f.close)
-            first = f.readline()
-            f.seek(0)
-            reader = csv.reader(f, delimiter=_sniff_delimiter(first))
-            headers = [h.lstrip("\ufeff") for h in next(reader, [])]
-            raw.append((name, path.stem, headers, _csv_rows(reader)))
-    else:
-        import openpyxl
-
-        path = source.paths[0]
-        try:
-            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx file
-            raise SangaoError.one(
-                "D030", f"cannot open the workbook: {exc}", file=str(path), hint="save it from Excel as .xlsx"
-            ) from None
-        closers.append(workbook.close)
-        for sheet in workbook.worksheets:
-            name = f"{path}[{sheet.title}]"
-            rows = sheet.iter_rows(values_only=True)
-            header_row = next(rows, None)
-            if header_row is None:
-                continue
-            source.encodings[name] = "xlsx"
-            headers = ["" if h is None else str(h) for h in header_row]
-            raw.append((name, sheet.title, headers, _xlsx_rows(rows)))
     tables = []
-    for name, stem, headers, rows in raw:
-        if [h.strip() for h in headers] == REJECT_HEADER:
+    workbook_like = source.kind != "csv"
+    for sheet in open_sheets(source, closers):
+        if [h.strip() for h in sheet.headers] == REJECT_HEADER:
             findings.append(
                 Problem(
                     "D108",
                     "a sangao reject file (from --rejects); skipped",
-                    name,
+                    sheet.name,
                     1,
                     hint="fix the rows in the original export and import that again",
                 )
             )
             continue
-        role = _role(stem, headers, mapping)
+        role = _role(sheet, mapping)
         if role is None:
             problem = Problem(
-                "D108" if source.kind == "xlsx" else "D030",
+                "D108" if workbook_like else "D030",
                 "cannot tell which table this is (patients, visits, labs, screenings, history "
-                "or referrals); " + ("sheet ignored" if source.kind == "xlsx" else "file not read"),
-                name,
+                "or referrals); " + ("sheet ignored" if workbook_like else "file not read"),
+                sheet.name,
                 1,
                 hint="name it e.g. visits.csv / 随访.csv, or list it under `tables:` in --mapping",
             )
-            if source.kind == "xlsx":
+            if workbook_like:
                 findings.append(problem)
                 continue
             raise SangaoError([problem])
-        table = Table(role, name, headers, rows)
-        _resolve_columns(table, mapping, findings)
+        table = Table(role, sheet.name, sheet.headers, sheet.rows, stem=sheet.stem)
+        _resolve_columns(table, sheet, mapping, findings)
+        if role == "visits":
+            table.form = (
+                mapping.form_for(sheet.stem) or form_from_name(sheet.stem) or form_from_headers(sheet.headers)
+            )
         tables.append(table)
     return tables
 
 
-def _role(stem: str, headers: list[str], mapping: Mapping) -> str | None:
-    key = normalize_header(stem)
+def _role(sheet: Sheet, mapping: Mapping) -> str | None:
+    key = normalize_header(sheet.stem)
     if key in mapping.tables:
         return mapping.tables[key]
     for role, hints in ROLE_HINTS:
         if any(h in key for h in hints):
             return role
+    if form_from_name(sheet.stem):  # 高血压患者随访服务记录 … without 随访 in the name still is visits
+        return "visits"
     found: dict[str, set[str]] = {}
     for role in TABLES:
-        found[role] = {f for h in headers if (f := _field_for(role, h, mapping))} - {"patient_id", "date"}
-    if found["patients"] & {"sex", "birth_date"}:
+        found[role] = {
+            f for i, h in enumerate(sheet.headers) if (f := _field_for(role, h, mapping, sheet, i))
+        } - {"patient_id", "date", "id_number"}
+    if found["patients"] & {"sex", "birth_date"} and not ({"sbp", "dbp", "bp", "fpg"} & found["visits"]):
         return "patients"
     scores = sorted(((len(found[r]), r) for r in CHILD_ROLES), reverse=True)
     if scores[0][0] > 0 and scores[0][0] > scores[1][0]:
@@ -219,85 +279,168 @@ def _role(stem: str, headers: list[str], mapping: Mapping) -> str | None:
     return None
 
 
-def _field_for(role: str, header: str, mapping: Mapping) -> str | None:
-    key = normalize_header(header)
-    if key in mapping.columns:
-        table, fld = mapping.columns[key]
-        if table in (None, role) and fld in TABLES[role]:
-            return fld
-    return _ALIASES[role].get(key)
+def _field_for(role: str, header: str, mapping: Mapping, sheet: Sheet | None = None, index: int = -1):
+    """The field of `role` a header names: the mapping first, then the aliases; for a merged
+    `parent/leaf` header also parent+leaf run together (左侧收缩压) and the leaf alone when the
+    leaf is unique in the sheet."""
+    candidates = [header]
+    if sheet is not None and index in sheet.parts:
+        parent, leaf = sheet.parts[index]
+        leaves = [p[1] for p in sheet.parts.values()]
+        candidates = [header, parent + leaf] + ([leaf] if leaves.count(leaf) == 1 else [])
+    for text in candidates:
+        key = normalize_header(text)
+        if key in mapping.columns:
+            table, fld = mapping.columns[key]
+            if table in (None, role) and fld in TABLES[role]:
+                return fld
+        if key in _ALIASES[role]:
+            return _ALIASES[role][key]
+    return None
 
 
-def _resolve_columns(table: Table, mapping: Mapping, findings: list[Problem]) -> None:
+_ID_ALIASES = {normalize_header(a) for a in TABLES["patients"]["id_number"].aliases}
+_MULTI_KINDS = ("codes", "history", "conditions")
+
+
+def _option_column(role: str, header: str, mapping: Mapping, sheet: Sheet, index: int):
+    """One 0/1 column per option: `症状/头痛头晕`, `症状_头痛头晕`, `症状-头痛头晕` → (field, label)."""
+    if index in sheet.parts:
+        pairs = [sheet.parts[index]]
+    else:
+        text = normalize_header(header)
+        pairs = [(text[:i], text[i + 1 :]) for i, ch in enumerate(text) if ch in _SEPARATORS]
+    for parent, leaf in pairs:
+        for target in (role, "patients") if role == "visits" else (role,):
+            fld = _field_for(target, parent, mapping)
+            if fld and TABLES[target][fld].kind in _MULTI_KINDS and leaf:
+                return target, fld, leaf
+    return None
+
+
+def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: list[Problem]) -> None:
     seen: dict[str, str] = {}
     for index, header in enumerate(table.headers):
         if not header.strip():
             continue
-        fld = _field_for(table.role, header, mapping)
-        if fld is None:
-            aliases = [a for a in _ALIASES[table.role]]
+        key = normalize_header(header)
+        fld = _field_for(table.role, header, mapping, sheet, index)
+        column: Column | None = None
+        if fld is not None:
+            column = Column(index, header, fld, TABLES[table.role][fld])
+        elif key in _ID_ALIASES or (
+            mapping.columns.get(key, (None, ""))[1] == "id_number"
+        ):  # the resident ID as the join key of a child table
+            column = Column(index, header, "id_number", TABLES["patients"]["id_number"], person=True)
+        elif table.role == "visits" and (pf := _field_for("patients", header, mapping, sheet, index)):
+            if pf not in _PERSON_SKIP:
+                column = Column(index, header, pf, TABLES["patients"][pf], person=True)
+        elif opt := _option_column(table.role, header, mapping, sheet, index):
+            target, ofld, label = opt
+            column = Column(
+                index, header, ofld, TABLES[target][ofld], person=target != table.role, option=label
+            )
+        if column is None:
+            findings.append(_unknown_column(table, header, key, mapping))
+            continue
+        slot = column.field + (f"={column.option}" if column.option else "")
+        if slot in seen:
             findings.append(
                 Problem(
                     "D108",
-                    f"column {header!r} not recognised in the {table.role} table; ignored",
-                    table.name,
-                    1,
-                    header,
-                    hint=(did_you_mean(normalize_header(header), aliases) or "")
-                    + " map it under `columns:` in --mapping".lstrip(),
-                )
-            )
-            continue
-        if fld in seen:
-            findings.append(
-                Problem(
-                    "D108",
-                    f"column {header!r} is {fld} again (first: {seen[fld]!r}); ignored",
+                    f"column {header!r} is {column.field} again (first: {seen[slot]!r}); ignored",
                     table.name,
                     1,
                     header,
                 )
             )
             continue
-        seen[fld] = header
-        table.columns.append(Column(index, header, fld, TABLES[table.role][fld]))
-    if "patient_id" not in seen:
+        seen[slot] = header
+        table.columns.append(column)
+    if "patient_id" in seen:
+        table.key = "patient_id"
+    elif "id_number" in seen:
+        table.key = "id_number"
+    else:
         raise SangaoError.one(
             "D030",
-            f"the {table.role} table has no patient id column "
+            f"the {table.role} table has no patient id column (nor a resident ID column to join on) "
             f"(headers: {', '.join(h for h in table.headers if h)})",
             file=table.name,
             line=1,
-            hint="name the column 患者编号 or patient_id, or map it under `columns:` in --mapping",
+            hint="name the column 患者编号 or 身份证号, or map it under `columns:` in --mapping",
         )
+    _check_arms(table, mapping, findings)
+
+
+def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Problem:
+    if key in REFUSED_AS:
+        return Problem(
+            "D108",
+            f"column {header!r} is a urine albumin concentration (mg/L), not the albumin/creatinine "
+            "ratio (UACR, mg/g); not imported",
+            table.name,
+            1,
+            header,
+            hint="export 尿白蛋白/肌酐比值 (UACR) if the system has it",
+        )
+    if is_not_imported(header):
+        return Problem(
+            "D108",
+            f"column {header!r} is a national form field with no interchange field; not imported",
+            table.name,
+            1,
+            header,
+        )
+    return Problem(
+        "D108",
+        f"column {header!r} not recognised in the {table.role} table; ignored",
+        table.name,
+        1,
+        header,
+        hint=(did_you_mean(key, list(_ALIASES[table.role])) or "")
+        + " map it under `columns:` in --mapping".lstrip(),
+    )
+
+
+def _check_arms(table: Table, mapping: Mapping, findings: list[Problem]) -> None:
+    arms = {c.spec.kind.split(":")[1] for c in table.columns if c.spec.kind.startswith(("arm:", "bp_arm:"))}
+    if not arms:
+        return
+    plain = [c.header for c in table.columns if c.field in ("sbp", "dbp", "bp")]
+    if plain:
+        findings.append(
+            Problem(
+                "D110",
+                f"blood pressure: the column(s) {', '.join(plain)} used; the per-arm columns are ignored",
+                table.name,
+                1,
+            )
+        )
+        table.columns = [c for c in table.columns if not c.spec.kind.startswith(("arm:", "bp_arm:"))]
+        return
+    if len(arms) == 2 and mapping.bp_arm is None:
+        raise SangaoError.one(
+            "D030",
+            "blood pressure is given for both arms; which reading counts is the site's decision",
+            file=table.name,
+            line=1,
+            hint="add `bp_arm: left`, `right` or `higher` (the arm with the higher systolic) to --mapping",
+        )
+    arm = mapping.bp_arm if len(arms) == 2 else next(iter(arms))
+    text = {"left": "the left arm", "right": "the right arm", "higher": "the arm with the higher systolic"}
+    findings.append(Problem("D110", f"blood pressure: {text.get(arm, arm)} reading used", table.name, 1))
+    table.arm = arm
 
 
 # ---- cells --------------------------------------------------------------------------------------
 
 
-def _label(fld: str, kind: str, text: str, mapping: Mapping):
-    key = normalize_value(text)
-    for labels in (
-        mapping.values.get(fld),
-        mapping.values.get(kind),
-        VALUE_LABELS.get(fld),
-        VALUE_LABELS.get(kind),
-    ):
-        if labels and key in labels:
-            return labels[key]
-    return None
-
-
-def _known_labels(fld: str, kind: str, mapping: Mapping) -> list[str]:
-    out: list[str] = []
-    for labels in (
-        mapping.values.get(fld),
-        mapping.values.get(kind),
-        VALUE_LABELS.get(fld),
-        VALUE_LABELS.get(kind),
-    ):
-        out += list(labels or ())
-    return out
+@dataclass
+class _Ctx:
+    mapping: Mapping
+    tally: _Tally
+    table: Table
 
 
 def _text(cell) -> str:
@@ -306,9 +449,39 @@ def _text(cell) -> str:
     return str(cell).strip()
 
 
-def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
+def _coded(ctx: _Ctx, col: Column, part: str, what: str, hint: str):
+    """The mapped value of one coded part, or CellError (counted for the summary)."""
+    value = lookup(col.field, col.spec.kind, part, ctx.table.form, ctx.mapping.values)
+    if value is MISSING:
+        ctx.tally.miss(ctx.table, col, part)
+        choices = known(col.field, col.spec.kind, ctx.table.form, ctx.mapping.values)
+        raise CellError(f"{what} ({part!r})", did_you_mean(part, choices) or hint)
+    if value is None or value == []:
+        if value is None:
+            ctx.tally.drop(ctx.table, col, part)
+    return value
+
+
+def _yes_no(ctx: _Ctx, col: Column, cell) -> bool:
+    """An option column's tick: only the yes/no tables apply (a symptom map would read 1 as 无症状)."""
+    value = lookup("bool", "bool", _text(cell), None, ctx.mapping.values)
+    if not isinstance(value, bool):
+        ctx.tally.miss(ctx.table, col, _text(cell))
+        raise CellError(
+            f"not a yes/no value ({cell!r})",
+            f"write 是 or 否 (or map the site's labels under `values: {col.field}:` in --mapping)",
+        )
+    return value
+
+
+def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
     """Parse one non-empty cell into `values` (raises CellError)."""
     kind, fld = col.spec.kind, col.field
+    role = "patients" if col.person else ctx.table.role
+    if col.option is not None:  # one 0/1 column per option
+        if _yes_no(ctx, col, cell):
+            _parse_cell(ctx, Column(col.index, col.header, fld, col.spec, col.person), col.option, values)
+        return
     if kind == "id":
         if fld == "id_number" and isinstance(cell, (int, float)) and not isinstance(cell, bool):
             # Excel keeps 15 significant digits: an 18-digit ID typed as a number has lost its tail
@@ -320,19 +493,33 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
     elif kind == "text":
         values[fld] = _text(cell)
     elif kind == "date":
-        values[fld] = parse_date(cell)
-    elif kind == "num":
-        values[fld] = parse_number(cell)
-    elif kind == "bp":
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)", normalize_value(_text(cell)))
-        if not m:
-            raise CellError(f"not a blood pressure ({cell!r})", "write systolic/diastolic, e.g. 150/90")
-        values["sbp"], values["dbp"] = parse_number(m[1]), parse_number(m[2])
+        values[fld] = parse_date(cell, allow_range=role == "patients")
+    elif kind in ("num", "lab"):
+        unit = _UNIT_OF.get(("labs" if kind == "lab" else role, fld))
+        number = parse_number(_text(cell) if isinstance(cell, str) else cell, unit, pair=fld in _PAIR_FIELDS)
+        if kind == "lab":
+            values.setdefault("_lab", {})[fld] = number
+        else:
+            values[fld] = number
+    elif kind == "cigs":  # 日吸烟量: 0 is a non-smoker (the form says so); blank stays unknown
+        values["smoker"] = parse_number(cell, "cigarettes/day", pair=True) > 0
+    elif kind == "bp" or kind.startswith("bp_arm:"):
+        sbp, dbp = _bp(cell)
+        if kind == "bp":
+            values["sbp"], values["dbp"] = sbp, dbp
+        else:
+            arm = kind.split(":")[1]
+            values.setdefault("_arms", {})[arm] = [sbp, dbp]
+    elif kind.startswith("arm:"):
+        _, arm, which = kind.split(":")
+        reading = values.setdefault("_arms", {}).setdefault(arm, [None, None])
+        reading[0 if which == "sbp" else 1] = parse_number(cell, "mmHg")
     elif kind in ("bool", "urban") or kind.startswith("flag:"):
-        value = _label(fld, kind, _text(cell), mapping)
-        if value is None and kind != "bool":
-            value = _label(fld, "bool", _text(cell), mapping)
+        value = lookup(fld, kind, _text(cell), ctx.table.form, ctx.mapping.values)
+        if not isinstance(value, bool) and kind != "bool":
+            value = lookup(fld, "bool", _text(cell), ctx.table.form, ctx.mapping.values)
         if not isinstance(value, bool):
+            ctx.tally.miss(ctx.table, col, _text(cell))
             raise CellError(
                 f"not a yes/no value ({cell!r})",
                 f"write 是 or 否 (or map the site's labels under `values: {fld}:` in --mapping)",
@@ -343,8 +530,9 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
         else:
             values[fld] = value
     elif kind == "sex":
-        value = _label(fld, kind, _text(cell), mapping)
+        value = lookup(fld, kind, _text(cell), ctx.table.form, ctx.mapping.values)
         if value not in ("M", "F"):
+            ctx.tally.miss(ctx.table, col, _text(cell))
             raise CellError(
                 f"unknown sex ({cell!r})",
                 "write 男 or 女 (or map the site's codes under `values: sex:` in --mapping)",
@@ -353,9 +541,11 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
     elif kind == "conditions":
         conditions = values.setdefault("conditions", [])
         for part in split_list(_text(cell)):
-            value = _label(fld, kind, part, mapping) or normalize_value(part)
+            value = lookup(fld, kind, part, ctx.table.form, ctx.mapping.values)
+            value = part.lower() if value is MISSING else value
             if value not in {c.value for c in Condition}:
-                choices = [c.value for c in Condition] + _known_labels(fld, kind, mapping)
+                ctx.tally.miss(ctx.table, col, part)
+                choices = [c.value for c in Condition] + known(fld, kind, ctx.table.form, ctx.mapping.values)
                 raise CellError(
                     f"unknown condition {part!r}",
                     did_you_mean(part, choices)
@@ -365,40 +555,97 @@ def _parse_cell(col: Column, cell, mapping: Mapping, values: dict) -> None:
     elif kind == "history":
         items = values.setdefault("history", [])
         for part in split_list(_text(cell)):
-            code = _label(fld, kind, part, mapping) or normalize_value(part)
-            if code not in {i["code"] for i in items}:
+            code = lookup(fld, kind, part, ctx.table.form, ctx.mapping.values)
+            if code is MISSING:
+                code = part.lower()
+                if code not in {h.value for h in HistoryCode}:
+                    ctx.tally.miss(ctx.table, col, part)
+            elif code is None:
+                ctx.tally.drop(ctx.table, col, part)
+                continue
+            if isinstance(code, str) and code.startswith("condition:"):
+                values.setdefault("conditions", []).append(code.split(":", 1)[1])
+            elif code not in {i["code"] for i in items}:
                 items.append({"code": code})
-    elif kind == "codes":
-        values[fld] = [_label(fld, kind, part, mapping) or part for part in split_list(_text(cell))]
+    elif kind == "codes":  # symptoms: national codes or labels, or the interchange codes themselves
+        codes = values.setdefault(fld, [])
+        for part in split_list(_text(cell)):
+            if part.isascii() and part.replace("_", "").isalpha():
+                codes.append(part.lower())
+                continue
+            value = _coded(ctx, col, part, "unknown symptom", "use the form's symptom codes 1–9 or labels")
+            codes += [c for c in value or () if c not in codes]
+    elif kind == "visit_class":
+        value = _coded(ctx, col, _text(cell), "unknown visit classification", "1 控制满意 … 4 并发症")
+        if value:
+            values.setdefault("_class", []).append(value)
+    elif kind == "foot_pulse":
+        value = _coded(ctx, col, _text(cell), "unknown foot pulse finding", "1 触及正常 2 减弱 3 消失")
+        if value:
+            values.setdefault("_screenings", []).append({"kind": "foot_pulse", "result": value})
     elif kind == "enum":
-        values[fld] = _label(fld, kind, _text(cell), mapping) or normalize_value(_text(cell))
+        value = lookup(fld, kind, _text(cell), ctx.table.form, ctx.mapping.values)
+        values[fld] = normalize_header(_text(cell)) if value is MISSING or value is None else value
     else:  # pragma: no cover  (a kind added to TABLES without a parser)
         raise AssertionError(f"no parser for kind {kind!r}")
 
 
-def _parse_row(table: Table, number: int, cells, mapping: Mapping) -> tuple[dict, list[Problem]]:
+def _bp(cell) -> tuple:
+    text = _text(cell)
+    parts = text.replace("／", "/").split("/")
+    if len(parts) == 3 and normalize_header(parts[2]) in ("mmhg", ""):
+        parts = parts[:2]  # 150/90/mmHg never; 150/90mmHg is handled below
+    try:
+        if len(parts) != 2:
+            raise CellError("", "")
+        return parse_number(parts[0], "mmHg"), parse_number(parts[1], "mmHg")
+    except CellError:
+        raise CellError(f"not a blood pressure ({cell!r})", "write systolic/diastolic, e.g. 150/90") from None
+
+
+def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]]:
+    """(row values, person values of a flat row, problems)."""
+    table = ctx.table
     values: dict = {}
+    person: dict = {}
     problems: list[Problem] = []
     for col in table.columns:
         cell = cells[col.index] if col.index < len(cells) else None
         if is_empty(cell):
             continue
         try:
-            _parse_cell(col, cell, mapping, values)
+            _parse_cell(ctx, col, cell, person if col.person else values)
         except CellError as exc:
             problems.append(
                 Problem(
                     _CELL_CODES.get(col.spec.kind, "D016"),
-                    f"{table.role}.{col.field}: {exc.message}",
+                    f"{'patients' if col.person else table.role}.{col.field}: {exc.message}",
                     table.name,
                     number,
                     col.header,
                     hint=exc.hint,
                 )
             )
-    if "conditions" in values:
-        values["conditions"] = list(dict.fromkeys(values["conditions"]))
-    return values, problems
+    for target in (values, person):
+        if "conditions" in target:
+            target["conditions"] = list(dict.fromkeys(target["conditions"]))
+    if "_arms" in values:
+        _choose_arm(table, values)
+    if "_class" in values:
+        for flag in values.pop("_class"):
+            values.setdefault(flag, True)
+    if table.role != "patients" and "id_number" in values:  # join key only
+        person.setdefault("id_number", values.pop("id_number"))
+    return values, person, problems
+
+
+def _choose_arm(table: Table, values: dict) -> None:
+    arms = {a: r for a, r in values.pop("_arms").items() if None not in r}
+    arm = table.arm
+    if arm == "higher" and arms:
+        arm = max(arms, key=lambda a: arms[a][0])
+    if arm in arms:
+        values["sbp"], values["dbp"] = arms[arm]
 
 
 def _raw(table: Table, cells) -> str:
@@ -421,89 +668,96 @@ class _ChildRef:
     row: int
 
 
-def _join(source: Source, tables: list[Table], mapping: Mapping, closers: list) -> Iterator[Item]:
+def _join_key(table: Table, values: dict, person: dict, mapping: Mapping) -> str | None:
+    if table.key == "patient_id":
+        return values.get("patient_id")
+    number = person.get("id_number") or values.get("id_number")
+    return derive_patient_id(number, mapping.id_salt) if number else None
+
+
+def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
+    """Validate the child record(s) a row carries: the row's own model, plus the lab and
+    screenings a flat visit row adds (dated by the visit)."""
+    problems = []
+    model = _CHILD_MODELS[table.role]
+    checks = [(model, table.role, {k: v for k, v in values.items() if not k.startswith("_")})]
+    if values.get("_lab"):
+        checks.append((Lab, "labs", {"date": values.get("date"), **values["_lab"]}))
+    for screening in values.get("_screenings", ()):
+        checks.append((Screening, "screenings", {"date": values.get("date"), **screening}))
+    for check_model, role, data in checks:
+        try:
+            check_model.model_validate(data)
+        except ValidationError as exc:
+            for issue in pydantic_issues(exc, check_model, (role,)):
+                fld = issue.loc[1] if len(issue.loc) > 1 else None
+                problems.append(
+                    Problem(
+                        issue.code,
+                        issue.message,
+                        table.name,
+                        number,
+                        table.header_for(fld) or (table.header_for("foot_pulse") if role == "screenings" else None),
+                        hint=issue.hint,
+                    )
+                )
+    return problems
+
+
+def _join(source: Source, tables: list[Table], mapping: Mapping, closers: list, tally: _Tally) -> Iterator[Item]:
     patients = [t for t in tables if t.role == "patients"]
-    if len(patients) != 1:
+    child_tables = [t for t in tables if t.role != "patients"]
+    if len({tuple(normalize_header(h) for h in t.headers) for t in patients}) > 1 or (
+        not patients and not any(t.key == "id_number" and t.role == "visits" for t in child_tables)
+    ):
         names = ", ".join(t.name for t in patients) or ", ".join(str(p) for p in source.paths)
         raise SangaoError.one(
             "D030",
-            f"a roster set needs exactly one patients table, found {len(patients)}: {names}",
+            f"a roster set needs one patients table (split parts with the same headers count as one), "
+            f"or visit rows with the resident ID; found {len(patients)}: {names}",
             file=str(source.paths[0]),
-            hint="give one patients file (患者/patients) per directory or workbook",
+            hint="give one patients file (患者/patients) per directory or workbook, or a visits "
+            "export with 身份证号",
         )
+    _settle_keys(source, patients, child_tables)
     for table in tables:
         source.rows_read.setdefault(table.name, 0)
     spill = _ChildSpill(closers)
-    child_tables = [t for t in tables if t.role != "patients"]
     for table_index, table in enumerate(child_tables):
-        model = _CHILD_MODELS[table.role]
+        ctx = _Ctx(mapping, tally, table)
         for number, cells in table.rows:
             source.rows_read[table.name] += 1
-            values, problems = _parse_row(table, number, cells, mapping)
-            pid = values.pop("patient_id", None)
+            values, person, problems = _parse_row(ctx, number, cells)
+            if table.key == "patient_id":
+                pid = values.pop("patient_id", None)
+            else:
+                pid = _join_key(table, values, person, mapping)
+                values.pop("patient_id", None)
             if pid is None:
                 problems.append(
                     Problem(
                         "D026",
-                        f"{table.role}: row has no patient id",
+                        f"{table.role}: row has no {'patient id' if table.key == 'patient_id' else 'resident ID'}",
                         table.name,
                         number,
-                        table.header_for("patient_id"),
-                        hint="fill in the patient id",
+                        table.header_for(table.key),
+                        hint="fill it in",
                     )
                 )
             if not problems:
-                try:
-                    model.model_validate(values)
-                except ValidationError as exc:
-                    for issue in pydantic_issues(exc, model, (table.role,)):
-                        problems.append(
-                            Problem(
-                                issue.code,
-                                issue.message,
-                                table.name,
-                                number,
-                                table.header_for(issue.loc[1] if len(issue.loc) > 1 else None),
-                                hint=issue.hint,
-                            )
-                        )
+                problems = _child_problems(table, number, values)
             if problems:
                 yield Item(table.name, number, None, pid, problems=problems, raw=_raw(table, cells))
                 continue
-            spill.add(pid, table_index, number, values)
+            spill.add(pid, table_index, number, {"v": values, "p": person})
     spill.finish_loading()
-    table = patients[0]
-    for number, cells in table.rows:
-        source.rows_read[table.name] += 1
-        values, problems = _parse_row(table, number, cells, mapping)
-        pid = values.get("patient_id")
-        refs: dict[str, list[_ChildRef]] = {}
-        for table_index, row, child in spill.take(pid) if pid is not None else ():
-            child_table = child_tables[table_index]
-            values.setdefault(child_table.role, []).append(child)
-            refs.setdefault(child_table.role, []).append(_ChildRef(child_table, row))
-        item = Item(
-            table.name,
-            number,
-            values,
-            pid,
-            problems=problems,
-            raw=_raw(table, cells),
-            rows=[(r.table.name, r.row) for role_refs in refs.values() for r in role_refs],
-            locate=_locator(table, number, refs),
-        )
-        if pid is None:
-            item.problems.append(
-                Problem(
-                    "D010",
-                    "patients.patient_id: required field missing",
-                    table.name,
-                    number,
-                    table.header_for("patient_id"),
-                    hint="fill in the patient id",
-                )
-            )
-        yield item
+    notes = _Notes(source)
+    if patients:
+        yield from _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
+    else:
+        yield from _flat_patients(source, child_tables, spill, mapping, notes)
+    notes.finish()
+    orphan_key = patients[0] if patients else None
     for table_index, row, pid in spill.orphans():
         child_table = child_tables[table_index]
         yield Item(
@@ -514,18 +768,220 @@ def _join(source: Source, tables: list[Table], mapping: Mapping, closers: list) 
             problems=[
                 Problem(
                     "D024",
-                    f"{child_table.role}: no patient {pid!r} in the patients table ({table.name})",
+                    f"{child_table.role}: no patient {pid!r} in the patients table "
+                    f"({orphan_key.name if orphan_key else '-'})",
                     child_table.name,
                     row,
-                    child_table.header_for("patient_id"),
-                    hint="check the patient id",
+                    child_table.header_for(child_table.key),
+                    hint="check the patient id" if child_table.key == "patient_id" else "check the resident ID",
                 )
             ],
         )
 
 
+def _settle_keys(source: Source, patients: list[Table], child_tables: list[Table]) -> None:
+    """All tables join on the patient id, or all on the resident ID (a patients table with both
+    columns keeps its patient ids and joins on the resident ID when a child table has only that)."""
+    if not any(t.key == "id_number" for t in child_tables):
+        bad = [t for t in patients if t.key != "patient_id"]
+        if not bad or not child_tables:
+            return
+    else:
+        bad = [t for t in child_tables if t.key != "id_number"]
+        for table in patients:
+            if table.header_for("id_number") is None:
+                bad.append(table)
+            else:
+                table.key = "id_number"
+        if not bad:
+            return
+    raise SangaoError.one(
+        "D030",
+        "the tables join on different columns: "
+        + ", ".join(f"{t.name} on {t.key}" for t in patients + child_tables),
+        file=str(source.paths[0]),
+        hint="give every table the patient id column, or every table the resident ID (身份证号)",
+    )
+
+
+class _Notes:
+    """How patients were completed, stated once per source in the summary (D110)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.counts: Counter = Counter()
+
+    def note(self, text: str) -> None:
+        self.counts[text] += 1
+
+    def finish(self) -> None:
+        for text, n in self.counts.items():
+            self.source.findings.append(Problem("D110", f"{text} ({n} patients)", self.source.name))
+
+
+def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[Table], refs: dict) -> list:
+    """Child rows into the record: visits merged by date (a hypertension and a diabetes form of one
+    day are one visit), a flat row's lab and screenings dated by its visit."""
+    forms = []
+    by_date: dict[tuple[str, str], int] = {}
+    for table_index, row, stored in rows:
+        table = child_tables[table_index]
+        child = stored["v"]
+        if table.form:
+            forms.append(table.form)
+        lab = child.pop("_lab", None)
+        screenings = child.pop("_screenings", ())
+        _merge(values, table.role, child, table, row, refs, by_date)
+        if lab:
+            _merge(values, "labs", {"date": child["date"], **lab}, table, row, refs, by_date)
+        for s in screenings:
+            _merge(values, "screenings", {"date": child["date"], **s}, table, row, refs, by_date)
+    return forms
+
+
+def _merge(values: dict, role: str, child: dict, table: Table, row: int, refs: dict, by_date: dict) -> None:
+    key = (role, str(child.get("date")) + ("|" + child["kind"] if role == "screenings" else ""))
+    if role in ("visits", "labs", "screenings") and key in by_date:
+        existing = values[role][by_date[key]]
+        for k, v in child.items():
+            if k == "symptoms":
+                existing[k] = list(dict.fromkeys([*existing.get(k, []), *v]))
+            else:
+                existing.setdefault(k, v)
+        return
+    values.setdefault(role, []).append(child)
+    refs.setdefault(role, []).append(_ChildRef(table, row))
+    by_date[key] = len(values[role]) - 1
+
+
+def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, has_column) -> None:
+    """Fill what a flat export lacks: conditions, enrolled_on, defaults, sex/birth date from the ID."""
+    if not values.get("conditions"):
+        if mapping.defaults.get("conditions"):
+            values["conditions"] = list(mapping.defaults["conditions"])
+            notes.note("conditions from --mapping defaults")
+        elif forms:
+            values["conditions"] = list(dict.fromkeys(form_condition(f) for f in forms))
+            notes.note("conditions from the form of the visit export (高血压/糖尿病)")
+    if "enrolled_on" not in values:
+        default = mapping.defaults.get("enrolled_on")
+        visit_dates = [v["date"] for v in values.get("visits", ()) if isinstance(v.get("date"), date)]
+        if isinstance(default, date):
+            values["enrolled_on"] = default
+            notes.note(f"enrolled_on {default.isoformat()} from --mapping defaults")
+        elif visit_dates:
+            values["enrolled_on"] = min(visit_dates)
+            why = "as --mapping says" if default == "first_visit" else "no enrolment column, none in --mapping"
+            notes.note(f"enrolled_on is the first visit's date ({why})")
+    for key, value in mapping.defaults.items():
+        if key not in ("conditions", "enrolled_on") and key not in values:
+            values[key] = value
+    number = values.get("id_number")
+    if number and not (has_column("sex") and has_column("birth_date")):
+        full = resident_id.upgrade15(number) if len(number) == 15 and number.isdigit() else number
+        if resident_id.problem(full) is None:
+            if "sex" not in values and not has_column("sex"):
+                values["sex"] = resident_id.sex(full)
+                notes.note("sex read from the resident ID (no sex column)")
+            if "birth_date" not in values and not has_column("birth_date"):
+                values["birth_date"] = resident_id.birth_date(full)
+                notes.note("birth date read from the resident ID (no birth date column)")
+
+
+def _join_patients(source, patients, child_tables, spill, mapping, tally, notes) -> Iterator[Item]:
+    for table in patients:
+        ctx = _Ctx(mapping, tally, table)
+        for number, cells in table.rows:
+            source.rows_read[table.name] += 1
+            values, _, problems = _parse_row(ctx, number, cells)
+            key = _join_key(table, values, values, mapping) if table.key == "id_number" else values.get("patient_id")
+            if key is not None and "patient_id" not in values:
+                values["patient_id"] = key
+            pid = values.get("patient_id")
+            refs: dict[str, list[_ChildRef]] = {}
+            rows = spill.take(key) if key is not None else []
+            forms = _attach(values, rows, child_tables, refs)
+            _complete(values, forms, mapping, notes, lambda f, t=table: t.header_for(f) is not None)
+            item = Item(
+                table.name,
+                number,
+                values,
+                pid,
+                problems=problems,
+                raw=_raw(table, cells),
+                rows=[(r.table.name, r.row) for role_refs in refs.values() for r in role_refs]
+                + _extra_rows(rows, refs, child_tables),
+                locate=_locator(table, number, refs),
+            )
+            if pid is None:
+                item.problems.append(
+                    Problem(
+                        "D010",
+                        "patients.patient_id: required field missing",
+                        table.name,
+                        number,
+                        table.header_for(table.key),
+                        hint="fill in the patient id" if table.key == "patient_id" else "fill in the resident ID",
+                    )
+                )
+            yield item
+
+
+def _extra_rows(rows, refs, child_tables) -> list[tuple[str, int]]:
+    """Rows merged into another row's visit (same date) or that only added a lab: still carried."""
+    carried = {(r.table.name, r.row) for role_refs in refs.values() for r in role_refs}
+    extra = []
+    for table_index, row, _ in rows:
+        unit = (child_tables[table_index].name, row)
+        if unit not in carried:
+            carried.add(unit)
+            extra.append(unit)
+    return extra
+
+
+def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item]:
+    """No patients table: each resident's rows (in file order) make one patient; the person
+    columns of later rows fill in or update those of earlier ones (newer wins)."""
+    for key in spill.keys():
+        rows = spill.take(key)
+        values: dict = {}
+        for _, _, stored in rows:
+            values.update(stored["p"])
+        values["patient_id"] = key
+        first_table, first_row = child_tables[rows[0][0]], rows[0][1]
+        refs: dict[str, list[_ChildRef]] = {}
+        forms = _attach(values, rows, child_tables, refs)
+        _complete(values, forms, mapping, notes, lambda f, t=first_table: t.header_for(f) is not None)
+        problems = []
+        if not values.get("conditions"):
+            problems.append(
+                Problem(
+                    "D010",
+                    "patients.conditions: not in the export and not given",
+                    first_table.name,
+                    first_row,
+                    hint="add `form: hypertension` (or diabetes), or `defaults: {conditions: [...]}` to "
+                    "--mapping, or a 管理病种 column",
+                )
+            )
+        carried = [(r.table.name, r.row) for role_refs in refs.values() for r in role_refs]
+        carried += _extra_rows(rows, refs, child_tables)
+        if (first_table.name, first_row) in carried:
+            carried.remove((first_table.name, first_row))
+        yield Item(
+            first_table.name,
+            first_row,
+            values,
+            key,
+            problems=problems,
+            raw=json.dumps({"resident rows": len(rows)}),
+            rows=carried,
+            locate=_locator(first_table, first_row, refs),
+        )
+
+
 class _ChildSpill:
-    """Child rows parked in a temporary SQLite file by patient id until their patient row comes,
+    """Child rows parked in a temporary SQLite file by join key until their patient row comes,
     so memory stays flat however large the export (rows wait on disk, not in dicts)."""
 
     _BATCH = 5000
@@ -561,6 +1017,10 @@ class _ChildSpill:
         self._flush()
         self._db.execute("CREATE INDEX child_pid ON child (pid, seq)")
 
+    def keys(self) -> Iterator[str]:
+        """Every join key, in the order of its first row."""
+        yield from (r[0] for r in self._db.execute("SELECT pid FROM child GROUP BY pid ORDER BY MIN(seq)"))
+
     def take(self, pid: str) -> list[tuple[int, int, dict]]:
         """The child rows of `pid` in file order; a repeated patient row gets none (it is rejected)."""
         if pid in self._taken:
@@ -570,7 +1030,7 @@ class _ChildSpill:
         if len(self._taken_pending) >= self._BATCH:
             self._flush()
         rows = self._db.execute("SELECT tab, row, data FROM child WHERE pid = ? ORDER BY seq", (pid,))
-        return [(tab, row, json.loads(data)) for tab, row, data in rows]
+        return [(tab, row, _dates(json.loads(data))) for tab, row, data in rows]
 
     def orphans(self) -> Iterator[tuple[int, int, str]]:
         self._flush()
@@ -581,6 +1041,18 @@ class _ChildSpill:
     def close(self) -> None:
         self._db.close()
         self._dir.cleanup()
+
+
+_DATE_KEYS = ("date", "returned_on", "birth_date", "enrolled_on", "deceased_on", "moved_out_on")
+
+
+def _dates(stored: dict) -> dict:
+    """Dates come back from the spill as ISO text; those the completion step compares become dates."""
+    for part in (stored.get("v", {}), stored.get("p", {})):
+        for k in _DATE_KEYS:
+            if isinstance(part.get(k), str):
+                part[k] = date.fromisoformat(part[k])
+    return stored
 
 
 def _iso(value):
@@ -597,3 +1069,6 @@ def _locator(table: Table, number: int, refs: dict[str, list[_ChildRef]]):
         return table.name, number, table.header_for(loc[0] if loc else None)
 
     return locate
+
+
+__all__ = ["REJECT_HEADER", "VALUE_LABELS", "derive_patient_id", "read_tabular"]

@@ -1,0 +1,221 @@
+"""Opening the files of a tabular source as sheets of header + rows: CSV (UTF-8, BOM, GB2312/
+GB18030, delimiter sniffed), .xlsx/.xlsm (openpyxl, read-only), legacy .xls (xlrd), and .zip
+archives of split exports (each part with its own header row; member names written in GBK by
+Chinese Windows are decoded as such).
+
+Headers of one or two rows: a second row is a sub-header when the first has merged (blank) cells
+above it and it holds only text (no number or date, as every data row has the resident ID or a
+date). A leaf is then named `parent/leaf` (the merged parent cell carried across the blank cells
+it spans), so 左侧/收缩压 and 右侧/收缩压 stay apart; `Sheet.parts` keeps (parent, leaf) per column
+for recognition. Row numbers stay spreadsheet rows: the first data row of a two-row header is 3.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from pathways.errors import Problem, SangaoError
+from store.readers import Source, detect_encoding
+from store.readers.aliases import CellError, is_empty, parse_date, parse_number
+
+SHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
+
+
+@dataclass
+class Sheet:
+    name: str  # display name: the file, `file[sheet]`, or `archive.zip!member`
+    stem: str  # file stem or sheet title, for role and form hints
+    headers: list[str]
+    rows: Iterator[tuple[int, tuple]]  # (spreadsheet row, cells), blank rows skipped
+    parts: dict[int, tuple[str, str]] = field(default_factory=dict)  # column → (parent, leaf)
+    header_rows: int = 1
+
+
+def open_sheets(source: Source, closers: list) -> list[Sheet]:
+    """Every sheet of the source's files; raises SangaoError (D030) for a file that cannot be read."""
+    sheets: list[Sheet] = []
+    for path in source.paths:
+        sheets += _open_file(path, str(path), path.stem, source, closers)
+    return sheets
+
+
+def _open_file(path: Path, name: str, stem: str, source: Source, closers: list) -> list[Sheet]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return [_csv_sheet(path, name, stem, source, closers)]
+    if suffix in (".xlsx", ".xlsm"):
+        return _xlsx_sheets(path, name, source, closers)
+    if suffix == ".xls":
+        return _xls_sheets(path, name, source)
+    if suffix == ".zip":
+        return _zip_sheets(path, name, source, closers)
+    return []
+
+
+def _csv_sheet(path: Path, name: str, stem: str, source: Source, closers: list) -> Sheet:
+    encoding = detect_encoding(path)
+    source.encodings[name] = encoding
+    f = open(path, encoding=encoding, newline="")  # noqa: SIM115  (closed by the reader's closers)
+    closers.append(f.close)
+    first = f.readline()
+    f.seek(0)
+    reader = csv.reader(f, delimiter=max((",", "\t", ";"), key=first.count))
+    rows = ((n, tuple(row)) for n, row in enumerate(reader, start=1))
+    return _sheet(name, stem, rows, lambda row: any(cell.strip() for cell in row))
+
+
+def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sheet]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx file
+        raise SangaoError.one(
+            "D030", f"cannot open the workbook: {exc}", file=name, hint="save it from Excel as .xlsx"
+        ) from None
+    closers.append(workbook.close)
+    sheets = []
+    for ws in workbook.worksheets:
+        sheet_name = f"{name}[{ws.title}]"
+        rows = ((n, row) for n, row in enumerate(ws.iter_rows(values_only=True), start=1))
+        sheet = _sheet(sheet_name, ws.title, rows, lambda row: any(not is_empty(c) for c in row))
+        if sheet is not None:
+            source.encodings[sheet_name] = "xlsx"
+            sheets.append(sheet)
+    return sheets
+
+
+def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
+    """Legacy Excel 97–2003 workbooks (BIFF) through xlrd; cells typed as dates become dates."""
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as exc:  # xlrd raises XLRDError, struct errors … for a damaged file
+        raise SangaoError.one(
+            "D030", f"cannot open the .xls workbook: {exc}", file=name, hint="save it from Excel as .xlsx"
+        ) from None
+    sheets = []
+    for index in range(book.nsheets):
+        ws = book.sheet_by_index(index)
+
+        def cells(ws=ws) -> Iterator[tuple[int, tuple]]:
+            for r in range(ws.nrows):
+                row = []
+                for c in range(ws.ncols):
+                    cell = ws.cell(r, c)
+                    if cell.ctype == xlrd.XL_CELL_DATE:
+                        row.append(xlrd.xldate_as_datetime(cell.value, book.datemode))
+                    elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                        row.append(None)
+                    else:
+                        row.append(cell.value)
+                yield r + 1, tuple(row)
+
+        sheet_name = f"{name}[{ws.name}]"
+        sheet = _sheet(sheet_name, ws.name, cells(), lambda row: any(not is_empty(c) for c in row))
+        if sheet is not None:
+            source.encodings[sheet_name] = "xls"
+            sheets.append(sheet)
+    return sheets
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """Zip member names without the UTF-8 flag are CP437 by the format, GBK by Chinese Windows."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sheet]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SangaoError.one("D030", f"cannot open the archive: {exc}", file=name) from None
+    folder = tempfile.TemporaryDirectory(prefix="sangao-zip-")
+    closers.append(folder.cleanup)
+    sheets: list[Sheet] = []
+    with archive:
+        members = sorted(
+            (member_name(i), i)
+            for i in archive.infolist()
+            if not i.is_dir() and not member_name(i).startswith("__MACOSX/")
+        )
+        for index, (member, info) in enumerate(members):
+            inner = Path(member)
+            if inner.suffix.lower() not in SHEET_SUFFIXES:
+                source.findings.append(
+                    Problem("D108", f"archive member {member!r} is not a CSV or Excel file; ignored", name)
+                )
+                continue
+            target = Path(folder.name) / f"{index}{inner.suffix.lower()}"
+            target.write_bytes(archive.read(info))
+            sheets += _open_file(target, f"{name}!{member}", inner.stem, source, closers)
+    return sheets
+
+
+# ---- headers ------------------------------------------------------------------------------------
+
+
+def _looks_like_data(cell) -> bool:
+    if isinstance(cell, (int, float, date, datetime)) and not isinstance(cell, bool):
+        return True
+    text = str(cell).strip()
+    for parse in (parse_number, parse_date):
+        try:
+            parse(text)
+            return True
+        except CellError:
+            pass
+    return len(text) >= 15 and text[:15].isdigit()  # a resident ID
+
+
+def _sheet(name: str, stem: str, rows: Iterator[tuple[int, tuple]], filled) -> Sheet | None:
+    rows = (r for r in rows if filled(r[1]))
+    first = next(rows, None)
+    if first is None:
+        return None
+    top = ["" if is_empty(c) else str(c).strip() for c in first[1]]
+    second = next(rows, None)
+    if second is None:
+        return Sheet(name, stem, [h.lstrip("\ufeff") for h in top], iter(()))
+    below = ["" if is_empty(c) else str(c).strip() for c in second[1]]
+    width = max(len(top), len(below))
+    top += [""] * (width - len(top))
+    below += [""] * (width - len(below))
+    under_merge = any(not top[i] and below[i] and any(top[:i]) for i in range(width))
+    if not under_merge or any(_looks_like_data(c) for c in second[1] if not is_empty(c)):
+
+        def again() -> Iterator[tuple[int, tuple]]:
+            yield second
+            yield from rows
+
+        return Sheet(name, stem, [h.lstrip("\ufeff") for h in first_headers(first[1])], again())
+    headers: list[str] = []
+    parts: dict[int, tuple[str, str]] = {}
+    parent = ""
+    for i in range(width):
+        if top[i]:
+            parent = top[i].lstrip("\ufeff")
+        elif not below[i]:
+            parent = ""
+        leaf = below[i]
+        if leaf and parent:
+            headers.append(f"{parent}/{leaf}")
+            parts[i] = (parent, leaf)
+        else:
+            headers.append(top[i].lstrip("\ufeff") or leaf)
+    return Sheet(name, stem, headers, rows, parts, header_rows=2)
+
+
+def first_headers(cells: tuple) -> list[str]:
+    return ["" if c is None else str(c) for c in cells]
