@@ -6,8 +6,8 @@ field path back at a file, row and column. store/importer.py validates and store
 Formats are chosen by extension: .jsonl/.ndjson/.json → JSONL; .csv → CSV (all CSV files of one
 directory given in one call form one set, joined on patient id or resident ID); .xlsx/.xlsm and
 legacy .xls → a workbook whose sheets form one set; .zip → an archive whose CSV/Excel members form
-one set (split exports: parts with the same headers are one table). Tabular headers go through the alias table in store/readers/aliases.py and an
-optional site mapping (store/readers/mapping.py).
+one set (split exports: parts with the same headers are one table). Tabular headers go through
+the alias table in store/readers/aliases.py and an optional site mapping (store/readers/mapping.py).
 """
 
 from __future__ import annotations

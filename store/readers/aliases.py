@@ -285,7 +285,12 @@ def parse_date(value: object, allow_range: bool = False) -> date:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
         value = str(int(value))  # 19580302 typed as a number
     text = unicodedata.normalize("NFKC", str(value)).strip().lower()
-    if allow_range and (m := _RANGE.match(text)) and _date_or_none(m[1].strip()) and _date_or_none(m[2].strip()):
+    if (
+        allow_range
+        and (m := _RANGE.match(text))
+        and _date_or_none(m[1].strip())
+        and _date_or_none(m[2].strip())
+    ):
         text = m[1].strip()
     found = _date_or_none(text)
     if found is None:

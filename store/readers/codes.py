@@ -34,7 +34,9 @@ def national() -> dict:
     doc = YAML(typ="safe").load(text)
 
     def norm(values: dict) -> dict[str, dict[str, object]]:
-        return {fld: {normalize_value(str(k)): v for k, v in labels.items()} for fld, labels in values.items()}
+        return {
+            fld: {normalize_value(str(k)): v for k, v in labels.items()} for fld, labels in values.items()
+        }
 
     forms = {
         name: {
@@ -94,7 +96,13 @@ def _maps(fld: str, kind: str, form: str | None, site: dict[str, dict[str, objec
     # a field with a national list (or a form whose lists are unknown) never falls back on generic
     # digit codes
     coded = bool(national_maps) or fld in nat["any_form"]
-    return site.get(fld), site.get(kind), national_maps, coded, (VALUE_LABELS.get(fld), VALUE_LABELS.get(kind))
+    return (
+        site.get(fld),
+        site.get(kind),
+        national_maps,
+        coded,
+        (VALUE_LABELS.get(fld), VALUE_LABELS.get(kind)),
+    )
 
 
 def lookup(fld: str, kind: str, text: str, form: str | None, site: dict[str, dict[str, object]]):

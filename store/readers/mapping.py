@@ -219,8 +219,12 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
                 mapping.defaults["enrolled_on"] = parse_date(value)
             except CellError as exc:
                 problems.append(
-                    Problem("D031", f"defaults.enrolled_on: {exc.message}", **where(defaults, key),
-                            hint="first_visit, or a date such as 2021-01-01")
+                    Problem(
+                        "D031",
+                        f"defaults.enrolled_on: {exc.message}",
+                        **where(defaults, key),
+                        hint="first_visit, or a date such as 2021-01-01",
+                    )
                 )
         else:
             mapping.defaults[str(key)] = value

@@ -35,6 +35,7 @@ class Sheet:
     rows: Iterator[tuple[int, tuple]]  # (spreadsheet row, cells), blank rows skipped
     parts: dict[int, tuple[str, str]] = field(default_factory=dict)  # column → (parent, leaf)
     header_rows: int = 1
+    outer: list[str] = field(default_factory=list)  # the stems of the file and archive holding it
 
 
 def open_sheets(source: Source, closers: list) -> list[Sheet]:
@@ -45,16 +46,23 @@ def open_sheets(source: Source, closers: list) -> list[Sheet]:
     return sheets
 
 
+def _within(sheets: list[Sheet], stem: str) -> list[Sheet]:
+    for sheet in sheets:
+        if sheet.stem != stem:
+            sheet.outer.append(stem)
+    return sheets
+
+
 def _open_file(path: Path, name: str, stem: str, source: Source, closers: list) -> list[Sheet]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return [_csv_sheet(path, name, stem, source, closers)]
     if suffix in (".xlsx", ".xlsm"):
-        return _xlsx_sheets(path, name, source, closers)
+        return _within(_xlsx_sheets(path, name, source, closers), stem)
     if suffix == ".xls":
-        return _xls_sheets(path, name, source)
+        return _within(_xls_sheets(path, name, source), stem)
     if suffix == ".zip":
-        return _zip_sheets(path, name, source, closers)
+        return _within(_zip_sheets(path, name, source, closers), stem)
     return []
 
 

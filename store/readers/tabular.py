@@ -182,7 +182,8 @@ class _Tally:
                     name,
                     None,
                     header,
-                    hint=f"map them under `values: {fld}:` in --mapping (`sangao roster inspect` proposes one)",
+                    hint=f"map them under `values: {fld}:` in --mapping "
+                    "(`sangao roster inspect` proposes one)",
                 )
             )
         for (name, header), counts in self.dropped.items():
@@ -248,11 +249,14 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
                 continue
             raise SangaoError([problem])
         table = Table(role, sheet.name, sheet.headers, sheet.rows, stem=sheet.stem)
-        _resolve_columns(table, sheet, mapping, findings)
-        if role == "visits":
+        if role == "visits":  # the sheet's name, else its file's (a part of a zip), else the headers
+            names = [sheet.stem, *sheet.outer]
             table.form = (
-                mapping.form_for(sheet.stem) or form_from_name(sheet.stem) or form_from_headers(sheet.headers)
+                next((f for n in names if (f := mapping.form_for(n))), None)
+                or next((f for n in names if (f := form_from_name(n))), None)
+                or form_from_headers(sheet.headers)
             )
+        _resolve_columns(table, sheet, mapping, findings)
         tables.append(table)
     return tables
 
@@ -303,8 +307,9 @@ _ID_ALIASES = {normalize_header(a) for a in TABLES["patients"]["id_number"].alia
 _MULTI_KINDS = ("codes", "history", "conditions")
 
 
-def _option_column(role: str, header: str, mapping: Mapping, sheet: Sheet, index: int):
-    """One 0/1 column per option: `症状/头痛头晕`, `症状_头痛头晕`, `症状-头痛头晕` → (field, label)."""
+def _option_column(role: str, header: str, mapping: Mapping, sheet: Sheet, index: int, form: str | None):
+    """One 0/1 column per option: `症状/头痛头晕`, `症状_头痛头晕`, `症状-头痛头晕` → (field, label),
+    when the label is one a value map knows (`症状/其他` is not an option column)."""
     if index in sheet.parts:
         pairs = [sheet.parts[index]]
     else:
@@ -313,7 +318,13 @@ def _option_column(role: str, header: str, mapping: Mapping, sheet: Sheet, index
     for parent, leaf in pairs:
         for target in (role, "patients") if role == "visits" else (role,):
             fld = _field_for(target, parent, mapping)
-            if fld and TABLES[target][fld].kind in _MULTI_KINDS and leaf:
+            spec = TABLES[target].get(fld) if fld else None
+            if (
+                spec
+                and spec.kind in _MULTI_KINDS
+                and leaf
+                and lookup(fld, spec.kind, leaf, form, mapping.values) is not MISSING
+            ):
                 return target, fld, leaf
     return None
 
@@ -335,7 +346,7 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
         elif table.role == "visits" and (pf := _field_for("patients", header, mapping, sheet, index)):
             if pf not in _PERSON_SKIP:
                 column = Column(index, header, pf, TABLES["patients"][pf], person=True)
-        elif opt := _option_column(table.role, header, mapping, sheet, index):
+        elif opt := _option_column(table.role, header, mapping, sheet, index, table.form):
             target, ofld, label = opt
             column = Column(
                 index, header, ofld, TABLES[target][ofld], person=target != table.role, option=label
@@ -456,9 +467,8 @@ def _coded(ctx: _Ctx, col: Column, part: str, what: str, hint: str):
         ctx.tally.miss(ctx.table, col, part)
         choices = known(col.field, col.spec.kind, ctx.table.form, ctx.mapping.values)
         raise CellError(f"{what} ({part!r})", did_you_mean(part, choices) or hint)
-    if value is None or value == []:
-        if value is None:
-            ctx.tally.drop(ctx.table, col, part)
+    if value is None:
+        ctx.tally.drop(ctx.table, col, part)
     return value
 
 
@@ -697,14 +707,17 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
                         issue.message,
                         table.name,
                         number,
-                        table.header_for(fld) or (table.header_for("foot_pulse") if role == "screenings" else None),
+                        table.header_for(fld)
+                        or (table.header_for("foot_pulse") if role == "screenings" else None),
                         hint=issue.hint,
                     )
                 )
     return problems
 
 
-def _join(source: Source, tables: list[Table], mapping: Mapping, closers: list, tally: _Tally) -> Iterator[Item]:
+def _join(
+    source: Source, tables: list[Table], mapping: Mapping, closers: list, tally: _Tally
+) -> Iterator[Item]:
     patients = [t for t in tables if t.role == "patients"]
     child_tables = [t for t in tables if t.role != "patients"]
     if len({tuple(normalize_header(h) for h in t.headers) for t in patients}) > 1 or (
@@ -737,7 +750,8 @@ def _join(source: Source, tables: list[Table], mapping: Mapping, closers: list, 
                 problems.append(
                     Problem(
                         "D026",
-                        f"{table.role}: row has no {'patient id' if table.key == 'patient_id' else 'resident ID'}",
+                        f"{table.role}: row has no "
+                        + ("patient id" if table.key == "patient_id" else "resident ID"),
                         table.name,
                         number,
                         table.header_for(table.key),
@@ -773,7 +787,9 @@ def _join(source: Source, tables: list[Table], mapping: Mapping, closers: list, 
                     child_table.name,
                     row,
                     child_table.header_for(child_table.key),
-                    hint="check the patient id" if child_table.key == "patient_id" else "check the resident ID",
+                    hint="check the patient id"
+                    if child_table.key == "patient_id"
+                    else "check the resident ID",
                 )
             ],
         )
@@ -861,7 +877,8 @@ def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, h
             values["conditions"] = list(mapping.defaults["conditions"])
             notes.note("conditions from --mapping defaults")
         elif forms:
-            values["conditions"] = list(dict.fromkeys(form_condition(f) for f in forms))
+            found = {form_condition(f) for f in forms}
+            values["conditions"] = [c.value for c in Condition if c.value in found]
             notes.note("conditions from the form of the visit export (高血压/糖尿病)")
     if "enrolled_on" not in values:
         default = mapping.defaults.get("enrolled_on")
@@ -871,7 +888,9 @@ def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, h
             notes.note(f"enrolled_on {default.isoformat()} from --mapping defaults")
         elif visit_dates:
             values["enrolled_on"] = min(visit_dates)
-            why = "as --mapping says" if default == "first_visit" else "no enrolment column, none in --mapping"
+            why = (
+                "as --mapping says" if default == "first_visit" else "no enrolment column, none in --mapping"
+            )
             notes.note(f"enrolled_on is the first visit's date ({why})")
     for key, value in mapping.defaults.items():
         if key not in ("conditions", "enrolled_on") and key not in values:
@@ -894,13 +913,20 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
         for number, cells in table.rows:
             source.rows_read[table.name] += 1
             values, _, problems = _parse_row(ctx, number, cells)
-            key = _join_key(table, values, values, mapping) if table.key == "id_number" else values.get("patient_id")
+            key = (
+                _join_key(table, values, values, mapping)
+                if table.key == "id_number"
+                else values.get("patient_id")
+            )
             if key is not None and "patient_id" not in values:
                 values["patient_id"] = key
             pid = values.get("patient_id")
             refs: dict[str, list[_ChildRef]] = {}
             rows = spill.take(key) if key is not None else []
             forms = _attach(values, rows, child_tables, refs)
+            for _, _, stored in rows:  # person columns of visit rows fill what the patients row lacks
+                for k, v in stored["p"].items():
+                    values.setdefault(k, v)
             _complete(values, forms, mapping, notes, lambda f, t=table: t.header_for(f) is not None)
             item = Item(
                 table.name,
@@ -909,8 +935,7 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
                 pid,
                 problems=problems,
                 raw=_raw(table, cells),
-                rows=[(r.table.name, r.row) for role_refs in refs.values() for r in role_refs]
-                + _extra_rows(rows, refs, child_tables),
+                rows=_units(rows, child_tables),
                 locate=_locator(table, number, refs),
             )
             if pid is None:
@@ -921,28 +946,24 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
                         table.name,
                         number,
                         table.header_for(table.key),
-                        hint="fill in the patient id" if table.key == "patient_id" else "fill in the resident ID",
+                        hint="fill in the patient id"
+                        if table.key == "patient_id"
+                        else "fill in the resident ID",
                     )
                 )
             yield item
 
 
-def _extra_rows(rows, refs, child_tables) -> list[tuple[str, int]]:
-    """Rows merged into another row's visit (same date) or that only added a lab: still carried."""
-    carried = {(r.table.name, r.row) for role_refs in refs.values() for r in role_refs}
-    extra = []
-    for table_index, row, _ in rows:
-        unit = (child_tables[table_index].name, row)
-        if unit not in carried:
-            carried.add(unit)
-            extra.append(unit)
-    return extra
+def _units(rows, child_tables) -> list[tuple[str, int]]:
+    """The (file, row) of every child row a record carries, once each (a flat row may give a visit,
+    a lab and a screening; a row merged into another's visit of the same day is carried too)."""
+    return list(dict.fromkeys((child_tables[table_index].name, row) for table_index, row, _ in rows))
 
 
 def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item]:
     """No patients table: each resident's rows (in file order) make one patient; the person
     columns of later rows fill in or update those of earlier ones (newer wins)."""
-    for key in spill.keys():
+    for key in spill.join_keys():
         rows = spill.take(key)
         values: dict = {}
         for _, _, stored in rows:
@@ -964,10 +985,7 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
                     "--mapping, or a 管理病种 column",
                 )
             )
-        carried = [(r.table.name, r.row) for role_refs in refs.values() for r in role_refs]
-        carried += _extra_rows(rows, refs, child_tables)
-        if (first_table.name, first_row) in carried:
-            carried.remove((first_table.name, first_row))
+        carried = [u for u in _units(rows, child_tables) if u != (first_table.name, first_row)]
         yield Item(
             first_table.name,
             first_row,
@@ -1017,7 +1035,7 @@ class _ChildSpill:
         self._flush()
         self._db.execute("CREATE INDEX child_pid ON child (pid, seq)")
 
-    def keys(self) -> Iterator[str]:
+    def join_keys(self) -> Iterator[str]:
         """Every join key, in the order of its first row."""
         yield from (r[0] for r in self._db.execute("SELECT pid FROM child GROUP BY pid ORDER BY MIN(seq)"))
 
