@@ -1224,3 +1224,303 @@ def test_a_2027_follow_up_with_the_provisional_calendar_carries_a_warning() -> N
     a = assess(record, date(2026, 12, 10), provisional=True)
     assert a.next_follow_up == date(2027, 3, 1)  # 12-01 + 90 = 2027-03-01, a Monday
     assert any("2027" in w for w in a.warnings)
+
+
+# ---------------------------------------------------------------- second pass: subtler readings
+
+
+def test_visits_labs_and_screenings_after_as_of_are_ignored() -> None:
+    record = {**QUIET,
+              "visits": [visit("2026-05-20"), visit("2026-06-11", 185, 100, symptoms=["chest_pain"])],
+              "labs": [lab(**STD_LAB), lab("2026-06-11", tc=4.5, ldl_c=3.3, hdl_c=1.3, creatinine=300, uacr=500)],
+              "screenings": [*QUIET["screenings"], {"date": "2026-06-11", "kind": "abi", "result": "abnormal", "value": 0.3}]}
+    a = assess(record)
+    assert (a.color, a.egfr, a.albuminuria, a.control.ldl) == ("blue", 99.6, "A1", "controlled")
+    assert a.next_follow_up == date(2026, 8, 18)
+
+
+def test_the_latest_ldl_is_the_latest_lab_that_carries_ldl() -> None:
+    # a later creatinine-only lab does not hide the LDL 3.0 of January (medium target 2.6)
+    labs = [lab("2026-01-10", tc=4.5, ldl_c=3.0, hdl_c=1.3), lab(creatinine=80, uacr=10)]
+    assert assess({**QUIET, "labs": labs}).control.ldl == "uncontrolled"
+
+
+def test_risk_counts_the_earliest_hdl_though_a_later_one_is_normal() -> None:
+    # baseline HDL 0.9 (2023) → factors age + low HDL = 2; hypertension → row 6; TC 4.5 col 2 → high
+    labs = [lab("2023-05-01", hdl_c=0.9), lab(**STD_LAB)]
+    assert assess({**QUIET, "labs": labs}).ascvd_risk == "high"
+
+
+def test_risk_reads_the_column_from_the_earliest_tc() -> None:
+    # baseline TC 5.5 (col 3) with LDL 2.4 (col 1) → col 3; row 5 col 3 → medium; the latest TC 3.5
+    # alone would give col 1 → low
+    labs = [lab("2023-05-01", tc=5.5, ldl_c=2.4, hdl_c=1.3), lab(tc=3.5, ldl_c=2.0, hdl_c=1.3, creatinine=80, uacr=10)]
+    assert assess({**QUIET, "labs": labs}).ascvd_risk == "medium"
+
+
+def test_very_high_ldl_under_target_but_above_a_lower_baseline_is_uncontrolled() -> None:
+    # earliest 1.2, latest 1.5 <1.8: the fall is −25 %, not >50 %
+    assert assess(_tia_labs(1.2, 1.5)).control.ldl == "uncontrolled"
+
+
+def test_diabetes_with_ascvd_needs_the_50_percent_fall_as_well() -> None:
+    # DM + TIA → very_high, diabetes target 1.4; 1.3 <1.4 but (2.0 − 1.3)/2.0 = 35 % ≤50 %
+    labs = [lab("2024-05-01", tc=4.0, ldl_c=2.0, hdl_c=1.3), lab(tc=3.0, ldl_c=1.3, hdl_c=1.3, creatinine=80, uacr=10)]
+    a = assess({**QUIET_DM, "history": [{"code": "tia"}], "labs": labs})
+    assert (a.ldl_target, a.control.ldl) == (1.4, "uncontrolled")
+
+
+def test_diabetes_at_20_with_uacr_30_is_high_and_at_19_is_not() -> None:
+    record = {**QUIET_DM, "labs": [lab(tc=3.6, ldl_c=1.6, hdl_c=1.3, creatinine=80, uacr=30)]}
+    assert assess({**record, "birth_date": "2006-06-10"}).ascvd_risk == "high"
+    # 19: table, no hypertension, 0 factors → low
+    assert assess({**record, "birth_date": "2006-06-11"}).ascvd_risk == "low"
+
+
+def test_a_woman_counts_age_as_a_factor_from_55() -> None:
+    # hypertension, HDL 1.3, non-smoker; TC 4.5 col 2: 1 factor → row 5 → medium, 0 → row 4 → low
+    base = {**QUIET_F, "labs": [lab(tc=4.5, ldl_c=2.4, hdl_c=1.3, creatinine=60, uacr=10)]}
+    assert assess({**base, "birth_date": "1971-06-10"}).ascvd_risk == "medium"
+    assert assess({**base, "birth_date": "1971-06-11"}).ascvd_risk == "low"
+
+
+def test_hdl_1_0_is_not_low_and_0_99_is() -> None:
+    # man 56 hypertension TC 4.5 col 2: age only → row 5 medium; age + HDL → row 6 high
+    assert assess({**QUIET, "labs": [lab(**{**STD_LAB, "hdl_c": 1.0})]}).ascvd_risk == "medium"
+    assert assess({**QUIET, "labs": [lab(**{**STD_LAB, "hdl_c": 0.99})]}).ascvd_risk == "high"
+
+
+def test_tc_4_1_opens_column_2_and_4_09_stays_in_column_1() -> None:
+    # row 5 (hypertension, 1 factor): col 1 low, col 2 medium; LDL 1.9 is col 1
+    assert assess({**QUIET, "labs": [lab(**{**STD_LAB, "tc": 4.1, "ldl_c": 1.9})]}).ascvd_risk == "medium"
+    assert assess({**QUIET, "labs": [lab(**{**STD_LAB, "tc": 4.09, "ldl_c": 1.9})]}).ascvd_risk == "low"
+
+
+def test_column_1_starts_at_tc_3_1_or_ldl_1_8() -> None:
+    # row 7 (hypertension, smoking, HDL 0.9, age): col 1 high, below col 1 low
+    base = {**QUIET, "smoker": True}
+    assert assess({**base, "labs": [lab(tc=3.1, ldl_c=1.7, hdl_c=0.9, creatinine=80, uacr=10)]}).ascvd_risk == "high"
+    assert assess({**base, "labs": [lab(tc=3.0, ldl_c=1.8, hdl_c=0.9, creatinine=80, uacr=10)]}).ascvd_risk == "high"
+    assert assess({**base, "labs": [lab(tc=3.09, ldl_c=1.79, hdl_c=0.9, creatinine=80, uacr=10)]}).ascvd_risk == "low"
+
+
+def test_bmi_exactly_28_counts_for_the_lifetime_upgrade_and_27_9_does_not() -> None:
+    # 85.75 / 1.75² = 28.0 exactly; 85.4 / 3.0625 = 27.89; with SBP 160 as the second item
+    a = _lifetime("1972-01-15", visit("2026-05-20", 160, 95, weight_kg=85.75, height_cm=175))
+    assert a.ascvd_risk == "high"
+    a = _lifetime("1972-01-15", visit("2026-05-20", 160, 95, weight_kg=85.4, height_cm=175))
+    assert a.ascvd_risk == "medium"
+
+
+def test_missing_smoking_is_a_missing_lifetime_item_when_it_could_reach_two() -> None:
+    # man 50, dyslipidaemia only, HDL 0.9, TC 5.5 (col 3): factors age + HDL = 2, smoking unknown →
+    # row 2 or row 3, both medium in col 3: the table decides medium. Step 4 (age <55): HDL <1.0 is one
+    # item; non-HDL 4.6, SBP 120, BMI 22.9 are not; smoking would be the second → unknown.
+    record = {**QUIET, "birth_date": "1976-01-15", "conditions": ["dyslipidemia"],
+              "labs": [lab(tc=5.5, ldl_c=3.5, hdl_c=0.9, creatinine=80, uacr=10)],
+              "visits": [visit("2026-05-20", 120, 75, weight_kg=70, height_cm=175)]}
+    assert assess({**record, "smoker": False}).ascvd_risk == "medium"
+    assert assess({**record, "smoker": True}).ascvd_risk == "high"
+    assert assess({**record, "smoker": None}).ascvd_risk == "unknown"
+
+
+def test_urgent_bp_is_read_from_the_latest_visit_even_when_that_visit_carries_no_bp() -> None:
+    # Literal §3: urgent criteria come from the latest visit; the 185/100 of 05-01 is not it.
+    # BP control reads the latest BP reading (05-01): uncontrolled → yellow.
+    record = {**QUIET_DM, "conditions": ["hypertension", "diabetes"],
+              "visits": [visit("2026-05-01", 185, 100, fpg=6.0), visit("2026-05-20", None, None, fpg=6.0)]}
+    a = assess(record)
+    assert a.control.bp == "uncontrolled"
+    assert "htn.urgent_bp" not in rules(a) and "dm.urgent_bp" not in rules(a)
+
+
+def test_g5_below_15() -> None:
+    a = assess({**QUIET, "labs": [lab(**{**STD_LAB, "creatinine": 500})]})  # 11.04 → 11.0
+    assert (a.egfr, a.ckd_stage, a.color) == (11.0, "G5", "red")
+
+
+def test_no_uacr_in_the_lab_window_gives_no_albuminuria() -> None:
+    labs = [lab("2025-06-09", uacr=400), lab(tc=4.5, ldl_c=2.4, hdl_c=1.3, creatinine=80)]
+    a = assess({**QUIET, "labs": labs})
+    assert a.albuminuria is None
+    assert a.color == "blue"
+
+
+def test_a_later_normal_egfr_screening_record_restarts_the_kidney_interval() -> None:
+    # creatinine/uacr lab 2025-07-01; egfr screening record 2026-01-05 → egfr due 2027-01-05 (not listed);
+    # uacr due 2025-07-01 + 12 months = 2026-07-01 (listed)
+    record = {**QUIET, "labs": [lab("2025-07-01", **STD_LAB)],
+              "screenings": [*QUIET["screenings"], {"date": "2026-01-05", "kind": "egfr", "result": "normal"}]}
+    assert due(assess(record)) == {"uacr": ("2026-07-01", False)}
+
+
+def test_a_stroke_risk_review_never_done_is_due_90_days_after_enrolment() -> None:
+    record = {**QUIET, "screenings": [{"date": "2026-03-02", "kind": "ecg", "result": "normal"}]}
+    assert due(assess(record)) == {"stroke_risk": ("2024-04-09", True)}
+
+
+def test_an_overdue_follow_up_without_any_visit_is_as_of() -> None:
+    a = assess({**QUIET, "visits": []})  # enrolled 2024-01-10 + 30 is long past
+    assert a.next_follow_up == date(2026, 6, 10)
+
+
+def test_an_overdue_follow_up_on_a_make_up_saturday_stays_on_it() -> None:
+    # as_of Sat 2026-02-28 (make-up working day); the visit of 2025-10-01 is outside the window
+    a = assess({**QUIET, "visits": [visit("2025-10-01")], "labs": [lab("2025-10-01", **STD_LAB)]}, date(2026, 2, 28))
+    assert a.next_follow_up == date(2026, 2, 28)
+
+
+def test_the_provisional_option_adds_no_warning_when_the_follow_up_stays_in_2026() -> None:
+    a = assess({**QUIET, "visits": [visit("2026-12-01")]}, date(2026, 12, 10), provisional=True)
+    assert a.color == "blue" and a.next_follow_up == date(2027, 3, 1)
+    a = assess({**QUIET, "visits": [visit("2026-12-01", 150, 95)]}, date(2026, 12, 10), provisional=True)
+    assert a.next_follow_up == date(2026, 12, 15)  # 12-01 + 14, a Tuesday
+    assert a.warnings == ()
+
+
+def test_the_elderly_target_150_90_is_uncontrolled_at_150() -> None:
+    base = {**QUIET, "birth_date": "1956-01-15"}
+    assert assess({**base, "visits": [visit("2026-05-20", 150, 80)]}).control.bp == "uncontrolled"
+    assert assess({**base, "visits": [visit("2026-05-20", 149, 89)]}).control.bp == "controlled"
+
+
+def test_a_new_complication_flag_at_an_earlier_visit_is_not_read() -> None:
+    visits = [visit("2026-05-01", new_complication=True), visit("2026-05-20")]
+    assert assess({**QUIET, "visits": visits}).color == "blue"
+
+
+def test_missing_uacr_and_creatinine_do_not_make_a_young_diabetes_patient_unknown() -> None:
+    # §8: no UACR / no creatinine → the kidney criteria count as not met; table: 0 factors → low
+    record = {**QUIET_DM, "birth_date": "1986-06-11", "labs": [lab(tc=3.6, ldl_c=1.6, hdl_c=1.3)]}
+    assert assess(record).ascvd_risk == "low"
+
+
+def test_a_ckd_history_without_egfr_below_60_does_not_raise_the_risk() -> None:
+    assert assess({**QUIET, "history": [{"code": "ckd"}]}).ascvd_risk == "medium"
+
+
+def test_diabetes_at_40_is_high_without_any_lipids() -> None:
+    a = assess({**QUIET_DM, "labs": []})
+    assert (a.ascvd_risk, a.ldl_target, a.control.ldl) == ("high", 1.8, "no_data")
+
+
+def test_a_young_diabetes_patient_with_low_hdl_and_hypertension_but_unknown_smoking_is_unknown() -> None:
+    # smoker → step 2 high; non-smoker → table: hypertension, 1 factor (HDL), col 2 → medium
+    record = {**QUIET_DM, "birth_date": "1986-06-11", "smoker": None, "conditions": ["hypertension", "diabetes"],
+              "labs": [lab(tc=4.5, ldl_c=2.4, hdl_c=0.9, creatinine=80, uacr=10)]}
+    assert assess(record).ascvd_risk == "unknown"
+
+
+def test_an_urgent_bp_at_a_latest_visit_outside_the_control_window_is_not_read() -> None:
+    a = assess({**QUIET, "visits": [visit("2026-03-11", 185, 100)]})
+    assert "htn.urgent_bp" not in rules(a) and a.color == "yellow"
+
+
+def test_heart_rate_120_does_not_make_a_hypertension_only_patient_red() -> None:
+    assert assess({**QUIET, "visits": [visit("2026-05-20", heart_rate=120, temperature=39.5)]}).color == "blue"
+
+
+def test_one_uncontrolled_bp_and_one_uncontrolled_fpg_are_not_two_consecutive() -> None:
+    visits = [visit("2026-04-01", 150, 92, fpg=6.0), visit("2026-05-20", 120, 70, fpg=8.0)]
+    a = assess({**QUIET_DM, "conditions": ["hypertension", "diabetes"], "visits": visits})
+    assert a.color == "yellow"
+    assert not {"htn.two_uncontrolled", "dm.two_uncontrolled"} & rules(a)
+
+
+def test_a_no_data_yellow_takes_30_days_from_the_latest_visit() -> None:
+    # 06-01 visit without BP; the BP of 01-10 is out of the window → no_data; 06-01 + 30 = 07-01
+    a = assess({**QUIET, "visits": [visit("2026-01-10"), visit("2026-06-01", None, None, heart_rate=70)]})
+    assert a.control.bp == "no_data"
+    assert a.next_follow_up == date(2026, 7, 1)
+
+
+def test_very_high_risk_makes_carotid_and_abi_due() -> None:
+    a = assess({**QUIET, "history": [{"code": "tia"}]})
+    assert due(a) == {"carotid_us": ("2024-04-09", True), "abi": ("2024-04-09", True)}
+
+
+def test_a_diabetes_patient_aged_50_with_unknown_risk_is_due_abi_but_not_carotid() -> None:
+    # mi + diabetes (1 factor), smoking unknown → ultra_high or very_high: unknown. ABI by age ≥50 only.
+    record = {**QUIET_DM, "smoker": None, "history": [{"code": "mi"}],
+              "screenings": [{"date": "2026-03-02", "kind": k, "result": "normal"}
+                             for k in ("ecg", "stroke_risk", "fundus", "neuropathy")]}
+    a = assess(record)
+    assert a.ascvd_risk == "unknown"
+    assert due(a) == {"abi": ("2024-04-09", True)}
+
+
+def test_egfr_comes_from_the_latest_creatinine_not_the_worst() -> None:
+    labs = [lab("2025-09-01", creatinine=300), lab(**STD_LAB)]
+    assert assess({**QUIET, "labs": labs}).egfr == 99.6
+
+
+def test_a_ckd_history_is_not_a_high_risk_factor_in_established_ascvd() -> None:
+    # mi + hypertension + ckd history with eGFR 99.6: the risk criterion stays eGFR <60 (§8)
+    assert _ascvd([{"code": "mi"}, {"code": "ckd"}]).ascvd_risk == "very_high"
+
+
+def test_sbp_160_and_dbp_100_together_are_one_lifetime_item() -> None:
+    a = _lifetime("1972-01-15", visit("2026-05-20", 165, 105, weight_kg=70, height_cm=175))
+    assert a.ascvd_risk == "medium"
+
+
+def test_an_urgent_bp_at_a_latest_visit_on_day_90_is_read() -> None:
+    a = assess({**QUIET, "visits": [visit("2026-03-12", 185, 100)]})
+    assert a.color == "red" and "htn.urgent_bp" in rules(a)
+
+
+def test_a_reason_shows_the_values_it_read_and_its_source() -> None:
+    a = assess({**QUIET, "visits": [visit("2026-05-20", 152, 94)]})
+    (reason,) = [r for r in a.reasons if r.rule == "htn.uncontrolled"]
+    assert "152" in reason.text and "94" in reason.text
+    assert reason.color == "yellow" and reason.source
+
+
+def test_sangao_assess_jsonl_on_a_roster_agrees_and_skips_the_dead(tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import cli
+
+    records = [
+        {**QUIET, "patient_id": "p-blue"},
+        {**QUIET, "patient_id": "p-red", "visits": [visit("2026-06-05", 180, 100)]},
+        {**QUIET, "patient_id": "p-dead", "deceased_on": "2026-06-10"},
+        {**QUIET, "patient_id": "p-moved", "moved_out_on": "2026-05-01"},
+        {**QUIET_DM, "patient_id": "p-dm-yellow", "visits": [visit("2026-05-20", fpg=7.0)]},
+    ]
+    roster = tmp_path / "roster.jsonl"
+    roster.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", "2026-06-10",
+                                          "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    got = {a["patient_id"]: (a["color"], a["tier"], a["next_follow_up"]) for a in lines}
+    assert got == {
+        "p-blue": ("blue", "village", "2026-08-18"),
+        "p-red": ("red", "county", "2026-06-22"),
+        "p-dm-yellow": ("yellow", "township", "2026-06-10"),  # 05-20 + 14 = 06-03 is past → as_of
+    }
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py `assess` does not report the skipped count yet (pathway-defaults §1); "
+                                       "cli.py is not this audit's to edit: reported to the lead")
+def test_sangao_assess_reports_how_many_patients_were_skipped(tmp_path: Any) -> None:
+    # §1: "Patients who died or moved out on or before as_of are not assessed; the command reports how
+    # many were skipped."
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    import cli
+
+    records = [{**QUIET, "patient_id": "p-alive"}, {**QUIET, "patient_id": "p-dead", "deceased_on": "2026-06-10"},
+               {**QUIET, "patient_id": "p-moved", "moved_out_on": "2026-05-01"}]
+    roster = tmp_path / "roster.jsonl"
+    roster.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", "2026-06-10",
+                                          "--format", "jsonl", "--out", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"\b2\b[^\n]*skipped|skipped[^\n]*\b2\b", result.output)
