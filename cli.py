@@ -66,26 +66,35 @@ def db_url(db: str) -> str:
 
 
 # ==== roster ====================================================================================
-# (roster import / export / generate)
+# (roster import / inspect / export / generate)
 
 
 ROSTER_IMPORT_HELP = (
     "Import roster files into the database: validate, upsert by patient_id, report rejects.\n\n"
-    "FILE may be JSONL (interchange format, .jsonl), CSV (.csv) or an Excel workbook (.xlsx). "
+    "FILE may be JSONL (interchange format, .jsonl), CSV (.csv), an Excel workbook (.xlsx, legacy "
+    ".xls) or a .zip of split CSV/Excel parts. "
     "CSV files of one directory named together (or the directory itself) form one roster set, "
     "joined on the patient id: a patients table plus visits, labs, screenings, history and "
     "referrals tables. A table is recognised by the site mapping's `tables:` entry, else by its "
     "file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / 筛查, "
     "history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers "
     "(性别 or 出生日期 make the patients table).\n\n"
+    "Flat visit exports (one row per follow-up, the person repeated, no patient number) are "
+    "grouped into patients by resident ID (身份证号; legacy 15-digit IDs upgraded); the patient_id "
+    "is derived from it (area code + hash). Conditions come from a column, the form of the file "
+    "(高血压…/糖尿病… or `form:` in --mapping) or `defaults:`; enrolled_on from a column, "
+    "`defaults:` or the first visit. The national forms' codes (性别 1/2, 症状 1–9, 此次随访分类, "
+    "药物不良反应 1无 2有, 足背动脉搏动, 既往史 …) are built in; --mapping `values:` overrides them. "
+    "Run `sangao roster inspect` first to get a proposed mapping.\n\n"
     "Headers may be Chinese (患者编号, 身份证号, 姓名, 性别, 出生日期, 随访日期, "
-    "收缩压, 舒张压, 空腹血糖, 糖化血红蛋白, 低密度脂蛋白胆固醇, 肌酐, "
-    "尿白蛋白肌酐比 …, units in brackets allowed) or the interchange field names. Text may be "
-    "UTF-8 (with or without BOM) or GB18030/GBK/GB2312; the summary states which.\n\n"
-    "Each file (CSV set, workbook) is one transaction. Rows that cannot be used are rejected with "
-    "file, row, column, value and what would be right (--rejects writes them to a CSV); "
-    "implausible values and future dates are reported and kept. Exit status 1 when anything was "
-    "rejected.\n\n"
+    "收缩压, 舒张压, 血压 150/90, 空腹血糖, 糖化血红蛋白, 低密度脂蛋白胆固醇, 肌酐, "
+    "尿白蛋白肌酐比 …, units in brackets allowed, two-row merged headers read) or the interchange "
+    "field names. Text may be UTF-8 (with or without BOM) or GB18030/GBK/GB2312; the summary "
+    "states which.\n\n"
+    "Each file (CSV set, workbook, archive) is one transaction. Rows that cannot be used are "
+    "rejected with file, row, column, value and what would be right (--rejects writes them to a "
+    "CSV); values no value map knows are listed per column with counts; implausible values and "
+    "future dates are reported and kept. Exit status 1 when anything was rejected.\n\n"
     "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
 )
 
@@ -93,7 +102,7 @@ ROSTER_IMPORT_HELP = (
 @roster_app.command("import", help=ROSTER_IMPORT_HELP)
 def roster_import(
     files: Annotated[list[Path], typer.Argument(help="roster files: .jsonl, .csv (a set per directory; a "
-                                                     "directory means its *.csv), .xlsx",
+                                                     "directory means its *.csv), .xlsx, .xls, .zip",
                                                 metavar="FILE", exists=True, show_default=False)],
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -129,6 +138,11 @@ def _print_import_report(report, rejects_path: Path | None) -> None:
         console.print(f"\n[b]{title}[/b]: {len(problems)}")
         for code, group in report.by_code(problems).items():
             first = group[0]
+            if code in ("D109", "D110"):  # one per column / per decision: each says something else
+                for p in group:
+                    where = f"  ({p.location()})" if p.location() else ""
+                    console.print(f"  {code}  {p.message}{where}", markup=False, highlight=False)
+                continue
             console.print(f"  {code} ×{len(group)}  {first.message}", markup=False, highlight=False)
             for p in group[:3]:
                 console.print(f"      at {p.location()}" + (f"  ({p.context})" if p.context else ""),
@@ -139,6 +153,53 @@ def _print_import_report(report, rejects_path: Path | None) -> None:
         where = (f"rejected rows written to {rejects_path}" if rejects_path
                  else "add --rejects FILE to list them in a CSV")
         console.print(f"\n{where}", markup=False, highlight=False)
+
+
+@roster_app.command("inspect")
+def roster_inspect(
+    files: Annotated[list[Path], typer.Argument(help="export files: .csv (a set per directory), .xlsx, "
+                                                     ".xls, .zip", metavar="FILE", exists=True,
+                                                show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
+                                             help="write the proposed mapping here (default: print)")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
+                                                 help="a mapping to start from (inspect again after "
+                                                      "editing)")] = None,
+    sample: Annotated[int, typer.Option("--sample", min=1, help="data rows read per table")] = 2000,
+) -> None:
+    """Read the headers and a sample of rows of a site's export and propose a mapping file: every
+    column understood, every column not, every coded value no value map knows (with counts), and
+    the decisions only the site can make (two-arm blood pressure, the form of a visits file).
+    Edit it, then import with --mapping. Exit status 1 when something is left to decide.
+
+    Example: sangao roster inspect 高血压随访.xlsx --out site.yaml
+    """
+    from store.inspect import inspect_files, proposal_yaml
+
+    result = inspect_files(files, mapping, sample=sample)
+    text = proposal_yaml(result)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+    from rich.table import Table
+
+    table = Table(title="roster inspect", title_justify="left")
+    for header in ("table", "role", "encoding", "rows sampled", "understood", "not understood",
+                   "unmapped values"):
+        table.add_column(header)
+    for t in result.tables:
+        table.add_row(t.name, t.role + (" (flat)" if t.flat else ""), t.encoding or "-", str(t.rows_sampled),
+                      str(sum(1 for c in t.columns if c.target or c.note.startswith("option"))),
+                      str(sum(1 for c in t.columns if not (c.target or c.note.startswith("option")))),
+                      str(sum(sum(c.unmapped.values()) for c in t.columns)))
+    err_console.print(table)
+    for p in result.problems:
+        err_console.print(p.render(), markup=False, highlight=False)
+    if out is not None:
+        err_console.print(f"proposed mapping written to {out}", markup=False, highlight=False)
+    if result.undecided or any(p.code == "D030" for p in result.problems):
+        raise typer.Exit(1)
 
 
 class ExportFormat(str, Enum):

@@ -1,0 +1,265 @@
+"""`sangao roster inspect FILE…`: read the headers and a sample of rows of real exports and propose
+a mapping file (store/readers/mapping.py) for `sangao roster import --mapping`.
+
+The proposal lists every column understood (as an explicit `columns:` entry), every column not
+understood (commented, with a did-you-mean), every coded value no value map knows (commented under
+`values:`, with how often it was seen), and the decisions only the site can make (which arm of a
+two-arm blood pressure counts, the national form of a visits file whose name does not say). Accepted
+as is, it imports exactly what the import would without it: unknown values stay unknown (reported
+and refused), never silently mapped. Recognition is the importer's own (store/readers/tabular.py),
+so what inspect understands is what import reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pathways.errors import Problem
+from store.readers import ENCODING_NAMES, group_sources
+from store.readers.aliases import is_empty, normalize_header, split_list
+from store.readers.codes import MISSING, is_not_imported, lookup
+from store.readers.mapping import REFUSED_AS, Mapping, load_mapping
+from store.readers.tabular import _open_tables, _text
+
+_CODED_KINDS = ("sex", "bool", "urban", "codes", "history", "conditions", "visit_class", "foot_pulse")
+
+
+@dataclass
+class ColumnReport:
+    header: str
+    target: str | None  # `table.field`, or None when not understood
+    note: str = ""  # option column, not imported, trap, did-you-mean …
+    unmapped: Counter = field(default_factory=Counter)  # coded values no map knows → count
+    seen: Counter = field(default_factory=Counter)  # every coded value in the sample → count
+
+
+@dataclass
+class TableReport:
+    name: str
+    stem: str
+    role: str
+    encoding: str | None
+    key: str
+    form: str | None
+    rows_sampled: int
+    flat: bool
+    arms: list[str] = field(default_factory=list)
+    columns: list[ColumnReport] = field(default_factory=list)
+
+
+@dataclass
+class Inspection:
+    tables: list[TableReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # files that could not be read
+    bp_arm: str | None = None  # the arm the given mapping chose, if any
+
+    @property
+    def unmapped(self) -> int:
+        return sum(len(c.unmapped) for t in self.tables for c in t.columns)
+
+    @property
+    def undecided(self) -> bool:
+        """Something only the site can settle: unmapped values, or two arms and no bp_arm."""
+        two_arms = any(len(t.arms) == 2 for t in self.tables) and not self.bp_arm
+        return bool(self.unmapped) or two_arms
+
+    @property
+    def not_understood(self) -> int:
+        return sum(1 for t in self.tables for c in t.columns if c.target is None)
+
+
+def inspect_files(paths: list[Path], mapping: Path | Mapping | None = None, sample: int = 2000) -> Inspection:
+    """Headers and the first `sample` data rows of each table of each file."""
+    from pathways.errors import SangaoError
+
+    if isinstance(mapping, (str, Path)):
+        mapping = load_mapping(Path(mapping))
+    mapping = mapping or Mapping()
+    result = Inspection(bp_arm=mapping.bp_arm)
+    # inspect reads a two-arm export the import would refuse until the site picks an arm
+    mapping = replace(mapping, bp_arm=mapping.bp_arm or "higher")
+    for source in group_sources([Path(p) for p in paths]):
+        if source.kind == "jsonl":
+            result.problems.append(
+                Problem("D108", "interchange JSONL needs no mapping; skipped", source.name)
+            )
+            continue
+        closers: list = []
+        try:
+            findings: list[Problem] = []
+            try:
+                tables = _open_tables(source, mapping, findings, closers)
+            except SangaoError as exc:
+                result.problems += exc.problems
+                continue
+            result.problems += [p for p in findings if "sheet ignored" in p.message]
+            for table in tables:
+                result.tables.append(_inspect_table(source, table, findings, mapping, sample))
+        finally:
+            for close in closers:
+                close()
+    return result
+
+
+def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sample: int) -> TableReport:
+    encoding = source.encodings.get(table.name)
+    report = TableReport(
+        name=table.name,
+        stem=table.stem,
+        role=table.role,
+        encoding=ENCODING_NAMES.get(encoding, encoding),
+        key=table.key,
+        form=table.form,
+        rows_sampled=0,
+        flat=table.is_flat and table.role == "visits",
+        arms=sorted(
+            {c.spec.kind.split(":")[1] for c in table.columns if c.spec.kind.startswith(("arm:", "bp_arm:"))}
+        ),
+    )
+    by_index = {}
+    for col in table.columns:
+        role = "patients" if col.person else table.role
+        if col.option is not None:
+            entry = ColumnReport(col.header, None, f"option column of {role}.{col.field}: {col.option}")
+        else:
+            entry = ColumnReport(col.header, f"{role}.{col.field}")
+        by_index[col.index] = (col, entry)
+    for index, header in enumerate(table.headers):
+        if index in by_index:
+            report.columns.append(by_index[index][1])
+        elif header.strip():
+            report.columns.append(ColumnReport(header, None, _why_not(table, header, findings)))
+    for number, (_, cells) in enumerate(table.rows, start=1):
+        if number > sample:
+            break
+        report.rows_sampled = number
+        for col, entry in by_index.values():
+            cell = cells[col.index] if col.index < len(cells) else None
+            if is_empty(cell) or col.option is not None or col.spec.kind not in _CODED_KINDS:
+                continue
+            text = _text(cell)
+            parts = split_list(text) if col.spec.kind in ("codes", "history", "conditions") else [text]
+            for part in parts:
+                entry.seen[part] += 1
+                if _unknown(col, part, table.form, mapping):
+                    entry.unmapped[part] += 1
+    return report
+
+
+def _unknown(col, part: str, form: str | None, mapping: Mapping) -> bool:
+    kind = col.spec.kind
+    value = lookup(col.field, kind, part, form, mapping.values)
+    if kind == "bool":  # as the importer: a field's own codes, no generic fallback (0/1 vs 1/2)
+        return not isinstance(value, bool)
+    if kind == "urban" and not isinstance(value, bool):
+        value = lookup("bool", "bool", part, None, mapping.values)
+        return not isinstance(value, bool)
+    if kind == "codes" and value is MISSING:
+        return not (part.isascii() and part.replace("_", "").isalpha())
+    if kind in ("history", "conditions") and value is MISSING:
+        return True
+    return value is MISSING
+
+
+def _why_not(table, header: str, findings: list[Problem]) -> str:
+    key = normalize_header(header)
+    if key in REFUSED_AS:
+        return "a urine albumin concentration (mg/L), not UACR (mg/g): never mapped to labs.uacr"
+    if is_not_imported(header):
+        return "a national form field with no interchange field; not imported"
+    for p in findings:
+        if p.file == table.name and p.column == header:
+            return p.message + (f" ({p.hint})" if p.hint else "")
+    return "not recognised"
+
+
+# ---- the proposal -------------------------------------------------------------------------------
+
+
+def _q(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def proposal_yaml(inspection: Inspection) -> str:
+    """The proposed mapping file. Understood columns are explicit entries; everything the site must
+    decide is a comment, so the file as written imports what the import would without it."""
+    out = [
+        "# Proposed by `sangao roster inspect`. Edit, then: sangao roster import FILE… --mapping THIS.yaml",
+        "# Lines starting with # are what inspect could not decide; uncomment and fill them in.",
+        "",
+    ]
+    for t in inspection.tables:
+        out.append(
+            f"# {t.name}: {t.role} table"
+            + (", flat (one row per visit, person details repeated)" if t.flat else "")
+            + f", joined on {'the resident ID' if t.key == 'id_number' else 'the patient id'}"
+            + (f", {t.encoding}" if t.encoding else "")
+            + f", {t.rows_sampled} rows sampled"
+        )
+    out += ["", "columns:"]
+    seen_headers: set[str] = set()
+    for t in inspection.tables:
+        out.append(f"  # -- {t.name}")
+        for c in t.columns:
+            key = normalize_header(c.header)
+            if c.target and key not in seen_headers:
+                seen_headers.add(key)
+                out.append(f"  {_q(c.header)}: {c.target}")
+            elif c.target is None:
+                out.append(f"  # {_q(c.header)}: ?    # {c.note}")
+    values: dict[str, list[str]] = {}
+    for t in inspection.tables:
+        for c in t.columns:
+            if not c.unmapped or not c.target:
+                continue
+            fld = c.target.split(".", 1)[1]
+            lines = values.setdefault(fld, [])
+            for value, n in c.unmapped.most_common():
+                lines.append(
+                    f"    # {_q(value)}: ?    # ×{n} in {c.header!r} ({t.name}); no value map knows it"
+                )
+            if fld == "adverse_reaction" and set(c.seen) <= {"0", "1"}:
+                lines.append('    # this column looks like 0 无 / 1 有: {"0": false, "1": true}')
+            if fld == "sex" and set(c.seen) <= {"2", "3"}:
+                lines.append('    # one system codes 男/女 as 2/3: {"2": M, "3": F}')
+    out += ["", "values:" if values else "values: {}"]
+    for fld, lines in values.items():
+        out += [f"  {fld}:", *lines, "    {}"]
+    out += ["", "tables:"]
+    stems = {}
+    for t in inspection.tables:
+        stems.setdefault(t.stem, t.role)
+    out += [f"  {_q(stem)}: {role}" for stem, role in stems.items()]
+    forms = {t.stem: t.form for t in inspection.tables if t.role == "visits" and t.key == "id_number"}
+    if forms:
+        out.append("")
+        if all(forms.values()):
+            out.append("form:")
+            out += [f"  {_q(stem)}: {form}" for stem, form in forms.items()]
+        else:
+            out.append("# form:    # the national form of each visits file decides its patients' conditions")
+            out += [
+                f"#   {_q(stem)}: {form or 'hypertension | diabetes'}"
+                + ("" if form else "    # could not tell from its name or headers")
+                for stem, form in forms.items()
+            ]
+    arms = {t.name for t in inspection.tables if len(t.arms) == 2}
+    if inspection.bp_arm:
+        out += ["", f"bp_arm: {inspection.bp_arm}"]
+    elif arms:
+        out += [
+            "",
+            f"# bp_arm: higher    # required: {', '.join(sorted(arms))} give blood pressure for both arms;",
+            "#                   # say which counts: left, right or higher (the higher systolic)",
+        ]
+    if any(t.flat for t in inspection.tables):
+        out += [
+            "",
+            "# defaults:         # patient fields a flat export lacks",
+            "#   enrolled_on: first_visit    # the default when there is no 建档日期 column; or a date",
+            "#   conditions: [hypertension]  # the default comes from the form of the visits file",
+        ]
+    return "\n".join(out) + "\n"
