@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import struct
 import zipfile
 from datetime import date
 
@@ -603,9 +604,52 @@ def test_two_parents_with_the_same_leaves_are_told_apart(tmp_path):
     ]
 
 
+def _biff_record(op: int, data: bytes = b"") -> bytes:
+    return struct.pack("<HH", op, len(data)) + data
+
+
+def _biff_text(text: str, lenlen: int) -> bytes:
+    return struct.pack("<H" if lenlen == 2 else "<B", len(text)) + b"\x01" + text.encode("utf-16-le")
+
+
+def write_xls(path, sheets: dict[str, list[list]]):
+    """A legacy Excel workbook as a raw BIFF8 stream of text cells (LABEL records). xlwt is not
+    installed; real .xls files wrap this stream in an OLE2 container, which xlrd unwraps itself."""
+
+    def bof(kind: int) -> bytes:
+        return _biff_record(0x0809, struct.pack("<HHHHII", 0x0600, kind, 0x0DBB, 0x07CC, 0, 0x06))
+
+    bodies = [
+        bof(0x0010)
+        + b"".join(
+            _biff_record(0x0204, struct.pack("<HHH", r, c, 0) + _biff_text(str(v), 2))
+            for r, row in enumerate(rows)
+            for c, v in enumerate(row)
+            if v not in (None, "")
+        )
+        + _biff_record(0x000A)
+        for rows in sheets.values()
+    ]
+    offset = len(bof(0x0005)) + sum(10 + len(_biff_text(n, 1)) for n in sheets) + 4
+    workbook = bof(0x0005)
+    for name, body in zip(sheets, bodies, strict=True):
+        workbook += _biff_record(0x0085, struct.pack("<IBB", offset, 0, 0) + _biff_text(name, 1))
+        offset += len(body)
+    path.write_bytes(workbook + _biff_record(0x000A) + b"".join(bodies))
+    return path
+
+
+def test_a_legacy_xls_workbook_imports_the_same(tmp_path):
+    path = write_xls(tmp_path / "高血压随访.xls", {"随访记录": [HTN_HEADER, *HTN_ROWS]})
+    report, got = imported(tmp_path, [path])
+    assert report.ok, [p.render() for p in report.rejects]
+    assert got == via_jsonl(tmp_path, expected())
+    assert [(f.file.rsplit("/", 1)[-1], f.encoding, f.rows_read) for f in report.files] == [
+        ("高血压随访.xls[随访记录]", "xls", 3)
+    ]
+
+
 def test_an_unreadable_xls_is_refused_with_the_file_named(tmp_path):
-    # xlwt is not installed, so no real .xls is written here; the xlrd path is exercised on a
-    # damaged file only.
     path = tmp_path / "随访.xls"
     path.write_bytes(b"not a workbook")
     report, _ = imported(tmp_path, [path])
