@@ -380,6 +380,21 @@ def test_a_flat_export_of_unknown_form_without_conditions_is_refused_by_patient(
     assert report.rejected == 3
 
 
+def test_a_flat_export_with_a_patient_number_groups_rows_by_it(tmp_path):
+    header = ["档案编号", "性别", "出生日期", "随访日期", "血压"]
+    rows = [
+        ["0001", "男", "1958-03-02", "2026-03-05", "152/94"],
+        ["0002", "女", "1962-07-15", "2026-04-01", "165/100"],
+        ["0001", "男", "1958-03-02", "2026-06-10", "138/85"],
+    ]
+    report, got = imported(tmp_path, [write_csv(tmp_path / "高血压随访.csv", [header, *rows])])
+    assert report.ok, [p.render() for p in report.rejects]
+    assert [(pid, [v["date"] for v in r["visits"]]) for pid, r in sorted(got.items())] == [
+        ("0001", ["2026-03-05", "2026-06-10"]),
+        ("0002", ["2026-04-01"]),
+    ]
+
+
 def test_sex_and_birth_date_come_from_the_resident_id_when_the_export_has_no_columns(tmp_path):
     header = [h for h in HTN_HEADER if h not in ("性别", "出生日期")]
     rows = [[c for h, c in zip(HTN_HEADER, r, strict=True) if h in header] for r in HTN_ROWS]

@@ -721,7 +721,8 @@ def _join(
     patients = [t for t in tables if t.role == "patients"]
     child_tables = [t for t in tables if t.role != "patients"]
     if len({tuple(normalize_header(h) for h in t.headers) for t in patients}) > 1 or (
-        not patients and not any(t.key == "id_number" and t.role == "visits" for t in child_tables)
+        not patients
+        and not any(t.role == "visits" and (t.key == "id_number" or t.is_flat) for t in child_tables)
     ):
         names = ", ".join(t.name for t in patients) or ", ".join(str(p) for p in source.paths)
         raise SangaoError.one(
