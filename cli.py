@@ -354,27 +354,30 @@ def assess(
 
     Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --format jsonl --out assessments.jsonl
     """
-    from engine.parallel import AssessOptions, assess_roster
+    from engine.parallel import AssessCounts, AssessOptions, assess_roster
     from reports import assessments as fmt_out
 
     as_of = as_of or _today()
     options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar)
-    results = assess_roster(_patients(roster, db), options, workers=workers)
+    counts = AssessCounts()
+    results = assess_roster(_patients(roster, db), options, workers=workers, counts=counts)
     if save:
         import store
 
         results = store.save_assessments(db_url(db), results)
     if fmt is Format.table and out is None:
         fmt_out.print_table(results, console, limit=limit)
-        return
-    target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
-    try:
-        n = (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
-    finally:
-        if out:
-            target.close()
-    if out:
-        err_console.print(f"{n} assessments written to {out}")
+    else:
+        target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+        try:
+            (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
+        finally:
+            if out:
+                target.close()
+    # stderr, so JSONL on stdout stays machine-readable
+    where = f" → {out}" if out else ""
+    err_console.print(f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
+                      f"{as_of}){where}", highlight=False)
 
 
 @app.command()

@@ -39,9 +39,18 @@ def _init(options: AssessOptions) -> None:
     _worker = (build_assessor(options), options.as_of)
 
 
-def _run(chunk: list[Patient]) -> list[Assessment]:
+@dataclass
+class AssessCounts:
+    """Filled while the assessments are consumed."""
+
+    assessed: int = 0
+    skipped: int = 0  # died or moved out on or before as_of
+
+
+def _run(chunk: list[Patient]) -> tuple[list[Assessment], int]:
     assessor, as_of = _worker
-    return list(assessor.assess_many(chunk, as_of))
+    results = list(assessor.assess_many(chunk, as_of))
+    return results, len(chunk) - len(results)
 
 
 def _chunks(patients: Iterable[Patient], size: int) -> Iterator[list[Patient]]:
@@ -51,14 +60,24 @@ def _chunks(patients: Iterable[Patient], size: int) -> Iterator[list[Patient]]:
 
 
 def assess_roster(
-    patients: Iterable[Patient], options: AssessOptions, workers: int = 1, chunk_size: int = 1000
+    patients: Iterable[Patient], options: AssessOptions, workers: int = 1, chunk_size: int = 1000,
+    counts: AssessCounts | None = None,
 ) -> Iterator[Assessment]:
-    """Assessments of every patient still under management at `as_of`, in input order."""
+    """Assessments of every patient still under management at `as_of`, in input order; `counts`
+    (if given) learns how many were assessed and skipped."""
+    counts = counts if counts is not None else AssessCounts()
     if workers <= 1:
         assessor = build_assessor(options)
-        yield from assessor.assess_many(patients, options.as_of)
+        for patient in patients:
+            if assessor.is_assessed(patient, options.as_of):
+                counts.assessed += 1
+                yield assessor.assess(patient, options.as_of).assessment
+            else:
+                counts.skipped += 1
         return
     ctx = mp.get_context("spawn")  # fork would copy durable's C state and any open DB handle
     with ctx.Pool(workers, initializer=_init, initargs=(options,)) as pool:
-        for result in pool.imap(_run, _chunks(patients, chunk_size)):
-            yield from result
+        for results, skipped in pool.imap(_run, _chunks(patients, chunk_size)):
+            counts.assessed += len(results)
+            counts.skipped += skipped
+            yield from results

@@ -1504,8 +1504,6 @@ def test_sangao_assess_jsonl_on_a_roster_agrees_and_skips_the_dead(tmp_path: Any
     }
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py `assess` does not report the skipped count yet (pathway-defaults §1); "
-                                       "cli.py is not this audit's to edit: reported to the lead")
 def test_sangao_assess_reports_how_many_patients_were_skipped(tmp_path: Any) -> None:
     # §1: "Patients who died or moved out on or before as_of are not assessed; the command reports how
     # many were skipped."
@@ -1524,3 +1522,28 @@ def test_sangao_assess_reports_how_many_patients_were_skipped(tmp_path: Any) -> 
                                           "--format", "jsonl", "--out", str(tmp_path / "out.jsonl")])
     assert result.exit_code == 0, result.output
     assert re.search(r"\b2\b[^\n]*skipped|skipped[^\n]*\b2\b", result.output)
+
+
+def test_an_unknown_risk_comes_with_a_reason_naming_the_missing_input_even_outside_the_dyslipidaemia_programme() -> None:
+    # §1: "A category that a missing input could change is unknown, with a reason naming the input."
+    a = assess({**QUIET, "smoker": None})
+    assert a.color == "blue"
+    assert [r.color for r in a.reasons if "smoker" in r.text] == ["blue"]
+
+
+def test_an_unknown_risk_in_the_dyslipidaemia_programme_names_the_missing_lipid() -> None:
+    a = assess({**QUIET, "conditions": ["hypertension", "dyslipidemia"],
+                "labs": [lab(ldl_c=2.4, hdl_c=1.3, creatinine=80, uacr=10)]})
+    (reason,) = [r for r in a.reasons if r.rule == "lipid.unknown_risk"]
+    assert reason.color == "yellow" and "baseline_tc" in reason.text
+
+
+def test_hba1c_is_judged_beside_fpg_without_changing_the_colour() -> None:
+    # §2: HbA1c <7.0 % is reported beside FPG (hba1c_control); the default colour uses FPG
+    def hba1c(value: float) -> tuple[str, str]:
+        record = {**QUIET_DM, "labs": [lab(tc=3.6, ldl_c=1.6, hdl_c=1.3, creatinine=80, uacr=10, hba1c=value)]}
+        assessed = _assessor(AS_OF, False).assess(Patient.model_validate(record), AS_OF)
+        return assessed.evaluation.facts["hba1c_control"], assessed.assessment.color
+
+    assert hba1c(7.0) == ("uncontrolled", "blue")
+    assert hba1c(6.9) == ("controlled", "blue")
