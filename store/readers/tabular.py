@@ -452,6 +452,14 @@ class _Ctx:
     mapping: Mapping
     tally: _Tally
     table: Table
+    memo: dict = field(default_factory=dict)  # a column holds few distinct values: look each up once
+
+    def lookup(self, fld: str, kind: str, text: str, form: str | None | bool = True):
+        form = self.table.form if form is True else form
+        key = (fld, kind, text, form)
+        if key not in self.memo:
+            self.memo[key] = lookup(fld, kind, text, form, self.mapping.values)
+        return self.memo[key]
 
 
 def _text(cell) -> str:
@@ -462,7 +470,7 @@ def _text(cell) -> str:
 
 def _coded(ctx: _Ctx, col: Column, part: str, what: str, hint: str):
     """The mapped value of one coded part, or CellError (counted for the summary)."""
-    value = lookup(col.field, col.spec.kind, part, ctx.table.form, ctx.mapping.values)
+    value = ctx.lookup(col.field, col.spec.kind, part)
     if value is MISSING:
         ctx.tally.miss(ctx.table, col, part)
         choices = known(col.field, col.spec.kind, ctx.table.form, ctx.mapping.values)
@@ -474,7 +482,7 @@ def _coded(ctx: _Ctx, col: Column, part: str, what: str, hint: str):
 
 def _yes_no(ctx: _Ctx, col: Column, cell) -> bool:
     """An option column's tick: only the yes/no tables apply (a symptom map would read 1 as 无症状)."""
-    value = lookup("bool", "bool", _text(cell), None, ctx.mapping.values)
+    value = ctx.lookup("bool", "bool", _text(cell), form=None)
     if not isinstance(value, bool):
         ctx.tally.miss(ctx.table, col, _text(cell))
         raise CellError(
@@ -525,9 +533,9 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         reading = values.setdefault("_arms", {}).setdefault(arm, [None, None])
         reading[0 if which == "sbp" else 1] = parse_number(cell, "mmHg")
     elif kind in ("bool", "urban") or kind.startswith("flag:"):
-        value = lookup(fld, kind, _text(cell), ctx.table.form, ctx.mapping.values)
+        value = ctx.lookup(fld, kind, _text(cell))
         if not isinstance(value, bool) and kind != "bool":
-            value = lookup(fld, "bool", _text(cell), ctx.table.form, ctx.mapping.values)
+            value = ctx.lookup(fld, "bool", _text(cell))
         if not isinstance(value, bool):
             ctx.tally.miss(ctx.table, col, _text(cell))
             raise CellError(
@@ -540,7 +548,7 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         else:
             values[fld] = value
     elif kind == "sex":
-        value = lookup(fld, kind, _text(cell), ctx.table.form, ctx.mapping.values)
+        value = ctx.lookup(fld, kind, _text(cell))
         if value not in ("M", "F"):
             ctx.tally.miss(ctx.table, col, _text(cell))
             raise CellError(
@@ -551,7 +559,7 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
     elif kind == "conditions":
         conditions = values.setdefault("conditions", [])
         for part in split_list(_text(cell)):
-            value = lookup(fld, kind, part, ctx.table.form, ctx.mapping.values)
+            value = ctx.lookup(fld, kind, part)
             value = part.lower() if value is MISSING else value
             if value not in {c.value for c in Condition}:
                 ctx.tally.miss(ctx.table, col, part)
@@ -565,7 +573,7 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
     elif kind == "history":
         items = values.setdefault("history", [])
         for part in split_list(_text(cell)):
-            code = lookup(fld, kind, part, ctx.table.form, ctx.mapping.values)
+            code = ctx.lookup(fld, kind, part)
             if code is MISSING:
                 code = part.lower()
                 if code not in {h.value for h in HistoryCode}:
@@ -594,7 +602,7 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         if value:
             values.setdefault("_screenings", []).append({"kind": "foot_pulse", "result": value})
     elif kind == "enum":
-        value = lookup(fld, kind, _text(cell), ctx.table.form, ctx.mapping.values)
+        value = ctx.lookup(fld, kind, _text(cell))
         values[fld] = normalize_header(_text(cell)) if value is MISSING or value is None else value
     else:  # pragma: no cover  (a kind added to TABLES without a parser)
         raise AssertionError(f"no parser for kind {kind!r}")
