@@ -80,7 +80,8 @@ class Assessor:
         color = fired[0].color if fired else self.gset.colors.default
         tier = getattr(self.gset.colors, color).tier
         reasons = tuple(
-            Reason(rule=r.id, color=r.color, text=reason_text(r, facts), source=self._source_text(r)) for r in fired
+            Reason(rule=r.id, color=r.color, text=self._reason_text(r, evaluation), source=self._source_text(r))
+            for r in fired
         )
         warnings: list[str] = []
         return Assessed(
@@ -110,6 +111,14 @@ class Assessor:
             ),
             evaluation,
         )
+
+    @staticmethod
+    def _reason_text(rule: Rule, evaluation: Evaluation) -> str:
+        """The rule's sentence; when it read a value left undecided, the missing inputs behind it
+        (pathway-defaults §1: an `unknown` category comes "with a reason naming the input")."""
+        text = reason_text(rule, evaluation.facts)
+        missing = sorted({m for fact in evaluation.read.get(rule.id, {}) for m in evaluation.undecided.get(fact, ())})
+        return f"{text}（缺少输入：{'、'.join(missing)}）" if missing else text
 
     def _source_text(self, rule: Rule) -> str:
         doc = self.gset.sources.get(rule.source.doc)
