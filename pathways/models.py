@@ -29,7 +29,6 @@ from pathways.vocab import (
 )
 
 
-
 def _iso_date_only(value):
     # lax `date` also accepts Unix timestamps; only ISO strings and dates are dates here.
     if isinstance(value, (bool, int, float)):
@@ -81,7 +80,6 @@ class Visit(_Frozen):
     new_complication: StrictBool | None = None
 
 
-
 class Lab(_Frozen):
     date: IsoDate
     tc: Num | None = Field(None, json_schema_extra={"unit": "mmol/L"})
@@ -93,14 +91,12 @@ class Lab(_Frozen):
     uacr: Num | None = Field(None, json_schema_extra={"unit": "mg/g"})
 
 
-
 class Screening(_Frozen):
     date: IsoDate
     kind: ScreeningKind
     result: Result
     value: Num | None = None
     grade: FundusGrade | None = None
-
 
 
 class Referral(_Frozen):

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import operator
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -232,9 +233,35 @@ def check_patient(patient: Patient, as_of: date | None) -> list[Issue]:
     return issues
 
 
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643, as resident_id
+_ID_DIGIT_SUM = 48 * sum(_ID_WEIGHTS)  # the weighted sum of the ASCII code of "0" at every place
+
+
+def _valid_id(number: str, birth: date, sex: str) -> bool:
+    """True when `number` is a well-formed 18-character resident ID whose birth date and sex agree
+    with the record: the common case, decided in a few microseconds (pathways/resident_id.py
+    computes the same check digit one character at a time). Anything else takes the full path."""
+    if len(number) != 18 or not number.isascii():
+        return False
+    head = number[:17]
+    if not head.isdigit():
+        return False
+    digits = head.encode()
+    expected = _ID_CHECK[(sum(map(operator.mul, digits, _ID_WEIGHTS)) - _ID_DIGIT_SUM) % 11]
+    if number[17] != expected or sex != ("M" if digits[16] & 1 else "F"):
+        return False
+    year, month, day = int(head[6:10]), int(head[10:12]), int(head[12:14])
+    return year == birth.year and month == birth.month and day == birth.day
+
+
+_ID_CHECK = "10X98765432"
+
+
 def check_resident_id(patient: Patient) -> list[Issue]:
     number = patient.id_number
     if number is None:
+        return []
+    if _valid_id(number, patient.birth_date, patient.sex.value):
         return []
     loc: Loc = ("id_number",)
     wrong = resident_id.problem(number)
@@ -274,6 +301,30 @@ def check_resident_id(patient: Patient) -> list[Issue]:
 
 
 def check_plausible(patient: Patient) -> list[Issue]:
+    fields = patient.__dict__  # pydantic keeps field values here; the hot loop of a large import
+    for table, get, bounds in _limit_getters():
+        for item in fields[table]:
+            for value, (low, high) in zip(get(item.__dict__), bounds, strict=True):
+                if value is not None and not (low <= value <= high):
+                    return _implausible(patient)
+    return []
+
+
+@functools.cache
+def _limit_getters() -> tuple[tuple[str, Any, tuple[tuple[float, float], ...]], ...]:
+    """Per table: a getter of its limited fields' values (as a tuple) and their (min, max)."""
+    out = []
+    for table, limits in _limit_rows():
+        names = [name for name, *_ in limits]
+        if not names:
+            continue
+        get = operator.itemgetter(*names) if len(names) > 1 else (lambda d, name=names[0]: (d[name],))
+        out.append((table, get, tuple((low, high) for _, low, high, _ in limits)))
+    return tuple(out)
+
+
+def _implausible(patient: Patient) -> list[Issue]:
+    """The D101 findings of a record with at least one value outside its plausible range."""
     issues = []
     for table, limits in _limit_rows():
         for i, item in enumerate(getattr(patient, table)):
@@ -313,6 +364,25 @@ def _dated_items(patient: Patient):
             yield (field,), value
 
 
+def _dates_within(patient: Patient, born: date, as_of: date | None, died: date | None) -> bool:
+    """True when every dated item and patient date lies after `born` and on or before `as_of` and
+    `died`: the common case, where the item-by-item rules below find nothing."""
+    fields = patient.__dict__
+    dates = [value for value in (fields["enrolled_on"], died, fields["moved_out_on"]) if value is not None]
+    for table in _DATED_TABLES:
+        dates += map(_date_of, fields[table])
+    if fields["history"]:
+        dates += [value for value in map(_date_of, fields["history"]) if value is not None]
+    if not dates:
+        return True
+    upper = min(as_of, died) if as_of is not None and died is not None else (as_of or died)
+    return min(dates) > born and (upper is None or max(dates) <= upper)
+
+
+_DATED_TABLES = ("visits", "labs", "screenings", "referrals")  # date required; history's is optional
+_date_of = operator.attrgetter("date")
+
+
 def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
     issues = []
     born, died = patient.birth_date, patient.deceased_on
@@ -336,6 +406,8 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
                 rejects=True,
             )
         )
+    if _dates_within(patient, born, as_of, died):
+        return issues
     for loc, value in _dated_items(patient):
         if value <= born or (as_of is not None and value > as_of) or (died is not None and value > died):
             where = loc_text(loc)
