@@ -406,6 +406,37 @@ def test_sex_and_birth_date_come_from_the_resident_id_when_the_export_has_no_col
     ]
 
 
+def test_a_referral_on_the_follow_up_form_becomes_a_referral_dated_by_the_visit(tmp_path):
+    header = ["身份证号", "性别", "出生日期", "随访日期", "血压", "转诊原因", "转诊机构及科别"]
+    rows = [
+        [ID_A, "男", "1958-03-02", "2026-03-05", "182/112", "血压控制不满意", "县医院心内科"],
+        [ID_A, "男", "1958-03-02", "2026-04-05", "150/90", "复查", ""],
+    ]
+    report, got = imported(tmp_path, [write_csv(tmp_path / "高血压随访.csv", [header, *rows])])
+    assert report.ok
+    assert got[derive_patient_id(ID_A)]["referrals"] == [
+        {"date": "2026-03-05", "to": "县医院心内科", "reason": "血压控制不满意"}
+    ]
+    assert "'复查 (no 转诊机构)' ×1" in " ".join(p.message for p in report.findings if p.code == "D109")
+
+
+def test_the_reject_file_shows_a_rejected_flat_patients_first_row_and_its_other_rows(tmp_path):
+    header = ["身份证号", "性别", "出生日期", "随访日期", "血压"]
+    rows = [
+        [ID_A, "男", "2030-03-02", "2026-03-05", "152/94"],
+        [ID_A, "男", "2030-03-02", "2026-04-05", "150/90"],
+    ]
+    path = write_csv(tmp_path / "高血压随访.csv", [header, *rows])
+    rejects = tmp_path / "rejects.csv"
+    report = import_files([path], f"sqlite:///{tmp_path / 'db.sqlite'}", AS_OF, reject_path=rejects)
+    assert (report.rows_read, report.imported, report.rejected) == (2, 0, 2)
+    with open(rejects, encoding="utf-8-sig", newline="") as f:
+        got = [(r["row"], r["code"], r["column"], r["raw"]) for r in csv.DictReader(f)]
+    assert got[0][:3] == ("2", "D022", "出生日期")
+    assert json.loads(got[0][3]) == dict(zip(header, rows[0], strict=True))
+    assert got[-1][:2] == ("3", "D025")
+
+
 # ---- 2. value maps ------------------------------------------------------------------------------
 
 

@@ -601,6 +601,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         value = _coded(ctx, col, _text(cell), "unknown foot pulse finding", "1 触及正常 2 减弱 3 消失")
         if value:
             values.setdefault("_screenings", []).append({"kind": "foot_pulse", "result": value})
+    elif kind.startswith("ref:"):  # 转诊 on the follow-up form: a referral dated by the visit
+        values.setdefault("_referral", {})[kind.split(":")[1]] = _text(cell)
     elif kind == "enum":
         value = ctx.lookup(fld, kind, _text(cell))
         values[fld] = normalize_header(_text(cell)) if value is MISSING or value is None else value
@@ -649,6 +651,13 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
             target["conditions"] = list(dict.fromkeys(target["conditions"]))
     if "_arms" in values:
         _choose_arm(table, values)
+    if "_referral" in values:
+        referral = values.pop("_referral")
+        if "to" in referral:
+            values["_referral_out"] = referral
+        else:  # a reason with no destination is no referral record; counted, not guessed
+            col = next(c for c in table.columns if c.spec.kind == "ref:reason")
+            ctx.tally.drop(table, col, referral["reason"] + " (no 转诊机构)")
     if "_class" in values:
         for flag in values.pop("_class"):
             values.setdefault(flag, True)
@@ -703,6 +712,8 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
         checks.append((Lab, "labs", {"date": values.get("date"), **values["_lab"]}))
     for screening in values.get("_screenings", ()):
         checks.append((Screening, "screenings", {"date": values.get("date"), **screening}))
+    if values.get("_referral_out"):
+        checks.append((Referral, "referrals", {"date": values.get("date"), **values["_referral_out"]}))
     for check_model, role, data in checks:
         try:
             check_model.model_validate(data)
@@ -772,7 +783,10 @@ def _join(
             if problems:
                 yield Item(table.name, number, None, pid, problems=problems, raw=_raw(table, cells))
                 continue
-            spill.add(pid, table_index, number, {"v": values, "p": person})
+            stored = {"v": values, "p": person}
+            if not patients:  # the reject file shows a flat patient's first row as exported
+                stored["r"] = _raw(table, cells)
+            spill.add(pid, table_index, number, stored)
     spill.finish_loading()
     notes = _Notes(source)
     if patients:
@@ -856,7 +870,10 @@ def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[
             forms.append(table.form)
         lab = child.pop("_lab", None)
         screenings = child.pop("_screenings", ())
+        referral = child.pop("_referral_out", None)
         _merge(values, table.role, child, table, row, refs, by_date)
+        if referral:
+            _merge(values, "referrals", {"date": child["date"], **referral}, table, row, refs, by_date)
         if lab:
             _merge(values, "labs", {"date": child["date"], **lab}, table, row, refs, by_date)
         for s in screenings:
@@ -1001,7 +1018,7 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
             values,
             key,
             problems=problems,
-            raw=json.dumps({"resident rows": len(rows)}),
+            raw=rows[0][2].get("r", ""),
             rows=carried,
             locate=_locator(first_table, first_row, refs),
         )
