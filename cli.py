@@ -138,7 +138,7 @@ def _print_import_report(report, rejects_path: Path | None) -> None:
         console.print(f"\n[b]{title}[/b]: {len(problems)}")
         for code, group in report.by_code(problems).items():
             first = group[0]
-            if code in ("D109", "D110"):  # one per column / per decision: each says something else
+            if code in ("D108", "D109", "D110"):  # one per column / decision: each says something else
                 for p in group:
                     where = f"  ({p.location()})" if p.location() else ""
                     console.print(f"  {code}  {p.message}{where}", markup=False, highlight=False)
