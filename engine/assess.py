@@ -80,7 +80,8 @@ class Assessor:
         color = fired[0].color if fired else self.gset.colors.default
         tier = getattr(self.gset.colors, color).tier
         reasons = tuple(
-            Reason(rule=r.id, color=r.color, text=self._reason_text(r, evaluation), source=self._source_text(r))
+            Reason(rule=r.id, color=r.color, text=self._reason_text(r, evaluation),
+                   source=self._source_text(r))
             for r in fired
         )
         warnings: list[str] = []
@@ -117,7 +118,8 @@ class Assessor:
         """The rule's sentence; when it read a value left undecided, the missing inputs behind it
         (pathway-defaults §1: an `unknown` category comes "with a reason naming the input")."""
         text = reason_text(rule, evaluation.facts)
-        missing = sorted({m for fact in evaluation.read.get(rule.id, {}) for m in evaluation.undecided.get(fact, ())})
+        read = evaluation.read.get(rule.id, {})
+        missing = sorted({m for fact in read for m in evaluation.undecided.get(fact, ())})
         return f"{text}（缺少输入：{'、'.join(missing)}）" if missing else text
 
     def _source_text(self, rule: Rule) -> str:
