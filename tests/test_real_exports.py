@@ -539,6 +539,19 @@ def test_a_unit_that_is_not_the_fields_is_refused_not_converted(tmp_path):
     assert problem.hint == "give the value in mmol/L"
 
 
+def test_glucose_in_mg_dl_by_the_unit_column_is_refused_not_converted(tmp_path):
+    header = ["身份证号", "性别", "出生日期", "随访日期", "血压", "空腹血糖", "血糖单位"]
+    rows = [
+        [ID_A, "男", "1958-03-02", "2026-03-05", "152/94", "7.0", "1"],
+        [ID_A, "男", "1958-03-02", "2026-04-05", "150/94", "126", "2"],
+    ]
+    report, got = imported(tmp_path, [write_csv(tmp_path / "糖尿病随访.csv", [header, *rows])])
+    (problem,) = report.rejects
+    assert (problem.code, problem.line, problem.column) == ("D015", 3, "空腹血糖")
+    assert "mg/dL" in problem.message and "÷ 18" in problem.hint
+    assert [v["fpg"] for v in got[derive_patient_id(ID_A)]["visits"]] == [7.0]
+
+
 def test_a_pair_in_a_field_that_is_not_current_target_is_refused(tmp_path):
     header = ["身份证号", "性别", "出生日期", "随访日期", "收缩压", "舒张压"]
     rows = [[ID_A, "男", "1958-03-02", "2026-03-05", "152/140", "90"]]

@@ -109,6 +109,7 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
         "visit_class": _f("visit_class", "此次随访分类", "随访分类", "本次随访分类"),
         "foot_pulse": _f("foot_pulse", "足背动脉搏动", "足背动脉波动", "足背动脉"),
         "hba1c": _f("lab", "糖化血红蛋白", "糖化血红蛋白值", "hba1c"),
+        "glucose_unit": _f("glucose_unit", "血糖单位", "空腹血糖单位", "血糖值单位"),
         "referral_to": _f("ref:to", "转诊机构及科别", "机构及科别", "转诊机构", "转诊去向"),
         "referral_reason": _f("ref:reason", "转诊原因"),
     },

@@ -54,7 +54,7 @@ def national() -> dict:
                 if not key.lstrip("-").isdigit():
                     any_form.setdefault(fld, {})[key] = value
     return {
-        "values": norm(doc["values"]),
+        "values": {**norm(doc["values"]), **norm(doc.get("units", {}))},
         "forms": forms,
         "any_form": any_form,
         "not_imported": {normalize_header(h) for h in doc.get("not_imported", [])},

@@ -323,8 +323,8 @@ def _option_column(role: str, header: str, mapping: Mapping, sheet: Sheet, index
                 spec
                 and spec.kind in _MULTI_KINDS
                 and leaf
-                and lookup(fld, spec.kind, leaf, form, mapping.values) is not MISSING
-            ):
+                and lookup(fld, spec.kind, leaf, form, mapping.values) not in (MISSING, None)
+            ):  # 症状/其他 holds free text, and 眼花耳鸣 has no code: neither is an option column
                 return target, fld, leaf
     return None
 
@@ -601,6 +601,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         value = _coded(ctx, col, _text(cell), "unknown foot pulse finding", "1 触及正常 2 减弱 3 消失")
         if value:
             values.setdefault("_screenings", []).append({"kind": "foot_pulse", "result": value})
+    elif kind == "glucose_unit":
+        values["_glucose_unit"] = _coded(ctx, col, _text(cell), "unknown glucose unit", "1 mmol/L, 2 mg/dL")
     elif kind.startswith("ref:"):  # 转诊 on the follow-up form: a referral dated by the visit
         values.setdefault("_referral", {})[kind.split(":")[1]] = _text(cell)
     elif kind == "enum":
@@ -651,6 +653,20 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
             target["conditions"] = list(dict.fromkeys(target["conditions"]))
     if "_arms" in values:
         _choose_arm(table, values)
+    if values.pop("_glucose_unit", "mmol/L") != "mmol/L":
+        for fld in ("fpg", "random_glucose"):
+            if fld in values:
+                del values[fld]
+                problems.append(
+                    Problem(
+                        "D015",
+                        f"{table.role}.{fld}: the glucose unit column says mg/dL; sangao reads mmol/L",
+                        table.name,
+                        number,
+                        table.header_for(fld),
+                        hint="export the value in mmol/L (mg/dL ÷ 18); values are never converted on import",
+                    )
+                )
     if "_referral" in values:
         referral = values.pop("_referral")
         if "to" in referral:
