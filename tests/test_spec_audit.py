@@ -1553,3 +1553,51 @@ def test_hba1c_is_judged_beside_fpg_without_changing_the_colour() -> None:
 
     assert hba1c(7.0) == ("uncontrolled", "blue")
     assert hba1c(6.9) == ("controlled", "blue")
+
+
+@pytest.mark.parametrize(
+    ("seen", "due_day", "expected"),
+    [
+        # visit (= as_of), visit + 90 days (blue), the working day expected (chinese_calendar 2026 data)
+        ("2025-10-03", "2026-01-01", "2026-01-04"),  # Thu, New Year → make-up Sunday 01-04
+        ("2025-10-04", "2026-01-02", "2026-01-04"),  # Fri
+        ("2025-10-06", "2026-01-04", "2026-01-04"),  # Sun, a make-up working day
+        ("2025-11-16", "2026-02-14", "2026-02-14"),  # Sat, make-up working day
+        ("2025-11-18", "2026-02-16", "2026-02-24"),  # Mon, Spring Festival 15–23 Feb
+        ("2025-11-22", "2026-02-20", "2026-02-24"),  # Fri
+        ("2025-11-25", "2026-02-23", "2026-02-24"),  # Mon
+        ("2025-11-30", "2026-02-28", "2026-02-28"),  # Sat, make-up working day
+        ("2026-01-06", "2026-04-06", "2026-04-07"),  # Mon, Qingming
+        ("2026-01-31", "2026-05-01", "2026-05-06"),  # Fri, Labour Day 1–5 May
+        ("2026-02-04", "2026-05-05", "2026-05-06"),  # Tue
+        ("2026-02-08", "2026-05-09", "2026-05-09"),  # Sat, make-up working day
+        ("2026-03-21", "2026-06-19", "2026-06-22"),  # Fri, Dragon Boat
+        ("2026-06-22", "2026-09-20", "2026-09-20"),  # Sun, make-up working day
+        ("2026-06-27", "2026-09-25", "2026-09-28"),  # Fri, Mid-Autumn
+        ("2026-07-03", "2026-10-01", "2026-10-08"),  # Thu, National Day 1–7 Oct
+        ("2026-07-09", "2026-10-07", "2026-10-08"),  # Wed
+        ("2026-07-12", "2026-10-10", "2026-10-10"),  # Sat, make-up working day
+        ("2026-09-27", "2026-12-26", "2026-12-28"),  # Sat, an ordinary weekend
+    ],
+)
+def test_every_2026_holiday_and_make_up_day_moves_or_keeps_a_blue_follow_up(
+    seen: str, due_day: str, expected: str
+) -> None:
+    record = {
+        **QUIET,
+        "visits": [visit(seen)],
+        "labs": [lab(seen, **STD_LAB)],
+        "screenings": [{"date": seen, "kind": k, "result": "normal"} for k in ("ecg", "stroke_risk")],
+    }
+    a = assess(record, date.fromisoformat(seen))
+    assert a.color == "blue"
+    assert a.next_follow_up == date.fromisoformat(expected)
+
+
+def test_a_provisional_2027_follow_up_on_spring_festival_eve_moves_past_the_statutory_days() -> None:
+    # visit 2026-11-07 + 90 = 2027-02-05, 除夕. The holiday-law days as the `holidays` package has them:
+    # 5–8 Feb (eve, 1st–3rd day) and 9–10 Feb in lieu of the weekend days; no make-up working days → Thu 02-11
+    record = {**QUIET, "visits": [visit("2026-11-07")], "labs": [lab("2026-09-01", **STD_LAB)]}
+    a = assess(record, date(2026, 11, 10), provisional=True)
+    assert a.next_follow_up == date(2027, 2, 11)
+    assert len(a.warnings) == 1 and "2027" in a.warnings[0]
