@@ -578,6 +578,35 @@ def test_a_zip_of_split_xlsx_parts_imports_as_one_export(tmp_path):
     ]
 
 
+def test_a_title_row_above_the_headers_is_read_as_their_merged_parent(tmp_path):
+    title = ["高血压患者随访服务记录表"] + [None] * (len(HTN_HEADER) - 1)
+    path = write_xlsx(tmp_path / "随访.xlsx", {"Sheet1": [title, HTN_HEADER, *HTN_ROWS]})
+    report, got = imported(tmp_path, [path])
+    assert report.ok, [p.render() for p in report.rejects]
+    assert got == via_jsonl(tmp_path, expected())
+    assert [(f.rows_read, f.imported) for f in report.files] == [(3, 3)]
+
+
+def test_a_zip_of_gb18030_csv_parts_of_a_people_and_a_visits_file_imports(tmp_path):
+    drop = ("姓名", "性别", "出生日期")
+    visits = [[h for h in HTN_HEADER if h not in drop]]
+    visits += [[c for h, c in zip(HTN_HEADER, r, strict=True) if h not in drop] for r in HTN_ROWS]
+    people = [["身份证号", "姓名", "性别", "出生日期"], [ID_A, "张三", "男", "1958-03-02"]]
+    people_2 = [people[0], [ID_B, "李四", "女", "1962-07-15"]]
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, rows in (
+            ("居民档案_1.csv", people),
+            ("居民档案_2.csv", people_2),
+            ("高血压随访.csv", visits),
+        ):
+            z.writestr(name, "\r\n".join(",".join(r) for r in rows).encode("gb18030"))
+    report, got = imported(tmp_path, [archive])
+    assert report.ok, [p.render() for p in report.rejects]
+    assert got == via_jsonl(tmp_path, expected())
+    assert {f.encoding for f in report.files} == {"GB18030/GBK"}
+
+
 def test_zip_member_names_written_in_gbk_are_read_as_chinese(tmp_path):
     from store.readers.sheets import member_name
 

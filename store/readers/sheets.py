@@ -222,7 +222,11 @@ def _sheet(name: str, stem: str, rows: Iterator[tuple[int, tuple]], filled) -> S
             parts[i] = (parent, leaf)
         else:
             headers.append(top[i].lstrip("\ufeff") or leaf)
-    return Sheet(name, stem, headers, rows, parts, header_rows=2)
+    sheet = Sheet(name, stem, headers, rows, parts, header_rows=2)
+    titles = [t for t in top if t]
+    if len(titles) == 1:  # a title row (高血压患者随访服务记录表) over the headers names the form
+        sheet.outer.append(titles[0].lstrip("\ufeff"))
+    return sheet
 
 
 def first_headers(cells: tuple) -> list[str]:
