@@ -1601,3 +1601,23 @@ def test_a_provisional_2027_follow_up_on_spring_festival_eve_moves_past_the_stat
     a = assess(record, date(2026, 11, 10), provisional=True)
     assert a.next_follow_up == date(2027, 2, 11)
     assert len(a.warnings) == 1 and "2027" in a.warnings[0]
+
+
+def test_a_dated_mi_or_an_old_acs_before_55_is_premature_chd() -> None:
+    # mi on 2024-01-14 at 53: severe event + factors hypertension and premature CHD → ultra_high
+    assert _ascvd([{"code": "mi", "date": "2024-01-14"}]).ascvd_risk == "ultra_high"
+    # acs of 2020 (age 49) is no recent severe event, but it is premature CHD; stroke is the severe event
+    assert _ascvd([{"code": "acs", "date": "2020-01-01"}, {"code": "stroke"}]).ascvd_risk == "ultra_high"
+
+
+def test_established_ascvd_without_lipids_is_decided_only_when_the_lipids_cannot_change_it() -> None:
+    # TIA: no severe event, so very_high whatever the lipids
+    assert _ascvd([{"code": "tia"}], labs=[lab(creatinine=80, uacr=10)]).ascvd_risk == "very_high"
+    # mi + hypertension: a baseline LDL-C ≥4.9 would be the 2nd high-risk factor → ultra_high or very_high
+    # (literal §1: "a category that a missing input could change is unknown")
+    assert _ascvd([{"code": "mi"}], labs=[lab(creatinine=80, uacr=10)]).ascvd_risk == "unknown"
+
+
+def test_a_tc_of_7_2_alone_is_high_without_an_ldl() -> None:
+    # step 2 decides before the table needs the missing LDL-C
+    assert assess({**QUIET, "labs": [lab(tc=7.5, hdl_c=1.3, creatinine=80, uacr=10)]}).ascvd_risk == "high"
