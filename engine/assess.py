@@ -99,6 +99,7 @@ class Assessor:
                     bp=facts.get("bp_control") or "unknown",
                     glucose=facts.get("glucose_control") or "unknown",
                     ldl=facts.get("ldl_control") or "unknown",
+                    hba1c=facts.get("hba1c_control") or "unknown",
                 ),
                 bp_target=_pair(facts.get("bp_target_sbp"), facts.get("bp_target_dbp")),
                 ascvd_risk=facts.get("ascvd_risk") or "unknown",

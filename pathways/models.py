@@ -169,6 +169,10 @@ class ControlOut(_Frozen):
     bp: Control
     glucose: Control
     ldl: Control
+    hba1c: Control = Field(
+        Control.NOT_APPLICABLE,
+        description="added field: HbA1c control reported beside FPG (pathway-defaults §2); not in the colour by default",
+    )
 
 
 class ScreeningDue(_Frozen):

@@ -23,7 +23,7 @@ TIER_ZH = {"county": "三高中心", "township": "三高基地", "village": "三
 
 CSV_COLUMNS = (
     "patient_id", "as_of", "guideline_set", "guideline_version", "color", "tier", "referral_urgency",
-    "referral_to", "bp_control", "glucose_control", "ldl_control", "bp_target", "ascvd_risk", "ldl_target",
+    "referral_to", "bp_control", "glucose_control", "ldl_control", "hba1c_control", "bp_target", "ascvd_risk", "ldl_target",
     "egfr", "ckd_stage", "albuminuria", "screenings_due", "screenings_overdue", "next_follow_up", "reasons",
 )
 
@@ -53,6 +53,7 @@ def csv_row(a: Assessment) -> dict[str, object]:
         "bp_control": a.control.bp.value,
         "glucose_control": a.control.glucose.value,
         "ldl_control": a.control.ldl.value,
+        "hba1c_control": a.control.hba1c.value,
         "bp_target": f"{a.bp_target[0]}/{a.bp_target[1]}" if a.bp_target else "",
         "ascvd_risk": a.ascvd_risk.value,
         "ldl_target": "" if a.ldl_target is None else a.ldl_target,

@@ -187,3 +187,9 @@ def test_guidelines_explain_of_an_unknown_rule_suggests_the_closest():
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
     assert "did you mean 'htn.urgent_bp'" in result.stderr
+
+
+def test_hba1c_control_is_reported_beside_glucose_for_diabetes_patients_only(roster):
+    for a in _assess(roster):
+        in_dm = a["control"]["glucose"] != "not_applicable"
+        assert (a["control"]["hba1c"] == "not_applicable") is not in_dm
