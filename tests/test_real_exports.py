@@ -737,6 +737,23 @@ def test_a_legacy_xls_workbook_imports_the_same(tmp_path):
     ]
 
 
+def test_a_legacy_xls_written_by_excel_s_own_format_library_imports_the_same(tmp_path):
+    """A real OLE2-wrapped .xls (xlwt writes the compound-document container Excel 97–2003 uses)."""
+    import xlwt  # a test extra
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("随访记录")
+    for r, row in enumerate([HTN_HEADER, *HTN_ROWS]):
+        for c, value in enumerate(row):
+            if value not in (None, ""):
+                sheet.write(r, c, str(value))
+    path = tmp_path / "高血压随访.xls"
+    book.save(str(path))
+    assert path.read_bytes()[:8] == bytes.fromhex("D0CF11E0A1B11AE1")  # the OLE2 signature
+    report, got = imported(tmp_path, [path])
+    assert report.ok, [p.render() for p in report.rejects]
+    assert got == via_jsonl(tmp_path, expected())
+
+
 def test_an_unreadable_xls_is_refused_with_the_file_named(tmp_path):
     path = tmp_path / "随访.xls"
     path.write_bytes(b"not a workbook")
