@@ -42,7 +42,7 @@ from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store.db import open_db
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
-from store.readers.jsonl import count_keys, parse_line
+from store.readers.jsonl import parse_line
 from store.readers.mapping import Mapping, load_mapping
 from store.readers.tabular import REJECT_HEADER
 from store.tables import CHILD_TABLES, PatientRow
@@ -140,14 +140,14 @@ def _fast_json(item: Item) -> Patient | None:
     return patient
 
 
-def _keys_written(text: str) -> int | None:
-    """store.readers.jsonl.count_keys, without its regular expression in the common case: when no
-    quote is followed by JSON whitespace, every key's closing quote is followed by its colon, so
-    the count of `":` is at least the number of keys written (a string value holding `":` only adds
-    to it), and equal to the keys the record was given only when no key repeats."""
-    if '" ' in text or '"\t' in text or '"\n' in text or '"\r' in text:
-        return count_keys(text)
-    return text.count('":')
+def _keys_written(text: str) -> int:
+    """An upper bound of the keys written in a JSONL line, for the repeated-key check: every key of
+    every object is followed by exactly one colon (JSON whitespace between them or not), and the
+    other colons sit inside string values. So the count equals the keys the record was given
+    (`_keys_given`, distinct fields) only when no key repeats and no string value holds a colon;
+    anything else takes the slow path, which names a repeated key (store.readers.jsonl.parse_line).
+    One pass of `str.count` over the line, a microsecond for a 2 kB record."""
+    return text.count(":")
 
 
 def _keys_given(patient: Patient) -> int:
