@@ -3,12 +3,20 @@ fresh SQLite file (or --db URL). Prints patients/s, child rows/s and peak RSS. N
 
     .venv/bin/python bench/import_bench.py --patients 100000
     .venv/bin/python bench/import_bench.py --patients 20000 --db postgresql+psycopg://postgres@127.0.0.1:5432/x
+    .venv/bin/python bench/import_bench.py --patients 20000 --profile 20   # where the time goes
+
+--db must name an empty database (the import upserts: a second run into the same one measures the
+merge path). Times are wall and CPU of the import call alone; on a shared machine the CPU figure
+is the steadier one. --profile runs the import under cProfile (slower) and prints the functions
+with the most time of their own.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import resource
 import tempfile
 import time
@@ -26,6 +34,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 30))
     parser.add_argument("--db", help="database URL to import into (default: a fresh temporary SQLite file)")
+    parser.add_argument("--profile", type=int, metavar="N", help="profile; print the top N functions")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,8 +49,13 @@ def main() -> None:
                 f.write(json.dumps(record_json(patient), ensure_ascii=False) + "\n")
         generated = time.perf_counter() - t0
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        profiler = cProfile.Profile() if args.profile else None
         t0, c0 = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
         report = import_files([roster], args.db or str(db), args.as_of)
+        if profiler:
+            profiler.disable()
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(
@@ -59,6 +73,8 @@ def main() -> None:
         )
         size = f"database {db.stat().st_size / 1e6:.1f} MB" if db.exists() else args.db.split("@")[-1]
         print(f"peak RSS: {rss_before / 1024:.0f} MB before import, {rss_after / 1024:.0f} MB after ({size})")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -470,7 +470,11 @@ class _Store:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.batch: list[Patient] = []
-        self.next_seq = (conn.execute(select(func.max(_PATIENTS.c.seq))).scalar() or 0) + 1
+        last_seq = conn.execute(select(func.max(_PATIENTS.c.seq))).scalar()
+        self.next_seq = (last_seq or 0) + 1
+        # An empty table at the start of the source's transaction: every patient is new (a repeat
+        # within the source is rejected before it gets here), so no batch asks which are stored.
+        self.all_new = last_seq is None
         dialect = conn.dialect
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         quote = dialect.identifier_preparer.quote
@@ -501,10 +505,13 @@ class _Store:
         if not batch:
             return
         conn = self.conn
-        ids = [p.patient_id for p in batch]
-        existing = {
-            r[0] for r in conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))
-        }
+        existing: set[str] = set()
+        if not self.all_new:
+            ids = [p.patient_id for p in batch]
+            existing = {
+                r[0]
+                for r in conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))
+            }
         new_patients: list[tuple] = []
         old: list[Patient] = []
         children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
