@@ -485,10 +485,21 @@ class _Store:
                 f"VALUES ({', '.join([mark] * len(cols))})"
             )
 
-        self.insert_sql = {
-            "patients": insert_sql(_PATIENTS, ["patient_id", "seq", *_PATIENT_COLS]),
-            **{name: insert_sql(t, ["patient_id", "seq", *_CHILD_COLS[name]]) for name, t in _CHILD.items()},
+        columns = {
+            "patients": (_PATIENTS, ["patient_id", "seq", *_PATIENT_COLS]),
+            **{name: (t, ["patient_id", "seq", *_CHILD_COLS[name]]) for name, t in _CHILD.items()},
         }
+        self.insert_sql = {name: insert_sql(t, cols) for name, (t, cols) in columns.items()}
+        # PostgreSQL: COPY … FROM STDIN inside the same transaction, some five times cheaper on the
+        # client than executemany (psycopg formats rows in C; no per-statement round trip).
+        self.copy_sql = (
+            {
+                name: f"COPY {quote(t.name)} ({', '.join(quote(c) for c in cols)}) FROM STDIN"
+                for name, (t, cols) in columns.items()
+            }
+            if dialect.name == "postgresql"
+            else None
+        )
         self.update_sql = (
             f"UPDATE {quote(_PATIENTS.name)} SET "
             + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_COLS)
@@ -524,12 +535,21 @@ class _Store:
             self.next_seq += 1
             _add_rows(patient, pid, children)
         if new_patients:
-            conn.exec_driver_sql(self.insert_sql["patients"], new_patients)
+            self._insert("patients", new_patients)
         if old:
             self._merge(old, children)
         for name, rows in children.items():
             if rows:
-                conn.exec_driver_sql(self.insert_sql[name], rows)
+                self._insert(name, rows)
+
+    def _insert(self, name: str, rows: list[tuple]) -> None:
+        if self.copy_sql is None:
+            self.conn.exec_driver_sql(self.insert_sql[name], rows)
+            return
+        with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
 
     def _merge(self, patients: list[Patient], children: dict[str, list[tuple]]) -> None:
         """Upsert of already stored patients (the "newer wins" rules of the module docstring)."""
