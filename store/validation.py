@@ -23,6 +23,7 @@ Codes (stable, never reused; D0xx reject the row, D1xx are kept findings):
 | D015 | not a number | reject |
 | D016 | unknown code (sex, screening kind, history code …) | reject |
 | D017 | not a yes/no value | reject |
+| D018 | unknown symptom code (not in the guideline vocabulary; did-you-mean) | reject |
 | D020 | resident ID malformed or wrong check digit | reject |
 | D021 | patient_id repeated in one file | reject (the first occurrence is kept) |
 | D022 | birth date after as_of | reject (age would be negative) |
@@ -39,6 +40,8 @@ Codes (stable, never reused; D0xx reject the row, D1xx are kept findings):
 | D106 | legacy 15-digit resident ID upgraded to 18 | kept |
 | D107 | date before birth_date | kept |
 | D108 | column or sheet not recognised, ignored | kept |
+| D109 | value with no interchange field or code (column, values, counts) | kept (value not imported) |
+| D110 | how a flat export's conditions / enrolled_on were filled | kept (statement) |
 """
 
 from __future__ import annotations
@@ -230,6 +233,32 @@ def check_patient(patient: Patient, as_of: date | None) -> list[Issue]:
     issues += check_resident_id(patient)
     issues += check_plausible(patient)
     issues += check_dates(patient, as_of)
+    issues += check_symptoms(patient)
+    return issues
+
+
+@functools.cache
+def symptom_codes() -> frozenset[str]:
+    """The symptom vocabulary of the default guideline set (guidelines/national-default/vocabulary.yaml).
+    A misspelt danger symptom must not pass silently: it would miss an urgent referral."""
+    text = resources.files("guidelines").joinpath("national-default/vocabulary.yaml").read_text(encoding="utf-8")
+    doc = YAML(typ="safe").load(text)
+    return frozenset(doc["vocabulary"]["symptoms"])
+
+
+def check_symptoms(patient: Patient) -> list[Issue]:
+    codes = symptom_codes()
+    issues: list[Issue] = []
+    for i, visit in enumerate(patient.visits):
+        for j, code in enumerate(visit.symptoms):
+            if code not in codes:
+                close = difflib.get_close_matches(code, sorted(codes), n=1)
+                issues.append(Issue(
+                    "D018", ("visits", i, "symptoms", j), f"unknown symptom code {code!r}",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + "`sangao guidelines effective` and vocabulary.yaml list the symptom codes",
+                    rejects=True,
+                ))
     return issues
 
 

@@ -314,3 +314,19 @@ def test_any_line_gives_a_record_or_located_d_problems(line):
     for problem in problems + findings:
         assert problem.code.startswith("D") and (problem.file, problem.line) == ("r.jsonl", 7)
         assert VALID_MALE not in problem.render()
+
+
+# ---- symptom codes ------------------------------------------------------------------------------
+
+
+def test_a_known_symptom_code_is_kept(tmp_path):
+    patients, problems = run(tmp_path, record(visits=[{"date": "2026-11-02", "symptoms": ["chest_pain"]}]))
+    assert [p.patient_id for p in patients] == ["p1"] and problems == []
+
+
+def test_a_misspelt_symptom_code_rejects_the_record_with_a_did_you_mean(tmp_path):
+    patients, problems = run(tmp_path, record(visits=[{"date": "2026-11-02", "symptoms": ["chest_pian"]}]))
+    assert patients == []
+    assert codes(problems) == ["D018"]
+    assert "chest_pian" in problems[0].message and "did you mean 'chest_pain'" in problems[0].hint
+    assert problems[0].line == 1
