@@ -19,10 +19,10 @@ from typing import Any
 from engine.assess import Assessed, Assessor
 from engine.python_runtime import PythonRuntime
 from engine.thresholds import iter_comparisons
-from guidelines.schema import Count
-from pathways.facts import FACTS
 from guidelines.cases_file import CaseFile
+from guidelines.schema import Count
 from pathways.errors import Problem
+from pathways.facts import FACTS
 from pathways.models import Patient
 
 _LIST_EXPECTATIONS = {

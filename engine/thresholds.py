@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from guidelines.model import GuidelineSet
-from guidelines.schema import All, AnyOf, AtLeast, Classification, Compare, Count, DecisionTable, Not, ParamRef
+from guidelines.schema import (
+    All,
+    AnyOf,
+    AtLeast,
+    Classification,
+    Compare,
+    Count,
+    DecisionTable,
+    Not,
+    ParamRef,
+)
 
 _OPS = ("eq", "ne", "lt", "lte", "gt", "gte")
 

@@ -49,4 +49,4 @@ def test_coverage_names_the_rules_table_rows_and_thresholds_left_without_cases()
     assert ("T102", "ten_year_risk") in codes
     messages = [p.message for p in run_cases(assessor, without_lipids).coverage]
     assert any(m.startswith("rule lipid.") for m in messages)
-    assert any("T103" == p.code for p in run_cases(assessor, without_lipids[:1]).coverage)
+    assert any(p.code == "T103" for p in run_cases(assessor, without_lipids[:1]).coverage)
