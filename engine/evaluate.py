@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from engine.compile import compile_set
 from engine.ir import COUNT_MAX, COUNT_MIN, Layer, Program
-from engine.python_runtime import PythonRuntime, eval_form
+from engine.python_runtime import FormSource, PythonRuntime, eval_form
 from guidelines.model import GuidelineSet
 from pathways.errors import Problem, SangaoError
 
@@ -59,7 +59,10 @@ class NearMiss:
 class Evaluation:
     facts: dict[str, Any]  # base + derived (counts: int or None, plus __min/__max)
     fired: tuple[str, ...]  # rule ids, set order
-    read: dict[str, dict[str, Any]]  # fired rule id → {fact: value} its `when` reads (+ count ranges)
+    # fired rule id → {fact: value} its `when` reads (+ count ranges), or how to build it: see `read`
+    _read: dict[str, dict[str, Any]] | Callable[[], dict[str, dict[str, Any]]] = field(
+        repr=False, compare=False
+    )
     undecided: dict[str, tuple[str, ...]]  # derived output left unknown → missing facts behind it
     screening: dict[str, ScreeningPlan]  # kind → plan
     backend: str
@@ -67,6 +70,16 @@ class Evaluation:
     _near: tuple[NearMiss, ...] | Callable[[], tuple[NearMiss, ...]] = field(
         default=(), repr=False, compare=False
     )
+
+    @property
+    def read(self) -> dict[str, dict[str, Any]]:
+        """Fired rule id → {fact: value} its `when` reads (+ count ranges); built on first access (assess
+        and explain need it, evaluation alone not). A function of `facts` and `fired`, so not compared."""
+        read = self._read
+        if callable(read):
+            read = read()
+            object.__setattr__(self, "_read", read)  # a cache, as `near_misses`
+        return read
 
     @property
     def near_misses(self) -> tuple[NearMiss, ...]:
@@ -115,44 +128,165 @@ def _steps(layer: Layer) -> tuple:
 def _compose(layer: Layer, steps: tuple, res, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
     """Add the outputs of the layer's derive entries to `f`, from the (definite, possible) results."""
     for step in steps:
-        kind = step[0]
-        if kind == "count":
-            _, name, name_min, name_max, members = step
-            lo = hi = 0
-            for i in members:
-                dd, pp = res[i]
-                lo += dd
-                hi += pp
-            f[name] = lo if lo == hi else None
-            f[name_min] = lo
-            f[name_max] = hi
-            if lo != hi:
-                unsure = [i for i in members if res[i][1] and not res[i][0]]
-                undecided[name] = _missing(layer, unsure, f, undecided)
-            continue
-        _, branches, unknown, outputs = step
-        then = None
-        decided = True
-        cands = []
-        for cond, t in branches:
-            dd, pp = res[cond]
-            if pp:
-                cands.append(cond)
-                if then is None:
-                    then = t
-                elif t != then:
-                    decided = False
-                if dd and kind == "first":
-                    break
-        else:  # no definite case: `first` stays undecided; `unique` decides if some row is possible
-            decided = decided and kind == "unique" and then is not None
-        if decided:
-            f.update(then)
-        else:
-            f.update(unknown)
-            missing = _missing(layer, cands or [cond for cond, _ in branches], f, undecided)
-            for o in outputs:
-                undecided[o] = missing
+        _compose_step(layer, step, res, f, undecided)
+
+
+def _compose_step(layer: Layer, step: tuple, res, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
+    """One derive entry of `_compose`; `res` maps condition positions to (definite, possible)."""
+    kind = step[0]
+    if kind == "count":
+        _, name, name_min, name_max, members = step
+        lo = hi = 0
+        for i in members:
+            dd, pp = res[i]
+            lo += dd
+            hi += pp
+        f[name] = lo if lo == hi else None
+        f[name_min] = lo
+        f[name_max] = hi
+        if lo != hi:
+            unsure = [i for i in members if res[i][1] and not res[i][0]]
+            undecided[name] = _missing(layer, unsure, f, undecided)
+        return
+    _, branches, unknown, outputs = step
+    then = None
+    decided = True
+    cands = []
+    for cond, t in branches:
+        dd, pp = res[cond]
+        if pp:
+            cands.append(cond)
+            if then is None:
+                then = t
+            elif t != then:
+                decided = False
+            if dd and kind == "first":
+                break
+    else:  # no definite case: `first` stays undecided; `unique` decides if some row is possible
+        decided = decided and kind == "unique" and then is not None
+    if decided:
+        f.update(then)
+    else:
+        f.update(unknown)
+        missing = _missing(layer, cands or [cond for cond, _ in branches], f, undecided)
+        for o in outputs:
+            undecided[o] = missing
+
+
+def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) -> Callable:
+    """One generated function `run(f, undecided) -> (fired, screening)` for the python backend: every layer's
+    conditions as locals (engine/python_runtime.py's code), the derive entries composed inline into `f`
+    and `undecided` with the semantics of `_compose` (its common case, a first possible case that is
+    definite, written out; every other case handed to `_compose_step`), then the fired rule ids and the
+    screening plans (`plan(kind, eligible, months)`, bound as constants). Rules-layer conditions only
+    need their definite form."""
+    ns: dict[str, Any] = {"_step": _slow_step, "_count": _slow_count}
+    lines = ["def run(f, undecided):", "    g = f.get"]
+
+    def const(value: Any) -> str:
+        name = f"_k{len(ns)}"
+        ns[name] = value
+        return name
+
+    last = program.rules_layer
+    used_last = {r.cond for r in program.rules} | {
+        c for s in program.screenings for c in (s.eligible, *(sh.cond for sh in s.shorter))
+    }
+    # a fact fetched in a layer keeps its value unless a derive entry of that layer or a later one writes it:
+    # fetched once, reused by the later layers
+    writes = []
+    for layer in program.layers:
+        w: set[str] = set()
+        for dr in layer.derives:
+            w.update(dr.outputs, dr.unknown, (dr.id, dr.id + COUNT_MIN, dr.id + COUNT_MAX))
+            w.update(o for b in dr.branches for o in b.then)
+        writes.append(w)
+    have: dict[str, str] = {}
+    for layer in program.layers:
+        L = layer.index
+        src = FormSource(f"l{L}")
+        src.names.update(have)
+        conds = []
+        d: dict[int, str] = {}
+        p: dict[int, str] = {}
+        for i, c in enumerate(layer.conditions):
+            if layer is last and i not in used_last:
+                continue
+            d[i] = f"d{L}_{i}"
+            conds.append(f"    {d[i]} = {src.expr(c.definite)}")
+            if layer is last:
+                continue
+            if c.possible == c.definite:
+                p[i] = d[i]
+            else:
+                p[i] = f"p{L}_{i}"
+                conds.append(f"    {p[i]} = {src.expr(c.possible)}")
+        fetch = src.fetches(have=have)
+        if fetch:
+            lines.append(fetch)
+        lines.extend(conds)
+        written = set().union(*writes[L:])
+        have = {fact: v for fact, v in src.names.items() if fact not in written}
+        for step in _steps(layer):
+            k = const((layer, step))
+            if step[0] == "count":
+                _, name, name_min, name_max, members = step
+                ds = "".join(f"{d[i]}, " for i in members)
+                ps = "".join(f"{p[i]}, " for i in members)
+                lines += [
+                    f"    lo = 0 + {' + '.join(d[i] for i in members) or '0'}",
+                    f"    hi = 0 + {' + '.join(p[i] for i in members) or '0'}",
+                    f"    f[{name!r}] = lo if lo == hi else None",
+                    f"    f[{name_min!r}] = lo",
+                    f"    f[{name_max!r}] = hi",
+                    "    if lo != hi:",
+                    f"        _count({k}, ({ds}), ({ps}), f, undecided)",
+                ]
+                continue
+            kind, branches = step[0], step[1]
+            pairs = "".join(f"{c}: ({d[c]}, {p[c]}), " for c, _ in branches)
+            slow = f"_step({k}, {{{pairs}}}, f, undecided)"
+            if not branches:
+                lines.append(f"    {slow}")
+                continue
+            if kind == "unique":  # decided at once when exactly one row is possible
+                lines.append(f"    if {' + '.join(p[c] for c, _ in branches)} == 1:")
+            for j, (c, then) in enumerate(branches):
+                pad = "    " if kind == "first" else "        "
+                lines.append(f"{pad}{'if' if j == 0 else 'elif'} {p[c]}:")
+                sets = [f"f[{o!r}] = {const(v)}" for o, v in then.items()] or ["pass"]
+                if kind == "first" and p[c] != d[c]:  # possible, not definite: decided elsewhere
+                    lines += [f"{pad}    if {d[c]}:", *(f"{pad}        {x}" for x in sets)]
+                    lines += [f"{pad}    else:", f"{pad}        {slow}"]
+                else:
+                    lines += [f"{pad}    {x}" for x in sets]
+            lines += ["    else:", f"        {slow}"]
+    lines += ["    fired = []", "    ap = fired.append"]
+    for r in program.rules:
+        lines.append(f"    if d{last.index}_{r.cond}: ap({r.id!r})")
+    screening = []
+    for s in program.screenings:
+        by_elig = []
+        for eligible in (True, False):
+            expr = const(plan(s.kind, eligible, s.interval_months))
+            for sh in reversed(s.shorter):
+                expr = f"{const(plan(s.kind, eligible, sh.months))} if d{last.index}_{sh.cond} else {expr}"
+            by_elig.append(f"({expr})")
+        screening.append(f"{s.kind!r}: {by_elig[0]} if d{last.index}_{s.eligible} else {by_elig[1]}")
+    lines.append(f"    return tuple(fired), {{{', '.join(screening)}}}")
+    exec(compile("\n".join(lines) + "\n", f"<sangao program {program.set_name}>", "exec"), ns)  # noqa: S102
+    return ns["run"]
+
+
+def _slow_step(k: tuple, res: dict, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
+    layer, step = k
+    _compose_step(layer, step, res, f, undecided)
+
+
+def _slow_count(k: tuple, ds: tuple, ps: tuple, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
+    layer, (_, name, _, _, members) = k
+    unsure = [i for i, dd, pp in zip(members, ds, ps, strict=True) if pp and not dd]
+    undecided[name] = _missing(layer, unsure, f, undecided)
 
 
 class Evaluator:
@@ -207,6 +341,19 @@ class Evaluator:
             (fn, layer, _steps(layer)) for fn, layer in zip(self._layer_fns, self.program.layers, strict=True)
         )
         self._rules_definite = {r.id: rules_layer.conditions[r.cond].definite for r in self.program.rules}
+        # the python backend runs the whole program as one generated function (see `_fused`)
+        self._run = _fused(self.program, self._plan) if backend == "python" else None
+
+    def _plan(self, kind: str, eligible: bool, months: int) -> ScreeningPlan:
+        """The shared (frozen) plan of a screening kind with this outcome."""
+        key = (kind, eligible, months)
+        plan = self._plans.get(key)
+        if plan is None:
+            first_due, listed = next(
+                (s.first_due_days, s.listed) for s in self.program.screenings if s.kind == kind
+            )
+            plan = self._plans[key] = ScreeningPlan(eligible, months, first_due, listed)
+        return plan
 
     def _near_miss_probes(self) -> tuple:
         """Per numeric comparison of each rule: (rule cond, rule id, fact, op, threshold, low, high), where
@@ -232,6 +379,17 @@ class Evaluator:
         """Evaluate base facts (None = missing; set facts as frozenset). `patient_id` only names errors."""
         f = dict(facts)
         undecided: dict[str, tuple[str, ...]] = {}
+        if self._run is not None:
+            fired, screening = self._run(f, undecided)
+            return Evaluation(
+                facts=f,
+                fired=fired,
+                _read=functools.partial(self._read, f, fired),
+                undecided=undecided,
+                screening=screening,
+                backend=self.backend,
+                _near=functools.partial(self._near_misses_rerun, f),
+            )
         res = None
         if len(self._runtimes) == 1:
             for fn, layer, steps in self._layers:
@@ -245,13 +403,7 @@ class Evaluator:
                 self._check_agree(layer, res, durable.run(layer.index, f), f, patient_id)
                 if steps:
                     _compose(layer, steps, res, f, undecided)
-        fired = []
-        read = {}
-        get = f.get
-        for rule_id, cond, names in self._rule_slots:
-            if res[cond][0]:
-                fired.append(rule_id)
-                read[rule_id] = {name: get(name) for name in names}
+        fired = tuple(rule_id for rule_id, cond, _ in self._rule_slots if res[cond][0])
         screening = {}
         plans = self._plans
         for kind, eligible, months, shorter, first_due, listed in self._screen_slots:
@@ -266,13 +418,24 @@ class Evaluator:
             screening[kind] = plan
         return Evaluation(
             facts=f,
-            fired=tuple(fired),
-            read=read,
+            fired=fired,
+            _read=self._read(f, fired),
             undecided=undecided,
             screening=screening,
             backend=self.backend,
             _near=functools.partial(self._near_misses, f, res),
         )
+
+    def _read(self, f: Mapping[str, Any], fired: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """Fired rule id → {fact: value} of what its `when` reads."""
+        get = f.get
+        names = self._read_names
+        return {rule_id: {name: get(name) for name in names[rule_id]} for rule_id in fired}
+
+    def _near_misses_rerun(self, f: Mapping[str, Any]) -> tuple:
+        """`_near_misses` for the fused python function, which keeps no condition results: the rules
+        layer only reads `f` (base and derived facts), so running it again gives the same results."""
+        return self._near_misses(f, self._layer_fns[-1](f))
 
     def evaluate_both(self, facts: Mapping[str, Any], patient_id: str | None = None) -> Evaluation:
         """Evaluate on both runtimes; SangaoError R002 when any condition's outcome differs."""

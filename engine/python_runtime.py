@@ -29,14 +29,25 @@ def form_facts(f: Form) -> set[str]:
     return {f[1]}
 
 
-class _Source:
-    def __init__(self) -> None:
+class FormSource:
+    """Python source of forms over locals: each fact read becomes a local `<prefix>v<n>`, fetched once
+    (`fetches()`) before the expressions run. engine/evaluate.py uses it for its fused program function."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
         self.names: dict[str, str] = {}
 
     def var(self, fact: str) -> str:
         if fact not in self.names:
-            self.names[fact] = f"v{len(self.names)}"
+            self.names[fact] = f"{self.prefix}v{len(self.names)}"
         return self.names[fact]
+
+    def fetches(self, indent: str = "    ", getter: str = "g", have: Mapping[str, str] = {}) -> str:  # noqa: B006
+        """The lines fetching every fact the expressions so far read into its local, except the facts
+        in `have` (already fetched into the local the caller seeded `names` with)."""
+        return "\n".join(
+            f"{indent}{v} = {getter}({fact!r})" for fact, v in self.names.items() if fact not in have
+        )
 
     def expr(self, f: Form, known: frozenset[str] = frozenset()) -> str:
         """Source of one form. `known`: facts already proven present by the short-circuit so far (an
@@ -76,13 +87,13 @@ class _Source:
 
 def layer_source(layer: Layer) -> str:
     """Python source of one layer's function `run(facts) -> tuple[(definite, possible), ...]`."""
-    src = _Source()
+    src = FormSource()
     items = []
     for c in layer.conditions:
         d = src.expr(c.definite)
         p = d if c.possible == c.definite else src.expr(c.possible)
         items.append(f"({d}, {p})" if p != d else f"(_b := {d}, _b)")
-    get = "\n".join(f"    {v} = g({fact!r})" for fact, v in src.names.items())
+    get = src.fetches()
     body = ",\n        ".join(items)
     return f"def run(facts):\n    g = facts.get\n{get}\n    return (\n        {body},\n    )\n"
 

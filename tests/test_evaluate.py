@@ -381,3 +381,49 @@ def test_near_misses_are_computed_on_first_access_and_kept(slice_evaluator):
     ev = slice_evaluator.evaluate(base_facts(visit_sbp=172))
     first = ev.near_misses
     assert first is ev.near_misses and first == (NearMiss("htn.urgent_bp", "visit_sbp", 172, 180, "gte"),)
+
+
+def test_read_is_built_on_first_access_and_kept(slice_evaluator):
+    ev = slice_evaluator.evaluate(base_facts(visit_sbp=182))
+    first = ev.read
+    assert first is ev.read and first["htn.urgent_bp"]["visit_sbp"] == 182
+
+
+def _layer_by_layer(gset):
+    """The evaluator without its fused program function: layer functions, then `_compose`."""
+    evaluator = Evaluator(gset)
+    evaluator._run = None
+    return evaluator
+
+
+def _observable(ev):
+    return (
+        list(ev.facts.items()),
+        ev.fired,
+        ev.read,
+        list(ev.undecided.items()),
+        list(ev.screening.items()),
+        ev.near_misses,
+    )
+
+
+@pytest.mark.parametrize("set_name", ["slice", "national-default"])
+def test_the_fused_program_function_gives_what_the_layer_by_layer_composition_gives(set_name):
+    from datetime import date
+
+    from guidelines.loader import load_default
+    from pathways.facts import compute_facts
+    from pathways.synthetic import generate_roster
+
+    gset = slice_set() if set_name == "slice" else load_default()
+    as_of = date(2026, 11, 30)
+    params = {n: p.value for n, p in gset.parameters.items()}
+    fused, reference = Evaluator(gset), _layer_by_layer(gset)
+    rosters = [compute_facts(p, as_of, params, None) for p in generate_roster(400, 7, as_of)]
+    # with inputs dropped too, so that undecided cases, count ranges and unique tables take every path
+    thinned = [
+        {k: (None if (i + j) % 3 == 0 else v) for j, (k, v) in enumerate(f.items())}
+        for i, f in enumerate(rosters)
+    ]
+    for facts in [*rosters, *thinned, {}]:
+        assert _observable(fused.evaluate(facts)) == _observable(reference.evaluate(facts))
