@@ -174,12 +174,15 @@ def _compose_step(layer: Layer, step: tuple, res, f: dict[str, Any], undecided: 
 
 
 def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) -> Callable:
-    """One generated function `run(f, undecided) -> (fired, screening)` for the python backend: every layer's
-    conditions as locals (engine/python_runtime.py's code), the derive entries composed inline into `f`
-    and `undecided` with the semantics of `_compose` (its common case, a first possible case that is
-    definite, written out; every other case handed to `_compose_step`), then the fired rule ids and the
-    screening plans (`plan(kind, eligible, months)`, bound as constants). Rules-layer conditions only
-    need their definite form."""
+    """One generated function `run(f, undecided) -> (fired, screening)` for the python backend, the derive
+    entries composed inline into `f` and `undecided` with the semantics of `_compose`, from forms written
+    as engine/python_runtime.py writes them: a `first` entry tests its cases' forms in order and stops at
+    the first possible one (decided at once when it is definite); a `unique` table is decided at once
+    when exactly one row is possible; a count adds its members. Every other case goes to `_compose_step`
+    with the (definite, possible) of the entry's conditions, evaluated where it is called (all of a
+    layer's facts are fetched before its entries run, as the layer function does). Then the fired rule
+    ids and the screening plans (`plan(kind, eligible, months)`, bound as constants); rules-layer
+    conditions only need their definite form."""
     ns: dict[str, Any] = {"_step": _slow_step, "_count": _slow_count}
     lines = ["def run(f, undecided):", "    g = f.get"]
 
@@ -206,61 +209,72 @@ def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) ->
         L = layer.index
         src = FormSource(f"l{L}")
         src.names.update(have)
-        conds = []
-        d: dict[int, str] = {}
-        p: dict[int, str] = {}
-        for i, c in enumerate(layer.conditions):
-            if layer is last and i not in used_last:
-                continue
-            d[i] = f"d{L}_{i}"
-            conds.append(f"    {d[i]} = {src.expr(c.definite)}")
-            if layer is last:
-                continue
-            if c.possible == c.definite:
-                p[i] = d[i]
-            else:
-                p[i] = f"p{L}_{i}"
-                conds.append(f"    {p[i]} = {src.expr(c.possible)}")
-        fetch = src.fetches(have=have)
-        if fetch:
-            lines.append(fetch)
-        lines.extend(conds)
-        written = set().union(*writes[L:])
-        have = {fact: v for fact, v in src.names.items() if fact not in written}
+        body: list[str] = []
+        conds = layer.conditions
+
+        def local(i: int, possible: bool, L=L, src=src, conds=conds, body=body) -> str:
+            """A local holding condition i's definite (or possible) value, computed here."""
+            c = conds[i]
+            if possible and c.possible != c.definite:
+                body.append(f"    p{L}_{i} = {src.expr(c.possible)}")
+                return f"p{L}_{i}"
+            body.append(f"    d{L}_{i} = {src.expr(c.definite)}")
+            return f"d{L}_{i}"
+
+        if layer is last:
+            for i in sorted(used_last):
+                local(i, False)
         for step in _steps(layer):
             k = const((layer, step))
             if step[0] == "count":
                 _, name, name_min, name_max, members = step
-                ds = "".join(f"{d[i]}, " for i in members)
-                ps = "".join(f"{p[i]}, " for i in members)
-                lines += [
-                    f"    lo = 0 + {' + '.join(d[i] for i in members) or '0'}",
-                    f"    hi = 0 + {' + '.join(p[i] for i in members) or '0'}",
+                ds, ps = [], []
+                for i in members:
+                    ds.append(local(i, False))
+                    ps.append(local(i, True) if conds[i].possible != conds[i].definite else ds[-1])
+                body += [
+                    f"    lo = 0 + {' + '.join(ds) or '0'}",
+                    f"    hi = 0 + {' + '.join(ps) or '0'}",
                     f"    f[{name!r}] = lo if lo == hi else None",
                     f"    f[{name_min!r}] = lo",
                     f"    f[{name_max!r}] = hi",
                     "    if lo != hi:",
-                    f"        _count({k}, ({ds}), ({ps}), f, undecided)",
+                    f"        _count({k}, {_tuple_source(ds)}, {_tuple_source(ps)}, f, undecided)",
                 ]
                 continue
             kind, branches = step[0], step[1]
-            pairs = "".join(f"{c}: ({d[c]}, {p[c]}), " for c, _ in branches)
+            ps = {c: local(c, True) for c, _ in branches} if kind == "unique" else {}
+            # the slow case gets every case's (definite, possible), written out where it is called
+            pairs = "".join(
+                f"{c}: ({src.expr(conds[c].definite)}, {ps.get(c) or src.expr(conds[c].possible)}), "
+                for c, _ in branches
+            )
             slow = f"_step({k}, {{{pairs}}}, f, undecided)"
             if not branches:
-                lines.append(f"    {slow}")
+                body.append(f"    {slow}")
                 continue
             if kind == "unique":  # decided at once when exactly one row is possible
-                lines.append(f"    if {' + '.join(p[c] for c, _ in branches)} == 1:")
+                body.append(f"    if {' + '.join(ps[c] for c, _ in branches)} == 1:")
             for j, (c, then) in enumerate(branches):
-                pad = "    " if kind == "first" else "        "
-                lines.append(f"{pad}{'if' if j == 0 else 'elif'} {p[c]}:")
+                cond = conds[c]
                 sets = [f"f[{o!r}] = {const(v)}" for o, v in then.items()] or ["pass"]
-                if kind == "first" and p[c] != d[c]:  # possible, not definite: decided elsewhere
-                    lines += [f"{pad}    if {d[c]}:", *(f"{pad}        {x}" for x in sets)]
-                    lines += [f"{pad}    else:", f"{pad}        {slow}"]
+                if kind == "unique":
+                    body.append(f"        {'if' if j == 0 else 'elif'} {ps[c]}:")
+                    body += [f"            {x}" for x in sets]
+                    continue
+                body.append(f"    {'if' if j == 0 else 'elif'} {src.expr(cond.possible)}:")
+                if cond.possible != cond.definite:  # possible: decided now only if definite
+                    body += [f"        if {src.expr(cond.definite)}:", *(f"            {x}" for x in sets)]
+                    body += ["        else:", f"            {slow}"]
                 else:
-                    lines += [f"{pad}    {x}" for x in sets]
-            lines += ["    else:", f"        {slow}"]
+                    body += [f"        {x}" for x in sets]
+            body += ["    else:", f"        {slow}"]
+        fetch = src.fetches(have=have)
+        if fetch:
+            lines.append(fetch)
+        lines.extend(body)
+        written = set().union(*writes[L:])
+        have = {fact: v for fact, v in src.names.items() if fact not in written}
     lines += ["    fired = []", "    ap = fired.append"]
     for r in program.rules:
         lines.append(f"    if d{last.index}_{r.cond}: ap({r.id!r})")
@@ -276,6 +290,10 @@ def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) ->
     lines.append(f"    return tuple(fired), {{{', '.join(screening)}}}")
     exec(compile("\n".join(lines) + "\n", f"<sangao program {program.set_name}>", "exec"), ns)  # noqa: S102
     return ns["run"]
+
+
+def _tuple_source(names: list[str]) -> str:
+    return "(" + "".join(f"{x}, " for x in names) + ")"
 
 
 def _slow_step(k: tuple, res: dict, f: dict[str, Any], undecided: dict[str, tuple]) -> None:

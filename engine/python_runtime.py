@@ -51,7 +51,10 @@ class FormSource:
 
     def expr(self, f: Form, known: frozenset[str] = frozenset()) -> str:
         """Source of one form. `known`: facts already proven present by the short-circuit so far (an
-        earlier `present f` conjunct, or an earlier `missing f` disjunct), so their None checks go."""
+        earlier conjunct true only with the fact present, e.g. `present f` or a comparison on f; an
+        earlier disjunct false only with it present, e.g. `missing f`), so their None checks go. In an
+        `or`, a run of comparisons / code tests on one fact shares one None check (in an `and`, a run of
+        `lacks` likewise)."""
         kind = f[0]
         if kind == "true":
             return "True"
@@ -60,10 +63,25 @@ class FormSource:
         if kind in ("and", "or"):
             parts = []
             proven = set(known)
-            for x in f[1:]:
-                parts.append(self.expr(x, frozenset(proven)))
-                if x[0] == ("present" if kind == "and" else "missing"):
-                    proven.add(x[1])
+            xs = f[1:]
+            run_kinds = ("cmp", "has") if kind == "or" else ("lacks",)
+            i = 0
+            while i < len(xs):
+                x = xs[i]
+                j = i + 1
+                if x[0] in run_kinds and x[1] not in proven:
+                    while j < len(xs) and xs[j][0] in run_kinds and xs[j][1] == x[1]:
+                        j += 1
+                if j - i > 1:  # the run's truth (and) / falsity (or) proves nothing: `proven` stays
+                    v = self.var(x[1])
+                    inner = frozenset({*proven, x[1]})
+                    tests = f" {kind} ".join(self.expr(y, inner) for y in xs[i:j])
+                    guard = f"{v} is not None and" if kind == "or" else f"{v} is None or"
+                    parts.append(f"({guard} ({tests}))")
+                else:
+                    parts.append(self.expr(x, frozenset(proven)))
+                    proven |= _proves(x, kind == "and")
+                i = j
             return "(" + f" {kind} ".join(parts) + ")"
         v = self.var(f[1])
         guard = f[1] not in known
@@ -83,6 +101,24 @@ class FormSource:
         if kind == "lacks":
             return f"({v} is None or {f[2]!r} not in {v})" if guard else f"({f[2]!r} not in {v})"
         raise ValueError(f"unknown form {kind!r}")
+
+
+def _proves(f: Form, truth: bool) -> set[str]:
+    """Facts that are present whenever form `f` evaluates to `truth` (a missing fact makes every
+    comparison and code test false)."""
+    kind = f[0]
+    if kind in ("and", "or"):
+        subs = [_proves(x, truth) for x in f[1:]]
+        if (kind == "and") == truth:  # a true `and` / false `or`: every part has that value
+            return set().union(*subs)
+        return set.intersection(*subs) if subs else set()  # one part has it, which one is unknown
+    if kind in ("cmp", "has", "present"):
+        return {f[1]} if truth else set()
+    if kind == "cmpf":
+        return {f[1], f[3]} if truth else set()
+    if kind in ("missing", "lacks"):
+        return set() if truth else {f[1]}
+    return set()
 
 
 def layer_source(layer: Layer) -> str:

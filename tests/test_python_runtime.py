@@ -76,3 +76,49 @@ def test_each_fact_is_read_once_per_layer_function(program):
     source = layer_source(program.rules_layer)
     assert source.count("g('visit_sbp')") == 1
     compile(source, "<test>", "exec")
+
+
+def test_a_run_of_code_tests_on_one_fact_shares_one_none_check():
+    from engine.python_runtime import FormSource
+
+    src = FormSource()
+    form = ["or", ["has", "s", "a"], ["has", "s", "b"], ["cmp", "x", "gte", 1]]
+    assert (
+        src.expr(form)
+        == "((v0 is not None and (('a' in v0) or ('b' in v0))) or (v1 is not None and v1 >= 1))"
+    )
+    lacks = ["and", ["lacks", "s", "a"], ["lacks", "s", "b"]]
+    assert FormSource().expr(lacks) == "((v0 is None or (('a' not in v0) and ('b' not in v0))))"
+
+
+def test_a_comparison_conjunct_proves_its_fact_present_for_the_later_ones():
+    from engine.python_runtime import FormSource
+
+    form = ["and", ["cmp", "x", "gte", 1], ["cmp", "x", "lt", 5]]
+    assert FormSource().expr(form) == "((v0 is not None and v0 >= 1) and (v0 < 5))"
+
+
+@pytest.mark.parametrize("set_name", ["slice", "national-default"])
+def test_every_generated_layer_function_agrees_with_the_form_interpreter(set_name):
+    from datetime import date
+
+    from engine.evaluate import Evaluator
+    from guidelines.loader import load_default
+    from pathways.facts import compute_facts
+    from pathways.synthetic import generate_roster
+
+    gset = slice_set() if set_name == "slice" else load_default()
+    as_of = date(2026, 11, 30)
+    params = {n: p.value for n, p in gset.parameters.items()}
+    evaluator = Evaluator(gset)
+    program, runtime = evaluator.program, PythonRuntime(evaluator.program)
+    base = [compute_facts(p, as_of, params, None) for p in generate_roster(300, 11, as_of)]
+    thinned = [
+        {k: (None if (i + j) % 3 == 0 else v) for j, (k, v) in enumerate(f.items())}
+        for i, f in enumerate(base)
+    ]
+    for facts in [*base, *thinned, {}]:
+        full = evaluator.evaluate(facts).facts  # base and derived facts, as the later layers read them
+        for layer in program.layers:
+            want = tuple((eval_form(c.definite, full), eval_form(c.possible, full)) for c in layer.conditions)
+            assert runtime.run(layer.index, full) == want
