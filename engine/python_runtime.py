@@ -69,6 +69,9 @@ class FormSource:
             while i < len(xs):
                 x = xs[i]
                 j = i + 1
+                if kind == "and" and x[0] == "present" and any(_eq_proves(y, x[1]) for y in xs[j:]):
+                    i = j  # a later `f == literal` conjunct is false when f is missing: the check can go
+                    continue
                 if x[0] in run_kinds and x[1] not in proven:
                     while j < len(xs) and xs[j][0] in run_kinds and xs[j][1] == x[1]:
                         j += 1
@@ -91,7 +94,7 @@ class FormSource:
             return f"({v} is None)" if guard else "False"
         if kind == "cmp":
             test = f"{v} {_PY_OP[f[2]]} {f[3]!r}"
-            return f"({v} is not None and {test})" if guard else f"({test})"
+            return f"({v} is not None and {test})" if guard and not _eq_proves(f, f[1]) else f"({test})"
         if kind == "cmpf":
             w = self.var(f[3])
             checks = [f"{x} is not None" for x, name in ((v, f[1]), (w, f[3])) if name not in known]
@@ -101,6 +104,11 @@ class FormSource:
         if kind == "lacks":
             return f"({v} is None or {f[2]!r} not in {v})" if guard else f"({f[2]!r} not in {v})"
         raise ValueError(f"unknown form {kind!r}")
+
+
+def _eq_proves(f: Form, fact: str) -> bool:
+    """`f` is `fact == literal` with a literal that None never equals, so it needs no None check."""
+    return f[0] == "cmp" and f[1] == fact and f[2] == "eq" and type(f[3]) in (bool, int, float, str)
 
 
 def _proves(f: Form, truth: bool) -> set[str]:
