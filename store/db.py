@@ -24,6 +24,7 @@ def open_db(path_or_url: str) -> Engine:
     db_engine = create_engine(url)
     if db_engine.dialect.name == "sqlite":
         event.listen(db_engine, "connect", _sqlite_pragmas)
+        event.listen(db_engine, "begin", _sqlite_begin)
     SQLModel.metadata.create_all(db_engine)
     return db_engine
 
@@ -33,3 +34,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: a large import's index inserts stay cached
     cursor.close()
+    # sqlite3's own transaction handling begins a transaction only before INSERT/UPDATE/DELETE, so
+    # DDL (the importer drops and rebuilds indexes) would commit on its own. SQLAlchemy's recipe:
+    # the driver stays out of it and every SQLAlchemy transaction is an explicit BEGIN.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN")

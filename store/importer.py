@@ -20,10 +20,13 @@ per batch on PostgreSQL) inside the source's single transaction, so an error or 
 leaves the database as it was before that source. The file is streamed; memory holds one batch
 plus the set of patient ids seen (duplicate check).
 
-Throughput (bench/import_bench.py): a JSONL line is validated by pydantic-core straight from its
-text, checked by the shortcuts of store/validation.py, and turned into row tuples from the model's
-field dicts; the cyclic garbage collector is paused for the source (`_gc_paused`), and sqlite3
-gets C-level adapters for the values it would otherwise probe per parameter (see below).
+Throughput (bench/import_bench.py): on SQLite a clean JSONL line (no finding, no rejection) is
+decoded by store/fast_json.py's msgspec decoder and its rows come straight from the Structs; any
+other line is validated by pydantic-core from its text and checked by the shortcuts of
+store/validation.py. Rows go in as multi-row INSERT statements; into empty tables the secondary
+indexes are dropped and rebuilt at the end of the transaction. The cyclic garbage collector is
+paused for the source (`_gc_paused`), and sqlite3 gets C-level adapters for the values it would
+otherwise probe per parameter (see below).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from itertools import chain
 from operator import attrgetter, itemgetter
 from pathlib import Path
 
@@ -46,6 +50,7 @@ from sqlalchemy import Connection, delete, func, select
 from pathways import resident_id, vocab
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
+from store import fast_json
 from store.db import open_db
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import parse_line
@@ -109,9 +114,18 @@ class ImportReport:
 # ---- validation of one item ---------------------------------------------------------------------
 
 
-def validate_item(item: Item, as_of: date | None) -> tuple[Patient | None, list[Problem], list[Problem]]:
-    """(patient or None, rejecting problems, kept findings) for one reader item."""
+def validate_item(
+    item: Item, as_of: date | None, fast: bool = False
+) -> tuple[Patient | None, list[Problem], list[Problem]]:
+    """(patient or None, rejecting problems, kept findings) for one reader item. With `fast`, a
+    clean JSONL line comes back as store/fast_json.py's Struct instead of a Patient (same field
+    names; only _Store reads it)."""
     if item.json_text is not None:
+        if fast:
+            record = fast_json.decode(item.json_text)
+            if record is not None and fast_json.is_clean(record, item.json_text, as_of):
+                item.patient_id = record.patient_id
+                return record, [], []
         patient = _fast_json(item)
         if patient is not None:
             return _checked(item, patient, as_of)
@@ -208,11 +222,12 @@ def iter_items(
     source: Source,
     mapping: Mapping | None,
     as_of: date | None,
+    fast: bool = False,
 ) -> Iterator[tuple[Item, Patient | None, list[Problem], list[Problem]]]:
     """Every item of a source with its verdict; a repeated patient_id is rejected (D021)."""
     seen: dict[str, str] = {}
     for item in read_source(source, mapping):
-        patient, problems, findings = validate_item(item, as_of)
+        patient, problems, findings = validate_item(item, as_of, fast)
         if patient is not None:
             first = seen.get(patient.patient_id)
             if first is not None:
@@ -280,7 +295,8 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
     try:
         with _gc_paused(), db_engine.begin() as conn:
             store = _Store(conn)
-            for item, patient, problems, findings in iter_items(source, mapping, as_of):
+            fast = store.copy_sql is None  # SQLite: its adapters bind the Structs' UNSET and tuples
+            for item, patient, problems, findings in iter_items(source, mapping, as_of, fast):
                 if patient is not None and not item.rows:  # a JSONL line or a lone patients row
                     if item.file is not last_file:
                         last_file, last_report = item.file, file_report(item.file)
@@ -313,7 +329,7 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
                 found += findings  # a rejected record's findings are moot: its rejection says what to fix
                 patients += 1
                 store.add(patient)
-            store.flush()
+            store.finish()
     except SangaoError as exc:
         for name in source.rows_read or {str(p): 0 for p in source.paths}:
             fr = file_report(name)
@@ -470,6 +486,34 @@ def _patient_tuple(patient: Patient) -> tuple:
     return (*_PATIENT_GET(patient.__dict__), ",".join([c.value for c in patient.__dict__["conditions"]]))
 
 
+# Records from store/fast_json.py (clean JSONL lines on SQLite): rows straight from the Struct's
+# values, in its field order (UNSET and tuples bind through fast_json's adapters).
+_CLEAN_PATIENT_GET = attrgetter(*_PATIENT_FIELDS)
+_CLEAN_FIELDS = fast_json.FIELDS
+_astuple = fast_json.astuple
+
+
+def _add_clean_rows(record, pid: str, children: dict[str, list[tuple]]) -> None:
+    """_add_rows for a fast_json record: the same rows, with the values in _CLEAN_FIELDS order."""
+    items = record.history
+    if items:
+        children["history"] += [(pid, seq, *_astuple(i)) for seq, i in enumerate(items)]
+    for name in _DATED:
+        items = getattr(record, name)
+        if items:
+            if len(items) > 1:
+                items = sorted(items, key=_by_date)
+            children[name] += [(pid, seq, *_astuple(i)) for seq, i in enumerate(items)]
+
+
+_DATED = ("visits", "labs", "screenings", "referrals")
+
+
+def _as_patient(record) -> Patient:
+    """The Patient of a fast_json record (a stored patient's upsert works on Patients)."""
+    return Patient.model_validate(fast_json.to_builtins(record))
+
+
 class _Store:
     """Batches validated records and writes them with one executemany per table."""
 
@@ -481,6 +525,11 @@ class _Store:
         # An empty table at the start of the source's transaction: every patient is new (a repeat
         # within the source is rejected before it gets here), so no batch asks which are stored.
         self.all_new = last_seq is None
+        # Into empty tables, the secondary indexes are dropped and built again at the end (same
+        # transaction): one sort per index instead of a B-tree insert per row in patient-id order.
+        self.rebuild = [i for t in (_PATIENTS, *_CHILD.values()) for i in t.indexes] if self.all_new else []
+        for index in self.rebuild:
+            index.drop(conn)
         dialect = conn.dialect
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         quote = dialect.identifier_preparer.quote
@@ -506,6 +555,15 @@ class _Store:
             if dialect.name == "postgresql"
             else None
         )
+        self.max_variables = (
+            min(conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
+            if self.copy_sql is None
+            else 0
+        )
+        self.clean_sql = {
+            name: insert_sql(table, ["patient_id", "seq", *_CLEAN_FIELDS[name]])
+            for name, table in _CHILD.items()
+        }
         self.update_sql = (
             f"UPDATE {quote(_PATIENTS.name)} SET "
             + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_COLS)
@@ -516,6 +574,12 @@ class _Store:
         self.batch.append(patient)
         if len(self.batch) >= BATCH_PATIENTS:
             self.flush()
+
+    def finish(self) -> None:
+        """Write what is batched and build the indexes dropped at the start."""
+        self.flush()
+        for index in self.rebuild:
+            index.create(self.conn)
 
     def flush(self) -> None:
         batch, self.batch = self.batch, []
@@ -532,14 +596,21 @@ class _Store:
         new_patients: list[tuple] = []
         old: list[Patient] = []
         children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
+        clean: dict[str, list[tuple]] = {name: [] for name in _CHILD}  # fast_json rows, Struct field order
         for patient in batch:
             pid = patient.patient_id
             if pid in existing:
-                old.append(patient)
+                old.append(patient if type(patient) is Patient else _as_patient(patient))
                 continue
-            new_patients.append((pid, self.next_seq, *_patient_tuple(patient)))
+            if type(patient) is Patient:
+                new_patients.append((pid, self.next_seq, *_patient_tuple(patient)))
+                _add_rows(patient, pid, children)
+            else:
+                new_patients.append(
+                    (pid, self.next_seq, *_CLEAN_PATIENT_GET(patient), ",".join(patient.conditions))
+                )
+                _add_clean_rows(patient, pid, clean)
             self.next_seq += 1
-            _add_rows(patient, pid, children)
         if new_patients:
             self._insert("patients", new_patients)
         if old:
@@ -547,15 +618,33 @@ class _Store:
         for name, rows in children.items():
             if rows:
                 self._insert(name, rows)
+        for name, rows in clean.items():
+            if rows:
+                self._sqlite_insert(self.clean_sql[name], rows)
 
     def _insert(self, name: str, rows: list[tuple]) -> None:
         if self.copy_sql is None:
-            self.conn.exec_driver_sql(self.insert_sql[name], rows)
+            self._sqlite_insert(self.insert_sql[name], rows)
             return
         with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
             write = copy.write_row
             for row in rows:
                 write(row)
+
+    def _sqlite_insert(self, sql: str, rows: list[tuple]) -> None:
+        """executemany of `sql` (one row's INSERT … VALUES (?, …)), as statements of many rows each
+        (VALUES (…), (…), …): sqlite3 then binds and steps once per statement, not once per row."""
+        cursor = self.conn.connection.driver_connection.cursor()
+        width = len(rows[0])
+        per = self.max_variables // width
+        whole = len(rows) - len(rows) % per
+        if whole:
+            head, one = sql.split(" VALUES ")
+            many = f"{head} VALUES {', '.join([one] * per)}"
+            for start in range(0, whole, per):
+                cursor.execute(many, list(chain.from_iterable(rows[start : start + per])))
+        if whole < len(rows):
+            cursor.executemany(sql, rows[whole:])
 
     def _merge(self, patients: list[Patient], children: dict[str, list[tuple]]) -> None:
         """Upsert of already stored patients (the "newer wins" rules of the module docstring)."""

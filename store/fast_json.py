@@ -1,0 +1,204 @@
+"""The JSONL fast path: a msgspec decoder that accepts only *clean* records, those the import stores
+without a word to say, in a seventh of the time pydantic takes (bench/import_bench.py).
+
+pathways/models.py stays the model of record. The msgspec Structs here are generated from it, field
+by field (`_struct`), with three additions that make "decoded" mean "nothing to report":
+- every number of store/data/plausible.yaml carries its range (msgspec `Meta(ge, le)`), so a value
+  that would be finding D101 fails the decoder;
+- a visit's symptoms are the codes of the symptom vocabulary (D018 otherwise);
+- an optional field that the line does not carry is `UNSET`, so the keys a record was given can be
+  counted (`keys_given`) for the repeated-key check (msgspec, like every JSON parser, keeps the last
+  of two equal keys).
+What is left to check in Python (resident ID, dates against birth, death and as_of, conditions and
+history codes listed once) is `is_clean`. A line that fails anything here is not judged here: it
+takes pydantic's path (store/importer.py), which names every problem. So this module can only make
+a clean import faster, never accept what pydantic would refuse; tests/test_fast_json.py checks that
+claim on generated and on hostile lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sqlite3
+import types
+import typing
+from enum import Enum
+from operator import attrgetter
+
+import annotated_types
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+from pydantic import BaseModel
+
+from pathways.models import Patient
+from store.validation import _ITEM_MODELS, _valid_id, plausible_limits, symptom_codes
+
+CHILD_LISTS = ("history", "visits", "labs", "screenings", "referrals")
+FIELDS = {name: list(_ITEM_MODELS[name].model_fields) for name in CHILD_LISTS}  # astuple order of a child
+
+# A child row's values go to sqlite3 straight from `msgspec.structs.astuple`: absent fields are
+# UNSET (NULL) and a visit's symptoms a tuple (JSON text, or NULL when empty, as store/importer.py
+# writes them). Process-wide, as the importer's adapters are; neither type is otherwise bindable.
+sqlite3.register_adapter(UnsetType, {}.get)  # {}.get(UNSET) is None
+sqlite3.register_adapter(tuple, lambda codes: json.dumps(list(codes), ensure_ascii=False) if codes else None)
+
+
+def _strip_optional(annotation):
+    """(inner annotation, optional?) of `X | None` / `Optional[X]`."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0], True
+        raise TypeError(f"unsupported union {annotation!r}")
+    return annotation, False
+
+
+def _constraints(metadata) -> dict:
+    """msgspec Meta keywords for the pydantic constraints this model uses; anything else is an
+    error, so a new constraint in pathways/models.py cannot be silently dropped here."""
+    meta: dict = {}
+    for m in metadata:
+        if isinstance(m, annotated_types.MinLen):
+            meta["min_length"] = m.min_length
+        elif getattr(m, "pattern", None) is not None:
+            meta["pattern"] = m.pattern
+        elif getattr(m, "strict", None) is True or getattr(m, "allow_inf_nan", None) is False:
+            pass  # msgspec is strict, and JSON has no NaN or infinity (1e400 is out of range)
+        elif type(m).__name__ == "_IsoDateSchema":
+            pass  # a date from JSON is an ISO date string in both
+        else:
+            raise TypeError(f"no msgspec equivalent for constraint {m!r}")
+    return meta
+
+
+def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: frozenset[str]):
+    """The msgspec type of one pydantic field type (inner: without Optional)."""
+    meta = _constraints(metadata)
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *extra = typing.get_args(annotation)
+        inner = []
+        for e in extra:
+            inner += getattr(e, "metadata", None) or [e]
+        return _msgspec_type(base, [*metadata, *inner], where, limits, symptoms)
+    if typing.get_origin(annotation) is tuple:
+        item, ellipsis = typing.get_args(annotation)
+        if ellipsis is not Ellipsis:
+            raise TypeError(f"{where}: only tuple[X, ...] is supported")
+        item_type = (
+            typing.Literal[tuple(sorted(symptoms))]
+            if where == "visits.symptoms"
+            else _msgspec_type(item, [], where, limits, symptoms)
+        )
+        out = tuple[item_type, ...]
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        out = _struct(annotation, where, limits, symptoms)
+    elif isinstance(annotation, type) and issubclass(annotation, Enum):
+        out = typing.Literal[tuple(e.value for e in annotation)]
+    elif annotation is float:
+        out = float
+        if where in limits:
+            meta["ge"], meta["le"] = limits[where]
+    elif annotation in (str, bool, dt.date):
+        out = annotation
+    else:
+        raise TypeError(f"{where}: no msgspec equivalent for {annotation!r}")
+    return typing.Annotated[out, Meta(**meta)] if meta else out
+
+
+def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozenset[str]):
+    table = where.split(".")[-1] if where else ""
+    fields = []
+    for name, info in model.model_fields.items():
+        inner, optional = _strip_optional(info.annotation)
+        typ = _msgspec_type(inner, info.metadata, f"{table}.{name}" if table else name, limits, symptoms)
+        if info.is_required():
+            fields.append((name, typ))
+        else:  # absent stays UNSET (counted by keys_given); an explicit null is None
+            fields.append((name, (typ | None if optional else typ) | UnsetType, UNSET))
+    return msgspec.defstruct(
+        f"Clean{model.__name__}",
+        fields,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        frozen=True,
+        module=__name__,
+    )
+
+
+@functools.cache
+def decoder() -> msgspec.json.Decoder:
+    """The clean-record decoder (built once: plausible.yaml and the symptom vocabulary are read)."""
+    limits = {
+        f"{table}.{field}": (lim.min, lim.max)
+        for table, fields in plausible_limits().items()
+        for field, lim in fields.items()
+    }
+    for key in limits:
+        table, field = key.split(".")
+        if field not in _ITEM_MODELS[table].model_fields:
+            raise ValueError(f"plausible.yaml: {key} is not a field of {table}")
+    return msgspec.json.Decoder(_struct(Patient, "", limits, symptom_codes()))
+
+
+def decode(text: str | bytes):
+    """The clean Struct of a JSONL line, or None (anything not clean: take pydantic's path)."""
+    try:
+        return decoder().decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+astuple = _astuple = msgspec.structs.astuple
+_date_of = attrgetter("date")
+
+
+def keys_given(record) -> int:
+    """Keys the line gave the record, nested (a field left UNSET was not given)."""
+    values = _astuple(record)
+    total = len(values) - values.count(UNSET)
+    for name in CHILD_LISTS:
+        for child in getattr(record, name) or ():
+            row = _astuple(child)
+            total += len(row) - row.count(UNSET)
+    return total
+
+
+def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
+    """True when a decoded record needs no finding and no rejection: the rules of
+    store/validation.py that the decoder's types cannot say, each in its cheap form."""
+    if line.count(":" if isinstance(line, str) else b":") != keys_given(record):
+        return False  # a repeated key, or a colon inside a string value: the slow path decides
+    born, sex = record.birth_date, record.sex
+    number = record.id_number
+    if number is not None and number is not UNSET and not _valid_id(number, born, sex):
+        return False
+    conditions = record.conditions
+    if len(set(conditions)) != len(conditions):
+        return False
+    history = record.history or ()
+    if history and len({h.code for h in history}) != len(history):
+        return False
+    died = record.deceased_on if record.deceased_on is not UNSET else None
+    moved = record.moved_out_on if record.moved_out_on is not UNSET else None
+    dates = [record.enrolled_on]
+    if died is not None:
+        dates.append(died)
+    if moved is not None:
+        dates.append(moved)
+    for name in ("visits", "labs", "screenings", "referrals"):
+        items = getattr(record, name)
+        if items:
+            dates += map(_date_of, items)
+    dates += [h.date for h in history if h.date is not None and h.date is not UNSET]
+    if min(dates) <= born:
+        return False
+    upper = max(dates)
+    return (as_of is None or upper <= as_of) and (died is None or upper <= died)
+
+
+def to_builtins(record) -> dict:
+    """The record as the dict pydantic would have read from the line (UNSET fields left out):
+    for the paths that work on `Patient` (an upsert of a stored patient)."""
+    return msgspec.to_builtins(record, builtin_types=(dt.date,))
