@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from pathways.models import Patient
 from pathways.synthetic import generate_roster
@@ -180,6 +184,90 @@ def test_a_failure_mid_file_leaves_the_database_as_it_was(db_url, tmp_path, monk
         import_files([path], db_url, AS_OF)
     assert export(db_url) == [MINIMAL]
     assert count(db_url, VisitRow) == 0
+
+
+def indexes(db_url) -> set[str]:
+    db_engine = open_db(db_url)
+    try:
+        return {
+            i["name"]
+            for table in ("patients", "visits", "labs", "screenings", "history", "referrals")
+            for i in inspect(db_engine).get_indexes(table)
+        }
+    finally:
+        db_engine.dispose()
+
+
+def test_a_failure_mid_file_into_an_empty_database_leaves_it_empty_with_its_indexes(
+    db_url, tmp_path, monkeypatch
+):
+    empty = indexes(db_url)  # the import into empty tables drops these and builds them at the end
+    assert "ix_visits_patient_date" in empty
+    path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(30, 5, AS_OF)])
+    monkeypatch.setattr(importer, "BATCH_PATIENTS", 10)
+    real_flush = importer._Store.flush
+    flushes = []
+
+    def failing_flush(self):
+        flushes.append(1)
+        if len(flushes) == 3:
+            raise RuntimeError("killed mid-file")
+        real_flush(self)
+
+    monkeypatch.setattr(importer._Store, "flush", failing_flush)
+    with pytest.raises(RuntimeError, match="killed mid-file"):
+        import_files([path], db_url, AS_OF)
+    assert count(db_url, PatientRow) == 0
+    assert indexes(db_url) == empty
+
+
+def test_an_import_into_an_empty_database_ends_with_every_index(db_url, tmp_path):
+    before = indexes(db_url)
+    path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(30, 5, AS_OF)])
+    import_files([path], db_url, AS_OF)
+    assert count(db_url, PatientRow) == 30
+    assert indexes(db_url) == before
+
+
+_KILLED_IMPORT = """
+import sys, time
+from datetime import date
+from pathlib import Path
+from store import importer
+importer.BATCH_PATIENTS = 10
+real_flush, flushes = importer._Store.flush, []
+def flush(self):
+    real_flush(self)
+    flushes.append(1)
+    if len(flushes) == 3:  # three batches written inside the transaction: now wait for the kill
+        Path(sys.argv[3]).write_text("ready")
+        time.sleep(60)
+importer._Store.flush = flush
+importer.import_files([sys.argv[1]], sys.argv[2], date(2026, 11, 30))
+"""
+
+
+@pytest.mark.parametrize("stored", [[MINIMAL], []], ids=["stored-patient", "empty-file"])
+def test_a_process_killed_mid_import_leaves_the_sqlite_file_as_it_was(tmp_path, stored):
+    db = tmp_path / "killed.db"
+    if stored:
+        import_files([write_jsonl(tmp_path / "before.jsonl", stored)], str(db), AS_OF)
+    before = indexes(str(db))  # opening creates the tables and indexes
+    path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(60, 5, AS_OF)])
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_IMPORT, str(path), str(db), str(ready)])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline, "the import never reached its third batch"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert export(str(db)) == stored  # the next open rolls the hot journal back
+    assert count(str(db), VisitRow) == 0
+    assert indexes(str(db)) == before
 
 
 def test_each_file_is_its_own_transaction(db_url, tmp_path):
