@@ -679,11 +679,16 @@ def _some_unclean(records: list[dict]) -> tuple[list[dict], int]:
         elif i % 20 == 15:
             r["name"] = "李: 四"
         else:
-            out.append(r)
+            out.append(_reversed_lists(r) if i % 3 == 0 else r)
             continue
         out.append(r)
         unclean += 1
     return out, unclean
+
+
+def _reversed_lists(record: dict) -> dict:
+    """The record with its child lists in reverse order (still clean; stored in date order)."""
+    return {k: v[::-1] if k in CHILD_MODELS else v for k, v in record.items()}
 
 
 def test_an_import_stores_the_same_rows_with_and_without_the_fast_path(tmp_path, monkeypatch):
@@ -790,7 +795,7 @@ def _updated(records: list[dict]) -> list[dict]:
 
 def test_an_upsert_of_fast_path_records_merges_like_the_pydantic_path(tmp_path, monkeypatch):
     first = [record_json(p) for p in generate_roster(200, 29, AS_OF)]
-    second = _updated(first)
+    second = [_reversed_lists(u) if i % 2 else u for i, u in enumerate(_updated(first))]
     assert all(taken(_line(u)) is not None for u in second)  # the update is clean: the fast path's
     merged = []
     real_as_patient = importer._as_patient
