@@ -25,18 +25,29 @@ def save_assessments(db_url: str, assessments: Iterable[Assessment]) -> Iterator
             return
         with db_engine.begin() as conn:
             first = batch[0]
-            conn.execute(delete(AssessmentRow).where(
-                AssessmentRow.patient_id.in_([a.patient_id for a in batch]),
-                AssessmentRow.as_of == first.as_of,
-                AssessmentRow.guideline_set == first.guideline_set,
-                AssessmentRow.guideline_version == first.guideline_version,
-            ))
-            conn.execute(insert(AssessmentRow), [
-                {"patient_id": a.patient_id, "as_of": a.as_of, "guideline_set": a.guideline_set,
-                 "guideline_version": a.guideline_version, "color": a.color.value, "tier": a.tier.value,
-                 "payload": json.dumps(a.model_dump(mode="json"), ensure_ascii=False)}
-                for a in batch
-            ])
+            conn.execute(
+                delete(AssessmentRow).where(
+                    AssessmentRow.patient_id.in_([a.patient_id for a in batch]),
+                    AssessmentRow.as_of == first.as_of,
+                    AssessmentRow.guideline_set == first.guideline_set,
+                    AssessmentRow.guideline_version == first.guideline_version,
+                )
+            )
+            conn.execute(
+                insert(AssessmentRow),
+                [
+                    {
+                        "patient_id": a.patient_id,
+                        "as_of": a.as_of,
+                        "guideline_set": a.guideline_set,
+                        "guideline_version": a.guideline_version,
+                        "color": a.color.value,
+                        "tier": a.tier.value,
+                        "payload": json.dumps(a.model_dump(mode="json"), ensure_ascii=False),
+                    }
+                    for a in batch
+                ],
+            )
         batch.clear()
 
     try:
@@ -54,8 +65,11 @@ def load_assessments(db_url: str) -> Iterator[Assessment]:
     db_engine = open_db(db_url)
     try:
         with db_engine.connect() as conn:
-            for (payload,) in conn.execute(AssessmentRow.__table__.select().with_only_columns(AssessmentRow.payload)
-                                           .order_by(AssessmentRow.id)):
+            for (payload,) in conn.execute(
+                AssessmentRow.__table__.select()
+                .with_only_columns(AssessmentRow.payload)
+                .order_by(AssessmentRow.id)
+            ):
                 yield Assessment.model_validate_json(payload)
     finally:
         db_engine.dispose()

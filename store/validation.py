@@ -241,7 +241,9 @@ def check_patient(patient: Patient, as_of: date | None) -> list[Issue]:
 def symptom_codes() -> frozenset[str]:
     """The symptom vocabulary of the default guideline set (guidelines/national-default/vocabulary.yaml).
     A misspelt danger symptom must not pass silently: it would miss an urgent referral."""
-    text = resources.files("guidelines").joinpath("national-default/vocabulary.yaml").read_text(encoding="utf-8")
+    text = (
+        resources.files("guidelines").joinpath("national-default/vocabulary.yaml").read_text(encoding="utf-8")
+    )
     doc = YAML(typ="safe").load(text)
     return frozenset(doc["vocabulary"]["symptoms"])
 
@@ -253,12 +255,16 @@ def check_symptoms(patient: Patient) -> list[Issue]:
         for j, code in enumerate(visit.symptoms):
             if code not in codes:
                 close = difflib.get_close_matches(code, sorted(codes), n=1)
-                issues.append(Issue(
-                    "D018", ("visits", i, "symptoms", j), f"unknown symptom code {code!r}",
-                    hint=(f"did you mean {close[0]!r}? " if close else "")
-                    + "`sangao guidelines effective` and vocabulary.yaml list the symptom codes",
-                    rejects=True,
-                ))
+                issues.append(
+                    Issue(
+                        "D018",
+                        ("visits", i, "symptoms", j),
+                        f"unknown symptom code {code!r}",
+                        hint=(f"did you mean {close[0]!r}? " if close else "")
+                        + "`sangao guidelines effective` and vocabulary.yaml list the symptom codes",
+                        rejects=True,
+                    )
+                )
     return issues
 
 
