@@ -42,7 +42,7 @@ class Item:
     raw: str = ""  # the original text of the line/row, for the reject file
     rows: list[tuple[str, int]] = field(default_factory=list)  # child rows carried (tabular)
     locate: Locator | None = None  # field path → (file, row, column header)
-    json_text: str | None = None  # JSONL fast path: the line, validated by pydantic's JSON parser
+    json_text: str | bytes | None = None  # JSONL: the line as read (bytes when UTF-8), for the JSON parsers
 
 
 @dataclass

@@ -10,6 +10,7 @@ or validation is parsed here in Python, with a hook that names the repeated key 
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterator
@@ -41,6 +42,19 @@ def read_jsonl(source: Source) -> Iterator[Item]:
     encoding = detect_encoding(path)
     source.encodings[name] = encoding
     source.rows_read[name] = 0
+    if encoding in ("utf-8", "utf-8-sig"):
+        # UTF-8 lines stay bytes: both JSON parsers read UTF-8 directly, and a str would be decoded
+        # here only to be encoded again inside them. `Item.raw` is filled when a line is rejected.
+        with open(path, "rb") as f:
+            for number, data in enumerate(f, start=1):
+                line = data.strip()
+                if not line:
+                    continue
+                if number == 1 and line.startswith(codecs.BOM_UTF8):
+                    line = line[len(codecs.BOM_UTF8) :].strip()
+                source.rows_read[name] += 1
+                yield _item(name, number, line)
+        return
     with open(path, encoding=encoding, newline="") as f:
         for number, text in enumerate(f, start=1):
             line = text.strip()
@@ -54,8 +68,16 @@ def _locator(name: str, number: int):
     return lambda _loc: (name, number, None)
 
 
-def _item(name: str, number: int, line: str) -> Item:
-    return Item(file=name, line=number, data=None, raw=line, locate=_locator(name, number), json_text=line)
+def _item(name: str, number: int, line: str | bytes) -> Item:
+    raw = line if isinstance(line, str) else ""  # bytes: decoded by raw_text() if ever needed
+    return Item(file=name, line=number, data=None, raw=raw, locate=_locator(name, number), json_text=line)
+
+
+def raw_text(item: Item) -> str:
+    """The line as text for the reject file (a UTF-8 line is carried as bytes until then)."""
+    if not item.raw and isinstance(item.json_text, bytes):
+        item.raw = item.json_text.decode("utf-8")
+    return item.raw
 
 
 _SPACED_KEY = re.compile(r'"\s+:')
@@ -80,6 +102,7 @@ def record_keys(model) -> int:
 def parse_line(item: Item) -> Item:
     """The slow path: parse `item.json_text` into `item.data`, or set the D001/D002/D003 problem."""
     name, number, line = item.file, item.line, item.json_text or item.raw
+    raw_text(item)
     item.json_text = None
     try:
         data = json.loads(line, object_pairs_hook=_pairs_without_duplicates)
