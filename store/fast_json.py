@@ -63,7 +63,7 @@ def _constraints(metadata) -> dict:
         if isinstance(m, annotated_types.MinLen):
             meta["min_length"] = m.min_length
         elif getattr(m, "pattern", None) is not None:
-            meta["pattern"] = m.pattern
+            meta["pattern"] = _search_pattern(m.pattern)
         elif getattr(m, "strict", None) is True or getattr(m, "allow_inf_nan", None) is False:
             pass  # msgspec is strict, and JSON has no NaN or infinity (1e400 is out of range)
         elif type(m).__name__ == "_IsoDateSchema":
@@ -71,6 +71,20 @@ def _constraints(metadata) -> dict:
         else:
             raise TypeError(f"no msgspec equivalent for constraint {m!r}")
     return meta
+
+
+def _search_pattern(pattern: str) -> str:
+    """A pydantic (Rust regex) pattern as msgspec applies it (Python `re.search`): the same, except
+    that Python's `$` also matches before a final newline ("north\\n"), so an ending `$` becomes `\\Z`."""
+    body = pattern[:-1] if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+    if "$" in body.replace("\\$", ""):
+        raise TypeError(f"no msgspec equivalent for the pattern {pattern!r} (a `$` before its end)")
+    return body + "\\Z" if body != pattern else pattern
+
+
+# Validators of pathways/models.py that `is_clean` checks in its own way; any other validator would
+# be a rule the fast path skips, so the Struct generator refuses the model until it is mirrored.
+_MIRRORED_VALIDATORS = {"Patient": {"_conditions_once", "_history_once"}}
 
 
 def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: frozenset[str]):
@@ -108,6 +122,18 @@ def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: froz
 
 
 def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozenset[str]):
+    decorators = model.__pydantic_decorators__
+    validators = {
+        *decorators.validators,
+        *decorators.field_validators,
+        *decorators.root_validators,
+        *decorators.model_validators,
+    }
+    unmirrored = validators - _MIRRORED_VALIDATORS.get(model.__name__, set())
+    if unmirrored:
+        raise TypeError(
+            f"{model.__name__}: validator(s) {sorted(unmirrored)} have no fast-path check (is_clean)"
+        )
     table = where.split(".")[-1] if where else ""
     fields = []
     for name, info in model.model_fields.items():

@@ -281,7 +281,7 @@ def _id_numbers(rec: dict) -> list:
 
 CODES = {
     "sex": ["M", "F", "X", "m", "", "男", 1, None],
-    "region": ["north", "south", "North", "east", "", " north", "north ", 1, None],
+    "region": ["north", "south", "North", "east", "", " north", "north ", "north\n", 1, None],
     "kind": ["fundus", "abi", "uacr", "ecg", "Fundus", "fundus2", "", None, 3],
     "result": ["normal", "abnormal", "Normal", "pending", None],
     "grade": ["no_dr", "mild_npdr", "pdr2", "", None],
@@ -529,15 +529,8 @@ def test_a_hostile_line_is_taken_only_when_clean(line, expected):
     assert assert_taken_only_if_clean(line) is expected
 
 
-# KNOWN BUG in store/fast_json.py (reported to the lead; not fixed here): msgspec checks a `pattern`
-# with Python's re.search, where `$` also matches before a final newline, while pydantic-core's
-# regex does not. So region "north\n" is taken by the fast path and stored as "north\n", where
-# pydantic rejects the line (D012, string_pattern_mismatch). Minimal failing line:
-#   {"patient_id": "p1", "sex": "M", "birth_date": "1958-03-02", "conditions": ["hypertension"],
-#    "enrolled_on": "2021-05-10", "region": "north\n"}
-# strict: once fast_json is fixed this XPASSes and fails, so remove the mark then (and add "north\n"
-# to CODES["region"] for the property test).
-@pytest.mark.xfail(strict=True, reason="fast_json: msgspec pattern `$` matches before a trailing newline")
+# msgspec checks a `pattern` with Python's re.search, where `$` also matches before a final newline;
+# pydantic-core's regex does not. fast_json turns the ending `$` into `\Z` (found by this file).
 @pytest.mark.parametrize("region", ["north\n", "south\n"])
 def test_a_region_with_a_trailing_newline_is_not_taken_by_the_fast_path(region):
     line = _line(
@@ -553,10 +546,10 @@ def test_a_region_with_a_trailing_newline_is_not_taken_by_the_fast_path(region):
     assert taken(line) is None
 
 
-def test_the_import_rejects_a_region_with_a_trailing_newline_only_without_the_fast_path(
+def test_the_import_rejects_a_region_with_a_trailing_newline_with_or_without_the_fast_path(
     tmp_path, monkeypatch
 ):
-    """Pins what the known bug does today: pydantic's path rejects, the fast path stores."""
+    """Both paths reject it (the fast path once stored it: `$` before a final newline)."""
     record = {**BASE, "region": "north\n"}
     path = write_jsonl(tmp_path / "r.jsonl", [record])
     slow_db, fast_db = tmp_path / "slow.sqlite", tmp_path / "fast.sqlite"
@@ -564,8 +557,8 @@ def test_the_import_rejects_a_region_with_a_trailing_newline_only_without_the_fa
     monkeypatch.setattr(fast_json, "decode", lambda text: None)
     slow_report = import_files([path], str(slow_db), AS_OF)
     assert [p.code for p in slow_report.rejects] == ["D012"]
-    # KNOWN BUG: the fast path stores what pydantic rejects. When fixed, this must read == ["D012"].
-    assert fast_report.rejects == [] and export(str(fast_db))[0]["region"] == "north\n"
+    assert [p.code for p in fast_report.rejects] == ["D012"]
+    assert export(str(fast_db)) == []
 
 
 def test_the_validators_of_the_models_are_the_ones_is_clean_mirrors():
@@ -864,10 +857,13 @@ def test_the_struct_generator_mirrors_the_constraints_it_knows():
         decode(_line(visit))
 
 
-# KNOWN GAP (reported, not a present-day acceptance bug): a field validator is not a constraint in
-# `metadata`, so _struct mirrors the type and silently drops the validator. The tripwire test above
-# catches one added to pathways/models.py; _struct itself does not refuse it.
-@pytest.mark.xfail(strict=True, reason="fast_json._struct does not refuse a model with a field validator")
 def test_the_struct_generator_refuses_a_model_with_a_field_validator():
     with pytest.raises(TypeError):
         fast_json._struct(_Checked, "", {}, frozenset())
+
+
+def test_a_pattern_ending_in_dollar_is_anchored_at_the_very_end_and_one_with_an_inner_dollar_is_refused():
+    assert fast_json._search_pattern("^(north|south)$") == "^(north|south)\\Z"
+    assert fast_json._search_pattern("^a\\$") == "^a\\$"  # an escaped dollar is a character
+    with pytest.raises(TypeError, match="before its end"):
+        fast_json._search_pattern("^a$|^b$")

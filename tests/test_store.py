@@ -3,6 +3,7 @@ upsert ("newer wins"), one transaction per file, and reading records back."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import signal
@@ -332,3 +333,19 @@ def test_storing_then_reading_any_records_is_the_identity(tmp_path_factory, reco
     import_files([write_jsonl(folder / "r.jsonl", records)], url, None)
     assert export(url) == canonical
     assert list(read_patients(url)) == [Patient.model_validate(r) for r in canonical]
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["utf-8", "utf-8-bom"])
+def test_a_rejected_jsonl_line_reaches_the_reject_file_as_written(tmp_path, bom):
+    bad = json.dumps({**MINIMAL, "patient_id": "p3", "name": "李四", "hieght": 170}, ensure_ascii=False)
+    good = [json.dumps(FULL, ensure_ascii=False), json.dumps(MINIMAL, ensure_ascii=False)]
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(bom + "\n".join([good[0], bad, good[1]]).encode("utf-8") + b"\n")
+    rejects = tmp_path / "rejects.csv"
+    report = import_files([path], str(tmp_path / "db.sqlite"), AS_OF, reject_path=rejects)
+    assert report.patients_imported == 2
+    assert [(p.code, p.line) for p in report.rejects] == [("D011", 2)]
+    with open(rejects, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1
+    assert rows[0]["raw"] == bad
