@@ -6,9 +6,12 @@ by field (`_struct`), with three additions that make "decoded" mean "nothing to 
 - every number of store/data/plausible.yaml carries its range (msgspec `Meta(ge, le)`), so a value
   that would be finding D101 fails the decoder;
 - a visit's symptoms are the codes of the symptom vocabulary (D018 otherwise);
-- an optional field that the line does not carry is `UNSET`, so the keys a record was given can be
-  counted (`keys_given`) for the repeated-key check (msgspec, like every JSON parser, keeps the last
-  of two equal keys).
+- an optional field that the line does not carry is `UNSET` in the patient and `ABSENT` (a NaN, which
+  JSON cannot write) in a child item, so the keys a record was given can be counted (`keys_given`)
+  for the repeated-key check (msgspec, like every JSON parser, keeps the last of two equal keys).
+  sqlite3 binds a float as it is but sends every other non-text value through its adapter registry
+  (a third of the insert time in bench/import_bench.py), and SQLite stores a NaN as NULL: so most of
+  a child row's absent values cost nothing to bind.
 What is left to check in Python (resident ID, dates against birth, death and as_of, conditions and
 history codes listed once) is `is_clean`. A line that fails anything here is not judged here: it
 takes pydantic's path (store/importer.py), which names every problem. So this module can only make
@@ -36,11 +39,13 @@ from pathways.models import Patient
 from store.validation import _ITEM_MODELS, _valid_id, plausible_limits, symptom_codes
 
 CHILD_LISTS = ("history", "visits", "labs", "screenings", "referrals")
+ABSENT = float("nan")  # a child item's field the line did not give (msgspec reuses this one object)
 FIELDS = {name: list(_ITEM_MODELS[name].model_fields) for name in CHILD_LISTS}  # astuple order of a child
 
 # A child row's values go to sqlite3 straight from `msgspec.structs.astuple`: absent fields are
-# UNSET (NULL) and a visit's symptoms a tuple (JSON text, or NULL when empty, as store/importer.py
-# writes them). Process-wide, as the importer's adapters are; neither type is otherwise bindable.
+# ABSENT (NULL), a patient's UNSET (NULL) and a visit's symptoms a tuple (JSON text, or NULL when
+# empty, as store/importer.py writes them). Process-wide, as the importer's adapters are; neither
+# type is otherwise bindable.
 sqlite3.register_adapter(UnsetType, {}.get)  # {}.get(UNSET) is None
 sqlite3.register_adapter(tuple, lambda codes: json.dumps(list(codes), ensure_ascii=False) if codes else None)
 
@@ -141,7 +146,9 @@ def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozense
         typ = _msgspec_type(inner, info.metadata, f"{table}.{name}" if table else name, limits, symptoms)
         if info.is_required():
             fields.append((name, typ))
-        else:  # absent stays UNSET (counted by keys_given); an explicit null is None
+        elif table:  # a child item's absent field: ABSENT (stored as NULL); an explicit null is None
+            fields.append((name, typ | None if optional else typ, ABSENT))
+        else:  # a patient's absent field stays UNSET (an upsert keeps the stored value)
             fields.append((name, (typ | None if optional else typ) | UnsetType, UNSET))
     return msgspec.defstruct(
         f"Clean{model.__name__}",
@@ -181,13 +188,14 @@ _date_of = attrgetter("date")
 
 
 def keys_given(record) -> int:
-    """Keys the line gave the record, nested (a field left UNSET was not given)."""
+    """Keys the line gave the record, nested (a field left UNSET or ABSENT was not given; `count`
+    finds ABSENT by identity, as no other NaN equals it)."""
     values = _astuple(record)
     total = len(values) - values.count(UNSET)
     for name in CHILD_LISTS:
         for child in getattr(record, name) or ():
             row = _astuple(child)
-            total += len(row) - row.count(UNSET)
+            total += len(row) - row.count(ABSENT)
     return total
 
 
@@ -217,7 +225,7 @@ def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
         items = getattr(record, name)
         if items:
             dates += map(_date_of, items)
-    dates += [h.date for h in history if h.date is not None and h.date is not UNSET]
+    dates += [h.date for h in history if type(h.date) is dt.date]
     if min(dates) <= born:
         return False
     upper = max(dates)
@@ -225,6 +233,10 @@ def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
 
 
 def to_builtins(record) -> dict:
-    """The record as the dict pydantic would have read from the line (UNSET fields left out):
-    for the paths that work on `Patient` (an upsert of a stored patient)."""
-    return msgspec.to_builtins(record, builtin_types=(dt.date,))
+    """The record as the dict pydantic would have read from the line (UNSET and ABSENT fields left
+    out): for the paths that work on `Patient` (an upsert of a stored patient)."""
+    data = msgspec.to_builtins(record, builtin_types=(dt.date,))
+    for name in CHILD_LISTS:
+        if name in data:
+            data[name] = [{k: v for k, v in item.items() if v is not ABSENT} for item in data[name]]
+    return data
