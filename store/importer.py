@@ -15,8 +15,8 @@ Upsert by patient_id, "newer wins" meaning:
   the stored one; stored rows with other keys are kept. Lists are kept in date order (ties in import
   order), which is the order the exporter writes.
 
-Rows are written in batches (one executemany per table per batch on SQLite, one COPY per table
-per batch on PostgreSQL) inside the source's single transaction, so an error or a kill part-way
+Rows are written in batches (multi-row INSERT statements per table per batch on SQLite, one COPY
+per table per batch on PostgreSQL) inside the source's single transaction, so an error or a kill part-way
 leaves the database as it was before that source. The file is streamed; memory holds one batch
 plus a few pages of SQLite cache for the patient ids seen (duplicate check).
 
@@ -697,8 +697,10 @@ class _Store:
                 fresh[i] if (col in given or col == "conditions") else row[col]
                 for i, col in enumerate(_PATIENT_COLS)
             ]
-            updates.append((*values, patient.patient_id))
-        conn.exec_driver_sql(self.update_sql, updates)
+            if values != [row[col] for col in _PATIENT_COLS]:
+                updates.append((*values, patient.patient_id))
+        if updates:
+            conn.exec_driver_sql(self.update_sql, updates)
         for name, table in _CHILD.items():
             cols = _CHILD_COLS[name]
             kept: dict[str, list[tuple]] = {}
@@ -706,15 +708,21 @@ class _Store:
                 select(table).where(table.c.patient_id.in_(ids)).order_by(table.c.patient_id, table.c.seq)
             ).mappings():
                 kept.setdefault(r["patient_id"], []).append(tuple(r[c] for c in cols))
-            conn.execute(delete(table).where(table.c.patient_id.in_(ids)))
             key_at = _KEY_AT[name]
             date_at = cols.index("date")
+            changed = []
             for patient in patients:
                 pid = patient.patient_id
+                before = kept.get(pid, [])
                 fresh = _child_tuples(name, patient)
                 fresh_keys = {tuple(row[i] for i in key_at) for row in fresh}
-                merged = [row for row in kept.get(pid, []) if tuple(row[i] for i in key_at) not in fresh_keys]
+                merged = [row for row in before if tuple(row[i] for i in key_at) not in fresh_keys]
                 merged += fresh
                 if name != "history":
                     merged.sort(key=lambda row, at=date_at: row[at])
+                if merged == before:
+                    continue  # a re-imported, unchanged list: its rows (and index entries) stay
+                changed.append(pid)
                 children[name] += [(pid, seq, *row) for seq, row in enumerate(merged)]
+            if changed:
+                conn.execute(delete(table).where(table.c.patient_id.in_(changed)))

@@ -134,6 +134,25 @@ def test_importing_the_same_file_twice_leaves_no_duplicates(db_url, tmp_path):
     assert count(db_url, VisitRow) == 2
 
 
+def test_a_reimport_rewrites_only_the_lists_that_changed(db_url, tmp_path, monkeypatch):
+    rewritten: list[str] = []  # the child tables whose rows an import deleted to write them again
+    real_delete = importer.delete
+
+    def recording_delete(table):
+        rewritten.append(table.name)
+        return real_delete(table)
+
+    monkeypatch.setattr(importer, "delete", recording_delete)
+    import_files([write_jsonl(tmp_path / "r.jsonl", [FULL, MINIMAL])], db_url, AS_OF)
+    import_files([write_jsonl(tmp_path / "same.jsonl", [FULL, MINIMAL])], db_url, AS_OF)
+    assert rewritten == []
+    newer = {**FULL, "visits": [*FULL["visits"], {"date": "2026-11-20", "sbp": 130, "dbp": 80}]}
+    import_files([write_jsonl(tmp_path / "newer.jsonl", [newer])], db_url, AS_OF)
+    assert rewritten == ["visits"]
+    assert export(db_url) == [newer, MINIMAL]
+    assert count(db_url, VisitRow) == 3
+
+
 def test_an_updated_file_wins_where_it_speaks_and_keeps_everything_else(db_url, tmp_path):
     import_files([write_jsonl(tmp_path / "r1.jsonl", [{**FULL, "deceased_on": "2026-10-01"}])], db_url, AS_OF)
     update = {
