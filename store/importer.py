@@ -40,12 +40,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
-from itertools import chain
+from itertools import chain, groupby
 from operator import attrgetter, itemgetter
 from pathlib import Path
 
-from pydantic import ValidationError
-from sqlalchemy import Connection, delete, func, select
+from msgspec import UNSET
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, Date, delete, func, select
 
 from pathways import resident_id, vocab
 from pathways.errors import Problem, SangaoError
@@ -458,31 +459,7 @@ _CHILD_COLS = {  # after patient_id, seq
     for name, fields in _CHILD_FIELDS.items()
 }
 _CHILD_GET = {name: itemgetter(*[f for f in cols if f != "symptoms"]) for name, cols in _CHILD_COLS.items()}
-_KEY_AT = {
-    name: tuple(_CHILD_COLS[name].index(f) for f in key)
-    for name, key in {
-        "history": ("code",),
-        "visits": ("date",),
-        "labs": ("date",),
-        "screenings": ("date", "kind"),
-        "referrals": ("date", "to"),
-    }.items()
-}
 _by_date = attrgetter("date")
-
-
-def _child_tuples(name: str, patient: Patient) -> list[tuple]:
-    """The field tuples (columns of _CHILD_COLS) of one child list, in date order (ties in record
-    order; history keeps record order)."""
-    items = patient.__dict__[name]
-    if not items:
-        return []
-    if name != "history":
-        items = sorted(items, key=_by_date)
-    get = _CHILD_GET[name]
-    if name == "visits":
-        return [(*get(v.__dict__), _symptoms(v.__dict__["symptoms"])) for v in items]
-    return [get(i.__dict__) for i in items]
 
 
 def _symptoms(symptoms: tuple[str, ...]) -> str | None:
@@ -543,11 +520,6 @@ def _add_clean_rows(record, pid: str, children: dict[str, list[tuple]]) -> None:
 _DATED = ("visits", "labs", "screenings", "referrals")
 
 
-def _as_patient(record) -> Patient:
-    """The Patient of a fast_json record (a stored patient's upsert works on Patients)."""
-    return Patient.model_validate(fast_json.to_builtins(record))
-
-
 class _Store:
     """Batches validated records and writes them with one executemany per table."""
 
@@ -603,6 +575,23 @@ class _Store:
             + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_COLS)
             + f" WHERE {quote('patient_id')} = {mark}"
         )
+        # The upsert (_merge): stored rows by patient id ("{}": the ids' placeholders, see _stored),
+        # child rows in merge-row form (patient_id, seq, *fast_json.FIELDS), and their COPY.
+        pid = quote("patient_id")
+        self.stored_sql = {
+            "patients": f"SELECT {pid}, {', '.join(quote(c) for c in _PATIENT_COLS)} "
+            f"FROM {quote(_PATIENTS.name)} WHERE {pid} IN ({{}})",
+            **{
+                name: f"SELECT {pid}, {quote('seq')}, {', '.join(quote(c) for c in _CLEAN_FIELDS[name])} "
+                f"FROM {quote(t.name)} WHERE {pid} IN ({{}}) ORDER BY {pid}, {quote('seq')}"
+                for name, t in _CHILD.items()
+            },
+        }
+        self.fields_copy_sql = {
+            name: f"COPY {quote(t.name)} ({', '.join(map(quote, ['patient_id', 'seq', *fields]))}) FROM STDIN"
+            for name, t in _CHILD.items()
+            for fields in [_CLEAN_FIELDS[name]]
+        }
 
     def add(self, patient: Patient) -> None:
         self.batch.append(patient)
@@ -619,22 +608,18 @@ class _Store:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        conn = self.conn
-        existing: set[str] = set()
+        existing: dict[str, tuple] = {}  # stored patients rows of the batch's known patients
         if not self.all_new:
             ids = [p.patient_id for p in batch]
-            existing = {
-                r[0]
-                for r in conn.execute(select(_PATIENTS.c.patient_id).where(_PATIENTS.c.patient_id.in_(ids)))
-            }
+            existing = {row[0]: row for row in self._stored(self.stored_sql["patients"], ids)}
         new_patients: list[tuple] = []
-        old: list[Patient] = []
+        old: list = []  # Patients and fast_json Structs of stored patients
         children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
         clean: dict[str, list[tuple]] = {name: [] for name in _CHILD}  # fast_json rows, Struct field order
         for patient in batch:
             pid = patient.patient_id
             if pid in existing:
-                old.append(patient if type(patient) is Patient else _as_patient(patient))
+                old.append(patient)
                 continue
             if type(patient) is Patient:
                 new_patients.append((pid, self.next_seq, *_patient_tuple(patient)))
@@ -648,7 +633,7 @@ class _Store:
         if new_patients:
             self._insert("patients", new_patients)
         if old:
-            self._merge(old, children)
+            self._merge(old, existing)
         for name, rows in children.items():
             if rows:
                 self._insert(name, rows)
@@ -680,49 +665,147 @@ class _Store:
         if whole < len(rows):
             cursor.executemany(sql, rows[whole:])
 
-    def _merge(self, patients: list[Patient], children: dict[str, list[tuple]]) -> None:
-        """Upsert of already stored patients (the "newer wins" rules of the module docstring)."""
-        conn = self.conn
-        ids = [p.patient_id for p in patients]
-        stored = {
-            r["patient_id"]: r
-            for r in conn.execute(select(_PATIENTS).where(_PATIENTS.c.patient_id.in_(ids))).mappings()
-        }
+    def _stored(self, sql: str, ids: list[str]) -> list[tuple]:
+        """The rows of `sql` (a SELECT ending in `WHERE patient_id IN ({})` plus its ORDER BY, if any)
+        for `ids`, through the DBAPI cursor: tuples in the driver's own form (see _merge)."""
+        cursor = self.conn.connection.driver_connection.cursor()
+        if self.copy_sql is not None:  # PostgreSQL: one array parameter
+            cursor.execute(sql.replace("IN ({})", "= ANY(%s)"), (ids,))
+            return cursor.fetchall()
+        rows: list[tuple] = []
+        per = self.max_variables
+        for start in range(0, len(ids), per):
+            part = ids[start : start + per]
+            cursor.execute(sql.format(", ".join(["?"] * len(part))), part)
+            rows += cursor.fetchall()
+        return rows
+
+    def _merge(self, records: list, stored_patients: dict[str, tuple]) -> None:
+        """Upsert of already stored patients (the "newer wins" rules of the module docstring).
+        `records` are Patients or fast_json Structs; `stored_patients` their stored patients rows.
+
+        Stored rows are compared in the form the driver returns them (on SQLite a date is its ISO
+        text and a boolean 0 or 1; psycopg gives dates and bools), and the incoming values are
+        brought to that form (`_merge_rows`), not the other way round: an unchanged list then equals
+        its stored rows with no Python work per stored row, and ISO dates sort as dates do. A
+        changed list is deleted and written again, its kept rows as they were read."""
+        text_dates = self.copy_sql is None
+        ids = [r.patient_id for r in records]
         updates = []
-        for patient in patients:
-            row = stored[patient.patient_id]
-            fresh = _patient_tuple(patient)
-            given = patient.model_fields_set
-            values = [
-                fresh[i] if (col in given or col == "conditions") else row[col]
-                for i, col in enumerate(_PATIENT_COLS)
-            ]
-            if values != [row[col] for col in _PATIENT_COLS]:
-                updates.append((*values, patient.patient_id))
+        for record in records:
+            row = stored_patients[record.patient_id]
+            if type(record) is Patient:
+                fresh = _patient_tuple(record)
+                given = record.model_fields_set
+                values = [
+                    f if c in given else s for c, f, s in zip(_PATIENT_COLS, fresh, row[1:], strict=True)
+                ]
+            else:  # a fast_json Struct: an absent field is UNSET
+                fresh = (*_CLEAN_PATIENT_GET(record), ",".join(record.conditions))
+                values = [s if f is UNSET else f for f, s in zip(fresh, row[1:], strict=True)]
+            if text_dates:
+                for at in _PATIENT_DATES_AT:
+                    value = values[at]
+                    if type(value) is date:
+                        values[at] = value.isoformat()
+            if values != list(row[1:]):
+                updates.append((*values, record.patient_id))
         if updates:
-            conn.exec_driver_sql(self.update_sql, updates)
+            self.conn.exec_driver_sql(self.update_sql, updates)
         for name, table in _CHILD.items():
-            cols = _CHILD_COLS[name]
-            kept: dict[str, list[tuple]] = {}
-            for r in conn.execute(
-                select(table).where(table.c.patient_id.in_(ids)).order_by(table.c.patient_id, table.c.seq)
-            ).mappings():
-                kept.setdefault(r["patient_id"], []).append(tuple(r[c] for c in cols))
-            key_at = _KEY_AT[name]
-            date_at = cols.index("date")
-            changed = []
-            for patient in patients:
-                pid = patient.patient_id
-                before = kept.get(pid, [])
-                fresh = _child_tuples(name, patient)
-                fresh_keys = {tuple(row[i] for i in key_at) for row in fresh}
-                merged = [row for row in before if tuple(row[i] for i in key_at) not in fresh_keys]
-                merged += fresh
-                if name != "history":
-                    merged.sort(key=lambda row, at=date_at: row[at])
-                if merged == before:
+            stored = {
+                pid: list(rows) for pid, rows in groupby(self._stored(self.stored_sql[name], ids), _first)
+            }
+            changed: list[str] = []
+            written: list[tuple] = []
+            for record in records:
+                items = getattr(record, name)
+                if not items:  # absent (UNSET) or empty: the stored list stays
+                    continue
+                pid = record.patient_id
+                before = stored.get(pid, [])
+                fresh = _merge_rows(name, items, pid, text_dates)
+                if fresh == before:
                     continue  # a re-imported, unchanged list: its rows (and index entries) stay
+                merged = _merged(name, before, fresh, pid)
+                if merged == before:
+                    continue
                 changed.append(pid)
-                children[name] += [(pid, seq, *row) for seq, row in enumerate(merged)]
+                written += merged
             if changed:
-                conn.execute(delete(table).where(table.c.patient_id.in_(changed)))
+                self.conn.execute(delete(table).where(table.c.patient_id.in_(changed)))
+                self._insert_fields(name, written)
+
+    def _insert_fields(self, name: str, rows: list[tuple]) -> None:
+        """Insert rows of (patient_id, seq, *values in fast_json.FIELDS order)."""
+        if self.copy_sql is None:
+            self._sqlite_insert(self.clean_sql[name], rows)
+            return
+        with self.conn.connection.cursor() as cursor, cursor.copy(self.fields_copy_sql[name]) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+
+
+# ---- upsert helpers -----------------------------------------------------------------------------
+# A child row of the merge is (patient_id, seq, *values) with the values in fast_json.FIELDS order
+# (the model's field order, which is a Struct's astuple order), as the stored rows are selected.
+
+_first = itemgetter(0)
+_MERGE_GET = {name: itemgetter(*fields) for name, fields in _CLEAN_FIELDS.items()}
+# A fast_json child's absent field (ABSENT) and an empty symptoms tuple are stored as NULL.
+_as_stored = {fast_json.ABSENT: None, (): None}.get
+_CHILD_DATES_AT = {
+    name: tuple(i for i, f in enumerate(fields) if isinstance(_CHILD[name].c[f].type, Date))
+    for name, fields in _CLEAN_FIELDS.items()
+}
+_SYMPTOMS_AT = _CLEAN_FIELDS["visits"].index("symptoms")
+_PATIENT_DATES_AT = tuple(i for i, c in enumerate(_PATIENT_COLS) if isinstance(_PATIENTS.c[c].type, Date))
+_MERGE_KEY = {  # the key of a merge row: a stored row with the key of an incoming one is replaced
+    name: itemgetter(*(2 + _CLEAN_FIELDS[name].index(f) for f in key))
+    for name, key in {
+        "history": ("code",),
+        "visits": ("date",),
+        "labs": ("date",),
+        "screenings": ("date", "kind"),
+        "referrals": ("date", "to"),
+    }.items()
+}
+_MERGE_DATE = {name: itemgetter(_CLEAN_FIELDS[name].index("date")) for name in _DATED}
+
+
+def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
+    """The merge rows of an incoming child list (Patient items or fast_json Structs), in date
+    order (ties in record order; history keeps record order), valued as the driver returns them:
+    NULL for an absent field, a visit's symptoms as JSON text, and with `text_dates` (SQLite) dates
+    as ISO text."""
+    if name != "history" and len(items) > 1:
+        items = sorted(items, key=_by_date)
+    if isinstance(items[0], BaseModel):
+        get = _MERGE_GET[name]
+        rows = [[*map(_as_stored, t, t)] for t in [get(i.__dict__) for i in items]]
+    else:
+        rows = [[*map(_as_stored, t, t)] for t in map(_astuple, items)]
+    if text_dates:
+        for at in _CHILD_DATES_AT[name]:
+            for row in rows:
+                value = row[at]
+                if value is not None:
+                    row[at] = value.isoformat()
+    if name == "visits":
+        for row in rows:
+            if row[_SYMPTOMS_AT] is not None:
+                row[_SYMPTOMS_AT] = _symptoms(row[_SYMPTOMS_AT])
+    return [(pid, seq, *row) for seq, row in enumerate(rows)]
+
+
+def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str) -> list[tuple]:
+    """The stored rows `before` merged with the incoming `fresh` (both merge rows): a stored row
+    with an incoming row's key is replaced, the others kept; date order, ties stored first."""
+    key = _MERGE_KEY[name]
+    fresh_keys = set(map(key, fresh))
+    values = [row[2:] for row in before if key(row) not in fresh_keys]
+    values += [row[2:] for row in fresh]
+    if name != "history":
+        values.sort(key=_MERGE_DATE[name])
+    return [(pid, seq, *v) for seq, v in enumerate(values)]

@@ -790,16 +790,20 @@ def test_an_upsert_of_fast_path_records_merges_like_the_pydantic_path(tmp_path, 
     first = [record_json(p) for p in generate_roster(200, 29, AS_OF)]
     second = [_reversed_lists(u) if i % 2 else u for i, u in enumerate(_updated(first))]
     assert all(taken(_line(u)) is not None for u in second)  # the update is clean: the fast path's
-    merged = []
-    real_as_patient = importer._as_patient
+    merged = []  # the records that reached the merge of stored patients
+    real_merge = importer._Store._merge
     monkeypatch.setattr(
-        importer, "_as_patient", lambda record: merged.append(record) or real_as_patient(record)
+        importer._Store,
+        "_merge",
+        lambda store, records, rows: merged.extend(records) or real_merge(store, records, rows),
     )
     fast_db, slow_db, counters, fast_reports, slow_reports = _import_both_ways(
         tmp_path, monkeypatch, [first, second]
     )
     assert [c.taken for c in counters] == [len(first), len(second)]
-    assert len(merged) == len(second)  # every update went from a fast_json record to the merge
+    # every update reached the merge, the fast path's as its fast_json record
+    assert len(merged) == 2 * len(second)
+    assert sum(not isinstance(r, Patient) for r in merged) == len(second)
     assert [_report_summary(r) for r in fast_reports] == [_report_summary(r) for r in slow_reports]
     stored = export(str(fast_db))
     assert stored == export(str(slow_db))
