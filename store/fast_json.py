@@ -234,7 +234,7 @@ def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
 
 def to_builtins(record) -> dict:
     """The record as the dict pydantic would have read from the line (UNSET and ABSENT fields left
-    out): for the paths that work on `Patient` (an upsert of a stored patient)."""
+    out), for code that needs its `Patient` (the importer's upsert merges the Struct itself)."""
     data = msgspec.to_builtins(record, builtin_types=(dt.date,))
     for name in CHILD_LISTS:
         if name in data:

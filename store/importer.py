@@ -26,7 +26,10 @@ other line is validated by pydantic-core from its text and checked by the shortc
 store/validation.py. Rows go in as multi-row INSERT statements; into empty tables the secondary
 indexes are dropped and rebuilt at the end of the transaction. The cyclic garbage collector is
 paused for the source (`_gc_paused`), and sqlite3 gets C-level adapters for the values it would
-otherwise probe per parameter (see below).
+otherwise probe per parameter (see below). A re-import (`_Store._merge`) reads the stored rows of a
+batch's known patients with one DBAPI query per table and merges the incoming records as they come
+(fast_json Structs too, never converted to a Patient); only the patient rows and child lists that
+change are written.
 """
 
 from __future__ import annotations
@@ -690,7 +693,6 @@ class _Store:
         its stored rows with no Python work per stored row, and ISO dates sort as dates do. A
         changed list is deleted and written again, its kept rows as they were read."""
         text_dates = self.copy_sql is None
-        ids = [r.patient_id for r in records]
         updates = []
         for record in records:
             row = stored_patients[record.patient_id]
@@ -713,16 +715,16 @@ class _Store:
         if updates:
             self.conn.exec_driver_sql(self.update_sql, updates)
         for name, table in _CHILD.items():
+            incoming = [(r.patient_id, items) for r in records if (items := getattr(r, name))]
+            if not incoming:  # absent (UNSET) or empty lists: the stored ones stay
+                continue
+            ids = [pid for pid, _ in incoming]
             stored = {
                 pid: list(rows) for pid, rows in groupby(self._stored(self.stored_sql[name], ids), _first)
             }
             changed: list[str] = []
             written: list[tuple] = []
-            for record in records:
-                items = getattr(record, name)
-                if not items:  # absent (UNSET) or empty: the stored list stays
-                    continue
-                pid = record.patient_id
+            for pid, items in incoming:
                 before = stored.get(pid, [])
                 fresh = _merge_rows(name, items, pid, text_dates)
                 if fresh == before:
