@@ -44,7 +44,7 @@ FIELDS = {name: list(_ITEM_MODELS[name].model_fields) for name in CHILD_LISTS}  
 
 # A child row's values go to sqlite3 straight from `msgspec.structs.astuple`: absent fields are
 # ABSENT (NULL), a patient's UNSET (NULL) and a visit's symptoms a tuple (JSON text, or NULL when
-# empty, as store/importer.py writes them). Process-wide, as the importer's adapters are; neither
+# empty, as store/writer.py writes them). Process-wide, as the importer's adapters are; neither
 # type is otherwise bindable.
 sqlite3.register_adapter(UnsetType, {}.get)  # {}.get(UNSET) is None
 sqlite3.register_adapter(tuple, lambda codes: json.dumps(list(codes), ensure_ascii=False) if codes else None)

@@ -2,56 +2,35 @@
 
 A source is one JSONL file, one XLSX workbook, or the CSV files of one directory (store/readers/).
 Each unit (a JSONL line; a patients row with its child rows; a child row on its own) is validated
-(pathways/models.py for types, store/validation.py for the rest) and then either stored or
-written to the reject file with its reasons. Findings that do not make a record unusable
-(an implausible value, a date after as_of) are reported and the record is kept.
+(pathways/models.py for types, store/validation.py for the rest) and then either stored
+(store/writer.py: batches, upsert by patient_id, "newer wins") or written to the reject file with
+its reasons. Findings that do not make a record unusable (an implausible value, a date after
+as_of) are reported and the record is kept.
 
-Upsert by patient_id, "newer wins" meaning:
-- patient fields present in the incoming record replace the stored ones; fields the incoming
-  record does not carry (an absent JSON key, an empty cell, a column the file lacks) keep the
-  stored value; an explicit JSON `null` clears it. `conditions` is required and is replaced.
-- child rows merge by key: a visit or lab with the same date, a screening with the same date and
-  kind, a history item with the same code, a referral with the same date and destination replaces
-  the stored one; stored rows with other keys are kept. Lists are kept in date order (ties in import
-  order), which is the order the exporter writes.
-
-Rows are written in batches (multi-row INSERT statements per table per batch on SQLite, one COPY
-per table per batch on PostgreSQL) inside the source's single transaction, so an error or a kill part-way
-leaves the database as it was before that source. The file is streamed; memory holds one batch
-plus a few pages of SQLite cache for the patient ids seen (duplicate check).
+Everything of a source is written inside one transaction, so an error or a kill part-way leaves
+the database as it was before that source. The file is streamed; memory holds one batch, SQLite's
+page cache and a few pages of cache for the patient ids seen (duplicate check).
 
 Throughput (bench/import_bench.py): on SQLite a clean JSONL line (no finding, no rejection) is
-decoded by store/fast_json.py's msgspec decoder and its rows come straight from the Structs; any
-other line is validated by pydantic-core from its text and checked by the shortcuts of
-store/validation.py. Rows go in as multi-row INSERT statements; into empty tables the secondary
-indexes are dropped and rebuilt at the end of the transaction. The cyclic garbage collector is
-paused for the source (`_gc_paused`), and sqlite3 gets C-level adapters for the values it would
-otherwise probe per parameter (see below). A re-import (`_Store._merge`) reads the stored rows of a
-batch's known patients with one DBAPI query per table and merges the incoming records as they come
-(fast_json Structs too, never converted to a Patient); only the patient rows and child lists that
-change are written.
+decoded by store/fast_json.py's msgspec decoder; any other line is validated by pydantic-core from
+its text and checked by the shortcuts of store/validation.py. The cyclic garbage collector is
+paused for the source (`_gc_paused`).
 """
 
 from __future__ import annotations
 
 import csv
 import gc
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
-from enum import StrEnum
-from itertools import chain, groupby
-from operator import attrgetter, itemgetter
 from pathlib import Path
 
-from msgspec import UNSET
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Date, delete, func, select
+from pydantic import ValidationError
 
-from pathways import resident_id, vocab
+from pathways import resident_id
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store import fast_json
@@ -60,17 +39,8 @@ from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_sour
 from store.readers.jsonl import parse_line, raw_text
 from store.readers.mapping import Mapping, load_mapping
 from store.readers.tabular import REJECT_HEADER
-from store.tables import CHILD_TABLES, PatientRow
 from store.validation import check_patient, pydantic_issues
-
-BATCH_PATIENTS = 2000
-
-_PATIENTS = PatientRow.__table__
-_CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
-_CHILD_FIELDS = {
-    name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
-    for name, t in _CHILD.items()
-}
+from store.writer import Store
 
 
 @dataclass
@@ -123,7 +93,7 @@ def validate_item(
 ) -> tuple[Patient | None, list[Problem], list[Problem]]:
     """(patient or None, rejecting problems, kept findings) for one reader item. With `fast`, a
     clean JSONL line comes back as store/fast_json.py's Struct instead of a Patient (same field
-    names; only _Store reads it)."""
+    names; only Store reads it)."""
     if item.json_text is not None:
         if fast:
             record = fast_json.decode(item.json_text)
@@ -323,7 +293,7 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
     last_file, last_report = None, None
     try:
         with _gc_paused(), db_engine.begin() as conn:
-            store = _Store(conn)
+            store = Store(conn)
             fast = store.copy_sql is None  # SQLite: its adapters bind the Structs' UNSET and tuples
             for item, patient, problems, findings in iter_items(source, mapping, as_of, fast):
                 if patient is not None and not item.rows:  # a JSONL line or a lone patients row
@@ -432,382 +402,3 @@ def _write_rejects(writer, item: Item, problems: list[Problem]) -> None:
                 "",
             ]
         )
-
-
-# ---- writing ------------------------------------------------------------------------------------
-# Rows go to the DBAPI's executemany as tuples (SQLAlchemy's per-row parameter processing cost more
-# than the insert itself), built straight from the validated models' field values. Columns are
-# listed in an order that lets `itemgetter` fetch all plain fields at once, with the two computed
-# ones last (patients.conditions, visits.symptoms). Dates go to PostgreSQL as dates and to SQLite
-# as ISO text through the adapter below, the form SQLAlchemy's Date type stores and reads back
-# (sqlite3's own default date adapter is deprecated from Python 3.12).
-
-sqlite3.register_adapter(date, date.isoformat)
-# sqlite3 binds exact int/float/str at once but sends every other value (None, bool) through its
-# adapter protocol, whose miss path builds and discards an AttributeError per value: half the
-# insert time of a visit row (4.2 → 2.2 µs). Registered C-level adapters that return the same
-# value (NULL, 0/1) hit on the first dict lookup instead. Process-wide, and the stored values are
-# the ones sqlite3 stores without them.
-sqlite3.register_adapter(type(None), {}.get)  # {}.get(None) is None
-sqlite3.register_adapter(bool, int)
-for _enum in vars(vocab).values():  # codes (sex, screening kind …): the text of their value
-    if isinstance(_enum, type) and issubclass(_enum, StrEnum) and _enum is not StrEnum:
-        sqlite3.register_adapter(_enum, str.__str__)
-
-_PATIENT_FIELDS = [c.name for c in _PATIENTS.columns if c.name not in ("patient_id", "seq", "conditions")]
-_PATIENT_GET = itemgetter(*_PATIENT_FIELDS)
-_PATIENT_COLS = [*_PATIENT_FIELDS, "conditions"]  # after patient_id, seq
-_CHILD_COLS = {  # after patient_id, seq
-    name: [f for f in fields if f != "symptoms"] + (["symptoms"] if name == "visits" else [])
-    for name, fields in _CHILD_FIELDS.items()
-}
-_CHILD_GET = {name: itemgetter(*[f for f in cols if f != "symptoms"]) for name, cols in _CHILD_COLS.items()}
-_by_date = attrgetter("date")
-
-
-def _symptoms(symptoms: tuple[str, ...]) -> str | None:
-    return json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
-
-
-_HISTORY_GET = _CHILD_GET["history"]
-_DATED_GETS = tuple((name, _CHILD_GET[name]) for name in ("labs", "screenings", "referrals"))
-_VISIT_GET = _CHILD_GET["visits"]
-
-
-def _add_rows(patient: Patient, pid: str, children: dict[str, list[tuple]]) -> None:
-    """Append the (patient_id, seq, *fields) rows of a new patient's child lists: _child_tuples
-    for every list at once, the per-patient step of a bulk import."""
-    fields = patient.__dict__
-    items = fields["history"]
-    if items:
-        children["history"] += [(pid, seq, *_HISTORY_GET(i.__dict__)) for seq, i in enumerate(items)]
-    items = fields["visits"]
-    if items:
-        if len(items) > 1:
-            items = sorted(items, key=_by_date)
-        children["visits"] += [
-            (pid, seq, *_VISIT_GET(v := i.__dict__), _symptoms(v["symptoms"])) for seq, i in enumerate(items)
-        ]
-    for name, get in _DATED_GETS:
-        items = fields[name]
-        if items:
-            if len(items) > 1:
-                items = sorted(items, key=_by_date)
-            children[name] += [(pid, seq, *get(i.__dict__)) for seq, i in enumerate(items)]
-
-
-def _patient_tuple(patient: Patient) -> tuple:
-    return (*_PATIENT_GET(patient.__dict__), ",".join([c.value for c in patient.__dict__["conditions"]]))
-
-
-# Records from store/fast_json.py (clean JSONL lines on SQLite): rows straight from the Struct's
-# values, in its field order (UNSET and tuples bind through fast_json's adapters).
-_CLEAN_PATIENT_GET = attrgetter(*_PATIENT_FIELDS)
-_CLEAN_FIELDS = fast_json.FIELDS
-_astuple = fast_json.astuple
-
-
-def _add_clean_rows(record, pid: str, children: dict[str, list[tuple]]) -> None:
-    """_add_rows for a fast_json record: the same rows, with the values in _CLEAN_FIELDS order."""
-    items = record.history
-    if items:
-        children["history"] += [(pid, seq, *_astuple(i)) for seq, i in enumerate(items)]
-    for name in _DATED:
-        items = getattr(record, name)
-        if items:
-            if len(items) > 1:
-                items = sorted(items, key=_by_date)
-            children[name] += [(pid, seq, *_astuple(i)) for seq, i in enumerate(items)]
-
-
-_DATED = ("visits", "labs", "screenings", "referrals")
-
-
-class _Store:
-    """Batches validated records and writes them with one executemany per table."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.batch: list[Patient] = []
-        last_seq = conn.execute(select(func.max(_PATIENTS.c.seq))).scalar()
-        self.next_seq = (last_seq or 0) + 1
-        # An empty table at the start of the source's transaction: every patient is new (a repeat
-        # within the source is rejected before it gets here), so no batch asks which are stored.
-        self.all_new = last_seq is None
-        # Into empty tables, the secondary indexes are dropped and built again at the end (same
-        # transaction): one sort per index instead of a B-tree insert per row in patient-id order.
-        self.rebuild = [i for t in (_PATIENTS, *_CHILD.values()) for i in t.indexes] if self.all_new else []
-        for index in self.rebuild:
-            index.drop(conn)
-        dialect = conn.dialect
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        quote = dialect.identifier_preparer.quote
-
-        def insert_sql(table, cols):
-            return (
-                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-                f"VALUES ({', '.join([mark] * len(cols))})"
-            )
-
-        columns = {
-            "patients": (_PATIENTS, ["patient_id", "seq", *_PATIENT_COLS]),
-            **{name: (t, ["patient_id", "seq", *_CHILD_COLS[name]]) for name, t in _CHILD.items()},
-        }
-        self.insert_sql = {name: insert_sql(t, cols) for name, (t, cols) in columns.items()}
-        # PostgreSQL: COPY … FROM STDIN inside the same transaction, some five times cheaper on the
-        # client than executemany (psycopg formats rows in C; no per-statement round trip).
-        self.copy_sql = (
-            {
-                name: f"COPY {quote(t.name)} ({', '.join(quote(c) for c in cols)}) FROM STDIN"
-                for name, (t, cols) in columns.items()
-            }
-            if dialect.name == "postgresql"
-            else None
-        )
-        self.max_variables = (
-            min(conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
-            if self.copy_sql is None
-            else 0
-        )
-        self.clean_sql = {
-            name: insert_sql(table, ["patient_id", "seq", *_CLEAN_FIELDS[name]])
-            for name, table in _CHILD.items()
-        }
-        self.update_sql = (
-            f"UPDATE {quote(_PATIENTS.name)} SET "
-            + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_COLS)
-            + f" WHERE {quote('patient_id')} = {mark}"
-        )
-        # The upsert (_merge): stored rows by patient id ("{}": the ids' placeholders, see _stored),
-        # child rows in merge-row form (patient_id, seq, *fast_json.FIELDS), and their COPY.
-        pid = quote("patient_id")
-        self.stored_sql = {
-            "patients": f"SELECT {pid}, {', '.join(quote(c) for c in _PATIENT_COLS)} "
-            f"FROM {quote(_PATIENTS.name)} WHERE {pid} IN ({{}})",
-            **{
-                name: f"SELECT {pid}, {quote('seq')}, {', '.join(quote(c) for c in _CLEAN_FIELDS[name])} "
-                f"FROM {quote(t.name)} WHERE {pid} IN ({{}}) ORDER BY {pid}, {quote('seq')}"
-                for name, t in _CHILD.items()
-            },
-        }
-        self.fields_copy_sql = {
-            name: f"COPY {quote(t.name)} ({', '.join(map(quote, ['patient_id', 'seq', *fields]))}) FROM STDIN"
-            for name, t in _CHILD.items()
-            for fields in [_CLEAN_FIELDS[name]]
-        }
-
-    def add(self, patient: Patient) -> None:
-        self.batch.append(patient)
-        if len(self.batch) >= BATCH_PATIENTS:
-            self.flush()
-
-    def finish(self) -> None:
-        """Write what is batched and build the indexes dropped at the start."""
-        self.flush()
-        for index in self.rebuild:
-            index.create(self.conn)
-
-    def flush(self) -> None:
-        batch, self.batch = self.batch, []
-        if not batch:
-            return
-        existing: dict[str, tuple] = {}  # stored patients rows of the batch's known patients
-        if not self.all_new:
-            ids = [p.patient_id for p in batch]
-            existing = {row[0]: row for row in self._stored(self.stored_sql["patients"], ids)}
-        new_patients: list[tuple] = []
-        old: list = []  # Patients and fast_json Structs of stored patients
-        children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
-        clean: dict[str, list[tuple]] = {name: [] for name in _CHILD}  # fast_json rows, Struct field order
-        for patient in batch:
-            pid = patient.patient_id
-            if pid in existing:
-                old.append(patient)
-                continue
-            if type(patient) is Patient:
-                new_patients.append((pid, self.next_seq, *_patient_tuple(patient)))
-                _add_rows(patient, pid, children)
-            else:
-                new_patients.append(
-                    (pid, self.next_seq, *_CLEAN_PATIENT_GET(patient), ",".join(patient.conditions))
-                )
-                _add_clean_rows(patient, pid, clean)
-            self.next_seq += 1
-        if new_patients:
-            self._insert("patients", new_patients)
-        if old:
-            self._merge(old, existing)
-        for name, rows in children.items():
-            if rows:
-                self._insert(name, rows)
-        for name, rows in clean.items():
-            if rows:
-                self._sqlite_insert(self.clean_sql[name], rows)
-
-    def _insert(self, name: str, rows: list[tuple]) -> None:
-        if self.copy_sql is None:
-            self._sqlite_insert(self.insert_sql[name], rows)
-            return
-        with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-
-    def _sqlite_insert(self, sql: str, rows: list[tuple]) -> None:
-        """executemany of `sql` (one row's INSERT … VALUES (?, …)), as statements of many rows each
-        (VALUES (…), (…), …): sqlite3 then binds and steps once per statement, not once per row."""
-        cursor = self.conn.connection.driver_connection.cursor()
-        width = len(rows[0])
-        per = self.max_variables // width
-        whole = len(rows) - len(rows) % per
-        if whole:
-            head, one = sql.split(" VALUES ")
-            many = f"{head} VALUES {', '.join([one] * per)}"
-            for start in range(0, whole, per):
-                cursor.execute(many, list(chain.from_iterable(rows[start : start + per])))
-        if whole < len(rows):
-            cursor.executemany(sql, rows[whole:])
-
-    def _stored(self, sql: str, ids: list[str]) -> list[tuple]:
-        """The rows of `sql` (a SELECT ending in `WHERE patient_id IN ({})` plus its ORDER BY, if any)
-        for `ids`, through the DBAPI cursor: tuples in the driver's own form (see _merge)."""
-        cursor = self.conn.connection.driver_connection.cursor()
-        if self.copy_sql is not None:  # PostgreSQL: one array parameter
-            cursor.execute(sql.replace("IN ({})", "= ANY(%s)"), (ids,))
-            return cursor.fetchall()
-        rows: list[tuple] = []
-        per = self.max_variables
-        for start in range(0, len(ids), per):
-            part = ids[start : start + per]
-            cursor.execute(sql.format(", ".join(["?"] * len(part))), part)
-            rows += cursor.fetchall()
-        return rows
-
-    def _merge(self, records: list, stored_patients: dict[str, tuple]) -> None:
-        """Upsert of already stored patients (the "newer wins" rules of the module docstring).
-        `records` are Patients or fast_json Structs; `stored_patients` their stored patients rows.
-
-        Stored rows are compared in the form the driver returns them (on SQLite a date is its ISO
-        text and a boolean 0 or 1; psycopg gives dates and bools), and the incoming values are
-        brought to that form (`_merge_rows`), not the other way round: an unchanged list then equals
-        its stored rows with no Python work per stored row, and ISO dates sort as dates do. A
-        changed list is deleted and written again, its kept rows as they were read."""
-        text_dates = self.copy_sql is None
-        updates = []
-        for record in records:
-            row = stored_patients[record.patient_id]
-            if type(record) is Patient:
-                fresh = _patient_tuple(record)
-                given = record.model_fields_set
-                values = [
-                    f if c in given else s for c, f, s in zip(_PATIENT_COLS, fresh, row[1:], strict=True)
-                ]
-            else:  # a fast_json Struct: an absent field is UNSET
-                fresh = (*_CLEAN_PATIENT_GET(record), ",".join(record.conditions))
-                values = [s if f is UNSET else f for f, s in zip(fresh, row[1:], strict=True)]
-            if text_dates:
-                for at in _PATIENT_DATES_AT:
-                    value = values[at]
-                    if type(value) is date:
-                        values[at] = value.isoformat()
-            if values != list(row[1:]):
-                updates.append((*values, record.patient_id))
-        if updates:
-            self.conn.exec_driver_sql(self.update_sql, updates)
-        for name, table in _CHILD.items():
-            incoming = [(r.patient_id, items) for r in records if (items := getattr(r, name))]
-            if not incoming:  # absent (UNSET) or empty lists: the stored ones stay
-                continue
-            ids = [pid for pid, _ in incoming]
-            stored = {
-                pid: list(rows) for pid, rows in groupby(self._stored(self.stored_sql[name], ids), _first)
-            }
-            changed: list[str] = []
-            written: list[tuple] = []
-            for pid, items in incoming:
-                before = stored.get(pid, [])
-                fresh = _merge_rows(name, items, pid, text_dates)
-                if fresh == before:
-                    continue  # a re-imported, unchanged list: its rows (and index entries) stay
-                merged = _merged(name, before, fresh, pid)
-                if merged == before:
-                    continue
-                changed.append(pid)
-                written += merged
-            if changed:
-                self.conn.execute(delete(table).where(table.c.patient_id.in_(changed)))
-                self._insert_fields(name, written)
-
-    def _insert_fields(self, name: str, rows: list[tuple]) -> None:
-        """Insert rows of (patient_id, seq, *values in fast_json.FIELDS order)."""
-        if self.copy_sql is None:
-            self._sqlite_insert(self.clean_sql[name], rows)
-            return
-        with self.conn.connection.cursor() as cursor, cursor.copy(self.fields_copy_sql[name]) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-
-
-# ---- upsert helpers -----------------------------------------------------------------------------
-# A child row of the merge is (patient_id, seq, *values) with the values in fast_json.FIELDS order
-# (the model's field order, which is a Struct's astuple order), as the stored rows are selected.
-
-_first = itemgetter(0)
-_MERGE_GET = {name: itemgetter(*fields) for name, fields in _CLEAN_FIELDS.items()}
-# A fast_json child's absent field (ABSENT) and an empty symptoms tuple are stored as NULL.
-_as_stored = {fast_json.ABSENT: None, (): None}.get
-_CHILD_DATES_AT = {
-    name: tuple(i for i, f in enumerate(fields) if isinstance(_CHILD[name].c[f].type, Date))
-    for name, fields in _CLEAN_FIELDS.items()
-}
-_SYMPTOMS_AT = _CLEAN_FIELDS["visits"].index("symptoms")
-_PATIENT_DATES_AT = tuple(i for i, c in enumerate(_PATIENT_COLS) if isinstance(_PATIENTS.c[c].type, Date))
-_MERGE_KEY = {  # the key of a merge row: a stored row with the key of an incoming one is replaced
-    name: itemgetter(*(2 + _CLEAN_FIELDS[name].index(f) for f in key))
-    for name, key in {
-        "history": ("code",),
-        "visits": ("date",),
-        "labs": ("date",),
-        "screenings": ("date", "kind"),
-        "referrals": ("date", "to"),
-    }.items()
-}
-_MERGE_DATE = {name: itemgetter(_CLEAN_FIELDS[name].index("date")) for name in _DATED}
-
-
-def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
-    """The merge rows of an incoming child list (Patient items or fast_json Structs), in date
-    order (ties in record order; history keeps record order), valued as the driver returns them:
-    NULL for an absent field, a visit's symptoms as JSON text, and with `text_dates` (SQLite) dates
-    as ISO text."""
-    if name != "history" and len(items) > 1:
-        items = sorted(items, key=_by_date)
-    if isinstance(items[0], BaseModel):
-        get = _MERGE_GET[name]
-        rows = [[*map(_as_stored, t, t)] for t in [get(i.__dict__) for i in items]]
-    else:
-        rows = [[*map(_as_stored, t, t)] for t in map(_astuple, items)]
-    if text_dates:
-        for at in _CHILD_DATES_AT[name]:
-            for row in rows:
-                value = row[at]
-                if value is not None:
-                    row[at] = value.isoformat()
-    if name == "visits":
-        for row in rows:
-            if row[_SYMPTOMS_AT] is not None:
-                row[_SYMPTOMS_AT] = _symptoms(row[_SYMPTOMS_AT])
-    return [(pid, seq, *row) for seq, row in enumerate(rows)]
-
-
-def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str) -> list[tuple]:
-    """The stored rows `before` merged with the incoming `fresh` (both merge rows): a stored row
-    with an incoming row's key is replaced, the others kept; date order, ties stored first."""
-    key = _MERGE_KEY[name]
-    fresh_keys = set(map(key, fresh))
-    values = [row[2:] for row in before if key(row) not in fresh_keys]
-    values += [row[2:] for row in fresh]
-    if name != "history":
-        values.sort(key=_MERGE_DATE[name])
-    return [(pid, seq, *v) for seq, v in enumerate(values)]

@@ -2,7 +2,7 @@
 item/referral, plus `assessments` and `plans` for later stages.
 
 The domain models live in pathways/models.py; conversion between the two happens in
-store/importer.py (records → rows) and store/exporter.py (rows → records). Column names are the
+store/writer.py (records → rows) and store/exporter.py (rows → records). Column names are the
 interchange names. Child rows carry `seq`, their position in the patient's list (date order, ties
 in import order), so an export writes the lists back as they were imported. `patients.seq` is the
 order in which patients were first imported (the export order).

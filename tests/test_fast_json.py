@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, field_validator
 from pathways import resident_id
 from pathways.models import HistoryItem, Lab, Patient, Referral, Screening, Visit
 from pathways.synthetic import generate_roster
-from store import fast_json, importer
+from store import fast_json, importer, writer
 from store.exporter import export_jsonl, record_json
 from store.importer import import_files, validate_item
 from store.readers.jsonl import _item
@@ -640,7 +640,7 @@ def _report_summary(report) -> tuple:
 def _import_both_ways(tmp_path, monkeypatch, files: list[list[dict]]):
     """Import the files in order into two databases, with and without the fast path:
     (fast db, slow db, fast counters per file, reports of each run)."""
-    monkeypatch.setattr(importer, "BATCH_PATIENTS", 64)  # several batches per file
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 64)  # several batches per file
     paths = [write_jsonl(tmp_path / f"r{i}.jsonl", records) for i, records in enumerate(files)]
     fast_db, slow_db = tmp_path / "fast.sqlite", tmp_path / "slow.sqlite"
     counters, fast_reports, slow_reports = [], [], []
@@ -791,9 +791,9 @@ def test_an_upsert_of_fast_path_records_merges_like_the_pydantic_path(tmp_path, 
     second = [_reversed_lists(u) if i % 2 else u for i, u in enumerate(_updated(first))]
     assert all(taken(_line(u)) is not None for u in second)  # the update is clean: the fast path's
     merged = []  # the records that reached the merge of stored patients
-    real_merge = importer._Store._merge
+    real_merge = writer.Store._merge
     monkeypatch.setattr(
-        importer._Store,
+        writer.Store,
         "_merge",
         lambda store, records, rows: merged.extend(records) or real_merge(store, records, rows),
     )

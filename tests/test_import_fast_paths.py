@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pathways import resident_id
 from pathways.models import Patient
-from store import importer, validation
+from store import validation, writer
 from store.importer import _keys_given, _keys_written, import_files, validate_item
 from store.readers.jsonl import _item
 from store.validation import _implausible, _valid_id, check_dates, check_plausible, check_resident_id
@@ -284,7 +284,7 @@ def test_the_import_restores_the_garbage_collector_after_a_failure(tmp_path, mon
     def broken(self):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer._Store, "flush", broken)
+    monkeypatch.setattr(writer.Store, "flush", broken)
     assert gc.isenabled()
     with pytest.raises(RuntimeError):
         import_files([roster], str(tmp_path / "db.sqlite"), AS_OF)

@@ -19,7 +19,7 @@ from sqlalchemy import func, inspect, select
 
 from pathways.models import Patient
 from pathways.synthetic import generate_roster
-from store import importer, read_patients
+from store import read_patients, writer
 from store.db import open_db, to_url
 from store.exporter import export_jsonl, record_json
 from store.importer import import_files
@@ -136,13 +136,13 @@ def test_importing_the_same_file_twice_leaves_no_duplicates(db_url, tmp_path):
 
 def test_a_reimport_rewrites_only_the_lists_that_changed(db_url, tmp_path, monkeypatch):
     rewritten: list[str] = []  # the child tables whose rows an import deleted to write them again
-    real_delete = importer.delete
+    real_delete = writer.delete
 
     def recording_delete(table):
         rewritten.append(table.name)
         return real_delete(table)
 
-    monkeypatch.setattr(importer, "delete", recording_delete)
+    monkeypatch.setattr(writer, "delete", recording_delete)
     import_files([write_jsonl(tmp_path / "r.jsonl", [FULL, MINIMAL])], db_url, AS_OF)
     import_files([write_jsonl(tmp_path / "same.jsonl", [FULL, MINIMAL])], db_url, AS_OF)
     assert rewritten == []
@@ -189,9 +189,9 @@ def test_a_failure_mid_file_leaves_the_database_as_it_was(db_url, tmp_path, monk
     import_files([write_jsonl(tmp_path / "before.jsonl", [MINIMAL])], db_url, AS_OF)
     records = [record_json(p) for p in generate_roster(30, 5, AS_OF)]
     path = write_jsonl(tmp_path / "r.jsonl", [*records, {**MINIMAL, "team": "changed"}])
-    monkeypatch.setattr(importer, "BATCH_PATIENTS", 10)
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 10)
     flushes = []
-    real_flush = importer._Store.flush
+    real_flush = writer.Store.flush
 
     def failing_flush(self):
         flushes.append(len(self.batch))
@@ -199,7 +199,7 @@ def test_a_failure_mid_file_leaves_the_database_as_it_was(db_url, tmp_path, monk
             raise RuntimeError("killed mid-file")
         real_flush(self)
 
-    monkeypatch.setattr(importer._Store, "flush", failing_flush)
+    monkeypatch.setattr(writer.Store, "flush", failing_flush)
     with pytest.raises(RuntimeError, match="killed mid-file"):
         import_files([path], db_url, AS_OF)
     assert export(db_url) == [MINIMAL]
@@ -224,8 +224,8 @@ def test_a_failure_mid_file_into_an_empty_database_leaves_it_empty_with_its_inde
     empty = indexes(db_url)  # the import into empty tables drops these and builds them at the end
     assert "ix_visits_patient_date" in empty
     path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(30, 5, AS_OF)])
-    monkeypatch.setattr(importer, "BATCH_PATIENTS", 10)
-    real_flush = importer._Store.flush
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 10)
+    real_flush = writer.Store.flush
     flushes = []
 
     def failing_flush(self):
@@ -234,7 +234,7 @@ def test_a_failure_mid_file_into_an_empty_database_leaves_it_empty_with_its_inde
             raise RuntimeError("killed mid-file")
         real_flush(self)
 
-    monkeypatch.setattr(importer._Store, "flush", failing_flush)
+    monkeypatch.setattr(writer.Store, "flush", failing_flush)
     with pytest.raises(RuntimeError, match="killed mid-file"):
         import_files([path], db_url, AS_OF)
     assert count(db_url, PatientRow) == 0
@@ -253,16 +253,16 @@ _KILLED_IMPORT = """
 import sys, time
 from datetime import date
 from pathlib import Path
-from store import importer
-importer.BATCH_PATIENTS = 10
-real_flush, flushes = importer._Store.flush, []
+from store import importer, writer
+writer.BATCH_PATIENTS = 10
+real_flush, flushes = writer.Store.flush, []
 def flush(self):
     real_flush(self)
     flushes.append(1)
     if len(flushes) == 3:  # three batches written inside the transaction: now wait for the kill
         Path(sys.argv[3]).write_text("ready")
         time.sleep(60)
-importer._Store.flush = flush
+writer.Store.flush = flush
 importer.import_files([sys.argv[1]], sys.argv[2], date(2026, 11, 30))
 """
 

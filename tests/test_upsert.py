@@ -1,4 +1,4 @@
-"""The upsert of stored patients (store/importer.py `_Store._merge`, "newer wins") on SQLite and
+"""The upsert of stored patients (store/writer.py `Store._merge`, "newer wins") on SQLite and
 PostgreSQL, by both paths a JSONL line takes to it: a fast_json Struct (clean lines on SQLite) and a
 pydantic Patient. The merge compares the stored rows in the driver's form (SQLite: dates as ISO
 text, booleans as 0/1; symptoms as JSON text, absent values NULL) with the file's values, so a
@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 from sqlalchemy import event, text
 
-from store import fast_json, importer
+from store import fast_json, importer, writer
 from store.db import open_db
 from store.exporter import export_jsonl
 from store.importer import import_files
@@ -96,13 +96,13 @@ def line_path(request, monkeypatch):
 def merged(monkeypatch):
     """The type names of the records that reached the merge of stored patients."""
     seen: list[str] = []
-    real_merge = importer._Store._merge
+    real_merge = writer.Store._merge
 
     def recording_merge(store, records, rows):
         seen.extend(type(r).__name__ for r in records)
         return real_merge(store, records, rows)
 
-    monkeypatch.setattr(importer._Store, "_merge", recording_merge)
+    monkeypatch.setattr(writer.Store, "_merge", recording_merge)
     return seen
 
 
