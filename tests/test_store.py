@@ -207,12 +207,15 @@ def test_a_failure_mid_file_leaves_the_database_as_it_was(db_url, tmp_path, monk
 
 
 def indexes(db_url) -> set[str]:
+    """The roster tables' indexes and foreign keys (an import into empty tables drops and rebuilds them)."""
     db_engine = open_db(db_url)
     try:
-        return {
-            i["name"]
-            for table in ("patients", "visits", "labs", "screenings", "history", "referrals")
-            for i in inspect(db_engine).get_indexes(table)
+        found = inspect(db_engine)
+        tables = ("patients", "visits", "labs", "screenings", "history", "referrals")
+        return {i["name"] for t in tables for i in found.get_indexes(t)} | {
+            f"{t}.{','.join(fk['constrained_columns'])} → {fk['referred_table']}"
+            for t in tables
+            for fk in found.get_foreign_keys(t)
         }
     finally:
         db_engine.dispose()
@@ -222,7 +225,7 @@ def test_a_failure_mid_file_into_an_empty_database_leaves_it_empty_with_its_inde
     db_url, tmp_path, monkeypatch
 ):
     empty = indexes(db_url)  # the import into empty tables drops these and builds them at the end
-    assert "ix_visits_patient_date" in empty
+    assert {"ix_visits_patient_date", "visits.patient_id → patients"} <= empty
     path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(30, 5, AS_OF)])
     monkeypatch.setattr(writer, "BATCH_PATIENTS", 10)
     real_flush = writer.Store.flush
