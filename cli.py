@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import traceback
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -115,10 +116,32 @@ def roster_import(
 ) -> None:
     from store.importer import import_files
 
-    report = import_files(files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects)
+    with _import_progress() as progress:
+        report = import_files(
+            files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress
+        )
     _print_import_report(report, rejects)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _import_progress():
+    """A live "records read" line on stderr while a large import runs (a terminal only; it is
+    cleared when done, and pipes and logs get nothing)."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def update(source: str, records: int) -> None:
+            bar.update(task, description=f"{source}: {records:,} records read")
+
+        yield update
 
 
 def _print_import_report(report, rejects_path: Path | None) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import gc
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -41,6 +41,8 @@ from store.readers.mapping import Mapping, load_mapping
 from store.readers.tabular import REJECT_HEADER
 from store.validation import check_patient, pydantic_issues
 from store.writer import Store
+
+PROGRESS_EVERY = 5000  # records between two progress calls
 
 
 @dataclass
@@ -256,10 +258,12 @@ def import_files(
     as_of: date | None,
     mapping: Path | Mapping | None = None,
     reject_path: str | Path | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> ImportReport:
     """Import roster files into the database at `db_url` (a path means SQLite). `as_of` is the
     evaluation date for the future-date findings. Returns counts per file, findings and rejects;
-    writes the rejected rows with their reasons to `reject_path` (CSV, UTF-8 with BOM for Excel)."""
+    writes the rejected rows with their reasons to `reject_path` (CSV, UTF-8 with BOM for Excel).
+    `progress(source name, records read so far)` is called every PROGRESS_EVERY records."""
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(Path(mapping))
     sources = group_sources([Path(p) for p in paths])
@@ -271,7 +275,7 @@ def import_files(
         if writer:
             writer.writerow(REJECT_HEADER)
         for source in sources:
-            _import_source(db_engine, source, mapping, as_of, report, writer)
+            _import_source(db_engine, source, mapping, as_of, report, writer, progress)
     finally:
         if reject_file:
             reject_file.close()
@@ -279,7 +283,9 @@ def import_files(
     return report
 
 
-def _import_source(db_engine, source: Source, mapping, as_of, report: ImportReport, writer) -> None:
+def _import_source(
+    db_engine, source: Source, mapping, as_of, report: ImportReport, writer, progress=None
+) -> None:
     files: dict[str, FileReport] = {}
 
     def file_report(name: str) -> FileReport:
@@ -295,7 +301,11 @@ def _import_source(db_engine, source: Source, mapping, as_of, report: ImportRepo
         with _gc_paused(), db_engine.begin() as conn:
             store = Store(conn)
             fast = store.copy_sql is None  # SQLite: its adapters bind the Structs' UNSET and tuples
-            for item, patient, problems, findings in iter_items(source, mapping, as_of, fast):
+            for done, (item, patient, problems, findings) in enumerate(
+                iter_items(source, mapping, as_of, fast), start=1
+            ):
+                if progress and done % PROGRESS_EVERY == 0:
+                    progress(source.name, done)
                 if patient is not None and not item.rows:  # a JSONL line or a lone patients row
                     if item.file is not last_file:
                         last_file, last_report = item.file, file_report(item.file)

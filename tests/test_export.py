@@ -129,3 +129,20 @@ def test_an_unknown_file_type_is_a_user_error(monkeypatch, tmp_path, capsys):
     path.write_text("x", encoding="utf-8")
     assert run_main(monkeypatch, "roster", "import", str(path), "--db", str(tmp_path / "s.db")) == 1
     assert "cannot tell the format of 'roster.txt'" in capsys.readouterr().err
+
+
+def test_a_terminal_sees_how_many_records_an_import_has_read_and_a_pipe_sees_nothing(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import cli
+
+    monkeypatch.setattr(cli, "err_console", Console(file=io.StringIO(), force_terminal=False))
+    with cli._import_progress() as update:
+        assert update is None
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "err_console", Console(file=out, force_terminal=True, width=100))
+    with cli._import_progress() as update:
+        update("roster.jsonl", 25000)
+    assert "roster.jsonl: 25,000 records read" in out.getvalue()

@@ -19,7 +19,7 @@ from sqlalchemy import func, inspect, select
 
 from pathways.models import Patient
 from pathways.synthetic import generate_roster
-from store import read_patients, writer
+from store import importer, read_patients, writer
 from store.db import open_db, to_url
 from store.exporter import export_jsonl, record_json
 from store.importer import import_files
@@ -371,3 +371,12 @@ def test_a_rejected_jsonl_line_reaches_the_reject_file_as_written(tmp_path, bom)
         rows = list(csv.DictReader(f))
     assert len(rows) == 1
     assert rows[0]["raw"] == bad
+
+
+def test_an_import_reports_its_progress_every_so_many_records(tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(12, 5, AS_OF)])
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 5)
+    calls = []
+    report = import_files([path], str(tmp_path / "db.sqlite"), AS_OF, progress=lambda *a: calls.append(a))
+    assert report.patients_imported == 12
+    assert calls == [("r.jsonl", 5), ("r.jsonl", 10)]
