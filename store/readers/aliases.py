@@ -281,6 +281,15 @@ def parse_date(value: object, allow_range: bool = False) -> date:
     patient's own dates such as enrolled_on), a range in one cell (`2019/01/01至2019/12/31`) gives
     its start: the day the period (of management, of a contract) began. A visit or lab happens on
     one day, so there a range stays an error."""
+    if value.__class__ is str and len(value) == 10 and value[4] == "-" == value[7] and value.isascii():
+        # fast path, the shape most exports write (2026-03-12); anything else, or an impossible
+        # day, takes the general path below (which also words the error)
+        y, m, d = value[:4], value[5:7], value[8:]
+        if y.isdigit() and m.isdigit() and d.isdigit():
+            try:
+                return date(int(y), int(m), int(d))
+            except ValueError:
+                pass
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -333,6 +342,13 @@ _MEASURE = re.compile(rf"^({_NUM})({_UNIT})(?:/({_NUM})({_UNIT}))?$")
 def parse_number(value: object, unit: str | None = None, pair: bool = False) -> float | int:
     """A number from a cell: full-width digits, a trailing unit (only the field's own unit,
     `unit`), and for `pair` fields a `current/target` pair (the current value is taken)."""
+    if value.__class__ is str and value.isascii():
+        # fast path: a plain number (171, 65.2) needs no normalising and has no unit; the result is
+        # the general path's (tests/test_readers_fast_paths.py checks them against each other)
+        whole, dot, fraction = value.partition(".")
+        if whole.isdigit() and (not dot or fraction.isdigit()):
+            number = float(value)
+            return int(number) if number.is_integer() and not dot else number
     if isinstance(value, bool):
         raise CellError(f"not a number ({value!r})", "write a plain number such as 150 or 7.9")
     if isinstance(value, (int, float)):
