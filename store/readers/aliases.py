@@ -283,13 +283,18 @@ def parse_date(value: object, allow_range: bool = False) -> date:
     one day, so there a range stays an error."""
     if value.__class__ is str and len(value) == 10 and value[4] == "-" == value[7] and value.isascii():
         # fast path, the shape most exports write (2026-03-12); anything else, or an impossible
-        # day, takes the general path below (which also words the error)
+        # day, takes the general path (which also words the error); tests/test_readers_fast_paths.py
+        # checks the two agree
         y, m, d = value[:4], value[5:7], value[8:]
         if y.isdigit() and m.isdigit() and d.isdigit():
             try:
                 return date(int(y), int(m), int(d))
             except ValueError:
                 pass
+    return _parse_date_general(value, allow_range)
+
+
+def _parse_date_general(value: object, allow_range: bool) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -349,6 +354,10 @@ def parse_number(value: object, unit: str | None = None, pair: bool = False) -> 
         if whole.isdigit() and (not dot or fraction.isdigit()):
             number = float(value)
             return int(number) if number.is_integer() and not dot else number
+    return _parse_number_general(value, unit, pair)
+
+
+def _parse_number_general(value: object, unit: str | None, pair: bool) -> float | int:
     if isinstance(value, bool):
         raise CellError(f"not a number ({value!r})", "write a plain number such as 150 or 7.9")
     if isinstance(value, (int, float)):

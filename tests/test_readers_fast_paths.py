@@ -1,0 +1,229 @@
+"""The tabular reader's fast paths give what the general paths give: a plain number or an ISO date
+skips the normaliser (store/readers/aliases.py), and parked child rows travel as MessagePack
+instead of JSON (store/readers/tabular.py). Each is checked against the path it short-cuts, on
+literal cells and on Hypothesis text built from the characters real exports mix in."""
+
+import json
+from datetime import date, datetime
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from store.readers.aliases import (
+    CellError,
+    _parse_date_general,
+    _parse_number_general,
+    parse_date,
+    parse_number,
+)
+from store.readers.tabular import _ChildSpill, _dates, _iso, _pack, _unpack
+
+UNITS = [None, "mmHg", "kg", "mmol/L", "%", "cigarettes/day", "μmol/L"]
+
+
+def outcome(parse, *args):
+    """The value with its type, or the error's message and hint: what a reject file would show."""
+    try:
+        value = parse(*args)
+    except CellError as exc:
+        return ("error", exc.message, exc.hint)
+    return ("ok", value, type(value))
+
+
+def agree_on_number(text, unit=None, pair=False):
+    assert outcome(parse_number, text, unit, pair) == outcome(_parse_number_general, text, unit, pair)
+
+
+def agree_on_date(value, allow_range=False):
+    assert outcome(parse_date, value, allow_range) == outcome(_parse_date_general, value, allow_range)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("171", 171),
+        ("0", 0),
+        ("007", 7),
+        ("65.2", 65.2),
+        ("84.0", 84.0),
+        ("12.50", 12.5),
+        ("99999999999999999999", 10**20),  # through float, as the general parser goes
+    ],
+)
+def test_a_plain_number_reads_as_the_general_parser_reads_it(text, expected):
+    assert parse_number(text) == expected
+    assert type(parse_number(text)) is type(expected)
+    agree_on_number(text)
+
+
+def test_an_integer_stays_an_int_and_a_decimal_point_makes_a_float():
+    assert type(parse_number("84")) is int
+    assert type(parse_number("84.0")) is float
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "１７１",  # full-width digits
+        "６５．２",
+        "171mmHg",
+        "65.2 kg",
+        "65.2/60",
+        " 171 ",
+        "1 2",
+        "1,234",
+        "1，234",
+        "+5",
+        "-3.5",
+        ".5",
+        "7.",
+        "1.2.3",
+        "1e3",
+        "٣٤",  # Arabic-Indic digits: \d matches them, NFKC keeps them
+        "²",
+        "",
+        "  ",
+        ".",
+        "abc",
+        "36.5℃",
+        "80次/分",
+    ],
+)
+@pytest.mark.parametrize("unit", UNITS)
+def test_every_other_number_shape_takes_the_general_path_with_its_message(text, unit):
+    agree_on_number(text, unit, pair=False)
+    agree_on_number(text, unit, pair=True)
+
+
+def test_non_text_cells_are_not_touched_by_the_number_fast_path():
+    for cell in (171, 65.2, True, False, 0):
+        agree_on_number(cell, "mmHg")
+
+
+NUMBER_CHARS = st.sampled_from(list("0123456789０１２３４５６７８９.．,，+-/ e%") + ["mmHg", "kg", "支", "٣", "²"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(NUMBER_CHARS, max_size=8).map("".join), st.sampled_from(UNITS), st.booleans())
+@example("10", None, False)
+@example("10.", None, False)
+@example("0.0", "kg", True)
+def test_parse_number_agrees_with_the_general_parser_on_generated_cells(text, unit, pair):
+    agree_on_number(text, unit, pair)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(r"\A[0-9]{1,25}(\.[0-9]{0,6})?\Z"), st.sampled_from(UNITS))
+def test_parse_number_agrees_on_generated_plain_numbers(text, unit):
+    agree_on_number(text, unit)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-30",
+        "2024-02-29",  # a leap day
+        "2026-02-29",  # not one: the general path words the error
+        "2026-02-30",
+        "2026-13-01",
+        "2026-00-10",
+        "0000-01-01",
+        "2026-1-5",
+        "2026/11/30",
+        "20261130",
+        "2026年3月5日",
+        " 2026-11-30",
+        "2026-11-30 ",
+        "２０２６-１１-３０",
+        "2026-11-30 08:30",
+        "2026-11-3a",
+        "2026-11--3",
+        "2026-+1-30",
+        "٢٠٢٦-١١-٣٠",
+        "2019-01-01至2019-12-31",
+        "",
+    ],
+)
+@pytest.mark.parametrize("allow_range", [False, True])
+def test_an_iso_date_reads_as_the_general_parser_reads_it(text, allow_range):
+    agree_on_date(text, allow_range)
+
+
+def test_the_date_fast_path_gives_the_day_and_leaves_errors_to_the_general_path():
+    assert parse_date("2024-02-29") == date(2024, 2, 29)
+    with pytest.raises(CellError, match=r"not a date \('2026-02-29'\)"):
+        parse_date("2026-02-29")
+
+
+def test_non_text_dates_are_not_touched_by_the_date_fast_path():
+    for cell in (date(2026, 11, 30), datetime(2026, 11, 30, 8, 30), 20261130, 20261130.0, 2026.5):
+        agree_on_date(cell)
+
+
+DATE_CHARS = st.sampled_from(list("0123456789-/.年月日 至~０１２") + ["٢"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(DATE_CHARS, min_size=8, max_size=12).map("".join), st.booleans())
+def test_parse_date_agrees_with_the_general_parser_on_generated_cells(text, allow_range):
+    agree_on_date(text, allow_range)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"), st.booleans())
+def test_parse_date_agrees_on_generated_iso_shapes_valid_or_not(text, allow_range):
+    agree_on_date(text, allow_range)
+
+
+# ---- parked child rows ---------------------------------------------------------------------------
+
+
+def json_round_trip(values: dict) -> dict:
+    """What the spill gave back when it parked rows as JSON text."""
+    return _dates(json.loads(json.dumps(values, ensure_ascii=False, default=_iso)))
+
+
+PARKED = [
+    {"v": {"date": date(2024, 1, 31), "sbp": 171, "dbp": 102, "weight_kg": 65.2, "adverse_reaction": False}, "p": {}},
+    {
+        "v": {"date": date(2024, 1, 31), "symptoms": ["headache"], "_lab": {"hba1c": 7.25}},
+        "p": {"id_number": "370203195910306073", "birth_date": date(1959, 10, 30), "name": "刘德洪"},
+        "r": '{"身份证号": "370203195910306073"}',
+    },
+    {"v": {"date": date(2026, 3, 1), "_screenings": [{"kind": "foot_pulse", "result": "weak"}]}, "p": {}},
+    {"v": {"date": date(2026, 3, 1), "returned_on": date(2026, 3, 9), "to": "county"}, "p": {}},
+    {"v": {"date": date(2026, 3, 1), "weight_kg": int(float("1e30")), "waist_cm": 0.1 + 0.2}, "p": {}},  # past 64 bits
+    {"v": {"date": date(2026, 3, 1), "pair": (1, 2), "none": None, "neg": -(2**63)}, "p": {"enrolled_on": date(2020, 1, 1)}},
+]
+
+
+@pytest.mark.parametrize("values", PARKED)
+def test_a_parked_row_comes_back_as_the_json_spill_gave_it_back(values):
+    back = _unpack(_pack(values))
+    assert back == json_round_trip(values)
+    assert repr(back) == repr(json_round_trip(values))  # same types and key order too
+
+
+def test_an_integer_past_64_bits_is_parked_as_json_text_not_refused():
+    assert isinstance(_pack(PARKED[4]), str)
+    assert isinstance(_pack(PARKED[0]), bytes)
+
+
+def test_the_spill_returns_each_patients_rows_in_file_order_and_the_rest_as_orphans():
+    closers: list = []
+    spill = _ChildSpill(closers)
+    try:
+        spill.add("p1", 0, 2, PARKED[0])
+        spill.add("p2", 0, 3, PARKED[1])
+        spill.add("p1", 1, 2, PARKED[4])
+        spill.add("p3", 1, 3, PARKED[3])
+        spill.finish_loading()
+        assert list(spill.join_keys()) == ["p1", "p2", "p3"]
+        assert spill.take("p1") == [(0, 2, json_round_trip(PARKED[0])), (1, 2, json_round_trip(PARKED[4]))]
+        assert spill.take("p1") == []  # a repeated patient row gets none
+        assert spill.take("p2") == [(0, 3, json_round_trip(PARKED[1]))]
+        assert list(spill.orphans()) == [(1, 3, "p3")]
+    finally:
+        for close in closers:
+            close()
