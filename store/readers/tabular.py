@@ -55,7 +55,6 @@ from store.readers.aliases import (
     VALUE_LABELS,
     CellError,
     FieldSpec,
-    is_empty,
     normalize_header,
     parse_date,
     parse_id,
@@ -454,6 +453,10 @@ class _Ctx:
     tally: _Tally
     table: Table
     memo: dict = field(default_factory=dict)  # a column holds few distinct values: look each up once
+    plan: list = field(default_factory=list)  # per column: (index, column, person?, cell parser)
+
+    def __post_init__(self) -> None:
+        self.plan = [(c.index, c, c.person, _cell_parser(self, c)) for c in self.table.columns]
 
     def lookup(self, fld: str, kind: str, text: str, form: str | None | bool = True):
         form = self.table.form if form is True else form
@@ -613,6 +616,71 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         raise AssertionError(f"no parser for kind {kind!r}")
 
 
+_MEMO_CELLS = 4096  # distinct texts remembered per column (bounded: a name column never repeats)
+_PURE_KINDS = ("date", "num", "bool", "urban", "sex", "enum")
+
+
+def _cell_parser(ctx: _Ctx, col: Column):
+    """`parse(cell, values)` for one column, chosen once per table instead of once per cell: the
+    common kinds inline, the rest through `_parse_cell`. A kind whose successful parse only sets
+    `values[field]` from the cell text remembers what each text gave (failures are not
+    remembered, so each is counted and reported as before)."""
+    kind, fld = col.spec.kind, col.field
+
+    def general(cell, values: dict) -> None:
+        _parse_cell(ctx, col, cell, values)
+
+    if col.option is not None:
+        return general
+    role = "patients" if col.person else ctx.table.role
+    if kind == "text":
+
+        def parse_text(cell, values: dict) -> None:
+            values[fld] = cell.strip() if cell.__class__ is str else _text(cell)
+
+        return parse_text
+    if kind == "lab":
+        unit = _UNIT_OF.get(("labs", fld))
+        pair = fld in _PAIR_FIELDS
+
+        def parse_lab(cell, values: dict) -> None:
+            number = parse_number(_text(cell) if isinstance(cell, str) else cell, unit, pair=pair)
+            values.setdefault("_lab", {})[fld] = number
+
+        return parse_lab
+    if kind not in _PURE_KINDS:
+        return general
+    if kind == "date":
+        allow_range = role == "patients"
+
+        def parse_one(cell, values: dict) -> None:
+            values[fld] = parse_date(cell, allow_range=allow_range)
+
+    elif kind == "num":
+        unit = _UNIT_OF.get((role, fld))
+        pair = fld in _PAIR_FIELDS
+
+        def parse_one(cell, values: dict) -> None:
+            values[fld] = parse_number(_text(cell) if isinstance(cell, str) else cell, unit, pair=pair)
+
+    else:
+        parse_one = general
+    memo: dict[str, object] = {}
+
+    def parse_memo(cell, values: dict) -> None:
+        if cell.__class__ is not str:  # 1, 1.0 and True are equal keys but not equal cells
+            parse_one(cell, values)
+            return
+        try:
+            values[fld] = memo[cell]
+        except KeyError:
+            parse_one(cell, values)
+            if len(memo) < _MEMO_CELLS:
+                memo[cell] = values[fld]
+
+    return parse_memo
+
+
 def _bp(cell) -> tuple:
     text = _text(cell)
     parts = text.replace("／", "/").split("/")
@@ -632,12 +700,13 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
     values: dict = {}
     person: dict = {}
     problems: list[Problem] = []
-    for col in table.columns:
-        cell = cells[col.index] if col.index < len(cells) else None
-        if is_empty(cell):
+    width = len(cells)
+    for index, col, is_person, parse in ctx.plan:
+        cell = cells[index] if index < width else None
+        if cell is None or (isinstance(cell, str) and not cell.strip()):  # is_empty, inline
             continue
         try:
-            _parse_cell(ctx, col, cell, person if col.person else values)
+            parse(cell, person if is_person else values)
         except CellError as exc:
             problems.append(
                 Problem(
