@@ -3,6 +3,7 @@ skips the normaliser (store/readers/aliases.py), and parked child rows travel as
 instead of JSON (store/readers/tabular.py). Each is checked against the path it short-cuts, on
 literal cells and on Hypothesis text built from the characters real exports mix in."""
 
+import csv
 import json
 from datetime import date, datetime
 
@@ -10,6 +11,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from pathways.synthetic import CSV_TABLES, generate_csv_rows
+from store.readers import group_sources, tabular
 from store.readers.aliases import (
     CellError,
     _parse_date_general,
@@ -17,7 +20,7 @@ from store.readers.aliases import (
     parse_date,
     parse_number,
 )
-from store.readers.tabular import _ChildSpill, _dates, _iso, _pack, _unpack
+from store.readers.tabular import _ChildSpill, _dates, _iso, _pack, _unpack, read_tabular
 
 UNITS = [None, "mmHg", "kg", "mmol/L", "%", "cigarettes/day", "μmol/L"]
 
@@ -233,20 +236,131 @@ def test_an_integer_past_64_bits_is_parked_as_json_text_not_refused():
     assert isinstance(_pack(PARKED[0]), bytes)
 
 
-def test_the_spill_returns_each_patients_rows_in_file_order_and_the_rest_as_orphans():
+@pytest.mark.parametrize("memory", [0, 700, None], ids=["all-on-disk", "some-in-memory", "all-in-memory"])
+def test_the_spill_returns_each_patients_rows_in_file_order_and_the_rest_as_orphans(memory):
     closers: list = []
-    spill = _ChildSpill(closers)
+    spill = _ChildSpill(closers, memory=memory)
     try:
         spill.add("p1", 0, 2, PARKED[0])
         spill.add("p2", 0, 3, PARKED[1])
+        spill.add("p4", 0, 4, PARKED[2])
         spill.add("p1", 1, 2, PARKED[4])
         spill.add("p3", 1, 3, PARKED[3])
+        spill.add("p4", 1, 4, PARKED[5])
         spill.finish_loading()
-        assert list(spill.join_keys()) == ["p1", "p2", "p3"]
+        assert list(spill.join_keys()) == ["p1", "p2", "p4", "p3"]
         assert spill.take("p1") == [(0, 2, json_round_trip(PARKED[0])), (1, 2, json_round_trip(PARKED[4]))]
         assert spill.take("p1") == []  # a repeated patient row gets none
         assert spill.take("p2") == [(0, 3, json_round_trip(PARKED[1]))]
-        assert list(spill.orphans()) == [(1, 3, "p3")]
+        assert list(spill.orphans()) == [(0, 4, "p4"), (1, 3, "p3"), (1, 4, "p4")]
     finally:
         for close in closers:
             close()
+
+
+def test_rows_past_the_memory_bound_go_to_disk_and_stay_in_file_order():
+    closers: list = []
+    spill = _ChildSpill(closers, memory=700)
+    try:
+        for n in range(20):
+            spill.add(f"p{n % 3}", 0, n + 2, PARKED[0])
+        spill.finish_loading()
+        held = sum(len(rows) for rows in spill._held.values())
+        assert 0 < held < 20  # some in memory, the rest on disk
+        assert [row for _, row, _ in spill.take("p1")] == [3, 6, 9, 12, 15, 18, 21]
+        assert list(spill.join_keys()) == ["p0", "p1", "p2"]  # taken or not
+        assert [row for _, row, _ in spill.take("p2")] == [4, 7, 10, 13, 16, 19]
+        assert [(row, pid) for _, row, pid in spill.orphans()] == [
+            (n, "p0") for n in (2, 5, 8, 11, 14, 17, 20)
+        ]
+    finally:
+        for close in closers:
+            close()
+
+
+# ---- the whole reader, whichever way the rows are parked ------------------------------------------
+
+
+def write_csv(path, rows):
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def read_everything(paths) -> list:
+    """Every item the tabular reader yields, with what it says about the source, as comparable values."""
+    out = []
+    for source in group_sources(paths):
+        for item in read_tabular(source, None):
+            where = [item.locate(loc) for loc in LOCS] if item.locate else []
+            out.append(
+                (
+                    item.file,
+                    item.line,
+                    repr(item.data),
+                    item.patient_id,
+                    item.problems,
+                    item.raw,
+                    item.rows,
+                    where,
+                )
+            )
+        out.append((source.encodings, source.rows_read, source.findings))
+    return out
+
+
+LOCS = [
+    ("patient_id",),
+    ("sex",),
+    ("visits", 0, "sbp"),
+    ("visits", 2, "date"),
+    ("labs", 0, "ldl_c"),
+    ("screenings", 0),
+]
+
+
+@pytest.fixture
+def roster_set(tmp_path):
+    """A generated CSV set with shuffled visits, orphans, a repeated patient and bad cells."""
+    folder = tmp_path / "set"
+    folder.mkdir()
+    tables: dict[str, list] = {t: [[h for _, h in cols]] for t, cols in CSV_TABLES.items()}
+    for table, row in generate_csv_rows(60, 3, date(2026, 11, 30)):
+        tables[table].append(row)
+    visits = tables["visits"]
+    visits[1:] = visits[-1:0:-1]  # children in another order than the patients
+    visits.append(["nobody-1", "2026-01-05", "150", "90"])  # an orphan
+    visits.append(["nobody-2", "2026-13-05", "abc", "90"])  # a bad row of an orphan
+    visits[5][2] = "１５０mmHg"
+    visits[6][2] = "150 kg"
+    tables["labs"][3][2] = "2026-02-30"
+    tables["patients"].append(tables["patients"][4])  # a patient twice
+    for table, rows in tables.items():
+        write_csv(folder / f"{table}.csv", rows)
+    return folder
+
+
+@pytest.fixture
+def flat_export(tmp_path):
+    """Flat visit rows (no patients table) grouped by resident ID, interleaved."""
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    header = ["姓名", "性别", "出生日期", "身份证号", "随访日期", "血压", "体重(kg)", "管理病种"]
+    rows = [header]
+    for n in range(30):
+        number = f"37020219{58 + n % 5:02d}0302{123 + n % 7:03d}"
+        rows.append(
+            [f"人{n % 7}", "男", "", number, f"2026-{1 + n % 12:02d}-0{1 + n % 9}", "150/90", "70", "高血压"]
+        )
+    rows.append(["无名", "男", "", "", "2026-01-01", "150/90", "70", "高血压"])  # no resident ID
+    return write_csv(folder / "随访.csv", rows)
+
+
+@pytest.mark.parametrize("memory", [0, 3000])
+def test_the_reader_yields_the_same_items_with_rows_on_disk_as_in_memory(
+    roster_set, flat_export, memory, monkeypatch
+):
+    in_memory = read_everything([roster_set]) + read_everything([flat_export])
+    monkeypatch.setattr(tabular, "SPILL_MEMORY", memory)
+    assert read_everything([roster_set]) + read_everything([flat_export]) == in_memory
+    assert any(p.code == "D024" for item in in_memory[:-1] for p in item[4])  # orphans were there
