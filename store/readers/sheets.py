@@ -13,6 +13,7 @@ for recognition. Row numbers stay spreadsheet rows: the first data row of a two-
 from __future__ import annotations
 
 import csv
+import itertools
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -74,8 +75,12 @@ def _csv_sheet(path: Path, name: str, stem: str, source: Source, closers: list) 
     first = f.readline()
     f.seek(0)
     reader = csv.reader(f, delimiter=max((",", "\t", ";"), key=first.count))
-    rows = ((n, tuple(row)) for n, row in enumerate(reader, start=1))
-    return _sheet(name, stem, rows, lambda row: any(cell.strip() for cell in row))
+    rows = zip(itertools.count(1), map(tuple, reader))  # (row number, cells), no Python frame per row
+    return _sheet(name, stem, rows, _csv_filled)
+
+
+def _csv_filled(cells: tuple[str, ...]) -> bool:
+    return any(map(str.strip, cells))  # a cell with more than white space
 
 
 def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sheet]:
@@ -188,7 +193,7 @@ def _looks_like_data(cell) -> bool:
 
 
 def _sheet(name: str, stem: str, rows: Iterator[tuple[int, tuple]], filled) -> Sheet | None:
-    rows = (r for r in rows if filled(r[1]))
+    rows = filter(lambda r: filled(r[1]), rows)
     first = next(rows, None)
     if first is None:
         return None
@@ -202,12 +207,8 @@ def _sheet(name: str, stem: str, rows: Iterator[tuple[int, tuple]], filled) -> S
     below += [""] * (width - len(below))
     under_merge = any(not top[i] and below[i] and any(top[:i]) for i in range(width))
     if not under_merge or any(_looks_like_data(c) for c in second[1] if not is_empty(c)):
-
-        def again() -> Iterator[tuple[int, tuple]]:
-            yield second
-            yield from rows
-
-        return Sheet(name, stem, [h.lstrip("\ufeff") for h in first_headers(first[1])], again())
+        again = itertools.chain((second,), rows)
+        return Sheet(name, stem, [h.lstrip("\ufeff") for h in first_headers(first[1])], again)
     headers: list[str] = []
     parts: dict[int, tuple[str, str]] = {}
     parent = ""

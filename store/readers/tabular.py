@@ -793,7 +793,12 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
     screenings a flat visit row adds (dated by the visit)."""
     problems = []
     model = _CHILD_MODELS[table.role]
-    checks = [(model, table.role, {k: v for k, v in values.items() if not k.startswith("_")})]
+    own = values  # the row's own fields: without the _lab, _screenings … it carries (if any)
+    for k in values:
+        if k[:1] == "_":
+            own = {k: v for k, v in values.items() if not k.startswith("_")}
+            break
+    checks = [(model, table.role, own)]
     if values.get("_lab"):
         checks.append((Lab, "labs", {"date": values.get("date"), **values["_lab"]}))
     for screening in values.get("_screenings", ()):
@@ -802,7 +807,7 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
         checks.append((Referral, "referrals", {"date": values.get("date"), **values["_referral_out"]}))
     for check_model, role, data in checks:
         try:
-            check_model.model_validate(data)
+            check_model.__pydantic_validator__.validate_python(data)  # model_validate, one call less
         except ValidationError as exc:
             for issue in pydantic_issues(exc, check_model, (role,)):
                 fld = issue.loc[1] if len(issue.loc) > 1 else None
