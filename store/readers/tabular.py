@@ -85,6 +85,9 @@ _CHILD_MODELS: dict[str, type[BaseModel]] = {
     "history": HistoryItem,
     "referrals": Referral,
 }
+_CHILD_VALIDATE = {
+    role: model.__pydantic_validator__.validate_python for role, model in _CHILD_MODELS.items()
+}
 REJECT_HEADER = ["file", "row", "patient_id", "code", "column", "message", "hint", "raw"]
 _CELL_CODES = {
     "id": "D020",
@@ -648,6 +651,19 @@ def _cell_parser(ctx: _Ctx, col: Column):
             values.setdefault("_lab", {})[fld] = number
 
         return parse_lab
+    if kind == "id":
+        last: list = [None, None]  # (cell, id): a child table's rows of one patient come together
+
+        def parse_id_cell(cell, values: dict) -> None:
+            if cell.__class__ is not str:
+                general(cell, values)  # a number: refused for the resident ID
+            elif cell == last[0]:
+                values[fld] = last[1]
+            else:
+                values[fld] = last[1] = parse_id(cell)
+                last[0] = cell
+
+        return parse_id_cell
     if kind not in _PURE_KINDS:
         return general
     if kind == "date":
@@ -775,10 +791,7 @@ def _raw(table: Table, cells) -> str:
 # ---- joining ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _ChildRef:
-    table: Table
-    row: int
+_ChildRef = tuple[Table, int]  # where a child record of the record came from: table, row
 
 
 def _join_key(table: Table, values: dict, person: dict, mapping: Mapping) -> str | None:
@@ -791,13 +804,19 @@ def _join_key(table: Table, values: dict, person: dict, mapping: Mapping) -> str
 def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
     """Validate the child record(s) a row carries: the row's own model, plus the lab and
     screenings a flat visit row adds (dated by the visit)."""
-    problems = []
-    model = _CHILD_MODELS[table.role]
     own = values  # the row's own fields: without the _lab, _screenings … it carries (if any)
     for k in values:
         if k[:1] == "_":
             own = {k: v for k, v in values.items() if not k.startswith("_")}
             break
+    else:  # the common row: one record, valid (an invalid one is checked again below, for its words)
+        try:
+            _CHILD_VALIDATE[table.role](values)
+            return []
+        except ValidationError:
+            pass
+    problems = []
+    model = _CHILD_MODELS[table.role]
     checks = [(model, table.role, own)]
     if values.get("_lab"):
         checks.append((Lab, "labs", {"date": values.get("date"), **values["_lab"]}))
@@ -983,7 +1002,7 @@ def _merge(values: dict, role: str, child: dict, table: Table, row: int, refs: d
                 existing.setdefault(k, v)
         return
     values.setdefault(role, []).append(child)
-    refs.setdefault(role, []).append(_ChildRef(table, row))
+    refs.setdefault(role, []).append((table, row))
     by_date[key] = len(values[role]) - 1
 
 
@@ -1256,8 +1275,8 @@ def _iso(value):
 def _locator(table: Table, number: int, refs: dict[str, list[_ChildRef]]):
     def locate(loc):
         if len(loc) >= 2 and loc[0] in refs and isinstance(loc[1], int) and loc[1] < len(refs[loc[0]]):
-            ref = refs[loc[0]][loc[1]]
-            return ref.table.name, ref.row, ref.table.header_for(loc[2] if len(loc) > 2 else None)
+            ref_table, ref_row = refs[loc[0]][loc[1]]
+            return ref_table.name, ref_row, ref_table.header_for(loc[2] if len(loc) > 2 else None)
         return table.name, number, table.header_for(loc[0] if loc else None)
 
     return locate
