@@ -7,6 +7,7 @@ import csv
 import json
 from datetime import date, datetime
 
+import openpyxl
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -364,3 +365,52 @@ def test_the_reader_yields_the_same_items_with_rows_on_disk_as_in_memory(
     monkeypatch.setattr(tabular, "SPILL_MEMORY", memory)
     assert read_everything([roster_set]) + read_everything([flat_export]) == in_memory
     assert any(p.code == "D024" for item in in_memory[:-1] for p in item[4])  # orphans were there
+
+
+@pytest.fixture
+def typed_workbook(tmp_path):
+    """Cells as openpyxl gives them: True, 1 and "1" in one yes/no column (equal as dict keys, not
+    as cells), a resident ID as text and then the same ID as a number, numbers as int and float."""
+    path = tmp_path / "roster.xlsx"
+    book = openpyxl.Workbook()
+    people = book.active
+    people.title = "患者"
+    people.append(["患者编号", "身份证号", "姓名", "性别", "出生日期", "管理病种", "建档日期", "吸烟"])
+    smoker = [True, 1, "1", "是", 0, False, "否", "0", "maybe", "maybe"]
+    for n, value in enumerate(smoker):
+        number = "370202195803021236" if n != 1 else 370202195803021236
+        people.append([f"p{n}", number, "张三", "男", date(1958, 3, 2), "高血压", "2021-05-10", value])
+    visits = book.create_sheet("随访")
+    visits.append(["患者编号", "随访日期", "收缩压", "舒张压", "体重"])
+    for n, (sbp, weight) in enumerate(
+        [(150, 70.5), (150.0, "70.5"), ("150", 70), ("150", "70.0"), (True, 70)]
+    ):
+        visits.append([f"p{n}", datetime(2026, 3, 1 + n), sbp, 90, weight])  # noqa: DTZ001
+    visits.append([f"p{1}", "2026-03-09", "150", "90", "70"])
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("limit", [0, 1])
+def test_remembered_cells_give_what_parsing_each_cell_gives(
+    roster_set, flat_export, typed_workbook, limit, monkeypatch
+):
+    paths = ([roster_set], [flat_export], [typed_workbook])
+    remembered = [read_everything(p) for p in paths]
+    monkeypatch.setattr(tabular, "_MEMO_CELLS", limit)
+    assert [read_everything(p) for p in paths] == remembered
+
+
+def test_a_resident_id_typed_as_a_number_is_refused_even_after_the_same_id_as_text(typed_workbook):
+    items = read_everything([typed_workbook])[:-1]
+    refused = {(item[1], p.code, p.column): p.message for item in items for p in item[4]}
+    assert refused[(3, "D020", "身份证号")].endswith(
+        "resident ID stored as a number, so its last digits are lost"
+    )
+    smokers = {item[3]: item[2] for item in items if item[3] in ("p0", "p2", "p3", "p5", "p6")}
+    assert all("'smoker': True" in smokers[p] for p in ("p0", "p2", "p3"))
+    assert all("'smoker': False" in smokers[p] for p in ("p5", "p6"))
+    assert [(item[1], p.code) for item in items for p in item[4] if p.column == "吸烟"] == [
+        (10, "D017"),
+        (11, "D017"),
+    ]
