@@ -79,8 +79,8 @@ def _csv_sheet(path: Path, name: str, stem: str, source: Source, closers: list) 
     return _sheet(name, stem, rows, _csv_filled)
 
 
-def _csv_filled(cells: tuple[str, ...]) -> bool:
-    return any(map(str.strip, cells))  # a cell with more than white space
+def _csv_filled(row: tuple[int, tuple[str, ...]]) -> bool:
+    return any(map(str.strip, row[1]))  # a cell with more than white space
 
 
 def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sheet]:
@@ -97,7 +97,7 @@ def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[S
     for ws in workbook.worksheets:
         sheet_name = f"{name}[{ws.title}]"
         rows = ((n, row) for n, row in enumerate(ws.iter_rows(values_only=True), start=1))
-        sheet = _sheet(sheet_name, ws.title, rows, lambda row: any(not is_empty(c) for c in row))
+        sheet = _sheet(sheet_name, ws.title, rows, lambda row: any(not is_empty(c) for c in row[1]))
         if sheet is not None:
             source.encodings[sheet_name] = "xlsx"
             sheets.append(sheet)
@@ -132,7 +132,7 @@ def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
                 yield r + 1, tuple(row)
 
         sheet_name = f"{name}[{ws.name}]"
-        sheet = _sheet(sheet_name, ws.name, cells(), lambda row: any(not is_empty(c) for c in row))
+        sheet = _sheet(sheet_name, ws.name, cells(), lambda row: any(not is_empty(c) for c in row[1]))
         if sheet is not None:
             source.encodings[sheet_name] = "xls"
             sheets.append(sheet)
@@ -193,7 +193,7 @@ def _looks_like_data(cell) -> bool:
 
 
 def _sheet(name: str, stem: str, rows: Iterator[tuple[int, tuple]], filled) -> Sheet | None:
-    rows = filter(lambda r: filled(r[1]), rows)
+    rows = filter(filled, rows)  # `filled((number, cells))`: blank rows skipped
     first = next(rows, None)
     if first is None:
         return None
