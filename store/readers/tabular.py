@@ -85,6 +85,9 @@ _CHILD_MODELS: dict[str, type[BaseModel]] = {
     "history": HistoryItem,
     "referrals": Referral,
 }
+_EXTRA_KEYS = frozenset(
+    ("_lab", "_screenings", "_referral_out", "_arms", "_glucose_unit", "_referral", "_class")
+)
 _CHILD_VALIDATE = {
     role: model.__pydantic_validator__.validate_python for role, model in _CHILD_MODELS.items()
 }
@@ -804,17 +807,15 @@ def _join_key(table: Table, values: dict, person: dict, mapping: Mapping) -> str
 def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
     """Validate the child record(s) a row carries: the row's own model, plus the lab and
     screenings a flat visit row adds (dated by the visit)."""
-    own = values  # the row's own fields: without the _lab, _screenings … it carries (if any)
-    for k in values:
-        if k[:1] == "_":
-            own = {k: v for k, v in values.items() if not k.startswith("_")}
-            break
-    else:  # the common row: one record, valid (an invalid one is checked again below, for its words)
+    if _EXTRA_KEYS.isdisjoint(values):
+        # the common row: one record, valid. An invalid one is checked again below, for its words;
+        # a row with an underscore key this set lacks fails here (extra="forbid") and goes below too
         try:
             _CHILD_VALIDATE[table.role](values)
             return []
         except ValidationError:
             pass
+    own = {k: v for k, v in values.items() if not k.startswith("_")}  # without the _lab … it carries
     problems = []
     model = _CHILD_MODELS[table.role]
     checks = [(model, table.role, own)]
