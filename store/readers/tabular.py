@@ -16,9 +16,10 @@ How a table's role is recognised, first match wins:
 3. the headers: a table with 性别 or 出生日期 and no visit date is the patients table, else the
    child table with the most recognised headers.
 
-Child tables are read first and parked in a temporary SQLite file by join key; the patients table
-then streams, each row joined with its child rows (or, with no patients table, each resident's
-rows are gathered from the file), so memory stays flat as exports grow. A bad cell rejects its own
+Child tables are read first and parked by join key (packed as MessagePack: the first SPILL_MEMORY
+bytes in memory, the rest in a temporary SQLite file); the patients table then streams, each row
+joined with its child rows (or, with no patients table, each resident's rows are gathered from the
+file), so memory stays bounded as exports grow. A bad cell rejects its own
 row only: a bad visit row drops that visit (reported), not the patient; a rejected patient takes
 its child rows with it (D025). Row numbers are spreadsheet rows (the header is row 1) and columns
 are the file's own header text.
