@@ -460,10 +460,10 @@ class _Ctx:
     tally: _Tally
     table: Table
     memo: dict = field(default_factory=dict)  # a column holds few distinct values: look each up once
-    plan: list = field(default_factory=list)  # per column: (index, column, person?, cell parser)
+    plan: list = field(default_factory=list)  # per column: (index, column, person?, parser, memo)
 
     def __post_init__(self) -> None:
-        self.plan = [(c.index, c, c.person, _cell_parser(self, c)) for c in self.table.columns]
+        self.plan = [(c.index, c, c.person, *_cell_parser(self, c)) for c in self.table.columns]
 
     def lookup(self, fld: str, kind: str, text: str, form: str | None | bool = True):
         form = self.table.form if form is True else form
@@ -623,29 +623,30 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         raise AssertionError(f"no parser for kind {kind!r}")
 
 
+_MISSING = object()
 _MEMO_CELLS = 4096  # distinct texts remembered per column (bounded: a name column never repeats)
 _PURE_KINDS = ("date", "num", "bool", "urban", "sex", "enum")
 
 
-def _cell_parser(ctx: _Ctx, col: Column):
-    """`parse(cell, values)` for one column, chosen once per table instead of once per cell: the
-    common kinds inline, the rest through `_parse_cell`. A kind whose successful parse only sets
-    `values[field]` from the cell text remembers what each text gave (failures are not
-    remembered, so each is counted and reported as before)."""
+def _cell_parser(ctx: _Ctx, col: Column) -> tuple:
+    """(`parse(cell, values)`, memo or None) for one column, chosen once per table instead of once
+    per cell: the common kinds inline, the rest through `_parse_cell`. A kind whose successful
+    parse only sets `values[field]` from the cell text remembers what each text gave in `memo`
+    (text → value; failures are not remembered, so each is counted and reported as before)."""
     kind, fld = col.spec.kind, col.field
 
     def general(cell, values: dict) -> None:
         _parse_cell(ctx, col, cell, values)
 
     if col.option is not None:
-        return general
+        return general, None
     role = "patients" if col.person else ctx.table.role
     if kind == "text":
 
         def parse_text(cell, values: dict) -> None:
             values[fld] = cell.strip() if cell.__class__ is str else _text(cell)
 
-        return parse_text
+        return parse_text, None
     if kind == "lab":
         unit = _UNIT_OF.get(("labs", fld))
         pair = fld in _PAIR_FIELDS
@@ -654,7 +655,7 @@ def _cell_parser(ctx: _Ctx, col: Column):
             number = parse_number(_text(cell) if isinstance(cell, str) else cell, unit, pair=pair)
             values.setdefault("_lab", {})[fld] = number
 
-        return parse_lab
+        return parse_lab, None
     if kind == "id":
         last: list = [None, None]  # (cell, id): a child table's rows of one patient come together
 
@@ -667,9 +668,9 @@ def _cell_parser(ctx: _Ctx, col: Column):
                 values[fld] = last[1] = parse_id(cell)
                 last[0] = cell
 
-        return parse_id_cell
+        return parse_id_cell, None
     if kind not in _PURE_KINDS:
-        return general
+        return general, None
     if kind == "date":
         allow_range = role == "patients"
 
@@ -698,7 +699,7 @@ def _cell_parser(ctx: _Ctx, col: Column):
             if len(memo) < _MEMO_CELLS:
                 memo[cell] = values[fld]
 
-    return parse_memo
+    return parse_memo, memo
 
 
 def _bp(cell) -> tuple:
@@ -721,12 +722,18 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
     person: dict = {}
     problems: list[Problem] = []
     width = len(cells)
-    for index, col, is_person, parse in ctx.plan:
+    for index, col, is_person, parse, memo in ctx.plan:
         cell = cells[index] if index < width else None
         if cell is None or (isinstance(cell, str) and not cell.strip()):  # is_empty, inline
             continue
+        target = person if is_person else values
+        if memo is not None and cell.__class__ is str:  # parse_memo's first step, without the call
+            value = memo.get(cell, _MISSING)
+            if value is not _MISSING:
+                target[col.field] = value
+                continue
         try:
-            parse(cell, person if is_person else values)
+            parse(cell, target)
         except CellError as exc:
             problems.append(
                 Problem(
