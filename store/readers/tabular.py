@@ -1262,14 +1262,15 @@ class _ChildSpill:
 
 
 _DATE_KEYS = ("date", "returned_on", "birth_date", "enrolled_on", "deceased_on", "moved_out_on")
+_DATE_KEY_SET = frozenset(_DATE_KEYS)
 
 
 def _dates(stored: dict) -> dict:
     """Dates come back from the spill as ISO text; those the completion step compares become dates."""
     for part in (stored.get("v"), stored.get("p")):
         if part:
-            for k in _DATE_KEYS:
-                text = part.get(k)
+            for k in _DATE_KEY_SET.intersection(part):  # the date keys the row has (C-level test)
+                text = part[k]
                 if isinstance(text, str):
                     part[k] = date.fromisoformat(text)
     return stored
