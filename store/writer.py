@@ -285,11 +285,14 @@ class Store:
             if rows:
                 self._sqlite_insert(self.clean_sql[name], rows)
 
-    def _insert(self, name: str, rows: list[tuple]) -> None:
+    def _insert(self, name: str, rows: list[tuple], fields_order: bool = False) -> None:
+        """Insert rows of (patient_id, seq, *values): the values in the table's column order
+        (_CHILD_COLS, from a Patient) or, with `fields_order`, in fast_json.FIELDS order."""
         if self.copy_sql is None:
-            self._sqlite_insert(self.insert_sql[name], rows)
+            self._sqlite_insert((self.clean_sql if fields_order else self.insert_sql)[name], rows)
             return
-        with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
+        copy_sql = (self.fields_copy_sql if fields_order else self.copy_sql)[name]
+        with self.conn.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
             write = copy.write_row
             for row in rows:
                 write(row)
@@ -377,17 +380,7 @@ class Store:
                 written += merged
             if changed:
                 self.conn.execute(delete(table).where(table.c.patient_id.in_(changed)))
-                self._insert_fields(name, written)
-
-    def _insert_fields(self, name: str, rows: list[tuple]) -> None:
-        """Insert rows of (patient_id, seq, *values in fast_json.FIELDS order)."""
-        if self.copy_sql is None:
-            self._sqlite_insert(self.clean_sql[name], rows)
-            return
-        with self.conn.connection.cursor() as cursor, cursor.copy(self.fields_copy_sql[name]) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
+                self._insert(name, written, fields_order=True)
 
 
 # ---- upsert helpers -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ literal hostile lines, on every plausible.yaml limit, and on an upsert."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
 import random
@@ -20,12 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, field_validator
+from roster_files import export, write_jsonl
 
 from pathways import resident_id
 from pathways.models import HistoryItem, Lab, Patient, Referral, Screening, Visit
 from pathways.synthetic import generate_roster
 from store import fast_json, importer, writer
-from store.exporter import export_jsonl, record_json
+from store.exporter import record_json
 from store.importer import import_files, validate_item
 from store.readers.jsonl import _item
 from store.validation import check_patient, plausible_limits, symptom_codes
@@ -574,17 +574,6 @@ def test_the_validators_of_the_models_are_the_ones_is_clean_mirrors():
 
 
 # ---- 2. same stored result ----------------------------------------------------------------------
-
-
-def write_jsonl(path, records):
-    path.write_text("".join(_line(r) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
-def export(db_url) -> list[dict]:
-    out = io.StringIO()
-    export_jsonl(db_url, out)
-    return [json.loads(line) for line in out.getvalue().split("\n") if line]
 
 
 def dump(db_path) -> dict:

@@ -4,7 +4,6 @@ upsert ("newer wins"), one transaction per file, and reading records back."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import signal
 import subprocess
@@ -15,13 +14,14 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from roster_files import export, write_jsonl
 from sqlalchemy import func, inspect, select
 
 from pathways.models import Patient
 from pathways.synthetic import generate_roster
 from store import importer, read_patients, writer
 from store.db import open_db, to_url
-from store.exporter import export_jsonl, record_json
+from store.exporter import record_json
 from store.importer import import_files
 from store.tables import PatientRow, VisitRow
 
@@ -84,17 +84,6 @@ MINIMAL = {
     "conditions": ["dyslipidemia"],
     "enrolled_on": "2022-01-01",
 }
-
-
-def write_jsonl(path, records):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
-def export(db_url) -> list[dict]:
-    out = io.StringIO()
-    export_jsonl(db_url, out)
-    return [json.loads(line) for line in out.getvalue().split("\n") if line]
 
 
 def count(db_url, table) -> int:

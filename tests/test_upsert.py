@@ -8,16 +8,14 @@ differs at all must be written."""
 from __future__ import annotations
 
 import copy
-import io
-import json
 from datetime import date
 
 import pytest
+from roster_files import export, write_jsonl
 from sqlalchemy import event, text
 
 from store import fast_json, importer, writer
 from store.db import open_db
-from store.exporter import export_jsonl
 from store.importer import import_files
 from store.tables import CHILD_TABLES
 
@@ -57,17 +55,6 @@ OTHER = {
     "conditions": ["dyslipidemia"],
     "enrolled_on": "2022-01-01",
 }
-
-
-def write_jsonl(path, records):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
-def export(db_url) -> list[dict]:
-    out = io.StringIO()
-    export_jsonl(db_url, out)
-    return [json.loads(line) for line in out.getvalue().split("\n") if line]
 
 
 def child_row_ids(db_url) -> dict[str, list[int]]:
