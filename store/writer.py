@@ -48,16 +48,6 @@ _CHILD_FIELDS = {
 }
 
 
-BATCH_PATIENTS = 2000
-
-_PATIENTS = PatientRow.__table__
-_CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
-_CHILD_FIELDS = {
-    name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
-    for name, t in _CHILD.items()
-}
-
-
 # ---- writing ------------------------------------------------------------------------------------
 # Rows go to the DBAPI's executemany as tuples (SQLAlchemy's per-row parameter processing cost more
 # than the insert itself), built straight from the validated models' field values. Columns are
