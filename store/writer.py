@@ -42,19 +42,14 @@ BATCH_PATIENTS = 2000
 
 _PATIENTS = PatientRow.__table__
 _CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
-_CHILD_FIELDS = {
-    name: [c.name for c in t.columns if c.name not in ("id", "patient_id", "seq")]
-    for name, t in _CHILD.items()
-}
 
 
 # ---- writing ------------------------------------------------------------------------------------
-# Rows go to the DBAPI's executemany as tuples (SQLAlchemy's per-row parameter processing cost more
-# than the insert itself), built straight from the validated models' field values. Columns are
-# listed in an order that lets `itemgetter` fetch all plain fields at once, with the two computed
-# ones last (patients.conditions, visits.symptoms). Dates go to PostgreSQL as dates and to SQLite
-# as ISO text through the adapter below, the form SQLAlchemy's Date type stores and reads back
-# (sqlite3's own default date adapter is deprecated from Python 3.12).
+# Rows go to the DBAPI as tuples (SQLAlchemy's per-row parameter processing cost more than the
+# insert itself), built straight from the validated records' field values with `itemgetter` /
+# `astuple`; patients.conditions, the one computed column, comes last. Dates go to PostgreSQL as
+# dates and to SQLite as ISO text through the adapter below, the form SQLAlchemy's Date type stores
+# and reads back (sqlite3's own default date adapter is deprecated from Python 3.12).
 
 sqlite3.register_adapter(date, date.isoformat)
 # sqlite3 binds exact int/float/str at once but sends every other value (None, bool) through its
@@ -71,11 +66,11 @@ for _enum in vars(vocab).values():  # codes (sex, screening kind …): the text 
 _PATIENT_FIELDS = [c.name for c in _PATIENTS.columns if c.name not in ("patient_id", "seq", "conditions")]
 _PATIENT_GET = itemgetter(*_PATIENT_FIELDS)
 _PATIENT_COLS = [*_PATIENT_FIELDS, "conditions"]  # after patient_id, seq
-_CHILD_COLS = {  # after patient_id, seq
-    name: [f for f in fields if f != "symptoms"] + (["symptoms"] if name == "visits" else [])
-    for name, fields in _CHILD_FIELDS.items()
-}
-_CHILD_GET = {name: itemgetter(*[f for f in cols if f != "symptoms"]) for name, cols in _CHILD_COLS.items()}
+# A child row is (patient_id, seq, *values) with the values in the model's field order
+# (fast_json.FIELDS, which is also a fast_json Struct's astuple order), from either kind of record.
+_FIELDS = fast_json.FIELDS
+_FIELDS_GET = {name: itemgetter(*fields) for name, fields in _FIELDS.items()}
+_SYMPTOMS_AT = _FIELDS["visits"].index("symptoms")
 _by_date = attrgetter("date")
 
 
@@ -83,31 +78,21 @@ def _symptoms(symptoms: tuple[str, ...]) -> str | None:
     return json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
 
 
-_HISTORY_GET = _CHILD_GET["history"]
-_DATED_GETS = tuple((name, _CHILD_GET[name]) for name in ("labs", "screenings", "referrals"))
-_VISIT_GET = _CHILD_GET["visits"]
-
-
 def _add_rows(patient: Patient, pid: str, children: dict[str, list[tuple]]) -> None:
-    """Append the (patient_id, seq, *fields) rows of a new patient's child lists: _child_tuples
-    for every list at once, the per-patient step of a bulk import."""
+    """Append the child rows of a new patient (a pydantic Patient): history in record order, the
+    dated lists in date order (ties in record order), a visit's symptoms as JSON text."""
     fields = patient.__dict__
-    items = fields["history"]
-    if items:
-        children["history"] += [(pid, seq, *_HISTORY_GET(i.__dict__)) for seq, i in enumerate(items)]
-    items = fields["visits"]
-    if items:
-        if len(items) > 1:
-            items = sorted(items, key=_by_date)
-        children["visits"] += [
-            (pid, seq, *_VISIT_GET(v := i.__dict__), _symptoms(v["symptoms"])) for seq, i in enumerate(items)
-        ]
-    for name, get in _DATED_GETS:
+    for name, get in _FIELDS_GET.items():
         items = fields[name]
-        if items:
-            if len(items) > 1:
-                items = sorted(items, key=_by_date)
-            children[name] += [(pid, seq, *get(i.__dict__)) for seq, i in enumerate(items)]
+        if not items:
+            continue
+        if name != "history" and len(items) > 1:
+            items = sorted(items, key=_by_date)
+        rows = [(pid, seq, *get(i.__dict__)) for seq, i in enumerate(items)]
+        if name == "visits":
+            at = 2 + _SYMPTOMS_AT
+            rows = [(*row[:at], _symptoms(row[at]), *row[at + 1 :]) for row in rows]
+        children[name] += rows
 
 
 def _patient_tuple(patient: Patient) -> tuple:
@@ -115,14 +100,13 @@ def _patient_tuple(patient: Patient) -> tuple:
 
 
 # Records from store/fast_json.py (clean JSONL lines on SQLite): rows straight from the Struct's
-# values, in its field order (UNSET and tuples bind through fast_json's adapters).
+# values (UNSET, ABSENT and a symptoms tuple bind through fast_json's adapters and sentinel).
 _CLEAN_PATIENT_GET = attrgetter(*_PATIENT_FIELDS)
-_CLEAN_FIELDS = fast_json.FIELDS
 _astuple = fast_json.astuple
 
 
 def _add_clean_rows(record, pid: str, children: dict[str, list[tuple]]) -> None:
-    """_add_rows for a fast_json record: the same rows, with the values in _CLEAN_FIELDS order."""
+    """_add_rows for a fast_json record: the same rows, from the Struct's values."""
     items = record.history
     if items:
         children["history"] += [(pid, seq, *_astuple(i)) for seq, i in enumerate(items)]
@@ -180,7 +164,7 @@ class Store:
 
         columns = {
             "patients": (_PATIENTS, ["patient_id", "seq", *_PATIENT_COLS]),
-            **{name: (t, ["patient_id", "seq", *_CHILD_COLS[name]]) for name, t in _CHILD.items()},
+            **{name: (t, ["patient_id", "seq", *_FIELDS[name]]) for name, t in _CHILD.items()},
         }
         self.insert_sql = {name: insert_sql(t, cols) for name, (t, cols) in columns.items()}
         # PostgreSQL: COPY … FROM STDIN inside the same transaction, some five times cheaper on the
@@ -198,10 +182,6 @@ class Store:
             if self.copy_sql is None
             else 0
         )
-        self.clean_sql = {
-            name: insert_sql(table, ["patient_id", "seq", *_CLEAN_FIELDS[name]])
-            for name, table in _CHILD.items()
-        }
         self.update_sql = (
             f"UPDATE {quote(_PATIENTS.name)} SET "
             + ", ".join(f"{quote(c)} = {mark}" for c in _PATIENT_COLS)
@@ -214,15 +194,10 @@ class Store:
             "patients": f"SELECT {pid}, {', '.join(quote(c) for c in _PATIENT_COLS)} "
             f"FROM {quote(_PATIENTS.name)} WHERE {pid} IN ({{}})",
             **{
-                name: f"SELECT {pid}, {quote('seq')}, {', '.join(quote(c) for c in _CLEAN_FIELDS[name])} "
+                name: f"SELECT {pid}, {quote('seq')}, {', '.join(quote(c) for c in _FIELDS[name])} "
                 f"FROM {quote(t.name)} WHERE {pid} IN ({{}}) ORDER BY {pid}, {quote('seq')}"
                 for name, t in _CHILD.items()
             },
-        }
-        self.fields_copy_sql = {
-            name: f"COPY {quote(t.name)} ({', '.join(map(quote, ['patient_id', 'seq', *fields]))}) FROM STDIN"
-            for name, t in _CHILD.items()
-            for fields in [_CLEAN_FIELDS[name]]
         }
 
     def add(self, patient: Patient) -> None:
@@ -249,7 +224,6 @@ class Store:
         new_patients: list[tuple] = []
         old: list = []  # Patients and fast_json Structs of stored patients
         children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
-        clean: dict[str, list[tuple]] = {name: [] for name in _CHILD}  # fast_json rows, Struct field order
         for patient in batch:
             pid = patient.patient_id
             if pid in existing:
@@ -262,7 +236,7 @@ class Store:
                 new_patients.append(
                     (pid, self.next_seq, *_CLEAN_PATIENT_GET(patient), ",".join(patient.conditions))
                 )
-                _add_clean_rows(patient, pid, clean)
+                _add_clean_rows(patient, pid, children)
             self.next_seq += 1
         if new_patients:
             self._insert("patients", new_patients)
@@ -271,18 +245,12 @@ class Store:
         for name, rows in children.items():
             if rows:
                 self._insert(name, rows)
-        for name, rows in clean.items():
-            if rows:
-                self._sqlite_insert(self.clean_sql[name], rows)
 
-    def _insert(self, name: str, rows: list[tuple], fields_order: bool = False) -> None:
-        """Insert rows of (patient_id, seq, *values): the values in the table's column order
-        (_CHILD_COLS, from a Patient) or, with `fields_order`, in fast_json.FIELDS order."""
+    def _insert(self, name: str, rows: list[tuple]) -> None:
         if self.copy_sql is None:
-            self._sqlite_insert((self.clean_sql if fields_order else self.insert_sql)[name], rows)
+            self._sqlite_insert(self.insert_sql[name], rows)
             return
-        copy_sql = (self.fields_copy_sql if fields_order else self.copy_sql)[name]
-        with self.conn.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
             write = copy.write_row
             for row in rows:
                 write(row)
@@ -370,25 +338,22 @@ class Store:
                 written += merged
             if changed:
                 self.conn.execute(delete(table).where(table.c.patient_id.in_(changed)))
-                self._insert(name, written, fields_order=True)
+                self._insert(name, written)
 
 
 # ---- upsert helpers -----------------------------------------------------------------------------
-# A child row of the merge is (patient_id, seq, *values) with the values in fast_json.FIELDS order
-# (the model's field order, which is a Struct's astuple order), as the stored rows are selected.
+# A merge row is a child row as written (above); the stored rows are selected in the same order.
 
 _first = itemgetter(0)
-_MERGE_GET = {name: itemgetter(*fields) for name, fields in _CLEAN_FIELDS.items()}
 # A fast_json child's absent field (ABSENT) and an empty symptoms tuple are stored as NULL.
 _as_stored = {fast_json.ABSENT: None, (): None}.get
 _CHILD_DATES_AT = {
     name: tuple(i for i, f in enumerate(fields) if isinstance(_CHILD[name].c[f].type, Date))
-    for name, fields in _CLEAN_FIELDS.items()
+    for name, fields in _FIELDS.items()
 }
-_SYMPTOMS_AT = _CLEAN_FIELDS["visits"].index("symptoms")
 _PATIENT_DATES_AT = tuple(i for i, c in enumerate(_PATIENT_COLS) if isinstance(_PATIENTS.c[c].type, Date))
 _MERGE_KEY = {  # the key of a merge row: a stored row with the key of an incoming one is replaced
-    name: itemgetter(*(2 + _CLEAN_FIELDS[name].index(f) for f in key))
+    name: itemgetter(*(2 + _FIELDS[name].index(f) for f in key))
     for name, key in {
         "history": ("code",),
         "visits": ("date",),
@@ -397,7 +362,7 @@ _MERGE_KEY = {  # the key of a merge row: a stored row with the key of an incomi
         "referrals": ("date", "to"),
     }.items()
 }
-_MERGE_DATE = {name: itemgetter(_CLEAN_FIELDS[name].index("date")) for name in _DATED}
+_MERGE_DATE = {name: itemgetter(_FIELDS[name].index("date")) for name in _DATED}
 
 
 def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
@@ -408,7 +373,7 @@ def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
     if name != "history" and len(items) > 1:
         items = sorted(items, key=_by_date)
     if isinstance(items[0], BaseModel):
-        get = _MERGE_GET[name]
+        get = _FIELDS_GET[name]
         rows = [[*map(_as_stored, t, t)] for t in [get(i.__dict__) for i in items]]
     else:
         rows = [[*map(_as_stored, t, t)] for t in map(_astuple, items)]
