@@ -36,6 +36,7 @@ from msgspec import UNSET, Meta, UnsetType
 from pydantic import BaseModel
 
 from pathways.models import Patient
+from store.readers.jsonl import keys_written
 from store.validation import _ITEM_MODELS, _valid_id, plausible_limits, symptom_codes
 
 CHILD_LISTS = ("history", "visits", "labs", "screenings", "referrals")
@@ -202,7 +203,7 @@ def keys_given(record) -> int:
 def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
     """True when a decoded record needs no finding and no rejection: the rules of
     store/validation.py that the decoder's types cannot say, each in its cheap form."""
-    if line.count(":" if isinstance(line, str) else b":") != keys_given(record):
+    if keys_written(line) != keys_given(record):
         return False  # a repeated key, or a colon inside a string value: the slow path decides
     born, sex = record.birth_date, record.sex
     number = record.id_number

@@ -2,17 +2,17 @@
 line; a line that is not JSON, not an object, or repeats a key is rejected with its line number
 (JSON parsers silently keep the last of two equal keys).
 
-Fast path: the reader hands the line itself to store/importer.py, which validates it with
-pydantic's JSON parser and checks for repeated keys by comparing the keys written in the line with
-the keys the record ended up with (`count_keys` / `record_keys`). Only a line that fails that check
-or validation is parsed here in Python, with a hook that names the repeated key (`parse_line`).
+Fast path: the reader hands the line itself to store/importer.py, which decodes it with msgspec
+(store/fast_json.py) or pydantic's JSON parser and checks for repeated keys by comparing the keys
+written in the line (`keys_written`) with the keys the record ended up with. Only a line that fails
+that check or validation is parsed here in Python, with a hook that names the repeated key
+(`parse_line`).
 """
 
 from __future__ import annotations
 
 import codecs
 import json
-import re
 from collections.abc import Iterator
 
 from pathways.errors import Problem
@@ -80,23 +80,14 @@ def raw_text(item: Item) -> str:
     return item.raw
 
 
-_SPACED_KEY = re.compile(r'"\s+:')
-
-
-def count_keys(line: str) -> int | None:
-    """Keys written in the line, or None when a cheap count cannot be trusted (`"key" :`)."""
-    if _SPACED_KEY.search(line):
-        return None
-    return line.count('":')  # a string value containing `":` over-counts: that only costs the slow path
-
-
-def record_keys(model) -> int:
-    """Keys the validated record was given (nested), to compare with `count_keys`."""
-    total = len(model.model_fields_set)
-    for name in ("history", "visits", "labs", "screenings", "referrals"):
-        for child in getattr(model, name):
-            total += len(child.model_fields_set)
-    return total
+def keys_written(text: str | bytes) -> int:
+    """An upper bound of the keys written in a JSONL line, for the repeated-key check: every key of
+    every object is followed by exactly one colon (JSON whitespace between them or not), and the
+    other colons sit inside string values. So the count equals the keys the decoded record was given
+    (distinct fields) only when no key repeats and no string value holds a colon; anything else
+    takes the slow path, which names a repeated key (`parse_line`). One pass of `count` over the
+    line, a microsecond for a 2 kB record."""
+    return text.count(b":" if isinstance(text, bytes) else ":")
 
 
 def parse_line(item: Item) -> Item:
