@@ -1,4 +1,5 @@
-"""Helpers shared by the storage tests: write records as a JSONL roster, read the database back."""
+"""Helpers shared by the storage tests: a minimal valid record, write records as a JSONL roster,
+read the database back."""
 
 from __future__ import annotations
 
@@ -17,3 +18,20 @@ def export(db_url) -> list[dict]:
     out = io.StringIO()
     export_jsonl(db_url, out)
     return [json.loads(line) for line in out.getvalue().split("\n") if line]
+
+
+VALID_MALE = "370202195803021236"  # born 1958-03-02, male
+
+
+def record(**changes) -> dict:
+    """A minimal valid record with `changes` (a value of None removes the field)."""
+    base = {
+        "patient_id": "p1",
+        "id_number": VALID_MALE,
+        "sex": "M",
+        "birth_date": "1958-03-02",
+        "conditions": ["hypertension"],
+        "enrolled_on": "2021-05-10",
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from roster_files import VALID_MALE, record
 
 from pathways import resident_id
 from pathways.models import Patient
@@ -22,21 +23,11 @@ from store.readers.jsonl import _item, keys_written
 from store.validation import _implausible, _valid_id, check_dates, check_plausible, check_resident_id
 
 AS_OF = date(2026, 11, 30)
-VALID_MALE = "370202195803021236"  # born 1958-03-02, male
 BORN = date(1958, 3, 2)
 
 
 def patient(**changes) -> Patient:
-    base = {
-        "patient_id": "p1",
-        "id_number": VALID_MALE,
-        "sex": "M",
-        "birth_date": "1958-03-02",
-        "conditions": ["hypertension"],
-        "enrolled_on": "2021-05-10",
-    }
-    base.update(changes)
-    return Patient.model_validate({k: v for k, v in base.items() if v is not None})
+    return Patient.model_validate(record(**changes))
 
 
 # ---- resident ID --------------------------------------------------------------------------------

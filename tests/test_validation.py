@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from roster_files import VALID_MALE, record
 
 from pathways.errors import SangaoError
 from store import read_roster
@@ -17,20 +18,6 @@ from store.readers.jsonl import _item
 from store.validation import plausible_limits
 
 AS_OF = date(2026, 11, 30)
-VALID_MALE = "370202195803021236"  # born 1958-03-02, male
-
-
-def record(**changes) -> dict:
-    base = {
-        "patient_id": "p1",
-        "id_number": VALID_MALE,
-        "sex": "M",
-        "birth_date": "1958-03-02",
-        "conditions": ["hypertension"],
-        "enrolled_on": "2021-05-10",
-    }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def run(tmp_path, *records, as_of=AS_OF, raw_lines=()):
