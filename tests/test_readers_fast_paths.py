@@ -414,3 +414,41 @@ def test_a_resident_id_typed_as_a_number_is_refused_even_after_the_same_id_as_te
         (10, "D017"),
         (11, "D017"),
     ]
+
+
+def test_coded_cell_lookups_are_remembered_up_to_a_bound(tmp_path, monkeypatch):
+    """A coded column of junk (a distinct unknown text per row) must not grow the reader's lookup
+    memo without bound; past the bound a text is looked up again, with the same outcome."""
+    folder = tmp_path / "junk"
+    folder.mkdir()
+    rows = [["姓名", "性别", "出生日期", "身份证号", "随访日期", "血压", "管理病种"]]
+    for n in range(40):
+        number = f"37020219{58 + n % 5:02d}0302{123 + n % 7:03d}"
+        rows.append(["人", "男", "", number, f"2026-01-{1 + n % 9:02d}", "150/90", f"病种{n % 20}"])
+    write_csv(folder / "随访.csv", rows)
+
+    calls, largest = [], [0]
+    real_lookup, real_ctx_lookup = tabular.lookup, tabular._Ctx.lookup
+
+    def counting_lookup(*args):
+        calls.append(args[2])
+        return real_lookup(*args)
+
+    def watched(self, *args, **kwargs):
+        value = real_ctx_lookup(self, *args, **kwargs)
+        largest[0] = max(largest[0], len(self.memo))
+        return value
+
+    monkeypatch.setattr(tabular, "lookup", counting_lookup)
+    monkeypatch.setattr(tabular._Ctx, "lookup", watched)
+    unbounded = read_everything([folder])
+    distinct = len(set(calls))
+    assert len(calls) == distinct  # each text looked up once
+    assert largest[0] == distinct
+
+    calls.clear()
+    largest[0] = 0
+    monkeypatch.setattr(tabular, "_LOOKUP_MEMO", 4)
+    assert read_everything([folder]) == unbounded
+    assert largest[0] == 4
+    assert len(calls) > distinct  # junk past the bound is looked up again, not remembered

@@ -459,7 +459,7 @@ class _Ctx:
     mapping: Mapping
     tally: _Tally
     table: Table
-    memo: dict = field(default_factory=dict)  # a column holds few distinct values: look each up once
+    memo: dict = field(default_factory=dict)  # a coded column holds few distinct values: look each up once
     plan: list = field(default_factory=list)  # per column: (index, column, person?, parser, memo)
 
     def __post_init__(self) -> None:
@@ -468,9 +468,12 @@ class _Ctx:
     def lookup(self, fld: str, kind: str, text: str, form: str | None | bool = True):
         form = self.table.form if form is True else form
         key = (fld, kind, text, form)
-        if key not in self.memo:
-            self.memo[key] = lookup(fld, kind, text, form, self.mapping.values)
-        return self.memo[key]
+        value = self.memo.get(key, _MISSING)
+        if value is _MISSING:
+            value = lookup(fld, kind, text, form, self.mapping.values)
+            if len(self.memo) < _LOOKUP_MEMO:  # bounded: a column of junk would otherwise grow it per row
+                self.memo[key] = value
+        return value
 
 
 def _text(cell) -> str:
@@ -625,6 +628,7 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
 
 _MISSING = object()
 _MEMO_CELLS = 4096  # distinct texts remembered per column (bounded: a name column never repeats)
+_LOOKUP_MEMO = 16 * _MEMO_CELLS  # coded-cell lookups remembered per table (`_Ctx.lookup`)
 _PURE_KINDS = ("date", "num", "bool", "urban", "sex", "enum")
 
 
