@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from engine.compile import OPS
 from guidelines.model import GuidelineSet
 from guidelines.schema import (
     All,
@@ -17,8 +18,6 @@ from guidelines.schema import (
     Not,
     ParamRef,
 )
-
-_OPS = ("eq", "ne", "lt", "lte", "gt", "gte")
 
 
 def _walk(condition) -> Iterator[Compare]:
@@ -69,7 +68,7 @@ def iter_comparisons(gset: GuidelineSet) -> Iterator[tuple[str, str, str, float]
         for cmp in _walk(condition):
             if cmp.fact is None:
                 continue
-            for op in _OPS:
+            for op in OPS:
                 value = getattr(cmp, op)
                 if isinstance(value, ParamRef):
                     value = gset.parameters[value.param].value if value.param in gset.parameters else None

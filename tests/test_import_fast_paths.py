@@ -181,24 +181,14 @@ def _around(limit):
     st.lists(
         st.fixed_dictionaries(
             {},
-            optional={
-                name: st.none()
-                | st.floats(limit.min - 5, limit.max + 5)
-                | st.sampled_from([limit.min, limit.max])
-                for name, limit in _limits["visits"].items()
-            },
+            optional={name: _around(limit) for name, limit in _limits["visits"].items()},
         ),
         max_size=3,
     ),
     st.lists(
         st.fixed_dictionaries(
             {},
-            optional={
-                name: st.none()
-                | st.floats(limit.min - 5, limit.max + 5)
-                | st.sampled_from([limit.min, limit.max])
-                for name, limit in _limits["labs"].items()
-            },
+            optional={name: _around(limit) for name, limit in _limits["labs"].items()},
         ),
         max_size=2,
     ),
