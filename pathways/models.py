@@ -113,6 +113,9 @@ class Patient(_Frozen):
     patient_id: StrictStr = Field(min_length=1)
     id_number: StrictStr | None = None
     name: StrictStr | None = None
+    phone: StrictStr | None = Field(
+        None, description="added field: the patient's contact number; masked outside the team's call list"
+    )
     sex: Sex
     birth_date: IsoDate
     team: StrictStr | None = None

@@ -281,8 +281,8 @@ def generate_jsonl(n: int, seed: int, as_of: date) -> Iterator[str]:
 # labels are ones store/readers/aliases.py recognises (tests/test_synthetic.py checks both).
 CSV_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "patients": (
-        ("patient_id", "患者编号"), ("id_number", "身份证号"), ("name", "姓名"), ("sex", "性别"),
-        ("birth_date", "出生日期"), ("team", "家医团队"), ("institution", "管理机构"), ("region", "地区"),
+        ("patient_id", "患者编号"), ("id_number", "身份证号"), ("name", "姓名"), ("phone", "本人电话"),
+        ("sex", "性别"), ("birth_date", "出生日期"), ("team", "家医团队"), ("institution", "管理机构"), ("region", "地区"),
         ("urban", "城乡"), ("conditions", "管理病种"), ("enrolled_on", "建档日期"),
         ("deceased_on", "死亡日期"),
         ("moved_out_on", "迁出日期"), ("smoker", "吸烟"), ("pregnant", "妊娠"), ("breastfeeding", "哺乳"),
@@ -348,6 +348,16 @@ def generate_csv_rows(n: int, seed: int, as_of: date) -> Iterator[tuple[str, lis
                            ("screenings", "screenings"), ("referrals", "referrals")):
             for item in record.get(key, ()):
                 yield table, [pid] + [_csv_cell(f, item.get(f)) for f, _ in CSV_TABLES[table][1:]]
+
+
+_MOBILE_PREFIXES = ("135", "136", "138", "139", "150", "152", "158", "186", "187", "188")
+
+
+def _phone(id_number: str) -> str:
+    """A synthetic mobile number derived from the resident ID, so adding it draws nothing from the
+    roster's random stream (the rest of a seeded roster stays as it was)."""
+    digits = int(id_number[6:17]) * 2654435761 % 10**9
+    return _MOBILE_PREFIXES[digits % len(_MOBILE_PREFIXES)] + f"{digits % 10**8:08d}"
 
 
 def _csv_cell(field: str, value) -> str:
@@ -458,6 +468,7 @@ class _Generator:
         id_number = self.resident_id(id_area, birth, sex)
 
         line = (f'{{"patient_id":"{area}-{k + 1:06d}","id_number":"{id_number}","name":"{surname}{given}",'
+                f'"phone":"{_phone(id_number)}",'
                 f'"sex":"{sex}","birth_date":"{iso(birth)}","team":"{district}-家医团队{team_no:02d}",'
                 f'"institution":"{township}{"社区卫生服务中心" if urban else "卫生院"}",'
                 # Shandong lies north of the Qinling–Huaihe line (China-PAR's north).

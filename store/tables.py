@@ -23,6 +23,7 @@ class PatientRow(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     id_number: str | None = None
     name: str | None = None
+    phone: str | None = None
     sex: str
     birth_date: dt.date
     team: str | None = Field(default=None, index=True)

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from pathways.errors import SangaoError
+from store import read_patients
 from store.exporter import export_jsonl
 from store.importer import import_files
 
@@ -174,14 +175,29 @@ def test_an_unrecognised_column_is_reported_and_ignored(tmp_path):
     write_csv(
         tmp_path / "patients.csv",
         [
-            ["患者编号", "性别", "出生日期", "管理病种", "建档日期", "联系电话"],
-            ["p1", "女", "1960-01-01", "糖尿病", "2022-01-01", "13800000000"],
+            ["患者编号", "性别", "出生日期", "管理病种", "建档日期", "工作单位"],
+            ["p1", "女", "1960-01-01", "糖尿病", "2022-01-01", "某某公司"],
         ],
         "utf-8",
     )
     report = import_files([tmp_path / "patients.csv"], f"sqlite:///{tmp_path / 'db.sqlite'}", AS_OF)
     assert report.ok
-    assert [(p.code, p.line, p.column) for p in report.findings] == [("D108", 1, "联系电话")]
+    assert [(p.code, p.line, p.column) for p in report.findings] == [("D108", 1, "工作单位")]
+
+
+def test_a_contact_number_imports_as_the_phone_with_the_excel_tab_stripped(tmp_path):
+    write_csv(
+        tmp_path / "patients.csv",
+        [
+            ["患者编号", "性别", "出生日期", "管理病种", "建档日期", "联系电话"],
+            ["p1", "女", "1960-01-01", "糖尿病", "2022-01-01", "13800000000\t"],
+        ],
+        "utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    report = import_files([tmp_path / "patients.csv"], url, AS_OF)
+    assert report.ok and not report.findings
+    assert [p.phone for p in read_patients(url)] == ["13800000000"]
 
 
 def test_a_workbook_with_patient_visit_and_note_sheets_imports(tmp_path):

@@ -60,6 +60,7 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
             "id_number",
         ),
         "name": _f("text", "姓名", "患者姓名", "居民姓名", "name"),
+        "phone": _f("text", "本人电话", "联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "phone"),
         "sex": _f("sex", "性别", "sex"),
         "birth_date": _f("date", "出生日期", "出生年月日", "生日", "birth_date"),
         "team": _f("text", "团队", "家医团队", "家庭医生团队", "签约团队", "责任团队", "team"),
