@@ -58,6 +58,15 @@ def mask(id_number: str | None) -> str:
     return id_number[:6] + "*" * max(len(id_number) - 10, 0) + id_number[-4:]
 
 
+def mask_phone(phone: str | None) -> str:
+    """138****1234 style: the first three and last four digits only (shorter numbers keep less)."""
+    if not phone:
+        return ""
+    if len(phone) <= 7:
+        return phone[:1] + "*" * (len(phone) - 1)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
 def mask_name(name: str | None) -> str:
     """张* / 欧阳** : surname character only."""
     if not name:

@@ -152,3 +152,16 @@ CHILD_TABLES = {
     "screenings": ScreeningRow,
     "referrals": ReferralRow,
 }
+
+
+class AuditRow(SQLModel, table=True):
+    """One use of an unmasking option: who showed full names, phones or IDs, when, with which
+    command, for how many patients (store/audit.py)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: str  # ISO 8601 with the UTC offset, as cli.py read the clock
+    who: str
+    command: str
+    patients: int
