@@ -282,46 +282,26 @@ def roster_generate(
 
     Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl
     """
-    import csv
-
-    from pathways.synthetic import CSV_TABLES, generate_csv_rows, generate_jsonl
+    from store.generated import write_csv_set, write_jsonl
 
     as_of = as_of or _today()
     if fmt is GeneratedFormat.csv:
         folder = out or Path("roster-csv")
         if folder.exists() and not folder.is_dir():
             raise typer.BadParameter(f"{folder} is a file; csv needs a directory for its tables", param_hint="--out")
-        folder.mkdir(parents=True, exist_ok=True)
-        files = {table: (folder / f"{table}.csv").open("w", encoding="utf-8-sig", newline="") for table in CSV_TABLES}
-        try:
-            writers = {table: csv.writer(f) for table, f in files.items()}
-            for table, columns in CSV_TABLES.items():
-                writers[table].writerow([header for _, header in columns])
-            for table, row in generate_csv_rows(patients, seed, as_of):
-                writers[table].writerow(row)
-        finally:
-            for f in files.values():
-                f.close()
-        err_console.print(f"wrote {patients} patients to {folder}/ ({', '.join(f'{t}.csv' for t in CSV_TABLES)})",
+        paths = write_csv_set(folder, patients, seed, as_of)
+        err_console.print(f"wrote {patients} patients to {folder}/ ({', '.join(p.name for p in paths)})",
                           markup=False, highlight=False)
         return
-    lines = generate_jsonl(patients, seed, as_of)
     if out is None:
-        stream = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
-        for line in lines:
-            if stream is not None:
-                stream.write(line.encode() + b"\n")
-            else:
-                sys.stdout.write(line + "\n")
+        write_jsonl(sys.stdout.buffer, patients, seed, as_of)
         return
     if out.is_dir():
         raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
                                  param_hint="--out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="\n") as f:
-        for line in lines:
-            f.write(line)
-            f.write("\n")
+    with out.open("wb") as f:
+        write_jsonl(f, patients, seed, as_of)
     err_console.print(f"wrote {patients} patients to {out}", markup=False, highlight=False)
 
 

@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from reports.csv_safe import SafeWriter, safe_cell
+from pathways.csv_safe import SafeWriter, safe_cell
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+86 138", "-2+3", "@SUM(A1)", "\tx", "\rx"])
