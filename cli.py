@@ -730,35 +730,48 @@ def _configure_store() -> None:
             raise typer.BadParameter(f"SANGAO_DB_WAIT={wait!r} is not a number of seconds") from None
 
 
+def _message_lang() -> str:
+    """The language of main()'s error messages: `--lang en` on the command line or SANGAO_LANG=en,
+    else Chinese."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return "en" if args[i + 1] == "en" else "zh"
+        if arg.startswith("--lang="):
+            return "en" if arg == "--lang=en" else "zh"
+    return "en" if os.environ.get("SANGAO_LANG") == "en" else "zh"
+
+
 def main() -> None:
     from pathways.errors import Problem
 
+    lang = _message_lang()
     try:
         _sweep_crash_logs(_now())
         _configure_store()
         app()                                # Typer exits 2 on usage errors, 0 on success
     except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)
-        err_console.print(exc.render(), markup=False, highlight=False)
+        err_console.print(exc.render(lang), markup=False, highlight=False)
         sys.exit(1)
     except OSError as exc:                   # a file the user named cannot be opened or written
         if exc.filename is None:
-            _internal_error(exc)
+            _internal_error(exc, lang)
         reason = exc.strerror or type(exc).__name__
         problem = Problem.of("R103", file=str(exc.filename), reason=reason)
-        err_console.print(problem.render(), markup=False, highlight=False)
+        err_console.print(problem.render(lang), markup=False, highlight=False)
         sys.exit(1)
     except Exception as exc:                 # we broke; traceback (no locals) goes to a log
-        _internal_error(exc)
+        _internal_error(exc, lang)
 
 
-def _internal_error(exc: BaseException) -> None:
+def _internal_error(exc: BaseException, lang: str) -> None:
     from pathways.errors import Problem
 
     try:
         log = _write_crash_log(exc)
     except OSError as log_error:
         log = f"(no log: {log_error.strerror})"
-    err_console.print(Problem.of("R104", kind=type(exc).__name__, log=log).render(), markup=False,
+    err_console.print(Problem.of("R104", kind=type(exc).__name__, log=log).render(lang), markup=False,
                       highlight=False)
     sys.exit(3)
 

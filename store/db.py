@@ -21,7 +21,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, event, exc, text
+from sqlalchemy import Engine, event, exc, inspect, text
 from sqlmodel import SQLModel, create_engine
 
 from pathways.errors import Problem, SangaoError
@@ -32,11 +32,15 @@ _busy_timeout_s = 30.0
 _WRITER_LOCK = 0x5A6E6761  # the advisory-lock key of sangao writers on PostgreSQL
 
 
-class DatabaseBusy(SangaoError):
+class DatabaseProblem(SangaoError):
+    """The database, not an input file, is the problem: an import stops instead of rejecting the file."""
+
+
+class DatabaseBusy(DatabaseProblem):
     """Another sangao held the database's write lock for longer than the busy timeout (R102)."""
 
 
-class DatabaseUnavailable(SangaoError):
+class DatabaseUnavailable(DatabaseProblem):
     """The database cannot be opened: a missing folder, no permission, no server (R101)."""
 
 
@@ -74,8 +78,19 @@ def open_db(path_or_url: str, writer: bool = False) -> Engine:
         event.listen(db_engine, "begin", _sqlite_begin)
     elif db_engine.dialect.name == "postgresql":
         event.listen(db_engine, "begin", _postgres_begin)
-    SQLModel.metadata.create_all(db_engine)
+    _create_tables(db_engine)
     return as_writer(db_engine) if writer else db_engine
+
+
+def _create_tables(db_engine: Engine) -> None:
+    """Create the tables a database lacks, under the write lock (two sangao creating them at once
+    would collide on PostgreSQL); a database that has them all is only read, so a reader never
+    waits for a writer here."""
+    wanted = set(SQLModel.metadata.tables)
+    if wanted <= set(inspect(db_engine).get_table_names()):
+        return
+    with as_writer(db_engine).begin() as conn:
+        SQLModel.metadata.create_all(conn)
 
 
 def as_writer(db_engine: Engine) -> Engine:
@@ -164,7 +179,7 @@ def _holder(file: str | None, dialect: str, connection) -> str:
             return "?"
     if dialect == "postgresql" and connection is not None:
         try:
-            with connection.engine.connect() as other:
+            with connection.engine.execution_options(sangao_writer=False).connect() as other:
                 name = other.execute(text(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                     "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key"), {"key": _WRITER_LOCK}

@@ -34,7 +34,7 @@ from pathways import resident_id
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store import fast_json
-from store.db import as_writer, open_db
+from store.db import DatabaseProblem, as_writer, open_db
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import keys_written, parse_line, raw_text
 from store.readers.mapping import Mapping, load_mapping
@@ -329,6 +329,8 @@ def _import_source(
                 patients += 1
                 store.add(patient)
             store.finish()
+    except DatabaseProblem:
+        raise  # busy or unavailable: not this file's fault, and the next would fail the same way
     except SangaoError as exc:
         if source.kind in ("jsonl", "csv"):  # a failed file counts its rows, however far it was read
             for path in source.paths:
