@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import traceback
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
@@ -36,9 +35,13 @@ err_console = Console(stderr=True)
 DEFAULT_DB = "sangao.db"
 
 
-def _today() -> date:
+def _now() -> datetime:
     """The program's only clock read, in China Standard Time (a UTC server would run a day early)."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return datetime.now(ZoneInfo("Asia/Shanghai"))
+
+
+def _today() -> date:
+    return _now().date()
 
 
 def iso_date(value: str | date | None) -> date | None:
@@ -652,23 +655,105 @@ def demo(
 # ==== entry point ===============================================================================
 
 
-def _write_crash_log() -> str:
-    fd, path = tempfile.mkstemp(prefix="sangao-crash-", suffix=".log")
-    with os.fdopen(fd, "w") as f:
-        # No locals: patient records must not reach a log.
-        f.write(traceback.format_exc())
+CRASH_LOG_DAYS = 14  # crash logs older than this are removed at the next start
+
+
+def _state_dir() -> Path:
+    """sangao's private folder for crash logs ($XDG_STATE_HOME/sangao, else ~/.local/state/sangao)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "sangao"
+
+
+def _crash_dir() -> Path:
+    """The crash-log folder, created owner-only (0700): a log names files and code, never patients,
+    but it stays out of a shared /tmp all the same."""
+    folder = _state_dir() / "crash"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    return folder
+
+
+def _sweep_crash_logs(now: datetime) -> None:
+    """Remove crash logs older than CRASH_LOG_DAYS (run at every start; quiet when it cannot)."""
+    folder = _state_dir() / "crash"
+    if not folder.is_dir():
+        return
+    cutoff = now.timestamp() - CRASH_LOG_DAYS * 86400
+    for log in folder.glob("sangao-crash-*.log"):
+        try:
+            if log.stat().st_mtime < cutoff:
+                log.unlink()
+        except OSError:
+            pass
+
+
+def _write_crash_log(exc: BaseException) -> str:
+    from pathways.scrub import scrubbed_traceback
+
+    fd, path = tempfile.mkstemp(prefix="sangao-crash-", suffix=".log", dir=_crash_dir())  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # No locals, no bound SQL parameters, and every message scrubbed of values that could be a
+        # patient's (names, IDs, phones, quoted data): the log is for finding the bug in sangao.
+        f.write(scrubbed_traceback(exc))
     return path
 
 
+def _configure_store() -> None:
+    """Settings of the store read from the environment here (nothing below cli.py reads it)."""
+    wait = os.environ.get("SANGAO_DB_WAIT")
+    if wait:
+        from store import db
+
+        try:
+            db.set_busy_timeout(float(wait))
+        except ValueError:
+            raise typer.BadParameter(f"SANGAO_DB_WAIT={wait!r} is not a number of seconds") from None
+
+
+def _message_lang() -> str:
+    """The language of main()'s error messages: `--lang en` on the command line or SANGAO_LANG=en,
+    else Chinese."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return "en" if args[i + 1] == "en" else "zh"
+        if arg.startswith("--lang="):
+            return "en" if arg == "--lang=en" else "zh"
+    return "en" if os.environ.get("SANGAO_LANG") == "en" else "zh"
+
+
 def main() -> None:
+    from pathways.errors import Problem
+
+    lang = _message_lang()
     try:
+        _sweep_crash_logs(_now())
+        _configure_store()
         app()                                # Typer exits 2 on usage errors, 0 on success
-    except SangaoError as exc:               # the user can fix it
-        err_console.print(exc.render(), markup=False, highlight=False)
+    except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)
+        err_console.print(exc.render(lang), markup=False, highlight=False)
+        sys.exit(1)
+    except OSError as exc:                   # a file the user named cannot be opened or written
+        if exc.filename is None:
+            _internal_error(exc, lang)
+        reason = exc.strerror or type(exc).__name__
+        problem = Problem.of("R103", file=str(exc.filename), reason=reason)
+        err_console.print(problem.render(lang), markup=False, highlight=False)
         sys.exit(1)
     except Exception as exc:                 # we broke; traceback (no locals) goes to a log
-        err_console.print(f"internal error ({type(exc).__name__}); details in {_write_crash_log()}")
-        sys.exit(3)
+        _internal_error(exc, lang)
+
+
+def _internal_error(exc: BaseException, lang: str) -> None:
+    from pathways.errors import Problem
+
+    try:
+        log = _write_crash_log(exc)
+    except OSError as log_error:
+        log = f"(no log: {log_error.strerror})"
+    err_console.print(Problem.of("R104", kind=type(exc).__name__, log=log).render(lang), markup=False,
+                      highlight=False)
+    sys.exit(3)
 
 
 if __name__ == "__main__":

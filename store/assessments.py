@@ -17,7 +17,7 @@ BATCH = 5000
 def save_assessments(db_url: str, assessments: Iterable[Assessment]) -> Iterator[Assessment]:
     """Pass `assessments` through while storing them, in batches, one transaction per batch. A patient's
     earlier assessment at the same as_of with the same set and version is replaced, not duplicated."""
-    db_engine = open_db(db_url)
+    db_engine = open_db(db_url, writer=True)
     batch: list[Assessment] = []
 
     def flush() -> None:

@@ -17,7 +17,7 @@ from store.tables import AuditRow
 
 def record_unmasking(db_url: str, *, who: str, at: datetime, command: str, patients: int) -> None:
     """Append one audit entry; committed before the unmasked output is written."""
-    db_engine = open_db(db_url)
+    db_engine = open_db(db_url, writer=True)
     try:
         with Session(db_engine) as session:
             session.add(AuditRow(at=at.isoformat(), who=who, command=command, patients=patients))

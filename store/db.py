@@ -2,43 +2,215 @@
 engine, called `db_engine` throughout so it is not mistaken for our `engine` package, with every
 table created. SQLite by default (a bare path means a file), PostgreSQL by
 `postgresql+psycopg://user@host/db`.
+
+Concurrent use: SQLite runs in WAL mode (readers never wait for a writer) with a busy timeout;
+writers (`open_db(url, writer=True)`: imports, saved assessments, the audit log) take the write
+lock when their transaction begins (BEGIN IMMEDIATE; on PostgreSQL a transaction-level advisory
+lock), so two writers queue instead of failing half-way. The lock holder's pid is written beside a
+SQLite file (`<db>.sangao-pid`) and is PostgreSQL's application_name (`sangao pid N`). When the
+wait runs out, `DatabaseBusy` (R102) names that pid; a database that cannot be opened is
+`DatabaseUnavailable` (R101). Both are SangaoErrors: exit 1.
+
+Privacy: SQL parameters never appear in an error's text (`hide_parameters`), driver messages are
+scrubbed of values (pathways/scrub.py), and a new SQLite file is created owner-only (0600).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, event
+import contextlib
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, event, exc, inspect, text
 from sqlmodel import SQLModel, create_engine
 
+from pathways.errors import Problem, SangaoError
+from pathways.scrub import scrub
 from store import tables as _tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+_busy_timeout_s = 30.0
+_WRITER_LOCK = 0x5A6E6761  # the advisory-lock key of sangao writers on PostgreSQL
+
+
+class DatabaseProblem(SangaoError):
+    """The database, not an input file, is the problem: an import stops instead of rejecting the file."""
+
+
+class DatabaseBusy(DatabaseProblem):
+    """Another sangao held the database's write lock for longer than the busy timeout (R102)."""
+
+
+class DatabaseUnavailable(DatabaseProblem):
+    """The database cannot be opened: a missing folder, no permission, no server (R101)."""
+
+
+def set_busy_timeout(seconds: float) -> None:
+    """How long a writer waits for another sangao's write to finish (cli.py reads SANGAO_DB_WAIT)."""
+    global _busy_timeout_s
+    _busy_timeout_s = max(0.0, seconds)
 
 
 def to_url(path_or_url: str) -> str:
     """A bare path means a SQLite file; anything with `://` is a SQLAlchemy URL."""
-    text = str(path_or_url)
-    return text if "://" in text else f"sqlite:///{text}"
+    text_ = str(path_or_url)
+    return text_ if "://" in text_ else f"sqlite:///{text_}"
 
 
-def open_db(path_or_url: str) -> Engine:
-    """An engine for `path_or_url` with every sangao table created (idempotent)."""
+def open_db(path_or_url: str, writer: bool = False) -> Engine:
+    """An engine for `path_or_url` with every sangao table created (idempotent). With `writer`,
+    every transaction begun on it takes sangao's write lock first."""
     url = to_url(path_or_url)
-    db_engine = create_engine(url)
+    timeout = _busy_timeout_s
+    connect_args: dict = {}
+    file = None
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        file = url.removeprefix("sqlite:///").split("?", 1)[0]
+        _create_private(file)
+        connect_args = {"timeout": timeout}
+    elif url.startswith("postgresql"):
+        connect_args = {"application_name": f"sangao pid {os.getpid()}",
+                        "options": f"-c lock_timeout={int(timeout * 1000)}"}
+    db_engine = create_engine(url, hide_parameters=True, connect_args=connect_args)
+    where = file or db_engine.url.render_as_string(hide_password=True)
+    event.listen(db_engine, "handle_error", _translate(where, file, db_engine.dialect.name))
     if db_engine.dialect.name == "sqlite":
-        event.listen(db_engine, "connect", _sqlite_pragmas)
+        event.listen(db_engine, "connect", _sqlite_pragmas(timeout))
         event.listen(db_engine, "begin", _sqlite_begin)
-    SQLModel.metadata.create_all(db_engine)
-    return db_engine
+    elif db_engine.dialect.name == "postgresql":
+        event.listen(db_engine, "begin", _postgres_begin)
+    _create_tables(db_engine)
+    return as_writer(db_engine) if writer else db_engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: a large import's index inserts stay cached
-    cursor.close()
-    # sqlite3's own transaction handling begins a transaction only before INSERT/UPDATE/DELETE, so
-    # DDL (the importer drops and rebuilds indexes) would commit on its own. SQLAlchemy's recipe:
-    # the driver stays out of it and every SQLAlchemy transaction is an explicit BEGIN.
-    dbapi_connection.isolation_level = None
+def _create_tables(db_engine: Engine) -> None:
+    """Create the tables a database lacks, under the write lock (two sangao creating them at once
+    would collide on PostgreSQL); a database that has them all is only read, so a reader never
+    waits for a writer here."""
+    wanted = set(SQLModel.metadata.tables)
+    if wanted <= set(inspect(db_engine).get_table_names()):
+        return
+    with as_writer(db_engine).begin() as conn:
+        SQLModel.metadata.create_all(conn)
+
+
+def as_writer(db_engine: Engine) -> Engine:
+    """`db_engine` whose transactions take sangao's write lock when they begin (same pool)."""
+    writer = db_engine.execution_options(sangao_writer=True)
+    file = db_engine.url.database if db_engine.dialect.name == "sqlite" else None
+    if file and file != ":memory:":
+        event.listen(writer, "commit", lambda _conn: _release_pid(file))
+        event.listen(writer, "rollback", lambda _conn: _release_pid(file))
+    return writer
+
+
+def _create_private(file: str) -> None:
+    """A new database file is created 0600 (patient data): SQLite would create it 0644 under the
+    usual umask, and its -wal/-shm files take the database file's mode."""
+    if not file or Path(file).exists() or not Path(file).parent.is_dir():
+        return  # a missing folder is reported by the first connect (R101)
+    try:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise DatabaseUnavailable([Problem.of("R101", file=file, reason=reason)]) from None
+
+
+def _sqlite_pragmas(timeout: float):
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers beside a writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: an import's index inserts stay cached
+        cursor.close()
+        # sqlite3's own transaction handling begins a transaction only before INSERT/UPDATE/DELETE, so
+        # DDL (the importer drops and rebuilds indexes) would commit on its own. SQLAlchemy's recipe:
+        # the driver stays out of it and every SQLAlchemy transaction is an explicit BEGIN.
+        dbapi_connection.isolation_level = None
+
+    return on_connect
 
 
 def _sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A writer takes the write lock at BEGIN: a deferred transaction that reads first and writes
+    # later fails at once (not after the busy timeout) when another writer committed meanwhile.
+    writer = conn.get_execution_options().get("sangao_writer")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+    if writer:
+        file = conn.engine.url.database
+        if file and file != ":memory:":
+            _write_pid(file)
+
+
+def _postgres_begin(conn) -> None:
+    if conn.get_execution_options().get("sangao_writer"):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
+
+
+def _pid_file(file: str) -> Path:
+    return Path(f"{file}.sangao-pid")
+
+
+def _write_pid(file: str) -> None:
+    try:
+        fd = os.open(_pid_file(file), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:
+        pass  # the pid is only for the message another sangao prints
+
+
+def _release_pid(file: str) -> None:
+    try:
+        if _pid_file(file).read_text().strip() == str(os.getpid()):
+            _pid_file(file).unlink()
+    except OSError:
+        pass
+
+
+def _holder(file: str | None, dialect: str, connection) -> str:
+    """The pid of the sangao holding the write lock, or "?"."""
+    if file:
+        try:
+            return _pid_file(file).read_text().strip() or "?"
+        except OSError:
+            return "?"
+    if dialect == "postgresql" and connection is not None:
+        try:
+            with connection.engine.execution_options(sangao_writer=False).connect() as other:
+                name = other.execute(text(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key"), {"key": _WRITER_LOCK}
+                ).scalar()
+                other.rollback()
+            if name and name.startswith("sangao pid "):
+                return name.removeprefix("sangao pid ")
+        except exc.DBAPIError:
+            pass
+    return "?"
+
+
+def _translate(where: str, file: str | None, dialect: str):
+    """handle_error: a locked database → DatabaseBusy; one that cannot be opened → DatabaseUnavailable;
+    every other driver error keeps its type with a message scrubbed of values."""
+
+    def handle(context) -> None:
+        original = context.original_exception
+        message = str(original)
+        lowered = message.lower()
+        busy = ("database is locked" in lowered or "lock timeout" in lowered
+                or "canceling statement due to lock timeout" in lowered
+                or type(original).__name__ == "LockNotAvailable")
+        if busy:
+            pid = _holder(file, dialect, context.connection)
+            raise DatabaseBusy([Problem.of("R102", file=where, pid=pid)]) from None
+        if context.connection is None or "unable to open database file" in lowered:  # while connecting
+            reason = scrub(message.splitlines()[0]) if message else type(original).__name__
+            raise DatabaseUnavailable([Problem.of("R101", file=where, reason=reason)]) from None
+        # Keep the error (it is a bug, or the caller handles it) but without the values it quoted.
+        with contextlib.suppress(AttributeError, TypeError):
+            original.args = (scrub(message),)
+
+    return handle

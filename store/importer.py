@@ -34,7 +34,7 @@ from pathways import resident_id
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store import fast_json
-from store.db import open_db
+from store.db import DatabaseProblem, as_writer, open_db
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import keys_written, parse_line, raw_text
 from store.readers.mapping import Mapping, load_mapping
@@ -258,7 +258,7 @@ def import_files(
         mapping = load_mapping(Path(mapping))
     sources = group_sources([Path(p) for p in paths])
     report = ImportReport()
-    db_engine = open_db(db_url)
+    db_engine = as_writer(open_db(db_url))
     reject_file = open(reject_path, "w", encoding="utf-8-sig", newline="") if reject_path else None  # noqa: SIM115
     try:
         writer = csv.writer(reject_file) if reject_file else None
@@ -329,7 +329,13 @@ def _import_source(
                 patients += 1
                 store.add(patient)
             store.finish()
+    except DatabaseProblem:
+        raise  # busy or unavailable: not this file's fault, and the next would fail the same way
     except SangaoError as exc:
+        if source.kind in ("jsonl", "csv"):  # a failed file counts its rows, however far it was read
+            for path in source.paths:
+                name = str(path)
+                source.rows_read[name] = max(source.rows_read.get(name, 0), _rows_in(path, source.kind))
         for name in source.rows_read or {str(p): 0 for p in source.paths}:
             fr = file_report(name)
             fr.error, fr.imported, fr.rejected = True, 0, source.rows_read.get(name, 0)
@@ -347,6 +353,17 @@ def _import_source(
     for name in source.rows_read:
         file_report(name)
     report.files += [_finish(fr, source) for fr in files.values()]
+
+
+def _rows_in(path: Path, kind: str) -> int:
+    """Data rows of a text file that failed as a whole: its non-blank lines (a CSV's first is its
+    header; a quoted cell over several lines counts each)."""
+    try:
+        with open(path, "rb") as f:
+            lines = sum(1 for line in f if line.strip(b" \t\r\n,;\xef\xbb\xbf"))
+    except OSError:
+        return 0
+    return max(0, lines - 1) if kind == "csv" else lines
 
 
 @contextmanager

@@ -1,6 +1,50 @@
-"""Codes of the runtime stage (see pathways/codes/__init__.py)."""
+"""Codes of the runtime stage (see pathways/codes/__init__.py): running the engine, and the
+program's own run (files it cannot open, a busy or missing database, an internal error)."""
 
 from pathways.codes import Code
 
 CODES: tuple[Code, ...] = (
+    Code("R001", "run", True,
+         zh="durable_rules 在 {ruleset} 中对事实集 {fact_set} 失败：{reason}",
+         en="durable_rules failed in {ruleset} for fact set {fact_set}: {reason}"),
+    Code("R002", "run", True,
+         zh="python 与 durable 两个运行时对 {who} 在第 {layer} 层结论不同：{diffs}",
+         en="the python and durable runtimes disagree for {who} in layer {layer}: {diffs}",
+         hint_zh="请将此作为缺陷连同指南集一起报告", hint_en="report this as a bug with the guideline set"),
+    Code("R003", "run", True,
+         zh="durable 规则集 {ruleset} 检查 {count} 个事实字段；durable_rules 每个事实最多 {limit} 个",
+         en="durable ruleset {ruleset} tests {count} fact fields; "
+            "durable_rules takes at most {limit} per fact",
+         hint_zh="改用 --engine python，或拆分该项目文件",
+         hint_en="use --engine python, or split the programme file"),
+    Code("R101", "run", True,
+         zh="无法打开数据库 {file}：{reason}", en="cannot open the database {file}: {reason}",
+         hint_zh="检查路径所在的文件夹是否存在且可写，或服务器地址是否正确",
+         hint_en="check that the folder exists and is writable, or that the server address is right"),
+    Code("R102", "run", True,
+         zh="数据库正被另一个 sangao 使用 (pid {pid})：{file}",
+         en="database in use by another sangao (pid {pid}): {file}",
+         hint_zh="等那个命令结束后再运行；或用 SANGAO_DB_WAIT=秒数 等得更久",
+         hint_en="run again when that command has finished, or wait longer with SANGAO_DB_WAIT=SECONDS"),
+    Code("R103", "run", True,
+         zh="无法读取 {file}：{reason}", en="cannot read {file}: {reason}",
+         hint_zh="检查文件名和权限", hint_en="check the file name and its permissions"),
+    Code("R104", "run", True,
+         zh="内部错误（{kind}）；详情见 {log}", en="internal error ({kind}); details in {log}",
+         hint_zh="这是 sangao 的缺陷：请报告，并附上该日志（日志中不含患者数据）",
+         hint_en="this is a bug in sangao: please report it with the log (it holds no patient data)"),
+    Code("R401", "run", True,
+         zh="指南集缺少测量参数 '{name}'", en="measure parameter '{name}' is missing from the guideline set"),
+    Code("R402", "run", True,
+         zh="测量参数 '{name}' 的值 {value} 无效", en="measure parameter '{name}' is {value}"),
+    Code("R403", "run", True,
+         zh="患者 {patient}：{date} 随访：未知症状代码 {code}",
+         en="patient {patient}: visit {date}: unknown symptom code {code}"),
+    Code("R410", "run", True,
+         zh="没有 {year} 年的工作日日历（{date} 需要）",
+         en="no working-day calendar for {year} (needed for {date})"),
+    Code("R411", "run", True,
+         zh="自 {date} 起 {days} 天内没有工作日", en="no working day in the {days} days from {date}",
+         hint_zh="检查该年工作日日历中的假日",
+         hint_en="check the holidays listed for that year in the working-day calendar"),
 )

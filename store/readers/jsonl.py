@@ -119,6 +119,18 @@ def parse_line(item: Item) -> Item:
             )
         )
         return item
+    except RecursionError:  # json's decoder recurses per nesting level
+        item.problems.append(
+            Problem("D001", "not valid JSON: nested too deeply", name, number,
+                    hint="each line must be one JSON object of the interchange format (a few levels deep)")
+        )
+        return item
+    if _has_lone_surrogate(data):  # an escaped lone surrogate (\ud800) decodes but is not text
+        item.problems.append(
+            Problem("D001", "not valid JSON text: an escaped lone surrogate (\\ud800–\\udfff)", name, number,
+                    hint="write the character itself in UTF-8, or a surrogate pair")
+        )
+        return item
     if not isinstance(data, dict):
         item.problems.append(
             Problem(
@@ -134,3 +146,15 @@ def parse_line(item: Item) -> Item:
     pid = data.get("patient_id")
     item.patient_id = pid if isinstance(pid, str) else None
     return item
+
+
+def _has_lone_surrogate(data) -> bool:
+    """True when a decoded string (key or value) holds a lone surrogate, which no text encoding
+    can write (the database, the terminal and the reject file would each fail on it)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except RecursionError:  # nesting json.loads accepted but dumps does not: let validation reject it
+        return False
+    return False

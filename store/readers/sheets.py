@@ -16,6 +16,7 @@ import csv
 import itertools
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -57,7 +58,11 @@ def _within(sheets: list[Sheet], stem: str) -> list[Sheet]:
 def _open_file(path: Path, name: str, stem: str, source: Source, closers: list) -> list[Sheet]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return [_csv_sheet(path, name, stem, source, closers)]
+        sheet = _csv_sheet(path, name, stem, source, closers)
+        if sheet is None:  # empty, a BOM alone, or blank lines only
+            raise SangaoError.one("D030", "the file has no header row (it is empty or blank)", file=name,
+                                  hint="export the table again with its header row")
+        return [sheet]
     if suffix in (".xlsx", ".xlsm"):
         return _within(_xlsx_sheets(path, name, source, closers), stem)
     if suffix == ".xls":
@@ -76,7 +81,19 @@ def _csv_sheet(path: Path, name: str, stem: str, source: Source, closers: list) 
     f.seek(0)
     reader = csv.reader(f, delimiter=max((",", "\t", ";"), key=first.count))
     rows = zip(itertools.count(1), map(tuple, reader))  # (row number, cells), no Python frame per row
-    return _sheet(name, stem, rows, _csv_filled)
+    return _sheet(name, stem, _located_csv_errors(rows, reader, name), _csv_filled)
+
+
+def _located_csv_errors(rows: Iterator[tuple[int, tuple]], reader, name: str) -> Iterator[tuple[int, tuple]]:
+    """`rows`, with the csv module's error (a cell over its 131,072-character limit, a NUL byte)
+    turned into a D030 naming the file and line."""
+    try:
+        yield from rows
+    except csv.Error as exc:
+        raise SangaoError.one(
+            "D030", f"cannot read the CSV: {exc}", file=name, line=reader.line_num,
+            hint="a cell this long or with a NUL character is not a roster value; export the table again",
+        ) from None
 
 
 def _csv_filled(row: tuple[int, tuple[str, ...]]) -> bool:
@@ -96,12 +113,29 @@ def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[S
     sheets = []
     for ws in workbook.worksheets:
         sheet_name = f"{name}[{ws.title}]"
-        rows = ((n, row) for n, row in enumerate(ws.iter_rows(values_only=True), start=1))
+        rows = _located_sheet_errors(
+            ((n, row) for n, row in enumerate(ws.iter_rows(values_only=True), start=1)), sheet_name)
         sheet = _sheet(sheet_name, ws.title, rows, lambda row: any(not is_empty(c) for c in row[1]))
         if sheet is not None:
             source.encodings[sheet_name] = "xlsx"
             sheets.append(sheet)
     return sheets
+
+
+def _located_sheet_errors(rows: Iterator[tuple[int, tuple]], name: str) -> Iterator[tuple[int, tuple]]:
+    """`rows` of a workbook sheet, with damaged XML or a damaged compressed part turned into a
+    D030 naming the sheet (openpyxl reads both lazily, row by row)."""
+    from xml.etree.ElementTree import ParseError
+
+    last = 0
+    try:
+        for last, row in rows:  # noqa: B007  (`last` names the row after which it broke)
+            yield last, row
+    except (ParseError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError) as exc:
+        raise SangaoError.one(
+            "D030", f"the sheet is damaged after row {last}: {type(exc).__name__}", file=name,
+            hint="open it in Excel or WPS and save it again as .xlsx",
+        ) from None
 
 
 def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
@@ -159,10 +193,14 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
     sheets: list[Sheet] = []
     with archive:
         members = sorted(
-            (member_name(i), i)
-            for i in archive.infolist()
-            if not i.is_dir() and not member_name(i).startswith("__MACOSX/")
+            ((member_name(i), i) for i in archive.infolist()
+             if not i.is_dir() and not member_name(i).startswith("__MACOSX/")),
+            key=lambda pair: pair[0],
         )
+        for (first, _), (second, _) in itertools.pairwise(members):
+            if first == second:  # which of the two is the export? Neither may be guessed
+                raise SangaoError.one("D030", f"the archive holds two members named {first!r}", file=name,
+                                      hint="make the archive again with each part once")
         for index, (member, info) in enumerate(members):
             inner = Path(member)
             if inner.suffix.lower() not in SHEET_SUFFIXES:
@@ -171,7 +209,14 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
                 )
                 continue
             target = Path(folder.name) / f"{index}{inner.suffix.lower()}"
-            target.write_bytes(archive.read(info))
+            try:
+                target.write_bytes(archive.read(info))
+            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                # encrypted (RuntimeError), AES or another method (NotImplementedError), a bad CRC or stream
+                raise SangaoError.one(
+                    "D030", f"cannot read archive member {member!r}: {exc}", file=name,
+                    hint="make the archive again without a password, with ordinary (deflate) compression",
+                ) from None
             sheets += _open_file(target, f"{name}!{member}", inner.stem, source, closers)
     return sheets
 

@@ -1,0 +1,112 @@
+"""Bad input ends in exit 1 with a message naming the file (and line where there is one), never the
+internal-error exit 3: missing files, unopenable databases, broken JSONL lines, CSV files without a
+header or with a huge cell, broken zip archives and workbooks. A bad JSONL line is rejected alone."""
+
+from __future__ import annotations
+
+import sys
+
+import bad_inputs as bad
+import pytest
+
+import cli
+
+AS_OF = "2026-11-30"
+INTERNAL = "R104"  # the internal-error message (exit 3)
+
+
+def run(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """cli.main() in this process (as the console script runs it): exit code and stdout + stderr."""
+    monkeypatch.setattr(sys, "argv", ["sangao", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out + out.err
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path, monkeypatch):
+    """Crash logs of these tests go to a folder of their own."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def test_assess_of_a_missing_roster_file_exits_1_naming_it(monkeypatch, capsys, tmp_path):
+    missing = str(tmp_path / "missing.jsonl")
+    code, out = run(monkeypatch, capsys, "assess", "--roster", missing, "--as-of", AS_OF)
+    assert code == 1, out
+    assert "missing.jsonl" in out and INTERNAL not in out
+
+
+def test_a_database_in_a_missing_folder_exits_1_naming_it(monkeypatch, capsys, tmp_path):
+    roster = bad.write(tmp_path / "r.jsonl", "\n".join(bad.good_lines(2)) + "\n")
+    for args in (["assess", "--db", "/no/dir/x.db", "--as-of", AS_OF],
+                 ["roster", "import", str(roster), "--db", "/no/dir/x.db", "--as-of", AS_OF]):
+        code, out = run(monkeypatch, capsys, *args)
+        assert code == 1, out
+        assert "/no/dir/x.db" in out and INTERNAL not in out
+
+
+@pytest.mark.parametrize("bad_line", ['{"patient_id": "x\\ud800"}', "[" * 1000 + "]" * 1000,
+                                      '{"patient_id": "p9", "name": "\\udfff\\ud800"}',
+                                      '{"a":' * 1000 + "1" + "}" * 1000])
+def test_a_jsonl_line_with_a_lone_surrogate_or_deep_nesting_is_rejected_alone(
+        monkeypatch, capsys, tmp_path, bad_line):
+    lines = bad.good_lines(4)
+    roster = bad.write(tmp_path / "r.jsonl", "\n".join([*lines[:2], bad_line, *lines[2:]]) + "\n")
+    db = tmp_path / "x.db"
+    code, out = run(monkeypatch, capsys, "roster", "import", str(roster), "--db", str(db), "--as-of", AS_OF)
+    assert code == 1, out
+    assert INTERNAL not in out
+    assert "r.jsonl:3" in out
+    from roster_files import export
+
+    assert [r["patient_id"] for r in export(f"sqlite:///{db}")] == ["p0", "p1", "p2", "p3"]
+
+
+@pytest.mark.parametrize("name,data", [
+    ("empty.csv", b""),
+    ("bom.csv", b"\xef\xbb\xbf"),
+    ("blank.csv", b"\n  \n,,\n"),
+])
+def test_a_csv_file_with_no_header_row_exits_1_naming_it(monkeypatch, capsys, tmp_path, name, data):
+    path = bad.write(tmp_path / name, data)
+    code, out = run(monkeypatch, capsys, "roster", "import", str(path), "--db", str(tmp_path / "x.db"))
+    assert code == 1, out
+    assert name in out and INTERNAL not in out
+
+
+def test_a_csv_cell_over_the_field_limit_exits_1_naming_file_and_line(monkeypatch, capsys, tmp_path):
+    rows = bad.PATIENTS_CSV + "p2,370202195803021236,男,1958-03-02,高血压," + "x" * 140_000 + "\n"
+    path = bad.write(tmp_path / "patients.csv", rows)
+    code, out = run(monkeypatch, capsys, "roster", "import", str(path), "--db", str(tmp_path / "x.db"))
+    assert code == 1, out
+    assert "patients.csv:3" in out and INTERNAL not in out
+
+
+@pytest.mark.parametrize("maker", [bad.encrypted_zip, bad.aes_zip, bad.corrupt_member_zip, bad.duplicate_zip])
+def test_a_broken_zip_member_exits_1_naming_the_archive_and_member(monkeypatch, capsys, tmp_path, maker):
+    path = bad.write(tmp_path / "export.zip", maker())
+    code, out = run(monkeypatch, capsys, "roster", "import", str(path), "--db", str(tmp_path / "x.db"))
+    assert code == 1, out
+    assert "export.zip" in out and INTERNAL not in out
+
+
+def test_a_workbook_with_damaged_sheet_xml_exits_1_naming_it(monkeypatch, capsys, tmp_path):
+    path = bad.write(tmp_path / "roster.xlsx", bad.damaged_sheet_xlsx())
+    code, out = run(monkeypatch, capsys, "roster", "import", str(path), "--db", str(tmp_path / "x.db"))
+    assert code == 1, out
+    assert "roster.xlsx" in out and INTERNAL not in out
+
+
+def test_a_failed_file_still_counts_its_rows(tmp_path):
+    from store.importer import import_files
+
+    huge = bad.PATIENTS_CSV + "p2,370202195803021236,男,1958-03-02,高血压," + "x" * 140_000 + "\n\n"
+    not_text = b"\xff\xfe\xff\n" * 3  # neither UTF-8 nor GB18030
+    for name, data, rows in (("patients.csv", huge, 2), ("r.jsonl", not_text, 3)):
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        path = bad.write(folder / name, data)
+        report = import_files([path], f"sqlite:///{folder / 'x.db'}", None)
+        counts = [(f.error, f.rows_read, f.imported, f.rejected) for f in report.files]
+        assert counts == [(True, rows, 0, rows)]
