@@ -513,39 +513,55 @@ def guidelines_effective(
 # ==== guidelines: test / diff (engine-backed) =====================================================
 
 
-def _case_files(gset_path: Path):
-    from guidelines.cases_file import load_case_files
-
-    return load_case_files(gset_path)
-
-
 @guidelines_app.command("test")
 def guidelines_test(
     path: Annotated[str, typer.Argument(help="guideline set: a name or a folder")] = "national-default",
     engine: Annotated[Backend, typer.Option("--engine", help="rules backend")] = Backend.python,
     provisional_calendar: ProvisionalOpt = False,
     coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help="report rules, table rows and thresholds no case covers")] = True,
+    draft_changes: Annotated[bool, typer.Option(
+        "--draft-changes",
+        help="overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed",
+    )] = False,
 ) -> None:
-    """Run every *.cases.yaml example of a set, show a diff for each failure, report coverage.
+    """Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show a
+    diff for each failure, report coverage of the effective set.
 
     Example: sangao guidelines test guidelines/national-default
     """
-    from engine.cases_runner import run_cases
+    from engine.cases_runner import run_set_cases
     from engine.parallel import AssessOptions, build_assessor
 
     assessor = build_assessor(AssessOptions(path, date(2026, 1, 1), engine.value, provisional_calendar))
-    report = run_cases(assessor, _case_files(assessor.gset.path))
+    report = run_set_cases(assessor)
+    if draft_changes:
+        from engine.cases_runner import confirmation_block
+
+        for line in confirmation_block(report):
+            _print_plain(line)
+        return
     for run in report.failed:
-        console.print(f"[red]FAIL[/] {run.id}", highlight=False)
+        where = f"{run.base}/" if run.base else ""
+        console.print(f"[red]FAIL[/] {where}{run.id}", highlight=False)
         for failure in run.failures:
             console.print(f"    {failure}", markup=False, highlight=False)
-    passed = len(report.runs) - len(report.failed)
+    for run in report.changed:
+        console.print(f"changed (expected) {run.base}/{run.id}: {run.change}", markup=False, highlight=False)
+        for failure in run.failures:
+            console.print(f"    {failure}", markup=False, highlight=False)
+    for problem in report.stale:
+        console.print(problem.render(), markup=False, highlight=False)
+    failed = len(report.failed) + len(report.stale)
+    passed = len(report.runs) - len(report.failed) - len(report.changed)
     if coverage:
         for problem in report.coverage:
             console.print(problem.render(), markup=False, highlight=False)
-    console.print(f"{passed} passed, {len(report.failed)} failed; "
+    base_runs = sum(1 for r in report.runs if r.base)
+    base_note = (f" ({base_runs} from base sets, {len(report.changed)} changed as expected)"
+                 if base_runs else "")
+    console.print(f"{passed} passed, {failed} failed{base_note}; "
                   f"coverage: {len(report.coverage) if coverage else 'not checked'} gap(s)")
-    if report.failed or (coverage and report.coverage):
+    if failed or (coverage and report.coverage):
         raise typer.Exit(1)
 
 

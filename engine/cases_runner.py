@@ -37,21 +37,35 @@ class CaseRun:
     as_of: date
     failures: list[str] = field(default_factory=list)
     line: int | None = None
+    base: str | None = None    # the base set's folder name, for a base case run against an overlay
+    change: str | None = None  # why the overlay changes this base case (its `expected_changes`)
+
+    @property
+    def key(self) -> str:
+        """`hypertension::case_name`: how an overlay's `expected_changes` names a base case."""
+        stem = self.file.rsplit("/", 1)[-1].removesuffix(".cases.yaml")
+        return f"{stem}::{self.name}"
 
     @property
     def id(self) -> str:
-        stem = self.file.rsplit("/", 1)[-1].removesuffix(".cases.yaml")
-        return f"{stem}::{self.name}@{self.as_of}"
+        return f"{self.key}@{self.as_of}"
 
 
 @dataclass
 class CasesReport:
     runs: list[CaseRun]
     coverage: list[Problem]
+    stale: list[Problem] = field(default_factory=list)  # confirmed changes that did not happen
 
     @property
     def failed(self) -> list[CaseRun]:
-        return [r for r in self.runs if r.failures]
+        """Runs whose outcome differs from their expectations, unless an overlay confirmed it."""
+        return [r for r in self.runs if r.failures and r.change is None]
+
+    @property
+    def changed(self) -> list[CaseRun]:
+        """Base cases the overlay changes on purpose (confirmed in its `expected_changes`)."""
+        return [r for r in self.runs if r.failures and r.change is not None]
 
 
 def build_patient(case_file: CaseFile, name: str, given: dict[str, Any]) -> Patient:
@@ -128,34 +142,92 @@ def check_expectations(expect: dict[str, Any], assessed: Assessed) -> list[str]:
     return failures
 
 
-def run_cases(assessor: Assessor, case_files: Iterable[CaseFile]) -> CasesReport:
+def run_set_cases(assessor: Assessor) -> CasesReport:
+    """`guidelines test SET`: the set's own cases and, for an overlay, every base set's cases run
+    against the overlay. A base case whose expectations now fail is a failure unless the overlay's
+    cases file confirms it under `expected_changes`; a confirmed change that does not happen is
+    reported too (T121). Coverage is of the effective set."""
+    from guidelines.cases_file import load_case_files
+    from guidelines.loader import base_folders
+
+    own = load_case_files(assessor.gset.path)
+    base = [(folder, load_case_files(folder)) for folder in base_folders(assessor.gset.path)]
+    return run_cases(assessor, own, base)
+
+
+def run_cases(
+    assessor: Assessor,
+    case_files: Iterable[CaseFile],
+    base: Iterable[tuple[Path, list[CaseFile]]] = (),
+) -> CasesReport:
+    """Run `case_files` (the set's own) and `base` (folder, case files) of the sets it extends,
+    nearest first; the confirmations of a set's files apply to the cases of the sets below it."""
+    own = list(case_files)
+    layers: list[tuple[str | None, list[CaseFile]]] = [(None, own)]
+    layers += [(Path(folder).name, files) for folder, files in base]
     runs: list[CaseRun] = []
     fired_rules: set[str] = set()
     seen: dict[str, list[Any]] = defaultdict(list)
     hits: set[tuple[str, int]] = set()
     find_hits = _table_hit_finder(assessor)
-    for cf in case_files:
-        for name, case in cf.cases.items():
-            steps = case.steps or [None]
-            for step in steps:
-                as_of = (step.as_of if step else None) or case.as_of or cf.as_of
-                expect = (step.expect if step else case.expect) or {}
-                given = {**(case.given or {}), **((step.given or {}) if step else {})}
-                run = CaseRun(cf.path, name, as_of, line=cf.case_lines.get(name))
-                runs.append(run)
-                try:
-                    patient = build_patient(cf, name, given)
-                    assessed = assessor.assess(patient, as_of)
-                except Exception as exc:  # a broken case is a failure, reported, not a crash
-                    run.failures.append(f"could not assess: {type(exc).__name__}: {exc}")
-                    continue
-                run.failures.extend(check_expectations(expect, assessed))
-                fired_rules.update(assessed.evaluation.fired)
-                hits.update(find_hits(assessed.evaluation.facts))
-                for fact, value in assessed.evaluation.facts.items():
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        seen[fact].append(value)
-    return CasesReport(runs, coverage_problems(assessor, fired_rules, seen, hits))
+    confirmed: dict[str, tuple[str, str, int | None]] = {}  # case key → (why, file, line)
+    for base_name, files in layers:
+        for cf in files:
+            runs += _run_file(assessor, cf, base_name, confirmed, fired_rules, seen, hits, find_hits)
+        for cf in files:  # this layer's confirmations apply to the layers below it
+            for key, why in cf.expected_changes.items():
+                confirmed.setdefault(key, (why, cf.path, cf.change_lines.get(key)))
+    stale = _stale_confirmations(own, [r for r in runs if r.base is not None])
+    return CasesReport(runs, coverage_problems(assessor, fired_rules, seen, hits), stale)
+
+
+def _stale_confirmations(own: list[CaseFile], base_runs: list[CaseRun]) -> list[Problem]:
+    """Confirmed changes that name no base case, or whose base case still gives its base outcome."""
+    by_key: dict[str, list[CaseRun]] = defaultdict(list)
+    for run in base_runs:
+        by_key[run.key].append(run)
+    problems: list[Problem] = []
+    for cf in own:
+        for key in cf.expected_changes:
+            where = {"file": cf.path, "line": cf.change_lines.get(key)}
+            if key not in by_key:
+                problems.append(Problem.of("T121", case=key, **where))
+            elif not any(r.failures for r in by_key[key]):
+                problems.append(Problem.of("T122", case=key, **where))
+    return problems
+
+
+def _run_file(
+    assessor: Assessor,
+    cf: CaseFile,
+    base_name: str | None,
+    confirmed: dict[str, tuple[str, str, int | None]],
+    fired_rules: set[str], seen: dict[str, list[Any]], hits: set[tuple[str, int]], find_hits,
+) -> list[CaseRun]:
+    runs: list[CaseRun] = []
+    for name, case in cf.cases.items():
+        steps = case.steps or [None]
+        for step in steps:
+            as_of = (step.as_of if step else None) or case.as_of or cf.as_of
+            expect = (step.expect if step else case.expect) or {}
+            given = {**(case.given or {}), **((step.given or {}) if step else {})}
+            run = CaseRun(cf.path, name, as_of, line=cf.case_lines.get(name), base=base_name)
+            if base_name is not None and run.key in confirmed:
+                run.change = confirmed[run.key][0]
+            runs.append(run)
+            try:
+                patient = build_patient(cf, name, given)
+                assessed = assessor.assess(patient, as_of)
+            except Exception as exc:  # a broken case is a failure, reported, not a crash
+                run.failures.append(f"could not assess: {type(exc).__name__}: {exc}")
+                continue
+            run.failures.extend(check_expectations(expect, assessed))
+            fired_rules.update(assessed.evaluation.fired)
+            hits.update(find_hits(assessed.evaluation.facts))
+            for fact, value in assessed.evaluation.facts.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    seen[fact].append(value)
+    return runs
 
 
 def _table_hit_finder(assessor: Assessor):
@@ -193,44 +265,6 @@ def _integer_facts(assessor: Assessor) -> set[str]:
     return names
 
 
-def _owned(assessor: Assessor, key: str) -> bool:
-    """For an overlay, coverage asks only about what the overlay itself brings; its base set's own
-    cases cover the rest."""
-    gset = assessor.gset
-    if not gset.manifest.extends:
-        return True
-    origin = gset.origin.get(key)
-    if origin is None:
-        return False
-    try:
-        inside = Path(origin.file).resolve().is_relative_to(Path(gset.path).resolve())
-    except (OSError, ValueError):
-        return False
-    if inside and key.startswith("screenings."):
-        # a screenings block is replaced whole, so unchanged copies of base items come along
-        return _screening_item(gset, key) != _screening_item(_base_set(gset), key)
-    return inside
-
-
-def _screening_item(gset, key: str):
-    kind = key.removeprefix("screenings.")
-    return next((i for c in gset.screenings.complications for i in c.items if i.kind == kind), None)
-
-
-_BASES: dict[str, object] = {}
-
-
-def _base_set(gset):
-    from guidelines.loader import load_set
-
-    ref = gset.manifest.extends
-    folder = Path(gset.path) / ref
-    target = str(folder) if folder.is_dir() else ref
-    if target not in _BASES:
-        _BASES[target] = load_set(target)
-    return _BASES[target]
-
-
 def coverage_problems(
     assessor: Assessor, fired: set[str], seen: dict[str, list[Any]], hits: set[tuple[str, int]]
 ) -> list[Problem]:
@@ -243,20 +277,18 @@ def coverage_problems(
         return {"file": origin.file, "line": origin.line} if origin else {}
 
     for rule in gset.rules:
-        if rule.id not in fired and _owned(assessor, f"rules.{rule.id}"):
+        if rule.id not in fired:
             problems.append(Problem("T101", f"rule {rule.id} is fired by no case", **where(f"rules.{rule.id}"),
                                     hint="add a case whose expect lists it in reasons_include"))
     for entry in gset.derive:
         table_id = getattr(entry, "table", None)
-        if table_id is None or not _owned(assessor, f"derive.{table_id}"):
+        if table_id is None:
             continue
         for i, _row in enumerate(entry.rows):
             if (table_id, i) not in hits:
                 problems.append(Problem("T102", f"decision table {table_id} row {i + 1} is hit by no case",
                                         **where(f"derive.{table_id}")))
     for owner, fact, op, threshold in iter_comparisons(gset):
-        if not _owned(assessor, owner):
-            continue
         values = seen.get(fact, [])
         # one step past the boundary: a whole unit for integer facts (age, days, counts, mmHg written as
         # whole numbers), else one unit of the threshold's last decimal place
@@ -278,3 +310,21 @@ def coverage_problems(
 
 def _passes(op: str, v: float, t: float) -> bool:
     return {"lt": v < t, "lte": v <= t, "gt": v > t, "gte": v >= t, "eq": v == t, "ne": v != t}[op]
+
+
+def confirmation_block(report: CasesReport, why: str = "TODO: why this overlay changes it") -> list[str]:
+    """The `expected_changes:` lines that would confirm every base case the overlay changes but
+    does not confirm yet (`guidelines test --draft-changes`): the author checks each and edits `why`."""
+    keys: dict[str, str] = {}
+    for run in report.failed:
+        if run.base is not None:
+            keys.setdefault(run.key, run.failures[0].splitlines()[0])
+    lines = ["expected_changes:"] if keys else []
+    for key, first in keys.items():
+        lines.append(f"  # {first}"[:100])
+        lines.append(f"  {key}: {_yaml_text(why)}")
+    return lines
+
+
+def _yaml_text(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

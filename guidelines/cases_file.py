@@ -77,11 +77,19 @@ class _CaseFileDoc(_Strict):
     as_of: date
     patient: dict[str, Any] = Field(default_factory=dict)
     cases: dict[str, CaseSpec] = Field(min_length=1)
+    expected_changes: dict[str, StrictStr] = Field(
+        default_factory=dict,
+        description="overlays: base cases whose outcome this overlay changes on purpose "
+        "(`hypertension::case_name` → why)",
+    )
 
 
 class CaseFile(_CaseFileDoc):
     path: str = Field(description="the file as messages name it")
     case_lines: dict[str, int] = Field(default_factory=dict, description="line of each case's name")
+    change_lines: dict[str, int] = Field(
+        default_factory=dict, description="line of each `expected_changes` entry"
+    )
 
 
 def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
@@ -128,7 +136,9 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
             sorted(problems, key=lambda p: (p.line or 0, p.column if isinstance(p.column, int) else 0))
         )
     lines = {name: src.doc["cases"].lc.key(name)[0] + 1 for name in doc.cases}
-    return CaseFile(**dict(doc), path=src.display, case_lines=lines)
+    changes = src.doc.get("expected_changes") or {}
+    change_lines = {name: changes.lc.key(name)[0] + 1 for name in doc.expected_changes}
+    return CaseFile(**dict(doc), path=src.display, case_lines=lines, change_lines=change_lines)
 
 
 def load_case_files(set_path: Path | str) -> list[CaseFile]:

@@ -61,6 +61,27 @@ def resolve_set(path_or_name: str | Path, relative_to: Path | None = None) -> Pa
     return candidate if relative_to is None else relative_to / candidate
 
 
+def base_folders(path_or_name: str | Path) -> list[Path]:
+    """The folders of the sets `path_or_name` extends, nearest first (empty for a base set). Reads
+    only the manifests; a broken one ends the chain (loading the set reports it)."""
+    folder = resolve_set(path_or_name)
+    seen = {folder.resolve()}
+    out: list[Path] = []
+    while True:
+        try:
+            doc = read_yaml(folder / MANIFEST).doc
+        except SangaoError:
+            return out
+        extends = doc.get("extends") if isinstance(doc, dict) else None
+        if not isinstance(extends, str):
+            return out
+        folder = resolve_set(extends, relative_to=folder)
+        if folder.resolve() in seen or not (folder / MANIFEST).is_file():
+            return out
+        seen.add(folder.resolve())
+        out.append(folder)
+
+
 def load_set(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None) -> GuidelineSet:
     """Load, merge, check. `include_unverified` None: the manifest decides (rules tagged U)."""
     return load_with_draft(path_or_name, include_unverified)[0]
