@@ -97,6 +97,11 @@ class Entry(Generic[T]):
             code, message, self.loc + tuple(sub), hint=hint, at_key=at_key, context=context
         )
 
+    def problem_of(self, code: str, sub: Loc = (), *, at_key: bool = False, **fields: Any) -> Problem:
+        """A registered problem (`Problem.of`) at `sub` below this entry."""
+        context = "at " + render_path(list(sub), self.label)
+        return self.src.problem_of(code, self.loc + tuple(sub), at_key=at_key, context=context, **fields)
+
     @property
     def line(self) -> tuple[str, int, int]:
         from guidelines.yaml_source import locate

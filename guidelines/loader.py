@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from guidelines.checks import Draft, Entry, check_draft, derive_id
 from guidelines.model import GuidelineSet, Origin
+from guidelines.plausible import plausibility_problems
 from guidelines.schema import Classification, DecisionTable, GuidelineFile, Manifest
 from guidelines.yaml_source import (
     SourceFile,
@@ -97,9 +98,9 @@ def load_with_draft(
         raise SangaoError(
             _sorted(problems) or [Problem("G100", "the set did not load", file=display_path(folder))]
         )
-    problems = check_draft(draft)
+    problems = check_draft(draft) + plausibility_problems(draft)
     if problems:
-        raise SangaoError(problems)
+        raise SangaoError(_sorted(problems))
     return _build(draft, folder, include_unverified), draft
 
 

@@ -74,6 +74,16 @@ class SourceFile:
             context="\n".join(parts) or None,
         )
 
+    def problem_of(
+        self, code: str, loc: Loc = (), *, at_key: bool = False, context: str | None = None, **fields: Any
+    ) -> Problem:
+        """A registered problem (`Problem.of`, Chinese and English) at the node `loc` points to."""
+        line, col = locate(self.doc, loc, at_key=at_key)
+        parts = [p for p in (context, excerpt(self.lines, line)) if p]
+        return Problem.of(
+            code, file=self.display, line=line, column=col, context="\n".join(parts) or None, **fields
+        )
+
     def token_at(self, line: int, col: int) -> str:
         """The scalar as written at 1-based line/col (to show `2026.1` or `0123` as typed)."""
         if not 0 < line <= len(self.lines):

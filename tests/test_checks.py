@@ -518,3 +518,60 @@ def test_every_packaged_overlay_example_passes_every_check(folder: str) -> None:
     gset = load_set(root)
     assert gset.manifest.extends  # an overlay, and something in it came from its own files:
     assert any(o.file.endswith(f"{folder}/{Path(o.file).name}") for o in gset.origin.values())
+
+
+# ---- values checked for sense (guidelines/plausible.py, guidelines/data/plausible.yaml) -----------
+
+
+def _slip_overlay(tmp_path: Path, parameters: str, rules: str = "") -> list:
+    folder = tmp_path / "slip"
+    folder.mkdir()
+    (folder / "set.yaml").write_text(
+        'set: slip\nversion: "1"\npolicy_status: local-definition\nextends: national-default\n', encoding="utf-8"
+    )
+    (folder / "county.yaml").write_text(
+        "guideline: county\nparameters:\n" + textwrap.indent(textwrap.dedent(parameters), "  ") + rules,
+        encoding="utf-8",
+    )
+    try:
+        load_set(folder)
+    except SangaoError as exc:
+        return exc.problems
+    return []
+
+
+def test_a_glucose_target_written_in_mg_dl_is_caught_with_the_mmol_l_value(tmp_path: Path) -> None:
+    (p,) = _slip_overlay(tmp_path, "fpg_target: {value: 126}\n")
+    assert (p.code, p.line) == ("C135", 3)
+    assert p.text("en") == (
+        "fpg_target = 126 is outside the plausible range of glucose (1–35 mmol/L); it looks like a value in mg/dL"
+    )
+    assert p.hint_text("en") == "in mmol/L that is 7.0: write 7.0"
+    assert p.text("zh") == "fpg_target = 126 超出血糖的合理范围（1–35 mmol/L），像是以 mg/dL 为单位的数值"
+    assert p.hint_text("zh") == "换算为 mmol/L 是 7.0：请写 7.0"
+
+
+def test_an_age_of_200_and_an_sbp_of_400_are_outside_their_ranges(tmp_path: Path) -> None:
+    problems = _slip_overlay(tmp_path, "bp_target_elderly_age: {value: 200}\nhtn_urgent_sbp: {value: 400}\n")
+    assert [(p.code, p.text("en")) for p in problems] == [
+        ("C134", "bp_target_elderly_age = 200 is outside the plausible range of age (0–120 year)"),
+        ("C134", "htn_urgent_sbp = 400 is outside the plausible range of systolic BP (50–300 mmHg)"),
+    ]
+
+
+def test_the_limits_of_a_plausible_range_are_themselves_plausible(tmp_path: Path) -> None:
+    assert _slip_overlay(tmp_path, "htn_urgent_sbp: {value: 300}\nbp_target_elderly_age: {value: 120}\n") == []
+
+
+def test_a_threshold_literal_in_kpa_says_the_mmhg_value(tmp_path: Path) -> None:
+    rules = textwrap.dedent("""\
+        rules:
+          - id: county.low_dbp
+            color: yellow
+            when: {fact: latest_dbp, lt: 8}
+            explain: 舒张压低
+            source: {doc: PD, clause: local, verification: PD}
+        """)
+    (p,) = _slip_overlay(tmp_path, "htn_urgent_sbp: {value: 180}\n", rules)
+    assert (p.code, p.line, p.column) == ("C135", 7, 34)
+    assert p.hint_text("en") == "in mmHg that is 60: write 60"
