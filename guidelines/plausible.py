@@ -64,7 +64,9 @@ def ranges() -> tuple[dict[str, Plausible], dict[str, Plausible]]:
     data = plain(read_yaml(DATA).doc)
     by_fact: dict[str, Plausible] = {}
     for q in data["quantities"].values():
-        others = tuple((o["unit"], float(o["factor"]), float(o.get("offset", 0))) for o in q.get("other_units", ()))
+        others = tuple(
+            (o["unit"], float(o["factor"]), float(o.get("offset", 0))) for o in q.get("other_units", ())
+        )
         p = Plausible(q["zh"], q["en"], q["unit"], float(q["min"]), float(q["max"]), others)
         for fact in q["facts"]:
             by_fact[fact] = p

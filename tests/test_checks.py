@@ -527,7 +527,8 @@ def _slip_overlay(tmp_path: Path, parameters: str, rules: str = "") -> list:
     folder = tmp_path / "slip"
     folder.mkdir()
     (folder / "set.yaml").write_text(
-        'set: slip\nversion: "1"\npolicy_status: local-definition\nextends: national-default\n', encoding="utf-8"
+        'set: slip\nversion: "1"\npolicy_status: local-definition\nextends: national-default\n',
+        encoding="utf-8",
     )
     (folder / "county.yaml").write_text(
         "guideline: county\nparameters:\n" + textwrap.indent(textwrap.dedent(parameters), "  ") + rules,
@@ -544,7 +545,8 @@ def test_a_glucose_target_written_in_mg_dl_is_caught_with_the_mmol_l_value(tmp_p
     (p,) = _slip_overlay(tmp_path, "fpg_target: {value: 126}\n")
     assert (p.code, p.line) == ("C135", 3)
     assert p.text("en") == (
-        "fpg_target = 126 is outside the plausible range of glucose (1–35 mmol/L); it looks like a value in mg/dL"
+        "fpg_target = 126 is outside the plausible range of glucose (1–35 mmol/L); "
+        "it looks like a value in mg/dL"
     )
     assert p.hint_text("en") == "in mmol/L that is 7.0: write 7.0"
     assert p.text("zh") == "fpg_target = 126 超出血糖的合理范围（1–35 mmol/L），像是以 mg/dL 为单位的数值"
@@ -560,7 +562,8 @@ def test_an_age_of_200_and_an_sbp_of_400_are_outside_their_ranges(tmp_path: Path
 
 
 def test_the_limits_of_a_plausible_range_are_themselves_plausible(tmp_path: Path) -> None:
-    assert _slip_overlay(tmp_path, "htn_urgent_sbp: {value: 300}\nbp_target_elderly_age: {value: 120}\n") == []
+    limits = "htn_urgent_sbp: {value: 300}\nbp_target_elderly_age: {value: 120}\n"
+    assert _slip_overlay(tmp_path, limits) == []
 
 
 def test_a_threshold_literal_in_kpa_says_the_mmhg_value(tmp_path: Path) -> None:
