@@ -35,8 +35,11 @@ class CaseRun:
     file: str
     name: str
     as_of: date
-    failures: list[str] = field(default_factory=list)
+    failures: list[Problem] = field(default_factory=list)
     line: int | None = None
+    fired: list[str] = field(default_factory=list)  # "rule id (colour)" of the rules that fired
+    fired_base: list[str] | None = None  # for a changed base case: what fired under its own set
+    patient: Patient | None = field(default=None, repr=False)
     base: str | None = None    # the base set's folder name, for a base case run against an overlay
     change: str | None = None  # why the overlay changes this base case (its `expected_changes`)
 
@@ -94,38 +97,49 @@ def _same(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
-def check_expectations(expect: dict[str, Any], assessed: Assessed) -> list[str]:
-    """Differences between `expect` and the assessment, one readable line each."""
+def check_expectations(expect: dict[str, Any], assessed: Assessed, **where: Any) -> list[Problem]:
+    """Differences between `expect` and the assessment, one registered problem each (T130–T133);
+    `where`: file and line of the case."""
     out = assessed.assessment.model_dump(mode="json")
     facts = assessed.evaluation.facts
     fired = {r["rule"] for r in out["reasons"]}
     due = {s["kind"] for s in out["screenings_due"]}
     overdue = {s["kind"] for s in out["screenings_due"] if s["overdue"]}
-    failures: list[str] = []
+    failures: list[Problem] = []
+
+    def differs(key: str, want: Any, got: Any) -> None:
+        failures.append(Problem.of("T130", key=key, expected=repr(want), actual=repr(got), **where))
+
     for key, want in expect.items():
         want = _jsonable(want)
         if key == "reasons":
             if set(want) != fired:
-                failures.append(f"reasons: expected exactly {sorted(want)}, got {sorted(fired)}")
+                failures.append(
+                    Problem.of("T131", expected=str(sorted(want)), actual=str(sorted(fired)), **where)
+                )
         elif key in _LIST_EXPECTATIONS:
             have = {"reasons": fired, "due": due, "overdue": overdue}[key.split("_")[0]]
             if key.endswith("_include"):
                 missing = [w for w in want if w not in have]
                 if missing:
-                    failures.append(f"{key}: {missing} not in {sorted(have)}")
+                    failures.append(
+                        Problem.of("T132", key=key, items=str(missing), actual=str(sorted(have)), **where)
+                    )
             else:
                 present = [w for w in want if w in have]
                 if present:
-                    failures.append(f"{key}: {present} present in {sorted(have)}")
+                    failures.append(
+                        Problem.of("T133", key=key, items=str(present), actual=str(sorted(have)), **where)
+                    )
         elif key == "facts":
             for name, value in want.items():
                 actual = _jsonable(facts.get(name))
                 if not _same(value, actual):
-                    failures.append(f"facts.{name}: expected {value!r}, got {actual!r}")
+                    differs(f"facts.{name}", value, actual)
         elif key in ("control", "referral") and isinstance(want, dict):
             actual = out.get(key)
             if actual is None:
-                failures.append(f"{key}: expected {want!r}, got null")
+                failures.append(Problem.of("T130", key=key, expected=repr(want), actual="null", **where))
                 continue
             for sub, value in want.items():
                 got = actual.get(sub)
@@ -134,11 +148,11 @@ def check_expectations(expect: dict[str, Any], assessed: Assessed) -> list[str]:
                 else:
                     ok = _same(value, got)
                 if not ok:
-                    failures.append(f"{key}.{sub}: expected {value!r}, got {got!r}")
+                    differs(f"{key}.{sub}", value, got)
         else:
             actual = out.get(key)
             if not _same(want, actual):
-                failures.append(f"{key}: expected {want!r}, got {actual!r}")
+                differs(key, want, actual)
     return failures
 
 
@@ -151,8 +165,29 @@ def run_set_cases(assessor: Assessor) -> CasesReport:
     from guidelines.loader import base_folders
 
     own = load_case_files(assessor.gset.path)
-    base = [(folder, load_case_files(folder)) for folder in base_folders(assessor.gset.path)]
-    return run_cases(assessor, own, base)
+    folders = base_folders(assessor.gset.path)
+    report = run_cases(assessor, own, [(folder, load_case_files(folder)) for folder in folders])
+    _explain_changes(assessor, folders, report)
+    return report
+
+
+def _explain_changes(assessor: Assessor, folders: list[Path], report: CasesReport) -> None:
+    """For each base case whose outcome changed: the rules that fired under its own set, so the
+    report can say which rules fired differently."""
+    from guidelines.loader import load_set
+
+    by_name = {folder.name: folder for folder in folders}
+    assessors: dict[str, Assessor] = {}
+    for run in report.runs:
+        if run.base is None or not run.failures or run.patient is None:
+            continue
+        if run.base not in assessors:
+            assessors[run.base] = Assessor(load_set(by_name[run.base]), assessor.calendar)
+        try:
+            before = assessors[run.base].assess(run.patient, run.as_of).assessment
+        except Exception:  # noqa: BLE001 - the base set's own run reports it
+            continue
+        run.fired_base = [f"{r.rule} ({r.color.value})" for r in before.reasons]
 
 
 def run_cases(
@@ -215,13 +250,17 @@ def _run_file(
             if base_name is not None and run.key in confirmed:
                 run.change = confirmed[run.key][0]
             runs.append(run)
+            where = {"file": cf.path, "line": run.line}
             try:
                 patient = build_patient(cf, name, given)
                 assessed = assessor.assess(patient, as_of)
             except Exception as exc:  # a broken case is a failure, reported, not a crash
-                run.failures.append(f"could not assess: {type(exc).__name__}: {exc}")
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                run.failures.append(Problem.of("T134", reason=reason, **where))
                 continue
-            run.failures.extend(check_expectations(expect, assessed))
+            run.failures.extend(check_expectations(expect, assessed, **where))
+            run.fired = [f"{r.rule} ({r.color.value})" for r in assessed.assessment.reasons]
+            run.patient = patient
             fired_rules.update(assessed.evaluation.fired)
             hits.update(find_hits(assessed.evaluation.facts))
             for fact, value in assessed.evaluation.facts.items():
@@ -278,16 +317,14 @@ def coverage_problems(
 
     for rule in gset.rules:
         if rule.id not in fired:
-            problems.append(Problem("T101", f"rule {rule.id} is fired by no case", **where(f"rules.{rule.id}"),
-                                    hint="add a case whose expect lists it in reasons_include"))
+            problems.append(Problem.of("T101", rule=rule.id, **where(f"rules.{rule.id}")))
     for entry in gset.derive:
         table_id = getattr(entry, "table", None)
         if table_id is None:
             continue
         for i, _row in enumerate(entry.rows):
             if (table_id, i) not in hits:
-                problems.append(Problem("T102", f"decision table {table_id} row {i + 1} is hit by no case",
-                                        **where(f"derive.{table_id}")))
+                problems.append(Problem.of("T102", table=table_id, row=i + 1, **where(f"derive.{table_id}")))
     for owner, fact, op, threshold in iter_comparisons(gset):
         values = seen.get(fact, [])
         # one step past the boundary: a whole unit for integer facts (age, days, counts, mmHg written as
@@ -302,9 +339,10 @@ def coverage_problems(
                    for v in values)
         if not (on and past):
             missing = " and ".join(x for x, ok in (("on", on), ("just past", past)) if not ok)
-            problems.append(Problem(
-                "T103", f"{owner}: threshold {fact} {op} {threshold:g} has no case {missing} it",
-                **where(owner), hint=f"add cases with {fact} = {threshold:g} and one step past it"))
+            missing_zh = "、".join(x for x, ok in (("正好等于", on), ("刚越过", past)) if not ok)
+            problems.append(Problem.of(
+                "T103", owner=owner, fact=fact, op=op, threshold=f"{threshold:g}", missing=missing,
+                missing_zh=missing_zh, **where(owner)))
     return problems
 
 
@@ -318,7 +356,7 @@ def confirmation_block(report: CasesReport, why: str = "TODO: why this overlay c
     keys: dict[str, str] = {}
     for run in report.failed:
         if run.base is not None:
-            keys.setdefault(run.key, run.failures[0].splitlines()[0])
+            keys.setdefault(run.key, run.failures[0].message)
     lines = ["expected_changes:"] if keys else []
     for key, first in keys.items():
         lines.append(f"  # {first}"[:100])

@@ -145,16 +145,17 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        parser = " ".join(p for p in (exc.context, exc.problem) if p)
         raise SangaoError(
             [
-                Problem(
+                Problem.of(
                     codes["syntax"],
-                    f"YAML syntax: {what}",
                     file=display,
                     line=line,
                     column=col,
                     context=excerpt(lines, line) if line else None,
+                    parser=parser,
+                    **explain_syntax(parser, lines, line),
                 )
             ]
         ) from None
@@ -162,6 +163,63 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
         _PARSED.clear()
     _PARSED[text] = doc
     return SourceFile(path, display, lines, doc)
+
+
+# What the parser's sentence usually means, in plain words, and the likely fix (zh, en).
+_SYNTAX: tuple[tuple[str, str, str, str, str], ...] = (
+    ("found character '\\t'",
+     "用了 Tab 缩进：YAML 只能用空格缩进", "a tab character: YAML indents with spaces only",
+     "把 Tab 换成空格", "replace the tab with spaces"),
+    ("expected <block end>",
+     "缩进与上面的行不一致：同一层的键或列表项（-）必须从同一列开始",
+     "the indentation does not match the lines above: keys or list items (-) of one level start "
+     "in the same column",
+     "让这一行与上面同一层的行对齐（空格数相同）", "line this line up with the lines of its level above it "
+     "(the same number of spaces)"),
+    ("did not find expected",
+     "缩进与上面的行不一致", "the indentation does not match the lines above",
+     "让这一行与上面同一层的行对齐（空格数相同）",
+     "line this line up with the lines of its level above it (the same number of spaces)"),
+    ("mapping values are not allowed",
+     "值里有“: ”，或这一行比上一行的键缩进得更深",
+     "a value holds ': ', or this line is indented deeper than the key above it",
+     "值里有冒号就给整个值加引号（\"…\"），否则对齐缩进",
+     "quote the whole value (\"…\") if it holds a colon, else fix the indentation"),
+    ("could not find expected ':'",
+     "这一行既不是“键: 值”也不是“- 项”", "this line is neither `key: value` nor `- item`",
+     "在键后写英文冒号和一个空格（键: 值）", "write a colon and a space after the key (key: value)"),
+    ("scanning a quoted scalar",
+     "引号打开后没有关上", "a quote is opened and never closed",
+     "在同一行关上引号", "close the quote on the same line"),
+    ("flow mapping",
+     "花括号 { 没有关上，或缺少逗号", "a `{` is not closed, or a comma is missing",
+     "在同一行写 }，项之间用“, ”分隔", "close it with `}` on the same line; separate items with `, `"),
+    ("flow sequence",
+     "方括号 [ 没有关上，或缺少逗号", "a `[` is not closed, or a comma is missing",
+     "在同一行写 ]，项之间用“, ”分隔", "close it with `]` on the same line; separate items with `, `"),
+    ("undefined alias",
+     "*名称 引用了一个没有定义的锚点（&名称）", "`*name` refers to an anchor `&name` that is not defined",
+     "文字里的 * 要加引号", "quote the text if the `*` is meant literally"),
+)
+
+
+def explain_syntax(parser: str, lines: list[str], line: int | None) -> dict[str, str]:
+    """Plain words and the likely fix for a YAML parser error (fields of G101/T111)."""
+    near = [lines[n - 1] for n in (line - 1 if line else 0, line or 0) if 0 < n <= len(lines)]
+    if any("：" in text for text in near):
+        return {
+            "what_zh": "用了中文全角冒号“：”", "what_en": "a full-width colon '：'",
+            "fix_zh": "键后写英文冒号和一个空格（键: 值）",
+            "fix_en": "write an ASCII colon and a space after the key (key: value)",
+        }
+    for needle, what_zh, what_en, fix_zh, fix_en in _SYNTAX:
+        if needle in parser:
+            return {"what_zh": what_zh, "what_en": what_en, "fix_zh": fix_zh, "fix_en": fix_en}
+    return {
+        "what_zh": "解析器无法读取这一处", "what_en": "the parser cannot read this place",
+        "fix_zh": "检查这一行和上一行的缩进（只用空格）和引号",
+        "fix_en": "check the indentation (spaces only) and the quotes of this line and the one above",
+    }
 
 
 def _bad_dates(text: str, display: str, lines: list[str], code: str) -> list[Problem]:

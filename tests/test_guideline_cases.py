@@ -33,7 +33,7 @@ def _params():
 @pytest.mark.parametrize(("set_path", "backend", "run_id"), list(_params()))
 def test_guideline_case(set_path, backend, run_id):
     run = next(r for r in _report(set_path, backend).runs if r.id == run_id and r.base is None)
-    assert run.failures == [], f"{run.file}:{run.line}: " + "; ".join(run.failures)
+    assert run.failures == [], f"{run.file}:{run.line}: " + "; ".join(p.message for p in run.failures)
 
 
 @pytest.mark.parametrize("set_path", SETS[1:], ids=lambda p: p.name)
@@ -99,7 +99,7 @@ def test_an_overlay_raising_a_threshold_makes_the_base_cases_on_it_fail_until_co
     assert "hypertension::urgent_sbp_exactly_180" in failed
     assert all(r.base == "national-default" for r in report.failed)
     run = next(r for r in report.failed if r.key == "hypertension::urgent_sbp_exactly_180")
-    assert "color: expected 'red', got 'yellow'" in run.failures
+    assert "color: expected 'red', got 'yellow'" in [p.message for p in run.failures]
     own = [r for r in report.runs if r.base is None]
     assert [(r.key, r.failures) for r in own] == [("county::sbp_185_is_urgent", [])]
     block = confirmation_block(report, "county: urgent from 185")
@@ -133,3 +133,16 @@ def test_coverage_of_an_overlay_is_of_the_effective_set(tmp_path):
     report = _run(_overlay(tmp_path, 185, _OWN_CASE))
     gaps = [p.message for p in report.coverage]
     assert "rules.htn.urgent_bp: threshold visit_sbp gte 185 has no case just past it" in gaps
+
+
+def test_a_failing_base_case_names_its_file_line_values_and_the_rules_that_fired_differently(tmp_path):
+    report = _run(_overlay(tmp_path, 185, _OWN_CASE))
+    run = next(r for r in report.failed if r.key == "hypertension::urgent_sbp_exactly_180")
+    color = next(p for p in run.failures if p.fields["key"] == "color")
+    lines = (ROOT / "national-default" / "hypertension.cases.yaml").read_text(encoding="utf-8").splitlines()
+    assert lines[color.line - 1].strip() == "urgent_sbp_exactly_180:"
+    assert color.file.endswith("national-default/hypertension.cases.yaml")
+    assert (color.fields["expected"], color.fields["actual"]) == ("'red'", "'yellow'")
+    assert color.text("zh") == "color：应为 'red'，实际为 'yellow'"
+    assert "htn.urgent_bp (red)" in run.fired_base
+    assert "htn.urgent_bp (red)" not in run.fired

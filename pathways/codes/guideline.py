@@ -3,6 +3,9 @@
 from pathways.codes import Code
 
 CODES: tuple[Code, ...] = (
+    Code("G101", "guideline-file", True,
+         zh="YAML 语法错误：{what_zh}（解析器：{parser}）", en="YAML syntax: {what_en} (parser: {parser})",
+         hint_zh="{fix_zh}", hint_en="{fix_en}"),
     Code("C134", "guideline-set", True,
          zh="{name} = {value} 超出{quantity_zh}的合理范围（{lo}–{hi} {unit}）",
          en="{name} = {value} is outside the plausible range of {quantity_en} ({lo}–{hi} {unit})",
