@@ -31,6 +31,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
+from pathways.codes import lookup
 from pathways.errors import Problem, SangaoError
 
 Loc = tuple[str | int, ...]
@@ -50,29 +51,6 @@ class SourceFile:
     display: str  # the name used in messages
     lines: list[str]
     doc: Any  # ruamel round-trip tree (CommentedMap for a mapping document)
-
-    def problem(
-        self,
-        code: str,
-        message: str,
-        loc: Loc = (),
-        *,
-        hint: str | None = None,
-        at_key: bool = False,
-        context: str | None = None,
-    ) -> Problem:
-        """A problem at the node `loc` points to, with a context line and a source excerpt."""
-        line, col = locate(self.doc, loc, at_key=at_key)
-        parts = [p for p in (context, excerpt(self.lines, line)) if p]
-        return Problem(
-            code,
-            message,
-            file=self.display,
-            line=line,
-            column=col,
-            hint=hint,
-            context="\n".join(parts) or None,
-        )
 
     def problem_of(
         self, code: str, loc: Loc = (), *, at_key: bool = False, context: str | None = None, **fields: Any
@@ -132,7 +110,8 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SangaoError.one(codes["unreadable"], f"cannot read the file: {exc}", file=display) from None
+        raise SangaoError.of(codes["unreadable"], variant="unreadable", reason=str(exc),
+                             file=display) from None
     lines = text.splitlines()
     if text in _PARSED:
         return SourceFile(path, display, lines, _PARSED[text])
@@ -237,18 +216,13 @@ def _bad_dates(text: str, display: str, lines: list[str], code: str) -> list[Pro
             except ValueError:
                 line, col = node.start_mark.line + 1, node.start_mark.column + 1
                 problems.append(
-                    Problem(
-                        code,
-                        f"'{node.value}' is not a date",
-                        file=display,
-                        line=line,
-                        column=col,
+                    Problem.of(
+                        code, variant="date", value=str(node.value), file=display, line=line, column=col,
                         context=excerpt(lines, line),
-                        hint="write a real date as YYYY-MM-DD",
                     )
                 )
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0)) or [
-        Problem(code, "a value could not be read (an impossible date?)", file=display)
+        Problem.of(code, variant="date_unknown", file=display)
     ]
 
 
@@ -264,14 +238,9 @@ def _duplicate_keys(text: str, display: str, lines: list[str], code: str) -> lis
                 line, col = key.start_mark.line + 1, key.start_mark.column + 1
                 if name in seen:
                     problems.append(
-                        Problem(
-                            code,
-                            f"duplicate key '{name}': line {line} repeats line {seen[name]}",
-                            file=display,
-                            line=line,
-                            column=col,
+                        Problem.of(
+                            code, name=name, first=seen[name], file=display, line=line, column=col,
                             context=excerpt(lines, line),
-                            hint="keep one of them; a YAML mapping holds each key once",
                         )
                     )
                 else:
@@ -349,18 +318,18 @@ def placeholders(text: str) -> list[str]:
 
 # ---- pydantic errors → problems --------------------------------------------------------------
 
-_TAG_WORDS = {
-    "bool": "true/false",
-    "int": "an integer",
-    "float": "a number",
-    "str": "text",
-    "ParamRef": "{param: name}",
-    "FactRef": "{fact: name}",
-    "Compare": "a comparison {fact: …, gte: …}",
-    "All": "{all: [...]}",
-    "AnyOf": "{any: [...]}",
-    "Not": "{not: …}",
-    "AtLeast": "{at_least: n, of: [...]}",
+_TAG_WORDS = {  # (zh, en)
+    "bool": ("true/false", "true/false"),
+    "int": ("整数", "an integer"),
+    "float": ("数", "a number"),
+    "str": ("文字", "text"),
+    "ParamRef": ("{param: 名称}", "{param: name}"),
+    "FactRef": ("{fact: 名称}", "{fact: name}"),
+    "Compare": ("比较 {fact: …, gte: …}", "a comparison {fact: …, gte: …}"),
+    "All": ("{all: [...]}", "{all: [...]}"),
+    "AnyOf": ("{any: [...]}", "{any: [...]}"),
+    "Not": ("{not: …}", "{not: …}"),
+    "AtLeast": ("{at_least: n, of: [...]}", "{at_least: n, of: [...]}"),
 }
 
 
@@ -502,13 +471,15 @@ def _collapse(errors: list[dict], data: Any, root: type[BaseModel]) -> list[_Err
                     kept.append(it)
             else:
                 words = [
-                    _TAG_WORDS.get(str(tag), "a list" if str(tag).startswith("list[") else str(tag))
+                    _TAG_WORDS.get(str(tag), ("列表",
+                                              "a list") if str(tag).startswith("list[") else (str(tag),) * 2)
                     for tag in by_tag
                 ]
-                expected = ", ".join(words[:-1]) + " or " + words[-1]
+                want = ", ".join(w[1] for w in words[:-1]) + " or " + words[-1][1]
+                want_zh = "、".join(w[0] for w in words[:-1]) + " 或 " + words[-1][0]
                 kept.append(
                     _Err(
-                        {"type": "union", "loc": (), "msg": f"expected {expected}", "input": node},
+                        {"type": "union", "loc": (), "want": want, "want_zh": want_zh, "input": node},
                         list(prefix),
                     )
                 )
@@ -627,31 +598,28 @@ def validation_problems(
         etype = err["type"]
         value = err.get("input")
         at_key = False
-        hint = None
         last = data_loc[-1] if data_loc else None
+        got = {"got": _show(value), "got_zh": _show(value, "zh")}
+        fields: dict[str, Any]
         if any(step == "[key]" for step, _ in it.steps):
             code, at_key = codes["type"], True
-            message = f"key {_show(value)} is not text"
-            hint = f'quote it: "{value}"' if isinstance(value, (int, float)) else "keys are names"
+            number = isinstance(value, (int, float))
+            fields = {"variant": "key" if number else "key_name", "value": value, **got}
         elif etype == "extra_forbidden":
             code, at_key = codes["unknown_key"], True
             model = _unwrap(_type_at(root, it.steps[:-1]))
             allowed = _field_names(model) if _is_model(model) else []
-            message = f"unknown key '{last}'"
             close = did_you_mean(str(last), allowed)
-            hint = (
-                f"did you mean '{close}'?"
-                if close
-                else (f"allowed here: {', '.join(allowed)}" if allowed else None)
-            )
+            fields = {"key": last}
+            if close:
+                fields |= {"variant": "close", "close": close}
+            elif allowed:
+                fields |= {"variant": "allowed", "allowed": ", ".join(allowed)}
         elif etype == "missing":
-            code, message = codes["missing"], f"missing key '{last}'"
-            hint = f"add `{last}:`"
+            code, fields = codes["missing"], {"key": last}
         elif etype == "bool_type" and isinstance(value, str):
-            code, message = codes["type"], f"'{value}' is not true or false"
-            hint = "write true or false" + (
-                " (YAML 1.2 reads yes/no/on/off as text)" if value in _TRUTHY_WORDS else ""
-            )
+            code = codes["type"]
+            fields = {"variant": "bool_word" if value in _TRUTHY_WORDS else "bool", "value": value}
         elif (
             etype == "string_type"
             and isinstance(value, (int, float, _dt.date))
@@ -659,68 +627,68 @@ def validation_problems(
         ):
             line, col = locate(src.doc, where(data_loc)[0] if where else data_loc)
             token = src.token_at(line, col) or str(value)
-            kind = "a date" if isinstance(value, _dt.date) else "a number"
-            code, message = codes["type"], f"{token} is read as {kind} ({value!r}), not text"
-            hint = f'quote it: "{token}"'
-        elif etype in (
-            "int_type",
-            "float_type",
-            "string_type",
-            "bool_type",
-            "dict_type",
-            "list_type",
-            "model_type",
-            "int_from_float",
-        ):
-            want = {
-                "int_type": "an integer",
-                "int_from_float": "an integer",
-                "float_type": "a number",
-                "string_type": "text",
-                "bool_type": "true or false",
-                "dict_type": "a mapping",
-                "list_type": "a list",
-                "model_type": "a mapping",
-            }[etype]
-            code, message = codes["type"], f"expected {want}, got {_show(value)}"
+            date = isinstance(value, _dt.date)
+            code = codes["type"]
+            fields = {
+                "variant": "read_as", "token": token, "value": repr(value),
+                "kind": "a date" if date else "a number", "kind_zh": "日期" if date else "数",
+            }
+        elif etype in _WANT:
+            code, fields = codes["type"], {"want": _WANT[etype][1], "want_zh": _WANT[etype][0], **got}
         elif etype == "union":
-            code, message = codes["type"], f"{err['msg']}; got {_show(value)}"
+            code = codes["type"]
+            fields = {"variant": "union", "want": err["want"], "want_zh": err["want_zh"], **got}
         elif etype in ("literal_error", "enum"):
             expected = err.get("ctx", {}).get("expected", "")
             options = re.findall(r"'([^']*)'", expected)
-            code, message = codes["value"], f"{_show(value)} is not one of {expected}"
             close = did_you_mean(str(value), options) if options else None
-            hint = f"did you mean '{close}'?" if close else f"write one of {expected}"
+            code, fields = codes["value"], {"expected": expected, **got}
+            if close:
+                fields |= {"variant": "close", "close": close}
         elif etype == "string_pattern_mismatch":
-            code, message = (
-                codes["value"],
-                f"{_show(value)} does not match {err.get('ctx', {}).get('pattern')}",
-            )
-            if last == "id":
-                hint = "rule ids are <programme>.<finding> in lower case, e.g. htn.urgent_bp"
+            code = codes["value"]
+            fields = {
+                "variant": "rule_id" if last == "id" else "pattern",
+                "pattern": err.get("ctx", {}).get("pattern"), **got,
+            }
         else:
-            code, message = codes["value"], f"{err['msg']}; got {_show(value)}"
+            code, fields = codes["value"], {"variant": "other", "msg": err["msg"], **got}
+        message = lookup(code).message("en", fields)
         key = (code, data_loc, message)
         if key in seen:
             continue
         seen.add(key)
         if where is None:
             ctx = context_path(data, root, it.steps, idents)
-            problems.append(src.problem(code, message, data_loc, hint=hint, at_key=at_key, context=ctx))
+            problems.append(src.problem_of(code, data_loc, at_key=at_key, context=ctx, **fields))
         else:
             file_loc, label = where(data_loc)
             ctx = "at " + render_path(list(data_loc), label)
-            problems.append(src.problem(code, message, file_loc, hint=hint, at_key=at_key, context=ctx))
+            problems.append(src.problem_of(code, file_loc, at_key=at_key, context=ctx, **fields))
     return problems
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, lang: str = "en") -> str:
+    zh = lang == "zh"
     if isinstance(value, dict):
-        return "a mapping"
+        return "映射" if zh else "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return "列表" if zh else "a list"
     if value is None:
-        return "nothing (null)"
+        return "空值（null）" if zh else "nothing (null)"
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
+
+
+# What a pydantic type error expected, in words (zh, en).
+_WANT = {
+    "int_type": ("整数", "an integer"),
+    "int_from_float": ("整数", "an integer"),
+    "float_type": ("数", "a number"),
+    "string_type": ("文字", "text"),
+    "bool_type": ("true 或 false", "true or false"),
+    "dict_type": ("映射", "a mapping"),
+    "list_type": ("列表", "a list"),
+    "model_type": ("映射", "a mapping"),
+}

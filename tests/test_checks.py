@@ -24,7 +24,7 @@ def problems_of(folder: Path | str) -> str:
     try:
         load_set(folder)
     except SangaoError as exc:
-        return exc.render()
+        return exc.render("en")
     return "LOADED"
 
 
@@ -578,3 +578,30 @@ def test_a_threshold_literal_in_kpa_says_the_mmhg_value(tmp_path: Path) -> None:
     (p,) = _slip_overlay(tmp_path, "htn_urgent_sbp: {value: 180}\n", rules)
     assert (p.code, p.line, p.column) == ("C135", 7, 34)
     assert p.hint_text("en") == "in mmHg that is 60: write 60"
+
+
+# ---- one catalogue, two languages ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_problem_of_a_broken_set_comes_from_the_catalogue_in_both_languages(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathways.codes import lookup
+
+    monkeypatch.chdir(INVALID / case)
+    with pytest.raises(SangaoError) as exc:
+        load_set(".")
+    for p in exc.value.problems:
+        assert lookup(p.code) is not None, p.code
+        assert p.fields is not None, p.render("en")
+        assert p.text("en") == p.message
+
+
+def test_a_broken_set_reads_in_chinese_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(INVALID / "units_and_types")
+    with pytest.raises(SangaoError) as exc:
+        load_set(".")
+    rendered = exc.value.render()
+    assert "C105 单位不一致：'latest_sbp' 的单位是 mmHg，参数 'lab_window_days' 的是 day" in rendered
+    assert "  提示: 是不是 'chest_pain'？" in rendered

@@ -1,6 +1,7 @@
 """Codes of the cases stage (see pathways/codes/__init__.py)."""
 
 from pathways.codes import Code
+from pathways.codes.guideline import file_level
 
 CODES: tuple[Code, ...] = (
     Code("T101", "cases", False,
@@ -26,9 +27,39 @@ CODES: tuple[Code, ...] = (
          zh="{key}：{items} 不应出现，实际为 {actual}", en="{key}: {items} present in {actual}"),
     Code("T134", "cases", True,
          zh="无法评估：{reason}", en="could not assess: {reason}"),
-    Code("T111", "cases", True,
-         zh="YAML 语法错误：{what_zh}（解析器：{parser}）", en="YAML syntax: {what_en} (parser: {parser})",
-         hint_zh="{fix_zh}", hint_en="{fix_en}"),
+    Code("T110", "cases", True,
+         zh="用例文件是一个映射：guideline、as_of、patient、cases",
+         en="a cases file is a mapping: guideline, as_of, patient, cases",
+         variants={"unreadable": ("无法读取文件：{reason}", "cannot read the file: {reason}", "", "")}),
+    Code("T117", "cases", True,
+         zh="未知的 expect 键 '{key}'", en="unknown expect key '{key}'",
+         hint_zh="expect 可检查：{keys}", hint_en="expect checks: {keys}",
+         variants={
+             "close": ("未知的 expect 键 '{key}'", "unknown expect key '{key}'",
+                       "是不是 '{close}'？", "did you mean '{close}'?"),
+             "field_close": ("未知的 expect 键 '{key}'", "unknown expect key '{key}'",
+                             "是不是 '{close}'？", "did you mean '{close}'?"),
+             "field": ("未知的 expect 键 '{key}'", "unknown expect key '{key}'",
+                       "字段：{fields}", "fields: {fields}"),
+         }),
+    Code("T118", "cases", True,
+         zh="用例 '{case}' 既没有 `expect` 也没有 `steps`",
+             en="case '{case}' has neither `expect` nor `steps`",
+         hint_zh="添加 expect: {{color: …}} 或 steps: [{{as_of: …, expect: {{…}}}}]",
+         hint_en="add expect: {{color: …}} or steps: [{{as_of: …, expect: {{…}}}}]"),
+    Code("T119", "cases", True,
+         zh="guideline 是 '{given}'，但旁边的指南文件是 '{sibling}'",
+         en="guideline '{given}' but the file beside it is '{sibling}'",
+         hint_zh="写 guideline: {sibling}", hint_en="write guideline: {sibling}"),
+    Code("T120", "cases", True,
+         zh="`{key}` 需要 id 或项目的列表", en="`{key}` takes a list of ids or kinds",
+         hint_zh="如 {key}: [{example}]", hint_en="e.g. {key}: [{example}]",
+         variants={
+             "facts": ("`facts` 需要事实名到值的映射", "`facts` takes a mapping of fact names to values",
+                       "如 facts: {{latest_sbp: 146}}", "e.g. facts: {{latest_sbp: 146}}"),
+             "mapping": ("`{key}` 需要其字段的映射", "`{key}` takes a mapping of its fields",
+                         "字段：{fields}", "fields: {fields}"),
+         }),
     Code("T121", "cases", True,
          zh="expected_changes 列出的基础用例 {case} 不存在",
          en="expected_changes names {case}, which is no case of the base set",
@@ -41,3 +72,7 @@ CODES: tuple[Code, ...] = (
          hint_zh="删除这一条，或检查叠加集是否真的改动了它",
          hint_en="remove the entry, or check that the overlay really changes it"),
 )
+
+_T_FILE = {"syntax": "T111", "duplicate": "T112", "unknown_key": "T113", "type": "T114",
+           "missing": "T115", "value": "T116"}
+CODES = CODES + file_level("cases", _T_FILE)
