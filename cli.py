@@ -434,9 +434,31 @@ def _print_plain(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+def _locale_lang() -> str:
+    """The language of messages when --lang is not given: Chinese unless the locale is English."""
+    return "en" if os.environ.get("LANG", "").lower().startswith("en") else "zh"
+
+
+Lang = Annotated[str | None, typer.Option("--lang", help="zh or en (default: zh unless LANG starts with en)")]
+
+
+def _lang(lang: str | None) -> str:
+    if lang is None:
+        return _locale_lang()
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("--lang is zh or en")
+    return lang
+
+
+def _print_problems(problems, lang: str) -> None:
+    for problem in problems:
+        _print_plain(problem.render(lang))
+
+
 @guidelines_app.command("check")
 def guidelines_check(
-    path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None
+    path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None,
+    lang: Lang = None,
 ) -> None:
     """Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.
 
@@ -444,14 +466,20 @@ def guidelines_check(
     """
     from guidelines.loader import load_with_draft
 
+    lang = _lang(lang)
     try:
         gset, draft = load_with_draft(path, include_unverified)
     except SangaoError as exc:
-        for problem in exc.problems:
-            _print_plain(problem.render())
-        _print_plain(f"{len(exc.problems)} problem(s) in {path}")
+        _print_problems(exc.problems, lang)
+        n = len(exc.problems)
+        _print_plain(f"{path} 有 {n} 个问题" if lang == "zh" else f"{n} problem(s) in {path}")
         raise typer.Exit(1) from None
     left_out = len(draft.rules) - len(gset.rules)
+    if lang == "zh":
+        note = f"（{left_out} 条未核实规则未载入）" if left_out else ""
+        _print_plain(f"通过：{gset.name} {gset.version}：{len(gset.rules)} 条规则{note}，"
+                     f"{len(gset.derive)} 个派生项，{len(gset.parameters)} 个参数，{draft.file_count} 个文件")
+        return
     note = f" ({left_out} unverified left out)" if left_out else ""
     _print_plain(f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, "
                  f"{len(gset.derive)} derive entries, "
@@ -496,39 +524,39 @@ def guidelines_effective(
 # ==== guidelines: test / diff (engine-backed) =====================================================
 
 
-def _case_files(gset_path: Path):
-    from guidelines.cases_file import load_case_files
-
-    return load_case_files(gset_path)
-
-
 @guidelines_app.command("test")
 def guidelines_test(
     path: Annotated[str, typer.Argument(help="guideline set: a name or a folder")] = "national-default",
     engine: Annotated[Backend, typer.Option("--engine", help="rules backend")] = Backend.python,
     provisional_calendar: ProvisionalOpt = False,
     coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help="report rules, table rows and thresholds no case covers")] = True,
+    draft_changes: Annotated[bool, typer.Option(
+        "--draft-changes",
+        help="overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed",
+    )] = False,
+    lang: Lang = None,
 ) -> None:
-    """Run every *.cases.yaml example of a set, show a diff for each failure, report coverage.
+    """Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show
+    each failure at its file:line with the rules that fired, report coverage of the effective set.
 
     Example: sangao guidelines test guidelines/national-default
     """
-    from engine.cases_runner import run_cases
+    from engine.cases_runner import confirmation_block, run_set_cases
     from engine.parallel import AssessOptions, build_assessor
+    from reports.cases import print_cases_report
 
-    assessor = build_assessor(AssessOptions(path, date(2026, 1, 1), engine.value, provisional_calendar))
-    report = run_cases(assessor, _case_files(assessor.gset.path))
-    for run in report.failed:
-        console.print(f"[red]FAIL[/] {run.id}", highlight=False)
-        for failure in run.failures:
-            console.print(f"    {failure}", markup=False, highlight=False)
-    passed = len(report.runs) - len(report.failed)
-    if coverage:
-        for problem in report.coverage:
-            console.print(problem.render(), markup=False, highlight=False)
-    console.print(f"{passed} passed, {len(report.failed)} failed; "
-                  f"coverage: {len(report.coverage) if coverage else 'not checked'} gap(s)")
-    if report.failed or (coverage and report.coverage):
+    lang = _lang(lang)
+    try:
+        assessor = build_assessor(AssessOptions(path, date(2026, 1, 1), engine.value, provisional_calendar))
+        report = run_set_cases(assessor)
+    except SangaoError as exc:
+        _print_problems(exc.problems, lang)
+        raise typer.Exit(1) from None
+    if draft_changes:
+        for line in confirmation_block(report):
+            _print_plain(line)
+        return
+    if not print_cases_report(report, console, lang, coverage):
         raise typer.Exit(1)
 
 

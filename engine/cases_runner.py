@@ -35,23 +35,40 @@ class CaseRun:
     file: str
     name: str
     as_of: date
-    failures: list[str] = field(default_factory=list)
+    failures: list[Problem] = field(default_factory=list)
     line: int | None = None
+    fired: list[str] = field(default_factory=list)  # "rule id (colour)" of the rules that fired
+    fired_base: list[str] | None = None  # for a changed base case: what fired under its own set
+    patient: Patient | None = field(default=None, repr=False)
+    base: str | None = None    # the base set's folder name, for a base case run against an overlay
+    change: str | None = None  # why the overlay changes this base case (its `expected_changes`)
+
+    @property
+    def key(self) -> str:
+        """`hypertension::case_name`: how an overlay's `expected_changes` names a base case."""
+        stem = self.file.rsplit("/", 1)[-1].removesuffix(".cases.yaml")
+        return f"{stem}::{self.name}"
 
     @property
     def id(self) -> str:
-        stem = self.file.rsplit("/", 1)[-1].removesuffix(".cases.yaml")
-        return f"{stem}::{self.name}@{self.as_of}"
+        return f"{self.key}@{self.as_of}"
 
 
 @dataclass
 class CasesReport:
     runs: list[CaseRun]
     coverage: list[Problem]
+    stale: list[Problem] = field(default_factory=list)  # confirmed changes that did not happen
 
     @property
     def failed(self) -> list[CaseRun]:
-        return [r for r in self.runs if r.failures]
+        """Runs whose outcome differs from their expectations, unless an overlay confirmed it."""
+        return [r for r in self.runs if r.failures and r.change is None]
+
+    @property
+    def changed(self) -> list[CaseRun]:
+        """Base cases the overlay changes on purpose (confirmed in its `expected_changes`)."""
+        return [r for r in self.runs if r.failures and r.change is not None]
 
 
 def build_patient(case_file: CaseFile, name: str, given: dict[str, Any]) -> Patient:
@@ -80,38 +97,49 @@ def _same(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
-def check_expectations(expect: dict[str, Any], assessed: Assessed) -> list[str]:
-    """Differences between `expect` and the assessment, one readable line each."""
+def check_expectations(expect: dict[str, Any], assessed: Assessed, **where: Any) -> list[Problem]:
+    """Differences between `expect` and the assessment, one registered problem each (T130–T133);
+    `where`: file and line of the case."""
     out = assessed.assessment.model_dump(mode="json")
     facts = assessed.evaluation.facts
     fired = {r["rule"] for r in out["reasons"]}
     due = {s["kind"] for s in out["screenings_due"]}
     overdue = {s["kind"] for s in out["screenings_due"] if s["overdue"]}
-    failures: list[str] = []
+    failures: list[Problem] = []
+
+    def differs(key: str, want: Any, got: Any) -> None:
+        failures.append(Problem.of("T130", key=key, expected=repr(want), actual=repr(got), **where))
+
     for key, want in expect.items():
         want = _jsonable(want)
         if key == "reasons":
             if set(want) != fired:
-                failures.append(f"reasons: expected exactly {sorted(want)}, got {sorted(fired)}")
+                failures.append(
+                    Problem.of("T131", expected=str(sorted(want)), actual=str(sorted(fired)), **where)
+                )
         elif key in _LIST_EXPECTATIONS:
             have = {"reasons": fired, "due": due, "overdue": overdue}[key.split("_")[0]]
             if key.endswith("_include"):
                 missing = [w for w in want if w not in have]
                 if missing:
-                    failures.append(f"{key}: {missing} not in {sorted(have)}")
+                    failures.append(
+                        Problem.of("T132", key=key, items=str(missing), actual=str(sorted(have)), **where)
+                    )
             else:
                 present = [w for w in want if w in have]
                 if present:
-                    failures.append(f"{key}: {present} present in {sorted(have)}")
+                    failures.append(
+                        Problem.of("T133", key=key, items=str(present), actual=str(sorted(have)), **where)
+                    )
         elif key == "facts":
             for name, value in want.items():
                 actual = _jsonable(facts.get(name))
                 if not _same(value, actual):
-                    failures.append(f"facts.{name}: expected {value!r}, got {actual!r}")
+                    differs(f"facts.{name}", value, actual)
         elif key in ("control", "referral") and isinstance(want, dict):
             actual = out.get(key)
             if actual is None:
-                failures.append(f"{key}: expected {want!r}, got null")
+                failures.append(Problem.of("T130", key=key, expected=repr(want), actual="null", **where))
                 continue
             for sub, value in want.items():
                 got = actual.get(sub)
@@ -120,42 +148,125 @@ def check_expectations(expect: dict[str, Any], assessed: Assessed) -> list[str]:
                 else:
                     ok = _same(value, got)
                 if not ok:
-                    failures.append(f"{key}.{sub}: expected {value!r}, got {got!r}")
+                    differs(f"{key}.{sub}", value, got)
         else:
             actual = out.get(key)
             if not _same(want, actual):
-                failures.append(f"{key}: expected {want!r}, got {actual!r}")
+                differs(key, want, actual)
     return failures
 
 
-def run_cases(assessor: Assessor, case_files: Iterable[CaseFile]) -> CasesReport:
+def run_set_cases(assessor: Assessor) -> CasesReport:
+    """`guidelines test SET`: the set's own cases and, for an overlay, every base set's cases run
+    against the overlay. A base case whose expectations now fail is a failure unless the overlay's
+    cases file confirms it under `expected_changes`; a confirmed change that does not happen is
+    reported too (T121). Coverage is of the effective set."""
+    from guidelines.cases_file import load_case_files
+    from guidelines.loader import base_folders
+
+    own = load_case_files(assessor.gset.path)
+    folders = base_folders(assessor.gset.path)
+    report = run_cases(assessor, own, [(folder, load_case_files(folder)) for folder in folders])
+    _explain_changes(assessor, folders, report)
+    return report
+
+
+def _explain_changes(assessor: Assessor, folders: list[Path], report: CasesReport) -> None:
+    """For each base case whose outcome changed: the rules that fired under its own set, so the
+    report can say which rules fired differently."""
+    from guidelines.loader import load_set
+
+    by_name = {folder.name: folder for folder in folders}
+    assessors: dict[str, Assessor] = {}
+    for run in report.runs:
+        if run.base is None or not run.failures or run.patient is None:
+            continue
+        if run.base not in assessors:
+            assessors[run.base] = Assessor(load_set(by_name[run.base]), assessor.calendar)
+        try:
+            before = assessors[run.base].assess(run.patient, run.as_of).assessment
+        except Exception:  # noqa: BLE001 - the base set's own run reports it
+            continue
+        run.fired_base = [f"{r.rule} ({r.color.value})" for r in before.reasons]
+
+
+def run_cases(
+    assessor: Assessor,
+    case_files: Iterable[CaseFile],
+    base: Iterable[tuple[Path, list[CaseFile]]] = (),
+) -> CasesReport:
+    """Run `case_files` (the set's own) and `base` (folder, case files) of the sets it extends,
+    nearest first; the confirmations of a set's files apply to the cases of the sets below it."""
+    own = list(case_files)
+    layers: list[tuple[str | None, list[CaseFile]]] = [(None, own)]
+    layers += [(Path(folder).name, files) for folder, files in base]
     runs: list[CaseRun] = []
     fired_rules: set[str] = set()
     seen: dict[str, list[Any]] = defaultdict(list)
     hits: set[tuple[str, int]] = set()
     find_hits = _table_hit_finder(assessor)
-    for cf in case_files:
-        for name, case in cf.cases.items():
-            steps = case.steps or [None]
-            for step in steps:
-                as_of = (step.as_of if step else None) or case.as_of or cf.as_of
-                expect = (step.expect if step else case.expect) or {}
-                given = {**(case.given or {}), **((step.given or {}) if step else {})}
-                run = CaseRun(cf.path, name, as_of, line=cf.case_lines.get(name))
-                runs.append(run)
-                try:
-                    patient = build_patient(cf, name, given)
-                    assessed = assessor.assess(patient, as_of)
-                except Exception as exc:  # a broken case is a failure, reported, not a crash
-                    run.failures.append(f"could not assess: {type(exc).__name__}: {exc}")
-                    continue
-                run.failures.extend(check_expectations(expect, assessed))
-                fired_rules.update(assessed.evaluation.fired)
-                hits.update(find_hits(assessed.evaluation.facts))
-                for fact, value in assessed.evaluation.facts.items():
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        seen[fact].append(value)
-    return CasesReport(runs, coverage_problems(assessor, fired_rules, seen, hits))
+    confirmed: dict[str, tuple[str, str, int | None]] = {}  # case key → (why, file, line)
+    for base_name, files in layers:
+        for cf in files:
+            runs += _run_file(assessor, cf, base_name, confirmed, fired_rules, seen, hits, find_hits)
+        for cf in files:  # this layer's confirmations apply to the layers below it
+            for key, why in cf.expected_changes.items():
+                confirmed.setdefault(key, (why, cf.path, cf.change_lines.get(key)))
+    stale = _stale_confirmations(own, [r for r in runs if r.base is not None])
+    return CasesReport(runs, coverage_problems(assessor, fired_rules, seen, hits), stale)
+
+
+def _stale_confirmations(own: list[CaseFile], base_runs: list[CaseRun]) -> list[Problem]:
+    """Confirmed changes that name no base case, or whose base case still gives its base outcome."""
+    by_key: dict[str, list[CaseRun]] = defaultdict(list)
+    for run in base_runs:
+        by_key[run.key].append(run)
+    problems: list[Problem] = []
+    for cf in own:
+        for key in cf.expected_changes:
+            where = {"file": cf.path, "line": cf.change_lines.get(key)}
+            if key not in by_key:
+                problems.append(Problem.of("T121", case=key, **where))
+            elif not any(r.failures for r in by_key[key]):
+                problems.append(Problem.of("T122", case=key, **where))
+    return problems
+
+
+def _run_file(
+    assessor: Assessor,
+    cf: CaseFile,
+    base_name: str | None,
+    confirmed: dict[str, tuple[str, str, int | None]],
+    fired_rules: set[str], seen: dict[str, list[Any]], hits: set[tuple[str, int]], find_hits,
+) -> list[CaseRun]:
+    runs: list[CaseRun] = []
+    for name, case in cf.cases.items():
+        steps = case.steps or [None]
+        for step in steps:
+            as_of = (step.as_of if step else None) or case.as_of or cf.as_of
+            expect = (step.expect if step else case.expect) or {}
+            given = {**(case.given or {}), **((step.given or {}) if step else {})}
+            run = CaseRun(cf.path, name, as_of, line=cf.case_lines.get(name), base=base_name)
+            if base_name is not None and run.key in confirmed:
+                run.change = confirmed[run.key][0]
+            runs.append(run)
+            where = {"file": cf.path, "line": run.line}
+            try:
+                patient = build_patient(cf, name, given)
+                assessed = assessor.assess(patient, as_of)
+            except Exception as exc:  # a broken case is a failure, reported, not a crash
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                run.failures.append(Problem.of("T134", reason=reason, **where))
+                continue
+            run.failures.extend(check_expectations(expect, assessed, **where))
+            run.fired = [f"{r.rule} ({r.color.value})" for r in assessed.assessment.reasons]
+            run.patient = patient
+            fired_rules.update(assessed.evaluation.fired)
+            hits.update(find_hits(assessed.evaluation.facts))
+            for fact, value in assessed.evaluation.facts.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    seen[fact].append(value)
+    return runs
 
 
 def _table_hit_finder(assessor: Assessor):
@@ -193,44 +304,6 @@ def _integer_facts(assessor: Assessor) -> set[str]:
     return names
 
 
-def _owned(assessor: Assessor, key: str) -> bool:
-    """For an overlay, coverage asks only about what the overlay itself brings; its base set's own
-    cases cover the rest."""
-    gset = assessor.gset
-    if not gset.manifest.extends:
-        return True
-    origin = gset.origin.get(key)
-    if origin is None:
-        return False
-    try:
-        inside = Path(origin.file).resolve().is_relative_to(Path(gset.path).resolve())
-    except (OSError, ValueError):
-        return False
-    if inside and key.startswith("screenings."):
-        # a screenings block is replaced whole, so unchanged copies of base items come along
-        return _screening_item(gset, key) != _screening_item(_base_set(gset), key)
-    return inside
-
-
-def _screening_item(gset, key: str):
-    kind = key.removeprefix("screenings.")
-    return next((i for c in gset.screenings.complications for i in c.items if i.kind == kind), None)
-
-
-_BASES: dict[str, object] = {}
-
-
-def _base_set(gset):
-    from guidelines.loader import load_set
-
-    ref = gset.manifest.extends
-    folder = Path(gset.path) / ref
-    target = str(folder) if folder.is_dir() else ref
-    if target not in _BASES:
-        _BASES[target] = load_set(target)
-    return _BASES[target]
-
-
 def coverage_problems(
     assessor: Assessor, fired: set[str], seen: dict[str, list[Any]], hits: set[tuple[str, int]]
 ) -> list[Problem]:
@@ -243,20 +316,16 @@ def coverage_problems(
         return {"file": origin.file, "line": origin.line} if origin else {}
 
     for rule in gset.rules:
-        if rule.id not in fired and _owned(assessor, f"rules.{rule.id}"):
-            problems.append(Problem("T101", f"rule {rule.id} is fired by no case", **where(f"rules.{rule.id}"),
-                                    hint="add a case whose expect lists it in reasons_include"))
+        if rule.id not in fired:
+            problems.append(Problem.of("T101", rule=rule.id, **where(f"rules.{rule.id}")))
     for entry in gset.derive:
         table_id = getattr(entry, "table", None)
-        if table_id is None or not _owned(assessor, f"derive.{table_id}"):
+        if table_id is None:
             continue
         for i, _row in enumerate(entry.rows):
             if (table_id, i) not in hits:
-                problems.append(Problem("T102", f"decision table {table_id} row {i + 1} is hit by no case",
-                                        **where(f"derive.{table_id}")))
+                problems.append(Problem.of("T102", table=table_id, row=i + 1, **where(f"derive.{table_id}")))
     for owner, fact, op, threshold in iter_comparisons(gset):
-        if not _owned(assessor, owner):
-            continue
         values = seen.get(fact, [])
         # one step past the boundary: a whole unit for integer facts (age, days, counts, mmHg written as
         # whole numbers), else one unit of the threshold's last decimal place
@@ -270,11 +339,30 @@ def coverage_problems(
                    for v in values)
         if not (on and past):
             missing = " and ".join(x for x, ok in (("on", on), ("just past", past)) if not ok)
-            problems.append(Problem(
-                "T103", f"{owner}: threshold {fact} {op} {threshold:g} has no case {missing} it",
-                **where(owner), hint=f"add cases with {fact} = {threshold:g} and one step past it"))
+            missing_zh = "、".join(x for x, ok in (("正好等于", on), ("刚越过", past)) if not ok)
+            problems.append(Problem.of(
+                "T103", owner=owner, fact=fact, op=op, threshold=f"{threshold:g}", missing=missing,
+                missing_zh=missing_zh, **where(owner)))
     return problems
 
 
 def _passes(op: str, v: float, t: float) -> bool:
     return {"lt": v < t, "lte": v <= t, "gt": v > t, "gte": v >= t, "eq": v == t, "ne": v != t}[op]
+
+
+def confirmation_block(report: CasesReport, why: str = "TODO: why this overlay changes it") -> list[str]:
+    """The `expected_changes:` lines that would confirm every base case the overlay changes but
+    does not confirm yet (`guidelines test --draft-changes`): the author checks each and edits `why`."""
+    keys: dict[str, str] = {}
+    for run in report.failed:
+        if run.base is not None:
+            keys.setdefault(run.key, run.failures[0].message)
+    lines = ["expected_changes:"] if keys else []
+    for key, first in keys.items():
+        lines.append(f"  # {first}"[:100])
+        lines.append(f"  {key}: {_yaml_text(why)}")
+    return lines
+
+
+def _yaml_text(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

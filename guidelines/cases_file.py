@@ -77,11 +77,19 @@ class _CaseFileDoc(_Strict):
     as_of: date
     patient: dict[str, Any] = Field(default_factory=dict)
     cases: dict[str, CaseSpec] = Field(min_length=1)
+    expected_changes: dict[str, StrictStr] = Field(
+        default_factory=dict,
+        description="overlays: base cases whose outcome this overlay changes on purpose "
+        "(`hypertension::case_name` → why)",
+    )
 
 
 class CaseFile(_CaseFileDoc):
     path: str = Field(description="the file as messages name it")
     case_lines: dict[str, int] = Field(default_factory=dict, description="line of each case's name")
+    change_lines: dict[str, int] = Field(
+        default_factory=dict, description="line of each `expected_changes` entry"
+    )
 
 
 def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
@@ -89,17 +97,7 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
     src = read_yaml(path, T_CODES)
     problems: list[Problem] = []
     if not isinstance(src.doc, dict):
-        raise SangaoError(
-            [
-                Problem(
-                    "T110",
-                    "a cases file is a mapping: guideline, as_of, patient, cases",
-                    file=src.display,
-                    line=1,
-                    column=1,
-                )
-            ]
-        )
+        raise SangaoError.of("T110", file=src.display, line=1, column=1)
     data = plain(src.doc)
     try:
         doc = _CaseFileDoc.model_validate(data)
@@ -107,14 +105,7 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
         problems += validation_problems(src, _CaseFileDoc, exc, data, T_CODES, named_dicts=("cases",))
         doc = None
     if guideline is not None and isinstance(data.get("guideline"), str) and data["guideline"] != guideline:
-        problems.append(
-            src.problem(
-                "T119",
-                f"guideline '{data['guideline']}' but the file beside it is '{guideline}'",
-                ("guideline",),
-                hint=f"write guideline: {guideline}",
-            )
-        )
+        problems.append(src.problem_of("T119", ("guideline",), given=data["guideline"], sibling=guideline))
     seen: set[tuple] = set()
     for name, case in (data.get("cases") or {}).items() if isinstance(data.get("cases"), dict) else ():
         problems += _check_case(src, str(name), case)
@@ -128,7 +119,9 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
             sorted(problems, key=lambda p: (p.line or 0, p.column if isinstance(p.column, int) else 0))
         )
     lines = {name: src.doc["cases"].lc.key(name)[0] + 1 for name in doc.cases}
-    return CaseFile(**dict(doc), path=src.display, case_lines=lines)
+    changes = src.doc.get("expected_changes") or {}
+    change_lines = {name: changes.lc.key(name)[0] + 1 for name in doc.expected_changes}
+    return CaseFile(**dict(doc), path=src.display, case_lines=lines, change_lines=change_lines)
 
 
 def load_case_files(set_path: Path | str) -> list[CaseFile]:
@@ -204,16 +197,8 @@ def _check_case(src: SourceFile, name: str, case: Any) -> list[Problem]:
         return []  # the model already says it is not a mapping
     problems: list[Problem] = []
     if "expect" not in case and "steps" not in case:
-        problems.append(
-            src.problem(
-                "T118",
-                f"case '{name}' has neither `expect` nor `steps`",
-                loc,
-                at_key=True,
-                context=f"at CaseSpec(name='{name}')",
-                hint="add expect: {color: …} or steps: [{as_of: …, expect: {…}}]",
-            )
-        )
+        problems.append(src.problem_of("T118", loc, at_key=True, context=f"at CaseSpec(name='{name}')",
+                                       case=name))
     if isinstance(case.get("expect"), dict):
         problems += _check_expect(src, name, case["expect"], (*loc, "expect"))
     for i, step in enumerate(case.get("steps") or []):
@@ -230,65 +215,36 @@ def _check_expect(src: SourceFile, name: str, expect: dict, loc: tuple) -> list[
         if key not in EXPECT_KEYS:
             close = did_you_mean(str(key), EXPECT_KEYS)
             problems.append(
-                src.problem(
-                    "T117",
-                    f"unknown expect key '{key}'",
-                    where,
-                    at_key=True,
-                    context=context,
-                    hint=f"did you mean '{close}'?" if close else f"expect checks: {', '.join(EXPECT_KEYS)}",
+                src.problem_of(
+                    "T117", where, at_key=True, context=context, key=key, keys=", ".join(EXPECT_KEYS),
+                    **({"variant": "close", "close": close} if close else {}),
                 )
             )
         elif key in LIST_EXPECTATIONS:
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                problems.append(
-                    src.problem(
-                        "T120",
-                        f"`{key}` takes a list of ids or kinds",
-                        where,
-                        context=context,
-                        hint=f"e.g. {key}: [htn.urgent_bp]"
-                        if key.startswith("reasons")
-                        else f"e.g. {key}: [ecg]",
-                    )
-                )
+                example = "htn.urgent_bp" if key.startswith("reasons") else "ecg"
+                problems.append(src.problem_of("T120", where, context=context, key=key, example=example))
         elif key == "facts":
             if not isinstance(value, dict):
-                problems.append(
-                    src.problem(
-                        "T120",
-                        "`facts` takes a mapping of fact names to values",
-                        where,
-                        context=context,
-                        hint="e.g. facts: {latest_sbp: 146}",
-                    )
-                )
+                problems.append(src.problem_of("T120", where, context=context, variant="facts"))
         elif key in ("control", "referral"):
             fields = ControlOut.model_fields if key == "control" else ReferralOut.model_fields
             if value is None and key == "referral":
                 continue
             if not isinstance(value, dict):
                 problems.append(
-                    src.problem(
-                        "T120",
-                        f"`{key}` takes a mapping of its fields",
-                        where,
-                        context=context,
-                        hint=f"fields: {', '.join(fields)}",
-                    )
+                    src.problem_of("T120", where, context=context, variant="mapping", key=key,
+                                   fields=", ".join(fields))
                 )
                 continue
             for sub in value:
                 if sub not in fields:
                     close = did_you_mean(str(sub), fields)
                     problems.append(
-                        src.problem(
-                            "T117",
-                            f"unknown expect key '{key}.{sub}'",
-                            (*where, sub),
-                            at_key=True,
-                            context=context,
-                            hint=f"did you mean '{close}'?" if close else f"fields: {', '.join(fields)}",
+                        src.problem_of(
+                            "T117", (*where, sub), at_key=True, context=context, key=f"{key}.{sub}",
+                            **({"variant": "field_close", "close": close} if close
+                               else {"variant": "field", "fields": ", ".join(fields)}),
                         )
                     )
     return problems

@@ -89,13 +89,10 @@ class Entry(Generic[T]):
     loc: Loc  # path of the node inside src.doc
     label: str  # "Rule(id='htn.urgent_bp')": how messages name it
 
-    def problem(
-        self, code: str, message: str, sub: Loc = (), *, hint: str | None = None, at_key: bool = False
-    ) -> Problem:
+    def problem_of(self, code: str, sub: Loc = (), *, at_key: bool = False, **fields: Any) -> Problem:
+        """A registered problem (`Problem.of`) at `sub` below this entry."""
         context = "at " + render_path(list(sub), self.label)
-        return self.src.problem(
-            code, message, self.loc + tuple(sub), hint=hint, at_key=at_key, context=context
-        )
+        return self.src.problem_of(code, self.loc + tuple(sub), at_key=at_key, context=context, **fields)
 
     @property
     def line(self) -> tuple[str, int, int]:
@@ -196,31 +193,13 @@ class _Checker:
     def fact_ref(self, e: Entry, name: str, sub: Loc) -> FactInfo | None:
         if name in self.facts:
             return self.facts[name]
-        close = did_you_mean(name, self.facts)
-        tail = "`sangao guidelines schema` lists every fact"
-        self.add(
-            e.problem(
-                "C102",
-                f"unknown fact '{name}'",
-                sub,
-                hint=f"did you mean '{close}'? {tail}" if close else tail,
-            )
-        )
+        self.add(e.problem_of("C102", sub, name=name, **_close(did_you_mean(name, self.facts))))
         return None
 
     def param_ref(self, e: Entry, name: str, sub: Loc) -> Parameter | None:
         if name in self.d.parameters:
             return self.d.parameters[name].value
-        close = did_you_mean(name, self.d.parameters)
-        tail = "parameters are defined under `parameters:`"
-        self.add(
-            e.problem(
-                "C103",
-                f"unknown parameter '{name}'",
-                sub,
-                hint=f"did you mean '{close}'? {tail}" if close else tail,
-            )
-        )
+        self.add(e.problem_of("C103", sub, name=name, **_close(did_you_mean(name, self.d.parameters))))
         return None
 
     def value_refs(self, e: Entry, value: Any, sub: Loc, unit: str | None = None) -> None:
@@ -229,11 +208,9 @@ class _Checker:
             p = self.param_ref(e, value.param, (*sub, "param"))
             if p is not None and unit and p.unit and p.unit != unit:
                 self.add(
-                    e.problem(
-                        "C105",
-                        f"unit mismatch: '{sub[-1]}' is in {unit}, parameter '{value.param}' in {p.unit}",
-                        (*sub, "param"),
-                        hint=f"use a parameter in {unit}",
+                    e.problem_of(
+                        "C105", (*sub, "param"), variant="value", field=sub[-1], unit=unit,
+                        param=value.param, runit=p.unit,
                     )
                 )
 
@@ -242,14 +219,7 @@ class _Checker:
             return
         close = did_you_mean(src.doc, self.d.sources)
         known = ", ".join(sorted(self.d.sources)) or "none"
-        self.add(
-            e.problem(
-                "C120",
-                f"unknown source.doc '{src.doc}'",
-                (*sub, "source", "doc"),
-                hint=f"did you mean '{close}'?" if close else f"add it to `sources:` (known: {known})",
-            )
-        )
+        self.add(e.problem_of("C120", (*sub, "source", "doc"), doc=src.doc, known=known, **_close(close)))
 
     # ---- conditions ---------------------------------------------------------------------------
 
@@ -267,80 +237,53 @@ class _Checker:
             for i, m in enumerate(c.of):
                 self.condition(e, m, (*sub, "of", i), read)
             if c.at_least > len(c.of):
-                self.add(
-                    e.problem(
-                        "C115",
-                        f"at_least: {c.at_least} of {len(c.of)} conditions can never hold",
-                        (*sub, "at_least"),
-                        hint=f"use a number from 1 to {len(c.of)}",
-                    )
-                )
+                self.add(e.problem_of("C115", (*sub, "at_least"), n=c.at_least, m=len(c.of)))
         elif isinstance(c, Compare):
             self.compare(e, c, sub, read)
 
     def compare(self, e: Entry, c: Compare, sub: Loc, read: set[str]) -> None:
         if (c.fact is None) == (c.param is None):
-            self.add(
-                e.problem(
-                    "G111",
-                    "a comparison needs exactly one of `fact:` or `param:` on the left",
-                    sub,
-                    hint="e.g. {fact: latest_sbp, gte: 140} or {param: bp_target_scheme, eq: x}",
-                )
-            )
+            self.add(e.problem_of("G111", sub))
             return
         ops = _op_of(c)
         if len(ops) != 1:
-            found = ", ".join(ops) or "none"
             nulls = [
                 op for op in OPERATORS if op != "in" and op in c.model_fields_set and getattr(c, op) is None
             ]
-            hint = "one of eq ne lt lte gt gte in known has_any; combine with all: [...]"
             if nulls and not ops:
-                found, hint = (
-                    f"`{nulls[0]}: null`",
-                    "a missing value is tested with known: false (or known: true)",
-                )
-            self.add(
-                e.problem("G112", f"a comparison needs exactly one operator; found: {found}", sub, hint=hint)
-            )
+                self.add(e.problem_of("G112", sub, variant="null", found=f"`{nulls[0]}: null`"))
+            else:
+                self.add(e.problem_of("G112", sub, found=", ".join(ops) or "none"))
             return
         op = ops[0]
         right = _operand(c, op)
         if c.param is not None:
             left = self.param_ref(e, c.param, (*sub, "param"))
             if isinstance(right, FactRef):
-                self.add(
-                    e.problem(
-                        "C106",
-                        "a parameter condition is folded when the set loads; it cannot compare with a fact",
-                        (*sub, op),
-                        hint="put the fact on the left",
-                    )
-                )
+                self.add(e.problem_of("C106", (*sub, op), variant="param_fact"))
             elif isinstance(right, ParamRef):
                 self.param_ref(e, right.param, (*sub, op, "param"))
             if op in ("known", "has_any") and left is not None:
-                self.add(e.problem("C106", f"`{op}` does not apply to a parameter", (*sub, op)))
+                self.add(e.problem_of("C106", (*sub, op), variant="param_op", op=op))
             return
         read.add(c.fact)
         info = self.fact_ref(e, c.fact, (*sub, "fact"))
         rinfo: FactInfo | None = None
         runit: str | None = None
         rkind: str | None = None
-        rname = ""
+        rname = rname_zh = ""
         if isinstance(right, FactRef):
             read.add(right.fact)
             rinfo = self.fact_ref(e, right.fact, (*sub, op, "fact"))
             if rinfo is None:
                 return
-            runit, rname = rinfo.unit, f"fact '{right.fact}'"
+            runit, rname, rname_zh = rinfo.unit, f"fact '{right.fact}'", f"事实 '{right.fact}'"
             rkind = {"integer": "number", "number": "number"}.get(rinfo.type, rinfo.type)
         elif isinstance(right, ParamRef):
             p = self.param_ref(e, right.param, (*sub, op, "param"))
             if p is None:
                 return
-            runit, rname = p.unit, f"parameter '{right.param}'"
+            runit, rname, rname_zh = p.unit, f"parameter '{right.param}'", f"参数 '{right.param}'"
             rkind = _kind(p.value) if not isinstance(p.value, list) else "other"
         if info is None:
             return
@@ -348,89 +291,52 @@ class _Checker:
         where = (*sub, op)
         if op == "has_any":
             if info.type != "set":
-                self.add(
-                    e.problem(
-                        "C107",
-                        f"has_any on '{c.fact}', which is {info.type}, not a set",
-                        where,
-                        hint="has_any applies to set facts such as visit_symptoms; use eq or in",
-                    )
-                )
+                self.add(e.problem_of("C107", where, fact=c.fact, type=info.type))
             else:
                 for i, code in enumerate(right):
                     if code not in self.symptoms:
                         close = did_you_mean(code, self.symptoms)
-                        self.add(
-                            e.problem(
-                                "C108",
-                                f"'{code}' is not in the symptoms vocabulary",
-                                (*where, i),
-                                hint=f"did you mean '{close}'?"
-                                if close
-                                else "add it under vocabulary: symptoms:",
-                            )
-                        )
+                        self.add(e.problem_of("C108", (*where, i), symptom=code, **_close(close)))
             return
         if op == "known":
             return
         if info.type == "set":
-            self.add(
-                e.problem(
-                    "C106", f"`{op}` on set fact '{c.fact}'", where, hint="set facts take has_any: [codes]"
-                )
-            )
+            self.add(e.problem_of("C106", where, variant="set_op", op=op, fact=c.fact))
             return
         if op in _ORDER_OPS and fkind != "number":
-            self.add(
-                e.problem(
-                    "C106",
-                    f"`{op}` on {info.type} fact '{c.fact}'",
-                    where,
-                    hint="lt/lte/gt/gte compare numbers; use eq, ne or in",
-                )
-            )
+            self.add(e.problem_of("C106", where, variant="order_op", op=op, type=info.type, fact=c.fact))
             return
         literals = right if op == "in" else ([] if rkind is not None else [right])
         for i, lit in enumerate(literals):
             lwhere = (*where, i) if op == "in" else where
             if _kind(lit) != fkind:
                 self.add(
-                    e.problem(
-                        "C106",
-                        f"{info.type} fact '{c.fact}' compared with {_kind(lit)} {lit!r}",
-                        lwhere,
-                        hint=_type_hint(info.type),
+                    e.problem_of(
+                        "C106", lwhere, type=info.type, fact=c.fact, kind=_kind(lit), value=repr(lit),
+                        **_type_hint(info.type),
                     )
                 )
             elif info.values is not None and not any(_same(lit, v) for v in info.values):
                 close = did_you_mean(str(lit), [str(v) for v in info.values])
                 self.add(
-                    e.problem(
-                        "C124",
-                        f"{lit!r} is not a value of '{c.fact}'",
-                        lwhere,
-                        hint=f"did you mean '{close}'?"
-                        if close
-                        else f"values: {', '.join(map(str, info.values))}",
+                    e.problem_of(
+                        "C124", lwhere, value=repr(lit), fact=c.fact,
+                        values=", ".join(map(str, info.values)), **_close(close),
                     )
                 )
         if rkind is not None:
             if rkind != fkind:
                 self.add(
-                    e.problem(
-                        "C106",
-                        f"{info.type} fact '{c.fact}' compared with {rname} ({rkind})",
-                        where,
-                        hint=_type_hint(info.type),
+                    e.problem_of(
+                        "C106", where, variant="ref", type=info.type, fact=c.fact, right=rname,
+                        right_zh=rname_zh, rkind=rkind, **_type_hint(info.type),
                     )
                 )
             elif info.unit and runit and info.unit != runit:
                 self.add(
-                    e.problem(
-                        "C105",
-                        f"unit mismatch: '{c.fact}' is in {info.unit}, {rname} in {runit}",
-                        where,
-                        hint=f"compare with a value in {info.unit}",
+                    e.problem_of(
+                        "C105", where, fact=c.fact, unit=info.unit, right=rname, right_zh=rname_zh,
+                            runit=runit
                     )
                 )
 
@@ -475,31 +381,29 @@ class _Checker:
             v = p.value.value if p else None
         return v if _kind(v) == "number" else None
 
-    def unsat(self, c: Any, sub: Loc) -> tuple[str, str, Loc] | None:
-        """(code, why, where) when `c` can never be definitely true."""
+    def unsat(self, c: Any, sub: Loc) -> tuple[str, str, dict[str, Any], Loc] | None:
+        """(code, reason, its fields, where) when `c` can never be definitely true (the reasons of
+        C115 and C116 in pathways/codes/guideline.py)."""
         if isinstance(c, Compare):
             ops = _op_of(c)
             if c.param is not None:
                 if self.fold_all(c) is False:
                     op = ops[0]
                     param = self.d.parameters[c.param].value
-                    values = f"is {_render(param.value)}" + (
-                        f" (options: {', '.join(_render(o) for o in param.options)})" if param.options else ""
-                    )
-                    return (
-                        "C116",
-                        f"parameter '{c.param}' {values}, so `{op}: {_render(_operand(c, op))}` "
-                        "is always false",
-                        sub,
-                    )
+                    fields = {"param": c.param, "now": _render(param.value), "op": op,
+                              "value": _render(_operand(c, op))}
+                    if param.options:
+                        fields["options"] = ", ".join(_render(o) for o in param.options)
+                        return ("C116", "param_false_options", fields, sub)
+                    return ("C116", "param_false", fields, sub)
                 return None
             if ops == ["in"] and not c.in_:
-                return ("C115", f"`in: []` on '{c.fact}' never holds", sub)
+                return ("C115", "in_empty", {"fact": c.fact}, sub)
             return None
         if isinstance(c, Not):
             inner = c.not_
             if isinstance(inner, Compare) and self.fold_all(inner) is True:
-                return ("C116", f"parameter '{inner.param}' makes the condition under `not` always true", sub)
+                return ("C116", "not_true", {"param": inner.param}, sub)
             return None
         if isinstance(c, AnyOf):
             reasons = [self.unsat(m, (*sub, "any", i)) for i, m in enumerate(c.any)]
@@ -511,7 +415,7 @@ class _Checker:
             possible = sum(r is None for r in reasons)
             if possible < c.at_least:
                 first = next((r for r in reasons if r), None)
-                return first or ("C115", f"at_least {c.at_least} of {len(c.of)}", sub)
+                return first or ("C115", "at_least", {"n": c.at_least, "m": len(c.of)}, sub)
             return None
         if isinstance(c, All):
             for i, m in enumerate(c.all):
@@ -521,7 +425,7 @@ class _Checker:
             return self.contradiction(c, sub)
         return None
 
-    def contradiction(self, c: All, sub: Loc) -> tuple[str, str, Loc] | None:
+    def contradiction(self, c: All, sub: Loc) -> tuple[str, str, dict[str, Any], Loc] | None:
         per_fact: dict[str, list[tuple[str, Any, int]]] = {}
         for i, m in enumerate(c.all):
             if isinstance(m, Compare) and m.fact is not None and len(_op_of(m)) == 1:
@@ -532,7 +436,7 @@ class _Checker:
             others = [(op, v, i) for op, v, i in conds if op != "known"]
             if False in knowns and (True in knowns or others):
                 what = "known: true" if True in knowns else f"{others[0][0]}: {_render(others[0][1])}"
-                return ("C115", f"'{fact}' is required missing (known: false) and {what} in one `all`", sub)
+                return ("C115", "known_false", {"fact": fact, "what": what}, sub)
             lo: tuple[float, bool, str] | None = None  # (value, inclusive, text)
             hi: tuple[float, bool, str] | None = None
             eqs: list[tuple[Any, str]] = []
@@ -559,19 +463,19 @@ class _Checker:
                     if hi is None or n < hi[0] or (n == hi[0] and not cand[1]):
                         hi = cand
             if lo and hi and (lo[0] > hi[0] or (lo[0] == hi[0] and not (lo[1] and hi[1]))):
-                return ("C115", f"'{fact}' {lo[2]} and {hi[2]} in one `all`", sub)
+                return ("C115", "pair", {"fact": fact, "a": lo[2], "b": hi[2]}, sub)
             for val, text in eqs:
                 for other, otext in eqs:
                     if not _same(val, other):
-                        return ("C115", f"'{fact}' {text} and {otext} in one `all`", sub)
+                        return ("C115", "pair", {"fact": fact, "a": text, "b": otext}, sub)
                 for other, otext in nes:
                     if _same(val, other):
-                        return ("C115", f"'{fact}' {text} and {otext} in one `all`", sub)
+                        return ("C115", "pair", {"fact": fact, "a": text, "b": otext}, sub)
                 if _kind(val) == "number":
                     if lo and (val < lo[0] or (val == lo[0] and not lo[1])):
-                        return ("C115", f"'{fact}' {text} and {lo[2]} in one `all`", sub)
+                        return ("C115", "pair", {"fact": fact, "a": text, "b": lo[2]}, sub)
                     if hi and (val > hi[0] or (val == hi[0] and not hi[1])):
-                        return ("C115", f"'{fact}' {text} and {hi[2]} in one `all`", sub)
+                        return ("C115", "pair", {"fact": fact, "a": text, "b": hi[2]}, sub)
         return None
 
     # ---- the whole set ------------------------------------------------------------------------
@@ -580,44 +484,14 @@ class _Checker:
         d = self.d
         missing = [p for p in MEASURE_PARAMETERS if p not in d.parameters]
         if missing:
-            self.add(
-                d.manifest_src.problem(
-                    "C104",
-                    f"measure parameters missing: {', '.join(missing)}",
-                    (),
-                    hint="pathways/facts.py reads them; define each under `parameters:` "
-                    "(docs/guideline-language.md §4)",
-                )
-            )
+            self.add(d.manifest_src.problem_of("C104", names=", ".join(missing)))
         absent = [o for o in REQUIRED_OUTPUTS if o not in self.facts]
         if absent:
-            self.add(
-                d.manifest_src.problem(
-                    "C121",
-                    f"required output facts missing: {', '.join(absent)}",
-                    (),
-                    hint="the assessment reads them; add derive entries whose outputs include them "
-                    "(docs/guideline-language.md §3)",
-                )
-            )
+            self.add(d.manifest_src.problem_of("C121", names=", ".join(absent)))
         if d.colors is None:
-            self.add(
-                d.manifest_src.problem(
-                    "C125",
-                    "no file of the set defines `colors:`",
-                    (),
-                    hint="add a colors section (red/yellow/blue → tier, severity, follow_up_days)",
-                )
-            )
+            self.add(d.manifest_src.problem_of("C125"))
         if d.screenings is None:
-            self.add(
-                d.manifest_src.problem(
-                    "C126",
-                    "no file of the set defines `screenings:`",
-                    (),
-                    hint="add a screenings section (look_ahead_days, complications)",
-                )
-            )
+            self.add(d.manifest_src.problem_of("C126"))
         for name, e in d.parameters.items():
             self.source(e, e.value.source, ())
             self.parameter(name, e)
@@ -643,43 +517,22 @@ class _Checker:
                 if not any(_same(v, o) for o in p.options):
                     close = did_you_mean(str(v), [str(o) for o in p.options])
                     self.add(
-                        e.problem(
-                            "C132",
-                            f"parameter '{name}' is {_render(v)}, not one of its options "
-                            f"{_render(list(p.options))}",
-                            ("value",),
-                            hint=f"did you mean '{close}'?" if close else "choose one of the options",
+                        e.problem_of(
+                            "C132", ("value",), name=name, value=_render(v), options=_render(list(p.options)),
+                            **_close(close),
                         )
                     )
         if name in MEASURE_PARAMETERS:
             if name == "egfr_equation":
                 if p.value not in EGFR_EQUATIONS:
                     self.add(
-                        e.problem(
-                            "C133",
-                            f"egfr_equation is {_render(p.value)}",
-                            ("value",),
-                            hint=f"pathways/facts.py knows {', '.join(EGFR_EQUATIONS)}",
-                        )
+                        e.problem_of("C133", ("value",), value=_render(p.value),
+                                     known=", ".join(EGFR_EQUATIONS))
                     )
             elif _kind(p.value) != "number" or isinstance(p.value, float) or p.value < 1:
-                self.add(
-                    e.problem(
-                        "C133",
-                        f"'{name}' is {_render(p.value)}, not a whole number of days",
-                        ("value",),
-                        hint="write a positive integer, e.g. 90",
-                    )
-                )
+                self.add(e.problem_of("C133", ("value",), variant="days", name=name, value=_render(p.value)))
             elif p.unit not in (None, "day"):
-                self.add(
-                    e.problem(
-                        "C105",
-                        f"'{name}' is read as days, not {p.unit}",
-                        ("unit",),
-                        hint="give it in days (unit: day)",
-                    )
-                )
+                self.add(e.problem_of("C105", ("unit",), variant="days", name=name, unit=p.unit))
 
     def derive_entry(self, e: Entry) -> None:
         d = e.value
@@ -696,14 +549,9 @@ class _Checker:
                 if k not in outputs:
                     close = did_you_mean(k, outputs)
                     self.add(
-                        e.problem(
-                            "C114",
-                            f"'{k}' is not a declared output of '{derive_id(d)}'",
-                            (*sub, k),
-                            at_key=True,
-                            hint=f"did you mean '{close}'?"
-                            if close
-                            else f"declare it under outputs: (declared: {', '.join(sorted(outputs))})",
+                        e.problem_of(
+                            "C114", (*sub, k), at_key=True, key=k, id=derive_id(d),
+                            declared=", ".join(sorted(outputs)), **_close(close),
                         )
                     )
                 else:
@@ -718,31 +566,24 @@ class _Checker:
                     then_keys(case.otherwise, ("cases", i, "otherwise"))
                     self.source(e, case.source, ("cases", i))
                     if i != len(d.cases) - 1:
-                        self.add(
-                            e.problem(
-                                "C110",
-                                "`otherwise` must be the last case; the cases after it never apply",
-                                ("cases", i),
-                                hint="move it to the end",
-                            )
-                        )
+                        self.add(e.problem_of("C110", ("cases", i)))
                 else:
                     self.condition(e, case.when, ("cases", i, "when"), read)
                     then_keys(case.then, ("cases", i, "then"))
                     self.source(e, case.source, ("cases", i))
                     r = self.unsat(case.when, ("cases", i, "when"))
                     if r:
+                        code, reason, fields, where = r
                         self.add(
-                            e.problem(r[0], f"case {i} of '{d.classification}' can never match: {r[1]}", r[2])
+                            e.problem_of(
+                                code, where, variant=f"case.{reason}", case=i, entry=d.classification,
+                                    **fields
+                            )
                         )
             if not isinstance(d.cases[-1], Otherwise):
                 self.add(
-                    e.problem(
-                        "C110",
-                        f"classification '{d.classification}' does not end in `otherwise`",
-                        ("cases", len(d.cases) - 1),
-                        hint="add `- otherwise: {...}` as the last case so every patient gets a value",
-                    )
+                    e.problem_of("C110", ("cases", len(d.cases) - 1), variant="no_otherwise",
+                                 id=d.classification)
                 )
         else:
             self.table(e, d, then_keys)
@@ -752,17 +593,16 @@ class _Checker:
             return
         want = {"integer": "number", "number": "number"}.get(out.type, out.type)
         if _kind(v) != want:
-            self.add(e.problem("C106", f"{v!r} is not {out.type}", sub, hint=_type_hint(out.type)))
+            self.add(
+                e.problem_of("C106", sub, variant="output", value=repr(v), type=out.type,
+                             **_type_hint(out.type))
+            )
         elif out.values is not None and not any(_same(v, x) for x in out.values):
             close = did_you_mean(str(v), [str(x) for x in out.values])
             self.add(
-                e.problem(
-                    "C124",
-                    f"{v!r} is not among the declared values",
-                    sub,
-                    hint=f"did you mean '{close}'?"
-                    if close
-                    else f"values: {', '.join(map(str, out.values))}",
+                e.problem_of(
+                    "C124", sub, variant="output_close" if close else "output", value=repr(v), close=close,
+                    values=", ".join(map(str, out.values)),
                 )
             )
 
@@ -776,22 +616,17 @@ class _Checker:
             lacking = [v for v in possible if not any(_same(v, x) for x in inp.domain)]
             if lacking:
                 self.add(
-                    e.problem(
-                        "C131",
-                        f"the domain of input '{name}' lacks {_render(lacking)}, which '{inp.fact}' can take",
-                        ("inputs", name, "domain"),
-                        hint="add them to the domain (and rows for them), or patients with them match no row",
+                    e.problem_of(
+                        "C131", ("inputs", name, "domain"), name=name, lacking=_render(lacking), fact=inp.fact
                     )
                 )
             for i, v in enumerate(inp.domain):
                 if _kind(v) != want:
                     self.add(
-                        e.problem(
-                            "C106",
-                            f"domain value {_render(v)} of input '{name}' is not {info.type} "
-                            f"like fact '{inp.fact}'",
-                            ("inputs", name, "domain", i),
-                            hint=_type_hint(info.type),
+                        e.problem_of(
+                            "C106", ("inputs", name, "domain", i), variant="domain", value=_render(v),
+                                name=name,
+                            type=info.type, fact=inp.fact, **_type_hint(info.type),
                         )
                     )
         names = list(t.inputs)
@@ -808,24 +643,18 @@ class _Checker:
                                 else ("rows", r, "when", key)
                             )
                             self.add(
-                                e.problem(
-                                    "C129",
-                                    f"row {r} of table '{t.table}': {key}={_render(v)} is not "
-                                    f"in the input's domain {_render(list(domain))}",
-                                    sub,
-                                    hint="use a domain value, or add it to the domain",
+                                e.problem_of(
+                                    "C129", sub, row=r, table=t.table, key=key, value=_render(v),
+                                    domain=_render(list(domain)),
                                 )
                             )
                 if key not in t.inputs:
                     bad = True
                     close = did_you_mean(key, names)
                     self.add(
-                        e.problem(
-                            "C113",
-                            f"row {r} of table '{t.table}' names '{key}', which is not an input",
-                            ("rows", r, "when", key),
-                            at_key=True,
-                            hint=f"did you mean '{close}'?" if close else f"inputs: {', '.join(names)}",
+                        e.problem_of(
+                            "C113", ("rows", r, "when", key), at_key=True, row=r, table=t.table, key=key,
+                            inputs=", ".join(names), **_close(close),
                         )
                     )
             then_keys(row.then, ("rows", r, "then"))
@@ -848,40 +677,18 @@ class _Checker:
             elif len(hits) > 1 and t.hit_policy == "unique":
                 overlaps.append((text, hits))
         for text in gaps[:_MAX_TABLE_REPORTS]:
-            self.add(
-                e.problem(
-                    "C111",
-                    f"table '{t.table}' has no row for {text}",
-                    ("rows",),
-                    hint="add a row for it, or narrow the input's domain",
-                )
-            )
+            self.add(e.problem_of("C111", ("rows",), table=t.table, combo=text))
         if len(gaps) > _MAX_TABLE_REPORTS:
-            self.add(
-                e.problem(
-                    "C111",
-                    f"table '{t.table}': {len(gaps) - _MAX_TABLE_REPORTS} more combinations have no row",
-                    ("rows",),
-                )
-            )
+            self.add(e.problem_of("C111", ("rows",), variant="more", table=t.table,
+                                  n=len(gaps) - _MAX_TABLE_REPORTS))
         for text, hits in overlaps[:_MAX_TABLE_REPORTS]:
             rows = " and ".join(f"rows[{h}]" for h in hits)
-            self.add(
-                e.problem(
-                    "C112",
-                    f"table '{t.table}' (hit policy unique) has {len(hits)} rows for {text}: {rows}",
-                    ("rows", hits[1]),
-                    hint="make the rows exclusive, or use hit_policy: first",
-                )
-            )
+            self.add(e.problem_of("C112", ("rows", hits[1]), table=t.table, n=len(hits), combo=text,
+                                  rows=rows))
         if len(overlaps) > _MAX_TABLE_REPORTS:
             self.add(
-                e.problem(
-                    "C112",
-                    f"table '{t.table}': {len(overlaps) - _MAX_TABLE_REPORTS} more "
-                    "combinations match more than one row",
-                    ("rows",),
-                )
+                e.problem_of("C112", ("rows",), variant="more", table=t.table,
+                             n=len(overlaps) - _MAX_TABLE_REPORTS)
             )
 
     def possible_values(self, fact: str, info: FactInfo) -> list:
@@ -937,36 +744,18 @@ class _Checker:
             for name in derive_outputs(e.value):
                 sub = ("outputs", name) if not isinstance(e.value, Count) else ("count",)
                 if name in FACTS:
-                    self.add(
-                        e.problem(
-                            "C101",
-                            f"derived fact '{name}' has the name of a base fact",
-                            sub,
-                            at_key=True,
-                            hint="choose another name; base facts come from pathways/facts.py",
-                        )
-                    )
+                    self.add(e.problem_of("C101", sub, at_key=True, variant="base_fact", name=name))
                 elif name in producer:
                     file, line, _ = producer[name].line
                     self.add(
-                        e.problem(
-                            "C101",
-                            f"derived fact '{name}' is already derived at {file}:{line}",
-                            sub,
-                            at_key=True,
-                            hint="one derive entry produces each fact",
-                        )
+                        e.problem_of("C101", sub, at_key=True, variant="derived_twice", name=name,
+                                     at=f"{file}:{line}")
                     )
                 elif name in self.d.parameters:
                     file, line, _ = self.d.parameters[name].line
                     self.add(
-                        e.problem(
-                            "C101",
-                            f"derived fact '{name}' has the name of the parameter at {file}:{line}",
-                            sub,
-                            at_key=True,
-                            hint="rename one of them",
-                        )
+                        e.problem_of("C101", sub, at_key=True, variant="parameter", name=name,
+                                     at=f"{file}:{line}")
                     )
                 producer.setdefault(name, e)
 
@@ -992,14 +781,7 @@ class _Checker:
                         reported.add(key)
                         names = " → ".join(derive_id(self.d.derive[k].value) for k in cycle)
                         e = self.d.derive[j]
-                        self.add(
-                            e.problem(
-                                "C109",
-                                f"derive cycle: {names}",
-                                (),
-                                hint="a derived fact cannot depend on itself; break the loop",
-                            )
-                        )
+                        self.add(e.problem_of("C109", names=names))
                 elif state.get(j) is None:
                     visit(j, [*path, j])
             state[i] = 2
@@ -1019,81 +801,43 @@ class _Checker:
             if rule.referral is not None and rule.referral.to not in TIERS:
                 close = did_you_mean(rule.referral.to, TIERS)
                 self.add(
-                    e.problem(
-                        "C130",
-                        f"referral to '{rule.referral.to}', which is not a care tier",
-                        ("referral", "to"),
-                        hint=f"did you mean '{close}'?" if close else f"tiers: {', '.join(TIERS)}",
+                    e.problem_of(
+                        "C130", ("referral", "to"), to=rule.referral.to, tiers=", ".join(TIERS),
+                            **_close(close)
                     )
                 )
             r = self.unsat(rule.when, ("when",))
             if r:
-                self.add(
-                    e.problem(
-                        r[0],
-                        f"rule '{rule.id}' can never fire: {r[1]}",
-                        r[2],
-                        hint="check the thresholds and parameters of this condition",
-                    )
-                )
+                code, reason, fields, where = r
+                self.add(e.problem_of(code, where, variant=f"rule.{reason}", rule=rule.id, **fields))
             for field_name in ("explain", "explain_en"):
                 text = getattr(rule, field_name)
                 try:
                     names = placeholders(text or "")
                 except ValueError:
-                    self.add(
-                        e.problem(
-                            "C128",
-                            f"{field_name} is not a valid template: a lone brace",
-                            (field_name,),
-                            hint="placeholders are {fact_name}; write {{ or }} for a literal brace",
-                        )
-                    )
+                    self.add(e.problem_of("C128", (field_name,), field=field_name))
                     continue
                 for name in names:
                     if not name or name.isdigit():
-                        self.add(
-                            e.problem(
-                                "C119",
-                                f"{field_name} has a placeholder without a fact name: '{{{name}}}'",
-                                (field_name,),
-                                hint="name the fact: {latest_sbp}",
-                            )
-                        )
+                        self.add(e.problem_of("C119", (field_name,), variant="unnamed", field=field_name,
+                                              name=name))
                     elif name not in self.facts:
                         close = did_you_mean(name, read) or did_you_mean(name, self.facts)
-                        self.add(
-                            e.problem(
-                                "C119",
-                                f"{field_name} names unknown fact '{{{name}}}'",
-                                (field_name,),
-                                hint=f"did you mean '{{{close}}}'?"
-                                if close
-                                else "placeholders name facts the rule reads",
-                            )
-                        )
+                        self.add(e.problem_of("C119", (field_name,), field=field_name, name=name,
+                                              **_close(close)))
                     elif name not in read:
                         reads = ", ".join(sorted(read)) or "nothing"
-                        self.add(
-                            e.problem(
-                                "C118",
-                                f"{field_name} shows '{{{name}}}', which the rule does not read",
-                                (field_name,),
-                                hint=f"the rule reads: {reads}",
-                            )
-                        )
+                        self.add(e.problem_of("C118", (field_name,), field=field_name, name=name,
+                                              reads=reads))
             key = rule.when.model_dump_json(by_alias=True, exclude_none=True)
             first = by_when.get(key)
             if first is None:
                 by_when[key] = e
             elif first.value.color != rule.color:
                 self.add(
-                    e.problem(
-                        "C117",
-                        f"rules '{first.value.id}' ({first.value.color}) and '{rule.id}' "
-                        f"({rule.color}) have the same `when` but different colours",
-                        ("color",),
-                        hint="keep one rule, or make their conditions differ",
+                    e.problem_of(
+                        "C117", ("color",), first=first.value.id, first_color=first.value.color, rule=rule.id,
+                        color=rule.color,
                     )
                 )
 
@@ -1107,12 +851,8 @@ class _Checker:
                 if item.kind not in kinds:
                     close = did_you_mean(item.kind, kinds)
                     self.add(
-                        e.problem(
-                            "C127",
-                            f"unknown screening kind '{item.kind}'",
-                            (*sub, "kind"),
-                            hint=f"did you mean '{close}'?" if close else f"kinds: {', '.join(kinds)}",
-                        )
+                        e.problem_of("C127", (*sub, "kind"), kind=item.kind, kinds=", ".join(kinds),
+                                     **_close(close))
                     )
                 read: set[str] = set()
                 if item.eligible is not None:
@@ -1172,13 +912,20 @@ def _render(v: Any) -> str:
     return str(v)
 
 
-def _type_hint(fact_type: str) -> str:
-    return {
-        "bool": "write true or false",
-        "number": "write a number",
-        "integer": "write a number",
-        "string": "write text",
-    }.get(fact_type, f"the fact is {fact_type}")
+def _type_hint(fact_type: str) -> dict[str, str]:
+    """The type hint fields (type_hint_zh, type_hint_en) of C106."""
+    zh, en = {
+        "bool": ("写 true 或 false", "write true or false"),
+        "number": ("写一个数", "write a number"),
+        "integer": ("写一个数", "write a number"),
+        "string": ("写文字", "write text"),
+    }.get(fact_type, (f"该事实是 {fact_type}", f"the fact is {fact_type}"))
+    return {"type_hint_zh": zh, "type_hint_en": en}
+
+
+def _close(close: str | None) -> dict[str, str]:
+    """Fields of the `close` variant (a hint 'did you mean …?') when there is a close name."""
+    return {"variant": "close", "close": close} if close else {}
 
 
 def check_draft(draft: Draft) -> list[Problem]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from guidelines.checks import Draft, Entry, check_draft, derive_id
 from guidelines.model import GuidelineSet, Origin
+from guidelines.plausible import plausibility_problems
 from guidelines.schema import Classification, DecisionTable, GuidelineFile, Manifest
 from guidelines.yaml_source import (
     SourceFile,
@@ -61,6 +62,27 @@ def resolve_set(path_or_name: str | Path, relative_to: Path | None = None) -> Pa
     return candidate if relative_to is None else relative_to / candidate
 
 
+def base_folders(path_or_name: str | Path) -> list[Path]:
+    """The folders of the sets `path_or_name` extends, nearest first (empty for a base set). Reads
+    only the manifests; a broken one ends the chain (loading the set reports it)."""
+    folder = resolve_set(path_or_name)
+    seen = {folder.resolve()}
+    out: list[Path] = []
+    while True:
+        try:
+            doc = read_yaml(folder / MANIFEST).doc
+        except SangaoError:
+            return out
+        extends = doc.get("extends") if isinstance(doc, dict) else None
+        if not isinstance(extends, str):
+            return out
+        folder = resolve_set(extends, relative_to=folder)
+        if folder.resolve() in seen or not (folder / MANIFEST).is_file():
+            return out
+        seen.add(folder.resolve())
+        out.append(folder)
+
+
 def load_set(path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None) -> GuidelineSet:
     """Load, merge, check. `include_unverified` None: the manifest decides (rules tagged U)."""
     return load_with_draft(path_or_name, include_unverified)[0]
@@ -74,11 +96,11 @@ def load_with_draft(
     draft, problems = _load_layers(folder, seen=())
     if problems or draft is None:
         raise SangaoError(
-            _sorted(problems) or [Problem("G100", "the set did not load", file=display_path(folder))]
+            _sorted(problems) or [Problem.of("G100", variant="did_not_load", file=display_path(folder))]
         )
-    problems = check_draft(draft)
+    problems = check_draft(draft) + plausibility_problems(draft)
     if problems:
-        raise SangaoError(problems)
+        raise SangaoError(_sorted(problems))
     return _build(draft, folder, include_unverified), draft
 
 
@@ -115,25 +137,9 @@ class _File:
 
 def _validate(src: SourceFile, model: type[BaseModel]) -> tuple[Any, list[Problem]]:
     if src.doc is None:
-        return None, [
-            Problem(
-                "G110",
-                "the file is empty",
-                file=src.display,
-                line=1,
-                column=1,
-                hint=f"a guideline file is a mapping starting with `{_first_key(model)}:`",
-            )
-        ]
+        return None, [Problem.of("G110", file=src.display, line=1, column=1, first=_first_key(model))]
     if not isinstance(src.doc, dict):
-        return None, [
-            src.problem(
-                "G110",
-                "the file is not a mapping of keys to values",
-                (),
-                hint=f"start with `{_first_key(model)}:`",
-            )
-        ]
+        return None, [src.problem_of("G110", variant="not_mapping", first=_first_key(model))]
     data = plain(src.doc)
     try:
         return model.model_validate(data), []
@@ -167,14 +173,8 @@ def _set_files(folder: Path, manifest: Manifest, msrc: SourceFile) -> tuple[list
         if path.is_file():
             paths.append(path)
         else:
-            problems.append(
-                msrc.problem(
-                    "G109",
-                    f"file '{name}' listed in `files:` does not exist",
-                    ("files", i),
-                    hint=f"files beside set.yaml: {', '.join(sorted(p.name for p in folder.glob('*.yaml')))}",
-                )
-            )
+            beside = ", ".join(sorted(p.name for p in folder.glob("*.yaml")))
+            problems.append(msrc.problem_of("G109", ("files", i), name=name, beside=beside))
     return paths, problems
 
 
@@ -183,11 +183,11 @@ def _load_layers(folder: Path, seen: tuple[Path, ...]) -> tuple[Draft | None, li
     mpath = folder / MANIFEST
     if not mpath.is_file():
         where = display_path(folder)
-        hint = "a set is a folder with set.yaml and guideline files"
         if not folder.is_dir():
             names = sorted(p.name for p in package_sets_dir().iterdir() if (p / MANIFEST).is_file())
-            hint = f"no such folder; packaged sets: {', '.join(names) or 'none'}"
-        return None, [Problem("G100", f"no {MANIFEST} in '{where}'", file=where, hint=hint)]
+            packaged = ", ".join(names) or "none"
+            return None, [Problem.of("G100", variant="no_folder", file=where, where=where, packaged=packaged)]
+        return None, [Problem.of("G100", file=where, where=where)]
     msrc, manifest, problems = _read(mpath, Manifest)
     if manifest is None:
         return None, problems
@@ -195,23 +195,9 @@ def _load_layers(folder: Path, seen: tuple[Path, ...]) -> tuple[Draft | None, li
     if manifest.extends is not None:
         base_folder = resolve_set(manifest.extends, relative_to=folder)
         if base_folder.resolve() in seen or base_folder.resolve() == folder.resolve():
-            return None, [
-                msrc.problem(
-                    "G108",
-                    f"`extends: {manifest.extends}` loops back to this set",
-                    ("extends",),
-                    hint="a set cannot extend itself, directly or through others",
-                )
-            ]
+            return None, [msrc.problem_of("G108", ("extends",), extends=manifest.extends)]
         if not (base_folder / MANIFEST).is_file():
-            return None, [
-                msrc.problem(
-                    "G108",
-                    f"`extends: {manifest.extends}`: no such set",
-                    ("extends",),
-                    hint="a packaged set name (national-default) or a folder relative to this set",
-                )
-            ]
+            return None, [msrc.problem_of("G108", ("extends",), variant="missing", extends=manifest.extends)]
         base, base_problems = _load_layers(base_folder, (*seen, folder.resolve()))
         problems += base_problems
     paths, file_problems = _set_files(folder, manifest, msrc)
@@ -229,12 +215,8 @@ def _load_layers(folder: Path, seen: tuple[Path, ...]) -> tuple[Draft | None, li
         for f in files:
             for i, rid in enumerate(f.model.remove_rules):
                 layer_problems.append(
-                    f.src.problem(
-                        "C123",
-                        f"remove_rules: '{rid}' but this set extends no other set",
-                        ("remove_rules", i),
-                        context="at remove_rules",
-                        hint="remove_rules belongs in an overlay with `extends:` in set.yaml",
+                    f.src.problem_of(
+                        "C123", ("remove_rules", i), context="at remove_rules", variant="no_base", rule=rid
                     )
                 )
         return layer, layer_problems
@@ -259,6 +241,8 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
     problems: list[Problem] = []
     names: dict[str, Entry] = {}  # every name space the language shares: parameters, derived facts, ids
 
+    what_zh = {"parameter": "参数", "derive id": "派生项 id", "rule id": "规则 id", "rule alias": "规则别名"}
+
     def claim(name: str, e: Entry, what: str, sub: tuple = ()) -> None:
         first = names.get(name)
         if first is None:
@@ -266,13 +250,8 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
             return
         file, line, _ = first.line
         problems.append(
-            e.problem(
-                "C101",
-                f"{what} '{name}' is already defined at {file}:{line}",
-                sub,
-                at_key=True,
-                hint="names and ids are unique across the set; rename one",
-            )
+            e.problem_of("C101", sub, at_key=True, what=what, what_zh=what_zh[what], name=name,
+                         at=f"{file}:{line}")
         )
 
     for f in files:
@@ -281,14 +260,8 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
             e = Entry(doc, src, ("sources", name), f"SourceDoc(name='{name}')")
             if name in draft.sources:
                 file, line, _ = draft.sources[name].line
-                problems.append(
-                    e.problem(
-                        "C101",
-                        f"source '{name}' is already defined at {file}:{line}",
-                        at_key=True,
-                        hint="define each source once",
-                    )
-                )
+                problems.append(e.problem_of("C101", at_key=True, variant="source", name=name,
+                                             at=f"{file}:{line}"))
             draft.sources[name] = e
         for name, p in m.parameters.items():
             e = Entry(p, src, ("parameters", name), f"Parameter(name='{name}')")
@@ -301,11 +274,9 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
                 if code in target:
                     file, line, _ = target[code].line
                     problems.append(
-                        e.problem(
-                            "C101",
-                            f"{list_name} code '{code}' is already defined at {file}:{line}",
-                            at_key=True,
-                            hint="define each code once",
+                        e.problem_of(
+                            "C101", at_key=True, variant="code", list_name=list_name, name=code,
+                                at=f"{file}:{line}"
                         )
                     )
                 target.setdefault(code, e)
@@ -328,12 +299,7 @@ def _merge_layer(manifest: Manifest, msrc: SourceFile, files: list[_File]) -> tu
             if existing is not None:
                 file, line, _ = existing.line
                 problems.append(
-                    e.problem(
-                        "C101",
-                        f"`{section}` is already defined at {file}:{line}",
-                        at_key=True,
-                        hint=f"one file of a set holds `{section}`",
-                    )
+                    e.problem_of("C101", at_key=True, variant="section", section=section, at=f"{file}:{line}")
                 )
             else:
                 setattr(draft, section, e)
@@ -361,15 +327,10 @@ def _overlay(base: Draft, layer: Draft, files: list[_File]) -> tuple[Draft, list
             continue
         given = e.value.model_fields_set
         if "unit" in given and e.value.unit != old.value.unit:
-            was = f"is in {old.value.unit}" if old.value.unit else "has no unit"
             problems.append(
-                e.problem(
-                    "C122",
-                    f"parameter '{name}' {was} in the base set, not {e.value.unit}",
-                    ("unit",),
-                    hint=f"give the value in {old.value.unit} (or leave the unit out)"
-                    if old.value.unit
-                    else "leave the unit out",
+                e.problem_of(
+                    "C122", ("unit",), name=name, base_unit=old.value.unit, unit=e.value.unit,
+                    **({} if old.value.unit else {"variant": "no_unit"}),
                 )
             )
         value = old.value.model_copy(update={k: getattr(e.value, k) for k in given})
@@ -385,11 +346,7 @@ def _overlay(base: Draft, layer: Draft, files: list[_File]) -> tuple[Draft, list
                 ids = [r.value.id for r in base.rules]
                 close = did_you_mean(rid, ids)
                 problems.append(
-                    e.problem(
-                        "C123",
-                        f"remove_rules: the base set has no rule '{rid}'",
-                        hint=f"did you mean '{close}'?" if close else "list ids of the base set's rules",
-                    )
+                    e.problem_of("C123", rule=rid, **({"variant": "close", "close": close} if close else {}))
                 )
     for e in layer.rules:
         idx = next((i for i, r in enumerate(merged.rules) if r.value.id == e.value.id), None)
@@ -425,7 +382,7 @@ def _build(d: Draft, folder: Path, include_unverified: bool | None) -> Guideline
     for e in d.derive:
         origin[f"derive.{derive_id(e.value)}"] = _origin(e)
     if d.screenings is None or d.colors is None:  # C125/C126 stop a set earlier; never reached
-        raise SangaoError.one("C126", "the set has no screenings or colors", file=d.manifest_src.display)
+        raise SangaoError.of("C126", file=d.manifest_src.display)
     for ci, comp in enumerate(d.screenings.value.complications):
         for ii, item in enumerate(comp.items):
             origin.setdefault(

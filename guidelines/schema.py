@@ -21,6 +21,7 @@ Semantics in brief:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -301,3 +302,23 @@ class Manifest(_Strict):
     extends: StrictStr | None = Field(None, description="overlay: the base set's name or relative folder")
     files: list[StrictStr] | None = Field(None, description="default: every *.yaml but set.yaml and *.cases.yaml")
     include_unverified: StrictBool = Field(False, description="load rules whose source is verification U")
+
+
+# ---- walking conditions ------------------------------------------------------------------------
+
+
+def walk(condition: Condition, path: tuple = ()) -> Iterator[tuple[Condition, tuple]]:
+    """Every node of a condition tree, each parent before its children, with its path below the
+    tree as YAML keys (`("all", 1, "not")`): the one walk every pass over conditions uses."""
+    yield condition, path
+    if isinstance(condition, All):
+        for i, c in enumerate(condition.all):
+            yield from walk(c, (*path, "all", i))
+    elif isinstance(condition, AnyOf):
+        for i, c in enumerate(condition.any):
+            yield from walk(c, (*path, "any", i))
+    elif isinstance(condition, Not):
+        yield from walk(condition.not_, (*path, "not"))
+    elif isinstance(condition, AtLeast):
+        for i, c in enumerate(condition.of):
+            yield from walk(c, (*path, "of", i))

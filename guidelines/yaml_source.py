@@ -31,6 +31,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
+from pathways.codes import lookup
 from pathways.errors import Problem, SangaoError
 
 Loc = tuple[str | int, ...]
@@ -51,27 +52,14 @@ class SourceFile:
     lines: list[str]
     doc: Any  # ruamel round-trip tree (CommentedMap for a mapping document)
 
-    def problem(
-        self,
-        code: str,
-        message: str,
-        loc: Loc = (),
-        *,
-        hint: str | None = None,
-        at_key: bool = False,
-        context: str | None = None,
+    def problem_of(
+        self, code: str, loc: Loc = (), *, at_key: bool = False, context: str | None = None, **fields: Any
     ) -> Problem:
-        """A problem at the node `loc` points to, with a context line and a source excerpt."""
+        """A registered problem (`Problem.of`, Chinese and English) at the node `loc` points to."""
         line, col = locate(self.doc, loc, at_key=at_key)
         parts = [p for p in (context, excerpt(self.lines, line)) if p]
-        return Problem(
-            code,
-            message,
-            file=self.display,
-            line=line,
-            column=col,
-            hint=hint,
-            context="\n".join(parts) or None,
+        return Problem.of(
+            code, file=self.display, line=line, column=col, context="\n".join(parts) or None, **fields
         )
 
     def token_at(self, line: int, col: int) -> str:
@@ -122,7 +110,8 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SangaoError.one(codes["unreadable"], f"cannot read the file: {exc}", file=display) from None
+        raise SangaoError.of(codes["unreadable"], variant="unreadable", reason=str(exc),
+                             file=display) from None
     lines = text.splitlines()
     if text in _PARSED:
         return SourceFile(path, display, lines, _PARSED[text])
@@ -135,16 +124,17 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        parser = " ".join(p for p in (exc.context, exc.problem) if p)
         raise SangaoError(
             [
-                Problem(
+                Problem.of(
                     codes["syntax"],
-                    f"YAML syntax: {what}",
                     file=display,
                     line=line,
                     column=col,
                     context=excerpt(lines, line) if line else None,
+                    parser=parser,
+                    **explain_syntax(parser, lines, line),
                 )
             ]
         ) from None
@@ -152,6 +142,63 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
         _PARSED.clear()
     _PARSED[text] = doc
     return SourceFile(path, display, lines, doc)
+
+
+# What the parser's sentence usually means, in plain words, and the likely fix (zh, en).
+_SYNTAX: tuple[tuple[str, str, str, str, str], ...] = (
+    ("found character '\\t'",
+     "用了 Tab 缩进：YAML 只能用空格缩进", "a tab character: YAML indents with spaces only",
+     "把 Tab 换成空格", "replace the tab with spaces"),
+    ("expected <block end>",
+     "缩进与上面的行不一致：同一层的键或列表项（-）必须从同一列开始",
+     "the indentation does not match the lines above: keys or list items (-) of one level start "
+     "in the same column",
+     "让这一行与上面同一层的行对齐（空格数相同）", "line this line up with the lines of its level above it "
+     "(the same number of spaces)"),
+    ("did not find expected",
+     "缩进与上面的行不一致", "the indentation does not match the lines above",
+     "让这一行与上面同一层的行对齐（空格数相同）",
+     "line this line up with the lines of its level above it (the same number of spaces)"),
+    ("mapping values are not allowed",
+     "值里有“: ”，或这一行比上一行的键缩进得更深",
+     "a value holds ': ', or this line is indented deeper than the key above it",
+     "值里有冒号就给整个值加引号（\"…\"），否则对齐缩进",
+     "quote the whole value (\"…\") if it holds a colon, else fix the indentation"),
+    ("could not find expected ':'",
+     "这一行既不是“键: 值”也不是“- 项”", "this line is neither `key: value` nor `- item`",
+     "在键后写英文冒号和一个空格（键: 值）", "write a colon and a space after the key (key: value)"),
+    ("scanning a quoted scalar",
+     "引号打开后没有关上", "a quote is opened and never closed",
+     "在同一行关上引号", "close the quote on the same line"),
+    ("flow mapping",
+     "花括号 { 没有关上，或缺少逗号", "a `{` is not closed, or a comma is missing",
+     "在同一行写 }，项之间用“, ”分隔", "close it with `}` on the same line; separate items with `, `"),
+    ("flow sequence",
+     "方括号 [ 没有关上，或缺少逗号", "a `[` is not closed, or a comma is missing",
+     "在同一行写 ]，项之间用“, ”分隔", "close it with `]` on the same line; separate items with `, `"),
+    ("undefined alias",
+     "*名称 引用了一个没有定义的锚点（&名称）", "`*name` refers to an anchor `&name` that is not defined",
+     "文字里的 * 要加引号", "quote the text if the `*` is meant literally"),
+)
+
+
+def explain_syntax(parser: str, lines: list[str], line: int | None) -> dict[str, str]:
+    """Plain words and the likely fix for a YAML parser error (fields of G101/T111)."""
+    near = [lines[n - 1] for n in (line - 1 if line else 0, line or 0) if 0 < n <= len(lines)]
+    if any("：" in text for text in near):
+        return {
+            "what_zh": "用了中文全角冒号“：”", "what_en": "a full-width colon '：'",
+            "fix_zh": "键后写英文冒号和一个空格（键: 值）",
+            "fix_en": "write an ASCII colon and a space after the key (key: value)",
+        }
+    for needle, what_zh, what_en, fix_zh, fix_en in _SYNTAX:
+        if needle in parser:
+            return {"what_zh": what_zh, "what_en": what_en, "fix_zh": fix_zh, "fix_en": fix_en}
+    return {
+        "what_zh": "解析器无法读取这一处", "what_en": "the parser cannot read this place",
+        "fix_zh": "检查这一行和上一行的缩进（只用空格）和引号",
+        "fix_en": "check the indentation (spaces only) and the quotes of this line and the one above",
+    }
 
 
 def _bad_dates(text: str, display: str, lines: list[str], code: str) -> list[Problem]:
@@ -169,18 +216,13 @@ def _bad_dates(text: str, display: str, lines: list[str], code: str) -> list[Pro
             except ValueError:
                 line, col = node.start_mark.line + 1, node.start_mark.column + 1
                 problems.append(
-                    Problem(
-                        code,
-                        f"'{node.value}' is not a date",
-                        file=display,
-                        line=line,
-                        column=col,
+                    Problem.of(
+                        code, variant="date", value=str(node.value), file=display, line=line, column=col,
                         context=excerpt(lines, line),
-                        hint="write a real date as YYYY-MM-DD",
                     )
                 )
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0)) or [
-        Problem(code, "a value could not be read (an impossible date?)", file=display)
+        Problem.of(code, variant="date_unknown", file=display)
     ]
 
 
@@ -196,14 +238,9 @@ def _duplicate_keys(text: str, display: str, lines: list[str], code: str) -> lis
                 line, col = key.start_mark.line + 1, key.start_mark.column + 1
                 if name in seen:
                     problems.append(
-                        Problem(
-                            code,
-                            f"duplicate key '{name}': line {line} repeats line {seen[name]}",
-                            file=display,
-                            line=line,
-                            column=col,
+                        Problem.of(
+                            code, name=name, first=seen[name], file=display, line=line, column=col,
                             context=excerpt(lines, line),
-                            hint="keep one of them; a YAML mapping holds each key once",
                         )
                     )
                 else:
@@ -281,18 +318,18 @@ def placeholders(text: str) -> list[str]:
 
 # ---- pydantic errors → problems --------------------------------------------------------------
 
-_TAG_WORDS = {
-    "bool": "true/false",
-    "int": "an integer",
-    "float": "a number",
-    "str": "text",
-    "ParamRef": "{param: name}",
-    "FactRef": "{fact: name}",
-    "Compare": "a comparison {fact: …, gte: …}",
-    "All": "{all: [...]}",
-    "AnyOf": "{any: [...]}",
-    "Not": "{not: …}",
-    "AtLeast": "{at_least: n, of: [...]}",
+_TAG_WORDS = {  # (zh, en)
+    "bool": ("true/false", "true/false"),
+    "int": ("整数", "an integer"),
+    "float": ("数", "a number"),
+    "str": ("文字", "text"),
+    "ParamRef": ("{param: 名称}", "{param: name}"),
+    "FactRef": ("{fact: 名称}", "{fact: name}"),
+    "Compare": ("比较 {fact: …, gte: …}", "a comparison {fact: …, gte: …}"),
+    "All": ("{all: [...]}", "{all: [...]}"),
+    "AnyOf": ("{any: [...]}", "{any: [...]}"),
+    "Not": ("{not: …}", "{not: …}"),
+    "AtLeast": ("{at_least: n, of: [...]}", "{at_least: n, of: [...]}"),
 }
 
 
@@ -434,13 +471,15 @@ def _collapse(errors: list[dict], data: Any, root: type[BaseModel]) -> list[_Err
                     kept.append(it)
             else:
                 words = [
-                    _TAG_WORDS.get(str(tag), "a list" if str(tag).startswith("list[") else str(tag))
+                    _TAG_WORDS.get(str(tag), ("列表",
+                                              "a list") if str(tag).startswith("list[") else (str(tag),) * 2)
                     for tag in by_tag
                 ]
-                expected = ", ".join(words[:-1]) + " or " + words[-1]
+                want = ", ".join(w[1] for w in words[:-1]) + " or " + words[-1][1]
+                want_zh = "、".join(w[0] for w in words[:-1]) + " 或 " + words[-1][0]
                 kept.append(
                     _Err(
-                        {"type": "union", "loc": (), "msg": f"expected {expected}", "input": node},
+                        {"type": "union", "loc": (), "want": want, "want_zh": want_zh, "input": node},
                         list(prefix),
                     )
                 )
@@ -559,31 +598,28 @@ def validation_problems(
         etype = err["type"]
         value = err.get("input")
         at_key = False
-        hint = None
         last = data_loc[-1] if data_loc else None
+        got = {"got": _show(value), "got_zh": _show(value, "zh")}
+        fields: dict[str, Any]
         if any(step == "[key]" for step, _ in it.steps):
             code, at_key = codes["type"], True
-            message = f"key {_show(value)} is not text"
-            hint = f'quote it: "{value}"' if isinstance(value, (int, float)) else "keys are names"
+            number = isinstance(value, (int, float))
+            fields = {"variant": "key" if number else "key_name", "value": value, **got}
         elif etype == "extra_forbidden":
             code, at_key = codes["unknown_key"], True
             model = _unwrap(_type_at(root, it.steps[:-1]))
             allowed = _field_names(model) if _is_model(model) else []
-            message = f"unknown key '{last}'"
             close = did_you_mean(str(last), allowed)
-            hint = (
-                f"did you mean '{close}'?"
-                if close
-                else (f"allowed here: {', '.join(allowed)}" if allowed else None)
-            )
+            fields = {"key": last}
+            if close:
+                fields |= {"variant": "close", "close": close}
+            elif allowed:
+                fields |= {"variant": "allowed", "allowed": ", ".join(allowed)}
         elif etype == "missing":
-            code, message = codes["missing"], f"missing key '{last}'"
-            hint = f"add `{last}:`"
+            code, fields = codes["missing"], {"key": last}
         elif etype == "bool_type" and isinstance(value, str):
-            code, message = codes["type"], f"'{value}' is not true or false"
-            hint = "write true or false" + (
-                " (YAML 1.2 reads yes/no/on/off as text)" if value in _TRUTHY_WORDS else ""
-            )
+            code = codes["type"]
+            fields = {"variant": "bool_word" if value in _TRUTHY_WORDS else "bool", "value": value}
         elif (
             etype == "string_type"
             and isinstance(value, (int, float, _dt.date))
@@ -591,68 +627,68 @@ def validation_problems(
         ):
             line, col = locate(src.doc, where(data_loc)[0] if where else data_loc)
             token = src.token_at(line, col) or str(value)
-            kind = "a date" if isinstance(value, _dt.date) else "a number"
-            code, message = codes["type"], f"{token} is read as {kind} ({value!r}), not text"
-            hint = f'quote it: "{token}"'
-        elif etype in (
-            "int_type",
-            "float_type",
-            "string_type",
-            "bool_type",
-            "dict_type",
-            "list_type",
-            "model_type",
-            "int_from_float",
-        ):
-            want = {
-                "int_type": "an integer",
-                "int_from_float": "an integer",
-                "float_type": "a number",
-                "string_type": "text",
-                "bool_type": "true or false",
-                "dict_type": "a mapping",
-                "list_type": "a list",
-                "model_type": "a mapping",
-            }[etype]
-            code, message = codes["type"], f"expected {want}, got {_show(value)}"
+            date = isinstance(value, _dt.date)
+            code = codes["type"]
+            fields = {
+                "variant": "read_as", "token": token, "value": repr(value),
+                "kind": "a date" if date else "a number", "kind_zh": "日期" if date else "数",
+            }
+        elif etype in _WANT:
+            code, fields = codes["type"], {"want": _WANT[etype][1], "want_zh": _WANT[etype][0], **got}
         elif etype == "union":
-            code, message = codes["type"], f"{err['msg']}; got {_show(value)}"
+            code = codes["type"]
+            fields = {"variant": "union", "want": err["want"], "want_zh": err["want_zh"], **got}
         elif etype in ("literal_error", "enum"):
             expected = err.get("ctx", {}).get("expected", "")
             options = re.findall(r"'([^']*)'", expected)
-            code, message = codes["value"], f"{_show(value)} is not one of {expected}"
             close = did_you_mean(str(value), options) if options else None
-            hint = f"did you mean '{close}'?" if close else f"write one of {expected}"
+            code, fields = codes["value"], {"expected": expected, **got}
+            if close:
+                fields |= {"variant": "close", "close": close}
         elif etype == "string_pattern_mismatch":
-            code, message = (
-                codes["value"],
-                f"{_show(value)} does not match {err.get('ctx', {}).get('pattern')}",
-            )
-            if last == "id":
-                hint = "rule ids are <programme>.<finding> in lower case, e.g. htn.urgent_bp"
+            code = codes["value"]
+            fields = {
+                "variant": "rule_id" if last == "id" else "pattern",
+                "pattern": err.get("ctx", {}).get("pattern"), **got,
+            }
         else:
-            code, message = codes["value"], f"{err['msg']}; got {_show(value)}"
+            code, fields = codes["value"], {"variant": "other", "msg": err["msg"], **got}
+        message = lookup(code).message("en", fields)
         key = (code, data_loc, message)
         if key in seen:
             continue
         seen.add(key)
         if where is None:
             ctx = context_path(data, root, it.steps, idents)
-            problems.append(src.problem(code, message, data_loc, hint=hint, at_key=at_key, context=ctx))
+            problems.append(src.problem_of(code, data_loc, at_key=at_key, context=ctx, **fields))
         else:
             file_loc, label = where(data_loc)
             ctx = "at " + render_path(list(data_loc), label)
-            problems.append(src.problem(code, message, file_loc, hint=hint, at_key=at_key, context=ctx))
+            problems.append(src.problem_of(code, file_loc, at_key=at_key, context=ctx, **fields))
     return problems
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, lang: str = "en") -> str:
+    zh = lang == "zh"
     if isinstance(value, dict):
-        return "a mapping"
+        return "映射" if zh else "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return "列表" if zh else "a list"
     if value is None:
-        return "nothing (null)"
+        return "空值（null）" if zh else "nothing (null)"
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
+
+
+# What a pydantic type error expected, in words (zh, en).
+_WANT = {
+    "int_type": ("整数", "an integer"),
+    "int_from_float": ("整数", "an integer"),
+    "float_type": ("数", "a number"),
+    "string_type": ("文字", "text"),
+    "bool_type": ("true 或 false", "true or false"),
+    "dict_type": ("映射", "a mapping"),
+    "list_type": ("列表", "a list"),
+    "model_type": ("映射", "a mapping"),
+}

@@ -148,7 +148,7 @@ def test_guidelines_diff_counts_the_patients_a_county_overlay_moves(roster):
 
 
 def test_guidelines_test_runs_every_case_of_the_default_set():
-    result = runner.invoke(cli.app, ["guidelines", "test"], terminal_width=200)
+    result = runner.invoke(cli.app, ["guidelines", "test", "--lang", "en"], terminal_width=200)
     assert "0 failed" in result.output, result.output
     assert result.exit_code == 0, result.output
 

@@ -24,7 +24,7 @@ def problems_of(folder: Path | str) -> str:
     try:
         load_set(folder)
     except SangaoError as exc:
-        return exc.render()
+        return exc.render("en")
     return "LOADED"
 
 
@@ -518,3 +518,90 @@ def test_every_packaged_overlay_example_passes_every_check(folder: str) -> None:
     gset = load_set(root)
     assert gset.manifest.extends  # an overlay, and something in it came from its own files:
     assert any(o.file.endswith(f"{folder}/{Path(o.file).name}") for o in gset.origin.values())
+
+
+# ---- values checked for sense (guidelines/plausible.py, guidelines/data/plausible.yaml) -----------
+
+
+def _slip_overlay(tmp_path: Path, parameters: str, rules: str = "") -> list:
+    folder = tmp_path / "slip"
+    folder.mkdir()
+    (folder / "set.yaml").write_text(
+        'set: slip\nversion: "1"\npolicy_status: local-definition\nextends: national-default\n',
+        encoding="utf-8",
+    )
+    (folder / "county.yaml").write_text(
+        "guideline: county\nparameters:\n" + textwrap.indent(textwrap.dedent(parameters), "  ") + rules,
+        encoding="utf-8",
+    )
+    try:
+        load_set(folder)
+    except SangaoError as exc:
+        return exc.problems
+    return []
+
+
+def test_a_glucose_target_written_in_mg_dl_is_caught_with_the_mmol_l_value(tmp_path: Path) -> None:
+    (p,) = _slip_overlay(tmp_path, "fpg_target: {value: 126}\n")
+    assert (p.code, p.line) == ("C135", 3)
+    assert p.text("en") == (
+        "fpg_target = 126 is outside the plausible range of glucose (1–35 mmol/L); "
+        "it looks like a value in mg/dL"
+    )
+    assert p.hint_text("en") == "in mmol/L that is 7.0: write 7.0"
+    assert p.text("zh") == "fpg_target = 126 超出血糖的合理范围（1–35 mmol/L），像是以 mg/dL 为单位的数值"
+    assert p.hint_text("zh") == "换算为 mmol/L 是 7.0：请写 7.0"
+
+
+def test_an_age_of_200_and_an_sbp_of_400_are_outside_their_ranges(tmp_path: Path) -> None:
+    problems = _slip_overlay(tmp_path, "bp_target_elderly_age: {value: 200}\nhtn_urgent_sbp: {value: 400}\n")
+    assert [(p.code, p.text("en")) for p in problems] == [
+        ("C134", "bp_target_elderly_age = 200 is outside the plausible range of age (0–120 year)"),
+        ("C134", "htn_urgent_sbp = 400 is outside the plausible range of systolic BP (50–300 mmHg)"),
+    ]
+
+
+def test_the_limits_of_a_plausible_range_are_themselves_plausible(tmp_path: Path) -> None:
+    limits = "htn_urgent_sbp: {value: 300}\nbp_target_elderly_age: {value: 120}\n"
+    assert _slip_overlay(tmp_path, limits) == []
+
+
+def test_a_threshold_literal_in_kpa_says_the_mmhg_value(tmp_path: Path) -> None:
+    rules = textwrap.dedent("""\
+        rules:
+          - id: county.low_dbp
+            color: yellow
+            when: {fact: latest_dbp, lt: 8}
+            explain: 舒张压低
+            source: {doc: PD, clause: local, verification: PD}
+        """)
+    (p,) = _slip_overlay(tmp_path, "htn_urgent_sbp: {value: 180}\n", rules)
+    assert (p.code, p.line, p.column) == ("C135", 7, 34)
+    assert p.hint_text("en") == "in mmHg that is 60: write 60"
+
+
+# ---- one catalogue, two languages ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_problem_of_a_broken_set_comes_from_the_catalogue_in_both_languages(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathways.codes import lookup
+
+    monkeypatch.chdir(INVALID / case)
+    with pytest.raises(SangaoError) as exc:
+        load_set(".")
+    for p in exc.value.problems:
+        assert lookup(p.code) is not None, p.code
+        assert p.fields is not None, p.render("en")
+        assert p.text("en") == p.message
+
+
+def test_a_broken_set_reads_in_chinese_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(INVALID / "units_and_types")
+    with pytest.raises(SangaoError) as exc:
+        load_set(".")
+    rendered = exc.value.render()
+    assert "C105 单位不一致：'latest_sbp' 的单位是 mmHg，参数 'lab_window_days' 的是 day" in rendered
+    assert "  提示: 是不是 'chest_pain'？" in rendered

@@ -306,17 +306,64 @@ runner = CliRunner()
 
 
 def test_check_prints_a_one_line_summary_for_a_valid_set() -> None:
-    result = runner.invoke(cli.app, ["guidelines", "check", str(BASE)])
+    result = runner.invoke(cli.app, ["guidelines", "check", str(BASE), "--lang", "en"])
     assert result.exit_code == 0
     assert result.output == (
         "ok: test-base 2026.1: 2 rules (1 unverified left out), 1 derive entries, 8 parameters, 4 files\n"
     )
 
 
+def test_check_speaks_chinese_unless_the_locale_is_english(monkeypatch) -> None:
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    result = runner.invoke(cli.app, ["guidelines", "check", str(BASE)])
+    assert result.output == (
+        "通过：test-base 2026.1：2 条规则（1 条未核实规则未载入），1 个派生项，8 个参数，4 个文件\n"
+    )
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert runner.invoke(cli.app, ["guidelines", "check", str(BASE)]).output.startswith("ok: test-base")
+
+
+def test_a_yaml_indentation_error_is_explained_in_plain_words_in_both_languages(tmp_path: Path) -> None:
+    folder = make_set(tmp_path, {"a.yaml": "guideline: a\nparameters:\n  x:\n    value: 1\n   unit: day\n"})
+    with pytest.raises(SangaoError) as exc:
+        load_set(folder)
+    (p,) = exc.value.problems
+    assert (p.code, p.line, p.column) == ("G101", 5, 4)
+    assert p.text("en") == (
+        "YAML syntax: the indentation does not match the lines above: keys or list items (-) of one "
+        "level start in the same column (parser: while parsing a block mapping expected <block end>, "
+        "but found '<block mapping start>')"
+    )
+    assert p.hint_text("en") == (
+        "line this line up with the lines of its level above it (the same number of spaces)"
+    )
+    assert p.text("zh").startswith("YAML 语法错误：缩进与上面的行不一致")
+    assert p.hint_text("zh") == "让这一行与上面同一层的行对齐（空格数相同）"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("guideline: a\nparameters:\n\tx: {value: 1}\n", "replace the tab with spaces"),
+        ('guideline: "a\nparameters: {}\n', "close the quote on the same line"),
+        (
+            "guideline: a\nparameters: {x: {value: 1}\n",
+            "close it with `}` on the same line; separate items with `, `",
+        ),
+        ("guideline：a\nparameters: {}\n", "write an ASCII colon and a space after the key (key: value)"),
+    ],
+)
+def test_common_yaml_slips_get_their_likely_fix(text: str, hint: str, tmp_path: Path) -> None:
+    folder = make_set(tmp_path, {"a.yaml": text})
+    with pytest.raises(SangaoError) as exc:
+        load_set(folder)
+    assert [p.hint_text("en") for p in exc.value.problems if p.code == "G101"] == [hint]
+
+
 def test_check_prints_every_problem_and_exits_1(tmp_path: Path, monkeypatch) -> None:
     folder = make_set(tmp_path, {"a.yaml": "guideline: a\ncolour: red\n", "b.yaml": "guideline: 3\n"})
     monkeypatch.chdir(folder)
-    result = runner.invoke(cli.app, ["guidelines", "check", "."])
+    result = runner.invoke(cli.app, ["guidelines", "check", ".", "--lang", "en"])
     assert result.exit_code == 1
     assert result.output.startswith("a.yaml:2:1: G103 unknown key 'colour'\n")
     assert "b.yaml:1:12: G104 3 is read as a number (3), not text\n" in result.output
@@ -465,14 +512,15 @@ def test_a_bad_record_in_given_is_located_in_the_case_that_wrote_it(tmp_path: Pa
 
 
 def test_check_and_effective_take_include_unverified() -> None:
-    result = runner.invoke(cli.app, ["guidelines", "check", str(BASE), "--include-unverified"])
+    args = ["guidelines", "check", str(BASE), "--include-unverified", "--lang", "en"]
+    result = runner.invoke(cli.app, args)
     assert result.output == "ok: test-base 2026.1: 3 rules, 1 derive entries, 8 parameters, 4 files\n"
     result = runner.invoke(cli.app, ["guidelines", "effective", str(BASE), "--include-unverified"])
     assert any(line.startswith("  htn.chest_pain") and " U " in line for line in result.output.splitlines())
 
 
 def test_check_without_a_path_checks_the_packaged_national_default_set() -> None:
-    result = runner.invoke(cli.app, ["guidelines", "check"])
+    result = runner.invoke(cli.app, ["guidelines", "check", "--lang", "en"])
     assert result.exit_code == 0
     assert result.output.startswith("ok: national-default ")
 

@@ -10,7 +10,7 @@ is registered here exactly once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Stage = Literal["roster", "guideline-file", "guideline-set", "cases", "run"]
@@ -26,12 +26,23 @@ class Code:
     en: str              # the same in English
     hint_zh: str = ""    # what would be right, when one hint fits every case
     hint_en: str = ""
+    # One meaning said in several sentence shapes: the raising site passes `variant=name`; each
+    # variant has its own (zh, en, hint_zh, hint_en) templates (an empty hint: no hint).
+    variants: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+
+    def _templates(self, fields: dict) -> tuple[str, str, str, str]:
+        variant = fields.get("variant")
+        if variant is None:
+            return self.zh, self.en, self.hint_zh, self.hint_en
+        return self.variants[variant]
 
     def message(self, lang: Lang, fields: dict) -> str:
-        return (self.zh if lang == "zh" else self.en).format(**fields)
+        zh, en, _, _ = self._templates(fields)
+        return (zh if lang == "zh" else en).format(**fields)
 
     def hint(self, lang: Lang, fields: dict) -> str | None:
-        text = self.hint_zh if lang == "zh" else self.hint_en
+        _, _, hint_zh, hint_en = self._templates(fields)
+        text = hint_zh if lang == "zh" else hint_en
         return text.format(**fields) if text else None
 
 
