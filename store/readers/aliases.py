@@ -9,7 +9,8 @@ importers extend these tables rather than special-casing columns.
 
 `kind` selects the cell parser: id, text, date, num, bool, sex, conditions, history, codes (a
 list such as symptoms), enum (labels in VALUE_LABELS[field]), bp ("150/90" → sbp, dbp),
-flag:<condition> (a yes/no column per programme, merged into `conditions`).
+flag:<condition> (a yes/no column per programme, merged into `conditions`), phone (TABs and
+spaces removed: exports pad phone numbers to keep Excel from reading them as numbers).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
             "id_number",
         ),
         "name": _f("text", "姓名", "患者姓名", "居民姓名", "name"),
-        "phone": _f("text", "本人电话", "联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "phone"),
+        "phone": _f(
+            "phone", "本人电话", "联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "phone"
+        ),
         "sex": _f("sex", "性别", "sex"),
         "birth_date": _f("date", "出生日期", "出生年月日", "生日", "birth_date"),
         "team": _f("text", "团队", "家医团队", "家庭医生团队", "签约团队", "责任团队", "team"),
@@ -386,6 +389,13 @@ def parse_id(value: object) -> str:
         value = int(value)
     text = unicodedata.normalize("NFKC", str(value)).strip().lstrip("'").strip()
     return text[:-1] + "X" if text.endswith("x") else text
+
+
+def parse_phone(value: object) -> str:
+    """`138 0000 1111\t` → `13800001111`; a number typed into Excel comes back as its digits."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
 
 
 def split_list(text: str) -> list[str]:

@@ -18,6 +18,10 @@ defaults:                # patient fields a flat export lacks
   conditions: [hypertension]
   enrolled_on: first_visit   # or a date; default: a column, else the first visit
 bp_arm: higher           # two-arm blood pressure: left, right or higher (by systolic)
+role: events             # or {file stem: register|events}: a register (person file) says who is
+                         # enrolled; an events file (follow-ups, health checks) only adds dated rows
+                         # to people already registered. Default: a file with a patients table is a
+                         # register, a flat visit export (no patients table) is an events file.
 id_salt: county-370202   # optional: mixed into the patient_id derived from the resident ID
 ```
 
@@ -40,8 +44,9 @@ from store.validation import did_you_mean
 _FIELD_KINDS = sorted({spec.kind for fields in TABLES.values() for spec in fields.values()} | {"bool", "sex"})
 
 
-SECTIONS = ["columns", "values", "tables", "form", "defaults", "bp_arm", "id_salt"]
+SECTIONS = ["columns", "values", "tables", "form", "defaults", "bp_arm", "id_salt", "role"]
 BP_ARMS = ("left", "right", "higher")
+ROLES = ("register", "events")
 # A concentration (mg/L) is not the albumin/creatinine ratio (mg/g): never taken as uacr.
 REFUSED_AS = {"尿微量白蛋白": "uacr", "尿微量白蛋白浓度": "uacr", "尿白蛋白": "uacr", "malb": "uacr"}
 
@@ -55,6 +60,12 @@ class Mapping:
     defaults: dict[str, object] = field(default_factory=dict)  # patient fields a flat export lacks
     bp_arm: str | None = None  # left | right | higher
     id_salt: str = ""
+    role: str | dict[str, str] | None = None  # register | events (or by file stem)
+
+    def role_for(self, stem: str) -> str | None:
+        if isinstance(self.role, dict):
+            return self.role.get(normalize_header(stem))
+        return self.role
 
     def form_for(self, stem: str) -> str | None:
         if isinstance(self.form, dict):
@@ -242,3 +253,20 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
             mapping.bp_arm = doc["bp_arm"]
     if "id_salt" in doc:
         mapping.id_salt = str(doc["id_salt"])
+    if "role" in doc:
+        role = doc["role"]
+        entries = role.items() if isinstance(role, dict) else [(None, role)]
+        by_stem: dict[str, str] = {}
+        for stem, name in entries:
+            if name not in ROLES:
+                problems.append(
+                    Problem(
+                        "D031",
+                        f"role: {name!r} is not a file role",
+                        **where(role if stem is not None else doc, stem if stem is not None else "role"),
+                        hint="register (a person file: who is enrolled) or events (visits, health checks)",
+                    )
+                )
+            elif stem is not None:
+                by_stem[normalize_header(stem)] = name
+        mapping.role = by_stem if isinstance(role, dict) else (role if role in ROLES else None)

@@ -60,6 +60,7 @@ from store.readers.aliases import (
     parse_date,
     parse_id,
     parse_number,
+    parse_phone,
     split_list,
 )
 from store.readers.codes import (
@@ -147,6 +148,7 @@ class Table:
     columns: list[Column] = field(default_factory=list)
     key: str = "patient_id"  # the join column's field: patient_id, or id_number (flat exports)
     form: str | None = None  # national form (hypertension / diabetes) of a visits table
+    form_guessed: bool = False  # the form comes from the headers alone: never sets a programme
     stem: str = ""
     arm: str | None = None  # two-arm BP: left | right | higher
 
@@ -210,13 +212,13 @@ def _counts(counts: Counter) -> str:
     return ", ".join(f"{value!r} ×{n}" for value, n in counts.most_common())
 
 
-def read_tabular(source: Source, mapping: Mapping | None) -> Iterator[Item]:
+def read_tabular(source: Source, mapping: Mapping | None, register=None) -> Iterator[Item]:
     mapping = mapping or Mapping()
     closers: list = []
     tally = _Tally()
     try:
         tables = _open_tables(source, mapping, source.findings, closers)
-        yield from _join(source, tables, mapping, closers, tally)
+        yield from _join(source, tables, mapping, closers, tally, register or _no_register)
         source.findings.extend(tally.findings())
     finally:
         for close in closers:
@@ -258,11 +260,12 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
         table = Table(role, sheet.name, sheet.headers, sheet.rows, stem=sheet.stem)
         if role == "visits":  # the sheet's name, else its file's (a part of a zip), else the headers
             names = [sheet.stem, *sheet.outer]
-            table.form = (
-                next((f for n in names if (f := mapping.form_for(n))), None)
-                or next((f for n in names if (f := form_from_name(n))), None)
-                or form_from_headers(sheet.headers)
+            table.form = next((f for n in names if (f := mapping.form_for(n))), None) or next(
+                (f for n in names if (f := form_from_name(n))), None
             )
+            if table.form is None:
+                table.form = form_from_headers(sheet.headers)
+                table.form_guessed = table.form is not None
         _resolve_columns(table, sheet, mapping, findings)
         tables.append(table)
     return tables
@@ -524,6 +527,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         values[fld] = parse_id(cell)
     elif kind == "text":
         values[fld] = _text(cell)
+    elif kind == "phone":
+        values[fld] = parse_phone(cell)
     elif kind == "date":
         values[fld] = parse_date(cell, allow_range=role == "patients")
     elif kind in ("num", "lab"):
@@ -857,8 +862,22 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
     return problems
 
 
+def _no_register(_patient_id: str) -> None:
+    return None
+
+
+def source_role(tables: list[Table], mapping: Mapping) -> str:
+    """register (a patients table, or the mapping says so) or events (a flat export)."""
+    if any(t.role == "patients" for t in tables):
+        return "register"
+    for table in tables:
+        if role := mapping.role_for(table.stem):
+            return role
+    return "events"
+
+
 def _join(
-    source: Source, tables: list[Table], mapping: Mapping, closers: list, tally: _Tally
+    source: Source, tables: list[Table], mapping: Mapping, closers: list, tally: _Tally, register
 ) -> Iterator[Item]:
     patients = [t for t in tables if t.role == "patients"]
     child_tables = [t for t in tables if t.role != "patients"]
@@ -907,13 +926,15 @@ def _join(
                 yield Item(table.name, number, None, pid, problems=problems, raw=_raw(table, cells))
                 continue
             stored = {"v": values, "p": person}
-            if not patients:  # the reject file shows a flat patient's first row as exported
+            if not patients:  # the reject file shows a flat patient's (or person's) row as exported
                 stored["r"] = _raw(table, cells)
             spill.add(pid, table_index, number, stored)
     spill.finish_loading()
     notes = _Notes(source)
     if patients:
         yield from _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
+    elif source_role(tables, mapping) == "events":
+        yield from _event_patients(source, child_tables, spill, register)
     else:
         yield from _flat_patients(source, child_tables, spill, mapping, notes)
     notes.finish()
@@ -989,7 +1010,7 @@ def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[
     for table_index, row, stored in rows:
         table = child_tables[table_index]
         child = stored["v"]
-        if table.form:
+        if table.form and not table.form_guessed:
             forms.append(table.form)
         lab = child.pop("_lab", None)
         screenings = child.pop("_screenings", ())
@@ -1145,6 +1166,108 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
             rows=carried,
             locate=_locator(first_table, first_row, refs),
         )
+
+
+_COMPARED = ("sex", "birth_date")  # person fields an events row may carry, compared with the register
+
+
+def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
+    """An events file: each resident's rows (visits, and the labs and screenings a row carries) for
+    a stored patient, who is never rewritten; a person not stored is reported row by row (D027) and
+    counted per file (D112, or D113 when nobody is stored), never created. A person field of the
+    file that disagrees with the register is a finding (D111)."""
+    unknown: dict[str, list] = {}  # file → [people, rows, first row]
+    people = 0
+    for key in spill.join_keys():
+        rows = spill.take(key)
+        if not rows:
+            continue
+        people += 1
+        stored = register(key)
+        if stored is None:
+            for table_index, row, parked in rows:
+                table = child_tables[table_index]
+                number = parked["p"].get("id_number") or ""
+                seen = unknown.setdefault(table.name, [0, 0, row, set()])
+                seen[1] += 1
+                seen[3].add(key)
+                yield Item(
+                    table.name,
+                    row,
+                    None,
+                    key,
+                    problems=[
+                        Problem.of(
+                            "D027",
+                            file=table.name,
+                            line=row,
+                            column=table.header_for("id_number"),
+                            table=table.role,
+                            id=resident_id.mask(number),
+                        )
+                    ],
+                    raw=parked.get("r", ""),
+                )
+            continue
+        values: dict = {"patient_id": key}
+        findings: list[Problem] = []
+        latest: dict[str, tuple] = {}
+        for table_index, row, parked in rows:
+            table = child_tables[table_index]
+            for fld in _COMPARED:
+                found = parked["p"].get(fld)
+                if found is not None and str(found) != str(stored.get(fld)):
+                    findings.append(
+                        Problem.of(
+                            "D111",
+                            file=table.name,
+                            line=row,
+                            column=table.header_for(fld),
+                            field=fld,
+                            found=str(found),
+                            stored=str(stored.get(fld)),
+                        )
+                    )
+            if "smoker" in parked["p"]:  # observed on a dated row: the latest observation counts
+                when = str(parked["v"].get("date"))
+                if when >= latest.get("smoker", ("",))[0]:
+                    latest["smoker"] = (when, parked["p"]["smoker"], table, row)
+        if "smoker" in latest:
+            _, smoker, table, row = latest["smoker"]
+            if stored.get("smoker") is None:
+                values["smoker"] = smoker
+            elif bool(stored["smoker"]) != smoker:
+                findings.append(
+                    Problem.of(
+                        "D111",
+                        file=table.name,
+                        line=row,
+                        column=table.header_for("smoker"),
+                        field="smoker",
+                        found=str(smoker),
+                        stored=str(bool(stored["smoker"])),
+                    )
+                )
+        refs: dict[str, list[_ChildRef]] = {}
+        _attach(values, rows, child_tables, refs)
+        first_table, first_row = child_tables[rows[0][0]], rows[0][1]
+        yield Item(
+            first_table.name,
+            first_row,
+            values,
+            key,
+            findings=findings,
+            rows=[u for u in _units(rows, child_tables) if u != (first_table.name, first_row)],
+            locate=_locator(first_table, first_row, refs),
+            events=stored,
+        )
+    for name, (_, n_rows, first, keys) in unknown.items():
+        if len(keys) == people:
+            source.findings.append(Problem.of("D113", file=name, people=len(keys)))
+        else:
+            source.findings.append(
+                Problem.of("D112", file=name, people=len(keys), rows=n_rows, first=first)
+            )
 
 
 _encode = msgspec.msgpack.Encoder().encode

@@ -1,0 +1,189 @@
+"""A site's files about one register of people (real-exports, how a site's files fit together): the
+person file is the register; a follow-up export and a health-check export are events files that
+add dated visits, labs and screenings to registered people, never rewrite them, and report people
+outside the register. Every fixture is built here, for one small cohort:
+
+- 张三 (A): hypertension since 2020; two follow-ups; a health check with two-arm readings that
+  cross (left arm higher systolic, right arm higher diastolic) and a code-suffix pair;
+- 李四 (B): diabetes; the person file says 男 though her ID is a woman's, and the follow-up
+  export says 女 (a disagreement with the register, which wins);
+- 王五 (C): a wrong-digit ID in the person file (rejected there, so his follow-up is unknown);
+- 赵六 (D): in the follow-up export only (outside the register).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from store.exporter import export_jsonl
+from store.importer import import_files
+from store.readers.tabular import derive_patient_id
+from tests.test_real_exports import AS_OF, write_csv, write_xlsx
+
+ID_A = "370202195803021236"  # 张三, male
+ID_B = "370202196207151047"  # 李四, female by the ID
+ID_C = "370202194509090018"  # 王五: the check digit should be 7
+ID_D = "370202195001011239"  # 赵六, not in the register
+
+PERSON_HEADER = ["姓名", "性别", "出生日期", "身份证号", "本人电话", "管理病种", "建档日期"]
+PERSON_ROWS = [
+    ["张三", "男", "1958-03-02", ID_A + "\t", "138 0000 1111\t", "高血压", "2020-05-01"],
+    ["李四", "男", "1962-07-15", ID_B + "\t", "", "糖尿病", "2021-03-10"],
+    ["王五", "男", "1945-09-09", ID_C + "\t", "", "高血压", "2019-01-01"],
+]
+
+FOLLOW_UP_HEADER = ["姓名", "性别", "身份证号", "随访日期", "收缩压", "舒张压", "心率"]
+FOLLOW_UP_ROWS = [
+    ["张三", "男", ID_A, "2026-03-05", "152", "94", "78"],
+    ["李四", "女", ID_B, "2026-04-01", "128", "80", "70"],
+    ["赵六", "男", ID_D, "2026-04-02", "160", "95", "80"],
+    ["张三", "男", ID_A, "2026-06-10", "138", "85", "72"],
+    ["王五", "男", ID_C, "2026-06-11", "140", "90", "75"],
+]
+
+
+def person_file(tmp_path):
+    return write_xlsx(tmp_path / "个人档案.xlsx", {"个人档案": [PERSON_HEADER, *PERSON_ROWS]})
+
+
+def follow_up_file(tmp_path):
+    folder = tmp_path / "visits"
+    folder.mkdir(exist_ok=True)
+    return write_csv(folder / "高血压随访.csv", [FOLLOW_UP_HEADER, *FOLLOW_UP_ROWS])
+
+
+EXPECTED_AFTER_FOLLOW_UP = [
+    {
+        "patient_id": derive_patient_id(ID_A),
+        "id_number": ID_A,
+        "name": "张三",
+        "phone": "13800001111",
+        "sex": "M",
+        "birth_date": "1958-03-02",
+        "conditions": ["hypertension"],
+        "enrolled_on": "2020-05-01",
+        "visits": [
+            {"date": "2026-03-05", "sbp": 152, "dbp": 94, "heart_rate": 78},
+            {"date": "2026-06-10", "sbp": 138, "dbp": 85, "heart_rate": 72},
+        ],
+    },
+    {
+        "patient_id": derive_patient_id(ID_B),
+        "id_number": ID_B,
+        "name": "李四",
+        "sex": "M",
+        "birth_date": "1962-07-15",
+        "conditions": ["diabetes"],
+        "enrolled_on": "2021-03-10",
+        "visits": [{"date": "2026-04-01", "sbp": 128, "dbp": 80, "heart_rate": 70}],
+    },
+]
+
+
+def exported(url: str) -> list[dict]:
+    out = io.StringIO()
+    export_jsonl(url, out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def expected_jsonl(tmp_path, records) -> list[dict]:
+    """The hand-written records, through an interchange JSONL import and export (so absent fields
+    come out as the exporter writes them)."""
+    path = tmp_path / "expected.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'expected.db'}"
+    assert import_files([path], url, AS_OF).ok
+    return exported(url)
+
+
+def located(problems, code):
+    return sorted((p.file.rsplit("/", 1)[-1], p.line, p.column) for p in problems if p.code == code)
+
+
+def test_a_follow_up_export_adds_visits_to_the_register_and_never_rewrites_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    # the follow-up file named first: the person file still goes first
+    report = import_files([follow_up_file(tmp_path), person_file(tmp_path)], url, AS_OF)
+    assert exported(url) == expected_jsonl(tmp_path, EXPECTED_AFTER_FOLLOW_UP)
+    for f in report.files:
+        assert f.rows_read == f.imported + f.rejected, f
+    by_file = {f.file.rsplit("/", 1)[-1]: (f.rows_read, f.imported, f.rejected) for f in report.files}
+    assert by_file == {"个人档案.xlsx[个人档案]": (3, 2, 1), "高血压随访.csv": (5, 3, 2)}
+    # the wrong-digit ID is refused in the person file; his follow-up and 赵六's are unknown people
+    assert located(report.rejects, "D020") == [("个人档案.xlsx[个人档案]", 4, "身份证号")]
+    assert located(report.rejects, "D027") == [
+        ("高血压随访.csv", 4, "身份证号"),
+        ("高血压随访.csv", 6, "身份证号"),
+    ]
+    assert ID_D not in " ".join(p.render() for p in report.rejects)  # IDs are masked
+    unknown = [p for p in report.findings if p.code == "D112"]
+    assert [(p.fields["people"], p.fields["rows"], p.fields["first"]) for p in unknown] == [(2, 2, 4)]
+    # 李四: the ID says female (kept, reported in the register); the follow-up says 女 (reported)
+    assert located(report.findings, "D105") == [("个人档案.xlsx[个人档案]", 3, "性别")]
+    disagreement = [p for p in report.findings if p.code == "D111"]
+    assert located(disagreement, "D111") == [("高血压随访.csv", 3, "性别")]
+    assert disagreement[0].text("en") == (
+        "sex: F in this file, M in the register; the register's value is kept"
+    )
+    assert disagreement[0].text("zh") == "sex：本文件为 F，登记册为 M；保留登记册的值"
+
+
+def test_importing_the_same_files_again_changes_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    files = [person_file(tmp_path), follow_up_file(tmp_path)]
+    import_files(files, url, AS_OF)
+    first = exported(url)
+    again = import_files(files, url, AS_OF)
+    assert exported(url) == first
+    assert [(f.rows_read, f.imported, f.rejected) for f in again.files] == [(3, 2, 1), (5, 3, 2)]
+
+
+def test_an_events_file_whose_people_are_all_unknown_says_so(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    report = import_files([follow_up_file(tmp_path)], url, AS_OF)
+    assert (report.rows_read, report.imported, report.rejected) == (5, 0, 5)
+    assert [p.code for p in report.findings if p.code in ("D112", "D113")] == ["D113"]
+    assert report.patients_imported == 0
+    assert exported(url) == []
+
+
+def test_a_flat_export_the_mapping_calls_a_register_creates_its_people(tmp_path):
+    mapping = tmp_path / "site.yaml"
+    mapping.write_text(
+        "role: {高血压随访: register}\ndefaults: {enrolled_on: 2020-01-01}\n", encoding="utf-8"
+    )
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    report = import_files([follow_up_file(tmp_path)], url, AS_OF, mapping=mapping)
+    assert report.rejected == 1  # 王五's wrong-digit ID
+    people = {r["name"]: r for r in exported(url)}
+    assert sorted(people) == ["张三", "李四", "赵六"]
+    assert people["张三"]["conditions"] == ["hypertension"]  # the file's name says 高血压
+
+
+@pytest.mark.parametrize("role", ["registr", "both"])
+def test_an_unknown_role_is_refused_at_its_line(tmp_path, role):
+    from pathways.errors import SangaoError
+    from store.readers.mapping import load_mapping
+
+    mapping = tmp_path / "site.yaml"
+    mapping.write_text(f"bp_arm: higher\nrole: {role}\n", encoding="utf-8")
+    with pytest.raises(SangaoError) as caught:
+        load_mapping(mapping)
+    assert [(p.code, p.line) for p in caught.value.problems] == [("D031", 2)]
+
+
+def test_the_rejected_rows_of_unknown_people_are_in_the_reject_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    rejects = tmp_path / "rejects.csv"
+    import_files([person_file(tmp_path), follow_up_file(tmp_path)], url, AS_OF, reject_path=rejects)
+    with open(rejects, encoding="utf-8-sig", newline="") as f:
+        rows = [(r["file"].rsplit("/", 1)[-1], r["row"], r["code"]) for r in csv.DictReader(f)]
+    assert rows == [
+        ("个人档案.xlsx[个人档案]", "4", "D020"),
+        ("高血压随访.csv", "4", "D027"),
+        ("高血压随访.csv", "6", "D027"),
+    ]
