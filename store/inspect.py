@@ -24,7 +24,10 @@ from store.readers.codes import MISSING, is_not_imported, lookup
 from store.readers.mapping import REFUSED_AS, Mapping, load_mapping
 from store.readers.tabular import _open_tables, _text
 
-_CODED_KINDS = ("sex", "bool", "urban", "codes", "history", "conditions", "visit_class", "foot_pulse")
+_CODED_KINDS = (
+    "sex", "bool", "urban", "codes", "history", "conditions", "visit_class", "foot_pulse",
+    "screen:ecg", "screen:fundus", "smoking",
+)
 
 
 @dataclass
@@ -152,7 +155,7 @@ def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sam
 def _unknown(col, part: str, form: str | None, mapping: Mapping) -> bool:
     kind = col.spec.kind
     value = lookup(col.field, kind, part, form, mapping.values)
-    if kind == "bool":  # as the importer: a field's own codes, no generic fallback (0/1 vs 1/2)
+    if kind in ("bool", "smoking"):  # as the importer: a field's own codes, no generic fallback (0/1 vs 1/2)
         return not isinstance(value, bool)
     if kind == "urban" and not isinstance(value, bool):
         value = lookup("bool", "bool", part, None, mapping.values)

@@ -187,3 +187,205 @@ def test_the_rejected_rows_of_unknown_people_are_in_the_reject_file(tmp_path):
         ("高血压随访.csv", "4", "D027"),
         ("高血压随访.csv", "6", "D027"),
     ]
+
+
+# ---- the health check (健康体检表) --------------------------------------------------------------
+
+CHECK_HEADER = [
+    "体检日期-CHECKDATE",
+    "姓名-NAME",
+    "性别-SEX",
+    "身份证号-IDCARD",
+    "血压-左侧-LEFTHEIGHT",
+    "血压-左侧-LEFTPRE",
+    "血压-右侧-RIGHTHEIGHT",
+    "血压-右侧-RIGHTPRE",
+    "身高-HEIGHT",
+    "体重-WEIGHT",
+    "腰围-WAIST",
+    "脉率-PULSE",
+    "吸烟状况-SMOKESTATUS",
+    "眼底-FUNDUS",
+    "足背动脉搏动-DORSALIS",
+    "空腹血糖-FPG",
+    "心电图-ECG",
+    "尿微量白蛋白-MALB",
+    "糖化血红蛋白-HBA1C",
+    "血清肌酐-SCR",
+    "总胆固醇-TC",
+    "甘油三酯-TG",
+    "血清低密度脂蛋白胆固醇-LDLC",
+    "血清高密度脂蛋白胆固醇-HDLC",
+]
+CHECK_ROWS = [
+    # 张三: left 150/88, right 146/92 cross (the higher systolic is the left arm's); 2 已戒烟;
+    # 1 正常 fundus; foot pulse 1 未触及 (abnormal on this form); ECG 2 异常
+    ["2026-05-20", "张三", "男", ID_A, 150, 88, 146, 92, 170, 72, 90, 76, "2", "1", "1", 5.6, "2", 12,
+     5.9, 88, 5.2, 1.7, 3.1, 1.2],
+    # 李四: the right arm is higher; 1 从不吸烟; foot pulse 2 触及双侧对称 (normal); 女 (the register
+    # says 男); no blood tests this year
+    ["2026-05-21", "李四", "女", ID_B, 128, 80, 132, 78, 158, 61, 80, 70, "1", "1", "2", 6.8, "1", None,
+     None, None, None, None, None, None],
+    # 赵六: outside the register
+    ["2026-05-22", "赵六", "男", ID_D, 170, 100, 168, 98, 165, 80, 95, 88, "3", "2", "3", 7.2, "2", 30,
+     7.1, 110, 6.0, 2.2, 4.0, 0.9],
+]
+CHECK_MAPPING = """\
+columns:
+  血压-左侧-LEFTHEIGHT: visits.sbp_left
+  血压-左侧-LEFTPRE: visits.dbp_left
+  血压-右侧-RIGHTHEIGHT: visits.sbp_right
+  血压-右侧-RIGHTPRE: visits.dbp_right
+bp_arm: higher
+"""
+
+
+def health_check_file(tmp_path, rows=CHECK_ROWS):
+    return write_xlsx(tmp_path / "健康体检.xlsx", {"Sheet1": [CHECK_HEADER, *rows]})
+
+
+def split_follow_up_zip(tmp_path):
+    """The follow-up export as a zip of two GB18030 CSV parts, each with its header row."""
+    import zipfile
+
+    archive = tmp_path / "高血压随访导出.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for n, part in enumerate((FOLLOW_UP_ROWS[:3], FOLLOW_UP_ROWS[3:]), start=1):
+            text = "\r\n".join(",".join(r) for r in [FOLLOW_UP_HEADER, *part])
+            z.writestr(f"高血压随访_{n}.csv", text.encode("gb18030"))
+    return archive
+
+
+EXPECTED_REGISTER = [
+    {
+        "patient_id": derive_patient_id(ID_A),
+        "id_number": ID_A,
+        "name": "张三",
+        "phone": "13800001111",
+        "sex": "M",
+        "birth_date": "1958-03-02",
+        "conditions": ["hypertension"],
+        "enrolled_on": "2020-05-01",
+        "smoker": False,
+        "visits": [
+            {"date": "2026-03-05", "sbp": 152, "dbp": 94, "heart_rate": 78},
+            {
+                "date": "2026-05-20",
+                "sbp": 150,
+                "dbp": 88,
+                "heart_rate": 76,
+                "fpg": 5.6,
+                "weight_kg": 72,
+                "height_cm": 170,
+                "waist_cm": 90,
+            },
+            {"date": "2026-06-10", "sbp": 138, "dbp": 85, "heart_rate": 72},
+        ],
+        "labs": [
+            {"date": "2026-05-20", "tc": 5.2, "ldl_c": 3.1, "hdl_c": 1.2, "tg": 1.7, "hba1c": 5.9,
+             "creatinine": 88},
+        ],
+        "screenings": [
+            {"date": "2026-05-20", "kind": "fundus", "result": "normal"},
+            {"date": "2026-05-20", "kind": "foot_pulse", "result": "abnormal"},
+            {"date": "2026-05-20", "kind": "ecg", "result": "abnormal"},
+        ],
+    },
+    {
+        "patient_id": derive_patient_id(ID_B),
+        "id_number": ID_B,
+        "name": "李四",
+        "sex": "M",
+        "birth_date": "1962-07-15",
+        "conditions": ["diabetes"],
+        "enrolled_on": "2021-03-10",
+        "smoker": False,
+        "visits": [
+            {"date": "2026-04-01", "sbp": 128, "dbp": 80, "heart_rate": 70},
+            {
+                "date": "2026-05-21",
+                "sbp": 132,
+                "dbp": 78,
+                "heart_rate": 70,
+                "fpg": 6.8,
+                "weight_kg": 61,
+                "height_cm": 158,
+                "waist_cm": 80,
+            },
+        ],
+        "screenings": [
+            {"date": "2026-05-21", "kind": "fundus", "result": "normal"},
+            {"date": "2026-05-21", "kind": "foot_pulse", "result": "normal"},
+            {"date": "2026-05-21", "kind": "ecg", "result": "normal"},
+        ],
+    },
+]
+
+
+def site_mapping(tmp_path, text=CHECK_MAPPING):
+    path = tmp_path / "site.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_sites_person_follow_up_and_health_check_files_make_one_correct_register(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    files = [health_check_file(tmp_path), split_follow_up_zip(tmp_path), person_file(tmp_path)]
+    report = import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
+    assert exported(url) == expected_jsonl(tmp_path, EXPECTED_REGISTER)
+    counts = {f.file.rsplit("/", 1)[-1]: (f.rows_read, f.imported, f.rejected) for f in report.files}
+    assert counts == {
+        "个人档案.xlsx[个人档案]": (3, 2, 1),
+        "高血压随访导出.zip!高血压随访_1.csv": (3, 2, 1),
+        "高血压随访导出.zip!高血压随访_2.csv": (2, 1, 1),
+        "健康体检.xlsx[Sheet1]": (3, 2, 1),
+    }
+    assert located(report.rejects, "D027") == [
+        ("健康体检.xlsx[Sheet1]", 4, "身份证号-IDCARD"),
+        ("高血压随访导出.zip!高血压随访_1.csv", 4, "身份证号"),
+        ("高血压随访导出.zip!高血压随访_2.csv", 3, "身份证号"),
+    ]
+    assert located(report.findings, "D111") == [
+        ("健康体检.xlsx[Sheet1]", 3, "性别-SEX"),
+        ("高血压随访导出.zip!高血压随访_1.csv", 3, "性别"),
+    ]
+    # 尿微量白蛋白 is a concentration, never UACR; the choice of arm is stated
+    assert [p.column for p in report.findings if p.code == "D108"] == ["尿微量白蛋白-MALB"]
+    assert "blood pressure: the arm with the higher systolic reading used" in [
+        p.message for p in report.findings
+    ]
+    again = import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
+    assert exported(url) == expected_jsonl(tmp_path, EXPECTED_REGISTER)
+    assert again.rejected == report.rejected
+
+
+def test_a_code_suffix_pair_is_not_read_until_the_mapping_names_each_column(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    report = import_files([health_check_file(tmp_path)], url, AS_OF)
+    assert located(report.findings, "D114") == [
+        ("健康体检.xlsx[Sheet1]", 1, h) for h in sorted(CHECK_HEADER[4:8])
+    ]
+    visit = [v for v in exported(url)[0]["visits"] if v["date"] == "2026-05-20"][0]
+    assert "sbp" not in visit and visit["height_cm"] == 170
+
+
+def test_health_check_codes_are_the_forms_own_and_an_unknown_code_is_refused_where_it_is(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    row = list(CHECK_ROWS[0])
+    row[12] = "9"  # 吸烟状况 has codes 1–3 only
+    report = import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
+    assert [(p.code, p.line, p.column) for p in report.rejects] == [("D017", 2, "吸烟状况-SMOKESTATUS")]
+    unmapped = [p for p in report.findings if p.code == "D109"]
+    assert [(p.column, "'9' ×1" in p.message) for p in unmapped] == [("吸烟状况-SMOKESTATUS", True)]
+    assert "smoker" not in exported(url)[0]
+
+
+def test_a_smoking_status_one_in_a_follow_up_file_is_refused_not_read_as_yes(tmp_path):
+    header = ["身份证号", "随访日期", "收缩压", "舒张压", "吸烟状况"]
+    path = write_csv(tmp_path / "高血压随访.csv", [header, [ID_A, "2026-03-05", "150", "90", "1"]])
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    report = import_files([path], url, AS_OF)
+    assert [(p.code, p.column) for p in report.rejects] == [("D017", "吸烟状况")]

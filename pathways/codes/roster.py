@@ -23,4 +23,10 @@ CODES: tuple[Code, ...] = (
          en="none of the {people} people of this file is in the register: nothing was imported",
          hint_zh="先导入个人档案（登记册）；若本文件就是登记册，在 --mapping 中写 role: register",
          hint_en="import the person file first; if this file is itself the register, say `role: register`"),
+    Code("D114", "roster", False,
+         zh="列 {column} 与 {others} 同名，仅靠后缀代码区分；未读取",
+         en="column {column} shares its name with {others}; only the code suffix tells them apart; "
+            "not read",
+         hint_zh="在 --mapping 的 columns: 中按完整表头（含代码）映射每一列",
+         hint_en="map each by its full header (with the code) under `columns:` in --mapping"),
 )

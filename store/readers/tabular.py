@@ -103,6 +103,7 @@ _CELL_CODES = {
     "bp": "D015",
     "bool": "D017",
     "urban": "D017",
+    "smoking": "D017",
     "conditions": "D013",
     "sex": "D016",
     "history": "D016",
@@ -158,7 +159,7 @@ class Table:
                 col.field == fld
                 or (col.spec.kind == "bp" and fld in ("sbp", "dbp"))
                 or (fld == "conditions" and col.spec.kind.startswith("flag:"))
-                or (fld == "smoker" and col.spec.kind == "cigs")
+                or (fld == "smoker" and col.spec.kind in ("cigs", "smoking"))
             ):
                 return col.header
         return None
@@ -285,6 +286,8 @@ def _role(sheet: Sheet, mapping: Mapping) -> str | None:
         found[role] = {
             f for i, h in enumerate(sheet.headers) if (f := _field_for(role, h, mapping, sheet, i))
         } - {"patient_id", "date", "id_number"}
+    # a visit row's blood tests and screenings do not make a labs table a visits table
+    found["visits"] -= {f for f, spec in TABLES["visits"].items() if spec.kind in _CARRIED_KINDS}
     if found["patients"] & {"sex", "birth_date"} and not ({"sbp", "dbp", "bp", "fpg"} & found["visits"]):
         return "patients"
     scores = sorted(((len(found[r]), r) for r in CHILD_ROLES), reverse=True)
@@ -303,16 +306,19 @@ def _field_for(role: str, header: str, mapping: Mapping, sheet: Sheet | None = N
         leaves = [p[1] for p in sheet.parts.values()]
         candidates = [header, parent + leaf] + ([leaf] if leaves.count(leaf) == 1 else [])
     for text in candidates:
+        entry = mapping.column(text)
+        if entry is not None:  # the site's word wins over the aliases, also to ignore a column
+            table, fld = entry
+            return fld if table in (None, role) and fld in TABLES[role] else None
         key = normalize_header(text)
-        if key in mapping.columns:
-            table, fld = mapping.columns[key]
-            if table in (None, role) and fld in TABLES[role]:
-                return fld
+        if sheet is not None and key in sheet.ambiguous:
+            return None  # …-LEFTPRE and …-LEFTHEIGHT: only the mapping can tell which is which
         if key in _ALIASES[role]:
             return _ALIASES[role][key]
     return None
 
 
+_CARRIED_KINDS = ("lab", "screen:ecg", "screen:fundus", "foot_pulse")
 _ID_ALIASES = {normalize_header(a) for a in TABLES["patients"]["id_number"].aliases}
 _MULTI_KINDS = ("codes", "history", "conditions")
 
@@ -345,12 +351,15 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
         if not header.strip():
             continue
         key = normalize_header(header)
+        entry = mapping.column(header)
+        if entry == (None, None):  # the mapping says: do not read it
+            continue
         fld = _field_for(table.role, header, mapping, sheet, index)
         column: Column | None = None
         if fld is not None:
             column = Column(index, header, fld, TABLES[table.role][fld])
-        elif key in _ID_ALIASES or (
-            mapping.columns.get(key, (None, ""))[1] == "id_number"
+        elif (entry is None and key in _ID_ALIASES and key not in sheet.ambiguous) or (
+            entry is not None and entry[1] == "id_number"
         ):  # the resident ID as the join key of a child table
             column = Column(index, header, "id_number", TABLES["patients"]["id_number"], person=True)
         elif table.role == "visits" and (pf := _field_for("patients", header, mapping, sheet, index)):
@@ -362,7 +371,16 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
                 index, header, ofld, TABLES[target][ofld], person=target != table.role, option=label
             )
         if column is None:
-            findings.append(_unknown_column(table, header, key, mapping))
+            if key in sheet.ambiguous:
+                others = [h for h in table.headers if h != header and normalize_header(h) == key]
+                findings.append(
+                    Problem.of(
+                        "D114", file=table.name, line=sheet.header_rows, column=header,
+                        others=", ".join(others),
+                    )
+                )
+            else:
+                findings.append(_unknown_column(table, header, key, mapping))
             continue
         slot = column.field + (f"={column.option}" if column.option else "")
         if slot in seen:
@@ -394,6 +412,9 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
     _check_arms(table, mapping, findings)
 
 
+_MAP_IT = "map it under `columns:` in --mapping"
+
+
 def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Problem:
     if key in REFUSED_AS:
         return Problem(
@@ -419,8 +440,9 @@ def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Pr
         table.name,
         1,
         header,
-        hint=(did_you_mean(key, list(_ALIASES[table.role])) or "")
-        + " map it under `columns:` in --mapping".lstrip(),
+        hint=" ".join(
+            filter(None, (did_you_mean(key, list(_ALIASES[table.role])), _MAP_IT))
+        ),
     )
 
 
@@ -538,6 +560,16 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
             values.setdefault("_lab", {})[fld] = number
         else:
             values[fld] = number
+    elif kind == "smoking":  # 吸烟状况: the form's codes or labels, never the generic yes/no table
+        value = ctx.lookup(fld, kind, _text(cell))
+        if not isinstance(value, bool):
+            ctx.tally.miss(ctx.table, col, _text(cell))
+            raise CellError(
+                f"unknown smoking status ({cell!r})",
+                "1 从不吸烟 2 已戒烟 3 吸烟 on the health check (or map the site's codes under "
+                "`values: smoking_status:` in --mapping)",
+            )
+        values["smoker"] = value
     elif kind == "cigs":  # 日吸烟量: 0 is a non-smoker (the form says so); blank stays unknown
         values["smoker"] = parse_number(cell, "cigarettes/day", pair=True) > 0
     elif kind == "bp" or kind.startswith("bp_arm:"):
@@ -579,6 +611,9 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         conditions = values.setdefault("conditions", [])
         for part in split_list(_text(cell)):
             value = ctx.lookup(fld, kind, part)
+            if value is None:  # a label the site maps to nothing (老年人 in a 服务类型 list)
+                ctx.tally.drop(ctx.table, col, part)
+                continue
             value = part.lower() if value is MISSING else value
             if value not in {c.value for c in Condition}:
                 ctx.tally.miss(ctx.table, col, part)
@@ -620,6 +655,10 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         value = _coded(ctx, col, _text(cell), "unknown foot pulse finding", "1 触及正常 2 减弱 3 消失")
         if value:
             values.setdefault("_screenings", []).append({"kind": "foot_pulse", "result": value})
+    elif kind.startswith("screen:"):  # 心电图 / 眼底 of the health check: a screening of its date
+        value = _coded(ctx, col, _text(cell), f"unknown {fld} finding", "1 正常 2 异常")
+        if value:
+            values.setdefault("_screenings", []).append({"kind": kind.split(":")[1], "result": value})
     elif kind == "glucose_unit":
         values["_glucose_unit"] = _coded(ctx, col, _text(cell), "unknown glucose unit", "1 mmol/L, 2 mg/dL")
     elif kind.startswith("ref:"):  # 转诊 on the follow-up form: a referral dated by the visit
@@ -839,14 +878,15 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
     if values.get("_lab"):
         checks.append((Lab, "labs", {"date": values.get("date"), **values["_lab"]}))
     for screening in values.get("_screenings", ()):
-        checks.append((Screening, "screenings", {"date": values.get("date"), **screening}))
+        checks.append((Screening, screening["kind"], {"date": values.get("date"), **screening}))
     if values.get("_referral_out"):
         checks.append((Referral, "referrals", {"date": values.get("date"), **values["_referral_out"]}))
     for check_model, role, data in checks:
         try:
             check_model.__pydantic_validator__.validate_python(data)  # model_validate, one call less
         except ValidationError as exc:
-            for issue in pydantic_issues(exc, check_model, (role,)):
+            screening = check_model is Screening
+            for issue in pydantic_issues(exc, check_model, ("screenings" if screening else role,)):
                 fld = issue.loc[1] if len(issue.loc) > 1 else None
                 problems.append(
                     Problem(
@@ -854,8 +894,7 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
                         issue.message,
                         table.name,
                         number,
-                        table.header_for(fld)
-                        or (table.header_for("foot_pulse") if role == "screenings" else None),
+                        table.header_for(fld) or (table.header_for(role) if screening else None),
                         hint=issue.hint,
                     )
                 )
@@ -1046,8 +1085,7 @@ def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, h
         if mapping.defaults.get("conditions"):
             values["conditions"] = list(mapping.defaults["conditions"])
             notes.note("conditions from --mapping defaults")
-        elif forms:
-            found = {form_condition(f) for f in forms}
+        elif found := {form_condition(f) for f in forms} - {None}:
             values["conditions"] = [c.value for c in Condition if c.value in found]
             notes.note("conditions from the form of the visit export (高血压/糖尿病)")
     if "enrolled_on" not in values:
