@@ -389,3 +389,109 @@ def test_a_smoking_status_one_in_a_follow_up_file_is_refused_not_read_as_yes(tmp
     import_files([person_file(tmp_path)], url, AS_OF)
     report = import_files([path], url, AS_OF)
     assert [(p.code, p.column) for p in report.rejects] == [("D017", "吸烟状况")]
+
+
+# ---- headers ------------------------------------------------------------------------------------
+
+
+def three_row_header_workbook(tmp_path):
+    """A title row over three merged header rows (openpyxl merges, read-only reading sees blanks):
+    基本信息 over 姓名 / 性别 / 身份证号; 高血压患者 over 最后一次随访日期 and 最后一次随访血压, which
+    is over 收缩压 and 舒张压."""
+    import openpyxl
+
+    path = tmp_path / "慢病花名册.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["高血压患者随访花名册"] + [None] * 6)
+    ws.append(["基本信息", None, None, "高血压患者", None, None, None])
+    ws.append(["姓名", "性别", "身份证号", "最后一次随访日期", "最后一次随访血压", None, "心率"])
+    ws.append([None, None, None, None, "收缩压", "舒张压", None])
+    ws.append(["张三", "男", ID_A, "2026-03-05", 152, 94, 78])
+    ws.append(["李四", "男", ID_B, "2026-04-01", 128, 80, 70])
+    for cells in ("A1:G1", "A2:C2", "D2:G2", "E3:F3", "A3:A4", "B3:B4", "C3:C4", "D3:D4", "G3:G4"):
+        ws.merge_cells(cells)
+    wb.save(path)
+    return path
+
+
+def test_a_three_row_merged_header_under_a_title_is_read_as_paths(tmp_path):
+    from store.inspect import inspect_files
+
+    path = three_row_header_workbook(tmp_path)
+    [table] = inspect_files([path]).tables
+    assert [c.header for c in table.columns] == [
+        "基本信息/姓名",
+        "基本信息/性别",
+        "基本信息/身份证号",
+        "高血压患者/最后一次随访日期",
+        "高血压患者/最后一次随访血压/收缩压",
+        "高血压患者/最后一次随访血压/舒张压",
+        "高血压患者/心率",
+    ]
+    assert [c.target for c in table.columns] == [
+        "patients.name", "patients.sex", "patients.id_number", None, "visits.sbp", "visits.dbp",
+        "visits.heart_rate",
+    ]
+    assert table.form == "hypertension" and not table.form_guessed  # the title names the form
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    mapping = site_mapping(tmp_path, "columns:\n  高血压患者/最后一次随访日期: visits.date\n")
+    report = import_files([path], url, AS_OF, mapping=mapping)
+    assert (report.rows_read, report.imported, report.rejected) == (2, 2, 0)
+    visits = {r["name"]: r["visits"] for r in exported(url)}
+    assert visits == {
+        "张三": [{"date": "2026-03-05", "sbp": 152, "dbp": 94, "heart_rate": 78}],
+        "李四": [{"date": "2026-04-01", "sbp": 128, "dbp": 80, "heart_rate": 70}],
+    }
+
+
+def test_roster_inspect_of_a_file_it_cannot_read_exits_1_and_says_why(tmp_path):
+    from typer.testing import CliRunner
+
+    import cli
+
+    broken = tmp_path / "体检.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    result = CliRunner().invoke(cli.app, ["roster", "inspect", str(broken)])
+    assert result.exit_code == 1
+    assert "D030" in result.output and "体检.xlsx" in result.output
+    nothing = write_xlsx(tmp_path / "说明.xlsx", {"说明": [["本表说明"], ["导出时间", "2026-11-30"]]})
+    result = CliRunner().invoke(cli.app, ["roster", "inspect", str(nothing)])
+    assert result.exit_code == 1
+    assert "D030" in result.output and "说明.xlsx" in result.output
+
+
+def test_the_proposal_for_the_sites_files_needs_five_edited_lines_to_import_them_right(tmp_path):
+    """The worked example of docs/importing.md: inspect, uncomment the two arms' four columns and
+    bp_arm, import."""
+    import difflib
+
+    from store.inspect import inspect_files, proposal_yaml
+
+    files = [person_file(tmp_path), split_follow_up_zip(tmp_path), health_check_file(tmp_path)]
+    result = inspect_files(files)
+    assert result.undecided  # `roster inspect` exits 1 until the arms are mapped
+    proposed = proposal_yaml(result)
+    choices = {
+        "血压-左侧-LEFTHEIGHT": "visits.sbp_left",
+        "血压-左侧-LEFTPRE": "visits.dbp_left",
+        "血压-右侧-RIGHTHEIGHT": "visits.sbp_right",
+        "血压-右侧-RIGHTPRE": "visits.dbp_right",
+    }
+    edited = []
+    for line in proposed.splitlines():
+        header = line.split('"')[1] if line.startswith('  # "') else None
+        if header in choices:
+            line = f'  "{header}": {choices[header]}'
+        elif line.startswith("# bp_arm: higher"):
+            line = "bp_arm: higher"
+        edited.append(line)
+    changed = [d for d in difflib.ndiff(proposed.splitlines(), edited) if d.startswith("+ ")]
+    assert len(changed) == 5
+    mapping = site_mapping(tmp_path, "\n".join(edited) + "\n")
+    assert not inspect_files(files, mapping).undecided
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    report = import_files(files, url, AS_OF, mapping=mapping)
+    assert exported(url) == expected_jsonl(tmp_path, EXPECTED_REGISTER)
+    assert report.rows_read == report.imported + report.rejected == 3 + 5 + 3

@@ -152,6 +152,12 @@ class Table:
     form_guessed: bool = False  # the form comes from the headers alone: never sets a programme
     stem: str = ""
     arm: str | None = None  # two-arm BP: left | right | higher
+    outer: list[str] = field(default_factory=list)  # title, file and archive stems (Sheet.outer)
+
+    @property
+    def file_stem(self) -> str:
+        """The stem of the file the user named (the archive of a part, the workbook of a sheet)."""
+        return self.outer[-1] if self.outer else self.stem
 
     def header_for(self, fld: str | int | None) -> str | None:
         for col in self.columns:
@@ -258,7 +264,7 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
                 findings.append(problem)
                 continue
             raise SangaoError([problem])
-        table = Table(role, sheet.name, sheet.headers, sheet.rows, stem=sheet.stem)
+        table = Table(role, sheet.name, sheet.headers, sheet.rows, stem=sheet.stem, outer=sheet.outer)
         if role == "visits":  # the sheet's name, else its file's (a part of a zip), else the headers
             names = [sheet.stem, *sheet.outer]
             table.form = next((f for n in names if (f := mapping.form_for(n))), None) or next(
@@ -910,8 +916,9 @@ def source_role(tables: list[Table], mapping: Mapping) -> str:
     if any(t.role == "patients" for t in tables):
         return "register"
     for table in tables:
-        if role := mapping.role_for(table.stem):
-            return role
+        for name in (table.stem, *table.outer):
+            if role := mapping.role_for(name):
+                return role
     return "events"
 
 
