@@ -225,7 +225,7 @@ def roster_inspect(
         err_console.print(p.render(), markup=False, highlight=False)
     if out is not None:
         err_console.print(f"proposed mapping written to {out}", markup=False, highlight=False)
-    if result.undecided or any(p.code == "D030" for p in result.problems):
+    if result.undecided or not result.tables or any(p.code == "D030" for p in result.problems):
         raise typer.Exit(1)
 
 

@@ -40,7 +40,7 @@ from store.readers.jsonl import keys_written, parse_line, raw_text
 from store.readers.mapping import Mapping, load_mapping
 from store.readers.tabular import REJECT_HEADER
 from store.validation import check_patient, pydantic_issues
-from store.writer import Store
+from store.writer import EventRecord, Store
 
 PROGRESS_EVERY = 5000  # records between two progress calls
 
@@ -106,6 +106,8 @@ def validate_item(
         if patient is not None:
             return _checked(item, patient, as_of)
         parse_line(item)
+    if item.events is not None and not item.problems:
+        return _events(item, as_of)
     if item.problems or item.data is None:
         context = _ctx(item)
         problems = [p if p.context or not context else replace(p, context=context) for p in item.problems]
@@ -116,6 +118,35 @@ def validate_item(
     except ValidationError as exc:
         return None, _problems(item, pydantic_issues(exc), findings), findings
     return _checked(item, patient, as_of, findings)
+
+
+_PERSON_CHECKED = ("sex", "birth_date", "enrolled_on", "conditions", "deceased_on", "moved_out_on")
+
+
+def _events(item: Item, as_of: date | None):
+    """An events file's rows for a stored patient: validated and checked (plausibility, dates after
+    as_of or before birth) as part of the stored person, stored as an EventRecord that never
+    rewrites the person."""
+    findings = list(item.findings)
+    person = {k: v for k in _PERSON_CHECKED if (v := item.events.get(k)) is not None}
+    data = {**person, **item.data}
+    smoker = data.pop("smoker", None)
+    try:
+        patient = Patient.model_validate(data)
+    except ValidationError as exc:
+        return None, _problems(item, pydantic_issues(exc), findings), findings
+    problems = _problems(item, check_patient(patient, as_of), findings)
+    if problems:
+        return None, problems, findings
+    record = EventRecord(
+        patient.patient_id,
+        visits=patient.visits,
+        labs=patient.labs,
+        screenings=patient.screenings,
+        referrals=patient.referrals,
+        smoker=smoker,
+    )
+    return record, [], findings
 
 
 _validate_json = Patient.__pydantic_validator__.validate_json
@@ -189,11 +220,13 @@ def iter_items(
     mapping: Mapping | None,
     as_of: date | None,
     fast: bool = False,
+    register=None,
 ) -> Iterator[tuple[Item, Patient | None, list[Problem], list[Problem]]]:
-    """Every item of a source with its verdict; a repeated patient_id is rejected (D021)."""
+    """Every item of a source with its verdict; a repeated patient_id is rejected (D021).
+    `register(patient_id)`: the stored patient, for an events file (see read_source)."""
     seen = _SeenIds()
     try:
-        for item in read_source(source, mapping):
+        for item in read_source(source, mapping, register):
             patient, problems, findings = validate_item(item, as_of, fast)
             if patient is not None:
                 first = seen.first(patient.patient_id, f"{item.file}:{item.line}")
@@ -256,7 +289,7 @@ def import_files(
     `progress(source name, records read so far)` is called every PROGRESS_EVERY records."""
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(Path(mapping))
-    sources = group_sources([Path(p) for p in paths])
+    sources = sorted(group_sources([Path(p) for p in paths]), key=lambda s: _looks_like_events(s, mapping))
     report = ImportReport()
     db_engine = as_writer(open_db(db_url))
     reject_file = open(reject_path, "w", encoding="utf-8-sig", newline="") if reject_path else None  # noqa: SIM115
@@ -292,7 +325,7 @@ def _import_source(
             store = Store(conn)
             fast = store.copy_sql is None  # SQLite: its adapters bind the Structs' UNSET and tuples
             for done, (item, patient, problems, findings) in enumerate(
-                iter_items(source, mapping, as_of, fast), start=1
+                iter_items(source, mapping, as_of, fast, store.stored_person), start=1
             ):
                 if progress and done % PROGRESS_EVERY == 0:
                     progress(source.name, done)
@@ -364,6 +397,25 @@ def _rows_in(path: Path, kind: str) -> int:
     except OSError:
         return 0
     return max(0, lines - 1) if kind == "csv" else lines
+
+
+def _looks_like_events(source: Source, mapping: Mapping | None) -> bool:
+    """Register files go first (a stable sort on this), so events files of the same run find their
+    people: a file the mapping calls an events file, or one named like a follow-up or a health
+    check (随访, 体检, visit) that the mapping does not call a register. Opening every file twice to
+    be sure would cost a second pass over large exports."""
+    if source.kind == "jsonl":
+        return False
+    from store.readers.aliases import normalize_header
+
+    for path in source.paths:
+        role = mapping.role_for(path.stem) if mapping else None
+        if role is not None:
+            return role == "events"
+        key = normalize_header(path.stem)
+        if any(hint in key for hint in ("随访", "体检", "visit", "followup", "check")):
+            return True
+    return False
 
 
 @contextmanager

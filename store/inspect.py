@@ -19,12 +19,16 @@ from pathlib import Path
 
 from pathways.errors import Problem
 from store.readers import ENCODING_NAMES, group_sources
-from store.readers.aliases import is_empty, normalize_header, split_list
+from store.readers.aliases import header_code, header_key, is_empty, normalize_header, split_list
 from store.readers.codes import MISSING, is_not_imported, lookup
 from store.readers.mapping import REFUSED_AS, Mapping, load_mapping
-from store.readers.tabular import _open_tables, _text
+from store.readers.tabular import _open_tables, _text, source_role
 
-_CODED_KINDS = ("sex", "bool", "urban", "codes", "history", "conditions", "visit_class", "foot_pulse")
+_SHARES = "shares its name with"
+_CODED_KINDS = (
+    "sex", "bool", "urban", "codes", "history", "conditions", "visit_class", "foot_pulse",
+    "screen:ecg", "screen:fundus", "smoking",
+)
 
 
 @dataclass
@@ -32,6 +36,7 @@ class ColumnReport:
     header: str
     target: str | None  # `table.field`, or None when not understood
     note: str = ""  # option column, not imported, trap, did-you-mean …
+    status: str = "unknown"  # recognised (by the reader) | mapped (by the site) | ignored | unknown
     unmapped: Counter = field(default_factory=Counter)  # coded values no map knows → count
     seen: Counter = field(default_factory=Counter)  # every coded value in the sample → count
 
@@ -46,8 +51,19 @@ class TableReport:
     form: str | None
     rows_sampled: int
     flat: bool
+    file_role: str = "register"  # register | events (store/readers/tabular.py source_role)
+    file_stem: str = ""  # the stem of the file the user named (its role is keyed by it)
+    form_guessed: bool = False  # the form comes from the headers alone: a question, not a fact
     arms: list[str] = field(default_factory=list)
     columns: list[ColumnReport] = field(default_factory=list)
+
+    @property
+    def code_pairs(self) -> bool:
+        return any(c.note.startswith(_SHARES) for c in self.columns)
+
+    @property
+    def arm_pairs(self) -> bool:
+        return any(c.note.startswith(_SHARES) and "visits.sbp_" in c.note for c in self.columns)
 
 
 @dataclass
@@ -62,9 +78,10 @@ class Inspection:
 
     @property
     def undecided(self) -> bool:
-        """Something only the site can settle: unmapped values, or two arms and no bp_arm."""
-        two_arms = any(len(t.arms) == 2 for t in self.tables) and not self.bp_arm
-        return bool(self.unmapped) or two_arms
+        """Something only the site can settle: unmapped values, two arms and no bp_arm, or columns
+        only a code suffix tells apart."""
+        two_arms = any(len(t.arms) == 2 or t.arm_pairs for t in self.tables) and not self.bp_arm
+        return bool(self.unmapped) or two_arms or any(t.code_pairs for t in self.tables)
 
     @property
     def not_understood(self) -> int:
@@ -96,8 +113,20 @@ def inspect_files(paths: list[Path], mapping: Path | Mapping | None = None, samp
                 result.problems += exc.problems
                 continue
             result.problems += [p for p in findings if "sheet ignored" in p.message]
+            if not tables:
+                result.problems.append(
+                    Problem.of(
+                        "D030",
+                        file=source.name,
+                        reason="no sheet holds a table sangao recognises (patients, visits, labs …)",
+                        hint="name the sheets (患者/随访/化验 …) or list them under `tables:` in --mapping",
+                    )
+                )
+            role = source_role(tables, mapping)
             for table in tables:
-                result.tables.append(_inspect_table(source, table, findings, mapping, sample))
+                report = _inspect_table(source, table, findings, mapping, sample)
+                report.file_role = role
+                result.tables.append(report)
         finally:
             for close in closers:
                 close()
@@ -115,6 +144,8 @@ def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sam
         form=table.form,
         rows_sampled=0,
         flat=table.is_flat and table.role == "visits",
+        form_guessed=table.form_guessed,
+        file_stem=table.file_stem,
         arms=sorted(
             {c.spec.kind.split(":")[1] for c in table.columns if c.spec.kind.startswith(("arm:", "bp_arm:"))}
         ),
@@ -122,14 +153,19 @@ def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sam
     by_index = {}
     for col in table.columns:
         role = "patients" if col.person else table.role
+        status = "mapped" if mapping.column(col.header) is not None else "recognised"
         if col.option is not None:
-            entry = ColumnReport(col.header, None, f"option column of {role}.{col.field}: {col.option}")
+            entry = ColumnReport(
+                col.header, None, f"option column of {role}.{col.field}: {col.option}", status
+            )
         else:
-            entry = ColumnReport(col.header, f"{role}.{col.field}")
+            entry = ColumnReport(col.header, f"{role}.{col.field}", status=status)
         by_index[col.index] = (col, entry)
     for index, header in enumerate(table.headers):
         if index in by_index:
             report.columns.append(by_index[index][1])
+        elif header.strip() and mapping.column(header) == (None, None):
+            report.columns.append(ColumnReport(header, None, "the mapping says: not read", "ignored"))
         elif header.strip():
             report.columns.append(ColumnReport(header, None, _why_not(table, header, findings)))
     for number, (_, cells) in enumerate(table.rows, start=1):
@@ -152,7 +188,7 @@ def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sam
 def _unknown(col, part: str, form: str | None, mapping: Mapping) -> bool:
     kind = col.spec.kind
     value = lookup(col.field, kind, part, form, mapping.values)
-    if kind == "bool":  # as the importer: a field's own codes, no generic fallback (0/1 vs 1/2)
+    if kind in ("bool", "smoking"):  # as the importer: a field's own codes, no generic fallback (0/1 vs 1/2)
         return not isinstance(value, bool)
     if kind == "urban" and not isinstance(value, bool):
         value = lookup("bool", "bool", part, None, mapping.values)
@@ -166,6 +202,11 @@ def _unknown(col, part: str, form: str | None, mapping: Mapping) -> bool:
 
 def _why_not(table, header: str, findings: list[Problem]) -> str:
     key = normalize_header(header)
+    others = [h for h in table.headers if h != header and normalize_header(h) == key]
+    if others and header_code(header):
+        arm = "left" if "左" in key else "right" if "右" in key else None
+        guess = f": visits.sbp_{arm} or visits.dbp_{arm}?" if arm else ""
+        return f"{_SHARES} {', '.join(others)}; only the code tells them apart{guess}"
     if key in REFUSED_AS:
         return "a urine albumin concentration (mg/L), not UACR (mg/g): never mapped to labs.uacr"
     if is_not_imported(header):
@@ -204,10 +245,13 @@ def proposal_yaml(inspection: Inspection) -> str:
     for t in inspection.tables:
         out.append(f"  # -- {t.name}")
         for c in t.columns:
-            key = normalize_header(c.header)
-            if c.target and key not in seen_headers:
+            key = header_key(c.header)
+            counts = f", {sum(c.unmapped.values())} values unmapped" if c.unmapped else ""
+            if c.status == "ignored":
+                out.append(f"  {_q(c.header)}: ignore    # ignored: the mapping says so")
+            elif c.target and key not in seen_headers:
                 seen_headers.add(key)
-                out.append(f"  {_q(c.header)}: {c.target}")
+                out.append(f"  {_q(c.header)}: {c.target}    # {c.status}{counts}")
             elif c.target is None:
                 out.append(f"  # {_q(c.header)}: ?    # {c.note}")
     values: dict[str, list[str]] = {}
@@ -233,20 +277,40 @@ def proposal_yaml(inspection: Inspection) -> str:
     for t in inspection.tables:
         stems.setdefault(t.stem, t.role)
     out += [f"  {_q(stem)}: {role}" for stem, role in stems.items()]
-    forms = {t.stem: t.form for t in inspection.tables if t.role == "visits" and t.key == "id_number"}
+    roles: dict[str, str] = {}
+    for t in inspection.tables:
+        roles.setdefault(t.file_stem, t.file_role)
+    out += [
+        "",
+        "role:    # register: a person file (who is enrolled, since when); events: visits, health",
+        "         # checks (dated rows for people already registered; unknown people are reported)",
+    ]
+    out += [f"  {_q(stem)}: {role}" for stem, role in roles.items()]
+    forms = {
+        t.stem: (t.form, t.form_guessed)
+        for t in inspection.tables
+        if t.role == "visits" and t.key == "id_number"
+    }
     if forms:
         out.append("")
-        if all(forms.values()):
+        if all(form and not guessed for form, guessed in forms.values()):
             out.append("form:")
-            out += [f"  {_q(stem)}: {form}" for stem, form in forms.items()]
+            out += [f"  {_q(stem)}: {form}" for stem, (form, _) in forms.items()]
         else:
-            out.append("# form:    # the national form of each visits file decides its patients' conditions")
+            out.append(
+                "# form:    # the national form of each visits file: its codes, and for a register "
+                "its programme"
+            )
             out += [
-                f"#   {_q(stem)}: {form or 'hypertension | diabetes'}"
-                + ("" if form else "    # could not tell from its name or headers")
-                for stem, form in forms.items()
+                f"#   {_q(stem)}: {form or 'hypertension | diabetes | health_check'}"
+                + (
+                    "    # guessed from its headers alone: say so if right"
+                    if guessed
+                    else ("" if form else "    # could not tell from its name or headers")
+                )
+                for stem, (form, guessed) in forms.items()
             ]
-    arms = {t.name for t in inspection.tables if len(t.arms) == 2}
+    arms = {t.name for t in inspection.tables if len(t.arms) == 2 or t.arm_pairs}
     if inspection.bp_arm:
         out += ["", f"bp_arm: {inspection.bp_arm}"]
     elif arms:

@@ -11,6 +11,10 @@ Upsert by patient_id, "newer wins" meaning:
   order), which is the order the exporter writes. A patient row or child list that the merge leaves
   as it was is not written again.
 
+An `EventRecord` (a row of an events file: follow-ups, health checks) carries only dated child
+rows for a patient already stored, plus an observed smoking status: the child rows merge as above,
+the patient row is never rewritten (smoking status only fills a stored blank).
+
 Rows are written in batches: multi-row INSERT statements per table on SQLite, one COPY per table
 on PostgreSQL. Into empty tables the secondary indexes are dropped and rebuilt at the end of the
 transaction. A clean JSONL record (store/fast_json.py's Struct) gives its rows straight from its
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from itertools import chain, groupby
@@ -121,6 +126,22 @@ def _add_clean_rows(record, pid: str, children: dict[str, list[tuple]]) -> None:
 _DATED = ("visits", "labs", "screenings", "referrals")
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """Dated rows of an events file for one stored patient (store/readers/tabular.py builds it)."""
+
+    patient_id: str
+    visits: tuple = ()
+    labs: tuple = ()
+    screenings: tuple = ()
+    referrals: tuple = ()
+    history: tuple = ()
+    smoker: bool | None = None
+
+
+_SMOKER_AT = _PATIENT_COLS.index("smoker")
+
+
 class Store:
     """Batches validated records and writes them with one executemany per table."""
 
@@ -200,6 +221,15 @@ class Store:
             },
         }
 
+    def stored_person(self, patient_id: str) -> dict | None:
+        """The stored patient row of `patient_id` as a dict (conditions a list), or None."""
+        rows = self._stored(self.stored_sql["patients"], [patient_id])
+        if not rows:
+            return None
+        person = dict(zip(_PATIENT_COLS, rows[0][1:], strict=True))
+        person["conditions"] = [c for c in (person["conditions"] or "").split(",") if c]
+        return person
+
     def add(self, patient: Patient) -> None:
         self.batch.append(patient)
         if len(self.batch) >= BATCH_PATIENTS:
@@ -229,6 +259,8 @@ class Store:
             if pid in existing:
                 old.append(patient)
                 continue
+            if type(patient) is EventRecord:  # the reader checked it is stored; never created here
+                raise AssertionError(f"events for {pid!r}, who is not stored")
             if type(patient) is Patient:
                 new_patients.append((pid, self.next_seq, *_patient_tuple(patient)))
                 _add_rows(patient, pid, children)
@@ -298,7 +330,11 @@ class Store:
         updates = []
         for record in records:
             row = stored_patients[record.patient_id]
-            if type(record) is Patient:
+            if type(record) is EventRecord:  # never rewrites the register; fills a blank smoker
+                values = list(row[1:])
+                if values[_SMOKER_AT] is None and record.smoker is not None:
+                    values[_SMOKER_AT] = record.smoker if not text_dates else int(record.smoker)
+            elif type(record) is Patient:
                 fresh = _patient_tuple(record)
                 given = record.model_fields_set
                 values = [

@@ -81,8 +81,13 @@ def test_each_layouts_proposal_accepted_as_is_imports_without_loss(tmp_path):
         paths = build(folder)
         result = inspect_files(paths)
         assert result.unmapped == 0, build.__name__
+        text = proposal_yaml(result)
+        flat = build is not people_and_visits
+        assert (": events\n" in text, ": register\n" in text) == (flat, not flat), build.__name__
+        # these exports are the site's register here (the tests import them without a person file):
+        # the one line a site changes for that
         mapping = folder / "proposed.yaml"
-        mapping.write_text(proposal_yaml(result), encoding="utf-8")
+        mapping.write_text(text.replace(": events\n", ": register\n"), encoding="utf-8")
         load_mapping(mapping)  # a valid mapping file
         plain, want = imported(folder, paths, name="plain")
         mapped, got = imported(folder, paths, mapping, name="mapped")
@@ -96,12 +101,32 @@ def test_each_layouts_proposal_accepted_as_is_imports_without_loss(tmp_path):
 def test_the_proposal_names_columns_understood_and_not(tmp_path):
     paths = flat_csv(tmp_path)
     text = proposal_yaml(inspect_files(paths))
-    assert '  "血压(mmHg)": visits.bp\n' in text
-    assert '  "身份证号": patients.id_number\n' in text
-    assert '  "性别": patients.sex\n' in text
+    assert '  "血压(mmHg)": visits.bp    # recognised\n' in text
+    assert '  "身份证号": patients.id_number    # recognised\n' in text
+    assert '  "性别": patients.sex    # recognised\n' in text
     assert '  # "随访方式": ?    # a national form field with no interchange field; not imported\n' in text
     assert '  "高血压患者随访记录": visits\n' in text
     assert 'form:\n  "高血压患者随访记录": hypertension\n' in text
+    assert '  "高血压患者随访记录": events\n' in text  # a flat visit export is an events file
+
+
+def test_the_proposal_says_what_each_column_will_do_and_why(tmp_path):
+    paths = flat_csv(tmp_path)
+    mapping = _write(
+        tmp_path / "m.yaml", "columns:\n  心率(次/分钟): ignore\n  随访方式: visits.heart_rate\n"
+    )
+    text = proposal_yaml(inspect_files(paths, mapping))
+    assert '  "心率(次/分钟)": ignore    # ignored: the mapping says so\n' in text
+    assert '  "随访方式": visits.heart_rate    # mapped\n' in text
+    assert '  "姓名": patients.name    # recognised\n' in text
+
+
+def test_a_form_guessed_from_headers_alone_is_a_question_not_a_fact(tmp_path):
+    header = ["身份证号", "随访日期", "空腹血糖", "足背动脉搏动"]
+    paths = [write_csv(tmp_path / "export.csv", [header, [ID_A, "2026-03-05", "7.2", "1"]])]
+    text = proposal_yaml(inspect_files(paths))
+    assert '#   "export": diabetes    # guessed from its headers alone: say so if right\n' in text
+    assert "\nform:" not in text
 
 
 def test_unmapped_values_are_listed_with_counts_and_a_likely_map(tmp_path):
@@ -130,7 +155,10 @@ def test_decisions_only_the_site_can_make_are_left_as_comments(tmp_path):
     paths = [write_csv(tmp_path / "visits.csv", [header, *rows])]
     text = proposal_yaml(inspect_files(paths))
     assert "# bp_arm: higher    # required:" in text
-    assert '#   "visits": hypertension | diabetes    # could not tell from its name or headers' in text
+    assert (
+        '#   "visits": hypertension | diabetes | health_check    # could not tell from its name or headers'
+        in text
+    )
     assert "not UACR (mg/g): never mapped to labs.uacr" in text
     load_mapping(_write(tmp_path / "m.yaml", text))
 

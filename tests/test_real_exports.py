@@ -11,6 +11,7 @@ import io
 import json
 import struct
 import zipfile
+from dataclasses import replace
 from datetime import date
 
 import openpyxl
@@ -19,7 +20,7 @@ import pytest
 from pathways.errors import SangaoError
 from store.exporter import export_jsonl
 from store.importer import import_files
-from store.readers.mapping import load_mapping
+from store.readers.mapping import Mapping, load_mapping
 from store.readers.tabular import derive_patient_id
 
 AS_OF = date(2026, 11, 30)
@@ -185,9 +186,17 @@ def via_jsonl(tmp_path, records) -> dict[str, dict]:
     return exported(url)
 
 
+def as_register(mapping):
+    """The tests of this section read a flat export as a register (the file says who is enrolled);
+    an events file (the default for a flat export) adds rows to registered people only (section 4)."""
+    mapping = load_mapping(mapping) if mapping is not None and not isinstance(mapping, Mapping) else mapping
+    mapping = mapping or Mapping()
+    return mapping if mapping.role else replace(mapping, role="register")
+
+
 def imported(tmp_path, paths, mapping=None, name="got"):
     url = f"sqlite:///{tmp_path / (name + '.db')}"
-    report = import_files(paths, url, AS_OF, mapping=mapping)
+    report = import_files(paths, url, AS_OF, mapping=as_register(mapping))
     assert report.rows_read == report.imported + report.rejected
     return report, exported(url)
 
@@ -428,7 +437,9 @@ def test_the_reject_file_shows_a_rejected_flat_patients_first_row_and_its_other_
     ]
     path = write_csv(tmp_path / "高血压随访.csv", [header, *rows])
     rejects = tmp_path / "rejects.csv"
-    report = import_files([path], f"sqlite:///{tmp_path / 'db.sqlite'}", AS_OF, reject_path=rejects)
+    report = import_files(
+        [path], f"sqlite:///{tmp_path / 'db.sqlite'}", AS_OF, mapping=as_register(None), reject_path=rejects
+    )
     assert (report.rows_read, report.imported, report.rejected) == (2, 0, 2)
     with open(rejects, encoding="utf-8-sig", newline="") as f:
         got = [(r["row"], r["code"], r["column"], r["raw"]) for r in csv.DictReader(f)]

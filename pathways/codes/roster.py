@@ -6,4 +6,27 @@ from pathways.codes import Code
 CODES: tuple[Code, ...] = (
     Code("D030", "roster", True,
          zh="无法读取 {file}：{reason}", en="cannot read {file}: {reason}"),
+    Code("D027", "roster", True,
+         zh="{table}：居民 {id} 不在登记册中（事件文件不新建患者）",
+         en="{table}: resident {id} is not in the register (an events file creates no patients)",
+         hint_zh="先导入个人档案（登记册），或在 --mapping 中写 role: register",
+         hint_en="import the person file (the register) first, or say `role: register` in --mapping"),
+    Code("D111", "roster", False,
+         zh="{field}：本文件为 {found}，登记册为 {stored}；保留登记册的值",
+         en="{field}: {found} in this file, {stored} in the register; the register's value is kept"),
+    Code("D112", "roster", False,
+         zh="{people} 名居民（{rows} 行）不在登记册中，未导入；首次出现于第 {first} 行",
+         en="{people} people ({rows} rows) are not in the register and were not imported; "
+            "first at row {first}"),
+    Code("D113", "roster", False,
+         zh="本文件的 {people} 名居民都不在登记册中：未导入任何内容",
+         en="none of the {people} people of this file is in the register: nothing was imported",
+         hint_zh="先导入个人档案（登记册）；若本文件就是登记册，在 --mapping 中写 role: register",
+         hint_en="import the person file first; if this file is itself the register, say `role: register`"),
+    Code("D114", "roster", False,
+         zh="列 {column} 与 {others} 同名，仅靠后缀代码区分；未读取",
+         en="column {column} shares its name with {others}; only the code suffix tells them apart; "
+            "not read",
+         hint_zh="在 --mapping 的 columns: 中按完整表头（含代码）映射每一列",
+         hint_en="map each by its full header (with the code) under `columns:` in --mapping"),
 )

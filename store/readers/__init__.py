@@ -43,6 +43,7 @@ class Item:
     rows: list[tuple[str, int]] = field(default_factory=list)  # child rows carried (tabular)
     locate: Locator | None = None  # field path → (file, row, column header)
     json_text: str | bytes | None = None  # JSONL: the line as read (bytes when UTF-8), for the JSON parsers
+    events: dict | None = None  # an events file's rows for a stored patient: the stored person
 
 
 @dataclass
@@ -121,12 +122,14 @@ def detect_encoding(path: Path) -> str:
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "gb18030": "GB18030/GBK"}
 
 
-def read_source(source: Source, mapping=None) -> Iterator[Item]:
-    """The items of one source; raises SangaoError for a problem with the source as a whole."""
+def read_source(source: Source, mapping=None, register=None) -> Iterator[Item]:
+    """The items of one source; raises SangaoError for a problem with the source as a whole.
+    `register(patient_id)` gives a stored patient (a dict) or None: an events file adds rows to
+    stored patients only."""
     if source.kind == "jsonl":
         from store.readers.jsonl import read_jsonl
 
         return read_jsonl(source)
     from store.readers.tabular import read_tabular
 
-    return read_tabular(source, mapping)
+    return read_tabular(source, mapping, register)

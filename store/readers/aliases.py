@@ -9,7 +9,8 @@ importers extend these tables rather than special-casing columns.
 
 `kind` selects the cell parser: id, text, date, num, bool, sex, conditions, history, codes (a
 list such as symptoms), enum (labels in VALUE_LABELS[field]), bp ("150/90" → sbp, dbp),
-flag:<condition> (a yes/no column per programme, merged into `conditions`).
+flag:<condition> (a yes/no column per programme, merged into `conditions`), phone (TABs and
+spaces removed: exports pad phone numbers to keep Excel from reading them as numbers).
 """
 
 from __future__ import annotations
@@ -60,14 +61,18 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
             "id_number",
         ),
         "name": _f("text", "姓名", "患者姓名", "居民姓名", "name"),
-        "phone": _f("text", "本人电话", "联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "phone"),
+        "phone": _f(
+            "phone", "本人电话", "联系电话", "电话", "手机", "手机号", "手机号码", "联系方式", "phone"
+        ),
         "sex": _f("sex", "性别", "sex"),
         "birth_date": _f("date", "出生日期", "出生年月日", "生日", "birth_date"),
         "team": _f("text", "团队", "家医团队", "家庭医生团队", "签约团队", "责任团队", "team"),
         "institution": _f("text", "机构", "管理机构", "医疗机构", "所属机构", "建档机构", "institution"),
         "region": _f("enum", "地区", "南北方", "region"),
         "urban": _f("urban", "城乡", "是否城市", "城市", "urban"),
-        "conditions": _f("conditions", "管理病种", "病种", "慢病类型", "慢病病种", "管理类型", "conditions"),
+        "conditions": _f(
+            "conditions", "管理病种", "病种", "慢病类型", "慢病病种", "管理类型", "服务类型", "conditions"
+        ),
         "conditions.hypertension": _f("flag:hypertension", "高血压", "是否高血压", "高血压患者"),
         "conditions.diabetes": _f("flag:diabetes", "糖尿病", "是否糖尿病", "糖尿病患者"),
         "conditions.dyslipidemia": _f("flag:dyslipidemia", "血脂异常", "是否血脂异常", "高血脂"),
@@ -76,7 +81,9 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
         ),
         "deceased_on": _f("date", "死亡日期", "deceased_on"),
         "moved_out_on": _f("date", "迁出日期", "moved_out_on"),
-        "smoker": _f("bool", "吸烟", "是否吸烟", "吸烟情况", "吸烟状况", "smoker"),
+        "smoker": _f("bool", "吸烟", "是否吸烟", "smoker"),
+        # 吸烟状况 is coded (health check: 1 从不吸烟 2 已戒烟 3 吸烟), never a yes/no: sets smoker
+        "smoking_status": _f("smoking", "吸烟状况", "吸烟情况"),
         "pregnant": _f("bool", "妊娠", "是否妊娠", "怀孕", "是否怀孕", "pregnant"),
         "breastfeeding": _f("bool", "哺乳", "是否哺乳", "哺乳期", "breastfeeding"),
         "history": _f("history", "既往史", "病史", "既往疾病", "疾病史", "既往史疾病", "history"),
@@ -85,7 +92,7 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
     },
     "visits": {
         "patient_id": _PATIENT_ID,
-        "date": _f("date", "随访日期", "日期", "就诊日期", "date"),
+        "date": _f("date", "随访日期", "日期", "就诊日期", "体检日期", "date"),
         "sbp": _f("num", "收缩压", "sbp"),
         "dbp": _f("num", "舒张压", "dbp"),
         "bp": _f("bp", "血压", "血压值", "体征血压"),
@@ -96,7 +103,7 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
         "dbp_left": _f("arm:left:dbp", "左侧舒张压", "左臂舒张压", "舒张压左", "舒张压左侧", "左舒张压"),
         "sbp_right": _f("arm:right:sbp", "右侧收缩压", "右臂收缩压", "收缩压右", "收缩压右侧", "右收缩压"),
         "dbp_right": _f("arm:right:dbp", "右侧舒张压", "右臂舒张压", "舒张压右", "舒张压右侧", "右舒张压"),
-        "heart_rate": _f("num", "心率", "体征心率", "heart_rate"),
+        "heart_rate": _f("num", "心率", "体征心率", "脉率", "heart_rate"),
         "fpg": _f("num", "空腹血糖", "空腹血糖值", "辅助检查空腹血糖", "fpg"),
         "random_glucose": _f("num", "随机血糖", "random_glucose"),
         "temperature": _f("num", "体温", "temperature"),
@@ -110,6 +117,15 @@ TABLES: dict[str, dict[str, FieldSpec]] = {
         "visit_class": _f("visit_class", "此次随访分类", "随访分类", "本次随访分类"),
         "foot_pulse": _f("foot_pulse", "足背动脉搏动", "足背动脉波动", "足背动脉"),
         "hba1c": _f("lab", "糖化血红蛋白", "糖化血红蛋白值", "hba1c"),
+        # the health check's blood tests (a lab record dated by the check) and screenings; never
+        # 尿微量白蛋白 (a concentration, not the ratio UACR)
+        "tc": _f("lab", "总胆固醇", "血清总胆固醇"),
+        "tg": _f("lab", "甘油三酯", "血清甘油三酯"),
+        "ldl_c": _f("lab", "血清低密度脂蛋白胆固醇", "低密度脂蛋白胆固醇"),
+        "hdl_c": _f("lab", "血清高密度脂蛋白胆固醇", "高密度脂蛋白胆固醇"),
+        "creatinine": _f("lab", "血清肌酐", "肌酐", "血肌酐"),
+        "ecg": _f("screen:ecg", "心电图"),
+        "fundus": _f("screen:fundus", "眼底"),
         "glucose_unit": _f("glucose_unit", "血糖单位", "空腹血糖单位", "血糖值单位"),
         "referral_to": _f("ref:to", "转诊机构及科别", "机构及科别", "转诊机构", "转诊去向"),
         "referral_reason": _f("ref:reason", "转诊原因"),
@@ -156,7 +172,7 @@ ROLE_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("referrals", ("referral", "转诊")),
     ("screenings", ("screening", "筛查")),
     ("labs", ("lab", "化验", "检验", "实验室")),
-    ("visits", ("visit", "随访", "followup")),
+    ("visits", ("visit", "随访", "followup", "体检")),
     ("history", ("history", "既往史", "病史")),
     ("patients", ("patient", "roster", "患者", "档案", "人员", "基本信息", "居民")),
 )
@@ -242,14 +258,34 @@ VALUE_LABELS: dict[str, dict[str, object]] = {
 }
 
 
-def normalize_header(text: object) -> str:
-    """`收缩压（mmHg）：` → `收缩压`; `体检日期-CHECKDATE` → `体检日期`; `LDL-C` → `ldl-c`."""
+_CODE_SUFFIX = re.compile(r"(?<=[^\x00-\x7f])-([A-Z][A-Z0-9_]*)$")
+
+
+def _split_header(text: object) -> tuple[str, str]:
     t = unicodedata.normalize("NFKC", str(text)).replace("\ufeff", "")
     t = re.sub(r"\s+", "", t).rstrip(":")
     t = re.sub(r"\((左|右)[侧臂]?\)$", r"\1", t)  # 收缩压(左) is an arm, not a unit
     t = re.sub(r"\([^()]*\)$", "", t)
-    t = re.sub(r"(?<=[^\x00-\x7f])-[A-Z_]+$", "", t)
-    return t.lower()
+    code = ""
+    if m := _CODE_SUFFIX.search(t):
+        t, code = t[: m.start()], m[1]
+    return t.lower(), code.lower()
+
+
+def normalize_header(text: object) -> str:
+    """`收缩压（mmHg）：` → `收缩压`; `体检日期-CHECKDATE` → `体检日期`; `LDL-C` → `ldl-c`."""
+    return _split_header(text)[0]
+
+
+def header_key(text: object) -> str:
+    """normalize_header keeping a system code suffix: `血压-左侧-LEFTPRE` → `血压-左侧-leftpre`, so
+    two columns that only the code tells apart (…-LEFTPRE, …-LEFTHEIGHT) stay apart in a mapping."""
+    base, code = _split_header(text)
+    return f"{base}-{code}" if code else base
+
+
+def header_code(text: object) -> str:
+    return _split_header(text)[1]
 
 
 def normalize_value(text: str) -> str:
@@ -386,6 +422,13 @@ def parse_id(value: object) -> str:
         value = int(value)
     text = unicodedata.normalize("NFKC", str(value)).strip().lstrip("'").strip()
     return text[:-1] + "X" if text.endswith("x") else text
+
+
+def parse_phone(value: object) -> str:
+    """`138 0000 1111\t` → `13800001111`; a number typed into Excel comes back as its digits."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
 
 
 def split_list(text: str) -> list[str]:

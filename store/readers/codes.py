@@ -65,7 +65,7 @@ def form_names() -> list[str]:
     return list(national()["forms"])
 
 
-def form_condition(form: str) -> str:
+def form_condition(form: str) -> str | None:
     return national()["forms"][form]["condition"]
 
 

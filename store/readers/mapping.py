@@ -4,12 +4,14 @@ headers, value labels and file/sheet names onto the interchange. Example:
 ```yaml
 columns:                 # site header → interchange field; `table.field` when ambiguous
   档案号: patient_id
+  备注: ignore            # (or null) a column not to read, even one the reader recognises
+  血压-左侧-LEFTHEIGHT: visits.sbp_left   # a header with its system code: that column only
   血压值: visits.bp       # "150/90" in one cell
   收缩压mmHg: visits.sbp
 values:                  # per field (or per kind: bool, sex) : site label → interchange value
   sex: {"1": M, "2": F}
   smoker: {吸烟: true, 不吸烟: false}
-  conditions: {高血压病: hypertension}
+  conditions: {高血压病: hypertension, 老年人: null}   # null: a known label with no field
 tables:                  # file stem or sheet name → table
   随访记录表: visits
 form: hypertension       # the national form of flat visit files (or {file stem: form}): sets the
@@ -18,6 +20,10 @@ defaults:                # patient fields a flat export lacks
   conditions: [hypertension]
   enrolled_on: first_visit   # or a date; default: a column, else the first visit
 bp_arm: higher           # two-arm blood pressure: left, right or higher (by systolic)
+role: events             # or {file stem: register|events}: a register (person file) says who is
+                         # enrolled; an events file (follow-ups, health checks) only adds dated rows
+                         # to people already registered. Default: a file with a patients table is a
+                         # register, a flat visit export (no patients table) is an events file.
 id_salt: county-370202   # optional: mixed into the patient_id derived from the resident ID
 ```
 
@@ -34,27 +40,41 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from pathways.errors import Problem, SangaoError
-from store.readers.aliases import TABLES, normalize_header, normalize_value
+from store.readers.aliases import TABLES, header_key, normalize_header, normalize_value
 from store.validation import did_you_mean
 
 _FIELD_KINDS = sorted({spec.kind for fields in TABLES.values() for spec in fields.values()} | {"bool", "sex"})
 
 
-SECTIONS = ["columns", "values", "tables", "form", "defaults", "bp_arm", "id_salt"]
+SECTIONS = ["columns", "values", "tables", "form", "defaults", "bp_arm", "id_salt", "role"]
 BP_ARMS = ("left", "right", "higher")
+ROLES = ("register", "events")
+IGNORE = "ignore"
 # A concentration (mg/L) is not the albumin/creatinine ratio (mg/g): never taken as uacr.
 REFUSED_AS = {"尿微量白蛋白": "uacr", "尿微量白蛋白浓度": "uacr", "尿白蛋白": "uacr", "malb": "uacr"}
 
 
 @dataclass
 class Mapping:
-    columns: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # header → (table, field)
+    # header_key(header) → (table, field); (None, None): ignore the column
+    columns: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     values: dict[str, dict[str, object]] = field(default_factory=dict)  # field/kind → label → value
     tables: dict[str, str] = field(default_factory=dict)  # name → table
     form: str | dict[str, str] | None = None  # national form of flat visit files (or by file stem)
     defaults: dict[str, object] = field(default_factory=dict)  # patient fields a flat export lacks
     bp_arm: str | None = None  # left | right | higher
     id_salt: str = ""
+    role: str | dict[str, str] | None = None  # register | events (or by file stem)
+
+    def column(self, header: str) -> tuple[str | None, str | None] | None:
+        """The entry for a header: by its full key (with a system code), else without the code."""
+        entry = self.columns.get(header_key(header))
+        return entry if entry is not None else self.columns.get(normalize_header(header))
+
+    def role_for(self, stem: str) -> str | None:
+        if isinstance(self.role, dict):
+            return self.role.get(normalize_header(stem))
+        return self.role
 
     def form_for(self, stem: str) -> str | None:
         if isinstance(self.form, dict):
@@ -93,6 +113,9 @@ def load_mapping(path: Path) -> Mapping:
                 )
             )
     for header, target in (doc.get("columns") or {}).items():
+        if target is None or target == IGNORE:
+            mapping.columns[header_key(header)] = (None, None)
+            continue
         table, _, fld = str(target).rpartition(".")
         table = table or None
         if REFUSED_AS.get(normalize_header(header)) == fld:
@@ -125,7 +148,7 @@ def load_mapping(path: Path) -> Mapping:
                 )
             )
         else:
-            mapping.columns[normalize_header(header)] = (table, fld)
+            mapping.columns[header_key(header)] = (table, fld)
     for key, labels in (doc.get("values") or {}).items():
         if key not in all_fields and key not in _FIELD_KINDS:
             problems.append(
@@ -242,3 +265,20 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
             mapping.bp_arm = doc["bp_arm"]
     if "id_salt" in doc:
         mapping.id_salt = str(doc["id_salt"])
+    if "role" in doc:
+        role = doc["role"]
+        entries = role.items() if isinstance(role, dict) else [(None, role)]
+        by_stem: dict[str, str] = {}
+        for stem, name in entries:
+            if name not in ROLES:
+                problems.append(
+                    Problem(
+                        "D031",
+                        f"role: {name!r} is not a file role",
+                        **where(role if stem is not None else doc, stem if stem is not None else "role"),
+                        hint="register (a person file: who is enrolled) or events (visits, health checks)",
+                    )
+                )
+            elif stem is not None:
+                by_stem[normalize_header(stem)] = name
+        mapping.role = by_stem if isinstance(role, dict) else (role if role in ROLES else None)

@@ -3,11 +3,13 @@ GB18030, delimiter sniffed), .xlsx/.xlsm (openpyxl, read-only), legacy .xls (xlr
 archives of split exports (each part with its own header row; member names written in GBK by
 Chinese Windows are decoded as such).
 
-Headers of one or two rows: a second row is a sub-header when the first has merged (blank) cells
-above it and it holds only text (no number or date, as every data row has the resident ID or a
-date). A leaf is then named `parent/leaf` (the merged parent cell carried across the blank cells
+Headers of any number of rows (up to MAX_HEADER_ROWS) under an optional title row: a row is one
+more header row when it holds only text (no number or date, as every data row has the resident ID
+or a date) and names a column under a merged (blank) cell. A column is then named by its path,
+`parent/leaf` or `高血压患者/最后一次随访血压/收缩压` (a merged cell carried across the blank cells
 it spans), so 左侧/收缩压 and 右侧/收缩压 stay apart; `Sheet.parts` keeps (parent, leaf) per column
-for recognition. Row numbers stay spreadsheet rows: the first data row of a two-row header is 3.
+for recognition. A first row with a single name (高血压患者随访服务记录表) is a title: not part of
+the paths, but a hint of the form. Row numbers stay spreadsheet rows.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from pathlib import Path
 
 from pathways.errors import Problem, SangaoError
 from store.readers import Source, detect_encoding
-from store.readers.aliases import CellError, is_empty, parse_date, parse_number
+from store.readers.aliases import (
+    CellError,
+    header_code,
+    is_empty,
+    normalize_header,
+    parse_date,
+    parse_number,
+)
 
 SHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
 
@@ -38,6 +47,19 @@ class Sheet:
     parts: dict[int, tuple[str, str]] = field(default_factory=dict)  # column → (parent, leaf)
     header_rows: int = 1
     outer: list[str] = field(default_factory=list)  # the stems of the file and archive holding it
+    _ambiguous: set[str] | None = None
+
+    @property
+    def ambiguous(self) -> set[str]:
+        """Header names (normalised) that two columns share, told apart only by their system code
+        suffixes (`血压-左侧-LEFTPRE`, `血压-左侧-LEFTHEIGHT`): never recognised by name alone."""
+        if self._ambiguous is None:
+            codes: dict[str, set[str]] = {}
+            for header in self.headers:
+                if code := header_code(header):
+                    codes.setdefault(normalize_header(header), set()).add(code)
+            self._ambiguous = {key for key, found in codes.items() if len(found) > 1}
+        return self._ambiguous
 
 
 def open_sheets(source: Source, closers: list) -> list[Sheet]:
@@ -237,42 +259,80 @@ def _looks_like_data(cell) -> bool:
     return len(text) >= 15 and text[:15].isdigit()  # a resident ID
 
 
+MAX_HEADER_ROWS = 6  # header rows read above the data (a title row not counted)
+
+
+def _texts(cells: tuple) -> list[str]:
+    return ["" if is_empty(c) else str(c).strip().lstrip("\ufeff") for c in cells]
+
+
+def _continues_header(above: list[str], cells: tuple) -> bool:
+    """A row is one more header row when it holds no data (every data row has the resident ID, a
+    number or a date) and sits under a merged cell: a name under a blank whose row has a name to
+    its left (the merged parent spans it)."""
+    texts = _texts(cells)
+    if any(_looks_like_data(c) for c in cells if not is_empty(c)):
+        return False
+    return any(
+        texts[i] and (i >= len(above) or not above[i]) and any(above[: min(i, len(above))])
+        for i in range(len(texts))
+    )
+
+
 def _sheet(name: str, stem: str, rows: Iterator[tuple[int, tuple]], filled) -> Sheet | None:
     rows = filter(filled, rows)  # `filled((number, cells))`: blank rows skipped
-    first = next(rows, None)
-    if first is None:
+    block: list[list[str]] = []
+    for row in rows:
+        if block and (len(block) == MAX_HEADER_ROWS or not _continues_header(block[-1], row[1])):
+            rows = itertools.chain((row,), rows)
+            break
+        block.append(_texts(row[1]))
+    if not block:
         return None
-    top = ["" if is_empty(c) else str(c).strip() for c in first[1]]
-    second = next(rows, None)
-    if second is None:
-        return Sheet(name, stem, [h.lstrip("\ufeff") for h in top], iter(()))
-    below = ["" if is_empty(c) else str(c).strip() for c in second[1]]
-    width = max(len(top), len(below))
-    top += [""] * (width - len(top))
-    below += [""] * (width - len(below))
-    under_merge = any(not top[i] and below[i] and any(top[:i]) for i in range(width))
-    if not under_merge or any(_looks_like_data(c) for c in second[1] if not is_empty(c)):
-        again = itertools.chain((second,), rows)
-        return Sheet(name, stem, [h.lstrip("\ufeff") for h in first_headers(first[1])], again)
+    width = max(map(len, block))
+    block = [b + [""] * (width - len(b)) for b in block]
+    title = None
+    if len(block) > 1 and width > 1 and sum(1 for t in block[0] if t) == 1:
+        title = next(t for t in block[0] if t)  # a title row (高血压患者随访服务记录表) names the form
+        block = block[1:]
+    if len(block) == 1:
+        sheet = Sheet(name, stem, block[0], rows, header_rows=1 + (title is not None))
+    else:
+        headers, parts = _paths(block, width)
+        sheet = Sheet(name, stem, headers, rows, parts, header_rows=len(block) + (title is not None))
+    if title is not None:
+        sheet.outer.append(title)
+    return sheet
+
+
+def _paths(block: list[list[str]], width: int) -> tuple[list[str], dict[int, tuple[str, str]]]:
+    """Header rows → one path per column (`高血压患者/最后一次随访血压/收缩压`): a blank cell
+    continues the merged cell to its left when a name sits below it and the row above starts
+    nothing new there; the leaf is the lowest name. `parts` keeps (parent, leaf) of a leaf with a
+    parent, for recognition (左侧 + 收缩压)."""
+    levels = len(block)
+    carried = [[""] * width for _ in range(levels)]
+    for k in range(levels):
+        for i in range(width):
+            if block[k][i]:
+                carried[k][i] = block[k][i]
+            elif (
+                k < levels - 1
+                and i > 0
+                and carried[k][i - 1]
+                and any(block[j][i] for j in range(k + 1, levels))
+                and (k == 0 or (not block[k - 1][i] and carried[k - 1][i] == carried[k - 1][i - 1]))
+            ):
+                carried[k][i] = carried[k][i - 1]
     headers: list[str] = []
     parts: dict[int, tuple[str, str]] = {}
-    parent = ""
     for i in range(width):
-        if top[i]:
-            parent = top[i].lstrip("\ufeff")
-        elif not below[i]:
-            parent = ""
-        leaf = below[i]
-        if leaf and parent:
-            headers.append(f"{parent}/{leaf}")
-            parts[i] = (parent, leaf)
-        else:
-            headers.append(top[i].lstrip("\ufeff") or leaf)
-    sheet = Sheet(name, stem, headers, rows, parts, header_rows=2)
-    titles = [t for t in top if t]
-    if len(titles) == 1:  # a title row (高血压患者随访服务记录表) over the headers names the form
-        sheet.outer.append(titles[0].lstrip("\ufeff"))
-    return sheet
+        path = [t for k in range(levels) if (t := carried[k][i])]
+        path = [t for j, t in enumerate(path) if j == 0 or t != path[j - 1]]  # repeated merge text
+        headers.append("/".join(path))
+        if len(path) > 1:
+            parts[i] = (path[-2], path[-1])
+    return headers, parts
 
 
 def first_headers(cells: tuple) -> list[str]:

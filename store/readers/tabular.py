@@ -60,6 +60,7 @@ from store.readers.aliases import (
     parse_date,
     parse_id,
     parse_number,
+    parse_phone,
     split_list,
 )
 from store.readers.codes import (
@@ -102,6 +103,7 @@ _CELL_CODES = {
     "bp": "D015",
     "bool": "D017",
     "urban": "D017",
+    "smoking": "D017",
     "conditions": "D013",
     "sex": "D016",
     "history": "D016",
@@ -147,8 +149,15 @@ class Table:
     columns: list[Column] = field(default_factory=list)
     key: str = "patient_id"  # the join column's field: patient_id, or id_number (flat exports)
     form: str | None = None  # national form (hypertension / diabetes) of a visits table
+    form_guessed: bool = False  # the form comes from the headers alone: never sets a programme
     stem: str = ""
     arm: str | None = None  # two-arm BP: left | right | higher
+    outer: list[str] = field(default_factory=list)  # title, file and archive stems (Sheet.outer)
+
+    @property
+    def file_stem(self) -> str:
+        """The stem of the file the user named (the archive of a part, the workbook of a sheet)."""
+        return self.outer[-1] if self.outer else self.stem
 
     def header_for(self, fld: str | int | None) -> str | None:
         for col in self.columns:
@@ -156,7 +165,7 @@ class Table:
                 col.field == fld
                 or (col.spec.kind == "bp" and fld in ("sbp", "dbp"))
                 or (fld == "conditions" and col.spec.kind.startswith("flag:"))
-                or (fld == "smoker" and col.spec.kind == "cigs")
+                or (fld == "smoker" and col.spec.kind in ("cigs", "smoking"))
             ):
                 return col.header
         return None
@@ -210,13 +219,13 @@ def _counts(counts: Counter) -> str:
     return ", ".join(f"{value!r} ×{n}" for value, n in counts.most_common())
 
 
-def read_tabular(source: Source, mapping: Mapping | None) -> Iterator[Item]:
+def read_tabular(source: Source, mapping: Mapping | None, register=None) -> Iterator[Item]:
     mapping = mapping or Mapping()
     closers: list = []
     tally = _Tally()
     try:
         tables = _open_tables(source, mapping, source.findings, closers)
-        yield from _join(source, tables, mapping, closers, tally)
+        yield from _join(source, tables, mapping, closers, tally, register or _no_register)
         source.findings.extend(tally.findings())
     finally:
         for close in closers:
@@ -255,14 +264,15 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
                 findings.append(problem)
                 continue
             raise SangaoError([problem])
-        table = Table(role, sheet.name, sheet.headers, sheet.rows, stem=sheet.stem)
+        table = Table(role, sheet.name, sheet.headers, sheet.rows, stem=sheet.stem, outer=sheet.outer)
         if role == "visits":  # the sheet's name, else its file's (a part of a zip), else the headers
             names = [sheet.stem, *sheet.outer]
-            table.form = (
-                next((f for n in names if (f := mapping.form_for(n))), None)
-                or next((f for n in names if (f := form_from_name(n))), None)
-                or form_from_headers(sheet.headers)
+            table.form = next((f for n in names if (f := mapping.form_for(n))), None) or next(
+                (f for n in names if (f := form_from_name(n))), None
             )
+            if table.form is None:
+                table.form = form_from_headers(sheet.headers)
+                table.form_guessed = table.form is not None
         _resolve_columns(table, sheet, mapping, findings)
         tables.append(table)
     return tables
@@ -282,6 +292,8 @@ def _role(sheet: Sheet, mapping: Mapping) -> str | None:
         found[role] = {
             f for i, h in enumerate(sheet.headers) if (f := _field_for(role, h, mapping, sheet, i))
         } - {"patient_id", "date", "id_number"}
+    # a visit row's blood tests and screenings do not make a labs table a visits table
+    found["visits"] -= {f for f, spec in TABLES["visits"].items() if spec.kind in _CARRIED_KINDS}
     if found["patients"] & {"sex", "birth_date"} and not ({"sbp", "dbp", "bp", "fpg"} & found["visits"]):
         return "patients"
     scores = sorted(((len(found[r]), r) for r in CHILD_ROLES), reverse=True)
@@ -300,16 +312,19 @@ def _field_for(role: str, header: str, mapping: Mapping, sheet: Sheet | None = N
         leaves = [p[1] for p in sheet.parts.values()]
         candidates = [header, parent + leaf] + ([leaf] if leaves.count(leaf) == 1 else [])
     for text in candidates:
+        entry = mapping.column(text)
+        if entry is not None:  # the site's word wins over the aliases, also to ignore a column
+            table, fld = entry
+            return fld if table in (None, role) and fld in TABLES[role] else None
         key = normalize_header(text)
-        if key in mapping.columns:
-            table, fld = mapping.columns[key]
-            if table in (None, role) and fld in TABLES[role]:
-                return fld
+        if sheet is not None and key in sheet.ambiguous:
+            return None  # …-LEFTPRE and …-LEFTHEIGHT: only the mapping can tell which is which
         if key in _ALIASES[role]:
             return _ALIASES[role][key]
     return None
 
 
+_CARRIED_KINDS = ("lab", "screen:ecg", "screen:fundus", "foot_pulse")
 _ID_ALIASES = {normalize_header(a) for a in TABLES["patients"]["id_number"].aliases}
 _MULTI_KINDS = ("codes", "history", "conditions")
 
@@ -342,12 +357,15 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
         if not header.strip():
             continue
         key = normalize_header(header)
+        entry = mapping.column(header)
+        if entry == (None, None):  # the mapping says: do not read it
+            continue
         fld = _field_for(table.role, header, mapping, sheet, index)
         column: Column | None = None
         if fld is not None:
             column = Column(index, header, fld, TABLES[table.role][fld])
-        elif key in _ID_ALIASES or (
-            mapping.columns.get(key, (None, ""))[1] == "id_number"
+        elif (entry is None and key in _ID_ALIASES and key not in sheet.ambiguous) or (
+            entry is not None and entry[1] == "id_number"
         ):  # the resident ID as the join key of a child table
             column = Column(index, header, "id_number", TABLES["patients"]["id_number"], person=True)
         elif table.role == "visits" and (pf := _field_for("patients", header, mapping, sheet, index)):
@@ -359,7 +377,16 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
                 index, header, ofld, TABLES[target][ofld], person=target != table.role, option=label
             )
         if column is None:
-            findings.append(_unknown_column(table, header, key, mapping))
+            if key in sheet.ambiguous:
+                others = [h for h in table.headers if h != header and normalize_header(h) == key]
+                findings.append(
+                    Problem.of(
+                        "D114", file=table.name, line=sheet.header_rows, column=header,
+                        others=", ".join(others),
+                    )
+                )
+            else:
+                findings.append(_unknown_column(table, header, key, mapping))
             continue
         slot = column.field + (f"={column.option}" if column.option else "")
         if slot in seen:
@@ -391,6 +418,9 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
     _check_arms(table, mapping, findings)
 
 
+_MAP_IT = "map it under `columns:` in --mapping"
+
+
 def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Problem:
     if key in REFUSED_AS:
         return Problem(
@@ -416,8 +446,9 @@ def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Pr
         table.name,
         1,
         header,
-        hint=(did_you_mean(key, list(_ALIASES[table.role])) or "")
-        + " map it under `columns:` in --mapping".lstrip(),
+        hint=" ".join(
+            filter(None, (did_you_mean(key, list(_ALIASES[table.role])), _MAP_IT))
+        ),
     )
 
 
@@ -524,6 +555,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         values[fld] = parse_id(cell)
     elif kind == "text":
         values[fld] = _text(cell)
+    elif kind == "phone":
+        values[fld] = parse_phone(cell)
     elif kind == "date":
         values[fld] = parse_date(cell, allow_range=role == "patients")
     elif kind in ("num", "lab"):
@@ -533,6 +566,16 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
             values.setdefault("_lab", {})[fld] = number
         else:
             values[fld] = number
+    elif kind == "smoking":  # 吸烟状况: the form's codes or labels, never the generic yes/no table
+        value = ctx.lookup(fld, kind, _text(cell))
+        if not isinstance(value, bool):
+            ctx.tally.miss(ctx.table, col, _text(cell))
+            raise CellError(
+                f"unknown smoking status ({cell!r})",
+                "1 从不吸烟 2 已戒烟 3 吸烟 on the health check (or map the site's codes under "
+                "`values: smoking_status:` in --mapping)",
+            )
+        values["smoker"] = value
     elif kind == "cigs":  # 日吸烟量: 0 is a non-smoker (the form says so); blank stays unknown
         values["smoker"] = parse_number(cell, "cigarettes/day", pair=True) > 0
     elif kind == "bp" or kind.startswith("bp_arm:"):
@@ -574,6 +617,9 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         conditions = values.setdefault("conditions", [])
         for part in split_list(_text(cell)):
             value = ctx.lookup(fld, kind, part)
+            if value is None:  # a label the site maps to nothing (老年人 in a 服务类型 list)
+                ctx.tally.drop(ctx.table, col, part)
+                continue
             value = part.lower() if value is MISSING else value
             if value not in {c.value for c in Condition}:
                 ctx.tally.miss(ctx.table, col, part)
@@ -615,6 +661,10 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
         value = _coded(ctx, col, _text(cell), "unknown foot pulse finding", "1 触及正常 2 减弱 3 消失")
         if value:
             values.setdefault("_screenings", []).append({"kind": "foot_pulse", "result": value})
+    elif kind.startswith("screen:"):  # 心电图 / 眼底 of the health check: a screening of its date
+        value = _coded(ctx, col, _text(cell), f"unknown {fld} finding", "1 正常 2 异常")
+        if value:
+            values.setdefault("_screenings", []).append({"kind": kind.split(":")[1], "result": value})
     elif kind == "glucose_unit":
         values["_glucose_unit"] = _coded(ctx, col, _text(cell), "unknown glucose unit", "1 mmol/L, 2 mg/dL")
     elif kind.startswith("ref:"):  # 转诊 on the follow-up form: a referral dated by the visit
@@ -834,14 +884,15 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
     if values.get("_lab"):
         checks.append((Lab, "labs", {"date": values.get("date"), **values["_lab"]}))
     for screening in values.get("_screenings", ()):
-        checks.append((Screening, "screenings", {"date": values.get("date"), **screening}))
+        checks.append((Screening, screening["kind"], {"date": values.get("date"), **screening}))
     if values.get("_referral_out"):
         checks.append((Referral, "referrals", {"date": values.get("date"), **values["_referral_out"]}))
     for check_model, role, data in checks:
         try:
             check_model.__pydantic_validator__.validate_python(data)  # model_validate, one call less
         except ValidationError as exc:
-            for issue in pydantic_issues(exc, check_model, (role,)):
+            screening = check_model is Screening
+            for issue in pydantic_issues(exc, check_model, ("screenings" if screening else role,)):
                 fld = issue.loc[1] if len(issue.loc) > 1 else None
                 problems.append(
                     Problem(
@@ -849,16 +900,30 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
                         issue.message,
                         table.name,
                         number,
-                        table.header_for(fld)
-                        or (table.header_for("foot_pulse") if role == "screenings" else None),
+                        table.header_for(fld) or (table.header_for(role) if screening else None),
                         hint=issue.hint,
                     )
                 )
     return problems
 
 
+def _no_register(_patient_id: str) -> None:
+    return None
+
+
+def source_role(tables: list[Table], mapping: Mapping) -> str:
+    """register (a patients table, or the mapping says so) or events (a flat export)."""
+    if any(t.role == "patients" for t in tables):
+        return "register"
+    for table in tables:
+        for name in (table.stem, *table.outer):
+            if role := mapping.role_for(name):
+                return role
+    return "events"
+
+
 def _join(
-    source: Source, tables: list[Table], mapping: Mapping, closers: list, tally: _Tally
+    source: Source, tables: list[Table], mapping: Mapping, closers: list, tally: _Tally, register
 ) -> Iterator[Item]:
     patients = [t for t in tables if t.role == "patients"]
     child_tables = [t for t in tables if t.role != "patients"]
@@ -907,13 +972,15 @@ def _join(
                 yield Item(table.name, number, None, pid, problems=problems, raw=_raw(table, cells))
                 continue
             stored = {"v": values, "p": person}
-            if not patients:  # the reject file shows a flat patient's first row as exported
+            if not patients:  # the reject file shows a flat patient's (or person's) row as exported
                 stored["r"] = _raw(table, cells)
             spill.add(pid, table_index, number, stored)
     spill.finish_loading()
     notes = _Notes(source)
     if patients:
         yield from _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
+    elif source_role(tables, mapping) == "events":
+        yield from _event_patients(source, child_tables, spill, register)
     else:
         yield from _flat_patients(source, child_tables, spill, mapping, notes)
     notes.finish()
@@ -989,7 +1056,7 @@ def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[
     for table_index, row, stored in rows:
         table = child_tables[table_index]
         child = stored["v"]
-        if table.form:
+        if table.form and not table.form_guessed:
             forms.append(table.form)
         lab = child.pop("_lab", None)
         screenings = child.pop("_screenings", ())
@@ -1025,8 +1092,7 @@ def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, h
         if mapping.defaults.get("conditions"):
             values["conditions"] = list(mapping.defaults["conditions"])
             notes.note("conditions from --mapping defaults")
-        elif forms:
-            found = {form_condition(f) for f in forms}
+        elif found := {form_condition(f) for f in forms} - {None}:
             values["conditions"] = [c.value for c in Condition if c.value in found]
             notes.note("conditions from the form of the visit export (高血压/糖尿病)")
     if "enrolled_on" not in values:
@@ -1145,6 +1211,108 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
             rows=carried,
             locate=_locator(first_table, first_row, refs),
         )
+
+
+_COMPARED = ("sex", "birth_date")  # person fields an events row may carry, compared with the register
+
+
+def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
+    """An events file: each resident's rows (visits, and the labs and screenings a row carries) for
+    a stored patient, who is never rewritten; a person not stored is reported row by row (D027) and
+    counted per file (D112, or D113 when nobody is stored), never created. A person field of the
+    file that disagrees with the register is a finding (D111)."""
+    unknown: dict[str, list] = {}  # file → [people, rows, first row]
+    people = 0
+    for key in spill.join_keys():
+        rows = spill.take(key)
+        if not rows:
+            continue
+        people += 1
+        stored = register(key)
+        if stored is None:
+            for table_index, row, parked in rows:
+                table = child_tables[table_index]
+                number = parked["p"].get("id_number") or ""
+                seen = unknown.setdefault(table.name, [0, 0, row, set()])
+                seen[1] += 1
+                seen[3].add(key)
+                yield Item(
+                    table.name,
+                    row,
+                    None,
+                    key,
+                    problems=[
+                        Problem.of(
+                            "D027",
+                            file=table.name,
+                            line=row,
+                            column=table.header_for("id_number"),
+                            table=table.role,
+                            id=resident_id.mask(number),
+                        )
+                    ],
+                    raw=parked.get("r", ""),
+                )
+            continue
+        values: dict = {"patient_id": key}
+        findings: list[Problem] = []
+        latest: dict[str, tuple] = {}
+        for table_index, row, parked in rows:
+            table = child_tables[table_index]
+            for fld in _COMPARED:
+                found = parked["p"].get(fld)
+                if found is not None and str(found) != str(stored.get(fld)):
+                    findings.append(
+                        Problem.of(
+                            "D111",
+                            file=table.name,
+                            line=row,
+                            column=table.header_for(fld),
+                            field=fld,
+                            found=str(found),
+                            stored=str(stored.get(fld)),
+                        )
+                    )
+            if "smoker" in parked["p"]:  # observed on a dated row: the latest observation counts
+                when = str(parked["v"].get("date"))
+                if when >= latest.get("smoker", ("",))[0]:
+                    latest["smoker"] = (when, parked["p"]["smoker"], table, row)
+        if "smoker" in latest:
+            _, smoker, table, row = latest["smoker"]
+            if stored.get("smoker") is None:
+                values["smoker"] = smoker
+            elif bool(stored["smoker"]) != smoker:
+                findings.append(
+                    Problem.of(
+                        "D111",
+                        file=table.name,
+                        line=row,
+                        column=table.header_for("smoker"),
+                        field="smoker",
+                        found=str(smoker),
+                        stored=str(bool(stored["smoker"])),
+                    )
+                )
+        refs: dict[str, list[_ChildRef]] = {}
+        _attach(values, rows, child_tables, refs)
+        first_table, first_row = child_tables[rows[0][0]], rows[0][1]
+        yield Item(
+            first_table.name,
+            first_row,
+            values,
+            key,
+            findings=findings,
+            rows=[u for u in _units(rows, child_tables) if u != (first_table.name, first_row)],
+            locate=_locator(first_table, first_row, refs),
+            events=stored,
+        )
+    for name, (_, n_rows, first, keys) in unknown.items():
+        if len(keys) == people:
+            source.findings.append(Problem.of("D113", file=name, people=len(keys)))
+        else:
+            source.findings.append(
+                Problem.of("D112", file=name, people=len(keys), rows=n_rows, first=first)
+            )
 
 
 _encode = msgspec.msgpack.Encoder().encode
