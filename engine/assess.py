@@ -23,6 +23,8 @@ from pathways.measures import add_months
 from pathways.models import Assessment, Patient
 from pathways.workdays import WorkCalendar
 
+_NOT_A_FACT = object()
+
 
 @dataclass(frozen=True)
 class Assessed:
@@ -68,8 +70,10 @@ class Assessor:
         self._by_fired: dict[tuple[str, ...], tuple] = {}  # fired rule ids → what they decide alone
         self._workday: dict[date, date] = {}  # due date → next working day (the calendar is fixed)
         self._head = (str(gset.name), str(gset.version))
+        # each listed kind once, in set order, with the base fact that dates its latest screening
         self._screen_kinds = tuple(
-            dict.fromkeys(str(item.kind) for c in gset.screenings.complications for item in c.items)
+            (kind, f"screen_{kind}_days_ago")
+            for kind in dict.fromkeys(str(i.kind) for c in gset.screenings.complications for i in c.items)
         )
 
     def _value(self, value: Any) -> Any:
@@ -170,7 +174,7 @@ class Assessor:
             "egfr": None if egfr is None else float(egfr),
             "ckd_stage": get("ckd_stage"),
             "albuminuria": get("albuminuria"),
-            "screenings_due": self._screenings_due(patient, as_of, screening),
+            "screenings_due": self._screenings_due(patient, as_of, screening, facts),
             "next_follow_up": self._next_follow_up(patient, as_of, days, warnings).isoformat(),
             "warnings": warnings,
         }
@@ -193,14 +197,22 @@ class Assessor:
             "follow_up_within_days": min(self._rule_days(r) for r in referring),
         }
 
-    def _screenings_due(self, patient: Patient, as_of: date, screening: dict) -> list[dict[str, Any]]:
+    def _screenings_due(
+        self, patient: Patient, as_of: date, screening: dict, facts: dict
+    ) -> list[dict[str, Any]]:
         horizon = as_of + timedelta(days=int(self._look_ahead))
         due = []
-        for kind in self._screen_kinds:
+        for kind, days_fact in self._screen_kinds:
             plan = screening.get(kind)
             if plan is None or not plan.eligible or not plan.listed:
                 continue
-            last = last_screening_date(patient, kind, as_of)
+            # pathways/facts.py dates the latest screening of each kind (a creatinine or UACR lab
+            # counting as one) as `last_screening_date` does: read it back rather than search again
+            ago = facts.get(days_fact, _NOT_A_FACT)
+            if ago is _NOT_A_FACT:
+                last = last_screening_date(patient, kind, as_of)
+            else:
+                last = None if ago is None else as_of - timedelta(days=ago)
             if last is None:
                 due_by = patient.enrolled_on + timedelta(days=plan.first_due_days)
             else:
