@@ -352,7 +352,8 @@ def assess(
     out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")] = None,
     guidelines: GuidelinesOpt = "national-default",
     engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on disagreement")] = Backend.python,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="processes to assess with")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="processes to assess with (default: the cores; one for a small roster)")] = None,
     provisional_calendar: ProvisionalOpt = False,
     save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline version")] = False,
     limit: Annotated[int, typer.Option("--limit", help="table rows to show")] = 50,
@@ -361,26 +362,42 @@ def assess(
 
     Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --format jsonl --out assessments.jsonl
     """
-    from engine.parallel import AssessCounts, AssessOptions, assess_roster
-    from reports import assessments as fmt_out
+    from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
 
     as_of = as_of or _today()
     options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar)
     counts = AssessCounts()
-    results = assess_roster(_patients(roster, db), options, workers=workers, counts=counts)
-    if save:
-        import store
+    source = None
+    if fmt is Format.jsonl and roster is not None and not save:
+        from store.roster_source import jsonl_source
 
-        results = store.save_assessments(db_url(db), results)
-    if fmt is Format.table and out is None:
-        fmt_out.print_table(results, console, limit=limit)
+        source = jsonl_source(roster)  # None: not a UTF-8 JSONL file
+    if source is not None:
+        # the hot path: each worker reads its own byte ranges of the file and returns encoded lines
+        if out is None:
+            sys.stdout.flush()
+            assess_source(source, options, sys.stdout.buffer, workers=workers, counts=counts)
+            sys.stdout.buffer.flush()
+        else:
+            with open(out, "wb") as target:
+                assess_source(source, options, target, workers=workers, counts=counts)
     else:
-        target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
-        try:
-            (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
-        finally:
-            if out:
-                target.close()
+        from reports import assessments as fmt_out
+
+        results = assess_roster(_patients(roster, db), options, workers=workers or 1, counts=counts)
+        if save:
+            import store
+
+            results = store.save_assessments(db_url(db), results)
+        if fmt is Format.table and out is None:
+            fmt_out.print_table(results, console, limit=limit)
+        else:
+            target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+            try:
+                (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
+            finally:
+                if out:
+                    target.close()
     # stderr, so JSONL on stdout stays machine-readable
     where = f" → {out}" if out else ""
     err_console.print(f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "

@@ -8,26 +8,22 @@ uses (intervals, look-ahead, colour follow-ups) comes from the guideline set.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from engine.describe import reason_text
+from engine.describe import template_filler, threshold_text
 from engine.evaluate import Evaluation, Evaluator
 from guidelines.model import GuidelineSet
 from guidelines.schema import ParamRef, Rule
 from pathways.facts import compute_facts, last_screening_date, latest_visit_date
 from pathways.measures import add_months
-from pathways.models import (
-    Assessment,
-    ControlOut,
-    Patient,
-    Reason,
-    ReferralOut,
-    ScreeningDue,
-)
+from pathways.models import Assessment, Patient
 from pathways.workdays import WorkCalendar
+
+_NOT_A_FACT = object()
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,14 @@ class Assessed:
 
 
 class Assessor:
-    """A compiled guideline set ready to assess patients. Build once, use for many patients."""
+    """A compiled guideline set ready to assess patients. Build once, use for many patients.
+
+    One composition, `assess_data`: the assessment as plain JSON-ready data (the dict of interchange
+    §2, in the field order of `Assessment`), from a `Patient` or store/fast_json.py's record Struct.
+    `assess` wraps it in the pydantic `Assessment` with the `Evaluation` (explain, cases, API callers);
+    `json_line` encodes it as `sangao assess --format jsonl` writes it. What only depends on the set is
+    prepared once: per rule its reason text split around the patient's values, its source line and
+    follow-up days; per combination of fired rules the colour, tier and referral."""
 
     def __init__(self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python") -> None:
         self.gset = gset
@@ -50,6 +53,28 @@ class Assessor:
         self._rules = {rule.id: rule for rule in gset.rules}
         self._severity = {c: getattr(gset.colors, c).severity for c in ("red", "yellow", "blue")}
         self._look_ahead = self._value(gset.screenings.look_ahead_days)
+        compiled = {r.id: r for r in self.evaluator.program.rules}
+        read_names = self.evaluator._read_names
+        # per rule: (id, colour, fill(facts) → explain text, threshold text, source line, facts it reads)
+        self._rule_text = {
+            rule.id: (
+                rule.id,
+                str(rule.color),
+                template_filler(rule.explain),
+                threshold_text(compiled[rule.id]),
+                self._source_text(rule),
+                read_names[rule.id],
+            )
+            for rule in gset.rules
+        }
+        self._by_fired: dict[tuple[str, ...], tuple] = {}  # fired rule ids → what they decide alone
+        self._workday: dict[date, date] = {}  # due date → next working day (the calendar is fixed)
+        self._head = (str(gset.name), str(gset.version))
+        # each listed kind once, in set order, with the base fact that dates its latest screening
+        self._screen_kinds = tuple(
+            (kind, f"screen_{kind}_days_ago")
+            for kind in dict.fromkeys(str(i.kind) for c in gset.screenings.complications for i in c.items)
+        )
 
     def _value(self, value: Any) -> Any:
         return self.gset.param(value.param) if isinstance(value, ParamRef) else value
@@ -72,101 +97,136 @@ class Assessor:
         return compute_facts(patient, as_of, self._params, self._symptoms)
 
     def assess(self, patient: Patient, as_of: date) -> Assessed:
+        """The `Assessment` model and the `Evaluation` behind it (near misses, values read)."""
         evaluation = self.evaluator.evaluate(self.facts(patient, as_of))
-        facts = evaluation.facts
-        fired = [self._rules[rule_id] for rule_id in evaluation.fired]
-        fired.sort(key=lambda r: (-self._severity[r.color], r.id))
-
-        color = fired[0].color if fired else self.gset.colors.default
-        tier = getattr(self.gset.colors, color).tier
-        reasons = tuple(
-            Reason(rule=r.id, color=r.color, text=self._reason_text(r, evaluation),
-                   source=self._source_text(r))
-            for r in fired
+        data = self._compose(
+            patient, as_of, evaluation.facts, evaluation.fired, evaluation.undecided, evaluation.screening
         )
+        return Assessed(Assessment.model_validate(data), evaluation)
+
+    def assess_data(self, patient: Patient, as_of: date) -> dict[str, Any]:
+        """The assessment as plain data (what `Assessment.model_dump(mode="json")` gives), with no
+        pydantic object made: for rosters and for callers that assess many patients at many dates.
+        `patient` is a `Patient` or a store/fast_json.py `decode_record` Struct. The returned dict
+        shares its referral with other patients': read it, do not change it."""
+        facts, fired, undecided, screening = self.evaluator.outcome(self.facts(patient, as_of))
+        return self._compose(patient, as_of, facts, fired, undecided, screening)
+
+    def _decided_by(self, fired: tuple[str, ...]) -> tuple:
+        """(colour, tier, rule ids by severity then id, referral, follow-up days) of a set of fired
+        rules: the same for every patient with those rules, so worked out once per combination."""
+        known = self._by_fired.get(fired)
+        if known is not None:
+            return known
+        rules = sorted(
+            (self._rules[rule_id] for rule_id in fired), key=lambda r: (-self._severity[r.color], r.id)
+        )
+        color = str(rules[0].color) if rules else str(self.gset.colors.default)
+        tier = str(getattr(self.gset.colors, color).tier)
+        days = min((self._rule_days(r) for r in rules), default=self._color_days(color))
+        known = (color, tier, tuple(r.id for r in rules), self._referral(rules), days)
+        if len(self._by_fired) < 65536:  # a bound that real sets never reach
+            self._by_fired[fired] = known
+        return known
+
+    def _compose(
+        self,
+        patient: Patient,
+        as_of: date,
+        facts: dict,
+        fired: tuple[str, ...],
+        undecided: dict,
+        screening: dict,
+    ) -> dict[str, Any]:
+        color, tier, order, referral, days = self._decided_by(fired)
+        reasons = []
+        for rule_id in order:
+            rid, rcolor, fill, threshold, source, reads = self._rule_text[rule_id]
+            text = fill(facts) + threshold
+            if undecided:
+                # pathway-defaults §1: an `unknown` category comes "with a reason naming the input"
+                missing = sorted({m for fact in reads for m in undecided.get(fact, ())})
+                if missing:
+                    text = f"{text}（缺少输入：{'、'.join(missing)}）"
+            reasons.append({"rule": rid, "color": rcolor, "text": text, "source": source})
+        get = facts.get
+        sbp, dbp = get("bp_target_sbp"), get("bp_target_dbp")
+        ldl_target, egfr = get("ldl_target"), get("egfr")
         warnings: list[str] = []
-        return Assessed(
-            Assessment(
-                patient_id=patient.patient_id,
-                as_of=as_of,
-                guideline_set=self.gset.name,
-                guideline_version=self.gset.version,
-                color=color,
-                tier=tier,
-                reasons=reasons,
-                referral=self._referral(fired),
-                control=ControlOut(
-                    bp=facts.get("bp_control") or "unknown",
-                    glucose=facts.get("glucose_control") or "unknown",
-                    ldl=facts.get("ldl_control") or "unknown",
-                    hba1c=facts.get("hba1c_control") or "unknown",
-                ),
-                bp_target=_pair(facts.get("bp_target_sbp"), facts.get("bp_target_dbp")),
-                ascvd_risk=facts.get("ascvd_risk") or "unknown",
-                ldl_target=facts.get("ldl_target"),
-                egfr=facts.get("egfr"),
-                ckd_stage=facts.get("ckd_stage"),
-                albuminuria=facts.get("albuminuria"),
-                screenings_due=self._screenings_due(patient, as_of, evaluation),
-                next_follow_up=self._next_follow_up(patient, as_of, fired, color, warnings),
-                warnings=tuple(warnings),
-            ),
-            evaluation,
-        )
-
-    @staticmethod
-    def _reason_text(rule: Rule, evaluation: Evaluation) -> str:
-        """The rule's sentence; when it read a value left undecided, the missing inputs behind it
-        (pathway-defaults §1: an `unknown` category comes "with a reason naming the input")."""
-        text = reason_text(rule, evaluation.facts)
-        read = evaluation.read.get(rule.id, {})
-        missing = sorted({m for fact in read for m in evaluation.undecided.get(fact, ())})
-        return f"{text}（缺少输入：{'、'.join(missing)}）" if missing else text
+        return {
+            "patient_id": patient.patient_id,
+            "as_of": as_of.isoformat(),
+            "guideline_set": self._head[0],
+            "guideline_version": self._head[1],
+            "color": color,
+            "tier": tier,
+            "reasons": reasons,
+            "referral": referral,
+            "control": {
+                "bp": get("bp_control") or "unknown",
+                "glucose": get("glucose_control") or "unknown",
+                "ldl": get("ldl_control") or "unknown",
+                "hba1c": get("hba1c_control") or "unknown",
+            },
+            "bp_target": None if sbp is None or dbp is None else [int(sbp), int(dbp)],
+            "ascvd_risk": get("ascvd_risk") or "unknown",
+            "ldl_target": None if ldl_target is None else float(ldl_target),
+            "egfr": None if egfr is None else float(egfr),
+            "ckd_stage": get("ckd_stage"),
+            "albuminuria": get("albuminuria"),
+            "screenings_due": self._screenings_due(patient, as_of, screening, facts),
+            "next_follow_up": self._next_follow_up(patient, as_of, days, warnings).isoformat(),
+            "warnings": warnings,
+        }
 
     def _source_text(self, rule: Rule) -> str:
         doc = self.gset.sources.get(rule.source.doc)
         title = doc.title if doc else rule.source.doc
         return f"{title} {rule.source.clause} [{rule.source.verification}]"
 
-    def _referral(self, fired: list[Rule]) -> ReferralOut | None:
+    def _referral(self, fired: list[Rule]) -> dict[str, Any] | None:
         referring = [r for r in fired if r.referral is not None]
         if not referring:
             return None
         urgent = [r for r in referring if r.referral.urgency == "urgent"]
         lead = (urgent or referring)[0]
-        return ReferralOut(
-            urgency="urgent" if urgent else "routine",
-            to=lead.referral.to,
-            reasons=tuple(sorted(r.id for r in referring)),
-            follow_up_within_days=min(self._rule_days(r) for r in referring),
-        )
+        return {
+            "urgency": "urgent" if urgent else "routine",
+            "to": str(lead.referral.to),
+            "reasons": sorted(r.id for r in referring),
+            "follow_up_within_days": min(self._rule_days(r) for r in referring),
+        }
 
-    def _screenings_due(self, patient: Patient, as_of: date, evaluation: Evaluation) -> tuple[ScreeningDue, ...]:
+    def _screenings_due(
+        self, patient: Patient, as_of: date, screening: dict, facts: dict
+    ) -> list[dict[str, Any]]:
         horizon = as_of + timedelta(days=int(self._look_ahead))
-        due: list[ScreeningDue] = []
-        seen: set[str] = set()
-        for complication in self.gset.screenings.complications:
-            for item in complication.items:
-                plan = evaluation.screening.get(item.kind)
-                if item.kind in seen or plan is None or not plan.eligible or not plan.listed:
-                    continue
-                seen.add(item.kind)
-                last = last_screening_date(patient, item.kind, as_of)
-                if last is None:
-                    due_by = patient.enrolled_on + timedelta(days=plan.first_due_days)
-                else:
-                    due_by = add_months(last, plan.interval_months)
-                if due_by <= horizon:
-                    due.append(ScreeningDue(kind=item.kind, due_by=due_by, overdue=due_by < as_of))
-        return tuple(due)
+        due = []
+        for kind, days_fact in self._screen_kinds:
+            plan = screening.get(kind)
+            if plan is None or not plan.eligible or not plan.listed:
+                continue
+            # pathways/facts.py dates the latest screening of each kind (a creatinine or UACR lab
+            # counting as one) as `last_screening_date` does: read it back rather than search again
+            ago = facts.get(days_fact, _NOT_A_FACT)
+            if ago is _NOT_A_FACT:
+                last = last_screening_date(patient, kind, as_of)
+            else:
+                last = None if ago is None else as_of - timedelta(days=ago)
+            if last is None:
+                due_by = patient.enrolled_on + timedelta(days=plan.first_due_days)
+            else:
+                due_by = add_months(last, plan.interval_months)
+            if due_by <= horizon:
+                due.append({"kind": kind, "due_by": due_by.isoformat(), "overdue": due_by < as_of})
+        return due
 
-    def _next_follow_up(
-        self, patient: Patient, as_of: date, fired: list[Rule], color: str, warnings: list[str]
-    ) -> date:
-        days = min((self._rule_days(r) for r in fired), default=self._color_days(color))
+    def _next_follow_up(self, patient: Patient, as_of: date, days: int, warnings: list[str]) -> date:
         base = latest_visit_date(patient, as_of) or patient.enrolled_on
         due = max(base + timedelta(days=days), as_of)  # overdue → as soon as possible: as_of
-        day = self.calendar.next_working_day(due)
+        day = self._workday.get(due)
+        if day is None:
+            day = self._workday[due] = self.calendar.next_working_day(due)
         if day.year in self.calendar.provisional_years:
             warnings.append(
                 f"provisional working-day calendar for {day.year}: statutory holidays only, "
@@ -180,7 +240,6 @@ class Assessor:
                 yield self.assess(patient, as_of).assessment
 
 
-def _pair(sbp: Any, dbp: Any) -> tuple[int, int] | None:
-    if sbp is None or dbp is None:
-        return None
-    return int(sbp), int(dbp)
+# One encoder for every line (json.dumps with options builds a new one per call). The separators and
+# ensure_ascii are those of reports/assessments.py `to_json_line`: the same bytes from the same data.
+json_line = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode

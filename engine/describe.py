@@ -135,6 +135,35 @@ def fill(template: str, facts: Mapping[str, Any], lang: Lang = "zh") -> str:
     return _PLACEHOLDER.sub(one, template)
 
 
+def template_filler(template: str, lang: Lang = "zh"):
+    """`fill` for one template, split once: a function facts → text (engine/assess.py calls it for
+    every patient a rule fires for; the split and the parts are the same for all of them)."""
+    parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, …, literal
+    literals, names = parts[0::2], parts[1::2]
+    if not names:
+        return lambda facts: template
+
+    def filled(facts: Mapping[str, Any]) -> str:
+        out = [literals[0]]
+        for name, literal in zip(names, literals[1:], strict=True):
+            v = facts.get(name)
+            if v is None:
+                lo, hi = facts.get(name + COUNT_MIN), facts.get(name + COUNT_MAX)
+                out.append(f"{lo}–{hi}" if lo is not None and hi is not None else format_value(v, lang))
+            else:
+                out.append(format_value(v, lang))
+            out.append(literal)
+        return "".join(out)
+
+    return filled
+
+
+def threshold_text(rule: RuleIR | Rule, lang: Lang = "zh", params: Mapping[str, Any] | None = None) -> str:
+    """The half of `reason_text` that does not depend on the patient: `（visit_sbp ≥ 180 …）`."""
+    w = _WORDS[lang]
+    return f"{w['open']}{_text(_rule_tree(rule, params), lang, top=True)}{w['close']}"
+
+
 def reason_text(
     rule: RuleIR | Rule, facts: Mapping[str, Any], lang: Lang = "zh", params: Mapping[str, Any] | None = None
 ) -> str:

@@ -444,6 +444,16 @@ class Evaluator:
             _near=functools.partial(self._near_misses, f, res),
         )
 
+    def outcome(self, facts: dict[str, Any]) -> tuple[dict, tuple[str, ...], dict, dict]:
+        """(facts with the derived ones, fired, undecided, screening) of `evaluate`, without its record:
+        engine/assess.py's hot path. `facts` (a fresh dict) is completed in place."""
+        if self._run is not None:
+            undecided: dict[str, tuple[str, ...]] = {}
+            fired, screening = self._run(facts, undecided)
+            return facts, fired, undecided, screening
+        ev = self.evaluate(facts)
+        return ev.facts, ev.fired, ev.undecided, ev.screening
+
     def _read(self, f: Mapping[str, Any], fired: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         """Fired rule id → {fact: value} of what its `when` reads."""
         get = f.get

@@ -1,42 +1,59 @@
-"""Assess a roster across processes. Each patient is evaluated independently, so the roster is
+"""Assess a roster, in one process or several. Each patient is evaluated independently, so the work is
 cut into chunks and every worker builds its own Assessor once (durable_rules sessions and compiled
-closures are not shared between processes). Output order is input order.
+functions are not shared between processes). Output order is input order.
+
+Two entry points:
+- `assess_source(source, options, out)`: the `sangao assess --format jsonl` path. The roster comes cut
+  into ranges (store/roster_source.py: byte ranges of a JSONL file); a worker reads its own ranges
+  into records that read like `Patient`s, assesses them (engine/assess.py `assess_data`) and sends
+  back the encoded lines of each range as bytes. The parent only checks patient ids for repeats
+  (D021) and writes, in input order.
+- `assess_roster(patients, options)`: `Assessment` models of an iterable of `Patient` (tables, CSV,
+  `--save`, other code), chunked over worker processes when `workers` > 1.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
+from typing import IO, Any, Protocol
 
-from engine.assess import Assessor
-from guidelines.calendar_loader import load_calendar
-from guidelines.loader import load_set
+from engine.assess import Assessor, json_line
+from pathways.errors import Problem, SangaoError
 from pathways.models import Assessment, Patient
 
 
 @dataclass(frozen=True)
 class AssessOptions:
-    guidelines: str            # a set name (national-default) or a folder
+    guidelines: str  # a set name (national-default) or a folder
     as_of: date
     backend: str = "python"
     provisional_calendar: bool = False
+    cache_dir: str | None = None  # where compiled guideline sets are kept between runs (None: not kept)
 
 
 def build_assessor(options: AssessOptions) -> Assessor:
+    from guidelines.calendar_loader import load_calendar
+    from guidelines.loader import load_set
+
     gset = load_set(options.guidelines)
-    calendar = load_calendar({options.as_of.year, options.as_of.year + 1}, provisional=options.provisional_calendar)
+    calendar = load_calendar(
+        {options.as_of.year, options.as_of.year + 1}, provisional=options.provisional_calendar
+    )
     return Assessor(gset, calendar, backend=options.backend)
 
 
-_worker: tuple[Assessor, date] | None = None
-
-
-def _init(options: AssessOptions) -> None:
-    global _worker
-    _worker = (build_assessor(options), options.as_of)
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -45,6 +62,16 @@ class AssessCounts:
 
     assessed: int = 0
     skipped: int = 0  # died or moved out on or before as_of
+
+
+# ---- Patient models ---------------------------------------------------------------------------
+
+_worker: tuple[Assessor, date] | None = None
+
+
+def _init(options: AssessOptions) -> None:
+    global _worker
+    _worker = (build_assessor(options), options.as_of)
 
 
 def _run(chunk: list[Patient]) -> tuple[list[Assessment], int]:
@@ -60,7 +87,10 @@ def _chunks(patients: Iterable[Patient], size: int) -> Iterator[list[Patient]]:
 
 
 def assess_roster(
-    patients: Iterable[Patient], options: AssessOptions, workers: int = 1, chunk_size: int = 1000,
+    patients: Iterable[Patient],
+    options: AssessOptions,
+    workers: int = 1,
+    chunk_size: int = 1000,
     counts: AssessCounts | None = None,
 ) -> Iterator[Assessment]:
     """Assessments of every patient still under management at `as_of`, in input order; `counts`
@@ -81,3 +111,142 @@ def assess_roster(
             counts.assessed += len(results)
             counts.skipped += skipped
             yield from results
+
+
+# ---- a roster cut into ranges -------------------------------------------------------------------
+
+SMALL_SOURCE = 8  # ranges (some 16,000 patients) below which one process is faster than starting more
+
+
+class RangedSource(Protocol):
+    """A roster cut into ranges each process reads on its own (store/roster_source.py `JsonlSource`):
+    picklable, so a worker is handed it once."""
+
+    ranges: Sequence[Any]
+
+    def read(self, r: Any) -> Iterable[tuple[int, Any, list[Problem]]]:
+        """(line, record, []) per record of range `r`, or (line, None, problems) at a rejected one, last."""
+
+    def repeated(self, patient_id: str, line: int) -> Problem:
+        """The problem of a patient id seen again at `line` (D021)."""
+
+
+@dataclass
+class Chunk:
+    """What a worker sends back for one range: the encoded lines; the patient ids in input order
+    (every valid record's, assessed or not: D021 is checked on all of them) with their line numbers
+    and the output lines written up to each; counts; the problems of the line the range stopped at."""
+
+    data: bytes
+    ids: list[str]
+    numbers: list[int]
+    ends: list[int]
+    assessed: int
+    skipped: int
+    problems: list[Problem] | None = None
+
+
+def assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) -> Chunk:
+    """Assess the records of one range: `assess_data` on each, encoded by `json_line`."""
+    assess, encode, is_assessed = assessor.assess_data, json_line, assessor.is_assessed
+    out: list[str] = []
+    ids: list[str] = []
+    numbers: list[int] = []
+    ends: list[int] = []
+    assessed = skipped = 0
+    problems = None
+    collecting = gc.isenabled()
+    gc.disable()  # next to no cycles here (a rejected line's traceback): collected when the range ends
+    try:
+        for number, record, problems in source.read(r):
+            if problems:
+                break
+            ids.append(record.patient_id)
+            numbers.append(number)
+            if is_assessed(record, as_of):
+                out.append(encode(assess(record, as_of)))
+                assessed += 1
+            else:
+                skipped += 1
+            ends.append(assessed)
+    finally:
+        if collecting:
+            gc.enable()
+    text = "\n".join(out) + "\n" if out else ""
+    return Chunk(text.encode(), ids, numbers, ends, assessed, skipped, problems or None)
+
+
+_range_worker: tuple[Assessor, date, RangedSource] | None = None
+
+
+def _init_range(options: AssessOptions, source: RangedSource) -> None:
+    global _range_worker
+    _range_worker = (build_assessor(options), options.as_of, source)
+    gc.freeze()  # the set, its compiled code and the modules: never garbage, never walked again
+
+
+def _run_range(r: Any) -> Chunk:
+    assessor, as_of, source = _range_worker
+    return assess_range(assessor, as_of, source, r)
+
+
+def assess_source(
+    source: RangedSource,
+    options: AssessOptions,
+    out: IO[bytes],
+    workers: int | None = None,
+    counts: AssessCounts | None = None,
+) -> int:
+    """Write the JSONL assessment (interchange §2) of every patient of `source` still under management
+    at `as_of` to `out` (binary), in input order; returns the lines written. `workers`: processes
+    (None: `default_workers()`, one for a small roster), each reading its own ranges and sending back
+    encoded lines. The bytes, and the error at a rejected line or a repeated patient id, are those of
+    `assess_roster` over `store.read_roster` + reports/assessments.py `write_jsonl`, whatever `workers`."""
+    counts = counts if counts is not None else AssessCounts()
+    assessor = build_assessor(options)  # here first: a guideline error stops the run before any worker
+    ranges = source.ranges
+    if workers is None:
+        workers = 1 if len(ranges) < SMALL_SOURCE else default_workers()
+    workers = min(workers, max(len(ranges), 1))
+    if workers <= 1:
+        gc.freeze()
+        chunks = (assess_range(assessor, options.as_of, source, r) for r in ranges)
+        return _collect(chunks, source, out, counts)
+    del assessor
+    ctx = mp.get_context("spawn")  # fork would copy durable's C state
+    with ctx.Pool(workers, initializer=_init_range, initargs=(options, source)) as pool:
+        return _collect(pool.imap(_run_range, ranges), source, out, counts)
+
+
+def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], counts: AssessCounts) -> int:
+    """Write the chunks in order; stop at the first repeated patient id (D021) or rejected line."""
+    seen: set[str] = set()
+    written = 0
+    for chunk in chunks:
+        ids = chunk.ids
+        if not seen.isdisjoint(ids) or len(set(ids)) != len(ids):
+            _repeated(chunk, source, out, seen, counts)
+        seen.update(ids)
+        out.write(chunk.data)
+        written += chunk.assessed
+        counts.assessed += chunk.assessed
+        counts.skipped += chunk.skipped
+        if chunk.problems:
+            raise SangaoError(chunk.problems)
+    return written
+
+
+def _repeated(
+    chunk: Chunk, source: RangedSource, out: IO[bytes], seen: set[str], counts: AssessCounts
+) -> None:
+    """A patient id of `chunk` was seen before: write the chunk's lines before it, raise D021."""
+    j = 0
+    while chunk.ids[j] not in seen:
+        seen.add(chunk.ids[j])
+        j += 1
+    kept = chunk.ends[j - 1] if j else 0
+    if kept:
+        out.write(b"".join(line + b"\n" for line in chunk.data.split(b"\n")[:kept]))
+    counts.assessed += kept
+    counts.skipped += j - kept
+    raise SangaoError([source.repeated(chunk.ids[j], chunk.numbers[j])])

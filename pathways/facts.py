@@ -2,7 +2,9 @@
 
 FACTS names every base fact with its type, unit and meaning; the guideline checker rejects any
 other name (derived facts are declared by the guideline's own `derive` entries). compute_facts()
-turns one validated patient record into these values at `as_of`; null means unknown/missing.
+turns one validated patient record into these values at `as_of`; null means unknown/missing. The
+record is a `Patient` or anything that reads like one: store/fast_json.py's `decode_record` Struct
+(enums as plain strings), which is how `sangao assess` reads a roster.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def compute_facts(
     control_days, consecutive_days, lab_days, equation = _measure_params(params)
     today = as_of.toordinal()
     facts = dict(_TEMPLATE)
-    sex = patient.sex.value
+    sex = str(patient.sex)  # a StrEnum (Patient) or its plain string (store/fast_json.py's record)
     birth = patient.birth_date
 
     facts["age_years"] = age_years(birth, as_of)
@@ -303,7 +305,7 @@ def compute_facts(
             facts[value_name] = lab.uacr if kind == "uacr" else _lab_egfr(lab, birth, sex, equation)
     fundus = latest_by_kind.get("fundus")
     if fundus is not None and fundus.grade is not None:
-        facts["screen_fundus_grade"] = fundus.grade.value
+        facts["screen_fundus_grade"] = str(fundus.grade)
     return facts
 
 

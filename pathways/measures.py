@@ -77,7 +77,9 @@ def add_months(d: date, n: int) -> date:
     months = d.year * 12 + (d.month - 1) + n
     year, month = divmod(months, 12)
     month += 1
-    day = min(d.day, _calendar.monthrange(year, month)[1])
+    day = d.day
+    if day > 28:  # every month has 28 days: only a later day needs the month's length
+        day = min(day, _calendar.monthrange(year, month)[1])
     return date(year, month, day)
 
 

@@ -93,7 +93,7 @@ def _search_pattern(pattern: str) -> str:
 _MIRRORED_VALIDATORS = {"Patient": {"_conditions_once", "_history_once"}}
 
 
-def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: frozenset[str]):
+def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: frozenset[str], defaults=False):
     """The msgspec type of one pydantic field type (inner: without Optional)."""
     meta = _constraints(metadata)
     if typing.get_origin(annotation) is typing.Annotated:
@@ -101,7 +101,7 @@ def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: froz
         inner = []
         for e in extra:
             inner += getattr(e, "metadata", None) or [e]
-        return _msgspec_type(base, [*metadata, *inner], where, limits, symptoms)
+        return _msgspec_type(base, [*metadata, *inner], where, limits, symptoms, defaults)
     if typing.get_origin(annotation) is tuple:
         item, ellipsis = typing.get_args(annotation)
         if ellipsis is not Ellipsis:
@@ -109,11 +109,11 @@ def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: froz
         item_type = (
             typing.Literal[tuple(sorted(symptoms))]
             if where == "visits.symptoms"
-            else _msgspec_type(item, [], where, limits, symptoms)
+            else _msgspec_type(item, [], where, limits, symptoms, defaults)
         )
         out = tuple[item_type, ...]
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        out = _struct(annotation, where, limits, symptoms)
+        out = _struct(annotation, where, limits, symptoms, defaults)
     elif isinstance(annotation, type) and issubclass(annotation, Enum):
         out = typing.Literal[tuple(e.value for e in annotation)]
     elif annotation is float:
@@ -127,7 +127,9 @@ def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: froz
     return typing.Annotated[out, Meta(**meta)] if meta else out
 
 
-def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozenset[str]):
+def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozenset[str], defaults=False):
+    """The Struct of `model`. `defaults`: an absent optional field takes the model's default (None,
+    ()), as in the pydantic model, instead of ABSENT / UNSET (the assessment's record, `decode_record`)."""
     decorators = model.__pydantic_decorators__
     validators = {
         *decorators.validators,
@@ -144,15 +146,19 @@ def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozense
     fields = []
     for name, info in model.model_fields.items():
         inner, optional = _strip_optional(info.annotation)
-        typ = _msgspec_type(inner, info.metadata, f"{table}.{name}" if table else name, limits, symptoms)
+        typ = _msgspec_type(
+            inner, info.metadata, f"{table}.{name}" if table else name, limits, symptoms, defaults
+        )
         if info.is_required():
             fields.append((name, typ))
+        elif defaults:
+            fields.append((name, typ | None if optional else typ, info.default))
         elif table:  # a child item's absent field: ABSENT (stored as NULL); an explicit null is None
             fields.append((name, typ | None if optional else typ, ABSENT))
         else:  # a patient's absent field stays UNSET (an upsert keeps the stored value)
             fields.append((name, (typ | None if optional else typ) | UnsetType, UNSET))
     return msgspec.defstruct(
-        f"Clean{model.__name__}",
+        f"{'Record' if defaults else 'Clean'}{model.__name__}",
         fields,
         kw_only=True,
         forbid_unknown_fields=True,
@@ -162,8 +168,9 @@ def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozense
 
 
 @functools.cache
-def decoder() -> msgspec.json.Decoder:
-    """The clean-record decoder (built once: plausible.yaml and the symptom vocabulary are read)."""
+def decoder(defaults: bool = False) -> msgspec.json.Decoder:
+    """The clean-record decoder (built once: plausible.yaml and the symptom vocabulary are read).
+    `defaults`: absent fields hold the model's defaults (see `decode_record`)."""
     limits = {
         f"{table}.{field}": (lim.min, lim.max)
         for table, fields in plausible_limits().items()
@@ -173,7 +180,7 @@ def decoder() -> msgspec.json.Decoder:
         table, field = key.split(".")
         if field not in _ITEM_MODELS[table].model_fields:
             raise ValueError(f"plausible.yaml: {key} is not a field of {table}")
-    return msgspec.json.Decoder(_struct(Patient, "", limits, symptom_codes()))
+    return msgspec.json.Decoder(_struct(Patient, "", limits, symptom_codes(), defaults))
 
 
 def decode(text: str | bytes):
@@ -205,6 +212,11 @@ def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
     store/validation.py that the decoder's types cannot say, each in its cheap form."""
     if keys_written(line) != keys_given(record):
         return False  # a repeated key, or a colon inside a string value: the slow path decides
+    return _values_clean(record, as_of)
+
+
+def _values_clean(record, as_of: dt.date | None) -> bool:
+    """`is_clean` past its repeated-key test."""
     born, sex = record.birth_date, record.sex
     number = record.id_number
     if number is not None and number is not UNSET and not _valid_id(number, born, sex):
@@ -231,6 +243,32 @@ def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
         return False
     upper = max(dates)
     return (as_of is None or upper <= as_of) and (died is None or upper <= died)
+
+
+def decode_record(line: bytes | str):
+    """The record of a clean JSONL line as a Struct that reads like its `Patient` (same field names
+    and values; absent fields hold the model's defaults; enums are their plain strings), or None:
+    anything not clean takes pydantic's path. For code that reads records (pathways/facts.py through
+    engine/assess.py), not for the importer's upsert, which needs to know what a line left out."""
+    try:
+        record = decoder(True).decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if keys_written(line) != _keys_set(record):
+        return None
+    return record if _values_clean(record, None) else None
+
+
+def _keys_set(record) -> int:
+    """Keys of the record holding something other than their default (None or ()): at most the keys
+    the line gave, so equal to `keys_written` only when no key repeats and no null or [] was written."""
+    values = _astuple(record)
+    total = len(values) - values.count(None) - values.count(())
+    for name in CHILD_LISTS:
+        for child in getattr(record, name):
+            row = _astuple(child)
+            total += len(row) - row.count(None) - row.count(())
+    return total
 
 
 def to_builtins(record) -> dict:

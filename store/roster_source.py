@@ -1,0 +1,136 @@
+"""A roster cut into ranges that processes read on their own: the read side of `sangao assess`.
+
+`jsonl_source(path)` returns a `JsonlSource` for a UTF-8 JSONL roster (None for anything else: the
+caller reads it with `store.read_roster`). One pass over the file checks the encoding and cuts it into
+byte ranges of about `chunk_bytes` at line ends, noting the line number each starts at; no record is
+parsed. `source.read(r)` then yields the records of one range as `store.read_roster` judges them: a
+clean line decoded by store/fast_json.py into a record that reads like its `Patient` (`decode_record`),
+any other line validated by pydantic (store/importer.py `validate_item`, so its problems name the
+same file, line and field), stopping at the first rejected line. The source is a small picklable
+value, so a worker process can be handed it and read its own ranges.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pathways.errors import Problem
+
+CHUNK_BYTES = 1 << 22  # about 2,000 generated patients
+_BOM = codecs.BOM_UTF8
+
+
+@dataclass(frozen=True)
+class Range:
+    start: int  # byte offset of its first line
+    end: int  # byte offset just past its last line end (or the end of the file)
+    first_line: int  # 1-based number of its first line in the file
+
+
+@dataclass(frozen=True)
+class JsonlSource:
+    path: str
+    ranges: tuple[Range, ...]
+
+    def read(self, r: Range) -> Iterator[tuple[int, Any, list[Problem]]]:
+        """(line number, record, []) for every non-blank line of the range, in order; at the first
+        line `store.read_roster` would reject, (line number, None, its problems) and nothing more."""
+        from store import fast_json
+        from store.importer import validate_item
+        from store.readers.jsonl import _item
+
+        with open(self.path, "rb") as f:
+            f.seek(r.start)
+            data = f.read(r.end - r.start)
+        decode = fast_json.decode_record
+        lines = data.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # the range ends with a line end
+        for number, line in enumerate(lines, start=r.first_line):
+            line = line.strip()
+            if not line:
+                continue
+            if number == 1 and line.startswith(_BOM):
+                line = line[len(_BOM) :].strip()
+            record = decode(line)
+            if record is None:
+                record, problems, _ = validate_item(_item(self.path, number, line), None)
+                if problems:
+                    yield number, None, problems
+                    return
+            yield number, record, []
+
+    def first_line(self, patient_id: str) -> int | None:
+        """The line a patient id first appears on (an error path: the file is read again)."""
+        import msgspec
+
+        with open(self.path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                line = raw.strip()
+                if number == 1 and line.startswith(_BOM):
+                    line = line[len(_BOM) :].strip()
+                if line and _patient_id(msgspec.json.decode(line)) == patient_id:
+                    return number
+        return None
+
+    def repeated(self, patient_id: str, line: int) -> Problem:
+        """D021 for a patient id seen again at `line`, worded as store/importer.py words it."""
+        return Problem(
+            "D021",
+            f"patient_id {patient_id!r} appears again (first at {self.path}:{self.first_line(patient_id)}); "
+            "this row is rejected",
+            self.path,
+            line,
+            None,
+            hint="merge the two rows, or correct one patient id",
+        )
+
+
+def _patient_id(data: Any) -> Any:
+    return data.get("patient_id") if isinstance(data, dict) else None
+
+
+def jsonl_source(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> JsonlSource | None:
+    """The ranges of a UTF-8 (with or without BOM) JSONL roster; None when `path` is any other roster
+    (a CSV set, a workbook, GB18030 text), which `store.read_roster` reads."""
+    from store.readers import group_sources
+
+    path = Path(path)
+    sources = group_sources([path])
+    if len(sources) != 1 or sources[0].kind != "jsonl":
+        return None
+    ranges: list[Range] = []
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    start = pos = 0
+    line = 1  # number of the line at `start`
+    newlines = 0  # line ends between `start` and `pos`
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return None  # not UTF-8: store.read_roster's reader finds the encoding
+            cut = 0
+            while pos + len(block) - start >= chunk_bytes:
+                # cut at the first line end at or after start + chunk_bytes
+                at = block.find(b"\n", max(start + chunk_bytes - pos, cut))
+                if at < 0:
+                    break
+                newlines += block.count(b"\n", cut, at + 1)
+                end = pos + at + 1
+                ranges.append(Range(start, end, line))
+                line += newlines
+                newlines, start, cut = 0, end, at + 1
+            newlines += block.count(b"\n", cut)
+            pos += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    if pos > start:
+        ranges.append(Range(start, pos, line))
+    return JsonlSource(str(path), tuple(ranges))

@@ -1,0 +1,98 @@
+"""`engine.parallel.assess_source` over store/roster_source.py: a JSONL roster assessed by byte ranges, in
+one process or several,
+writes the bytes the pydantic path writes (`assess_roster` + reports/assessments.py `write_jsonl`), in
+input order, and stops at a bad line or a repeated patient id with the error `store.read_roster` gives."""
+
+import io
+from datetime import date
+
+import pytest
+
+import store
+from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
+from pathways.errors import SangaoError
+from pathways.synthetic import generate_jsonl
+from reports.assessments import write_jsonl
+from store.roster_source import jsonl_source
+
+AS_OF = date(2026, 11, 30)
+OPTIONS = AssessOptions("national-default", AS_OF, provisional_calendar=True)
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[str]:
+    return list(generate_jsonl(240, 7, AS_OF))
+
+
+def assess_jsonl(path, options, out, workers, counts=None):
+    source = jsonl_source(path, chunk_bytes=40_000)  # some 20 patients a range: many ranges
+    assert len(source.ranges) > 10
+    return assess_source(source, options, out, workers=workers, counts=counts)
+
+
+def _roster(tmp_path, lines: list[str], name: str = "roster.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _model_path(path) -> str:
+    out = io.StringIO()
+    write_jsonl(assess_roster(store.read_roster(path), OPTIONS), out)
+    return out.getvalue()
+
+
+def _fast(path, workers: int) -> tuple[bytes, AssessCounts]:
+    out, counts = io.BytesIO(), AssessCounts()
+    assess_jsonl(path, OPTIONS, out, workers=workers, counts=counts)
+    return out.getvalue(), counts
+
+
+def test_one_and_two_workers_write_the_model_paths_bytes_in_input_order(tmp_path, lines):
+    path = _roster(tmp_path, lines)
+    expected = _model_path(path).encode()
+    one, counts_one = _fast(path, 1)
+    two, counts_two = _fast(path, 2)
+    assert one == expected
+    assert two == expected
+    assert counts_one == counts_two
+    assert counts_one.assessed == expected.count(b"\n") and counts_one.skipped > 0
+    assert counts_one.assessed + counts_one.skipped == len(lines)
+
+
+def test_a_line_pydantic_must_judge_is_assessed_the_same_way(tmp_path, lines):
+    # an explicit null is valid but not "clean": the slow path reads the line
+    assert '"visits":[{' in lines[0] and "random_glucose" not in lines[0]
+    changed = [lines[0].replace('"visits":[{', '"visits":[{"random_glucose":null,', 1), *lines[1:]]
+    path = _roster(tmp_path, changed)
+    assert _fast(path, 2)[0] == _fast(path, 1)[0] == _model_path(path).encode()
+
+
+def test_a_rejected_line_stops_the_run_after_the_lines_before_it(tmp_path, lines):
+    bad = [*lines[:150], lines[150].replace('"sex":"', '"sex":"X', 1), *lines[151:]]
+    path = _roster(tmp_path, bad)
+    with pytest.raises(SangaoError) as expected:
+        list(store.read_roster(path))
+    for workers in (1, 2):
+        out = io.BytesIO()
+        with pytest.raises(SangaoError) as got:
+            assess_jsonl(path, OPTIONS, out, workers=workers)
+        assert got.value.problems == expected.value.problems
+        assert got.value.problems[0].line == 151
+        written = out.getvalue().decode().splitlines()
+        assert written == _model_path(_roster(tmp_path, lines[:150], "head.jsonl")).splitlines()
+
+
+def test_a_repeated_patient_id_is_rejected_naming_where_it_was_first(tmp_path, lines):
+    first_id = lines[3].split('"patient_id":"')[1].split('"')[0]
+    again = lines[200].replace(lines[200].split('"patient_id":"')[1].split('"')[0], first_id, 1)
+    path = _roster(tmp_path, [*lines[:200], again, *lines[201:]])
+    for workers in (1, 2):
+        out = io.BytesIO()
+        with pytest.raises(SangaoError) as got:
+            assess_jsonl(path, OPTIONS, out, workers=workers)
+        (problem,) = got.value.problems
+        assert (problem.code, problem.line) == ("D021", 201)
+        assert f"first at {path}:4" in problem.message
+        head = _model_path(_roster(tmp_path, lines[:200], "head.jsonl"))
+        assert out.getvalue().decode().splitlines() == head.splitlines()
