@@ -12,7 +12,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -340,7 +340,58 @@ ProvisionalOpt = Annotated[
 def _patients(roster: Path | None, db: str):
     import store
 
-    return store.read_roster(roster) if roster is not None else store.read_patients(db_url(db))
+    if roster is not None:
+        return store.read_roster(roster)
+    url = db_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+    return store.read_patients(url)
+
+
+StrictCalendarOpt = Annotated[
+    bool,
+    typer.Option("--strict-calendar",
+                 help="a date in a year without the State Council holiday notice is an error (default: the "
+                      "provisional calendar of the holiday law, with a warning in every output)"),
+]
+CalendarDirOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--calendar-dir", exists=True, file_okay=False,
+                 help="folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace the "
+                      "provisional calendar of that year"),
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="zh (default) or en")]
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
+    return lang
+
+
+def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
+    from reports.care_context import build_context
+
+    return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=calendar_dirs or (), lang=lang)
+
+
+@contextmanager
+def _patient_progress(label: str, total: int | None):
+    """A progress bar with ETA on stderr while a long job runs (a terminal only)."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _materialised(patients):
+    """The patients as a list when a progress bar needs the total, else the iterator itself."""
+    return list(patients) if err_console.is_terminal else patients
 
 
 @app.command()
@@ -433,6 +484,106 @@ def explain(
     if not assessor.is_assessed(patient, as_of):
         raise SangaoError.one("D901", f"patient {patient_id} died or moved out on or before {as_of}: not assessed")
     print_explanation(assessor.assess(patient, as_of), assessor.gset, console, lang=lang)
+
+
+
+# ==== worklist / plan ===========================================================================
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or "unknown"
+
+
+@app.command()
+def worklist(
+    team: Annotated[str | None, typer.Option("--team", help="one family-doctor team (the roster's team)")]
+    = None,
+    week: Annotated[bool, typer.Option("--week", help="Monday to Sunday of the --as-of week")] = False,
+    month: Annotated[bool, typer.Option("--month", help="the calendar month of --as-of")] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
+                                               help="period start (with --to)")] = None,
+    end: Annotated[date | None, typer.Option("--to", parser=iso_date, metavar="YYYY-MM-DD",
+                                             help="period end (default: 6 days after --from)")] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table or csv")] = ListFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="write to this file")] = None,
+    call_list: Annotated[bool, typer.Option(
+        "--call-list", help="a printable call list: name, phone, reason, last visit (masked unless "
+                            "--unmasked)")]
+    = False,
+    unmasked: Annotated[bool, typer.Option(
+        "--unmasked", help="full names and phones on the call list, for the team's own use; audited")]
+    = False,
+    roster: RosterOpt = None,
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    guidelines: GuidelinesOpt = "national-default",
+    strict_calendar: StrictCalendarOpt = False,
+    calendar_dir: CalendarDirOpt = None,
+    lang: LangOpt = "zh",
+    limit: Annotated[int | None, typer.Option("--limit", help="table rows to show")] = None,
+) -> None:
+    """Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their
+    referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most
+    urgent first.
+
+    Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30
+    """
+    from reports import worklist as wl_out
+
+    lang = _lang(lang)
+    if sum(bool(x) for x in (week, month, start)) > 1:
+        raise typer.BadParameter("give one of --week, --month or --from", param_hint="--week/--month/--from")
+    if unmasked and not call_list:
+        raise typer.BadParameter("--unmasked is for the call list: add --call-list", param_hint="--unmasked")
+    as_of = as_of or _today()
+    first, last = wl_out.period(as_of, week, month, start, end)
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
+    patients = _materialised(_patients(roster, db))
+    total = len(patients) if isinstance(patients, list) else None
+    with _patient_progress("worklist", total) as tick:
+        result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
+    if unmasked:
+        import store.audit
+
+        store.audit.record_unmasking(db_url(db), who=_who(), at=_now(),
+                                     command="worklist --call-list --unmasked", patients=len(result.rows))
+    if fmt is ListFormat.csv or (out is not None and out.suffix.lower() == ".csv"):
+        target = open(out, "w", encoding="utf-8-sig", newline="") if out else sys.stdout  # noqa: SIM115
+        try:
+            if call_list:
+                wl_out.write_call_list_csv(result, target, lang, unmasked)
+            else:
+                wl_out.write_worklist_csv(result, target, lang)
+        finally:
+            if out:
+                target.close()
+        for warning in result.warnings:
+            err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+        err_console.print(wl_out.summary_line(result, lang) + (f" → {out}" if out else ""), highlight=False)
+        return
+    target_console = console if out is None else Console(file=open(out, "w", encoding="utf-8"),  # noqa: SIM115
+                                                          width=100, force_terminal=False)
+    try:
+        if call_list:
+            wl_out.print_call_list(result, target_console, lang, unmasked)
+        else:
+            wl_out.print_worklist(result, target_console, lang, limit=limit)
+    finally:
+        if out is not None:
+            target_console.file.close()
+            err_console.print(wl_out.summary_line(result, lang) + f" → {out}", highlight=False)
 
 
 

@@ -47,4 +47,11 @@ CODES: tuple[Code, ...] = (
          zh="自 {date} 起 {days} 天内没有工作日", en="no working day in the {days} days from {date}",
          hint_zh="检查该年工作日日历中的假日",
          hint_en="check the holidays listed for that year in the working-day calendar"),
+    Code("R420", "run", False,
+         zh="{team}{start}～{end} 容量不足：需安排 {load} 人次，{days} 个可用工作日每日 {per_day} 人次共 {capacity} 人次，"
+            "{over} 人次排不进",
+         en="{team}{start} to {end} cannot hold the load: {load} contacts to place, {days} working days at "
+            "{per_day} a day hold {capacity}; {over} left over",
+         hint_zh="提高每日容量、减少关闭日或延长时段", hint_en="raise the daily capacity, open closed days or "
+                                                          "widen the period"),
 )
