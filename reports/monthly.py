@@ -264,3 +264,47 @@ def last_complete_month(as_of: date) -> str:
 
 def params_of(builder: RowBuilder) -> dict[str, Any]:
     return {name: p.value for name, p in builder.gset.parameters.items()}
+
+
+@dataclass(frozen=True)
+class PatientLine:
+    """One patient behind an indicator value (drill-down): never the resident ID, the name masked."""
+
+    patient_id: str
+    name: str
+    institution: str
+    team: str
+    reason: str
+
+
+def drill_down(db_url: str, guidelines: str, month: str, window: Window, provisional_calendar: bool,
+               code: str, which: str, team: str | None = None, institution: str | None = None) -> list[PatientLine]:
+    """The patients of `month` in the numerator, the denominator or the denominator but not the
+    numerator (`which`) of indicator `code`, for one team or institution (or all), by patient_id."""
+    from pathways.resident_id import mask_name
+    from store.patient_months import names_of
+
+    months = [shift_month(month, -1), month]
+    builder = RowBuilder(guidelines, months, provisional_calendar, window)
+    summary = ensure_rows(db_url, builder, months)
+    inds = {i.code: i for i in indicators(complications_of(builder))}
+    ind = inds[code]
+    previous = {r.patient_id: r for r in iter_rows(db_url, builder.basis.key, months[0], summary.hashes)}
+    found: list[PatientMonth] = []
+    for row in iter_rows(db_url, builder.basis.key, month, summary.hashes):
+        if (team is not None and row.team != team) or (institution is not None and row.institution != institution):
+            continue
+        prev = previous.get(row.patient_id)
+        num = bool(ind.numerator(row, prev))
+        den = bool(ind.denominator(row, prev)) if ind.denominator is not None else num
+        if (which == "numerator" and num) or (which == "denominator" and den) or \
+                (which == "not-numerator" and den and not num):
+            found.append(row)
+    db_engine = open_db(db_url)
+    try:
+        names = names_of(db_engine, [r.patient_id for r in found])
+    finally:
+        db_engine.dispose()
+    return [PatientLine(r.patient_id, mask_name(names.get(r.patient_id)), r.institution, r.team,
+                        ind.reason(r) if ind.reason is not None else "")
+            for r in found]

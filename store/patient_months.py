@@ -52,3 +52,17 @@ def iter_month(db_engine: Engine, basis: str, month: str) -> Iterator[tuple[str,
         query = (select(_T.c.patient_id, _T.c.record_hash, _T.c.payload)
                  .where(_T.c.basis == basis, _T.c.month == month).order_by(_T.c.patient_id))
         yield from conn.execution_options(yield_per=2000).execute(query)
+
+
+def names_of(db_engine: Engine, patient_ids: Sequence[str]) -> dict[str, str | None]:
+    """{patient_id: name} of these patients (the caller masks them)."""
+    from store.tables import PatientRow
+
+    table = PatientRow.__table__
+    out: dict[str, str | None] = {}
+    with db_engine.connect() as conn:
+        for i in range(0, len(patient_ids), _CHUNK):
+            query = select(table.c.patient_id, table.c.name).where(
+                table.c.patient_id.in_(patient_ids[i:i + _CHUNK]))
+            out.update(dict(conn.execute(query).all()))
+    return out
