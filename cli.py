@@ -13,7 +13,7 @@ import tempfile
 import traceback
 from contextlib import contextmanager
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -38,9 +38,13 @@ err_console = Console(stderr=True)
 DEFAULT_DB = "sangao.db"
 
 
-def _today() -> date:
+def _now() -> datetime:
     """The program's only clock read, in China Standard Time (a UTC server would run a day early)."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return datetime.now(ZoneInfo("Asia/Shanghai"))
+
+
+def _today() -> date:
+    return _now().date()
 
 
 def iso_date(value: str | date | None) -> date | None:
@@ -598,24 +602,27 @@ def guidelines_diff(
 # ==== report ====================================================================================
 
 
-class WindowOpt(str, Enum):
+class WindowOpt(StrEnum):
     ytd = "ytd"
     rolling12 = "rolling12"
 
 
-class ByOpt(str, Enum):
+class ByOpt(StrEnum):
     institution = "institution"
     team = "team"
 
 
-class InOpt(str, Enum):
+class InOpt(StrEnum):
     numerator = "numerator"
     denominator = "denominator"
     not_numerator = "not-numerator"
 
 
-MonthOpt = Annotated[str | None, typer.Option("--month", metavar="YYYY-MM",
-                                              help="report month (default: the last complete month at --as-of)")]
+MonthOpt = Annotated[
+    str | None,
+    typer.Option("--month", metavar="YYYY-MM",
+                 help="report month (default: the last complete month at --as-of)"),
+]
 LangOpt = Annotated[str, typer.Option("--lang", help="zh or en")]
 
 
@@ -627,7 +634,8 @@ def _report_month(month: str | None, as_of: date | None) -> str:
     if month is None:
         return last_complete_month(as_of or _today())
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise typer.BadParameter(f"{month!r} is not a month; write YYYY-MM, e.g. 2026-11", param_hint="--month")
+        raise typer.BadParameter(f"{month!r} is not a month; write YYYY-MM, e.g. 2026-11",
+                                 param_hint="--month")
     return month
 
 
@@ -657,13 +665,15 @@ def _rows_progress():
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
-    by: Annotated[ByOpt, typer.Option("--by", help="children table: institutions, or every team")] = ByOpt.institution,
-    institution: Annotated[str | None, typer.Option("--institution",
-                                                    help="report on one institution (children: its teams)")] = None,
+    by: Annotated[ByOpt, typer.Option("--by", help="children table: institutions, or every team")] = (
+        ByOpt.institution),
+    institution: Annotated[str | None, typer.Option(
+        "--institution", help="report on one institution (children: its teams)")] = None,
     db: Db = DEFAULT_DB,
     out: Annotated[Path, typer.Option("--out", help="folder for the HTML, CSV and PDF files")] = Path("."),
-    window: Annotated[WindowOpt, typer.Option("--window", help="ytd: 1 January to the month end; rolling12: "
-                                                               "the 12 months ending with it")] = WindowOpt.ytd,
+    window: Annotated[WindowOpt, typer.Option(
+        "--window", help="ytd: 1 January to the month end; rolling12: the 12 months ending with it")] = (
+        WindowOpt.ytd),
     external: Annotated[bool, typer.Option("--external", help="for use outside the team: counts under 5 "
                                                               "shown as <5")] = False,
     lang: LangOpt = "zh",
@@ -690,7 +700,7 @@ def report_monthly(
     with _rows_progress() as progress:
         builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional_calendar, progress)
     months = mr.report_months(month)
-    generated = datetime.now(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds")
+    generated = _now().isoformat(timespec="seconds")
     ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
                            builder.gset.version, summary.digest, summary.patients, generated, win,
                            by=by.value, institution=institution, external=external, lang=lang)
@@ -718,8 +728,9 @@ def report_patients(
     as_of: AsOf = None,
     team: Annotated[str | None, typer.Option("--team", help="one team")] = None,
     institution: Annotated[str | None, typer.Option("--institution", help="one institution")] = None,
-    which: Annotated[InOpt, typer.Option("--in", help="numerator, denominator, or denominator but not "
-                                                      "numerator (the patients to act on)")] = InOpt.not_numerator,
+    which: Annotated[InOpt, typer.Option(
+        "--in", help="numerator, denominator, or denominator but not numerator (the patients to act on)")] = (
+        InOpt.not_numerator),
     db: Db = DEFAULT_DB,
     window: Annotated[WindowOpt, typer.Option("--window", help="ytd or rolling12")] = WindowOpt.ytd,
     lang: LangOpt = "zh",

@@ -35,7 +35,7 @@ ROW_VERSION = 1
 
 
 class Window(StrEnum):
-    YTD = "ytd"              # 1 January of M's year to the last day of M
+    YTD = "ytd"  # 1 January of M's year to the last day of M
     ROLLING12 = "rolling12"  # the first day of M-11 to the last day of M
 
 
@@ -45,10 +45,10 @@ class CareState(StrEnum):
 
     DIED = "died"
     MOVED_OUT = "moved_out"
-    NEW = "new"                    # enrolled in the last `qc_recent_months` months
-    LOST = "lost"                  # no contact for 12 months (care_state)
-    NO_READING = "no_reading"      # no reading of the patient's programmes in the recent months
-    CONTROLLED = "controlled"      # every programme's latest recent reading controlled
+    NEW = "new"  # enrolled in the last `qc_recent_months` months
+    LOST = "lost"  # no contact for 12 months (care_state)
+    NO_READING = "no_reading"  # no reading of the patient's programmes in the recent months
+    CONTROLLED = "controlled"  # every programme's latest recent reading controlled
     UNCONTROLLED = "uncontrolled"
 
 
@@ -87,16 +87,23 @@ class QcPolicy:
             return tuple((k.strip(), float(v)) for k, v in (str(x).split("=", 1) for x in params[name]))
 
         return cls(
-            min_age=int(params["qc_min_age"]), bp_sbp=float(params["qc_bp_sbp"]),
-            bp_dbp=float(params["qc_bp_dbp"]), elderly_age=int(params["qc_elderly_age"]),
-            elderly_sbp=float(params["qc_elderly_sbp"]), elderly_dbp=float(params["qc_elderly_dbp"]),
-            fpg=float(params["qc_fpg"]), months_per_visit=int(params["qc_months_per_visit"]),
+            min_age=int(params["qc_min_age"]),
+            bp_sbp=float(params["qc_bp_sbp"]),
+            bp_dbp=float(params["qc_bp_dbp"]),
+            elderly_age=int(params["qc_elderly_age"]),
+            elderly_sbp=float(params["qc_elderly_sbp"]),
+            elderly_dbp=float(params["qc_elderly_dbp"]),
+            fpg=float(params["qc_fpg"]),
+            months_per_visit=int(params["qc_months_per_visit"]),
             referral_return_days=int(params["qc_referral_return_days"]),
             small_cell=int(params["qc_small_cell"]),
             target_managed_pct=float(params["qc_target_managed_pct"]),
-            window=Window(params["qc_window"]), recent_months=int(params["qc_recent_months"]),
-            screening_days=int(params["qc_screening_days"]), score_targets=pairs("qc_score_targets"),
-            grades=pairs("qc_score_grades"), plausible=dict(plausible),
+            window=Window(params["qc_window"]),
+            recent_months=int(params["qc_recent_months"]),
+            screening_days=int(params["qc_screening_days"]),
+            score_targets=pairs("qc_score_targets"),
+            grades=pairs("qc_score_grades"),
+            plausible=dict(plausible),
         )
 
 
@@ -117,29 +124,29 @@ class MonthEnd:
 class CareFacts:
     """Follow-up timeliness and lost-to-follow-up at the month end, from pathways/care_state.py."""
 
-    follow_up: str | None   # the care-state status of the planned contact (due, done, late, missed …)
-    overdue: bool           # the next follow-up date has passed without a visit
-    lost: bool              # no contact for 12 months
+    follow_up: str | None  # the care-state status of the planned contact (due, done, late, missed …)
+    overdue: bool  # the next follow-up date has passed without a visit
+    lost: bool  # no contact for 12 months
 
 
 class PatientMonth(msgspec.Struct, frozen=True, array_like=True):
     """One patient in one month (see the module docstring). Dates are ISO strings."""
 
     patient_id: str
-    month: str                   # "2026-11"
-    window: str                  # Window value
+    month: str  # "2026-11"
+    window: str  # Window value
     institution: str
     team: str
     enrolled_on: str
-    enrolled: bool               # enrolled on or before the month end
-    managed: bool                # in the 管理人数 denominator
+    enrolled: bool  # enrolled on or before the month end
+    managed: bool  # in the 管理人数 denominator
     programmes: tuple[str, ...]  # hypertension, diabetes, dyslipidemia (the record's order)
-    age: int                     # whole years at the window end
+    age: int  # whole years at the window end
     visits_month: int
     visits_window: int
-    visits_required: int         # ceil(months in the window ÷ qc_months_per_visit)
-    bp: str                      # controlled / uncontrolled / no_data / not_applicable
-    bp_reading: str              # "2026-11-02 146/88", "" without one
+    visits_required: int  # ceil(months in the window ÷ qc_months_per_visit)
+    bp: str  # controlled / uncontrolled / no_data / not_applicable
+    bp_reading: str  # "2026-11-02 146/88", "" without one
     glucose: str
     fpg_reading: str
     ldl: str
@@ -147,18 +154,18 @@ class PatientMonth(msgspec.Struct, frozen=True, array_like=True):
     color: str | None
     tier: str | None
     screenings: tuple[tuple[str, bool], ...]  # (complication id, done) for eligible complications
-    referrals: int               # referrals made in the window whose closure is decided
+    referrals: int  # referrals made in the window whose closure is decided
     referrals_closed: int
     follow_up: str | None
     overdue: bool
-    care_state: str | None       # CareState value; None when not enrolled by the month end
-    dq_values: int               # visit values in the month checked for plausibility
+    care_state: str | None  # CareState value; None when not enrolled by the month end
+    dq_values: int  # visit values in the month checked for plausibility
     dq_implausible: int
-    dq_visits: int               # visits dated in the month
-    dq_copied: int               # visits repeating the previous visit's readings exactly
-    dq_bp_digits: int            # SBP and DBP values in the month
-    dq_bp_zero_five: int         # of which ending in 0 or 5
-    dq_after_death: int          # visits dated after deceased_on
+    dq_visits: int  # visits dated in the month
+    dq_copied: int  # visits repeating the previous visit's readings exactly
+    dq_bp_digits: int  # SBP and DBP values in the month
+    dq_bp_zero_five: int  # of which ending in 0 or 5
+    dq_after_death: int  # visits dated after deceased_on
 
     @property
     def standard(self) -> bool:
@@ -181,7 +188,7 @@ _MEASURE = {"hypertension": "bp", "diabetes": "glucose", "dyslipidemia": "ldl"}
 
 
 def month_end(month: str) -> date:
-    """"2026-02" → 2026-02-28."""
+    """ "2026-02" → 2026-02-28."""
     year, mon = (int(x) for x in month.split("-"))
     return date(year, mon, _calendar.monthrange(year, mon)[1])
 
@@ -234,8 +241,12 @@ def last_managed_day(patient: Patient, month: str) -> date | None:
 
 
 def build_patient_month(
-    patient: Patient, month: str, policy: QcPolicy, month_end_state: MonthEnd | None,
-    care: CareFacts | None, window: Window | None = None,
+    patient: Patient,
+    month: str,
+    policy: QcPolicy,
+    month_end_state: MonthEnd | None,
+    care: CareFacts | None,
+    window: Window | None = None,
 ) -> PatientMonth:
     """The row of `patient` for `month` ("YYYY-MM") over `window` (the policy's by default).
     `month_end_state` is None when the rules were not asked (the patient left before the window
@@ -259,11 +270,17 @@ def build_patient_month(
     ldl_lab = next((lab for lab in newest_first(patient.labs, last_day) if lab.ldl_c is not None), None)
     latest = {
         "hypertension": (bp_visit, _bp_control(bp_visit, age, policy)),
-        "diabetes": (fpg_visit, None if fpg_visit is None else
-                     (CONTROLLED if fpg_visit.fpg < policy.fpg else UNCONTROLLED)),
+        "diabetes": (
+            fpg_visit,
+            None if fpg_visit is None else (CONTROLLED if fpg_visit.fpg < policy.fpg else UNCONTROLLED),
+        ),
         # LDL-C is judged against the risk-based target the rules derived at the last managed day
-        "dyslipidemia": (ldl_lab, None if ldl_lab is None or month_end_state is None else
-                         (CONTROLLED if month_end_state.ldl_control == CONTROLLED else UNCONTROLLED)),
+        "dyslipidemia": (
+            ldl_lab,
+            None
+            if ldl_lab is None or month_end_state is None
+            else (CONTROLLED if month_end_state.ldl_control == CONTROLLED else UNCONTROLLED),
+        ),
     }
 
     def in_window_control(programme: str, applies: bool) -> tuple[str, str]:
@@ -289,27 +306,47 @@ def build_patient_month(
     present_at_end = gone is None or gone > end
     dq = _data_quality(patient, m_start, month_end(month), policy)
     row = PatientMonth(
-        patient_id=patient.patient_id, month=month, window=str(window),
-        institution=patient.institution or "", team=patient.team or "",
-        enrolled_on=patient.enrolled_on.isoformat(), enrolled=enrolled, managed=managed, programmes=programmes, age=age,
+        patient_id=patient.patient_id,
+        month=month,
+        window=str(window),
+        institution=patient.institution or "",
+        team=patient.team or "",
+        enrolled_on=patient.enrolled_on.isoformat(),
+        enrolled=enrolled,
+        managed=managed,
+        programmes=programmes,
+        age=age,
         visits_month=sum(1 for v in in_window if v.date >= m_start),
-        visits_window=len(in_window), visits_required=ceil(months / policy.months_per_visit),
-        bp=bp, bp_reading=bp_reading, glucose=glucose, fpg_reading=fpg_reading,
-        ldl=ldl, ldl_reading=ldl_reading,
+        visits_window=len(in_window),
+        visits_required=ceil(months / policy.months_per_visit),
+        bp=bp,
+        bp_reading=bp_reading,
+        glucose=glucose,
+        fpg_reading=fpg_reading,
+        ldl=ldl,
+        ldl_reading=ldl_reading,
         color=month_end_state.color if month_end_state and present_at_end else None,
         tier=month_end_state.tier if month_end_state and present_at_end else None,
-        screenings=tuple(screenings), referrals=referrals, referrals_closed=closed,
+        screenings=tuple(screenings),
+        referrals=referrals,
+        referrals_closed=closed,
         follow_up=care.follow_up if care and present_at_end else None,
         overdue=bool(care and present_at_end and care.overdue),
-        care_state=None, **dq,
+        care_state=None,
+        **dq,
     )
     state = care_state_of(patient, month, programmes, latest, care, policy) if enrolled else None
     return msgspec.structs.replace(row, care_state=state)
 
 
-def care_state_of(patient: Patient, month: str, programmes: Sequence[str],
-                  latest: Mapping[str, tuple[Any, str | None]], care: CareFacts | None,
-                  policy: QcPolicy) -> CareState:
+def care_state_of(
+    patient: Patient,
+    month: str,
+    programmes: Sequence[str],
+    latest: Mapping[str, tuple[Any, str | None]],
+    care: CareFacts | None,
+    policy: QcPolicy,
+) -> CareState:
     """The HEARTS-style state at the month end, first match wins (see CareState)."""
     end = month_end(month)
     if patient.deceased_on is not None and patient.deceased_on <= end:
@@ -346,7 +383,8 @@ def _referrals(patient: Patient, start: date, last_day: date, end: date, return_
             continue
         deadline = ref.date + timedelta(days=return_days)
         is_closed = (ref.returned_on is not None and ref.returned_on <= end) or any(
-            ref.date < v.date <= min(deadline, end) for v in patient.visits)
+            ref.date < v.date <= min(deadline, end) for v in patient.visits
+        )
         if is_closed or deadline <= end:
             made += 1
             closed += is_closed
@@ -360,8 +398,15 @@ def _data_quality(patient: Patient, first: date, last: date, policy: QcPolicy) -
     """Counts over the visits dated in the month [first, last]: plausibility of each value
     (policy.plausible), visits repeating the previous visit's readings, BP end digits, visits
     after death."""
-    counts = dict(dq_values=0, dq_implausible=0, dq_visits=0, dq_copied=0, dq_bp_digits=0,
-                  dq_bp_zero_five=0, dq_after_death=0)
+    counts = dict(
+        dq_values=0,
+        dq_implausible=0,
+        dq_visits=0,
+        dq_copied=0,
+        dq_bp_digits=0,
+        dq_bp_zero_five=0,
+        dq_after_death=0,
+    )
     ordered = sorted(patient.visits, key=lambda v: v.date)
     previous: tuple | None = None
     for visit in ordered:
@@ -390,8 +435,11 @@ def _bp_control(visit: Any, age: int, policy: QcPolicy) -> str | None:
     window end), else below the general ones; both SBP and DBP."""
     if visit is None:
         return None
-    sbp_below, dbp_below = ((policy.elderly_sbp, policy.elderly_dbp) if age >= policy.elderly_age
-                            else (policy.bp_sbp, policy.bp_dbp))
+    sbp_below, dbp_below = (
+        (policy.elderly_sbp, policy.elderly_dbp)
+        if age >= policy.elderly_age
+        else (policy.bp_sbp, policy.bp_dbp)
+    )
     return CONTROLLED if visit.sbp < sbp_below and visit.dbp < dbp_below else UNCONTROLLED
 
 

@@ -71,11 +71,15 @@ class RowBuilder:
     """Builds the PatientMonth rows of one patient for some months, asking the rules once per
     day (assessments at visit anchors are shared between months)."""
 
-    def __init__(self, guidelines: str, months: list[str], provisional_calendar: bool, window: Window) -> None:
+    def __init__(
+        self, guidelines: str, months: list[str], provisional_calendar: bool, window: Window
+    ) -> None:
         self.gset = load_set(guidelines)
         years = {window_bounds(m, window)[0].year for m in months} | {month_end(m).year for m in months}
         years |= {max(years) + 1}
-        self.calendar = load_calendar(set(range(min(years) - 1, max(years) + 1)), provisional=provisional_calendar)
+        self.calendar = load_calendar(
+            set(range(min(years) - 1, max(years) + 1)), provisional=provisional_calendar
+        )
         self.assessor = Assessor(self.gset, self.calendar)
         params = {name: p.value for name, p in self.gset.parameters.items()}
         limits = plausible_limits()["visits"]
@@ -83,8 +87,12 @@ class RowBuilder:
         self.window = window
         color_days = {c: int(self.assessor._color_days(c)) for c in ("red", "yellow", "blue")}
         self.schedule = cs.ScheduleRules.from_params(params, color_days)
-        self.complications = [(c.id, [i.kind for i in c.items if i.listed]) for c in self.gset.screenings.complications]
-        digest = hashlib.sha256(json.dumps(sorted((k, repr(v)) for k, v in params.items())).encode()).hexdigest()
+        self.complications = [
+            (c.id, [i.kind for i in c.items if i.listed]) for c in self.gset.screenings.complications
+        ]
+        digest = hashlib.sha256(
+            json.dumps(sorted((k, repr(v)) for k, v in params.items())).encode()
+        ).hexdigest()
         self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window)
 
     def rows(self, patient: Patient, months: list[str]) -> Iterator[PatientMonth]:
@@ -96,10 +104,18 @@ class RowBuilder:
             return cache[day]
 
         for month in months:
-            yield build_patient_month(patient, month, self.policy, self._month_end(patient, month, assessed),
-                                      self._care(patient, month, assessed), self.window)
+            yield build_patient_month(
+                patient,
+                month,
+                self.policy,
+                self._month_end(patient, month, assessed),
+                self._care(patient, month, assessed),
+                self.window,
+            )
 
-    def _month_end(self, patient: Patient, month: str, assessed: Callable[[date], Assessed]) -> MonthEnd | None:
+    def _month_end(
+        self, patient: Patient, month: str, assessed: Callable[[date], Assessed]
+    ) -> MonthEnd | None:
         start, end, _ = window_bounds(month, self.window)
         gone = left_on(patient)
         day = end if gone is None else min(end, gone - timedelta(days=1))
@@ -107,20 +123,33 @@ class RowBuilder:
             return None
         a = assessed(day)
         plans = a.evaluation.screening
-        eligible = {cid: tuple(k for k in kinds if k in plans and plans[k].eligible)
-                    for cid, kinds in self.complications}
+        eligible = {
+            cid: tuple(k for k in kinds if k in plans and plans[k].eligible)
+            for cid, kinds in self.complications
+        }
         present = gone is None or gone > end
-        return MonthEnd(color=str(a.assessment.color) if present else None,
-                        tier=str(a.assessment.tier) if present else None,
-                        ldl_control=str(a.assessment.control.ldl), eligible=eligible)
+        return MonthEnd(
+            color=str(a.assessment.color) if present else None,
+            tier=str(a.assessment.tier) if present else None,
+            ldl_control=str(a.assessment.control.ldl),
+            eligible=eligible,
+        )
 
     def _care(self, patient: Patient, month: str, assessed: Callable[[date], Assessed]) -> CareFacts | None:
         end = month_end(month)
         gone = left_on(patient)
         if patient.enrolled_on > end or (gone is not None and gone <= end):
             return None
-        state = cs.care_state(patient, lambda p, day: assessed(day).assessment, self.schedule, self.calendar,
-                              as_of=end, start=month_start(month), end=end, history_events=False)
+        state = cs.care_state(
+            patient,
+            lambda p, day: assessed(day).assessment,
+            self.schedule,
+            self.calendar,
+            as_of=end,
+            start=month_start(month),
+            end=end,
+            history_events=False,
+        )
         status = str(state.contacts[-1].status) if state.contacts else None
         return CareFacts(follow_up=status, overdue=state.overdue_since() is not None, lost=state.lost)
 
@@ -128,9 +157,9 @@ class RowBuilder:
 @dataclass
 class InputSummary:
     patients: int = 0
-    built: int = 0          # rows built in this run
-    reused: int = 0         # rows taken from the store
-    digest: str = ""        # sha256 of every record's canonical JSON, in import order
+    built: int = 0  # rows built in this run
+    reused: int = 0  # rows taken from the store
+    digest: str = ""  # sha256 of every record's canonical JSON, in import order
     hashes: dict[str, str] = field(default_factory=dict)  # patient_id → record hash
 
 
@@ -139,8 +168,9 @@ def _record_hash(record: dict) -> str:
     return hashlib.sha256(line.encode()).hexdigest()[:20]
 
 
-def ensure_rows(db_url: str, builder: RowBuilder, months: list[str],
-                progress: Callable[[int], None] | None = None) -> InputSummary:
+def ensure_rows(
+    db_url: str, builder: RowBuilder, months: list[str], progress: Callable[[int], None] | None = None
+) -> InputSummary:
     """Build and store the rows the store lacks (or holds for an older record) for `months`."""
     db_engine = open_db(db_url)
     summary = InputSummary()
@@ -215,8 +245,9 @@ def quarter_of(d: str) -> str:
     return f"{year}Q{(mon - 1) // 3 + 1}"
 
 
-def count_months(db_url: str, basis: str, months: list[str], hashes: dict[str, str],
-                 inds: tuple[Indicator, ...]) -> Counts:
+def count_months(
+    db_url: str, basis: str, months: list[str], hashes: dict[str, str], inds: tuple[Indicator, ...]
+) -> Counts:
     counts = Counts(Tally(inds))
     previous: dict[str, PatientMonth] = {}
     for month in months:
@@ -226,7 +257,11 @@ def count_months(db_url: str, basis: str, months: list[str], hashes: dict[str, s
         for row in iter_rows(db_url, basis, month, hashes):
             counts.tally.add(row, previous.get(row.patient_id))
             current[row.patient_id] = row
-            if cohort_q is not None and row.care_state is not None and quarter_of(row.enrolled_on) == cohort_q:
+            if (
+                cohort_q is not None
+                and row.care_state is not None
+                and quarter_of(row.enrolled_on) == cohort_q
+            ):
                 for scope in (("", ""), (row.institution, ""), (row.institution, row.team)):
                     cell = counts.cohorts.setdefault((cohort_q, scope), {})
                     cell[row.care_state] = cell.get(row.care_state, 0) + 1
@@ -238,8 +273,14 @@ def complications_of(builder: RowBuilder) -> list[tuple[str, str, str]]:
     return [(c.id, c.name, c.name_en or c.id) for c in builder.gset.screenings.complications]
 
 
-def prepare(db_url: str, guidelines: str, month: str, window: Window, provisional_calendar: bool,
-            progress: Callable[[int], None] | None = None) -> tuple[RowBuilder, InputSummary, Counts]:
+def prepare(
+    db_url: str,
+    guidelines: str,
+    month: str,
+    window: Window,
+    provisional_calendar: bool,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[RowBuilder, InputSummary, Counts]:
     """Build what is missing and count every indicator of the 12 months ending with `month`."""
     months = report_months(month)
     builder = RowBuilder(guidelines, months, provisional_calendar, window)
@@ -277,8 +318,17 @@ class PatientLine:
     reason: str
 
 
-def drill_down(db_url: str, guidelines: str, month: str, window: Window, provisional_calendar: bool,
-               code: str, which: str, team: str | None = None, institution: str | None = None) -> list[PatientLine]:
+def drill_down(
+    db_url: str,
+    guidelines: str,
+    month: str,
+    window: Window,
+    provisional_calendar: bool,
+    code: str,
+    which: str,
+    team: str | None = None,
+    institution: str | None = None,
+) -> list[PatientLine]:
     """The patients of `month` in the numerator, the denominator or the denominator but not the
     numerator (`which`) of indicator `code`, for one team or institution (or all), by patient_id."""
     from pathways.resident_id import mask_name
@@ -292,19 +342,31 @@ def drill_down(db_url: str, guidelines: str, month: str, window: Window, provisi
     previous = {r.patient_id: r for r in iter_rows(db_url, builder.basis.key, months[0], summary.hashes)}
     found: list[PatientMonth] = []
     for row in iter_rows(db_url, builder.basis.key, month, summary.hashes):
-        if (team is not None and row.team != team) or (institution is not None and row.institution != institution):
+        if (team is not None and row.team != team) or (
+            institution is not None and row.institution != institution
+        ):
             continue
         prev = previous.get(row.patient_id)
         num = bool(ind.numerator(row, prev))
         den = bool(ind.denominator(row, prev)) if ind.denominator is not None else num
-        if (which == "numerator" and num) or (which == "denominator" and den) or \
-                (which == "not-numerator" and den and not num):
+        if (
+            (which == "numerator" and num)
+            or (which == "denominator" and den)
+            or (which == "not-numerator" and den and not num)
+        ):
             found.append(row)
     db_engine = open_db(db_url)
     try:
         names = names_of(db_engine, [r.patient_id for r in found])
     finally:
         db_engine.dispose()
-    return [PatientLine(r.patient_id, mask_name(names.get(r.patient_id)), r.institution, r.team,
-                        ind.reason(r) if ind.reason is not None else "")
-            for r in found]
+    return [
+        PatientLine(
+            r.patient_id,
+            mask_name(names.get(r.patient_id)),
+            r.institution,
+            r.team,
+            ind.reason(r) if ind.reason is not None else "",
+        )
+        for r in found
+    ]

@@ -20,8 +20,12 @@ from pathways.monthly import CARE_STATES, QcPolicy, Window
 from reports.csv_safe import SafeWriter
 from reports.indicators import ALL, Indicator, Tally, explain, rate, small
 
-_env = Environment(loader=PackageLoader("reports", "templates"), undefined=StrictUndefined,
-                   autoescape=select_autoescape(["html", "html.j2"]), keep_trailing_newline=True)
+_env = Environment(
+    loader=PackageLoader("reports", "templates"),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(["html", "html.j2"]),
+    keep_trailing_newline=True,
+)
 
 # the columns of the children table and the charts (codes of reports/indicators.py)
 CHILD_CODES = ("M01", "H01", "D01", "H02", "D02", "L02", "A01", "R01", "F01")
@@ -30,33 +34,94 @@ TARGET_CODES = ("H01", "D01")  # drawn with the 2030 target (qc_target_managed_p
 
 LABELS = {
     "zh": dict(
-        title="三高共管质控月报", month="月份", guideline="指南集", version="版本", as_of="截至日期",
-        window="统计窗口", input_hash="输入数据哈希", patients="患者档案数", generated="生成时间",
-        scope="范围", whole="全部", indicators="指标", code="代码", name="指标名称", num="分子", den="分母",
-        value="值", target="目标", explanation="计算", children="下级单位", rank="排名", score="得分",
-        grade="等级", trends="近12个月趋势", care="患者管理状态（每月）", cohort="季度队列（Q季度新登记，Q+1季度末状态）",
-        quarter="登记季度", quality="数据质量", external="对外版：少于5人的单元格显示为“<5”",
-        internal="内部版：含小单元格，勿外传", institution="机构", team="团队", none="无",
-        ytd="年初至今（1月1日至月末）", rolling12="滚动12个月（含本月）", target_line="2030年目标",
+        title="三高共管质控月报",
+        month="月份",
+        guideline="指南集",
+        version="版本",
+        as_of="截至日期",
+        window="统计窗口",
+        input_hash="输入数据哈希",
+        patients="患者档案数",
+        generated="生成时间",
+        scope="范围",
+        whole="全部",
+        indicators="指标",
+        code="代码",
+        name="指标名称",
+        num="分子",
+        den="分母",
+        value="值",
+        target="目标",
+        explanation="计算",
+        children="下级单位",
+        rank="排名",
+        score="得分",
+        grade="等级",
+        trends="近12个月趋势",
+        care="患者管理状态（每月）",
+        cohort="季度队列（Q季度新登记，Q+1季度末状态）",
+        quarter="登记季度",
+        quality="数据质量",
+        external="对外版：少于5人的单元格显示为“<5”",
+        internal="内部版：含小单元格，勿外传",
+        institution="机构",
+        team="团队",
+        none="无",
+        ytd="年初至今（1月1日至月末）",
+        rolling12="滚动12个月（含本月）",
+        target_line="2030年目标",
         masked="本报告不含姓名与身份证号",
     ),
     "en": dict(
-        title="Monthly quality-control report", month="Month", guideline="Guideline set", version="Version",
-        as_of="As of", window="Window", input_hash="Input data hash", patients="Patient records",
-        generated="Generated", scope="Scope", whole="All", indicators="Indicators", code="Code", name="Indicator",
-        num="Numerator", den="Denominator", value="Value", target="Target", explanation="Calculation",
-        children="Units below", rank="Rank", score="Score", grade="Grade", trends="12-month trends",
-        care="Care state of patients (monthly)", cohort="Quarterly cohorts (enrolled in Q, state at the end of Q+1)",
-        quarter="Enrolled", quality="Data quality", external="External: cells under 5 shown as \"<5\"",
-        internal="Internal: small cells included, do not send out", institution="Institution", team="Team",
-        none="none", ytd="year to date (1 January to the month end)",
-        rolling12="rolling 12 months (this month included)", target_line="2030 target",
+        title="Monthly quality-control report",
+        month="Month",
+        guideline="Guideline set",
+        version="Version",
+        as_of="As of",
+        window="Window",
+        input_hash="Input data hash",
+        patients="Patient records",
+        generated="Generated",
+        scope="Scope",
+        whole="All",
+        indicators="Indicators",
+        code="Code",
+        name="Indicator",
+        num="Numerator",
+        den="Denominator",
+        value="Value",
+        target="Target",
+        explanation="Calculation",
+        children="Units below",
+        rank="Rank",
+        score="Score",
+        grade="Grade",
+        trends="12-month trends",
+        care="Care state of patients (monthly)",
+        cohort="Quarterly cohorts (enrolled in Q, state at the end of Q+1)",
+        quarter="Enrolled",
+        quality="Data quality",
+        external='External: cells under 5 shown as "<5"',
+        internal="Internal: small cells included, do not send out",
+        institution="Institution",
+        team="Team",
+        none="none",
+        ytd="year to date (1 January to the month end)",
+        rolling12="rolling 12 months (this month included)",
+        target_line="2030 target",
         masked="No names or resident IDs in this report",
     ),
 }
 
-CARE_COLORS = {"died": "#6b6b6b", "moved_out": "#a0a0a0", "new": "#8fb7e0", "lost": "#d9534f",
-               "no_reading": "#f0ad4e", "controlled": "#3c9a5f", "uncontrolled": "#e07b39"}
+CARE_COLORS = {
+    "died": "#6b6b6b",
+    "moved_out": "#a0a0a0",
+    "new": "#8fb7e0",
+    "lost": "#d9534f",
+    "no_reading": "#f0ad4e",
+    "controlled": "#3c9a5f",
+    "uncontrolled": "#e07b39",
+}
 
 
 class ReportHeader(BaseModel):
@@ -77,7 +142,7 @@ class IndicatorRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     code: str = Field(description="stable indicator code")
     name: str = Field(description="indicator name in the report language")
-    num: str = Field(description="numerator, formatted (\"<5\" when suppressed)")
+    num: str = Field(description='numerator, formatted ("<5" when suppressed)')
     den: str = Field(description="denominator, formatted; empty for a count")
     value: str = Field(description="per cent with one decimal, or the count")
     target: str = Field(description="the configured target, if any")
@@ -159,10 +224,23 @@ def score_of(tally: Tally, month: str, scope: tuple[str, str], policy: QcPolicy)
     return score, grade
 
 
-def build_context(tally: Tally, cohorts: dict, month: str, months: Sequence[str], policy: QcPolicy,
-                  gset_name: str, gset_version: str, input_hash: str, patients: int, generated_at: str,
-                  window: Window, by: str = "institution", institution: str | None = None,
-                  external: bool = False, lang: str = "zh") -> MonthlyContext:
+def build_context(
+    tally: Tally,
+    cohorts: dict,
+    month: str,
+    months: Sequence[str],
+    policy: QcPolicy,
+    gset_name: str,
+    gset_version: str,
+    input_hash: str,
+    patients: int,
+    generated_at: str,
+    window: Window,
+    by: str = "institution",
+    institution: str | None = None,
+    external: bool = False,
+    lang: str = "zh",
+) -> MonthlyContext:
     labels = LABELS[lang]
     limit = policy.small_cell
     scope = (institution, "") if institution else ALL
@@ -175,11 +253,18 @@ def build_context(tally: Tally, cohorts: dict, month: str, months: Sequence[str]
         expl = explain(ind, num, den, lang)
         if external and (small(num, limit) or small(den, limit)):
             expl = f"{ind.code} {ind.name(lang)} = <{limit}"
-        rows.append(IndicatorRow(
-            code=ind.code, name=ind.name(lang), num=shown_num,
-            den="" if ind.denominator is None else _fmt_count(den, external, limit),
-            value=_fmt_value(ind, num, den, external, limit),
-            target="" if target is None else f"≥{target:g}%", explanation=expl, group=ind.group))
+        rows.append(
+            IndicatorRow(
+                code=ind.code,
+                name=ind.name(lang),
+                num=shown_num,
+                den="" if ind.denominator is None else _fmt_count(den, external, limit),
+                value=_fmt_value(ind, num, den, external, limit),
+                target="" if target is None else f"≥{target:g}%",
+                explanation=expl,
+                group=ind.group,
+            )
+        )
 
     scopes = tally.scopes(month)
     if institution:
@@ -195,36 +280,73 @@ def build_context(tally: Tally, cohorts: dict, month: str, months: Sequence[str]
         cells = tuple(_fmt_value(codes[c], *tally.get(month, kid, c), external, limit) for c in CHILD_CODES)
         ranked.append((-score, name, cells, score, grade))
     ranked.sort()
-    children = tuple(ChildRow(rank=i, name=name or labels["none"], cells=cells, score=f"{score:.1f}", grade=grade)
-                     for i, (_neg, name, cells, score, grade) in enumerate(ranked, start=1))
+    children = tuple(
+        ChildRow(rank=i, name=name or labels["none"], cells=cells, score=f"{score:.1f}", grade=grade)
+        for i, (_neg, name, cells, score, grade) in enumerate(ranked, start=1)
+    )
 
-    charts = [Chart(title=codes[c].name(lang), svg=line_chart(
-        [rate(*tally.get(m, scope, c)) for m in months], months,
-        policy.target_managed_pct if c in TARGET_CODES else None, labels["target_line"]))
-        for c in TREND_CODES]
+    charts = [
+        Chart(
+            title=codes[c].name(lang),
+            svg=line_chart(
+                [rate(*tally.get(m, scope, c)) for m in months],
+                months,
+                policy.target_managed_pct if c in TARGET_CODES else None,
+                labels["target_line"],
+            ),
+        )
+        for c in TREND_CODES
+    ]
     care_codes = [i.code for i in tally.inds if i.group == "care"]
-    charts.append(Chart(title=labels["care"], svg=stacked_bars(
-        [[tally.get(m, scope, c)[0] for c in care_codes] for m in months], months,
-        [CARE_COLORS[s.value] for s in CARE_STATES])))
+    charts.append(
+        Chart(
+            title=labels["care"],
+            svg=stacked_bars(
+                [[tally.get(m, scope, c)[0] for c in care_codes] for m in months],
+                months,
+                [CARE_COLORS[s.value] for s in CARE_STATES],
+            ),
+        )
+    )
 
     cohort_rows = []
     for (quarter, cscope), states in sorted(cohorts.items()):
         if cscope != scope:
             continue
         total = sum(states.values())
-        cohort_rows.append(CohortRow(quarter=quarter, total=_fmt_count(total, external, limit), cells=tuple(
-            _fmt_count(states.get(s.value, 0), external, limit) for s in CARE_STATES)))
+        cohort_rows.append(
+            CohortRow(
+                quarter=quarter,
+                total=_fmt_count(total, external, limit),
+                cells=tuple(_fmt_count(states.get(s.value, 0), external, limit) for s in CARE_STATES),
+            )
+        )
 
     header = ReportHeader(
-        month=month, scope=institution or labels["whole"], guideline_set=gset_name,
-        guideline_version=gset_version, as_of=month_end_iso(month), window=labels[str(window)],
-        input_hash=input_hash, patients=patients, generated_at=generated_at, external=external)
+        month=month,
+        scope=institution or labels["whole"],
+        guideline_set=gset_name,
+        guideline_version=gset_version,
+        as_of=month_end_iso(month),
+        window=labels[str(window)],
+        input_hash=input_hash,
+        patients=patients,
+        generated_at=generated_at,
+        external=external,
+    )
     return MonthlyContext(
-        lang=lang, labels=labels, header=header, rows=tuple(rows),
+        lang=lang,
+        labels=labels,
+        header=header,
+        rows=tuple(rows),
         child_label=labels["team"] if (institution or by == "team") else labels["institution"],
-        child_columns=tuple(codes[c].name(lang) for c in CHILD_CODES), children=children,
-        charts=tuple(charts), care_states=tuple(codes[c].name(lang) for c in care_codes),
-        care_colors=tuple(CARE_COLORS[s.value] for s in CARE_STATES), cohorts=tuple(cohort_rows))
+        child_columns=tuple(codes[c].name(lang) for c in CHILD_CODES),
+        children=children,
+        charts=tuple(charts),
+        care_states=tuple(codes[c].name(lang) for c in care_codes),
+        care_colors=tuple(CARE_COLORS[s.value] for s in CARE_STATES),
+        cohorts=tuple(cohort_rows),
+    )
 
 
 def month_end_iso(month: str) -> str:
@@ -249,25 +371,37 @@ def _y(pct: float) -> float:
 def _axes(months: Sequence[str]) -> list[str]:
     parts = [f'<line x1="{_L}" y1="{_y(0):.1f}" x2="{_W - _R}" y2="{_y(0):.1f}" stroke="#999"/>']
     for pct in (0, 50, 100):
-        parts.append(f'<text x="{_L - 4}" y="{_y(pct) + 4:.1f}" font-size="10" text-anchor="end">{pct}%</text>')
+        parts.append(
+            f'<text x="{_L - 4}" y="{_y(pct) + 4:.1f}" font-size="10" text-anchor="end">{pct}%</text>'
+        )
         parts.append(f'<line x1="{_L}" y1="{_y(pct):.1f}" x2="{_W - _R}" y2="{_y(pct):.1f}" stroke="#eee"/>')
     for i, m in enumerate(months):
-        parts.append(f'<text x="{_x(i, len(months)):.1f}" y="{_H - 8}" font-size="9" '
-                     f'text-anchor="middle">{html.escape(m[5:7])}</text>')
+        parts.append(
+            f'<text x="{_x(i, len(months)):.1f}" y="{_H - 8}" font-size="9" '
+            f'text-anchor="middle">{html.escape(m[5:7])}</text>'
+        )
     return parts
 
 
-def line_chart(values: Sequence[float | None], months: Sequence[str], target: float | None,
-               target_label: str) -> str:
+def line_chart(
+    values: Sequence[float | None], months: Sequence[str], target: float | None, target_label: str
+) -> str:
     """A 12-month line of per-cent values (gaps where there were no patients), with the target
     as a dashed red line."""
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
-             f'role="img">', *_axes(months)]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
+        f'role="img">',
+        *_axes(months),
+    ]
     if target is not None:
-        parts.append(f'<line class="target" x1="{_L}" y1="{_y(target):.1f}" x2="{_W - _R}" y2="{_y(target):.1f}" '
-                     f'stroke="#d62728" stroke-dasharray="5,3" stroke-width="1.5"/>')
-        parts.append(f'<text x="{_W - _R}" y="{_y(target) - 3:.1f}" font-size="9" fill="#d62728" '
-                     f'text-anchor="end">{html.escape(target_label)} {target:g}%</text>')
+        parts.append(
+            f'<line class="target" x1="{_L}" y1="{_y(target):.1f}" x2="{_W - _R}" y2="{_y(target):.1f}" '
+            f'stroke="#d62728" stroke-dasharray="5,3" stroke-width="1.5"/>'
+        )
+        parts.append(
+            f'<text x="{_W - _R}" y="{_y(target) - 3:.1f}" font-size="9" fill="#d62728" '
+            f'text-anchor="end">{html.escape(target_label)} {target:g}%</text>'
+        )
     segment: list[str] = []
     segments = []
     for i, v in enumerate(values):
@@ -280,20 +414,27 @@ def line_chart(values: Sequence[float | None], months: Sequence[str], target: fl
     if segment:
         segments.append(segment)
     for seg in segments:
-        parts.append(f'<polyline class="series" points="{" ".join(seg)}" fill="none" stroke="#1f5fa8" '
-                     f'stroke-width="2.5"/>')
+        parts.append(
+            f'<polyline class="series" points="{" ".join(seg)}" fill="none" stroke="#1f5fa8" '
+            f'stroke-width="2.5"/>'
+        )
     for i, v in enumerate(values):
         if v is not None:
-            parts.append(f'<circle cx="{_x(i, len(values)):.1f}" cy="{_y(v):.1f}" r="3" fill="#1f5fa8">'
-                         f'<title>{html.escape(months[i])}: {v:.1f}%</title></circle>')
+            parts.append(
+                f'<circle cx="{_x(i, len(values)):.1f}" cy="{_y(v):.1f}" r="3" fill="#1f5fa8">'
+                f"<title>{html.escape(months[i])}: {v:.1f}%</title></circle>"
+            )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def stacked_bars(counts: Sequence[Sequence[int]], months: Sequence[str], colors: Sequence[str]) -> str:
     """One bar per month, its care states stacked as shares of 100 %."""
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
-             f'role="img">', *_axes(months)]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
+        f'role="img">',
+        *_axes(months),
+    ]
     n = len(months)
     width = (_W - _L - _R) / max(n, 1) * 0.6
     for i, row in enumerate(counts):
@@ -306,8 +447,10 @@ def stacked_bars(counts: Sequence[Sequence[int]], months: Sequence[str], colors:
                 continue
             share = 100 * count / total
             top = bottom + share
-            parts.append(f'<rect x="{_x(i, n) - width / 2:.1f}" y="{_y(top):.1f}" width="{width:.1f}" '
-                         f'height="{_y(bottom) - _y(top):.1f}" fill="{color}"/>')
+            parts.append(
+                f'<rect x="{_x(i, n) - width / 2:.1f}" y="{_y(top):.1f}" width="{width:.1f}" '
+                f'height="{_y(bottom) - _y(top):.1f}" fill="{color}"/>'
+            )
             bottom = top
     parts.append("</svg>")
     return "".join(parts)
@@ -322,13 +465,33 @@ def render_html(ctx: MonthlyContext) -> str:
 
 CSV_HEADERS = {
     "zh": ("指标代码", "指标名称", "机构", "团队", "月份", "分子", "分母", "值(%)", "窗口", "指南集", "版本"),
-    "en": ("code", "indicator", "institution", "team", "month", "numerator", "denominator", "value_pct",
-           "window", "guideline_set", "guideline_version"),
+    "en": (
+        "code",
+        "indicator",
+        "institution",
+        "team",
+        "month",
+        "numerator",
+        "denominator",
+        "value_pct",
+        "window",
+        "guideline_set",
+        "guideline_version",
+    ),
 }
 
 
-def write_csv(tally: Tally, months: Sequence[str], out: TextIO, window: Window, gset_name: str,
-              gset_version: str, small_cell: int, external: bool = False, lang: str = "zh") -> int:
+def write_csv(
+    tally: Tally,
+    months: Sequence[str],
+    out: TextIO,
+    window: Window,
+    gset_name: str,
+    gset_version: str,
+    small_cell: int,
+    external: bool = False,
+    lang: str = "zh",
+) -> int:
     """Every indicator value of every month and scope (whole roster: institution and team empty;
     an institution: team empty), sorted by month, institution, team, indicator order."""
     writer = SafeWriter(out, lineterminator="\n")
@@ -339,15 +502,27 @@ def write_csv(tally: Tally, months: Sequence[str], out: TextIO, window: Window, 
         for scope in tally.scopes(month):
             for ind in sorted(tally.inds, key=lambda i: order[i.code]):
                 num, den = tally.get(month, scope, ind.code)
+                if not (num or den) and ind.denominator is not None:
+                    continue  # no patient in the denominator: no value
                 hide = external and (small(num, small_cell) or small(den, small_cell))
                 value = rate(num, den) if ind.denominator is not None else None
-                writer.writerow([
-                    ind.code, ind.name(lang), scope[0], scope[1], month,
-                    f"<{small_cell}" if external and small(num, small_cell) else num,
-                    "" if ind.denominator is None else (f"<{small_cell}" if external and small(den, small_cell)
-                                                        else den),
-                    "" if value is None or hide else f"{value:.1f}",
-                    str(window), gset_name, gset_version])
+                writer.writerow(
+                    [
+                        ind.code,
+                        ind.name(lang),
+                        scope[0],
+                        scope[1],
+                        month,
+                        f"<{small_cell}" if external and small(num, small_cell) else num,
+                        ""
+                        if ind.denominator is None
+                        else (f"<{small_cell}" if external and small(den, small_cell) else den),
+                        "" if value is None or hide else f"{value:.1f}",
+                        str(window),
+                        gset_name,
+                        gset_version,
+                    ]
+                )
                 count += 1
     return count
 
@@ -358,24 +533,54 @@ def print_summary(ctx: MonthlyContext, console, width: int = 80) -> None:
     from rich.table import Table
 
     lab, h = ctx.labels, ctx.header
-    console.print(f"[bold]{lab['title']}[/] {h.month}  {h.scope}  {h.guideline_set} {h.guideline_version}  "
-                  f"{lab['window']}: {h.window}", highlight=False)
+    console.print(
+        f"[bold]{lab['title']}[/] {h.month}  {h.scope}  {h.guideline_set} {h.guideline_version}  "
+        f"{lab['window']}: {h.window}",
+        highlight=False,
+    )
     table = Table(show_edge=False, pad_edge=False, width=min(width, console.width))
-    for col, justify in ((lab["code"], "left"), (lab["name"], "left"), (lab["num"], "right"),
-                         (lab["den"], "right"), (lab["value"], "right"), (lab["target"], "right")):
+    for col, justify in (
+        (lab["code"], "left"),
+        (lab["name"], "left"),
+        (lab["num"], "right"),
+        (lab["den"], "right"),
+        (lab["value"], "right"),
+        (lab["target"], "right"),
+    ):
         table.add_column(col, justify=justify, no_wrap=True)
     for row in ctx.rows:
         if row.group in ("core", "screening"):
             table.add_row(row.code, row.name, row.num, row.den, row.value, row.target)
     console.print(table)
     if ctx.children:
-        kids = Table(title=f"{ctx.child_label} ({lab['rank']})", title_justify="left", show_edge=False,
-                     pad_edge=False, width=min(width, console.width))
-        for col in (lab["rank"], ctx.child_label, ctx.child_columns[1], ctx.child_columns[3], lab["score"],
-                    lab["grade"]):
+        kids = Table(
+            title=f"{ctx.child_label} ({lab['rank']})",
+            title_justify="left",
+            show_edge=False,
+            pad_edge=False,
+            width=min(width, console.width),
+        )
+        for col in (
+            lab["rank"],
+            ctx.child_label,
+            ctx.child_columns[1],
+            ctx.child_columns[3],
+            lab["score"],
+            lab["grade"],
+        ):
             kids.add_column(col, no_wrap=True)
         for kid in ctx.children[:10]:
             kids.add_row(str(kid.rank), kid.name, kid.cells[1], kid.cells[3], kid.score, kid.grade)
         console.print(kids)
-    console.print(f"{lab['input_hash']}: {h.input_hash[:16]}…  {lab['as_of']}: {h.as_of}  "
-                  f"{lab['external'] if h.external else lab['internal']}", highlight=False)
+    console.print(
+        f"{lab['input_hash']}: {h.input_hash[:16]}…  {lab['as_of']}: {h.as_of}  "
+        f"{lab['external'] if h.external else lab['internal']}",
+        highlight=False,
+    )
+
+
+def write_pdf(ctx: MonthlyContext, path) -> None:
+    """The same page as the HTML, as an A4 PDF with Chinese glyphs embedded (reports/pdf.py)."""
+    from reports.pdf import html_to_pdf
+
+    path.write_bytes(html_to_pdf(render_html(ctx)))

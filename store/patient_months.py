@@ -21,9 +21,10 @@ def stored_hashes(db_engine: Engine, basis: str, patient_ids: Sequence[str]) -> 
     out: dict[tuple[str, str], str] = {}
     with db_engine.connect() as conn:
         for i in range(0, len(patient_ids), _CHUNK):
-            ids = patient_ids[i:i + _CHUNK]
+            ids = patient_ids[i : i + _CHUNK]
             query = select(_T.c.patient_id, _T.c.month, _T.c.record_hash).where(
-                _T.c.basis == basis, _T.c.patient_id.in_(ids))
+                _T.c.basis == basis, _T.c.patient_id.in_(ids)
+            )
             for pid, month, record_hash in conn.execute(query):
                 out[(pid, month)] = record_hash
     return out
@@ -40,17 +41,28 @@ def save_rows(db_engine: Engine, basis: str, rows: Sequence[tuple[str, str, str,
     with db_engine.begin() as conn:
         for month, ids in by_month.items():
             for i in range(0, len(ids), _CHUNK):
-                conn.execute(delete(_T).where(_T.c.basis == basis, _T.c.month == month,
-                                              _T.c.patient_id.in_(ids[i:i + _CHUNK])))
-        conn.execute(insert(_T), [dict(patient_id=pid, month=month, basis=basis, record_hash=h, payload=p)
-                                  for pid, month, h, p in rows])
+                conn.execute(
+                    delete(_T).where(
+                        _T.c.basis == basis, _T.c.month == month, _T.c.patient_id.in_(ids[i : i + _CHUNK])
+                    )
+                )
+        conn.execute(
+            insert(_T),
+            [
+                dict(patient_id=pid, month=month, basis=basis, record_hash=h, payload=p)
+                for pid, month, h, p in rows
+            ],
+        )
 
 
 def iter_month(db_engine: Engine, basis: str, month: str) -> Iterator[tuple[str, str, bytes]]:
     """(patient_id, record_hash, payload) of every row stored for `month`, by patient_id."""
     with db_engine.connect() as conn:
-        query = (select(_T.c.patient_id, _T.c.record_hash, _T.c.payload)
-                 .where(_T.c.basis == basis, _T.c.month == month).order_by(_T.c.patient_id))
+        query = (
+            select(_T.c.patient_id, _T.c.record_hash, _T.c.payload)
+            .where(_T.c.basis == basis, _T.c.month == month)
+            .order_by(_T.c.patient_id)
+        )
         yield from conn.execution_options(yield_per=2000).execute(query)
 
 
@@ -63,6 +75,7 @@ def names_of(db_engine: Engine, patient_ids: Sequence[str]) -> dict[str, str | N
     with db_engine.connect() as conn:
         for i in range(0, len(patient_ids), _CHUNK):
             query = select(table.c.patient_id, table.c.name).where(
-                table.c.patient_id.in_(patient_ids[i:i + _CHUNK]))
+                table.c.patient_id.in_(patient_ids[i : i + _CHUNK])
+            )
             out.update(dict(conn.execute(query).all()))
     return out
