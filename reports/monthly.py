@@ -75,11 +75,10 @@ class RowBuilder:
         self, guidelines: str, months: list[str], provisional_calendar: bool, window: Window
     ) -> None:
         self.gset = load_set(guidelines)
-        years = {window_bounds(m, window)[0].year for m in months} | {month_end(m).year for m in months}
-        years |= {max(years) + 1}
-        self.calendar = load_calendar(
-            set(range(min(years) - 1, max(years) + 1)), provisional=provisional_calendar
-        )
+        # care_state counts follow-ups from the visit before the month (or enrolment): any past year
+        # the sources cover; the window years, the year after and the report year are required
+        last = max(month_end(m).year for m in months) + 1
+        self.calendar = load_calendar(range(last - 20, last + 1), provisional=provisional_calendar)
         self.assessor = Assessor(self.gset, self.calendar)
         params = {name: p.value for name, p in self.gset.parameters.items()}
         limits = plausible_limits()["visits"]
