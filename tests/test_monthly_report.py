@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -74,7 +74,7 @@ ROSTER = [
 def db(tmp_path) -> str:
     roster = write_jsonl(tmp_path / "roster.jsonl", ROSTER)
     url = f"sqlite:///{tmp_path / 'sangao.db'}"
-    report = store.import_files([roster], url, datetime(2026, 12, 1).date())
+    report = store.import_files([roster], url, date(2026, 12, 1))
     assert report.ok
     return str(tmp_path / "sangao.db")
 
@@ -203,7 +203,7 @@ def test_stored_rows_are_reused_and_a_changed_record_is_recomputed(db, tmp_path)
         else r
         for r in ROSTER
     ]
-    store.import_files([write_jsonl(tmp_path / "r2.jsonl", changed)], url, datetime(2026, 12, 1).date())
+    store.import_files([write_jsonl(tmp_path / "r2.jsonl", changed)], url, date(2026, 12, 1))
     _, third, counts = prepare(url, "national-default", MONTH, Window.YTD, True)
     assert (third.built, third.reused) == (12, 8 * 12)
     assert third.digest != first.digest
