@@ -158,38 +158,67 @@ class InputSummary:
     patients: int = 0
     built: int = 0  # rows built in this run
     reused: int = 0  # rows taken from the store
-    digest: str = ""  # sha256 of every record's canonical JSON, in import order
-    hashes: dict[str, str] = field(default_factory=dict)  # patient_id → record hash
+    digest: str = ""  # sha256 over every record's hash, in import order
+    months: tuple[str, ...] = ()
+    # patient_id → the 8-byte hashes of the record as known at each month end, concatenated in
+    # `months` order (bytes, not strings: 100,000 patients × 12 months stay small)
+    hashes: dict[str, bytes] = field(default_factory=dict)
+
+    def month_hash(self, patient_id: str, month: str) -> str | None:
+        packed = self.hashes.get(patient_id)
+        if packed is None or month not in self.months:
+            return None
+        i = self.months.index(month)
+        return packed[8 * i : 8 * i + 8].hex()
 
 
-def _record_hash(record: dict) -> str:
-    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return hashlib.sha256(line.encode()).hexdigest()[:20]
+_DATED = ("visits", "labs", "screenings", "referrals")
+_canonical = msgspec.json.Encoder(order="sorted").encode
+
+
+def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
+    """(the 8-byte hashes of the record as known at the end of each month, concatenated; the hash
+    of the whole record). A row of month M reads nothing dated after M's end, so a visit added
+    in December leaves November's hash, and November's stored row, as they were."""
+    h = hashlib.sha256(_canonical({k: v for k, v in record.items() if k not in _DATED}))
+    items = sorted((item["date"], name, _canonical(item)) for name in _DATED for item in record.get(name, ()))
+    packed, i = [], 0
+    for month in months:
+        end = month_end(month).isoformat()
+        while i < len(items) and items[i][0] <= end:
+            h.update(items[i][1].encode() + items[i][2])
+            i += 1
+        packed.append(h.copy().digest()[:8])
+    for _d, name, data in items[i:]:
+        h.update(name.encode() + data)
+    return b"".join(packed), h.digest()
 
 
 def ensure_rows(
     db_url: str, builder: RowBuilder, months: list[str], progress: Callable[[int], None] | None = None
 ) -> InputSummary:
-    """Build and store the rows the store lacks (or holds for an older record) for `months`."""
+    """Build and store the rows of `months` the store lacks, or holds for a record that has
+    changed up to that month's end; count what was built and reused."""
     db_engine = open_db(db_url)
-    summary = InputSummary()
+    summary = InputSummary(months=tuple(months))
     total = hashlib.sha256()
     basis = builder.basis.key
     try:
-        batch: list[tuple[dict, str]] = []
+        batch: list[dict] = []
 
         def flush() -> None:
-            have = stored_hashes(db_engine, basis, [r["patient_id"] for r, _ in batch])
+            have = stored_hashes(db_engine, basis, [r["patient_id"] for r in batch])
             out = []
-            for record, rhash in batch:
+            for record in batch:
                 pid = record["patient_id"]
-                missing = [m for m in months if have.get((pid, m)) != rhash]
+                wanted = {m: summary.month_hash(pid, m) for m in months}
+                missing = [m for m in months if have.get((pid, m)) != wanted[m]]
                 summary.reused += len(months) - len(missing)
                 if not missing:
                     continue
                 patient = Patient.model_validate(record)
                 for row in builder.rows(patient, missing):
-                    out.append((pid, row.month, rhash, _encode(row)))
+                    out.append((pid, row.month, wanted[row.month], _encode(row)))
             summary.built += len(out)
             save_rows(db_engine, basis, out)
             batch.clear()
@@ -197,11 +226,11 @@ def ensure_rows(
                 progress(summary.patients)
 
         for record in iter_records(db_engine):
-            rhash = _record_hash(record)
-            total.update(rhash.encode())
-            summary.hashes[record["patient_id"]] = rhash
+            packed, whole = record_hashes(record, months)
+            total.update(whole)
+            summary.hashes[record["patient_id"]] = packed
             summary.patients += 1
-            batch.append((record, rhash))
+            batch.append(record)
             if len(batch) >= BATCH:
                 flush()
         if batch:
@@ -217,13 +246,13 @@ def report_months(month: str) -> list[str]:
     return [shift_month(month, i) for i in range(-(TREND_MONTHS - 1), 1)]
 
 
-def iter_rows(db_url: str, basis: str, month: str, hashes: dict[str, str]) -> Iterator[PatientMonth]:
+def iter_rows(db_url: str, basis: str, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
     """The stored rows of `month` for the current records (a row of an older record, or of a
     patient no longer in the roster, is skipped), by patient_id."""
     db_engine = open_db(db_url)
     try:
         for pid, rhash, payload in iter_month(db_engine, basis, month):
-            if hashes.get(pid) == rhash:
+            if summary.month_hash(pid, month) == rhash:
                 yield _decode(payload)
     finally:
         db_engine.dispose()
@@ -245,7 +274,7 @@ def quarter_of(d: str) -> str:
 
 
 def count_months(
-    db_url: str, basis: str, months: list[str], hashes: dict[str, str], inds: tuple[Indicator, ...]
+    db_url: str, basis: str, months: list[str], summary: InputSummary, inds: tuple[Indicator, ...]
 ) -> Counts:
     counts = Counts(Tally(inds))
     previous: dict[str, PatientMonth] = {}
@@ -253,7 +282,7 @@ def count_months(
         current: dict[str, PatientMonth] = {}
         quarter_end = int(month[5:7]) % 3 == 0
         cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
-        for row in iter_rows(db_url, basis, month, hashes):
+        for row in iter_rows(db_url, basis, month, summary):
             counts.tally.add(row, previous.get(row.patient_id))
             current[row.patient_id] = row
             if (
@@ -285,13 +314,13 @@ def prepare(
     builder = RowBuilder(guidelines, months, provisional_calendar, window)
     summary = ensure_rows(db_url, builder, months, progress)
     inds = indicators(complications_of(builder))
-    counts = count_months(db_url, builder.basis.key, months, summary.hashes, inds)
+    counts = count_months(db_url, builder.basis.key, months, summary, inds)
     return builder, summary, counts
 
 
 def month_rows(db_url: str, builder: RowBuilder, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
     """The rows of one month (for the drill-down), after ensure_rows."""
-    return iter_rows(db_url, builder.basis.key, month, summary.hashes)
+    return iter_rows(db_url, builder.basis.key, month, summary)
 
 
 def last_complete_month(as_of: date) -> str:
@@ -338,9 +367,9 @@ def drill_down(
     summary = ensure_rows(db_url, builder, months)
     inds = {i.code: i for i in indicators(complications_of(builder))}
     ind = inds[code]
-    previous = {r.patient_id: r for r in iter_rows(db_url, builder.basis.key, months[0], summary.hashes)}
+    previous = {r.patient_id: r for r in iter_rows(db_url, builder.basis.key, months[0], summary)}
     found: list[PatientMonth] = []
-    for row in iter_rows(db_url, builder.basis.key, month, summary.hashes):
+    for row in iter_rows(db_url, builder.basis.key, month, summary):
         if (team is not None and row.team != team) or (
             institution is not None and row.institution != institution
         ):
