@@ -285,7 +285,7 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
             f"K{i:02d}",
             care_zh[s.value],
             s.value.replace("_", " "),
-            lambda r, p, s=s: r.care_state == s.value,
+            lambda r, p, v=s.value: r.care_state == v,
             lambda r, p: r.care_state is not None,
             care_zh[s.value],
             "月末前已建档的全部患者",
@@ -348,32 +348,57 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
 ALL = ("", "")  # the scope key of the whole roster: (institution, team)
 
 
-@dataclass
 class Tally:
     """Numerator and denominator sums per (month, scope, indicator code). Scopes: the whole roster
-    ("", ""), each institution (inst, "") and each team (inst, team)."""
+    ("", ""), each institution (inst, "") and each team (inst, team). Rows are summed per team
+    (one vector of sums per month and team); institutions and the roster are rolled up from the
+    teams when first read."""
 
-    inds: tuple[Indicator, ...]
-    counts: dict[tuple[str, tuple[str, str], str], list[int]] = field(default_factory=dict)
+    def __init__(self, inds: tuple[Indicator, ...]) -> None:
+        self.inds = inds
+        self._index = {ind.code: i for i, ind in enumerate(inds)}
+        self._funcs = tuple((ind.numerator, ind.denominator) for ind in inds)
+        self._teams: dict[tuple[str, str, str], list[int]] = {}
+        self._rolled: dict[tuple[str, tuple[str, str]], list[int]] | None = None
 
     def add(self, row: PatientMonth, prev: PatientMonth | None) -> None:
-        scopes = (ALL, (row.institution, ""), (row.institution, row.team))
-        for ind in self.inds:
-            num = int(ind.numerator(row, prev))
-            den = int(ind.denominator(row, prev)) if ind.denominator is not None else num
-            if not (num or den):
-                continue
-            for scope in scopes:
-                cell = self.counts.setdefault((row.month, scope, ind.code), [0, 0])
-                cell[0] += num
-                cell[1] += den
+        key = (row.month, row.institution, row.team)
+        vec = self._teams.get(key)
+        if vec is None:
+            vec = self._teams[key] = [0] * (2 * len(self._funcs))
+        i = 0
+        for numerator, denominator in self._funcs:
+            num = numerator(row, prev)
+            if num:
+                vec[i] += num
+            den = num if denominator is None else denominator(row, prev)
+            if den:
+                vec[i + 1] += den
+            i += 2
+        self._rolled = None
+
+    def _sums(self) -> dict[tuple[str, tuple[str, str]], list[int]]:
+        if self._rolled is None:
+            rolled: dict[tuple[str, tuple[str, str]], list[int]] = {}
+            for (month, inst, team), vec in sorted(self._teams.items()):
+                if not any(vec):
+                    continue
+                for scope in (ALL, (inst, ""), (inst, team)):
+                    total = rolled.setdefault((month, scope), [0] * len(vec))
+                    for i, v in enumerate(vec):
+                        total[i] += v
+            self._rolled = rolled
+        return self._rolled
 
     def get(self, month: str, scope: tuple[str, str], code: str) -> tuple[int, int]:
-        num, den = self.counts.get((month, scope, code), (0, 0))
-        return num, den
+        vec = self._sums().get((month, scope))
+        if vec is None:
+            return 0, 0
+        i = 2 * self._index[code]
+        return int(vec[i]), int(vec[i + 1])
 
     def scopes(self, month: str) -> list[tuple[str, str]]:
-        return sorted({s for (m, s, _c) in self.counts if m == month})
+        return sorted(s for (m, s) in self._sums() if m == month)
 
 
 def rate(num: int, den: int) -> float | None:

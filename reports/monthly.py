@@ -42,7 +42,7 @@ from pathways.monthly import (
 from reports.indicators import Indicator, Tally, indicators
 from store.db import open_db
 from store.exporter import iter_records
-from store.patient_months import iter_month, save_rows, stored_hashes
+from store.patient_months import allow_writing_while_reading, iter_month, save_rows, stored_hashes
 from store.validation import plausible_limits
 
 TREND_MONTHS = 12
@@ -200,6 +200,7 @@ def ensure_rows(
     """Build and store the rows of `months` the store lacks, or holds for a record that has
     changed up to that month's end; count what was built and reused."""
     db_engine = open_db(db_url)
+    allow_writing_while_reading(db_engine)
     summary = InputSummary(months=tuple(months))
     total = hashlib.sha256()
     basis = builder.basis.key

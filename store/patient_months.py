@@ -79,3 +79,13 @@ def names_of(db_engine: Engine, patient_ids: Sequence[str]) -> dict[str, str | N
             )
             out.update(dict(conn.execute(query).all()))
     return out
+
+
+def allow_writing_while_reading(db_engine: Engine) -> None:
+    """Let the rows be saved while the roster is still being read from the same SQLite file (the
+    report streams patients in batches and stores each batch's rows): SQLite's write-ahead log lets
+    one writer commit beside an open reader. The mode is kept by the file; PostgreSQL needs nothing."""
+    if db_engine.dialect.name == "sqlite":
+        with db_engine.connect() as conn:
+            conn.exec_driver_sql("COMMIT")  # the begin listener opened a transaction; the pragma needs none
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
