@@ -28,6 +28,8 @@ roster_app = typer.Typer(no_args_is_help=True, help="Import, export and generate
 guidelines_app = typer.Typer(no_args_is_help=True, help="Check, test, diff and document guideline sets.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(guidelines_app, name="guidelines")
+report_app = typer.Typer(no_args_is_help=True, help="质控报表 Quality-control reports: the monthly report and its drill-down.")
+app.add_typer(report_app, name="report")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -770,6 +772,177 @@ def guidelines_diff(
     is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
     patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
     print_diff(diff_sets(old_a, new_a, patients, as_of), console)
+
+
+# ==== report ====================================================================================
+
+
+class WindowOpt(StrEnum):
+    ytd = "ytd"
+    rolling12 = "rolling12"
+
+
+class ByOpt(StrEnum):
+    institution = "institution"
+    team = "team"
+
+
+class InOpt(StrEnum):
+    numerator = "numerator"
+    denominator = "denominator"
+    not_numerator = "not-numerator"
+
+
+MonthOpt = Annotated[
+    str | None,
+    typer.Option("--month", metavar="YYYY-MM",
+                 help="report month (default: the last complete month at --as-of)"),
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="zh or en")]
+
+
+def _report_month(month: str | None, as_of: date | None) -> str:
+    import re
+
+    from reports.monthly import last_complete_month
+
+    if month is None:
+        return last_complete_month(as_of or _today())
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise typer.BadParameter(f"{month!r} is not a month; write YYYY-MM, e.g. 2026-11",
+                                 param_hint="--month")
+    return month
+
+
+def _check_db(db: str) -> str:
+    url = db_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise SangaoError.one("D030", f"no database at {url.removeprefix('sqlite:///')}",
+                              hint="import a roster first: sangao roster import FILE --db PATH")
+    return url
+
+
+@contextmanager
+def _rows_progress():
+    """"N patients read" on stderr while the patient-month rows are built (a terminal only)."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("患者月度状态", total=None)
+        yield lambda n: bar.update(task, description=f"患者月度状态：已读 {n:,} 名患者")
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: MonthOpt = None,
+    as_of: AsOf = None,
+    by: Annotated[ByOpt, typer.Option("--by", help="children table: institutions, or every team")] = (
+        ByOpt.institution),
+    institution: Annotated[str | None, typer.Option(
+        "--institution", help="report on one institution (children: its teams)")] = None,
+    db: Db = DEFAULT_DB,
+    out: Annotated[Path, typer.Option("--out", help="folder for the HTML, CSV and PDF files")] = Path("."),
+    window: Annotated[WindowOpt, typer.Option(
+        "--window", help="ytd: 1 January to the month end; rolling12: the 12 months ending with it")] = (
+        WindowOpt.ytd),
+    external: Annotated[bool, typer.Option("--external", help="for use outside the team: counts under 5 "
+                                                              "shown as <5")] = False,
+    lang: LangOpt = "zh",
+    guidelines: GuidelinesOpt = "national-default",
+    provisional_calendar: ProvisionalOpt = False,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also write the PDF")] = True,
+) -> None:
+    """质控月报: every indicator of the month (year to date by default) for the whole roster or one
+    institution, its institutions or teams ranked and scored, 12-month trends with the 2030 target,
+    quarterly cohorts and data quality. Writes monthly-YYYY-MM.html (self-contained), .csv (every
+    indicator value by code, institution, team and month) and .pdf, and prints a summary.
+
+    Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/
+    """
+    from pathways.monthly import Window
+    from reports import monthly as mr
+    from reports import monthly_output as mo
+
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("--lang is zh or en")
+    month = _report_month(month, as_of)
+    url = _check_db(db)
+    win = Window(window.value)
+    with _rows_progress() as progress:
+        builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional_calendar, progress)
+    months = mr.report_months(month)
+    generated = _now().isoformat(timespec="seconds")
+    ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
+                           builder.gset.version, summary.digest, summary.patients, generated, win,
+                           by=by.value, institution=institution, external=external, lang=lang)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"monthly-{month}" + (f"-{institution}" if institution else "") + ("-external" if external else "")
+    html_path, csv_path = out / f"{stem}.html", out / f"{stem}.csv"
+    html_path.write_text(mo.render_html(ctx), encoding="utf-8")
+    with csv_path.open("w", encoding="utf-8-sig", newline="") as f:
+        mo.write_csv(counts.tally, months, f, win, builder.gset.name, builder.gset.version,
+                     builder.policy.small_cell, external=external, lang=lang)
+    written = [html_path, csv_path]
+    if pdf:
+        pdf_path = out / f"{stem}.pdf"
+        mo.write_pdf(ctx, pdf_path)
+        written.append(pdf_path)
+    mo.print_summary(ctx, console)
+    err_console.print(("已写入 " if lang == "zh" else "wrote ") + "  ".join(str(p) for p in written),
+                      markup=False, highlight=False)
+
+
+@report_app.command("patients")
+def report_patients(
+    indicator: Annotated[str, typer.Option("--indicator", help="indicator code, e.g. H02 (血压控制率)")],
+    month: MonthOpt = None,
+    as_of: AsOf = None,
+    team: Annotated[str | None, typer.Option("--team", help="one team")] = None,
+    institution: Annotated[str | None, typer.Option("--institution", help="one institution")] = None,
+    which: Annotated[InOpt, typer.Option(
+        "--in", help="numerator, denominator, or denominator but not numerator (the patients to act on)")] = (
+        InOpt.not_numerator),
+    db: Db = DEFAULT_DB,
+    window: Annotated[WindowOpt, typer.Option("--window", help="ytd or rolling12")] = WindowOpt.ytd,
+    lang: LangOpt = "zh",
+    guidelines: GuidelinesOpt = "national-default",
+    provisional_calendar: ProvisionalOpt = False,
+) -> None:
+    """The patients behind an indicator value, with the reason for each (未控制, 不规范: n/m 次随访,
+    无读数), names masked.
+
+    Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11
+    """
+    from pathways.monthly import Window
+    from reports.monthly import drill_down
+
+    month = _report_month(month, as_of)
+    url = _check_db(db)
+    code = indicator.upper()
+    from reports.indicators import indicators
+
+    known = {i.code for i in indicators([(f"c{i}", "", "") for i in range(1, 10)])}
+    if code not in known:
+        raise typer.BadParameter(f"{indicator!r} is not an indicator code; codes: {', '.join(sorted(known))}",
+                                 param_hint="--indicator")
+    lines = drill_down(url, guidelines, month, Window(window.value), provisional_calendar, code, which.value,
+                       team=team, institution=institution)
+    from rich.table import Table
+
+    heads = ("患者编号", "姓名", "机构", "团队", "原因") if lang == "zh" else (
+        "patient_id", "name", "institution", "team", "reason")
+    table = Table(show_edge=False, pad_edge=False)
+    for h in heads:
+        table.add_column(h, overflow="fold")
+    for line in lines:
+        table.add_row(line.patient_id, line.name, line.institution, line.team, line.reason)
+    console.print(table)
+    err_console.print((f"{code} {month} {which.value}: {len(lines)} 名患者" if lang == "zh" else
+                       f"{code} {month} {which.value}: {len(lines)} patients"), markup=False, highlight=False)
 
 
 # ==== demo ======================================================================================

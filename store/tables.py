@@ -165,3 +165,18 @@ class AuditRow(SQLModel, table=True):
     who: str
     command: str
     patients: int
+
+
+class PatientMonthRow(SQLModel, table=True):
+    """One stored row of the monthly report's per-patient-per-month table (pathways/monthly.py),
+    kept so a 12-month trend reuses the months already computed (store/patient_months.py).
+    `basis` names what the row was computed with (guideline set@version, row version, window);
+    `record_hash` is the hash of the patient's record: a changed record is recomputed."""
+
+    __tablename__ = "patient_months"
+
+    patient_id: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # "2026-11"
+    basis: str = Field(primary_key=True)
+    record_hash: str
+    payload: bytes  # msgspec JSON of PatientMonth (array form)

@@ -1,0 +1,148 @@
+"""Time and peak memory of `sangao report monthly` on a generated roster with years of history.
+
+    .venv/bin/python bench/report_bench.py                     # 100,000 patients
+    .venv/bin/python bench/report_bench.py --patients 5000 --skip-cold
+
+Phases, each in a fresh process so its peak RSS is its own (one core):
+  cold     no stored rows: the 12 months of patient-month rows are built, then counted
+  monthly  the steady state: the 11 earlier months are stored (last month's run), the report
+           month is built, then all 12 are counted
+  warm     everything stored: a re-run only reads, hashes and counts
+  count-N  counting N stored months alone (N = 1, 6, 12): memory should not grow with N
+Numbers are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase(db: str, month: str, name: str) -> None:
+    """Run one phase in this process and print a JSON line of its numbers."""
+    from pathways.monthly import Window
+    from reports import monthly as mr
+    from reports.indicators import indicators
+
+    url = f"sqlite:///{db}"
+    started = time.perf_counter()
+    if name.startswith("count-"):
+        n = int(name.split("-")[1])
+        months = mr.report_months(month)
+        builder = mr.RowBuilder("national-default", months, True, Window.YTD)
+        summary = mr.ensure_rows(url, builder, months)
+        counted = time.perf_counter()
+        mr.count_months(
+            url, builder.basis.key, months[-n:], summary, indicators(mr.complications_of(builder))
+        )
+        print(
+            json.dumps(
+                {
+                    "phase": name,
+                    "seconds": round(time.perf_counter() - counted, 2),
+                    "peak_mb": round(_peak_mb(), 1),
+                }
+            )
+        )
+        return
+    if name == "monthly":
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM patient_months WHERE month = ?", (month,))
+    builder, summary, _counts = mr.prepare(url, "national-default", month, Window.YTD, True)
+    print(
+        json.dumps(
+            {
+                "phase": name,
+                "seconds": round(time.perf_counter() - started, 2),
+                "peak_mb": round(_peak_mb(), 1),
+                "rows_built": summary.built,
+                "rows_reused": summary.reused,
+                "patients": summary.patients,
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--as-of", default="2026-11-30", help="roster date; the report month is its month")
+    parser.add_argument("--skip-cold", action="store_true", help="build the stored rows without timing them")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    month = args.as_of[:7]
+    if args.phase:
+        phase(args.db, month, args.phase)
+        return
+
+    import store
+    from pathways.synthetic import generate_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="sangao-report-bench-") as tmp:
+        roster, db = Path(tmp) / "roster.jsonl", Path(tmp) / "bench.db"
+        started = time.perf_counter()
+        with roster.open("w", encoding="utf-8") as f:
+            for line in generate_jsonl(args.patients, args.seed, date.fromisoformat(args.as_of)):
+                f.write(line + "\n")
+        store.import_files([roster], f"sqlite:///{db}", date.fromisoformat(args.as_of))
+        took = time.perf_counter() - started
+        print(f"roster: {args.patients:,} patients generated and imported in {took:.1f} s")
+
+        def run(name: str) -> dict:
+            out = subprocess.run(
+                [sys.executable, __file__, "--phase", name, "--db", str(db), "--as-of", args.as_of],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            per = ""
+            if result.get("rows_built"):
+                per = f"  ({1e3 * result['seconds'] / result['rows_built']:.2f} ms per built row)"
+            print(
+                f"{name:>9}: {result['seconds']:8.1f} s  peak {result['peak_mb']:7.1f} MB  "
+                + (
+                    f"built {result.get('rows_built', 0):,} reused {result.get('rows_reused', 0):,}"
+                    if "rows_built" in result
+                    else ""
+                )
+                + per
+            )
+            return result
+
+        if args.skip_cold:
+            subprocess.run(
+                [sys.executable, __file__, "--phase", "cold", "--db", str(db), "--as-of", args.as_of],
+                capture_output=True,
+                check=True,
+            )
+        else:
+            run("cold")
+        run("monthly")
+        run("warm")
+        for n in (1, 6, 12):
+            run(f"count-{n}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,401 @@
+"""The monthly quality-control report: which patient-month rows it needs (12 months ending with the
+report month), building the missing ones (pathways/monthly.py, with the rules asked at each month
+end and the follow-up state from pathways/care_state.py), keeping them (store/patient_months.py),
+and counting every indicator of reports/indicators.py per month, institution and team into the
+typed context that reports/monthly_output.py renders as HTML, CSV, PDF and a terminal summary.
+
+Memory stays flat in the number of months: patients are read in batches once (the rows they lack
+are built and stored), then each month's stored rows are streamed through the tally; only the
+previous month's colours are held, for the transitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import msgspec
+
+from engine.assess import Assessed, Assessor
+from guidelines.calendar_loader import load_calendar
+from guidelines.loader import load_set
+from pathways import care_state as cs
+from pathways.models import Patient
+from pathways.monthly import (
+    ROW_VERSION,
+    CareFacts,
+    MonthEnd,
+    PatientMonth,
+    QcPolicy,
+    Window,
+    build_patient_month,
+    left_on,
+    month_end,
+    month_start,
+    shift_month,
+    window_bounds,
+)
+from reports.indicators import Indicator, Tally, indicators
+from store.db import open_db
+from store.exporter import iter_records
+from store.patient_months import allow_writing_while_reading, iter_month, save_rows, stored_hashes
+from store.validation import plausible_limits
+
+TREND_MONTHS = 12
+BATCH = 500
+
+_decode = msgspec.json.Decoder(PatientMonth).decode
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What the rows are computed with: the guideline set (its name, version and a hash of its
+    parameters, so an edited quality.yaml recomputes), the window and the row version."""
+
+    set_name: str
+    set_version: str
+    params_hash: str
+    window: Window
+
+    @property
+    def key(self) -> str:
+        return f"{self.set_name}@{self.set_version}#{self.params_hash}|{self.window}|v{ROW_VERSION}"
+
+
+class RowBuilder:
+    """Builds the PatientMonth rows of one patient for some months, asking the rules once per
+    day (assessments at visit anchors are shared between months)."""
+
+    def __init__(
+        self, guidelines: str, months: list[str], provisional_calendar: bool, window: Window
+    ) -> None:
+        self.gset = load_set(guidelines)
+        # care_state counts follow-ups from the visit before the month (or enrolment): any past year
+        # the sources cover; the window years, the year after and the report year are required
+        last = max(month_end(m).year for m in months) + 1
+        self.calendar = load_calendar(range(last - 20, last + 1), provisional=provisional_calendar)
+        self.assessor = Assessor(self.gset, self.calendar)
+        params = {name: p.value for name, p in self.gset.parameters.items()}
+        limits = plausible_limits()["visits"]
+        self.policy = QcPolicy.from_params(params, {f: (lim.min, lim.max) for f, lim in limits.items()})
+        self.window = window
+        color_days = {c: int(self.assessor._color_days(c)) for c in ("red", "yellow", "blue")}
+        self.schedule = cs.ScheduleRules.from_params(params, color_days)
+        self.complications = [
+            (c.id, [i.kind for i in c.items if i.listed]) for c in self.gset.screenings.complications
+        ]
+        digest = hashlib.sha256(
+            json.dumps(sorted((k, repr(v)) for k, v in params.items())).encode()
+        ).hexdigest()
+        self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window)
+
+    def rows(self, patient: Patient, months: list[str]) -> Iterator[PatientMonth]:
+        cache: dict[date, Assessed] = {}
+
+        def assessed(day: date) -> Assessed:
+            if day not in cache:
+                cache[day] = self.assessor.assess(patient, day)
+            return cache[day]
+
+        for month in months:
+            yield build_patient_month(
+                patient,
+                month,
+                self.policy,
+                self._month_end(patient, month, assessed),
+                self._care(patient, month, assessed),
+                self.window,
+            )
+
+    def _month_end(
+        self, patient: Patient, month: str, assessed: Callable[[date], Assessed]
+    ) -> MonthEnd | None:
+        start, end, _ = window_bounds(month, self.window)
+        gone = left_on(patient)
+        day = end if gone is None else min(end, gone - timedelta(days=1))
+        if day < start or day < patient.enrolled_on:
+            return None
+        a = assessed(day)
+        plans = a.evaluation.screening
+        eligible = {
+            cid: tuple(k for k in kinds if k in plans and plans[k].eligible)
+            for cid, kinds in self.complications
+        }
+        present = gone is None or gone > end
+        return MonthEnd(
+            color=str(a.assessment.color) if present else None,
+            tier=str(a.assessment.tier) if present else None,
+            ldl_control=str(a.assessment.control.ldl),
+            eligible=eligible,
+        )
+
+    def _care(self, patient: Patient, month: str, assessed: Callable[[date], Assessed]) -> CareFacts | None:
+        end = month_end(month)
+        gone = left_on(patient)
+        if patient.enrolled_on > end or (gone is not None and gone <= end):
+            return None
+        state = cs.care_state(
+            patient,
+            lambda p, day: assessed(day).assessment,
+            self.schedule,
+            self.calendar,
+            as_of=end,
+            start=month_start(month),
+            end=end,
+            history_events=False,
+        )
+        status = str(state.contacts[-1].status) if state.contacts else None
+        return CareFacts(follow_up=status, overdue=state.overdue_since() is not None, lost=state.lost)
+
+
+@dataclass
+class InputSummary:
+    patients: int = 0
+    built: int = 0  # rows built in this run
+    reused: int = 0  # rows taken from the store
+    digest: str = ""  # sha256 over every record's hash, in import order
+    months: tuple[str, ...] = ()
+    # patient_id → the 8-byte hashes of the record as known at each month end, concatenated in
+    # `months` order (bytes, not strings: 100,000 patients × 12 months stay small)
+    hashes: dict[str, bytes] = field(default_factory=dict)
+
+    def month_hash(self, patient_id: str, month: str) -> str | None:
+        packed = self.hashes.get(patient_id)
+        if packed is None or month not in self.months:
+            return None
+        i = self.months.index(month)
+        return packed[8 * i : 8 * i + 8].hex()
+
+
+_DATED = ("visits", "labs", "screenings", "referrals")
+_canonical = msgspec.json.Encoder(order="sorted").encode
+
+
+def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
+    """(the 8-byte hashes of the record as known at the end of each month, concatenated; the hash
+    of the whole record). A row of month M reads nothing dated after M's end, so a visit added
+    in December leaves November's hash, and November's stored row, as they were."""
+    h = hashlib.sha256(_canonical({k: v for k, v in record.items() if k not in _DATED}))
+    items = sorted((item["date"], name, _canonical(item)) for name in _DATED for item in record.get(name, ()))
+    packed, i = [], 0
+    for month in months:
+        end = month_end(month).isoformat()
+        while i < len(items) and items[i][0] <= end:
+            h.update(items[i][1].encode() + items[i][2])
+            i += 1
+        packed.append(h.copy().digest()[:8])
+    for _d, name, data in items[i:]:
+        h.update(name.encode() + data)
+    return b"".join(packed), h.digest()
+
+
+def ensure_rows(
+    db_url: str, builder: RowBuilder, months: list[str], progress: Callable[[int], None] | None = None
+) -> InputSummary:
+    """Build and store the rows of `months` the store lacks, or holds for a record that has
+    changed up to that month's end; count what was built and reused."""
+    db_engine = open_db(db_url)
+    allow_writing_while_reading(db_engine)
+    summary = InputSummary(months=tuple(months))
+    total = hashlib.sha256()
+    basis = builder.basis.key
+    try:
+        batch: list[dict] = []
+
+        def flush() -> None:
+            have = stored_hashes(db_engine, basis, [r["patient_id"] for r in batch])
+            out = []
+            for record in batch:
+                pid = record["patient_id"]
+                wanted = {m: summary.month_hash(pid, m) for m in months}
+                missing = [m for m in months if have.get((pid, m)) != wanted[m]]
+                summary.reused += len(months) - len(missing)
+                if not missing:
+                    continue
+                patient = Patient.model_validate(record)
+                for row in builder.rows(patient, missing):
+                    out.append((pid, row.month, wanted[row.month], _encode(row)))
+            summary.built += len(out)
+            save_rows(db_engine, basis, out)
+            batch.clear()
+            if progress is not None:
+                progress(summary.patients)
+
+        for record in iter_records(db_engine):
+            packed, whole = record_hashes(record, months)
+            total.update(whole)
+            summary.hashes[record["patient_id"]] = packed
+            summary.patients += 1
+            batch.append(record)
+            if len(batch) >= BATCH:
+                flush()
+        if batch:
+            flush()
+    finally:
+        db_engine.dispose()
+    summary.digest = total.hexdigest()
+    return summary
+
+
+def report_months(month: str) -> list[str]:
+    """The 12 months ending with `month`, oldest first."""
+    return [shift_month(month, i) for i in range(-(TREND_MONTHS - 1), 1)]
+
+
+def iter_rows(db_url: str, basis: str, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
+    """The stored rows of `month` for the current records (a row of an older record, or of a
+    patient no longer in the roster, is skipped), by patient_id."""
+    db_engine = open_db(db_url)
+    try:
+        for pid, rhash, payload in iter_month(db_engine, basis, month):
+            if summary.month_hash(pid, month) == rhash:
+                yield _decode(payload)
+    finally:
+        db_engine.dispose()
+
+
+@dataclass
+class Counts:
+    """Everything the report counts: the tally of every indicator per month and scope, and the
+    quarterly cohorts ((enrolment quarter, scope) → care state → patients, at the end of the
+    following quarter)."""
+
+    tally: Tally
+    cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = field(default_factory=dict)
+
+
+def quarter_of(d: str) -> str:
+    year, mon = int(d[:4]), int(d[5:7])
+    return f"{year}Q{(mon - 1) // 3 + 1}"
+
+
+def count_months(
+    db_url: str, basis: str, months: list[str], summary: InputSummary, inds: tuple[Indicator, ...]
+) -> Counts:
+    counts = Counts(Tally(inds))
+    previous: dict[str, PatientMonth] = {}
+    for month in months:
+        current: dict[str, PatientMonth] = {}
+        quarter_end = int(month[5:7]) % 3 == 0
+        cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
+        for row in iter_rows(db_url, basis, month, summary):
+            counts.tally.add(row, previous.get(row.patient_id))
+            current[row.patient_id] = row
+            if (
+                cohort_q is not None
+                and row.care_state is not None
+                and quarter_of(row.enrolled_on) == cohort_q
+            ):
+                for scope in (("", ""), (row.institution, ""), (row.institution, row.team)):
+                    cell = counts.cohorts.setdefault((cohort_q, scope), {})
+                    cell[row.care_state] = cell.get(row.care_state, 0) + 1
+        previous = current
+    return counts
+
+
+def complications_of(builder: RowBuilder) -> list[tuple[str, str, str]]:
+    return [(c.id, c.name, c.name_en or c.id) for c in builder.gset.screenings.complications]
+
+
+def prepare(
+    db_url: str,
+    guidelines: str,
+    month: str,
+    window: Window,
+    provisional_calendar: bool,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[RowBuilder, InputSummary, Counts]:
+    """Build what is missing and count every indicator of the 12 months ending with `month`."""
+    months = report_months(month)
+    builder = RowBuilder(guidelines, months, provisional_calendar, window)
+    summary = ensure_rows(db_url, builder, months, progress)
+    inds = indicators(complications_of(builder))
+    counts = count_months(db_url, builder.basis.key, months, summary, inds)
+    return builder, summary, counts
+
+
+def month_rows(db_url: str, builder: RowBuilder, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
+    """The rows of one month (for the drill-down), after ensure_rows."""
+    return iter_rows(db_url, builder.basis.key, month, summary)
+
+
+def last_complete_month(as_of: date) -> str:
+    """The month before the one `as_of` falls in, unless `as_of` is its last day."""
+    if (as_of + timedelta(days=1)).month != as_of.month:
+        return f"{as_of.year:04d}-{as_of.month:02d}"
+    prev = month_start(f"{as_of.year:04d}-{as_of.month:02d}") - timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def params_of(builder: RowBuilder) -> dict[str, Any]:
+    return {name: p.value for name, p in builder.gset.parameters.items()}
+
+
+@dataclass(frozen=True)
+class PatientLine:
+    """One patient behind an indicator value (drill-down): never the resident ID, the name masked."""
+
+    patient_id: str
+    name: str
+    institution: str
+    team: str
+    reason: str
+
+
+def drill_down(
+    db_url: str,
+    guidelines: str,
+    month: str,
+    window: Window,
+    provisional_calendar: bool,
+    code: str,
+    which: str,
+    team: str | None = None,
+    institution: str | None = None,
+) -> list[PatientLine]:
+    """The patients of `month` in the numerator, the denominator or the denominator but not the
+    numerator (`which`) of indicator `code`, for one team or institution (or all), by patient_id."""
+    from pathways.resident_id import mask_name
+    from store.patient_months import names_of
+
+    months = [shift_month(month, -1), month]
+    builder = RowBuilder(guidelines, months, provisional_calendar, window)
+    summary = ensure_rows(db_url, builder, months)
+    inds = {i.code: i for i in indicators(complications_of(builder))}
+    ind = inds[code]
+    previous = {r.patient_id: r for r in iter_rows(db_url, builder.basis.key, months[0], summary)}
+    found: list[PatientMonth] = []
+    for row in iter_rows(db_url, builder.basis.key, month, summary):
+        if (team is not None and row.team != team) or (
+            institution is not None and row.institution != institution
+        ):
+            continue
+        prev = previous.get(row.patient_id)
+        num = bool(ind.numerator(row, prev))
+        den = bool(ind.denominator(row, prev)) if ind.denominator is not None else num
+        if (
+            (which == "numerator" and num)
+            or (which == "denominator" and den)
+            or (which == "not-numerator" and den and not num)
+        ):
+            found.append(row)
+    db_engine = open_db(db_url)
+    try:
+        names = names_of(db_engine, [r.patient_id for r in found])
+    finally:
+        db_engine.dispose()
+    return [
+        PatientLine(
+            r.patient_id,
+            mask_name(names.get(r.patient_id)),
+            r.institution,
+            r.team,
+            ind.reason(r) if ind.reason is not None else "",
+        )
+        for r in found
+    ]
