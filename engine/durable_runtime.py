@@ -1,4 +1,4 @@
-"""The durable_rules runtime: the only module importing `durable` (style guide §3).
+"""The durable_rules runtime: the only module importing `durable` (docs/architecture.md §3).
 
 Each layer of a `Program` (engine/ir.py) is split into chunks by programme file, at most `MAX_RULES`
 durable rules per ruleset. A condition becomes `<id>#def` (its definite form) and, when it can be
@@ -13,7 +13,7 @@ A catch-all SEEN rule keeps durable from raising on a fact no rule matches. The 
 engine/python_runtime.py: `run(layer_index, facts) -> tuple[(definite, possible), ...]`, aligned
 with `layer.conditions`.
 
-Traps of durable_rules 2.0.28 and our answers (style guide §3 table):
+Traps of durable_rules 2.0.28 and our answers (docs/architecture.md §3):
 - an `any` rule fires once per true branch: fired names go into a set, actions only record;
 - a rule of only `$nex` matches the state fact and loops: every rule is ANDed with `t: "patient"`;
 - `null` counts as present: None values are left out of the asserted fact;

@@ -3,7 +3,7 @@ cases loader (guidelines/cases_file.py).
 
 A `SourceFile` keeps the ruamel round-trip tree (every node knows its line and column) beside the
 plain Python values pydantic validates. `locate()` maps a pydantic `loc` back onto the tree
-(style.md §2.4); `validation_problems()` turns a `ValidationError` into one `Problem` per bad node,
+(docs/architecture.md §2.4); `validation_problems()` turns a `ValidationError` into one `Problem` per bad node,
 collapsing the many errors a union produces into the branch the author meant.
 
 YAML 1.2 traps handled here: `yes`/`no`/`on`/`off` stay strings (StrictBool rejects them: "write true

@@ -1,4 +1,4 @@
-"""The Chinese working-day calendar, as a value passed in (style guide §2.2).
+"""The Chinese working-day calendar, as a value passed in (docs/architecture.md §2.2).
 
 A `WorkCalendar` knows, for each year it covers, the statutory holidays and the make-up working
 days (调休上班: a Saturday or Sunday worked to bridge a holiday) of the State Council's yearly

@@ -1,4 +1,4 @@
-"""Architecture rules of style.md §1: imports point one way, one module touches durable_rules,
+"""Architecture rules of docs/architecture.md §1: imports point one way, one module touches durable_rules,
 only store/ touches SQL, only cli.py reads the clock, and our common package names load from here."""
 
 import ast

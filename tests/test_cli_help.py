@@ -1,4 +1,4 @@
-"""Every command has help with an example, and usage errors exit 2 (style.md §2.1)."""
+"""Every command has help with an example, and usage errors exit 2 (docs/architecture.md §2.1)."""
 
 import subprocess
 import sys

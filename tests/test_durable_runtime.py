@@ -1,4 +1,4 @@
-"""engine/durable_runtime.py: the durable_rules traps of the style guide §3, guarded and tested."""
+"""engine/durable_runtime.py: the durable_rules traps of docs/architecture.md §3, guarded and tested."""
 
 from __future__ import annotations
 
