@@ -9,8 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
-from pathways.synthetic import CSV_TABLES, generate_csv_rows, generate_jsonl
 from pathways.csv_safe import SafeWriter
+from pathways.synthetic import CSV_TABLES, generate_csv_rows, generate_jsonl
 
 
 def write_jsonl(stream: BinaryIO, patients: int, seed: int, as_of: date) -> int:
@@ -24,7 +24,8 @@ def write_csv_set(folder: Path, patients: int, seed: int, as_of: date) -> list[P
     """The roster as one UTF-8 (BOM) CSV per table of CSV_TABLES in `folder`; returns the files."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{table}.csv" for table in CSV_TABLES]
-    files = {table: path.open("w", encoding="utf-8-sig", newline="") for table, path in zip(CSV_TABLES, paths)}
+    files = {table: path.open("w", encoding="utf-8-sig", newline="")
+             for table, path in zip(CSV_TABLES, paths, strict=True)}
     try:
         writers = {table: SafeWriter(f) for table, f in files.items()}
         for table, columns in CSV_TABLES.items():
