@@ -1,5 +1,5 @@
 """Domain models of the interchange format: the patient record (input, §1) and the assessment
-(output, §2) of ../shared/spec/interchange.md.
+(output, §2) of docs/interchange.md.
 
 Frozen pydantic models with `extra="forbid"`: an unknown key is an error, never dropped. Types
 are strict (a string "150" is not a number, "yes" is not a boolean) because durable_rules

@@ -1,7 +1,7 @@
 """Seeded synthetic rosters: realistic, reproducible patients for the demo, the tests and the benchmarks.
 
 `generate_roster(n, seed, as_of)` yields `Patient`s one at a time; `generate_jsonl(n, seed, as_of)`
-yields the same patients as interchange JSONL lines (../shared/spec/interchange.md §1) without
+yields the same patients as interchange JSONL lines (docs/interchange.md §1) without
 building models, which is what `sangao roster generate` writes; `generate_csv_rows` gives them as
 the Chinese-header CSV tables of real exports. `generate_roster` is the JSON lines validated in
 full, so the three cannot disagree.
@@ -276,7 +276,7 @@ def generate_jsonl(n: int, seed: int, as_of: date) -> Iterator[str]:
 
 
 # ---- tabular export --------------------------------------------------------------------------------
-# The multi-table CSV shape of real exports (../shared/spec/real-exports.md): one table per record
+# The multi-table CSV shape of real exports (docs/real-exports.md): one table per record
 # kind joined on 患者编号, Chinese headers (some with units) and Chinese value labels. Headers and
 # labels are ones store/readers/aliases.py recognises (tests/test_synthetic.py checks both).
 CSV_TABLES: dict[str, tuple[tuple[str, str], ...]] = {

@@ -1,4 +1,4 @@
-"""The closed vocabularies of the interchange format (../shared/spec/interchange.md).
+"""The closed vocabularies of the interchange format (docs/interchange.md).
 
 Enum values are the contract strings. Symptom codes are not here: their vocabulary is guideline
 data (guidelines/<set>/vocabulary.yaml), so a county can add one without touching Python.
