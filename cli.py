@@ -504,14 +504,20 @@ def guidelines_check(
 
 
 @guidelines_app.command("schema")
-def guidelines_schema(path: GuidelineSetArg = "national-default") -> None:
-    """Print the draft-07 JSON Schema of a guideline file; `fact:` lists the base facts and the
+def guidelines_schema(
+    path: GuidelineSetArg = "national-default",
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="write the schemas of guideline files, cases files and set.yaml into this folder",
+    )] = None,
+) -> None:
+    """Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of
+    guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the
     derived facts of the set PATH (base facts only if that set does not load).
 
-    Example: sangao guidelines schema > guideline.schema.json
+    Example: sangao guidelines schema --write .schemas
     """
     from guidelines.checks import derive_outputs
-    from guidelines.jsonschema import schema_json
+    from guidelines.jsonschema import schema_json, write_schemas
     from guidelines.loader import load_draft
 
     try:
@@ -519,7 +525,42 @@ def guidelines_schema(path: GuidelineSetArg = "national-default") -> None:
     except SangaoError:
         derived = []
         err_console.print(f"note: {path} does not load; `fact:` lists the base facts only")
-    typer.echo(schema_json(derived))
+    if write is None:
+        typer.echo(schema_json(derived))
+        return
+    for written in write_schemas(write, derived):
+        _print_plain(str(written))
+
+
+@guidelines_app.command("new")
+def guidelines_new(
+    name: Annotated[Path, typer.Argument(help="the folder of the new set (its name is the set's name)")],
+    extends: Annotated[str | None, typer.Option(
+        "--extends", help="start an overlay of this set (a packaged name or a folder) instead of a copy",
+    )] = None,
+    lang: Lang = None,
+) -> None:
+    """Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it
+    passes `guidelines check` and `guidelines test` as created.
+
+    Example: sangao guidelines new my-county --extends national-default
+    """
+    from guidelines.scaffold import new_set
+    from guidelines.yaml_source import display_path
+
+    lang = _lang(lang)
+    try:
+        written = new_set(name, extends)
+    except SangaoError as exc:
+        _print_problems(exc.problems, lang)
+        raise typer.Exit(1) from None
+    for path in written:
+        _print_plain(display_path(path))
+    where = display_path(name)
+    if lang == "zh":
+        _print_plain(f"已创建 {where}。下一步：sangao guidelines check {where}；sangao guidelines test {where}")
+    else:
+        _print_plain(f"created {where}. Next: sangao guidelines check {where}; sangao guidelines test {where}")
 
 
 @guidelines_app.command("effective")

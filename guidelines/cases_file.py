@@ -72,7 +72,9 @@ class CaseSpec(_Strict):
     note: StrictStr | None = None
 
 
-class _CaseFileDoc(_Strict):
+class CaseFileDoc(_Strict):
+    """A `*.cases.yaml` file as written."""
+
     guideline: StrictStr
     as_of: date
     patient: dict[str, Any] = Field(default_factory=dict)
@@ -84,7 +86,7 @@ class _CaseFileDoc(_Strict):
     )
 
 
-class CaseFile(_CaseFileDoc):
+class CaseFile(CaseFileDoc):
     path: str = Field(description="the file as messages name it")
     case_lines: dict[str, int] = Field(default_factory=dict, description="line of each case's name")
     change_lines: dict[str, int] = Field(
@@ -100,9 +102,9 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
         raise SangaoError.of("T110", file=src.display, line=1, column=1)
     data = plain(src.doc)
     try:
-        doc = _CaseFileDoc.model_validate(data)
+        doc = CaseFileDoc.model_validate(data)
     except ValidationError as exc:
-        problems += validation_problems(src, _CaseFileDoc, exc, data, T_CODES, named_dicts=("cases",))
+        problems += validation_problems(src, CaseFileDoc, exc, data, T_CODES, named_dicts=("cases",))
         doc = None
     if guideline is not None and isinstance(data.get("guideline"), str) and data["guideline"] != guideline:
         problems.append(src.problem_of("T119", ("guideline",), given=data["guideline"], sibling=guideline))
@@ -153,7 +155,7 @@ def _guideline_of(path: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _check_patient(src: SourceFile, doc: _CaseFileDoc, name: str) -> list[Problem]:
+def _check_patient(src: SourceFile, doc: CaseFileDoc, name: str) -> list[Problem]:
     """The case's patient (file `patient`, then the case's `given`, then each step's `given`) must be a
     valid interchange record; each problem points at the part of the file that wrote the bad value."""
     case = doc.cases[name]
