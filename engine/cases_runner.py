@@ -39,6 +39,8 @@ class CaseRun:
     line: int | None = None
     fired: list[str] = field(default_factory=list)  # "rule id (colour)" of the rules that fired
     fired_base: list[str] | None = None  # for a changed base case: what fired under its own set
+    read: dict[str, dict[str, Any]] = field(default_factory=dict)  # failing runs: rule → facts it read
+    near: list[str] = field(default_factory=list)  # failing runs: rules that almost fired
     patient: Patient | None = field(default=None, repr=False)
     base: str | None = None    # the base set's folder name, for a base case run against an overlay
     change: str | None = None  # why the overlay changes this base case (its `expected_changes`)
@@ -261,6 +263,10 @@ def _run_file(
             run.failures.extend(check_expectations(expect, assessed, **where))
             run.fired = [f"{r.rule} ({r.color.value})" for r in assessed.assessment.reasons]
             run.patient = patient
+            if run.failures:  # the explain trace: what the fired rules read, what almost fired
+                ev = assessed.evaluation
+                run.read = {r.rule: dict(ev.read.get(r.rule, {})) for r in assessed.assessment.reasons}
+                run.near = [f"{m.rule} ({m.fact} {m.value:g}, {m.op} {m.threshold:g})" for m in ev.near_misses]
             fired_rules.update(assessed.evaluation.fired)
             hits.update(find_hits(assessed.evaluation.facts))
             for fact, value in assessed.evaluation.facts.items():
