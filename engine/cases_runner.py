@@ -266,7 +266,9 @@ def _run_file(
             if run.failures:  # the explain trace: what the fired rules read, what almost fired
                 ev = assessed.evaluation
                 run.read = {r.rule: dict(ev.read.get(r.rule, {})) for r in assessed.assessment.reasons}
-                run.near = [f"{m.rule} ({m.fact} {m.value:g}, {m.op} {m.threshold:g})" for m in ev.near_misses]
+                run.near = [
+                    f"{m.rule} ({m.fact} {m.value:g}, {m.op} {m.threshold:g})" for m in ev.near_misses
+                ]
             fired_rules.update(assessed.evaluation.fired)
             hits.update(find_hits(assessed.evaluation.facts))
             for fact, value in assessed.evaluation.facts.items():
