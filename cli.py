@@ -638,6 +638,11 @@ def guidelines_explain(
         print_rule(gset, rule_id, console, lang=lang)
 
 
+class DiffBy(str, Enum):
+    team = "team"
+    institution = "institution"
+
+
 @guidelines_app.command("diff")
 def guidelines_diff(
     old: Annotated[str, typer.Argument(help="the published set (name or folder)")],
@@ -645,21 +650,32 @@ def guidelines_diff(
     roster: Annotated[str, typer.Option("--roster", help="a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)")],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
+    by: Annotated[DiffBy | None, typer.Option("--by", help="the changes per team or per institution")] = None,
+    changes_csv: Annotated[Path | None, typer.Option(
+        "--changes-csv",
+        help="write every changed patient (patient_id, team, institution; no names) to this CSV",
+    )] = None,
+    lang: Lang = None,
 ) -> None:
-    """How many patients change colour, referral or follow-up date between two versions of a set.
+    """How many patients change colour, referral or follow-up date between two versions of a set,
+    per team or institution with --by, every changed patient as CSV with --changes-csv.
 
-    Example: sangao guidelines diff national-default ./my-county --roster roster.jsonl --as-of 2026-11-30
+    Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team
     """
     from engine.diff import diff_sets
     from engine.parallel import AssessOptions, build_assessor
-    from reports.diff import print_diff
+    from reports.diff import csv_note, print_diff, write_changes_csv
 
+    lang = _lang(lang)
     as_of = as_of or _today()
     old_a = build_assessor(AssessOptions(old, as_of, "python", provisional_calendar))
     new_a = build_assessor(AssessOptions(new, as_of, "python", provisional_calendar))
     is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
     patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
-    print_diff(diff_sets(old_a, new_a, patients, as_of), console)
+    report = diff_sets(old_a, new_a, patients, as_of, by=by.value if by else None)
+    print_diff(report, console, lang)
+    if changes_csv is not None:
+        _print_plain(csv_note(write_changes_csv(report, changes_csv, lang), changes_csv, lang))
 
 
 # ==== demo ======================================================================================
