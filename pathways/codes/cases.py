@@ -74,5 +74,5 @@ CODES: tuple[Code, ...] = (
 )
 
 _T_FILE = {"syntax": "T111", "duplicate": "T112", "unknown_key": "T113", "type": "T114",
-           "missing": "T115", "value": "T116"}
+           "missing": "T115", "value": "T116", "refused": "T123"}
 CODES = CODES + file_level("cases", _T_FILE)

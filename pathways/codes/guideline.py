@@ -336,11 +336,34 @@ CODES: tuple[Code, ...] = (
 )
 
 
+def _refused(code: str, stage: str) -> Code:
+    """A file sangao will not read: the limits of guidelines/yaml_source.py."""
+    return Code(code, stage, True,
+                zh="文件被拒绝读取", en="the file is refused",
+                variants={
+                    "not_regular": ("不是普通文件（如管道或设备），不读取",
+                                    "not a regular file (a pipe or a device); not read",
+                                    "指南集里只放普通的 .yaml 文件", "keep only plain .yaml files in a set"),
+                    "size": ("文件超过 {limit} 字节，不读取", "the file is over {limit} bytes; not read",
+                             "把它拆成几个文件", "split it into several files"),
+                    "nul": ("文件含有 NUL 字节（二进制文件？）", "the file holds a NUL byte (a binary file?)",
+                            "用文本编辑器保存为 UTF-8 文本", "save it as UTF-8 text from a text editor"),
+                    "aliases": ("别名（*名称）超过 {limit} 个", "more than {limit} aliases (*name)",
+                                "把重复的内容直接写出来", "write the repeated parts out"),
+                    "depth": ("嵌套超过 {limit} 层", "nested more than {limit} levels deep",
+                              "减少嵌套层数", "flatten the nesting"),
+                    "nodes": ("展开别名后超过 {limit} 个节点",
+                              "over {limit} nodes once its aliases are expanded",
+                              "去掉别名，或拆分文件", "remove the aliases, or split the file"),
+                })
+
+
 def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
     """The codes of reading and validating one YAML file, shared in shape by guideline files (G)
     and cases files (T): `codes` maps syntax/duplicate/unknown_key/type/missing/value to codes
     (the unreadable code of each stage has its own shapes)."""
     return (
+        _refused(codes["refused"], stage),
         Code(codes["syntax"], stage, True,
              zh="YAML 语法错误：{what_zh}（解析器：{parser}）",
                  en="YAML syntax: {what_en} (parser: {parser})",
@@ -398,5 +421,5 @@ def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
 
 
 _G_FILE = {"syntax": "G101", "duplicate": "G102", "unknown_key": "G103", "type": "G104",
-           "missing": "G105", "value": "G106"}
+           "missing": "G105", "value": "G106", "refused": "G114"}
 CODES = CODES + file_level("guideline-file", _G_FILE)
