@@ -516,7 +516,7 @@ def guidelines_schema(
 
     Example: sangao guidelines schema --write .schemas
     """
-    from guidelines.checks import derive_outputs
+    from guidelines.draft import derive_outputs
     from guidelines.jsonschema import schema_json, write_schemas
     from guidelines.loader import load_draft
 

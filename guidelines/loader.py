@@ -3,7 +3,7 @@
 
 Stages: read each file strictly (guidelines/yaml_source.py; G codes), validate it against
 guidelines/schema.py, merge the files of a set and then an overlay over its base (`extends:`),
-run the whole-set checks (guidelines/checks.py; C codes), drop unverified rules unless asked.
+run the whole-set checks (guidelines/checks/; C codes), drop unverified rules unless asked.
 When a file fails its G checks the whole-set checks are skipped: they would report the holes the
 broken file leaves. A broken set never loads.
 
@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from guidelines.checks import Draft, Entry, check_draft, derive_id
+from guidelines.checks import check_draft
+from guidelines.draft import Draft, Entry, derive_id
 from guidelines.model import GuidelineSet, Origin
-from guidelines.plausible import plausibility_problems
 from guidelines.schema import Classification, DecisionTable, GuidelineFile, Manifest
 from guidelines.yaml_source import (
     SourceFile,
@@ -98,9 +98,9 @@ def load_with_draft(
         raise SangaoError(
             _sorted(problems) or [Problem.of("G100", variant="did_not_load", file=display_path(folder))]
         )
-    problems = check_draft(draft) + plausibility_problems(draft)
+    problems = check_draft(draft)
     if problems:
-        raise SangaoError(_sorted(problems))
+        raise SangaoError(problems)
     return _build(draft, folder, include_unverified), draft
 
 

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from guidelines.checks import derive_outputs
+from guidelines.draft import derive_outputs
 from guidelines.jsonschema import add_modeline, write_schemas
 from guidelines.loader import DEFAULT_SET, MANIFEST, load_draft, package_sets_dir, resolve_set
 from guidelines.yaml_source import display_path

@@ -1,4 +1,4 @@
-"""Whole-set checks (guidelines/checks.py) and file-level errors, pinned word for word.
+"""Whole-set checks (guidelines/checks/) and file-level errors, pinned word for word.
 
 Every folder of tests/invalid_guidelines/ is a broken set (most extend the valid `_base` set) with
 the exact output of loading it in `expected.txt`. The tests below it check each rule on both sides
@@ -520,7 +520,7 @@ def test_every_packaged_overlay_example_passes_every_check(folder: str) -> None:
     assert any(o.file.endswith(f"{folder}/{Path(o.file).name}") for o in gset.origin.values())
 
 
-# ---- values checked for sense (guidelines/plausible.py, guidelines/data/plausible.yaml) -----------
+# ---- values checked for sense (guidelines/checks/plausible.py, guidelines/data/plausible.yaml) -----------
 
 
 def _slip_overlay(tmp_path: Path, parameters: str, rules: str = "") -> list:

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from guidelines.checks import derive_outputs
+from guidelines.draft import derive_outputs
 from guidelines.jsonschema import MODELINE, schema_name, schemas
 from guidelines.loader import load_draft
 

@@ -53,7 +53,7 @@ CODES: tuple[Code, ...] = (
              "not_mapping": ("文件不是“键: 值”的映射", "the file is not a mapping of keys to values",
                              "以 `{first}:` 开头", "start with `{first}:`"),
          }),
-    # ---- whole-set checks (guidelines/checks.py, guidelines/loader.py) ----------------------------
+    # ---- whole-set checks (guidelines/checks/, guidelines/loader.py) ----------------------------
     Code("C101", "guideline-set", True,
          zh="{what_zh} '{name}' 已在 {at} 定义", en="{what} '{name}' is already defined at {at}",
          hint_zh="名称和 id 在整个指南集中唯一；改掉其中一个",
