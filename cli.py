@@ -557,15 +557,15 @@ def guidelines_new(
     for path in written:
         _print_plain(display_path(path))
     where = display_path(name)
-    if lang == "zh":
-        _print_plain(f"已创建 {where}。下一步：sangao guidelines check {where}；sangao guidelines test {where}")
-    else:
-        _print_plain(f"created {where}. Next: sangao guidelines check {where}; sangao guidelines test {where}")
+    check, test = f"sangao guidelines check {where}", f"sangao guidelines test {where}"
+    _print_plain(f"已创建 {where}。下一步：{check}；{test}" if lang == "zh" else f"created {where}. Next: {check}; {test}")
 
 
 @guidelines_app.command("effective")
 def guidelines_effective(
-    path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None
+    path: GuidelineSetArg = "national-default",
+    include_unverified: IncludeUnverified = None,
+    lang: Lang = None,
 ) -> None:
     """Print the effective set after overlays: each parameter (value, unit) and rule, with the
     file:line it came from.
@@ -574,7 +574,7 @@ def guidelines_effective(
     """
     from guidelines.loader import effective_lines
 
-    for line in effective_lines(path, include_unverified):
+    for line in effective_lines(path, include_unverified, _lang(lang)):
         _print_plain(line)
 
 
@@ -622,7 +622,7 @@ def guidelines_test(
 def guidelines_explain(
     rule_id: Annotated[str | None, typer.Argument(help="a rule id; omit for the whole set by colour")] = None,
     path: Annotated[str, typer.Option("--guidelines", "-g", help="guideline set: a name or a folder")] = "national-default",
-    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    lang: Lang = None,
 ) -> None:
     """Show a rule (when it fires, what it implies, its source and verification) or the whole set by colour.
 
@@ -631,6 +631,7 @@ def guidelines_explain(
     from guidelines.loader import load_set
     from reports.guideline_explain import print_overview, print_rule
 
+    lang = _lang(lang)
     gset = load_set(path)
     if rule_id is None:
         print_overview(gset, console, lang=lang)

@@ -414,10 +414,12 @@ def load_draft(path_or_name: str | Path = DEFAULT_SET) -> Draft:
 
 
 def effective_lines(
-    path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None
+    path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None, lang: str = "zh"
 ) -> list[str]:
     """The effective set as text: every parameter with value, unit and origin file:line, every rule
-    id with colour and origin, every derive entry and screening item with origin."""
+    id with colour and origin, every derive entry and screening item with origin; headings in
+    Chinese or English."""
+    zh = lang == "zh"
     gset, draft = load_with_draft(path_or_name, include_unverified)
 
     def where(key: str) -> str:
@@ -431,25 +433,32 @@ def effective_lines(
             return "[" + ", ".join(show(x) for x in v) + "]"
         return str(v)
 
-    extends = f" (extends {gset.manifest.extends})" if gset.manifest.extends else ""
-    out = [f"{gset.name} {gset.version}{extends}: {gset.policy_status}"]
-    out.append(f"parameters ({len(gset.parameters)}):")
+    if gset.manifest.extends:
+        extends = f"（继承 {gset.manifest.extends}）" if zh else f" (extends {gset.manifest.extends})"
+    else:
+        extends = ""
+    out = [f"{gset.name} {gset.version}{extends}{'：' if zh else ': '}{gset.policy_status}"]
+    out.append(f"参数（{len(gset.parameters)}）：" if zh else f"parameters ({len(gset.parameters)}):")
     rows = [
         (name, show(p.value), p.unit or "", where(f"parameters.{name}"))
         for name, p in gset.parameters.items()
     ]
     out += _aligned(rows)
     dropped = len(draft.rules) - len(gset.rules)
-    out.append(f"rules ({len(gset.rules)}" + (f"; {dropped} unverified left out" if dropped else "") + "):")
+    if zh:
+        out.append(f"规则（{len(gset.rules)}" + (f"；{dropped} 条未核实未载入" if dropped else "") + "）：")
+    else:
+        left_out = f"; {dropped} unverified left out" if dropped else ""
+        out.append(f"rules ({len(gset.rules)}{left_out}):")
     out += _aligned([(r.id, r.color, r.source.verification, where(f"rules.{r.id}")) for r in gset.rules])
-    out.append(f"derive ({len(gset.derive)}):")
+    out.append(f"派生项（{len(gset.derive)}）：" if zh else f"derive ({len(gset.derive)}):")
     out += _aligned([(derive_id(d), type(d).__name__, where(f"derive.{derive_id(d)}")) for d in gset.derive])
     items = [
         (item.kind, comp.id, where(f"screenings.{item.kind}"))
         for comp in gset.screenings.complications
         for item in comp.items
     ]
-    out.append(f"screenings ({len(items)}):")
+    out.append(f"筛查项目（{len(items)}）：" if zh else f"screenings ({len(items)}):")
     out += _aligned(items)
     return out
 
