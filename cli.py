@@ -13,7 +13,7 @@ import tempfile
 import traceback
 from contextlib import contextmanager
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -558,7 +558,8 @@ def guidelines_new(
         _print_plain(display_path(path))
     where = display_path(name)
     check, test = f"sangao guidelines check {where}", f"sangao guidelines test {where}"
-    _print_plain(f"已创建 {where}。下一步：{check}；{test}" if lang == "zh" else f"created {where}. Next: {check}; {test}")
+    done = f"已创建 {where}。下一步：{check}；{test}" if lang == "zh" else f"created {where}. Next: {check}; {test}"
+    _print_plain(done)
 
 
 @guidelines_app.command("effective")
@@ -639,7 +640,7 @@ def guidelines_explain(
         print_rule(gset, rule_id, console, lang=lang)
 
 
-class DiffBy(str, Enum):
+class DiffBy(StrEnum):
     team = "team"
     institution = "institution"
 
