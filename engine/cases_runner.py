@@ -1,10 +1,14 @@
 """Run the authors' `*.cases.yaml` examples against a guideline set, and measure their coverage.
 
 A case's `given` is merged over the file's `patient`, assessed at the case's (or step's) `as_of`,
-and only what `expect` lists is checked. Coverage: every rule fired by some case, every decision
-table row hit, and both sides of every numeric threshold seen (a value on the threshold and one just
-past it), reported as T-coded problems. pytest (tests/test_guideline_cases.py) and
-`sangao guidelines test` run the same code.
+and only what `expect` lists is checked; each difference is a T130–T134 problem at the case's
+file:line, and a failing run keeps the rules that fired, the facts they read and the rules that
+almost fired. For an overlay, `run_set_cases` also runs every base set's cases against it: a base
+case that now fails is a failure unless the overlay's `expected_changes` confirms it (then it is
+reported as changed, with the rules that fired under the base set). Coverage of the effective set:
+every rule fired by some case, every decision table row hit, and both sides of every numeric
+threshold seen (a value on the threshold and one just past it), T101–T103. pytest
+(tests/test_guideline_cases.py) and `sangao guidelines test` run the same code.
 """
 
 from __future__ import annotations

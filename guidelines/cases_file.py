@@ -10,10 +10,15 @@ loaded into plain models with T-coded problems at file:line:col. Running them ne
         given: {visits: [{date: 2026-11-20, sbp: 180, dbp: 96}]}
         expect: {color: red, referral: {urgency: urgent}, reasons_include: [htn.urgent_bp]}
 
-Codes: T101…T103 are the engine's coverage and run codes (engine/cases_runner.py); here
-T110 unreadable/not a mapping, T111 YAML syntax, T112 duplicate key, T113 unknown key,
-T114 wrong type, T115 missing key, T116 bad value, T117 unknown `expect` key, T118 a case without
-`expect` or `steps`, T119 `guideline:` differs from the sibling file's, T120 malformed expect value.
+An overlay's cases file may add `expected_changes: {<base cases file stem>::<case name>: why}`,
+the base cases it changes on purpose (engine/cases_runner.py runs the base cases against it).
+
+Codes (templates in pathways/codes/cases.py): T101…T103 coverage, T121/T122 stale confirmations
+and T130…T134 failing cases are the engine's (engine/cases_runner.py); here T110 unreadable/not a
+mapping, T111 YAML syntax, T112 duplicate key, T113 unknown key, T114 wrong type, T115 missing
+key, T116 bad value, T117 unknown `expect` key, T118 a case without `expect` or `steps`, T119
+`guideline:` differs from the sibling file's, T120 malformed expect value, T123 a file refused by
+the reading limits (guidelines/yaml_source.py).
 """
 
 from __future__ import annotations
