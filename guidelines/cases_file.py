@@ -250,7 +250,7 @@ def _check_expect(src: SourceFile, name: str, expect: dict, loc: tuple) -> list[
                     problems.append(
                         src.problem_of(
                             "T117", (*where, sub), at_key=True, context=context, key=f"{key}.{sub}",
-                            **({"variant": "field_close", "close": close} if close
+                            **({"variant": "close", "close": close} if close
                                else {"variant": "field", "fields": ", ".join(fields)}),
                         )
                     )
