@@ -509,6 +509,7 @@ def guidelines_schema(
     write: Annotated[Path | None, typer.Option(
         "--write", help="write the schemas of guideline files, cases files and set.yaml into this folder",
     )] = None,
+    lang: Lang = None,
 ) -> None:
     """Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of
     guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the
@@ -524,7 +525,9 @@ def guidelines_schema(
         derived = [name for e in load_draft(path).derive for name in derive_outputs(e.value)]
     except SangaoError:
         derived = []
-        err_console.print(f"note: {path} does not load; `fact:` lists the base facts only")
+        note = (f"注意：{path} 无法载入；`fact:` 只列出基础事实" if _lang(lang) == "zh"
+                else f"note: {path} does not load; `fact:` lists the base facts only")
+        err_console.print(note, markup=False, highlight=False)
     if write is None:
         typer.echo(schema_json(derived))
         return
