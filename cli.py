@@ -657,27 +657,72 @@ def guidelines_check(
 
 
 @guidelines_app.command("schema")
-def guidelines_schema(path: GuidelineSetArg = "national-default") -> None:
-    """Print the draft-07 JSON Schema of a guideline file; `fact:` lists the base facts and the
+def guidelines_schema(
+    path: GuidelineSetArg = "national-default",
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="write the schemas of guideline files, cases files and set.yaml into this folder",
+    )] = None,
+    lang: Lang = None,
+) -> None:
+    """Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of
+    guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the
     derived facts of the set PATH (base facts only if that set does not load).
 
-    Example: sangao guidelines schema > guideline.schema.json
+    Example: sangao guidelines schema --write .schemas
     """
-    from guidelines.checks import derive_outputs
-    from guidelines.jsonschema import schema_json
+    from guidelines.draft import derive_outputs
+    from guidelines.jsonschema import schema_json, write_schemas
     from guidelines.loader import load_draft
 
     try:
         derived = [name for e in load_draft(path).derive for name in derive_outputs(e.value)]
     except SangaoError:
         derived = []
-        err_console.print(f"note: {path} does not load; `fact:` lists the base facts only")
-    typer.echo(schema_json(derived))
+        note = (f"注意：{path} 无法载入；`fact:` 只列出基础事实" if _lang(lang) == "zh"
+                else f"note: {path} does not load; `fact:` lists the base facts only")
+        err_console.print(note, markup=False, highlight=False)
+    if write is None:
+        typer.echo(schema_json(derived))
+        return
+    for written in write_schemas(write, derived):
+        _print_plain(str(written))
+
+
+@guidelines_app.command("new")
+def guidelines_new(
+    name: Annotated[Path, typer.Argument(help="the folder of the new set (its name is the set's name)")],
+    extends: Annotated[str | None, typer.Option(
+        "--extends", help="start an overlay of this set (a packaged name or a folder) instead of a copy",
+    )] = None,
+    lang: Lang = None,
+) -> None:
+    """Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it
+    passes `guidelines check` and `guidelines test` as created.
+
+    Example: sangao guidelines new my-county --extends national-default
+    """
+    from guidelines.scaffold import new_set
+    from guidelines.yaml_source import display_path
+
+    lang = _lang(lang)
+    try:
+        written = new_set(name, extends)
+    except SangaoError as exc:
+        _print_problems(exc.problems, lang)
+        raise typer.Exit(1) from None
+    for path in written:
+        _print_plain(display_path(path))
+    where = display_path(name)
+    check, test = f"sangao guidelines check {where}", f"sangao guidelines test {where}"
+    done = f"已创建 {where}。下一步：{check}；{test}" if lang == "zh" else f"created {where}. Next: {check}; {test}"
+    _print_plain(done)
 
 
 @guidelines_app.command("effective")
 def guidelines_effective(
-    path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None
+    path: GuidelineSetArg = "national-default",
+    include_unverified: IncludeUnverified = None,
+    lang: Lang = None,
 ) -> None:
     """Print the effective set after overlays: each parameter (value, unit) and rule, with the
     file:line it came from.
@@ -686,7 +731,7 @@ def guidelines_effective(
     """
     from guidelines.loader import effective_lines
 
-    for line in effective_lines(path, include_unverified):
+    for line in effective_lines(path, include_unverified, _lang(lang)):
         _print_plain(line)
 
 
@@ -734,7 +779,7 @@ def guidelines_test(
 def guidelines_explain(
     rule_id: Annotated[str | None, typer.Argument(help="a rule id; omit for the whole set by colour")] = None,
     path: Annotated[str, typer.Option("--guidelines", "-g", help="guideline set: a name or a folder")] = "national-default",
-    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    lang: Lang = None,
 ) -> None:
     """Show a rule (when it fires, what it implies, its source and verification) or the whole set by colour.
 
@@ -743,11 +788,17 @@ def guidelines_explain(
     from guidelines.loader import load_set
     from reports.guideline_explain import print_overview, print_rule
 
+    lang = _lang(lang)
     gset = load_set(path)
     if rule_id is None:
         print_overview(gset, console, lang=lang)
     else:
         print_rule(gset, rule_id, console, lang=lang)
+
+
+class DiffBy(StrEnum):
+    team = "team"
+    institution = "institution"
 
 
 @guidelines_app.command("diff")
@@ -757,21 +808,32 @@ def guidelines_diff(
     roster: Annotated[str, typer.Option("--roster", help="a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)")],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
+    by: Annotated[DiffBy | None, typer.Option("--by", help="the changes per team or per institution")] = None,
+    changes_csv: Annotated[Path | None, typer.Option(
+        "--changes-csv",
+        help="write every changed patient (patient_id, team, institution; no names) to this CSV",
+    )] = None,
+    lang: Lang = None,
 ) -> None:
-    """How many patients change colour, referral or follow-up date between two versions of a set.
+    """How many patients change colour, referral or follow-up date between two versions of a set,
+    per team or institution with --by, every changed patient as CSV with --changes-csv.
 
-    Example: sangao guidelines diff national-default ./my-county --roster roster.jsonl --as-of 2026-11-30
+    Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team
     """
     from engine.diff import diff_sets
     from engine.parallel import AssessOptions, build_assessor
-    from reports.diff import print_diff
+    from reports.diff import csv_note, print_diff, write_changes_csv
 
+    lang = _lang(lang)
     as_of = as_of or _today()
     old_a = build_assessor(AssessOptions(old, as_of, "python", provisional_calendar))
     new_a = build_assessor(AssessOptions(new, as_of, "python", provisional_calendar))
     is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
     patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
-    print_diff(diff_sets(old_a, new_a, patients, as_of), console)
+    report = diff_sets(old_a, new_a, patients, as_of, by=by.value if by else None)
+    print_diff(report, console, lang)
+    if changes_csv is not None:
+        _print_plain(csv_note(write_changes_csv(report, changes_csv, lang), changes_csv, lang))
 
 
 # ==== report ====================================================================================

@@ -1,10 +1,14 @@
 """Run the authors' `*.cases.yaml` examples against a guideline set, and measure their coverage.
 
 A case's `given` is merged over the file's `patient`, assessed at the case's (or step's) `as_of`,
-and only what `expect` lists is checked. Coverage: every rule fired by some case, every decision
-table row hit, and both sides of every numeric threshold seen (a value on the threshold and one just
-past it), reported as T-coded problems. pytest (tests/test_guideline_cases.py) and
-`sangao guidelines test` run the same code.
+and only what `expect` lists is checked; each difference is a T130–T134 problem at the case's
+file:line, and a failing run keeps the rules that fired, the facts they read and the rules that
+almost fired. For an overlay, `run_set_cases` also runs every base set's cases against it: a base
+case that now fails is a failure unless the overlay's `expected_changes` confirms it (then it is
+reported as changed, with the rules that fired under the base set). Coverage of the effective set:
+every rule fired by some case, every decision table row hit, and both sides of every numeric
+threshold seen (a value on the threshold and one just past it), T101–T103. pytest
+(tests/test_guideline_cases.py) and `sangao guidelines test` run the same code.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class CaseRun:
     line: int | None = None
     fired: list[str] = field(default_factory=list)  # "rule id (colour)" of the rules that fired
     fired_base: list[str] | None = None  # for a changed base case: what fired under its own set
+    read: dict[str, dict[str, Any]] = field(default_factory=dict)  # failing runs: rule → facts it read
+    near: list[str] = field(default_factory=list)  # failing runs: rules that almost fired
     patient: Patient | None = field(default=None, repr=False)
     base: str | None = None    # the base set's folder name, for a base case run against an overlay
     change: str | None = None  # why the overlay changes this base case (its `expected_changes`)
@@ -261,6 +267,12 @@ def _run_file(
             run.failures.extend(check_expectations(expect, assessed, **where))
             run.fired = [f"{r.rule} ({r.color.value})" for r in assessed.assessment.reasons]
             run.patient = patient
+            if run.failures:  # the explain trace: what the fired rules read, what almost fired
+                ev = assessed.evaluation
+                run.read = {r.rule: dict(ev.read.get(r.rule, {})) for r in assessed.assessment.reasons}
+                run.near = [
+                    f"{m.rule} ({m.fact} {m.value:g}, {m.op} {m.threshold:g})" for m in ev.near_misses
+                ]
             fired_rules.update(assessed.evaluation.fired)
             hits.update(find_hits(assessed.evaluation.facts))
             for fact, value in assessed.evaluation.facts.items():

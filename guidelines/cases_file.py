@@ -10,10 +10,15 @@ loaded into plain models with T-coded problems at file:line:col. Running them ne
         given: {visits: [{date: 2026-11-20, sbp: 180, dbp: 96}]}
         expect: {color: red, referral: {urgency: urgent}, reasons_include: [htn.urgent_bp]}
 
-Codes: T101…T103 are the engine's coverage and run codes (engine/cases_runner.py); here
-T110 unreadable/not a mapping, T111 YAML syntax, T112 duplicate key, T113 unknown key,
-T114 wrong type, T115 missing key, T116 bad value, T117 unknown `expect` key, T118 a case without
-`expect` or `steps`, T119 `guideline:` differs from the sibling file's, T120 malformed expect value.
+An overlay's cases file may add `expected_changes: {<base cases file stem>::<case name>: why}`,
+the base cases it changes on purpose (engine/cases_runner.py runs the base cases against it).
+
+Codes (templates in pathways/codes/cases.py): T101…T103 coverage, T121/T122 stale confirmations
+and T130…T134 failing cases are the engine's (engine/cases_runner.py); here T110 unreadable/not a
+mapping, T111 YAML syntax, T112 duplicate key, T113 unknown key, T114 wrong type, T115 missing
+key, T116 bad value, T117 unknown `expect` key, T118 a case without `expect` or `steps`, T119
+`guideline:` differs from the sibling file's, T120 malformed expect value, T123 a file refused by
+the reading limits (guidelines/yaml_source.py).
 """
 
 from __future__ import annotations
@@ -72,7 +77,9 @@ class CaseSpec(_Strict):
     note: StrictStr | None = None
 
 
-class _CaseFileDoc(_Strict):
+class CaseFileDoc(_Strict):
+    """A `*.cases.yaml` file as written."""
+
     guideline: StrictStr
     as_of: date
     patient: dict[str, Any] = Field(default_factory=dict)
@@ -84,7 +91,7 @@ class _CaseFileDoc(_Strict):
     )
 
 
-class CaseFile(_CaseFileDoc):
+class CaseFile(CaseFileDoc):
     path: str = Field(description="the file as messages name it")
     case_lines: dict[str, int] = Field(default_factory=dict, description="line of each case's name")
     change_lines: dict[str, int] = Field(
@@ -100,9 +107,9 @@ def load_case_file(path: Path, guideline: str | None = None) -> CaseFile:
         raise SangaoError.of("T110", file=src.display, line=1, column=1)
     data = plain(src.doc)
     try:
-        doc = _CaseFileDoc.model_validate(data)
+        doc = CaseFileDoc.model_validate(data)
     except ValidationError as exc:
-        problems += validation_problems(src, _CaseFileDoc, exc, data, T_CODES, named_dicts=("cases",))
+        problems += validation_problems(src, CaseFileDoc, exc, data, T_CODES, named_dicts=("cases",))
         doc = None
     if guideline is not None and isinstance(data.get("guideline"), str) and data["guideline"] != guideline:
         problems.append(src.problem_of("T119", ("guideline",), given=data["guideline"], sibling=guideline))
@@ -153,7 +160,7 @@ def _guideline_of(path: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _check_patient(src: SourceFile, doc: _CaseFileDoc, name: str) -> list[Problem]:
+def _check_patient(src: SourceFile, doc: CaseFileDoc, name: str) -> list[Problem]:
     """The case's patient (file `patient`, then the case's `given`, then each step's `given`) must be a
     valid interchange record; each problem points at the part of the file that wrote the bad value."""
     case = doc.cases[name]
@@ -243,7 +250,7 @@ def _check_expect(src: SourceFile, name: str, expect: dict, loc: tuple) -> list[
                     problems.append(
                         src.problem_of(
                             "T117", (*where, sub), at_key=True, context=context, key=f"{key}.{sub}",
-                            **({"variant": "field_close", "close": close} if close
+                            **({"variant": "close", "close": close} if close
                                else {"variant": "field", "fields": ", ".join(fields)}),
                         )
                     )

@@ -3,7 +3,7 @@
 
 Stages: read each file strictly (guidelines/yaml_source.py; G codes), validate it against
 guidelines/schema.py, merge the files of a set and then an overlay over its base (`extends:`),
-run the whole-set checks (guidelines/checks.py; C codes), drop unverified rules unless asked.
+run the whole-set checks (guidelines/checks/; C codes), drop unverified rules unless asked.
 When a file fails its G checks the whole-set checks are skipped: they would report the holes the
 broken file leaves. A broken set never loads.
 
@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from guidelines.checks import Draft, Entry, check_draft, derive_id
+from guidelines.checks import check_draft
+from guidelines.draft import Draft, Entry, derive_id
 from guidelines.model import GuidelineSet, Origin
-from guidelines.plausible import plausibility_problems
 from guidelines.schema import Classification, DecisionTable, GuidelineFile, Manifest
 from guidelines.yaml_source import (
     SourceFile,
@@ -98,9 +98,9 @@ def load_with_draft(
         raise SangaoError(
             _sorted(problems) or [Problem.of("G100", variant="did_not_load", file=display_path(folder))]
         )
-    problems = check_draft(draft) + plausibility_problems(draft)
+    problems = check_draft(draft)
     if problems:
-        raise SangaoError(_sorted(problems))
+        raise SangaoError(problems)
     return _build(draft, folder, include_unverified), draft
 
 
@@ -414,10 +414,12 @@ def load_draft(path_or_name: str | Path = DEFAULT_SET) -> Draft:
 
 
 def effective_lines(
-    path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None
+    path_or_name: str | Path = DEFAULT_SET, include_unverified: bool | None = None, lang: str = "zh"
 ) -> list[str]:
     """The effective set as text: every parameter with value, unit and origin file:line, every rule
-    id with colour and origin, every derive entry and screening item with origin."""
+    id with colour and origin, every derive entry and screening item with origin; headings in
+    Chinese or English."""
+    zh = lang == "zh"
     gset, draft = load_with_draft(path_or_name, include_unverified)
 
     def where(key: str) -> str:
@@ -431,25 +433,32 @@ def effective_lines(
             return "[" + ", ".join(show(x) for x in v) + "]"
         return str(v)
 
-    extends = f" (extends {gset.manifest.extends})" if gset.manifest.extends else ""
-    out = [f"{gset.name} {gset.version}{extends}: {gset.policy_status}"]
-    out.append(f"parameters ({len(gset.parameters)}):")
+    if gset.manifest.extends:
+        extends = f"（继承 {gset.manifest.extends}）" if zh else f" (extends {gset.manifest.extends})"
+    else:
+        extends = ""
+    out = [f"{gset.name} {gset.version}{extends}{'：' if zh else ': '}{gset.policy_status}"]
+    out.append(f"参数（{len(gset.parameters)}）：" if zh else f"parameters ({len(gset.parameters)}):")
     rows = [
         (name, show(p.value), p.unit or "", where(f"parameters.{name}"))
         for name, p in gset.parameters.items()
     ]
     out += _aligned(rows)
     dropped = len(draft.rules) - len(gset.rules)
-    out.append(f"rules ({len(gset.rules)}" + (f"; {dropped} unverified left out" if dropped else "") + "):")
+    if zh:
+        out.append(f"规则（{len(gset.rules)}" + (f"；{dropped} 条未核实未载入" if dropped else "") + "）：")
+    else:
+        left_out = f"; {dropped} unverified left out" if dropped else ""
+        out.append(f"rules ({len(gset.rules)}{left_out}):")
     out += _aligned([(r.id, r.color, r.source.verification, where(f"rules.{r.id}")) for r in gset.rules])
-    out.append(f"derive ({len(gset.derive)}):")
+    out.append(f"派生项（{len(gset.derive)}）：" if zh else f"derive ({len(gset.derive)}):")
     out += _aligned([(derive_id(d), type(d).__name__, where(f"derive.{derive_id(d)}")) for d in gset.derive])
     items = [
         (item.kind, comp.id, where(f"screenings.{item.kind}"))
         for comp in gset.screenings.complications
         for item in comp.items
     ]
-    out.append(f"screenings ({len(items)}):")
+    out.append(f"筛查项目（{len(items)}）：" if zh else f"screenings ({len(items)}):")
     out += _aligned(items)
     return out
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import os
 import re
+import stat
 import string
 import types
 import typing
@@ -86,6 +88,7 @@ G_CODES = {
     "type": "G104",
     "missing": "G105",
     "value": "G106",
+    "refused": "G114",
 }
 T_CODES = {
     "unreadable": "T110",
@@ -95,7 +98,15 @@ T_CODES = {
     "type": "T114",
     "missing": "T115",
     "value": "T116",
+    "refused": "T123",
 }
+
+# What sangao reads from a set, at most (a guideline file of the national set is under 40 KB): the
+# limits stop a hostile or broken file before it costs minutes or gigabytes (an alias bomb, a FIFO).
+MAX_BYTES = 1_000_000
+MAX_ALIASES = 100         # references to an anchored mapping or list
+MAX_DEPTH = 64            # nested mappings and lists, aliases followed
+MAX_NODES = 200_000       # mappings, lists and values, aliases expanded
 
 
 # Parsed trees by file text: ruamel's round-trip parser is pure Python (~0.3 s for the
@@ -107,16 +118,14 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     """Parse one YAML file. Raises SangaoError: unreadable, syntax, or duplicate keys (every one, both
     lines)."""
     display = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SangaoError.of(codes["unreadable"], variant="unreadable", reason=str(exc),
-                             file=display) from None
+    text = _read_text(path, display, codes)
     lines = text.splitlines()
     if text in _PARSED:
         return SourceFile(path, display, lines, _PARSED[text])
     try:
         doc = _yaml().load(text)
+    except RecursionError:  # the parser recurses per level: thousands of levels end here
+        raise SangaoError.of(codes["refused"], variant="depth", limit=MAX_DEPTH, file=display) from None
     except DuplicateKeyError:
         raise SangaoError(_duplicate_keys(text, display, lines, codes["duplicate"])) from None
     except ValueError:  # ruamel builds dates while loading: 2026-13-29 raises without a place
@@ -138,6 +147,7 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
                 )
             ]
         ) from None
+    _check_shape(doc, display, lines, codes["refused"])
     if len(_PARSED) > 256:
         _PARSED.clear()
     _PARSED[text] = doc
@@ -199,6 +209,83 @@ def explain_syntax(parser: str, lines: list[str], line: int | None) -> dict[str,
         "fix_zh": "检查这一行和上一行的缩进（只用空格）和引号",
         "fix_en": "check the indentation (spaces only) and the quotes of this line and the one above",
     }
+
+
+def _read_text(path: Path, display: str, codes: dict[str, str]) -> str:
+    """The file's text: a regular file (a FIFO would block), at most MAX_BYTES, UTF-8, no NUL."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SangaoError.of(codes["refused"], variant="not_regular", file=display)
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SangaoError.of(codes["unreadable"], variant="unreadable", reason=str(exc),
+                             file=display) from None
+    if len(data) > MAX_BYTES:
+        raise SangaoError.of(codes["refused"], variant="size", limit=MAX_BYTES, file=display)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+        raise SangaoError.of(codes["refused"], variant="nul", file=display, line=line, column=column)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SangaoError.of(codes["unreadable"], variant="unreadable", reason=str(exc),
+                             file=display) from None
+
+
+def _check_shape(doc: Any, display: str, lines: list[str], code: str) -> None:
+    """Aliases, depth and size of the tree as the loader will expand it, computed without
+    expanding it (each mapping or list visited once; shared ones are aliases)."""
+    seen: set[int] = set()
+    aliases = 0
+    height: dict[int, int] = {}
+    size: dict[int, int] = {}
+    stack: list[tuple[Any, bool, tuple[int, int] | None]] = [(doc, False, None)]
+    while stack:
+        node, done, where = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else list(node)
+        if done:
+            kids = [c for c in children if isinstance(c, (dict, list))]
+            if any(id(c) not in height for c in kids):  # an alias to an ancestor: endless when expanded
+                raise SangaoError.of(code, variant="depth", limit=MAX_DEPTH, file=display)
+            height[id(node)] = 1 + max((height[id(c)] for c in kids), default=0)
+            size[id(node)] = 1 + len(children) + sum(size[id(c)] - 1 for c in kids)
+            continue
+        if id(node) in seen:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                line, col = where or (1, 1)
+                raise SangaoError.of(code, variant="aliases", limit=MAX_ALIASES, file=display, line=line,
+                                     column=col, context=excerpt(lines, line))
+            continue
+        seen.add(id(node))
+        stack.append((node, True, where))
+        for i in reversed(range(len(children))):  # reversed: visited in document order
+            if isinstance(children[i], (dict, list)):
+                stack.append((children[i], False, _child_place(node, i)))
+    if height.get(id(doc), 0) > MAX_DEPTH:
+        raise SangaoError.of(code, variant="depth", limit=MAX_DEPTH, file=display)
+    if size.get(id(doc), 0) > MAX_NODES:
+        raise SangaoError.of(code, variant="nodes", limit=MAX_NODES, file=display)
+
+
+def _child_place(node: Any, index: int) -> tuple[int, int] | None:
+    """1-based line and column where a container's `index`-th child is written (for an alias: the
+    key or item that names it)."""
+    try:
+        if isinstance(node, CommentedMap):
+            line, col = node.lc.key(list(node)[index])  # the value's place is its anchor's
+        elif isinstance(node, CommentedSeq):
+            line, col = node.lc.item(index)
+        else:
+            return None
+    except (KeyError, IndexError, AttributeError, TypeError):
+        return None
+    return line + 1, col + 1
 
 
 def _bad_dates(text: str, display: str, lines: list[str], code: str) -> list[Problem]:

@@ -16,6 +16,7 @@ _WORDS = {
     "none": ("无", "none"),
     "only_new": ("只在本叠加集下触发", "fired only under this overlay"),
     "only_base": ("在基础集下触发、此处不再触发", "fired under the base set, not here"),
+    "near": ("差一点触发", "almost fired"),
 }
 
 
@@ -39,6 +40,12 @@ def _run_lines(run: CaseRun, lang: str) -> list[str]:
             lines.append(f"    {_w('only_base', lang)}: {', '.join(old)}")
     elif run.fired or run.failures:
         lines.append(f"    {_w('fired', lang)}: {', '.join(run.fired) or _w('none', lang)}")
+    for rule, facts in run.read.items():
+        if facts:
+            values = ", ".join(f"{k}={v}" for k, v in facts.items())
+            lines.append(f"      {rule}: {values}")
+    if run.near:
+        lines.append(f"    {_w('near', lang)}: {', '.join(run.near)}")
     return lines
 
 

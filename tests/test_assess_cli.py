@@ -138,11 +138,11 @@ def test_explain_in_english_and_for_an_unknown_patient(roster):
 def test_guidelines_diff_counts_the_patients_a_county_overlay_moves(roster):
     county = ROOT / "guidelines" / "overlays-examples" / "example-county"
     same = runner.invoke(cli.app, ["guidelines", "diff", "national-default", "national-default", "--roster",
-                                   str(roster), "--as-of", AS_OF, "--provisional-calendar"], terminal_width=200)
+                                   str(roster), "--as-of", AS_OF, "--provisional-calendar", "--lang", "en"], terminal_width=200)
     assert same.exit_code == 0, same.output
     assert "colour changes: 0 " in same.output and "next follow-up changes: 0" in same.output
     changed = runner.invoke(cli.app, ["guidelines", "diff", "national-default", str(county), "--roster",
-                                      str(roster), "--as-of", AS_OF, "--provisional-calendar"], terminal_width=200)
+                                      str(roster), "--as-of", AS_OF, "--provisional-calendar", "--lang", "en"], terminal_width=200)
     assert changed.exit_code == 0, changed.output
     assert "next follow-up changes: 0" not in changed.output  # the overlay shortens yellow follow-ups
 

@@ -1,4 +1,4 @@
-"""Whole-set checks (guidelines/checks.py) and file-level errors, pinned word for word.
+"""Whole-set checks (guidelines/checks/) and file-level errors, pinned word for word.
 
 Every folder of tests/invalid_guidelines/ is a broken set (most extend the valid `_base` set) with
 the exact output of loading it in `expected.txt`. The tests below it check each rule on both sides
@@ -520,7 +520,7 @@ def test_every_packaged_overlay_example_passes_every_check(folder: str) -> None:
     assert any(o.file.endswith(f"{folder}/{Path(o.file).name}") for o in gset.origin.values())
 
 
-# ---- values checked for sense (guidelines/plausible.py, guidelines/data/plausible.yaml) -----------
+# ---- values checked for sense (guidelines/checks/plausible.py, guidelines/data/plausible.yaml) -----------
 
 
 def _slip_overlay(tmp_path: Path, parameters: str, rules: str = "") -> list:
@@ -605,3 +605,21 @@ def test_a_broken_set_reads_in_chinese_by_default(monkeypatch: pytest.MonkeyPatc
     rendered = exc.value.render()
     assert "C105 单位不一致：'latest_sbp' 的单位是 mmHg，参数 'lab_window_days' 的是 day" in rendered
     assert "  提示: 是不是 'chest_pain'？" in rendered
+
+
+def test_every_g_c_and_t_code_the_guideline_code_raises_is_registered_with_both_languages() -> None:
+    import re
+
+    from pathways.codes import lookup
+
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("guidelines/**/*.py"), root / "engine" / "cases_runner.py"]
+    files = [f for f in files if f.name != "calendar_loader.py"]  # the calendar's own codes (G9xx)
+    used = {code for f in files for code in re.findall(r'"([GCT]\d{3})"', f.read_text(encoding="utf-8"))}
+    assert len(used) > 40
+    for code in sorted(used):
+        entry = lookup(code)
+        assert entry is not None, code
+        assert entry.zh and entry.en, code
+        for name, (zh, en, _, _) in entry.variants.items():
+            assert zh and en, (code, name)

@@ -146,3 +146,23 @@ def test_a_failing_base_case_names_its_file_line_values_and_the_rules_that_fired
     assert color.text("zh") == "color：应为 'red'，实际为 'yellow'"
     assert "htn.urgent_bp (red)" in run.fired_base
     assert "htn.urgent_bp (red)" not in run.fired
+    assert run.read["htn.uncontrolled"]["latest_sbp"] == 180
+    assert "htn.urgent_bp (visit_sbp 180, gte 185)" in run.near
+
+
+def test_guidelines_test_prints_the_failure_with_its_place_and_trace_in_both_languages(tmp_path):
+    from typer.testing import CliRunner
+
+    import cli
+
+    folder = _overlay(tmp_path, 185, _OWN_CASE.replace("sbp: 185", "sbp: 182"))
+    en = CliRunner().invoke(cli.app, ["guidelines", "test", str(folder), "--lang", "en"], terminal_width=300)
+    assert en.exit_code == 1
+    lines = en.output.splitlines()
+    fail = lines.index(next(line for line in lines if line.startswith("FAIL county::sbp_185_is_urgent")))
+    assert lines[fail].endswith("county.cases.yaml:5")
+    assert lines[fail + 1] == "    referral: expected {'urgency': 'urgent'}, got null"
+    assert "    almost fired: htn.urgent_bp (visit_sbp 182, gte 185)" in lines
+    zh = CliRunner().invoke(cli.app, ["guidelines", "test", str(folder), "--lang", "zh"], terminal_width=300)
+    assert "    referral：应为 {'urgency': 'urgent'}，实际为 null" in zh.output.splitlines()
+    assert "    在基础集下触发、此处不再触发: htn.urgent_bp (red)" in zh.output.splitlines()

@@ -383,10 +383,13 @@ def test_effective_lists_parameters_and_rules_with_their_origin(tmp_path: Path, 
         tmp_path, {"county.yaml": "guideline: county\nparameters:\n  htn_urgent_sbp: {value: 170}\n"}
     )
     monkeypatch.chdir(folder)
-    result = runner.invoke(cli.app, ["guidelines", "effective", "."])
+    result = runner.invoke(cli.app, ["guidelines", "effective", ".", "--lang", "en"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0] == "county 2026.2 (extends " + str(BASE) + "): local-definition"
+    zh = runner.invoke(cli.app, ["guidelines", "effective", ".", "--lang", "zh"]).output.splitlines()
+    assert zh[0] == "county 2026.2（继承 " + str(BASE) + "）：local-definition"
+    assert zh[1].startswith("参数（") and "  htn_urgent_sbp           170           mmHg  county.yaml:3" in zh
     assert "  htn_urgent_sbp           170           mmHg  county.yaml:3" in lines
     assert any(
         line.startswith("  htn.urgent_bp     red     V1  ") and line.endswith("_base/hypertension.yaml:25")

@@ -1,7 +1,7 @@
 """Codes of the cases stage (see pathways/codes/__init__.py)."""
 
 from pathways.codes import Code
-from pathways.codes.guideline import file_level
+from pathways.codes.guideline import file_level, with_close
 
 CODES: tuple[Code, ...] = (
     Code("T101", "cases", False,
@@ -31,17 +31,13 @@ CODES: tuple[Code, ...] = (
          zh="用例文件是一个映射：guideline、as_of、patient、cases",
          en="a cases file is a mapping: guideline, as_of, patient, cases",
          variants={"unreadable": ("无法读取文件：{reason}", "cannot read the file: {reason}", "", "")}),
-    Code("T117", "cases", True,
+    with_close(Code("T117", "cases", True,
          zh="未知的 expect 键 '{key}'", en="unknown expect key '{key}'",
          hint_zh="expect 可检查：{keys}", hint_en="expect checks: {keys}",
          variants={
-             "close": ("未知的 expect 键 '{key}'", "unknown expect key '{key}'",
-                       "是不是 '{close}'？", "did you mean '{close}'?"),
-             "field_close": ("未知的 expect 键 '{key}'", "unknown expect key '{key}'",
-                             "是不是 '{close}'？", "did you mean '{close}'?"),
              "field": ("未知的 expect 键 '{key}'", "unknown expect key '{key}'",
                        "字段：{fields}", "fields: {fields}"),
-         }),
+         })),
     Code("T118", "cases", True,
          zh="用例 '{case}' 既没有 `expect` 也没有 `steps`",
              en="case '{case}' has neither `expect` nor `steps`",
@@ -74,5 +70,5 @@ CODES: tuple[Code, ...] = (
 )
 
 _T_FILE = {"syntax": "T111", "duplicate": "T112", "unknown_key": "T113", "type": "T114",
-           "missing": "T115", "value": "T116"}
+           "missing": "T115", "value": "T116", "refused": "T123"}
 CODES = CODES + file_level("cases", _T_FILE)

@@ -1,6 +1,15 @@
 """Codes of the guideline stage (see pathways/codes/__init__.py)."""
 
+import dataclasses
+
 from pathways.codes import Code
+
+DID_YOU_MEAN = ("是不是 '{close}'？", "did you mean '{close}'?")
+
+
+def with_close(code: Code) -> Code:
+    """`code` and its `close` variant: the same message, the hint naming the closest known name."""
+    return dataclasses.replace(code, variants={"close": (code.zh, code.en, *DID_YOU_MEAN), **code.variants})
 
 # Who can never fire or match (C115, C116): a rule or a case of a classification; each reason
 # below is said after it.
@@ -53,7 +62,7 @@ CODES: tuple[Code, ...] = (
              "not_mapping": ("文件不是“键: 值”的映射", "the file is not a mapping of keys to values",
                              "以 `{first}:` 开头", "start with `{first}:`"),
          }),
-    # ---- whole-set checks (guidelines/checks.py, guidelines/loader.py) ----------------------------
+    # ---- whole-set checks (guidelines/checks/, guidelines/loader.py) ----------------------------
     Code("C101", "guideline-set", True,
          zh="{what_zh} '{name}' 已在 {at} 定义", en="{what} '{name}' is already defined at {at}",
          hint_zh="名称和 id 在整个指南集中唯一；改掉其中一个",
@@ -134,11 +143,9 @@ CODES: tuple[Code, ...] = (
              en="has_any on '{fact}', which is {type}, not a set",
          hint_zh="has_any 用于 visit_symptoms 这样的集合事实；请用 eq 或 in",
          hint_en="has_any applies to set facts such as visit_symptoms; use eq or in"),
-    Code("C108", "guideline-set", True,
+    with_close(Code("C108", "guideline-set", True,
          zh="'{symptom}' 不在症状词表中", en="'{symptom}' is not in the symptoms vocabulary",
-         hint_zh="在 vocabulary: symptoms: 下添加", hint_en="add it under vocabulary: symptoms:",
-         variants={"close": ("'{symptom}' 不在症状词表中", "'{symptom}' is not in the symptoms vocabulary",
-                             "是不是 '{close}'？", "did you mean '{close}'?")}),
+         hint_zh="在 vocabulary: symptoms: 下添加", hint_en="add it under vocabulary: symptoms:")),
     Code("C109", "guideline-set", True,
          zh="派生项循环依赖：{names}", en="derive cycle: {names}",
          hint_zh="派生事实不能依赖自身；打断这个循环",
@@ -164,19 +171,14 @@ CODES: tuple[Code, ...] = (
              hint_en="make the rows exclusive, or use hit_policy: first",
          variants={"more": ("决策表 '{table}'：另有 {n} 种组合命中不止一行",
                             "table '{table}': {n} more combinations match more than one row", "", "")}),
-    Code("C113", "guideline-set", True,
+    with_close(Code("C113", "guideline-set", True,
          zh="决策表 '{table}' 第 {row} 行写了 '{key}'，它不是输入",
          en="row {row} of table '{table}' names '{key}', which is not an input",
-         hint_zh="输入：{inputs}", hint_en="inputs: {inputs}",
-         variants={"close": ("决策表 '{table}' 第 {row} 行写了 '{key}'，它不是输入",
-                             "row {row} of table '{table}' names '{key}', which is not an input",
-                             "是不是 '{close}'？", "did you mean '{close}'?")}),
-    Code("C114", "guideline-set", True,
+         hint_zh="输入：{inputs}", hint_en="inputs: {inputs}")),
+    with_close(Code("C114", "guideline-set", True,
          zh="'{key}' 不是 '{id}' 声明的输出", en="'{key}' is not a declared output of '{id}'",
          hint_zh="在 outputs: 下声明它（已声明：{declared}）",
-         hint_en="declare it under outputs: (declared: {declared})",
-         variants={"close": ("'{key}' 不是 '{id}' 声明的输出", "'{key}' is not a declared output of '{id}'",
-                             "是不是 '{close}'？", "did you mean '{close}'?")}),
+         hint_en="declare it under outputs: (declared: {declared})")),
     Code("C115", "guideline-set", True,
          zh="at_least: {m} 个条件中至少 {n} 个永远不可能成立",
              en="at_least: {n} of {m} conditions can never hold",
@@ -219,11 +221,9 @@ CODES: tuple[Code, ...] = (
                          "{field} has a placeholder without a fact name: '{{{name}}}'",
                          "写出事实名：{{latest_sbp}}", "name the fact: {{latest_sbp}}"),
          }),
-    Code("C120", "guideline-set", True,
+    with_close(Code("C120", "guideline-set", True,
          zh="未知 source.doc '{doc}'", en="unknown source.doc '{doc}'",
-         hint_zh="把它加到 `sources:`（已有：{known}）", hint_en="add it to `sources:` (known: {known})",
-         variants={"close": ("未知 source.doc '{doc}'", "unknown source.doc '{doc}'",
-                             "是不是 '{close}'？", "did you mean '{close}'?")}),
+         hint_zh="把它加到 `sources:`（已有：{known}）", hint_en="add it to `sources:` (known: {known})")),
     Code("C121", "guideline-set", True,
          zh="缺少必需的输出事实：{names}", en="required output facts missing: {names}",
          hint_zh="评估会读取它们；添加输出包含它们的派生项（docs/guideline-language.md §3）",
@@ -237,29 +237,24 @@ CODES: tuple[Code, ...] = (
          variants={"no_unit": ("参数 '{name}' 在基础集中没有单位，不是 {unit}",
                                "parameter '{name}' has no unit in the base set, not {unit}",
                                "不写单位", "leave the unit out")}),
-    Code("C123", "guideline-set", True,
+    with_close(Code("C123", "guideline-set", True,
          zh="remove_rules：基础集没有规则 '{rule}'", en="remove_rules: the base set has no rule '{rule}'",
          hint_zh="列出基础集规则的 id", hint_en="list ids of the base set's rules",
          variants={
-             "close": ("remove_rules：基础集没有规则 '{rule}'",
-                       "remove_rules: the base set has no rule '{rule}'",
-                       "是不是 '{close}'？", "did you mean '{close}'?"),
-             "no_base": ("remove_rules: '{rule}'，但本指南集没有继承其他指南集",
+                 "no_base": ("remove_rules: '{rule}'，但本指南集没有继承其他指南集",
                          "remove_rules: '{rule}' but this set extends no other set",
                          "remove_rules 写在 set.yaml 有 `extends:` 的叠加集中",
                          "remove_rules belongs in an overlay with `extends:` in set.yaml"),
-         }),
-    Code("C124", "guideline-set", True,
+             })),
+    with_close(Code("C124", "guideline-set", True,
          zh="{value} 不是 '{fact}' 的取值", en="{value} is not a value of '{fact}'",
          hint_zh="取值：{values}", hint_en="values: {values}",
          variants={
-             "close": ("{value} 不是 '{fact}' 的取值", "{value} is not a value of '{fact}'",
-                       "是不是 '{close}'？", "did you mean '{close}'?"),
-             "output": ("{value} 不在声明的取值中", "{value} is not among the declared values",
+                 "output": ("{value} 不在声明的取值中", "{value} is not among the declared values",
                         "取值：{values}", "values: {values}"),
-             "output_close": ("{value} 不在声明的取值中", "{value} is not among the declared values",
+                 "output_close": ("{value} 不在声明的取值中", "{value} is not among the declared values",
                               "是不是 '{close}'？", "did you mean '{close}'?"),
-         }),
+             })),
     Code("C125", "guideline-set", True,
          zh="指南集没有文件定义 `colors:`", en="no file of the set defines `colors:`",
          hint_zh="添加 colors 一节（red/yellow/blue → tier、severity、follow_up_days）",
@@ -268,11 +263,9 @@ CODES: tuple[Code, ...] = (
          zh="指南集没有文件定义 `screenings:`", en="no file of the set defines `screenings:`",
          hint_zh="添加 screenings 一节（look_ahead_days、complications）",
          hint_en="add a screenings section (look_ahead_days, complications)"),
-    Code("C127", "guideline-set", True,
+    with_close(Code("C127", "guideline-set", True,
          zh="未知筛查项目 '{kind}'", en="unknown screening kind '{kind}'",
-         hint_zh="项目：{kinds}", hint_en="kinds: {kinds}",
-         variants={"close": ("未知筛查项目 '{kind}'", "unknown screening kind '{kind}'",
-                             "是不是 '{close}'？", "did you mean '{close}'?")}),
+         hint_zh="项目：{kinds}", hint_en="kinds: {kinds}")),
     Code("C128", "guideline-set", True,
          zh="{field} 不是有效的模板：有落单的花括号", en="{field} is not a valid template: a lone brace",
          hint_zh="占位符写作 {{事实名}}；字面花括号写 {{{{ 或 }}}}",
@@ -281,29 +274,28 @@ CODES: tuple[Code, ...] = (
          zh="决策表 '{table}' 第 {row} 行：{key}={value} 不在输入的取值域 {domain} 中",
          en="row {row} of table '{table}': {key}={value} is not in the input's domain {domain}",
          hint_zh="用取值域中的值，或把它加入取值域", hint_en="use a domain value, or add it to the domain"),
-    Code("C130", "guideline-set", True,
+    with_close(Code("C130", "guideline-set", True,
          zh="转诊到 '{to}'，它不是医疗层级", en="referral to '{to}', which is not a care tier",
-         hint_zh="层级：{tiers}", hint_en="tiers: {tiers}",
-         variants={"close": ("转诊到 '{to}'，它不是医疗层级", "referral to '{to}', which is not a care tier",
-                             "是不是 '{close}'？", "did you mean '{close}'?")}),
+         hint_zh="层级：{tiers}", hint_en="tiers: {tiers}")),
     Code("C131", "guideline-set", True,
          zh="输入 '{name}' 的取值域缺少 '{fact}' 可能取到的 {lacking}",
          en="the domain of input '{name}' lacks {lacking}, which '{fact}' can take",
          hint_zh="把它们加入取值域（并为其加行），否则这些患者匹配不到任何行",
          hint_en="add them to the domain (and rows for them), or patients with them match no row"),
-    Code("C132", "guideline-set", True,
+    with_close(Code("C132", "guideline-set", True,
          zh="参数 '{name}' 是 {value}，不是其选项 {options} 之一",
          en="parameter '{name}' is {value}, not one of its options {options}",
-         hint_zh="选择其中一个选项", hint_en="choose one of the options",
-         variants={"close": ("参数 '{name}' 是 {value}，不是其选项 {options} 之一",
-                             "parameter '{name}' is {value}, not one of its options {options}",
-                             "是不是 '{close}'？", "did you mean '{close}'?")}),
+         hint_zh="选择其中一个选项", hint_en="choose one of the options")),
     Code("C133", "guideline-set", True,
          zh="egfr_equation 是 {value}", en="egfr_equation is {value}",
          hint_zh="pathways/facts.py 支持 {known}", hint_en="pathways/facts.py knows {known}",
          variants={"days": ("'{name}' 是 {value}，不是整数天数",
                             "'{name}' is {value}, not a whole number of days",
                             "写一个正整数，如 90", "write a positive integer, e.g. 90")}),
+    Code("G113", "guideline-file", True,
+         zh="{file} 已存在且不是空文件夹", en="{file} exists and is not an empty folder",
+         hint_zh="换一个名字，或先移走这个文件夹",
+             hint_en="choose another name, or move that folder away first"),
     Code("G111", "guideline-file", True,
          zh="比较的左边必须恰有 `fact:` 或 `param:` 之一",
          en="a comparison needs exactly one of `fact:` or `param:` on the left",
@@ -332,11 +324,34 @@ CODES: tuple[Code, ...] = (
 )
 
 
+def _refused(code: str, stage: str) -> Code:
+    """A file sangao will not read: the limits of guidelines/yaml_source.py."""
+    return Code(code, stage, True,
+                zh="文件被拒绝读取", en="the file is refused",
+                variants={
+                    "not_regular": ("不是普通文件（如管道或设备），不读取",
+                                    "not a regular file (a pipe or a device); not read",
+                                    "指南集里只放普通的 .yaml 文件", "keep only plain .yaml files in a set"),
+                    "size": ("文件超过 {limit} 字节，不读取", "the file is over {limit} bytes; not read",
+                             "把它拆成几个文件", "split it into several files"),
+                    "nul": ("文件含有 NUL 字节（二进制文件？）", "the file holds a NUL byte (a binary file?)",
+                            "用文本编辑器保存为 UTF-8 文本", "save it as UTF-8 text from a text editor"),
+                    "aliases": ("别名（*名称）超过 {limit} 个", "more than {limit} aliases (*name)",
+                                "把重复的内容直接写出来", "write the repeated parts out"),
+                    "depth": ("嵌套超过 {limit} 层", "nested more than {limit} levels deep",
+                              "减少嵌套层数", "flatten the nesting"),
+                    "nodes": ("展开别名后超过 {limit} 个节点",
+                              "over {limit} nodes once its aliases are expanded",
+                              "去掉别名，或拆分文件", "remove the aliases, or split the file"),
+                })
+
+
 def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
     """The codes of reading and validating one YAML file, shared in shape by guideline files (G)
     and cases files (T): `codes` maps syntax/duplicate/unknown_key/type/missing/value to codes
     (the unreadable code of each stage has its own shapes)."""
     return (
+        _refused(codes["refused"], stage),
         Code(codes["syntax"], stage, True,
              zh="YAML 语法错误：{what_zh}（解析器：{parser}）",
                  en="YAML syntax: {what_en} (parser: {parser})",
@@ -352,14 +367,12 @@ def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
              en="duplicate key '{name}': line {line} repeats line {first}",
              hint_zh="保留其中一个；YAML 映射中每个键只出现一次",
              hint_en="keep one of them; a YAML mapping holds each key once"),
-        Code(codes["unknown_key"], stage, True,
+        with_close(Code(codes["unknown_key"], stage, True,
              zh="未知的键 '{key}'", en="unknown key '{key}'",
              variants={
-                 "close": ("未知的键 '{key}'", "unknown key '{key}'",
-                           "是不是 '{close}'？", "did you mean '{close}'?"),
-                 "allowed": ("未知的键 '{key}'", "unknown key '{key}'",
+                     "allowed": ("未知的键 '{key}'", "unknown key '{key}'",
                              "这里可以写：{allowed}", "allowed here: {allowed}"),
-             }),
+                 })),
         Code(codes["type"], stage, True,
              zh="应为{want_zh}，实际为 {got_zh}", en="expected {want}, got {got}",
              variants={
@@ -378,21 +391,19 @@ def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
              }),
         Code(codes["missing"], stage, True,
              zh="缺少键 '{key}'", en="missing key '{key}'", hint_zh="添加 `{key}:`", hint_en="add `{key}:`"),
-        Code(codes["value"], stage, True,
+        with_close(Code(codes["value"], stage, True,
              zh="{got_zh} 不是 {expected} 之一", en="{got} is not one of {expected}",
              hint_zh="写 {expected} 之一", hint_en="write one of {expected}",
              variants={
-                 "close": ("{got_zh} 不是 {expected} 之一", "{got} is not one of {expected}",
-                           "是不是 '{close}'？", "did you mean '{close}'?"),
-                 "pattern": ("{got_zh} 不符合 {pattern}", "{got} does not match {pattern}", "", ""),
-                 "rule_id": ("{got_zh} 不符合 {pattern}", "{got} does not match {pattern}",
+                     "pattern": ("{got_zh} 不符合 {pattern}", "{got} does not match {pattern}", "", ""),
+                     "rule_id": ("{got_zh} 不符合 {pattern}", "{got} does not match {pattern}",
                              "规则 id 写作 <项目>.<发现>，小写，如 htn.urgent_bp",
                              "rule ids are <programme>.<finding> in lower case, e.g. htn.urgent_bp"),
-                 "other": ("{msg}；实际为 {got_zh}", "{msg}; got {got}", "", ""),
-             }),
+                     "other": ("{msg}；实际为 {got_zh}", "{msg}; got {got}", "", ""),
+                 })),
     )
 
 
 _G_FILE = {"syntax": "G101", "duplicate": "G102", "unknown_key": "G103", "type": "G104",
-           "missing": "G105", "value": "G106"}
+           "missing": "G105", "value": "G106", "refused": "G114"}
 CODES = CODES + file_level("guideline-file", _G_FILE)

@@ -6,22 +6,21 @@ the author most likely meant (7.0).
 
 The range of a value is that of the fact it is compared with (a parameter takes the range of the
 first fact it is compared with), else that of its unit. Checks only numbers; names, types and
-units are checked by guidelines/checks.py.
+units are checked by the other passes of guidelines/checks/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from guidelines.checks import Draft, Entry, derive_outputs
+from guidelines.checks.context import Context, conditions
+from guidelines.draft import Draft, Entry, derive_outputs
 from guidelines.schema import (
     Classification,
     Compare,
-    Count,
     DecisionTable,
     Otherwise,
     ParamRef,
@@ -31,7 +30,7 @@ from guidelines.yaml_source import plain, read_yaml
 from pathways.errors import Problem
 from pathways.facts import FACTS
 
-DATA = Path(__file__).with_name("data") / "plausible.yaml"
+DATA = Path(__file__).parents[1] / "data" / "plausible.yaml"
 _ORDER = ("eq", "ne", "lt", "lte", "gt", "gte")
 
 
@@ -79,29 +78,6 @@ def ranges() -> tuple[dict[str, Plausible], dict[str, Plausible]]:
 
 def _number(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _conditions(d: Draft) -> Iterator[tuple[Entry, Any, tuple]]:
-    """(entry, condition, its path below the entry) for every condition of the set."""
-    for e in d.rules:
-        yield e, e.value.when, ("when",)
-    for e in d.derive:
-        v = e.value
-        if isinstance(v, Classification):
-            for i, case in enumerate(v.cases):
-                if not isinstance(case, Otherwise):
-                    yield e, case.when, ("cases", i, "when")
-        elif isinstance(v, Count):
-            for i, c in enumerate(v.of):
-                yield e, c, ("of", i)
-    if d.screenings is not None:
-        for ci, comp in enumerate(d.screenings.value.complications):
-            for ii, item in enumerate(comp.items):
-                at = ("complications", ci, "items", ii)
-                if item.eligible is not None:
-                    yield d.screenings, item.eligible, (*at, "eligible")
-                for k, case in enumerate(item.shorter):
-                    yield d.screenings, case.when, (*at, "shorter", k, "when")
 
 
 class _Pass:
@@ -171,7 +147,7 @@ class _Pass:
             self.value(e, (*sub, name), name, v, self.range_of(name))
 
     def run(self) -> list[Problem]:
-        for e, condition, sub in _conditions(self.d):
+        for e, condition, sub in conditions(self.d):
             for node, path in walk(condition):
                 if isinstance(node, Compare):
                     self.comparison(e, node, (*sub, *path))
@@ -197,6 +173,7 @@ class _Pass:
         return self.problems
 
 
-def plausibility_problems(draft: Draft) -> list[Problem]:
+def check(ctx: Context) -> None:
     """C134/C135 for every number of the set outside its plausible range."""
-    return _Pass(draft).run()
+    for p in _Pass(ctx.d).run():
+        ctx.add(p)
