@@ -64,6 +64,13 @@ Db = Annotated[
 ]
 
 
+def open_private(path: Path, *args, **kwargs):
+    """A file holding patient data, created owner-only (store/privacy.py)."""
+    from store.privacy import open_private as _open_private
+
+    return _open_private(path, *args, **kwargs)
+
+
 def db_url(db: str) -> str:
     """A bare path means a SQLite file."""
     return db if "://" in db else f"sqlite:///{db}"
@@ -116,16 +123,40 @@ def roster_import(
                                                       "names to interchange fields")] = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
                                                  help="write rejected rows with reasons to this CSV")] = None,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help="keep names, resident IDs and phones in the "
+                                                              "--rejects raw column (recorded in the audit "
+                                                              "log)")] = False,
 ) -> None:
     from store.importer import import_files
 
+    if unmasked and rejects is None:
+        raise typer.BadParameter("--unmasked shows the raw column of --rejects FILE; give --rejects too",
+                                 param_hint="--unmasked")
     with _import_progress() as progress:
         report = import_files(
-            files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress
+            files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress,
+            unmasked=unmasked,
         )
+    if unmasked:
+        _audit_unmasking(db, "roster import --rejects --unmasked", report.rejected, rejects)
     _print_import_report(report, rejects)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _audit_unmasking(db: str, command: str, patients: int, written: Path | None = None) -> None:
+    """Record an unmasked output in the audit log: the OS user and the time, read here. If the
+    entry cannot be written, the unmasked file is removed (nothing unmasked goes unrecorded)."""
+    import getpass
+
+    from store.audit import record_unmasking
+
+    try:
+        record_unmasking(db_url(db), who=getpass.getuser(), at=_now(), command=command, patients=patients)
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -257,7 +288,7 @@ def roster_export(
     if out is None:
         export_jsonl(url, sys.stdout)
         return
-    with out.open("w", encoding="utf-8", newline="\n") as f:
+    with open_private(out, "w", encoding="utf-8", newline="\n") as f:
         count = export_jsonl(url, f)
     err_console.print(f"wrote {count} patients to {out}", markup=False, highlight=False)
 
@@ -285,9 +316,8 @@ def roster_generate(
 
     Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl
     """
-    import csv
-
     from pathways.synthetic import CSV_TABLES, generate_csv_rows, generate_jsonl
+    from reports.csv_safe import SafeWriter
 
     as_of = as_of or _today()
     if fmt is GeneratedFormat.csv:
@@ -295,9 +325,10 @@ def roster_generate(
         if folder.exists() and not folder.is_dir():
             raise typer.BadParameter(f"{folder} is a file; csv needs a directory for its tables", param_hint="--out")
         folder.mkdir(parents=True, exist_ok=True)
-        files = {table: (folder / f"{table}.csv").open("w", encoding="utf-8-sig", newline="") for table in CSV_TABLES}
+        files = {table: open_private(folder / f"{table}.csv", "w", encoding="utf-8-sig", newline="")
+                 for table in CSV_TABLES}
         try:
-            writers = {table: csv.writer(f) for table, f in files.items()}
+            writers = {table: SafeWriter(f) for table, f in files.items()}
             for table, columns in CSV_TABLES.items():
                 writers[table].writerow([header for _, header in columns])
             for table, row in generate_csv_rows(patients, seed, as_of):
@@ -321,7 +352,7 @@ def roster_generate(
         raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
                                  param_hint="--out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="\n") as f:
+    with open_private(out, "w", encoding="utf-8", newline="\n") as f:
         for line in lines:
             f.write(line)
             f.write("\n")
@@ -395,7 +426,7 @@ def assess(
     if fmt is Format.table and out is None:
         fmt_out.print_table(results, console, limit=limit)
     else:
-        target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+        target = open_private(out, "w", encoding="utf-8", newline="") if out else sys.stdout
         try:
             (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
         finally:
@@ -624,7 +655,7 @@ def demo(
     roster, db = out / "roster.jsonl", out / "sangao.db"
     db.unlink(missing_ok=True)
 
-    with roster.open("w", encoding="utf-8", newline="\n") as f:
+    with open_private(roster, "w", encoding="utf-8", newline="\n") as f:
         for line in generate_jsonl(patients, seed, as_of):
             f.write(line + "\n")
     console.print(f"[bold]1. roster[/]  {patients} synthetic patients (seed {seed}) → {roster}")
@@ -641,9 +672,9 @@ def demo(
                   f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
 
     results = list(store.save_assessments(db_url(str(db)), assessor.assess_many(store.read_patients(db_url(str(db))), as_of)))
-    with (out / "assessments.jsonl").open("w", encoding="utf-8") as f:
+    with open_private(out / "assessments.jsonl", "w", encoding="utf-8") as f:
         fmt_out.write_jsonl(results, f)
-    with (out / "assessments.csv").open("w", encoding="utf-8-sig", newline="") as f:
+    with open_private(out / "assessments.csv", "w", encoding="utf-8-sig", newline="") as f:
         fmt_out.write_csv(results, f)
     colors = Counter(a.color.value for a in results)
     referrals = Counter(a.referral.urgency.value for a in results if a.referral)
