@@ -388,6 +388,23 @@ ProvisionalOpt = Annotated[
 ]
 
 
+def _provenance(gset_or_name, roster: Path | None, db: str):
+    """What made a run of saved assessments: the guideline files' hashes, the input, the version."""
+    import re
+    from importlib.metadata import version
+
+    from store.assessments import Provenance, file_sha256, guideline_hashes
+
+    if isinstance(gset_or_name, str):
+        from guidelines.loader import load_set
+
+        gset_or_name = load_set(gset_or_name)
+    shown_db = re.sub(r"//[^/@]*@", "//", db_url(db))  # no user or password
+    return Provenance(version("sangao"), guideline_hashes(gset_or_name),
+                      str(roster) if roster is not None else shown_db,
+                      file_sha256(roster) if roster is not None else None)
+
+
 def _patients(roster: Path | None, db: str):
     import store
 
@@ -422,7 +439,7 @@ def assess(
     if save:
         import store
 
-        results = store.save_assessments(db_url(db), results)
+        results = store.save_assessments(db_url(db), results, _provenance(guidelines, roster, db))
     if fmt is Format.table and out is None:
         fmt_out.print_table(results, console, limit=limit)
     else:
@@ -671,7 +688,9 @@ def demo(
     console.print(f"[bold]3. guidelines[/]  {gset.name} {gset.version} ({gset.policy_status}): {len(gset.rules)} rules, "
                   f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
 
-    results = list(store.save_assessments(db_url(str(db)), assessor.assess_many(store.read_patients(db_url(str(db))), as_of)))
+    results = list(store.save_assessments(db_url(str(db)),
+                                          assessor.assess_many(store.read_patients(db_url(str(db))), as_of),
+                                          _provenance(gset, roster, str(db))))
     with open_private(out / "assessments.jsonl", "w", encoding="utf-8") as f:
         fmt_out.write_jsonl(results, f)
     with open_private(out / "assessments.csv", "w", encoding="utf-8-sig", newline="") as f:
