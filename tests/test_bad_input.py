@@ -110,3 +110,24 @@ def test_a_failed_file_still_counts_its_rows(tmp_path):
         report = import_files([path], f"sqlite:///{folder / 'x.db'}", None)
         counts = [(f.error, f.rows_read, f.imported, f.rejected) for f in report.files]
         assert counts == [(True, rows, 0, rows)]
+
+
+def test_an_archive_member_that_is_not_text_is_named_by_archive_and_member(tmp_path):
+    from store.importer import import_files
+
+    path = bad.write(tmp_path / "export.zip", bad.zip_bytes([("患者.csv", b"\x80")]))
+    report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", None)
+    assert [p.file for p in report.rejects] == [f"{path}!患者.csv"]  # not its temporary copy
+
+
+@pytest.mark.parametrize("method", [12, 14])  # bzip2, LZMA: a damaged stream raises OSError / LZMAError
+def test_a_damaged_bzip2_or_lzma_member_is_a_located_error(tmp_path, method):
+    from store.importer import import_files
+
+    data = bytearray(bad.zip_bytes([("患者.csv", bad.PATIENTS_CSV.encode())]))
+    for sig, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.find(sig)
+        data[at + offset : at + offset + 2] = method.to_bytes(2, "little")
+    path = bad.write(tmp_path / "export.zip", bytes(data))
+    report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", None)
+    assert report.files[0].error and report.rejects[0].file == str(path)
