@@ -30,6 +30,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from pathways.errors import Problem, SangaoError
 
@@ -148,6 +149,19 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
                 )
             ]
         ) from None
+    except ReaderError as exc:  # a character YAML does not allow (a control character)
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        what = f"YAML syntax: {exc.reason}"
+        if isinstance(exc.character, int):
+            what += f" (character U+{exc.character:04X})"
+        raise SangaoError([Problem(codes["syntax"], what, file=display, line=line,
+                                   context=excerpt(lines, line) if line else None)]) from None
+    except TypeError:  # a key that is a list or mapping (`? [a]: b`, `[[]]: x`) cannot be a key
+        raise SangaoError.one(codes["syntax"], "YAML syntax: a key is a list or a mapping", file=display,
+                              hint="keys are names: write `name: value`") from None
+    except RecursionError:  # the parser recurses per nesting level
+        raise SangaoError.one(codes["syntax"], "YAML syntax: nested too deeply", file=display,
+                              hint="a guideline file is a few levels deep") from None
     if len(_PARSED) > 256:
         _PARSED.clear()
     _PARSED[text] = doc

@@ -131,3 +131,25 @@ def test_a_damaged_bzip2_or_lzma_member_is_a_located_error(tmp_path, method):
     path = bad.write(tmp_path / "export.zip", bytes(data))
     report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", None)
     assert report.files[0].error and report.rejects[0].file == str(path)
+
+
+def test_a_mapping_file_nested_too_deeply_is_a_located_error(monkeypatch, capsys, tmp_path):
+    roster = bad.write(tmp_path / "r.jsonl", "\n".join(bad.good_lines(1)) + "\n")
+    mapping = bad.write(tmp_path / "site.yaml", "columns: " + "[" * 700 + "]" * 700 + "\n")
+    code, out = run(monkeypatch, capsys, "roster", "import", str(roster), "--mapping", str(mapping),
+                    "--db", str(tmp_path / "x.db"))
+    assert code == 1, out
+    assert "site.yaml" in out and "D031" in out and INTERNAL not in out
+
+
+@pytest.mark.parametrize("body", ["title: a\x9bb\n", "[[]]: x\n", "title: " + "[" * 700 + "]" * 700 + "\n"],
+                         ids=["control-character", "list-as-key", "deep-nesting"])
+def test_a_guideline_file_yaml_cannot_hold_is_a_located_error(monkeypatch, capsys, tmp_path, body):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "set.yaml").write_text('set: x\nversion: "1"\npolicy_status: local-definition\n',
+                                     encoding="utf-8")
+    (folder / "body.yaml").write_text("guideline: body\n" + body, encoding="utf-8")
+    code, out = run(monkeypatch, capsys, "guidelines", "check", str(folder))
+    assert code == 1, out
+    assert "body.yaml" in out and INTERNAL not in out

@@ -27,21 +27,21 @@ def _write_set(name: str, parts, encoding: str, delimiter: str):
     return paths
 
 
-@fuzz_settings(4500)
+@fuzz_settings(600)
 @given(tables("patients"), encodings, delimiters)
 def test_a_fuzzed_patients_table_is_imported_row_by_row_or_refused_with_its_place(table, encoding, delimiter):
     tried("csv")
     assert_nothing_dropped(_write_set("one", [table], encoding, delimiter))
 
 
-@fuzz_settings(2500)
+@fuzz_settings(300)
 @given(tables("patients"), st.lists(tables(), min_size=1, max_size=2), encodings, delimiters)
 def test_a_fuzzed_csv_set_joins_or_rejects_every_child_row(patients, children, encoding, delimiter):
     tried("csv")
     assert_nothing_dropped(_write_set("set", [patients, *children], encoding, delimiter))
 
 
-@fuzz_settings(3000)
+@fuzz_settings(4000)
 @given(st.binary(max_size=300), st.sampled_from(["患者.csv", "随访.csv", "x.csv"]))
 def test_any_bytes_as_a_csv_file_end_in_rows_or_a_located_error(data, name):
     tried("csv")

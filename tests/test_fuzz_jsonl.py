@@ -54,7 +54,7 @@ nasty_text = st.one_of(
 lines = st.one_of(mutated_records(), nasty_text, st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
 
 
-@fuzz_settings(4000)
+@fuzz_settings(1900)
 @given(st.lists(lines, max_size=4), st.integers(0, 4), st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
 def test_every_jsonl_line_is_imported_or_rejected_alone(bad_lines, at, encoding):
     tried("jsonl")
@@ -65,7 +65,7 @@ def test_every_jsonl_line_is_imported_or_rejected_alone(bad_lines, at, encoding)
     assert_nothing_dropped([path])
 
 
-@fuzz_settings(6000)
+@fuzz_settings(8000)
 @given(st.binary(max_size=200))
 def test_any_bytes_as_a_jsonl_file_end_in_rows_or_a_located_error(data):
     tried("jsonl")
@@ -74,7 +74,7 @@ def test_any_bytes_as_a_jsonl_file_end_in_rows_or_a_located_error(data):
     assert_nothing_dropped([path])
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(st.lists(lines, min_size=1, max_size=4))
 def test_importing_fuzzed_jsonl_keeps_the_good_line_and_counts_every_row(bad_lines):
     """Through the database (the lone-surrogate line once broke the whole file's transaction)."""

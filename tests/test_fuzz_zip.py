@@ -55,7 +55,7 @@ def damaged(draw, data: bytes) -> bytes:
     return bytes(data)
 
 
-@fuzz_settings(2000)
+@fuzz_settings(800)
 @given(st.lists(members, max_size=4), st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]), st.data())
 def test_a_fuzzed_archive_imports_its_rows_or_fails_naming_it(entries, method, data):
     tried("zip")
@@ -66,7 +66,7 @@ def test_a_fuzzed_archive_imports_its_rows_or_fails_naming_it(entries, method, d
     assert set(FOLDER.parent.iterdir()) <= before | {FOLDER}  # nothing escaped beside the folder
 
 
-@fuzz_settings(2000)
+@fuzz_settings(4000)
 @given(st.binary(max_size=200))
 def test_any_bytes_as_a_zip_file_end_in_rows_or_a_located_error(data):
     tried("zip")
