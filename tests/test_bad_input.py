@@ -153,3 +153,16 @@ def test_a_guideline_file_yaml_cannot_hold_is_a_located_error(monkeypatch, capsy
     code, out = run(monkeypatch, capsys, "guidelines", "check", str(folder))
     assert code == 1, out
     assert "body.yaml" in out and INTERNAL not in out
+
+
+@pytest.mark.parametrize("text", ["tables: [visits]\n", "values:\n  smoker: [1]\n  sex: 3\n",
+                                  "defaults:\n  conditions: [[hypertension]]\n", "bp_arm: [left]\n",
+                                  "form: {a: [1]}\n"])
+def test_a_mapping_section_of_the_wrong_shape_is_a_located_error(tmp_path, text):
+    from pathways.errors import SangaoError
+    from store.readers.mapping import load_mapping
+
+    path = bad.write(tmp_path / "site.yaml", text)
+    with pytest.raises(SangaoError) as error:
+        load_mapping(path)
+    assert all(p.code == "D031" and p.file == str(path) and p.line for p in error.value.problems)
