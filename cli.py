@@ -66,6 +66,13 @@ Db = Annotated[
 ]
 
 
+def open_private(path: Path, *args, **kwargs):
+    """A file holding patient data, created owner-only (store/privacy.py)."""
+    from store.privacy import open_private as _open_private
+
+    return _open_private(path, *args, **kwargs)
+
+
 def db_url(db: str) -> str:
     """A bare path means a SQLite file."""
     return db if "://" in db else f"sqlite:///{db}"
@@ -118,16 +125,40 @@ def roster_import(
                                                       "names to interchange fields")] = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
                                                  help="write rejected rows with reasons to this CSV")] = None,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help="keep names, resident IDs and phones in the "
+                                                              "--rejects raw column (recorded in the audit "
+                                                              "log)")] = False,
 ) -> None:
     from store.importer import import_files
 
+    if unmasked and rejects is None:
+        raise typer.BadParameter("--unmasked shows the raw column of --rejects FILE; give --rejects too",
+                                 param_hint="--unmasked")
     with _import_progress() as progress:
         report = import_files(
-            files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress
+            files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress,
+            unmasked=unmasked,
         )
+    if unmasked:
+        _audit_unmasking(db, "roster import --rejects --unmasked", report.rejected, rejects)
     _print_import_report(report, rejects)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _audit_unmasking(db: str, command: str, patients: int, written: Path | None = None) -> None:
+    """Record an unmasked output in the audit log: the OS user and the time, read here. If the
+    entry cannot be written, the unmasked file is removed (nothing unmasked goes unrecorded)."""
+    import getpass
+
+    from store.audit import record_unmasking
+
+    try:
+        record_unmasking(db_url(db), who=getpass.getuser(), at=_now(), command=command, patients=patients)
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -259,7 +290,7 @@ def roster_export(
     if out is None:
         export_jsonl(url, sys.stdout)
         return
-    with out.open("w", encoding="utf-8", newline="\n") as f:
+    with open_private(out, "w", encoding="utf-8", newline="\n") as f:
         count = export_jsonl(url, f)
     err_console.print(f"wrote {count} patients to {out}", markup=False, highlight=False)
 
@@ -305,7 +336,7 @@ def roster_generate(
         raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
                                  param_hint="--out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("wb") as f:
+    with open_private(out, "wb") as f:
         write_jsonl(f, patients, seed, as_of)
     err_console.print(f"wrote {patients} patients to {out}", markup=False, highlight=False)
 
@@ -337,6 +368,23 @@ ProvisionalOpt = Annotated[
                  help="for a year whose State Council holiday notice sangao lacks, use statutory holidays only "
                       "(no make-up working days) and mark every output with a warning"),
 ]
+
+
+def _provenance(gset_or_name, roster: Path | None, db: str):
+    """What made a run of saved assessments: the guideline files' hashes, the input, the version."""
+    import re
+    from importlib.metadata import version
+
+    from store.assessments import Provenance, file_sha256, guideline_hashes
+
+    if isinstance(gset_or_name, str):
+        from guidelines.loader import load_set
+
+        gset_or_name = load_set(gset_or_name)
+    shown_db = re.sub(r"//[^/@]*@", "//", db_url(db))  # no user or password
+    return Provenance(version("sangao"), guideline_hashes(gset_or_name),
+                      str(roster) if roster is not None else shown_db,
+                      file_sha256(roster) if roster is not None else None)
 
 
 def _patients(roster: Path | None, db: str):
@@ -432,7 +480,7 @@ def assess(
             assess_source(source, options, sys.stdout.buffer, workers=workers, counts=counts)
             sys.stdout.buffer.flush()
         else:
-            with open(out, "wb") as target:
+            with open_private(out, "wb") as target:
                 assess_source(source, options, target, workers=workers, counts=counts)
     else:
         from reports import assessments as fmt_out
@@ -441,11 +489,11 @@ def assess(
         if save:
             import store
 
-            results = store.save_assessments(db_url(db), results)
+            results = store.save_assessments(db_url(db), results, _provenance(guidelines, roster, db))
         if fmt is Format.table and out is None:
             fmt_out.print_table(results, console, limit=limit)
         else:
-            target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+            target = open_private(out, "w", encoding="utf-8", newline="") if out else sys.stdout
             try:
                 (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
             finally:
@@ -1035,7 +1083,7 @@ def demo(
     roster, db = out / "roster.jsonl", out / "sangao.db"
     db.unlink(missing_ok=True)
 
-    with roster.open("w", encoding="utf-8", newline="\n") as f:
+    with open_private(roster, "w", encoding="utf-8", newline="\n") as f:
         for line in generate_jsonl(patients, seed, as_of):
             f.write(line + "\n")
     console.print(f"[bold]1. roster[/]  {patients} synthetic patients (seed {seed}) → {roster}")
@@ -1051,10 +1099,12 @@ def demo(
     console.print(f"[bold]3. guidelines[/]  {gset.name} {gset.version} ({gset.policy_status}): {len(gset.rules)} rules, "
                   f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
 
-    results = list(store.save_assessments(db_url(str(db)), assessor.assess_many(store.read_patients(db_url(str(db))), as_of)))
-    with (out / "assessments.jsonl").open("w", encoding="utf-8") as f:
+    results = list(store.save_assessments(db_url(str(db)),
+                                          assessor.assess_many(store.read_patients(db_url(str(db))), as_of),
+                                          _provenance(gset, roster, str(db))))
+    with open_private(out / "assessments.jsonl", "w", encoding="utf-8") as f:
         fmt_out.write_jsonl(results, f)
-    with (out / "assessments.csv").open("w", encoding="utf-8-sig", newline="") as f:
+    with open_private(out / "assessments.csv", "w", encoding="utf-8-sig", newline="") as f:
         fmt_out.write_csv(results, f)
     colors = Counter(a.color.value for a in results)
     referrals = Counter(a.referral.urgency.value for a in results if a.referral)

@@ -32,6 +32,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from pathways.codes import lookup
 from pathways.errors import Problem, SangaoError
@@ -147,6 +148,20 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
                 )
             ]
         ) from None
+    except ReaderError as exc:  # a character YAML does not allow (a control character)
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        char = f" U+{exc.character:04X}" if isinstance(exc.character, int) else ""
+        raise SangaoError([Problem.of(
+            codes["syntax"], file=display, line=line, context=excerpt(lines, line) if line else None,
+            parser=f"{exc.reason}{char}",
+            what_zh=f"文件含有 YAML 不允许的字符{char}", what_en=f"a character YAML does not allow{char}",
+            fix_zh="删去这个控制字符（通常是从别处复制来的）",
+            fix_en="delete the control character (usually pasted from elsewhere)")]) from None
+    except TypeError:  # a key that is a list or mapping (`? [a]: b`, `[[]]: x`) cannot be a key
+        raise SangaoError([Problem.of(
+            codes["syntax"], file=display, parser="a key is a list or a mapping",
+            what_zh="有一个键是列表或映射", what_en="a key is a list or a mapping",
+            fix_zh="键是名称：写成 `名称: 值`", fix_en="keys are names: write `name: value`")]) from None
     _check_shape(doc, display, lines, codes["refused"])
     if len(_PARSED) > 256:
         _PARSED.clear()

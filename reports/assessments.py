@@ -6,7 +6,6 @@ resident IDs, so nothing here needs masking.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pathways.models import Assessment
+from reports.csv_safe import SafeWriter
 
 COLOR_STYLE = {"red": "bold red", "yellow": "yellow", "blue": "blue"}
 COLOR_ZH = {"red": "红", "yellow": "黄", "blue": "蓝"}
@@ -68,11 +68,12 @@ def csv_row(a: Assessment) -> dict[str, object]:
 
 
 def write_csv(assessments: Iterable[Assessment], out: IO[str]) -> int:
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
+    writer = SafeWriter(out)  # a cell a spreadsheet would run as a formula is escaped
+    writer.writerow(CSV_COLUMNS)
     n = 0
     for a in assessments:
-        writer.writerow(csv_row(a))
+        row = csv_row(a)
+        writer.writerow([row[c] for c in CSV_COLUMNS])
         n += 1
     return n
 

@@ -1,4 +1,5 @@
-"""Re-export of pathways/csv_safe.py for the report writers (store/ imports it from pathways)."""
+"""Every CSV sangao writes goes through SafeWriter (formula-injection escaping). The code lives in
+pathways/csv_safe.py so that store/ (the reject file) can use it too; this name stays for reports."""
 
 from pathways.csv_safe import SafeWriter, safe_cell
 

@@ -59,11 +59,11 @@ def import_files(*args, **kwargs):
     return _import(*args, **kwargs)
 
 
-def save_assessments(db_url: str, assessments):
+def save_assessments(db_url: str, assessments, provenance=None):
     """See store.assessments.save_assessments."""
     from store.assessments import save_assessments as _save
 
-    return _save(db_url, assessments)
+    return _save(db_url, assessments, provenance)
 
 
 __all__ = ["import_files", "read_patients", "read_roster", "save_assessments"]

@@ -1,9 +1,14 @@
-"""Assessments kept in the database with the guideline set and version that produced them."""
+"""Assessments kept in the database with their provenance: the guideline set, its version and the
+sha256 of every guideline file it was loaded from, as_of, the input (a roster file with its sha256,
+or the database) and the sangao version, so a stored colour can be traced to exactly what made it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import delete, insert
 
@@ -14,11 +19,50 @@ from store.tables import AssessmentRow
 BATCH = 5000
 
 
-def save_assessments(db_url: str, assessments: Iterable[Assessment]) -> Iterator[Assessment]:
+@dataclass(frozen=True)
+class Provenance:
+    """What produced a run of assessments (the set name, version and as_of are on each one)."""
+
+    sangao_version: str
+    guideline_hashes: dict[str, str] = field(default_factory=dict)  # file → sha256
+    input_file: str | None = None
+    input_hash: str | None = None
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def guideline_hashes(gset) -> dict[str, str]:
+    """sha256 of every file of a loaded guideline set: the YAML files of its folder and of the sets
+    it extends (the folders its values came from), cases files left out (they test, not decide)."""
+    folders = {Path(gset.path)} | {Path(origin.file).parent for origin in gset.origin.values()}
+    files = {p.resolve() for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")
+             if not p.name.endswith(".cases.yaml")}
+    return {_shown(p): file_sha256(p) for p in sorted(files)}
+
+
+def _shown(path: Path) -> str:
+    """`set/file.yaml`: the file's set folder and name (the same on every machine)."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def save_assessments(db_url: str, assessments: Iterable[Assessment],
+                     provenance: Provenance | None = None) -> Iterator[Assessment]:
     """Pass `assessments` through while storing them, in batches, one transaction per batch. A patient's
     earlier assessment at the same as_of with the same set and version is replaced, not duplicated."""
     db_engine = open_db(db_url, writer=True)
     batch: list[Assessment] = []
+    stamp = {} if provenance is None else {
+        "guideline_hashes": json.dumps(provenance.guideline_hashes, sort_keys=True),
+        "input_file": provenance.input_file,
+        "input_hash": provenance.input_hash,
+        "sangao_version": provenance.sangao_version,
+    }
 
     def flush() -> None:
         if not batch:
@@ -44,6 +88,7 @@ def save_assessments(db_url: str, assessments: Iterable[Assessment]) -> Iterator
                         "color": a.color.value,
                         "tier": a.tier.value,
                         "payload": json.dumps(a.model_dump(mode="json"), ensure_ascii=False),
+                        **stamp,
                     }
                     for a in batch
                 ],

@@ -83,14 +83,33 @@ def open_db(path_or_url: str, writer: bool = False) -> Engine:
 
 
 def _create_tables(db_engine: Engine) -> None:
-    """Create the tables a database lacks, under the write lock (two sangao creating them at once
-    would collide on PostgreSQL); a database that has them all is only read, so a reader never
-    waits for a writer here."""
-    wanted = set(SQLModel.metadata.tables)
-    if wanted <= set(inspect(db_engine).get_table_names()):
+    """Create the tables a database lacks and add the nullable columns a later version appended (the
+    only schema change sangao makes), under the write lock (two sangao creating them at once would
+    collide on PostgreSQL); a database that has them all is only read, so a reader never waits for
+    a writer here."""
+    if not _schema_gaps(db_engine):
         return
     with as_writer(db_engine).begin() as conn:
         SQLModel.metadata.create_all(conn)
+        for table, column in _schema_gaps(conn):  # left after create_all: columns added later
+            quote = conn.dialect.identifier_preparer.quote
+            conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} "
+                                 f"{column.type.compile(dialect=conn.dialect)}")
+
+
+def _schema_gaps(bind) -> list:
+    """Tables the database lacks, as (table, None), and nullable columns an older sangao did not
+    create, as (table, column)."""
+    found = inspect(bind)
+    names = set(found.get_table_names())
+    gaps: list = []
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name not in names:
+            gaps.append((table, None))
+            continue
+        have = {c["name"] for c in found.get_columns(table.name)}
+        gaps += [(table, c) for c in table.columns if c.name not in have and c.nullable]
+    return gaps
 
 
 def as_writer(db_engine: Engine) -> Engine:

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from pathways.csv_safe import SafeWriter
 from pathways.synthetic import CSV_TABLES, generate_csv_rows, generate_jsonl
+from store.privacy import open_private
 
 
 def write_jsonl(stream: BinaryIO, patients: int, seed: int, as_of: date) -> int:
@@ -24,7 +25,7 @@ def write_csv_set(folder: Path, patients: int, seed: int, as_of: date) -> list[P
     """The roster as one UTF-8 (BOM) CSV per table of CSV_TABLES in `folder`; returns the files."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{table}.csv" for table in CSV_TABLES]
-    files = {table: path.open("w", encoding="utf-8-sig", newline="")
+    files = {table: open_private(path, "w", encoding="utf-8-sig", newline="")
              for table, path in zip(CSV_TABLES, paths, strict=True)}
     try:
         writers = {table: SafeWriter(f) for table, f in files.items()}

@@ -19,7 +19,6 @@ paused for the source (`_gc_paused`).
 
 from __future__ import annotations
 
-import csv
 import gc
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -31,10 +30,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pathways import resident_id
+from pathways.csv_safe import SafeWriter
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store import fast_json
 from store.db import DatabaseProblem, as_writer, open_db
+from store.privacy import mask_raw, open_private
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import keys_written, parse_line, raw_text
 from store.readers.mapping import Mapping, load_mapping
@@ -282,19 +283,24 @@ def import_files(
     mapping: Path | Mapping | None = None,
     reject_path: str | Path | None = None,
     progress: Callable[[str, int], None] | None = None,
+    unmasked: bool = False,
 ) -> ImportReport:
     """Import roster files into the database at `db_url` (a path means SQLite). `as_of` is the
     evaluation date for the future-date findings. Returns counts per file, findings and rejects;
     writes the rejected rows with their reasons to `reject_path` (CSV, UTF-8 with BOM for Excel).
-    `progress(source name, records read so far)` is called every PROGRESS_EVERY records."""
+    `progress(source name, records read so far)` is called every PROGRESS_EVERY records.
+    The reject file is created 0600, its cells formula-escaped, and its raw column masked
+    (store/privacy.py) unless `unmasked` (the caller records that in the audit log)."""
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(Path(mapping))
     sources = sorted(group_sources([Path(p) for p in paths]), key=lambda s: _looks_like_events(s, mapping))
     report = ImportReport()
     db_engine = as_writer(open_db(db_url))
-    reject_file = open(reject_path, "w", encoding="utf-8-sig", newline="") if reject_path else None  # noqa: SIM115
+    reject_file = open_private(reject_path, "w", encoding="utf-8-sig", newline="") if reject_path else None
     try:
-        writer = csv.writer(reject_file) if reject_file else None
+        writer = SafeWriter(reject_file) if reject_file else None
+        if writer and not unmasked:
+            writer = _MaskingWriter(writer)
         if writer:
             writer.writerow(REJECT_HEADER)
         for source in sources:
@@ -386,6 +392,16 @@ def _import_source(
     for name in source.rows_read:
         file_report(name)
     report.files += [_finish(fr, source) for fr in files.values()]
+
+
+class _MaskingWriter:
+    """The reject file's writer with the raw column (the last) masked."""
+
+    def __init__(self, writer: SafeWriter) -> None:
+        self.writer = writer
+
+    def writerow(self, row: list) -> None:
+        self.writer.writerow([*row[:-1], mask_raw(row[-1])] if row and row[-1] else row)
 
 
 def _rows_in(path: Path, kind: str) -> int:

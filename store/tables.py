@@ -128,6 +128,11 @@ class AssessmentRow(SQLModel, table=True):
     color: str
     tier: str
     payload: str = Field(sa_column=Column(Text, nullable=False))
+    # Provenance (store/assessments.py), added later: nullable, added to older databases by open_db.
+    guideline_hashes: str | None = Field(default=None, sa_column=Column(Text))  # JSON {file: sha256}
+    input_file: str | None = None  # the roster file or database assessed
+    input_hash: str | None = None  # sha256 of the roster file (none for a database)
+    sangao_version: str | None = None
 
 
 class PlanRow(SQLModel, table=True):

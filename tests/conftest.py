@@ -131,3 +131,25 @@ def db_url(request, tmp_path):
     yield url.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- Hypothesis profiles and the fuzz summary (tests/fuzz_support.py) -------------------------
+
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+# CI: the same inputs on every run (derandomized), nothing remembered between runs.
+_hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+_hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per fuzzed input path: how many inputs its suites tried this session."""
+    import sys
+
+    support = sys.modules.get("fuzz_support")
+    if support is None or not support.TRIED:
+        return
+    terminalreporter.section("fuzz")
+    for path, count in sorted(support.TRIED.items()):
+        terminalreporter.write_line(f"fuzz: {path}: {count:,} inputs tried")
+    terminalreporter.write_line(f"fuzz: total {sum(support.TRIED.values()):,} inputs")

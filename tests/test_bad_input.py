@@ -110,3 +110,59 @@ def test_a_failed_file_still_counts_its_rows(tmp_path):
         report = import_files([path], f"sqlite:///{folder / 'x.db'}", None)
         counts = [(f.error, f.rows_read, f.imported, f.rejected) for f in report.files]
         assert counts == [(True, rows, 0, rows)]
+
+
+def test_an_archive_member_that_is_not_text_is_named_by_archive_and_member(tmp_path):
+    from store.importer import import_files
+
+    path = bad.write(tmp_path / "export.zip", bad.zip_bytes([("患者.csv", b"\x80")]))
+    report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", None)
+    assert [p.file for p in report.rejects] == [f"{path}!患者.csv"]  # not its temporary copy
+
+
+@pytest.mark.parametrize("method", [12, 14])  # bzip2, LZMA: a damaged stream raises OSError / LZMAError
+def test_a_damaged_bzip2_or_lzma_member_is_a_located_error(tmp_path, method):
+    from store.importer import import_files
+
+    data = bytearray(bad.zip_bytes([("患者.csv", bad.PATIENTS_CSV.encode())]))
+    for sig, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.find(sig)
+        data[at + offset : at + offset + 2] = method.to_bytes(2, "little")
+    path = bad.write(tmp_path / "export.zip", bytes(data))
+    report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", None)
+    assert report.files[0].error and report.rejects[0].file == str(path)
+
+
+def test_a_mapping_file_nested_too_deeply_is_a_located_error(monkeypatch, capsys, tmp_path):
+    roster = bad.write(tmp_path / "r.jsonl", "\n".join(bad.good_lines(1)) + "\n")
+    mapping = bad.write(tmp_path / "site.yaml", "columns: " + "[" * 700 + "]" * 700 + "\n")
+    code, out = run(monkeypatch, capsys, "roster", "import", str(roster), "--mapping", str(mapping),
+                    "--db", str(tmp_path / "x.db"))
+    assert code == 1, out
+    assert "site.yaml" in out and "D031" in out and INTERNAL not in out
+
+
+@pytest.mark.parametrize("body", ["title: a\x9bb\n", "[[]]: x\n", "title: " + "[" * 700 + "]" * 700 + "\n"],
+                         ids=["control-character", "list-as-key", "deep-nesting"])
+def test_a_guideline_file_yaml_cannot_hold_is_a_located_error(monkeypatch, capsys, tmp_path, body):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "set.yaml").write_text('set: x\nversion: "1"\npolicy_status: local-definition\n',
+                                     encoding="utf-8")
+    (folder / "body.yaml").write_text("guideline: body\n" + body, encoding="utf-8")
+    code, out = run(monkeypatch, capsys, "guidelines", "check", str(folder))
+    assert code == 1, out
+    assert "body.yaml" in out and INTERNAL not in out
+
+
+@pytest.mark.parametrize("text", ["tables: [visits]\n", "values:\n  smoker: [1]\n  sex: 3\n",
+                                  "defaults:\n  conditions: [[hypertension]]\n", "bp_arm: [left]\n",
+                                  "form: {a: [1]}\n"])
+def test_a_mapping_section_of_the_wrong_shape_is_a_located_error(tmp_path, text):
+    from pathways.errors import SangaoError
+    from store.readers.mapping import load_mapping
+
+    path = bad.write(tmp_path / "site.yaml", text)
+    with pytest.raises(SangaoError) as error:
+        load_mapping(path)
+    assert all(p.code == "D031" and p.file == str(path) and p.line for p in error.value.problems)

@@ -437,9 +437,8 @@ def test_the_reject_file_shows_a_rejected_flat_patients_first_row_and_its_other_
     ]
     path = write_csv(tmp_path / "高血压随访.csv", [header, *rows])
     rejects = tmp_path / "rejects.csv"
-    report = import_files(
-        [path], f"sqlite:///{tmp_path / 'db.sqlite'}", AS_OF, mapping=as_register(None), reject_path=rejects
-    )
+    report = import_files([path], f"sqlite:///{tmp_path / 'db.sqlite'}", AS_OF, mapping=as_register(None),
+                          reject_path=rejects, unmasked=True)  # the raw column as read (masked by default)
     assert (report.rows_read, report.imported, report.rejected) == (2, 0, 2)
     with open(rejects, encoding="utf-8-sig", newline="") as f:
         got = [(r["row"], r["code"], r["column"], r["raw"]) for r in csv.DictReader(f)]

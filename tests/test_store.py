@@ -353,7 +353,7 @@ def test_a_rejected_jsonl_line_reaches_the_reject_file_as_written(tmp_path, bom)
     path = tmp_path / "r.jsonl"
     path.write_bytes(bom + "\n".join([good[0], bad, good[1]]).encode("utf-8") + b"\n")
     rejects = tmp_path / "rejects.csv"
-    report = import_files([path], str(tmp_path / "db.sqlite"), AS_OF, reject_path=rejects)
+    report = import_files([path], str(tmp_path / "db.sqlite"), AS_OF, reject_path=rejects, unmasked=True)
     assert report.patients_imported == 2
     assert [(p.code, p.line) for p in report.rejects] == [("D011", 2)]
     with open(rejects, encoding="utf-8-sig", newline="") as f:

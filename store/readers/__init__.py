@@ -95,7 +95,7 @@ def group_sources(paths: list[Path]) -> list[Source]:
     return sources
 
 
-def detect_encoding(path: Path) -> str:
+def detect_encoding(path: Path, name: str | None = None) -> str:
     """ "utf-8-sig" (UTF-8 with BOM), "utf-8", or "gb18030" (covers GBK and GB2312), by decoding the
     whole file incrementally (flat memory). Raises a D030 problem when none fits."""
     with open(path, "rb") as f:
@@ -114,7 +114,7 @@ def detect_encoding(path: Path) -> str:
     raise SangaoError.one(
         "D030",
         "file is neither UTF-8 nor GB18030/GBK/GB2312 text",
-        file=str(path),
+        file=name or str(path),  # `name`: an archive member's name, not its temporary copy
         hint="save it as UTF-8 (or CSV UTF-8 in Excel)",
     )
 

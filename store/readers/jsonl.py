@@ -94,6 +94,8 @@ def parse_line(item: Item) -> Item:
     """The slow path: parse `item.json_text` into `item.data`, or set the D001/D002/D003 problem."""
     name, number, line = item.file, item.line, item.json_text or item.raw
     raw_text(item)
+    if isinstance(line, bytes):  # json.loads guesses UTF-16/32 from NUL bytes; the file is UTF-8
+        line = item.raw
     item.json_text = None
     try:
         data = json.loads(line, object_pairs_hook=_pairs_without_duplicates)

@@ -88,6 +88,9 @@ def load_mapping(path: Path) -> Mapping:
         doc = YAML(typ="rt").load(path.read_text(encoding="utf-8-sig"))
     except (OSError, YAMLError, UnicodeDecodeError) as exc:
         raise SangaoError.one("D031", f"cannot read the mapping file: {exc}", file=name) from None
+    except RecursionError:  # the YAML parser recurses per nesting level
+        raise SangaoError.one("D031", "cannot read the mapping file: nested too deeply", file=name,
+                              hint="a mapping file is a few levels deep (`sangao roster inspect`)") from None
     problems: list[Problem] = []
     mapping = Mapping()
 
@@ -112,7 +115,7 @@ def load_mapping(path: Path) -> Mapping:
                     hint=did_you_mean(key, SECTIONS) or f"sections: {', '.join(SECTIONS)}",
                 )
             )
-    for header, target in (doc.get("columns") or {}).items():
+    for header, target in _section(doc, "columns", problems, where).items():
         if target is None or target == IGNORE:
             mapping.columns[header_key(header)] = (None, None)
             continue
@@ -149,7 +152,7 @@ def load_mapping(path: Path) -> Mapping:
             )
         else:
             mapping.columns[header_key(header)] = (table, fld)
-    for key, labels in (doc.get("values") or {}).items():
+    for key, labels in _section(doc, "values", problems, where).items():
         if key not in all_fields and key not in _FIELD_KINDS:
             problems.append(
                 Problem(
@@ -168,8 +171,8 @@ def load_mapping(path: Path) -> Mapping:
         mapping.values[str(key)] = {
             normalize_value(str(k)): (list(v) if isinstance(v, list) else v) for k, v in labels.items()
         }
-    for stem, table in (doc.get("tables") or {}).items():
-        if table not in TABLES:
+    for stem, table in _section(doc, "tables", problems, where).items():
+        if not isinstance(table, str) or table not in TABLES:
             problems.append(
                 Problem(
                     "D031",
@@ -186,6 +189,19 @@ def load_mapping(path: Path) -> Mapping:
     return mapping
 
 
+def _section(doc: CommentedMap, key: str, problems: list[Problem], where) -> dict:
+    """The section `key` of the file as a mapping ({} when absent); a list or a value where a
+    mapping belongs is a D031 problem (and the section is skipped)."""
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(Problem("D031", f"{key}: must be a mapping (name: value lines), not "
+                                        f"a {type(value).__name__}", **where(doc, key)))
+        return {}
+    return value
+
+
 def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Problem], where) -> None:
     from store.readers.codes import form_names
 
@@ -195,7 +211,7 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
         entries = form.items() if isinstance(form, dict) else [(None, form)]
         by_stem: dict[str, str] = {}
         for stem, name in entries:
-            if name not in forms:
+            if not isinstance(name, str) or name not in forms:
                 problems.append(
                     Problem(
                         "D031",
@@ -207,7 +223,7 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
             elif stem is not None:
                 by_stem[normalize_header(stem)] = name
         mapping.form = by_stem if isinstance(form, dict) else (form if form in forms else None)
-    defaults = doc.get("defaults") or {}
+    defaults = _section(doc, "defaults", problems, where)
     for key, value in defaults.items():
         if key not in TABLES["patients"] or key in ("patient_id", "id_number", "name", "birth_date"):
             problems.append(
@@ -223,7 +239,7 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
             values = value if isinstance(value, list) else [value]
             from pathways.vocab import Condition
 
-            bad = [v for v in values if v not in {c.value for c in Condition}]
+            bad = [v for v in values if not isinstance(v, str) or v not in {c.value for c in Condition}]
             if bad:
                 problems.append(
                     Problem(
@@ -252,7 +268,7 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
         else:
             mapping.defaults[str(key)] = value
     if "bp_arm" in doc:
-        if doc["bp_arm"] not in BP_ARMS:
+        if not isinstance(doc["bp_arm"], str) or doc["bp_arm"] not in BP_ARMS:
             problems.append(
                 Problem(
                     "D031",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import lzma
 import tempfile
 import zipfile
 import zlib
@@ -95,7 +96,7 @@ def _open_file(path: Path, name: str, stem: str, source: Source, closers: list) 
 
 
 def _csv_sheet(path: Path, name: str, stem: str, source: Source, closers: list) -> Sheet:
-    encoding = detect_encoding(path)
+    encoding = detect_encoding(path, name)
     source.encodings[name] = encoding
     f = open(path, encoding=encoding, newline="")  # noqa: SIM115  (closed by the reader's closers)
     closers.append(f.close)
@@ -208,7 +209,8 @@ def member_name(info: zipfile.ZipInfo) -> str:
 def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sheet]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        # a damaged directory; ValueError: a name flagged UTF-8 that is not (UnicodeDecodeError)
         raise SangaoError.one("D030", f"cannot open the archive: {exc}", file=name) from None
     folder = tempfile.TemporaryDirectory(prefix="sangao-zip-")
     closers.append(folder.cleanup)
@@ -233,8 +235,11 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
             target = Path(folder.name) / f"{index}{inner.suffix.lower()}"
             try:
                 target.write_bytes(archive.read(info))
-            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-                # encrypted (RuntimeError), AES or another method (NotImplementedError), a bad CRC or stream
+            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
+                    EOFError, OSError, ValueError) as exc:
+                # encrypted (RuntimeError), AES or another method (NotImplementedError), a bad CRC or
+                # stream (BadZipFile, zlib/lzma errors; bz2 raises OSError), a local header whose name
+                # is flagged UTF-8 but is not (UnicodeDecodeError)
                 raise SangaoError.one(
                     "D030", f"cannot read archive member {member!r}: {exc}", file=name,
                     hint="make the archive again without a password, with ordinary (deflate) compression",

@@ -1,0 +1,75 @@
+"""Fuzzing the archive reader: zips of split exports with any member names (GBK bytes, duplicates,
+folders, `../`, __MACOSX), members that are tables, junk or not CSV, damaged headers (encryption and
+method flags), cut or flipped bytes. Each ends in rows imported or rejected, or a located error; no
+member is written outside the private temporary folder."""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+
+from fuzz_support import assert_nothing_dropped, fuzz_settings, scratch, tried
+from fuzz_tables import TABLE_FILES, csv_text, tables
+from hypothesis import given
+from hypothesis import strategies as st
+
+FOLDER = scratch("zip")
+names = st.one_of(st.sampled_from([*TABLE_FILES.values(), "patients.csv", "a/visits.csv", "../escape.csv",
+                                   "/abs.csv", "__MACOSX/._患者.csv", "readme.txt", "part.xlsx", "dir/"]),
+                  st.text(min_size=1, max_size=10).map(lambda t: t.replace("\x00", "") + ".csv"))
+members = st.tuples(names, st.one_of(tables().map(lambda t: csv_text(t[1], t[2]).encode("utf-8")),
+                                     st.binary(max_size=60)))
+
+
+def _zip(entries, method) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a duplicate member name is one of the inputs
+        with zipfile.ZipFile(buffer, "w", method) as archive:
+            for name, data in entries:
+                archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@st.composite
+def damaged(draw, data: bytes) -> bytes:
+    data = bytearray(data)
+    for _ in range(draw(st.integers(0, 3))):
+        if not data:
+            break
+        kind = draw(st.sampled_from(["flip", "cut", "flag"]))
+        if kind == "flip":
+            at = draw(st.integers(0, len(data) - 1))
+            data[at] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            data = data[: draw(st.integers(0, len(data)))]
+        else:  # encryption bit or compression method of every local and central header
+            value = draw(st.sampled_from([1, 99, 12, 14, 0x41]))
+            for sig, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+                start = 0
+                while (at := data.find(sig, start)) != -1 and at + offset + 4 <= len(data):
+                    field = offset + (2 if value in (99, 12, 14) else 0)
+                    data[at + field : at + field + 2] = value.to_bytes(2, "little")
+                    start = at + 4
+    return bytes(data)
+
+
+@fuzz_settings(800)
+@given(st.lists(members, max_size=4), st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]), st.data())
+def test_a_fuzzed_archive_imports_its_rows_or_fails_naming_it(entries, method, data):
+    tried("zip")
+    path = FOLDER / "export.zip"
+    path.write_bytes(data.draw(damaged(_zip(entries, method))))
+    before = set(FOLDER.parent.iterdir())
+    assert_nothing_dropped([path])
+    assert set(FOLDER.parent.iterdir()) <= before | {FOLDER}  # nothing escaped beside the folder
+
+
+@fuzz_settings(4000)
+@given(st.binary(max_size=200))
+def test_any_bytes_as_a_zip_file_end_in_rows_or_a_located_error(data):
+    tried("zip")
+    path = FOLDER / "bytes.zip"
+    path.write_bytes(b"PK\x03\x04" + data if data[:1] == b"\x00" else data)
+    assert_nothing_dropped([path])
