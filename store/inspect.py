@@ -101,7 +101,14 @@ def inspect_files(paths: list[Path], mapping: Path | Mapping | None = None, samp
     for source in group_sources([Path(p) for p in paths]):
         if source.kind == "jsonl":
             result.problems.append(
-                Problem("D108", "interchange JSONL needs no mapping; skipped", source.name)
+                Problem.of(
+                    "D108",
+                    file=source.name,
+                    what={
+                        "en": "interchange JSONL needs no mapping; skipped",
+                        "zh": "交换格式 JSONL 无需映射；跳过",
+                    },
+                )
             )
             continue
         closers: list = []

@@ -495,3 +495,43 @@ def test_the_proposal_for_the_sites_files_needs_five_edited_lines_to_import_them
     report = import_files(files, url, AS_OF, mapping=mapping)
     assert exported(url) == expected_jsonl(tmp_path, EXPECTED_REGISTER)
     assert report.rows_read == report.imported + report.rejected == 3 + 5 + 3
+
+
+# ---- the mapping file ---------------------------------------------------------------------------
+
+
+def test_a_mapping_ignores_a_recognised_column_maps_a_label_to_nothing_and_overrides_a_header(tmp_path):
+    header = ["身份证号", "姓名", "性别", "出生日期", "服务类型", "建档日期", "联系电话", "备用电话"]
+    rows = [
+        [ID_A, "张三", "男", "1958-03-02", "高血压,老年人", "2020-05-01", "138 0000 1111", "0532\t8888 7777"],
+    ]
+    path = write_csv(tmp_path / "个人档案.csv", [header, *rows])
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    plain = import_files([path], url, AS_OF)
+    assert [(p.code, p.column) for p in plain.rejects] == [("D013", "服务类型")]  # 老年人 is no programme
+    mapping = site_mapping(
+        tmp_path,
+        "columns:\n  联系电话: ignore\n  备用电话: patients.phone\n"
+        "values:\n  conditions: {老年人: null}\n",
+    )
+    report = import_files([path], url, AS_OF, mapping=mapping)
+    assert report.ok, [p.render() for p in report.rejects]
+    [person] = exported(url)
+    assert (person["conditions"], person["phone"]) == (["hypertension"], "053288887777")
+    dropped = [p for p in report.findings if p.code == "D109"]
+    assert [(p.column, "'老年人' ×1" in p.message) for p in dropped] == [("服务类型", True)]
+
+
+def test_findings_read_in_chinese_by_default_and_in_english_on_request(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    report = import_files([health_check_file(tmp_path)], url, AS_OF, mapping=site_mapping(tmp_path))
+    [albumin] = [p for p in report.findings if p.code == "D108"]
+    assert albumin.text() == (
+        "列 尿微量白蛋白-MALB 是尿微量白蛋白浓度（mg/L），不是尿白蛋白/肌酐比值（UACR，mg/g）；未导入"
+    )
+    assert albumin.text("en").startswith("column '尿微量白蛋白-MALB' is a urine albumin concentration")
+    arm = [p for p in report.findings if p.code == "D110"]
+    assert [p.text() for p in arm] == ["血压：采用收缩压较高一侧的读数"]
+    [unknown] = [p for p in report.rejects if p.code == "D027"]
+    assert unknown.text() == "随访：居民 370202********1239 不在登记册中（事件文件不新建患者）"

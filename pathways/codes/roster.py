@@ -7,7 +7,7 @@ CODES: tuple[Code, ...] = (
     Code("D030", "roster", True,
          zh="无法读取 {file}：{reason}", en="cannot read {file}: {reason}"),
     Code("D027", "roster", True,
-         zh="{table}：居民 {id} 不在登记册中（事件文件不新建患者）",
+         zh="{table_zh}：居民 {id} 不在登记册中（事件文件不新建患者）",
          en="{table}: resident {id} is not in the register (an events file creates no patients)",
          hint_zh="先导入个人档案（登记册），或在 --mapping 中写 role: register",
          hint_en="import the person file (the register) first, or say `role: register` in --mapping"),
@@ -29,4 +29,14 @@ CODES: tuple[Code, ...] = (
             "not read",
          hint_zh="在 --mapping 的 columns: 中按完整表头（含代码）映射每一列",
          hint_en="map each by its full header (with the code) under `columns:` in --mapping"),
+    # Findings whose wording varies with what was found: the raising site passes `what` as
+    # {"en": …, "zh": …} (store/readers/tabular.py `both`).
+    Code("D108", "roster", False, zh="{what[zh]}", en="{what[en]}"),
+    Code("D109", "roster", False, zh="{what[zh]}", en="{what[en]}"),
+    Code("D110", "roster", False, zh="{what[zh]}", en="{what[en]}"),
+    Code("D024", "roster", True,
+         zh="{table_zh}：患者表（{patients}）中没有患者 {patient}",
+         en="{table}: no patient {patient} in the patients table ({patients})"),
+    Code("D026", "roster", True, zh="{table_zh}：该行没有{key_zh}", en="{table}: row has no {key}",
+         hint_zh="请填写", hint_en="fill it in"),
 )

@@ -192,27 +192,47 @@ class _Tally:
         out = []
         for (name, header, fld), counts in self.unmapped.items():
             out.append(
-                Problem(
+                Problem.of(
                     "D109",
-                    f"column {header!r}: values no value map knows: {_counts(counts)}",
-                    name,
-                    None,
-                    header,
+                    file=name,
+                    column=header,
+                    what=both(
+                        f"column {header!r}: values no value map knows: {_counts(counts)}",
+                        f"列 {header}：值映射中没有的值：{_counts(counts)}",
+                    ),
                     hint=f"map them under `values: {fld}:` in --mapping "
                     "(`sangao roster inspect` proposes one)",
                 )
             )
         for (name, header), counts in self.dropped.items():
             out.append(
-                Problem(
+                Problem.of(
                     "D109",
-                    f"column {header!r}: values with no interchange field, not imported: {_counts(counts)}",
-                    name,
-                    None,
-                    header,
+                    file=name,
+                    column=header,
+                    what=both(
+                        f"column {header!r}: values with no interchange field, not imported: "
+                        f"{_counts(counts)}",
+                        f"列 {header}：这些值没有对应字段，未导入：{_counts(counts)}",
+                    ),
                 )
             )
         return out
+
+
+def both(en: str, zh: str) -> dict[str, str]:
+    """A finding's wording in both languages (the `what` of D108–D110)."""
+    return {"en": en, "zh": zh}
+
+
+_ROLE_ZH = {
+    "patients": "患者",
+    "visits": "随访",
+    "labs": "化验",
+    "screenings": "筛查",
+    "history": "既往史",
+    "referrals": "转诊",
+}
 
 
 def _counts(counts: Counter) -> str:
@@ -241,25 +261,38 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
     for sheet in open_sheets(source, closers):
         if [h.strip() for h in sheet.headers] == REJECT_HEADER:
             findings.append(
-                Problem(
+                Problem.of(
                     "D108",
-                    "a sangao reject file (from --rejects); skipped",
-                    sheet.name,
-                    1,
+                    file=sheet.name,
+                    line=1,
+                    what=both(
+                        "a sangao reject file (from --rejects); skipped",
+                        "这是 sangao 的拒绝行文件（--rejects），跳过",
+                    ),
                     hint="fix the rows in the original export and import that again",
                 )
             )
             continue
         role = _role(sheet, mapping)
         if role is None:
-            problem = Problem(
-                "D108" if workbook_like else "D030",
+            what = (
                 "cannot tell which table this is (patients, visits, labs, screenings, history "
-                "or referrals); " + ("sheet ignored" if workbook_like else "file not read"),
-                sheet.name,
-                1,
-                hint="name it e.g. visits.csv / 随访.csv, or list it under `tables:` in --mapping",
+                "or referrals)"
             )
+            hint = "name it e.g. visits.csv / 随访.csv, or list it under `tables:` in --mapping"
+            if workbook_like:
+                problem = Problem.of(
+                    "D108",
+                    file=sheet.name,
+                    line=1,
+                    what=both(
+                        what + "; sheet ignored",
+                        "无法判断这是哪张表（患者、随访、化验、筛查、既往史或转诊）；工作表未读取",
+                    ),
+                    hint=hint,
+                )
+            else:
+                problem = Problem("D030", what + "; file not read", sheet.name, 1, hint=hint)
             if workbook_like:
                 findings.append(problem)
                 continue
@@ -391,12 +424,15 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
         slot = column.field + (f"={column.option}" if column.option else "")
         if slot in seen:
             findings.append(
-                Problem(
+                Problem.of(
                     "D108",
-                    f"column {header!r} is {column.field} again (first: {seen[slot]!r}); ignored",
-                    table.name,
-                    1,
-                    header,
+                    file=table.name,
+                    line=1,
+                    column=header,
+                    what=both(
+                        f"column {header!r} is {column.field} again (first: {seen[slot]!r}); ignored",
+                        f"列 {header} 又是 {column.field}（第一列：{seen[slot]}）；未读取",
+                    ),
                 )
             )
             continue
@@ -422,33 +458,35 @@ _MAP_IT = "map it under `columns:` in --mapping"
 
 
 def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Problem:
+    where = {"file": table.name, "line": 1, "column": header}
     if key in REFUSED_AS:
-        return Problem(
+        return Problem.of(
             "D108",
-            f"column {header!r} is a urine albumin concentration (mg/L), not the albumin/creatinine "
-            "ratio (UACR, mg/g); not imported",
-            table.name,
-            1,
-            header,
+            **where,
+            what=both(
+                f"column {header!r} is a urine albumin concentration (mg/L), not the albumin/creatinine "
+                "ratio (UACR, mg/g); not imported",
+                f"列 {header} 是尿微量白蛋白浓度（mg/L），不是尿白蛋白/肌酐比值（UACR，mg/g）；未导入",
+            ),
             hint="export 尿白蛋白/肌酐比值 (UACR) if the system has it",
         )
     if is_not_imported(header):
-        return Problem(
+        return Problem.of(
             "D108",
-            f"column {header!r} is a national form field with no interchange field; not imported",
-            table.name,
-            1,
-            header,
+            **where,
+            what=both(
+                f"column {header!r} is a national form field with no interchange field; not imported",
+                f"列 {header} 是国家表单字段，没有对应的交换字段；未导入",
+            ),
         )
-    return Problem(
+    return Problem.of(
         "D108",
-        f"column {header!r} not recognised in the {table.role} table; ignored",
-        table.name,
-        1,
-        header,
-        hint=" ".join(
-            filter(None, (did_you_mean(key, list(_ALIASES[table.role])), _MAP_IT))
+        **where,
+        what=both(
+            f"column {header!r} not recognised in the {table.role} table; ignored",
+            f"列 {header} 在{_ROLE_ZH[table.role]}表中未识别；未读取",
         ),
+        hint=" ".join(filter(None, (did_you_mean(key, list(_ALIASES[table.role])), _MAP_IT))),
     )
 
 
@@ -459,11 +497,14 @@ def _check_arms(table: Table, mapping: Mapping, findings: list[Problem]) -> None
     plain = [c.header for c in table.columns if c.field in ("sbp", "dbp", "bp")]
     if plain:
         findings.append(
-            Problem(
+            Problem.of(
                 "D110",
-                f"blood pressure: the column(s) {', '.join(plain)} used; the per-arm columns are ignored",
-                table.name,
-                1,
+                file=table.name,
+                line=1,
+                what=both(
+                    f"blood pressure: the column(s) {', '.join(plain)} used; the per-arm columns are ignored",
+                    f"血压：使用 {', '.join(plain)} 列；分侧血压列未读取",
+                ),
             )
         )
         table.columns = [c for c in table.columns if not c.spec.kind.startswith(("arm:", "bp_arm:"))]
@@ -478,7 +519,15 @@ def _check_arms(table: Table, mapping: Mapping, findings: list[Problem]) -> None
         )
     arm = mapping.bp_arm if len(arms) == 2 else next(iter(arms))
     text = {"left": "the left arm", "right": "the right arm", "higher": "the arm with the higher systolic"}
-    findings.append(Problem("D110", f"blood pressure: {text.get(arm, arm)} reading used", table.name, 1))
+    zh = {"left": "左侧", "right": "右侧", "higher": "收缩压较高一侧"}
+    findings.append(
+        Problem.of(
+            "D110",
+            file=table.name,
+            line=1,
+            what=both(f"blood pressure: {text[arm]} reading used", f"血压：采用{zh[arm]}的读数"),
+        )
+    )
     table.arm = arm
 
 
@@ -955,15 +1004,17 @@ def _join(
                 pid = _join_key(table, values, person, mapping)
                 values.pop("patient_id", None)
             if pid is None:
+                by_id = table.key == "patient_id"
                 problems.append(
-                    Problem(
+                    Problem.of(
                         "D026",
-                        f"{table.role}: row has no "
-                        + ("patient id" if table.key == "patient_id" else "resident ID"),
-                        table.name,
-                        number,
-                        table.header_for(table.key),
-                        hint="fill it in",
+                        file=table.name,
+                        line=number,
+                        column=table.header_for(table.key),
+                        table=table.role,
+                        table_zh=_ROLE_ZH[table.role],
+                        key="patient id" if by_id else "resident ID",
+                        key_zh="患者编号" if by_id else "身份证号",
                     )
                 )
             if not problems:
@@ -993,13 +1044,15 @@ def _join(
             None,
             pid,
             problems=[
-                Problem(
+                Problem.of(
                     "D024",
-                    f"{child_table.role}: no patient {pid!r} in the patients table "
-                    f"({orphan_key.name if orphan_key else '-'})",
-                    child_table.name,
-                    row,
-                    child_table.header_for(child_table.key),
+                    file=child_table.name,
+                    line=row,
+                    column=child_table.header_for(child_table.key),
+                    table=child_table.role,
+                    table_zh=_ROLE_ZH[child_table.role],
+                    patient=repr(pid),
+                    patients=orphan_key.name if orphan_key else "-",
                     hint="check the patient id"
                     if child_table.key == "patient_id"
                     else "check the resident ID",
@@ -1040,12 +1093,16 @@ class _Notes:
         self.source = source
         self.counts: Counter = Counter()
 
-    def note(self, text: str) -> None:
-        self.counts[text] += 1
+    def note(self, text: str, zh: str) -> None:
+        self.counts[(text, zh)] += 1
 
     def finish(self) -> None:
-        for text, n in self.counts.items():
-            self.source.findings.append(Problem("D110", f"{text} ({n} patients)", self.source.name))
+        for (text, zh), n in self.counts.items():
+            self.source.findings.append(
+                Problem.of(
+                    "D110", file=self.source.name, what=both(f"{text} ({n} patients)", f"{zh}（{n} 名患者）")
+                )
+            )
 
 
 def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[Table], refs: dict) -> list:
@@ -1091,22 +1148,31 @@ def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, h
     if not values.get("conditions"):
         if mapping.defaults.get("conditions"):
             values["conditions"] = list(mapping.defaults["conditions"])
-            notes.note("conditions from --mapping defaults")
+            notes.note("conditions from --mapping defaults", "管理病种取自 --mapping 的 defaults")
         elif found := {form_condition(f) for f in forms} - {None}:
             values["conditions"] = [c.value for c in Condition if c.value in found]
-            notes.note("conditions from the form of the visit export (高血压/糖尿病)")
+            notes.note(
+                "conditions from the form of the visit export (高血压/糖尿病)",
+                "管理病种取自随访表的表单（高血压/糖尿病）",
+            )
     if "enrolled_on" not in values:
         default = mapping.defaults.get("enrolled_on")
         visit_dates = [v["date"] for v in values.get("visits", ()) if isinstance(v.get("date"), date)]
         if isinstance(default, date):
             values["enrolled_on"] = default
-            notes.note(f"enrolled_on {default.isoformat()} from --mapping defaults")
+            notes.note(
+                f"enrolled_on {default.isoformat()} from --mapping defaults",
+                f"建档日期 {default.isoformat()} 取自 --mapping 的 defaults",
+            )
         elif visit_dates:
             values["enrolled_on"] = min(visit_dates)
             why = (
                 "as --mapping says" if default == "first_visit" else "no enrolment column, none in --mapping"
             )
-            notes.note(f"enrolled_on is the first visit's date ({why})")
+            why_zh = "--mapping 如此规定" if default == "first_visit" else "无建档日期列，--mapping 未给"
+            notes.note(
+                f"enrolled_on is the first visit's date ({why})", f"建档日期取首次随访日期（{why_zh}）"
+            )
     for key, value in mapping.defaults.items():
         if key not in ("conditions", "enrolled_on") and key not in values:
             values[key] = value
@@ -1116,10 +1182,13 @@ def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, h
         if resident_id.problem(full) is None:
             if "sex" not in values and not has_column("sex"):
                 values["sex"] = resident_id.sex(full)
-                notes.note("sex read from the resident ID (no sex column)")
+                notes.note("sex read from the resident ID (no sex column)", "性别取自身份证号（无性别列）")
             if "birth_date" not in values and not has_column("birth_date"):
                 values["birth_date"] = resident_id.birth_date(full)
-                notes.note("birth date read from the resident ID (no birth date column)")
+                notes.note(
+                    "birth date read from the resident ID (no birth date column)",
+                    "出生日期取自身份证号（无出生日期列）",
+                )
 
 
 def _join_patients(source, patients, child_tables, spill, mapping, tally, notes) -> Iterator[Item]:
@@ -1248,6 +1317,7 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
                             line=row,
                             column=table.header_for("id_number"),
                             table=table.role,
+                            table_zh=_ROLE_ZH[table.role],
                             id=resident_id.mask(number),
                         )
                     ],
