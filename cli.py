@@ -80,6 +80,11 @@ ROSTER_IMPORT_HELP = (
     "file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / 筛查, "
     "history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers "
     "(性别 or 出生日期 make the patients table).\n\n"
+    "A file with a patients table is a register (who is enrolled, since when); a flat export of "
+    "follow-ups or health checks is an events file: it adds dated visits, labs and screenings to "
+    "registered people, never rewrites them, and reports people outside the register instead of "
+    "creating them (`role:` in --mapping says otherwise; register files are imported first). "
+    "See docs/importing.md.\n\n"
     "Flat visit exports (one row per follow-up, the person repeated, no patient number) are "
     "grouped into patients by resident ID (身份证号; legacy 15-digit IDs upgraded); the patient_id "
     "is derived from it (area code + hash). Conditions come from a column, the form of the file "
@@ -271,7 +276,8 @@ def roster_inspect(
 
     table = Table(title=w["inspect"], title_justify="left")
     for key in ("table", "file_role", "role", "sampled", "understood", "unknown", "unmapped"):
-        table.add_column(w[key], overflow="fold", justify="left" if key in ("table", "role") else "right")
+        table.add_column(w[key], overflow="fold",
+                         justify="left" if key in ("table", "role", "file_role") else "right")
     for t in result.tables:
         understood = sum(1 for c in t.columns if c.target or c.note.startswith("option"))
         table.add_row(_short(t.name), w[t.file_role], w.get(t.role if t.role != "patients" else "patients_t",

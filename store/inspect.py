@@ -293,11 +293,10 @@ def proposal_yaml(inspection: Inspection) -> str:
         "         # checks (dated rows for people already registered; unknown people are reported)",
     ]
     out += [f"  {_q(stem)}: {role}" for stem, role in roles.items()]
-    forms = {
-        t.stem: (t.form, t.form_guessed)
-        for t in inspection.tables
-        if t.role == "visits" and t.key == "id_number"
-    }
+    forms: dict[str, tuple[str | None, bool]] = {}  # by the file's stem (a sheet's may be Sheet1)
+    for t in inspection.tables:
+        if t.role == "visits" and t.key == "id_number":
+            forms.setdefault(t.file_stem, (t.form, t.form_guessed))
     if forms:
         out.append("")
         if all(form and not guessed for form, guessed in forms.values()):

@@ -129,7 +129,7 @@ def test_a_follow_up_export_adds_visits_to_the_register_and_never_rewrites_it(tm
     assert disagreement[0].text("en") == (
         "sex: F in this file, M in the register; the register's value is kept"
     )
-    assert disagreement[0].text("zh") == "sex：本文件为 F，登记册为 M；保留登记册的值"
+    assert disagreement[0].text("zh") == "性别：本文件为 F，登记册为 M；保留登记册的值"
 
 
 def test_importing_the_same_files_again_changes_nothing(tmp_path):

@@ -12,7 +12,7 @@ CODES: tuple[Code, ...] = (
          hint_zh="先导入个人档案（登记册），或在 --mapping 中写 role: register",
          hint_en="import the person file (the register) first, or say `role: register` in --mapping"),
     Code("D111", "roster", False,
-         zh="{field}：本文件为 {found}，登记册为 {stored}；保留登记册的值",
+         zh="{field_zh}：本文件为 {found}，登记册为 {stored}；保留登记册的值",
          en="{field}: {found} in this file, {stored} in the register; the register's value is kept"),
     Code("D112", "roster", False,
          zh="{people} 名居民（{rows} 行）不在登记册中，未导入；首次出现于第 {first} 行",

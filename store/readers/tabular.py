@@ -1283,6 +1283,7 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
 
 
 _COMPARED = ("sex", "birth_date")  # person fields an events row may carry, compared with the register
+_FIELD_ZH = {"sex": "性别", "birth_date": "出生日期", "smoker": "吸烟"}
 
 
 def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
@@ -1339,6 +1340,7 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
                             line=row,
                             column=table.header_for(fld),
                             field=fld,
+                            field_zh=_FIELD_ZH[fld],
                             found=str(found),
                             stored=str(stored.get(fld)),
                         )
@@ -1359,6 +1361,7 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
                         line=row,
                         column=table.header_for("smoker"),
                         field="smoker",
+                        field_zh=_FIELD_ZH["smoker"],
                         found=str(smoker),
                         stored=str(bool(stored["smoker"])),
                     )
