@@ -353,21 +353,23 @@ class Store:
         if updates:
             self.conn.exec_driver_sql(self.update_sql, updates)
         for name, table in _CHILD.items():
-            incoming = [(r.patient_id, items) for r in records if (items := getattr(r, name))]
+            incoming = [
+                (r.patient_id, items, type(r) is EventRecord) for r in records if (items := getattr(r, name))
+            ]
             if not incoming:  # absent (UNSET) or empty lists: the stored ones stay
                 continue
-            ids = [pid for pid, _ in incoming]
+            ids = [pid for pid, _, _ in incoming]
             stored = {
                 pid: list(rows) for pid, rows in groupby(self._stored(self.stored_sql[name], ids), _first)
             }
             changed: list[str] = []
             written: list[tuple] = []
-            for pid, items in incoming:
+            for pid, items, events in incoming:
                 before = stored.get(pid, [])
                 fresh = _merge_rows(name, items, pid, text_dates)
                 if fresh == before:
                     continue  # a re-imported, unchanged list: its rows (and index entries) stay
-                merged = _merged(name, before, fresh, pid)
+                merged = _merged(name, before, fresh, pid, fill=events)
                 if merged == before:
                     continue
                 changed.append(pid)
@@ -426,13 +428,24 @@ def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
     return [(pid, seq, *row) for seq, row in enumerate(rows)]
 
 
-def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str) -> list[tuple]:
+def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str, fill: bool = False) -> list[tuple]:
     """The stored rows `before` merged with the incoming `fresh` (both merge rows): a stored row
-    with an incoming row's key is replaced, the others kept; date order, ties stored first."""
+    with an incoming row's key is replaced, the others kept; date order, ties stored first. With
+    `fill` (an events file), a stored row with an incoming row's key keeps the values the incoming
+    row lacks: a health check and a follow-up of one day make one visit, neither erasing the other."""
     key = _MERGE_KEY[name]
-    fresh_keys = set(map(key, fresh))
-    values = [row[2:] for row in before if key(row) not in fresh_keys]
-    values += [row[2:] for row in fresh]
+    fresh_by_key = {key(row): row for row in fresh}
+    values = []
+    for row in before:
+        incoming = fresh_by_key.get(key(row))
+        if incoming is None:
+            values.append(row[2:])
+        elif fill:
+            fresh_by_key[key(row)] = (
+                *incoming[:2],
+                *(new if new is not None else old for new, old in zip(incoming[2:], row[2:], strict=True)),
+            )
+    values += [row[2:] for row in fresh_by_key.values()]
     if name != "history":
         values.sort(key=_MERGE_DATE[name])
     return [(pid, seq, *v) for seq, v in enumerate(values)]

@@ -535,3 +535,26 @@ def test_findings_read_in_chinese_by_default_and_in_english_on_request(tmp_path)
     assert [p.text() for p in arm] == ["血压：采用收缩压较高一侧的读数"]
     [unknown] = [p for p in report.rejects if p.code == "D027"]
     assert unknown.text() == "随访：居民 370202********1239 不在登记册中（事件文件不新建患者）"
+
+
+def test_a_health_check_on_a_follow_up_day_adds_to_that_visit_and_erases_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    row = list(CHECK_ROWS[0])
+    row[0] = "2026-06-10"  # 张三's second follow-up day: 138/85, heart rate 72
+    row[4:8] = [None, None, None, None]  # no blood pressure taken at this check
+    files = [person_file(tmp_path), follow_up_file(tmp_path), health_check_file(tmp_path, [row])]
+    import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
+    visit = exported(url)[0]["visits"][-1]
+    assert visit == {
+        "date": "2026-06-10",
+        "sbp": 138,
+        "dbp": 85,
+        "heart_rate": 76,  # the later file's reading of the same field wins
+        "fpg": 5.6,
+        "weight_kg": 72,
+        "height_cm": 170,
+        "waist_cm": 90,
+    }
+    first = exported(url)
+    import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
+    assert exported(url) == first
