@@ -267,7 +267,7 @@ def roster_inspect(
 
     w = _lang(lang)
     result = inspect_files(files, mapping, sample=sample)
-    text = proposal_yaml(result)
+    text = proposal_yaml(result, lang)
     if out is None:
         sys.stdout.write(text)
     else:
