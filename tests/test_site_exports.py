@@ -558,3 +558,24 @@ def test_a_health_check_on_a_follow_up_day_adds_to_that_visit_and_erases_nothing
     first = exported(url)
     import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
     assert exported(url) == first
+
+
+def test_a_flat_file_called_a_register_never_replaces_stored_values_with_derived_ones(tmp_path):
+    """The follow-up export as a second register: its enrolment date would be the first visit, 李四's
+    programme the file's form (高血压) and her sex the ID's; none replaces what the person file says."""
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    header = ["姓名", "身份证号", "随访日期", "收缩压", "舒张压", "心率"]  # no 性别: sex from the ID
+    rows = [[r[0], r[2], r[3], r[4], r[5], r[6]] for r in FOLLOW_UP_ROWS]
+    path = write_csv(tmp_path / "高血压随访.csv", [header, *rows])
+    mapping = site_mapping(tmp_path, "role: register\n")
+    report = import_files([path], url, AS_OF, mapping=mapping)
+    people = {r["name"]: r for r in exported(url)}
+    kept = [(people[n]["enrolled_on"], people[n]["conditions"], people[n]["sex"]) for n in ("张三", "李四")]
+    assert kept == [
+        ("2020-05-01", ["hypertension"], "M"),
+        ("2021-03-10", ["diabetes"], "M"),
+    ]
+    assert people["赵六"]["enrolled_on"] == "2026-04-02"  # a new person takes them (and they are said)
+    assert people["赵六"]["sex"] == "M"
+    assert any(p.code == "D110" and "first visit" in p.message for p in report.findings)

@@ -1143,8 +1143,10 @@ def _merge(values: dict, role: str, child: dict, table: Table, row: int, refs: d
     by_date[key] = len(values[role]) - 1
 
 
-def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, has_column) -> None:
-    """Fill what a flat export lacks: conditions, enrolled_on, defaults, sex/birth date from the ID."""
+def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, has_column) -> set[str]:
+    """Fill what a flat export lacks: conditions, enrolled_on, defaults, sex/birth date from the ID.
+    Returns the fields so filled: they complete a new patient but never replace a stored value."""
+    before = set(values)
     if not values.get("conditions"):
         if mapping.defaults.get("conditions"):
             values["conditions"] = list(mapping.defaults["conditions"])
@@ -1189,6 +1191,7 @@ def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, h
                     "birth date read from the resident ID (no birth date column)",
                     "出生日期取自身份证号（无出生日期列）",
                 )
+    return set(values) - before
 
 
 def _join_patients(source, patients, child_tables, spill, mapping, tally, notes) -> Iterator[Item]:
@@ -1211,7 +1214,7 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
             for _, _, stored in rows:  # person columns of visit rows fill what the patients row lacks
                 for k, v in stored["p"].items():
                     values.setdefault(k, v)
-            _complete(values, forms, mapping, notes, lambda f, t=table: t.header_for(f) is not None)
+            derived = _complete(values, forms, mapping, notes, lambda f, t=table: t.header_for(f) is not None)
             item = Item(
                 table.name,
                 number,
@@ -1221,6 +1224,7 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
                 raw=_raw(table, cells),
                 rows=_units(rows, child_tables),
                 locate=_locator(table, number, refs),
+                derived=derived,
             )
             if pid is None:
                 item.problems.append(
@@ -1256,7 +1260,9 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
         first_table, first_row = child_tables[rows[0][0]], rows[0][1]
         refs: dict[str, list[_ChildRef]] = {}
         forms = _attach(values, rows, child_tables, refs)
-        _complete(values, forms, mapping, notes, lambda f, t=first_table: t.header_for(f) is not None)
+        derived = _complete(
+            values, forms, mapping, notes, lambda f, t=first_table: t.header_for(f) is not None
+        )
         problems = []
         if not values.get("conditions"):
             problems.append(
@@ -1279,6 +1285,7 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
             raw=rows[0][2].get("r", ""),
             rows=carried,
             locate=_locator(first_table, first_row, refs),
+            derived=derived,
         )
 
 
