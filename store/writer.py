@@ -400,6 +400,11 @@ _MERGE_KEY = {  # the key of a merge row: a stored row with the key of an incomi
         "referrals": ("date", "to"),
     }.items()
 }
+def _agree(new: tuple, old: tuple) -> bool:
+    """No field has two different values (a blank agrees with anything)."""
+    return all(n is None or o is None or n == o for n, o in zip(new, old, strict=True))
+
+
 _MERGE_DATE = {name: itemgetter(_FIELDS[name].index("date")) for name in _DATED}
 
 
@@ -430,22 +435,33 @@ def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
 
 def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str, fill: bool = False) -> list[tuple]:
     """The stored rows `before` merged with the incoming `fresh` (both merge rows): a stored row
-    with an incoming row's key is replaced, the others kept; date order, ties stored first. With
-    `fill` (an events file), a stored row with an incoming row's key keeps the values the incoming
-    row lacks: a health check and a follow-up of one day make one visit, neither erasing the other."""
+    with an incoming row's key is replaced, the others kept; date order, ties stored first.
+
+    With `fill` (an events file), nothing stored is replaced: an incoming row fills a stored row of
+    its key whose values it does not contradict (a health check and a follow-up of one day make one
+    visit), and is added beside it when it does (two readings of one day are both kept)."""
     key = _MERGE_KEY[name]
-    fresh_by_key = {key(row): row for row in fresh}
-    values = []
-    for row in before:
-        incoming = fresh_by_key.get(key(row))
-        if incoming is None:
-            values.append(row[2:])
-        elif fill:
-            fresh_by_key[key(row)] = (
-                *incoming[:2],
-                *(new if new is not None else old for new, old in zip(incoming[2:], row[2:], strict=True)),
-            )
-    values += [row[2:] for row in fresh_by_key.values()]
+    if fill:
+        values = [row[2:] for row in before]
+        keys = [key(row) for row in before]
+        used: set[int] = set()
+        for row in fresh:
+            new, at = row[2:], None
+            for i, old in enumerate(values):
+                if i not in used and keys[i] == key(row) and _agree(new, old):
+                    at = i
+                    break
+            if at is None:
+                values.append(new)
+                keys.append(key(row))
+                used.add(len(values) - 1)
+            else:
+                values[at] = tuple(n if n is not None else o for n, o in zip(new, values[at], strict=True))
+                used.add(at)
+    else:
+        fresh_keys = set(map(key, fresh))
+        values = [row[2:] for row in before if key(row) not in fresh_keys]
+        values += [row[2:] for row in fresh]
     if name != "history":
         values.sort(key=_MERGE_DATE[name])
     return [(pid, seq, *v) for seq, v in enumerate(values)]

@@ -541,7 +541,8 @@ def test_a_health_check_on_a_follow_up_day_adds_to_that_visit_and_erases_nothing
     url = f"sqlite:///{tmp_path / 'site.db'}"
     row = list(CHECK_ROWS[0])
     row[0] = "2026-06-10"  # 张三's second follow-up day: 138/85, heart rate 72
-    row[4:8] = [None, None, None, None]  # no blood pressure taken at this check
+    row[4:8] = [None, None, None, None]  # no blood pressure taken at this check, nor pulse
+    row[11] = None
     files = [person_file(tmp_path), follow_up_file(tmp_path), health_check_file(tmp_path, [row])]
     import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
     visit = exported(url)[0]["visits"][-1]
@@ -549,7 +550,7 @@ def test_a_health_check_on_a_follow_up_day_adds_to_that_visit_and_erases_nothing
         "date": "2026-06-10",
         "sbp": 138,
         "dbp": 85,
-        "heart_rate": 76,  # the later file's reading of the same field wins
+        "heart_rate": 72,
         "fpg": 5.6,
         "weight_kg": 72,
         "height_cm": 170,
@@ -579,3 +580,26 @@ def test_a_flat_file_called_a_register_never_replaces_stored_values_with_derived
     assert people["赵六"]["enrolled_on"] == "2026-04-02"  # a new person takes them (and they are said)
     assert people["赵六"]["sex"] == "M"
     assert any(p.code == "D110" and "first visit" in p.message for p in report.findings)
+
+
+def test_two_readings_of_one_day_are_both_kept_in_a_file_and_across_files(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    rows = [
+        ["张三", "男", ID_A, "2026-03-05", "118", "75", "70"],
+        ["张三", "男", ID_A, "2026-03-05", "192", "118", "96"],  # the same day, taken again
+        ["张三", "男", ID_A, "2026-03-05", "", "", "70"],  # agrees with the first: completes it
+    ]
+    visits = write_csv(tmp_path / "高血压随访.csv", [FOLLOW_UP_HEADER, *rows])
+    report = import_files([visits], url, AS_OF)
+    assert (report.rows_read, report.imported, report.rejected) == (3, 3, 0)
+    readings = [(v["sbp"], v["dbp"]) for v in exported(url)[0]["visits"]]
+    assert readings == [(118, 75), (192, 118)]
+    row = list(CHECK_ROWS[0])
+    row[0] = "2026-03-05"  # a health check that day: a third reading (the left arm's 150/88)
+    import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
+    after = [(v["sbp"], v["dbp"]) for v in exported(url)[0]["visits"]]
+    assert after == [(118, 75), (192, 118), (150, 88)]
+    import_files([visits], url, AS_OF)
+    import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
+    assert [(v["sbp"], v["dbp"]) for v in exported(url)[0]["visits"]] == after

@@ -1129,18 +1129,24 @@ def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[
 
 
 def _merge(values: dict, role: str, child: dict, table: Table, row: int, refs: dict, by_date: dict) -> None:
+    """A dated child row into the record: rows of one day that complete each other (a hypertension
+    and a diabetes form, a follow-up and a lab) are one record; two readings of one field on one
+    day (150/90 in the morning, 190/110 later) are two records, both kept."""
     key = (role, str(child.get("date")) + ("|" + child["kind"] if role == "screenings" else ""))
-    if role in ("visits", "labs", "screenings") and key in by_date:
-        existing = values[role][by_date[key]]
-        for k, v in child.items():
-            if k == "symptoms":
-                existing[k] = list(dict.fromkeys([*existing.get(k, []), *v]))
-            else:
-                existing.setdefault(k, v)
-        return
+    if role in ("visits", "labs", "screenings"):
+        for at in by_date.get(key, ()):
+            existing = values[role][at]
+            if any(k != "symptoms" and k in existing and existing[k] != v for k, v in child.items()):
+                continue  # another reading of that day
+            for k, v in child.items():
+                if k == "symptoms":
+                    existing[k] = list(dict.fromkeys([*existing.get(k, []), *v]))
+                else:
+                    existing.setdefault(k, v)
+            return
     values.setdefault(role, []).append(child)
     refs.setdefault(role, []).append((table, row))
-    by_date[key] = len(values[role]) - 1
+    by_date.setdefault(key, []).append(len(values[role]) - 1)
 
 
 def _complete(values: dict, forms: list[str], mapping: Mapping, notes: _Notes, has_column) -> set[str]:
