@@ -603,3 +603,28 @@ def test_two_readings_of_one_day_are_both_kept_in_a_file_and_across_files(tmp_pa
     import_files([visits], url, AS_OF)
     import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
     assert [(v["sbp"], v["dbp"]) for v in exported(url)[0]["visits"]] == after
+
+
+def test_a_cell_that_is_no_valid_value_is_refused_where_it_is_never_guessed(tmp_path):
+    """`1,200` or `1.5` in a coded column is not code 1 with a label; an infinite or NaN number
+    (a workbook cell of 1e309) is no number."""
+    from store.readers.aliases import CellError, parse_number
+
+    header = ["身份证号", "随访日期", "收缩压", "舒张压", "药物不良反应"]
+    rows = [
+        [ID_A, "2026-03-05", "150", "90", "1,200"],
+        [ID_A, "2026-04-05", "150", "90", "1.5"],
+        [ID_A, "2026-05-05", "150", "90", "1.无"],
+    ]
+    path = write_csv(tmp_path / "高血压随访.csv", [header, *rows])
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    report = import_files([path], url, AS_OF)
+    assert sorted((p.line, p.code, p.column) for p in report.rejects) == [
+        (2, "D017", "药物不良反应"),
+        (3, "D017", "药物不良反应"),
+    ]
+    assert [v["date"] for v in exported(url)[0]["visits"]] == ["2026-05-05"]
+    for number in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(CellError):
+            parse_number(number, "cigarettes/day", pair=True)

@@ -398,6 +398,8 @@ def _parse_number_general(value: object, unit: str | None, pair: bool) -> float 
     if isinstance(value, bool):
         raise CellError(f"not a number ({value!r})", "write a plain number such as 150 or 7.9")
     if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, or 1e309 typed in Excel
+            raise CellError(f"not a number ({value!r})", "write a plain number such as 150 or 7.9")
         return value
     text = normalize_value(str(value))
     m = _MEASURE.match(text)
