@@ -1,13 +1,19 @@
-"""CSV, XLSX, XLS and ZIP rosters in the shapes real exports have (../shared/spec/real-exports.md):
+"""CSV, XLSX, XLS and ZIP rosters in the shapes real exports have (docs/importing.md):
 
 - a patients table plus visits, labs, screenings, history and referrals tables (separate CSV files
   of one directory, sheets of one workbook, or parts of one archive), joined on the patient id;
-- **flat visit exports**: one row per follow-up with the person's details repeated and no patient
-  number. Rows are grouped into patients by resident ID; the `patient_id` is derived from it
-  (`derive_patient_id`: area code + a hash, stable across imports, never the raw ID). A people
-  file and a visits file join on resident ID the same way. Conditions come from a column, the
-  mapping's `defaults:`, or the export's form (高血压/糖尿病 file, `form:`); `enrolled_on` from a
-  column, the mapping's `defaults:`, or the first visit; the summary states which (D110).
+  such a source is a **register** (`source_role`);
+- **flat visit exports**: one row per follow-up or health check with the person's details repeated
+  and no patient number. Rows are grouped into people by resident ID; the `patient_id` is derived
+  from it (`derive_patient_id`: area code + a hash, stable across imports, never the raw ID). A
+  people file and a visits file join on resident ID the same way. By default a flat export is an
+  **events file** (`_event_patients`): its rows are added to stored patients only (the `register`
+  callable the importer passes), people not stored are reported (D027, D112, D113), a person field
+  that disagrees with the register is a finding (D111). Called a register (`role: register`), a
+  flat export makes patients (`_flat_patients`): conditions come from a column, the mapping's
+  `defaults:`, or the export's form (高血压/糖尿病 file, `form:`; never a form guessed from headers
+  alone); `enrolled_on` from a column, the mapping's `defaults:`, or the first visit; the summary
+  states which (D110). Values so filled never replace a stored one (`Item.derived`).
 
 How a table's role is recognised, first match wins:
 1. the site mapping's `tables:` entry for the file stem or sheet name;
@@ -24,9 +30,11 @@ row only: a bad visit row drops that visit (reported), not the patient; a reject
 its child rows with it (D025). Row numbers are spreadsheet rows (the header is row 1) and columns
 are the file's own header text.
 
-Codes added here (the table of store/validation.py lists the rest): D109 (kept) a column's values
-that no value map knows, or that have no interchange field, with counts; D110 (kept) how a flat
-export's patients were completed (enrolled_on, conditions, sex/birth date from the ID, BP arm).
+Codes added here (the table of store/validation.py lists the rest; templates in
+pathways/codes/roster.py): D109 (kept) a column's values that no value map knows, or that have no
+interchange field, with counts; D110 (kept) how a flat export's patients were completed
+(enrolled_on, conditions, sex/birth date from the ID, BP arm); D027, D111–D114 (events files and
+code-suffix pairs).
 """
 
 from __future__ import annotations
