@@ -315,9 +315,9 @@ _RANGE = re.compile(r"^(.+?)(?:至|到|~|～|—+|--|\s-\s)(.+)$")
 
 def parse_date(value: object, allow_range: bool = False) -> date:
     """A date in any shape real exports write (yyyy/MM/dd, yyyyMMdd, yyyy年MM月dd日 …). With
-    `allow_range` (the readers pass it for the patient's own dates such as enrolled_on), a range in one cell (`2019/01/01至2019/12/31`) gives
-    its start: the day the period (of management, of a contract) began. A visit or lab happens on
-    one day, so there a range stays an error."""
+    `allow_range` (the readers pass it for the patient's own dates such as enrolled_on), a range
+    in one cell (`2019/01/01至2019/12/31`) gives its start: the day the period (of management, of
+    a contract) began. A visit or lab happens on one day, so there a range stays an error."""
     if value.__class__ is str and len(value) == 10 and value[4] == "-" == value[7] and value.isascii():
         # fast path, the shape most exports write (2026-03-12); anything else, or an impossible
         # day, takes the general path (which also words the error); tests/test_readers_fast_paths.py
