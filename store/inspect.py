@@ -20,9 +20,10 @@ from pathlib import Path
 from pathways.errors import Problem
 from store.readers import ENCODING_NAMES, group_sources
 from store.readers.aliases import header_code, header_key, is_empty, normalize_header, split_list
+from store.readers.cells import _text
 from store.readers.codes import MISSING, is_not_imported, lookup
 from store.readers.mapping import REFUSED_AS, Mapping, load_mapping
-from store.readers.tabular import _open_tables, _text, source_role
+from store.readers.roles import _open_tables, source_role
 
 _SHARES = "shares its name with"
 _CODED_KINDS = (
