@@ -462,7 +462,7 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
             source.findings.append(Problem.of("D113", file=name, people=len(keys)))
         else:
             source.findings.append(
-                Problem.of("D112", file=name, people=len(keys), rows=n_rows, first=first)
+                Problem.of("D112", file=name, line=first, people=len(keys), rows=n_rows, first=first)
             )
 
 
