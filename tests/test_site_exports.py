@@ -377,6 +377,10 @@ def test_health_check_codes_are_the_forms_own_and_an_unknown_code_is_refused_whe
     row[12] = "9"  # 吸烟状况 has codes 1–3 only
     report = import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
     assert [(p.code, p.line, p.column) for p in report.rejects] == [("D017", 2, "吸烟状况-SMOKESTATUS")]
+    [refused] = report.rejects
+    assert refused.text() == "patients.smoking_status：未知的吸烟状况（'9'）"
+    assert refused.text("en") == "patients.smoking_status: unknown smoking status ('9')"
+    assert refused.hint_text().startswith("体检表为 1 从不吸烟 2 已戒烟 3 吸烟")
     unmapped = [p for p in report.findings if p.code == "D109"]
     assert [(p.column, "'9' ×1" in p.message) for p in unmapped] == [("吸烟状况-SMOKESTATUS", True)]
     assert "smoker" not in exported(url)[0]

@@ -39,4 +39,10 @@ CODES: tuple[Code, ...] = (
          en="{table}: no patient {patient} in the patients table ({patients})"),
     Code("D026", "roster", True, zh="{table_zh}：该行没有{key_zh}", en="{table}: row has no {key}",
          hint_zh="请填写", hint_en="fill it in"),
+    # A cell that cannot be read as its field's value (store/readers/cells.py): `what` and `how`
+    # as {"en": …, "zh": …}. store/validation.py raises these codes with literal messages too.
+    *(
+        Code(code, "roster", True, zh="{what[zh]}", en="{what[en]}", hint_zh="{how[zh]}", hint_en="{how[en]}")
+        for code in ("D013", "D014", "D015", "D016", "D017", "D020")
+    ),
 )

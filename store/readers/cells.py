@@ -26,7 +26,7 @@ from store.readers.codes import (
     lookup,
 )
 from store.readers.mapping import Mapping
-from store.readers.table import Column, Table, _Tally
+from store.readers.table import Column, Table, _Tally, both
 from store.validation import did_you_mean
 
 _CELL_CODES = {
@@ -85,7 +85,9 @@ def _coded(ctx: _Ctx, col: Column, part: str, what: str, hint: str):
     if value is MISSING:
         ctx.tally.miss(ctx.table, col, part)
         choices = known(col.field, col.spec.kind, ctx.table.form, ctx.mapping.values)
-        raise CellError(f"{what} ({part!r})", did_you_mean(part, choices) or hint)
+        raise CellError(
+            f"{what} ({part!r})", did_you_mean(part, choices) or hint, f"未知代码（{part!r}）"
+        )
     if value is None:
         ctx.tally.drop(ctx.table, col, part)
     return value
@@ -99,6 +101,8 @@ def _yes_no(ctx: _Ctx, col: Column, cell) -> bool:
         raise CellError(
             f"not a yes/no value ({cell!r})",
             f"write 是 or 否 (or map the site's labels under `values: {col.field}:` in --mapping)",
+            f"不是“是/否”值（{cell!r}）",
+            f"请写 是 或 否（或在 --mapping 的 `values: {col.field}:` 中映射本站的写法）",
         )
     return value
 
@@ -117,6 +121,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
             raise CellError(
                 "resident ID stored as a number, so its last digits are lost",
                 "format the column as text in the source system's export and export again",
+                "身份证号被存成了数字，末几位已丢失",
+                "请在源系统导出时把该列设为文本后重新导出",
             )
         values[fld] = parse_id(cell)
     elif kind == "text":
@@ -140,6 +146,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
                 f"unknown smoking status ({cell!r})",
                 "1 从不吸烟 2 已戒烟 3 吸烟 on the health check (or map the site's codes under "
                 "`values: smoking_status:` in --mapping)",
+                f"未知的吸烟状况（{cell!r}）",
+                "体检表为 1 从不吸烟 2 已戒烟 3 吸烟（或在 --mapping 的 `values: smoking_status:` 中映射）",
             )
         values["smoker"] = value
     elif kind == "cigs":  # 日吸烟量: 0 is a non-smoker (the form says so); blank stays unknown
@@ -164,6 +172,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
             raise CellError(
                 f"not a yes/no value ({cell!r})",
                 f"write 是 or 否 (or map the site's labels under `values: {fld}:` in --mapping)",
+                f"不是“是/否”值（{cell!r}）",
+                f"请写 是 或 否（或在 --mapping 的 `values: {fld}:` 中映射本站的写法）",
             )
         if kind.startswith("flag:"):
             if value:
@@ -177,6 +187,8 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
             raise CellError(
                 f"unknown sex ({cell!r})",
                 "write 男 or 女 (or map the site's codes under `values: sex:` in --mapping)",
+                f"未知的性别（{cell!r}）",
+                "请写 男 或 女（或在 --mapping 的 `values: sex:` 中映射本站的代码）",
             )
         values[fld] = value
     elif kind == "conditions":
@@ -194,6 +206,7 @@ def _parse_cell(ctx: _Ctx, col: Column, cell, values: dict) -> None:
                     f"unknown condition {part!r}",
                     did_you_mean(part, choices)
                     or "write 高血压, 糖尿病 or 血脂异常 (or hypertension, diabetes, dyslipidemia)",
+                    f"未知的管理病种 {part!r}",
                 )
             conditions.append(value)
     elif kind == "history":
@@ -332,7 +345,12 @@ def _bp(cell) -> tuple:
             raise CellError("", "")
         return parse_number(parts[0], "mmHg"), parse_number(parts[1], "mmHg")
     except CellError:
-        raise CellError(f"not a blood pressure ({cell!r})", "write systolic/diastolic, e.g. 150/90") from None
+        raise CellError(
+            f"not a blood pressure ({cell!r})",
+            "write systolic/diastolic, e.g. 150/90",
+            f"不是血压值（{cell!r}）",
+            "请写 收缩压/舒张压，如 150/90",
+        ) from None
 
 
 def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]]:
@@ -355,14 +373,15 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
         try:
             parse(cell, target)
         except CellError as exc:
+            role = "patients" if col.person else table.role
             problems.append(
-                Problem(
+                Problem.of(
                     _CELL_CODES.get(col.spec.kind, "D016"),
-                    f"{'patients' if col.person else table.role}.{col.field}: {exc.message}",
-                    table.name,
-                    number,
-                    col.header,
-                    hint=exc.hint,
+                    file=table.name,
+                    line=number,
+                    column=col.header,
+                    what=both(f"{role}.{col.field}: {exc.message}", f"{role}.{col.field}：{exc.zh}"),
+                    how=both(exc.hint, exc.hint_zh),
                 )
             )
     for target in (values, person):
