@@ -92,6 +92,11 @@ ROSTER_IMPORT_HELP = (
     "file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / 筛查, "
     "history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers "
     "(性别 or 出生日期 make the patients table).\n\n"
+    "A file with a patients table is a register (who is enrolled, since when); a flat export of "
+    "follow-ups or health checks is an events file: it adds dated visits, labs and screenings to "
+    "registered people, never rewrites them, and reports people outside the register instead of "
+    "creating them (`role:` in --mapping says otherwise; register files are imported first). "
+    "See docs/importing.md.\n\n"
     "Flat visit exports (one row per follow-up, the person repeated, no patient number) are "
     "grouped into patients by resident ID (身份证号; legacy 15-digit IDs upgraded); the patient_id "
     "is derived from it (area code + hash). Conditions come from a column, the form of the file "
@@ -113,6 +118,48 @@ ROSTER_IMPORT_HELP = (
 )
 
 
+LangOpt = Annotated[str, typer.Option("--lang", help="language of the report: zh (default) or en")]
+
+# The words of the import and inspect reports (messages come from the problems' own templates).
+_WORDS = {
+    "zh": {
+        "import": "名册导入", "file": "文件", "encoding": "编码", "rows": "读取行", "imported": "导入",
+        "rejected": "拒绝", "total": "合计", "patients": "{n} 名患者已导入或更新",
+        "rejects": "拒绝", "findings": "发现（记录保留）", "at": "位于", "hint": "提示",
+        "written": "被拒绝的行已写入 {path}", "add": "加 --rejects 文件 可把被拒绝的行写入 CSV",
+        "inspect": "名册检查", "table": "表", "role": "角色", "file_role": "文件",
+        "sampled": "抽样行", "understood": "已识别", "unknown": "未识别", "unmapped": "未映射值",
+        "register": "登记册", "events": "事件", "flat": "（扁平）", "proposal": "映射建议已写入 {path}",
+        "patients_t": "患者", "visits": "随访", "labs": "化验", "screenings": "筛查", "history": "既往史",
+        "referrals": "转诊",
+    },
+    "en": {
+        "import": "roster import", "file": "file", "encoding": "encoding", "rows": "rows read",
+        "imported": "imported", "rejected": "rejected", "total": "total",
+        "patients": "{n} patients imported or updated", "rejects": "rejected",
+        "findings": "findings (records kept)", "at": "at", "hint": "hint",
+        "written": "rejected rows written to {path}", "add": "add --rejects FILE to list them in a CSV",
+        "inspect": "roster inspect", "table": "table", "role": "role", "file_role": "file",
+        "sampled": "sampled", "understood": "understood", "unknown": "unknown", "unmapped": "unmapped",
+        "register": "register", "events": "events", "flat": " (flat)",
+        "proposal": "proposed mapping written to {path}",
+        "patients_t": "patients", "visits": "visits", "labs": "labs", "screenings": "screenings",
+        "history": "history", "referrals": "referrals",
+    },
+}
+
+
+def _lang(lang: str) -> dict[str, str]:
+    if lang not in _WORDS:
+        raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
+    return _WORDS[lang]
+
+
+def _short(name: str) -> str:
+    """A file's display name without its folder (the report fits 80 columns)."""
+    return name.rsplit("/", 1)[-1]
+
+
 @roster_app.command("import", help=ROSTER_IMPORT_HELP)
 def roster_import(
     files: Annotated[list[Path], typer.Argument(help="roster files: .jsonl, .csv (a set per directory; a "
@@ -128,9 +175,11 @@ def roster_import(
     unmasked: Annotated[bool, typer.Option("--unmasked", help="keep names, resident IDs and phones in the "
                                                               "--rejects raw column (recorded in the audit "
                                                               "log)")] = False,
+    lang: LangOpt = "zh",
 ) -> None:
     from store.importer import import_files
 
+    _lang(lang)
     if unmasked and rejects is None:
         raise typer.BadParameter("--unmasked shows the raw column of --rejects FILE; give --rejects too",
                                  param_hint="--unmasked")
@@ -141,7 +190,7 @@ def roster_import(
         )
     if unmasked:
         _audit_unmasking(db, "roster import --rejects --unmasked", report.rejected, rejects)
-    _print_import_report(report, rejects)
+    _print_import_report(report, rejects, lang)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -180,39 +229,52 @@ def _import_progress():
         yield update
 
 
-def _print_import_report(report, rejects_path: Path | None) -> None:
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+def _print_import_report(report, rejects_path: Path | None, lang: str = "zh") -> None:
     from rich.table import Table
 
-    table = Table(title="roster import", title_justify="left")
-    for header in ("file", "encoding", "rows read", "imported", "rejected"):
-        table.add_column(header, justify="right" if header.startswith(("rows", "imp", "rej")) else "left")
+    w = _lang(lang)
+    table = Table(title=w["import"], title_justify="left")
+    for key in ("file", "encoding", "rows", "imported", "rejected"):
+        table.add_column(w[key], justify="left" if key in ("file", "encoding") else "right",
+                         overflow="fold")
     for f in report.files:
-        table.add_row(f.file, f.encoding or "-", str(f.rows_read), str(f.imported),
+        table.add_row(_short(f.file), f.encoding or "-", str(f.rows_read), str(f.imported),
                       f"[red]{f.rejected}[/red]" if f.rejected or f.error else "0")
-    table.add_row("[b]total[/b]", "", str(report.rows_read), str(report.imported), str(report.rejected))
+    table.add_row(f"[b]{w['total']}[/b]", "", str(report.rows_read), str(report.imported),
+                  str(report.rejected))
     console.print(table)
-    console.print(f"{report.patients_imported} patients imported or updated", highlight=False)
-    for title, problems in (("rejected", report.rejects), ("findings (records kept)", report.findings)):
+    _say(w["patients"].format(n=report.patients_imported))
+    for title, problems in ((w["rejects"], report.rejects), (w["findings"], report.findings)):
         if not problems:
             continue
         console.print(f"\n[b]{title}[/b]: {len(problems)}")
         for code, group in report.by_code(problems).items():
             first = group[0]
-            if code in ("D108", "D109", "D110"):  # one per column / decision: each says something else
+            if code in _ONE_PER_COLUMN:  # one per column / decision: each says something else
                 for p in group:
-                    where = f"  ({p.location()})" if p.location() else ""
-                    console.print(f"  {code}  {p.message}{where}", markup=False, highlight=False)
+                    where = f"  ({_where(p)})" if p.location() else ""
+                    _say(f"  {code}  {p.text(lang)}{where}")
                 continue
-            console.print(f"  {code} ×{len(group)}  {first.message}", markup=False, highlight=False)
+            _say(f"  {code} ×{len(group)}  {first.text(lang)}")
             for p in group[:3]:
-                console.print(f"      at {p.location()}" + (f"  ({p.context})" if p.context else ""),
-                              markup=False, highlight=False)
-            if first.hint:
-                console.print(f"      hint: {first.hint}", markup=False, highlight=False)
+                _say(f"      {w['at']} {_where(p)}" + (f"  ({p.context})" if p.context else ""))
+            if hint := first.hint_text(lang):
+                _say(f"      {w['hint']}: {hint}")
     if report.rejects:
-        where = (f"rejected rows written to {rejects_path}" if rejects_path
-                 else "add --rejects FILE to list them in a CSV")
-        console.print(f"\n{where}", markup=False, highlight=False)
+        _say("\n" + (w["written"].format(path=rejects_path) if rejects_path else w["add"]))
+
+
+# Codes reported once per column or file (each says something else), not grouped by code.
+_ONE_PER_COLUMN = ("D108", "D109", "D110", "D111", "D112", "D113", "D114")
+
+
+def _where(problem) -> str:
+    parts = (_short(problem.file) if problem.file else None, problem.line, problem.column)
+    return ":".join(str(x) for x in parts if x is not None)
 
 
 @roster_app.command("inspect")
@@ -226,38 +288,43 @@ def roster_inspect(
                                                  help="a mapping to start from (inspect again after "
                                                       "editing)")] = None,
     sample: Annotated[int, typer.Option("--sample", min=1, help="data rows read per table")] = 2000,
+    lang: LangOpt = "zh",
 ) -> None:
-    """Read the headers and a sample of rows of a site's export and propose a mapping file: every
-    column understood, every column not, every coded value no value map knows (with counts), and
-    the decisions only the site can make (two-arm blood pressure, the form of a visits file).
-    Edit it, then import with --mapping. Exit status 1 when something is left to decide.
+    """Read the headers and a sample of rows of a site's export and propose a mapping file: each
+    file's role (register: the person file; events: follow-ups and health checks), every column
+    with what it will do and why (recognised, mapped, ignored, unknown), every coded value no value
+    map knows (with counts), and the decisions only the site can make (two-arm blood pressure,
+    columns only a code suffix tells apart, the form of a visits file). Edit it, then import with
+    --mapping. Exit status 1 when something is left to decide or a file cannot be read.
 
-    Example: sangao roster inspect 高血压随访.xlsx --out site.yaml
+    Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml
     """
     from store.inspect import inspect_files, proposal_yaml
 
+    w = _lang(lang)
     result = inspect_files(files, mapping, sample=sample)
-    text = proposal_yaml(result)
+    text = proposal_yaml(result, lang)
     if out is None:
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
     from rich.table import Table
 
-    table = Table(title="roster inspect", title_justify="left")
-    for header in ("table", "role", "encoding", "rows sampled", "understood", "not understood",
-                   "unmapped values"):
-        table.add_column(header)
+    table = Table(title=w["inspect"], title_justify="left")
+    for key in ("table", "file_role", "role", "sampled", "understood", "unknown", "unmapped"):
+        table.add_column(w[key], overflow="fold",
+                         justify="left" if key in ("table", "role", "file_role") else "right")
     for t in result.tables:
-        table.add_row(t.name, t.role + (" (flat)" if t.flat else ""), t.encoding or "-", str(t.rows_sampled),
-                      str(sum(1 for c in t.columns if c.target or c.note.startswith("option"))),
-                      str(sum(1 for c in t.columns if not (c.target or c.note.startswith("option")))),
+        understood = sum(1 for c in t.columns if c.target or c.note.startswith("option"))
+        table.add_row(_short(t.name), w[t.file_role], w.get(t.role if t.role != "patients" else "patients_t",
+                                                              t.role) + (w["flat"] if t.flat else ""),
+                      str(t.rows_sampled), str(understood), str(len(t.columns) - understood),
                       str(sum(sum(c.unmapped.values()) for c in t.columns)))
     err_console.print(table)
     for p in result.problems:
-        err_console.print(p.render(), markup=False, highlight=False)
+        err_console.print(p.render(lang), markup=False, highlight=False)
     if out is not None:
-        err_console.print(f"proposed mapping written to {out}", markup=False, highlight=False)
+        err_console.print(w["proposal"].format(path=out), markup=False, highlight=False)
     if result.undecided or not result.tables or any(p.code == "D030" for p in result.problems):
         raise typer.Exit(1)
 
@@ -394,7 +461,7 @@ def _patients(roster: Path | None, db: str):
         return store.read_roster(roster)
     url = db_url(db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+        raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
     return store.read_patients(url)
 
 

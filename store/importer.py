@@ -118,6 +118,9 @@ def validate_item(
         patient = Patient.model_validate(item.data)
     except ValidationError as exc:
         return None, _problems(item, pydantic_issues(exc), findings), findings
+    if item.derived:
+        # not "given": store/writer.py then keeps a stored patient's value (a new one takes these)
+        object.__setattr__(patient, "__pydantic_fields_set__", patient.model_fields_set - item.derived)
     return _checked(item, patient, as_of, findings)
 
 

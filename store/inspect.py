@@ -20,9 +20,10 @@ from pathlib import Path
 from pathways.errors import Problem
 from store.readers import ENCODING_NAMES, group_sources
 from store.readers.aliases import header_code, header_key, is_empty, normalize_header, split_list
+from store.readers.cells import _text
 from store.readers.codes import MISSING, is_not_imported, lookup
 from store.readers.mapping import REFUSED_AS, Mapping, load_mapping
-from store.readers.tabular import _open_tables, _text, source_role
+from store.readers.roles import _open_tables, source_role
 
 _SHARES = "shares its name with"
 _CODED_KINDS = (
@@ -39,6 +40,7 @@ class ColumnReport:
     status: str = "unknown"  # recognised (by the reader) | mapped (by the site) | ignored | unknown
     unmapped: Counter = field(default_factory=Counter)  # coded values no map knows → count
     seen: Counter = field(default_factory=Counter)  # every coded value in the sample → count
+    note_zh: str = ""  # the note in Chinese
 
 
 @dataclass
@@ -101,7 +103,14 @@ def inspect_files(paths: list[Path], mapping: Path | Mapping | None = None, samp
     for source in group_sources([Path(p) for p in paths]):
         if source.kind == "jsonl":
             result.problems.append(
-                Problem("D108", "interchange JSONL needs no mapping; skipped", source.name)
+                Problem.of(
+                    "D108",
+                    file=source.name,
+                    what={
+                        "en": "interchange JSONL needs no mapping; skipped",
+                        "zh": "交换格式 JSONL 无需映射；跳过",
+                    },
+                )
             )
             continue
         closers: list = []
@@ -156,7 +165,8 @@ def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sam
         status = "mapped" if mapping.column(col.header) is not None else "recognised"
         if col.option is not None:
             entry = ColumnReport(
-                col.header, None, f"option column of {role}.{col.field}: {col.option}", status
+                col.header, None, f"option column of {role}.{col.field}: {col.option}", status=status,
+                note_zh=f"{role}.{col.field} 的选项列：{col.option}",
             )
         else:
             entry = ColumnReport(col.header, f"{role}.{col.field}", status=status)
@@ -165,9 +175,14 @@ def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sam
         if index in by_index:
             report.columns.append(by_index[index][1])
         elif header.strip() and mapping.column(header) == (None, None):
-            report.columns.append(ColumnReport(header, None, "the mapping says: not read", "ignored"))
+            report.columns.append(
+                ColumnReport(
+                    header, None, "the mapping says: not read", "ignored", note_zh="映射文件规定不读取"
+                )
+            )
         elif header.strip():
-            report.columns.append(ColumnReport(header, None, _why_not(table, header, findings)))
+            en, zh = _why_not(table, header, findings)
+            report.columns.append(ColumnReport(header, None, en, note_zh=zh))
     for number, (_, cells) in enumerate(table.rows, start=1):
         if number > sample:
             break
@@ -200,21 +215,36 @@ def _unknown(col, part: str, form: str | None, mapping: Mapping) -> bool:
     return value is MISSING
 
 
-def _why_not(table, header: str, findings: list[Problem]) -> str:
+def _why_not(table, header: str, findings: list[Problem]) -> tuple[str, str]:
+    """Why a column is not read, in English and Chinese."""
     key = normalize_header(header)
     others = [h for h in table.headers if h != header and normalize_header(h) == key]
     if others and header_code(header):
         arm = "left" if "左" in key else "right" if "右" in key else None
-        guess = f": visits.sbp_{arm} or visits.dbp_{arm}?" if arm else ""
-        return f"{_SHARES} {', '.join(others)}; only the code tells them apart{guess}"
+        names = ", ".join(others)
+        if arm is None:
+            return f"{_SHARES} {names}; only the code tells them apart", f"与 {names} 同名，仅靠代码区分"
+        return (
+            f"{_SHARES} {names}; only the code tells them apart: visits.sbp_{arm} or visits.dbp_{arm}?",
+            f"与 {names} 同名，仅靠代码区分：visits.sbp_{arm} 还是 visits.dbp_{arm}？",
+        )
     if key in REFUSED_AS:
-        return "a urine albumin concentration (mg/L), not UACR (mg/g): never mapped to labs.uacr"
+        return (
+            "a urine albumin concentration (mg/L), not UACR (mg/g): never mapped to labs.uacr",
+            "尿微量白蛋白浓度（mg/L），不是 UACR（mg/g）：不会映射为 labs.uacr",
+        )
     if is_not_imported(header):
-        return "a national form field with no interchange field; not imported"
+        return (
+            "a national form field with no interchange field; not imported",
+            "国家表单字段，没有对应的交换字段；不导入",
+        )
     for p in findings:
         if p.file == table.name and p.column == header:
-            return p.message + (f" ({p.hint})" if p.hint else "")
-    return "not recognised"
+            return (
+                p.message + (f" ({p.hint})" if p.hint else ""),
+                p.text("zh") + (f"（{hint}）" if (hint := p.hint_text("zh")) else ""),
+            )
+    return "not recognised", "未识别"
 
 
 # ---- the proposal -------------------------------------------------------------------------------
@@ -224,36 +254,63 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def proposal_yaml(inspection: Inspection) -> str:
-    """The proposed mapping file. Understood columns are explicit entries; everything the site must
-    decide is a comment, so the file as written imports what the import would without it."""
+def proposal_yaml(inspection: Inspection, lang: str = "en") -> str:
+    """The proposed mapping file, its comments in `lang` (zh or en). Understood columns are
+    explicit entries; everything the site must decide is a comment, so the file as written imports
+    what the import would without it."""
+
+    def t_(en: str, zh: str) -> str:
+        return zh if lang == "zh" else en
+
     out = [
-        "# Proposed by `sangao roster inspect`. Edit, then: sangao roster import FILE… --mapping THIS.yaml",
-        "# Lines starting with # are what inspect could not decide; uncomment and fill them in.",
+        t_(
+            "# Proposed by `sangao roster inspect`. Edit, then: "
+            "sangao roster import FILE… --mapping THIS.yaml",
+            "# 由 `sangao roster inspect` 提出。修改后运行：sangao roster import 文件… --mapping 本文件.yaml",
+        ),
+        t_(
+            "# Lines starting with # are what inspect could not decide; uncomment and fill them in.",
+            "# 以 # 开头的行是 inspect 无法决定的内容；去掉 # 并填写。",
+        ),
         "",
     ]
+    roles_zh = {"patients": "患者", "visits": "随访", "labs": "化验", "screenings": "筛查",
+                "history": "既往史", "referrals": "转诊"}
     for t in inspection.tables:
-        out.append(
-            f"# {t.name}: {t.role} table"
-            + (", flat (one row per visit, person details repeated)" if t.flat else "")
-            + f", joined on {'the resident ID' if t.key == 'id_number' else 'the patient id'}"
-            + (f", {t.encoding}" if t.encoding else "")
-            + f", {t.rows_sampled} rows sampled"
-        )
+        if lang == "zh":
+            out.append(
+                f"# {t.name}：{roles_zh.get(t.role, t.role)}表"
+                + ("，扁平（每次随访一行，个人信息重复）" if t.flat else "")
+                + f"，按{'身份证号' if t.key == 'id_number' else '患者编号'}关联"
+                + (f"，{t.encoding}" if t.encoding else "")
+                + f"，抽样 {t.rows_sampled} 行"
+            )
+        else:
+            out.append(
+                f"# {t.name}: {t.role} table"
+                + (", flat (one row per visit, person details repeated)" if t.flat else "")
+                + f", joined on {'the resident ID' if t.key == 'id_number' else 'the patient id'}"
+                + (f", {t.encoding}" if t.encoding else "")
+                + f", {t.rows_sampled} rows sampled"
+            )
     out += ["", "columns:"]
     seen_headers: set[str] = set()
+    status_zh = {"recognised": "已识别", "mapped": "已映射"}
     for t in inspection.tables:
         out.append(f"  # -- {t.name}")
         for c in t.columns:
             key = header_key(c.header)
-            counts = f", {sum(c.unmapped.values())} values unmapped" if c.unmapped else ""
+            n = sum(c.unmapped.values())
+            counts = t_(f", {n} values unmapped", f"，{n} 个值未映射") if c.unmapped else ""
             if c.status == "ignored":
-                out.append(f"  {_q(c.header)}: ignore    # ignored: the mapping says so")
+                why = t_("ignored: the mapping says so", "不读取：映射文件规定")
+                out.append(f"  {_q(c.header)}: ignore    # {why}")
             elif c.target and key not in seen_headers:
                 seen_headers.add(key)
-                out.append(f"  {_q(c.header)}: {c.target}    # {c.status}{counts}")
+                status = t_(c.status, status_zh.get(c.status, c.status))
+                out.append(f"  {_q(c.header)}: {c.target}    # {status}{counts}")
             elif c.target is None:
-                out.append(f"  # {_q(c.header)}: ?    # {c.note}")
+                out.append(f"  # {_q(c.header)}: ?    # {t_(c.note, c.note_zh or c.note)}")
     values: dict[str, list[str]] = {}
     for t in inspection.tables:
         for c in t.columns:
@@ -263,12 +320,21 @@ def proposal_yaml(inspection: Inspection) -> str:
             lines = values.setdefault(fld, [])
             for value, n in c.unmapped.most_common():
                 lines.append(
-                    f"    # {_q(value)}: ?    # ×{n} in {c.header!r} ({t.name}); no value map knows it"
+                    f"    # {_q(value)}: ?    # "
+                    + t_(
+                        f"×{n} in {c.header!r} ({t.name}); no value map knows it",
+                        f"×{n}，见 {c.header!r}（{t.name}）；值映射中没有",
+                    )
                 )
             if fld == "adverse_reaction" and set(c.seen) <= {"0", "1"}:
-                lines.append('    # this column looks like 0 无 / 1 有: {"0": false, "1": true}')
+                lines.append(
+                    "    # "
+                    + t_("this column looks like 0 无 / 1 有", "此列像是 0 无 / 1 有")
+                    + ': {"0": false, "1": true}'
+                )
             if fld == "sex" and set(c.seen) <= {"2", "3"}:
-                lines.append('    # one system codes 男/女 as 2/3: {"2": M, "3": F}')
+                why = t_("one system codes 男/女 as 2/3", "有的系统把男/女编为 2/3")
+                lines.append(f'    # {why}: {{"2": M, "3": F}}')
     out += ["", "values:" if values else "values: {}"]
     for fld, lines in values.items():
         out += [f"  {fld}:", *lines, "    {}"]
@@ -282,15 +348,18 @@ def proposal_yaml(inspection: Inspection) -> str:
         roles.setdefault(t.file_stem, t.file_role)
     out += [
         "",
-        "role:    # register: a person file (who is enrolled, since when); events: visits, health",
-        "         # checks (dated rows for people already registered; unknown people are reported)",
+        t_(
+            "role:    # register: a person file (who is enrolled, since when); events: visits, health\n"
+            "         # checks (dated rows for people already registered; unknown people are reported)",
+            "role:    # register：登记册（个人档案：谁在管、何时建档）；events：事件文件（随访、体检：\n"
+            "         # 只给已登记的人添加带日期的记录；不在登记册中的人会被报告）",
+        ),
     ]
     out += [f"  {_q(stem)}: {role}" for stem, role in roles.items()]
-    forms = {
-        t.stem: (t.form, t.form_guessed)
-        for t in inspection.tables
-        if t.role == "visits" and t.key == "id_number"
-    }
+    forms: dict[str, tuple[str | None, bool]] = {}  # by the file's stem (a sheet's may be Sheet1)
+    for t in inspection.tables:
+        if t.role == "visits" and t.key == "id_number":
+            forms.setdefault(t.file_stem, (t.form, t.form_guessed))
     if forms:
         out.append("")
         if all(form and not guessed for form, guessed in forms.values()):
@@ -298,32 +367,43 @@ def proposal_yaml(inspection: Inspection) -> str:
             out += [f"  {_q(stem)}: {form}" for stem, (form, _) in forms.items()]
         else:
             out.append(
-                "# form:    # the national form of each visits file: its codes, and for a register "
-                "its programme"
-            )
-            out += [
-                f"#   {_q(stem)}: {form or 'hypertension | diabetes | health_check'}"
-                + (
-                    "    # guessed from its headers alone: say so if right"
-                    if guessed
-                    else ("" if form else "    # could not tell from its name or headers")
+                "# form:    # "
+                + t_(
+                    "the national form of each visits file: its codes, and for a register its programme",
+                    "每个随访文件的国家表单：决定其编码，对登记册还决定管理病种",
                 )
-                for stem, (form, guessed) in forms.items()
-            ]
+            )
+            guessed_text = t_("guessed from its headers alone: say so if right", "仅凭表头猜测：若正确请写明")
+            unknown_text = t_("could not tell from its name or headers", "无法从文件名或表头判断")
+            for stem, (form, guessed) in forms.items():
+                line = f"#   {_q(stem)}: {form or 'hypertension | diabetes | health_check'}"
+                if guessed or not form:
+                    line += f"    # {guessed_text if guessed else unknown_text}"
+                out.append(line)
     arms = {t.name for t in inspection.tables if len(t.arms) == 2 or t.arm_pairs}
     if inspection.bp_arm:
         out += ["", f"bp_arm: {inspection.bp_arm}"]
     elif arms:
+        names = ", ".join(sorted(arms))
         out += [
             "",
-            f"# bp_arm: higher    # required: {', '.join(sorted(arms))} give blood pressure for both arms;",
-            "#                   # say which counts: left, right or higher (the higher systolic)",
+            t_(
+                f"# bp_arm: higher    # required: {names} give blood pressure for both arms;\n"
+                "#                   # say which counts: left, right or higher (the higher systolic)",
+                f"# bp_arm: higher    # 必填：{names} 有双侧血压；\n"
+                "#                   # 请说明采用哪侧：left 左侧、right 右侧或 higher（收缩压较高一侧）",
+            ),
         ]
     if any(t.flat for t in inspection.tables):
         out += [
             "",
-            "# defaults:         # patient fields a flat export lacks",
-            "#   enrolled_on: first_visit    # the default when there is no 建档日期 column; or a date",
-            "#   conditions: [hypertension]  # the default comes from the form of the visits file",
+            t_(
+                "# defaults:         # patient fields a flat export lacks (for a register)\n"
+                "#   enrolled_on: first_visit    # the default when there is no 建档日期 column; or a date\n"
+                "#   conditions: [hypertension]  # the default comes from the form of the visits file",
+                "# defaults:         # 扁平导出缺少的患者字段（用于登记册）\n"
+                "#   enrolled_on: first_visit    # 无建档日期列时的默认值；或写一个日期\n"
+                "#   conditions: [hypertension]  # 默认取自随访文件的表单",
+            ),
         ]
     return "\n".join(out) + "\n"

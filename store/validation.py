@@ -31,6 +31,7 @@ Codes (stable, never reused; D0xx reject the row, D1xx are kept findings):
 | D024 | row names a patient id absent from the patients table | reject |
 | D025 | row belongs to a rejected patient | reject |
 | D026 | row has no patient id | reject |
+| D027 | an events file's row names a person not in the register | reject (nobody is created) |
 | D030 | file cannot be read (encoding, format, missing id column) | whole file rejected |
 | D101 | value outside its plausible range | kept |
 | D102 | date after as_of | kept |
@@ -42,6 +43,10 @@ Codes (stable, never reused; D0xx reject the row, D1xx are kept findings):
 | D108 | column or sheet not recognised, ignored | kept |
 | D109 | value with no interchange field or code (column, values, counts) | kept (value not imported) |
 | D110 | how a flat export's conditions / enrolled_on were filled | kept (statement) |
+| D111 | an events file's value disagrees with the register (sex, birth date, smoker) | kept |
+| D112 | people of an events file not in the register: count and first row | kept (statement) |
+| D113 | nobody of an events file is in the register | kept (statement) |
+| D114 | two columns only a code suffix tells apart, not mapped | kept (columns not read) |
 """
 
 from __future__ import annotations

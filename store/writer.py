@@ -353,21 +353,23 @@ class Store:
         if updates:
             self.conn.exec_driver_sql(self.update_sql, updates)
         for name, table in _CHILD.items():
-            incoming = [(r.patient_id, items) for r in records if (items := getattr(r, name))]
+            incoming = [
+                (r.patient_id, items, type(r) is EventRecord) for r in records if (items := getattr(r, name))
+            ]
             if not incoming:  # absent (UNSET) or empty lists: the stored ones stay
                 continue
-            ids = [pid for pid, _ in incoming]
+            ids = [pid for pid, _, _ in incoming]
             stored = {
                 pid: list(rows) for pid, rows in groupby(self._stored(self.stored_sql[name], ids), _first)
             }
             changed: list[str] = []
             written: list[tuple] = []
-            for pid, items in incoming:
+            for pid, items, events in incoming:
                 before = stored.get(pid, [])
                 fresh = _merge_rows(name, items, pid, text_dates)
                 if fresh == before:
                     continue  # a re-imported, unchanged list: its rows (and index entries) stay
-                merged = _merged(name, before, fresh, pid)
+                merged = _merged(name, before, fresh, pid, fill=events)
                 if merged == before:
                     continue
                 changed.append(pid)
@@ -398,6 +400,11 @@ _MERGE_KEY = {  # the key of a merge row: a stored row with the key of an incomi
         "referrals": ("date", "to"),
     }.items()
 }
+def _agree(new: tuple, old: tuple) -> bool:
+    """No field has two different values (a blank agrees with anything)."""
+    return all(n is None or o is None or n == o for n, o in zip(new, old, strict=True))
+
+
 _MERGE_DATE = {name: itemgetter(_FIELDS[name].index("date")) for name in _DATED}
 
 
@@ -426,13 +433,35 @@ def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
     return [(pid, seq, *row) for seq, row in enumerate(rows)]
 
 
-def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str) -> list[tuple]:
+def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str, fill: bool = False) -> list[tuple]:
     """The stored rows `before` merged with the incoming `fresh` (both merge rows): a stored row
-    with an incoming row's key is replaced, the others kept; date order, ties stored first."""
+    with an incoming row's key is replaced, the others kept; date order, ties stored first.
+
+    With `fill` (an events file), nothing stored is replaced: an incoming row fills a stored row of
+    its key whose values it does not contradict (a health check and a follow-up of one day make one
+    visit), and is added beside it when it does (two readings of one day are both kept)."""
     key = _MERGE_KEY[name]
-    fresh_keys = set(map(key, fresh))
-    values = [row[2:] for row in before if key(row) not in fresh_keys]
-    values += [row[2:] for row in fresh]
+    if fill:
+        values = [row[2:] for row in before]
+        keys = [key(row) for row in before]
+        used: set[int] = set()
+        for row in fresh:
+            new, at = row[2:], None
+            for i, old in enumerate(values):
+                if i not in used and keys[i] == key(row) and _agree(new, old):
+                    at = i
+                    break
+            if at is None:
+                values.append(new)
+                keys.append(key(row))
+                used.add(len(values) - 1)
+            else:
+                values[at] = tuple(n if n is not None else o for n, o in zip(new, values[at], strict=True))
+                used.add(at)
+    else:
+        fresh_keys = set(map(key, fresh))
+        values = [row[2:] for row in before if key(row) not in fresh_keys]
+        values += [row[2:] for row in fresh]
     if name != "history":
         values.sort(key=_MERGE_DATE[name])
     return [(pid, seq, *v) for seq, v in enumerate(values)]

@@ -53,6 +53,8 @@ def test_import_prints_counts_findings_and_rejects_without_full_ids_or_names(ros
             "2026-11-30",
             "--rejects",
             str(tmp_path / "rej.csv"),
+            "--lang",
+            "en",
         ],
     )
     out = result.output
@@ -63,6 +65,15 @@ def test_import_prints_counts_findings_and_rejects_without_full_ids_or_names(ros
     assert "370202195803021234" not in out and "370202195803021236" not in out
     assert "王五" not in out and "张三" not in out
     assert f"rejected rows written to {tmp_path / 'rej.csv'}" in " ".join(out.split())
+
+
+def test_the_import_report_is_in_chinese_by_default_and_fits_80_columns(roster, tmp_path):
+    args = ["roster", "import", str(roster), "--db", str(tmp_path / "s.db"), "--as-of", "2026-11-30"]
+    result = CliRunner().invoke(cli.app, args, terminal_width=80)
+    out = result.output
+    assert "名册导入" in out and "读取行" in out and "1 名患者已导入或更新" in out
+    assert "加 --rejects 文件 可把被拒绝的行写入 CSV" in out
+    assert max(len(line) for line in out.splitlines() if line.startswith(("┃", "│", "┏"))) <= 80
 
 
 def test_import_exits_1_when_a_row_is_rejected_and_0_when_none_is(monkeypatch, roster, tmp_path):

@@ -173,7 +173,8 @@ def test_roster_inspect_writes_the_proposal_and_exits_1_when_values_need_a_map(t
     out = tmp_path / "site.yaml"
     result = CliRunner().invoke(cli.app, ["roster", "inspect", str(paths[0]), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert out.read_text(encoding="utf-8") == proposal_yaml(inspect_files(paths))
+    assert out.read_text(encoding="utf-8") == proposal_yaml(inspect_files(paths), "zh")
+    assert "# 以 # 开头的行是 inspect 无法决定的内容" in out.read_text(encoding="utf-8")
     (tmp_path / "b").mkdir()
     rows = [
         ["身份证号", "性别", "出生日期", "随访日期", "血压"],
@@ -182,4 +183,4 @@ def test_roster_inspect_writes_the_proposal_and_exits_1_when_values_need_a_map(t
     bad = write_csv(tmp_path / "b" / "高血压随访.csv", rows)
     result = CliRunner().invoke(cli.app, ["roster", "inspect", str(bad)])
     assert result.exit_code == 1
-    assert "# \"9\": ?    # ×1 in '性别'" in result.stdout
+    assert "# \"9\": ?    # ×1，见 '性别'" in result.stdout

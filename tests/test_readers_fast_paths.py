@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pathways.synthetic import CSV_TABLES, generate_csv_rows
-from store.readers import group_sources, tabular
+from store.readers import cells, group_sources, tabular
 from store.readers.aliases import (
     CellError,
     _parse_date_general,
@@ -21,7 +21,8 @@ from store.readers.aliases import (
     parse_date,
     parse_number,
 )
-from store.readers.tabular import _ChildSpill, _dates, _iso, _pack, _unpack, read_tabular
+from store.readers.spill import _ChildSpill, _dates, _iso, _pack, _unpack
+from store.readers.tabular import read_tabular
 
 UNITS = [None, "mmHg", "kg", "mmol/L", "%", "cigarettes/day", "μmol/L"]
 
@@ -397,7 +398,7 @@ def test_remembered_cells_give_what_parsing_each_cell_gives(
 ):
     paths = ([roster_set], [flat_export], [typed_workbook])
     remembered = [read_everything(p) for p in paths]
-    monkeypatch.setattr(tabular, "_MEMO_CELLS", limit)
+    monkeypatch.setattr(cells, "_MEMO_CELLS", limit)
     assert [read_everything(p) for p in paths] == remembered
 
 
@@ -428,7 +429,7 @@ def test_coded_cell_lookups_are_remembered_up_to_a_bound(tmp_path, monkeypatch):
     write_csv(folder / "随访.csv", rows)
 
     calls, largest = [], [0]
-    real_lookup, real_ctx_lookup = tabular.lookup, tabular._Ctx.lookup
+    real_lookup, real_ctx_lookup = cells.lookup, cells._Ctx.lookup
 
     def counting_lookup(*args):
         calls.append(args[2])
@@ -439,8 +440,8 @@ def test_coded_cell_lookups_are_remembered_up_to_a_bound(tmp_path, monkeypatch):
         largest[0] = max(largest[0], len(self.memo))
         return value
 
-    monkeypatch.setattr(tabular, "lookup", counting_lookup)
-    monkeypatch.setattr(tabular._Ctx, "lookup", watched)
+    monkeypatch.setattr(cells, "lookup", counting_lookup)
+    monkeypatch.setattr(cells._Ctx, "lookup", watched)
     unbounded = read_everything([folder])
     distinct = len(set(calls))
     assert len(calls) == distinct  # each text looked up once
@@ -448,7 +449,7 @@ def test_coded_cell_lookups_are_remembered_up_to_a_bound(tmp_path, monkeypatch):
 
     calls.clear()
     largest[0] = 0
-    monkeypatch.setattr(tabular, "_LOOKUP_MEMO", 4)
+    monkeypatch.setattr(cells, "_LOOKUP_MEMO", 4)
     assert read_everything([folder]) == unbounded
     assert largest[0] == 4
     assert len(calls) > distinct  # junk past the bound is looked up again, not remembered

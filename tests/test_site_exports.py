@@ -129,7 +129,7 @@ def test_a_follow_up_export_adds_visits_to_the_register_and_never_rewrites_it(tm
     assert disagreement[0].text("en") == (
         "sex: F in this file, M in the register; the register's value is kept"
     )
-    assert disagreement[0].text("zh") == "sex：本文件为 F，登记册为 M；保留登记册的值"
+    assert disagreement[0].text("zh") == "性别：本文件为 F，登记册为 M；保留登记册的值"
 
 
 def test_importing_the_same_files_again_changes_nothing(tmp_path):
@@ -377,6 +377,10 @@ def test_health_check_codes_are_the_forms_own_and_an_unknown_code_is_refused_whe
     row[12] = "9"  # 吸烟状况 has codes 1–3 only
     report = import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
     assert [(p.code, p.line, p.column) for p in report.rejects] == [("D017", 2, "吸烟状况-SMOKESTATUS")]
+    [refused] = report.rejects
+    assert refused.text() == "patients.smoking_status：未知的吸烟状况（'9'）"
+    assert refused.text("en") == "patients.smoking_status: unknown smoking status ('9')"
+    assert refused.hint_text().startswith("体检表为 1 从不吸烟 2 已戒烟 3 吸烟")
     unmapped = [p for p in report.findings if p.code == "D109"]
     assert [(p.column, "'9' ×1" in p.message) for p in unmapped] == [("吸烟状况-SMOKESTATUS", True)]
     assert "smoker" not in exported(url)[0]
@@ -495,3 +499,136 @@ def test_the_proposal_for_the_sites_files_needs_five_edited_lines_to_import_them
     report = import_files(files, url, AS_OF, mapping=mapping)
     assert exported(url) == expected_jsonl(tmp_path, EXPECTED_REGISTER)
     assert report.rows_read == report.imported + report.rejected == 3 + 5 + 3
+
+
+# ---- the mapping file ---------------------------------------------------------------------------
+
+
+def test_a_mapping_ignores_a_recognised_column_maps_a_label_to_nothing_and_overrides_a_header(tmp_path):
+    header = ["身份证号", "姓名", "性别", "出生日期", "服务类型", "建档日期", "联系电话", "备用电话"]
+    rows = [
+        [ID_A, "张三", "男", "1958-03-02", "高血压,老年人", "2020-05-01", "138 0000 1111", "0532\t8888 7777"],
+    ]
+    path = write_csv(tmp_path / "个人档案.csv", [header, *rows])
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    plain = import_files([path], url, AS_OF)
+    assert [(p.code, p.column) for p in plain.rejects] == [("D013", "服务类型")]  # 老年人 is no programme
+    mapping = site_mapping(
+        tmp_path,
+        "columns:\n  联系电话: ignore\n  备用电话: patients.phone\n"
+        "values:\n  conditions: {老年人: null}\n",
+    )
+    report = import_files([path], url, AS_OF, mapping=mapping)
+    assert report.ok, [p.render() for p in report.rejects]
+    [person] = exported(url)
+    assert (person["conditions"], person["phone"]) == (["hypertension"], "053288887777")
+    dropped = [p for p in report.findings if p.code == "D109"]
+    assert [(p.column, "'老年人' ×1" in p.message) for p in dropped] == [("服务类型", True)]
+
+
+def test_findings_read_in_chinese_by_default_and_in_english_on_request(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    report = import_files([health_check_file(tmp_path)], url, AS_OF, mapping=site_mapping(tmp_path))
+    [albumin] = [p for p in report.findings if p.code == "D108"]
+    assert albumin.text() == (
+        "列 尿微量白蛋白-MALB 是尿微量白蛋白浓度（mg/L），不是尿白蛋白/肌酐比值（UACR，mg/g）；未导入"
+    )
+    assert albumin.text("en").startswith("column '尿微量白蛋白-MALB' is a urine albumin concentration")
+    arm = [p for p in report.findings if p.code == "D110"]
+    assert [p.text() for p in arm] == ["血压：采用收缩压较高一侧的读数"]
+    [unknown] = [p for p in report.rejects if p.code == "D027"]
+    assert unknown.text() == "随访：居民 370202********1239 不在登记册中（事件文件不新建患者）"
+
+
+def test_a_health_check_on_a_follow_up_day_adds_to_that_visit_and_erases_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    row = list(CHECK_ROWS[0])
+    row[0] = "2026-06-10"  # 张三's second follow-up day: 138/85, heart rate 72
+    row[4:8] = [None, None, None, None]  # no blood pressure taken at this check, nor pulse
+    row[11] = None
+    files = [person_file(tmp_path), follow_up_file(tmp_path), health_check_file(tmp_path, [row])]
+    import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
+    visit = exported(url)[0]["visits"][-1]
+    assert visit == {
+        "date": "2026-06-10",
+        "sbp": 138,
+        "dbp": 85,
+        "heart_rate": 72,
+        "fpg": 5.6,
+        "weight_kg": 72,
+        "height_cm": 170,
+        "waist_cm": 90,
+    }
+    first = exported(url)
+    import_files(files, url, AS_OF, mapping=site_mapping(tmp_path))
+    assert exported(url) == first
+
+
+def test_a_flat_file_called_a_register_never_replaces_stored_values_with_derived_ones(tmp_path):
+    """The follow-up export as a second register: its enrolment date would be the first visit, 李四's
+    programme the file's form (高血压) and her sex the ID's; none replaces what the person file says."""
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    header = ["姓名", "身份证号", "随访日期", "收缩压", "舒张压", "心率"]  # no 性别: sex from the ID
+    rows = [[r[0], r[2], r[3], r[4], r[5], r[6]] for r in FOLLOW_UP_ROWS]
+    path = write_csv(tmp_path / "高血压随访.csv", [header, *rows])
+    mapping = site_mapping(tmp_path, "role: register\n")
+    report = import_files([path], url, AS_OF, mapping=mapping)
+    people = {r["name"]: r for r in exported(url)}
+    kept = [(people[n]["enrolled_on"], people[n]["conditions"], people[n]["sex"]) for n in ("张三", "李四")]
+    assert kept == [
+        ("2020-05-01", ["hypertension"], "M"),
+        ("2021-03-10", ["diabetes"], "M"),
+    ]
+    assert people["赵六"]["enrolled_on"] == "2026-04-02"  # a new person takes them (and they are said)
+    assert people["赵六"]["sex"] == "M"
+    assert any(p.code == "D110" and "first visit" in p.message for p in report.findings)
+
+
+def test_two_readings_of_one_day_are_both_kept_in_a_file_and_across_files(tmp_path):
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    rows = [
+        ["张三", "男", ID_A, "2026-03-05", "118", "75", "70"],
+        ["张三", "男", ID_A, "2026-03-05", "192", "118", "96"],  # the same day, taken again
+        ["张三", "男", ID_A, "2026-03-05", "", "", "70"],  # agrees with the first: completes it
+    ]
+    visits = write_csv(tmp_path / "高血压随访.csv", [FOLLOW_UP_HEADER, *rows])
+    report = import_files([visits], url, AS_OF)
+    assert (report.rows_read, report.imported, report.rejected) == (3, 3, 0)
+    readings = [(v["sbp"], v["dbp"]) for v in exported(url)[0]["visits"]]
+    assert readings == [(118, 75), (192, 118)]
+    row = list(CHECK_ROWS[0])
+    row[0] = "2026-03-05"  # a health check that day: a third reading (the left arm's 150/88)
+    import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
+    after = [(v["sbp"], v["dbp"]) for v in exported(url)[0]["visits"]]
+    assert after == [(118, 75), (192, 118), (150, 88)]
+    import_files([visits], url, AS_OF)
+    import_files([health_check_file(tmp_path, [row])], url, AS_OF, mapping=site_mapping(tmp_path))
+    assert [(v["sbp"], v["dbp"]) for v in exported(url)[0]["visits"]] == after
+
+
+def test_a_cell_that_is_no_valid_value_is_refused_where_it_is_never_guessed(tmp_path):
+    """`1,200` or `1.5` in a coded column is not code 1 with a label; an infinite or NaN number
+    (a workbook cell of 1e309) is no number."""
+    from store.readers.aliases import CellError, parse_number
+
+    header = ["身份证号", "随访日期", "收缩压", "舒张压", "药物不良反应"]
+    rows = [
+        [ID_A, "2026-03-05", "150", "90", "1,200"],
+        [ID_A, "2026-04-05", "150", "90", "1.5"],
+        [ID_A, "2026-05-05", "150", "90", "1.无"],
+    ]
+    path = write_csv(tmp_path / "高血压随访.csv", [header, *rows])
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path)], url, AS_OF)
+    report = import_files([path], url, AS_OF)
+    assert sorted((p.line, p.code, p.column) for p in report.rejects) == [
+        (2, "D017", "药物不良反应"),
+        (3, "D017", "药物不良反应"),
+    ]
+    assert [v["date"] for v in exported(url)[0]["visits"]] == ["2026-05-05"]
+    for number in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(CellError):
+            parse_number(number, "cigarettes/day", pair=True)

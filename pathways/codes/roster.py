@@ -7,12 +7,12 @@ CODES: tuple[Code, ...] = (
     Code("D030", "roster", True,
          zh="无法读取 {file}：{reason}", en="cannot read {file}: {reason}"),
     Code("D027", "roster", True,
-         zh="{table}：居民 {id} 不在登记册中（事件文件不新建患者）",
+         zh="{table_zh}：居民 {id} 不在登记册中（事件文件不新建患者）",
          en="{table}: resident {id} is not in the register (an events file creates no patients)",
          hint_zh="先导入个人档案（登记册），或在 --mapping 中写 role: register",
          hint_en="import the person file (the register) first, or say `role: register` in --mapping"),
     Code("D111", "roster", False,
-         zh="{field}：本文件为 {found}，登记册为 {stored}；保留登记册的值",
+         zh="{field_zh}：本文件为 {found}，登记册为 {stored}；保留登记册的值",
          en="{field}: {found} in this file, {stored} in the register; the register's value is kept"),
     Code("D112", "roster", False,
          zh="{people} 名居民（{rows} 行）不在登记册中，未导入；首次出现于第 {first} 行",
@@ -30,6 +30,9 @@ CODES: tuple[Code, ...] = (
          hint_zh="在 --mapping 的 columns: 中按完整表头（含代码）映射每一列",
          hint_en="map each by its full header (with the code) under `columns:` in --mapping"),
     Code("D031", "roster", True,
+         zh="映射文件有误：{problem}", en="mapping file: {problem}",
+         hint_zh="按 docs/importing.md 的映射文件说明修改该行", hint_en="fix the line as docs/importing.md describes"),
+    Code("D041", "roster", True,
          zh="没有数据库 {file}：请先导入花名册", en="no database at {file}: import a roster first",
          hint_zh="sangao roster import 花名册文件 --db {file}（或用 --roster 文件 直接读取）",
          hint_en="sangao roster import FILE --db {file} (or read a file directly with --roster FILE)"),
@@ -43,4 +46,20 @@ CODES: tuple[Code, ...] = (
     Code("D902", "roster", True,
          zh="{query} 匹配到 {n} 名患者：{ids}", en="{query} matches {n} patients: {ids}",
          hint_zh="请改用其中一个患者编号", hint_en="give one of these patient ids instead"),
+    # Findings whose wording varies with what was found: the raising site passes `what` as
+    # {"en": …, "zh": …} (store/readers/tabular.py `both`).
+    Code("D108", "roster", False, zh="{what[zh]}", en="{what[en]}"),
+    Code("D109", "roster", False, zh="{what[zh]}", en="{what[en]}"),
+    Code("D110", "roster", False, zh="{what[zh]}", en="{what[en]}"),
+    Code("D024", "roster", True,
+         zh="{table_zh}：患者表（{patients}）中没有患者 {patient}",
+         en="{table}: no patient {patient} in the patients table ({patients})"),
+    Code("D026", "roster", True, zh="{table_zh}：该行没有{key_zh}", en="{table}: row has no {key}",
+         hint_zh="请填写", hint_en="fill it in"),
+    # A cell that cannot be read as its field's value (store/readers/cells.py): `what` and `how`
+    # as {"en": …, "zh": …}. store/validation.py raises these codes with literal messages too.
+    *(
+        Code(code, "roster", True, zh="{what[zh]}", en="{what[en]}", hint_zh="{how[zh]}", hint_en="{how[en]}")
+        for code in ("D013", "D014", "D015", "D016", "D017", "D020")
+    ),
 )

@@ -44,6 +44,8 @@ class Item:
     locate: Locator | None = None  # field path → (file, row, column header)
     json_text: str | bytes | None = None  # JSONL: the line as read (bytes when UTF-8), for the JSON parsers
     events: dict | None = None  # an events file's rows for a stored patient: the stored person
+    derived: set[str] = field(default_factory=set)  # fields filled by the reader, not read: never
+    # replace a stored value (enrolled_on from the first visit, sex from the ID, a default …)
 
 
 @dataclass

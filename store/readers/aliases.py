@@ -295,9 +295,10 @@ def normalize_value(text: str) -> str:
 class CellError(ValueError):
     """A cell that cannot be read as its field's type: message and what would be right."""
 
-    def __init__(self, message: str, hint: str) -> None:
+    def __init__(self, message: str, hint: str, zh: str = "", hint_zh: str = "") -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
+        self.zh, self.hint_zh = zh or message, hint_zh or hint  # the same in Chinese
 
 
 def is_empty(value: object) -> bool:
@@ -314,10 +315,10 @@ _RANGE = re.compile(r"^(.+?)(?:至|到|~|～|—+|--|\s-\s)(.+)$")
 
 
 def parse_date(value: object, allow_range: bool = False) -> date:
-    """A date in any shape of real-exports §1.8. With `allow_range` (the readers pass it for the
-    patient's own dates such as enrolled_on), a range in one cell (`2019/01/01至2019/12/31`) gives
-    its start: the day the period (of management, of a contract) began. A visit or lab happens on
-    one day, so there a range stays an error."""
+    """A date in any shape real exports write (yyyy/MM/dd, yyyyMMdd, yyyy年MM月dd日 …). With
+    `allow_range` (the readers pass it for the patient's own dates such as enrolled_on), a range
+    in one cell (`2019/01/01至2019/12/31`) gives its start: the day the period (of management, of
+    a contract) began. A visit or lab happens on one day, so there a range stays an error."""
     if value.__class__ is str and len(value) == 10 and value[4] == "-" == value[7] and value.isascii():
         # fast path, the shape most exports write (2026-03-12); anything else, or an impossible
         # day, takes the general path (which also words the error); tests/test_readers_fast_paths.py
@@ -348,7 +349,12 @@ def _parse_date_general(value: object, allow_range: bool) -> date:
         text = m[1].strip()
     found = _date_or_none(text)
     if found is None:
-        raise CellError(f"not a date ({value!r})", "write a date such as 2026-03-12, 2026/3/12 or 20260312")
+        raise CellError(
+            f"not a date ({value!r})",
+            "write a date such as 2026-03-12, 2026/3/12 or 20260312",
+            f"不是日期（{value!r}）",
+            "请写成 2026-03-12、2026/3/12 或 20260312 这样的日期",
+        )
     return found
 
 
@@ -381,6 +387,10 @@ _UNIT = r"(?:[^\d/.+-][^\d/]*(?:/[^\d/.+-][^\d/]*)?)?"
 _MEASURE = re.compile(rf"^({_NUM})({_UNIT})(?:/({_NUM})({_UNIT}))?$")
 
 
+_PLAIN = "write a plain number such as 150 or 7.9"
+_PLAIN_ZH = "请写 150 或 7.9 这样的数字"
+
+
 def parse_number(value: object, unit: str | None = None, pair: bool = False) -> float | int:
     """A number from a cell: full-width digits, a trailing unit (only the field's own unit,
     `unit`), and for `pair` fields a `current/target` pair (the current value is taken)."""
@@ -396,8 +406,10 @@ def parse_number(value: object, unit: str | None = None, pair: bool = False) -> 
 
 def _parse_number_general(value: object, unit: str | None, pair: bool) -> float | int:
     if isinstance(value, bool):
-        raise CellError(f"not a number ({value!r})", "write a plain number such as 150 or 7.9")
+        raise CellError(f"not a number ({value!r})", _PLAIN, f"不是数字（{value!r}）", _PLAIN_ZH)
     if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, or 1e309 typed in Excel
+            raise CellError(f"not a number ({value!r})", _PLAIN, f"不是数字（{value!r}）", _PLAIN_ZH)
         return value
     text = normalize_value(str(value))
     m = _MEASURE.match(text)
@@ -405,12 +417,14 @@ def _parse_number_general(value: object, unit: str | None, pair: bool) -> float 
         hint = "write a plain number such as 150 or 7.9" + (f" (in {unit})" if unit else "")
         if m and m[3] is not None:
             hint = "write one number; a/b pairs are read only for current/target fields (体重, 日吸烟量)"
-        raise CellError(f"not a number ({value!r})", hint)
+        raise CellError(f"not a number ({value!r})", hint, f"不是数字（{value!r}）", _PLAIN_ZH)
     for found in (m[2], m[4] or ""):
         if found and found not in UNIT_SPELLINGS.get(unit or "", ()):
             raise CellError(
                 f"unit {found!r} is not the field's unit ({value!r})",
                 f"give the value in {unit}" if unit else "write a plain number without a unit",
+                f"单位 {found!r} 不是该字段的单位（{value!r}）",
+                f"请以 {unit} 填写" if unit else "请写不带单位的数字",
             )
     number = float(m[1])
     return int(number) if number.is_integer() and "." not in m[1] else number

@@ -24,7 +24,8 @@ from store.readers.aliases import VALUE_LABELS, normalize_header, normalize_valu
 
 MISSING = object()
 
-_CODE_LABEL = re.compile(r"^(-?\d+)[.、:：\s]*(\D.*)$")
+# `2.控制不满意`, `1、男`: a code, then a label that starts with a letter (not `1,200`: no label)
+_CODE_LABEL = re.compile(r"^(-?\d+)[.、:：\s]*([^\W\d_].*)$")
 _BRACKET = re.compile(r"^(.+?)\(.*\)$")
 
 

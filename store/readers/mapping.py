@@ -207,22 +207,13 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
 
     forms = form_names()
     if "form" in doc:
-        form = doc["form"]
-        entries = form.items() if isinstance(form, dict) else [(None, form)]
-        by_stem: dict[str, str] = {}
-        for stem, name in entries:
-            if not isinstance(name, str) or name not in forms:
-                problems.append(
-                    Problem(
-                        "D031",
-                        f"form: unknown form {name!r}",
-                        **where(form if stem is not None else doc, stem if stem is not None else "form"),
-                        hint=did_you_mean(str(name), forms) or f"forms: {', '.join(forms)}",
-                    )
-                )
-            elif stem is not None:
-                by_stem[normalize_header(stem)] = name
-        mapping.form = by_stem if isinstance(form, dict) else (form if form in forms else None)
+        mapping.form = _one_or_by_stem(
+            doc, "form", forms, problems, where,
+            lambda name: (
+                f"form: unknown form {name!r}",
+                did_you_mean(str(name), forms) or f"forms: {', '.join(forms)}",
+            ),
+        )
     defaults = _section(doc, "defaults", problems, where)
     for key, value in defaults.items():
         if key not in TABLES["patients"] or key in ("patient_id", "id_number", "name", "birth_date"):
@@ -282,19 +273,29 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
     if "id_salt" in doc:
         mapping.id_salt = str(doc["id_salt"])
     if "role" in doc:
-        role = doc["role"]
-        entries = role.items() if isinstance(role, dict) else [(None, role)]
-        by_stem: dict[str, str] = {}
-        for stem, name in entries:
-            if name not in ROLES:
-                problems.append(
-                    Problem(
-                        "D031",
-                        f"role: {name!r} is not a file role",
-                        **where(role if stem is not None else doc, stem if stem is not None else "role"),
-                        hint="register (a person file: who is enrolled) or events (visits, health checks)",
-                    )
-                )
-            elif stem is not None:
-                by_stem[normalize_header(stem)] = name
-        mapping.role = by_stem if isinstance(role, dict) else (role if role in ROLES else None)
+        mapping.role = _one_or_by_stem(
+            doc, "role", ROLES, problems, where,
+            lambda name: (
+                f"role: {name!r} is not a file role",
+                "register (a person file: who is enrolled) or events (visits, health checks)",
+            ),
+        )
+
+
+def _one_or_by_stem(doc: CommentedMap, key: str, allowed, problems: list[Problem], where, refuse):
+    """A section that is one value for every file (`form: diabetes`) or one per file stem
+    (`form: {高血压随访: hypertension}`): the value or {stem: value}; a value not `allowed` is a
+    D031 at its line (`refuse(value)` gives the message and the hint)."""
+    section = doc[key]
+    entries = section.items() if isinstance(section, dict) else [(None, section)]
+    by_stem: dict[str, str] = {}
+    for stem, name in entries:
+        if name not in allowed:
+            message, hint = refuse(name)
+            node, at = (section, stem) if stem is not None else (doc, key)
+            problems.append(Problem("D031", message, **where(node, at), hint=hint))
+        elif stem is not None:
+            by_stem[normalize_header(stem)] = name
+    if isinstance(section, dict):
+        return by_stem
+    return section if section in allowed else None

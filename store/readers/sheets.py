@@ -229,7 +229,14 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
             inner = Path(member)
             if inner.suffix.lower() not in SHEET_SUFFIXES:
                 source.findings.append(
-                    Problem("D108", f"archive member {member!r} is not a CSV or Excel file; ignored", name)
+                    Problem.of(
+                        "D108",
+                        file=name,
+                        what={
+                            "en": f"archive member {member!r} is not a CSV or Excel file; ignored",
+                            "zh": f"压缩包中的 {member} 不是 CSV 或 Excel 文件；未读取",
+                        },
+                    )
                 )
                 continue
             target = Path(folder.name) / f"{index}{inner.suffix.lower()}"
