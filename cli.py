@@ -360,6 +360,14 @@ def _patients(roster: Path | None, db: str):
     return store.read_roster(roster) if roster is not None else store.read_patients(db_url(db))
 
 
+def _cache_dir() -> str:
+    """Where `assess` keeps loaded guideline sets between runs (engine/set_cache.py): the XDG cache
+    folder, else a .sangao-cache folder in the working directory (beside the default database)."""
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.expanduser("~/.cache") if os.path.expanduser("~") != "~"
+                                                else "")
+    return str(Path(base) / "sangao") if base else ".sangao-cache"
+
+
 @app.command()
 def assess(
     roster: RosterOpt = None,
@@ -382,7 +390,7 @@ def assess(
     from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
 
     as_of = as_of or _today()
-    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar)
+    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar, cache_dir=_cache_dir())
     counts = AssessCounts()
     source = None
     if fmt is Format.jsonl and roster is not None and not save:

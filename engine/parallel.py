@@ -38,13 +38,12 @@ class AssessOptions:
 
 
 def build_assessor(options: AssessOptions) -> Assessor:
-    from guidelines.calendar_loader import load_calendar
-    from guidelines.loader import load_set
+    """An Assessor for the options' set and the calendar of as_of's year and the next; the loaded set
+    and calendar come from `options.cache_dir` when an earlier run left them there (engine/set_cache.py)."""
+    from engine.set_cache import load_cached
 
-    gset = load_set(options.guidelines)
-    calendar = load_calendar(
-        {options.as_of.year, options.as_of.year + 1}, provisional=options.provisional_calendar
-    )
+    years = (options.as_of.year, options.as_of.year + 1)
+    gset, calendar = load_cached(options.guidelines, years, options.provisional_calendar, options.cache_dir)
     return Assessor(gset, calendar, backend=options.backend)
 
 

@@ -40,8 +40,6 @@ class JsonlSource:
         """(line number, record, []) for every non-blank line of the range, in order; at the first
         line `store.read_roster` would reject, (line number, None, its problems) and nothing more."""
         from store import fast_json
-        from store.importer import validate_item
-        from store.readers.jsonl import _item
 
         with open(self.path, "rb") as f:
             f.seek(r.start)
@@ -57,7 +55,10 @@ class JsonlSource:
             if number == 1 and line.startswith(_BOM):
                 line = line[len(_BOM) :].strip()
             record = decode(line)
-            if record is None:
+            if record is None:  # not clean: judged as the importer judges it
+                from store.importer import validate_item  # (brings SQLAlchemy: only when needed)
+                from store.readers.jsonl import _item
+
                 record, problems, _ = validate_item(_item(self.path, number, line), None)
                 if problems:
                     yield number, None, problems
