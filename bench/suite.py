@@ -224,7 +224,8 @@ def _print(rows: list[dict]) -> None:
     print("-" * len(head))
     for r in rows:
         print(f"{r['size']:>9,} {r['measure']:<16} {r['workers']:>2} {r['best_s']:>7.2f} "
-              f"{r['median_s']:>7.2f} {r['best_per_s']:>7,} {r['x_hand_best']:>5.2f} {r['x_hand_median']:>5.2f} {r['peak_mb']:>5}")
+              f"{r['median_s']:>7.2f} {r['best_per_s']:>7,} {r['x_hand_best']:>5.2f} "
+              f"{r['x_hand_median']:>5.2f} {r['peak_mb']:>5}")
 
 
 if __name__ == "__main__":
