@@ -9,7 +9,9 @@ MEASURES runs --repeat times, each in a fresh process: wall time, patients/s and
 (of the process and, for worker pools, of its largest worker). Beside `sangao assess`, the national-
 default pipeline written by hand with stdlib json (bench/hand_written.py) runs on the same roster in
 the same round, so `× hand` (its time over the measure's) holds on a machine whose speed drifts; best
-and median of the rounds are printed. Numbers are printed and recorded, never asserted.
+and median of the rounds are printed, and `cpu×` (the same ratio with the CPU seconds of all the
+processes, steadier on a shared machine; for N workers it shows the cost of parallelism, not its
+gain). Numbers are printed and recorded, never asserted.
 
 To add a measure (import, plan, worklist, the monthly report): append a `Measure` to MEASURES whose
 `command(ctx)` returns the argv to time (or whose `run(ctx)` does the work in-process) and the number
@@ -124,8 +126,8 @@ def _peak_mb(usage: resource.struct_rusage) -> float:
     return usage.ru_maxrss / 1024  # Linux: kilobytes
 
 
-def time_child(argv: list[str], env: dict) -> tuple[float, float]:
-    """(wall seconds, peak MB of the largest process) of one child process and its children."""
+def time_child(argv: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, peak MB of the largest process, CPU seconds of it and its workers) of one child."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -135,20 +137,23 @@ def time_child(argv: list[str], env: dict) -> tuple[float, float]:
     # a pool's workers are grandchildren: the child reports theirs when it runs `--one`; for a CLI
     # command the worker peak is not visible from here, so the largest of child and grandchildren
     # that wait4 saw is reported
-    return seconds, _peak_mb(usage)
+    return seconds, _peak_mb(usage), usage.ru_utime + usage.ru_stime
 
 
-def run_one(measure: Measure, ctx: Context, env: dict) -> tuple[float, float]:
+def run_one(measure: Measure, ctx: Context, env: dict) -> tuple[float, float, float]:
     if measure.command is not None:
         return time_child(measure.command(ctx), env)
     argv = [sys.executable, __file__, "--one", str(MEASURES.index(measure)), "--context", json.dumps(
         {k: str(v) if isinstance(v, Path) else v for k, v in ctx.__dict__.items()})]
     start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{measure.name} failed: {proc.stderr[-2000:]}")
-    return seconds, json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"]
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"], cpu
 
 
 def _one(index: int, context: str) -> None:
@@ -186,25 +191,31 @@ def main() -> int:
         )
         subprocess.run(_assess("python", lambda c: 1)(Context(_head(ctx), 1, 1, args.dir, 1, ctx.cache_dir)),
                        cwd=ROOT, env=env, check=True, capture_output=True)  # warms the set cache
-        times: dict[int, list[tuple[float, float]]] = {i: [] for i in range(len(measures))}
+        times: dict[int, list[tuple[float, float, float]]] = {i: [] for i in range(len(measures))}
         for _ in range(args.repeat):  # rounds: every measure once per round, so drift hits all alike
             for i, m in enumerate(measures):
                 if m.max_size is None or size <= m.max_size:
                     times[i].append(run_one(m, ctx, env))
-        hand = [s for s, _ in times[0]]
+        hand = [s for s, _, _ in times[0]]
+        hand_cpu = [c for _, _, c in times[0]]
         for i, m in enumerate(measures):
             if not times[i]:
                 continue
-            secs = [s for s, _ in times[i]]
+            secs = [s for s, _, _ in times[i]]
+            cpus = [c for _, _, c in times[i]]
             n = m.patients(ctx)
             # the ratio per round (hand-written time scaled to this measure's patients / its time)
             ratios = [h * n / size / s for h, s in zip(hand, secs, strict=True)]
+            # the same with CPU seconds (all processes): steadier when other work shares the cores
+            cpu_ratios = [h * n / size / c for h, c in zip(hand_cpu, cpus, strict=True)]
             rows.append({
                 "when": stamp, "size": size, "measure": m.name, "workers": m.workers(ctx), "patients": n,
                 "best_s": round(min(secs), 3), "median_s": round(statistics.median(secs), 3),
                 "best_per_s": round(n / min(secs)), "median_per_s": round(n / statistics.median(secs)),
                 "x_hand_best": round(max(ratios), 2), "x_hand_median": round(statistics.median(ratios), 2),
-                "peak_mb": round(max(p for _, p in times[i])), "rounds": len(secs),
+                "cpu_s": round(statistics.median(cpus), 3),
+                "x_hand_cpu": round(statistics.median(cpu_ratios), 2),
+                "peak_mb": round(max(p for _, p, _ in times[i])), "rounds": len(secs),
             })
     _print(rows)
     new = not args.csv.exists()
@@ -218,14 +229,14 @@ def main() -> int:
 
 
 def _print(rows: list[dict]) -> None:
-    head = (f"{'size':>9} {'measure':<16} {'w':>2} {'best s':>7} {'med s':>7} {'best/s':>7} {'×hand':>5} "
-            f"{'med×':>5} {'MB':>5}")
+    head = (f"{'size':>9} {'measure':<15} {'w':>1} {'best s':>7} {'med s':>7} {'best/s':>7} {'×hand':>5} "
+            f"{'med×':>5} {'cpu×':>5} {'MB':>5}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['size']:>9,} {r['measure']:<16} {r['workers']:>2} {r['best_s']:>7.2f} "
+        print(f"{r['size']:>9,} {r['measure']:<15} {r['workers']:>1} {r['best_s']:>7.2f} "
               f"{r['median_s']:>7.2f} {r['best_per_s']:>7,} {r['x_hand_best']:>5.2f} "
-              f"{r['x_hand_median']:>5.2f} {r['peak_mb']:>5}")
+              f"{r['x_hand_median']:>5.2f} {r['x_hand_cpu']:>5.2f} {r['peak_mb']:>5}")
 
 
 if __name__ == "__main__":
