@@ -174,7 +174,7 @@ def decoder(defaults: bool = False) -> msgspec.json.Decoder:
     plausible range: an implausible value is a finding that keeps the record, so the record read
     for an assessment is the same with it (and plausible.yaml is not read)."""
     if defaults:
-        return msgspec.json.Decoder(_struct(Patient, "", {}, symptom_codes(), defaults))
+        return msgspec.json.Decoder(record_type())
     limits = {
         f"{table}.{field}": (lim.min, lim.max)
         for table, fields in plausible_limits().items()
@@ -185,6 +185,12 @@ def decoder(defaults: bool = False) -> msgspec.json.Decoder:
         if field not in _ITEM_MODELS[table].model_fields:
             raise ValueError(f"plausible.yaml: {key} is not a field of {table}")
     return msgspec.json.Decoder(_struct(Patient, "", limits, symptom_codes(), defaults))
+
+
+@functools.cache
+def record_type() -> type:
+    """The Struct of `decode_record` (also filled from database rows by store/roster_source.py)."""
+    return _struct(Patient, "", {}, symptom_codes(), True)
 
 
 def decode(text: str | bytes):

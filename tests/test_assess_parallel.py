@@ -96,3 +96,19 @@ def test_a_repeated_patient_id_is_rejected_naming_where_it_was_first(tmp_path, l
         assert f"first at {path}:4" in problem.message
         head = _model_path(_roster(tmp_path, lines[:200], "head.jsonl"))
         assert out.getvalue().decode().splitlines() == head.splitlines()
+
+
+def test_a_database_read_in_batches_gives_the_bytes_of_read_patients(tmp_path, lines):
+    from store.roster_source import db_source
+
+    db = f"sqlite:///{tmp_path / 'roster.db'}"
+    store.import_files([_roster(tmp_path, lines)], db, AS_OF)
+    expected = io.StringIO()
+    write_jsonl(assess_roster(store.read_patients(db), OPTIONS), expected)
+    source = db_source(db, batch=25)
+    assert len(source.ranges) == 10  # 240 patients
+    for workers in (1, 2):
+        out, counts = io.BytesIO(), AssessCounts()
+        assess_source(source, OPTIONS, out, workers=workers, counts=counts)
+        assert out.getvalue() == expected.getvalue().encode()
+        assert counts.assessed + counts.skipped == len(lines)
