@@ -173,11 +173,11 @@ class DbSource:
 
         record_type = fast_json.record_type()
         with _engine(self.url).connect() as conn:
-            for seq, data in records_after(conn, r[0], upto=r[1]):
+            for seq, data in records_after(conn, r[0], upto=r[1], canonical=False):
                 try:
                     record = msgspec.convert(data, record_type)
-                except msgspec.ValidationError:
-                    record = Patient.model_validate(data)
+                except msgspec.ValidationError:  # judged as read_patients judges it
+                    record = Patient.model_validate(_canonical(data))
                 yield seq, record, []
 
     def repeated(self, patient_id: str, line: int) -> Problem:
@@ -186,6 +186,15 @@ class DbSource:
             "D021", f"patient_id {patient_id!r} appears again in the database", self.url, line, None,
             hint="merge the two rows, or correct one patient id",
         )
+
+
+def _canonical(data: dict) -> dict:
+    from store.exporter import _clean, _ordered
+
+    for visit in data.get("visits") or ():
+        if visit.get("symptoms") == ():
+            visit["symptoms"] = None
+    return _clean(_ordered(data))
 
 
 def db_source(url: str, batch: int = DB_BATCH) -> DbSource:
