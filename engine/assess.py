@@ -37,8 +37,9 @@ class Assessed:
 class Assessor:
     """A compiled guideline set ready to assess patients. Build once, use for many patients.
 
-    One composition, `assess_data`: the assessment as plain JSON-ready data (the dict of interchange
-    §2, in the field order of `Assessment`), from a `Patient` or store/fast_json.py's record Struct.
+    One composition, `assess_data`: the assessment as plain JSON-ready data (the dict of one
+    `sangao assess --format jsonl` line, in the field order of `Assessment`), from a `Patient` or
+    store/fast_json.py's record Struct.
     `assess` wraps it in the pydantic `Assessment` with the `Evaluation` (explain, cases, API callers);
     `json_line` encodes it as `sangao assess --format jsonl` writes it. What only depends on the set is
     prepared once: per rule its reason text split around the patient's values, its source line and
@@ -148,7 +149,7 @@ class Assessor:
             rid, rcolor, fill, threshold, source, reads = self._rule_text[rule_id]
             text = fill(facts) + threshold
             if undecided:
-                # pathway-defaults §1: an `unknown` category comes "with a reason naming the input"
+                # an `unknown` outcome comes with a reason naming the missing input
                 missing = sorted({m for fact in reads for m in undecided.get(fact, ())})
                 if missing:
                     text = f"{text}（缺少输入：{'、'.join(missing)}）"

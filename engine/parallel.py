@@ -229,8 +229,8 @@ def assess_source(
     workers: int | None = None,
     counts: AssessCounts | None = None,
 ) -> int:
-    """Write the JSONL assessment (interchange §2) of every patient of `source` still under management
-    at `as_of` to `out` (binary), in input order; returns the lines written. `workers`: processes
+    """Write the JSONL assessment (one `Assessment` a line) of every patient of `source` still under
+    management at `as_of` to `out` (binary), in input order; returns the lines written. `workers`: processes
     (None: `default_workers()`, one for a small roster), each reading its own ranges and sending back
     encoded lines. The bytes, and the error at a rejected line or a repeated patient id, are those of
     `assess_roster` over `store.read_roster` + reports/assessments.py `write_jsonl`, whatever `workers`."""
