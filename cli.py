@@ -511,6 +511,14 @@ def _materialised(patients):
     return list(patients) if err_console.is_terminal else patients
 
 
+def _cache_dir() -> str:
+    """Where `assess` keeps loaded guideline sets between runs (engine/set_cache.py): the XDG cache
+    folder, else a .sangao-cache folder in the working directory (beside the default database)."""
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.expanduser("~/.cache") if os.path.expanduser("~") != "~"
+                                                else "")
+    return str(Path(base) / "sangao") if base else ".sangao-cache"
+
+
 @app.command()
 def assess(
     roster: RosterOpt = None,
@@ -533,15 +541,17 @@ def assess(
     from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
 
     as_of = as_of or _today()
-    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar)
+    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar, cache_dir=_cache_dir())
     counts = AssessCounts()
     source = None
-    if fmt is Format.jsonl and roster is not None and not save:
-        from store.roster_source import jsonl_source
+    if fmt is Format.jsonl and not save:
+        from store.roster_source import db_source, jsonl_source
 
-        source = jsonl_source(roster)  # None: not a UTF-8 JSONL file
+        # None: not a UTF-8 JSONL file (store.read_roster reads it)
+        source = jsonl_source(roster) if roster is not None else db_source(db_url(db))
     if source is not None:
-        # the hot path: each worker reads its own byte ranges of the file and returns encoded lines
+        # the hot path: each worker reads its own ranges (bytes of the file, batches of rows) and
+        # returns encoded lines
         if out is None:
             sys.stdout.flush()
             assess_source(source, options, sys.stdout.buffer, workers=workers, counts=counts)

@@ -18,7 +18,7 @@ from engine.describe import template_filler, threshold_text
 from engine.evaluate import Evaluation, Evaluator
 from guidelines.model import GuidelineSet
 from guidelines.schema import ParamRef, Rule
-from pathways.facts import compute_facts, last_screening_date, latest_visit_date
+from pathways.facts import compute_facts, last_screening_date, latest_visit_date, measure_params
 from pathways.measures import add_months
 from pathways.models import Assessment, Patient
 from pathways.workdays import WorkCalendar
@@ -37,8 +37,9 @@ class Assessed:
 class Assessor:
     """A compiled guideline set ready to assess patients. Build once, use for many patients.
 
-    One composition, `assess_data`: the assessment as plain JSON-ready data (the dict of interchange
-    §2, in the field order of `Assessment`), from a `Patient` or store/fast_json.py's record Struct.
+    One composition, `assess_data`: the assessment as plain JSON-ready data (the dict of one
+    `sangao assess --format jsonl` line, in the field order of `Assessment`), from a `Patient` or
+    store/fast_json.py's record Struct.
     `assess` wraps it in the pydantic `Assessment` with the `Evaluation` (explain, cases, API callers);
     `json_line` encodes it as `sangao assess --format jsonl` writes it. What only depends on the set is
     prepared once: per rule its reason text split around the patient's values, its source line and
@@ -49,6 +50,7 @@ class Assessor:
         self.calendar = calendar
         self.evaluator = Evaluator(gset, backend=backend)
         self._params = {name: p.value for name, p in gset.parameters.items()}
+        self._measures: tuple[int, int, int, str] | None = None
         self._symptoms = frozenset(gset.vocabulary.get("symptoms", {}))
         self._rules = {rule.id: rule for rule in gset.rules}
         self._severity = {c: getattr(gset.colors, c).severity for c in ("red", "yellow", "blue")}
@@ -94,7 +96,10 @@ class Assessor:
         return not any(d <= as_of for d in left)
 
     def facts(self, patient: Patient, as_of: date) -> dict[str, Any]:
-        return compute_facts(patient, as_of, self._params, self._symptoms)
+        measures = self._measures
+        if measures is None:  # checked at the first patient, as compute_facts would check them
+            measures = self._measures = measure_params(self._params)
+        return compute_facts(patient, as_of, self._params, self._symptoms, measures)
 
     def assess(self, patient: Patient, as_of: date) -> Assessed:
         """The `Assessment` model and the `Evaluation` behind it (near misses, values read)."""
@@ -144,7 +149,7 @@ class Assessor:
             rid, rcolor, fill, threshold, source, reads = self._rule_text[rule_id]
             text = fill(facts) + threshold
             if undecided:
-                # pathway-defaults §1: an `unknown` category comes "with a reason naming the input"
+                # an `unknown` outcome comes with a reason naming the missing input
                 missing = sorted({m for fact in reads for m in undecided.get(fact, ())})
                 if missing:
                     text = f"{text}（缺少输入：{'、'.join(missing)}）"

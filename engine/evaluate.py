@@ -318,8 +318,7 @@ class Evaluator:
         self.backend = backend
         self.program = compile_set(gset)
         self._both: Evaluator | None = None
-        names = ("python", "durable") if backend == "both" else (backend,)
-        self._runtimes = tuple(_new_runtime(self.program, n, durable_by_file) for n in names)
+        self._durable_by_file = durable_by_file
         pct = self.program.near_miss_margin_pct
         self._margin_pct = DEFAULT_NEAR_MISS_PCT if pct is None else pct
         counts = set(self.program.count_facts)
@@ -347,20 +346,34 @@ class Evaluator:
         )
         self._plans: dict[tuple[str, bool, int], ScreeningPlan] = {}  # frozen, so shared between patients
         self._probes = self._near_miss_probes()
-        # layer functions: a python runtime's generated functions directly; durable through its run()
-        first = self._runtimes[0]
-        if isinstance(first, PythonRuntime):
-            self._layer_fns = first._fns
-        else:
-            self._layer_fns = tuple(
-                functools.partial(first.run, layer.index) for layer in self.program.layers
-            )
-        self._layers = tuple(
-            (fn, layer, _steps(layer)) for fn, layer in zip(self._layer_fns, self.program.layers, strict=True)
-        )
         self._rules_definite = {r.id: rules_layer.conditions[r.cond].definite for r in self.program.rules}
-        # the python backend runs the whole program as one generated function (see `_fused`)
+        # the python backend runs the whole program as one generated function (see `_fused`); the
+        # layer by layer runtimes are built here for durable and both, on first need for python
+        # (near misses), which keeps them out of a small run's start-up
         self._run = _fused(self.program, self._plan) if backend == "python" else None
+        if self._run is None:
+            self._layered  # noqa: B018 - built now: a durable error shows before any patient
+
+    @property
+    def _runtimes(self) -> tuple:
+        """The layer by layer runtimes (python and/or durable)."""
+        return self._layered[0]
+
+    @functools.cached_property
+    def _layered(self) -> tuple[tuple, tuple, tuple]:
+        """(runtimes, layer functions, (function, layer, steps) per layer)."""
+        names = ("python", "durable") if self.backend == "both" else (self.backend,)
+        runtimes = tuple(_new_runtime(self.program, n, self._durable_by_file) for n in names)
+        # layer functions: a python runtime's generated functions directly; durable through its run()
+        first = runtimes[0]
+        if isinstance(first, PythonRuntime):
+            layer_fns = first._fns
+        else:
+            layer_fns = tuple(functools.partial(first.run, layer.index) for layer in self.program.layers)
+        layers = tuple(
+            (fn, layer, _steps(layer)) for fn, layer in zip(layer_fns, self.program.layers, strict=True)
+        )
+        return runtimes, layer_fns, layers
 
     def _plan(self, kind: str, eligible: bool, months: int) -> ScreeningPlan:
         """The shared (frozen) plan of a screening kind with this outcome."""
@@ -409,14 +422,15 @@ class Evaluator:
                 _near=functools.partial(self._near_misses_rerun, f),
             )
         res = None
-        if len(self._runtimes) == 1:
-            for fn, layer, steps in self._layers:
+        runtimes, _, layers = self._layered
+        if len(runtimes) == 1:
+            for fn, layer, steps in layers:
                 res = fn(f)
                 if steps:
                     _compose(layer, steps, res, f, undecided)
         else:
-            python, durable = self._runtimes
-            for _, layer, steps in self._layers:
+            python, durable = runtimes
+            for _, layer, steps in layers:
                 res = python.run(layer.index, f)
                 self._check_agree(layer, res, durable.run(layer.index, f), f, patient_id)
                 if steps:
@@ -463,7 +477,7 @@ class Evaluator:
     def _near_misses_rerun(self, f: Mapping[str, Any]) -> tuple:
         """`_near_misses` for the fused python function, which keeps no condition results: the rules
         layer only reads `f` (base and derived facts), so running it again gives the same results."""
-        return self._near_misses(f, self._layer_fns[-1](f))
+        return self._near_misses(f, self._layered[1][-1](f))
 
     def evaluate_both(self, facts: Mapping[str, Any], patient_id: str | None = None) -> Evaluation:
         """Evaluate on both runtimes; SangaoError R002 when any condition's outcome differs."""

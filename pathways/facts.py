@@ -22,9 +22,7 @@ from pathways.measures import (
     bmi,
     earliest_of,
     egfr,
-    first_in_window,
     last_screening_date,
-    last_two_of,
     latest_visit_date,
     ldl_reduction_pct,
     newest_first,
@@ -157,6 +155,7 @@ def compute_facts(
     as_of: date,
     params: Mapping[str, Any],
     symptom_codes: Collection[str] | None = None,
+    measures: tuple[int, int, int, str] | None = None,
 ) -> dict[str, Any]:
     """The base facts of `patient` at `as_of`: exactly the keys of FACTS, None where unknown.
 
@@ -167,8 +166,9 @@ def compute_facts(
     vocabulary: a code outside it at the visit the rules read is an R403 error, never dropped,
     since a misspelt danger symptom would otherwise silently miss an urgent referral.
     Values are plain Python (str, int, float, bool, frozenset), ready for either runtime.
+    `measures`: `measure_params(params)`, checked once by a caller that computes many patients.
     """
-    control_days, consecutive_days, lab_days, equation = _measure_params(params)
+    control_days, consecutive_days, lab_days, equation = measures or measure_params(params)
     today = as_of.toordinal()
     facts = dict(_TEMPLATE)
     sex = str(patient.sex)  # a StrEnum (Patient) or its plain string (store/fast_json.py's record)
@@ -214,58 +214,90 @@ def compute_facts(
                 _check_symptoms(patient, latest, symptom_codes)
             facts["visit_symptoms"] = frozenset(latest.symptoms)
 
-        bp = first_in_window(visits, as_of, control_days, _BP)
+        # one pass, newest first, for every visit fact below (each is the first visit carrying its
+        # fields within its window; the height has no window); it stops when nothing more can be found
+        control_low, consecutive_low = today - control_days, today - consecutive_days
+        bp = fpg = weight = waist = height = None
+        bps: list = []
+        fpgs: list = []
+        recent: list = []
+        for visit in visits:
+            day = visit.date.toordinal()
+            has_bp = visit.sbp is not None and visit.dbp is not None
+            if day >= consecutive_low:
+                if len(recent) < 2:
+                    recent.append(visit)
+                if has_bp and len(bps) < 2:
+                    bps.append(visit)
+                if visit.fpg is not None and len(fpgs) < 2:
+                    fpgs.append(visit)
+            elif day < control_low and (weight is None or height is not None):
+                break
+            if day >= control_low:
+                if bp is None and has_bp:
+                    bp = visit
+                if fpg is None and visit.fpg is not None:
+                    fpg = visit
+                if weight is None and visit.weight_kg is not None:
+                    weight = visit
+                if waist is None and visit.waist_cm is not None:
+                    waist = visit
+            if height is None and visit.height_cm is not None:
+                height = visit
+                if day < control_low and day < consecutive_low:
+                    break
         if bp is not None:
             facts["latest_sbp"] = bp.sbp
             facts["latest_dbp"] = bp.dbp
             facts["latest_bp_days_ago"] = today - bp.date.toordinal()
-        fpg = first_in_window(visits, as_of, control_days, _FPG)
         if fpg is not None:
             facts["latest_fpg"] = fpg.fpg
             facts["latest_fpg_days_ago"] = today - fpg.date.toordinal()
-
-        bp1, bp2 = last_two_of(visits, as_of, consecutive_days, _BP)
-        if bp1 is not None:
-            facts["bp1_sbp"], facts["bp1_dbp"] = bp1.sbp, bp1.dbp
-        if bp2 is not None:
-            facts["bp2_sbp"], facts["bp2_dbp"] = bp2.sbp, bp2.dbp
-        fpg1, fpg2 = last_two_of(visits, as_of, consecutive_days, _FPG)
-        if fpg1 is not None:
-            facts["fpg1"] = fpg1.fpg
-        if fpg2 is not None:
-            facts["fpg2"] = fpg2.fpg
-        v1, v2 = last_two_of(visits, as_of, consecutive_days, _NO_NEEDS)
-        if v1 is not None:
-            facts["adverse1"] = v1.adverse_reaction
-        if v2 is not None:
-            facts["adverse2"] = v2.adverse_reaction
-
-        weight = first_in_window(visits, as_of, control_days, ("weight_kg",))
-        if weight is not None:
-            height = first_in_window(visits, as_of, None, ("height_cm",))
-            if height is not None and height.height_cm > 0:  # 0 cm: store/ reports it as implausible
-                facts["bmi"] = bmi(weight.weight_kg, height.height_cm)
-        waist = first_in_window(visits, as_of, control_days, ("waist_cm",))
+        if bps:
+            facts["bp1_sbp"], facts["bp1_dbp"] = bps[0].sbp, bps[0].dbp
+            if len(bps) > 1:
+                facts["bp2_sbp"], facts["bp2_dbp"] = bps[1].sbp, bps[1].dbp
+        if fpgs:
+            facts["fpg1"] = fpgs[0].fpg
+            if len(fpgs) > 1:
+                facts["fpg2"] = fpgs[1].fpg
+        if recent:
+            facts["adverse1"] = recent[0].adverse_reaction
+            if len(recent) > 1:
+                facts["adverse2"] = recent[1].adverse_reaction
+        if weight is not None and height is not None and height.height_cm > 0:  # 0 cm: implausible (store/)
+            facts["bmi"] = bmi(weight.weight_kg, height.height_cm)
         if waist is not None:
             facts["waist_cm"] = waist.waist_cm
 
     # labs
     labs = newest_first(patient.labs, as_of)
     creatinine_lab = uacr_lab = None
+    egfr_of_creatinine = None
     if labs:
-        for name, field in _LATEST_LABS:
-            lab = first_in_window(labs, as_of, lab_days, (field,))
-            if lab is not None:
-                facts[name] = getattr(lab, field)
-        creatinine_lab = first_in_window(labs, as_of, None, ("creatinine",))
-        uacr_lab = first_in_window(labs, as_of, None, ("uacr",))
-        if creatinine_lab is not None and creatinine_lab.date.toordinal() >= today - lab_days:
-            facts["egfr"] = _lab_egfr(creatinine_lab, birth, sex, equation)
+        # one pass, newest first: each analyte's latest value in the lab window, and the latest
+        # creatinine and UACR labs of any date (they date the kidney screenings)
+        lab_low = today - lab_days
+        last_ldl = None
+        for lab in labs:
+            if creatinine_lab is None and lab.creatinine is not None:
+                creatinine_lab = lab
+            if uacr_lab is None and lab.uacr is not None:
+                uacr_lab = lab
+            if lab.date.toordinal() >= lab_low:
+                for name, field in _LATEST_LABS:
+                    if facts[name] is None:
+                        facts[name] = getattr(lab, field)
+                if last_ldl is None and lab.ldl_c is not None:
+                    last_ldl = lab
+            elif creatinine_lab is not None and uacr_lab is not None:
+                break
+        if creatinine_lab is not None and creatinine_lab.date.toordinal() >= lab_low:
+            facts["egfr"] = egfr_of_creatinine = _lab_egfr(creatinine_lab, birth, sex, equation)
 
         first_ldl = earliest_of(labs, ("ldl_c",))
         if first_ldl is not None:
             facts["baseline_ldl_c"] = first_ldl.ldl_c
-            last_ldl = first_in_window(labs, as_of, lab_days, ("ldl_c",))
             if last_ldl is not None and first_ldl.date < last_ldl.date:
                 facts["ldl_reduction_pct"] = ldl_reduction_pct(first_ldl.ldl_c, last_ldl.ldl_c)
         first_tc = earliest_of(labs, ("tc",))
@@ -302,7 +334,12 @@ def compute_facts(
             days_name, abnormal_name, value_name = _SCREEN_FACTS[kind]
             facts[days_name] = today - lab.date.toordinal()
             facts[abnormal_name] = False
-            facts[value_name] = lab.uacr if kind == "uacr" else _lab_egfr(lab, birth, sex, equation)
+            if kind == "uacr":
+                facts[value_name] = lab.uacr
+            elif egfr_of_creatinine is not None:  # the same lab as the `egfr` fact's: same value
+                facts[value_name] = egfr_of_creatinine
+            else:
+                facts[value_name] = _lab_egfr(lab, birth, sex, equation)
     fundus = latest_by_kind.get("fundus")
     if fundus is not None and fundus.grade is not None:
         facts["screen_fundus_grade"] = str(fundus.grade)
@@ -316,7 +353,8 @@ def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
     return egfr(lab.creatinine, age_years(birth, lab.date), sex, equation)
 
 
-def _measure_params(params: Mapping[str, Any]) -> tuple[int, int, int, str]:
+def measure_params(params: Mapping[str, Any]) -> tuple[int, int, int, str]:
+    """The measure parameters (control, consecutive and lab windows in days, eGFR equation), checked."""
     values: list[Any] = []
     for name in MEASURE_PARAMETERS:
         if name not in params:
@@ -364,5 +402,6 @@ __all__ = [
     "FactSpec",
     "compute_facts",
     "last_screening_date",
+    "measure_params",
     "latest_visit_date",
 ]

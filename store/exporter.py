@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import TextIO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from pathways.models import Patient
 from store.db import open_db
@@ -69,34 +69,68 @@ def iter_records(db_engine: Engine) -> Iterator[dict]:
     last = 0
     with db_engine.connect() as conn:
         while True:
-            rows = (
-                conn.execute(
-                    select(_PATIENTS).where(_PATIENTS.c.seq > last).order_by(_PATIENTS.c.seq).limit(BATCH)
-                )
-                .mappings()
-                .all()
-            )
-            if not rows:
+            batch = list(records_after(conn, last, BATCH))
+            if not batch:
                 return
-            last = rows[-1]["seq"]
-            ids = [r["patient_id"] for r in rows]
-            children: dict[str, dict[str, list[dict]]] = {}
-            for name, table in _CHILD.items():
-                fields = _ITEM_FIELDS[name]
-                for r in conn.execute(
-                    select(table).where(table.c.patient_id.in_(ids)).order_by(table.c.patient_id, table.c.seq)
-                ).mappings():
-                    item = {f: r[f] for f in fields}
-                    if name == "visits":
-                        item["symptoms"] = json.loads(item["symptoms"]) if item["symptoms"] else None
-                    children.setdefault(r["patient_id"], {}).setdefault(name, []).append(item)
-            for r in rows:
-                record = {f: r[f] for f in _SCALARS}
-                record["conditions"] = r["conditions"].split(",")
-                mine = children.get(r["patient_id"], {})
-                for name in CHILD_TABLES:
-                    record[name] = mine.get(name, [])
-                yield _clean(_ordered(record))
+            last = batch[-1][0]
+            for _, record in batch:
+                yield record
+
+
+def records_after(
+    conn, after: int, limit: int | None = None, upto: int | None = None, canonical: bool = True
+) -> Iterator[tuple[int, dict]]:
+    """(seq, canonical dict) of the patients with `after` < seq (≤ `upto`), at most `limit`, in seq
+    order: one query for the patients and one per child table. `canonical=False`: the values as the
+    database gives them (dates as dates, None kept, no symptoms as []), for a reader that validates
+    them into a record itself (store/roster_source.py), a third of the time."""
+    query = select(_PATIENTS).where(_PATIENTS.c.seq > after)
+    if upto is not None:
+        query = query.where(_PATIENTS.c.seq <= upto)
+    query = query.order_by(_PATIENTS.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = conn.execute(query).mappings().all()
+    if not rows:
+        return
+    ids = [r["patient_id"] for r in rows]
+    children: dict[str, dict[str, list[dict]]] = {}
+    for name, table in _CHILD.items():
+        fields = _ITEM_FIELDS[name]
+        for r in conn.execute(
+            select(table).where(table.c.patient_id.in_(ids)).order_by(table.c.patient_id, table.c.seq)
+        ).mappings():
+            item = {f: r[f] for f in fields}
+            if name == "visits":
+                symptoms = item["symptoms"]
+                item["symptoms"] = json.loads(symptoms) if symptoms else (None if canonical else ())
+            children.setdefault(r["patient_id"], {}).setdefault(name, []).append(item)
+    for r in rows:
+        record = {f: r[f] for f in _SCALARS}
+        record["conditions"] = r["conditions"].split(",")
+        mine = children.get(r["patient_id"], {})
+        for name in CHILD_TABLES:
+            record[name] = mine.get(name, [])
+        yield r["seq"], _clean(_ordered(record)) if canonical else record
+
+
+def seq_ranges(db_engine: Engine, size: int) -> list[tuple[int, int]]:
+    """(after, upto] ranges of `patients.seq` holding `size` patients each (the last fewer)."""
+    ranges = []
+    last = 0
+    with db_engine.connect() as conn:
+        while True:
+            upto = conn.execute(
+                select(_PATIENTS.c.seq).where(_PATIENTS.c.seq > last).order_by(_PATIENTS.c.seq)
+                .limit(1).offset(size - 1)
+            ).scalar()
+            if upto is None:
+                upto = conn.execute(select(func.max(_PATIENTS.c.seq))).scalar()
+                if upto is not None and upto > last:
+                    ranges.append((last, upto))
+                return ranges
+            ranges.append((last, upto))
+            last = upto
 
 
 def _ordered(record: dict) -> dict:

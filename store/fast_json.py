@@ -170,7 +170,11 @@ def _struct(model: type[BaseModel], where: str, limits: dict, symptoms: frozense
 @functools.cache
 def decoder(defaults: bool = False) -> msgspec.json.Decoder:
     """The clean-record decoder (built once: plausible.yaml and the symptom vocabulary are read).
-    `defaults`: absent fields hold the model's defaults (see `decode_record`)."""
+    `defaults`: absent fields hold the model's defaults (see `decode_record`), and numbers carry no
+    plausible range: an implausible value is a finding that keeps the record, so the record read
+    for an assessment is the same with it (and plausible.yaml is not read)."""
+    if defaults:
+        return msgspec.json.Decoder(record_type())
     limits = {
         f"{table}.{field}": (lim.min, lim.max)
         for table, fields in plausible_limits().items()
@@ -181,6 +185,12 @@ def decoder(defaults: bool = False) -> msgspec.json.Decoder:
         if field not in _ITEM_MODELS[table].model_fields:
             raise ValueError(f"plausible.yaml: {key} is not a field of {table}")
     return msgspec.json.Decoder(_struct(Patient, "", limits, symptom_codes(), defaults))
+
+
+@functools.cache
+def record_type() -> type:
+    """The Struct of `decode_record` (also filled from database rows by store/roster_source.py)."""
+    return _struct(Patient, "", {}, symptom_codes(), True)
 
 
 def decode(text: str | bytes):
@@ -248,8 +258,10 @@ def _values_clean(record, as_of: dt.date | None) -> bool:
 def decode_record(line: bytes | str):
     """The record of a clean JSONL line as a Struct that reads like its `Patient` (same field names
     and values; absent fields hold the model's defaults; enums are their plain strings), or None:
-    anything not clean takes pydantic's path. For code that reads records (pathways/facts.py through
-    engine/assess.py), not for the importer's upsert, which needs to know what a line left out."""
+    anything not clean takes pydantic's path. Clean here allows an implausible number (a finding
+    only, see `decoder`): the record is the `Patient` `store.read_roster` would give. For code that
+    reads records (pathways/facts.py through engine/assess.py), not for the importer's upsert, which
+    needs to know what a line left out."""
     try:
         record = decoder(True).decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError):

@@ -1,5 +1,8 @@
 """A roster cut into ranges that processes read on their own: the read side of `sangao assess`.
 
+Two kinds: a JSONL file cut into byte ranges (`jsonl_source`) and a database cut into batches of
+patients by import order (`db_source`).
+
 `jsonl_source(path)` returns a `JsonlSource` for a UTF-8 JSONL roster (None for anything else: the
 caller reads it with `store.read_roster`). One pass over the file checks the encoding and cuts it into
 byte ranges of about `chunk_bytes` at line ends, noting the line number each starts at; no record is
@@ -40,8 +43,6 @@ class JsonlSource:
         """(line number, record, []) for every non-blank line of the range, in order; at the first
         line `store.read_roster` would reject, (line number, None, its problems) and nothing more."""
         from store import fast_json
-        from store.importer import validate_item
-        from store.readers.jsonl import _item
 
         with open(self.path, "rb") as f:
             f.seek(r.start)
@@ -57,7 +58,10 @@ class JsonlSource:
             if number == 1 and line.startswith(_BOM):
                 line = line[len(_BOM) :].strip()
             record = decode(line)
-            if record is None:
+            if record is None:  # not clean: judged as the importer judges it
+                from store.importer import validate_item  # (brings SQLAlchemy: only when needed)
+                from store.readers.jsonl import _item
+
                 record, problems, _ = validate_item(_item(self.path, number, line), None)
                 if problems:
                     yield number, None, problems
@@ -134,3 +138,67 @@ def jsonl_source(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> JsonlSourc
     if pos > start:
         ranges.append(Range(start, pos, line))
     return JsonlSource(str(path), tuple(ranges))
+
+
+# ---- the database ------------------------------------------------------------------------------
+
+DB_BATCH = 2000  # patients per range: one query for them and one per child table
+_ENGINES: dict[str, Any] = {}  # one engine per database per process
+
+
+def _engine(url: str):
+    engine = _ENGINES.get(url)
+    if engine is None:
+        from store.db import open_db
+
+        engine = _ENGINES[url] = open_db(url)
+    return engine
+
+
+@dataclass(frozen=True)
+class DbSource:
+    """The patients stored at `url`, as `store.read_patients` gives them (first-import order), in
+    ranges of `patients.seq`; each range is read with one query per table into the records of
+    store/fast_json.py (a row that does not convert is validated by pydantic, as read_patients does)."""
+
+    url: str
+    ranges: tuple[tuple[int, int], ...]
+
+    def read(self, r: tuple[int, int]) -> Iterator[tuple[int, Any, list[Problem]]]:
+        import msgspec
+
+        from pathways.models import Patient
+        from store import fast_json
+        from store.exporter import records_after
+
+        record_type = fast_json.record_type()
+        with _engine(self.url).connect() as conn:
+            for seq, data in records_after(conn, r[0], upto=r[1], canonical=False):
+                try:
+                    record = msgspec.convert(data, record_type)
+                except msgspec.ValidationError:  # judged as read_patients judges it
+                    record = Patient.model_validate(_canonical(data))
+                yield seq, record, []
+
+    def repeated(self, patient_id: str, line: int) -> Problem:
+        """D021 (a database keeps one row per patient id: only a damaged one gets here)."""
+        return Problem(
+            "D021", f"patient_id {patient_id!r} appears again in the database", self.url, line, None,
+            hint="merge the two rows, or correct one patient id",
+        )
+
+
+def _canonical(data: dict) -> dict:
+    from store.exporter import _clean, _ordered
+
+    for visit in data.get("visits") or ():
+        if visit.get("symptoms") == ():
+            visit["symptoms"] = None
+    return _clean(_ordered(data))
+
+
+def db_source(url: str, batch: int = DB_BATCH) -> DbSource:
+    """The database at `url` in ranges of `batch` patients."""
+    from store.exporter import seq_ranges
+
+    return DbSource(url, tuple(seq_ranges(_engine(url), batch)))

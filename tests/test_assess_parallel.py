@@ -96,3 +96,48 @@ def test_a_repeated_patient_id_is_rejected_naming_where_it_was_first(tmp_path, l
         assert f"first at {path}:4" in problem.message
         head = _model_path(_roster(tmp_path, lines[:200], "head.jsonl"))
         assert out.getvalue().decode().splitlines() == head.splitlines()
+
+
+def test_a_database_read_in_batches_gives_the_bytes_of_read_patients(tmp_path, lines):
+    from store.roster_source import db_source
+
+    db = f"sqlite:///{tmp_path / 'roster.db'}"
+    store.import_files([_roster(tmp_path, lines)], db, AS_OF)
+    expected = io.StringIO()
+    write_jsonl(assess_roster(store.read_patients(db), OPTIONS), expected)
+    source = db_source(db, batch=25)
+    assert len(source.ranges) == 10  # 240 patients
+    for workers in (1, 2):
+        out, counts = io.BytesIO(), AssessCounts()
+        assess_source(source, OPTIONS, out, workers=workers, counts=counts)
+        assert out.getvalue() == expected.getvalue().encode()
+        assert counts.assessed + counts.skipped == len(lines)
+
+
+def test_a_patient_the_rules_cannot_assess_stops_the_run_after_the_lines_before_it(tmp_path, lines):
+    # a county set whose vocabulary lacks `apathy`: a patient whose latest visit records it is an
+    # R403 error when the facts are read, with the lines before that patient already written
+    import shutil
+
+    from guidelines.loader import package_sets_dir
+
+    folder = tmp_path / "county"
+    shutil.copytree(package_sets_dir() / "national-default", folder)
+    vocabulary = folder / "vocabulary.yaml"
+    text = vocabulary.read_text(encoding="utf-8")
+    vocabulary.write_text("".join(x for x in text.splitlines(True) if "apathy:" not in x), encoding="utf-8")
+    options = AssessOptions(str(folder), AS_OF, provisional_calendar=True)
+    assert '"visits":[' in lines[120]
+    odd = lines[120].replace('"visits":[', '"visits":[{"date":"2026-11-29","symptoms":["apathy"]},', 1)
+    path = _roster(tmp_path, [*lines[:120], odd, *lines[121:]])
+    expected_out = io.StringIO()
+    with pytest.raises(SangaoError) as expected:
+        write_jsonl(assess_roster(store.read_roster(path), options), expected_out)
+    assert expected.value.problems[0].code == "R403"
+    assert expected_out.getvalue().count("\n") > 100  # the patients before the one at fault
+    for workers in (1, 2):
+        out = io.BytesIO()
+        with pytest.raises(SangaoError) as got:
+            assess_jsonl(path, options, out, workers=workers)
+        assert got.value.problems == expected.value.problems
+        assert out.getvalue() == expected_out.getvalue().encode()

@@ -1,0 +1,42 @@
+"""engine/set_cache.py: the loaded set and calendar come back from the cache folder, equal to a fresh
+load, and a changed guideline file makes a new cache entry instead of the old one being read."""
+
+import shutil
+from datetime import date
+
+from engine.parallel import AssessOptions, build_assessor
+from engine.set_cache import cache_key, load_cached
+from guidelines.loader import load_set, package_sets_dir
+
+YEARS = (2026, 2027)
+
+
+def test_a_cached_set_and_calendar_equal_a_fresh_load(tmp_path):
+    first = load_cached("national-default", YEARS, True, tmp_path)
+    (entry,) = tmp_path.glob("set-*.pickle")
+    again = load_cached("national-default", YEARS, True, tmp_path)
+    assert again[0] == first[0] == load_set("national-default")
+    assert again[1].next_working_day(date(2026, 10, 1)) == first[1].next_working_day(date(2026, 10, 1))
+    assert list(tmp_path.glob("set-*.pickle")) == [entry]
+
+
+def test_an_edited_guideline_file_changes_the_key(tmp_path):
+    folder = tmp_path / "my-set"
+    shutil.copytree(package_sets_dir() / "national-default", folder)
+    before = cache_key(str(folder), YEARS, True)
+    assert cache_key(str(folder), YEARS, True) == before
+    rules = folder / "hypertension.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert cache_key(str(folder), YEARS, True) != before
+    assert cache_key(str(folder), YEARS, False) != cache_key(str(folder), YEARS, True)
+
+
+def test_an_unreadable_cache_entry_is_loaded_afresh_and_rewritten(tmp_path):
+    key = cache_key("national-default", YEARS, True)
+    (tmp_path / f"set-{key}.pickle").write_bytes(b"not a pickle")
+    options = AssessOptions(
+        "national-default", date(2026, 11, 30), provisional_calendar=True, cache_dir=str(tmp_path)
+    )
+    assessor = build_assessor(options)
+    assert assessor.gset.name == "national-default"
+    assert load_cached("national-default", YEARS, True, tmp_path)[0] == assessor.gset
