@@ -591,6 +591,159 @@ def worklist(
 
 
 
+def _find_patients(query: str, patients) -> list:
+    """Patients whose patient id, resident ID or name is `query` (id matches win)."""
+    by_id, by_other = [], []
+    for p in patients:
+        if p.patient_id == query:
+            by_id.append(p)
+        elif query in (p.id_number, p.name):
+            by_other.append(p)
+    return by_id or by_other
+
+
+def _one_patient(query: str, patients):
+    from pathways.resident_id import mask
+
+    found = _find_patients(query, patients)
+    shown = mask(query) if query.isdigit() and len(query) >= 15 else query  # never echo a full resident ID
+    if not found:
+        raise SangaoError.of("D900", query=shown)
+    if len(found) > 1:
+        ids = ", ".join(p.patient_id for p in found[:10])
+        raise SangaoError.of("D902", query=shown, n=len(found), ids=ids)
+    return found[0]
+
+
+class PlanFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+    csv = "csv"
+    ics = "ics"
+
+
+def _safe_file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
+
+
+@app.command()
+def plan(
+    patient: Annotated[str | None, typer.Argument(help="patient id, name or resident ID (or --team / --all)",
+                                                  show_default=False)] = None,
+    team: Annotated[str | None, typer.Option("--team", help="every patient of this team")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="every patient under management")] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
+                                               help="plan date (default: --as-of); it covers 12 months")]
+    = None,
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="folder for the plan files")]
+    = Path("plans"),
+    formats: Annotated[list[PlanFormat] | None, typer.Option(
+        "--format", help="outputs, repeatable (default: html, csv, ics; pdf on request)")] = None,
+    capacity: Annotated[Path | None, typer.Option(
+        "--capacity", exists=True, dir_okay=False,
+        help="YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit")]
+    = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="store the plans in --db (the next plan "
+                                                                 "lists what changed)")] = True,
+    reprint: Annotated[bool, typer.Option("--reprint", help="print the plans stored for --from exactly as "
+                                                             "they were made, without recomputing")] = False,
+    roster: RosterOpt = None,
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    guidelines: GuidelinesOpt = "national-default",
+    strict_calendar: StrictCalendarOpt = False,
+    calendar_dir: CalendarDirOpt = None,
+    lang: LangOpt = "zh",
+) -> None:
+    """Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and
+    team; targets; every follow-up date on working days; the six-complication screening calendar;
+    referral triggers; lifestyle and education; what changed since the stored previous plan.
+    Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar
+    per team into --out.
+
+    Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf
+    """
+    import store.plans
+    from reports import plan as plan_out
+    from reports.capacity import apply_capacity, load_capacity, shortage
+
+    lang = _lang(lang)
+    if sum(bool(x) for x in (patient, team, everyone)) != 1:
+        raise typer.BadParameter("give one PATIENT, --team T or --all", param_hint="PATIENT/--team/--all")
+    as_of = as_of or _today()
+    start = start or as_of
+    wanted = set(formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics))
+    url = db_url(db)
+    has_db = not (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists())
+    if reprint:
+        if not has_db:
+            raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+        ids = None
+        if patient is not None:
+            ids = [_one_patient(patient, _patients(roster, db)).patient_id]
+        plans = store.plans.stored_plans(url, ids, start)
+        if team is not None:
+            plans = [p for p in plans if p.team == team]
+        placements = {}
+    else:
+        ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
+        patients = _patients(roster, db)
+        if patient is not None:
+            chosen = [_one_patient(patient, patients)]
+        else:
+            chosen = [p for p in patients if everyone or p.team == team]
+        from pathways.care_state import is_closed
+
+        chosen = [p for p in chosen if not is_closed(p, start)]
+        previous = store.plans.previous_plans(url, [p.patient_id for p in chosen], start) if has_db else {}
+        with _patient_progress("plan", len(chosen)) as tick:
+            plans = []
+            for p in chosen:
+                plans.append(plan_out.build_plan(p, ctx, start, previous.get(p.patient_id)))
+                if tick:
+                    tick()
+        placements = {}
+        if capacity is not None:
+            capacity_file = load_capacity(capacity)
+            plans, placements = apply_capacity(plans, capacity_file, ctx.calendar)
+            for team_name, placement in placements.items():
+                problem = shortage(team_name, placement, capacity_file.for_team(team_name).per_day)
+                if problem is not None:
+                    err_console.print(f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False)
+        if save and has_db and plans:
+            store.plans.save_plans(url, plans)
+    if not plans:
+        message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
+        err_console.print(message, highlight=False)
+        raise typer.Exit(1)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if PlanFormat.html in wanted:
+        (out / "plans.html").write_text(plan_out.render_html(plans, lang), encoding="utf-8")
+        written.append("plans.html")
+    if PlanFormat.pdf in wanted:
+        (out / "plans.pdf").write_bytes(plan_out.render_pdf(plans, lang))
+        written.append("plans.pdf")
+    if PlanFormat.csv in wanted:
+        with (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="") as f:
+            plan_out.write_appointments_csv(plans, f, lang)
+        written.append("appointments.csv")
+    if PlanFormat.ics in wanted:
+        for team_name in sorted({p.team for p in plans}):
+            name = f"{_safe_file_name(team_name)}.ics"
+            (out / name).write_bytes(plan_out.team_ics(plans, team_name))
+            written.append(name)
+    warnings = sorted({w for p in plans for w in p.warnings})
+    for warning in warnings:
+        err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+    if len(plans) == 1:
+        plan_out.print_summary(plans[0], console)
+    label = "份计划" if lang == "zh" else " plans"
+    console.print(f"{len(plans)}{label} → {out}/: {', '.join(written[:6])}"
+                  + (" …" if len(written) > 6 else ""), highlight=False)
+
+
+
 # ==== guidelines ================================================================================
 
 

@@ -25,10 +25,17 @@ SCREENED = [dict(date="2026-06-01", kind=k, result="normal") for k in ("ecg", "s
 
 def person(pid: str, visits, team="A队", **extra) -> dict:
     record = dict(
-        patient_id=pid, name="张" + pid[-1] + "明", phone="1380000000" + pid[-1], sex="M",
-        birth_date="1960-05-01", team=team, conditions=["hypertension"], enrolled_on="2025-01-06",
-        visits=[dict(date=day, sbp=bp[0], dbp=bp[1]) if bp else dict(date=day, weight_kg=70)
-                for day, bp in visits],
+        patient_id=pid,
+        name="张" + pid[-1] + "明",
+        phone="1380000000" + pid[-1],
+        sex="M",
+        birth_date="1960-05-01",
+        team=team,
+        conditions=["hypertension"],
+        enrolled_on="2025-01-06",
+        visits=[
+            dict(date=day, sbp=bp[0], dbp=bp[1]) if bp else dict(date=day, weight_kg=70) for day, bp in visits
+        ],
         screenings=SCREENED,
     )
     record.update(extra)
@@ -79,8 +86,11 @@ def test_a_teams_week_equals_the_hand_made_list(ctx, patients):
         ("P5", "blue", [("referral_open", date(2026, 11, 5))]),
         # P2 and P3: their last reading is older than the 90-day control window too
         ("P2", "yellow", [("overdue", date(2026, 11, 2)), ("no_reading", None)]),
-        ("P3", "yellow", [("lost", date(2025, 10, 1)), ("no_reading", None),
-                          ("screening_overdue", date(2025, 4, 6))]),
+        (
+            "P3",
+            "yellow",
+            [("lost", date(2025, 10, 1)), ("no_reading", None), ("screening_overdue", date(2025, 4, 6))],
+        ),
         ("P1", "blue", [("due", date(2026, 11, 30))]),
         ("P6", "yellow", [("no_reading", None)]),
     ]
@@ -128,8 +138,23 @@ def test_the_cli_call_list_unmasked_is_recorded_in_the_audit_log(tmp_path: Path)
     args = ["roster", "import", str(roster), "--db", str(db), "--as-of", "2026-11-30"]
     imported = runner.invoke(cli.app, args)
     assert imported.exit_code == 0
-    result = runner.invoke(cli.app, ["worklist", "--team", "A队", "--week", "--as-of", "2026-11-30",
-                                     "--db", str(db), "--call-list", "--unmasked", "--format", "csv"])
+    result = runner.invoke(
+        cli.app,
+        [
+            "worklist",
+            "--team",
+            "A队",
+            "--week",
+            "--as-of",
+            "2026-11-30",
+            "--db",
+            str(db),
+            "--call-list",
+            "--unmasked",
+            "--format",
+            "csv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "张4明,13800000004" in result.stdout
     (entry,) = audit_entries(f"sqlite:///{db}")
