@@ -11,8 +11,9 @@ import os
 import sys
 import tempfile
 import traceback
+from collections import Counter
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -352,9 +353,9 @@ RosterOpt = Annotated[
 ]
 ProvisionalOpt = Annotated[
     bool,
-    typer.Option("--provisional-calendar",
-                 help="for a year whose State Council holiday notice sangao lacks, use statutory holidays only "
-                      "(no make-up working days) and mark every output with a warning"),
+    typer.Option("--provisional-calendar", hidden=True,
+                 help="now the default: a year without the State Council notice uses the statutory holidays "
+                      "(no make-up working days) and every output carries a warning; --strict-calendar refuses"),
 ]
 
 
@@ -393,7 +394,8 @@ def _lang(lang: str) -> str:
 def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
     from reports.care_context import build_context
 
-    return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=calendar_dirs or (), lang=lang)
+    dirs = calendar_dirs or ()
+    return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=dirs, lang=lang)
 
 
 @contextmanager
@@ -415,80 +417,133 @@ def _materialised(patients):
     return list(patients) if err_console.is_terminal else patients
 
 
+class ColorChoice(StrEnum):
+    red = "red"
+    yellow = "yellow"
+    blue = "blue"
+
+
 @app.command()
 def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")] = Format.table,
-    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")]
+    = Format.table,
+    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")]
+    = None,
     guidelines: GuidelinesOpt = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on disagreement")] = Backend.python,
+    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on "
+                                                             "disagreement")] = Backend.python,
     workers: Annotated[int, typer.Option("--workers", min=1, help="processes to assess with")] = 1,
     provisional_calendar: ProvisionalOpt = False,
-    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline version")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="table rows to show")] = 50,
+    strict_calendar: StrictCalendarOpt = False,
+    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline "
+                                                       "version")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="table rows to show (the most urgent)")] = 50,
+    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help="only this colour (repeatable)")]
+    = None,
+    referral: Annotated[bool, typer.Option("--referral", help="only patients to refer")] = False,
+    team: Annotated[str | None, typer.Option("--team", help="only this family-doctor team")] = None,
+    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
+                                                   help="only follow-ups due within DAYS of --as-of")] = None,
+    lang: LangOpt = "zh",
 ) -> None:
-    """Stratify every patient red/yellow/blue at --as-of.
+    """Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and
+    ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).
 
-    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --format jsonl --out assessments.jsonl
+    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12
     """
     from engine.parallel import AssessCounts, AssessOptions, assess_roster
+    from guidelines.loader import load_set
     from reports import assessments as fmt_out
 
+    lang = _lang(lang)
     as_of = as_of or _today()
-    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar)
+    # provisional by default (pathway-defaults §6); --provisional-calendar is kept for old scripts
+    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar or not strict_calendar)
+    book = fmt_out.InfoBook(load_set(guidelines), as_of)
+    patients = _materialised(_patients(roster, db))
+    total = len(patients) if isinstance(patients, list) else None
     counts = AssessCounts()
-    results = assess_roster(_patients(roster, db), options, workers=workers, counts=counts)
-    if save:
-        import store
+    colors = {c.value for c in color or ()}
+    due_by = as_of + timedelta(days=due_within) if due_within is not None else None
+    shown = Counter()
 
-        results = store.save_assessments(db_url(db), results)
-    if fmt is Format.table and out is None:
-        fmt_out.print_table(results, console, limit=limit)
-    else:
-        target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
-        try:
-            (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
-        finally:
-            if out:
-                target.close()
+    with _patient_progress("assess", total) as tick:
+        def chosen():
+            for p in patients:
+                if tick:
+                    tick()
+                if team is None or p.team == team:
+                    yield book.record(p)
+
+        results = assess_roster(chosen(), options, workers=workers, counts=counts)
+        if save:
+            import store
+
+            results = store.save_assessments(db_url(db), results)
+
+        def filtered():
+            for a in results:
+                if fmt_out.matches(a, colors, referral, due_by):
+                    shown[a.color.value] += 1
+                    yield a
+
+        if fmt is Format.table and out is None:
+            fmt_out.print_table(filtered(), console, limit=limit, lang=lang, info=book)
+        else:
+            target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+            try:
+                if fmt is Format.csv:
+                    fmt_out.write_csv(filtered(), target, lang, info=book)
+                elif fmt is Format.jsonl:
+                    fmt_out.write_jsonl(filtered(), target)
+                else:
+                    fmt_out.print_table(filtered(), Console(file=target, width=120), limit=limit, lang=lang,
+                                        info=book)
+            finally:
+                if out:
+                    target.close()
     # stderr, so JSONL on stdout stays machine-readable
     where = f" → {out}" if out else ""
-    err_console.print(f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
-                      f"{as_of}){where}", highlight=False)
+    if fmt is not Format.table or out is not None:
+        err_console.print(fmt_out.summary(shown, lang) + where, highlight=False)
+    if lang == "zh":
+        skipped = f"{counts.assessed} 名已评估，{counts.skipped} 名未评估（{as_of} 或之前死亡或迁出）"
+    else:
+        skipped = (f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
+                   f"{as_of})")
+    err_console.print(skipped, highlight=False)
 
 
 @app.command()
 def explain(
-    patient_id: Annotated[str, typer.Argument(help="the patient_id to explain")],
+    patient_id: Annotated[str, typer.Argument(help="patient id, name or resident ID", metavar="PATIENT")],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     guidelines: GuidelinesOpt = "national-default",
-    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    lang: LangOpt = "zh",
     provisional_calendar: ProvisionalOpt = False,
+    strict_calendar: StrictCalendarOpt = False,
 ) -> None:
     """Why this patient has this colour: every rule that fired, the values it read, its source clause,
-    and the rules that almost fired.
+    and the rules that almost fired. The patient is found by patient id, name or resident ID.
 
     Example: sangao explain 370202-000456 --as-of 2026-11-30
     """
     from engine.parallel import AssessOptions, build_assessor
     from reports.explain import print_explanation
 
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en")
+    lang = _lang(lang)
     as_of = as_of or _today()
-    patient = next((p for p in _patients(roster, db) if p.patient_id == patient_id), None)
-    if patient is None:
-        raise SangaoError.one("D900", f"patient {patient_id!r} is not in the roster",
-                              hint="`sangao assess` lists the patient ids")
-    assessor = build_assessor(AssessOptions(guidelines, as_of, "python", provisional_calendar))
+    patient = _one_patient(patient_id, _patients(roster, db))
+    options = AssessOptions(guidelines, as_of, "python", provisional_calendar or not strict_calendar)
+    assessor = build_assessor(options)
     if not assessor.is_assessed(patient, as_of):
-        raise SangaoError.one("D901", f"patient {patient_id} died or moved out on or before {as_of}: not assessed")
+        raise SangaoError.of("D901", patient=patient.patient_id, as_of=as_of.isoformat())
     print_explanation(assessor.assess(patient, as_of), assessor.gset, console, lang=lang)
-
 
 
 # ==== worklist / plan ===========================================================================
