@@ -967,7 +967,8 @@ def demo(
     as_of: AsOf = None,
 ) -> None:
     """Run the whole pipeline on a generated roster: generate → import into SQLite → check the
-    guideline set → assess everyone → explain one red patient. Prints where every output is.
+    guideline set → assess everyone → explain one red patient → that patient's team's worklist
+    for the week → the patient's annual care plan as HTML and PDF. Prints where every output is.
 
     Example: sangao demo --patients 2000 --as-of 2026-11-30
     """
@@ -1024,10 +1025,32 @@ def demo(
         patient = next(p for p in store.read_patients(db_url(str(db))) if p.patient_id == red.patient_id)
         print_explanation(assessor.assess(patient, as_of), gset, console)
 
+        from reports import plan as plan_out
+        from reports import worklist as wl_out
+        from reports.care_context import build_context
+
+        ctx = build_context("national-default", as_of)
+        first, last = wl_out.period(as_of, True, False, None, None)
+        team = patient.team
+        week = wl_out.build_worklist(store.read_patients(db_url(str(db))), ctx, first, last, team=team)
+        console.print(f"\n[bold]6. worklist[/]  {team}, this week (the 8 most urgent):")
+        wl_out.print_worklist(week, console, limit=8)
+        with (out / "worklist.csv").open("w", encoding="utf-8-sig", newline="") as f:
+            wl_out.write_worklist_csv(week, f)
+
+        care_plan = plan_out.build_plan(patient, ctx, as_of)
+        (out / "plan.html").write_text(plan_out.render_html([care_plan]), encoding="utf-8")
+        (out / "plan.pdf").write_bytes(plan_out.render_pdf([care_plan]))
+        console.print(f"[bold]7. plan[/]  the annual care plan of {red.patient_id}: "
+                      f"{len(care_plan.follow_ups)} follow-ups, {len(care_plan.screenings)} screenings "
+                      f"→ {out}/plan.html, {out}/plan.pdf")
+
     console.print(f"\n[bold]outputs[/] in {out}/: roster.jsonl, sangao.db (patients + assessments), "
-                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv")
-    console.print(f"next: sangao assess --db {db} --as-of {as_of} --provisional-calendar   |   "
-                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of} --provisional-calendar")
+                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv, worklist.csv, "
+                  f"plan.html, plan.pdf")
+    console.print(f"next: sangao worklist --db {db} --week --as-of {as_of}   |   "
+                  f"sangao plan PATIENT_ID --db {db} --as-of {as_of} --format pdf   |   "
+                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of}")
 
 
 

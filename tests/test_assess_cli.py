@@ -168,8 +168,11 @@ def test_demo_runs_the_whole_pipeline_and_names_its_outputs(tmp_path):
     result = runner.invoke(cli.app, ["demo", "--patients", "120", "--as-of", AS_OF, "--out", str(out)],
                            terminal_width=200)
     assert result.exit_code == 0, result.output
-    for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv"):
+    for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "worklist.csv", "plan.html",
+                 "plan.pdf"):
         assert (out / name).exists() and name in result.output
+    assert "6. worklist" in result.output and "7. plan" in result.output
+    assert (out / "plan.pdf").read_bytes().startswith(b"%PDF")
     assessed = [json.loads(line) for line in (out / "assessments.jsonl").read_text(encoding="utf-8").splitlines()]
     assert 0 < len(assessed) <= 120
     assert "provisional working-day calendar" in result.output  # 2027 follow-ups, visibly warned
