@@ -784,9 +784,9 @@ def plan(
             plan_out.write_appointments_csv(plans, f, lang)
         written.append("appointments.csv")
     if PlanFormat.ics in wanted:
-        for team_name in sorted({p.team for p in plans}):
+        for team_name, ics in sorted(plan_out.team_calendars(plans).items()):
             name = f"{_safe_file_name(team_name)}.ics"
-            (out / name).write_bytes(plan_out.team_ics(plans, team_name))
+            (out / name).write_bytes(ics)
             written.append(name)
     warnings = sorted({w for p in plans for w in p.warnings})
     for warning in warnings:

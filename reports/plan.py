@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from importlib import resources
 from typing import TextIO
 
@@ -481,33 +481,62 @@ def write_appointments_csv(plans: Iterable[Plan], out: TextIO, lang: str = "zh")
     return n
 
 
-def team_ics(plans: Iterable[Plan], team: str) -> bytes:
-    """One calendar of a team's follow-ups and screenings: all-day events, masked names, the
-    calendar warning in the description of every event dated in a provisional year."""
-    from icalendar import Calendar, Event
+def _ics_text(value: str) -> str:
+    """RFC 5545 TEXT escaping."""
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
-    cal = Calendar()
-    cal.add("prodid", "-//sangao//care plan//ZH")
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"{team} 随访与筛查")
+
+def _ics_line(line: str) -> str:
+    """One content line folded at 75 octets, never inside a UTF-8 sequence (RFC 5545 §3.1)."""
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return line + "\r\n"
+    parts, start, limit = [], 0, 75
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation byte: back off
+            end -= 1
+        parts.append(data[start:end].decode("utf-8"))
+        start, limit = end, 74  # continuation lines begin with a space
+    return "\r\n ".join(parts) + "\r\n"
+
+
+def team_calendars(plans: Iterable[Plan]) -> dict[str, bytes]:
+    """One ICS calendar per team of its follow-ups and screenings: all-day events, masked names,
+    the calendar warning in the description of every event dated in a provisional year. Written
+    directly (icalendar's line folding of Chinese text cost more than building the plans); the
+    tests parse it back with icalendar."""
+    by_team: dict[str, list[Plan]] = {}
     for plan in plans:
-        if plan.team != team:
-            continue
-        stamp = datetime.combine(plan.start, datetime.min.time(), tzinfo=UTC)
+        by_team.setdefault(plan.team, []).append(plan)
+    return {team: _calendar(team, team_plans) for team, team_plans in by_team.items()}
+
+
+def team_ics(plans: Iterable[Plan], team: str) -> bytes:
+    return _calendar(team, [p for p in plans if p.team == team])
+
+
+def _calendar(team: str, plans: list[Plan]) -> bytes:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//sangao//care plan//ZH", "CALSCALE:GREGORIAN",
+             f"X-WR-CALNAME:{_ics_text(team + ' 随访与筛查')}"]
+    for plan in plans:
+        stamp = plan.start.strftime("%Y%m%dT000000Z")
         for day, kind, item, where, lo, hi in appointments(plan):
-            event = Event()
-            event.add("uid", f"{plan.patient_id}-{day.isoformat()}-{item}@sangao")
-            event.add("dtstamp", stamp)
-            event.add("dtstart", day)
-            event.add("dtend", day + timedelta(days=1))
-            event.add(
-                "summary", f"{kind} {plan.patient_id} {plan.name} {item if item != kind else ''}".strip()
-            )
-            lines = [f"{where}", f"{lo.isoformat()} – {hi.isoformat()}"]
-            lines.append(plan.warning_for(day))
-            event.add("description", "\n".join(line for line in lines if line))
-            cal.add_component(event)
-    return cal.to_ical()
+            summary = f"{kind} {plan.patient_id} {plan.name}" + (f" {item}" if item != kind else "")
+            description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}",
+                                                 plan.warning_for(day)) if x)
+            lines += [
+                "BEGIN:VEVENT",
+                f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}",
+                f"DTSTAMP:{stamp}",
+                f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
+                f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}",
+                f"SUMMARY:{_ics_text(summary)}",
+                f"DESCRIPTION:{_ics_text(description)}",
+                "END:VEVENT",
+            ]
+    lines.append("END:VCALENDAR")
+    return "".join(_ics_line(line) for line in lines).encode("utf-8")
 
 
 def print_summary(plan: Plan, console) -> None:
@@ -534,4 +563,5 @@ def print_summary(plan: Plan, console) -> None:
         )
 
 
-__all__ = ["Change", "build_plan", "render_html", "render_pdf", "team_ics", "write_appointments_csv"]
+__all__ = ["Change", "build_plan", "render_html", "render_pdf", "team_calendars", "team_ics",
+           "write_appointments_csv"]

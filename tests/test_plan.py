@@ -171,3 +171,17 @@ def test_a_plan_pdf_shows_its_chinese_text(plan):
     image = document[0].render(scale=1).to_pil().convert("L")
     assert sum(image.histogram()[:128]) > 2000  # dark pixels: text was drawn
     document.close()
+
+
+def test_each_team_gets_its_own_calendar_with_lines_folded_at_75_octets(ctx):
+    from reports.plan import team_calendars
+
+    plans = [build_plan(Patient.model_validate(record(patient_id=f"P{i}", team=team)), ctx, START)
+             for i, team in enumerate(["A队", "B队", "A队"])]
+    calendars = team_calendars(plans)
+    assert sorted(calendars) == ["A队", "B队"]
+    raw = calendars["A队"]
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+    events = Calendar.from_ical(raw).walk("VEVENT")
+    assert len(events) == 16 and {str(e.get("summary")).split()[1] for e in events} == {"P0", "P2"}
+    assert len({str(e.get("uid")) for e in events}) == 16
