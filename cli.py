@@ -412,9 +412,14 @@ def _patient_progress(label: str, total: int | None):
         yield lambda: bar.advance(task)
 
 
-def _materialised(patients):
-    """The patients as a list when a progress bar needs the total, else the iterator itself."""
-    return list(patients) if err_console.is_terminal else patients
+def _patient_total(roster: Path | None, db: str) -> int | None:
+    """How many patients a progress bar counts to (a database only; a roster file is not read
+    twice), or None when no bar is shown."""
+    if roster is not None or not err_console.is_terminal:
+        return None
+    from store.counts import count_patients
+
+    return count_patients(db_url(db))
 
 
 class ColorChoice(StrEnum):
@@ -463,8 +468,8 @@ def assess(
     # provisional by default (pathway-defaults §6); --provisional-calendar is kept for old scripts
     options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar or not strict_calendar)
     book = fmt_out.InfoBook(load_set(guidelines), as_of)
-    patients = _materialised(_patients(roster, db))
-    total = len(patients) if isinstance(patients, list) else None
+    patients = _patients(roster, db)
+    total = _patient_total(roster, db)
     counts = AssessCounts()
     colors = {c.value for c in color or ()}
     due_by = as_of + timedelta(days=due_within) if due_within is not None else None
@@ -609,8 +614,8 @@ def worklist(
     if last < first:
         raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
     ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-    patients = _materialised(_patients(roster, db))
-    total = len(patients) if isinstance(patients, list) else None
+    patients = _patients(roster, db)
+    total = _patient_total(roster, db)
     with _patient_progress("worklist", total) as tick:
         result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
     if unmasked:
@@ -677,6 +682,20 @@ class PlanFormat(StrEnum):
     ics = "ics"
 
 
+def _built_plans(patients, ctx, start: date, url: str | None, batch: int = 500):
+    """Each patient's plan, the previous stored plans looked up a batch of patients at a time."""
+    from itertools import islice
+
+    import store.plans
+    from reports import plan as plan_out
+
+    it = iter(patients)
+    while chunk := list(islice(it, batch)):
+        previous = store.plans.previous_plans(url, [p.patient_id for p in chunk], start) if url else {}
+        for p in chunk:
+            yield plan_out.build_plan(p, ctx, start, previous.get(p.patient_id))
+
+
 def _safe_file_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
 
@@ -736,65 +755,56 @@ def plan(
         ids = None
         if patient is not None:
             ids = [_one_patient(patient, _patients(roster, db)).patient_id]
-        plans = store.plans.stored_plans(url, ids, start)
-        if team is not None:
-            plans = [p for p in plans if p.team == team]
-        placements = {}
+        source = iter(p for p in store.plans.stored_plans(url, ids, start) if team is None or p.team == team)
     else:
+        from pathways.care_state import is_closed
+
         ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
         patients = _patients(roster, db)
         if patient is not None:
-            chosen = [_one_patient(patient, patients)]
+            selected = iter([_one_patient(patient, patients)])
         else:
-            chosen = [p for p in patients if everyone or p.team == team]
-        from pathways.care_state import is_closed
-
-        chosen = [p for p in chosen if not is_closed(p, start)]
-        previous = store.plans.previous_plans(url, [p.patient_id for p in chosen], start) if has_db else {}
-        with _patient_progress("plan", len(chosen)) as tick:
-            plans = []
-            for p in chosen:
-                plans.append(plan_out.build_plan(p, ctx, start, previous.get(p.patient_id)))
-                if tick:
-                    tick()
-        placements = {}
-        if capacity is not None:
+            selected = (p for p in patients if everyone or p.team == team)
+        selected = (p for p in selected if not is_closed(p, start))
+        source = _built_plans(selected, ctx, start, url if has_db else None)
+        if capacity is not None:  # a team's dates depend on all its plans: hold them
             capacity_file = load_capacity(capacity)
-            plans, placements = apply_capacity(plans, capacity_file, ctx.calendar)
+            plans, placements = apply_capacity(list(source), capacity_file, ctx.calendar)
             for team_name, placement in placements.items():
                 problem = shortage(team_name, placement, capacity_file.for_team(team_name).per_day)
                 if problem is not None:
                     err_console.print(f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False)
-        if save and has_db and plans:
-            store.plans.save_plans(url, plans)
-    if not plans:
+            source = iter(plans)
+    total = 1 if patient is not None else (None if reprint else _patient_total(roster, db))
+    files = plan_out.PlanFiles(out, {f.value for f in wanted}, lang, _safe_file_name)
+    first: list = []
+    pending: list = []
+    with _patient_progress("plan", total) as tick:
+        for built in source:
+            files.add(built)
+            if len(first) < 2:
+                first.append(built)
+            if save and has_db and not reprint:
+                pending.append(built)
+                if len(pending) >= 1000:
+                    store.plans.save_plans(url, pending)
+                    pending = []
+            if tick:
+                tick()
+    if pending:
+        store.plans.save_plans(url, pending)
+    if files.count == 0:
         message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
         err_console.print(message, highlight=False)
         raise typer.Exit(1)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    if PlanFormat.html in wanted:
-        (out / "plans.html").write_text(plan_out.render_html(plans, lang), encoding="utf-8")
-        written.append("plans.html")
-    if PlanFormat.pdf in wanted:
-        (out / "plans.pdf").write_bytes(plan_out.render_pdf(plans, lang))
-        written.append("plans.pdf")
-    if PlanFormat.csv in wanted:
-        with (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="") as f:
-            plan_out.write_appointments_csv(plans, f, lang)
-        written.append("appointments.csv")
-    if PlanFormat.ics in wanted:
-        for team_name, ics in sorted(plan_out.team_calendars(plans).items()):
-            name = f"{_safe_file_name(team_name)}.ics"
-            (out / name).write_bytes(ics)
-            written.append(name)
-    warnings = sorted({w for p in plans for w in p.warnings})
-    for warning in warnings:
+    written = files.close()
+    for warning in files.warnings:
         err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+    plans = first
     if len(plans) == 1:
         plan_out.print_summary(plans[0], console)
     label = "份计划" if lang == "zh" else " plans"
-    console.print(f"{len(plans)}{label} → {out}/: {', '.join(written[:6])}"
+    console.print(f"{files.count}{label} → {out}/: {', '.join(written[:6])}"
                   + (" …" if len(written) > 6 else ""), highlight=False)
 
 

@@ -26,7 +26,7 @@ def provisional_warning(year: int, lang: str = "en") -> str:
     """The warning every output dated in a provisional `year` carries."""
     if lang == "zh":
         return (
-            f"{year} 年工作日为临时日历：仅按节假日法定假日推算，未含国务院通知的调休上班日；"
+            f"{year}年工作日为临时日历：仅按节假日法定假日推算，未含国务院通知的调休上班日；"
             f"通知发布后请添加 {year}.yaml 日历文件（--calendar-dir 或 guidelines/calendars/）"
         )
     return (

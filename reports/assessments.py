@@ -22,6 +22,7 @@ from guidelines.model import GuidelineSet
 from guidelines.schema import ParamRef
 from pathways.models import Assessment, Patient
 from pathways.resident_id import mask_name, mask_phone
+from pathways.workdays import provisional_warning
 from reports.csv_safe import SafeWriter
 
 COLOR_STYLE = {"red": "bold red", "yellow": "yellow", "blue": "blue"}
@@ -314,9 +315,12 @@ def print_table(
     colors: Counter = Counter()
     rows: list[tuple[tuple, Assessment]] = []
     as_of = None
+    provisional: set[int] = set()
     for a in assessments:
         colors[a.color.value] += 1
         as_of = a.as_of
+        if a.warnings:  # engine/assess.py warns when the follow-up is in a provisional year
+            provisional.add(a.next_follow_up.year)
         rows.append((urgency_key(a, info(a) if info else None), a))
     rows.sort(key=lambda r: r[0])
     shown_rows = rows[:limit] if limit is not None else rows
@@ -346,6 +350,8 @@ def print_table(
             cols[9]: escape(" ".join(r.rule for r in a.reasons[:3]) + (" …" if len(a.reasons) > 3 else "")),
         }
         table.add_row(*(cells[c] for c in keep))
+    for year in sorted(provisional):
+        console.print(f"[yellow]⚠ {escape(provisional_warning(year, lang))}[/]")
     console.print(table)
     total = sum(colors.values())
     if len(shown_rows) < total:

@@ -12,10 +12,11 @@ so a stored plan renders again exactly.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import TextIO
 
 import jinja2
@@ -460,25 +461,15 @@ def appointments(plan: Plan) -> list[tuple[date, str, str, str, date, date]]:
 def write_appointments_csv(plans: Iterable[Plan], out: TextIO, lang: str = "zh") -> int:
     writer = SafeWriter(out)
     writer.writerow(TEXT[lang]["csv"])
-    n = 0
-    for plan in plans:
-        for day, kind, item, where, lo, hi in appointments(plan):
-            writer.writerow(
-                (
-                    plan.patient_id,
-                    plan.name,
-                    plan.team,
-                    day.isoformat(),
-                    kind,
-                    item,
-                    where,
-                    lo.isoformat(),
-                    hi.isoformat(),
-                    plan.warning_for(day),
-                )
-            )
-            n += 1
-    return n
+    return sum(_write_rows(writer, plan) for plan in plans)
+
+
+def _write_rows(writer: SafeWriter, plan: Plan) -> int:
+    rows = appointments(plan)
+    for day, kind, item, where, lo, hi in rows:
+        writer.writerow((plan.patient_id, plan.name, plan.team, day.isoformat(), kind, item, where,
+                         lo.isoformat(), hi.isoformat(), plan.warning_for(day)))
+    return len(rows)
 
 
 def _ics_text(value: str) -> str:
@@ -517,26 +508,87 @@ def team_ics(plans: Iterable[Plan], team: str) -> bytes:
 
 
 def _calendar(team: str, plans: list[Plan]) -> bytes:
+    return _ics_head(team) + b"".join(_ics_events(p) for p in plans) + _ICS_TAIL
+
+
+def _ics_head(team: str) -> bytes:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//sangao//care plan//ZH", "CALSCALE:GREGORIAN",
              f"X-WR-CALNAME:{_ics_text(team + ' 随访与筛查')}"]
-    for plan in plans:
-        stamp = plan.start.strftime("%Y%m%dT000000Z")
-        for day, kind, item, where, lo, hi in appointments(plan):
-            summary = f"{kind} {plan.patient_id} {plan.name}" + (f" {item}" if item != kind else "")
-            description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}",
-                                                 plan.warning_for(day)) if x)
-            lines += [
-                "BEGIN:VEVENT",
-                f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}",
-                f"DTSTAMP:{stamp}",
-                f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
-                f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}",
-                f"SUMMARY:{_ics_text(summary)}",
-                f"DESCRIPTION:{_ics_text(description)}",
-                "END:VEVENT",
-            ]
-    lines.append("END:VCALENDAR")
     return "".join(_ics_line(line) for line in lines).encode("utf-8")
+
+
+_ICS_TAIL = b"END:VCALENDAR\r\n"
+
+
+def _ics_events(plan: Plan) -> bytes:
+    stamp = plan.start.strftime("%Y%m%dT000000Z")
+    lines: list[str] = []
+    for day, kind, item, where, lo, hi in appointments(plan):
+        summary = f"{kind} {plan.patient_id} {plan.name}" + (f" {item}" if item != kind else "")
+        description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}",
+                                             plan.warning_for(day)) if x)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
+            f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}",
+            f"SUMMARY:{_ics_text(summary)}",
+            f"DESCRIPTION:{_ics_text(description)}",
+            "END:VEVENT",
+        ]
+    return "".join(_ics_line(line) for line in lines).encode("utf-8")
+
+
+class PlanFiles:
+    """Writes plans as they come, so a whole roster's plans need not be held: the appointments
+    CSV row by row, each team's ICS events as compact bytes (one file per team at the end). Only
+    the HTML/PDF pages need every plan kept (`keep`)."""
+
+    def __init__(self, out: Path, formats: set[str], lang: str, file_name: Callable[[str], str]) -> None:
+        self.out, self.formats, self.lang, self.file_name = out, formats, lang, file_name
+        out.mkdir(parents=True, exist_ok=True)
+        self.kept: list[Plan] = []
+        self.count = 0
+        self.warnings: dict[str, None] = {}
+        self._events: dict[str, list[bytes]] = {}
+        self._csv = None
+        if "csv" in formats:
+            self._csv = (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="")
+            self._writer = SafeWriter(self._csv)
+            self._writer.writerow(TEXT[lang]["csv"])
+
+    @property
+    def keep(self) -> bool:
+        return bool({"html", "pdf"} & self.formats)
+
+    def add(self, plan: Plan) -> None:
+        self.count += 1
+        self.warnings.update(dict.fromkeys(plan.warnings))
+        if self.keep:
+            self.kept.append(plan)
+        if self._csv is not None:
+            _write_rows(self._writer, plan)
+        if "ics" in self.formats:
+            self._events.setdefault(plan.team, []).append(_ics_events(plan))
+
+    def close(self) -> list[str]:
+        """Finish every file; returns their names."""
+        written = []
+        if "html" in self.formats:
+            (self.out / "plans.html").write_text(render_html(self.kept, self.lang), encoding="utf-8")
+            written.append("plans.html")
+        if "pdf" in self.formats:
+            (self.out / "plans.pdf").write_bytes(render_pdf(self.kept, self.lang))
+            written.append("plans.pdf")
+        if self._csv is not None:
+            self._csv.close()
+            written.append("appointments.csv")
+        for team in sorted(self._events):
+            name = f"{self.file_name(team)}.ics"
+            (self.out / name).write_bytes(_ics_head(team) + b"".join(self._events[team]) + _ICS_TAIL)
+            written.append(name)
+        return written
 
 
 def print_summary(plan: Plan, console) -> None:

@@ -139,8 +139,18 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Person:
+    """What a row keeps of the patient (not the whole record: a roster-wide list stays small)."""
+
+    patient_id: str
+    name: str | None
+    phone: str | None
+    team: str | None
+
+
+@dataclass(frozen=True)
 class Row:
-    patient: Patient
+    patient: Person
     color: str
     items: tuple[Item, ...]
     last_contact: Contact | None
@@ -282,7 +292,8 @@ def _row(patient: Patient, ctx: CareContext, start: date, end: date, new_red_day
     if not items:
         return None
     items.sort(key=lambda i: (i.rank, i.on or date.max))
-    return Row(patient, now.color.value, tuple(items), last, last_visit)
+    person = Person(patient.patient_id, patient.name, patient.phone, patient.team)
+    return Row(person, now.color.value, tuple(items), last, last_visit)
 
 
 # ---- output ----------------------------------------------------------------------------------

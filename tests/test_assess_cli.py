@@ -238,6 +238,7 @@ def test_the_table_at_80_columns_shows_whole_patient_ids_most_urgent_first_in_ch
     order = {"红": 0, "黄": 1, "蓝": 2}
     assert [order[c] for c in colours] == sorted(order[c] for c in colours)
     assert "患者编号" in result.stdout and "共 " in lines[-1] and "红 " in lines[-1]
+    assert "2027年工作日为临时日历" in result.stdout.replace("\n", "")  # follow-ups reach the provisional 2027
 
 
 def test_the_colour_summary_ends_the_run_even_when_writing_a_file(roster, tmp_path):
