@@ -171,3 +171,24 @@ def test_the_cli_table_at_80_columns_shows_whole_patient_ids_and_wraps_items(tmp
     assert "370202-000456789" in result.stdout
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
     assert "逾期未访" in result.stdout
+
+
+def test_the_worklist_speaks_english_with_lang_en(patients):
+    ctx = build_context("national-default", AS_OF, lang="en")
+    wl = build_worklist(patients, ctx, date(2026, 11, 30), date(2026, 12, 6), team="A队")
+    out = io.StringIO()
+    write_worklist_csv(wl, out, lang="en")
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0][:5] == ["patient_id", "name", "team", "color", "item"]
+    assert [r[4] for r in rows if r[0] == "P2"] == ["overdue", "no reading"]
+    assert next(r for r in rows if r[0] == "P2")[5] == "28 d"
+
+
+def test_explain_with_a_name_two_patients_share_lists_their_ids(tmp_path: Path):
+    roster = tmp_path / "r.jsonl"
+    twins = [dict(ROSTER[0], patient_id="T1", name="李明"), dict(ROSTER[1], patient_id="T2", name="李明")]
+    roster.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in twins) + "\n", encoding="utf-8")
+    args = ["explain", "李明", "--roster", str(roster), "--as-of", "2026-11-30"]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code != 0
+    assert result.exception.problems[0].code == "D902" and "T1, T2" in result.exception.render("zh")
