@@ -778,21 +778,28 @@ def plan(
     total = 1 if patient is not None else (None if reprint else _patient_total(roster, db))
     files = plan_out.PlanFiles(out, {f.value for f in wanted}, lang, _safe_file_name)
     first: list = []
-    pending: list = []
+    # Plans to store wait in a spool file: SQLite cannot commit while the roster is still being
+    # read from the same file, and a whole roster's plans are too many to hold.
+    keep = save and has_db and not reprint
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8") if keep else None  # noqa: SIM115 (closed below)
     with _patient_progress("plan", total) as tick:
         for built in source:
             files.add(built)
             if len(first) < 2:
                 first.append(built)
-            if save and has_db and not reprint:
-                pending.append(built)
-                if len(pending) >= 1000:
-                    store.plans.save_plans(url, pending)
-                    pending = []
+            if spool is not None:
+                spool.write(built.model_dump_json() + "\n")
             if tick:
                 tick()
-    if pending:
-        store.plans.save_plans(url, pending)
+    if spool is not None:
+        from itertools import islice
+
+        from pathways.plan import Plan
+
+        spool.seek(0)
+        while lines := list(islice(spool, 1000)):
+            store.plans.save_plans(url, [Plan.model_validate_json(line) for line in lines])
+        spool.close()
     if files.count == 0:
         message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
         err_console.print(message, highlight=False)

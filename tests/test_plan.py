@@ -185,3 +185,20 @@ def test_each_team_gets_its_own_calendar_with_lines_folded_at_75_octets(ctx):
     events = Calendar.from_ical(raw).walk("VEVENT")
     assert len(events) == 16 and {str(e.get("summary")).split()[1] for e in events} == {"P0", "P2"}
     assert len({str(e.get("uid")) for e in events}) == 16
+
+
+def test_plan_all_stores_every_plan_of_the_database_it_reads(tmp_path: Path):
+    from store.plans import stored_plans
+
+    roster = tmp_path / "r.jsonl"
+    people = [record(patient_id=f"P{i}", team=t) for i, t in enumerate(["A队", "B队", "A队"])]
+    roster.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in people) + "\n", encoding="utf-8")
+    db = str(tmp_path / "s.db")
+    runner = CliRunner()
+    imported = runner.invoke(cli.app, ["roster", "import", str(roster), "--db", db, "--as-of", "2026-01-06"])
+    assert imported.exit_code == 0
+    result = runner.invoke(cli.app, ["plan", "--all", "--db", db, "--as-of", "2026-01-06", "--format", "ics",
+                                     "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.patient_id for p in stored_plans(f"sqlite:///{db}", None, START)) == ["P0", "P1", "P2"]
+    assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["A队.ics", "B队.ics"]
