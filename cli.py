@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import traceback
+from collections import Counter
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -118,7 +120,24 @@ ROSTER_IMPORT_HELP = (
 )
 
 
-LangOpt = Annotated[str, typer.Option("--lang", help="language of the report: zh (default) or en")]
+def _locale_lang() -> str:
+    """The language when --lang is not given: Chinese, unless SANGAO_LANG or the locale (LANG) says
+    English."""
+    chosen = os.environ.get("SANGAO_LANG") or os.environ.get("LANG", "")
+    return "en" if chosen.lower().startswith("en") else "zh"
+
+
+LangOpt = Annotated[str | None, typer.Option(
+    "--lang", help="zh or en (default: zh, unless SANGAO_LANG or LANG says en)")]
+
+
+def _lang(lang: str | None) -> str:
+    """The language of the output: --lang if given, else _locale_lang()."""
+    if lang is None:
+        return _locale_lang()
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
+    return lang
 
 # The words of the import and inspect reports (messages come from the problems' own templates).
 _WORDS = {
@@ -149,10 +168,8 @@ _WORDS = {
 }
 
 
-def _lang(lang: str) -> dict[str, str]:
-    if lang not in _WORDS:
-        raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
-    return _WORDS[lang]
+def _words(lang: str | None) -> dict[str, str]:
+    return _WORDS[_lang(lang)]
 
 
 def _short(name: str) -> str:
@@ -175,7 +192,7 @@ def roster_import(
     unmasked: Annotated[bool, typer.Option("--unmasked", help="keep names, resident IDs and phones in the "
                                                               "--rejects raw column (recorded in the audit "
                                                               "log)")] = False,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
 ) -> None:
     from store.importer import import_files
 
@@ -236,7 +253,7 @@ def _say(text: str) -> None:
 def _print_import_report(report, rejects_path: Path | None, lang: str = "zh") -> None:
     from rich.table import Table
 
-    w = _lang(lang)
+    w = _words(lang)
     table = Table(title=w["import"], title_justify="left")
     for key in ("file", "encoding", "rows", "imported", "rejected"):
         table.add_column(w[key], justify="left" if key in ("file", "encoding") else "right",
@@ -288,7 +305,7 @@ def roster_inspect(
                                                  help="a mapping to start from (inspect again after "
                                                       "editing)")] = None,
     sample: Annotated[int, typer.Option("--sample", min=1, help="data rows read per table")] = 2000,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
 ) -> None:
     """Read the headers and a sample of rows of a site's export and propose a mapping file: each
     file's role (register: the person file; events: follow-ups and health checks), every column
@@ -301,7 +318,7 @@ def roster_inspect(
     """
     from store.inspect import inspect_files, proposal_yaml
 
-    w = _lang(lang)
+    w = _words(lang)
     result = inspect_files(files, mapping, sample=sample)
     text = proposal_yaml(result, lang)
     if out is None:
@@ -431,9 +448,9 @@ RosterOpt = Annotated[
 ]
 ProvisionalOpt = Annotated[
     bool,
-    typer.Option("--provisional-calendar",
-                 help="for a year whose State Council holiday notice sangao lacks, use statutory holidays only "
-                      "(no make-up working days) and mark every output with a warning"),
+    typer.Option("--provisional-calendar", hidden=True,
+                 help="now the default: a year without the State Council notice uses the statutory holidays "
+                      "(no make-up working days) and every output carries a warning; --strict-calendar refuses"),
 ]
 
 
@@ -477,19 +494,11 @@ CalendarDirOpt = Annotated[
                  help="folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace the "
                       "provisional calendar of that year"),
 ]
-LangOpt = Annotated[str, typer.Option("--lang", help="zh (default) or en")]
-
-
-def _lang(lang: str) -> str:
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
-    return lang
-
-
 def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
     from reports.care_context import build_context
 
-    return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=calendar_dirs or (), lang=lang)
+    dirs = calendar_dirs or ()
+    return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=dirs, lang=lang)
 
 
 @contextmanager
@@ -506,9 +515,20 @@ def _patient_progress(label: str, total: int | None):
         yield lambda: bar.advance(task)
 
 
-def _materialised(patients):
-    """The patients as a list when a progress bar needs the total, else the iterator itself."""
-    return list(patients) if err_console.is_terminal else patients
+def _patient_total(roster: Path | None, db: str) -> int | None:
+    """How many patients a progress bar counts to (a database only; a roster file is not read
+    twice), or None when no bar is shown."""
+    if roster is not None or not err_console.is_terminal:
+        return None
+    from store.counts import count_patients
+
+    return count_patients(db_url(db))
+
+
+class ColorChoice(StrEnum):
+    red = "red"
+    yellow = "yellow"
+    blue = "blue"
 
 
 def _cache_dir() -> str:
@@ -524,27 +544,48 @@ def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")] = Format.table,
-    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")]
+    = Format.table,
+    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")]
+    = None,
     guidelines: GuidelinesOpt = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on disagreement")] = Backend.python,
+    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on "
+                                                             "disagreement")] = Backend.python,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=1, help="processes to assess with (default: the cores; one for a small roster)")] = None,
     provisional_calendar: ProvisionalOpt = False,
-    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline version")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="table rows to show")] = 50,
+    strict_calendar: StrictCalendarOpt = False,
+    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline "
+                                                       "version")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="table rows to show (the most urgent)")] = 50,
+    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help="only this colour (repeatable)")]
+    = None,
+    referral: Annotated[bool, typer.Option("--referral", help="only patients to refer")] = False,
+    team: Annotated[str | None, typer.Option("--team", help="only this family-doctor team")] = None,
+    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
+                                                   help="only follow-ups due within DAYS of --as-of")] = None,
+    lang: LangOpt = None,
 ) -> None:
-    """Stratify every patient red/yellow/blue at --as-of.
+    """Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and
+    ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).
 
-    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --format jsonl --out assessments.jsonl
+    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12
     """
     from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
+    from guidelines.loader import load_set
+    from reports import assessments as fmt_out
 
+    lang = _lang(lang)
     as_of = as_of or _today()
-    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar, cache_dir=_cache_dir())
+    # provisional by default (pathway-defaults §6); --provisional-calendar is kept for old scripts
+    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar or not strict_calendar,
+                            cache_dir=_cache_dir())
     counts = AssessCounts()
+    colors = {c.value for c in color or ()}
+    due_by = as_of + timedelta(days=due_within) if due_within is not None else None
+    shown = counts.colors
     source = None
-    if fmt is Format.jsonl and not save:
+    if fmt is Format.jsonl and not save and not (colors or referral or team or due_by):
         from store.roster_source import db_source, jsonl_source
 
         # None: not a UTF-8 JSONL file (store.read_roster reads it)
@@ -560,58 +601,84 @@ def assess(
             with open_private(out, "wb") as target:
                 assess_source(source, options, target, workers=workers, counts=counts)
     else:
-        from reports import assessments as fmt_out
+        book = fmt_out.InfoBook(load_set(guidelines), as_of)
+        patients = _patients(roster, db)
+        total = _patient_total(roster, db)
 
-        results = assess_roster(_patients(roster, db), options, workers=workers or 1, counts=counts)
-        if save:
-            import store
+        with _patient_progress("assess", total) as tick:
+            def chosen():
+                for p in patients:
+                    if tick:
+                        tick()
+                    if team is None or p.team == team:
+                        yield book.record(p)
 
-            results = store.save_assessments(db_url(db), results, _provenance(guidelines, roster, db))
-        if fmt is Format.table and out is None:
-            fmt_out.print_table(results, console, limit=limit)
-        else:
-            target = open_private(out, "w", encoding="utf-8", newline="") if out else sys.stdout
-            try:
-                (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
-            finally:
-                if out:
-                    target.close()
+            results = assess_roster(chosen(), options, workers=workers or 1, counts=counts)
+            if save:
+                import store
+
+                results = store.save_assessments(db_url(db), results, _provenance(guidelines, roster, db))
+
+            def filtered():
+                for a in results:
+                    if fmt_out.matches(a, colors, referral, due_by):
+                        shown[a.color.value] += 1
+                        yield a
+
+            if fmt is Format.table and out is None:
+                fmt_out.print_table(filtered(), console, limit=limit, lang=lang, info=book)
+            else:
+                target = open_private(out, "w", encoding="utf-8", newline="") if out else sys.stdout
+                try:
+                    if fmt is Format.csv:
+                        fmt_out.write_csv(filtered(), target, lang, info=book)
+                    elif fmt is Format.jsonl:
+                        fmt_out.write_jsonl(filtered(), target)
+                    else:
+                        fmt_out.print_table(filtered(), Console(file=target, width=120), limit=limit,
+                                            lang=lang, info=book)
+                finally:
+                    if out:
+                        target.close()
     # stderr, so JSONL on stdout stays machine-readable
     where = f" → {out}" if out else ""
-    err_console.print(f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
-                      f"{as_of}){where}", highlight=False)
+    if fmt is not Format.table or out is not None:
+        err_console.print(fmt_out.summary(shown, lang) + where, highlight=False)
+    if lang == "zh":
+        skipped = f"{counts.assessed} 名已评估，{counts.skipped} 名未评估（{as_of} 或之前死亡或迁出）"
+    else:
+        skipped = (f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
+                   f"{as_of})")
+    err_console.print(skipped, highlight=False)
 
 
 @app.command()
 def explain(
-    patient_id: Annotated[str, typer.Argument(help="the patient_id to explain")],
+    patient_id: Annotated[str, typer.Argument(help="patient id, name or resident ID", metavar="PATIENT")],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     guidelines: GuidelinesOpt = "national-default",
-    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    lang: LangOpt = None,
     provisional_calendar: ProvisionalOpt = False,
+    strict_calendar: StrictCalendarOpt = False,
 ) -> None:
     """Why this patient has this colour: every rule that fired, the values it read, its source clause,
-    and the rules that almost fired.
+    and the rules that almost fired. The patient is found by patient id, name or resident ID.
 
     Example: sangao explain 370202-000456 --as-of 2026-11-30
     """
     from engine.parallel import AssessOptions, build_assessor
     from reports.explain import print_explanation
 
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en")
+    lang = _lang(lang)
     as_of = as_of or _today()
-    patient = next((p for p in _patients(roster, db) if p.patient_id == patient_id), None)
-    if patient is None:
-        raise SangaoError.one("D900", f"patient {patient_id!r} is not in the roster",
-                              hint="`sangao assess` lists the patient ids")
-    assessor = build_assessor(AssessOptions(guidelines, as_of, "python", provisional_calendar))
+    patient = _one_patient(patient_id, _patients(roster, db))
+    options = AssessOptions(guidelines, as_of, "python", provisional_calendar or not strict_calendar)
+    assessor = build_assessor(options)
     if not assessor.is_assessed(patient, as_of):
-        raise SangaoError.one("D901", f"patient {patient_id} died or moved out on or before {as_of}: not assessed")
+        raise SangaoError.of("D901", patient=patient.patient_id, as_of=as_of.isoformat())
     print_explanation(assessor.assess(patient, as_of), assessor.gset, console, lang=lang)
-
 
 
 # ==== worklist / plan ===========================================================================
@@ -656,7 +723,7 @@ def worklist(
     guidelines: GuidelinesOpt = "national-default",
     strict_calendar: StrictCalendarOpt = False,
     calendar_dir: CalendarDirOpt = None,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", help="table rows to show")] = None,
 ) -> None:
     """Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their
@@ -677,8 +744,8 @@ def worklist(
     if last < first:
         raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
     ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-    patients = _materialised(_patients(roster, db))
-    total = len(patients) if isinstance(patients, list) else None
+    patients = _patients(roster, db)
+    total = _patient_total(roster, db)
     with _patient_progress("worklist", total) as tick:
         result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
     if unmasked:
@@ -714,6 +781,171 @@ def worklist(
 
 
 
+def _find_patients(query: str, patients) -> list:
+    """Patients whose patient id, resident ID or name is `query` (id matches win)."""
+    by_id, by_other = [], []
+    for p in patients:
+        if p.patient_id == query:
+            by_id.append(p)
+        elif query in (p.id_number, p.name):
+            by_other.append(p)
+    return by_id or by_other
+
+
+def _one_patient(query: str, patients):
+    from pathways.resident_id import mask
+
+    found = _find_patients(query, patients)
+    shown = mask(query) if query.isdigit() and len(query) >= 15 else query  # never echo a full resident ID
+    if not found:
+        raise SangaoError.of("D900", query=shown)
+    if len(found) > 1:
+        ids = ", ".join(p.patient_id for p in found[:10])
+        raise SangaoError.of("D902", query=shown, n=len(found), ids=ids)
+    return found[0]
+
+
+class PlanFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+    csv = "csv"
+    ics = "ics"
+
+
+def _built_plans(patients, ctx, start: date, url: str | None, batch: int = 500):
+    """Each patient's plan, the previous stored plans looked up a batch of patients at a time."""
+    from itertools import islice
+
+    import store.plans
+    from reports import plan as plan_out
+
+    it = iter(patients)
+    while chunk := list(islice(it, batch)):
+        previous = store.plans.previous_plans(url, [p.patient_id for p in chunk], start) if url else {}
+        for p in chunk:
+            yield plan_out.build_plan(p, ctx, start, previous.get(p.patient_id))
+
+
+def _safe_file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
+
+
+@app.command()
+def plan(
+    patient: Annotated[str | None, typer.Argument(help="patient id, name or resident ID (or --team / --all)",
+                                                  show_default=False)] = None,
+    team: Annotated[str | None, typer.Option("--team", help="every patient of this team")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="every patient under management")] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
+                                               help="plan date (default: --as-of); it covers 12 months")]
+    = None,
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="folder for the plan files")]
+    = Path("plans"),
+    formats: Annotated[list[PlanFormat] | None, typer.Option(
+        "--format", help="outputs, repeatable (default: html, csv, ics; pdf on request)")] = None,
+    capacity: Annotated[Path | None, typer.Option(
+        "--capacity", exists=True, dir_okay=False,
+        help="YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit")]
+    = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="store the plans in --db (the next plan "
+                                                                 "lists what changed)")] = True,
+    reprint: Annotated[bool, typer.Option("--reprint", help="print the plans stored for --from exactly as "
+                                                             "they were made, without recomputing")] = False,
+    roster: RosterOpt = None,
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    guidelines: GuidelinesOpt = "national-default",
+    strict_calendar: StrictCalendarOpt = False,
+    calendar_dir: CalendarDirOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and
+    team; targets; every follow-up date on working days; the six-complication screening calendar;
+    referral triggers; lifestyle and education; what changed since the stored previous plan.
+    Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar
+    per team into --out.
+
+    Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf
+    """
+    import store.plans
+    from reports import plan as plan_out
+    from reports.capacity import apply_capacity, load_capacity, shortage
+
+    lang = _lang(lang)
+    if sum(bool(x) for x in (patient, team, everyone)) != 1:
+        raise typer.BadParameter("give one PATIENT, --team T or --all", param_hint="PATIENT/--team/--all")
+    as_of = as_of or _today()
+    start = start or as_of
+    wanted = set(formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics))
+    url = db_url(db)
+    has_db = not (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists())
+    if reprint:
+        if not has_db:
+            raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+        ids = None
+        if patient is not None:
+            ids = [_one_patient(patient, _patients(roster, db)).patient_id]
+        source = iter(p for p in store.plans.stored_plans(url, ids, start) if team is None or p.team == team)
+    else:
+        from pathways.care_state import is_closed
+
+        ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
+        patients = _patients(roster, db)
+        if patient is not None:
+            selected = iter([_one_patient(patient, patients)])
+        else:
+            selected = (p for p in patients if everyone or p.team == team)
+        selected = (p for p in selected if not is_closed(p, start))
+        source = _built_plans(selected, ctx, start, url if has_db else None)
+        if capacity is not None:  # a team's dates depend on all its plans: hold them
+            capacity_file = load_capacity(capacity)
+            plans, placements = apply_capacity(list(source), capacity_file, ctx.calendar)
+            for team_name, placement in placements.items():
+                problem = shortage(team_name, placement, capacity_file.for_team(team_name).per_day)
+                if problem is not None:
+                    err_console.print(f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False)
+            source = iter(plans)
+    total = 1 if patient is not None else (None if reprint else _patient_total(roster, db))
+    files = plan_out.PlanFiles(out, {f.value for f in wanted}, lang, _safe_file_name)
+    first: list = []
+    # Plans to store wait in a spool file: SQLite cannot commit while the roster is still being
+    # read from the same file, and a whole roster's plans are too many to hold.
+    keep = save and has_db and not reprint
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8") if keep else None  # noqa: SIM115 (closed below)
+    with _patient_progress("plan", total) as tick:
+        for built in source:
+            files.add(built)
+            if len(first) < 2:
+                first.append(built)
+            if spool is not None:
+                spool.write(built.model_dump_json() + "\n")
+            if tick:
+                tick()
+    if spool is not None:
+        from itertools import islice
+
+        from pathways.plan import Plan
+
+        spool.seek(0)
+        while lines := list(islice(spool, 1000)):
+            store.plans.save_plans(url, [Plan.model_validate_json(line) for line in lines])
+        spool.close()
+    if files.count == 0:
+        message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
+        err_console.print(message, highlight=False)
+        raise typer.Exit(1)
+    written = files.close()
+    for warning in files.warnings:
+        err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+    plans = first
+    if len(plans) == 1:
+        plan_out.print_summary(plans[0], console)
+    label = "份计划" if lang == "zh" else " plans"
+    console.print(f"{files.count}{label} → {out}/: {', '.join(written[:6])}"
+                  + (" …" if len(written) > 6 else ""), highlight=False)
+
+
+
 # ==== guidelines ================================================================================
 
 
@@ -729,22 +961,6 @@ def _print_plain(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _locale_lang() -> str:
-    """The language of messages when --lang is not given: Chinese unless the locale is English."""
-    return "en" if os.environ.get("LANG", "").lower().startswith("en") else "zh"
-
-
-Lang = Annotated[str | None, typer.Option("--lang", help="zh or en (default: zh unless LANG starts with en)")]
-
-
-def _lang(lang: str | None) -> str:
-    if lang is None:
-        return _locale_lang()
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en")
-    return lang
-
-
 def _print_problems(problems, lang: str) -> None:
     for problem in problems:
         _print_plain(problem.render(lang))
@@ -753,7 +969,7 @@ def _print_problems(problems, lang: str) -> None:
 @guidelines_app.command("check")
 def guidelines_check(
     path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None,
-    lang: Lang = None,
+    lang: LangOpt = None,
 ) -> None:
     """Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.
 
@@ -787,7 +1003,7 @@ def guidelines_schema(
     write: Annotated[Path | None, typer.Option(
         "--write", help="write the schemas of guideline files, cases files and set.yaml into this folder",
     )] = None,
-    lang: Lang = None,
+    lang: LangOpt = None,
 ) -> None:
     """Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of
     guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the
@@ -819,7 +1035,7 @@ def guidelines_new(
     extends: Annotated[str | None, typer.Option(
         "--extends", help="start an overlay of this set (a packaged name or a folder) instead of a copy",
     )] = None,
-    lang: Lang = None,
+    lang: LangOpt = None,
 ) -> None:
     """Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it
     passes `guidelines check` and `guidelines test` as created.
@@ -847,7 +1063,7 @@ def guidelines_new(
 def guidelines_effective(
     path: GuidelineSetArg = "national-default",
     include_unverified: IncludeUnverified = None,
-    lang: Lang = None,
+    lang: LangOpt = None,
 ) -> None:
     """Print the effective set after overlays: each parameter (value, unit) and rule, with the
     file:line it came from.
@@ -874,7 +1090,7 @@ def guidelines_test(
         "--draft-changes",
         help="overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed",
     )] = False,
-    lang: Lang = None,
+    lang: LangOpt = None,
 ) -> None:
     """Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show
     each failure at its file:line with the rules that fired, report coverage of the effective set.
@@ -904,7 +1120,7 @@ def guidelines_test(
 def guidelines_explain(
     rule_id: Annotated[str | None, typer.Argument(help="a rule id; omit for the whole set by colour")] = None,
     path: Annotated[str, typer.Option("--guidelines", "-g", help="guideline set: a name or a folder")] = "national-default",
-    lang: Lang = None,
+    lang: LangOpt = None,
 ) -> None:
     """Show a rule (when it fires, what it implies, its source and verification) or the whole set by colour.
 
@@ -938,7 +1154,7 @@ def guidelines_diff(
         "--changes-csv",
         help="write every changed patient (patient_id, team, institution; no names) to this CSV",
     )] = None,
-    lang: Lang = None,
+    lang: LangOpt = None,
 ) -> None:
     """How many patients change colour, referral or follow-up date between two versions of a set,
     per team or institution with --by, every changed patient as CSV with --changes-csv.
@@ -985,9 +1201,6 @@ MonthOpt = Annotated[
     typer.Option("--month", metavar="YYYY-MM",
                  help="report month (default: the last complete month at --as-of)"),
 ]
-LangOpt = Annotated[str, typer.Option("--lang", help="zh or en")]
-
-
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
 
@@ -1038,7 +1251,7 @@ def report_monthly(
         WindowOpt.ytd),
     external: Annotated[bool, typer.Option("--external", help="for use outside the team: counts under 5 "
                                                               "shown as <5")] = False,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also write the PDF")] = True,
@@ -1054,8 +1267,7 @@ def report_monthly(
     from reports import monthly as mr
     from reports import monthly_output as mo
 
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en")
+    lang = _lang(lang)
     month = _report_month(month, as_of)
     url = _check_db(db)
     win = Window(window.value)
@@ -1095,7 +1307,7 @@ def report_patients(
         InOpt.not_numerator),
     db: Db = DEFAULT_DB,
     window: Annotated[WindowOpt, typer.Option("--window", help="ytd or rolling12")] = WindowOpt.ytd,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
 ) -> None:
@@ -1107,6 +1319,7 @@ def report_patients(
     from pathways.monthly import Window
     from reports.monthly import drill_down
 
+    lang = _lang(lang)
     month = _report_month(month, as_of)
     url = _check_db(db)
     code = indicator.upper()
@@ -1143,7 +1356,8 @@ def demo(
     as_of: AsOf = None,
 ) -> None:
     """Run the whole pipeline on a generated roster: generate → import into SQLite → check the
-    guideline set → assess everyone → explain one red patient. Prints where every output is.
+    guideline set → assess everyone → explain one red patient → that patient's team's worklist
+    for the week → the patient's annual care plan as HTML and PDF. Prints where every output is.
 
     Example: sangao demo --patients 2000 --as-of 2026-11-30
     """
@@ -1202,10 +1416,32 @@ def demo(
         patient = next(p for p in store.read_patients(db_url(str(db))) if p.patient_id == red.patient_id)
         print_explanation(assessor.assess(patient, as_of), gset, console)
 
+        from reports import plan as plan_out
+        from reports import worklist as wl_out
+        from reports.care_context import build_context
+
+        ctx = build_context("national-default", as_of)
+        first, last = wl_out.period(as_of, True, False, None, None)
+        team = patient.team
+        week = wl_out.build_worklist(store.read_patients(db_url(str(db))), ctx, first, last, team=team)
+        console.print(f"\n[bold]6. worklist[/]  {team}, this week (the 8 most urgent):")
+        wl_out.print_worklist(week, console, limit=8)
+        with (out / "worklist.csv").open("w", encoding="utf-8-sig", newline="") as f:
+            wl_out.write_worklist_csv(week, f)
+
+        care_plan = plan_out.build_plan(patient, ctx, as_of)
+        (out / "plan.html").write_text(plan_out.render_html([care_plan]), encoding="utf-8")
+        (out / "plan.pdf").write_bytes(plan_out.render_pdf([care_plan]))
+        console.print(f"[bold]7. plan[/]  the annual care plan of {red.patient_id}: "
+                      f"{len(care_plan.follow_ups)} follow-ups, {len(care_plan.screenings)} screenings "
+                      f"→ {out}/plan.html, {out}/plan.pdf")
+
     console.print(f"\n[bold]outputs[/] in {out}/: roster.jsonl, sangao.db (patients + assessments), "
-                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv")
-    console.print(f"next: sangao assess --db {db} --as-of {as_of} --provisional-calendar   |   "
-                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of} --provisional-calendar")
+                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv, worklist.csv, "
+                  f"plan.html, plan.pdf")
+    console.print(f"next: sangao worklist --db {db} --week --as-of {as_of}   |   "
+                  f"sangao plan PATIENT_ID --db {db} --as-of {as_of} --format pdf   |   "
+                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of}")
 
 
 
@@ -1277,7 +1513,7 @@ def _message_lang() -> str:
             return "en" if args[i + 1] == "en" else "zh"
         if arg.startswith("--lang="):
             return "en" if arg == "--lang=en" else "zh"
-    return "en" if os.environ.get("SANGAO_LANG") == "en" else "zh"
+    return _locale_lang()
 
 
 def main() -> None:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 from typing import IO, Any, Protocol
@@ -61,6 +62,7 @@ class AssessCounts:
 
     assessed: int = 0
     skipped: int = 0  # died or moved out on or before as_of
+    colors: Counter = field(default_factory=Counter)  # colour → patients written (the summary line)
 
 
 # ---- Patient models ---------------------------------------------------------------------------
@@ -260,6 +262,8 @@ def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], coun
             _repeated(chunk, source, out, seen, counts)
         seen.update(ids)
         out.write(chunk.data)
+        for color in ("red", "yellow", "blue"):  # the top-level colour is the one followed by the tier
+            counts.colors[color] += chunk.data.count(b'"color":"%s","tier"' % color.encode())
         written += chunk.assessed
         counts.assessed += chunk.assessed
         counts.skipped += chunk.skipped

@@ -26,7 +26,7 @@ def provisional_warning(year: int, lang: str = "en") -> str:
     """The warning every output dated in a provisional `year` carries."""
     if lang == "zh":
         return (
-            f"{year} 年工作日为临时日历：仅按节假日法定假日推算，未含国务院通知的调休上班日；"
+            f"{year}年工作日为临时日历：仅按节假日法定假日推算，未含国务院通知的调休上班日；"
             f"通知发布后请添加 {year}.yaml 日历文件（--calendar-dir 或 guidelines/calendars/）"
         )
     return (
@@ -81,17 +81,7 @@ class WorkCalendar:
     def _check(self, d: date) -> None:
         year = d.year
         if year not in self.years:
-            raise SangaoError.one(
-                "R410",
-                f"no working-day calendar for {year} (needed for {d.isoformat()})",
-                hint=(
-                    f"add guidelines/calendars/{year}.yaml with `holidays:` and `makeup_workdays:` "
-                    f"lists of YYYY-MM-DD dates from the State Council notice for {year}, or run "
-                    f"with --provisional-calendar (the default of worklist and plan; --strict-calendar "
-                    f"turns it off) to use the statutory holidays of the holiday law without make-up "
-                    f"working days (every output then carries a warning)"
-                ),
-            )
+            raise SangaoError.of("R410", year=year, day=d.isoformat())
         if year in self.provisional_years:
             self._used_provisional.add(year)
 
@@ -112,11 +102,7 @@ class WorkCalendar:
             if self.is_working_day(day):
                 return day
             day += timedelta(days=1)
-        raise SangaoError.one(
-            "R411",
-            f"no working day in the {_MAX_CLOSED_RUN} days from {d.isoformat()}",
-            hint="check the holidays listed for that year in the working-day calendar",
-        )
+        raise SangaoError.of("R411", day=d.isoformat(), days=_MAX_CLOSED_RUN)
 
     def warnings(self) -> tuple[str, ...]:
         """One warning per provisional year that a lookup has touched so far, in year order."""

@@ -34,41 +34,85 @@ from reports.assessments import COLOR_STYLE
 from reports.care_context import CareContext
 from reports.csv_safe import SafeWriter
 
-KINDS = ("new_red", "referral_open", "overdue", "lost", "due", "no_reading",
-         "screening_overdue", "screening_due")
+KINDS = (
+    "new_red",
+    "referral_open",
+    "overdue",
+    "lost",
+    "due",
+    "no_reading",
+    "screening_overdue",
+    "screening_due",
+)
 RANK = {kind: i for i, kind in enumerate(KINDS)}
 RANK["screening_due"] = RANK["screening_overdue"]
 
 LABEL = {
     "zh": {
-        "new_red": "新红标", "referral_open": "转诊未返回", "overdue": "逾期未访", "lost": "失访",
-        "due": "本期应访", "no_reading": "无读数", "screening_overdue": "筛查逾期",
+        "new_red": "新红标",
+        "referral_open": "转诊未返回",
+        "overdue": "逾期未访",
+        "lost": "失访",
+        "due": "本期应访",
+        "no_reading": "无读数",
+        "screening_overdue": "筛查逾期",
         "screening_due": "筛查到期",
-        "visit": "随访", "lab": "化验", "screening": "筛查", "referral": "转诊",
-        "referral_return": "转诊返回", "enrolment": "建档",
-        "red": "红", "yellow": "黄", "blue": "蓝",
-        "days": "{n}天", "short": "短周期复查", "window": "窗口 {lo}～{hi}",
-        "refer": "转诊{to}（{urgency}）", "urgent": "紧急", "routine": "常规",
-        "ref_open": "{day} 转{to}，{n}天未返回", "bp": "血压", "glucose": "血糖",
+        "visit": "随访",
+        "lab": "化验",
+        "screening": "筛查",
+        "referral": "转诊",
+        "referral_return": "转诊返回",
+        "enrolment": "建档",
+        "red": "红",
+        "yellow": "黄",
+        "blue": "蓝",
+        "days": "{n}天",
+        "short": "短周期复查",
+        "window": "窗口 {lo}～{hi}",
+        "refer": "转诊{to}（{urgency}）",
+        "urgent": "紧急",
+        "routine": "常规",
+        "ref_open": "{day} 转{to}，{n}天未返回",
+        "bp": "血压",
+        "glucose": "血糖",
         "no_reading_text": "{what}：{days}天内无读数",
         "title": "工作清单 {team}{start}～{end}（截至 {as_of}）",
         "cols": ("患者编号", "姓名", "团队", "色", "事项", "日期", "末次联系"),
         "call_cols": ("姓名", "电话", "原因", "末次随访"),
         "call_title": "电话随访清单 {team}{start}～{end}",
-        "summary": "{n} 名患者：" ,
+        "summary": "{n} 名患者：",
         "none": "本期无待办事项",
-        "county": "县级", "township": "乡镇", "village": "村级",
+        "county": "县级",
+        "township": "乡镇",
+        "village": "村级",
     },
     "en": {
-        "new_red": "new red", "referral_open": "referral not back", "overdue": "overdue",
-        "lost": "lost to follow-up", "due": "due", "no_reading": "no reading",
-        "screening_overdue": "screening overdue", "screening_due": "screening due",
-        "visit": "visit", "lab": "lab", "screening": "screening", "referral": "referral",
-        "referral_return": "referral return", "enrolment": "enrolment",
-        "red": "red", "yellow": "yellow", "blue": "blue",
-        "days": "{n} d", "short": "short-cycle recheck", "window": "window {lo}–{hi}",
-        "refer": "refer to {to} ({urgency})", "urgent": "urgent", "routine": "routine",
-        "ref_open": "{day} to {to}, not back after {n} d", "bp": "BP", "glucose": "glucose",
+        "new_red": "new red",
+        "referral_open": "referral not back",
+        "overdue": "overdue",
+        "lost": "lost to follow-up",
+        "due": "due",
+        "no_reading": "no reading",
+        "screening_overdue": "screening overdue",
+        "screening_due": "screening due",
+        "visit": "visit",
+        "lab": "lab",
+        "screening": "screening",
+        "referral": "referral",
+        "referral_return": "referral return",
+        "enrolment": "enrolment",
+        "red": "red",
+        "yellow": "yellow",
+        "blue": "blue",
+        "days": "{n} d",
+        "short": "short-cycle recheck",
+        "window": "window {lo}–{hi}",
+        "refer": "refer to {to} ({urgency})",
+        "urgent": "urgent",
+        "routine": "routine",
+        "ref_open": "{day} to {to}, not back after {n} d",
+        "bp": "BP",
+        "glucose": "glucose",
         "no_reading_text": "{what}: no reading in {days} d",
         "title": "worklist {team}{start} to {end} (as of {as_of})",
         "cols": ("patient", "name", "team", "col", "items", "date", "last contact"),
@@ -76,7 +120,9 @@ LABEL = {
         "call_title": "call list {team}{start} to {end}",
         "summary": "{n} patients: ",
         "none": "nothing to do in this period",
-        "county": "county", "township": "township", "village": "village",
+        "county": "county",
+        "township": "township",
+        "village": "village",
     },
 }
 
@@ -93,8 +139,18 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Person:
+    """What a row keeps of the patient (not the whole record: a roster-wide list stays small)."""
+
+    patient_id: str
+    name: str | None
+    phone: str | None
+    team: str | None
+
+
+@dataclass(frozen=True)
 class Row:
-    patient: Patient
+    patient: Person
     color: str
     items: tuple[Item, ...]
     last_contact: Contact | None
@@ -131,8 +187,13 @@ def period(as_of: date, week: bool, month: bool, start: date | None, end: date |
 
 
 def build_worklist(
-    patients: Iterable[Patient], ctx: CareContext, start: date, end: date, team: str | None = None,
-    new_red_days: int | None = None, progress=None,
+    patients: Iterable[Patient],
+    ctx: CareContext,
+    start: date,
+    end: date,
+    team: str | None = None,
+    new_red_days: int | None = None,
+    progress=None,
 ) -> Worklist:
     as_of = ctx.as_of
     new_red_days = new_red_days if new_red_days is not None else int(ctx.gset.param("new_red_days"))
@@ -179,16 +240,24 @@ def _row(patient: Patient, ctx: CareContext, start: date, end: date, new_red_day
             reasons = state.assessments[turned.on].reasons
             detail = "；".join(r.text for r in reasons if r.rule in turned.rules) or "、".join(turned.rules)
             if now.referral is not None:
-                detail += "；" + text["refer"].format(to=text.get(now.referral.to, now.referral.to),
-                                                     urgency=text[now.referral.urgency.value])
+                detail += "；" + text["refer"].format(
+                    to=text.get(now.referral.to, now.referral.to), urgency=text[now.referral.urgency.value]
+                )
             items.append(Item("new_red", turned.on, detail))
 
     # referrals not back
     limit = as_of - timedelta(days=ctx.rules.referral_return_days)
     for ref in patient.referrals:
         if ref.returned_on is None and as_of - timedelta(days=ctx.rules.lost_days) <= ref.date <= limit:
-            items.append(Item("referral_open", ref.date, text["ref_open"].format(
-                day=ref.date.isoformat(), to=text.get(ref.to, ref.to), n=(as_of - ref.date).days)))
+            items.append(
+                Item(
+                    "referral_open",
+                    ref.date,
+                    text["ref_open"].format(
+                        day=ref.date.isoformat(), to=text.get(ref.to, ref.to), n=(as_of - ref.date).days
+                    ),
+                )
+            )
 
     # overdue / lost; else a follow-up due within the period
     last = state.last_contact
@@ -223,7 +292,8 @@ def _row(patient: Patient, ctx: CareContext, start: date, end: date, new_red_day
     if not items:
         return None
     items.sort(key=lambda i: (i.rank, i.on or date.max))
-    return Row(patient, now.color.value, tuple(items), last, last_visit)
+    person = Person(patient.patient_id, patient.name, patient.phone, patient.team)
+    return Row(person, now.color.value, tuple(items), last, last_visit)
 
 
 # ---- output ----------------------------------------------------------------------------------
@@ -231,8 +301,9 @@ def _row(patient: Patient, ctx: CareContext, start: date, end: date, new_red_day
 
 def _title(wl: Worklist, lang: str, key: str = "title") -> str:
     team = f"{wl.team} " if wl.team else ""
-    return LABEL[lang][key].format(team=team, start=wl.start.isoformat(), end=wl.end.isoformat(),
-                                   as_of=wl.as_of.isoformat())
+    return LABEL[lang][key].format(
+        team=team, start=wl.start.isoformat(), end=wl.end.isoformat(), as_of=wl.as_of.isoformat()
+    )
 
 
 def _items_text(row: Row, lang: str, sep: str = "\n") -> str:
@@ -295,15 +366,40 @@ def summary_line(wl: Worklist, lang: str = "zh") -> str:
     text = LABEL[lang]
     counts = Counter(i.kind for r in wl.rows for i in r.items)
     parts = [f"{text[k]} {counts[k]}" for k in KINDS if counts[k]]
-    return text["summary"].format(n=len(wl.rows)) + "，".join(parts) if lang == "zh" else \
-        text["summary"].format(n=len(wl.rows)) + ", ".join(parts)
+    return (
+        text["summary"].format(n=len(wl.rows)) + "，".join(parts)
+        if lang == "zh"
+        else text["summary"].format(n=len(wl.rows)) + ", ".join(parts)
+    )
 
 
 CSV_HEADER = {
-    "zh": ("患者编号", "姓名", "团队", "颜色", "事项", "说明", "日期", "逾期天数", "末次联系日期",
-           "末次联系方式", "日历提示"),
-    "en": ("patient_id", "name", "team", "color", "item", "detail", "date", "days_overdue",
-           "last_contact", "last_contact_kind", "calendar_warning"),
+    "zh": (
+        "患者编号",
+        "姓名",
+        "团队",
+        "颜色",
+        "事项",
+        "说明",
+        "日期",
+        "逾期天数",
+        "末次联系日期",
+        "末次联系方式",
+        "日历提示",
+    ),
+    "en": (
+        "patient_id",
+        "name",
+        "team",
+        "color",
+        "item",
+        "detail",
+        "date",
+        "days_overdue",
+        "last_contact",
+        "last_contact_kind",
+        "calendar_warning",
+    ),
 }
 
 
@@ -318,12 +414,21 @@ def write_worklist_csv(wl: Worklist, out: TextIO, lang: str = "zh") -> int:
     for row in wl.rows:
         for item in row.items:
             overdue = (wl.as_of - item.on).days if item.kind == "overdue" and item.on else ""
-            writer.writerow((
-                row.patient.patient_id, mask_name(row.patient.name), row.patient.team or "",
-                text[row.color], text[item.kind], item.detail, item.on.isoformat() if item.on else "",
-                overdue, row.last_contact.on.isoformat() if row.last_contact else "",
-                text[row.last_contact.kind] if row.last_contact else "", warning,
-            ))
+            writer.writerow(
+                (
+                    row.patient.patient_id,
+                    mask_name(row.patient.name),
+                    row.patient.team or "",
+                    text[row.color],
+                    text[item.kind],
+                    item.detail,
+                    item.on.isoformat() if item.on else "",
+                    overdue,
+                    row.last_contact.on.isoformat() if row.last_contact else "",
+                    text[row.last_contact.kind] if row.last_contact else "",
+                    warning,
+                )
+            )
             n += 1
     return n
 
@@ -334,12 +439,14 @@ def call_rows(wl: Worklist, lang: str = "zh", unmasked: bool = False) -> list[tu
     for row in wl.rows:
         name = row.patient.name or row.patient.patient_id
         phone = row.patient.phone or ""
-        rows.append((
-            name if unmasked else mask_name(name) if row.patient.name else name,
-            phone if unmasked else mask_phone(phone),
-            _items_text(row, lang, sep="；"),
-            row.last_visit.isoformat() if row.last_visit else "",
-        ))
+        rows.append(
+            (
+                name if unmasked else mask_name(name) if row.patient.name else name,
+                phone if unmasked else mask_phone(phone),
+                _items_text(row, lang, sep="；"),
+                row.last_visit.isoformat() if row.last_visit else "",
+            )
+        )
     return rows
 
 

@@ -1522,7 +1522,8 @@ def test_sangao_assess_reports_how_many_patients_were_skipped(tmp_path: Any) -> 
         ],
     )
     assert result.exit_code == 0, result.output
-    assert re.search(r"\b2\b[^\n]*skipped|skipped[^\n]*\b2\b", result.output)
+    # Chinese by default ("2 名未评估"), English with --lang en
+    assert re.search(r"\b2\b[^\n]*skipped|skipped[^\n]*\b2\b|2 名未评估", result.output)
 
 
 def test_an_unknown_risk_comes_with_a_reason_naming_the_missing_input() -> None:

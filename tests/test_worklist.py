@@ -25,10 +25,17 @@ SCREENED = [dict(date="2026-06-01", kind=k, result="normal") for k in ("ecg", "s
 
 def person(pid: str, visits, team="A队", **extra) -> dict:
     record = dict(
-        patient_id=pid, name="张" + pid[-1] + "明", phone="1380000000" + pid[-1], sex="M",
-        birth_date="1960-05-01", team=team, conditions=["hypertension"], enrolled_on="2025-01-06",
-        visits=[dict(date=day, sbp=bp[0], dbp=bp[1]) if bp else dict(date=day, weight_kg=70)
-                for day, bp in visits],
+        patient_id=pid,
+        name="张" + pid[-1] + "明",
+        phone="1380000000" + pid[-1],
+        sex="M",
+        birth_date="1960-05-01",
+        team=team,
+        conditions=["hypertension"],
+        enrolled_on="2025-01-06",
+        visits=[
+            dict(date=day, sbp=bp[0], dbp=bp[1]) if bp else dict(date=day, weight_kg=70) for day, bp in visits
+        ],
         screenings=SCREENED,
     )
     record.update(extra)
@@ -79,8 +86,11 @@ def test_a_teams_week_equals_the_hand_made_list(ctx, patients):
         ("P5", "blue", [("referral_open", date(2026, 11, 5))]),
         # P2 and P3: their last reading is older than the 90-day control window too
         ("P2", "yellow", [("overdue", date(2026, 11, 2)), ("no_reading", None)]),
-        ("P3", "yellow", [("lost", date(2025, 10, 1)), ("no_reading", None),
-                          ("screening_overdue", date(2025, 4, 6))]),
+        (
+            "P3",
+            "yellow",
+            [("lost", date(2025, 10, 1)), ("no_reading", None), ("screening_overdue", date(2025, 4, 6))],
+        ),
         ("P1", "blue", [("due", date(2026, 11, 30))]),
         ("P6", "yellow", [("no_reading", None)]),
     ]
@@ -128,8 +138,23 @@ def test_the_cli_call_list_unmasked_is_recorded_in_the_audit_log(tmp_path: Path)
     args = ["roster", "import", str(roster), "--db", str(db), "--as-of", "2026-11-30"]
     imported = runner.invoke(cli.app, args)
     assert imported.exit_code == 0
-    result = runner.invoke(cli.app, ["worklist", "--team", "A队", "--week", "--as-of", "2026-11-30",
-                                     "--db", str(db), "--call-list", "--unmasked", "--format", "csv"])
+    result = runner.invoke(
+        cli.app,
+        [
+            "worklist",
+            "--team",
+            "A队",
+            "--week",
+            "--as-of",
+            "2026-11-30",
+            "--db",
+            str(db),
+            "--call-list",
+            "--unmasked",
+            "--format",
+            "csv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "张4明,13800000004" in result.stdout
     (entry,) = audit_entries(f"sqlite:///{db}")
@@ -146,3 +171,24 @@ def test_the_cli_table_at_80_columns_shows_whole_patient_ids_and_wraps_items(tmp
     assert "370202-000456789" in result.stdout
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
     assert "逾期未访" in result.stdout
+
+
+def test_the_worklist_speaks_english_with_lang_en(patients):
+    ctx = build_context("national-default", AS_OF, lang="en")
+    wl = build_worklist(patients, ctx, date(2026, 11, 30), date(2026, 12, 6), team="A队")
+    out = io.StringIO()
+    write_worklist_csv(wl, out, lang="en")
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0][:5] == ["patient_id", "name", "team", "color", "item"]
+    assert [r[4] for r in rows if r[0] == "P2"] == ["overdue", "no reading"]
+    assert next(r for r in rows if r[0] == "P2")[5] == "28 d"
+
+
+def test_explain_with_a_name_two_patients_share_lists_their_ids(tmp_path: Path):
+    roster = tmp_path / "r.jsonl"
+    twins = [dict(ROSTER[0], patient_id="T1", name="李明"), dict(ROSTER[1], patient_id="T2", name="李明")]
+    roster.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in twins) + "\n", encoding="utf-8")
+    args = ["explain", "李明", "--roster", str(roster), "--as-of", "2026-11-30"]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code != 0
+    assert result.exception.problems[0].code == "D902" and "T1, T2" in result.exception.render("zh")

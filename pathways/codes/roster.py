@@ -36,6 +36,8 @@ CODES: tuple[Code, ...] = (
          zh="没有数据库 {file}：请先导入花名册", en="no database at {file}: import a roster first",
          hint_zh="sangao roster import 花名册文件 --db {file}（或用 --roster 文件 直接读取）",
          hint_en="sangao roster import FILE --db {file} (or read a file directly with --roster FILE)"),
+    Code("D040", "roster", True,
+         zh="容量文件 {file} 的 {field} 有误：{problem}", en="capacity file {file}, {field}: {problem}"),
     Code("D900", "roster", True,
          zh="花名册中没有患者 {query}", en="patient {query} is not in the roster",
          hint_zh="可用患者编号、姓名或身份证号查找；sangao assess 列出患者编号",
