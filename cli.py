@@ -582,6 +582,9 @@ def guidelines_diff(
     roster: Annotated[str, typer.Option("--roster", help="a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)")],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
+    indicators: Annotated[bool, typer.Option(
+        "--indicators", help="also show how the quality-control indicators (血压控制率 …) of the last "
+                             "complete month at --as-of change, for the roster and by team")] = False,
 ) -> None:
     """How many patients change colour, referral or follow-up date between two versions of a set.
 
@@ -597,6 +600,13 @@ def guidelines_diff(
     is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
     patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
     print_diff(diff_sets(old_a, new_a, patients, as_of), console)
+    if indicators:
+        from reports.indicator_diff import indicator_diff, print_indicator_diff
+        from reports.monthly import last_complete_month
+
+        month = last_complete_month(as_of)
+        patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
+        print_indicator_diff(indicator_diff(patients, old, new, month, provisional_calendar), month, console)
 
 
 # ==== report ====================================================================================
