@@ -731,6 +731,31 @@ def report_monthly(
                       markup=False, highlight=False)
 
 
+def _demo_monthly_report(url: str, out: Path, as_of: date) -> None:
+    """The demo's last step: the monthly report of the last complete month at `as_of`."""
+    from pathways.monthly import Window
+    from reports import monthly as mr
+    from reports import monthly_output as mo
+
+    month = mr.last_complete_month(as_of)
+    with _rows_progress() as progress:
+        builder, summary, counts = mr.prepare(url, "national-default", month, Window.YTD, True, progress)
+    months = mr.report_months(month)
+    ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
+                           builder.gset.version, summary.digest, summary.patients,
+                           _now().isoformat(timespec="seconds"), Window.YTD)
+    html_path, csv_path = out / f"monthly-{month}.html", out / f"monthly-{month}.csv"
+    html_path.write_text(mo.render_html(ctx), encoding="utf-8")
+    with csv_path.open("w", encoding="utf-8-sig", newline="") as f:
+        mo.write_csv(counts.tally, months, f, Window.YTD, builder.gset.name, builder.gset.version,
+                     builder.policy.small_cell)
+    h02 = next(r for r in ctx.rows if r.code == "H02")
+    console.print(f"[bold]6. report[/]  质控月报 {month}: {h02.explanation} → {html_path}, {csv_path}",
+                  highlight=False)
+    console.print(f"   sangao report monthly --month {month} --db {url.removeprefix('sqlite:///')} "
+                  f"--provisional-calendar", highlight=False)
+
+
 @report_app.command("patients")
 def report_patients(
     indicator: Annotated[str, typer.Option("--indicator", help="indicator code, e.g. H02 (血压控制率)")],
@@ -847,6 +872,8 @@ def demo(
         console.print(f"[bold]5. explain[/]  one red patient ({red.patient_id}):")
         patient = next(p for p in store.read_patients(db_url(str(db))) if p.patient_id == red.patient_id)
         print_explanation(assessor.assess(patient, as_of), gset, console)
+
+    _demo_monthly_report(db_url(str(db)), out, as_of)
 
     console.print(f"\n[bold]outputs[/] in {out}/: roster.jsonl, sangao.db (patients + assessments), "
                   f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv")
