@@ -315,3 +315,34 @@ def test_the_pdf_shows_the_chinese_title_and_indicators(db, tmp_path, monkeypatc
     assert "三高共管质控月报" in text and "血压控制率" in text
     title = image.crop((30, 30, 500, 90))
     assert sum(title.histogram()[:128]) > 300  # the title is drawn in dark ink, not blank
+
+
+def test_every_context_field_is_described_and_the_template_reads_only_context_fields():
+    from jinja2 import meta
+
+    from reports import monthly_output as mo
+
+    for model in (mo.MonthlyContext, mo.ReportHeader, mo.IndicatorRow, mo.ChildRow, mo.CohortRow, mo.Chart):
+        assert all(f.description for f in model.model_fields.values()), model.__name__
+    source = mo._env.loader.get_source(mo._env, "monthly.html.j2")[0]
+    assert meta.find_undeclared_variables(mo._env.parse(source)) <= set(mo.MonthlyContext.model_fields)
+
+
+def test_the_english_report_has_english_headers(db, tmp_path, monkeypatch):
+    output = _report(db, tmp_path / "out", monkeypatch, "--no-pdf", "--lang", "en")
+    header = (tmp_path / "out" / "monthly-2026-11.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("code,indicator,institution,team,month,numerator,denominator")
+    assert "BP control" in output
+    assert "Monthly quality-control report" in (tmp_path / "out" / "monthly-2026-11.html").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_the_demo_ends_with_the_report_of_the_last_complete_month(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        cli.app, ["demo", "--patients", "60", "--as-of", "2026-12-01", "--out", str(out)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "6. report" in result.output and "H02 血压控制率 = 分子/分母 = " in result.output
+    assert (out / "monthly-2026-11.html").exists() and (out / "monthly-2026-11.csv").exists()
