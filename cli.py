@@ -671,6 +671,12 @@ def _rows_progress():
         yield lambda n: bar.update(task, description=f"患者月度状态：已读 {n:,} 名患者")
 
 
+def _check_scope(name: str, known: list[str], what: str, what_en: str, month: str) -> None:
+    if name not in known:
+        shown = "、".join(known[:20]) + (" …" if len(known) > 20 else "")
+        raise SangaoError.of("R460", what=what, what_en=what_en, name=name, month=month, known=shown)
+
+
 @report_app.command("monthly")
 def report_monthly(
     month: MonthOpt = None,
@@ -710,6 +716,9 @@ def report_monthly(
     with _rows_progress() as progress:
         builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional_calendar, progress)
     months = mr.report_months(month)
+    if institution is not None:
+        known = sorted({i for i, _t in counts.tally.scopes(month) if i})
+        _check_scope(institution, known, "机构", "institution", month)
     generated = _now().isoformat(timespec="seconds")
     ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
                            builder.gset.version, summary.digest, summary.patients, generated, win,
@@ -791,6 +800,14 @@ def report_patients(
                                  param_hint="--indicator")
     lines = drill_down(url, guidelines, month, Window(window.value), provisional_calendar, code, which.value,
                        team=team, institution=institution)
+    if not lines and (team or institution):
+        from reports.monthly import known_scopes
+
+        institutions, teams = known_scopes(url, guidelines, month, Window(window.value), provisional_calendar)
+        if institution is not None:
+            _check_scope(institution, institutions, "机构", "institution", month)
+        if team is not None:
+            _check_scope(team, teams, "团队", "team", month)
     from rich.table import Table
 
     heads = ("患者编号", "姓名", "机构", "团队", "原因") if lang == "zh" else (

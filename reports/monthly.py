@@ -399,3 +399,16 @@ def drill_down(
         )
         for r in found
     ]
+
+
+def known_scopes(
+    db_url: str, guidelines: str, month: str, window: Window, provisional_calendar: bool
+) -> tuple[list[str], list[str]]:
+    """(institutions, teams) among the stored rows of `month` (after a drill-down built them)."""
+    builder = RowBuilder(guidelines, [month], provisional_calendar, window)
+    summary = ensure_rows(db_url, builder, [month])
+    institutions, teams = set(), set()
+    for row in iter_rows(db_url, builder.basis.key, month, summary):
+        institutions.add(row.institution)
+        teams.add(row.team)
+    return sorted(i for i in institutions if i), sorted(t for t in teams if t)

@@ -346,3 +346,42 @@ def test_the_demo_ends_with_the_report_of_the_last_complete_month(tmp_path):
     assert result.exit_code == 0, result.output
     assert "6. report" in result.output and "H02 血压控制率 = 分子/分母 = " in result.output
     assert (out / "monthly-2026-11.html").exists() and (out / "monthly-2026-11.csv").exists()
+
+
+def test_an_institution_or_team_not_in_the_roster_is_an_error_naming_the_known_ones(db, tmp_path):
+    for args in (
+        [
+            "report",
+            "monthly",
+            "--month",
+            MONTH,
+            "--db",
+            db,
+            "--out",
+            str(tmp_path),
+            "--no-pdf",
+            "--provisional-calendar",
+            "--institution",
+            "乙卫生院",
+        ],
+        [
+            "report",
+            "patients",
+            "--indicator",
+            "H02",
+            "--month",
+            MONTH,
+            "--db",
+            db,
+            "--provisional-calendar",
+            "--team",
+            "三队",
+        ],
+    ):
+        result = CliRunner().invoke(cli.app, args)
+        assert result.exit_code == 1
+        assert result.exception.problems[0].code == "R460"
+        rendered = result.exception.render("zh")
+        assert ("乙卫生院" in rendered and "甲卫生院" in rendered) or (
+            "三队" in rendered and "一队、二队" in rendered
+        )
