@@ -31,7 +31,7 @@ from pathways.measures import add_months, age_years, last_screening_date, newest
 from pathways.models import Patient
 
 # Bump when the fields or their meaning change: stored rows of another version are recomputed.
-ROW_VERSION = 1
+ROW_VERSION = 2
 
 
 class Window(StrEnum):

@@ -233,7 +233,7 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
             "随访逾期率",
             "follow-up overdue",
             lambda r, p: r.managed and r.overdue,
-            lambda r, p: r.managed and r.follow_up is not None,
+            lambda r, p: r.managed and r.color is not None,
             "下次随访日期已过仍未随访的患者",
             "月末在管患者",
             "pathways/care_state.py",

@@ -135,17 +135,20 @@ class RowBuilder:
         )
 
     def _care(self, patient: Patient, month: str, assessed: Callable[[date], Assessed]) -> CareFacts | None:
+        """Follow-up state at the month end from care_state, over the contacts planned since the
+        latest visit (or enrolment): a follow-up missed two months ago is still overdue now."""
         end = month_end(month)
         gone = left_on(patient)
         if patient.enrolled_on > end or (gone is not None and gone <= end):
             return None
+        since = max((v.date for v in patient.visits if v.date <= end), default=patient.enrolled_on)
         state = cs.care_state(
             patient,
             lambda p, day: assessed(day).assessment,
             self.schedule,
             self.calendar,
             as_of=end,
-            start=month_start(month),
+            start=max(since, patient.enrolled_on),
             end=end,
             history_events=False,
         )

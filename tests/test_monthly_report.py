@@ -385,3 +385,20 @@ def test_an_institution_or_team_not_in_the_roster_is_an_error_naming_the_known_o
         assert ("乙卫生院" in rendered and "甲卫生院" in rendered) or (
             "三队" in rendered and "一队、二队" in rendered
         )
+
+
+def test_a_follow_up_missed_months_ago_is_still_overdue_at_the_month_end():
+    from pathways.models import Patient
+    from reports.indicators import ALL, Tally, indicators
+    from reports.monthly import RowBuilder
+
+    builder = RowBuilder("national-default", ["2026-10"], True, Window.YTD)
+    gone_quiet = Patient.model_validate(_p("O1", "一队", [("2026-03-02", 120, 75), ("2026-06-01", 120, 75)]))
+    seen = Patient.model_validate(_p("O2", "一队", [("2026-06-01", 120, 75), ("2026-10-20", 120, 75)]))
+    rows = [next(builder.rows(p, ["2026-10"])) for p in (gone_quiet, seen)]
+    assert [r.overdue for r in rows] == [True, False]
+    assert rows[0].follow_up == "missed"
+    tally = Tally(indicators())
+    for r in rows:
+        tally.add(r, None)
+    assert tally.get("2026-10", ALL, "F01") == (1, 2)
