@@ -315,6 +315,10 @@ def test_the_pdf_shows_the_chinese_title_and_indicators(db, tmp_path, monkeypatc
     assert "三高共管质控月报" in text and "血压控制率" in text
     title = image.crop((30, 30, 500, 90))
     assert sum(title.histogram()[:128]) > 300  # the title is drawn in dark ink, not blank
+    _report(db, tmp_path / "again", monkeypatch)  # same data, same run time: the same bytes
+    assert (tmp_path / "again" / "monthly-2026-11.pdf").read_bytes() == (
+        tmp_path / "out" / "monthly-2026-11.pdf"
+    ).read_bytes()
 
 
 def test_every_context_field_is_described_and_the_template_reads_only_context_fields():
