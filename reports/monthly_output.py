@@ -533,11 +533,8 @@ def print_summary(ctx: MonthlyContext, console, width: int = 80) -> None:
     from rich.table import Table
 
     lab, h = ctx.labels, ctx.header
-    console.print(
-        f"[bold]{lab['title']}[/] {h.month}  {h.scope}  {h.guideline_set} {h.guideline_version}  "
-        f"{lab['window']}: {h.window}",
-        highlight=False,
-    )
+    console.print(f"[bold]{lab['title']}[/] {h.month}  {h.scope}", highlight=False)
+    console.print(f"{h.guideline_set} {h.guideline_version}  {lab['window']}: {h.window}", highlight=False)
     table = Table(show_edge=False, pad_edge=False, width=min(width, console.width))
     for col, justify in (
         (lab["code"], "left"),
@@ -572,6 +569,8 @@ def print_summary(ctx: MonthlyContext, console, width: int = 80) -> None:
         for kid in ctx.children[:10]:
             kids.add_row(str(kid.rank), kid.name, kid.cells[1], kid.cells[3], kid.score, kid.grade)
         console.print(kids)
+    quality = [r for r in ctx.rows if r.group == "quality"]
+    console.print(f"{lab['quality']}: " + "  ".join(f"{r.code} {r.value}" for r in quality), highlight=False)
     console.print(
         f"{lab['input_hash']}: {h.input_hash[:16]}…  {lab['as_of']}: {h.as_of}  "
         f"{lab['external'] if h.external else lab['internal']}",
