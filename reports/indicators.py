@@ -390,6 +390,18 @@ class Tally:
             self._rolled = rolled
         return self._rolled
 
+    def team_vectors(self, month: str) -> list[tuple[str, str, list[int]]]:
+        """The month's sums per team, in indicator order (numerator, denominator pairs)."""
+        return [(inst, team, vec) for (m, inst, team), vec in sorted(self._teams.items()) if m == month]
+
+    def add_vectors(self, month: str, vectors: list[tuple[str, str, list[int]]]) -> None:
+        """Sums counted earlier (team_vectors of the same indicator list)."""
+        for inst, team, vec in vectors:
+            total = self._teams.setdefault((month, inst, team), [0] * (2 * len(self._funcs)))
+            for i, v in enumerate(vec):
+                total[i] += v
+        self._rolled = None
+
     def get(self, month: str, scope: tuple[str, str], code: str) -> tuple[int, int]:
         vec = self._sums().get((month, scope))
         if vec is None:

@@ -42,7 +42,14 @@ from pathways.monthly import (
 from reports.indicators import Indicator, Tally, indicators
 from store.db import open_db
 from store.exporter import iter_records
-from store.patient_months import allow_writing_while_reading, iter_month, save_rows, stored_hashes
+from store.patient_months import (
+    allow_writing_while_reading,
+    iter_month,
+    load_tally,
+    save_rows,
+    save_tally,
+    stored_hashes,
+)
 from store.validation import plausible_limits
 
 TREND_MONTHS = 12
@@ -166,6 +173,8 @@ class InputSummary:
     # patient_id → the 8-byte hashes of the record as known at each month end, concatenated in
     # `months` order (bytes, not strings: 100,000 patients × 12 months stay small)
     hashes: dict[str, bytes] = field(default_factory=dict)
+    # month → sha256 over every patient's hash for that month: the identity of the month's rows
+    month_digests: dict[str, str] = field(default_factory=dict)
 
     def month_hash(self, patient_id: str, month: str) -> str | None:
         packed = self.hashes.get(patient_id)
@@ -229,9 +238,12 @@ def ensure_rows(
             if progress is not None:
                 progress(summary.patients)
 
+        per_month = [hashlib.sha256() for _ in months]
         for record in iter_records(db_engine):
             packed, whole = record_hashes(record, months)
             total.update(whole)
+            for i, digest in enumerate(per_month):
+                digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
             summary.hashes[record["patient_id"]] = packed
             summary.patients += 1
             batch.append(record)
@@ -242,6 +254,7 @@ def ensure_rows(
     finally:
         db_engine.dispose()
     summary.digest = total.hexdigest()
+    summary.month_digests = {m: d.hexdigest() for m, d in zip(months, per_month, strict=True)}
     return summary
 
 
@@ -277,27 +290,74 @@ def quarter_of(d: str) -> str:
     return f"{year}Q{(mon - 1) // 3 + 1}"
 
 
+_tally_decode = msgspec.json.Decoder().decode
+
+
+def _tally_key(basis: str, month: str, summary: InputSummary, previous: str | None, inds) -> str:
+    """A month's counts depend on its rows, the previous month's rows (colour changes) and the
+    indicator list."""
+    parts = [
+        basis,
+        month,
+        summary.month_digests[month],
+        summary.month_digests[previous] if previous else "-",
+        ",".join(i.code for i in inds),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
 def count_months(
     db_url: str, basis: str, months: list[str], summary: InputSummary, inds: tuple[Indicator, ...]
 ) -> Counts:
+    """Count every indicator of `months` (oldest first). A month whose rows, and the previous
+    month's, are those of an earlier count is taken from the stored tallies; the others are
+    counted from their rows and stored."""
     counts = Counts(Tally(inds))
-    previous: dict[str, PatientMonth] = {}
-    for month in months:
-        current: dict[str, PatientMonth] = {}
-        quarter_end = int(month[5:7]) % 3 == 0
-        cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
-        for row in iter_rows(db_url, basis, month, summary):
-            counts.tally.add(row, previous.get(row.patient_id))
-            current[row.patient_id] = row
-            if (
-                cohort_q is not None
-                and row.care_state is not None
-                and quarter_of(row.enrolled_on) == cohort_q
-            ):
-                for scope in (("", ""), (row.institution, ""), (row.institution, row.team)):
-                    cell = counts.cohorts.setdefault((cohort_q, scope), {})
-                    cell[row.care_state] = cell.get(row.care_state, 0) + 1
-        previous = current
+    db_engine = open_db(db_url)
+    try:
+        keys = [
+            _tally_key(basis, m, summary, months[i - 1] if i else None, inds) for i, m in enumerate(months)
+        ]
+        stored = [load_tally(db_engine, k) for k in keys]
+        previous: dict[str, PatientMonth] = {}
+        for i, month in enumerate(months):
+            following_needs_rows = i + 1 < len(months) and stored[i + 1] is None
+            if stored[i] is not None:
+                data = _tally_decode(stored[i])
+                counts.tally.add_vectors(month, [tuple(v) for v in data["teams"]])
+                for quarter, inst, team, states in data["cohorts"]:
+                    counts.cohorts[(quarter, (inst, team))] = states
+                previous = (
+                    {r.patient_id: r for r in iter_rows(db_url, basis, month, summary)}
+                    if following_needs_rows
+                    else {}
+                )
+                continue
+            cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = {}
+            current: dict[str, PatientMonth] = {}
+            quarter_end = int(month[5:7]) % 3 == 0
+            cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
+            for row in iter_rows(db_url, basis, month, summary):
+                counts.tally.add(row, previous.get(row.patient_id))
+                if following_needs_rows:
+                    current[row.patient_id] = row
+                if (
+                    cohort_q is not None
+                    and row.care_state is not None
+                    and quarter_of(row.enrolled_on) == cohort_q
+                ):
+                    for scope in (("", ""), (row.institution, ""), (row.institution, row.team)):
+                        cell = cohorts.setdefault((cohort_q, scope), {})
+                        cell[row.care_state] = cell.get(row.care_state, 0) + 1
+            counts.cohorts.update(cohorts)
+            payload = {
+                "teams": counts.tally.team_vectors(month),
+                "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
+            }
+            save_tally(db_engine, keys[i], _encode(payload))
+            previous = current
+    finally:
+        db_engine.dispose()
     return counts
 
 
