@@ -70,6 +70,7 @@ def phase(db: str, month: str, name: str) -> None:
 
         with sqlite3.connect(db) as conn:
             conn.execute("DELETE FROM patient_months WHERE month = ?", (month,))
+            conn.execute("DELETE FROM month_tallies WHERE month = ?", (month,))
     builder, summary, _counts = mr.prepare(url, "national-default", month, Window.YTD, True)
     print(
         json.dumps(

@@ -354,7 +354,7 @@ def count_months(
                 "teams": counts.tally.team_vectors(month),
                 "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
             }
-            save_tally(db_engine, keys[i], _encode(payload))
+            save_tally(db_engine, keys[i], month, _encode(payload))
             previous = current
     finally:
         db_engine.dispose()

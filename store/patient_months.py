@@ -100,10 +100,10 @@ def load_tally(db_engine: Engine, key: str) -> bytes | None:
         return conn.execute(select(table.c.payload).where(table.c.key == key)).scalar_one_or_none()
 
 
-def save_tally(db_engine: Engine, key: str, payload: bytes) -> None:
+def save_tally(db_engine: Engine, key: str, month: str, payload: bytes) -> None:
     from store.tables import MonthTallyRow
 
     table = MonthTallyRow.__table__
     with db_engine.begin() as conn:
         conn.execute(delete(table).where(table.c.key == key))
-        conn.execute(insert(table), [dict(key=key, payload=payload)])
+        conn.execute(insert(table), [dict(key=key, month=month, payload=payload)])

@@ -191,4 +191,5 @@ class MonthTallyRow(SQLModel, table=True):
     __tablename__ = "month_tallies"
 
     key: str = Field(primary_key=True)
+    month: str = Field(index=True)  # "2026-11", for housekeeping
     payload: bytes  # msgspec JSON: team vectors and cohorts
