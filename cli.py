@@ -685,6 +685,7 @@ def report_monthly(
         ByOpt.institution),
     institution: Annotated[str | None, typer.Option(
         "--institution", help="report on one institution (children: its teams)")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="report on one team")] = None,
     db: Db = DEFAULT_DB,
     out: Annotated[Path, typer.Option("--out", help="folder for the HTML, CSV and PDF files")] = Path("."),
     window: Annotated[WindowOpt, typer.Option(
@@ -719,12 +720,17 @@ def report_monthly(
     if institution is not None:
         known = sorted({i for i, _t in counts.tally.scopes(month) if i})
         _check_scope(institution, known, "机构", "institution", month)
+    if team is not None:
+        known = sorted({t for i, t in counts.tally.scopes(month) if t and institution in (None, i)})
+        _check_scope(team, known, "团队", "team", month)
     generated = _now().isoformat(timespec="seconds")
     ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
                            builder.gset.version, summary.digest, summary.patients, generated, win,
-                           by=by.value, institution=institution, external=external, lang=lang)
+                           by=by.value, institution=institution, team=team, external=external, lang=lang)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"monthly-{month}" + (f"-{institution}" if institution else "") + ("-external" if external else "")
+    safe = {ord(c): "_" for c in '\\/:*?"<>|'}  # a team name is not a path
+    stem = (f"monthly-{month}" + (f"-{institution}" if institution else "") + (f"-{team}" if team else "")
+            + ("-external" if external else "")).translate(safe)
     html_path, csv_path = out / f"{stem}.html", out / f"{stem}.csv"
     html_path.write_text(mo.render_html(ctx), encoding="utf-8")
     with csv_path.open("w", encoding="utf-8-sig", newline="") as f:

@@ -415,3 +415,13 @@ def test_a_follow_up_missed_months_ago_is_still_overdue_at_the_month_end():
     for r in rows:
         tally.add(r, None)
     assert tally.get("2026-10", ALL, "F01") == (1, 2)
+
+
+def test_a_team_report_has_the_teams_values_and_no_children(db, tmp_path, monkeypatch):
+    _report(db, tmp_path / "out", monkeypatch, "--no-pdf", "--team", "二队", "--external")
+    page = (tmp_path / "out" / "monthly-2026-11-二队-external.html").read_text(encoding="utf-8")
+    assert "全部" not in page.split("<h2>")[0] and "甲卫生院 / 二队" in page
+    indicators = page.split('id="indicators"')[1].split("</table>")[0]
+    assert '<td>H02</td><td>血压控制率</td><td class="n">&lt;5</td>' in indicators
+    children = page.split('id="children"')[1].split("</table>")[0]
+    assert children.count("<tr>") == 1  # the header only
