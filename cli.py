@@ -821,8 +821,10 @@ def report_patients(
     table = Table(show_edge=False, pad_edge=False)
     for h in heads:
         table.add_column(h, overflow="fold")
+    from reports.indicators import reason_text
+
     for line in lines:
-        table.add_row(line.patient_id, line.name, line.institution, line.team, line.reason)
+        table.add_row(line.patient_id, line.name, line.institution, line.team, reason_text(line.reason, lang))
     console.print(table)
     err_console.print((f"{code} {month} {which.value}: {len(lines)} 名患者" if lang == "zh" else
                        f"{code} {month} {which.value}: {len(lines)} patients"), markup=False, highlight=False)

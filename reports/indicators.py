@@ -437,3 +437,32 @@ def small(count: int, limit: int) -> bool:
 
 def by_code(inds: Iterable[Indicator]) -> dict[str, Indicator]:
     return {i.code: i for i in inds}
+
+
+# The fixed words of the reason tags, in English (the tags carry readings and counts between them).
+_REASON_EN = (
+    ("不规范: ", "not standard: "),
+    ("规范 ", "standard: "),
+    (" 次随访", " visits"),
+    ("未控制", "not controlled"),
+    ("已控制", "controlled"),
+    ("无读数", "no reading"),
+    ("全部达标", "all controlled"),
+    ("已筛查", "screened"),
+    ("未筛查", "not screened"),
+    ("随访逾期", "follow-up overdue"),
+    ("按时", "on time"),
+    ("血压", "BP "),
+    ("血糖", "FPG "),
+    ("血脂", "LDL-C "),
+    ("、", ", "),
+)
+
+
+def reason_text(text: str, lang: str) -> str:
+    """A reason tag (Indicator.reason) in the report language."""
+    if lang == "zh":
+        return text
+    for zh, en in _REASON_EN:
+        text = text.replace(zh, en)
+    return text

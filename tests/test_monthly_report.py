@@ -425,3 +425,30 @@ def test_a_team_report_has_the_teams_values_and_no_children(db, tmp_path, monkey
     assert '<td>H02</td><td>血压控制率</td><td class="n">&lt;5</td>' in indicators
     children = page.split('id="children"')[1].split("</table>")[0]
     assert children.count("<tr>") == 1  # the header only
+
+
+def test_the_english_drill_down_gives_english_reasons(db):
+    output = (
+        CliRunner()
+        .invoke(
+            cli.app,
+            [
+                "report",
+                "patients",
+                "--indicator",
+                "H01",
+                "--team",
+                "二队",
+                "--month",
+                MONTH,
+                "--db",
+                db,
+                "--provisional-calendar",
+                "--lang",
+                "en",
+            ],
+            terminal_width=200,
+        )
+        .output
+    )
+    assert "not standard: 0/4 visits" in output and "不规范" not in output
