@@ -11,8 +11,9 @@ import os
 import sys
 import tempfile
 import traceback
+from collections import Counter
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -354,16 +355,74 @@ RosterOpt = Annotated[
 ]
 ProvisionalOpt = Annotated[
     bool,
-    typer.Option("--provisional-calendar",
-                 help="for a year whose State Council holiday notice sangao lacks, use statutory holidays only "
-                      "(no make-up working days) and mark every output with a warning"),
+    typer.Option("--provisional-calendar", hidden=True,
+                 help="now the default: a year without the State Council notice uses the statutory holidays "
+                      "(no make-up working days) and every output carries a warning; --strict-calendar refuses"),
 ]
 
 
 def _patients(roster: Path | None, db: str):
     import store
 
-    return store.read_roster(roster) if roster is not None else store.read_patients(db_url(db))
+    if roster is not None:
+        return store.read_roster(roster)
+    url = db_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+    return store.read_patients(url)
+
+
+StrictCalendarOpt = Annotated[
+    bool,
+    typer.Option("--strict-calendar",
+                 help="a date in a year without the State Council holiday notice is an error (default: the "
+                      "provisional calendar of the holiday law, with a warning in every output)"),
+]
+CalendarDirOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--calendar-dir", exists=True, file_okay=False,
+                 help="folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace the "
+                      "provisional calendar of that year"),
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="zh (default) or en")]
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
+    return lang
+
+
+def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
+    from reports.care_context import build_context
+
+    dirs = calendar_dirs or ()
+    return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=dirs, lang=lang)
+
+
+@contextmanager
+def _patient_progress(label: str, total: int | None):
+    """A progress bar with ETA on stderr while a long job runs (a terminal only)."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _materialised(patients):
+    """The patients as a list when a progress bar needs the total, else the iterator itself."""
+    return list(patients) if err_console.is_terminal else patients
+
+
+class ColorChoice(StrEnum):
+    red = "red"
+    yellow = "yellow"
+    blue = "blue"
 
 
 @app.command()
@@ -371,74 +430,374 @@ def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")] = Format.table,
-    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")]
+    = Format.table,
+    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")]
+    = None,
     guidelines: GuidelinesOpt = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on disagreement")] = Backend.python,
+    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on "
+                                                             "disagreement")] = Backend.python,
     workers: Annotated[int, typer.Option("--workers", min=1, help="processes to assess with")] = 1,
     provisional_calendar: ProvisionalOpt = False,
-    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline version")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="table rows to show")] = 50,
+    strict_calendar: StrictCalendarOpt = False,
+    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline "
+                                                       "version")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="table rows to show (the most urgent)")] = 50,
+    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help="only this colour (repeatable)")]
+    = None,
+    referral: Annotated[bool, typer.Option("--referral", help="only patients to refer")] = False,
+    team: Annotated[str | None, typer.Option("--team", help="only this family-doctor team")] = None,
+    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
+                                                   help="only follow-ups due within DAYS of --as-of")] = None,
+    lang: LangOpt = "zh",
 ) -> None:
-    """Stratify every patient red/yellow/blue at --as-of.
+    """Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and
+    ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).
 
-    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --format jsonl --out assessments.jsonl
+    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12
     """
     from engine.parallel import AssessCounts, AssessOptions, assess_roster
+    from guidelines.loader import load_set
     from reports import assessments as fmt_out
 
+    lang = _lang(lang)
     as_of = as_of or _today()
-    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar)
+    # provisional by default (pathway-defaults §6); --provisional-calendar is kept for old scripts
+    options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar or not strict_calendar)
+    book = fmt_out.InfoBook(load_set(guidelines), as_of)
+    patients = _materialised(_patients(roster, db))
+    total = len(patients) if isinstance(patients, list) else None
     counts = AssessCounts()
-    results = assess_roster(_patients(roster, db), options, workers=workers, counts=counts)
-    if save:
-        import store
+    colors = {c.value for c in color or ()}
+    due_by = as_of + timedelta(days=due_within) if due_within is not None else None
+    shown = Counter()
 
-        results = store.save_assessments(db_url(db), results)
-    if fmt is Format.table and out is None:
-        fmt_out.print_table(results, console, limit=limit)
-    else:
-        target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
-        try:
-            (fmt_out.write_jsonl if fmt is not Format.csv else fmt_out.write_csv)(results, target)
-        finally:
-            if out:
-                target.close()
+    with _patient_progress("assess", total) as tick:
+        def chosen():
+            for p in patients:
+                if tick:
+                    tick()
+                if team is None or p.team == team:
+                    yield book.record(p)
+
+        results = assess_roster(chosen(), options, workers=workers, counts=counts)
+        if save:
+            import store
+
+            results = store.save_assessments(db_url(db), results)
+
+        def filtered():
+            for a in results:
+                if fmt_out.matches(a, colors, referral, due_by):
+                    shown[a.color.value] += 1
+                    yield a
+
+        if fmt is Format.table and out is None:
+            fmt_out.print_table(filtered(), console, limit=limit, lang=lang, info=book)
+        else:
+            target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+            try:
+                if fmt is Format.csv:
+                    fmt_out.write_csv(filtered(), target, lang, info=book)
+                elif fmt is Format.jsonl:
+                    fmt_out.write_jsonl(filtered(), target)
+                else:
+                    fmt_out.print_table(filtered(), Console(file=target, width=120), limit=limit, lang=lang,
+                                        info=book)
+            finally:
+                if out:
+                    target.close()
     # stderr, so JSONL on stdout stays machine-readable
     where = f" → {out}" if out else ""
-    err_console.print(f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
-                      f"{as_of}){where}", highlight=False)
+    if fmt is not Format.table or out is not None:
+        err_console.print(fmt_out.summary(shown, lang) + where, highlight=False)
+    if lang == "zh":
+        skipped = f"{counts.assessed} 名已评估，{counts.skipped} 名未评估（{as_of} 或之前死亡或迁出）"
+    else:
+        skipped = (f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
+                   f"{as_of})")
+    err_console.print(skipped, highlight=False)
 
 
 @app.command()
 def explain(
-    patient_id: Annotated[str, typer.Argument(help="the patient_id to explain")],
+    patient_id: Annotated[str, typer.Argument(help="patient id, name or resident ID", metavar="PATIENT")],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     guidelines: GuidelinesOpt = "national-default",
-    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    lang: LangOpt = "zh",
     provisional_calendar: ProvisionalOpt = False,
+    strict_calendar: StrictCalendarOpt = False,
 ) -> None:
     """Why this patient has this colour: every rule that fired, the values it read, its source clause,
-    and the rules that almost fired.
+    and the rules that almost fired. The patient is found by patient id, name or resident ID.
 
     Example: sangao explain 370202-000456 --as-of 2026-11-30
     """
     from engine.parallel import AssessOptions, build_assessor
     from reports.explain import print_explanation
 
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en")
+    lang = _lang(lang)
     as_of = as_of or _today()
-    patient = next((p for p in _patients(roster, db) if p.patient_id == patient_id), None)
-    if patient is None:
-        raise SangaoError.one("D900", f"patient {patient_id!r} is not in the roster",
-                              hint="`sangao assess` lists the patient ids")
-    assessor = build_assessor(AssessOptions(guidelines, as_of, "python", provisional_calendar))
+    patient = _one_patient(patient_id, _patients(roster, db))
+    options = AssessOptions(guidelines, as_of, "python", provisional_calendar or not strict_calendar)
+    assessor = build_assessor(options)
     if not assessor.is_assessed(patient, as_of):
-        raise SangaoError.one("D901", f"patient {patient_id} died or moved out on or before {as_of}: not assessed")
+        raise SangaoError.of("D901", patient=patient.patient_id, as_of=as_of.isoformat())
     print_explanation(assessor.assess(patient, as_of), assessor.gset, console, lang=lang)
+
+
+# ==== worklist / plan ===========================================================================
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or "unknown"
+
+
+@app.command()
+def worklist(
+    team: Annotated[str | None, typer.Option("--team", help="one family-doctor team (the roster's team)")]
+    = None,
+    week: Annotated[bool, typer.Option("--week", help="Monday to Sunday of the --as-of week")] = False,
+    month: Annotated[bool, typer.Option("--month", help="the calendar month of --as-of")] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
+                                               help="period start (with --to)")] = None,
+    end: Annotated[date | None, typer.Option("--to", parser=iso_date, metavar="YYYY-MM-DD",
+                                             help="period end (default: 6 days after --from)")] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table or csv")] = ListFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="write to this file")] = None,
+    call_list: Annotated[bool, typer.Option(
+        "--call-list", help="a printable call list: name, phone, reason, last visit (masked unless "
+                            "--unmasked)")]
+    = False,
+    unmasked: Annotated[bool, typer.Option(
+        "--unmasked", help="full names and phones on the call list, for the team's own use; audited")]
+    = False,
+    roster: RosterOpt = None,
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    guidelines: GuidelinesOpt = "national-default",
+    strict_calendar: StrictCalendarOpt = False,
+    calendar_dir: CalendarDirOpt = None,
+    lang: LangOpt = "zh",
+    limit: Annotated[int | None, typer.Option("--limit", help="table rows to show")] = None,
+) -> None:
+    """Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their
+    referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most
+    urgent first.
+
+    Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30
+    """
+    from reports import worklist as wl_out
+
+    lang = _lang(lang)
+    if sum(bool(x) for x in (week, month, start)) > 1:
+        raise typer.BadParameter("give one of --week, --month or --from", param_hint="--week/--month/--from")
+    if unmasked and not call_list:
+        raise typer.BadParameter("--unmasked is for the call list: add --call-list", param_hint="--unmasked")
+    as_of = as_of or _today()
+    first, last = wl_out.period(as_of, week, month, start, end)
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
+    patients = _materialised(_patients(roster, db))
+    total = len(patients) if isinstance(patients, list) else None
+    with _patient_progress("worklist", total) as tick:
+        result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
+    if unmasked:
+        import store.audit
+
+        store.audit.record_unmasking(db_url(db), who=_who(), at=_now(),
+                                     command="worklist --call-list --unmasked", patients=len(result.rows))
+    if fmt is ListFormat.csv or (out is not None and out.suffix.lower() == ".csv"):
+        target = open(out, "w", encoding="utf-8-sig", newline="") if out else sys.stdout  # noqa: SIM115
+        try:
+            if call_list:
+                wl_out.write_call_list_csv(result, target, lang, unmasked)
+            else:
+                wl_out.write_worklist_csv(result, target, lang)
+        finally:
+            if out:
+                target.close()
+        for warning in result.warnings:
+            err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+        err_console.print(wl_out.summary_line(result, lang) + (f" → {out}" if out else ""), highlight=False)
+        return
+    target_console = console if out is None else Console(file=open(out, "w", encoding="utf-8"),  # noqa: SIM115
+                                                          width=100, force_terminal=False)
+    try:
+        if call_list:
+            wl_out.print_call_list(result, target_console, lang, unmasked)
+        else:
+            wl_out.print_worklist(result, target_console, lang, limit=limit)
+    finally:
+        if out is not None:
+            target_console.file.close()
+            err_console.print(wl_out.summary_line(result, lang) + f" → {out}", highlight=False)
+
+
+
+def _find_patients(query: str, patients) -> list:
+    """Patients whose patient id, resident ID or name is `query` (id matches win)."""
+    by_id, by_other = [], []
+    for p in patients:
+        if p.patient_id == query:
+            by_id.append(p)
+        elif query in (p.id_number, p.name):
+            by_other.append(p)
+    return by_id or by_other
+
+
+def _one_patient(query: str, patients):
+    from pathways.resident_id import mask
+
+    found = _find_patients(query, patients)
+    shown = mask(query) if query.isdigit() and len(query) >= 15 else query  # never echo a full resident ID
+    if not found:
+        raise SangaoError.of("D900", query=shown)
+    if len(found) > 1:
+        ids = ", ".join(p.patient_id for p in found[:10])
+        raise SangaoError.of("D902", query=shown, n=len(found), ids=ids)
+    return found[0]
+
+
+class PlanFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+    csv = "csv"
+    ics = "ics"
+
+
+def _safe_file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
+
+
+@app.command()
+def plan(
+    patient: Annotated[str | None, typer.Argument(help="patient id, name or resident ID (or --team / --all)",
+                                                  show_default=False)] = None,
+    team: Annotated[str | None, typer.Option("--team", help="every patient of this team")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="every patient under management")] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
+                                               help="plan date (default: --as-of); it covers 12 months")]
+    = None,
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="folder for the plan files")]
+    = Path("plans"),
+    formats: Annotated[list[PlanFormat] | None, typer.Option(
+        "--format", help="outputs, repeatable (default: html, csv, ics; pdf on request)")] = None,
+    capacity: Annotated[Path | None, typer.Option(
+        "--capacity", exists=True, dir_okay=False,
+        help="YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit")]
+    = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="store the plans in --db (the next plan "
+                                                                 "lists what changed)")] = True,
+    reprint: Annotated[bool, typer.Option("--reprint", help="print the plans stored for --from exactly as "
+                                                             "they were made, without recomputing")] = False,
+    roster: RosterOpt = None,
+    db: Db = DEFAULT_DB,
+    as_of: AsOf = None,
+    guidelines: GuidelinesOpt = "national-default",
+    strict_calendar: StrictCalendarOpt = False,
+    calendar_dir: CalendarDirOpt = None,
+    lang: LangOpt = "zh",
+) -> None:
+    """Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and
+    team; targets; every follow-up date on working days; the six-complication screening calendar;
+    referral triggers; lifestyle and education; what changed since the stored previous plan.
+    Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar
+    per team into --out.
+
+    Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf
+    """
+    import store.plans
+    from reports import plan as plan_out
+    from reports.capacity import apply_capacity, load_capacity, shortage
+
+    lang = _lang(lang)
+    if sum(bool(x) for x in (patient, team, everyone)) != 1:
+        raise typer.BadParameter("give one PATIENT, --team T or --all", param_hint="PATIENT/--team/--all")
+    as_of = as_of or _today()
+    start = start or as_of
+    wanted = set(formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics))
+    url = db_url(db)
+    has_db = not (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists())
+    if reprint:
+        if not has_db:
+            raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+        ids = None
+        if patient is not None:
+            ids = [_one_patient(patient, _patients(roster, db)).patient_id]
+        plans = store.plans.stored_plans(url, ids, start)
+        if team is not None:
+            plans = [p for p in plans if p.team == team]
+        placements = {}
+    else:
+        ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
+        patients = _patients(roster, db)
+        if patient is not None:
+            chosen = [_one_patient(patient, patients)]
+        else:
+            chosen = [p for p in patients if everyone or p.team == team]
+        from pathways.care_state import is_closed
+
+        chosen = [p for p in chosen if not is_closed(p, start)]
+        previous = store.plans.previous_plans(url, [p.patient_id for p in chosen], start) if has_db else {}
+        with _patient_progress("plan", len(chosen)) as tick:
+            plans = []
+            for p in chosen:
+                plans.append(plan_out.build_plan(p, ctx, start, previous.get(p.patient_id)))
+                if tick:
+                    tick()
+        placements = {}
+        if capacity is not None:
+            capacity_file = load_capacity(capacity)
+            plans, placements = apply_capacity(plans, capacity_file, ctx.calendar)
+            for team_name, placement in placements.items():
+                problem = shortage(team_name, placement, capacity_file.for_team(team_name).per_day)
+                if problem is not None:
+                    err_console.print(f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False)
+        if save and has_db and plans:
+            store.plans.save_plans(url, plans)
+    if not plans:
+        message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
+        err_console.print(message, highlight=False)
+        raise typer.Exit(1)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if PlanFormat.html in wanted:
+        (out / "plans.html").write_text(plan_out.render_html(plans, lang), encoding="utf-8")
+        written.append("plans.html")
+    if PlanFormat.pdf in wanted:
+        (out / "plans.pdf").write_bytes(plan_out.render_pdf(plans, lang))
+        written.append("plans.pdf")
+    if PlanFormat.csv in wanted:
+        with (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="") as f:
+            plan_out.write_appointments_csv(plans, f, lang)
+        written.append("appointments.csv")
+    if PlanFormat.ics in wanted:
+        for team_name, ics in sorted(plan_out.team_calendars(plans).items()):
+            name = f"{_safe_file_name(team_name)}.ics"
+            (out / name).write_bytes(ics)
+            written.append(name)
+    warnings = sorted({w for p in plans for w in p.warnings})
+    for warning in warnings:
+        err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+    if len(plans) == 1:
+        plan_out.print_summary(plans[0], console)
+    label = "份计划" if lang == "zh" else " plans"
+    console.print(f"{len(plans)}{label} → {out}/: {', '.join(written[:6])}"
+                  + (" …" if len(written) > 6 else ""), highlight=False)
 
 
 
@@ -652,8 +1011,7 @@ def _report_month(month: str | None, as_of: date | None) -> str:
 def _check_db(db: str) -> str:
     url = db_url(db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.one("D030", f"no database at {url.removeprefix('sqlite:///')}",
-                              hint="import a roster first: sangao roster import FILE --db PATH")
+        raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
     return url
 
 
@@ -696,6 +1054,7 @@ def report_monthly(
     lang: LangOpt = "zh",
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
+    strict_calendar: StrictCalendarOpt = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also write the PDF")] = True,
 ) -> None:
     """质控月报: every indicator of the month (year to date by default) for the whole roster or one
@@ -715,7 +1074,8 @@ def report_monthly(
     url = _check_db(db)
     win = Window(window.value)
     with _rows_progress() as progress:
-        builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional_calendar, progress)
+        provisional = provisional_calendar or not strict_calendar
+        builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional, progress)
     months = mr.report_months(month)
     if institution is not None:
         known = sorted({i for i, _t in counts.tally.scopes(month) if i})
@@ -765,10 +1125,10 @@ def _demo_monthly_report(url: str, out: Path, as_of: date) -> None:
         mo.write_csv(counts.tally, months, f, Window.YTD, builder.gset.name, builder.gset.version,
                      builder.policy.small_cell)
     h02 = next(r for r in ctx.rows if r.code == "H02")
-    console.print(f"[bold]6. report[/]  质控月报 {month}: {h02.explanation} → {html_path}, {csv_path}",
+    console.print(f"[bold]8. report[/]  质控月报 {month}: {h02.explanation} → {html_path}, {csv_path}",
                   highlight=False)
-    console.print(f"   sangao report monthly --month {month} --db {url.removeprefix('sqlite:///')} "
-                  f"--provisional-calendar", highlight=False)
+    console.print(f"   sangao report monthly --month {month} --db {url.removeprefix('sqlite:///')}",
+                  highlight=False)
 
 
 @report_app.command("patients")
@@ -786,6 +1146,7 @@ def report_patients(
     lang: LangOpt = "zh",
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
+    strict_calendar: StrictCalendarOpt = False,
 ) -> None:
     """The patients behind an indicator value, with the reason for each (未控制, 不规范: n/m 次随访,
     无读数), names masked.
@@ -804,12 +1165,13 @@ def report_patients(
     if code not in known:
         raise typer.BadParameter(f"{indicator!r} is not an indicator code; codes: {', '.join(sorted(known))}",
                                  param_hint="--indicator")
-    lines = drill_down(url, guidelines, month, Window(window.value), provisional_calendar, code, which.value,
+    provisional = provisional_calendar or not strict_calendar
+    lines = drill_down(url, guidelines, month, Window(window.value), provisional, code, which.value,
                        team=team, institution=institution)
     if not lines and (team or institution):
         from reports.monthly import known_scopes
 
-        institutions, teams = known_scopes(url, guidelines, month, Window(window.value), provisional_calendar)
+        institutions, teams = known_scopes(url, guidelines, month, Window(window.value), provisional)
         if institution is not None:
             _check_scope(institution, institutions, "机构", "institution", month)
         if team is not None:
@@ -841,7 +1203,8 @@ def demo(
     as_of: AsOf = None,
 ) -> None:
     """Run the whole pipeline on a generated roster: generate → import into SQLite → check the
-    guideline set → assess everyone → explain one red patient. Prints where every output is.
+    guideline set → assess everyone → explain one red patient → that patient's team's worklist
+    for the week → the patient's annual care plan as HTML and PDF. Prints where every output is.
 
     Example: sangao demo --patients 2000 --as-of 2026-11-30
     """
@@ -898,12 +1261,34 @@ def demo(
         patient = next(p for p in store.read_patients(db_url(str(db))) if p.patient_id == red.patient_id)
         print_explanation(assessor.assess(patient, as_of), gset, console)
 
+        from reports import plan as plan_out
+        from reports import worklist as wl_out
+        from reports.care_context import build_context
+
+        ctx = build_context("national-default", as_of)
+        first, last = wl_out.period(as_of, True, False, None, None)
+        team = patient.team
+        week = wl_out.build_worklist(store.read_patients(db_url(str(db))), ctx, first, last, team=team)
+        console.print(f"\n[bold]6. worklist[/]  {team}, this week (the 8 most urgent):")
+        wl_out.print_worklist(week, console, limit=8)
+        with (out / "worklist.csv").open("w", encoding="utf-8-sig", newline="") as f:
+            wl_out.write_worklist_csv(week, f)
+
+        care_plan = plan_out.build_plan(patient, ctx, as_of)
+        (out / "plan.html").write_text(plan_out.render_html([care_plan]), encoding="utf-8")
+        (out / "plan.pdf").write_bytes(plan_out.render_pdf([care_plan]))
+        console.print(f"[bold]7. plan[/]  the annual care plan of {red.patient_id}: "
+                      f"{len(care_plan.follow_ups)} follow-ups, {len(care_plan.screenings)} screenings "
+                      f"→ {out}/plan.html, {out}/plan.pdf")
+
     _demo_monthly_report(db_url(str(db)), out, as_of)
 
     console.print(f"\n[bold]outputs[/] in {out}/: roster.jsonl, sangao.db (patients + assessments), "
-                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv")
-    console.print(f"next: sangao assess --db {db} --as-of {as_of} --provisional-calendar   |   "
-                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of} --provisional-calendar")
+                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv, worklist.csv, "
+                  f"plan.html, plan.pdf")
+    console.print(f"next: sangao worklist --db {db} --week --as-of {as_of}   |   "
+                  f"sangao plan PATIENT_ID --db {db} --as-of {as_of} --format pdf   |   "
+                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of}")
 
 
 

@@ -114,12 +114,12 @@ class PlannedContact:
     window_start: date
     window_end: date
     status: Status
-    anchor: date                   # the contact (visit or enrolment) it is counted from
+    anchor: date  # the contact (visit or enrolment) it is counted from
     interval_days: int
-    reasons: tuple[str, ...]       # rule ids of the assessment at the anchor
-    short_cycle: bool              # the anchor visit found BP or glucose uncontrolled
-    visit: date | None = None      # the visit that fulfilled it (done / late)
-    projected: bool = False        # after the first due contact, for the plan only
+    reasons: tuple[str, ...]  # rule ids of the assessment at the anchor
+    short_cycle: bool  # the anchor visit found BP or glucose uncontrolled
+    visit: date | None = None  # the visit that fulfilled it (done / late)
+    projected: bool = False  # after the first due contact, for the plan only
 
     def days_overdue(self, as_of: date) -> int:
         """Days past the due date with no visit yet (0 when not overdue or fulfilled)."""
@@ -131,17 +131,17 @@ class PlannedContact:
 @dataclass(frozen=True)
 class ColourChange:
     on: date
-    color_before: str | None       # None for the first assessment in range
+    color_before: str | None  # None for the first assessment in range
     color: str
     tier_before: str | None
     tier: str
-    rules: tuple[str, ...]         # the fired rules of the new colour (what caused it)
+    rules: tuple[str, ...]  # the fired rules of the new colour (what caused it)
 
 
 @dataclass(frozen=True)
 class Contact:
     on: date
-    kind: str                      # visit, lab, screening, referral, referral_return, enrolment
+    kind: str  # visit, lab, screening, referral, referral_return, enrolment
 
 
 @dataclass(frozen=True)
@@ -150,12 +150,12 @@ class CareState:
     as_of: date
     start: date
     end: date
-    contacts: tuple[PlannedContact, ...]       # due within [start, end], in date order
-    history: tuple[ColourChange, ...]          # colour/tier changes on assessed days in range
-    assessments: Mapping[date, Assessment]     # every assessment made, by day
-    last_contact: Contact | None               # at as_of
-    lost: bool                                 # at as_of
-    closed: tuple[date, str] | None            # (date, "died" | "moved_out") on or before as_of
+    contacts: tuple[PlannedContact, ...]  # due within [start, end], in date order
+    history: tuple[ColourChange, ...]  # colour/tier changes on assessed days in range
+    assessments: Mapping[date, Assessment]  # every assessment made, by day
+    last_contact: Contact | None  # at as_of
+    lost: bool  # at as_of
+    closed: tuple[date, str] | None  # (date, "died" | "moved_out") on or before as_of
 
     def first_due(self) -> PlannedContact | None:
         """The contact the team owes now or next (the first 应访 that is not projected)."""
@@ -281,14 +281,22 @@ def care_state(
             if closed_at is not None and closed_at[0] <= max(due, lo):
                 if closed_at[0] <= end:
                     day = closed_at[0]
-                    contacts.append(PlannedContact(
-                        day, day, day, Status.CLOSED, anchor, interval, reasons, short))
+                    contacts.append(
+                        PlannedContact(day, day, day, Status.CLOSED, anchor, interval, reasons, short)
+                    )
                 done = True
                 break
-            entry = dict(due=due, window_start=lo, window_end=hi, anchor=anchor,
-                         interval_days=interval, reasons=reasons, short_cycle=short)
+            entry = dict(
+                due=due,
+                window_start=lo,
+                window_end=hi,
+                anchor=anchor,
+                interval_days=interval,
+                reasons=reasons,
+                short_cycle=short,
+            )
             nxt = upcoming[0] if upcoming else None
-            if nxt is not None and nxt < lo:         # an earlier visit replaces this plan
+            if nxt is not None and nxt < lo:  # an earlier visit replaces this plan
                 anchor = upcoming.pop(0)
                 break
             if nxt is not None and nxt <= hi:
@@ -308,7 +316,7 @@ def care_state(
                 else:
                     anchor = upcoming.pop(0)
                 break
-            if hi >= as_of:                           # window still open, or in the future
+            if hi >= as_of:  # window still open, or in the future
                 contacts.append(PlannedContact(status=Status.DUE, **entry))
                 if project:
                     _project(contacts, rules, calendar, assess(anchor).color, due, end, closed_at, anchor)
@@ -361,9 +369,19 @@ def _project(
         if planned > end:
             planned = _previous_working_day(calendar, day)
         lo, hi = planned - timedelta(days=rules.early_days), planned + timedelta(days=rules.late_days)
-        contacts.append(PlannedContact(
-            due=planned, window_start=lo, window_end=hi, status=Status.DUE, anchor=anchor,
-            interval_days=interval, reasons=(), short_cycle=False, projected=True))
+        contacts.append(
+            PlannedContact(
+                due=planned,
+                window_start=lo,
+                window_end=hi,
+                status=Status.DUE,
+                anchor=anchor,
+                interval_days=interval,
+                reasons=(),
+                short_cycle=False,
+                projected=True,
+            )
+        )
 
 
 def _previous_working_day(calendar: WorkCalendar, day: date) -> date:

@@ -22,8 +22,13 @@ from pathways.errors import SangaoError
 _MAX_CLOSED_RUN = 31
 
 
-def provisional_warning(year: int) -> str:
+def provisional_warning(year: int, lang: str = "en") -> str:
     """The warning every output dated in a provisional `year` carries."""
+    if lang == "zh":
+        return (
+            f"{year} 年工作日为临时日历：仅按节假日法定假日推算，未含国务院通知的调休上班日；"
+            f"通知发布后请添加 {year}.yaml 日历文件（--calendar-dir 或 guidelines/calendars/）"
+        )
     return (
         f"provisional working-day calendar for {year}: statutory holidays computed from the holiday "
         f"law, without the make-up working days that only the State Council's notice fixes; add "
@@ -82,8 +87,9 @@ class WorkCalendar:
                 hint=(
                     f"add guidelines/calendars/{year}.yaml with `holidays:` and `makeup_workdays:` "
                     f"lists of YYYY-MM-DD dates from the State Council notice for {year}, or run "
-                    f"with --provisional-calendar to use the statutory holidays of the holiday law "
-                    f"without make-up working days (every output then carries a warning)"
+                    f"with --provisional-calendar (the default of worklist and plan; --strict-calendar "
+                    f"turns it off) to use the statutory holidays of the holiday law without make-up "
+                    f"working days (every output then carries a warning)"
                 ),
             )
         if year in self.provisional_years:

@@ -4,7 +4,7 @@ collection of the `noto-cjk-sans-otc` package.
 Why the font is subset here: WeasyPrint embeds a font by subsetting the whole file it was given,
 and for the 19 MB CJK collection (65,000 glyphs, glyph ids retained) that takes 6–17 s per
 document. So each document gets its own font first: the Simplified Chinese face of the collection
-cut down with fontTools to the characters of that document (about 0.7 s, any character the face
+cut down with fontTools to the characters of that document (about 1 s, any character the face
 has, rare name characters included), handed to WeasyPrint as a data: URL. Many patients in one
 document (one page each) pay for this once.
 """
@@ -47,12 +47,16 @@ def cjk_font_subset(text: str) -> bytes:
 
     path = _collection_path()
     options = subset.Options()
-    options.layout_features = []   # WeasyPrint drops GSUB/GPOS anyway; CJK needs no shaping
+    options.layout_features = []  # WeasyPrint drops GSUB/GPOS anyway; CJK needs no shaping
     options.notdef_outline = True
     options.hinting = False
     options.name_IDs = ["*"]
+    # horizontal text only; WeasyPrint would drop the layout tables anyway
+    options.drop_tables += ["vhea", "vmtx", "VORG", "GSUB", "GPOS", "BASE"]
     out = io.BytesIO()
-    with TTFont(path, fontNumber=_face_index(path), lazy=True) as font:
+    # recalcBBoxes=False: recomputing every kept glyph's bounds was most of the time, and the
+    # whole face's bounding box still holds for the subset
+    with TTFont(path, fontNumber=_face_index(path), lazy=True, recalcBBoxes=False) as font:
         subsetter = subset.Subsetter(options)
         subsetter.populate(text=_ALWAYS + text)
         subsetter.subset(font)

@@ -2,6 +2,7 @@
 real CLI on a generated roster and a real SQLite file."""
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -81,16 +82,25 @@ def test_next_follow_up_is_never_before_as_of_and_never_a_weekend_or_holiday(ros
         assert calendar.is_working_day(day)
 
 
-def test_without_the_provisional_option_a_2027_follow_up_is_an_error_naming_the_year(roster):
-    result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "jsonl"])
+def test_with_the_strict_calendar_a_2027_follow_up_is_an_error_naming_the_year(roster):
+    result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "jsonl",
+                                     "--strict-calendar"])
     assert result.exit_code != 0
     assert "2027" in str(result.exception) + result.output
+
+
+def test_by_default_a_2027_follow_up_uses_the_provisional_calendar_and_says_so(roster):
+    args = ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "jsonl"]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    late = [json.loads(line) for line in result.stdout.splitlines() if '"next_follow_up": "2027' in line]
+    assert late and all(any("2027" in w for w in a["warnings"]) for a in late)
 
 
 def test_csv_output_has_a_header_and_one_row_per_assessment(roster, tmp_path):
     out = tmp_path / "a.csv"
     result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "csv",
-                                     "--out", str(out), "--provisional-calendar"])
+                                     "--out", str(out), "--provisional-calendar", "--lang", "en"])
     assert result.exit_code == 0, result.output
     rows = out.read_text(encoding="utf-8").splitlines()
     assert rows[0].startswith("patient_id,as_of,guideline_set")
@@ -158,8 +168,11 @@ def test_demo_runs_the_whole_pipeline_and_names_its_outputs(tmp_path):
     result = runner.invoke(cli.app, ["demo", "--patients", "120", "--as-of", AS_OF, "--out", str(out)],
                            terminal_width=200)
     assert result.exit_code == 0, result.output
-    for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv"):
+    for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "worklist.csv", "plan.html",
+                 "plan.pdf"):
         assert (out / name).exists() and name in result.output
+    assert "6. worklist" in result.output and "7. plan" in result.output
+    assert (out / "plan.pdf").read_bytes().startswith(b"%PDF")
     assessed = [json.loads(line) for line in (out / "assessments.jsonl").read_text(encoding="utf-8").splitlines()]
     assert 0 < len(assessed) <= 120
     assert "provisional working-day calendar" in result.output  # 2027 follow-ups, visibly warned
@@ -193,3 +206,68 @@ def test_hba1c_control_is_reported_beside_glucose_for_diabetes_patients_only(ros
     for a in _assess(roster):
         in_dm = a["control"]["glucose"] != "not_applicable"
         assert (a["control"]["hba1c"] == "not_applicable") is not in_dm
+
+
+# ---- assess for people: filters, order, labels, summary (reports/assessments.py) ----------------
+
+
+def test_filters_keep_only_the_chosen_colour_referrals_team_and_due_window(roster):
+    everyone = _assess(roster)
+    team = json.loads(roster.read_text(encoding="utf-8").splitlines()[0])["team"]
+    got = _assess(roster, "--color", "red", "--color", "yellow", "--referral", "--due-within", "7",
+                  "--team", team)
+    records = {json.loads(line)["patient_id"]: json.loads(line) for line in roster.read_text().splitlines()}
+    limit = date.fromisoformat(AS_OF).toordinal() + 7
+    expected = [a for a in everyone
+                if a["color"] in ("red", "yellow") and a["referral"] and records[a["patient_id"]]["team"] == team
+                and date.fromisoformat(a["next_follow_up"]).toordinal() <= limit]
+    assert got == expected and got
+
+
+def test_the_table_at_80_columns_shows_whole_patient_ids_most_urgent_first_in_chinese(roster):
+    result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--limit", "400"],
+                           terminal_width=80, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    cells = [line.split("│") for line in lines if line.startswith("│")]
+    ids = [c[1].strip() for c in cells if c[1].strip()]
+    everyone = _assess(roster)
+    assert sorted(ids) == sorted(a["patient_id"] for a in everyone)
+    colours = [line.split("│")[2].strip() for line in lines if line.startswith("│")]
+    order = {"红": 0, "黄": 1, "蓝": 2}
+    assert [order[c] for c in colours] == sorted(order[c] for c in colours)
+    assert "患者编号" in result.stdout and "共 " in lines[-1] and "红 " in lines[-1]
+
+
+def test_the_colour_summary_ends_the_run_even_when_writing_a_file(roster, tmp_path):
+    out = tmp_path / "a.csv"
+    result = runner.invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF, "--format", "csv",
+                                     "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("患者编号,评估日期") and "逾期天数" in header
+    reds = sum(1 for a in _assess(roster) if a["color"] == "red")
+    assert f"红 {reds}" in result.output
+
+
+def test_assess_in_a_folder_without_a_database_asks_for_a_roster_import(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "assess"], capture_output=True,
+                            text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1
+    assert "请先导入花名册" in result.stderr and "D031" in result.stderr
+
+
+def test_explain_finds_a_patient_by_name_or_resident_id(roster):
+    first = json.loads(roster.read_text(encoding="utf-8").splitlines()[0])
+    args = ["--roster", str(roster), "--as-of", AS_OF]
+    by_id = runner.invoke(cli.app, ["explain", first["patient_id"], *args], terminal_width=200)
+    for query in (first["id_number"], first["name"]):
+        names = [json.loads(line)["name"] for line in roster.read_text(encoding="utf-8").splitlines()]
+        if query == first["name"] and names.count(query) > 1:
+            continue
+        found = runner.invoke(cli.app, ["explain", query, "--roster", str(roster), "--as-of", AS_OF],
+                              terminal_width=200)
+        assert found.exit_code == 0, found.output
+        assert found.stdout == by_id.stdout

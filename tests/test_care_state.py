@@ -29,13 +29,16 @@ def rules(assessor) -> ScheduleRules:
     return ScheduleRules.from_params(assessor.gset.parameters, colors)
 
 
-GOOD = (128, 78)   # controlled: blue, 90 days
-HIGH = (150, 92)   # uncontrolled: yellow, the 2-week short cycle
+GOOD = (128, 78)  # controlled: blue, 90 days
+HIGH = (150, 92)  # uncontrolled: yellow, the 2-week short cycle
 
 
 def patient(*visits: tuple[str, tuple[int, int]], **extra) -> Patient:
     record = dict(
-        patient_id="P1", sex="M", birth_date="1960-05-01", conditions=["hypertension"],
+        patient_id="P1",
+        sex="M",
+        birth_date="1960-05-01",
+        conditions=["hypertension"],
         enrolled_on="2025-01-06",
         visits=[dict(date=day, sbp=bp[0], dbp=bp[1]) for day, bp in visits],
     )
@@ -44,8 +47,16 @@ def patient(*visits: tuple[str, tuple[int, int]], **extra) -> Patient:
 
 
 def state(assessor, rules, p, as_of, start, end, project=False):
-    return care_state(p, lambda pt, day: assessor.assess(pt, day).assessment, rules,
-                      assessor.calendar, d(as_of), d(start), d(end), project=project)
+    return care_state(
+        p,
+        lambda pt, day: assessor.assess(pt, day).assessment,
+        rules,
+        assessor.calendar,
+        d(as_of),
+        d(start),
+        d(end),
+        project=project,
+    )
 
 
 def test_the_schedule_numbers_come_from_the_guideline_set(rules):

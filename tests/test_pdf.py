@@ -40,7 +40,7 @@ def test_chinese_glyphs_are_drawn_and_differ_from_the_missing_glyph_box():
     _, other = _page(PAGE.format(first="糖尿病肾病眼", second="随访"))
     _, missing = _page(PAGE.format(first="\ue000" * 6, second="随访"))
     line_one = (70, 70, 500, 140)
-    assert sum(_ink(real, line_one)) > 500          # ink where the text is
+    assert sum(_ink(real, line_one)) > 500  # ink where the text is
     assert _ink(real, line_one) != _ink(other, line_one)
     assert _ink(real, line_one) != _ink(missing, line_one)
     line_two = (70, 140, 500, 210)

@@ -1,0 +1,567 @@
+"""The annual integrated care plan (pathway-defaults §6): built from the assessment at the plan
+date, the care state (pathways/care_state.py) and the guideline set, then written as a printable
+Chinese A4 page (HTML with print CSS; PDF through reports/pdf.py), a CSV of appointments and an
+ICS calendar per team.
+
+Every number and text comes from the guideline set: targets from its parameters and the
+assessment, intervals from its rules and schedule.yaml, where each screening is done and the
+lifestyle and education items from schedule.yaml's vocabulary. The plan is data (pathways/plan.py)
+so a stored plan renders again exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
+from typing import TextIO
+
+import jinja2
+
+from pathways.care_state import Status, care_state
+from pathways.measures import add_months, last_screening_date
+from pathways.models import Assessment, Patient
+from pathways.plan import Change, FollowUp, Plan, ScreeningPlan, Target, changes_since, input_hash
+from pathways.resident_id import mask_name
+from reports.care_context import CareContext
+from reports.csv_safe import SafeWriter
+
+TEXT = {
+    "zh": {
+        "title": "年度一体化照护计划",
+        "patient": "患者",
+        "team": "责任团队",
+        "institution": "机构",
+        "period": "计划期",
+        "color": "分层",
+        "reasons": "分层依据",
+        "referral": "转诊",
+        "targets": "个体化目标",
+        "target": "目标",
+        "current": "目前",
+        "follow_ups": "随访安排",
+        "window": "每次随访可提前 {early} 天、推后 {late} 天完成",
+        "screenings": "六病筛查日历",
+        "complication": "疾病",
+        "item": "项目",
+        "where": "在哪里做",
+        "when": "时间",
+        "last": "上次",
+        "overdue": "已逾期，尽快完成",
+        "triggers": "需要警惕的转诊情况",
+        "education": "生活方式与健康教育",
+        "changes": "与上次计划相比",
+        "none": "无",
+        "guideline": "指南版本",
+        "hash": "输入校验",
+        "made": "制定日期",
+        "conditions": {"hypertension": "高血压", "diabetes": "糖尿病", "dyslipidemia": "血脂异常"},
+        "bp": "血压",
+        "fpg": "空腹血糖",
+        "hba1c": "糖化血红蛋白",
+        "ldl": "低密度脂蛋白胆固醇",
+        "bmi": "体重指数",
+        "waist": "腰围",
+        "smoking": "吸烟",
+        "quit": "戒烟",
+        "keep": "保持不吸烟",
+        "ask": "询问吸烟情况",
+        "follow_up": "随访",
+        "screening": "筛查",
+        "short": "短周期复查（控制不满意）",
+        "csv": (
+            "患者编号",
+            "姓名",
+            "团队",
+            "日期",
+            "类型",
+            "项目",
+            "地点",
+            "窗口开始",
+            "窗口结束",
+            "日历提示",
+        ),
+        "county": "县级",
+        "township": "乡镇",
+        "village": "村级",
+        "urgent": "紧急",
+        "routine": "常规",
+        "page": "第 {n} 页",
+    },
+    "en": {
+        "title": "Annual integrated care plan",
+        "patient": "Patient",
+        "team": "Team",
+        "institution": "Institution",
+        "period": "Plan period",
+        "color": "Colour",
+        "reasons": "Why",
+        "referral": "Referral",
+        "targets": "Individual targets",
+        "target": "Target",
+        "current": "Now",
+        "follow_ups": "Follow-ups",
+        "window": "each may be done up to {early} days early or {late} days late",
+        "screenings": "Six-complication screening calendar",
+        "complication": "Disease",
+        "item": "Item",
+        "where": "Where",
+        "when": "When",
+        "last": "Last",
+        "overdue": "overdue: as soon as possible",
+        "triggers": "Referral triggers to watch",
+        "education": "Lifestyle and education",
+        "changes": "Changes since the last plan",
+        "none": "none",
+        "guideline": "Guideline version",
+        "hash": "Input hash",
+        "made": "Plan date",
+        "conditions": {
+            "hypertension": "hypertension",
+            "diabetes": "diabetes",
+            "dyslipidemia": "dyslipidaemia",
+        },
+        "bp": "Blood pressure",
+        "fpg": "Fasting glucose",
+        "hba1c": "HbA1c",
+        "ldl": "LDL-C",
+        "bmi": "BMI",
+        "waist": "Waist",
+        "smoking": "Smoking",
+        "quit": "quit",
+        "keep": "stay smoke-free",
+        "ask": "ask about smoking",
+        "follow_up": "follow-up",
+        "screening": "screening",
+        "short": "short-cycle recheck (not controlled)",
+        "csv": (
+            "patient_id",
+            "name",
+            "team",
+            "date",
+            "type",
+            "item",
+            "where",
+            "window_start",
+            "window_end",
+            "calendar_warning",
+        ),
+        "county": "county",
+        "township": "township",
+        "village": "village",
+        "urgent": "urgent",
+        "routine": "routine",
+        "page": "page {n}",
+    },
+}
+
+
+# ---- building ------------------------------------------------------------------------------
+
+
+def plan_end(ctx: CareContext, start: date) -> date:
+    return add_months(start, ctx.rules.plan_months) - timedelta(days=1)
+
+
+def build_plan(patient: Patient, ctx: CareContext, start: date, previous: Plan | None = None) -> Plan:
+    """The plan of `patient` for the plan months from `start` (ctx.as_of is the data cut-off)."""
+    text = TEXT[ctx.lang]
+    end = plan_end(ctx, start)
+    cache: dict[date, Assessment] = {}
+
+    def assess_at(p: Patient, day: date) -> Assessment:
+        if day not in cache:
+            cache[day] = ctx.assess_at(p, day)
+        return cache[day]
+
+    assessed = ctx.assessor.assess(patient, start)
+    a, facts = assessed.assessment, assessed.evaluation.facts
+    cache[start] = a
+    visits = [v.date for v in patient.visits if v.date <= start]
+    since = max(visits) + timedelta(days=1) if visits else patient.enrolled_on
+    state = care_state(
+        patient,
+        assess_at,
+        ctx.rules,
+        ctx.calendar,
+        start,
+        min(since, start),
+        end,
+        project=True,
+        history_events=False,
+    )
+    follow_ups = _follow_ups(state.contacts, a, start, text)
+    screenings = _screenings(patient, ctx, assessed, start, end, follow_ups, text)
+    color_spec = getattr(ctx.gset.colors, a.color.value)
+    dates = [f.day for f in follow_ups] + [d for s in screenings for d in s.dates]
+    plan = Plan(
+        patient_id=patient.patient_id,
+        name=mask_name(patient.name),
+        team=patient.team or "",
+        institution=patient.institution or "",
+        conditions=tuple(text["conditions"][c.value] for c in patient.conditions),
+        start=start,
+        end=end,
+        lang=ctx.lang,
+        guideline_set=ctx.gset.name,
+        guideline_version=ctx.gset.version,
+        input_hash=input_hash(patient, ctx.gset.name, ctx.gset.version, start),
+        color=a.color.value,
+        color_label=color_spec.label if ctx.lang == "zh" and color_spec.label else a.color.value,
+        tier=a.tier.value,
+        tier_label=text[a.tier.value],
+        reasons=tuple(_TECHNICAL.sub("", r.text) for r in a.reasons),
+        referral=(
+            f"{text[a.referral.urgency.value]} → {text.get(a.referral.to, a.referral.to)}"
+            if a.referral
+            else ""
+        ),
+        targets=_targets(patient, ctx, a, facts, text),
+        follow_ups=follow_ups,
+        early_days=ctx.rules.early_days,
+        late_days=ctx.rules.late_days,
+        screenings=screenings,
+        referral_triggers=_triggers(patient, ctx),
+        education=_education(patient, ctx, a, facts),
+        previous_start=previous.start if previous else None,
+        provisional_years=tuple(ctx.provisional_years(dates)),
+        warnings=tuple(ctx.warnings_for(dates)),
+    )
+    return plan.model_copy(update={"changes": changes_since(previous, plan)})
+
+
+def _follow_ups(contacts, a: Assessment, start: date, text: dict) -> tuple[FollowUp, ...]:
+    out: list[FollowUp] = []
+    for c in contacts:
+        if c.status is not Status.DUE:
+            continue
+        day = c.due if c.due >= start else a.next_follow_up  # overdue → as soon as possible
+        out.append(
+            FollowUp(
+                day=day,
+                window_start=max(c.window_start, start),
+                window_end=c.window_end,
+                note=text["short"] if c.short_cycle else "",
+            )
+        )
+    return tuple(out)
+
+
+def _screenings(patient, ctx, assessed, start, end, follow_ups, text) -> tuple[ScreeningPlan, ...]:
+    where = ctx.gset.vocabulary.get("screening_where", {})
+    out: list[ScreeningPlan] = []
+    seen: set[str] = set()
+    first_visit = follow_ups[0].day if follow_ups else ctx.calendar.next_working_day(start)
+    for complication in ctx.gset.screenings.complications:
+        for item in complication.items:
+            plan = assessed.evaluation.screening.get(item.kind)
+            if item.kind in seen or plan is None or not plan.eligible or not plan.listed:
+                continue
+            seen.add(item.kind)
+            last = last_screening_date(patient, item.kind, start)
+            due = (
+                patient.enrolled_on + timedelta(days=plan.first_due_days)
+                if last is None
+                else add_months(last, plan.interval_months)
+            )
+            overdue = due < start
+            dates: list[date] = []
+            day = first_visit if overdue else due  # an overdue screening is done at the next visit
+            while day <= end:
+                dates.append(ctx.calendar.next_working_day(day))
+                day = add_months(day, plan.interval_months)
+            if not dates:
+                continue
+            place = where.get(item.kind)
+            out.append(
+                ScreeningPlan(
+                    kind=item.kind,
+                    name=ctx.screening_name(item.kind),
+                    complication=complication.name
+                    if ctx.lang == "zh"
+                    else (complication.name_en or complication.id),
+                    where=(place.zh if ctx.lang == "zh" else place.en) if place else "",
+                    dates=tuple(d for d in dates if d <= end),
+                    last=last,
+                    overdue=overdue,
+                )
+            )
+    return tuple(out)
+
+
+def _param(ctx: CareContext, name: str):
+    return ctx.gset.param(name) if name in ctx.gset.parameters else None
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _targets(
+    patient: Patient, ctx: CareContext, a: Assessment, facts: dict, text: dict
+) -> tuple[Target, ...]:
+    conditions = {c.value for c in patient.conditions}
+    out: list[Target] = []
+    if a.bp_target:
+        current = (
+            f"{_num(facts.get('latest_sbp'))}/{_num(facts.get('latest_dbp'))}"
+            if facts.get("latest_sbp") is not None
+            else ""
+        )
+        out.append(
+            Target(
+                key="bp", label=text["bp"], target=f"<{a.bp_target[0]}/{a.bp_target[1]} mmHg", current=current
+            )
+        )
+    if "diabetes" in conditions:
+        out.append(
+            Target(
+                key="fpg",
+                label=text["fpg"],
+                target=f"<{_num(_param(ctx, 'fpg_target'))} mmol/L",
+                current=_num(facts.get("latest_fpg")),
+            )
+        )
+        out.append(
+            Target(
+                key="hba1c",
+                label=text["hba1c"],
+                target=f"<{_num(_param(ctx, 'hba1c_target'))}%",
+                current=_num(facts.get("latest_hba1c")),
+            )
+        )
+    if a.ldl_target is not None:
+        out.append(
+            Target(
+                key="ldl",
+                label=text["ldl"],
+                target=f"<{_num(a.ldl_target)} mmol/L",
+                current=_num(facts.get("latest_ldl_c")),
+            )
+        )
+    low, high = _param(ctx, "bmi_normal_min"), _param(ctx, "bmi_overweight_min")
+    if low is not None and high is not None:
+        out.append(
+            Target(
+                key="bmi",
+                label=text["bmi"],
+                target=f"{_num(low)}–<{_num(high)} kg/m²",
+                current=_num(facts.get("bmi")),
+            )
+        )
+    waist = _param(ctx, "waist_pre_central_men_min" if patient.sex == "M" else "waist_pre_central_women_min")
+    if waist is not None:
+        out.append(
+            Target(
+                key="waist",
+                label=text["waist"],
+                target=f"<{_num(waist)} cm",
+                current=_num(facts.get("waist_cm")),
+            )
+        )
+    smoking = {True: text["quit"], False: text["keep"], None: text["ask"]}[patient.smoker]
+    out.append(Target(key="smoking", label=text["smoking"], target=smoking))
+    return tuple(out)
+
+
+# the rule's condition in fact names that a reason text ends with (for `explain`, not a patient page)
+_TECHNICAL = re.compile(r"（[^（）]*[a-z]_[a-z][^（）]*）$")
+# a value slot of a rule's sentence with its unit: "{sbp}/{dbp} mmHg", "{egfr} mL/min/1.73m²"
+_PLACEHOLDER = re.compile(
+    r"\s*\{[^}]*\}(?:\s*[/，,、]\s*\{[^}]*\})*\s*(?:mmHg|mmol/L|mg/g|mL/min/1\.73m²|%|天前)?"
+)
+_PREFIX = {"htn.": "hypertension", "dm.": "diabetes", "lipid.": "dyslipidemia"}
+
+
+def _triggers(patient: Patient, ctx: CareContext) -> tuple[str, ...]:
+    """The referring rules that apply to the patient's conditions, as sentences without values."""
+    conditions = {c.value for c in patient.conditions}
+    out: list[str] = []
+    for rule in ctx.gset.rules:
+        if rule.referral is None:
+            continue
+        needs = next((c for p, c in _PREFIX.items() if rule.id.startswith(p)), None)
+        if needs is not None and needs not in conditions:
+            continue
+        sentence = (rule.explain if ctx.lang == "zh" else rule.explain_en or rule.explain) or rule.id
+        sentence = re.sub(r"（\s*）|\(\s*\)", "", _PLACEHOLDER.sub("", sentence))
+        sentence = re.sub(r"\s+([，,）)])", r"\1", sentence).strip(" ，,")
+        if sentence not in out:
+            out.append(sentence)
+    return tuple(out)
+
+
+def _education(patient: Patient, ctx: CareContext, a: Assessment, facts: dict) -> tuple[str, ...]:
+    tags = {"all"} | {c.value for c in patient.conditions}
+    if patient.smoker:
+        tags.add("smoker")
+    bmi, over = facts.get("bmi"), _param(ctx, "bmi_overweight_min")
+    if bmi is not None and over is not None and bmi >= over:
+        tags.add("overweight")
+    waist = facts.get("waist_cm")
+    limit = _param(ctx, "waist_pre_central_men_min" if patient.sex == "M" else "waist_pre_central_women_min")
+    if waist is not None and limit is not None and waist >= limit:
+        tags.add("central_obesity")
+    if a.color.value == "red":
+        tags.add("red")
+    if (a.ckd_stage or "G1") not in ("G1", "G2") or (a.albuminuria or "A1") != "A1":
+        tags.add("kidney")
+    items = ctx.gset.vocabulary.get("education", {})
+    return tuple((v.zh if ctx.lang == "zh" else v.en) for k, v in items.items() if k.split(".")[0] in tags)
+
+
+# ---- outputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the page template reads (jinja2 StrictUndefined: a missing name is an error)."""
+
+    plans: tuple[Plan, ...]
+    text: dict
+    warnings: tuple[str, ...]
+    lang: str
+
+
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(resources.files("reports") / "templates"))
+    return jinja2.Environment(
+        loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+
+
+def render_html(plans: Iterable[Plan], lang: str = "zh") -> str:
+    """One HTML document, one A4 page per plan, the calendar warnings in a banner on each page."""
+    plans = tuple(plans)
+    warnings = tuple(dict.fromkeys(w for p in plans for w in p.warnings))
+    context = PageContext(plans=plans, text=TEXT[lang], warnings=warnings, lang=lang)
+    return _environment().get_template("plan.html.j2").render(page=context)
+
+
+def render_pdf(plans: Iterable[Plan], lang: str = "zh") -> bytes:
+    from reports.pdf import html_to_pdf
+
+    return html_to_pdf(render_html(plans, lang))
+
+
+def appointments(plan: Plan) -> list[tuple[date, str, str, str, date, date]]:
+    """(day, type, item, where, window start, window end) of every dated entry, in date order."""
+    text = TEXT[plan.lang]
+    rows = [
+        (f.day, text["follow_up"], f.note or text["follow_up"], plan.team, f.window_start, f.window_end)
+        for f in plan.follow_ups
+    ]
+    rows += [(d, text["screening"], s.name, s.where, d, d) for s in plan.screenings for d in s.dates]
+    return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+
+
+def write_appointments_csv(plans: Iterable[Plan], out: TextIO, lang: str = "zh") -> int:
+    writer = SafeWriter(out)
+    writer.writerow(TEXT[lang]["csv"])
+    n = 0
+    for plan in plans:
+        for day, kind, item, where, lo, hi in appointments(plan):
+            writer.writerow(
+                (
+                    plan.patient_id,
+                    plan.name,
+                    plan.team,
+                    day.isoformat(),
+                    kind,
+                    item,
+                    where,
+                    lo.isoformat(),
+                    hi.isoformat(),
+                    plan.warning_for(day),
+                )
+            )
+            n += 1
+    return n
+
+
+def _ics_text(value: str) -> str:
+    """RFC 5545 TEXT escaping."""
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _ics_line(line: str) -> str:
+    """One content line folded at 75 octets, never inside a UTF-8 sequence (RFC 5545 §3.1)."""
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return line + "\r\n"
+    parts, start, limit = [], 0, 75
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation byte: back off
+            end -= 1
+        parts.append(data[start:end].decode("utf-8"))
+        start, limit = end, 74  # continuation lines begin with a space
+    return "\r\n ".join(parts) + "\r\n"
+
+
+def team_calendars(plans: Iterable[Plan]) -> dict[str, bytes]:
+    """One ICS calendar per team of its follow-ups and screenings: all-day events, masked names,
+    the calendar warning in the description of every event dated in a provisional year. Written
+    directly (icalendar's line folding of Chinese text cost more than building the plans); the
+    tests parse it back with icalendar."""
+    by_team: dict[str, list[Plan]] = {}
+    for plan in plans:
+        by_team.setdefault(plan.team, []).append(plan)
+    return {team: _calendar(team, team_plans) for team, team_plans in by_team.items()}
+
+
+def team_ics(plans: Iterable[Plan], team: str) -> bytes:
+    return _calendar(team, [p for p in plans if p.team == team])
+
+
+def _calendar(team: str, plans: list[Plan]) -> bytes:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//sangao//care plan//ZH", "CALSCALE:GREGORIAN",
+             f"X-WR-CALNAME:{_ics_text(team + ' 随访与筛查')}"]
+    for plan in plans:
+        stamp = plan.start.strftime("%Y%m%dT000000Z")
+        for day, kind, item, where, lo, hi in appointments(plan):
+            summary = f"{kind} {plan.patient_id} {plan.name}" + (f" {item}" if item != kind else "")
+            description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}",
+                                                 plan.warning_for(day)) if x)
+            lines += [
+                "BEGIN:VEVENT",
+                f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}",
+                f"DTSTAMP:{stamp}",
+                f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
+                f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}",
+                f"SUMMARY:{_ics_text(summary)}",
+                f"DESCRIPTION:{_ics_text(description)}",
+                "END:VEVENT",
+            ]
+    lines.append("END:VCALENDAR")
+    return "".join(_ics_line(line) for line in lines).encode("utf-8")
+
+
+def print_summary(plan: Plan, console) -> None:
+    """A few lines for the terminal: colour, follow-up dates, screenings, warnings."""
+    from rich.markup import escape
+
+    text = TEXT[plan.lang]
+    for warning in plan.warnings:
+        console.print(f"[yellow]⚠ {escape(warning)}[/]")
+    console.print(
+        f"[b]{plan.patient_id}[/] {escape(plan.name)}  {escape(plan.color_label)}  "
+        f"{text['team']}: {escape(plan.team)}",
+        highlight=False,
+    )
+    console.print(
+        f"  {text['follow_ups']}: " + " ".join(f.day.isoformat() for f in plan.follow_ups), highlight=False
+    )
+    for s in plan.screenings:
+        console.print(f"  {escape(s.name)}: " + " ".join(d.isoformat() for d in s.dates), highlight=False)
+    for change in plan.changes:
+        before = f"{escape(change.before)} → " if change.before else ""
+        console.print(
+            f"  {text['changes']}: {escape(change.what)} {before}{escape(change.after)}", highlight=False
+        )
+
+
+__all__ = ["Change", "build_plan", "render_html", "render_pdf", "team_calendars", "team_ics",
+           "write_appointments_csv"]

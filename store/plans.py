@@ -1,0 +1,90 @@
+"""Annual care plans kept in the database (`plans` table, store/tables.py PlanRow): the plan's
+JSON (pathways/plan.py, which holds the input hash) with its patient, plan date and guideline
+version, so a plan is printed again exactly and the next plan says what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import delete, insert, select
+
+from pathways.plan import Plan
+from store.db import open_db
+from store.tables import PlanRow
+
+
+def save_plans(db_url: str, plans: Iterable[Plan]) -> int:
+    """Store `plans` in one transaction; a patient's plan of the same date and guideline version
+    is replaced, not duplicated."""
+    plans = list(plans)
+    if not plans:
+        return 0
+    db_engine = open_db(db_url)
+    try:
+        with db_engine.begin() as conn:
+            for plan in plans:
+                conn.execute(
+                    delete(PlanRow).where(
+                        PlanRow.patient_id == plan.patient_id,
+                        PlanRow.as_of == plan.start,
+                        PlanRow.guideline_set == plan.guideline_set,
+                        PlanRow.guideline_version == plan.guideline_version,
+                    )
+                )
+            conn.execute(
+                insert(PlanRow),
+                [
+                    {
+                        "patient_id": p.patient_id,
+                        "as_of": p.start,
+                        "guideline_set": p.guideline_set,
+                        "guideline_version": p.guideline_version,
+                        "payload": p.model_dump_json(),
+                    }
+                    for p in plans
+                ],
+            )
+    finally:
+        db_engine.dispose()
+    return len(plans)
+
+
+def previous_plans(db_url: str, patient_ids: Iterable[str], before: date) -> dict[str, Plan]:
+    """The latest stored plan dated before `before` of each patient that has one."""
+    ids = list(patient_ids)
+    found: dict[str, Plan] = {}
+    db_engine = open_db(db_url)
+    try:
+        with db_engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(PlanRow.patient_id, PlanRow.as_of, PlanRow.payload)
+                    .where(PlanRow.patient_id.in_(ids[start : start + 500]), PlanRow.as_of < before)
+                    .order_by(PlanRow.patient_id, PlanRow.as_of, PlanRow.id)
+                )
+                for patient_id, _as_of, payload in rows:
+                    found[patient_id] = Plan.model_validate_json(payload)  # later rows win
+    finally:
+        db_engine.dispose()
+    return found
+
+
+def stored_plans(db_url: str, patient_ids: Iterable[str] | None, on: date) -> list[Plan]:
+    """The stored plans dated `on` (of `patient_ids`, or all), in patient order: a reprint."""
+    db_engine = open_db(db_url)
+    try:
+        with db_engine.connect() as conn:
+            query = (
+                select(PlanRow.payload).where(PlanRow.as_of == on).order_by(PlanRow.patient_id, PlanRow.id)
+            )
+            if patient_ids is not None:
+                query = query.where(PlanRow.patient_id.in_(list(patient_ids)))
+            latest: dict[str, Plan] = {}
+            for (payload,) in conn.execute(query):
+                plan = Plan.model_validate_json(payload)
+                latest[plan.patient_id] = plan
+    finally:
+        db_engine.dispose()
+    return list(latest.values())
