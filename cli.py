@@ -30,7 +30,7 @@ roster_app = typer.Typer(no_args_is_help=True, help="Import, export and generate
 guidelines_app = typer.Typer(no_args_is_help=True, help="Check, test, diff and document guideline sets.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(guidelines_app, name="guidelines")
-report_app = typer.Typer(no_args_is_help=True, help="质控报表 Quality-control reports: the monthly report and its drill-down.")
+report_app = typer.Typer(no_args_is_help=True, help="质控报表：月报与指标明细（Quality-control reports）。")
 app.add_typer(report_app, name="report")
 
 console = Console()
@@ -990,11 +990,8 @@ class InOpt(StrEnum):
 MonthOpt = Annotated[
     str | None,
     typer.Option("--month", metavar="YYYY-MM",
-                 help="report month (default: the last complete month at --as-of)"),
+                 help="报告月份（默认：--as-of 时最近一个完整月）"),
 ]
-LangOpt = Annotated[str, typer.Option("--lang", help="zh or en")]
-
-
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
 
@@ -1039,28 +1036,26 @@ def _check_scope(name: str, known: list[str], what: str, what_en: str, month: st
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
-    by: Annotated[ByOpt, typer.Option("--by", help="children table: institutions, or every team")] = (
+    by: Annotated[ByOpt, typer.Option("--by", help="下级单位表：institution 机构，或 team 全部团队")] = (
         ByOpt.institution),
     institution: Annotated[str | None, typer.Option(
-        "--institution", help="report on one institution (children: its teams)")] = None,
-    team: Annotated[str | None, typer.Option("--team", help="report on one team")] = None,
+        "--institution", help="只报告一个机构（下级为其团队）")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="只报告一个团队")] = None,
     db: Db = DEFAULT_DB,
-    out: Annotated[Path, typer.Option("--out", help="folder for the HTML, CSV and PDF files")] = Path("."),
+    out: Annotated[Path, typer.Option("--out", help="HTML、CSV、PDF 文件的输出目录")] = Path("."),
     window: Annotated[WindowOpt, typer.Option(
-        "--window", help="ytd: 1 January to the month end; rolling12: the 12 months ending with it")] = (
+        "--window", help="ytd 年初至今（默认）；rolling12 含本月的近12个月")] = (
         WindowOpt.ytd),
-    external: Annotated[bool, typer.Option("--external", help="for use outside the team: counts under 5 "
-                                                              "shown as <5")] = False,
+    external: Annotated[bool, typer.Option("--external", help="对外版：少于5人的计数显示为“<5”")] = False,
     lang: LangOpt = "zh",
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also write the PDF")] = True,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="同时输出 PDF")] = True,
 ) -> None:
-    """质控月报: every indicator of the month (year to date by default) for the whole roster or one
-    institution, its institutions or teams ranked and scored, 12-month trends with the 2030 target,
-    quarterly cohorts and data quality. Writes monthly-YYYY-MM.html (self-contained), .csv (every
-    indicator value by code, institution, team and month) and .pdf, and prints a summary.
+    """质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势
+    （含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、.csv（每个指标值，
+    按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。
 
     Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/
     """
@@ -1068,8 +1063,7 @@ def report_monthly(
     from reports import monthly as mr
     from reports import monthly_output as mo
 
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en")
+    lang = _lang(lang)
     month = _report_month(month, as_of)
     url = _check_db(db)
     win = Window(window.value)
@@ -1133,29 +1127,29 @@ def _demo_monthly_report(url: str, out: Path, as_of: date) -> None:
 
 @report_app.command("patients")
 def report_patients(
-    indicator: Annotated[str, typer.Option("--indicator", help="indicator code, e.g. H02 (血压控制率)")],
+    indicator: Annotated[str, typer.Option("--indicator", help="指标代码，如 H02（血压控制率）")],
     month: MonthOpt = None,
     as_of: AsOf = None,
-    team: Annotated[str | None, typer.Option("--team", help="one team")] = None,
-    institution: Annotated[str | None, typer.Option("--institution", help="one institution")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="团队")] = None,
+    institution: Annotated[str | None, typer.Option("--institution", help="机构")] = None,
     which: Annotated[InOpt, typer.Option(
-        "--in", help="numerator, denominator, or denominator but not numerator (the patients to act on)")] = (
+        "--in", help="numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）")] = (
         InOpt.not_numerator),
     db: Db = DEFAULT_DB,
-    window: Annotated[WindowOpt, typer.Option("--window", help="ytd or rolling12")] = WindowOpt.ytd,
+    window: Annotated[WindowOpt, typer.Option("--window", help="ytd 或 rolling12")] = WindowOpt.ytd,
     lang: LangOpt = "zh",
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
 ) -> None:
-    """The patients behind an indicator value, with the reason for each (未控制, 不规范: n/m 次随访,
-    无读数), names masked.
+    """指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。
 
     Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11
     """
     from pathways.monthly import Window
     from reports.monthly import drill_down
 
+    lang = _lang(lang)
     month = _report_month(month, as_of)
     url = _check_db(db)
     code = indicator.upper()
