@@ -226,17 +226,6 @@ def left_on(patient: Patient) -> date | None:
     return min(days) if days else None
 
 
-def last_managed_day(patient: Patient, month: str) -> date | None:
-    """The day the rules are asked about for month M: its last day, or the day before the patient
-    died or moved out when that came first; None if the patient left before the month began."""
-    end = month_end(month)
-    gone = left_on(patient)
-    if gone is None or gone > end:
-        return end
-    day = gone - timedelta(days=1)
-    return day if day >= month_start(month) else None
-
-
 # ---- the row ---------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ list of complications (S01…S06 in its order), so a county with 认知障碍 ge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pathways.monthly import CARE_STATES, CONTROLLED, NOT_APPLICABLE, PatientMonth
@@ -433,10 +433,6 @@ def explain(ind: Indicator, num: int, den: int, lang: str = "zh") -> str:
 def small(count: int, limit: int) -> bool:
     """A cell under `limit` patients (but not 0) is shown as "<limit" outside the team."""
     return 0 < count < limit
-
-
-def by_code(inds: Iterable[Indicator]) -> dict[str, Indicator]:
-    return {i.code: i for i in inds}
 
 
 # The fixed words of the reason tags, in English (the tags carry readings and counts between them).

@@ -16,7 +16,6 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import msgspec
 
@@ -382,21 +381,12 @@ def prepare(
     return builder, summary, counts
 
 
-def month_rows(db_url: str, builder: RowBuilder, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
-    """The rows of one month (for the drill-down), after ensure_rows."""
-    return iter_rows(db_url, builder.basis.key, month, summary)
-
-
 def last_complete_month(as_of: date) -> str:
     """The month before the one `as_of` falls in, unless `as_of` is its last day."""
     if (as_of + timedelta(days=1)).month != as_of.month:
         return f"{as_of.year:04d}-{as_of.month:02d}"
     prev = month_start(f"{as_of.year:04d}-{as_of.month:02d}") - timedelta(days=1)
     return f"{prev.year:04d}-{prev.month:02d}"
-
-
-def params_of(builder: RowBuilder) -> dict[str, Any]:
-    return {name: p.value for name, p in builder.gset.parameters.items()}
 
 
 @dataclass(frozen=True)
