@@ -265,13 +265,31 @@ def report_months(month: str) -> list[str]:
 def iter_rows(db_url: str, basis: str, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
     """The stored rows of `month` for the current records (a row of an older record, or of a
     patient no longer in the roster, is skipped), by patient_id."""
+    for _pid, payload in iter_payloads(db_url, basis, month, summary):
+        yield _decode(payload)
+
+
+def iter_payloads(db_url: str, basis: str, month: str, summary: InputSummary) -> Iterator[tuple[str, bytes]]:
+    """(patient_id, encoded row) of iter_rows, not decoded."""
     db_engine = open_db(db_url)
     try:
         for pid, rhash, payload in iter_month(db_engine, basis, month):
             if summary.month_hash(pid, month) == rhash:
-                yield _decode(payload)
+                yield pid, payload
     finally:
         db_engine.dispose()
+
+
+class _Previous:
+    """The previous month's rows, kept encoded (a quarter of the memory of decoded rows) and
+    decoded when a row of this month asks for its patient's."""
+
+    def __init__(self, payloads: dict[str, bytes] | None = None) -> None:
+        self.payloads = payloads or {}
+
+    def get(self, patient_id: str) -> PatientMonth | None:
+        payload = self.payloads.get(patient_id)
+        return None if payload is None else _decode(payload)
 
 
 @dataclass
@@ -318,7 +336,7 @@ def count_months(
             _tally_key(basis, m, summary, months[i - 1] if i else None, inds) for i, m in enumerate(months)
         ]
         stored = [load_tally(db_engine, k) for k in keys]
-        previous: dict[str, PatientMonth] = {}
+        previous = _Previous()
         for i, month in enumerate(months):
             following_needs_rows = i + 1 < len(months) and stored[i + 1] is None
             if stored[i] is not None:
@@ -326,20 +344,19 @@ def count_months(
                 counts.tally.add_vectors(month, [tuple(v) for v in data["teams"]])
                 for quarter, inst, team, states in data["cohorts"]:
                     counts.cohorts[(quarter, (inst, team))] = states
-                previous = (
-                    {r.patient_id: r for r in iter_rows(db_url, basis, month, summary)}
-                    if following_needs_rows
-                    else {}
+                previous = _Previous(
+                    dict(iter_payloads(db_url, basis, month, summary)) if following_needs_rows else None
                 )
                 continue
             cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = {}
-            current: dict[str, PatientMonth] = {}
+            current: dict[str, bytes] = {}
             quarter_end = int(month[5:7]) % 3 == 0
             cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
-            for row in iter_rows(db_url, basis, month, summary):
-                counts.tally.add(row, previous.get(row.patient_id))
+            for pid, encoded in iter_payloads(db_url, basis, month, summary):
+                row = _decode(encoded)
+                counts.tally.add(row, previous.get(pid))
                 if following_needs_rows:
-                    current[row.patient_id] = row
+                    current[pid] = encoded
                 if (
                     cohort_q is not None
                     and row.care_state is not None
@@ -354,7 +371,7 @@ def count_months(
                 "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
             }
             save_tally(db_engine, keys[i], month, _encode(payload))
-            previous = current
+            previous = _Previous(current)
     finally:
         db_engine.dispose()
     return counts
