@@ -30,7 +30,7 @@ roster_app = typer.Typer(no_args_is_help=True, help="Import, export and generate
 guidelines_app = typer.Typer(no_args_is_help=True, help="Check, test, diff and document guideline sets.")
 app.add_typer(roster_app, name="roster")
 app.add_typer(guidelines_app, name="guidelines")
-report_app = typer.Typer(no_args_is_help=True, help="质控报表 Quality-control reports: the monthly report and its drill-down.")
+report_app = typer.Typer(no_args_is_help=True, help="质控报表：月报与指标明细（Quality-control reports）。")
 app.add_typer(report_app, name="report")
 
 console = Console()
@@ -1154,6 +1154,9 @@ def guidelines_diff(
         "--changes-csv",
         help="write every changed patient (patient_id, team, institution; no names) to this CSV",
     )] = None,
+    indicators: Annotated[bool, typer.Option(
+        "--indicators", help="also show how the quality-control indicators (血压控制率 …) of the last "
+                             "complete month at --as-of change, for the roster and by team")] = False,
     lang: LangOpt = None,
 ) -> None:
     """How many patients change colour, referral or follow-up date between two versions of a set,
@@ -1175,6 +1178,13 @@ def guidelines_diff(
     print_diff(report, console, lang)
     if changes_csv is not None:
         _print_plain(csv_note(write_changes_csv(report, changes_csv, lang), changes_csv, lang))
+    if indicators:
+        from reports.indicator_diff import indicator_diff, print_indicator_diff
+        from reports.monthly import last_complete_month
+
+        month = last_complete_month(as_of)
+        patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
+        print_indicator_diff(indicator_diff(patients, old, new, month, provisional_calendar), month, console)
 
 
 # ==== report ====================================================================================
@@ -1199,7 +1209,7 @@ class InOpt(StrEnum):
 MonthOpt = Annotated[
     str | None,
     typer.Option("--month", metavar="YYYY-MM",
-                 help="report month (default: the last complete month at --as-of)"),
+                 help="报告月份（默认：--as-of 时最近一个完整月）"),
 ]
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
@@ -1217,8 +1227,7 @@ def _report_month(month: str | None, as_of: date | None) -> str:
 def _check_db(db: str) -> str:
     url = db_url(db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.one("D030", f"no database at {url.removeprefix('sqlite:///')}",
-                              hint="import a roster first: sangao roster import FILE --db PATH")
+        raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
     return url
 
 
@@ -1236,30 +1245,36 @@ def _rows_progress():
         yield lambda n: bar.update(task, description=f"患者月度状态：已读 {n:,} 名患者")
 
 
+def _check_scope(name: str, known: list[str], what: str, what_en: str, month: str) -> None:
+    if name not in known:
+        shown = "、".join(known[:20]) + (" …" if len(known) > 20 else "")
+        raise SangaoError.of("R460", what=what, what_en=what_en, name=name, month=month, known=shown)
+
+
 @report_app.command("monthly")
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
-    by: Annotated[ByOpt, typer.Option("--by", help="children table: institutions, or every team")] = (
+    by: Annotated[ByOpt, typer.Option("--by", help="下级单位表：institution 机构，或 team 全部团队")] = (
         ByOpt.institution),
     institution: Annotated[str | None, typer.Option(
-        "--institution", help="report on one institution (children: its teams)")] = None,
+        "--institution", help="只报告一个机构（下级为其团队）")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="只报告一个团队")] = None,
     db: Db = DEFAULT_DB,
-    out: Annotated[Path, typer.Option("--out", help="folder for the HTML, CSV and PDF files")] = Path("."),
+    out: Annotated[Path, typer.Option("--out", help="HTML、CSV、PDF 文件的输出目录")] = Path("."),
     window: Annotated[WindowOpt, typer.Option(
-        "--window", help="ytd: 1 January to the month end; rolling12: the 12 months ending with it")] = (
+        "--window", help="ytd 年初至今（默认）；rolling12 含本月的近12个月")] = (
         WindowOpt.ytd),
-    external: Annotated[bool, typer.Option("--external", help="for use outside the team: counts under 5 "
-                                                              "shown as <5")] = False,
+    external: Annotated[bool, typer.Option("--external", help="对外版：少于5人的计数显示为“<5”")] = False,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="also write the PDF")] = True,
+    strict_calendar: StrictCalendarOpt = False,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="同时输出 PDF")] = True,
 ) -> None:
-    """质控月报: every indicator of the month (year to date by default) for the whole roster or one
-    institution, its institutions or teams ranked and scored, 12-month trends with the 2030 target,
-    quarterly cohorts and data quality. Writes monthly-YYYY-MM.html (self-contained), .csv (every
-    indicator value by code, institution, team and month) and .pdf, and prints a summary.
+    """质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势
+    （含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、.csv（每个指标值，
+    按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。
 
     Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/
     """
@@ -1272,14 +1287,23 @@ def report_monthly(
     url = _check_db(db)
     win = Window(window.value)
     with _rows_progress() as progress:
-        builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional_calendar, progress)
+        provisional = provisional_calendar or not strict_calendar
+        builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional, progress)
     months = mr.report_months(month)
+    if institution is not None:
+        known = sorted({i for i, _t in counts.tally.scopes(month) if i})
+        _check_scope(institution, known, "机构", "institution", month)
+    if team is not None:
+        known = sorted({t for i, t in counts.tally.scopes(month) if t and institution in (None, i)})
+        _check_scope(team, known, "团队", "team", month)
     generated = _now().isoformat(timespec="seconds")
     ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
                            builder.gset.version, summary.digest, summary.patients, generated, win,
-                           by=by.value, institution=institution, external=external, lang=lang)
+                           by=by.value, institution=institution, team=team, external=external, lang=lang)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"monthly-{month}" + (f"-{institution}" if institution else "") + ("-external" if external else "")
+    safe = {ord(c): "_" for c in '\\/:*?"<>|'}  # a team name is not a path
+    stem = (f"monthly-{month}" + (f"-{institution}" if institution else "") + (f"-{team}" if team else "")
+            + ("-external" if external else "")).translate(safe)
     html_path, csv_path = out / f"{stem}.html", out / f"{stem}.csv"
     html_path.write_text(mo.render_html(ctx), encoding="utf-8")
     with csv_path.open("w", encoding="utf-8-sig", newline="") as f:
@@ -1295,24 +1319,49 @@ def report_monthly(
                       markup=False, highlight=False)
 
 
+def _demo_monthly_report(url: str, out: Path, as_of: date) -> None:
+    """The demo's last step: the monthly report of the last complete month at `as_of`."""
+    from pathways.monthly import Window
+    from reports import monthly as mr
+    from reports import monthly_output as mo
+
+    month = mr.last_complete_month(as_of)
+    with _rows_progress() as progress:
+        builder, summary, counts = mr.prepare(url, "national-default", month, Window.YTD, True, progress)
+    months = mr.report_months(month)
+    ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
+                           builder.gset.version, summary.digest, summary.patients,
+                           _now().isoformat(timespec="seconds"), Window.YTD)
+    html_path, csv_path = out / f"monthly-{month}.html", out / f"monthly-{month}.csv"
+    html_path.write_text(mo.render_html(ctx), encoding="utf-8")
+    with csv_path.open("w", encoding="utf-8-sig", newline="") as f:
+        mo.write_csv(counts.tally, months, f, Window.YTD, builder.gset.name, builder.gset.version,
+                     builder.policy.small_cell)
+    h02 = next(r for r in ctx.rows if r.code == "H02")
+    console.print(f"[bold]8. report[/]  质控月报 {month}: {h02.explanation} → {html_path}, {csv_path}",
+                  highlight=False)
+    console.print(f"   sangao report monthly --month {month} --db {url.removeprefix('sqlite:///')}",
+                  highlight=False)
+
+
 @report_app.command("patients")
 def report_patients(
-    indicator: Annotated[str, typer.Option("--indicator", help="indicator code, e.g. H02 (血压控制率)")],
+    indicator: Annotated[str, typer.Option("--indicator", help="指标代码，如 H02（血压控制率）")],
     month: MonthOpt = None,
     as_of: AsOf = None,
-    team: Annotated[str | None, typer.Option("--team", help="one team")] = None,
-    institution: Annotated[str | None, typer.Option("--institution", help="one institution")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="团队")] = None,
+    institution: Annotated[str | None, typer.Option("--institution", help="机构")] = None,
     which: Annotated[InOpt, typer.Option(
-        "--in", help="numerator, denominator, or denominator but not numerator (the patients to act on)")] = (
+        "--in", help="numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）")] = (
         InOpt.not_numerator),
     db: Db = DEFAULT_DB,
-    window: Annotated[WindowOpt, typer.Option("--window", help="ytd or rolling12")] = WindowOpt.ytd,
+    window: Annotated[WindowOpt, typer.Option("--window", help="ytd 或 rolling12")] = WindowOpt.ytd,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
+    strict_calendar: StrictCalendarOpt = False,
 ) -> None:
-    """The patients behind an indicator value, with the reason for each (未控制, 不规范: n/m 次随访,
-    无读数), names masked.
+    """指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。
 
     Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11
     """
@@ -1329,8 +1378,17 @@ def report_patients(
     if code not in known:
         raise typer.BadParameter(f"{indicator!r} is not an indicator code; codes: {', '.join(sorted(known))}",
                                  param_hint="--indicator")
-    lines = drill_down(url, guidelines, month, Window(window.value), provisional_calendar, code, which.value,
+    provisional = provisional_calendar or not strict_calendar
+    lines = drill_down(url, guidelines, month, Window(window.value), provisional, code, which.value,
                        team=team, institution=institution)
+    if not lines and (team or institution):
+        from reports.monthly import known_scopes
+
+        institutions, teams = known_scopes(url, guidelines, month, Window(window.value), provisional)
+        if institution is not None:
+            _check_scope(institution, institutions, "机构", "institution", month)
+        if team is not None:
+            _check_scope(team, teams, "团队", "team", month)
     from rich.table import Table
 
     heads = ("患者编号", "姓名", "机构", "团队", "原因") if lang == "zh" else (
@@ -1338,8 +1396,10 @@ def report_patients(
     table = Table(show_edge=False, pad_edge=False)
     for h in heads:
         table.add_column(h, overflow="fold")
+    from reports.indicators import reason_text
+
     for line in lines:
-        table.add_row(line.patient_id, line.name, line.institution, line.team, line.reason)
+        table.add_row(line.patient_id, line.name, line.institution, line.team, reason_text(line.reason, lang))
     console.print(table)
     err_console.print((f"{code} {month} {which.value}: {len(lines)} 名患者" if lang == "zh" else
                        f"{code} {month} {which.value}: {len(lines)} patients"), markup=False, highlight=False)
@@ -1435,6 +1495,8 @@ def demo(
         console.print(f"[bold]7. plan[/]  the annual care plan of {red.patient_id}: "
                       f"{len(care_plan.follow_ups)} follow-ups, {len(care_plan.screenings)} screenings "
                       f"→ {out}/plan.html, {out}/plan.pdf")
+
+    _demo_monthly_report(db_url(str(db)), out, as_of)
 
     console.print(f"\n[bold]outputs[/] in {out}/: roster.jsonl, sangao.db (patients + assessments), "
                   f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv, worklist.csv, "

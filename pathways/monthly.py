@@ -31,7 +31,7 @@ from pathways.measures import add_months, age_years, last_screening_date, newest
 from pathways.models import Patient
 
 # Bump when the fields or their meaning change: stored rows of another version are recomputed.
-ROW_VERSION = 1
+ROW_VERSION = 2
 
 
 class Window(StrEnum):
@@ -224,17 +224,6 @@ def left_on(patient: Patient) -> date | None:
     """The first day the patient is no longer under management (death or move-out), if any."""
     days = [d for d in (patient.deceased_on, patient.moved_out_on) if d is not None]
     return min(days) if days else None
-
-
-def last_managed_day(patient: Patient, month: str) -> date | None:
-    """The day the rules are asked about for month M: its last day, or the day before the patient
-    died or moved out when that came first; None if the patient left before the month began."""
-    end = month_end(month)
-    gone = left_on(patient)
-    if gone is None or gone > end:
-        return end
-    day = gone - timedelta(days=1)
-    return day if day >= month_start(month) else None
 
 
 # ---- the row ---------------------------------------------------------------------------------

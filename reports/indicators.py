@@ -11,7 +11,7 @@ list of complications (S01…S06 in its order), so a county with 认知障碍 ge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pathways.monthly import CARE_STATES, CONTROLLED, NOT_APPLICABLE, PatientMonth
@@ -233,7 +233,7 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
             "随访逾期率",
             "follow-up overdue",
             lambda r, p: r.managed and r.overdue,
-            lambda r, p: r.managed and r.follow_up is not None,
+            lambda r, p: r.managed and r.color is not None,
             "下次随访日期已过仍未随访的患者",
             "月末在管患者",
             "pathways/care_state.py",
@@ -390,6 +390,18 @@ class Tally:
             self._rolled = rolled
         return self._rolled
 
+    def team_vectors(self, month: str) -> list[tuple[str, str, list[int]]]:
+        """The month's sums per team, in indicator order (numerator, denominator pairs)."""
+        return [(inst, team, vec) for (m, inst, team), vec in sorted(self._teams.items()) if m == month]
+
+    def add_vectors(self, month: str, vectors: list[tuple[str, str, list[int]]]) -> None:
+        """Sums counted earlier (team_vectors of the same indicator list)."""
+        for inst, team, vec in vectors:
+            total = self._teams.setdefault((month, inst, team), [0] * (2 * len(self._funcs)))
+            for i, v in enumerate(vec):
+                total[i] += v
+        self._rolled = None
+
     def get(self, month: str, scope: tuple[str, str], code: str) -> tuple[int, int]:
         vec = self._sums().get((month, scope))
         if vec is None:
@@ -423,5 +435,30 @@ def small(count: int, limit: int) -> bool:
     return 0 < count < limit
 
 
-def by_code(inds: Iterable[Indicator]) -> dict[str, Indicator]:
-    return {i.code: i for i in inds}
+# The fixed words of the reason tags, in English (the tags carry readings and counts between them).
+_REASON_EN = (
+    ("不规范: ", "not standard: "),
+    ("规范 ", "standard: "),
+    (" 次随访", " visits"),
+    ("未控制", "not controlled"),
+    ("已控制", "controlled"),
+    ("无读数", "no reading"),
+    ("全部达标", "all controlled"),
+    ("已筛查", "screened"),
+    ("未筛查", "not screened"),
+    ("随访逾期", "follow-up overdue"),
+    ("按时", "on time"),
+    ("血压", "BP "),
+    ("血糖", "FPG "),
+    ("血脂", "LDL-C "),
+    ("、", ", "),
+)
+
+
+def reason_text(text: str, lang: str) -> str:
+    """A reason tag (Indicator.reason) in the report language."""
+    if lang == "zh":
+        return text
+    for zh, en in _REASON_EN:
+        text = text.replace(zh, en)
+    return text

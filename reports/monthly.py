@@ -16,7 +16,6 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import msgspec
 
@@ -42,7 +41,14 @@ from pathways.monthly import (
 from reports.indicators import Indicator, Tally, indicators
 from store.db import open_db
 from store.exporter import iter_records
-from store.patient_months import allow_writing_while_reading, iter_month, save_rows, stored_hashes
+from store.patient_months import (
+    allow_writing_while_reading,
+    iter_month,
+    load_tally,
+    save_rows,
+    save_tally,
+    stored_hashes,
+)
 from store.validation import plausible_limits
 
 TREND_MONTHS = 12
@@ -135,17 +141,20 @@ class RowBuilder:
         )
 
     def _care(self, patient: Patient, month: str, assessed: Callable[[date], Assessed]) -> CareFacts | None:
+        """Follow-up state at the month end from care_state, over the contacts planned since the
+        latest visit (or enrolment): a follow-up missed two months ago is still overdue now."""
         end = month_end(month)
         gone = left_on(patient)
         if patient.enrolled_on > end or (gone is not None and gone <= end):
             return None
+        since = max((v.date for v in patient.visits if v.date <= end), default=patient.enrolled_on)
         state = cs.care_state(
             patient,
             lambda p, day: assessed(day).assessment,
             self.schedule,
             self.calendar,
             as_of=end,
-            start=month_start(month),
+            start=max(since, patient.enrolled_on),
             end=end,
             history_events=False,
         )
@@ -163,6 +172,8 @@ class InputSummary:
     # patient_id → the 8-byte hashes of the record as known at each month end, concatenated in
     # `months` order (bytes, not strings: 100,000 patients × 12 months stay small)
     hashes: dict[str, bytes] = field(default_factory=dict)
+    # month → sha256 over every patient's hash for that month: the identity of the month's rows
+    month_digests: dict[str, str] = field(default_factory=dict)
 
     def month_hash(self, patient_id: str, month: str) -> str | None:
         packed = self.hashes.get(patient_id)
@@ -226,9 +237,12 @@ def ensure_rows(
             if progress is not None:
                 progress(summary.patients)
 
+        per_month = [hashlib.sha256() for _ in months]
         for record in iter_records(db_engine):
             packed, whole = record_hashes(record, months)
             total.update(whole)
+            for i, digest in enumerate(per_month):
+                digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
             summary.hashes[record["patient_id"]] = packed
             summary.patients += 1
             batch.append(record)
@@ -239,6 +253,7 @@ def ensure_rows(
     finally:
         db_engine.dispose()
     summary.digest = total.hexdigest()
+    summary.month_digests = {m: d.hexdigest() for m, d in zip(months, per_month, strict=True)}
     return summary
 
 
@@ -250,13 +265,31 @@ def report_months(month: str) -> list[str]:
 def iter_rows(db_url: str, basis: str, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
     """The stored rows of `month` for the current records (a row of an older record, or of a
     patient no longer in the roster, is skipped), by patient_id."""
+    for _pid, payload in iter_payloads(db_url, basis, month, summary):
+        yield _decode(payload)
+
+
+def iter_payloads(db_url: str, basis: str, month: str, summary: InputSummary) -> Iterator[tuple[str, bytes]]:
+    """(patient_id, encoded row) of iter_rows, not decoded."""
     db_engine = open_db(db_url)
     try:
         for pid, rhash, payload in iter_month(db_engine, basis, month):
             if summary.month_hash(pid, month) == rhash:
-                yield _decode(payload)
+                yield pid, payload
     finally:
         db_engine.dispose()
+
+
+class _Previous:
+    """The previous month's rows, kept encoded (a quarter of the memory of decoded rows) and
+    decoded when a row of this month asks for its patient's."""
+
+    def __init__(self, payloads: dict[str, bytes] | None = None) -> None:
+        self.payloads = payloads or {}
+
+    def get(self, patient_id: str) -> PatientMonth | None:
+        payload = self.payloads.get(patient_id)
+        return None if payload is None else _decode(payload)
 
 
 @dataclass
@@ -274,27 +307,73 @@ def quarter_of(d: str) -> str:
     return f"{year}Q{(mon - 1) // 3 + 1}"
 
 
+_tally_decode = msgspec.json.Decoder().decode
+
+
+def _tally_key(basis: str, month: str, summary: InputSummary, previous: str | None, inds) -> str:
+    """A month's counts depend on its rows, the previous month's rows (colour changes) and the
+    indicator list."""
+    parts = [
+        basis,
+        month,
+        summary.month_digests[month],
+        summary.month_digests[previous] if previous else "-",
+        ",".join(i.code for i in inds),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
 def count_months(
     db_url: str, basis: str, months: list[str], summary: InputSummary, inds: tuple[Indicator, ...]
 ) -> Counts:
+    """Count every indicator of `months` (oldest first). A month whose rows, and the previous
+    month's, are those of an earlier count is taken from the stored tallies; the others are
+    counted from their rows and stored."""
     counts = Counts(Tally(inds))
-    previous: dict[str, PatientMonth] = {}
-    for month in months:
-        current: dict[str, PatientMonth] = {}
-        quarter_end = int(month[5:7]) % 3 == 0
-        cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
-        for row in iter_rows(db_url, basis, month, summary):
-            counts.tally.add(row, previous.get(row.patient_id))
-            current[row.patient_id] = row
-            if (
-                cohort_q is not None
-                and row.care_state is not None
-                and quarter_of(row.enrolled_on) == cohort_q
-            ):
-                for scope in (("", ""), (row.institution, ""), (row.institution, row.team)):
-                    cell = counts.cohorts.setdefault((cohort_q, scope), {})
-                    cell[row.care_state] = cell.get(row.care_state, 0) + 1
-        previous = current
+    db_engine = open_db(db_url)
+    try:
+        keys = [
+            _tally_key(basis, m, summary, months[i - 1] if i else None, inds) for i, m in enumerate(months)
+        ]
+        stored = [load_tally(db_engine, k) for k in keys]
+        previous = _Previous()
+        for i, month in enumerate(months):
+            following_needs_rows = i + 1 < len(months) and stored[i + 1] is None
+            if stored[i] is not None:
+                data = _tally_decode(stored[i])
+                counts.tally.add_vectors(month, [tuple(v) for v in data["teams"]])
+                for quarter, inst, team, states in data["cohorts"]:
+                    counts.cohorts[(quarter, (inst, team))] = states
+                previous = _Previous(
+                    dict(iter_payloads(db_url, basis, month, summary)) if following_needs_rows else None
+                )
+                continue
+            cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = {}
+            current: dict[str, bytes] = {}
+            quarter_end = int(month[5:7]) % 3 == 0
+            cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
+            for pid, encoded in iter_payloads(db_url, basis, month, summary):
+                row = _decode(encoded)
+                counts.tally.add(row, previous.get(pid))
+                if following_needs_rows:
+                    current[pid] = encoded
+                if (
+                    cohort_q is not None
+                    and row.care_state is not None
+                    and quarter_of(row.enrolled_on) == cohort_q
+                ):
+                    for scope in (("", ""), (row.institution, ""), (row.institution, row.team)):
+                        cell = cohorts.setdefault((cohort_q, scope), {})
+                        cell[row.care_state] = cell.get(row.care_state, 0) + 1
+            counts.cohorts.update(cohorts)
+            payload = {
+                "teams": counts.tally.team_vectors(month),
+                "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
+            }
+            save_tally(db_engine, keys[i], month, _encode(payload))
+            previous = _Previous(current)
+    finally:
+        db_engine.dispose()
     return counts
 
 
@@ -319,21 +398,12 @@ def prepare(
     return builder, summary, counts
 
 
-def month_rows(db_url: str, builder: RowBuilder, month: str, summary: InputSummary) -> Iterator[PatientMonth]:
-    """The rows of one month (for the drill-down), after ensure_rows."""
-    return iter_rows(db_url, builder.basis.key, month, summary)
-
-
 def last_complete_month(as_of: date) -> str:
     """The month before the one `as_of` falls in, unless `as_of` is its last day."""
     if (as_of + timedelta(days=1)).month != as_of.month:
         return f"{as_of.year:04d}-{as_of.month:02d}"
     prev = month_start(f"{as_of.year:04d}-{as_of.month:02d}") - timedelta(days=1)
     return f"{prev.year:04d}-{prev.month:02d}"
-
-
-def params_of(builder: RowBuilder) -> dict[str, Any]:
-    return {name: p.value for name, p in builder.gset.parameters.items()}
 
 
 @dataclass(frozen=True)
@@ -399,3 +469,16 @@ def drill_down(
         )
         for r in found
     ]
+
+
+def known_scopes(
+    db_url: str, guidelines: str, month: str, window: Window, provisional_calendar: bool
+) -> tuple[list[str], list[str]]:
+    """(institutions, teams) among the stored rows of `month` (after a drill-down built them)."""
+    builder = RowBuilder(guidelines, [month], provisional_calendar, window)
+    summary = ensure_rows(db_url, builder, [month])
+    institutions, teams = set(), set()
+    for row in iter_rows(db_url, builder.basis.key, month, summary):
+        institutions.add(row.institution)
+        teams.add(row.team)
+    return sorted(i for i in institutions if i), sorted(t for t in teams if t)

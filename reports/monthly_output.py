@@ -127,7 +127,7 @@ CARE_COLORS = {
 class ReportHeader(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     month: str = Field(description="the report month, YYYY-MM")
-    scope: str = Field(description="the whole roster, or the institution reported on")
+    scope: str = Field(description="the whole roster, or the institution (or institution / team) reported on")
     guideline_set: str = Field(description="guideline set name")
     guideline_version: str = Field(description="guideline set version")
     as_of: str = Field(description="the last day of the month: every value is as of this date")
@@ -238,12 +238,18 @@ def build_context(
     window: Window,
     by: str = "institution",
     institution: str | None = None,
+    team: str | None = None,
     external: bool = False,
     lang: str = "zh",
 ) -> MonthlyContext:
     labels = LABELS[lang]
     limit = policy.small_cell
     scope = (institution, "") if institution else ALL
+    if team is not None:  # a team's own page: no children; its institution from the counts
+        scope = next(
+            (s for s in tally.scopes(month) if s[1] == team and (institution in (None, s[0]))),
+            (institution or "", team),
+        )
     codes = {i.code: i for i in tally.inds}
     rows = []
     for ind in tally.inds:
@@ -267,7 +273,9 @@ def build_context(
         )
 
     scopes = tally.scopes(month)
-    if institution:
+    if team is not None:
+        kids = []
+    elif institution:
         kids = [s for s in scopes if s[0] == institution and s[1]]
     elif by == "team":
         kids = [s for s in scopes if s[1]]
@@ -324,7 +332,7 @@ def build_context(
 
     header = ReportHeader(
         month=month,
-        scope=institution or labels["whole"],
+        scope=" / ".join(p for p in scope if p) or labels["whole"],
         guideline_set=gset_name,
         guideline_version=gset_version,
         as_of=month_end_iso(month),
@@ -533,11 +541,8 @@ def print_summary(ctx: MonthlyContext, console, width: int = 80) -> None:
     from rich.table import Table
 
     lab, h = ctx.labels, ctx.header
-    console.print(
-        f"[bold]{lab['title']}[/] {h.month}  {h.scope}  {h.guideline_set} {h.guideline_version}  "
-        f"{lab['window']}: {h.window}",
-        highlight=False,
-    )
+    console.print(f"[bold]{lab['title']}[/] {h.month}  {h.scope}", highlight=False)
+    console.print(f"{h.guideline_set} {h.guideline_version}  {lab['window']}: {h.window}", highlight=False)
     table = Table(show_edge=False, pad_edge=False, width=min(width, console.width))
     for col, justify in (
         (lab["code"], "left"),
@@ -572,6 +577,8 @@ def print_summary(ctx: MonthlyContext, console, width: int = 80) -> None:
         for kid in ctx.children[:10]:
             kids.add_row(str(kid.rank), kid.name, kid.cells[1], kid.cells[3], kid.score, kid.grade)
         console.print(kids)
+    quality = [r for r in ctx.rows if r.group == "quality"]
+    console.print(f"{lab['quality']}: " + "  ".join(f"{r.code} {r.value}" for r in quality), highlight=False)
     console.print(
         f"{lab['input_hash']}: {h.input_hash[:16]}…  {lab['as_of']}: {h.as_of}  "
         f"{lab['external'] if h.external else lab['internal']}",

@@ -89,3 +89,21 @@ def allow_writing_while_reading(db_engine: Engine) -> None:
         with db_engine.connect() as conn:
             conn.exec_driver_sql("COMMIT")  # the begin listener opened a transaction; the pragma needs none
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+def load_tally(db_engine: Engine, key: str) -> bytes | None:
+    """The stored month tally of `key`, if any."""
+    from store.tables import MonthTallyRow
+
+    table = MonthTallyRow.__table__
+    with db_engine.connect() as conn:
+        return conn.execute(select(table.c.payload).where(table.c.key == key)).scalar_one_or_none()
+
+
+def save_tally(db_engine: Engine, key: str, month: str, payload: bytes) -> None:
+    from store.tables import MonthTallyRow
+
+    table = MonthTallyRow.__table__
+    with db_engine.begin() as conn:
+        conn.execute(delete(table).where(table.c.key == key))
+        conn.execute(insert(table), [dict(key=key, month=month, payload=payload)])

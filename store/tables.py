@@ -185,3 +185,16 @@ class PatientMonthRow(SQLModel, table=True):
     basis: str = Field(primary_key=True)
     record_hash: str
     payload: bytes  # msgspec JSON of PatientMonth (array form)
+
+
+class MonthTallyRow(SQLModel, table=True):
+    """The indicator sums of one month of the monthly report, per team (reports/monthly.py), kept
+    so a report re-counts only the months whose patient-month rows changed. `key` hashes the
+    basis, the month, the indicator list and the record hashes of every patient for that month
+    and the one before."""
+
+    __tablename__ = "month_tallies"
+
+    key: str = Field(primary_key=True)
+    month: str = Field(index=True)  # "2026-11", for housekeeping
+    payload: bytes  # msgspec JSON: team vectors and cohorts

@@ -193,10 +193,19 @@ def test_the_external_report_shows_the_team_of_three_as_under_five(db, tmp_path,
 
 def test_stored_rows_are_reused_and_a_changed_record_is_recomputed(db, tmp_path):
     url = f"sqlite:///{db}"
-    _, first, _ = prepare(url, "national-default", MONTH, Window.YTD, True)
+    _, first, counted = prepare(url, "national-default", MONTH, Window.YTD, True)
     assert (first.built, first.reused) == (9 * 12, 0)
-    _, second, _ = prepare(url, "national-default", MONTH, Window.YTD, True)
+    _, second, stored = prepare(url, "national-default", MONTH, Window.YTD, True)
     assert (second.built, second.reused, second.digest) == (0, 9 * 12, first.digest)
+    # the second run takes every month's sums from the stored tallies: the same numbers
+    months = sorted({m for (m, _i, _t) in counted.tally._teams})
+    assert len(months) == 12
+    for month in months:
+        assert stored.tally.scopes(month) == counted.tally.scopes(month)
+        for scope in counted.tally.scopes(month):
+            for ind in counted.tally.inds:
+                assert stored.tally.get(month, scope, ind.code) == counted.tally.get(month, scope, ind.code)
+    assert stored.cohorts == counted.cohorts and counted.cohorts
     changed = [
         dict(r, visits=r["visits"] + [{"date": "2026-11-20", "sbp": 120, "dbp": 70}])
         if r["patient_id"] == "B2"
@@ -315,3 +324,131 @@ def test_the_pdf_shows_the_chinese_title_and_indicators(db, tmp_path, monkeypatc
     assert "三高共管质控月报" in text and "血压控制率" in text
     title = image.crop((30, 30, 500, 90))
     assert sum(title.histogram()[:128]) > 300  # the title is drawn in dark ink, not blank
+    _report(db, tmp_path / "again", monkeypatch)  # same data, same run time: the same bytes
+    assert (tmp_path / "again" / "monthly-2026-11.pdf").read_bytes() == (
+        tmp_path / "out" / "monthly-2026-11.pdf"
+    ).read_bytes()
+
+
+def test_every_context_field_is_described_and_the_template_reads_only_context_fields():
+    from jinja2 import meta
+
+    from reports import monthly_output as mo
+
+    for model in (mo.MonthlyContext, mo.ReportHeader, mo.IndicatorRow, mo.ChildRow, mo.CohortRow, mo.Chart):
+        assert all(f.description for f in model.model_fields.values()), model.__name__
+    source = mo._env.loader.get_source(mo._env, "monthly.html.j2")[0]
+    assert meta.find_undeclared_variables(mo._env.parse(source)) <= set(mo.MonthlyContext.model_fields)
+
+
+def test_the_english_report_has_english_headers(db, tmp_path, monkeypatch):
+    output = _report(db, tmp_path / "out", monkeypatch, "--no-pdf", "--lang", "en")
+    header = (tmp_path / "out" / "monthly-2026-11.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("code,indicator,institution,team,month,numerator,denominator")
+    assert "BP control" in output
+    assert "Monthly quality-control report" in (tmp_path / "out" / "monthly-2026-11.html").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_the_demo_ends_with_the_report_of_the_last_complete_month(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        cli.app, ["demo", "--patients", "60", "--as-of", "2026-12-01", "--out", str(out)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "8. report" in result.output and "H02 血压控制率 = 分子/分母 = " in result.output
+    assert (out / "monthly-2026-11.html").exists() and (out / "monthly-2026-11.csv").exists()
+
+
+def test_an_institution_or_team_not_in_the_roster_is_an_error_naming_the_known_ones(db, tmp_path):
+    for args in (
+        [
+            "report",
+            "monthly",
+            "--month",
+            MONTH,
+            "--db",
+            db,
+            "--out",
+            str(tmp_path),
+            "--no-pdf",
+            "--provisional-calendar",
+            "--institution",
+            "乙卫生院",
+        ],
+        [
+            "report",
+            "patients",
+            "--indicator",
+            "H02",
+            "--month",
+            MONTH,
+            "--db",
+            db,
+            "--provisional-calendar",
+            "--team",
+            "三队",
+        ],
+    ):
+        result = CliRunner().invoke(cli.app, args)
+        assert result.exit_code == 1
+        assert result.exception.problems[0].code == "R460"
+        rendered = result.exception.render("zh")
+        assert ("乙卫生院" in rendered and "甲卫生院" in rendered) or (
+            "三队" in rendered and "一队、二队" in rendered
+        )
+
+
+def test_a_follow_up_missed_months_ago_is_still_overdue_at_the_month_end():
+    from pathways.models import Patient
+    from reports.indicators import ALL, Tally, indicators
+    from reports.monthly import RowBuilder
+
+    builder = RowBuilder("national-default", ["2026-10"], True, Window.YTD)
+    gone_quiet = Patient.model_validate(_p("O1", "一队", [("2026-03-02", 120, 75), ("2026-06-01", 120, 75)]))
+    seen = Patient.model_validate(_p("O2", "一队", [("2026-06-01", 120, 75), ("2026-10-20", 120, 75)]))
+    rows = [next(builder.rows(p, ["2026-10"])) for p in (gone_quiet, seen)]
+    assert [r.overdue for r in rows] == [True, False]
+    assert rows[0].follow_up == "missed"
+    tally = Tally(indicators())
+    for r in rows:
+        tally.add(r, None)
+    assert tally.get("2026-10", ALL, "F01") == (1, 2)
+
+
+def test_a_team_report_has_the_teams_values_and_no_children(db, tmp_path, monkeypatch):
+    _report(db, tmp_path / "out", monkeypatch, "--no-pdf", "--team", "二队", "--external")
+    page = (tmp_path / "out" / "monthly-2026-11-二队-external.html").read_text(encoding="utf-8")
+    assert "全部" not in page.split("<h2>")[0] and "甲卫生院 / 二队" in page
+    indicators = page.split('id="indicators"')[1].split("</table>")[0]
+    assert '<td>H02</td><td>血压控制率</td><td class="n">&lt;5</td>' in indicators
+    children = page.split('id="children"')[1].split("</table>")[0]
+    assert children.count("<tr>") == 1  # the header only
+
+
+def test_the_english_drill_down_gives_english_reasons(db):
+    output = (
+        CliRunner()
+        .invoke(
+            cli.app,
+            [
+                "report",
+                "patients",
+                "--indicator",
+                "H01",
+                "--team",
+                "二队",
+                "--month",
+                MONTH,
+                "--db",
+                db,
+                "--provisional-calendar",
+                "--lang",
+                "en",
+            ],
+            terminal_width=200,
+        )
+        .output
+    )
+    assert "not standard: 0/4 visits" in output and "不规范" not in output
