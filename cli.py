@@ -881,7 +881,7 @@ def plan(
     has_db = not (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists())
     if reprint:
         if not has_db:
-            raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+            raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
         ids = None
         if patient is not None:
             ids = [_one_patient(patient, _patients(roster, db)).patient_id]
@@ -1227,7 +1227,7 @@ def _report_month(month: str | None, as_of: date | None) -> str:
 def _check_db(db: str) -> str:
     url = db_url(db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.of("D031", file=url.removeprefix("sqlite:///"))
+        raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
     return url
 
 

@@ -257,7 +257,7 @@ def test_assess_in_a_folder_without_a_database_asks_for_a_roster_import(tmp_path
     result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "assess"], capture_output=True,
                             text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 1
-    assert "请先导入花名册" in result.stderr and "D031" in result.stderr
+    assert "请先导入花名册" in result.stderr and "D041" in result.stderr
 
 
 def test_explain_finds_a_patient_by_name_or_resident_id(roster):
