@@ -196,7 +196,7 @@ def roster_import(
 ) -> None:
     from store.importer import import_files
 
-    _lang(lang)
+    lang = _lang(lang)
     if unmasked and rejects is None:
         raise typer.BadParameter("--unmasked shows the raw column of --rejects FILE; give --rejects too",
                                  param_hint="--unmasked")
@@ -318,6 +318,7 @@ def roster_inspect(
     """
     from store.inspect import inspect_files, proposal_yaml
 
+    lang = _lang(lang)
     w = _words(lang)
     result = inspect_files(files, mapping, sample=sample)
     text = proposal_yaml(result, lang)
@@ -1582,6 +1583,9 @@ def main() -> None:
     from pathways.errors import Problem
 
     lang = _message_lang()
+    # Every file sangao creates (databases, exports, worklists, plans, reports, rejects) holds patient
+    # data: owner-only (0600, folders 0700), whatever the user's umask.
+    os.umask(0o077)
     try:
         _sweep_crash_logs(_now())
         _configure_store()

@@ -9,7 +9,9 @@ every run); SANGAO_FUZZ_SCALE multiplies them (scripts/fuzz.sh runs a longer, ra
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections import Counter
 from datetime import date
@@ -44,10 +46,14 @@ def scratch(name: str) -> Path:
     """A private folder for one suite's files (Hypothesis runs many inputs per test function, so
     pytest's per-test tmp_path is not used), in memory where the system has /dev/shm: rewriting a
     file on a disk file system costs milliseconds (ext4 flushes a truncated file), which would be
-    most of a fuzz run."""
+    most of a fuzz run. The folder sits alone in a private parent, so a suite that checks that nothing
+    was written beside it (zip-slip) sees no other process's files."""
     shm = Path("/dev/shm")
     where = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix=f"sangao-fuzz-{name}-", dir=where))
+    folder = Path(tempfile.mkdtemp(prefix=f"sangao-fuzz-{name}-", dir=where)) / "work"
+    folder.mkdir()
+    atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
+    return folder
 
 
 def assert_located(error: SangaoError, *names: str) -> None:

@@ -28,7 +28,7 @@ def test_the_assessment_csv_escapes_formula_patient_ids(tmp_path):
                       encoding="utf-8")
     result = CliRunner().invoke(cli.app, ["assess", "--roster", str(roster), "--as-of", AS_OF,
                                           "--format", "csv", "--out", str(tmp_path / "a.csv"),
-                                          "--provisional-calendar"])
+                                          "--provisional-calendar", "--lang", "en"])
     assert result.exit_code == 0, result.output
     rows = _rows((tmp_path / "a.csv").read_bytes().decode("utf-8"))
     assert [r["patient_id"] for r in rows] == ["'" + p for p in FORMULAS]
