@@ -136,7 +136,8 @@ class RangedSource(Protocol):
 class Chunk:
     """What a worker sends back for one range: the encoded lines; the patient ids in input order
     (every valid record's, assessed or not: D021 is checked on all of them) with their line numbers
-    and the output lines written up to each; counts; the problems of the line the range stopped at."""
+    and the output lines written up to each; the colour of each line written; counts; the problems
+    of the line the range stopped at."""
 
     data: bytes
     ids: list[str]
@@ -145,6 +146,7 @@ class Chunk:
     assessed: int
     skipped: int
     problems: list[Problem] | None = None
+    colors: list[str] = field(default_factory=list)
 
 
 def assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) -> Chunk:
@@ -173,9 +175,9 @@ def assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) 
             ids.append(record.patient_id)
             numbers.append(number)
         try:
-            out = _staged(assessor, as_of, live)
+            out, colors = _staged(assessor, as_of, live)
         except SangaoError:
-            out, problems = _one_by_one(assessor, as_of, live)
+            out, colors, problems = _one_by_one(assessor, as_of, live)
     finally:
         if collecting:
             gc.enable()
@@ -188,25 +190,34 @@ def assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) 
     if assessed < len(live):  # stopped at live[assessed]: its record and those after it are not counted
         ids, numbers, ends = ids[: places[assessed]], numbers[: places[assessed]], ends[: places[assessed]]
     text = "\n".join(out) + "\n" if out else ""
-    return Chunk(text.encode(), ids, numbers, ends, assessed, len(ids) - assessed, problems or None)
+    return Chunk(
+        text.encode(), ids, numbers, ends, assessed, len(ids) - assessed, problems or None, colors
+    )
 
 
-def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> list[str]:
+def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[str], list[str]]:
+    """(lines, their colours) of the records, stage by stage."""
     facts = [assessor.facts(record, as_of) for record in records]
     outcome = assessor.evaluator.outcome
     outcomes = [outcome(f) for f in facts]
     compose = assessor._compose
     data = [compose(record, as_of, *o) for record, o in zip(records, outcomes, strict=True)]
-    return [json_line(d) for d in data]
+    return [json_line(d) for d in data], [d["color"] for d in data]
 
 
-def _one_by_one(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[str], list[Problem]]:
+def _one_by_one(
+    assessor: Assessor, as_of: date, records: list[Any]
+) -> tuple[list[str], list[str], list[Problem]]:
+    """(lines, their colours, problems) up to the first record that fails."""
     out: list[str] = []
+    colors: list[str] = []
     for record in records:
         try:
-            out.append(json_line(assessor.assess_data(record, as_of)))
+            data = assessor.assess_data(record, as_of)
         except SangaoError as exc:
-            return out, exc.problems
+            return out, colors, exc.problems
+        out.append(json_line(data))
+        colors.append(data["color"])
     raise AssertionError("a stage failed but no patient does on their own")
 
 
@@ -262,8 +273,7 @@ def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], coun
             _repeated(chunk, source, out, seen, counts)
         seen.update(ids)
         out.write(chunk.data)
-        for color in ("red", "yellow", "blue"):  # the top-level colour is the one followed by the tier
-            counts.colors[color] += chunk.data.count(b'"color":"%s","tier"' % color.encode())
+        counts.colors.update(chunk.colors)
         written += chunk.assessed
         counts.assessed += chunk.assessed
         counts.skipped += chunk.skipped
@@ -284,5 +294,6 @@ def _repeated(
     if kept:
         out.write(b"".join(line + b"\n" for line in chunk.data.split(b"\n")[:kept]))
     counts.assessed += kept
+    counts.colors.update(chunk.colors[:kept])
     counts.skipped += j - kept
     raise SangaoError([source.repeated(chunk.ids[j], chunk.numbers[j])])

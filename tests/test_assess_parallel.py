@@ -4,6 +4,8 @@ writes the bytes the pydantic path writes (`assess_roster` + reports/assessments
 input order, and stops at a bad line or a repeated patient id with the error `store.read_roster` gives."""
 
 import io
+import json
+from collections import Counter
 from datetime import date
 
 import pytest
@@ -58,6 +60,8 @@ def test_one_and_two_workers_write_the_model_paths_bytes_in_input_order(tmp_path
     assert counts_one == counts_two
     assert counts_one.assessed == expected.count(b"\n") and counts_one.skipped > 0
     assert counts_one.assessed + counts_one.skipped == len(lines)
+    colours = Counter(json.loads(line)["color"] for line in expected.splitlines())
+    assert counts_one.colors == counts_two.colors == colours and set(colours) == {"red", "yellow", "blue"}
 
 
 def test_a_line_pydantic_must_judge_is_assessed_the_same_way(tmp_path, lines):
