@@ -1,4 +1,4 @@
-"""What family-doctor teams really export (../shared/spec/real-exports.md) imports into the same
+"""What family-doctor teams really export (docs/real-exports.md) imports into the same
 patients and visits as the equivalent interchange JSONL: flat visit rows with the person repeated
 and no patient number, coded cells of the national forms, cells with units and pairs, several
 encodings, workbooks, two-row merged headers and zip archives of split parts. Every fixture is
