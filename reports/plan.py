@@ -542,8 +542,10 @@ def _ics_events(plan: Plan) -> bytes:
 
 class PlanFiles:
     """Writes plans as they come, so a whole roster's plans need not be held: the appointments
-    CSV row by row, each team's ICS events as compact bytes (one file per team at the end). Only
-    the HTML/PDF pages need every plan kept (`keep`)."""
+    CSV row by row, each team's ICS file appended to in blocks of `_FLUSH` bytes. Only the
+    HTML/PDF pages need every plan kept (`keep`)."""
+
+    _FLUSH = 64 * 1024
 
     def __init__(self, out: Path, formats: set[str], lang: str, file_name: Callable[[str], str]) -> None:
         self.out, self.formats, self.lang, self.file_name = out, formats, lang, file_name
@@ -552,6 +554,7 @@ class PlanFiles:
         self.count = 0
         self.warnings: dict[str, None] = {}
         self._events: dict[str, list[bytes]] = {}
+        self._pending: dict[str, int] = {}
         self._csv = None
         if "csv" in formats:
             self._csv = (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="")
@@ -570,7 +573,19 @@ class PlanFiles:
         if self._csv is not None:
             _write_rows(self._writer, plan)
         if "ics" in self.formats:
-            self._events.setdefault(plan.team, []).append(_ics_events(plan))
+            if plan.team not in self._events:
+                (self.out / f"{self.file_name(plan.team)}.ics").write_bytes(_ics_head(plan.team))
+                self._events[plan.team], self._pending[plan.team] = [], 0
+            events = _ics_events(plan)
+            self._events[plan.team].append(events)
+            self._pending[plan.team] += len(events)
+            if self._pending[plan.team] >= self._FLUSH:
+                self._flush(plan.team)
+
+    def _flush(self, team: str, tail: bytes = b"") -> None:
+        with (self.out / f"{self.file_name(team)}.ics").open("ab") as f:
+            f.write(b"".join(self._events[team]) + tail)
+        self._events[team], self._pending[team] = [], 0
 
     def close(self) -> list[str]:
         """Finish every file; returns their names."""
@@ -585,9 +600,8 @@ class PlanFiles:
             self._csv.close()
             written.append("appointments.csv")
         for team in sorted(self._events):
-            name = f"{self.file_name(team)}.ics"
-            (self.out / name).write_bytes(_ics_head(team) + b"".join(self._events[team]) + _ICS_TAIL)
-            written.append(name)
+            self._flush(team, _ICS_TAIL)
+            written.append(f"{self.file_name(team)}.ics")
         return written
 
 

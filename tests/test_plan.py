@@ -202,3 +202,5 @@ def test_plan_all_stores_every_plan_of_the_database_it_reads(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert sorted(p.patient_id for p in stored_plans(f"sqlite:///{db}", None, START)) == ["P0", "P1", "P2"]
     assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["A队.ics", "B队.ics"]
+    events = Calendar.from_ical((tmp_path / "out" / "A队.ics").read_bytes()).walk("VEVENT")
+    assert len(events) == 16 and {str(e.get("summary")).split()[1] for e in events} == {"P0", "P2"}
