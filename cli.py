@@ -1320,8 +1320,9 @@ def report_monthly(
                       markup=False, highlight=False)
 
 
-def _demo_monthly_report(url: str, out: Path, as_of: date) -> None:
-    """The demo's last step: the monthly report of the last complete month at `as_of`."""
+def _demo_monthly_report(url: str, out: Path, as_of: date, lang: str) -> list[str]:
+    """The demo's last step: the monthly report of the last complete month at `as_of`; returns the
+    names of the files written."""
     from pathways.monthly import Window
     from reports import monthly as mr
     from reports import monthly_output as mo
@@ -1332,17 +1333,17 @@ def _demo_monthly_report(url: str, out: Path, as_of: date) -> None:
     months = mr.report_months(month)
     ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
                            builder.gset.version, summary.digest, summary.patients,
-                           _now().isoformat(timespec="seconds"), Window.YTD)
-    html_path, csv_path = out / f"monthly-{month}.html", out / f"monthly-{month}.csv"
-    html_path.write_text(mo.render_html(ctx), encoding="utf-8")
-    with csv_path.open("w", encoding="utf-8-sig", newline="") as f:
+                           _now().isoformat(timespec="seconds"), Window.YTD, lang=lang)
+    html_name, csv_name = f"monthly-{month}.html", f"monthly-{month}.csv"
+    with open_private(out / html_name, "w", encoding="utf-8") as f:
+        f.write(mo.render_html(ctx))
+    with open_private(out / csv_name, "w", encoding="utf-8-sig", newline="") as f:
         mo.write_csv(counts.tally, months, f, Window.YTD, builder.gset.name, builder.gset.version,
                      builder.policy.small_cell)
     h02 = next(r for r in ctx.rows if r.code == "H02")
-    console.print(f"[bold]8. report[/]  质控月报 {month}: {h02.explanation} → {html_path}, {csv_path}",
-                  highlight=False)
-    console.print(f"   sangao report monthly --month {month} --db {url.removeprefix('sqlite:///')}",
-                  highlight=False)
+    console.print(("[bold]8.[/] 质控月报 " if lang == "zh" else "[bold]8.[/] monthly report ")
+                  + f"{month}: {h02.explanation} → {out / html_name}", highlight=False)
+    return [html_name, csv_name]
 
 
 @report_app.command("patients")
@@ -1415,10 +1416,12 @@ def demo(
     patients: Annotated[int, typer.Option("--patients", "-n", min=1, help="roster size")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="random seed of the generated roster")] = 1,
     as_of: AsOf = None,
+    lang: LangOpt = None,
 ) -> None:
     """Run the whole pipeline on a generated roster: generate → import into SQLite → check the
     guideline set → assess everyone → explain one red patient → that patient's team's worklist
-    for the week → the patient's annual care plan as HTML and PDF. Prints where every output is.
+    for the week → the patient's annual care plan as HTML and PDF → the monthly report of the last
+    complete month. Prints where every output is; names, IDs and phones stay masked.
 
     Example: sangao demo --patients 2000 --as-of 2026-11-30
     """
@@ -1426,87 +1429,108 @@ def demo(
 
     import store
     from engine.parallel import AssessOptions, build_assessor
-    from pathways.synthetic import generate_jsonl
     from reports import assessments as fmt_out
     from reports.explain import print_explanation
+    from store.generated import write_jsonl
 
+    lang = _lang(lang)
+    zh = lang == "zh"
     as_of = as_of or _today()
     out.mkdir(parents=True, exist_ok=True)
     roster, db = out / "roster.jsonl", out / "sangao.db"
+    url = db_url(str(db))
     db.unlink(missing_ok=True)
 
-    with open_private(roster, "w", encoding="utf-8", newline="\n") as f:
-        for line in generate_jsonl(patients, seed, as_of):
-            f.write(line + "\n")
-    console.print(f"[bold]1. roster[/]  {patients} synthetic patients (seed {seed}) → {roster}")
+    def step(n: int, zh_text: str, en_text: str) -> None:
+        console.print(f"[bold]{n}.[/] " + (zh_text if zh else en_text), highlight=False)
 
-    report = store.import_files([roster], db_url(str(db)), as_of, reject_path=out / "rejects.csv")
-    console.print(f"[bold]2. import[/]  {report.rows_read} rows read, {report.imported} imported, "
-                  f"{report.rejected} rejected, {len(report.findings)} data-quality findings → {db}")
+    with open_private(roster, "wb") as f:
+        write_jsonl(f, patients, seed, as_of)
+    step(1, f"花名册  生成 {patients} 名模拟患者（种子 {seed}）→ {roster}",
+         f"roster  {patients} synthetic patients (seed {seed}) → {roster}")
 
-    # The demo must run even where the State Council calendar for next year is not out yet: it uses the
-    # provisional calendar for such a year and says so (every affected assessment carries a warning).
-    assessor = build_assessor(AssessOptions("national-default", as_of, "python", provisional_calendar=True))
+    report = store.import_files([roster], url, as_of, reject_path=out / "rejects.csv")
+    step(2, f"导入  读取 {report.rows_read} 行，导入 {report.imported}，拒绝 {report.rejected}，"
+            f"数据质量发现 {len(report.findings)} → {db}",
+         f"import  {report.rows_read} rows read, {report.imported} imported, {report.rejected} rejected, "
+         f"{len(report.findings)} data-quality findings → {db}")
+
+    # A year whose State Council holiday notice sangao lacks uses the provisional calendar, with a
+    # warning in every affected output (docs/pathway-defaults.md §6).
+    assessor = build_assessor(AssessOptions("national-default", as_of, "python", provisional_calendar=True,
+                                            cache_dir=_cache_dir()))
     gset = assessor.gset
-    console.print(f"[bold]3. guidelines[/]  {gset.name} {gset.version} ({gset.policy_status}): {len(gset.rules)} rules, "
-                  f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
+    step(3, f"指南  {gset.name} {gset.version}（{gset.policy_status}）：{len(gset.rules)} 条规则，"
+            f"{len(gset.derive)} 个派生值，{len(gset.parameters)} 个参数",
+         f"guidelines  {gset.name} {gset.version} ({gset.policy_status}): {len(gset.rules)} rules, "
+         f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
 
-    results = list(store.save_assessments(db_url(str(db)),
-                                          assessor.assess_many(store.read_patients(db_url(str(db))), as_of),
+    results = list(store.save_assessments(url, assessor.assess_many(store.read_patients(url), as_of),
                                           _provenance(gset, roster, str(db))))
     with open_private(out / "assessments.jsonl", "w", encoding="utf-8") as f:
         fmt_out.write_jsonl(results, f)
     with open_private(out / "assessments.csv", "w", encoding="utf-8-sig", newline="") as f:
-        fmt_out.write_csv(results, f)
+        fmt_out.write_csv(results, f, lang)
     colors = Counter(a.color.value for a in results)
     referrals = Counter(a.referral.urgency.value for a in results if a.referral)
     overdue = sum(1 for a in results if any(s.overdue for s in a.screenings_due))
-    provisional = sorted({w for a in results for w in a.warnings})
-    console.print(f"[bold]4. assess[/]  as_of {as_of}: {len(results)} assessed, {report.imported - len(results)} "
-                  f"skipped (died or moved out)")
-    console.print("   " + "  ".join(f"[{fmt_out.COLOR_STYLE[c]}]{fmt_out.COLOR_ZH[c]} {c} {colors[c]}[/]"
-                                    for c in ("red", "yellow", "blue"))
-                  + f"   referrals: {referrals['urgent']} urgent, {referrals['routine']} routine"
-                  + f"   patients with an overdue screening: {overdue}")
-    for warning in provisional:
-        err_console.print(f"[yellow]warning:[/] {warning}")
+    skipped = report.imported - len(results)
+    step(4, f"评估  截至 {as_of}：{fmt_out.summary(colors, lang)}；{skipped} 名死亡或迁出未评估；"
+            f"转诊 紧急 {referrals['urgent']}、常规 {referrals['routine']}；有逾期筛查 {overdue} 名",
+         f"assess  as of {as_of}: {fmt_out.summary(colors, lang)}; {skipped} skipped (died or moved out); "
+         f"referrals {referrals['urgent']} urgent, {referrals['routine']} routine; "
+         f"{overdue} with an overdue screening")
+    for year in sorted({w.split()[4].rstrip(":") for a in results for w in a.warnings}):
+        err_console.print(f"[yellow]提示：[/]{year} 年使用临时工作日日历：只含法定节假日，不含调休上班日"
+                          "（国务院通知尚未收入 sangao）" if zh else
+                          f"[yellow]warning:[/] provisional working-day calendar for {year}: statutory "
+                          "holidays only, no make-up working days", highlight=False)
 
+    written = ["roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "rejects.csv"]
     red = next((a for a in results if a.color.value == "red"), None)
     if red is not None:
-        console.print(f"[bold]5. explain[/]  one red patient ({red.patient_id}):")
-        patient = next(p for p in store.read_patients(db_url(str(db))) if p.patient_id == red.patient_id)
-        print_explanation(assessor.assess(patient, as_of), gset, console)
+        step(5, f"解释  一名红标患者（{red.patient_id}）：", f"explain  one red patient ({red.patient_id}):")
+        patient = next(p for p in store.read_patients(url) if p.patient_id == red.patient_id)
+        print_explanation(assessor.assess(patient, as_of), gset, console, lang=lang)
 
         from reports import plan as plan_out
         from reports import worklist as wl_out
         from reports.care_context import build_context
 
-        ctx = build_context("national-default", as_of)
+        ctx = build_context("national-default", as_of, lang=lang)
         first, last = wl_out.period(as_of, True, False, None, None)
-        team = patient.team
-        week = wl_out.build_worklist(store.read_patients(db_url(str(db))), ctx, first, last, team=team)
-        console.print(f"\n[bold]6. worklist[/]  {team}, this week (the 8 most urgent):")
-        wl_out.print_worklist(week, console, limit=8)
-        with (out / "worklist.csv").open("w", encoding="utf-8-sig", newline="") as f:
+        week = wl_out.build_worklist(store.read_patients(url), ctx, first, last, team=patient.team)
+        console.print()
+        step(6, f"工作清单  {patient.team} 本周（最紧急的 8 名）：",
+             f"worklist  {patient.team}, this week (the 8 most urgent):")
+        wl_out.print_worklist(week, console, lang=lang, limit=8)
+        with open_private(out / "worklist.csv", "w", encoding="utf-8-sig", newline="") as f:
             wl_out.write_worklist_csv(week, f)
 
         care_plan = plan_out.build_plan(patient, ctx, as_of)
-        (out / "plan.html").write_text(plan_out.render_html([care_plan]), encoding="utf-8")
-        (out / "plan.pdf").write_bytes(plan_out.render_pdf([care_plan]))
-        console.print(f"[bold]7. plan[/]  the annual care plan of {red.patient_id}: "
-                      f"{len(care_plan.follow_ups)} follow-ups, {len(care_plan.screenings)} screenings "
-                      f"→ {out}/plan.html, {out}/plan.pdf")
+        with open_private(out / "plan.html", "w", encoding="utf-8") as f:
+            f.write(plan_out.render_html([care_plan], lang))
+        written += ["worklist.csv", "plan.html"]
+        try:
+            pdf = plan_out.render_pdf([care_plan], lang)
+        except SangaoError as exc:  # no Pango on this machine: the HTML page prints from a browser
+            err_console.print(exc.render(lang), markup=False, highlight=False)
+        else:
+            with open_private(out / "plan.pdf", "wb") as f:
+                f.write(pdf)
+            written.append("plan.pdf")
+        step(7, f"照护计划  {red.patient_id} 的年度一体化照护计划：随访 {len(care_plan.follow_ups)} 次，"
+                f"筛查 {len(care_plan.screenings)} 项 → {out}/plan.html",
+             f"plan  the annual care plan of {red.patient_id}: {len(care_plan.follow_ups)} follow-ups, "
+             f"{len(care_plan.screenings)} screenings → {out}/plan.html")
 
-    _demo_monthly_report(db_url(str(db)), out, as_of)
+    written += _demo_monthly_report(url, out, as_of, lang)
 
-    console.print(f"\n[bold]outputs[/] in {out}/: roster.jsonl, sangao.db (patients + assessments), "
-                  f"assessments.jsonl (interchange §2), assessments.csv, rejects.csv, worklist.csv, "
-                  f"plan.html, plan.pdf")
-    console.print(f"next: sangao worklist --db {db} --week --as-of {as_of}   |   "
-                  f"sangao plan PATIENT_ID --db {db} --as-of {as_of} --format pdf   |   "
-                  f"sangao explain PATIENT_ID --db {db} --as-of {as_of}")
-
-
+    console.print(("\n[bold]输出[/] 在 " if zh else "\n[bold]outputs[/] in ") + f"{out}/: " + ", ".join(written),
+                  highlight=False)
+    console.print(("下一步: " if zh else "next: ") + f"sangao worklist --db {db} --week --as-of {as_of}   |   "
+                  f"sangao plan PATIENT_ID --db {db} --as-of {as_of}   |   "
+                  f"sangao report monthly --db {db} --as-of {as_of}", highlight=False)
 
 
 # ==== entry point ===============================================================================

@@ -18,6 +18,8 @@ import logging
 import warnings
 from importlib import resources
 
+from pathways.errors import SangaoError
+
 _FAMILY = "Sangao CJK"
 _FACE_SC = "Noto Sans CJK SC"  # the Simplified Chinese face of the collection
 # Always in the font, so page numbers, dates and figures never depend on the document's text.
@@ -81,8 +83,11 @@ def html_to_pdf(html: str, extra_css: str = "") -> bytes:
         # WeasyPrint asks for the system HarfBuzz-Subset library; we subset with fontTools
         # before it sees the font, so its own subsetting has next to nothing to do.
         warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
-        from weasyprint import CSS, HTML
-        from weasyprint.text.fonts import FontConfiguration
+        try:
+            from weasyprint import CSS, HTML
+            from weasyprint.text.fonts import FontConfiguration
+        except OSError as exc:  # WeasyPrint loads the system's Pango when imported
+            raise SangaoError.of("R105", reason=str(exc).splitlines()[0]) from None
 
     # its "Using fontTools instead of HarfBuzz-Subset" notice is for installers, not users
     logging.getLogger("weasyprint").setLevel(logging.ERROR)

@@ -33,6 +33,13 @@ CODES: tuple[Code, ...] = (
          zh="内部错误（{kind}）；详情见 {log}", en="internal error ({kind}); details in {log}",
          hint_zh="这是 sangao 的缺陷：请报告，并附上该日志（日志中不含患者数据）",
          hint_en="this is a bug in sangao: please report it with the log (it holds no patient data)"),
+    Code("R105", "run", True,
+         zh="无法生成 PDF：缺少系统的 Pango 文字排版库（{reason}）；HTML 版已写出",
+         en="cannot write the PDF: the system's Pango text layout library is missing ({reason}); "
+            "the HTML was written",
+         hint_zh="安装 Pango（Debian/Ubuntu：apt-get install libpango-1.0-0 libpangoft2-1.0-0），或用浏览器打印 HTML",
+         hint_en="install Pango (Debian/Ubuntu: apt-get install libpango-1.0-0 libpangoft2-1.0-0), or print "
+                 "the HTML from a browser"),
     Code("R401", "run", True,
          zh="指南集缺少测量参数 '{name}'", en="measure parameter '{name}' is missing from the guideline set"),
     Code("R402", "run", True,
