@@ -1481,7 +1481,7 @@ def demo(
          f"referrals {referrals['urgent']} urgent, {referrals['routine']} routine; "
          f"{overdue} with an overdue screening")
     for year in sorted({w.split()[4].rstrip(":") for a in results for w in a.warnings}):
-        err_console.print(f"[yellow]提示：[/]{year} 年使用临时工作日日历：只含法定节假日，不含调休上班日"
+        err_console.print(f"[yellow]提示：[/]{year}年使用临时工作日日历：只含法定节假日，不含调休上班日"
                           "（国务院通知尚未收入 sangao）" if zh else
                           f"[yellow]warning:[/] provisional working-day calendar for {year}: statutory "
                           "holidays only, no make-up working days", highlight=False)

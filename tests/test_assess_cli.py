@@ -171,11 +171,20 @@ def test_demo_runs_the_whole_pipeline_and_names_its_outputs(tmp_path):
     for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "worklist.csv", "plan.html",
                  "plan.pdf"):
         assert (out / name).exists() and name in result.output
-    assert "6. worklist" in result.output and "7. plan" in result.output
+    assert "6. 工作清单" in result.output and "7. 照护计划" in result.output  # Chinese by default
     assert (out / "plan.pdf").read_bytes().startswith(b"%PDF")
     assessed = [json.loads(line) for line in (out / "assessments.jsonl").read_text(encoding="utf-8").splitlines()]
     assert 0 < len(assessed) <= 120
-    assert "provisional working-day calendar" in result.output  # 2027 follow-ups, visibly warned
+    assert "2027年使用临时工作日日历" in result.output  # 2027 follow-ups, visibly warned
+
+
+def test_the_demo_speaks_english_when_asked(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(cli.app, ["demo", "--patients", "60", "--as-of", AS_OF, "--out", str(out),
+                                     "--lang", "en"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "6. worklist" in result.output and "7. plan" in result.output and "8. monthly report" in result.output
+    assert "provisional working-day calendar for 2027" in result.output
 
 
 def test_assessment_json_schema_only_ever_gains_optional_fields():

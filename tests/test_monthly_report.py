@@ -357,7 +357,7 @@ def test_the_demo_ends_with_the_report_of_the_last_complete_month(tmp_path):
         cli.app, ["demo", "--patients", "60", "--as-of", "2026-12-01", "--out", str(out)], terminal_width=200
     )
     assert result.exit_code == 0, result.output
-    assert "8. report" in result.output and "H02 血压控制率 = 分子/分母 = " in result.output
+    assert "8. 质控月报" in result.output and "H02 血压控制率 = 分子/分母 = " in result.output
     assert (out / "monthly-2026-11.html").exists() and (out / "monthly-2026-11.csv").exists()
 
 
