@@ -214,7 +214,18 @@ def _problems(item: Item, issues, findings: list[Problem]) -> list[Problem]:
     problems = []
     for issue in issues:
         file, line, column = locate(issue.loc)
-        problem = Problem(issue.code, issue.message, file, line, column, issue.hint, _ctx(item))
+        if issue.zh:  # a message in both languages (the code's template renders by --lang)
+            problem = Problem.of(
+                issue.code,
+                file=file,
+                line=line,
+                column=column,
+                context=_ctx(item),
+                what={"en": issue.message, "zh": issue.zh},
+                how={"en": issue.hint or "", "zh": issue.hint_zh or issue.hint or ""},
+            )
+        else:
+            problem = Problem(issue.code, issue.message, file, line, column, issue.hint, _ctx(item))
         (problems if issue.rejects else findings).append(problem)
     return problems
 

@@ -340,8 +340,9 @@ def proposal_yaml(inspection: Inspection, lang: str = "en") -> str:
         out += [f"  {fld}:", *lines, "    {}"]
     out += ["", "tables:"]
     stems = {}
-    for t in inspection.tables:
-        stems.setdefault(t.stem, t.role)
+    per_file = Counter(t.file_stem for t in inspection.tables)
+    for t in inspection.tables:  # a workbook of one sheet by its file's name (many sheets are Sheet1)
+        stems.setdefault(t.stem if per_file[t.file_stem] > 1 else t.file_stem, t.role)
     out += [f"  {_q(stem)}: {role}" for stem, role in stems.items()]
     roles: dict[str, str] = {}
     for t in inspection.tables:

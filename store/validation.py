@@ -76,6 +76,11 @@ class Issue:
     message: str  # what is wrong, value included (masked when identifying)
     hint: str | None = None  # what would be right
     rejects: bool = False
+    zh: str = ""  # the message in Chinese (store/importer.py renders it by --lang), if given
+    hint_zh: str = ""
+
+
+_CHECK_CARD_ZH = "两者之一录错了；请核对身份证"
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,8 @@ def check_resident_id(patient: Patient) -> list[Issue]:
                 f"id_number {show(loc, number)} {wrong}",
                 "correct the resident ID from the patient's card, or leave the cell empty",
                 rejects=True,
+                zh=f"身份证号 {show(loc, number)} 有误：{wrong}",
+                hint_zh="请按居民身份证更正，或留空",
             )
         ]
     issues = []
@@ -325,6 +332,8 @@ def check_resident_id(patient: Patient) -> list[Issue]:
                 f"birth_date {patient.birth_date.isoformat()} disagrees with the resident ID "
                 f"({born.isoformat()})",
                 "one of the two was mistyped; check the card",
+                zh=f"出生日期 {patient.birth_date.isoformat()} 与身份证号不符（{born.isoformat()}）",
+                hint_zh=_CHECK_CARD_ZH,
             )
         )
     sex = resident_id.sex(number)
@@ -335,6 +344,8 @@ def check_resident_id(patient: Patient) -> list[Issue]:
                 ("sex",),
                 f"sex {patient.sex.value} disagrees with the resident ID ({sex})",
                 "one of the two was mistyped; check the card",
+                zh=f"性别 {patient.sex.value} 与身份证号不符（{sex}）",
+                hint_zh=_CHECK_CARD_ZH,
             )
         )
     return issues
@@ -385,6 +396,9 @@ def _implausible(patient: Patient) -> list[Issue]:
                             f"{loc_text(loc)} {show(loc, value)} {limit.unit} is outside the plausible range "
                             f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit} (record kept)",
                             "check the unit and for a typo",
+                            zh=f"{loc_text(loc)} {show(loc, value)} {limit.unit} 超出合理范围 "
+                            f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit}（记录保留）",
+                            hint_zh="请检查单位和录入错误",
                         )
                     )
     return issues
@@ -439,6 +453,8 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
                 f"birth_date {born.isoformat()} is after the evaluation date {as_of.isoformat()}",
                 "check the birth date (or the --as-of date)",
                 rejects=True,
+                zh=f"出生日期 {born.isoformat()} 晚于评估日期 {as_of.isoformat()}",
+                hint_zh="请检查出生日期（或 --as-of 日期）",
             )
         )
     if born > patient.enrolled_on:
@@ -449,6 +465,8 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
                 f"birth_date {born.isoformat()} is after enrolled_on {patient.enrolled_on.isoformat()}",
                 "one of the two dates is wrong",
                 rejects=True,
+                zh=f"出生日期 {born.isoformat()} 晚于建档日期 {patient.enrolled_on.isoformat()}",
+                hint_zh="两个日期之一有误",
             )
         )
     if _dates_within(patient, born, as_of, died):
@@ -466,6 +484,8 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
                     f"{where} {value.isoformat()} is after the evaluation date "
                     f"{as_of.isoformat()} (record kept)",
                     "check the year",
+                    zh=f"{where} {value.isoformat()} 晚于评估日期 {as_of.isoformat()}（记录保留）",
+                    hint_zh="请检查年份",
                 )
             )
         if died is not None and loc != ("deceased_on",) and value > died:
@@ -475,6 +495,8 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
                     loc,
                     f"{where} {value.isoformat()} is after deceased_on {died.isoformat()} (record kept)",
                     "check deceased_on and this date",
+                    zh=f"{where} {value.isoformat()} 晚于死亡日期 {died.isoformat()}（记录保留）",
+                    hint_zh="请检查死亡日期和此日期",
                 )
             )
         if value < born and loc != ("enrolled_on",):
@@ -484,6 +506,8 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
                     loc,
                     f"{where} {value.isoformat()} is before birth_date {born.isoformat()} (record kept)",
                     "check the year",
+                    zh=f"{where} {value.isoformat()} 早于出生日期 {born.isoformat()}（记录保留）",
+                    hint_zh="请检查年份",
                 )
             )
     return issues

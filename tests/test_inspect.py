@@ -184,3 +184,16 @@ def test_roster_inspect_writes_the_proposal_and_exits_1_when_values_need_a_map(t
     result = CliRunner().invoke(cli.app, ["roster", "inspect", str(bad)])
     assert result.exit_code == 1
     assert "# \"9\": ?    # ×1，见 '性别'" in result.stdout
+
+
+def test_workbooks_whose_only_sheet_is_sheet1_are_told_apart_by_their_file_names(tmp_path):
+    people = [["身份证号", "姓名", "性别", "出生日期", "建档日期", "管理病种"],
+              [ID_A, "张三", "男", "1958-03-02", "2020-05-01", "高血压"]]
+    visits = [["身份证号", "随访日期", "血压"], [ID_A, "2026-03-05", "150/90"]]
+    paths = [write_xlsx(tmp_path / "人员.xlsx", {"Sheet1": people}),
+             write_xlsx(tmp_path / "高血压随访.xlsx", {"Sheet1": visits})]
+    text = proposal_yaml(inspect_files(paths))
+    assert 'tables:\n  "人员": patients\n  "高血压随访": visits\n' in text
+    mapping = _write(tmp_path / "m.yaml", text)
+    report, got = imported(tmp_path, paths, mapping)
+    assert report.ok and [v["sbp"] for r in got.values() for v in r["visits"]] == [150]

@@ -124,6 +124,14 @@ def test_a_follow_up_export_adds_visits_to_the_register_and_never_rewrites_it(tm
     assert [(p.fields["people"], p.fields["rows"], p.fields["first"]) for p in unknown] == [(2, 2, 4)]
     # 李四: the ID says female (kept, reported in the register); the follow-up says 女 (reported)
     assert located(report.findings, "D105") == [("个人档案.xlsx[个人档案]", 3, "性别")]
+    [sex] = [p for p in report.findings if p.code == "D105"]
+    assert (sex.text(), sex.text("en")) == (
+        "性别 M 与身份证号不符（F）",
+        "sex M disagrees with the resident ID (F)",
+    )
+    [wrong_digit] = [p for p in report.rejects if p.code == "D020"]
+    assert wrong_digit.text().startswith("身份证号 '370202********0018' 有误：")
+    assert wrong_digit.hint_text() == "请按居民身份证更正，或留空"
     disagreement = [p for p in report.findings if p.code == "D111"]
     assert located(disagreement, "D111") == [("高血压随访.csv", 3, "性别")]
     assert disagreement[0].text("en") == (

@@ -58,10 +58,17 @@ CODES: tuple[Code, ...] = (
          en="{table}: no patient {patient} in the patients table ({patients})"),
     Code("D026", "roster", True, zh="{table_zh}：该行没有{key_zh}", en="{table}: row has no {key}",
          hint_zh="请填写", hint_en="fill it in"),
-    # A cell that cannot be read as its field's value (store/readers/cells.py): `what` and `how`
-    # as {"en": …, "zh": …}. store/validation.py raises these codes with literal messages too.
+    # A cell that cannot be read as its field's value (store/readers/cells.py), and D020 of a
+    # resident ID (store/validation.py): `what` and `how` as {"en": …, "zh": …}. store/validation.py
+    # raises D013–D017 with literal messages too.
     *(
         Code(code, "roster", True, zh="{what[zh]}", en="{what[en]}", hint_zh="{how[zh]}", hint_en="{how[en]}")
         for code in ("D013", "D014", "D015", "D016", "D017", "D020")
+    ),
+    # Record rules of store/validation.py that give their wording in both languages (Issue.zh).
+    *(
+        Code(code, "roster", code in ("D022", "D023"),
+             zh="{what[zh]}", en="{what[en]}", hint_zh="{how[zh]}", hint_en="{how[en]}")
+        for code in ("D022", "D023", "D101", "D102", "D103", "D104", "D105", "D107")
     ),
 )

@@ -81,8 +81,9 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
 
 def _role(sheet: Sheet, mapping: Mapping) -> str | None:
     key = normalize_header(sheet.stem)
-    if key in mapping.tables:
-        return mapping.tables[key]
+    for name in (sheet.stem, *sheet.outer):  # the sheet's name, else its workbook's (Sheet1 says nothing)
+        if (named := normalize_header(name)) in mapping.tables:
+            return mapping.tables[named]
     for role, hints in ROLE_HINTS:
         if any(h in key for h in hints):
             return role
