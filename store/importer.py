@@ -40,7 +40,7 @@ from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_sour
 from store.readers.jsonl import keys_written, parse_line, raw_text
 from store.readers.mapping import Mapping, load_mapping
 from store.readers.tabular import REJECT_HEADER
-from store.validation import check_patient, pydantic_issues
+from store.validation import check_patient, drop_repeated_rows, pydantic_issues
 from store.writer import EventRecord, Store
 
 PROGRESS_EVERY = 5000  # records between two progress calls
@@ -139,7 +139,8 @@ def _events(item: Item, as_of: date | None):
         patient = Patient.model_validate(data)
     except ValidationError as exc:
         return None, _problems(item, pydantic_issues(exc), findings), findings
-    problems = _problems(item, check_patient(patient, as_of), findings)
+    patient, issues = drop_repeated_rows(patient, check_patient(patient, as_of))
+    problems = _problems(item, issues, findings)
     if problems:
         return None, problems, findings
     record = EventRecord(
@@ -192,7 +193,7 @@ def _checked(item: Item, patient: Patient, as_of: date | None, findings: list[Pr
                 "D106", file=file, line=line, column=column, context=_ctx(item), id=resident_id.mask(number)
             )
         )
-    issues = check_patient(patient, as_of)
+    patient, issues = drop_repeated_rows(patient, check_patient(patient, as_of))
     if not issues:
         return patient, [], findings
     problems = _problems(item, issues, findings)

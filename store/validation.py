@@ -47,6 +47,7 @@ Codes (stable, never reused; D0xx reject the row, D1xx are kept findings):
 | D112 | people of an events file not in the register: count and first row | kept (statement) |
 | D113 | nobody of an events file is in the register | kept (statement) |
 | D114 | two columns only a code suffix tells apart, not mapped | kept (columns not read) |
+| D115 | a visit, lab, screening or referral repeats an earlier one exactly (date, values) | kept once |
 """
 
 from __future__ import annotations
@@ -236,6 +237,42 @@ def pydantic_issues(exc: ValidationError, root: type[BaseModel] = Patient, prefi
 
 
 # ---- record-level rules -------------------------------------------------------------------------
+
+_REPEATABLE = ("visits", "labs", "screenings", "referrals")
+
+
+def drop_repeated_rows(patient: Patient, issues: list[Issue]) -> tuple[Patient, list[Issue]]:
+    """The record with every dated item that repeats an earlier one of its list exactly (same date
+    and values: the same row exported twice) stored once, and a D115 finding at each repeat. Two
+    different readings of one day are both kept (which counts is the guideline set's rule). The
+    issues found on the record as given are returned too, less those at a dropped item (their
+    places are those of the record as given)."""
+    fields = patient.__dict__
+    dropped: set[tuple[str, int]] = set()
+    found: list[Issue] = []
+    update = {}
+    for table in _REPEATABLE:
+        items = fields[table]
+        if len(items) < 2 or len({item.date for item in items}) == len(items):
+            continue  # the common case: no two items of one date
+        first: dict[Any, int] = {}
+        kept = []
+        for i, item in enumerate(items):
+            earlier = first.setdefault(item, i)
+            if earlier == i:
+                kept.append(item)
+                continue
+            dropped.add((table, i))
+            where, was = loc_text((table, i)), loc_text((table, earlier))
+            said = {"where": where, "first": was, "date": item.date.isoformat()}
+            found.append(Issue("D115", (table, i), said))
+        if len(kept) != len(items):
+            update[table] = kept
+    if not update:
+        return patient, issues
+    kept_issues = [i for i in issues if not (len(i.loc) >= 2 and (i.loc[0], i.loc[1]) in dropped)]
+    return patient.model_copy(update=update), kept_issues + found
+
 
 
 def check_patient(patient: Patient, as_of: date | None) -> list[Issue]:

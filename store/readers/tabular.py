@@ -270,7 +270,8 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
             pid = values.get("patient_id")
             refs: dict[str, list[_ChildRef]] = {}
             rows = spill.take(key) if key is not None else []
-            forms = _attach(values, rows, child_tables, refs)
+            repeats: list[Problem] = []
+            forms = _attach(values, rows, child_tables, refs, repeats)
             for _, _, stored in rows:  # person columns of visit rows fill what the patients row lacks
                 for k, v in stored["p"].items():
                     values.setdefault(k, v)
@@ -281,6 +282,7 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
                 values,
                 pid,
                 problems=problems,
+                findings=repeats,
                 raw=_raw(table, cells),
                 rows=_units(rows, child_tables),
                 locate=_locator(table, number, refs),
@@ -322,7 +324,8 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
         values["patient_id"] = key
         first_table, first_row = child_tables[rows[0][0]], rows[0][1]
         refs: dict[str, list[_ChildRef]] = {}
-        forms = _attach(values, rows, child_tables, refs)
+        repeats: list[Problem] = []
+        forms = _attach(values, rows, child_tables, refs, repeats)
         derived = _complete(
             values, forms, mapping, notes, lambda f, t=first_table: t.header_for(f) is not None
         )
@@ -345,6 +348,7 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
             values,
             key,
             problems=problems,
+            findings=repeats,
             raw=rows[0][2].get("r", ""),
             rows=carried,
             locate=_locator(first_table, first_row, refs),
@@ -434,7 +438,7 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
                     )
                 )
         refs: dict[str, list[_ChildRef]] = {}
-        _attach(values, rows, child_tables, refs)
+        _attach(values, rows, child_tables, refs, findings)
         first_table, first_row = child_tables[rows[0][0]], rows[0][1]
         yield Item(
             first_table.name,
