@@ -247,6 +247,8 @@ def compute_facts(
                 if day < control_low and day < consecutive_low:
                     break
         if bp is not None:
+            if params.get("same_day_reading") == "highest":
+                bp = _highest_same_day(visits, bp)
             facts["latest_sbp"] = bp.sbp
             facts["latest_dbp"] = bp.dbp
             facts["latest_bp_days_ago"] = today - bp.date.toordinal()
@@ -351,6 +353,20 @@ def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
     if lab.creatinine <= 0:  # store/ reports it as implausible
         return None
     return egfr(lab.creatinine, age_years(birth, lab.date), sex, equation)
+
+
+def _highest_same_day(visits: list, bp: Any) -> Any:
+    """Of the BP readings on `bp`'s day, the one with the highest SBP (then DBP): the guideline
+    parameter `same_day_reading: highest` (parameters.yaml; docs/pathway-defaults.md §1). Without
+    it the later-listed reading of the day counts (`last`, the order newest_first keeps)."""
+    day = bp.date
+    for visit in visits:
+        if visit.date == day and visit.sbp is not None and visit.dbp is not None:
+            if (visit.sbp, visit.dbp) > (bp.sbp, bp.dbp):
+                bp = visit
+        elif visit.date < day:
+            break
+    return bp
 
 
 def measure_params(params: Mapping[str, Any]) -> tuple[int, int, int, str]:

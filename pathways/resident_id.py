@@ -17,19 +17,27 @@ def check_digit(first17: str) -> str:
     return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
-def problem(id_number: str) -> str | None:
+def problem(id_number: str, lang: str = "en") -> str | None:
     """None if `id_number` is a well-formed 18-character ID with a correct check digit,
-    else what is wrong (English, for a D finding)."""
+    else what is wrong, in `lang` ("en" or "zh"), for a D finding."""
+    zh = lang == "zh"
     if len(id_number) != 18:
-        return f"has {len(id_number)} characters; a resident ID has 18 (legacy 15-digit IDs are upgraded on import)"
+        if zh:
+            return f"共 {len(id_number)} 位；身份证号应为 18 位（旧版 15 位号码导入时自动升级）"
+        return (f"has {len(id_number)} characters; a resident ID has 18 "
+                "(legacy 15-digit IDs are upgraded on import)")
     if not id_number[:17].isdigit() or id_number[17] not in "0123456789X":
-        return "must be 17 digits followed by a digit or X"
+        return "应为 17 位数字加一位数字或 X" if zh else "must be 17 digits followed by a digit or X"
     try:
         birth_date(id_number)
     except ValueError:
+        if zh:
+            return f"其中的出生日期 {id_number[6:14]} 不是有效日期"
         return f"birth date {id_number[6:14]} inside the ID is not a date"
     expected = check_digit(id_number[:17])
     if id_number[17] != expected:
+        if zh:
+            return f"校验码为 {id_number[17]}，应为 {expected}（GB 11643）；有一位数字录错了"
         return f"check digit is {id_number[17]} but should be {expected} (GB 11643); a digit was mistyped"
     return None
 

@@ -247,12 +247,23 @@ def _values_clean(record, as_of: dt.date | None) -> bool:
     for name in ("visits", "labs", "screenings", "referrals"):
         items = getattr(record, name)
         if items:
-            dates += map(_date_of, items)
+            days = list(map(_date_of, items))
+            if len(set(days)) != len(days) and _repeats(items):
+                return False  # the same row twice: the slow path stores it once with a D115
+            dates += days
     dates += [h.date for h in history if type(h.date) is dt.date]
     if min(dates) <= born:
         return False
     upper = max(dates)
     return (as_of is None or upper <= as_of) and (died is None or upper <= died)
+
+
+def _repeats(items) -> bool:
+    """True when two items of a list are identical (their Structs are frozen: hashable)."""
+    try:
+        return len(set(items)) != len(items)
+    except TypeError:  # an unhashable value inside: let the slow path decide
+        return True
 
 
 def decode_record(line: bytes | str):

@@ -40,7 +40,7 @@ from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_sour
 from store.readers.jsonl import keys_written, parse_line, raw_text
 from store.readers.mapping import Mapping, load_mapping
 from store.readers.tabular import REJECT_HEADER
-from store.validation import check_patient, pydantic_issues
+from store.validation import check_patient, drop_repeated_rows, pydantic_issues
 from store.writer import EventRecord, Store
 
 PROGRESS_EVERY = 5000  # records between two progress calls
@@ -139,7 +139,8 @@ def _events(item: Item, as_of: date | None):
         patient = Patient.model_validate(data)
     except ValidationError as exc:
         return None, _problems(item, pydantic_issues(exc), findings), findings
-    problems = _problems(item, check_patient(patient, as_of), findings)
+    patient, issues = drop_repeated_rows(patient, check_patient(patient, as_of))
+    problems = _problems(item, issues, findings)
     if problems:
         return None, problems, findings
     record = EventRecord(
@@ -188,16 +189,11 @@ def _checked(item: Item, patient: Patient, as_of: date | None, findings: list[Pr
         patient = patient.model_copy(update={"id_number": resident_id.upgrade15(number)})
         file, line, column = (item.locate or _here(item))(("id_number",))
         findings.append(
-            Problem(
-                "D106",
-                f"legacy 15-digit resident ID {resident_id.mask(number)} upgraded to 18 characters",
-                file,
-                line,
-                column,
-                context=_ctx(item),
+            Problem.of(
+                "D106", file=file, line=line, column=column, context=_ctx(item), id=resident_id.mask(number)
             )
         )
-    issues = check_patient(patient, as_of)
+    patient, issues = drop_repeated_rows(patient, check_patient(patient, as_of))
     if not issues:
         return patient, [], findings
     problems = _problems(item, issues, findings)
@@ -212,20 +208,9 @@ def _problems(item: Item, issues, findings: list[Problem]) -> list[Problem]:
     """Issues located in the file; kept findings go to `findings`, rejecting ones are returned."""
     locate = item.locate or _here(item)
     problems = []
+    context = _ctx(item)
     for issue in issues:
-        file, line, column = locate(issue.loc)
-        if issue.zh:  # a message in both languages (the code's template renders by --lang)
-            problem = Problem.of(
-                issue.code,
-                file=file,
-                line=line,
-                column=column,
-                context=_ctx(item),
-                what={"en": issue.message, "zh": issue.zh},
-                how={"en": issue.hint or "", "zh": issue.hint_zh or issue.hint or ""},
-            )
-        else:
-            problem = Problem(issue.code, issue.message, file, line, column, issue.hint, _ctx(item))
+        problem = issue.problem(*locate(issue.loc), context=context)
         (problems if issue.rejects else findings).append(problem)
     return problems
 
@@ -247,14 +232,13 @@ def iter_items(
                 first = seen.first(patient.patient_id, f"{item.file}:{item.line}")
                 if first is not None:
                     problems.append(
-                        Problem(
+                        Problem.of(
                             "D021",
-                            f"patient_id {patient.patient_id!r} appears again (first at "
-                            f"{first}); this row is rejected",
-                            item.file,
-                            item.line,
-                            item.locate(("patient_id",))[2] if item.locate else None,
-                            hint="merge the two rows, or correct one patient id",
+                            file=item.file,
+                            line=item.line,
+                            column=item.locate(("patient_id",))[2] if item.locate else None,
+                            patient=repr(patient.patient_id),
+                            first=first,
                         )
                     )
                     patient = None
@@ -364,12 +348,12 @@ def _import_source(
                         file_report(name).rejected += 1
                     rejected += problems
                     rejected += [
-                        Problem(
+                        Problem.of(
                             "D025",
-                            f"row belongs to patient row {item.file}:{item.line}, which was rejected",
-                            name,
-                            line,
+                            file=name,
+                            line=line,
                             context=_ctx(item),
+                            patient_row=f"{item.file}:{item.line}",
                         )
                         for name, line in item.rows
                     ]

@@ -83,15 +83,8 @@ class JsonlSource:
 
     def repeated(self, patient_id: str, line: int) -> Problem:
         """D021 for a patient id seen again at `line`, worded as store/importer.py words it."""
-        return Problem(
-            "D021",
-            f"patient_id {patient_id!r} appears again (first at {self.path}:{self.first_line(patient_id)}); "
-            "this row is rejected",
-            self.path,
-            line,
-            None,
-            hint="merge the two rows, or correct one patient id",
-        )
+        first = f"{self.path}:{self.first_line(patient_id)}"
+        return Problem.of("D021", file=self.path, line=line, patient=repr(patient_id), first=first)
 
 
 def _patient_id(data: Any) -> Any:
@@ -182,10 +175,7 @@ class DbSource:
 
     def repeated(self, patient_id: str, line: int) -> Problem:
         """D021 (a database keeps one row per patient id: only a damaged one gets here)."""
-        return Problem(
-            "D021", f"patient_id {patient_id!r} appears again in the database", self.url, line, None,
-            hint="merge the two rows, or correct one patient id",
-        )
+        return Problem.of("D021", variant="database", file=self.url, line=line, patient=repr(patient_id))
 
 
 def _canonical(data: dict) -> dict:

@@ -47,6 +47,7 @@ Codes (stable, never reused; D0xx reject the row, D1xx are kept findings):
 | D112 | people of an events file not in the register: count and first row | kept (statement) |
 | D113 | nobody of an events file is in the register | kept (statement) |
 | D114 | two columns only a code suffix tells apart, not mapped | kept (columns not read) |
+| D115 | a visit, lab, screening or referral repeats an earlier one exactly (date, values) | kept once |
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 
 from pathways import resident_id
+from pathways.errors import Problem
 from pathways.models import HistoryItem, Lab, Patient, Referral, Screening, Visit
 from pathways.vocab import Condition
 
@@ -73,14 +75,21 @@ Loc = tuple[str | int, ...]
 class Issue:
     code: str
     loc: Loc  # field path in the record; () for the record as a whole
-    message: str  # what is wrong, value included (masked when identifying)
-    hint: str | None = None  # what would be right
+    fields: dict[str, Any]  # the template fields of `code` (pathways/codes/roster.py)
     rejects: bool = False
-    zh: str = ""  # the message in Chinese (store/importer.py renders it by --lang), if given
-    hint_zh: str = ""
+
+    def problem(self, file=None, line=None, column=None, context=None) -> Problem:
+        """The issue located in its file, worded by its code's templates (either language)."""
+        return Problem.of(self.code, file=file, line=line, column=column, context=context, **self.fields)
+
+    @property
+    def message(self) -> str:
+        return self.problem().message
 
 
-_CHECK_CARD_ZH = "两者之一录错了；请核对身份证"
+def _both(en: str, zh: str) -> dict[str, str]:
+    """A field value worded in both languages (rendered by --lang)."""
+    return {"en": en, "zh": zh}
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,35 @@ def did_you_mean(value: Any, choices: list[str]) -> str | None:
     return f"did you mean {match[0]!r}?" if match else None
 
 
+def _suggest(value: Any, choices: list[str], known_en: str, known_zh: str) -> dict[str, str]:
+    """The closest choice as a did-you-mean, else the list of choices, in both languages."""
+    match = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    if match:
+        return _both(f"did you mean {match[0]!r}?", f"是否应为 {match[0]!r}？")
+    listed = ", ".join(choices)
+    return _both(f"{known_en} {listed}", f"{known_zh}{listed}")
+
+
+# pydantic error types a record commonly fails with, worded in Chinese (anything else: pydantic's
+# own English sentence, with the value).
+_PYDANTIC_ZH = {
+    "string_type": "应为文本",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "too_short": "项数太少",
+    "too_long": "项数太多",
+    "string_too_short": "不能为空",
+    "string_too_long": "文本太长",
+    "greater_than": "太小",
+    "greater_than_equal": "太小",
+    "less_than": "太大",
+    "less_than_equal": "太大",
+    "value_error": "值无效",
+}
+
+
 # ---- pydantic errors → issues -------------------------------------------------------------------
 
 _ITEM_MODELS: dict[str, type[BaseModel]] = {
@@ -162,78 +200,79 @@ def pydantic_issues(exc: ValidationError, root: type[BaseModel] = Patient, prefi
             continue  # "no item left" after an item failed: the item's own error says it
         kind, value, where = err["type"], err.get("input"), loc_text(loc)
         msg = str(err.get("msg", ""))
+        shown = show(loc, value)
         if kind == "missing":
-            issues.append(Issue("D010", loc, f"{where}: required field missing", rejects=True))
+            issues.append(Issue("D010", loc, {"where": where}, rejects=True))
         elif kind == "extra_forbidden":
             field = str(loc[-1])
             choices = list(_model_at(loc[len(prefix) :], root).model_fields)
-            issues.append(
-                Issue(
-                    "D011",
-                    loc,
-                    f"{where}: unknown field {field!r}",
-                    did_you_mean(field, choices) or f"known fields: {', '.join(choices)}",
-                    rejects=True,
-                )
-            )
+            how = _suggest(field, choices, "known fields:", "已知字段：")
+            fields = {"where": where, "field": repr(field), "how": how}
+            issues.append(Issue("D011", loc, fields, rejects=True))
         elif kind == "enum" and len(loc) >= 1 and "conditions" in loc:
-            choices = [c.value for c in Condition]
-            issues.append(
-                Issue(
-                    "D013",
-                    loc,
-                    f"{where}: unknown condition {show(loc, value)}",
-                    did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
-                    rejects=True,
-                )
-            )
+            how = _suggest(value, [c.value for c in Condition], "write one of", "请写其中之一：")
+            issues.append(Issue("D013", loc, {"where": where, "value": shown, "how": how}, rejects=True))
         elif kind in ("enum", "literal_error"):
-            choices = _enum_choices(err)
-            issues.append(
-                Issue(
-                    "D016",
-                    loc,
-                    f"{where}: unknown code {show(loc, value)}",
-                    did_you_mean(value, choices) or f"write one of {', '.join(choices)}",
-                    rejects=True,
-                )
-            )
+            how = _suggest(value, _enum_choices(err), "write one of", "请写其中之一：")
+            issues.append(Issue("D016", loc, {"where": where, "value": shown, "how": how}, rejects=True))
         elif kind.startswith("date") or "expected a date" in msg:
-            issues.append(
-                Issue(
-                    "D014",
-                    loc,
-                    f"{where}: not a date ({show(loc, value)})",
-                    "write the date as YYYY-MM-DD, e.g. 2026-03-12",
-                    rejects=True,
-                )
+            how = _both(
+                "write the date as YYYY-MM-DD, e.g. 2026-03-12", "日期请写成 YYYY-MM-DD，如 2026-03-12"
             )
+            issues.append(Issue("D014", loc, {"where": where, "value": shown, "how": how}, rejects=True))
         elif kind.startswith(("float", "int", "finite")) or "expected a number" in msg:
-            issues.append(
-                Issue(
-                    "D015",
-                    loc,
-                    f"{where}: not a number ({show(loc, value)})",
-                    "write a plain number such as 150 or 7.9, without quotes or units",
-                    rejects=True,
-                )
+            how = _both(
+                "write a plain number such as 150 or 7.9, without quotes or units",
+                "请写纯数字，如 150 或 7.9，不加引号或单位",
             )
+            issues.append(Issue("D015", loc, {"where": where, "value": shown, "how": how}, rejects=True))
         elif kind.startswith("bool"):
-            issues.append(
-                Issue(
-                    "D017",
-                    loc,
-                    f"{where}: not true/false ({show(loc, value)})",
-                    "write true or false",
-                    rejects=True,
-                )
-            )
+            how = _both("write true or false", "请写 true 或 false")
+            issues.append(Issue("D017", loc, {"where": where, "value": shown, "how": how}, rejects=True))
         else:
-            issues.append(Issue("D012", loc, f"{where}: {msg} ({show(loc, value)})", rejects=True))
+            problem = _both(msg, _PYDANTIC_ZH.get(kind, msg))
+            fields = {"where": where, "problem": problem, "value": shown}
+            issues.append(Issue("D012", loc, fields, rejects=True))
     return issues
 
 
 # ---- record-level rules -------------------------------------------------------------------------
+
+_REPEATABLE = ("visits", "labs", "screenings", "referrals")
+
+
+def drop_repeated_rows(patient: Patient, issues: list[Issue]) -> tuple[Patient, list[Issue]]:
+    """The record with every dated item that repeats an earlier one of its list exactly (same date
+    and values: the same row exported twice) stored once, and a D115 finding at each repeat. Two
+    different readings of one day are both kept (which counts is the guideline set's rule). The
+    issues found on the record as given are returned too, less those at a dropped item (their
+    places are those of the record as given)."""
+    fields = patient.__dict__
+    dropped: set[tuple[str, int]] = set()
+    found: list[Issue] = []
+    update = {}
+    for table in _REPEATABLE:
+        items = fields[table]
+        if len(items) < 2 or len({item.date for item in items}) == len(items):
+            continue  # the common case: no two items of one date
+        first: dict[Any, int] = {}
+        kept = []
+        for i, item in enumerate(items):
+            earlier = first.setdefault(item, i)
+            if earlier == i:
+                kept.append(item)
+                continue
+            dropped.add((table, i))
+            where, was = loc_text((table, i)), loc_text((table, earlier))
+            said = {"where": where, "first": was, "date": item.date.isoformat()}
+            found.append(Issue("D115", (table, i), said))
+        if len(kept) != len(items):
+            update[table] = kept
+    if not update:
+        return patient, issues
+    kept_issues = [i for i in issues if not (len(i.loc) >= 2 and (i.loc[0], i.loc[1]) in dropped)]
+    return patient.model_copy(update=update), kept_issues + found
+
 
 
 def check_patient(patient: Patient, as_of: date | None) -> list[Issue]:
@@ -265,16 +304,14 @@ def check_symptoms(patient: Patient) -> list[Issue]:
         for j, code in enumerate(visit.symptoms):
             if code not in codes:
                 close = difflib.get_close_matches(code, sorted(codes), n=1)
-                issues.append(
-                    Issue(
-                        "D018",
-                        ("visits", i, "symptoms", j),
-                        f"unknown symptom code {code!r}",
-                        hint=(f"did you mean {close[0]!r}? " if close else "")
-                        + "`sangao guidelines effective` and vocabulary.yaml list the symptom codes",
-                        rejects=True,
-                    )
+                how = _both(
+                    (f"did you mean {close[0]!r}? " if close else "")
+                    + "`sangao guidelines effective` and vocabulary.yaml list the symptom codes",
+                    (f"是否应为 {close[0]!r}？" if close else "")
+                    + "症状代码见 `sangao guidelines effective` 和 vocabulary.yaml",
                 )
+                fields = {"value": repr(code), "how": how}
+                issues.append(Issue("D018", ("visits", i, "symptoms", j), fields, rejects=True))
     return issues
 
 
@@ -311,43 +348,16 @@ def check_resident_id(patient: Patient) -> list[Issue]:
     loc: Loc = ("id_number",)
     wrong = resident_id.problem(number)
     if wrong is not None:
-        return [
-            Issue(
-                "D020",
-                loc,
-                f"id_number {show(loc, number)} {wrong}",
-                "correct the resident ID from the patient's card, or leave the cell empty",
-                rejects=True,
-                zh=f"身份证号 {show(loc, number)} 有误：{wrong}",
-                hint_zh="请按居民身份证更正，或留空",
-            )
-        ]
+        problem = _both(wrong, resident_id.problem(number, "zh"))
+        return [Issue("D020", loc, {"value": show(loc, number), "problem": problem}, rejects=True)]
     issues = []
     born = resident_id.birth_date(number)
     if born != patient.birth_date:
-        issues.append(
-            Issue(
-                "D104",
-                ("birth_date",),
-                f"birth_date {patient.birth_date.isoformat()} disagrees with the resident ID "
-                f"({born.isoformat()})",
-                "one of the two was mistyped; check the card",
-                zh=f"出生日期 {patient.birth_date.isoformat()} 与身份证号不符（{born.isoformat()}）",
-                hint_zh=_CHECK_CARD_ZH,
-            )
-        )
+        fields = {"given": patient.birth_date.isoformat(), "in_id": born.isoformat()}
+        issues.append(Issue("D104", ("birth_date",), fields))
     sex = resident_id.sex(number)
     if sex != patient.sex.value:
-        issues.append(
-            Issue(
-                "D105",
-                ("sex",),
-                f"sex {patient.sex.value} disagrees with the resident ID ({sex})",
-                "one of the two was mistyped; check the card",
-                zh=f"性别 {patient.sex.value} 与身份证号不符（{sex}）",
-                hint_zh=_CHECK_CARD_ZH,
-            )
-        )
+        issues.append(Issue("D105", ("sex",), {"given": patient.sex.value, "in_id": sex}))
     return issues
 
 
@@ -389,18 +399,14 @@ def _implausible(patient: Patient) -> list[Issue]:
                 value = d[field]
                 if value is not None and not (low <= value <= high):
                     loc = (table, i, field)
-                    issues.append(
-                        Issue(
-                            "D101",
-                            loc,
-                            f"{loc_text(loc)} {show(loc, value)} {limit.unit} is outside the plausible range "
-                            f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit} (record kept)",
-                            "check the unit and for a typo",
-                            zh=f"{loc_text(loc)} {show(loc, value)} {limit.unit} 超出合理范围 "
-                            f"{show(loc, limit.min)}–{show(loc, limit.max)} {limit.unit}（记录保留）",
-                            hint_zh="请检查单位和录入错误",
-                        )
-                    )
+                    fields = {
+                        "where": loc_text(loc),
+                        "value": show(loc, value),
+                        "unit": limit.unit,
+                        "low": show(loc, limit.min),
+                        "high": show(loc, limit.max),
+                    }
+                    issues.append(Issue("D101", loc, fields))
     return issues
 
 
@@ -446,29 +452,11 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
     issues = []
     born, died = patient.birth_date, patient.deceased_on
     if as_of is not None and born > as_of:
-        issues.append(
-            Issue(
-                "D022",
-                ("birth_date",),
-                f"birth_date {born.isoformat()} is after the evaluation date {as_of.isoformat()}",
-                "check the birth date (or the --as-of date)",
-                rejects=True,
-                zh=f"出生日期 {born.isoformat()} 晚于评估日期 {as_of.isoformat()}",
-                hint_zh="请检查出生日期（或 --as-of 日期）",
-            )
-        )
+        fields = {"born": born.isoformat(), "as_of": as_of.isoformat()}
+        issues.append(Issue("D022", ("birth_date",), fields, rejects=True))
     if born > patient.enrolled_on:
-        issues.append(
-            Issue(
-                "D023",
-                ("birth_date",),
-                f"birth_date {born.isoformat()} is after enrolled_on {patient.enrolled_on.isoformat()}",
-                "one of the two dates is wrong",
-                rejects=True,
-                zh=f"出生日期 {born.isoformat()} 晚于建档日期 {patient.enrolled_on.isoformat()}",
-                hint_zh="两个日期之一有误",
-            )
-        )
+        fields = {"born": born.isoformat(), "enrolled": patient.enrolled_on.isoformat()}
+        issues.append(Issue("D023", ("birth_date",), fields, rejects=True))
     if _dates_within(patient, born, as_of, died):
         return issues
     for loc, value in _dated_items(patient):
@@ -477,37 +465,12 @@ def check_dates(patient: Patient, as_of: date | None) -> list[Issue]:
         else:
             continue
         if as_of is not None and value > as_of:
-            issues.append(
-                Issue(
-                    "D102",
-                    loc,
-                    f"{where} {value.isoformat()} is after the evaluation date "
-                    f"{as_of.isoformat()} (record kept)",
-                    "check the year",
-                    zh=f"{where} {value.isoformat()} 晚于评估日期 {as_of.isoformat()}（记录保留）",
-                    hint_zh="请检查年份",
-                )
-            )
+            fields = {"where": where, "date": value.isoformat(), "as_of": as_of.isoformat()}
+            issues.append(Issue("D102", loc, fields))
         if died is not None and loc != ("deceased_on",) and value > died:
-            issues.append(
-                Issue(
-                    "D103",
-                    loc,
-                    f"{where} {value.isoformat()} is after deceased_on {died.isoformat()} (record kept)",
-                    "check deceased_on and this date",
-                    zh=f"{where} {value.isoformat()} 晚于死亡日期 {died.isoformat()}（记录保留）",
-                    hint_zh="请检查死亡日期和此日期",
-                )
-            )
+            fields = {"where": where, "date": value.isoformat(), "died": died.isoformat()}
+            issues.append(Issue("D103", loc, fields))
         if value < born and loc != ("enrolled_on",):
-            issues.append(
-                Issue(
-                    "D107",
-                    loc,
-                    f"{where} {value.isoformat()} is before birth_date {born.isoformat()} (record kept)",
-                    "check the year",
-                    zh=f"{where} {value.isoformat()} 早于出生日期 {born.isoformat()}（记录保留）",
-                    hint_zh="请检查年份",
-                )
-            )
+            fields = {"where": where, "date": value.isoformat(), "born": born.isoformat()}
+            issues.append(Issue("D107", loc, fields))
     return issues

@@ -170,16 +170,11 @@ def test_a_malformed_date_rejects_the_record_and_says_how_to_write_it(tmp_path):
     patients, problems = run(tmp_path, record(visits=[{"date": "2026-02-30", "sbp": 150, "dbp": 90}]))
     assert patients == []
     assert codes(problems) == ["D014"]
-    assert (
-        problems[0]
-        .render()
-        .startswith(
-            "roster.jsonl:1: D014 visits[0].date: not a date ('2026-02-30')".replace(
-                "roster.jsonl", str(tmp_path / "roster.jsonl")
-            )
-        )
-    )
+    where = f"{tmp_path / 'roster.jsonl'}:1: D014 visits[0].date"
+    assert problems[0].render("en").startswith(f"{where}: not a date ('2026-02-30')")
     assert problems[0].hint == "write the date as YYYY-MM-DD, e.g. 2026-03-12"
+    assert problems[0].render().startswith(f"{where}：不是日期（'2026-02-30'）")
+    assert "提示: 日期请写成 YYYY-MM-DD，如 2026-03-12" in problems[0].render()
 
 
 # ---- identity and vocabulary --------------------------------------------------------------------
@@ -216,7 +211,8 @@ def test_an_unknown_field_is_rejected_with_a_did_you_mean(tmp_path):
 def test_a_number_written_as_text_is_rejected_in_the_documented_format(tmp_path):
     _, problems = run(tmp_path, record(visits=[{"date": "2026-11-01", "sbp": "150"}]))
     path = tmp_path / "roster.jsonl"
-    assert problems[0].render().splitlines()[0] == f"{path}:1: D015 visits[0].sbp: not a number ('150')"
+    assert problems[0].render("en").splitlines()[0] == f"{path}:1: D015 visits[0].sbp: not a number ('150')"
+    assert problems[0].render().splitlines()[0] == f"{path}:1: D015 visits[0].sbp：不是数字（'150'）"
 
 
 def test_a_missing_required_field_is_rejected(tmp_path):

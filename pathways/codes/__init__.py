@@ -4,7 +4,10 @@ file, or set) or keeps it, and its message template in Chinese and English.
 A code is defined once, in the module of its stage (roster.py: D, guideline.py: G and C, cases.py:
 T, runtime.py: R), and never reused for another meaning. Templates are `str.format` strings whose
 fields the raising site passes (`Problem.of("D030", file=…)`); the rendered language is chosen at
-the edge (`--lang`, default Chinese). tests/test_codes.py checks that every code used in the source
+the edge (`--lang`, default Chinese). A field whose value is `{"zh": …, "en": …}` (a value worded in
+both languages: a table name, a did-you-mean) is rendered in the template's language, and a field
+`name_zh` (or `name_en`) given beside `name` is what `{name}` means in that language: both templates
+name the same fields. tests/test_codes.py checks that every code used in the source
 is registered here exactly once.
 """
 
@@ -38,12 +41,27 @@ class Code:
 
     def message(self, lang: Lang, fields: dict) -> str:
         zh, en, _, _ = self._templates(fields)
-        return (zh if lang == "zh" else en).format(**fields)
+        return (zh if lang == "zh" else en).format(**_in(lang, fields))
 
     def hint(self, lang: Lang, fields: dict) -> str | None:
+        """The hint in `lang`; None when there is none, or the raising site did not pass the
+        hint's fields (a code whose hint depends on the case: `how=…` given or not)."""
         _, _, hint_zh, hint_en = self._templates(fields)
         text = hint_zh if lang == "zh" else hint_en
-        return text.format(**fields) if text else None
+        try:
+            return text.format(**_in(lang, fields)) or None if text else None
+        except KeyError:
+            return None
+
+
+def _in(lang: Lang, fields: dict) -> dict:
+    """`fields` with every value worded in both languages ({"zh": …, "en": …}) taken in `lang`, and
+    `name_<lang>` given as `name`."""
+    out = {k: v[lang] if isinstance(v, dict) and v.keys() == {"zh", "en"} else v for k, v in fields.items()}
+    suffix = "_" + lang
+    for key in [k for k in out if k.endswith(suffix)]:
+        out[key[: -len(suffix)]] = out[key]
+    return out
 
 
 def _collect() -> dict[str, Code]:

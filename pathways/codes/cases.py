@@ -12,7 +12,7 @@ CODES: tuple[Code, ...] = (
          zh="没有用例命中决策表 {table} 第 {row} 行", en="decision table {table} row {row} is hit by no case",
          hint_zh="加一个满足这一行条件的用例", hint_en="add a case that meets this row"),
     Code("T103", "cases", False,
-         zh="{owner}：阈值 {fact} {op} {threshold} 缺少{missing_zh}阈值的用例",
+         zh="{owner}：阈值 {fact} {op} {threshold} 缺少{missing}阈值的用例",
          en="{owner}: threshold {fact} {op} {threshold} has no case {missing} it",
          hint_zh="加 {fact} = {threshold} 和越过一步的用例",
          hint_en="add cases with {fact} = {threshold} and one step past it"),

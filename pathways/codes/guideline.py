@@ -64,7 +64,7 @@ CODES: tuple[Code, ...] = (
          }),
     # ---- whole-set checks (guidelines/checks/, guidelines/loader.py) ----------------------------
     Code("C101", "guideline-set", True,
-         zh="{what_zh} '{name}' 已在 {at} 定义", en="{what} '{name}' is already defined at {at}",
+         zh="{what} '{name}' 已在 {at} 定义", en="{what} '{name}' is already defined at {at}",
          hint_zh="名称和 id 在整个指南集中唯一；改掉其中一个",
          hint_en="names and ids are unique across the set; rename one",
          variants={
@@ -105,7 +105,7 @@ CODES: tuple[Code, ...] = (
          hint_en="pathways/facts.py reads them; define each under `parameters:` "
                  "(docs/guideline-language.md §4)"),
     Code("C105", "guideline-set", True,
-         zh="单位不一致：'{fact}' 的单位是 {unit}，{right_zh} 的是 {runit}",
+         zh="单位不一致：'{fact}' 的单位是 {unit}，{right} 的是 {runit}",
          en="unit mismatch: '{fact}' is in {unit}, {right} in {runit}",
          hint_zh="与以 {unit} 计的值比较", hint_en="compare with a value in {unit}",
          variants={
@@ -311,13 +311,13 @@ CODES: tuple[Code, ...] = (
                             "缺失值用 known: false（或 known: true）判断",
                             "a missing value is tested with known: false (or known: true)")}),
     Code("C134", "guideline-set", True,
-         zh="{name} = {value} 超出{quantity_zh}的合理范围（{lo}–{hi} {unit}）",
-         en="{name} = {value} is outside the plausible range of {quantity_en} ({lo}–{hi} {unit})",
+         zh="{name} = {value} 超出{quantity}的合理范围（{lo}–{hi} {unit}）",
+         en="{name} = {value} is outside the plausible range of {quantity} ({lo}–{hi} {unit})",
          hint_zh="核对数值和单位（合理范围见 guidelines/data/plausible.yaml）",
          hint_en="check the value and its unit (ranges: guidelines/data/plausible.yaml)"),
     Code("C135", "guideline-set", True,
-         zh="{name} = {value} 超出{quantity_zh}的合理范围（{lo}–{hi} {unit}），像是以 {other} 为单位的数值",
-         en="{name} = {value} is outside the plausible range of {quantity_en} ({lo}–{hi} {unit}); "
+         zh="{name} = {value} 超出{quantity}的合理范围（{lo}–{hi} {unit}），像是以 {other} 为单位的数值",
+         en="{name} = {value} is outside the plausible range of {quantity} ({lo}–{hi} {unit}); "
             "it looks like a value in {other}",
          hint_zh="换算为 {unit} 是 {likely}：请写 {likely}",
          hint_en="in {unit} that is {likely}: write {likely}"),
@@ -353,8 +353,8 @@ def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
     return (
         _refused(codes["refused"], stage),
         Code(codes["syntax"], stage, True,
-             zh="YAML 语法错误：{what_zh}（解析器：{parser}）",
-                 en="YAML syntax: {what_en} (parser: {parser})",
+             zh="YAML 语法错误：{what}（解析器：{parser}）",
+                 en="YAML syntax: {what} (parser: {parser})",
              hint_zh="{fix_zh}", hint_en="{fix_en}",
              variants={
                  "date": ("'{value}' 不是日期", "'{value}' is not a date",
@@ -374,7 +374,7 @@ def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
                              "这里可以写：{allowed}", "allowed here: {allowed}"),
                  })),
         Code(codes["type"], stage, True,
-             zh="应为{want_zh}，实际为 {got_zh}", en="expected {want}, got {got}",
+             zh="应为{want}，实际为 {got}", en="expected {want}, got {got}",
              variants={
                  "key": ("键 {got_zh} 不是文字", "key {got} is not text",
                          '加引号："{value}"', 'quote it: "{value}"'),
@@ -392,7 +392,7 @@ def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
         Code(codes["missing"], stage, True,
              zh="缺少键 '{key}'", en="missing key '{key}'", hint_zh="添加 `{key}:`", hint_en="add `{key}:`"),
         with_close(Code(codes["value"], stage, True,
-             zh="{got_zh} 不是 {expected} 之一", en="{got} is not one of {expected}",
+             zh="{got} 不是 {expected} 之一", en="{got} is not one of {expected}",
              hint_zh="写 {expected} 之一", hint_en="write one of {expected}",
              variants={
                      "pattern": ("{got_zh} 不符合 {pattern}", "{got} does not match {pattern}", "", ""),
@@ -407,3 +407,42 @@ def file_level(stage: str, codes: dict[str, str]) -> tuple[Code, ...]:
 _G_FILE = {"syntax": "G101", "duplicate": "G102", "unknown_key": "G103", "type": "G104",
            "missing": "G105", "value": "G106", "refused": "G114"}
 CODES = CODES + file_level("guideline-file", _G_FILE)
+
+
+# Compiling a set (engine/compile.py), the statutory-calendar files (guidelines/calendar_loader.py)
+# and `guidelines explain RULE` (reports/guideline_explain.py). {detail}: the raising site's words.
+CODES = CODES + (
+    Code("C301", "guideline-set", True, zh="未知参数 {name}", en="unknown parameter {name}",
+         hint_zh="在 `parameters:` 下定义它", hint_en="define it under `parameters:`"),
+    Code("C302", "guideline-set", True, zh="派生事实相互依赖成环：{cycle}",
+         en="derived facts depend on each other in a cycle: {cycle}",
+         hint_zh="打破循环；派生项不能读取自己的输出",
+         hint_en="break the cycle; a derive entry cannot read its own output"),
+    Code("C303", "guideline-set", True, zh="比较条件写法有误：{detail}",
+         en="a comparison is malformed: {detail}"),
+    Code("C304", "guideline-set", True, zh="派生事实 {fact} 有两个来源：{first} 和 {second}",
+         en="derived fact {fact} is produced by both {first} and {second}",
+         hint_zh="每个输出只能有一个来源", hint_en="give each output one producer"),
+    Code("C305", "guideline-set", True, zh="表格行使用了表格未声明的输入 {name}",
+         en="table row names input {name}, which the table does not declare"),
+    Code("C900", "guideline-set", True,
+         zh="{set} 中没有规则 {rule}", en="no rule {rule} in {set}",
+         hint_zh="`sangao guidelines explain` 列出全部规则",
+         hint_en="`sangao guidelines explain` lists them"),
+    Code("G901", "guideline-file", True, zh="日历文件不是有效的 YAML：{detail}",
+         en="calendar file: not valid YAML: {detail}"),
+    Code("G902", "guideline-file", True, zh="日历文件结构有误：{detail}", en="calendar file shape: {detail}",
+         hint_zh="日历文件含 `holidays:` 与 `makeup_workdays:` 两个日期列表",
+         hint_en="a calendar file is a mapping with `holidays:` and `makeup_workdays:` lists"),
+    Code("G903", "guideline-file", True, zh="{where} 是 {value}，不是日期",
+         en="{where} is {value}, not a date",
+         hint_zh="写成 YYYY-MM-DD，如 2027-10-01", hint_en="write YYYY-MM-DD, e.g. 2027-10-01"),
+    Code("G904", "guideline-file", True, zh="{where} 的年份与文件名 {year}.yaml 不符",
+         en="{where} is not in {year}, the year the file is named for"),
+    Code("G905", "guideline-file", True, zh="{where} {date} 已在 {first} 列出",
+         en="{where} {date} is already listed in {first}",
+         hint_zh="一天要么放假，要么调休上班，只列一次",
+         hint_en="a day is either closed or a make-up working day, listed once"),
+    Code("G906", "guideline-file", True, zh="{where} {date} 不是周末，不需调休上班",
+         en="{where} {date} is not a weekend day, so it needs no make-up working"),
+)

@@ -83,6 +83,6 @@ CODES: tuple[Code, ...] = (
         hint_en="raise the daily capacity, open closed days or widen the period",
     ),
     Code("R460", "run", True,
-         zh="{month} 的患者中没有{what}“{name}”", en="no {what_en} {name!r} among the patients of {month}",
+         zh="{month} 的患者中没有{what}“{name}”", en="no {what} {name!r} among the patients of {month}",
          hint_zh="可选：{known}", hint_en="known: {known}"),
 )

@@ -377,6 +377,7 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
             problems.append(
                 Problem.of(
                     _CELL_CODES.get(col.spec.kind, "D016"),
+                    variant="cell",
                     file=table.name,
                     line=number,
                     column=col.header,
@@ -394,13 +395,20 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
             if fld in values:
                 del values[fld]
                 problems.append(
-                    Problem(
+                    Problem.of(
                         "D015",
-                        f"{table.role}.{fld}: the glucose unit column says mg/dL; sangao reads mmol/L",
-                        table.name,
-                        number,
-                        table.header_for(fld),
-                        hint="export the value in mmol/L (mg/dL ÷ 18); values are never converted on import",
+                        variant="cell",
+                        file=table.name,
+                        line=number,
+                        column=table.header_for(fld),
+                        what=both(
+                            f"{table.role}.{fld}: the glucose unit column says mg/dL; sangao reads mmol/L",
+                            f"{table.role}.{fld}：血糖单位列为 mg/dL；sangao 读取 mmol/L",
+                        ),
+                        how=both(
+                            "export the value in mmol/L (mg/dL ÷ 18); values are never converted on import",
+                            "请以 mmol/L 导出（mg/dL ÷ 18）；导入时从不换算数值",
+                        ),
                     )
                 )
     if "_referral" in values:

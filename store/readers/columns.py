@@ -6,6 +6,8 @@ arm the mapping chose (D110). Columns it cannot place are findings (D108), never
 
 from __future__ import annotations
 
+import difflib
+
 from pathways.errors import Problem, SangaoError
 from store.readers.aliases import (
     TABLES,
@@ -151,6 +153,12 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
 
 
 _MAP_IT = "map it under `columns:` in --mapping"
+_MAP_IT_ZH = "请在 --mapping 的 columns: 中映射该列"
+
+
+def _did_you_mean_zh(value: str, choices: list[str]) -> str | None:
+    match = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    return f"是否应为 {match[0]!r}？" if match else None
 
 
 def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Problem:
@@ -164,7 +172,10 @@ def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Pr
                 "ratio (UACR, mg/g); not imported",
                 f"列 {header} 是尿微量白蛋白浓度（mg/L），不是尿白蛋白/肌酐比值（UACR，mg/g）；未导入",
             ),
-            hint="export 尿白蛋白/肌酐比值 (UACR) if the system has it",
+            how=both(
+                "export 尿白蛋白/肌酐比值 (UACR) if the system has it",
+                "系统若有，请导出 尿白蛋白/肌酐比值（UACR）",
+            ),
         )
     if is_not_imported(header):
         return Problem.of(
@@ -182,7 +193,10 @@ def _unknown_column(table: Table, header: str, key: str, mapping: Mapping) -> Pr
             f"column {header!r} not recognised in the {table.role} table; ignored",
             f"列 {header} 在{_ROLE_ZH[table.role]}表中未识别；未读取",
         ),
-        hint=" ".join(filter(None, (did_you_mean(key, list(_ALIASES[table.role])), _MAP_IT))),
+        how=both(
+            " ".join(filter(None, (did_you_mean(key, list(_ALIASES[table.role])), _MAP_IT))),
+            "".join(filter(None, (_did_you_mean_zh(key, list(_ALIASES[table.role])), _MAP_IT_ZH))),
+        ),
     )
 
 

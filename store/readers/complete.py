@@ -17,7 +17,7 @@ from store.readers.codes import (
     form_condition,
 )
 from store.readers.mapping import Mapping
-from store.readers.table import Table, both
+from store.readers.table import _ROLE_ZH, Table, both
 
 
 class _Notes:
@@ -39,9 +39,13 @@ class _Notes:
             )
 
 
-def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[Table], refs: dict) -> list:
+def _attach(
+    values: dict, rows: list[tuple[int, int, dict]], child_tables: list[Table], refs: dict,
+    repeats: list[Problem] | None = None,
+) -> list:
     """Child rows into the record: visits merged by date (a hypertension and a diabetes form of one
-    day are one visit), a flat row's lab and screenings dated by its visit."""
+    day are one visit), a flat row's lab and screenings dated by its visit. A row identical to an
+    earlier one of that day (the same row exported twice) is stored once, a D115 in `repeats`."""
     forms = []
     by_date: dict[tuple[str, str], int] = {}
     for table_index, row, stored in rows:
@@ -52,7 +56,7 @@ def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[
         lab = child.pop("_lab", None)
         screenings = child.pop("_screenings", ())
         referral = child.pop("_referral_out", None)
-        _merge(values, table.role, child, table, row, refs, by_date)
+        _merge(values, table.role, child, table, row, refs, by_date, repeats)
         if referral:
             _merge(values, "referrals", {"date": child["date"], **referral}, table, row, refs, by_date)
         if lab:
@@ -62,7 +66,9 @@ def _attach(values: dict, rows: list[tuple[int, int, dict]], child_tables: list[
     return forms
 
 
-def _merge(values: dict, role: str, child: dict, table: Table, row: int, refs: dict, by_date: dict) -> None:
+def _merge(
+    values: dict, role: str, child: dict, table: Table, row: int, refs: dict, by_date: dict, repeats=None
+) -> None:
     """A dated child row into the record: rows of one day that complete each other (a hypertension
     and a diabetes form, a follow-up and a lab) are one record; two readings of one field on one
     day (150/90 in the morning, 190/110 later) are two records, both kept."""
@@ -72,6 +78,21 @@ def _merge(values: dict, role: str, child: dict, table: Table, row: int, refs: d
             existing = values[role][at]
             if any(k != "symptoms" and k in existing and existing[k] != v for k, v in child.items()):
                 continue  # another reading of that day
+            if repeats is not None and child == existing and len(child) > 1:  # more than the date
+                first_table, first_row = refs[role][at]
+                same_file = first_table is table
+                repeats.append(
+                    Problem.of(
+                        "D115",
+                        file=table.name,
+                        line=row,
+                        where=both(role, _ROLE_ZH[role]),
+                        first=both(f"row {first_row}", f"第 {first_row} 行")
+                        if same_file
+                        else f"{first_table.name}:{first_row}",
+                        date=str(child.get("date")),
+                    )
+                )
             for k, v in child.items():
                 if k == "symptoms":
                     existing[k] = list(dict.fromkeys([*existing.get(k, []), *v]))

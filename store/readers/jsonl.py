@@ -100,49 +100,19 @@ def parse_line(item: Item) -> Item:
     try:
         data = json.loads(line, object_pairs_hook=_pairs_without_duplicates)
     except _DuplicateKey as exc:
-        item.problems.append(
-            Problem(
-                "D002",
-                f"key {exc.key!r} appears twice in one object",
-                name,
-                number,
-                hint="keep one of the two; JSON readers disagree on which wins",
-            )
-        )
+        item.problems.append(Problem.of("D002", file=name, line=number, key=repr(exc.key)))
         return item
     except json.JSONDecodeError as exc:
-        item.problems.append(
-            Problem(
-                "D001",
-                f"not valid JSON: {exc.msg} at column {exc.colno}",
-                name,
-                number,
-                hint="each line must be one complete JSON object",
-            )
-        )
+        item.problems.append(Problem.of("D001", file=name, line=number, reason=exc.msg, at=exc.colno))
         return item
     except RecursionError:  # json's decoder recurses per nesting level
-        item.problems.append(
-            Problem("D001", "not valid JSON: nested too deeply", name, number,
-                    hint="each line must be one JSON object of the interchange format (a few levels deep)")
-        )
+        item.problems.append(Problem.of("D001", variant="deep", file=name, line=number))
         return item
     if _has_lone_surrogate(data):  # an escaped lone surrogate (\ud800) decodes but is not text
-        item.problems.append(
-            Problem("D001", "not valid JSON text: an escaped lone surrogate (\\ud800–\\udfff)", name, number,
-                    hint="write the character itself in UTF-8, or a surrogate pair")
-        )
+        item.problems.append(Problem.of("D001", variant="surrogate", file=name, line=number))
         return item
     if not isinstance(data, dict):
-        item.problems.append(
-            Problem(
-                "D003",
-                f"line is a JSON {type(data).__name__}, not an object",
-                name,
-                number,
-                hint='each line must be one object: {"patient_id": …}',
-            )
-        )
+        item.problems.append(Problem.of("D003", file=name, line=number, kind=type(data).__name__))
         return item
     item.data = data
     pid = data.get("patient_id")

@@ -37,7 +37,10 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
                         "a sangao reject file (from --rejects); skipped",
                         "这是 sangao 的拒绝行文件（--rejects），跳过",
                     ),
-                    hint="fix the rows in the original export and import that again",
+                    how=both(
+                        "fix the rows in the original export and import that again",
+                        "请在原导出文件中改正这些行，再导入原文件",
+                    ),
                 )
             )
             continue
@@ -57,7 +60,8 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
                         what + "; sheet ignored",
                         "无法判断这是哪张表（患者、随访、化验、筛查、既往史或转诊）；工作表未读取",
                     ),
-                    hint=hint,
+                    how=both(hint, "请按表命名文件，如 随访.csv / visits.csv，"
+                                   "或在 --mapping 的 tables: 中列出"),
                 )
             else:
                 problem = Problem("D030", what + "; file not read", sheet.name, 1, hint=hint)

@@ -100,8 +100,12 @@ class _Tally:
                         f"column {header!r}: values no value map knows: {_counts(counts)}",
                         f"列 {header}：值映射中没有的值：{_counts(counts)}",
                     ),
-                    hint=f"map them under `values: {fld}:` in --mapping "
-                    "(`sangao roster inspect` proposes one)",
+                    how=both(
+                        f"map them under `values: {fld}:` in --mapping "
+                        "(`sangao roster inspect` proposes one)",
+                        f"请在 --mapping 的 `values: {fld}:` 下映射这些值"
+                        "（`sangao roster inspect` 可给出建议）",
+                    ),
                 )
             )
         for (name, header), counts in self.dropped.items():

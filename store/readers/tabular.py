@@ -63,7 +63,7 @@ from store.readers.mapping import Mapping
 from store.readers.roles import _open_tables, source_role
 from store.readers.spill import SPILL_MEMORY as DEFAULT_SPILL_MEMORY
 from store.readers.spill import _ChildSpill
-from store.readers.table import _ROLE_ZH, REJECT_HEADER, Table, _ChildRef, _Tally, derive_patient_id
+from store.readers.table import _ROLE_ZH, REJECT_HEADER, Table, _ChildRef, _Tally, both, derive_patient_id
 from store.validation import pydantic_issues
 
 # Bytes of parked child rows held in memory before the rest go to disk (store/readers/spill.py);
@@ -133,16 +133,8 @@ def _child_problems(table: Table, number: int, values: dict) -> list[Problem]:
             screening = check_model is Screening
             for issue in pydantic_issues(exc, check_model, ("screenings" if screening else role,)):
                 fld = issue.loc[1] if len(issue.loc) > 1 else None
-                problems.append(
-                    Problem(
-                        issue.code,
-                        issue.message,
-                        table.name,
-                        number,
-                        table.header_for(fld) or (table.header_for(role) if screening else None),
-                        hint=issue.hint,
-                    )
-                )
+                column = table.header_for(fld) or (table.header_for(role) if screening else None)
+                problems.append(issue.problem(table.name, number, column))
     return problems
 
 
@@ -190,10 +182,8 @@ def _join(
                         file=table.name,
                         line=number,
                         column=table.header_for(table.key),
-                        table=table.role,
-                        table_zh=_ROLE_ZH[table.role],
-                        key="patient id" if by_id else "resident ID",
-                        key_zh="患者编号" if by_id else "身份证号",
+                        table=both(table.role, _ROLE_ZH[table.role]),
+                        key=both("patient id", "患者编号") if by_id else both("resident ID", "身份证号"),
                     )
                 )
             if not problems:
@@ -228,13 +218,12 @@ def _join(
                     file=child_table.name,
                     line=row,
                     column=child_table.header_for(child_table.key),
-                    table=child_table.role,
-                    table_zh=_ROLE_ZH[child_table.role],
+                    table=both(child_table.role, _ROLE_ZH[child_table.role]),
                     patient=repr(pid),
                     patients=orphan_key.name if orphan_key else "-",
-                    hint="check the patient id"
+                    how=both("check the patient id", "请核对患者编号")
                     if child_table.key == "patient_id"
-                    else "check the resident ID",
+                    else both("check the resident ID", "请核对身份证号"),
                 )
             ],
         )
@@ -281,7 +270,8 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
             pid = values.get("patient_id")
             refs: dict[str, list[_ChildRef]] = {}
             rows = spill.take(key) if key is not None else []
-            forms = _attach(values, rows, child_tables, refs)
+            repeats: list[Problem] = []
+            forms = _attach(values, rows, child_tables, refs, repeats)
             for _, _, stored in rows:  # person columns of visit rows fill what the patients row lacks
                 for k, v in stored["p"].items():
                     values.setdefault(k, v)
@@ -292,22 +282,26 @@ def _join_patients(source, patients, child_tables, spill, mapping, tally, notes)
                 values,
                 pid,
                 problems=problems,
+                findings=repeats,
                 raw=_raw(table, cells),
                 rows=_units(rows, child_tables),
                 locate=_locator(table, number, refs),
                 derived=derived,
             )
             if pid is None:
+                how = (
+                    both("fill in the patient id", "请填写患者编号")
+                    if table.key == "patient_id"
+                    else both("fill in the resident ID", "请填写身份证号")
+                )
                 item.problems.append(
-                    Problem(
+                    Problem.of(
                         "D010",
-                        "patients.patient_id: required field missing",
-                        table.name,
-                        number,
-                        table.header_for(table.key),
-                        hint="fill in the patient id"
-                        if table.key == "patient_id"
-                        else "fill in the resident ID",
+                        file=table.name,
+                        line=number,
+                        column=table.header_for(table.key),
+                        where="patients.patient_id",
+                        how=how,
                     )
                 )
             yield item
@@ -330,21 +324,22 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
         values["patient_id"] = key
         first_table, first_row = child_tables[rows[0][0]], rows[0][1]
         refs: dict[str, list[_ChildRef]] = {}
-        forms = _attach(values, rows, child_tables, refs)
+        repeats: list[Problem] = []
+        forms = _attach(values, rows, child_tables, refs, repeats)
         derived = _complete(
             values, forms, mapping, notes, lambda f, t=first_table: t.header_for(f) is not None
         )
         problems = []
         if not values.get("conditions"):
+            how = both(
+                "add `form: hypertension` (or diabetes), or `defaults: {conditions: [...]}` to "
+                "--mapping, or a 管理病种 column",
+                "在 --mapping 中写 `form: hypertension`（或 diabetes）或 `defaults: {conditions: [...]}`，"
+                "或加一列 管理病种",
+            )
             problems.append(
-                Problem(
-                    "D010",
-                    "patients.conditions: not in the export and not given",
-                    first_table.name,
-                    first_row,
-                    hint="add `form: hypertension` (or diabetes), or `defaults: {conditions: [...]}` to "
-                    "--mapping, or a 管理病种 column",
-                )
+                Problem.of("D010", variant="export", file=first_table.name, line=first_row,
+                           where="patients.conditions", how=how)
             )
         carried = [u for u in _units(rows, child_tables) if u != (first_table.name, first_row)]
         yield Item(
@@ -353,6 +348,7 @@ def _flat_patients(source, child_tables, spill, mapping, notes) -> Iterator[Item
             values,
             key,
             problems=problems,
+            findings=repeats,
             raw=rows[0][2].get("r", ""),
             rows=carried,
             locate=_locator(first_table, first_row, refs),
@@ -395,8 +391,7 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
                             file=table.name,
                             line=row,
                             column=table.header_for("id_number"),
-                            table=table.role,
-                            table_zh=_ROLE_ZH[table.role],
+                            table=both(table.role, _ROLE_ZH[table.role]),
                             id=resident_id.mask(number),
                         )
                     ],
@@ -417,8 +412,7 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
                             file=table.name,
                             line=row,
                             column=table.header_for(fld),
-                            field=fld,
-                            field_zh=_FIELD_ZH[fld],
+                            field=both(fld, _FIELD_ZH[fld]),
                             found=str(found),
                             stored=str(stored.get(fld)),
                         )
@@ -438,14 +432,13 @@ def _event_patients(source, child_tables, spill, register) -> Iterator[Item]:
                         file=table.name,
                         line=row,
                         column=table.header_for("smoker"),
-                        field="smoker",
-                        field_zh=_FIELD_ZH["smoker"],
+                        field=both("smoker", _FIELD_ZH["smoker"]),
                         found=str(smoker),
                         stored=str(bool(stored["smoker"])),
                     )
                 )
         refs: dict[str, list[_ChildRef]] = {}
-        _attach(values, rows, child_tables, refs)
+        _attach(values, rows, child_tables, refs, findings)
         first_table, first_row = child_tables[rows[0][0]], rows[0][1]
         yield Item(
             first_table.name,
