@@ -24,13 +24,34 @@ from rich.console import Console
 
 from pathways.errors import SangaoError
 
+def _locale_lang() -> str:
+    """The language when --lang is not given: Chinese, unless SANGAO_LANG or the locale (LANG) says
+    English."""
+    chosen = os.environ.get("SANGAO_LANG") or os.environ.get("LANG", "")
+    return "en" if chosen.lower().startswith("en") else "zh"
+
+
+# The language of --help is fixed when cli.py is imported: Typer builds the help before any --lang
+# is parsed. Every help text below is _h(Chinese, English).
+HELP_LANG = _locale_lang()
+
+
+def _h(zh: str, en: str) -> str:
+    """The help text in the language of HELP_LANG."""
+    return en if HELP_LANG == "en" else zh
+
+
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
-                  help="三高共管 六病同防 care-pathway engine.")
-roster_app = typer.Typer(no_args_is_help=True, help="Import, export and generate patient rosters.")
-guidelines_app = typer.Typer(no_args_is_help=True, help="Check, test, diff and document guideline sets.")
+                  help=_h("三高共管 六病同防 照护路径引擎。", "三高共管 六病同防 care-pathway engine."))
+roster_app = typer.Typer(no_args_is_help=True, help=_h("导入、导出和生成患者花名册。",
+                                                       "Import, export and generate patient rosters."))
+guidelines_app = typer.Typer(no_args_is_help=True, help=_h("检查、测试、比较指南集，并查看其规则。",
+                                                           "Check, test, diff and document guideline sets."))
 app.add_typer(roster_app, name="roster")
 app.add_typer(guidelines_app, name="guidelines")
-report_app = typer.Typer(no_args_is_help=True, help="质控报表：月报与指标明细（Quality-control reports）。")
+report_app = typer.Typer(no_args_is_help=True, help=_h(
+    "质控报表：月报与指标明细。",
+    "Quality-control reports: the monthly report and the patients behind an indicator."))
 app.add_typer(report_app, name="report")
 
 console = Console()
@@ -59,12 +80,13 @@ def iso_date(value: str | date | None) -> date | None:
 
 AsOf = Annotated[
     date | None,
-    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD", help="evaluation date (default: today, China time)"),
+    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD", help=_h("评估日期（默认：今天，北京时间）", "evaluation date (default: today, China time)")),
 ]
 Db = Annotated[
     str,
     typer.Option("--db", envvar="SANGAO_DB",
-                 help="SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)"),
+                 help=_h("SQLite 文件路径，或数据库 URL（sqlite:///x.db、postgresql+psycopg://user@host/db）",
+                         "SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)")),
 ]
 
 
@@ -83,6 +105,35 @@ def db_url(db: str) -> str:
 # ==== roster ====================================================================================
 # (roster import / inspect / export / generate)
 
+
+ROSTER_IMPORT_HELP_ZH = (
+    "把花名册文件导入数据库：校验，按 patient_id 新增或更新，报告被拒绝的行。\n\n"
+    "FILE 可以是 JSONL（交换格式，.jsonl）、CSV（.csv）、Excel 工作簿（.xlsx，旧版 .xls），"
+    "或分拆为多个 CSV/Excel 的 .zip。同一目录下一起给出的 CSV 文件（或直接给出该目录）"
+    "构成一套花名册，按患者编号关联：患者表，加上随访、化验、筛查、既往史和转诊表。"
+    "表的识别：先看站点映射的 `tables:` 条目，再看文件名或工作表名（visits.csv / 随访.csv，"
+    "labs / 化验 / 检验，screenings / 筛查，history / 既往史，referrals / 转诊，"
+    "patients / 患者 / 档案），最后看表头（有 性别 或 出生日期 的是患者表）。\n\n"
+    "含患者表的文件是登记册（谁在管理、从何时起）；随访或体检的扁平导出是事件文件："
+    "它只为已登记的人添加带日期的随访、化验和筛查，从不改写他们；登记册之外的人只报告、"
+    "不新建（--mapping 中的 `role:` 可另行指定；登记册文件先导入）。见 docs/importing.md。\n\n"
+    "扁平随访导出（每次随访一行、同一人重复出现、无患者编号）按身份证号归并为患者"
+    "（15 位旧身份证号自动升位）；patient_id 由身份证号派生（地区码 + 哈希）。"
+    "所患疾病取自某一列、文件的表单（高血压…/糖尿病… 或 --mapping 中的 `form:`）"
+    "或 `defaults:`；纳入管理日期取自某一列、`defaults:` 或首次随访。国家表单的代码"
+    "（性别 1/2、症状 1–9、此次随访分类、药物不良反应 1无 2有、足背动脉搏动、既往史 …）"
+    "已内置，--mapping 的 `values:` 可覆盖。双臂血压需写 `bp_arm: left|right|higher`；"
+    "尿微量白蛋白（mg/L）绝不当作尿白蛋白肌酐比读取。请先运行 `sangao roster inspect` "
+    "得到映射建议。\n\n"
+    "表头可以是中文（患者编号、身份证号、姓名、性别、出生日期、随访日期、收缩压、舒张压、"
+    "血压 150/90、空腹血糖、糖化血红蛋白、低密度脂蛋白胆固醇、肌酐、尿白蛋白肌酐比 …，"
+    "可在括号中带单位，可读两行合并表头），也可以是交换格式字段名。文本可以是 UTF-8"
+    "（带或不带 BOM）或 GB18030/GBK/GB2312，汇总中注明是哪一种。\n\n"
+    "每个文件（CSV 组、工作簿、压缩包）是一个事务。无法使用的行被拒绝，并给出文件、行、列、"
+    "值和正确写法（--rejects 把它们写入 CSV）；值映射不认识的编码值按列列出并计数；"
+    "不合理的值和未来日期会报告并保留。有任何行被拒绝时退出码为 1。\n\n"
+    "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
+)
 
 ROSTER_IMPORT_HELP = (
     "Import roster files into the database: validate, upsert by patient_id, report rejects.\n\n"
@@ -120,15 +171,9 @@ ROSTER_IMPORT_HELP = (
 )
 
 
-def _locale_lang() -> str:
-    """The language when --lang is not given: Chinese, unless SANGAO_LANG or the locale (LANG) says
-    English."""
-    chosen = os.environ.get("SANGAO_LANG") or os.environ.get("LANG", "")
-    return "en" if chosen.lower().startswith("en") else "zh"
-
-
 LangOpt = Annotated[str | None, typer.Option(
-    "--lang", help="zh or en (default: zh, unless SANGAO_LANG or LANG says en)")]
+    "--lang", help=_h("输出语言：zh 或 en（默认 zh；SANGAO_LANG 或 LANG 为 en 时为 en）",
+                      "zh or en (default: zh, unless SANGAO_LANG or LANG says en)"))]
 
 
 def _lang(lang: str | None) -> str:
@@ -177,21 +222,25 @@ def _short(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-@roster_app.command("import", help=ROSTER_IMPORT_HELP)
+@roster_app.command("import", help=_h(ROSTER_IMPORT_HELP_ZH, ROSTER_IMPORT_HELP))
 def roster_import(
-    files: Annotated[list[Path], typer.Argument(help="roster files: .jsonl, .csv (a set per directory; a "
-                                                     "directory means its *.csv), .xlsx, .xls, .zip",
+    files: Annotated[list[Path], typer.Argument(help=_h(
+        "花名册文件：.jsonl、.csv（每个目录一组；给目录即其中全部 *.csv）、.xlsx、.xls、.zip",
+        "roster files: .jsonl, .csv (a set per directory; a directory means its *.csv), .xlsx, .xls, .zip"),
                                                 metavar="FILE", exists=True, show_default=False)],
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help="YAML mapping of the site's headers, labels and table "
-                                                      "names to interchange fields")] = None,
+                                                 help=_h("站点映射（YAML）：把本站的表头、代码值和表名"
+                                                         "对应到交换格式字段",
+                                                         "YAML mapping of the site's headers, labels and "
+                                                         "table names to interchange fields"))] = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
-                                                 help="write rejected rows with reasons to this CSV")] = None,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help="keep names, resident IDs and phones in the "
-                                                              "--rejects raw column (recorded in the audit "
-                                                              "log)")] = False,
+                                                 help=_h("把被拒绝的行及原因写入此 CSV",
+                                                         "write rejected rows with reasons to this CSV"))] = None,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
+        "在 --rejects 的原始内容列中保留姓名、身份证号和电话（记入审计日志）",
+        "keep names, resident IDs and phones in the --rejects raw column (recorded in the audit log)"))] = False,
     lang: LangOpt = None,
 ) -> None:
     from store.importer import import_files
@@ -294,28 +343,36 @@ def _where(problem) -> str:
     return ":".join(str(x) for x in parts if x is not None)
 
 
-@roster_app.command("inspect")
+@roster_app.command("inspect", help=_h(
+    "读取站点导出文件的表头和部分数据行，提出映射文件建议：每个文件的角色（登记册：人员档案；"
+    "事件：随访和体检），每一列将如何处理及原因（已识别、已映射、忽略、未知），值映射不认识的"
+    "每个编码值（附计数），以及只有站点能做的决定（双臂血压、只靠代码后缀区分的列、随访文件的"
+    "表单）。修改后用 --mapping 导入。仍有待决定的事项或文件无法读取时退出码为 1。\n\n"
+    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml",
+    "Read the headers and a sample of rows of a site's export and propose a mapping file: each "
+    "file's role (register: the person file; events: follow-ups and health checks), every column "
+    "with what it will do and why (recognised, mapped, ignored, unknown), every coded value no value "
+    "map knows (with counts), and the decisions only the site can make (two-arm blood pressure, "
+    "columns only a code suffix tells apart, the form of a visits file). Edit it, then import with "
+    "--mapping. Exit status 1 when something is left to decide or a file cannot be read.\n\n"
+    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml"))
 def roster_inspect(
-    files: Annotated[list[Path], typer.Argument(help="export files: .csv (a set per directory), .xlsx, "
-                                                     ".xls, .zip", metavar="FILE", exists=True,
+    files: Annotated[list[Path], typer.Argument(help=_h("导出文件：.csv（每个目录一组）、.xlsx、.xls、.zip",
+                                                        "export files: .csv (a set per directory), .xlsx, "
+                                                        ".xls, .zip"), metavar="FILE", exists=True,
                                                 show_default=False)],
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
-                                             help="write the proposed mapping here (default: print)")] = None,
+                                             help=_h("映射建议写入此文件（默认：打印）",
+                                                     "write the proposed mapping here (default: print)"))] = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help="a mapping to start from (inspect again after "
-                                                      "editing)")] = None,
-    sample: Annotated[int, typer.Option("--sample", min=1, help="data rows read per table")] = 2000,
+                                                 help=_h("作为起点的映射（修改后再检查一遍）",
+                                                         "a mapping to start from (inspect again after "
+                                                         "editing)"))] = None,
+    sample: Annotated[int, typer.Option("--sample", min=1, help=_h("每个表读取的数据行数",
+                                                                       "data rows read per table"))] = 2000,
     lang: LangOpt = None,
 ) -> None:
-    """Read the headers and a sample of rows of a site's export and propose a mapping file: each
-    file's role (register: the person file; events: follow-ups and health checks), every column
-    with what it will do and why (recognised, mapped, ignored, unknown), every coded value no value
-    map knows (with counts), and the decisions only the site can make (two-arm blood pressure,
-    columns only a code suffix tells apart, the form of a visits file). Edit it, then import with
-    --mapping. Exit status 1 when something is left to decide or a file cannot be read.
-
-    Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml
-    """
+    """Propose a mapping file for a site's export (help text above)."""
     from store.inspect import inspect_files, proposal_yaml
 
     lang = _lang(lang)
@@ -351,21 +408,24 @@ class ExportFormat(str, Enum):
     jsonl = "jsonl"
 
 
-@roster_app.command("export")
+@roster_app.command("export", help=_h(
+    "以交换格式写出库中全部患者，每行一个 JSON 对象。\n\n"
+    "输出可往返：导入它得到同样的数据库，导出已导入的文件得到同样的对象（缺省的可选字段仍缺省，"
+    "列表按日期排序）。\n\n"
+    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl",
+    "Write every stored patient in the interchange format, one JSON object per line.\n\n"
+    "The output round-trips: importing it gives the same database, and exporting an imported file "
+    "gives the same objects (absent optional fields absent, lists in date order).\n\n"
+    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl"))
 def roster_export(
     db: Db = DEFAULT_DB,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl: the interchange format")]
+    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h("jsonl：交换格式", "jsonl: the interchange format"))]
     = ExportFormat.jsonl,
     out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
-                                             help="file to write (default: standard output)")] = None,
+                                             help=_h("写入的文件（默认：标准输出）",
+                                                     "file to write (default: standard output)"))] = None,
 ) -> None:
-    """Write every stored patient in the interchange format, one JSON object per line.
-
-    The output round-trips: importing it gives the same database, and exporting an imported file
-    gives the same objects (absent optional fields absent, lists in date order).
-
-    Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl
-    """
+    """Write the stored patients as interchange JSONL (help text above)."""
     from store.exporter import export_jsonl
 
     url = db_url(db)
@@ -385,24 +445,30 @@ class GeneratedFormat(str, Enum):
     csv = "csv"
 
 
-@roster_app.command("generate")
+@roster_app.command("generate", help=_h(
+    "生成一份逼真的模拟花名册（山东姓名、身份证号、随访记录）。\n\n"
+    "所有日期都不晚于 --as-of；相同的 --patients、--seed 和 --as-of 生成逐字节相同的文件。"
+    "最前面的患者各演示一种情形（紧急读数、失访、从未筛查 …）。\n\n"
+    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl",
+    "Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).\n\n"
+    "Every date is on or before --as-of; the same --patients, --seed and --as-of give the same bytes. "
+    "The first patients show one situation each (urgent reading, lost to follow-up, never screened …).\n\n"
+    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl"))
 def roster_generate(
-    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help="how many patients")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="random seed; the same seed and --as-of give the same file")] = 1,
+    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help=_h("患者人数", "how many patients"))] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help=_h(
+        "随机种子；种子和 --as-of 相同则文件相同",
+        "random seed; the same seed and --as-of give the same file"))] = 1,
     as_of: AsOf = None,
-    out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default: standard output); for csv, "
-                                                           "a directory (default: roster-csv)")] = None,
-    fmt: Annotated[GeneratedFormat, typer.Option("--format", help="jsonl (interchange §1) or csv (Chinese-header "
-                                                                  "patients/visits/labs/screenings tables)")]
+    out: Annotated[Path | None, typer.Option("--out", help=_h(
+        "JSONL 文件（默认：标准输出）；csv 格式时为目录（默认：roster-csv）",
+        "JSONL file (default: standard output); for csv, a directory (default: roster-csv)"))] = None,
+    fmt: Annotated[GeneratedFormat, typer.Option("--format", help=_h(
+        "jsonl（交换格式 §1）或 csv（中文表头的患者/随访/化验/筛查表）",
+        "jsonl (interchange §1) or csv (Chinese-header patients/visits/labs/screenings tables)"))]
     = GeneratedFormat.jsonl,
 ) -> None:
-    """Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).
-
-    Every date is on or before --as-of; the same --patients, --seed and --as-of give the same bytes.
-    The first patients show one situation each (urgent reading, lost to follow-up, never screened …).
-
-    Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl
-    """
+    """Write a synthetic roster (help text above)."""
     from store.generated import write_csv_set, write_jsonl
 
     as_of = as_of or _today()
