@@ -508,16 +508,22 @@ class Backend(str, Enum):
 
 
 GuidelinesOpt = Annotated[
-    str, typer.Option("--guidelines", "-g", help="guideline set: a name (national-default) or a folder")
+    str, typer.Option("--guidelines", "-g", help=_h("指南集：名称（national-default）或文件夹",
+                                                     "guideline set: a name (national-default) or a folder"))
 ]
 RosterOpt = Annotated[
-    Path | None, typer.Option("--roster", help="read patients straight from a JSONL/CSV/XLSX file instead of --db")
+    Path | None, typer.Option("--roster", help=_h(
+        "直接从 JSONL/CSV/XLSX 文件读取患者，不用 --db",
+        "read patients straight from a JSONL/CSV/XLSX file instead of --db"))
 ]
 ProvisionalOpt = Annotated[
     bool,
     typer.Option("--provisional-calendar", hidden=True,
-                 help="now the default: a year without the State Council notice uses the statutory holidays "
-                      "(no make-up working days) and every output carries a warning; --strict-calendar refuses"),
+                 help=_h("现已是默认：没有国务院放假通知的年份使用法定节假日（不含调休上班日），"
+                         "每份输出都带提示；--strict-calendar 则拒绝",
+                         "now the default: a year without the State Council notice uses the statutory "
+                         "holidays (no make-up working days) and every output carries a warning; "
+                         "--strict-calendar refuses")),
 ]
 
 
@@ -552,14 +558,18 @@ def _patients(roster: Path | None, db: str):
 StrictCalendarOpt = Annotated[
     bool,
     typer.Option("--strict-calendar",
-                 help="a date in a year without the State Council holiday notice is an error (default: the "
-                      "provisional calendar of the holiday law, with a warning in every output)"),
+                 help=_h("日期落在没有国务院放假通知的年份时报错（默认：按法定节假日的临时日历，"
+                         "每份输出都带提示）",
+                         "a date in a year without the State Council holiday notice is an error (default: "
+                         "the provisional calendar of the holiday law, with a warning in every output)")),
 ]
 CalendarDirOpt = Annotated[
     list[Path] | None,
     typer.Option("--calendar-dir", exists=True, file_okay=False,
-                 help="folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace the "
-                      "provisional calendar of that year"),
+                 help=_h("<年份>.yaml 节假日文件所在文件夹（holidays:、makeup_workdays:），"
+                         "替换该年的临时日历",
+                         "folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace "
+                         "the provisional calendar of that year")),
 ]
 def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
     from reports.care_context import build_context
@@ -606,38 +616,48 @@ def _cache_dir() -> str:
     return str(Path(base) / "sangao") if base else ".sangao-cache"
 
 
-@app.command()
+@app.command(help=_h(
+    "在 --as-of 日期把每位患者分为红/黄/蓝。表格最紧急的排在前面，末尾是各颜色人数"
+    "（写入文件或输出 JSONL/CSV 时，人数也打印到 stderr）。\n\n"
+    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12",
+    "Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and "
+    "ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).\n\n"
+    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12"))
 def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")]
+    fmt: Annotated[Format, typer.Option("--format", help=_h("table（表格，给人看）、jsonl（交换格式 §2）、csv",
+                                                           "table (people), jsonl (interchange §2), csv"))]
     = Format.table,
-    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")]
+    out: Annotated[Path | None, typer.Option("--out", help=_h("写入此文件，不输出到终端",
+                                                              "write to this file instead of the terminal"))]
     = None,
     guidelines: GuidelinesOpt = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on "
-                                                             "disagreement")] = Backend.python,
+    engine: Annotated[Backend, typer.Option("--engine", help=_h(
+        "规则引擎；both = 两个引擎互相核对，结果不一致即停止",
+        "rules backend; both = cross-check, stop on disagreement"))] = Backend.python,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="processes to assess with (default: the cores; one for a small roster)")] = None,
+        "--workers", min=1, help=_h("评估用的进程数（默认：CPU 核数；花名册小时为 1）",
+                                    "processes to assess with (default: the cores; one for a small roster)"))]
+    = None,
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline "
-                                                       "version")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="table rows to show (the most urgent)")] = 50,
-    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help="only this colour (repeatable)")]
-    = None,
-    referral: Annotated[bool, typer.Option("--referral", help="only patients to refer")] = False,
-    team: Annotated[str | None, typer.Option("--team", help="only this family-doctor team")] = None,
-    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
-                                                   help="only follow-ups due within DAYS of --as-of")] = None,
+    save: Annotated[bool, typer.Option("--save", help=_h(
+        "把评估结果连同指南版本存入 --db", "store the assessments in --db with the guideline version"))] = False,
+    limit: Annotated[int, typer.Option("--limit", help=_h("表格显示的行数（最紧急的）",
+                                                          "table rows to show (the most urgent)"))] = 50,
+    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help=_h(
+        "只看此颜色（可重复）", "only this colour (repeatable)"))] = None,
+    referral: Annotated[bool, typer.Option("--referral", help=_h("只看需转诊的患者",
+                                                                 "only patients to refer"))] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_h("只看此家庭医生团队",
+                                                               "only this family-doctor team"))] = None,
+    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS", help=_h(
+        "只看 --as-of 后 DAYS 天内到期的随访", "only follow-ups due within DAYS of --as-of"))] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and
-    ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).
-
-    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12
-    """
+    """Stratify every patient (help text above)."""
     from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
     from guidelines.loader import load_set
     from reports import assessments as fmt_out
@@ -719,9 +739,16 @@ def assess(
     err_console.print(skipped, highlight=False)
 
 
-@app.command()
+@app.command(help=_h(
+    "这位患者为什么是这个颜色：触发的每条规则、它读取的数值、出处条款，以及差一点触发的规则。"
+    "可用患者编号、姓名或身份证号查找患者。\n\n"
+    "Example: sangao explain 370202-000456 --as-of 2026-11-30",
+    "Why this patient has this colour: every rule that fired, the values it read, its source clause, "
+    "and the rules that almost fired. The patient is found by patient id, name or resident ID.\n\n"
+    "Example: sangao explain 370202-000456 --as-of 2026-11-30"))
 def explain(
-    patient_id: Annotated[str, typer.Argument(help="patient id, name or resident ID", metavar="PATIENT")],
+    patient_id: Annotated[str, typer.Argument(help=_h("患者编号、姓名或身份证号",
+                                                           "patient id, name or resident ID"), metavar="PATIENT")],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -730,11 +757,7 @@ def explain(
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
 ) -> None:
-    """Why this patient has this colour: every rule that fired, the values it read, its source clause,
-    and the rules that almost fired. The patient is found by patient id, name or resident ID.
-
-    Example: sangao explain 370202-000456 --as-of 2026-11-30
-    """
+    """Explain one patient's colour (help text above)."""
     from engine.parallel import AssessOptions, build_assessor
     from reports.explain import print_explanation
 
