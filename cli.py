@@ -788,25 +788,37 @@ def _who() -> str:
         return os.environ.get("USER") or "unknown"
 
 
-@app.command()
+@app.command(help=_h(
+    "一个团队在一段时间内要见或要联系的人：到期、逾期（天数、上次联系）、新出现的红标及其转诊、"
+    "转诊未回、到期或逾期的筛查、无读数、失访。最紧急的排在前面。\n\n"
+    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30",
+    "Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their "
+    "referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most "
+    "urgent first.\n\n"
+    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30"))
 def worklist(
-    team: Annotated[str | None, typer.Option("--team", help="one family-doctor team (the roster's team)")]
-    = None,
-    week: Annotated[bool, typer.Option("--week", help="Monday to Sunday of the --as-of week")] = False,
-    month: Annotated[bool, typer.Option("--month", help="the calendar month of --as-of")] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_h(
+        "一个家庭医生团队（花名册中的团队）", "one family-doctor team (the roster's team)"))] = None,
+    week: Annotated[bool, typer.Option("--week", help=_h("--as-of 所在周的周一到周日",
+                                                         "Monday to Sunday of the --as-of week"))] = False,
+    month: Annotated[bool, typer.Option("--month", help=_h("--as-of 所在的自然月",
+                                                           "the calendar month of --as-of"))] = False,
     start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
-                                               help="period start (with --to)")] = None,
+                                               help=_h("起始日期（与 --to 同用）",
+                                                       "period start (with --to)"))] = None,
     end: Annotated[date | None, typer.Option("--to", parser=iso_date, metavar="YYYY-MM-DD",
-                                             help="period end (default: 6 days after --from)")] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", help="table or csv")] = ListFormat.table,
-    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="write to this file")] = None,
-    call_list: Annotated[bool, typer.Option(
-        "--call-list", help="a printable call list: name, phone, reason, last visit (masked unless "
-                            "--unmasked)")]
-    = False,
-    unmasked: Annotated[bool, typer.Option(
-        "--unmasked", help="full names and phones on the call list, for the team's own use; audited")]
-    = False,
+                                             help=_h("结束日期（默认：--from 后 6 天）",
+                                                     "period end (default: 6 days after --from)"))] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help=_h("table（表格）或 csv",
+                                                                "table or csv"))] = ListFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help=_h("写入此文件",
+                                                                              "write to this file"))] = None,
+    call_list: Annotated[bool, typer.Option("--call-list", help=_h(
+        "可打印的电话联系清单：姓名、电话、原因、上次随访（除非 --unmasked，否则脱敏）",
+        "a printable call list: name, phone, reason, last visit (masked unless --unmasked)"))] = False,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
+        "联系清单显示完整姓名和电话，仅供本团队使用；记入审计日志",
+        "full names and phones on the call list, for the team's own use; audited"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -814,14 +826,10 @@ def worklist(
     strict_calendar: StrictCalendarOpt = False,
     calendar_dir: CalendarDirOpt = None,
     lang: LangOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="table rows to show")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help=_h("表格显示的行数",
+                                                                 "table rows to show"))] = None,
 ) -> None:
-    """Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their
-    referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most
-    urgent first.
-
-    Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30
-    """
+    """A team's worklist for a period (help text above)."""
     from reports import worklist as wl_out
 
     lang = _lang(lang)
@@ -920,27 +928,44 @@ def _safe_file_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
 
 
-@app.command()
+@app.command(help=_h(
+    "从 --from 起 12 个月的年度一体化照护计划：颜色、分级和团队；控制目标；落在工作日的每次随访日期；"
+    "六病筛查日程；转诊指征；生活方式与健康教育；与库中上一份计划相比的变化。在 --out 中写出 "
+    "plans.html（每位患者一页 A4）、plans.pdf、appointments.csv，以及每个团队一个 ICS 日历。\n\n"
+    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf",
+    "Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and "
+    "team; targets; every follow-up date on working days; the six-complication screening calendar; "
+    "referral triggers; lifestyle and education; what changed since the stored previous plan. "
+    "Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar "
+    "per team into --out.\n\n"
+    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf"))
 def plan(
-    patient: Annotated[str | None, typer.Argument(help="patient id, name or resident ID (or --team / --all)",
-                                                  show_default=False)] = None,
-    team: Annotated[str | None, typer.Option("--team", help="every patient of this team")] = None,
-    everyone: Annotated[bool, typer.Option("--all", help="every patient under management")] = False,
-    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
-                                               help="plan date (default: --as-of); it covers 12 months")]
+    patient: Annotated[str | None, typer.Argument(help=_h(
+        "患者编号、姓名或身份证号（或用 --team / --all）",
+        "patient id, name or resident ID (or --team / --all)"), show_default=False)] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_h("此团队的全部患者",
+                                                               "every patient of this team"))] = None,
+    everyone: Annotated[bool, typer.Option("--all", help=_h("全部在管患者",
+                                                            "every patient under management"))] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD", help=_h(
+        "计划日期（默认：--as-of），覆盖其后 12 个月", "plan date (default: --as-of); it covers 12 months"))]
     = None,
-    out: Annotated[Path, typer.Option("--out", file_okay=False, help="folder for the plan files")]
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help=_h("计划文件的输出文件夹",
+                                                                        "folder for the plan files"))]
     = Path("plans"),
-    formats: Annotated[list[PlanFormat] | None, typer.Option(
-        "--format", help="outputs, repeatable (default: html, csv, ics; pdf on request)")] = None,
-    capacity: Annotated[Path | None, typer.Option(
-        "--capacity", exists=True, dir_okay=False,
-        help="YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit")]
+    formats: Annotated[list[PlanFormat] | None, typer.Option("--format", help=_h(
+        "输出格式，可重复（默认：html、csv、ics；pdf 需指定）",
+        "outputs, repeatable (default: html, csv, ics; pdf on request)"))] = None,
+    capacity: Annotated[Path | None, typer.Option("--capacity", exists=True, dir_okay=False, help=_h(
+        "各团队每日接诊能力的 YAML（per_day、停诊日）；随访据此错开安排",
+        "YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit"))]
     = None,
-    save: Annotated[bool, typer.Option("--save/--no-save", help="store the plans in --db (the next plan "
-                                                                 "lists what changed)")] = True,
-    reprint: Annotated[bool, typer.Option("--reprint", help="print the plans stored for --from exactly as "
-                                                             "they were made, without recomputing")] = False,
+    save: Annotated[bool, typer.Option("--save/--no-save", help=_h(
+        "把计划存入 --db（下一份计划会列出变化）",
+        "store the plans in --db (the next plan lists what changed)"))] = True,
+    reprint: Annotated[bool, typer.Option("--reprint", help=_h(
+        "按原样重印库中 --from 日期的计划，不重新计算",
+        "print the plans stored for --from exactly as they were made, without recomputing"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -949,14 +974,7 @@ def plan(
     calendar_dir: CalendarDirOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and
-    team; targets; every follow-up date on working days; the six-complication screening calendar;
-    referral triggers; lifestyle and education; what changed since the stored previous plan.
-    Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar
-    per team into --out.
-
-    Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf
-    """
+    """Annual care plans (help text above)."""
     import store.plans
     from reports import plan as plan_out
     from reports.capacity import apply_capacity, load_capacity, shortage
