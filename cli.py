@@ -1057,11 +1057,13 @@ def plan(
 # ==== guidelines ================================================================================
 
 
-GuidelineSetArg = Annotated[str, typer.Argument(help="guideline set: a packaged name or a folder")]
+GuidelineSetArg = Annotated[str, typer.Argument(help=_h("指南集：内置名称或文件夹",
+                                                          "guideline set: a packaged name or a folder"))]
 IncludeUnverified = Annotated[
     bool | None,
     typer.Option("--include-unverified/--exclude-unverified",
-                 help="load rules whose source is verification U (default: as set.yaml says)"),
+                 help=_h("载入出处核实等级为 U（未核实）的规则（默认：按 set.yaml）",
+                         "load rules whose source is verification U (default: as set.yaml says)")),
 ]
 
 
@@ -1074,15 +1076,16 @@ def _print_problems(problems, lang: str) -> None:
         _print_plain(problem.render(lang))
 
 
-@guidelines_app.command("check")
+@guidelines_app.command("check", help=_h(
+    "检查指南集：每个问题给出 文件:行:列 和修改提示；有问题时退出码为 1。\n\n"
+    "Example: sangao guidelines check guidelines/national-default",
+    "Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.\n\n"
+    "Example: sangao guidelines check guidelines/national-default"))
 def guidelines_check(
     path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None,
     lang: LangOpt = None,
 ) -> None:
-    """Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.
-
-    Example: sangao guidelines check guidelines/national-default
-    """
+    """Check a guideline set (help text above)."""
     from guidelines.loader import load_with_draft
 
     lang = _lang(lang)
@@ -1105,20 +1108,24 @@ def guidelines_check(
                  f"{len(gset.parameters)} parameters, {draft.file_count} files")
 
 
-@guidelines_app.command("schema")
+@guidelines_app.command("schema", help=_h(
+    "打印指南文件的 draft-07 JSON Schema；或用 --write DIR 把指南文件、*.cases.yaml 和 set.yaml "
+    "的 schema 写入文件夹，供编辑器使用；`fact:` 列出基础事实和指南集 PATH 的派生事实"
+    "（该指南集无法载入时只列基础事实）。\n\n"
+    "Example: sangao guidelines schema --write .schemas",
+    "Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of "
+    "guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the "
+    "derived facts of the set PATH (base facts only if that set does not load).\n\n"
+    "Example: sangao guidelines schema --write .schemas"))
 def guidelines_schema(
     path: GuidelineSetArg = "national-default",
     write: Annotated[Path | None, typer.Option(
-        "--write", help="write the schemas of guideline files, cases files and set.yaml into this folder",
+        "--write", help=_h("把指南文件、案例文件和 set.yaml 的 schema 写入此文件夹",
+                           "write the schemas of guideline files, cases files and set.yaml into this folder"),
     )] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of
-    guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the
-    derived facts of the set PATH (base facts only if that set does not load).
-
-    Example: sangao guidelines schema --write .schemas
-    """
+    """Print or write the JSON Schemas (help text above)."""
     from guidelines.draft import derive_outputs
     from guidelines.jsonschema import schema_json, write_schemas
     from guidelines.loader import load_draft
@@ -1137,19 +1144,23 @@ def guidelines_schema(
         _print_plain(str(written))
 
 
-@guidelines_app.command("new")
+@guidelines_app.command("new", help=_h(
+    "新建一个指南集（national-default 的副本），或用 --extends SET 新建一个叠加集；"
+    "新建后即可通过 `guidelines check` 和 `guidelines test`。\n\n"
+    "Example: sangao guidelines new my-county --extends national-default",
+    "Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it "
+    "passes `guidelines check` and `guidelines test` as created.\n\n"
+    "Example: sangao guidelines new my-county --extends national-default"))
 def guidelines_new(
-    name: Annotated[Path, typer.Argument(help="the folder of the new set (its name is the set's name)")],
+    name: Annotated[Path, typer.Argument(help=_h(
+        "新指南集的文件夹（文件夹名即指南集名称）", "the folder of the new set (its name is the set's name)"))],
     extends: Annotated[str | None, typer.Option(
-        "--extends", help="start an overlay of this set (a packaged name or a folder) instead of a copy",
+        "--extends", help=_h("新建此指南集（内置名称或文件夹）的叠加集，而不是副本",
+                             "start an overlay of this set (a packaged name or a folder) instead of a copy"),
     )] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it
-    passes `guidelines check` and `guidelines test` as created.
-
-    Example: sangao guidelines new my-county --extends national-default
-    """
+    """Start a guideline set (help text above)."""
     from guidelines.scaffold import new_set
     from guidelines.yaml_source import display_path
 
@@ -1167,17 +1178,18 @@ def guidelines_new(
     _print_plain(done)
 
 
-@guidelines_app.command("effective")
+@guidelines_app.command("effective", help=_h(
+    "打印叠加后的生效指南集：每个参数（值、单位）和每条规则，附其来源 文件:行。\n\n"
+    "Example: sangao guidelines effective ./my-county",
+    "Print the effective set after overlays: each parameter (value, unit) and rule, with the "
+    "file:line it came from.\n\n"
+    "Example: sangao guidelines effective ./my-county"))
 def guidelines_effective(
     path: GuidelineSetArg = "national-default",
     include_unverified: IncludeUnverified = None,
     lang: LangOpt = None,
 ) -> None:
-    """Print the effective set after overlays: each parameter (value, unit) and rule, with the
-    file:line it came from.
-
-    Example: sangao guidelines effective ./my-county
-    """
+    """Print the effective set (help text above)."""
     from guidelines.loader import effective_lines
 
     for line in effective_lines(path, include_unverified, _lang(lang)):
@@ -1188,23 +1200,29 @@ def guidelines_effective(
 # ==== guidelines: test / diff (engine-backed) =====================================================
 
 
-@guidelines_app.command("test")
+@guidelines_app.command("test", help=_h(
+    "运行指南集的全部 *.cases.yaml 案例（叠加集还包括其基础集的案例），每个失败在其 文件:行 "
+    "显示，并列出触发的规则；报告生效指南集的覆盖情况。\n\n"
+    "Example: sangao guidelines test guidelines/national-default",
+    "Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show each "
+    "failure at its file:line with the rules that fired, report coverage of the effective "
+    "set.\n\n"
+    "Example: sangao guidelines test guidelines/national-default"))
 def guidelines_test(
-    path: Annotated[str, typer.Argument(help="guideline set: a name or a folder")] = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help="rules backend")] = Backend.python,
+    path: Annotated[str, typer.Argument(help=_h("指南集：名称或文件夹", "guideline set: a name or a folder"))]
+    = "national-default",
+    engine: Annotated[Backend, typer.Option("--engine", help=_h("规则引擎", "rules backend"))] = Backend.python,
     provisional_calendar: ProvisionalOpt = False,
-    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help="report rules, table rows and thresholds no case covers")] = True,
-    draft_changes: Annotated[bool, typer.Option(
-        "--draft-changes",
-        help="overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed",
+    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help=_h(
+        "报告没有案例覆盖的规则、决策表行和阈值",
+        "report rules, table rows and thresholds no case covers"))] = True,
+    draft_changes: Annotated[bool, typer.Option("--draft-changes", help=_h(
+        "叠加集：为结果已变、尚未确认的基础集案例打印 `expected_changes:` 块",
+        "overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed"),
     )] = False,
     lang: LangOpt = None,
 ) -> None:
-    """Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show
-    each failure at its file:line with the rules that fired, report coverage of the effective set.
-
-    Example: sangao guidelines test guidelines/national-default
-    """
+    """Run a set's cases (help text above)."""
     from engine.cases_runner import confirmation_block, run_set_cases
     from engine.parallel import AssessOptions, build_assessor
     from reports.cases import print_cases_report
@@ -1224,16 +1242,20 @@ def guidelines_test(
         raise typer.Exit(1)
 
 
-@guidelines_app.command("explain")
+@guidelines_app.command("explain", help=_h(
+    "显示一条规则（何时触发、意味着什么、出处和核实情况），或按颜色显示整个指南集。\n\n"
+    "Example: sangao guidelines explain htn.urgent_bp",
+    "Show a rule (when it fires, what it implies, its source and verification) or the whole set by "
+    "colour.\n\n"
+    "Example: sangao guidelines explain htn.urgent_bp"))
 def guidelines_explain(
-    rule_id: Annotated[str | None, typer.Argument(help="a rule id; omit for the whole set by colour")] = None,
-    path: Annotated[str, typer.Option("--guidelines", "-g", help="guideline set: a name or a folder")] = "national-default",
+    rule_id: Annotated[str | None, typer.Argument(help=_h(
+        "规则编号；省略则按颜色显示整个指南集", "a rule id; omit for the whole set by colour"))] = None,
+    path: Annotated[str, typer.Option("--guidelines", "-g", help=_h(
+        "指南集：名称或文件夹", "guideline set: a name or a folder"))] = "national-default",
     lang: LangOpt = None,
 ) -> None:
-    """Show a rule (when it fires, what it implies, its source and verification) or the whole set by colour.
-
-    Example: sangao guidelines explain htn.urgent_bp
-    """
+    """Show a rule or the set (help text above)."""
     from guidelines.loader import load_set
     from reports.guideline_explain import print_overview, print_rule
 
@@ -1250,28 +1272,36 @@ class DiffBy(StrEnum):
     institution = "institution"
 
 
-@guidelines_app.command("diff")
+@guidelines_app.command("diff", help=_h(
+    "比较同一指南集的两个版本：有多少患者的颜色、转诊或随访日期发生变化；--by 按团队或机构分列，"
+    "--changes-csv 把每位变化的患者写入 CSV。\n\n"
+    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team",
+    "How many patients change colour, referral or follow-up date between two versions of a set, per "
+    "team or institution with --by, every changed patient as CSV with --changes-csv.\n\n"
+    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team"))
 def guidelines_diff(
-    old: Annotated[str, typer.Argument(help="the published set (name or folder)")],
-    new: Annotated[str, typer.Argument(help="the changed set (name or folder)")],
-    roster: Annotated[str, typer.Option("--roster", help="a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)")],
+    old: Annotated[str, typer.Argument(help=_h("已发布的指南集（名称或文件夹）",
+                                               "the published set (name or folder)"))],
+    new: Annotated[str, typer.Argument(help=_h("修改后的指南集（名称或文件夹）",
+                                               "the changed set (name or folder)"))],
+    roster: Annotated[str, typer.Option("--roster", help=_h(
+        "花名册文件（JSONL/CSV/XLSX），或数据库（.db 路径或 URL）",
+        "a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)"))],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
-    by: Annotated[DiffBy | None, typer.Option("--by", help="the changes per team or per institution")] = None,
-    changes_csv: Annotated[Path | None, typer.Option(
-        "--changes-csv",
-        help="write every changed patient (patient_id, team, institution; no names) to this CSV",
+    by: Annotated[DiffBy | None, typer.Option("--by", help=_h(
+        "按团队或按机构分列变化", "the changes per team or per institution"))] = None,
+    changes_csv: Annotated[Path | None, typer.Option("--changes-csv", help=_h(
+        "把每位变化的患者（patient_id、团队、机构；不含姓名）写入此 CSV",
+        "write every changed patient (patient_id, team, institution; no names) to this CSV"),
     )] = None,
-    indicators: Annotated[bool, typer.Option(
-        "--indicators", help="also show how the quality-control indicators (血压控制率 …) of the last "
-                             "complete month at --as-of change, for the roster and by team")] = False,
+    indicators: Annotated[bool, typer.Option("--indicators", help=_h(
+        "同时显示 --as-of 时最近一个完整月的质控指标（血压控制率 …）如何变化，全花名册及按团队",
+        "also show how the quality-control indicators (血压控制率 …) of the last complete month at "
+        "--as-of change, for the roster and by team"))] = False,
     lang: LangOpt = None,
 ) -> None:
-    """How many patients change colour, referral or follow-up date between two versions of a set,
-    per team or institution with --by, every changed patient as CSV with --changes-csv.
-
-    Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team
-    """
+    """Compare two versions of a set (help text above)."""
     from engine.diff import diff_sets
     from engine.parallel import AssessOptions, build_assessor
     from reports.diff import csv_note, print_diff, write_changes_csv
