@@ -1347,7 +1347,8 @@ class InOpt(StrEnum):
 MonthOpt = Annotated[
     str | None,
     typer.Option("--month", metavar="YYYY-MM",
-                 help="报告月份（默认：--as-of 时最近一个完整月）"),
+                 help=_h("报告月份（默认：--as-of 时最近一个完整月）",
+                         "month of the report (default: the last complete month at --as-of)")),
 ]
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
@@ -1389,33 +1390,42 @@ def _check_scope(name: str, known: list[str], what: str, what_en: str, month: st
         raise SangaoError.of("R460", what=what, what_en=what_en, name=name, month=month, known=shown)
 
 
-@report_app.command("monthly")
+@report_app.command("monthly", help=_h(
+    "质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势"
+    "（含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、"
+    ".csv（每个指标值，按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。\n\n"
+    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/",
+    "The monthly quality-control report: every indicator (year to date by default), for the whole "
+    "area or one institution or team; the units below ranked and scored, the 12-month trend (with "
+    "the 2030 target line), quarterly cohorts, data quality. Writes monthly-YYYY-MM.html (one file, "
+    "readable offline), .csv (every indicator value by code, institution, team and month) and .pdf, "
+    "and prints a summary on the terminal.\n\n"
+    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/"))
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
-    by: Annotated[ByOpt, typer.Option("--by", help="下级单位表：institution 机构，或 team 全部团队")] = (
-        ByOpt.institution),
-    institution: Annotated[str | None, typer.Option(
-        "--institution", help="只报告一个机构（下级为其团队）")] = None,
-    team: Annotated[str | None, typer.Option("--team", help="只报告一个团队")] = None,
+    by: Annotated[ByOpt, typer.Option("--by", help=_h(
+        "下级单位表：institution 机构，或 team 全部团队",
+        "the table of units below: institution, or team (every team)"))] = ByOpt.institution,
+    institution: Annotated[str | None, typer.Option("--institution", help=_h(
+        "只报告一个机构（下级为其团队）", "one institution only (its teams below it)"))] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_h("只报告一个团队", "one team only"))] = None,
     db: Db = DEFAULT_DB,
-    out: Annotated[Path, typer.Option("--out", help="HTML、CSV、PDF 文件的输出目录")] = Path("."),
-    window: Annotated[WindowOpt, typer.Option(
-        "--window", help="ytd 年初至今（默认）；rolling12 含本月的近12个月")] = (
+    out: Annotated[Path, typer.Option("--out", help=_h("HTML、CSV、PDF 文件的输出目录",
+                                                       "folder for the HTML, CSV and PDF files"))] = Path("."),
+    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
+        "ytd 年初至今（默认）；rolling12 含本月的近12个月",
+        "ytd: year to date (default); rolling12: the 12 months up to and including the month"))] = (
         WindowOpt.ytd),
-    external: Annotated[bool, typer.Option("--external", help="对外版：少于5人的计数显示为“<5”")] = False,
+    external: Annotated[bool, typer.Option("--external", help=_h(
+        "对外版：少于5人的计数显示为“<5”", "for outside readers: counts under 5 shown as \"<5\""))] = False,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="同时输出 PDF")] = True,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=_h("同时输出 PDF", "write the PDF too"))] = True,
 ) -> None:
-    """质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势
-    （含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、.csv（每个指标值，
-    按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。
-
-    Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/
-    """
+    """The monthly quality-control report (help text above)."""
     from pathways.monthly import Window
     from reports import monthly as mr
     from reports import monthly_output as mo
@@ -1483,27 +1493,32 @@ def _demo_monthly_report(url: str, out: Path, as_of: date, lang: str) -> list[st
     return [html_name, csv_name]
 
 
-@report_app.command("patients")
+@report_app.command("patients", help=_h(
+    "指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。\n\n"
+    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11",
+    "The patients behind an indicator value, with the reason (not controlled, irregular: n/m "
+    "follow-ups, no reading); names masked.\n\n"
+    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11"))
 def report_patients(
-    indicator: Annotated[str, typer.Option("--indicator", help="指标代码，如 H02（血压控制率）")],
+    indicator: Annotated[str, typer.Option("--indicator", help=_h(
+        "指标代码，如 H02（血压控制率）", "indicator code, e.g. H02 (血压控制率, blood pressure control)"))],
     month: MonthOpt = None,
     as_of: AsOf = None,
-    team: Annotated[str | None, typer.Option("--team", help="团队")] = None,
-    institution: Annotated[str | None, typer.Option("--institution", help="机构")] = None,
-    which: Annotated[InOpt, typer.Option(
-        "--in", help="numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）")] = (
+    team: Annotated[str | None, typer.Option("--team", help=_h("团队", "team"))] = None,
+    institution: Annotated[str | None, typer.Option("--institution", help=_h("机构", "institution"))] = None,
+    which: Annotated[InOpt, typer.Option("--in", help=_h(
+        "numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）",
+        "numerator, denominator, or not-numerator: in the denominator, not the numerator (default)"))] = (
         InOpt.not_numerator),
     db: Db = DEFAULT_DB,
-    window: Annotated[WindowOpt, typer.Option("--window", help="ytd 或 rolling12")] = WindowOpt.ytd,
+    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
+        "ytd（年初至今）或 rolling12（近12个月）", "ytd (year to date) or rolling12 (12 months)"))] = WindowOpt.ytd,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
 ) -> None:
-    """指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。
-
-    Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11
-    """
+    """The patients behind an indicator value (help text above)."""
     from pathways.monthly import Window
     from reports.monthly import drill_down
 
@@ -1547,21 +1562,28 @@ def report_patients(
 # ==== demo ======================================================================================
 
 
-@app.command()
+@app.command(help=_h(
+    "在生成的花名册上跑一遍完整流程：生成 → 导入 SQLite → 检查指南集 → 评估全部患者 → 解释一名红标患者"
+    " → 该患者团队本周的工作清单 → 该患者的年度照护计划（HTML 和 PDF）→ 最近一个完整月的质控月报。"
+    "打印每个输出的位置；姓名、身份证号和电话保持脱敏。\n\n"
+    "Example: sangao demo --patients 2000 --as-of 2026-11-30",
+    "Run the whole pipeline on a generated roster: generate → import into SQLite → check the "
+    "guideline set → assess everyone → explain one red patient → that patient's team's worklist "
+    "for the week → the patient's annual care plan as HTML and PDF → the monthly report of the last "
+    "complete month. Prints where every output is; names, IDs and phones stay masked.\n\n"
+    "Example: sangao demo --patients 2000 --as-of 2026-11-30"))
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="folder for the demo's files (replaced)")] = Path("sangao-demo"),
-    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help="roster size")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="random seed of the generated roster")] = 1,
+    out: Annotated[Path, typer.Option("--out", help=_h("演示文件的输出文件夹（会被替换）",
+                                                       "folder for the demo's files (replaced)"))]
+    = Path("sangao-demo"),
+    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help=_h("花名册人数", "roster size"))]
+    = 2000,
+    seed: Annotated[int, typer.Option("--seed", help=_h("生成花名册的随机种子",
+                                                        "random seed of the generated roster"))] = 1,
     as_of: AsOf = None,
     lang: LangOpt = None,
 ) -> None:
-    """Run the whole pipeline on a generated roster: generate → import into SQLite → check the
-    guideline set → assess everyone → explain one red patient → that patient's team's worklist
-    for the week → the patient's annual care plan as HTML and PDF → the monthly report of the last
-    complete month. Prints where every output is; names, IDs and phones stay masked.
-
-    Example: sangao demo --patients 2000 --as-of 2026-11-30
-    """
+    """The whole pipeline on a generated roster (help text above)."""
     from collections import Counter
 
     import store
