@@ -41,6 +41,36 @@ def _h(zh: str, en: str) -> str:
     return en if HELP_LANG == "en" else zh
 
 
+def _chinese_help_layout() -> None:
+    """Typer's own words of the help screen in Chinese, and help text folded rather than cut: Rich
+    wraps at spaces, so a Chinese sentence is one long "word" that a narrow column would end with
+    "…" (tests/test_cli_help.py checks that nothing is cut on an 80-column terminal)."""
+    import typer.rich_utils as rich_help
+    from rich.text import Text
+
+    rich_help.OPTIONS_PANEL_TITLE, rich_help.ARGUMENTS_PANEL_TITLE = "选项", "参数"
+    rich_help.COMMANDS_PANEL_TITLE = "命令"
+    rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认：{}]", "[环境变量：{}]"
+    rich_help.REQUIRED_LONG_STRING = "[必填]"
+    make_text = getattr(rich_help, "_make_rich_text", None)
+    if make_text is None:  # another Typer: the words above still apply
+        return
+
+    def folded(**kwargs):
+        text = make_text(**kwargs)
+        if isinstance(text, Text):
+            text.overflow = "fold"
+        return text
+
+    rich_help._make_rich_text = folded
+
+
+# Only a help screen needs it (typer.rich_utils adds 0.1 s to every start): --help, or a command line
+# that stops at the app or a group.
+if HELP_LANG == "zh" and ("--help" in sys.argv or len(sys.argv) <= 2):
+    _chinese_help_layout()
+
+
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
                   help=_h("三高共管 六病同防 照护路径引擎。", "三高共管 六病同防 care-pathway engine."))
 roster_app = typer.Typer(no_args_is_help=True, help=_h("导入、导出和生成患者花名册。",
