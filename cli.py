@@ -50,7 +50,7 @@ def _chinese_help_layout() -> None:
 
     rich_help.OPTIONS_PANEL_TITLE, rich_help.ARGUMENTS_PANEL_TITLE = "选项", "参数"
     rich_help.COMMANDS_PANEL_TITLE = "命令"
-    rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认：{}]", "[环境变量：{}]"
+    rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认: {}]", "[环境变量: {}]"  # a space to wrap at
     rich_help.REQUIRED_LONG_STRING = "[必填]"
     make_text = getattr(rich_help, "_make_rich_text", None)
     if make_text is None:  # another Typer: the words above still apply
@@ -110,7 +110,8 @@ def iso_date(value: str | date | None) -> date | None:
 
 AsOf = Annotated[
     date | None,
-    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD", help=_h("评估日期（默认：今天，北京时间）", "evaluation date (default: today, China time)")),
+    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD",
+                 help=_h("评估日期（默认：今天，北京时间）", "evaluation date (default: today, China time)")),
 ]
 Db = Annotated[
     str,
@@ -265,12 +266,12 @@ def roster_import(
                                                          "对应到交换格式字段",
                                                          "YAML mapping of the site's headers, labels and "
                                                          "table names to interchange fields"))] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
-                                                 help=_h("把被拒绝的行及原因写入此 CSV",
-                                                         "write rejected rows with reasons to this CSV"))] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False, help=_h(
+        "把被拒绝的行及原因写入此 CSV", "write rejected rows with reasons to this CSV"))] = None,
     unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
         "在 --rejects 的原始内容列中保留姓名、身份证号和电话（记入审计日志）",
-        "keep names, resident IDs and phones in the --rejects raw column (recorded in the audit log)"))] = False,
+        "keep names, resident IDs and phones in the --rejects raw column (recorded in the audit log)"))]
+    = False,
     lang: LangOpt = None,
 ) -> None:
     from store.importer import import_files
@@ -393,7 +394,8 @@ def roster_inspect(
                                                 show_default=False)],
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
                                              help=_h("映射建议写入此文件（默认：打印）",
-                                                     "write the proposed mapping here (default: print)"))] = None,
+                                                     "write the proposed mapping here (default: print)"))]
+    = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
                                                  help=_h("作为起点的映射（修改后再检查一遍）",
                                                          "a mapping to start from (inspect again after "
@@ -449,7 +451,8 @@ class ExportFormat(str, Enum):
     "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl"))
 def roster_export(
     db: Db = DEFAULT_DB,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h("jsonl：交换格式", "jsonl: the interchange format"))]
+    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h("jsonl：交换格式",
+                                                                  "jsonl: the interchange format"))]
     = ExportFormat.jsonl,
     out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
                                              help=_h("写入的文件（默认：标准输出）",
@@ -485,7 +488,8 @@ class GeneratedFormat(str, Enum):
     "The first patients show one situation each (urgent reading, lost to follow-up, never screened …).\n\n"
     "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl"))
 def roster_generate(
-    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help=_h("患者人数", "how many patients"))] = 1000,
+    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help=_h("患者人数",
+                                                                             "how many patients"))] = 1000,
     seed: Annotated[int, typer.Option("--seed", help=_h(
         "随机种子；种子和 --as-of 相同则文件相同",
         "random seed; the same seed and --as-of give the same file"))] = 1,
@@ -657,8 +661,8 @@ def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help=_h("table（表格，给人看）、jsonl（交换格式 §2）、csv",
-                                                           "table (people), jsonl (interchange §2), csv"))]
+    fmt: Annotated[Format, typer.Option("--format", help=_h(
+        "table（表格，给人看）、jsonl（交换格式 §2）、csv", "table (people), jsonl (interchange §2), csv"))]
     = Format.table,
     out: Annotated[Path | None, typer.Option("--out", help=_h("写入此文件，不输出到终端",
                                                               "write to this file instead of the terminal"))]
@@ -674,7 +678,8 @@ def assess(
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
     save: Annotated[bool, typer.Option("--save", help=_h(
-        "把评估结果连同指南版本存入 --db", "store the assessments in --db with the guideline version"))] = False,
+        "把评估结果连同指南版本存入 --db", "store the assessments in --db with the guideline version"))]
+    = False,
     limit: Annotated[int, typer.Option("--limit", help=_h("表格显示的行数（最紧急的）",
                                                           "table rows to show (the most urgent)"))] = 50,
     color: Annotated[list[ColorChoice] | None, typer.Option("--color", help=_h(
@@ -778,7 +783,7 @@ def assess(
     "Example: sangao explain 370202-000456 --as-of 2026-11-30"))
 def explain(
     patient_id: Annotated[str, typer.Argument(help=_h("患者编号、姓名或身份证号",
-                                                           "patient id, name or resident ID"), metavar="PATIENT")],
+                                                      "patient id, name or resident ID"), metavar="PATIENT")],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -1183,7 +1188,8 @@ def guidelines_schema(
     "Example: sangao guidelines new my-county --extends national-default"))
 def guidelines_new(
     name: Annotated[Path, typer.Argument(help=_h(
-        "新指南集的文件夹（文件夹名即指南集名称）", "the folder of the new set (its name is the set's name)"))],
+        "新指南集的文件夹（文件夹名即指南集名称）",
+        "the folder of the new set (its name is the set's name)"))],
     extends: Annotated[str | None, typer.Option(
         "--extends", help=_h("新建此指南集（内置名称或文件夹）的叠加集，而不是副本",
                              "start an overlay of this set (a packaged name or a folder) instead of a copy"),
@@ -1241,7 +1247,8 @@ def guidelines_effective(
 def guidelines_test(
     path: Annotated[str, typer.Argument(help=_h("指南集：名称或文件夹", "guideline set: a name or a folder"))]
     = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help=_h("规则引擎", "rules backend"))] = Backend.python,
+    engine: Annotated[Backend, typer.Option("--engine", help=_h("规则引擎", "rules backend"))] = (
+        Backend.python),
     provisional_calendar: ProvisionalOpt = False,
     coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help=_h(
         "报告没有案例覆盖的规则、决策表行和阈值",
@@ -1442,7 +1449,8 @@ def report_monthly(
     team: Annotated[str | None, typer.Option("--team", help=_h("只报告一个团队", "one team only"))] = None,
     db: Db = DEFAULT_DB,
     out: Annotated[Path, typer.Option("--out", help=_h("HTML、CSV、PDF 文件的输出目录",
-                                                       "folder for the HTML, CSV and PDF files"))] = Path("."),
+                                                       "folder for the HTML, CSV and PDF files"))]
+    = Path("."),
     window: Annotated[WindowOpt, typer.Option("--window", help=_h(
         "ytd 年初至今（默认）；rolling12 含本月的近12个月",
         "ytd: year to date (default); rolling12: the 12 months up to and including the month"))] = (
@@ -1542,7 +1550,8 @@ def report_patients(
         InOpt.not_numerator),
     db: Db = DEFAULT_DB,
     window: Annotated[WindowOpt, typer.Option("--window", help=_h(
-        "ytd（年初至今）或 rolling12（近12个月）", "ytd (year to date) or rolling12 (12 months)"))] = WindowOpt.ytd,
+        "ytd（年初至今）或 rolling12（近12个月）", "ytd (year to date) or rolling12 (12 months)"))] = (
+        WindowOpt.ytd),
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
