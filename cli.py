@@ -24,13 +24,64 @@ from rich.console import Console
 
 from pathways.errors import SangaoError
 
+def _locale_lang() -> str:
+    """The language when --lang is not given: Chinese, unless SANGAO_LANG or the locale (LANG) says
+    English."""
+    chosen = os.environ.get("SANGAO_LANG") or os.environ.get("LANG", "")
+    return "en" if chosen.lower().startswith("en") else "zh"
+
+
+# The language of --help is fixed when cli.py is imported: Typer builds the help before any --lang
+# is parsed. Every help text below is _h(Chinese, English).
+HELP_LANG = _locale_lang()
+
+
+def _h(zh: str, en: str) -> str:
+    """The help text in the language of HELP_LANG."""
+    return en if HELP_LANG == "en" else zh
+
+
+def _chinese_help_layout() -> None:
+    """Typer's own words of the help screen in Chinese, and help text folded rather than cut: Rich
+    wraps at spaces, so a Chinese sentence is one long "word" that a narrow column would end with
+    "…" (tests/test_cli_help.py checks that nothing is cut on an 80-column terminal)."""
+    import typer.rich_utils as rich_help
+    from rich.text import Text
+
+    rich_help.OPTIONS_PANEL_TITLE, rich_help.ARGUMENTS_PANEL_TITLE = "选项", "参数"
+    rich_help.COMMANDS_PANEL_TITLE = "命令"
+    rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认: {}]", "[环境变量: {}]"  # a space to wrap at
+    rich_help.REQUIRED_LONG_STRING = "[必填]"
+    make_text = getattr(rich_help, "_make_rich_text", None)
+    if make_text is None:  # another Typer: the words above still apply
+        return
+
+    def folded(**kwargs):
+        text = make_text(**kwargs)
+        if isinstance(text, Text):
+            text.overflow = "fold"
+        return text
+
+    rich_help._make_rich_text = folded
+
+
+# Only a help screen needs it (typer.rich_utils adds 0.1 s to every start): --help, or a command line
+# that stops at the app or a group.
+if HELP_LANG == "zh" and ("--help" in sys.argv or len(sys.argv) <= 2):
+    _chinese_help_layout()
+
+
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
-                  help="三高共管 六病同防 care-pathway engine.")
-roster_app = typer.Typer(no_args_is_help=True, help="Import, export and generate patient rosters.")
-guidelines_app = typer.Typer(no_args_is_help=True, help="Check, test, diff and document guideline sets.")
+                  help=_h("三高共管 六病同防 照护路径引擎。", "三高共管 六病同防 care-pathway engine."))
+roster_app = typer.Typer(no_args_is_help=True, help=_h("导入、导出和生成患者花名册。",
+                                                       "Import, export and generate patient rosters."))
+guidelines_app = typer.Typer(no_args_is_help=True, help=_h("检查、测试、比较指南集，并查看其规则。",
+                                                           "Check, test, diff and document guideline sets."))
 app.add_typer(roster_app, name="roster")
 app.add_typer(guidelines_app, name="guidelines")
-report_app = typer.Typer(no_args_is_help=True, help="质控报表：月报与指标明细（Quality-control reports）。")
+report_app = typer.Typer(no_args_is_help=True, help=_h(
+    "质控报表：月报与指标明细。",
+    "Quality-control reports: the monthly report and the patients behind an indicator."))
 app.add_typer(report_app, name="report")
 
 console = Console()
@@ -59,12 +110,14 @@ def iso_date(value: str | date | None) -> date | None:
 
 AsOf = Annotated[
     date | None,
-    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD", help="evaluation date (default: today, China time)"),
+    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD",
+                 help=_h("评估日期（默认：今天，北京时间）", "evaluation date (default: today, China time)")),
 ]
 Db = Annotated[
     str,
     typer.Option("--db", envvar="SANGAO_DB",
-                 help="SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)"),
+                 help=_h("SQLite 文件路径，或数据库 URL（sqlite:///x.db、postgresql+psycopg://user@host/db）",
+                         "SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)")),
 ]
 
 
@@ -83,6 +136,35 @@ def db_url(db: str) -> str:
 # ==== roster ====================================================================================
 # (roster import / inspect / export / generate)
 
+
+ROSTER_IMPORT_HELP_ZH = (
+    "把花名册文件导入数据库：校验，按 patient_id 新增或更新，报告被拒绝的行。\n\n"
+    "FILE 可以是 JSONL（交换格式，.jsonl）、CSV（.csv）、Excel 工作簿（.xlsx，旧版 .xls），"
+    "或分拆为多个 CSV/Excel 的 .zip。同一目录下一起给出的 CSV 文件（或直接给出该目录）"
+    "构成一套花名册，按患者编号关联：患者表，加上随访、化验、筛查、既往史和转诊表。"
+    "表的识别：先看站点映射的 `tables:` 条目，再看文件名或工作表名（visits.csv / 随访.csv，"
+    "labs / 化验 / 检验，screenings / 筛查，history / 既往史，referrals / 转诊，"
+    "patients / 患者 / 档案），最后看表头（有 性别 或 出生日期 的是患者表）。\n\n"
+    "含患者表的文件是登记册（谁在管理、从何时起）；随访或体检的扁平导出是事件文件："
+    "它只为已登记的人添加带日期的随访、化验和筛查，从不改写他们；登记册之外的人只报告、"
+    "不新建（--mapping 中的 `role:` 可另行指定；登记册文件先导入）。见 docs/importing.md。\n\n"
+    "扁平随访导出（每次随访一行、同一人重复出现、无患者编号）按身份证号归并为患者"
+    "（15 位旧身份证号自动升位）；patient_id 由身份证号派生（地区码 + 哈希）。"
+    "所患疾病取自某一列、文件的表单（高血压…/糖尿病… 或 --mapping 中的 `form:`）"
+    "或 `defaults:`；纳入管理日期取自某一列、`defaults:` 或首次随访。国家表单的代码"
+    "（性别 1/2、症状 1–9、此次随访分类、药物不良反应 1无 2有、足背动脉搏动、既往史 …）"
+    "已内置，--mapping 的 `values:` 可覆盖。双臂血压需写 `bp_arm: left|right|higher`；"
+    "尿微量白蛋白（mg/L）绝不当作尿白蛋白肌酐比读取。请先运行 `sangao roster inspect` "
+    "得到映射建议。\n\n"
+    "表头可以是中文（患者编号、身份证号、姓名、性别、出生日期、随访日期、收缩压、舒张压、"
+    "血压 150/90、空腹血糖、糖化血红蛋白、低密度脂蛋白胆固醇、肌酐、尿白蛋白肌酐比 …，"
+    "可在括号中带单位，可读两行合并表头），也可以是交换格式字段名。文本可以是 UTF-8"
+    "（带或不带 BOM）或 GB18030/GBK/GB2312，汇总中注明是哪一种。\n\n"
+    "每个文件（CSV 组、工作簿、压缩包）是一个事务。无法使用的行被拒绝，并给出文件、行、列、"
+    "值和正确写法（--rejects 把它们写入 CSV）；值映射不认识的编码值按列列出并计数；"
+    "不合理的值和未来日期会报告并保留。有任何行被拒绝时退出码为 1。\n\n"
+    "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
+)
 
 ROSTER_IMPORT_HELP = (
     "Import roster files into the database: validate, upsert by patient_id, report rejects.\n\n"
@@ -120,15 +202,9 @@ ROSTER_IMPORT_HELP = (
 )
 
 
-def _locale_lang() -> str:
-    """The language when --lang is not given: Chinese, unless SANGAO_LANG or the locale (LANG) says
-    English."""
-    chosen = os.environ.get("SANGAO_LANG") or os.environ.get("LANG", "")
-    return "en" if chosen.lower().startswith("en") else "zh"
-
-
 LangOpt = Annotated[str | None, typer.Option(
-    "--lang", help="zh or en (default: zh, unless SANGAO_LANG or LANG says en)")]
+    "--lang", help=_h("输出语言：zh 或 en（默认 zh；SANGAO_LANG 或 LANG 为 en 时为 en）",
+                      "zh or en (default: zh, unless SANGAO_LANG or LANG says en)"))]
 
 
 def _lang(lang: str | None) -> str:
@@ -177,21 +253,25 @@ def _short(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-@roster_app.command("import", help=ROSTER_IMPORT_HELP)
+@roster_app.command("import", help=_h(ROSTER_IMPORT_HELP_ZH, ROSTER_IMPORT_HELP))
 def roster_import(
-    files: Annotated[list[Path], typer.Argument(help="roster files: .jsonl, .csv (a set per directory; a "
-                                                     "directory means its *.csv), .xlsx, .xls, .zip",
+    files: Annotated[list[Path], typer.Argument(help=_h(
+        "花名册文件：.jsonl、.csv（每个目录一组；给目录即其中全部 *.csv）、.xlsx、.xls、.zip",
+        "roster files: .jsonl, .csv (a set per directory; a directory means its *.csv), .xlsx, .xls, .zip"),
                                                 metavar="FILE", exists=True, show_default=False)],
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help="YAML mapping of the site's headers, labels and table "
-                                                      "names to interchange fields")] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
-                                                 help="write rejected rows with reasons to this CSV")] = None,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help="keep names, resident IDs and phones in the "
-                                                              "--rejects raw column (recorded in the audit "
-                                                              "log)")] = False,
+                                                 help=_h("站点映射（YAML）：把本站的表头、代码值和表名"
+                                                         "对应到交换格式字段",
+                                                         "YAML mapping of the site's headers, labels and "
+                                                         "table names to interchange fields"))] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False, help=_h(
+        "把被拒绝的行及原因写入此 CSV", "write rejected rows with reasons to this CSV"))] = None,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
+        "在 --rejects 的原始内容列中保留姓名、身份证号和电话（记入审计日志）",
+        "keep names, resident IDs and phones in the --rejects raw column (recorded in the audit log)"))]
+    = False,
     lang: LangOpt = None,
 ) -> None:
     from store.importer import import_files
@@ -294,28 +374,37 @@ def _where(problem) -> str:
     return ":".join(str(x) for x in parts if x is not None)
 
 
-@roster_app.command("inspect")
+@roster_app.command("inspect", help=_h(
+    "读取站点导出文件的表头和部分数据行，提出映射文件建议：每个文件的角色（登记册：人员档案；"
+    "事件：随访和体检），每一列将如何处理及原因（已识别、已映射、忽略、未知），值映射不认识的"
+    "每个编码值（附计数），以及只有站点能做的决定（双臂血压、只靠代码后缀区分的列、随访文件的"
+    "表单）。修改后用 --mapping 导入。仍有待决定的事项或文件无法读取时退出码为 1。\n\n"
+    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml",
+    "Read the headers and a sample of rows of a site's export and propose a mapping file: each "
+    "file's role (register: the person file; events: follow-ups and health checks), every column "
+    "with what it will do and why (recognised, mapped, ignored, unknown), every coded value no value "
+    "map knows (with counts), and the decisions only the site can make (two-arm blood pressure, "
+    "columns only a code suffix tells apart, the form of a visits file). Edit it, then import with "
+    "--mapping. Exit status 1 when something is left to decide or a file cannot be read.\n\n"
+    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml"))
 def roster_inspect(
-    files: Annotated[list[Path], typer.Argument(help="export files: .csv (a set per directory), .xlsx, "
-                                                     ".xls, .zip", metavar="FILE", exists=True,
+    files: Annotated[list[Path], typer.Argument(help=_h("导出文件：.csv（每个目录一组）、.xlsx、.xls、.zip",
+                                                        "export files: .csv (a set per directory), .xlsx, "
+                                                        ".xls, .zip"), metavar="FILE", exists=True,
                                                 show_default=False)],
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
-                                             help="write the proposed mapping here (default: print)")] = None,
+                                             help=_h("映射建议写入此文件（默认：打印）",
+                                                     "write the proposed mapping here (default: print)"))]
+    = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help="a mapping to start from (inspect again after "
-                                                      "editing)")] = None,
-    sample: Annotated[int, typer.Option("--sample", min=1, help="data rows read per table")] = 2000,
+                                                 help=_h("作为起点的映射（修改后再检查一遍）",
+                                                         "a mapping to start from (inspect again after "
+                                                         "editing)"))] = None,
+    sample: Annotated[int, typer.Option("--sample", min=1, help=_h("每个表读取的数据行数",
+                                                                       "data rows read per table"))] = 2000,
     lang: LangOpt = None,
 ) -> None:
-    """Read the headers and a sample of rows of a site's export and propose a mapping file: each
-    file's role (register: the person file; events: follow-ups and health checks), every column
-    with what it will do and why (recognised, mapped, ignored, unknown), every coded value no value
-    map knows (with counts), and the decisions only the site can make (two-arm blood pressure,
-    columns only a code suffix tells apart, the form of a visits file). Edit it, then import with
-    --mapping. Exit status 1 when something is left to decide or a file cannot be read.
-
-    Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml
-    """
+    """Propose a mapping file for a site's export (help text above)."""
     from store.inspect import inspect_files, proposal_yaml
 
     lang = _lang(lang)
@@ -351,21 +440,25 @@ class ExportFormat(str, Enum):
     jsonl = "jsonl"
 
 
-@roster_app.command("export")
+@roster_app.command("export", help=_h(
+    "以交换格式写出库中全部患者，每行一个 JSON 对象。\n\n"
+    "输出可往返：导入它得到同样的数据库，导出已导入的文件得到同样的对象（缺省的可选字段仍缺省，"
+    "列表按日期排序）。\n\n"
+    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl",
+    "Write every stored patient in the interchange format, one JSON object per line.\n\n"
+    "The output round-trips: importing it gives the same database, and exporting an imported file "
+    "gives the same objects (absent optional fields absent, lists in date order).\n\n"
+    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl"))
 def roster_export(
     db: Db = DEFAULT_DB,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl: the interchange format")]
+    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h("jsonl：交换格式",
+                                                                  "jsonl: the interchange format"))]
     = ExportFormat.jsonl,
     out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
-                                             help="file to write (default: standard output)")] = None,
+                                             help=_h("写入的文件（默认：标准输出）",
+                                                     "file to write (default: standard output)"))] = None,
 ) -> None:
-    """Write every stored patient in the interchange format, one JSON object per line.
-
-    The output round-trips: importing it gives the same database, and exporting an imported file
-    gives the same objects (absent optional fields absent, lists in date order).
-
-    Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl
-    """
+    """Write the stored patients as interchange JSONL (help text above)."""
     from store.exporter import export_jsonl
 
     url = db_url(db)
@@ -385,24 +478,31 @@ class GeneratedFormat(str, Enum):
     csv = "csv"
 
 
-@roster_app.command("generate")
+@roster_app.command("generate", help=_h(
+    "生成一份逼真的模拟花名册（山东姓名、身份证号、随访记录）。\n\n"
+    "所有日期都不晚于 --as-of；相同的 --patients、--seed 和 --as-of 生成逐字节相同的文件。"
+    "最前面的患者各演示一种情形（紧急读数、失访、从未筛查 …）。\n\n"
+    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl",
+    "Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).\n\n"
+    "Every date is on or before --as-of; the same --patients, --seed and --as-of give the same bytes. "
+    "The first patients show one situation each (urgent reading, lost to follow-up, never screened …).\n\n"
+    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl"))
 def roster_generate(
-    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help="how many patients")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="random seed; the same seed and --as-of give the same file")] = 1,
+    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help=_h("患者人数",
+                                                                             "how many patients"))] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help=_h(
+        "随机种子；种子和 --as-of 相同则文件相同",
+        "random seed; the same seed and --as-of give the same file"))] = 1,
     as_of: AsOf = None,
-    out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default: standard output); for csv, "
-                                                           "a directory (default: roster-csv)")] = None,
-    fmt: Annotated[GeneratedFormat, typer.Option("--format", help="jsonl (interchange §1) or csv (Chinese-header "
-                                                                  "patients/visits/labs/screenings tables)")]
+    out: Annotated[Path | None, typer.Option("--out", help=_h(
+        "JSONL 文件（默认：标准输出）；csv 格式时为目录（默认：roster-csv）",
+        "JSONL file (default: standard output); for csv, a directory (default: roster-csv)"))] = None,
+    fmt: Annotated[GeneratedFormat, typer.Option("--format", help=_h(
+        "jsonl（交换格式 §1）或 csv（中文表头的患者/随访/化验/筛查表）",
+        "jsonl (interchange §1) or csv (Chinese-header patients/visits/labs/screenings tables)"))]
     = GeneratedFormat.jsonl,
 ) -> None:
-    """Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).
-
-    Every date is on or before --as-of; the same --patients, --seed and --as-of give the same bytes.
-    The first patients show one situation each (urgent reading, lost to follow-up, never screened …).
-
-    Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl
-    """
+    """Write a synthetic roster (help text above)."""
     from store.generated import write_csv_set, write_jsonl
 
     as_of = as_of or _today()
@@ -442,16 +542,22 @@ class Backend(str, Enum):
 
 
 GuidelinesOpt = Annotated[
-    str, typer.Option("--guidelines", "-g", help="guideline set: a name (national-default) or a folder")
+    str, typer.Option("--guidelines", "-g", help=_h("指南集：名称（national-default）或文件夹",
+                                                     "guideline set: a name (national-default) or a folder"))
 ]
 RosterOpt = Annotated[
-    Path | None, typer.Option("--roster", help="read patients straight from a JSONL/CSV/XLSX file instead of --db")
+    Path | None, typer.Option("--roster", help=_h(
+        "直接从 JSONL/CSV/XLSX 文件读取患者，不用 --db",
+        "read patients straight from a JSONL/CSV/XLSX file instead of --db"))
 ]
 ProvisionalOpt = Annotated[
     bool,
     typer.Option("--provisional-calendar", hidden=True,
-                 help="now the default: a year without the State Council notice uses the statutory holidays "
-                      "(no make-up working days) and every output carries a warning; --strict-calendar refuses"),
+                 help=_h("现已是默认：没有国务院放假通知的年份使用法定节假日（不含调休上班日），"
+                         "每份输出都带提示；--strict-calendar 则拒绝",
+                         "now the default: a year without the State Council notice uses the statutory "
+                         "holidays (no make-up working days) and every output carries a warning; "
+                         "--strict-calendar refuses")),
 ]
 
 
@@ -486,14 +592,18 @@ def _patients(roster: Path | None, db: str):
 StrictCalendarOpt = Annotated[
     bool,
     typer.Option("--strict-calendar",
-                 help="a date in a year without the State Council holiday notice is an error (default: the "
-                      "provisional calendar of the holiday law, with a warning in every output)"),
+                 help=_h("日期落在没有国务院放假通知的年份时报错（默认：按法定节假日的临时日历，"
+                         "每份输出都带提示）",
+                         "a date in a year without the State Council holiday notice is an error (default: "
+                         "the provisional calendar of the holiday law, with a warning in every output)")),
 ]
 CalendarDirOpt = Annotated[
     list[Path] | None,
     typer.Option("--calendar-dir", exists=True, file_okay=False,
-                 help="folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace the "
-                      "provisional calendar of that year"),
+                 help=_h("<年份>.yaml 节假日文件所在文件夹（holidays:、makeup_workdays:），"
+                         "替换该年的临时日历",
+                         "folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace "
+                         "the provisional calendar of that year")),
 ]
 def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
     from reports.care_context import build_context
@@ -540,38 +650,49 @@ def _cache_dir() -> str:
     return str(Path(base) / "sangao") if base else ".sangao-cache"
 
 
-@app.command()
+@app.command(help=_h(
+    "在 --as-of 日期把每位患者分为红/黄/蓝。表格最紧急的排在前面，末尾是各颜色人数"
+    "（写入文件或输出 JSONL/CSV 时，人数也打印到 stderr）。\n\n"
+    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12",
+    "Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and "
+    "ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).\n\n"
+    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12"))
 def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table (people), jsonl (interchange §2), csv")]
+    fmt: Annotated[Format, typer.Option("--format", help=_h(
+        "table（表格，给人看）、jsonl（交换格式 §2）、csv", "table (people), jsonl (interchange §2), csv"))]
     = Format.table,
-    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of the terminal")]
+    out: Annotated[Path | None, typer.Option("--out", help=_h("写入此文件，不输出到终端",
+                                                              "write to this file instead of the terminal"))]
     = None,
     guidelines: GuidelinesOpt = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help="rules backend; both = cross-check, stop on "
-                                                             "disagreement")] = Backend.python,
+    engine: Annotated[Backend, typer.Option("--engine", help=_h(
+        "规则引擎；both = 两个引擎互相核对，结果不一致即停止",
+        "rules backend; both = cross-check, stop on disagreement"))] = Backend.python,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="processes to assess with (default: the cores; one for a small roster)")] = None,
+        "--workers", min=1, help=_h("评估用的进程数（默认：CPU 核数；花名册小时为 1）",
+                                    "processes to assess with (default: the cores; one for a small roster)"))]
+    = None,
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    save: Annotated[bool, typer.Option("--save", help="store the assessments in --db with the guideline "
-                                                       "version")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="table rows to show (the most urgent)")] = 50,
-    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help="only this colour (repeatable)")]
-    = None,
-    referral: Annotated[bool, typer.Option("--referral", help="only patients to refer")] = False,
-    team: Annotated[str | None, typer.Option("--team", help="only this family-doctor team")] = None,
-    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
-                                                   help="only follow-ups due within DAYS of --as-of")] = None,
+    save: Annotated[bool, typer.Option("--save", help=_h(
+        "把评估结果连同指南版本存入 --db", "store the assessments in --db with the guideline version"))]
+    = False,
+    limit: Annotated[int, typer.Option("--limit", help=_h("表格显示的行数（最紧急的）",
+                                                          "table rows to show (the most urgent)"))] = 50,
+    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help=_h(
+        "只看此颜色（可重复）", "only this colour (repeatable)"))] = None,
+    referral: Annotated[bool, typer.Option("--referral", help=_h("只看需转诊的患者",
+                                                                 "only patients to refer"))] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_h("只看此家庭医生团队",
+                                                               "only this family-doctor team"))] = None,
+    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS", help=_h(
+        "只看 --as-of 后 DAYS 天内到期的随访", "only follow-ups due within DAYS of --as-of"))] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and
-    ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).
-
-    Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12
-    """
+    """Stratify every patient (help text above)."""
     from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
     from guidelines.loader import load_set
     from reports import assessments as fmt_out
@@ -653,9 +774,16 @@ def assess(
     err_console.print(skipped, highlight=False)
 
 
-@app.command()
+@app.command(help=_h(
+    "这位患者为什么是这个颜色：触发的每条规则、它读取的数值、出处条款，以及差一点触发的规则。"
+    "可用患者编号、姓名或身份证号查找患者。\n\n"
+    "Example: sangao explain 370202-000456 --as-of 2026-11-30",
+    "Why this patient has this colour: every rule that fired, the values it read, its source clause, "
+    "and the rules that almost fired. The patient is found by patient id, name or resident ID.\n\n"
+    "Example: sangao explain 370202-000456 --as-of 2026-11-30"))
 def explain(
-    patient_id: Annotated[str, typer.Argument(help="patient id, name or resident ID", metavar="PATIENT")],
+    patient_id: Annotated[str, typer.Argument(help=_h("患者编号、姓名或身份证号",
+                                                      "patient id, name or resident ID"), metavar="PATIENT")],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -664,11 +792,7 @@ def explain(
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
 ) -> None:
-    """Why this patient has this colour: every rule that fired, the values it read, its source clause,
-    and the rules that almost fired. The patient is found by patient id, name or resident ID.
-
-    Example: sangao explain 370202-000456 --as-of 2026-11-30
-    """
+    """Explain one patient's colour (help text above)."""
     from engine.parallel import AssessOptions, build_assessor
     from reports.explain import print_explanation
 
@@ -699,25 +823,37 @@ def _who() -> str:
         return os.environ.get("USER") or "unknown"
 
 
-@app.command()
+@app.command(help=_h(
+    "一个团队在一段时间内要见或要联系的人：到期、逾期（天数、上次联系）、新出现的红标及其转诊、"
+    "转诊未回、到期或逾期的筛查、无读数、失访。最紧急的排在前面。\n\n"
+    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30",
+    "Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their "
+    "referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most "
+    "urgent first.\n\n"
+    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30"))
 def worklist(
-    team: Annotated[str | None, typer.Option("--team", help="one family-doctor team (the roster's team)")]
-    = None,
-    week: Annotated[bool, typer.Option("--week", help="Monday to Sunday of the --as-of week")] = False,
-    month: Annotated[bool, typer.Option("--month", help="the calendar month of --as-of")] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_h(
+        "一个家庭医生团队（花名册中的团队）", "one family-doctor team (the roster's team)"))] = None,
+    week: Annotated[bool, typer.Option("--week", help=_h("--as-of 所在周的周一到周日",
+                                                         "Monday to Sunday of the --as-of week"))] = False,
+    month: Annotated[bool, typer.Option("--month", help=_h("--as-of 所在的自然月",
+                                                           "the calendar month of --as-of"))] = False,
     start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
-                                               help="period start (with --to)")] = None,
+                                               help=_h("起始日期（与 --to 同用）",
+                                                       "period start (with --to)"))] = None,
     end: Annotated[date | None, typer.Option("--to", parser=iso_date, metavar="YYYY-MM-DD",
-                                             help="period end (default: 6 days after --from)")] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", help="table or csv")] = ListFormat.table,
-    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="write to this file")] = None,
-    call_list: Annotated[bool, typer.Option(
-        "--call-list", help="a printable call list: name, phone, reason, last visit (masked unless "
-                            "--unmasked)")]
-    = False,
-    unmasked: Annotated[bool, typer.Option(
-        "--unmasked", help="full names and phones on the call list, for the team's own use; audited")]
-    = False,
+                                             help=_h("结束日期（默认：--from 后 6 天）",
+                                                     "period end (default: 6 days after --from)"))] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help=_h("table（表格）或 csv",
+                                                                "table or csv"))] = ListFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help=_h("写入此文件",
+                                                                              "write to this file"))] = None,
+    call_list: Annotated[bool, typer.Option("--call-list", help=_h(
+        "可打印的电话联系清单：姓名、电话、原因、上次随访（除非 --unmasked，否则脱敏）",
+        "a printable call list: name, phone, reason, last visit (masked unless --unmasked)"))] = False,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
+        "联系清单显示完整姓名和电话，仅供本团队使用；记入审计日志",
+        "full names and phones on the call list, for the team's own use; audited"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -725,14 +861,10 @@ def worklist(
     strict_calendar: StrictCalendarOpt = False,
     calendar_dir: CalendarDirOpt = None,
     lang: LangOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="table rows to show")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help=_h("表格显示的行数",
+                                                                 "table rows to show"))] = None,
 ) -> None:
-    """Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their
-    referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most
-    urgent first.
-
-    Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30
-    """
+    """A team's worklist for a period (help text above)."""
     from reports import worklist as wl_out
 
     lang = _lang(lang)
@@ -831,27 +963,44 @@ def _safe_file_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
 
 
-@app.command()
+@app.command(help=_h(
+    "从 --from 起 12 个月的年度一体化照护计划：颜色、分级和团队；控制目标；落在工作日的每次随访日期；"
+    "六病筛查日程；转诊指征；生活方式与健康教育；与库中上一份计划相比的变化。在 --out 中写出 "
+    "plans.html（每位患者一页 A4）、plans.pdf、appointments.csv，以及每个团队一个 ICS 日历。\n\n"
+    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf",
+    "Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and "
+    "team; targets; every follow-up date on working days; the six-complication screening calendar; "
+    "referral triggers; lifestyle and education; what changed since the stored previous plan. "
+    "Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar "
+    "per team into --out.\n\n"
+    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf"))
 def plan(
-    patient: Annotated[str | None, typer.Argument(help="patient id, name or resident ID (or --team / --all)",
-                                                  show_default=False)] = None,
-    team: Annotated[str | None, typer.Option("--team", help="every patient of this team")] = None,
-    everyone: Annotated[bool, typer.Option("--all", help="every patient under management")] = False,
-    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
-                                               help="plan date (default: --as-of); it covers 12 months")]
+    patient: Annotated[str | None, typer.Argument(help=_h(
+        "患者编号、姓名或身份证号（或用 --team / --all）",
+        "patient id, name or resident ID (or --team / --all)"), show_default=False)] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_h("此团队的全部患者",
+                                                               "every patient of this team"))] = None,
+    everyone: Annotated[bool, typer.Option("--all", help=_h("全部在管患者",
+                                                            "every patient under management"))] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD", help=_h(
+        "计划日期（默认：--as-of），覆盖其后 12 个月", "plan date (default: --as-of); it covers 12 months"))]
     = None,
-    out: Annotated[Path, typer.Option("--out", file_okay=False, help="folder for the plan files")]
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help=_h("计划文件的输出文件夹",
+                                                                        "folder for the plan files"))]
     = Path("plans"),
-    formats: Annotated[list[PlanFormat] | None, typer.Option(
-        "--format", help="outputs, repeatable (default: html, csv, ics; pdf on request)")] = None,
-    capacity: Annotated[Path | None, typer.Option(
-        "--capacity", exists=True, dir_okay=False,
-        help="YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit")]
+    formats: Annotated[list[PlanFormat] | None, typer.Option("--format", help=_h(
+        "输出格式，可重复（默认：html、csv、ics；pdf 需指定）",
+        "outputs, repeatable (default: html, csv, ics; pdf on request)"))] = None,
+    capacity: Annotated[Path | None, typer.Option("--capacity", exists=True, dir_okay=False, help=_h(
+        "各团队每日接诊能力的 YAML（per_day、停诊日）；随访据此错开安排",
+        "YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit"))]
     = None,
-    save: Annotated[bool, typer.Option("--save/--no-save", help="store the plans in --db (the next plan "
-                                                                 "lists what changed)")] = True,
-    reprint: Annotated[bool, typer.Option("--reprint", help="print the plans stored for --from exactly as "
-                                                             "they were made, without recomputing")] = False,
+    save: Annotated[bool, typer.Option("--save/--no-save", help=_h(
+        "把计划存入 --db（下一份计划会列出变化）",
+        "store the plans in --db (the next plan lists what changed)"))] = True,
+    reprint: Annotated[bool, typer.Option("--reprint", help=_h(
+        "按原样重印库中 --from 日期的计划，不重新计算",
+        "print the plans stored for --from exactly as they were made, without recomputing"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -860,14 +1009,7 @@ def plan(
     calendar_dir: CalendarDirOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and
-    team; targets; every follow-up date on working days; the six-complication screening calendar;
-    referral triggers; lifestyle and education; what changed since the stored previous plan.
-    Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar
-    per team into --out.
-
-    Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf
-    """
+    """Annual care plans (help text above)."""
     import store.plans
     from reports import plan as plan_out
     from reports.capacity import apply_capacity, load_capacity, shortage
@@ -950,11 +1092,13 @@ def plan(
 # ==== guidelines ================================================================================
 
 
-GuidelineSetArg = Annotated[str, typer.Argument(help="guideline set: a packaged name or a folder")]
+GuidelineSetArg = Annotated[str, typer.Argument(help=_h("指南集：内置名称或文件夹",
+                                                          "guideline set: a packaged name or a folder"))]
 IncludeUnverified = Annotated[
     bool | None,
     typer.Option("--include-unverified/--exclude-unverified",
-                 help="load rules whose source is verification U (default: as set.yaml says)"),
+                 help=_h("载入出处核实等级为 U（未核实）的规则（默认：按 set.yaml）",
+                         "load rules whose source is verification U (default: as set.yaml says)")),
 ]
 
 
@@ -967,15 +1111,16 @@ def _print_problems(problems, lang: str) -> None:
         _print_plain(problem.render(lang))
 
 
-@guidelines_app.command("check")
+@guidelines_app.command("check", help=_h(
+    "检查指南集：每个问题给出 文件:行:列 和修改提示；有问题时退出码为 1。\n\n"
+    "Example: sangao guidelines check guidelines/national-default",
+    "Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.\n\n"
+    "Example: sangao guidelines check guidelines/national-default"))
 def guidelines_check(
     path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None,
     lang: LangOpt = None,
 ) -> None:
-    """Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.
-
-    Example: sangao guidelines check guidelines/national-default
-    """
+    """Check a guideline set (help text above)."""
     from guidelines.loader import load_with_draft
 
     lang = _lang(lang)
@@ -998,20 +1143,24 @@ def guidelines_check(
                  f"{len(gset.parameters)} parameters, {draft.file_count} files")
 
 
-@guidelines_app.command("schema")
+@guidelines_app.command("schema", help=_h(
+    "打印指南文件的 draft-07 JSON Schema；或用 --write DIR 把指南文件、*.cases.yaml 和 set.yaml "
+    "的 schema 写入文件夹，供编辑器使用；`fact:` 列出基础事实和指南集 PATH 的派生事实"
+    "（该指南集无法载入时只列基础事实）。\n\n"
+    "Example: sangao guidelines schema --write .schemas",
+    "Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of "
+    "guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the "
+    "derived facts of the set PATH (base facts only if that set does not load).\n\n"
+    "Example: sangao guidelines schema --write .schemas"))
 def guidelines_schema(
     path: GuidelineSetArg = "national-default",
     write: Annotated[Path | None, typer.Option(
-        "--write", help="write the schemas of guideline files, cases files and set.yaml into this folder",
+        "--write", help=_h("把指南文件、案例文件和 set.yaml 的 schema 写入此文件夹",
+                           "write the schemas of guideline files, cases files and set.yaml into this folder"),
     )] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of
-    guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the
-    derived facts of the set PATH (base facts only if that set does not load).
-
-    Example: sangao guidelines schema --write .schemas
-    """
+    """Print or write the JSON Schemas (help text above)."""
     from guidelines.draft import derive_outputs
     from guidelines.jsonschema import schema_json, write_schemas
     from guidelines.loader import load_draft
@@ -1030,19 +1179,24 @@ def guidelines_schema(
         _print_plain(str(written))
 
 
-@guidelines_app.command("new")
+@guidelines_app.command("new", help=_h(
+    "新建一个指南集（national-default 的副本），或用 --extends SET 新建一个叠加集；"
+    "新建后即可通过 `guidelines check` 和 `guidelines test`。\n\n"
+    "Example: sangao guidelines new my-county --extends national-default",
+    "Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it "
+    "passes `guidelines check` and `guidelines test` as created.\n\n"
+    "Example: sangao guidelines new my-county --extends national-default"))
 def guidelines_new(
-    name: Annotated[Path, typer.Argument(help="the folder of the new set (its name is the set's name)")],
+    name: Annotated[Path, typer.Argument(help=_h(
+        "新指南集的文件夹（文件夹名即指南集名称）",
+        "the folder of the new set (its name is the set's name)"))],
     extends: Annotated[str | None, typer.Option(
-        "--extends", help="start an overlay of this set (a packaged name or a folder) instead of a copy",
+        "--extends", help=_h("新建此指南集（内置名称或文件夹）的叠加集，而不是副本",
+                             "start an overlay of this set (a packaged name or a folder) instead of a copy"),
     )] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it
-    passes `guidelines check` and `guidelines test` as created.
-
-    Example: sangao guidelines new my-county --extends national-default
-    """
+    """Start a guideline set (help text above)."""
     from guidelines.scaffold import new_set
     from guidelines.yaml_source import display_path
 
@@ -1060,17 +1214,18 @@ def guidelines_new(
     _print_plain(done)
 
 
-@guidelines_app.command("effective")
+@guidelines_app.command("effective", help=_h(
+    "打印叠加后的生效指南集：每个参数（值、单位）和每条规则，附其来源 文件:行。\n\n"
+    "Example: sangao guidelines effective ./my-county",
+    "Print the effective set after overlays: each parameter (value, unit) and rule, with the "
+    "file:line it came from.\n\n"
+    "Example: sangao guidelines effective ./my-county"))
 def guidelines_effective(
     path: GuidelineSetArg = "national-default",
     include_unverified: IncludeUnverified = None,
     lang: LangOpt = None,
 ) -> None:
-    """Print the effective set after overlays: each parameter (value, unit) and rule, with the
-    file:line it came from.
-
-    Example: sangao guidelines effective ./my-county
-    """
+    """Print the effective set (help text above)."""
     from guidelines.loader import effective_lines
 
     for line in effective_lines(path, include_unverified, _lang(lang)):
@@ -1081,23 +1236,30 @@ def guidelines_effective(
 # ==== guidelines: test / diff (engine-backed) =====================================================
 
 
-@guidelines_app.command("test")
+@guidelines_app.command("test", help=_h(
+    "运行指南集的全部 *.cases.yaml 案例（叠加集还包括其基础集的案例），每个失败在其 文件:行 "
+    "显示，并列出触发的规则；报告生效指南集的覆盖情况。\n\n"
+    "Example: sangao guidelines test guidelines/national-default",
+    "Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show each "
+    "failure at its file:line with the rules that fired, report coverage of the effective "
+    "set.\n\n"
+    "Example: sangao guidelines test guidelines/national-default"))
 def guidelines_test(
-    path: Annotated[str, typer.Argument(help="guideline set: a name or a folder")] = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help="rules backend")] = Backend.python,
+    path: Annotated[str, typer.Argument(help=_h("指南集：名称或文件夹", "guideline set: a name or a folder"))]
+    = "national-default",
+    engine: Annotated[Backend, typer.Option("--engine", help=_h("规则引擎", "rules backend"))] = (
+        Backend.python),
     provisional_calendar: ProvisionalOpt = False,
-    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help="report rules, table rows and thresholds no case covers")] = True,
-    draft_changes: Annotated[bool, typer.Option(
-        "--draft-changes",
-        help="overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed",
+    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help=_h(
+        "报告没有案例覆盖的规则、决策表行和阈值",
+        "report rules, table rows and thresholds no case covers"))] = True,
+    draft_changes: Annotated[bool, typer.Option("--draft-changes", help=_h(
+        "叠加集：为结果已变、尚未确认的基础集案例打印 `expected_changes:` 块",
+        "overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed"),
     )] = False,
     lang: LangOpt = None,
 ) -> None:
-    """Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show
-    each failure at its file:line with the rules that fired, report coverage of the effective set.
-
-    Example: sangao guidelines test guidelines/national-default
-    """
+    """Run a set's cases (help text above)."""
     from engine.cases_runner import confirmation_block, run_set_cases
     from engine.parallel import AssessOptions, build_assessor
     from reports.cases import print_cases_report
@@ -1117,16 +1279,20 @@ def guidelines_test(
         raise typer.Exit(1)
 
 
-@guidelines_app.command("explain")
+@guidelines_app.command("explain", help=_h(
+    "显示一条规则（何时触发、意味着什么、出处和核实情况），或按颜色显示整个指南集。\n\n"
+    "Example: sangao guidelines explain htn.urgent_bp",
+    "Show a rule (when it fires, what it implies, its source and verification) or the whole set by "
+    "colour.\n\n"
+    "Example: sangao guidelines explain htn.urgent_bp"))
 def guidelines_explain(
-    rule_id: Annotated[str | None, typer.Argument(help="a rule id; omit for the whole set by colour")] = None,
-    path: Annotated[str, typer.Option("--guidelines", "-g", help="guideline set: a name or a folder")] = "national-default",
+    rule_id: Annotated[str | None, typer.Argument(help=_h(
+        "规则编号；省略则按颜色显示整个指南集", "a rule id; omit for the whole set by colour"))] = None,
+    path: Annotated[str, typer.Option("--guidelines", "-g", help=_h(
+        "指南集：名称或文件夹", "guideline set: a name or a folder"))] = "national-default",
     lang: LangOpt = None,
 ) -> None:
-    """Show a rule (when it fires, what it implies, its source and verification) or the whole set by colour.
-
-    Example: sangao guidelines explain htn.urgent_bp
-    """
+    """Show a rule or the set (help text above)."""
     from guidelines.loader import load_set
     from reports.guideline_explain import print_overview, print_rule
 
@@ -1143,28 +1309,36 @@ class DiffBy(StrEnum):
     institution = "institution"
 
 
-@guidelines_app.command("diff")
+@guidelines_app.command("diff", help=_h(
+    "比较同一指南集的两个版本：有多少患者的颜色、转诊或随访日期发生变化；--by 按团队或机构分列，"
+    "--changes-csv 把每位变化的患者写入 CSV。\n\n"
+    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team",
+    "How many patients change colour, referral or follow-up date between two versions of a set, per "
+    "team or institution with --by, every changed patient as CSV with --changes-csv.\n\n"
+    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team"))
 def guidelines_diff(
-    old: Annotated[str, typer.Argument(help="the published set (name or folder)")],
-    new: Annotated[str, typer.Argument(help="the changed set (name or folder)")],
-    roster: Annotated[str, typer.Option("--roster", help="a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)")],
+    old: Annotated[str, typer.Argument(help=_h("已发布的指南集（名称或文件夹）",
+                                               "the published set (name or folder)"))],
+    new: Annotated[str, typer.Argument(help=_h("修改后的指南集（名称或文件夹）",
+                                               "the changed set (name or folder)"))],
+    roster: Annotated[str, typer.Option("--roster", help=_h(
+        "花名册文件（JSONL/CSV/XLSX），或数据库（.db 路径或 URL）",
+        "a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)"))],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
-    by: Annotated[DiffBy | None, typer.Option("--by", help="the changes per team or per institution")] = None,
-    changes_csv: Annotated[Path | None, typer.Option(
-        "--changes-csv",
-        help="write every changed patient (patient_id, team, institution; no names) to this CSV",
+    by: Annotated[DiffBy | None, typer.Option("--by", help=_h(
+        "按团队或按机构分列变化", "the changes per team or per institution"))] = None,
+    changes_csv: Annotated[Path | None, typer.Option("--changes-csv", help=_h(
+        "把每位变化的患者（patient_id、团队、机构；不含姓名）写入此 CSV",
+        "write every changed patient (patient_id, team, institution; no names) to this CSV"),
     )] = None,
-    indicators: Annotated[bool, typer.Option(
-        "--indicators", help="also show how the quality-control indicators (血压控制率 …) of the last "
-                             "complete month at --as-of change, for the roster and by team")] = False,
+    indicators: Annotated[bool, typer.Option("--indicators", help=_h(
+        "同时显示 --as-of 时最近一个完整月的质控指标（血压控制率 …）如何变化，全花名册及按团队",
+        "also show how the quality-control indicators (血压控制率 …) of the last complete month at "
+        "--as-of change, for the roster and by team"))] = False,
     lang: LangOpt = None,
 ) -> None:
-    """How many patients change colour, referral or follow-up date between two versions of a set,
-    per team or institution with --by, every changed patient as CSV with --changes-csv.
-
-    Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team
-    """
+    """Compare two versions of a set (help text above)."""
     from engine.diff import diff_sets
     from engine.parallel import AssessOptions, build_assessor
     from reports.diff import csv_note, print_diff, write_changes_csv
@@ -1210,7 +1384,8 @@ class InOpt(StrEnum):
 MonthOpt = Annotated[
     str | None,
     typer.Option("--month", metavar="YYYY-MM",
-                 help="报告月份（默认：--as-of 时最近一个完整月）"),
+                 help=_h("报告月份（默认：--as-of 时最近一个完整月）",
+                         "month of the report (default: the last complete month at --as-of)")),
 ]
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
@@ -1252,33 +1427,43 @@ def _check_scope(name: str, known: list[str], what: str, what_en: str, month: st
         raise SangaoError.of("R460", what=what, what_en=what_en, name=name, month=month, known=shown)
 
 
-@report_app.command("monthly")
+@report_app.command("monthly", help=_h(
+    "质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势"
+    "（含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、"
+    ".csv（每个指标值，按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。\n\n"
+    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/",
+    "The monthly quality-control report: every indicator (year to date by default), for the whole "
+    "area or one institution or team; the units below ranked and scored, the 12-month trend (with "
+    "the 2030 target line), quarterly cohorts, data quality. Writes monthly-YYYY-MM.html (one file, "
+    "readable offline), .csv (every indicator value by code, institution, team and month) and .pdf, "
+    "and prints a summary on the terminal.\n\n"
+    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/"))
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
-    by: Annotated[ByOpt, typer.Option("--by", help="下级单位表：institution 机构，或 team 全部团队")] = (
-        ByOpt.institution),
-    institution: Annotated[str | None, typer.Option(
-        "--institution", help="只报告一个机构（下级为其团队）")] = None,
-    team: Annotated[str | None, typer.Option("--team", help="只报告一个团队")] = None,
+    by: Annotated[ByOpt, typer.Option("--by", help=_h(
+        "下级单位表：institution 机构，或 team 全部团队",
+        "the table of units below: institution, or team (every team)"))] = ByOpt.institution,
+    institution: Annotated[str | None, typer.Option("--institution", help=_h(
+        "只报告一个机构（下级为其团队）", "one institution only (its teams below it)"))] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_h("只报告一个团队", "one team only"))] = None,
     db: Db = DEFAULT_DB,
-    out: Annotated[Path, typer.Option("--out", help="HTML、CSV、PDF 文件的输出目录")] = Path("."),
-    window: Annotated[WindowOpt, typer.Option(
-        "--window", help="ytd 年初至今（默认）；rolling12 含本月的近12个月")] = (
+    out: Annotated[Path, typer.Option("--out", help=_h("HTML、CSV、PDF 文件的输出目录",
+                                                       "folder for the HTML, CSV and PDF files"))]
+    = Path("."),
+    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
+        "ytd 年初至今（默认）；rolling12 含本月的近12个月",
+        "ytd: year to date (default); rolling12: the 12 months up to and including the month"))] = (
         WindowOpt.ytd),
-    external: Annotated[bool, typer.Option("--external", help="对外版：少于5人的计数显示为“<5”")] = False,
+    external: Annotated[bool, typer.Option("--external", help=_h(
+        "对外版：少于5人的计数显示为“<5”", "for outside readers: counts under 5 shown as \"<5\""))] = False,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="同时输出 PDF")] = True,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=_h("同时输出 PDF", "write the PDF too"))] = True,
 ) -> None:
-    """质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势
-    （含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、.csv（每个指标值，
-    按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。
-
-    Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/
-    """
+    """The monthly quality-control report (help text above)."""
     from pathways.monthly import Window
     from reports import monthly as mr
     from reports import monthly_output as mo
@@ -1346,27 +1531,33 @@ def _demo_monthly_report(url: str, out: Path, as_of: date, lang: str) -> list[st
     return [html_name, csv_name]
 
 
-@report_app.command("patients")
+@report_app.command("patients", help=_h(
+    "指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。\n\n"
+    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11",
+    "The patients behind an indicator value, with the reason (not controlled, irregular: n/m "
+    "follow-ups, no reading); names masked.\n\n"
+    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11"))
 def report_patients(
-    indicator: Annotated[str, typer.Option("--indicator", help="指标代码，如 H02（血压控制率）")],
+    indicator: Annotated[str, typer.Option("--indicator", help=_h(
+        "指标代码，如 H02（血压控制率）", "indicator code, e.g. H02 (血压控制率, blood pressure control)"))],
     month: MonthOpt = None,
     as_of: AsOf = None,
-    team: Annotated[str | None, typer.Option("--team", help="团队")] = None,
-    institution: Annotated[str | None, typer.Option("--institution", help="机构")] = None,
-    which: Annotated[InOpt, typer.Option(
-        "--in", help="numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）")] = (
+    team: Annotated[str | None, typer.Option("--team", help=_h("团队", "team"))] = None,
+    institution: Annotated[str | None, typer.Option("--institution", help=_h("机构", "institution"))] = None,
+    which: Annotated[InOpt, typer.Option("--in", help=_h(
+        "numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）",
+        "numerator, denominator, or not-numerator: in the denominator, not the numerator (default)"))] = (
         InOpt.not_numerator),
     db: Db = DEFAULT_DB,
-    window: Annotated[WindowOpt, typer.Option("--window", help="ytd 或 rolling12")] = WindowOpt.ytd,
+    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
+        "ytd（年初至今）或 rolling12（近12个月）", "ytd (year to date) or rolling12 (12 months)"))] = (
+        WindowOpt.ytd),
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
 ) -> None:
-    """指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。
-
-    Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11
-    """
+    """The patients behind an indicator value (help text above)."""
     from pathways.monthly import Window
     from reports.monthly import drill_down
 
@@ -1410,21 +1601,28 @@ def report_patients(
 # ==== demo ======================================================================================
 
 
-@app.command()
+@app.command(help=_h(
+    "在生成的花名册上跑一遍完整流程：生成 → 导入 SQLite → 检查指南集 → 评估全部患者 → 解释一名红标患者"
+    " → 该患者团队本周的工作清单 → 该患者的年度照护计划（HTML 和 PDF）→ 最近一个完整月的质控月报。"
+    "打印每个输出的位置；姓名、身份证号和电话保持脱敏。\n\n"
+    "Example: sangao demo --patients 2000 --as-of 2026-11-30",
+    "Run the whole pipeline on a generated roster: generate → import into SQLite → check the "
+    "guideline set → assess everyone → explain one red patient → that patient's team's worklist "
+    "for the week → the patient's annual care plan as HTML and PDF → the monthly report of the last "
+    "complete month. Prints where every output is; names, IDs and phones stay masked.\n\n"
+    "Example: sangao demo --patients 2000 --as-of 2026-11-30"))
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="folder for the demo's files (replaced)")] = Path("sangao-demo"),
-    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help="roster size")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="random seed of the generated roster")] = 1,
+    out: Annotated[Path, typer.Option("--out", help=_h("演示文件的输出文件夹（会被替换）",
+                                                       "folder for the demo's files (replaced)"))]
+    = Path("sangao-demo"),
+    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help=_h("花名册人数", "roster size"))]
+    = 2000,
+    seed: Annotated[int, typer.Option("--seed", help=_h("生成花名册的随机种子",
+                                                        "random seed of the generated roster"))] = 1,
     as_of: AsOf = None,
     lang: LangOpt = None,
 ) -> None:
-    """Run the whole pipeline on a generated roster: generate → import into SQLite → check the
-    guideline set → assess everyone → explain one red patient → that patient's team's worklist
-    for the week → the patient's annual care plan as HTML and PDF → the monthly report of the last
-    complete month. Prints where every output is; names, IDs and phones stay masked.
-
-    Example: sangao demo --patients 2000 --as-of 2026-11-30
-    """
+    """The whole pipeline on a generated roster (help text above)."""
     from collections import Counter
 
     import store
