@@ -50,6 +50,8 @@ _WORDS = {
         "day": "天",
         "year": "岁",
         "/min": "次/分",
+        "mL/min/1.73m2": "mL/min/1.73m²",
+        "kg/m2": "kg/m²",
     },
     "en": {
         "and": " and ",
@@ -70,6 +72,8 @@ _WORDS = {
         "day": "days",
         "year": "years",
         "/min": "/min",
+        "mL/min/1.73m2": "mL/min/1.73m²",
+        "kg/m2": "kg/m²",
     },
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

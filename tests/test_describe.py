@@ -108,7 +108,7 @@ def test_a_comparison_with_the_patients_target_states_the_target_from_their_fact
 
 def test_a_range_writes_its_unit_once_and_a_repeated_threshold_once():
     band = rule_ir(["all", ["cmp", "egfr", "gte", 30], ["cmp", "egfr", "lt", 60]], "eGFR {egfr}")
-    assert reason_text(band, {"egfr": 41.5}, terms=UNITS) == "eGFR 41.5（≥30 且 <60 mL/min/1.73m2）"
+    assert reason_text(band, {"egfr": 41.5}, terms=UNITS) == "eGFR 41.5（≥30 且 <60 mL/min/1.73m²）"
     twice = rule_ir(["all", ["cmp", "fpg1", "gte", 7.0], ["cmp", "fpg2", "gte", 7.0]], "空腹血糖")
     terms = Glossary(units={"fpg1": "mmol/L", "fpg2": "mmol/L"})
     assert reason_text(twice, {}, terms=terms) == "空腹血糖（≥7 mmol/L）"
