@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from engine.describe import template_filler, threshold_text
+from engine.describe import glossary, reason_filler
 from engine.evaluate import Evaluation, Evaluator
 from guidelines.model import GuidelineSet
 from guidelines.schema import ParamRef, Rule
@@ -57,13 +57,13 @@ class Assessor:
         self._look_ahead = self._value(gset.screenings.look_ahead_days)
         compiled = {r.id: r for r in self.evaluator.program.rules}
         read_names = self.evaluator._read_names
-        # per rule: (id, colour, fill(facts) → explain text, threshold text, source line, facts it reads)
+        terms = glossary(gset)
+        # per rule: (id, colour, fill(facts) → reason text, source line, facts it reads)
         self._rule_text = {
             rule.id: (
                 rule.id,
                 str(rule.color),
-                template_filler(rule.explain),
-                threshold_text(compiled[rule.id]),
+                reason_filler(compiled[rule.id], terms=terms),
                 self._source_text(rule),
                 read_names[rule.id],
             )
@@ -146,8 +146,8 @@ class Assessor:
         color, tier, order, referral, days = self._decided_by(fired)
         reasons = []
         for rule_id in order:
-            rid, rcolor, fill, threshold, source, reads = self._rule_text[rule_id]
-            text = fill(facts) + threshold
+            rid, rcolor, fill, source, reads = self._rule_text[rule_id]
+            text = fill(facts)
             if undecided:
                 # an `unknown` outcome comes with a reason naming the missing input
                 missing = sorted({m for fact in reads for m in undecided.get(fact, ())})

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.assess import Assessed
-from engine.describe import reason_text
+from engine.describe import glossary, reason_text
 from guidelines.model import GuidelineSet
 from reports.assessments import COLOR_STYLE, COLOR_ZH, TIER_ZH
 
@@ -57,6 +57,7 @@ def print_explanation(assessed: Assessed, gset: GuidelineSet, console: Console, 
     t = _TEXT[lang]
     a, ev = assessed.assessment, assessed.evaluation
     rules = {r.id: r for r in gset.rules}
+    terms = glossary(gset)
     style = COLOR_STYLE[a.color.value]
     tier = TIER_ZH[a.tier.value] if lang == "zh" else a.tier.value
     color = f"{COLOR_ZH[a.color.value]} {a.color.value}" if lang == "zh" else a.color.value
@@ -85,7 +86,7 @@ def print_explanation(assessed: Assessed, gset: GuidelineSet, console: Console, 
         # in a fired `any` of many flags the false ones say nothing: show what held, unless nothing else
         shown = {k: v for k, v in read.items() if v is not False} or read
         values = " ".join(f"{k}={_fmt(v)}" for k, v in shown.items())
-        text = reason.text if lang == "zh" else reason_text(rule, ev.facts, lang="en")
+        text = reason.text if lang == "zh" else reason_text(rule, ev.facts, lang="en", terms=terms)
         console.print(f"  [{COLOR_STYLE[reason.color.value]}]{reason.rule}[/]  {reason.color.value}  "
                       f"[dim]{t['read']}:[/] {escape(values)}")
         console.print(f"      {escape(text)}")
