@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 import msgspec
 
-from engine.assess import Assessed, Assessor
+from engine.assess import Assessor, Decision
 from guidelines.calendar_loader import load_calendar
 from guidelines.loader import load_set
 from pathways import care_state as cs
@@ -101,12 +101,14 @@ class RowBuilder:
         self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window)
 
     def rows(self, patient: Patient, months: list[str]) -> Iterator[PatientMonth]:
-        cache: dict[date, Assessed] = {}
+        cache: dict[date, Decision] = {}
 
-        def assessed(day: date) -> Assessed:
-            if day not in cache:
-                cache[day] = self.assessor.assess(patient, day)
-            return cache[day]
+        def assessed(day: date) -> Decision:
+            # the lean decision (no pydantic, no texts): the fields the rows and care_state read
+            known = cache.get(day)
+            if known is None:
+                known = cache[day] = self.assessor.decide(patient, day)
+            return known
 
         for month in months:
             yield build_patient_month(
@@ -119,7 +121,7 @@ class RowBuilder:
             )
 
     def _month_end(
-        self, patient: Patient, month: str, assessed: Callable[[date], Assessed]
+        self, patient: Patient, month: str, assessed: Callable[[date], Decision]
     ) -> MonthEnd | None:
         start, end, _ = window_bounds(month, self.window)
         gone = left_on(patient)
@@ -127,20 +129,20 @@ class RowBuilder:
         if day < start or day < patient.enrolled_on:
             return None
         a = assessed(day)
-        plans = a.evaluation.screening
+        plans = a.screening
         eligible = {
             cid: tuple(k for k in kinds if k in plans and plans[k].eligible)
             for cid, kinds in self.complications
         }
         present = gone is None or gone > end
         return MonthEnd(
-            color=str(a.assessment.color) if present else None,
-            tier=str(a.assessment.tier) if present else None,
-            ldl_control=str(a.assessment.control.ldl),
+            color=a.color if present else None,
+            tier=a.tier if present else None,
+            ldl_control=a.control.ldl,
             eligible=eligible,
         )
 
-    def _care(self, patient: Patient, month: str, assessed: Callable[[date], Assessed]) -> CareFacts | None:
+    def _care(self, patient: Patient, month: str, assessed: Callable[[date], Decision]) -> CareFacts | None:
         """Follow-up state at the month end from care_state, over the contacts planned since the
         latest visit (or enrolment): a follow-up missed two months ago is still overdue now."""
         end = month_end(month)
@@ -150,7 +152,7 @@ class RowBuilder:
         since = max((v.date for v in patient.visits if v.date <= end), default=patient.enrolled_on)
         state = cs.care_state(
             patient,
-            lambda p, day: assessed(day).assessment,
+            lambda p, day: assessed(day),
             self.schedule,
             self.calendar,
             as_of=end,
