@@ -39,8 +39,9 @@ from pathways.monthly import (
     window_bounds,
 )
 from reports.indicators import Indicator, Tally, indicators
+from store import fast_json
 from store.db import open_db
-from store.exporter import iter_records
+from store.exporter import records_after
 from store.patient_months import (
     allow_writing_while_reading,
     iter_month,
@@ -49,6 +50,7 @@ from store.patient_months import (
     save_tally,
     stored_hashes,
 )
+from store.roster_source import _canonical as _canonical_record
 from store.validation import plausible_limits
 
 TREND_MONTHS = 12
@@ -189,12 +191,51 @@ _DATED = ("visits", "labs", "screenings", "referrals")
 _canonical = msgspec.json.Encoder(order="sorted").encode
 
 
+def _plain_item(item: dict) -> dict:
+    """A flat dict of the database's values in store/exporter.py's canonical form, as the encoder
+    writes it (no None, no empty list, integral floats as ints; dates stay dates, which the encoder
+    writes in ISO form as the exporter does): the same bytes, without its recursive walk."""
+    out = {}
+    for k, v in item.items():
+        if v is None:
+            continue
+        kind = type(v)
+        if kind is float:
+            if v.is_integer():
+                v = int(v)
+        elif (kind is list or kind is tuple) and not v:
+            continue
+        out[k] = v
+    return out
+
+
+def _iso(day) -> str:
+    return day if type(day) is str else day.isoformat()
+
+
 def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
     """(the 8-byte hashes of the record as known at the end of each month, concatenated; the hash
     of the whole record). A row of month M reads nothing dated after M's end, so a visit added
-    in December leaves November's hash, and November's stored row, as they were."""
-    h = hashlib.sha256(_canonical({k: v for k, v in record.items() if k not in _DATED}))
-    items = sorted((item["date"], name, _canonical(item)) for name in _DATED for item in record.get(name, ()))
+    in December leaves November's hash, and November's stored row, as they were. `record` is the
+    canonical dict of store/exporter.py or the database's own values (`records_after(...,
+    canonical=False)`): both hash the same."""
+    head = {}
+    for k, v in record.items():
+        if k in _DATED or v is None:
+            continue
+        if type(v) is list:
+            if not v:
+                continue
+            v = [_plain_item(x) if type(x) is dict else x for x in v]
+        elif type(v) is float and v.is_integer():
+            v = int(v)
+        head[k] = v
+    h = hashlib.sha256(_canonical(head))
+    items = sorted(
+        (_iso(item["date"]), name, _canonical(_plain_item(item)))
+        for name in _DATED
+        for item in record.get(name, ())
+    )
     packed, i = [], 0
     for month in months:
         end = month_end(month).isoformat()
@@ -205,6 +246,29 @@ def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
     for _d, name, data in items[i:]:
         h.update(name.encode() + data)
     return b"".join(packed), h.digest()
+
+
+def _iter_plain(db_engine) -> Iterator[dict]:
+    """Every stored patient with the database's own values (store/exporter.py `records_after`,
+    not canonical: a third of the time), in first-import order, a batch of patients per query."""
+    last = 0
+    with db_engine.connect() as conn:
+        while True:
+            batch = list(records_after(conn, last, BATCH, canonical=False))
+            if not batch:
+                return
+            last = batch[-1][0]
+            for _, record in batch:
+                yield record
+
+
+def _patient(record: dict):
+    """The record as store/fast_json.py's Struct, which reads like its `Patient` (no pydantic per
+    patient); a row that does not convert is validated by pydantic, as store.read_patients does."""
+    try:
+        return msgspec.convert(record, fast_json.record_type())
+    except msgspec.ValidationError:
+        return Patient.model_validate(_canonical_record(record))
 
 
 def ensure_rows(
@@ -230,8 +294,7 @@ def ensure_rows(
                 summary.reused += len(months) - len(missing)
                 if not missing:
                     continue
-                patient = Patient.model_validate(record)
-                for row in builder.rows(patient, missing):
+                for row in builder.rows(_patient(record), missing):
                     out.append((pid, row.month, wanted[row.month], _encode(row)))
             summary.built += len(out)
             save_rows(db_engine, basis, out)
@@ -240,7 +303,7 @@ def ensure_rows(
                 progress(summary.patients)
 
         per_month = [hashlib.sha256() for _ in months]
-        for record in iter_records(db_engine):
+        for record in _iter_plain(db_engine):
             packed, whole = record_hashes(record, months)
             total.update(whole)
             for i, digest in enumerate(per_month):
