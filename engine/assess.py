@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.describe import glossary, reason_filler
 from engine.evaluate import Evaluation, Evaluator
@@ -32,6 +32,32 @@ class Assessed:
 
     assessment: Assessment
     evaluation: Evaluation
+
+
+class RuleRef(NamedTuple):
+    rule: str
+    color: str
+
+
+class Controls(NamedTuple):
+    bp: str
+    glucose: str
+    ldl: str
+    hba1c: str
+
+
+class Decision(NamedTuple):
+    """What the rules decide at one day, read like an `Assessment` (colour, tier, fired rules with
+    their colours, control, next follow-up) plus the screening plans, without the texts, the
+    referral or the screenings due: for callers that assess one patient at many days and read
+    only these (reports/monthly.py, through pathways/care_state.py)."""
+
+    color: str
+    tier: str
+    reasons: tuple[RuleRef, ...]  # by severity then id, as `Assessment.reasons`
+    control: Controls
+    next_follow_up: date
+    screening: dict  # kind → engine/evaluate.py ScreeningPlan
 
 
 class Assessor:
@@ -116,6 +142,26 @@ class Assessor:
         shares its referral with other patients': read it, do not change it."""
         facts, fired, undecided, screening = self.evaluator.outcome(self.facts(patient, as_of))
         return self._compose(patient, as_of, facts, fired, undecided, screening)
+
+    def decide(self, patient: Patient, as_of: date) -> Decision:
+        """The `Decision` at `as_of`: the values `assess` would give for these fields, a fraction of
+        its time. `patient` is a `Patient` or a store/fast_json.py record Struct."""
+        facts, fired, _undecided, screening = self.evaluator.outcome(self.facts(patient, as_of))
+        color, tier, order, _referral, days = self._decided_by(fired)
+        get = facts.get
+        return Decision(
+            color,
+            tier,
+            tuple(RuleRef(rule_id, self._rule_text[rule_id][1]) for rule_id in order),
+            Controls(
+                get("bp_control") or "unknown",
+                get("glucose_control") or "unknown",
+                get("ldl_control") or "unknown",
+                get("hba1c_control") or "unknown",
+            ),
+            self._next_follow_up(patient, as_of, days, []),
+            screening,
+        )
 
     def _decided_by(self, fired: tuple[str, ...]) -> tuple:
         """(colour, tier, rule ids by severity then id, referral, follow-up days) of a set of fired

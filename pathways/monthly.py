@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from math import ceil
 from typing import Any
 
@@ -187,22 +188,27 @@ _MEASURE = {"hypertension": "bp", "diabetes": "glucose", "dyslipidemia": "ldl"}
 # ---- months and windows ----------------------------------------------------------------------
 
 
+# The month helpers are pure and asked a few times per row with a dozen distinct months: cached.
+@lru_cache(maxsize=1024)
 def month_end(month: str) -> date:
     """ "2026-02" → 2026-02-28."""
     year, mon = (int(x) for x in month.split("-"))
     return date(year, mon, _calendar.monthrange(year, mon)[1])
 
 
+@lru_cache(maxsize=1024)
 def month_start(month: str) -> date:
     year, mon = (int(x) for x in month.split("-"))
     return date(year, mon, 1)
 
 
+@lru_cache(maxsize=1024)
 def shift_month(month: str, n: int) -> str:
     d = add_months(month_start(month), n)
     return f"{d.year:04d}-{d.month:02d}"
 
 
+@lru_cache(maxsize=1024)
 def window_bounds(month: str, window: Window) -> tuple[date, date, int]:
     """(first day, last day, number of months) of month M's window, both days included."""
     end = month_end(month)

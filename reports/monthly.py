@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 import msgspec
 
-from engine.assess import Assessed, Assessor
+from engine.assess import Assessor, Decision
 from guidelines.calendar_loader import load_calendar
 from guidelines.loader import load_set
 from pathways import care_state as cs
@@ -39,8 +39,9 @@ from pathways.monthly import (
     window_bounds,
 )
 from reports.indicators import Indicator, Tally, indicators
+from store import fast_json
 from store.db import open_db
-from store.exporter import iter_records
+from store.exporter import records_after
 from store.patient_months import (
     allow_writing_while_reading,
     iter_month,
@@ -49,6 +50,7 @@ from store.patient_months import (
     save_tally,
     stored_hashes,
 )
+from store.roster_source import _canonical as _canonical_record
 from store.validation import plausible_limits
 
 TREND_MONTHS = 12
@@ -101,12 +103,14 @@ class RowBuilder:
         self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window)
 
     def rows(self, patient: Patient, months: list[str]) -> Iterator[PatientMonth]:
-        cache: dict[date, Assessed] = {}
+        cache: dict[date, Decision] = {}
 
-        def assessed(day: date) -> Assessed:
-            if day not in cache:
-                cache[day] = self.assessor.assess(patient, day)
-            return cache[day]
+        def assessed(day: date) -> Decision:
+            # the lean decision (no pydantic, no texts): the fields the rows and care_state read
+            known = cache.get(day)
+            if known is None:
+                known = cache[day] = self.assessor.decide(patient, day)
+            return known
 
         for month in months:
             yield build_patient_month(
@@ -119,7 +123,7 @@ class RowBuilder:
             )
 
     def _month_end(
-        self, patient: Patient, month: str, assessed: Callable[[date], Assessed]
+        self, patient: Patient, month: str, assessed: Callable[[date], Decision]
     ) -> MonthEnd | None:
         start, end, _ = window_bounds(month, self.window)
         gone = left_on(patient)
@@ -127,20 +131,20 @@ class RowBuilder:
         if day < start or day < patient.enrolled_on:
             return None
         a = assessed(day)
-        plans = a.evaluation.screening
+        plans = a.screening
         eligible = {
             cid: tuple(k for k in kinds if k in plans and plans[k].eligible)
             for cid, kinds in self.complications
         }
         present = gone is None or gone > end
         return MonthEnd(
-            color=str(a.assessment.color) if present else None,
-            tier=str(a.assessment.tier) if present else None,
-            ldl_control=str(a.assessment.control.ldl),
+            color=a.color if present else None,
+            tier=a.tier if present else None,
+            ldl_control=a.control.ldl,
             eligible=eligible,
         )
 
-    def _care(self, patient: Patient, month: str, assessed: Callable[[date], Assessed]) -> CareFacts | None:
+    def _care(self, patient: Patient, month: str, assessed: Callable[[date], Decision]) -> CareFacts | None:
         """Follow-up state at the month end from care_state, over the contacts planned since the
         latest visit (or enrolment): a follow-up missed two months ago is still overdue now."""
         end = month_end(month)
@@ -150,7 +154,7 @@ class RowBuilder:
         since = max((v.date for v in patient.visits if v.date <= end), default=patient.enrolled_on)
         state = cs.care_state(
             patient,
-            lambda p, day: assessed(day).assessment,
+            lambda p, day: assessed(day),
             self.schedule,
             self.calendar,
             as_of=end,
@@ -187,12 +191,51 @@ _DATED = ("visits", "labs", "screenings", "referrals")
 _canonical = msgspec.json.Encoder(order="sorted").encode
 
 
+def _plain_item(item: dict) -> dict:
+    """A flat dict of the database's values in store/exporter.py's canonical form, as the encoder
+    writes it (no None, no empty list, integral floats as ints; dates stay dates, which the encoder
+    writes in ISO form as the exporter does): the same bytes, without its recursive walk."""
+    out = {}
+    for k, v in item.items():
+        if v is None:
+            continue
+        kind = type(v)
+        if kind is float:
+            if v.is_integer():
+                v = int(v)
+        elif (kind is list or kind is tuple) and not v:
+            continue
+        out[k] = v
+    return out
+
+
+def _iso(day) -> str:
+    return day if type(day) is str else day.isoformat()
+
+
 def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
     """(the 8-byte hashes of the record as known at the end of each month, concatenated; the hash
     of the whole record). A row of month M reads nothing dated after M's end, so a visit added
-    in December leaves November's hash, and November's stored row, as they were."""
-    h = hashlib.sha256(_canonical({k: v for k, v in record.items() if k not in _DATED}))
-    items = sorted((item["date"], name, _canonical(item)) for name in _DATED for item in record.get(name, ()))
+    in December leaves November's hash, and November's stored row, as they were. `record` is the
+    canonical dict of store/exporter.py or the database's own values (`records_after(...,
+    canonical=False)`): both hash the same."""
+    head = {}
+    for k, v in record.items():
+        if k in _DATED or v is None:
+            continue
+        if type(v) is list:
+            if not v:
+                continue
+            v = [_plain_item(x) if type(x) is dict else x for x in v]
+        elif type(v) is float and v.is_integer():
+            v = int(v)
+        head[k] = v
+    h = hashlib.sha256(_canonical(head))
+    items = sorted(
+        (_iso(item["date"]), name, _canonical(_plain_item(item)))
+        for name in _DATED
+        for item in record.get(name, ())
+    )
     packed, i = [], 0
     for month in months:
         end = month_end(month).isoformat()
@@ -203,6 +246,29 @@ def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
     for _d, name, data in items[i:]:
         h.update(name.encode() + data)
     return b"".join(packed), h.digest()
+
+
+def _iter_plain(db_engine) -> Iterator[dict]:
+    """Every stored patient with the database's own values (store/exporter.py `records_after`,
+    not canonical: a third of the time), in first-import order, a batch of patients per query."""
+    last = 0
+    with db_engine.connect() as conn:
+        while True:
+            batch = list(records_after(conn, last, BATCH, canonical=False))
+            if not batch:
+                return
+            last = batch[-1][0]
+            for _, record in batch:
+                yield record
+
+
+def _patient(record: dict):
+    """The record as store/fast_json.py's Struct, which reads like its `Patient` (no pydantic per
+    patient); a row that does not convert is validated by pydantic, as store.read_patients does."""
+    try:
+        return msgspec.convert(record, fast_json.record_type())
+    except msgspec.ValidationError:
+        return Patient.model_validate(_canonical_record(record))
 
 
 def ensure_rows(
@@ -228,8 +294,7 @@ def ensure_rows(
                 summary.reused += len(months) - len(missing)
                 if not missing:
                     continue
-                patient = Patient.model_validate(record)
-                for row in builder.rows(patient, missing):
+                for row in builder.rows(_patient(record), missing):
                     out.append((pid, row.month, wanted[row.month], _encode(row)))
             summary.built += len(out)
             save_rows(db_engine, basis, out)
@@ -238,7 +303,7 @@ def ensure_rows(
                 progress(summary.patients)
 
         per_month = [hashlib.sha256() for _ in months]
-        for record in iter_records(db_engine):
+        for record in _iter_plain(db_engine):
             packed, whole = record_hashes(record, months)
             total.update(whole)
             for i, digest in enumerate(per_month):
