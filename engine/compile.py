@@ -45,7 +45,7 @@ from guidelines.schema import (
     Parameter,
     ParamRef,
 )
-from pathways.errors import Problem, SangaoError
+from pathways.errors import SangaoError
 from pathways.facts import FACTS
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte")
@@ -78,22 +78,16 @@ def fold_condition(condition: Any, parameters: Mapping[str, Any], lenient: bool 
     return comp.fold(condition)
 
 
-def _error(
-    code: str, message: str, where: str, gset: GuidelineSet | None, hint: str | None = None
-) -> SangaoError:
+def _error(code: str, where: str, gset: GuidelineSet | None, **fields: Any) -> SangaoError:
+    """A registered problem placed at `where`'s origin in the guideline files."""
     origin = gset.origin.get(where) if gset is not None else None
-    return SangaoError(
-        [
-            Problem(
-                code,
-                message,
-                file=origin.file if origin else None,
-                line=origin.line if origin else None,
-                column=origin.column if origin else None,
-                hint=hint,
-                context=where,
-            )
-        ]
+    return SangaoError.of(
+        code,
+        file=origin.file if origin else None,
+        line=origin.line if origin else None,
+        column=origin.column if origin else None,
+        context=where,
+        **fields,
     )
 
 
@@ -131,10 +125,10 @@ class _Compiler:
             close = sorted(p for p in self.parameters if p[:4] == name[:4])[:3]
             raise _error(
                 "C301",
-                f"unknown parameter '{name}'",
                 self.where,
                 self.gset,
-                hint=f"did you mean {', '.join(close)}?" if close else "define it under `parameters:`",
+                name=name,
+                **({"variant": "close", "close": ", ".join(close)} if close else {}),
             )
         p = self.parameters[name]
         return p.value if isinstance(p, Parameter) else p
@@ -189,10 +183,10 @@ class _Compiler:
         if len(ops) != 1 or (c.fact is None) == (c.param is None):
             raise _error(
                 "C303",
-                "a comparison needs one of fact/param and exactly one operator",
                 self.where,
                 self.gset,
-                hint=f"operators: {', '.join(OPS)}, in, known, has_any",
+                variant="shape",
+                ops=f"{', '.join(OPS)}, in, known, has_any",
             )
         op = ops[0]
         if c.param is not None:  # parameter on the left: a constant
@@ -207,10 +201,9 @@ class _Compiler:
             if isinstance(right, FactRef):
                 raise _error(
                     "C303",
-                    "a parameter cannot be compared with a fact",
                     self.where,
                     self.gset,
-                    hint="put the fact on the left and the parameter on the right",
+                    variant="param_vs_fact",
                 )
             return ["const", bool(_PY_OPS[op](left, right))]
         fact = c.fact
@@ -222,10 +215,11 @@ class _Compiler:
             if fact not in self.set_facts:
                 raise _error(
                     "C303",
-                    f"has_any needs a set fact; '{fact}' is not one",
                     self.where,
                     self.gset,
-                    hint=f"set facts: {', '.join(sorted(self.set_facts))}",
+                    variant="has_any",
+                    fact=fact,
+                    set_facts=", ".join(sorted(self.set_facts)),
                 )
             codes = sorted(set(c.has_any))
             self.set_codes.setdefault(fact, set()).update(codes)
@@ -235,10 +229,12 @@ class _Compiler:
             if fact in self.count_facts or right.fact in self.count_facts:
                 raise _error(
                     "C303",
-                    f"count fact compared with another fact ({fact} {op} {right.fact})",
                     self.where,
                     self.gset,
-                    hint="compare a count with a number or a parameter",
+                    variant="count_vs_fact",
+                    fact=fact,
+                    op=op,
+                    other=right.fact,
                 )
             return ["cmpf", fact, op, right.fact]
         return ["cmp", fact, op, right]
@@ -417,10 +413,11 @@ def _layered(gset: GuidelineSet) -> list[list[Any]]:
             if out in producer:
                 raise _error(
                     "C304",
-                    f"derived fact '{out}' is produced by both '{producer[out]}' and '{eid}'",
                     f"derive.{eid}",
                     gset,
-                    hint="give each output one producer",
+                    fact=out,
+                    first=producer[out],
+                    second=eid,
                 )
             producer[out] = eid
     deps: dict[str, set[str]] = {}
@@ -450,10 +447,9 @@ def _layered(gset: GuidelineSet) -> list[list[Any]]:
             cycle = visiting[visiting.index(eid) :] + [eid]
             raise _error(
                 "C302",
-                f"derived facts depend on each other in a cycle: {' → '.join(cycle)}",
                 f"derive.{eid}",
                 gset,
-                hint="break the cycle; a derive entry cannot read its own output",
+                cycle=" → ".join(cycle),
             )
         visiting.append(eid)
         lv = 1 + max((visit(d) for d in sorted(deps[eid])), default=-1)
@@ -497,10 +493,10 @@ def _table_row_tree(comp: _Compiler, table: DecisionTable, row) -> Tree:
         if name not in table.inputs:
             raise _error(
                 "C305",
-                f"table row names input '{name}', which the table does not declare",
                 f"derive.{table.table}",
                 comp.gset,
-                hint=f"inputs: {', '.join(table.inputs)}",
+                name=name,
+                inputs=", ".join(table.inputs),
             )
         fact = table.inputs[name].fact
         if isinstance(spec, list):

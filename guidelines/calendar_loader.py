@@ -155,43 +155,26 @@ def read_calendar_file(text: str, file: str, year: int) -> Lists:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         column = mark.column + 1 if mark is not None else None
-        raise SangaoError(
-            [Problem("G901", f"not valid YAML: {getattr(exc, 'problem', exc)}", file, line, column)]
-        ) from None
+        raise SangaoError.of("G901", file=file, line=line, column=column,
+                             detail=str(getattr(exc, "problem", exc))) from None
 
     problems: list[Problem] = []
 
-    def problem(code: str, message: str, pos: tuple[int, int], hint: str | None = None) -> None:
-        problems.append(Problem(code, message, file, pos[0] + 1, pos[1] + 1, hint))
+    def problem(code: str, pos: tuple[int, int], **fields: Any) -> None:
+        problems.append(Problem.of(code, file=file, line=pos[0] + 1, column=pos[1] + 1, **fields))
 
     if not isinstance(doc, CommentedMap):
-        raise SangaoError(
-            [
-                Problem(
-                    "G902",
-                    "a calendar file is a mapping with `holidays:` and `makeup_workdays:` lists",
-                    file,
-                    1,
-                    1,
-                )
-            ]
-        )
+        raise SangaoError.of("G902", file=file, line=1, column=1, variant="not_mapping")
     for key in doc:
         if key not in _KEYS:
             close = difflib.get_close_matches(str(key), _KEYS, n=1)
-            problem(
-                "G902",
-                f"unknown key {key!r}",
-                doc.lc.key(key),
-                f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(_KEYS),
-            )
+            if close:
+                problem("G902", doc.lc.key(key), variant="unknown_key", key=key, close=close[0])
+            else:
+                problem("G902", doc.lc.key(key), variant="unknown_key_no_match", key=key,
+                        allowed=", ".join(_KEYS))
     if "year" in doc and (isinstance(doc["year"], bool) or doc["year"] != year):
-        problem(
-            "G904",
-            f"year is {doc['year']!r} but the file is named {year}.yaml",
-            doc.lc.value("year"),
-            f"write year: {year}, or rename the file",
-        )
+        problem("G904", doc.lc.value("year"), variant="year_key", value=doc["year"], year=year)
 
     lists: dict[str, set[date]] = {}
     seen: dict[date, str] = {}
@@ -199,56 +182,29 @@ def read_calendar_file(text: str, file: str, year: int) -> Lists:
         found: set[date] = set()
         lists[key] = found
         if key not in doc:
-            problem(
-                "G902",
-                f"missing `{key}:` list",
-                (doc.lc.line, doc.lc.col),
-                f"add `{key}: []` if there are none",
-            )
+            problem("G902", (doc.lc.line, doc.lc.col), variant="missing_list", key=key)
             continue
         items = doc[key]
         if not isinstance(items, CommentedSeq):
-            problem(
-                "G902",
-                f"`{key}` must be a list of dates",
-                doc.lc.value(key),
-                f"write {key}: [{year}-01-01, …]",
-            )
+            problem("G902", doc.lc.value(key), variant="not_a_list", key=key, year=year)
             continue
         for index, item in enumerate(items):
             pos = items.lc.item(index)
+            where = f"{key}[{index}]"
             d = _as_date(item)
             if d is None:
-                problem(
-                    "G903",
-                    f"{key}[{index}] is {item!r}, not a date",
-                    pos,
-                    "write YYYY-MM-DD, e.g. 2027-10-01",
-                )
+                problem("G903", pos, where=where, value=repr(item))
                 continue
             if d.year != year:
-                problem(
-                    "G904",
-                    f"{key}[{index}] {d.isoformat()} is not in {year}",
-                    pos,
-                    f"move it to {d.year}.yaml",
-                )
+                problem("G904", pos, variant="item", where=where, date=d.isoformat(), year=year,
+                        date_year=d.year)
                 continue
             if d in seen:
-                problem(
-                    "G905",
-                    f"{key}[{index}] {d.isoformat()} is already listed in {seen[d]}",
-                    pos,
-                    "a day is either closed or a make-up working day, listed once",
-                )
+                problem("G905", pos, where=where, date=d.isoformat(), first=seen[d])
                 continue
             if key == "makeup_workdays" and d.weekday() < 5:
-                problem(
-                    "G906",
-                    f"{key}[{index}] {d.isoformat()} is a {d.strftime('%A')}, not a weekend day",
-                    pos,
-                    "make-up working days (调休上班) are Saturdays or Sundays; weekdays are worked anyway",
-                )
+                weekday = {"zh": "星期" + "一二三四五"[d.weekday()], "en": d.strftime("%A")}
+                problem("G906", pos, where=where, date=d.isoformat(), weekday=weekday)
                 continue
             seen[d] = key
             found.add(d)

@@ -41,8 +41,8 @@ def print_rule(gset: GuidelineSet, rule_id: str, console: Console, lang: str = "
         import difflib
 
         close = difflib.get_close_matches(rule_id, list(rules), n=1)
-        raise SangaoError.one("C900", f"no rule {rule_id!r} in {gset.name} {gset.version}",
-                              hint=f"did you mean {close[0]!r}?" if close else "`sangao guidelines explain` lists them")
+        raise SangaoError.of("C900", rule=repr(rule_id), set=f"{gset.name} {gset.version}",
+                             **({"variant": "close", "close": repr(close[0])} if close else {}))
     origin = gset.origin.get(f"rules.{rule.id}")
     doc = gset.sources.get(rule.source.doc)
     params = {name: p.value for name, p in gset.parameters.items()}

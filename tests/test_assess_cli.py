@@ -204,11 +204,27 @@ def test_guidelines_explain_shows_a_rule_with_its_threshold_source_and_the_local
     assert overview.exit_code == 0 and "htn.urgent_bp" in overview.output and "kidney.no_creatinine" in overview.output
 
 
+def _explain_in_a_subprocess(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("SANGAO_LANG", "LANG")}
+    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", "guidelines", "explain", *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+
+
 def test_guidelines_explain_of_an_unknown_rule_suggests_the_closest():
-    result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "guidelines", "explain", "htn.urgnt_bp"],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = _explain_in_a_subprocess("htn.urgnt_bp", "--lang", "en")
     assert result.returncode == 1
+    assert "C900 no rule 'htn.urgnt_bp' in national-default" in result.stderr
     assert "did you mean 'htn.urgent_bp'" in result.stderr
+
+
+def test_guidelines_explain_of_an_unknown_rule_is_reported_in_chinese_by_default():
+    result = _explain_in_a_subprocess("no.such_rule")
+    assert result.returncode == 1
+    assert "C900 national-default" in result.stderr and "中没有规则 'no.such_rule'" in result.stderr
+    assert "提示: `sangao guidelines explain` 列出全部规则" in result.stderr
+    english = _explain_in_a_subprocess("no.such_rule", "--lang", "en")
+    assert "C900 no rule 'no.such_rule' in national-default" in english.stderr
+    assert "hint: `sangao guidelines explain` lists them" in english.stderr
 
 
 def test_hba1c_control_is_reported_beside_glucose_for_diabetes_patients_only(roster):

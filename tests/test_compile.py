@@ -199,6 +199,8 @@ def test_a_derive_cycle_is_a_c302_error_naming_the_entries():
     problem = exc.value.problems[0]
     assert problem.code == "C302"
     assert "a → b → a" in problem.message
+    assert "C302 派生事实相互依赖成环：a → b → a" in problem.render()
+    assert "C302 derived facts depend on each other in a cycle: a → b → a" in problem.render("en")
 
 
 def test_an_unknown_parameter_is_a_c301_error_with_a_did_you_mean_hint():
@@ -213,6 +215,9 @@ def test_an_unknown_parameter_is_a_c301_error_with_a_did_you_mean_hint():
     assert (problem.code, problem.file, problem.context) == ("C301", "t.yaml", "rules.t.rule")
     assert "htn_urgnt_sbp" in problem.message
     assert problem.hint == "did you mean htn_urgent_sbp?"
+    assert "C301 未知参数 'htn_urgnt_sbp'" in problem.render()
+    assert "提示: 是不是 htn_urgent_sbp？" in problem.render()
+    assert "C301 unknown parameter 'htn_urgnt_sbp'" in problem.render("en")
 
 
 def test_every_classification_case_table_row_count_member_rule_and_screening_is_a_named_condition():

@@ -246,6 +246,36 @@ def test_every_bad_date_of_a_file_is_reported_in_one_run_with_its_place():
     assert "Wednesday" in problems[3].message
 
 
+def test_a_malformed_calendar_file_reads_in_chinese_by_default_and_in_english_on_request():
+    text = "holidays:\n  - 2027-13-01\nmakeup_workdays:\n  - 2027-05-05\nholiday: []\n"
+    with pytest.raises(SangaoError) as caught:
+        read_calendar_file(text, "cal/2027.yaml", 2027)
+    chinese = caught.value.render()
+    assert "cal/2027.yaml:2:5: G903 holidays[0] 是 '2027-13-01'，不是日期" in chinese
+    assert "提示: 写成 YYYY-MM-DD，如 2027-10-01" in chinese
+    assert "cal/2027.yaml:4:5: G906 makeup_workdays[0] 2027-05-05 是星期三，不是周末，不需调休上班" in chinese
+    assert "cal/2027.yaml:5:1: G902 未知的键 'holiday'" in chinese and "提示: 是不是 'holidays'？" in chinese
+    english = caught.value.render("en")
+    assert "cal/2027.yaml:2:5: G903 holidays[0] is '2027-13-01', not a date" in english
+    assert "hint: write YYYY-MM-DD, e.g. 2027-10-01" in english
+    assert "4:5: G906 makeup_workdays[0] 2027-05-05 is a Wednesday, not a weekend day" in english
+    assert "cal/2027.yaml:5:1: G902 unknown key 'holiday'" in english
+    assert "did you mean 'holidays'?" in english
+
+
+def test_a_calendar_file_that_is_not_yaml_or_names_another_year_reads_in_both_languages():
+    with pytest.raises(SangaoError) as caught:
+        read_calendar_file("holidays: [2027-01-01\n", "cal/2027.yaml", 2027)
+    assert "G901 日历文件不是有效的 YAML：" in caught.value.render()
+    assert "G901 not valid YAML: " in caught.value.render("en")
+    with pytest.raises(SangaoError) as caught:
+        read_calendar_file("year: 2028\nholidays: [2026-12-31]\nmakeup_workdays: []\n", "cal/2027.yaml", 2027)
+    chinese, english = caught.value.render(), caught.value.render("en")
+    assert "G904 year 写的是 2028，但文件名是 2027.yaml" in chinese and "提示: 移到 2026.yaml" in chinese
+    assert "G904 year is 2028 but the file is named 2027.yaml" in english
+    assert "G904 holidays[0] 2026-12-31 is not in 2027" in english and "hint: move it to 2026.yaml" in english
+
+
 def test_a_missing_list_and_a_year_that_does_not_match_the_file_name_are_reported():
     problems = problems_of("year: 2028\nholidays: [2027-01-01]\n")
     assert [(p.code, p.line) for p in problems] == [("G904", 1), ("G902", 1)]
