@@ -22,11 +22,11 @@ Semantics in brief:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 
 
 class _Strict(BaseModel):
@@ -48,8 +48,8 @@ class FactRef(_Strict):
     fact: StrictStr
 
 
-Operand = Union[Scalar, ParamRef, FactRef]
-Value = Union[Scalar, ParamRef, None]
+Operand = Scalar | ParamRef | FactRef
+Value = Scalar | ParamRef | None
 
 
 class Source(_Strict):
@@ -58,7 +58,8 @@ class Source(_Strict):
     doc: StrictStr = Field(description="key in the set's sources (S1 … S47, or PD for project default)")
     clause: StrictStr = Field(description="section, table or item in that document")
     verification: Literal["V1", "V2", "U", "PD"] = Field(
-        description="V1 official text, V2 secondary text, U unverified (loads only on request), PD project default"
+        description="V1 official text, V2 secondary text, U unverified (loads "
+        "only on request), PD project default"
     )
 
 
@@ -78,7 +79,9 @@ class Compare(_Strict):
     gte: Operand | None = None
     in_: list[Scalar] | None = Field(None, alias="in")
     known: StrictBool | None = Field(None, description="true: the fact has a value; false: it is missing")
-    has_any: list[StrictStr] | None = Field(None, description="for set facts (visit_symptoms): any of these codes")
+    has_any: list[StrictStr] | None = Field(
+        None, description="for set facts (visit_symptoms): any of these codes"
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -103,7 +106,7 @@ class AtLeast(_Strict):
     of: list[Condition] = Field(min_length=1)
 
 
-Condition = Union[Compare, All, AnyOf, Not, AtLeast]
+Condition = Compare | All | AnyOf | Not | AtLeast
 for _model in (All, AnyOf, Not, AtLeast):
     _model.model_rebuild()
 
@@ -113,7 +116,9 @@ for _model in (All, AnyOf, Not, AtLeast):
 
 class Parameter(_Strict):
     value: Scalar | list[Scalar]
-    unit: StrictStr | None = Field(None, description="mmHg, mmol/L, %, day, month, year, kg/m2, mL/min/1.73m2 …")
+    unit: StrictStr | None = Field(
+        None, description="mmHg, mmol/L, %, day, month, year, kg/m2, mL/min/1.73m2 …"
+    )
     description: StrictStr | None = None
     options: list[Scalar] | None = Field(None, description="the documented alternatives a site may select")
     source: Source | None = None
@@ -167,7 +172,9 @@ class Count(_Strict):
 
 class TableInput(_Strict):
     fact: StrictStr
-    domain: list[Scalar] = Field(min_length=1, description="every value the input can take, for the gap/overlap check")
+    domain: list[Scalar] = Field(
+        min_length=1, description="every value the input can take, for the gap/overlap check"
+    )
 
 
 class TableRow(_Strict):
@@ -188,7 +195,7 @@ class DecisionTable(_Strict):
     source: Source | None = None
 
 
-Derive = Union[Classification, Count, DecisionTable]
+Derive = Classification | Count | DecisionTable
 
 
 # ---- rules -----------------------------------------------------------------------------------
@@ -228,7 +235,9 @@ class ScreeningItem(_Strict):
     eligible: Condition | None = Field(None, description="who is eligible; omitted = every enrolled patient")
     interval_months: StrictInt | ParamRef
     shorter: list[IntervalCase] = Field(default_factory=list, description="first match replaces the interval")
-    first_due_days: StrictInt | ParamRef = Field(description="never done: due this many days after enrolled_on")
+    first_due_days: StrictInt | ParamRef = Field(
+        description="never done: due this many days after enrolled_on"
+    )
     listed: StrictBool = Field(True, description="false: never listed as due (foot pulse: a per-visit item)")
     source: Source
 
@@ -281,11 +290,14 @@ class GuidelineFile(_Strict):
     sources: dict[str, SourceDoc] = Field(default_factory=dict)
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     vocabulary: dict[str, dict[str, SymptomCode]] = Field(
-        default_factory=dict, description="named code lists, e.g. symptoms: {chest_pain: {zh: 胸痛, en: chest pain}}"
+        default_factory=dict,
+        description="named code lists, e.g. symptoms: {chest_pain: {zh: 胸痛, en: chest pain}}"
     )
     derive: list[Annotated[Derive, Field(union_mode="left_to_right")]] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
-    remove_rules: list[StrictStr] = Field(default_factory=list, description="overlays: drop these base rule ids")
+    remove_rules: list[StrictStr] = Field(
+        default_factory=list, description="overlays: drop these base rule ids"
+    )
     screenings: Screenings | None = None
     colors: Colors | None = None
 
@@ -300,7 +312,9 @@ class Manifest(_Strict):
     )
     description: StrictStr | None = None
     extends: StrictStr | None = Field(None, description="overlay: the base set's name or relative folder")
-    files: list[StrictStr] | None = Field(None, description="default: every *.yaml but set.yaml and *.cases.yaml")
+    files: list[StrictStr] | None = Field(
+        None, description="default: every *.yaml but set.yaml and *.cases.yaml"
+    )
     include_unverified: StrictBool = Field(False, description="load rules whose source is verification U")
 
 

@@ -3,8 +3,8 @@ cases loader (guidelines/cases_file.py).
 
 A `SourceFile` keeps the ruamel round-trip tree (every node knows its line and column) beside the
 plain Python values pydantic validates. `locate()` maps a pydantic `loc` back onto the tree
-(docs/architecture.md §2.4); `validation_problems()` turns a `ValidationError` into one `Problem` per bad node,
-collapsing the many errors a union produces into the branch the author meant.
+(docs/architecture.md §2.4); `validation_problems()` turns a `ValidationError` into one `Problem`
+per bad node, collapsing the many errors a union produces into the branch the author meant.
 
 YAML 1.2 traps handled here: `yes`/`no`/`on`/`off` stay strings (StrictBool rejects them: "write true
 or false"); unquoted `2026.1` loads as a float and `0123` as 123 (a str field says "quote it");

@@ -57,18 +57,23 @@ FACTS: dict[str, FactSpec] = {
     "breastfeeding": _f("bool", None, "breastfeeding; null = unknown"),
     **{f"history_{c.value}": _f("bool", None, f"history code {c.value} recorded") for c in HistoryCode},
     "history_acs_days_ago": _f("integer", "day", "days since a dated acs; null if none or undated"),
-    "coronary_event_age_years": _f("integer", "year", "age at the earliest dated chd/mi/acs; null if none dated"),
+    "coronary_event_age_years": _f(
+        "integer", "year", "age at the earliest dated chd/mi/acs; null if none dated"),
     "visit_days_ago": _f("integer", "day", "days since the latest visit on or before as_of (no window)"),
     "visit_sbp": _f("number", "mmHg", "SBP of the latest visit, if within the control window"),
     "visit_dbp": _f("number", "mmHg", "DBP of the latest visit, if within the control window"),
     "visit_heart_rate": _f("number", "/min", "heart rate of the latest visit, if within the control window"),
     "visit_fpg": _f("number", "mmol/L", "FPG of the latest visit, if within the control window"),
-    "visit_random_glucose": _f("number", "mmol/L", "random glucose of the latest visit, if within the control window"),
+    "visit_random_glucose": _f(
+        "number", "mmol/L", "random glucose of the latest visit, if within the control window"),
     "visit_temperature": _f("number", "°C", "temperature of the latest visit, if within the control window"),
     "visit_symptoms": _f("set", None, "symptom codes of the latest visit within the control window"),
-    "visit_adverse_reaction": _f("bool", None, "adverse reaction at the latest visit within the control window"),
-    "visit_new_complication": _f("bool", None, "new complication at the latest visit within the control window"),
-    "latest_sbp": _f("number", "mmHg", "SBP of the latest visit carrying SBP and DBP, within the control window"),
+    "visit_adverse_reaction": _f(
+        "bool", None, "adverse reaction at the latest visit within the control window"),
+    "visit_new_complication": _f(
+        "bool", None, "new complication at the latest visit within the control window"),
+    "latest_sbp": _f(
+        "number", "mmHg", "SBP of the latest visit carrying SBP and DBP, within the control window"),
     "latest_dbp": _f("number", "mmHg", "DBP of that visit"),
     "latest_bp_days_ago": _f("integer", "day", "days since that visit"),
     "latest_fpg": _f("number", "mmol/L", "FPG of the latest visit carrying FPG, within the control window"),
@@ -94,7 +99,8 @@ FACTS: dict[str, FactSpec] = {
     "baseline_tc": _f("number", "mmol/L", "earliest TC on record"),
     "baseline_hdl_c": _f("number", "mmol/L", "earliest HDL-C on record"),
     "baseline_non_hdl_c": _f("number", "mmol/L", "baseline TC minus baseline HDL-C"),
-    "ldl_reduction_pct": _f("number", "%", "fall from baseline to latest LDL-C; null without an earlier LDL-C"),
+    "ldl_reduction_pct": _f(
+        "number", "%", "fall from baseline to latest LDL-C; null without an earlier LDL-C"),
     "egfr": _f("number", "mL/min/1.73m2", "eGFR from the latest creatinine in the lab window, one decimal"),
     **{
         name: spec

@@ -174,7 +174,8 @@ class ControlOut(_Frozen):
     ldl: Control
     hba1c: Control = Field(
         Control.NOT_APPLICABLE,
-        description="added field: HbA1c control reported beside FPG (pathway-defaults §2); not in the colour by default",
+        description="added field: HbA1c control reported beside FPG (pathway-defaults §2); not in the colour "
+        "by default",
     )
 
 

@@ -282,7 +282,8 @@ def generate_jsonl(n: int, seed: int, as_of: date) -> Iterator[str]:
 CSV_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "patients": (
         ("patient_id", "患者编号"), ("id_number", "身份证号"), ("name", "姓名"), ("phone", "本人电话"),
-        ("sex", "性别"), ("birth_date", "出生日期"), ("team", "家医团队"), ("institution", "管理机构"), ("region", "地区"),
+        ("sex", "性别"), ("birth_date", "出生日期"), ("team", "家医团队"), ("institution", "管理机构"),
+        ("region", "地区"),
         ("urban", "城乡"), ("conditions", "管理病种"), ("enrolled_on", "建档日期"),
         ("deceased_on", "死亡日期"),
         ("moved_out_on", "迁出日期"), ("smoker", "吸烟"), ("pregnant", "妊娠"), ("breastfeeding", "哺乳"),

@@ -72,8 +72,9 @@ def print_overview(gset: GuidelineSet, console: Console, lang: str = "zh") -> No
         for rule in (r for r in gset.rules if r.color == color):
             tag = rule.source.verification
             flag = " [yellow](unverified)[/]" if tag == "U" else ""
-            console.print(f"  {rule.id:<32} [{tag}]{flag} {escape(rule.explain if lang == 'zh' else rule.explain_en or rule.explain)}")
+            text = rule.explain if lang == "zh" else rule.explain_en or rule.explain
+            console.print(f"  {rule.id:<32} [{tag}]{flag} {escape(text)}")
     unverified = [name for name, p in gset.parameters.items() if p.source and p.source.verification == "U"]
     if unverified:
-        console.print(f"\n[yellow]unverified parameters (configurable defaults, check the primary document):[/] "
-                      f"{', '.join(unverified)}")
+        console.print("\n[yellow]unverified parameters (configurable defaults, check the primary "
+                      f"document):[/] {', '.join(unverified)}")

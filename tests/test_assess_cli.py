@@ -41,14 +41,16 @@ def test_assess_jsonl_writes_one_interchange_line_per_patient_under_management(r
     gone = {r["patient_id"] for r in records
             if any(r.get(k) and r[k] <= AS_OF for k in ("deceased_on", "moved_out_on"))}
     assert gone, "the generated roster has patients who died or moved out"
-    assert [a["patient_id"] for a in lines] == [r["patient_id"] for r in records if r["patient_id"] not in gone]
+    kept = [r["patient_id"] for r in records if r["patient_id"] not in gone]
+    assert [a["patient_id"] for a in lines] == kept
     for line in lines:
         a = Assessment.model_validate(line)
         assert a.as_of == date.fromisoformat(AS_OF)
         assert a.guideline_set == "national-default"
-        assert set(line) >= {"patient_id", "as_of", "guideline_set", "guideline_version", "color", "tier", "reasons",
-                             "referral", "control", "bp_target", "ascvd_risk", "ldl_target", "egfr", "ckd_stage",
-                             "albuminuria", "screenings_due", "next_follow_up"}
+        assert set(line) >= {"patient_id", "as_of", "guideline_set", "guideline_version", "color",
+                             "tier", "reasons", "referral", "control", "bp_target", "ascvd_risk",
+                             "ldl_target", "egfr", "ckd_stage", "albuminuria", "screenings_due",
+                             "next_follow_up"}
     assert {a["color"] for a in lines} == {"red", "yellow", "blue"}
 
 
@@ -135,8 +137,8 @@ def test_explain_prints_every_fired_rule_with_values_and_clause(roster):
 
 def test_explain_in_english_and_for_an_unknown_patient(roster):
     pid = _assess(roster)[0]["patient_id"]
-    result = runner.invoke(cli.app, ["explain", pid, "--roster", str(roster), "--as-of", AS_OF, "--lang", "en",
-                                     "--provisional-calendar"], terminal_width=200)
+    result = runner.invoke(cli.app, ["explain", pid, "--roster", str(roster), "--as-of", AS_OF, "--lang",
+                                     "en", "--provisional-calendar"], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "rules fired" in result.output or "no rule fired" in result.output
     missing = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "explain", "nobody", "--roster",
@@ -148,11 +150,13 @@ def test_explain_in_english_and_for_an_unknown_patient(roster):
 def test_guidelines_diff_counts_the_patients_a_county_overlay_moves(roster):
     county = ROOT / "guidelines" / "overlays-examples" / "example-county"
     same = runner.invoke(cli.app, ["guidelines", "diff", "national-default", "national-default", "--roster",
-                                   str(roster), "--as-of", AS_OF, "--provisional-calendar", "--lang", "en"], terminal_width=200)
+                                   str(roster), "--as-of", AS_OF, "--provisional-calendar", "--lang", "en"],
+                         terminal_width=200)
     assert same.exit_code == 0, same.output
     assert "colour changes: 0 " in same.output and "next follow-up changes: 0" in same.output
     changed = runner.invoke(cli.app, ["guidelines", "diff", "national-default", str(county), "--roster",
-                                      str(roster), "--as-of", AS_OF, "--provisional-calendar", "--lang", "en"], terminal_width=200)
+                                      str(roster), "--as-of", AS_OF, "--provisional-calendar",
+                                      "--lang", "en"], terminal_width=200)
     assert changed.exit_code == 0, changed.output
     assert "next follow-up changes: 0" not in changed.output  # the overlay shortens yellow follow-ups
 
@@ -168,12 +172,14 @@ def test_demo_runs_the_whole_pipeline_and_names_its_outputs(tmp_path):
     result = runner.invoke(cli.app, ["demo", "--patients", "120", "--as-of", AS_OF, "--out", str(out)],
                            terminal_width=200)
     assert result.exit_code == 0, result.output
-    for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "worklist.csv", "plan.html",
+    for name in ("roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "worklist.csv",
+                 "plan.html",
                  "plan.pdf"):
         assert (out / name).exists() and name in result.output
     assert "6. 工作清单" in result.output and "7. 照护计划" in result.output  # Chinese by default
     assert (out / "plan.pdf").read_bytes().startswith(b"%PDF")
-    assessed = [json.loads(line) for line in (out / "assessments.jsonl").read_text(encoding="utf-8").splitlines()]
+    text = (out / "assessments.jsonl").read_text(encoding="utf-8")
+    assessed = [json.loads(line) for line in text.splitlines()]
     assert 0 < len(assessed) <= 120
     assert "2027年使用临时工作日日历" in result.output  # 2027 follow-ups, visibly warned
 
@@ -183,7 +189,8 @@ def test_the_demo_speaks_english_when_asked(tmp_path):
     result = runner.invoke(cli.app, ["demo", "--patients", "60", "--as-of", AS_OF, "--out", str(out),
                                      "--lang", "en"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert "6. worklist" in result.output and "7. plan" in result.output and "8. monthly report" in result.output
+    assert "6. worklist" in result.output and "7. plan" in result.output
+    assert "8. monthly report" in result.output
     assert "provisional working-day calendar for 2027" in result.output
 
 
@@ -191,7 +198,8 @@ def test_assessment_json_schema_only_ever_gains_optional_fields():
     """interchange.md: the assessment changes only by adding optional fields. A deliberate addition
     updates tests/contract/assessment.schema.json in the same commit."""
     current = Assessment.model_json_schema()
-    committed = json.loads((ROOT / "tests" / "contract" / "assessment.schema.json").read_text(encoding="utf-8"))
+    contract = ROOT / "tests" / "contract" / "assessment.schema.json"
+    committed = json.loads(contract.read_text(encoding="utf-8"))
     assert current == committed
 
 
@@ -201,7 +209,8 @@ def test_guidelines_explain_shows_a_rule_with_its_threshold_source_and_the_local
     assert "visit_sbp ≥ 180" in result.output and "visit_dbp ≥ 110" in result.output
     assert "verification: V1" in result.output and "local-definition" in result.output
     overview = runner.invoke(cli.app, ["guidelines", "explain"], terminal_width=300)
-    assert overview.exit_code == 0 and "htn.urgent_bp" in overview.output and "kidney.no_creatinine" in overview.output
+    assert overview.exit_code == 0
+    assert "htn.urgent_bp" in overview.output and "kidney.no_creatinine" in overview.output
 
 
 def _explain_in_a_subprocess(*args: str) -> subprocess.CompletedProcess:
@@ -244,7 +253,8 @@ def test_filters_keep_only_the_chosen_colour_referrals_team_and_due_window(roste
     records = {json.loads(line)["patient_id"]: json.loads(line) for line in roster.read_text().splitlines()}
     limit = date.fromisoformat(AS_OF).toordinal() + 7
     expected = [a for a in everyone
-                if a["color"] in ("red", "yellow") and a["referral"] and records[a["patient_id"]]["team"] == team
+                if a["color"] in ("red", "yellow") and a["referral"]
+                and records[a["patient_id"]]["team"] == team
                 and date.fromisoformat(a["next_follow_up"]).toordinal() <= limit]
     assert got == expected and got
 
@@ -263,7 +273,8 @@ def test_the_table_at_80_columns_shows_whole_patient_ids_most_urgent_first_in_ch
     order = {"红": 0, "黄": 1, "蓝": 2}
     assert [order[c] for c in colours] == sorted(order[c] for c in colours)
     assert "患者编号" in result.stdout and "共 " in lines[-1] and "红 " in lines[-1]
-    assert "2027年工作日为临时日历" in result.stdout.replace("\n", "")  # follow-ups reach the provisional 2027
+    # follow-ups reach the provisional 2027
+    assert "2027年工作日为临时日历" in result.stdout.replace("\n", "")
 
 
 def test_the_colour_summary_ends_the_run_even_when_writing_a_file(roster, tmp_path):

@@ -482,7 +482,8 @@ def test_roster_generate_csv_tables_import_as_the_same_patients(tmp_path):
     paths = sorted(tmp_path.glob("*.csv"))
     assert [p.name for p in paths] == ["history.csv", "labs.csv", "patients.csv", "referrals.csv",
                                        "screenings.csv", "visits.csv"]
-    assert paths[2].read_text(encoding="utf-8-sig").startswith("患者编号,身份证号,姓名,本人电话,性别,出生日期")
+    header = paths[2].read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("患者编号,身份证号,姓名,本人电话,性别,出生日期")
     (source,) = group_sources(paths)
     read, problems = [], []
     for _item, patient, rejects, findings in iter_items(source, None, AS_OF):

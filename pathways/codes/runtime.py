@@ -37,7 +37,8 @@ CODES: tuple[Code, ...] = (
          zh="无法生成 PDF：缺少系统的 Pango 文字排版库（{reason}）；HTML 版已写出",
          en="cannot write the PDF: the system's Pango text layout library is missing ({reason}); "
             "the HTML was written",
-         hint_zh="安装 Pango（Debian/Ubuntu：apt-get install libpango-1.0-0 libpangoft2-1.0-0），或用浏览器打印 HTML",
+         hint_zh="安装 Pango（Debian/Ubuntu：apt-get install libpango-1.0-0 libpangoft2-1.0-0），"
+                 "或用浏览器打印 HTML",
          hint_en="install Pango (Debian/Ubuntu: apt-get install libpango-1.0-0 libpangoft2-1.0-0), or print "
                  "the HTML from a browser"),
     Code("R401", "run", True,
