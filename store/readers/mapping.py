@@ -119,7 +119,8 @@ def load_mapping(path: Path) -> Mapping:
         table = table or None
         if REFUSED_AS.get(normalize_header(header)) == fld:
             problems.append(
-                Problem.of("D031", variant="albumin", header=header, field=fld, **where(doc["columns"], header))
+                Problem.of("D031", variant="albumin", header=header, field=fld,
+                           **where(doc["columns"], header))
             )
         elif table is not None and table not in TABLES:
             problems.append(
