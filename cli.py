@@ -463,8 +463,7 @@ def roster_export(
 
     url = db_url(db)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.one("D030", f"no database at {url.removeprefix('sqlite:///')}",
-                              hint="import a roster first: sangao roster import FILE --db PATH")
+        raise SangaoError.of("D030", variant="no_database", path=url.removeprefix("sqlite:///"))
     if out is None:
         export_jsonl(url, sys.stdout)
         return

@@ -124,12 +124,7 @@ def inspect_files(paths: list[Path], mapping: Path | Mapping | None = None, samp
             result.problems += [p for p in findings if "sheet ignored" in p.message]
             if not tables:
                 result.problems.append(
-                    Problem.of(
-                        "D030",
-                        file=source.name,
-                        reason="no sheet holds a table sangao recognises (patients, visits, labs …)",
-                        hint="name the sheets (患者/随访/化验 …) or list them under `tables:` in --mapping",
-                    )
+                    Problem.of("D030", variant="no_table", file=source.name)
                 )
             role = source_role(tables, mapping)
             for table in tables:

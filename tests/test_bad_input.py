@@ -166,3 +166,24 @@ def test_a_mapping_section_of_the_wrong_shape_is_a_located_error(tmp_path, text)
     with pytest.raises(SangaoError) as error:
         load_mapping(path)
     assert all(p.code == "D031" and p.file == str(path) and p.line for p in error.value.problems)
+
+
+def test_a_wrong_mapping_section_and_a_damaged_workbook_are_told_in_chinese_and_in_english(tmp_path):
+    from pathways.errors import SangaoError
+    from store.importer import import_files
+    from store.readers.mapping import load_mapping
+
+    mapping = bad.write(tmp_path / "site.yaml", "colums:\n  收缩压: sbp\n")
+    with pytest.raises(SangaoError) as error:
+        load_mapping(mapping)
+    [section] = error.value.problems
+    assert section.render() == f"{mapping}:1:1: D031 未知的段 'colums'\n  提示: did you mean 'columns'?"
+    assert section.render("en") == (f"{mapping}:1:1: D031 unknown section 'colums'\n"
+                                    "  hint: did you mean 'columns'?")
+
+    workbook = bad.write(tmp_path / "roster.xlsx", b"not a workbook")
+    [damaged] = import_files([workbook], f"sqlite:///{tmp_path / 'x.db'}", None).rejects
+    assert damaged.render() == (f"{workbook}: D030 无法打开工作簿：File is not a zip file\n"
+                                "  提示: 请在 Excel 中另存为 .xlsx")
+    assert damaged.render("en") == (f"{workbook}: D030 cannot open the workbook: File is not a zip file\n"
+                                    "  hint: save it from Excel as .xlsx")

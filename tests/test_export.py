@@ -131,7 +131,8 @@ def test_export_to_standard_output(roster, tmp_path):
 
 def test_export_of_a_missing_database_is_a_user_error(monkeypatch, tmp_path, capsys):
     assert run_main(monkeypatch, "roster", "export", "--db", str(tmp_path / "none.db")) == 1
-    assert "D030 no database at" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "D030 没有数据库" in err and "none.db" in err  # Chinese by default, naming the file
     assert not (tmp_path / "none.db").exists()
 
 
@@ -139,7 +140,7 @@ def test_an_unknown_file_type_is_a_user_error(monkeypatch, tmp_path, capsys):
     path = tmp_path / "roster.txt"
     path.write_text("x", encoding="utf-8")
     assert run_main(monkeypatch, "roster", "import", str(path), "--db", str(tmp_path / "s.db")) == 1
-    assert "cannot tell the format of 'roster.txt'" in capsys.readouterr().err
+    assert "无法从扩展名判断 'roster.txt' 的格式" in capsys.readouterr().err  # Chinese by default
 
 
 def test_a_terminal_sees_how_many_records_an_import_has_read_and_a_pipe_sees_nothing(monkeypatch):

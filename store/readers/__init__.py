@@ -88,12 +88,7 @@ def group_sources(paths: list[Path]) -> list[Source]:
                 sources.append(csv_sets[folder])
             csv_sets[folder].paths.append(path)
         else:
-            raise SangaoError.one(
-                "D030",
-                f"cannot tell the format of {path.name!r} from its extension",
-                file=str(path),
-                hint="name it .jsonl (interchange), .csv, .xlsx, .xls or .zip",
-            )
+            raise SangaoError.of("D030", variant="extension", file=str(path), name=path.name)
     return sources
 
 
@@ -113,12 +108,8 @@ def detect_encoding(path: Path, name: str | None = None) -> str:
         except UnicodeDecodeError:
             continue
         return encoding
-    raise SangaoError.one(
-        "D030",
-        "file is neither UTF-8 nor GB18030/GBK/GB2312 text",
-        file=name or str(path),  # `name`: an archive member's name, not its temporary copy
-        hint="save it as UTF-8 (or CSV UTF-8 in Excel)",
-    )
+    # `name`: an archive member's name, not its temporary copy
+    raise SangaoError.of("D030", variant="encoding", file=name or str(path))
 
 
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "gb18030": "GB18030/GBK"}

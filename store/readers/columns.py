@@ -141,14 +141,8 @@ def _resolve_columns(table: Table, sheet: Sheet, mapping: Mapping, findings: lis
     elif "id_number" in seen:
         table.key = "id_number"
     else:
-        raise SangaoError.one(
-            "D030",
-            f"the {table.role} table has no patient id column (nor a resident ID column to join on) "
-            f"(headers: {', '.join(h for h in table.headers if h)})",
-            file=table.name,
-            line=1,
-            hint="name the column 患者编号 or 身份证号, or map it under `columns:` in --mapping",
-        )
+        raise SangaoError.of("D030", variant="no_id", file=table.name, line=1, role=table.role,
+                             headers=", ".join(h for h in table.headers if h))
     _check_arms(table, mapping, findings)
 
 
@@ -220,13 +214,7 @@ def _check_arms(table: Table, mapping: Mapping, findings: list[Problem]) -> None
         table.columns = [c for c in table.columns if not c.spec.kind.startswith(("arm:", "bp_arm:"))]
         return
     if len(arms) == 2 and mapping.bp_arm is None:
-        raise SangaoError.one(
-            "D030",
-            "blood pressure is given for both arms; which reading counts is the site's decision",
-            file=table.name,
-            line=1,
-            hint="add `bp_arm: left`, `right` or `higher` (the arm with the higher systolic) to --mapping",
-        )
+        raise SangaoError.of("D030", variant="both_arms", file=table.name, line=1)
     arm = mapping.bp_arm if len(arms) == 2 else next(iter(arms))
     text = {"left": "the left arm", "right": "the right arm", "higher": "the arm with the higher systolic"}
     zh = {"left": "左侧", "right": "右侧", "higher": "收缩压较高一侧"}

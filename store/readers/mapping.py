@@ -87,10 +87,9 @@ def load_mapping(path: Path) -> Mapping:
     try:
         doc = YAML(typ="rt").load(path.read_text(encoding="utf-8-sig"))
     except (OSError, YAMLError, UnicodeDecodeError) as exc:
-        raise SangaoError.one("D031", f"cannot read the mapping file: {exc}", file=name) from None
+        raise SangaoError.of("D031", variant="unreadable", file=name, reason=str(exc)) from None
     except RecursionError:  # the YAML parser recurses per nesting level
-        raise SangaoError.one("D031", "cannot read the mapping file: nested too deeply", file=name,
-                              hint="a mapping file is a few levels deep (`sangao roster inspect`)") from None
+        raise SangaoError.of("D031", variant="deep", file=name) from None
     problems: list[Problem] = []
     mapping = Mapping()
 
@@ -101,16 +100,13 @@ def load_mapping(path: Path) -> Mapping:
     if doc is None:
         return mapping
     if not isinstance(doc, CommentedMap):
-        raise SangaoError.one(
-            "D031", "the mapping file must be a mapping with columns/values/tables", file=name
-        )
+        raise SangaoError.of("D031", variant="not_mapping", file=name)
     all_fields = sorted({f for fields in TABLES.values() for f in fields})
     for key in doc:
         if key not in SECTIONS:
             problems.append(
-                Problem(
-                    "D031",
-                    f"unknown section {key!r}",
+                Problem.of(
+                    "D031", variant="section", key=key,
                     **where(doc, key),
                     hint=did_you_mean(key, SECTIONS) or f"sections: {', '.join(SECTIONS)}",
                 )
@@ -123,19 +119,13 @@ def load_mapping(path: Path) -> Mapping:
         table = table or None
         if REFUSED_AS.get(normalize_header(header)) == fld:
             problems.append(
-                Problem(
-                    "D031",
-                    f"column {header!r} is a urine albumin concentration (mg/L), not the "
-                    f"albumin/creatinine ratio {fld} (mg/g)",
-                    **where(doc["columns"], header),
-                    hint="map a column of 尿白蛋白/肌酐比值 (UACR) instead, or leave this one out",
-                )
+                Problem.of("D031", variant="albumin", header=header, field=fld,
+                           **where(doc["columns"], header))
             )
         elif table is not None and table not in TABLES:
             problems.append(
-                Problem(
-                    "D031",
-                    f"column {header!r}: unknown table {table!r}",
+                Problem.of(
+                    "D031", variant="column_table", header=header, table=table,
                     **where(doc["columns"], header),
                     hint=did_you_mean(table, list(TABLES)) or f"tables: {', '.join(TABLES)}",
                 )
@@ -143,9 +133,8 @@ def load_mapping(path: Path) -> Mapping:
         elif fld not in (TABLES[table] if table else all_fields):
             choices = list(TABLES[table]) if table else all_fields
             problems.append(
-                Problem(
-                    "D031",
-                    f"column {header!r}: unknown field {target!r}",
+                Problem.of(
+                    "D031", variant="column_field", header=header, target=target,
                     **where(doc["columns"], header),
                     hint=did_you_mean(fld, choices) or "see `sangao roster import --help`",
                 )
@@ -155,9 +144,8 @@ def load_mapping(path: Path) -> Mapping:
     for key, labels in _section(doc, "values", problems, where).items():
         if key not in all_fields and key not in _FIELD_KINDS:
             problems.append(
-                Problem(
-                    "D031",
-                    f"values: unknown field {key!r}",
+                Problem.of(
+                    "D031", variant="values_field", key=key,
                     **where(doc["values"], key),
                     hint=did_you_mean(key, all_fields + _FIELD_KINDS),
                 )
@@ -165,7 +153,7 @@ def load_mapping(path: Path) -> Mapping:
             continue
         if not isinstance(labels, dict):
             problems.append(
-                Problem("D031", f"values.{key} must map labels to values", **where(doc["values"], key))
+                Problem.of("D031", variant="values_labels", key=key, **where(doc["values"], key))
             )
             continue
         mapping.values[str(key)] = {
@@ -174,9 +162,8 @@ def load_mapping(path: Path) -> Mapping:
     for stem, table in _section(doc, "tables", problems, where).items():
         if not isinstance(table, str) or table not in TABLES:
             problems.append(
-                Problem(
-                    "D031",
-                    f"tables: unknown table {table!r} for {stem!r}",
+                Problem.of(
+                    "D031", variant="tables_table", table=table, stem=stem,
                     **where(doc["tables"], stem),
                     hint=did_you_mean(table, list(TABLES)) or f"tables: {', '.join(TABLES)}",
                 )
@@ -196,8 +183,8 @@ def _section(doc: CommentedMap, key: str, problems: list[Problem], where) -> dic
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.append(Problem("D031", f"{key}: must be a mapping (name: value lines), not "
-                                        f"a {type(value).__name__}", **where(doc, key)))
+        problems.append(Problem.of("D031", variant="section_kind", key=key, kind=type(value).__name__,
+                                   **where(doc, key)))
         return {}
     return value
 
@@ -209,18 +196,17 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
     if "form" in doc:
         mapping.form = _one_or_by_stem(
             doc, "form", forms, problems, where,
-            lambda name: (
-                f"form: unknown form {name!r}",
-                did_you_mean(str(name), forms) or f"forms: {', '.join(forms)}",
-            ),
+            lambda name: {
+                "variant": "form", "name": name,
+                "hint": did_you_mean(str(name), forms) or f"forms: {', '.join(forms)}",
+            },
         )
     defaults = _section(doc, "defaults", problems, where)
     for key, value in defaults.items():
         if key not in TABLES["patients"] or key in ("patient_id", "id_number", "name", "birth_date"):
             problems.append(
-                Problem(
-                    "D031",
-                    f"defaults: {key!r} cannot have a default",
+                Problem.of(
+                    "D031", variant="default", key=key,
                     **where(defaults, key),
                     hint=did_you_mean(str(key), ["conditions", "enrolled_on", "team", "institution"])
                     or "defaults: conditions, enrolled_on, team, institution, region, urban",
@@ -233,12 +219,7 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
             bad = [v for v in values if not isinstance(v, str) or v not in {c.value for c in Condition}]
             if bad:
                 problems.append(
-                    Problem(
-                        "D031",
-                        f"defaults.conditions: unknown condition {bad[0]!r}",
-                        **where(defaults, key),
-                        hint="hypertension, diabetes, dyslipidemia",
-                    )
+                    Problem.of("D031", variant="condition", value=bad[0], **where(defaults, key))
                 )
             else:
                 mapping.defaults["conditions"] = list(values)
@@ -249,24 +230,14 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
                 mapping.defaults["enrolled_on"] = parse_date(value)
             except CellError as exc:
                 problems.append(
-                    Problem(
-                        "D031",
-                        f"defaults.enrolled_on: {exc.message}",
-                        **where(defaults, key),
-                        hint="first_visit, or a date such as 2021-01-01",
-                    )
+                    Problem.of("D031", variant="enrolled_on", reason=exc.message, **where(defaults, key))
                 )
         else:
             mapping.defaults[str(key)] = value
     if "bp_arm" in doc:
         if not isinstance(doc["bp_arm"], str) or doc["bp_arm"] not in BP_ARMS:
             problems.append(
-                Problem(
-                    "D031",
-                    f"bp_arm: {doc['bp_arm']!r} is not an arm",
-                    **where(doc, "bp_arm"),
-                    hint="left, right or higher (the arm with the higher systolic reading)",
-                )
+                Problem.of("D031", variant="bp_arm", value=doc["bp_arm"], **where(doc, "bp_arm"))
             )
         else:
             mapping.bp_arm = doc["bp_arm"]
@@ -275,25 +246,21 @@ def _load_flat_sections(doc: CommentedMap, mapping: Mapping, problems: list[Prob
     if "role" in doc:
         mapping.role = _one_or_by_stem(
             doc, "role", ROLES, problems, where,
-            lambda name: (
-                f"role: {name!r} is not a file role",
-                "register (a person file: who is enrolled) or events (visits, health checks)",
-            ),
+            lambda name: {"variant": "role", "name": name},
         )
 
 
 def _one_or_by_stem(doc: CommentedMap, key: str, allowed, problems: list[Problem], where, refuse):
     """A section that is one value for every file (`form: diabetes`) or one per file stem
     (`form: {高血压随访: hypertension}`): the value or {stem: value}; a value not `allowed` is a
-    D031 at its line (`refuse(value)` gives the message and the hint)."""
+    D031 at its line (`refuse(value)` gives its variant and fields)."""
     section = doc[key]
     entries = section.items() if isinstance(section, dict) else [(None, section)]
     by_stem: dict[str, str] = {}
     for stem, name in entries:
         if name not in allowed:
-            message, hint = refuse(name)
             node, at = (section, stem) if stem is not None else (doc, key)
-            problems.append(Problem("D031", message, **where(node, at), hint=hint))
+            problems.append(Problem.of("D031", **refuse(name), **where(node, at)))
         elif stem is not None:
             by_stem[normalize_header(stem)] = name
     if isinstance(section, dict):

@@ -64,7 +64,7 @@ def _open_tables(source: Source, mapping: Mapping, findings: list[Problem], clos
                                    "或在 --mapping 的 tables: 中列出"),
                 )
             else:
-                problem = Problem("D030", what + "; file not read", sheet.name, 1, hint=hint)
+                problem = Problem.of("D030", variant="unknown_table", file=sheet.name, line=1)
             if workbook_like:
                 findings.append(problem)
                 continue

@@ -83,8 +83,7 @@ def _open_file(path: Path, name: str, stem: str, source: Source, closers: list) 
     if suffix == ".csv":
         sheet = _csv_sheet(path, name, stem, source, closers)
         if sheet is None:  # empty, a BOM alone, or blank lines only
-            raise SangaoError.one("D030", "the file has no header row (it is empty or blank)", file=name,
-                                  hint="export the table again with its header row")
+            raise SangaoError.of("D030", variant="empty", file=name)
         return [sheet]
     if suffix in (".xlsx", ".xlsm"):
         return _within(_xlsx_sheets(path, name, source, closers), stem)
@@ -113,10 +112,8 @@ def _located_csv_errors(rows: Iterator[tuple[int, tuple]], reader, name: str) ->
     try:
         yield from rows
     except csv.Error as exc:
-        raise SangaoError.one(
-            "D030", f"cannot read the CSV: {exc}", file=name, line=reader.line_num,
-            hint="a cell this long or with a NUL character is not a roster value; export the table again",
-        ) from None
+        raise SangaoError.of("D030", variant="csv", file=name, line=reader.line_num,
+                             reason=str(exc)) from None
 
 
 def _csv_filled(row: tuple[int, tuple[str, ...]]) -> bool:
@@ -129,9 +126,7 @@ def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[S
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx file
-        raise SangaoError.one(
-            "D030", f"cannot open the workbook: {exc}", file=name, hint="save it from Excel as .xlsx"
-        ) from None
+        raise SangaoError.of("D030", variant="workbook", file=name, reason=str(exc)) from None
     closers.append(workbook.close)
     sheets = []
     for ws in workbook.worksheets:
@@ -155,10 +150,8 @@ def _located_sheet_errors(rows: Iterator[tuple[int, tuple]], name: str) -> Itera
         for last, row in rows:  # noqa: B007  (`last` names the row after which it broke)
             yield last, row
     except (ParseError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError) as exc:
-        raise SangaoError.one(
-            "D030", f"the sheet is damaged after row {last}: {type(exc).__name__}", file=name,
-            hint="open it in Excel or WPS and save it again as .xlsx",
-        ) from None
+        raise SangaoError.of("D030", variant="sheet_damaged", file=name, last=last,
+                             kind=type(exc).__name__) from None
 
 
 def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
@@ -168,9 +161,7 @@ def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
     try:
         book = xlrd.open_workbook(str(path), on_demand=True)
     except Exception as exc:  # xlrd raises XLRDError, struct errors … for a damaged file
-        raise SangaoError.one(
-            "D030", f"cannot open the .xls workbook: {exc}", file=name, hint="save it from Excel as .xlsx"
-        ) from None
+        raise SangaoError.of("D030", variant="xls", file=name, reason=str(exc)) from None
     sheets = []
     for index in range(book.nsheets):
         ws = book.sheet_by_index(index)
@@ -211,7 +202,7 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         # a damaged directory; ValueError: a name flagged UTF-8 that is not (UnicodeDecodeError)
-        raise SangaoError.one("D030", f"cannot open the archive: {exc}", file=name) from None
+        raise SangaoError.of("D030", variant="archive", file=name, reason=str(exc)) from None
     folder = tempfile.TemporaryDirectory(prefix="sangao-zip-")
     closers.append(folder.cleanup)
     sheets: list[Sheet] = []
@@ -223,8 +214,7 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
         )
         for (first, _), (second, _) in itertools.pairwise(members):
             if first == second:  # which of the two is the export? Neither may be guessed
-                raise SangaoError.one("D030", f"the archive holds two members named {first!r}", file=name,
-                                      hint="make the archive again with each part once")
+                raise SangaoError.of("D030", variant="archive_twice", file=name, member=first)
         for index, (member, info) in enumerate(members):
             inner = Path(member)
             if inner.suffix.lower() not in SHEET_SUFFIXES:
@@ -247,10 +237,8 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
                 # encrypted (RuntimeError), AES or another method (NotImplementedError), a bad CRC or
                 # stream (BadZipFile, zlib/lzma errors; bz2 raises OSError), a local header whose name
                 # is flagged UTF-8 but is not (UnicodeDecodeError)
-                raise SangaoError.one(
-                    "D030", f"cannot read archive member {member!r}: {exc}", file=name,
-                    hint="make the archive again without a password, with ordinary (deflate) compression",
-                ) from None
+                raise SangaoError.of("D030", variant="archive_member", file=name, member=member,
+                                     reason=str(exc)) from None
             sheets += _open_file(target, f"{name}!{member}", inner.stem, source, closers)
     return sheets
 

@@ -152,14 +152,8 @@ def _join(
         and not any(t.role == "visits" and (t.key == "id_number" or t.is_flat) for t in child_tables)
     ):
         names = ", ".join(t.name for t in patients) or ", ".join(str(p) for p in source.paths)
-        raise SangaoError.one(
-            "D030",
-            f"a roster set needs one patients table (split parts with the same headers count as one), "
-            f"or visit rows with the resident ID; found {len(patients)}: {names}",
-            file=str(source.paths[0]),
-            hint="give one patients file (患者/patients) per directory or workbook, or a visits "
-            "export with 身份证号",
-        )
+        raise SangaoError.of("D030", variant="patients_table", file=str(source.paths[0]),
+                             n=len(patients), names=names)
     _settle_keys(source, patients, child_tables)
     for table in tables:
         source.rows_read.setdefault(table.name, 0)
@@ -245,12 +239,11 @@ def _settle_keys(source: Source, patients: list[Table], child_tables: list[Table
                 table.key = "id_number"
         if not bad:
             return
-    raise SangaoError.one(
-        "D030",
-        "the tables join on different columns: "
-        + ", ".join(f"{t.name} on {t.key}" for t in patients + child_tables),
-        file=str(source.paths[0]),
-        hint="give every table the patient id column, or every table the resident ID (身份证号)",
+    tables = patients + child_tables
+    raise SangaoError.of(
+        "D030", variant="join", file=str(source.paths[0]),
+        joins={"en": ", ".join(f"{t.name} on {t.key}" for t in tables),
+               "zh": "，".join(f"{t.name} 按 {t.key}" for t in tables)},
     )
 
 
