@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import traceback
 from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ import typer
 from rich.console import Console
 
 from pathways.errors import SangaoError
+
 
 def _locale_lang() -> str:
     """The language when --lang is not given: Chinese, unless SANGAO_LANG or the locale (LANG) says
@@ -131,6 +131,14 @@ def open_private(path: Path, *args, **kwargs):
 def db_url(db: str) -> str:
     """A bare path means a SQLite file."""
     return db if "://" in db else f"sqlite:///{db}"
+
+
+def _check_db(db: str) -> str:
+    """The URL of `db`; a SQLite file that does not exist is D041 ("import a roster first")."""
+    url = db_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
+    return url
 
 
 # ==== roster ====================================================================================
@@ -436,7 +444,7 @@ def roster_inspect(
         raise typer.Exit(1)
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     jsonl = "jsonl"
 
 
@@ -461,9 +469,7 @@ def roster_export(
     """Write the stored patients as interchange JSONL (help text above)."""
     from store.exporter import export_jsonl
 
-    url = db_url(db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.of("D030", variant="no_database", path=url.removeprefix("sqlite:///"))
+    url = _check_db(db)
     if out is None:
         export_jsonl(url, sys.stdout)
         return
@@ -472,7 +478,7 @@ def roster_export(
     err_console.print(f"wrote {count} patients to {out}", markup=False, highlight=False)
 
 
-class GeneratedFormat(str, Enum):
+class GeneratedFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
 
@@ -508,7 +514,8 @@ def roster_generate(
     if fmt is GeneratedFormat.csv:
         folder = out or Path("roster-csv")
         if folder.exists() and not folder.is_dir():
-            raise typer.BadParameter(f"{folder} is a file; csv needs a directory for its tables", param_hint="--out")
+            raise typer.BadParameter(f"{folder} is a file; csv needs a directory for its tables",
+                                     param_hint="--out")
         paths = write_csv_set(folder, patients, seed, as_of)
         err_console.print(f"wrote {patients} patients to {folder}/ ({', '.join(p.name for p in paths)})",
                           markup=False, highlight=False)
@@ -528,13 +535,13 @@ def roster_generate(
 # ==== assess / explain ==========================================================================
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
 
 
-class Backend(str, Enum):
+class Backend(StrEnum):
     python = "python"
     durable = "durable"
     both = "both"
@@ -582,9 +589,7 @@ def _patients(roster: Path | None, db: str):
 
     if roster is not None:
         return store.read_roster(roster)
-    url = db_url(db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
+    url = _check_db(db)
     return store.read_patients(url)
 
 
@@ -644,8 +649,8 @@ class ColorChoice(StrEnum):
 def _cache_dir() -> str:
     """Where `assess` keeps loaded guideline sets between runs (engine/set_cache.py): the XDG cache
     folder, else a .sangao-cache folder in the working directory (beside the default database)."""
-    base = os.environ.get("XDG_CACHE_HOME") or (os.path.expanduser("~/.cache") if os.path.expanduser("~") != "~"
-                                                else "")
+    home = os.path.expanduser("~")
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(home, ".cache") if home != "~" else "")
     return str(Path(base) / "sangao") if base else ".sangao-cache"
 
 
@@ -1209,7 +1214,8 @@ def guidelines_new(
         _print_plain(display_path(path))
     where = display_path(name)
     check, test = f"sangao guidelines check {where}", f"sangao guidelines test {where}"
-    done = f"已创建 {where}。下一步：{check}；{test}" if lang == "zh" else f"created {where}. Next: {check}; {test}"
+    done = (f"已创建 {where}。下一步：{check}；{test}" if lang == "zh"
+            else f"created {where}. Next: {check}; {test}")
     _print_plain(done)
 
 
@@ -1397,13 +1403,6 @@ def _report_month(month: str | None, as_of: date | None) -> str:
         raise typer.BadParameter(f"{month!r} is not a month; write YYYY-MM, e.g. 2026-11",
                                  param_hint="--month")
     return month
-
-
-def _check_db(db: str) -> str:
-    url = db_url(db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
-    return url
 
 
 @contextmanager
@@ -1622,7 +1621,6 @@ def demo(
     lang: LangOpt = None,
 ) -> None:
     """The whole pipeline on a generated roster (help text above)."""
-    from collections import Counter
 
     import store
     from engine.parallel import AssessOptions, build_assessor
@@ -1723,9 +1721,10 @@ def demo(
 
     written += _demo_monthly_report(url, out, as_of, lang)
 
-    console.print(("\n[bold]输出[/] 在 " if zh else "\n[bold]outputs[/] in ") + f"{out}/: " + ", ".join(written),
-                  highlight=False)
-    console.print(("下一步: " if zh else "next: ") + f"sangao worklist --db {db} --week --as-of {as_of}   |   "
+    console.print(("\n[bold]输出[/] 在 " if zh else "\n[bold]outputs[/] in ") + f"{out}/: "
+                  + ", ".join(written), highlight=False)
+    console.print(("下一步: " if zh else "next: ")
+                  + f"sangao worklist --db {db} --week --as-of {as_of}   |   "
                   f"sangao plan PATIENT_ID --db {db} --as-of {as_of}   |   "
                   f"sangao report monthly --db {db} --as-of {as_of}", highlight=False)
 
