@@ -5,6 +5,7 @@ header or with a huge cell, broken zip archives and workbooks. A bad JSONL line 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import bad_inputs as bad
 import pytest
@@ -166,3 +167,17 @@ def test_a_mapping_section_of_the_wrong_shape_is_a_located_error(tmp_path, text)
     with pytest.raises(SangaoError) as error:
         load_mapping(path)
     assert all(p.code == "D031" and p.file == str(path) and p.line for p in error.value.problems)
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_internal_error(tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    command = (f"'{sys.executable}' -c 'import cli; cli.main()' roster generate -n 3000 --as-of {AS_OF}"
+               " | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}")
+    run = subprocess.run(command, shell=True, executable="/bin/bash", capture_output=True, text=True, env=env,
+                         cwd=Path(cli.__file__).parent)
+    assert run.stdout.strip() in ("0", "1"), run.stdout + run.stderr
+    assert INTERNAL not in run.stderr
+    assert not (tmp_path / "state" / "sangao" / "crash").exists()
