@@ -32,8 +32,10 @@ def _zip(entries, method) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a duplicate member name is one of the inputs
         with zipfile.ZipFile(buffer, "w", method) as archive:
-            for name, data in entries:
-                archive.writestr(name, data)
+            for name, data in entries:  # a fixed time stamp: the same bytes on every run
+                info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+                info.compress_type = method
+                archive.writestr(info, data)
     return buffer.getvalue()
 
 
