@@ -1813,6 +1813,10 @@ def main() -> None:
     except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)
         err_console.print(exc.render(lang), markup=False, highlight=False)
         sys.exit(1)
+    except BrokenPipeError:                  # `sangao … | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        sys.exit(1)
     except OSError as exc:                   # a file the user named cannot be opened or written
         if exc.filename is None:
             _internal_error(exc, lang)

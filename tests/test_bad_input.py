@@ -5,6 +5,7 @@ header or with a huge cell, broken zip archives and workbooks. A bad JSONL line 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import bad_inputs as bad
 import pytest
@@ -187,3 +188,17 @@ def test_a_wrong_mapping_section_and_a_damaged_workbook_are_told_in_chinese_and_
                                 "  提示: 请在 Excel 中另存为 .xlsx")
     assert damaged.render("en") == (f"{workbook}: D030 cannot open the workbook: File is not a zip file\n"
                                     "  hint: save it from Excel as .xlsx")
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_internal_error(tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    command = (f"'{sys.executable}' -c 'import cli; cli.main()' roster generate -n 3000 --as-of {AS_OF}"
+               " | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}")
+    run = subprocess.run(command, shell=True, executable="/bin/bash", capture_output=True, text=True, env=env,
+                         cwd=Path(cli.__file__).parent)
+    assert run.stdout.strip() in ("0", "1"), run.stdout + run.stderr
+    assert INTERNAL not in run.stderr
+    assert not (tmp_path / "state" / "sangao" / "crash").exists()
