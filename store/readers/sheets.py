@@ -123,8 +123,12 @@ def _csv_filled(row: tuple[int, tuple[str, ...]]) -> bool:
 def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sheet]:
     import openpyxl
 
+    # The file is opened here, not by openpyxl: a workbook it refuses half-way would leave its
+    # handle open (one per damaged file, found by tests/test_fuzz_xlsx.py).
+    f = open(path, "rb")  # noqa: SIM115  (closed by the reader's closers)
+    closers.append(f.close)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(f, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx file
         raise SangaoError.of("D030", variant="workbook", file=name, reason=str(exc)) from None
     closers.append(workbook.close)
