@@ -1764,6 +1764,14 @@ def _sweep_crash_logs(now: datetime) -> None:
             pass
 
 
+def _sweep_scratch() -> None:
+    """Remove the private temporary folders of sangao processes that were killed (store/scratch.py):
+    files extracted from an archive hold IDs and names."""
+    from store import scratch
+
+    scratch.sweep()
+
+
 def _write_crash_log(exc: BaseException) -> str:
     from pathways.scrub import scrubbed_traceback
 
@@ -1808,6 +1816,7 @@ def main() -> None:
     os.umask(0o077)
     try:
         _sweep_crash_logs(_now())
+        _sweep_scratch()
         _configure_store()
         app()                                # Typer exits 2 on usage errors, 0 on success
     except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import itertools
 import lzma
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from pathways.errors import Problem, SangaoError
+from store import scratch
 from store.readers import Source, detect_encoding
 from store.readers.aliases import (
     CellError,
@@ -207,7 +207,7 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         # a damaged directory; ValueError: a name flagged UTF-8 that is not (UnicodeDecodeError)
         raise SangaoError.of("D030", variant="archive", file=name, reason=str(exc)) from None
-    folder = tempfile.TemporaryDirectory(prefix="sangao-zip-")
+    folder = scratch.temporary_directory("zip-")  # owner-only, swept after a kill (store/scratch.py)
     closers.append(folder.cleanup)
     sheets: list[Sheet] = []
     with archive:
