@@ -202,3 +202,27 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_an_internal_error(tm
     assert run.stdout.strip() in ("0", "1"), run.stdout + run.stderr
     assert INTERNAL not in run.stderr
     assert not (tmp_path / "state" / "sangao" / "crash").exists()
+
+
+def test_a_damaged_legacy_workbook_is_a_located_error_and_prints_no_reader_warnings(tmp_path):
+    """xlrd wrote "WARNING *** File is truncated …" to the user's stdout (found by
+    tests/test_fuzz_xls.py); a sheet damaged past the workbook's header raised struct.error (exit 3)."""
+    import subprocess
+
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("患者")
+    for c, header in enumerate(["患者编号", "性别", "出生日期"]):
+        sheet.write(0, c, header)
+    whole = tmp_path / "whole.xls"
+    book.save(str(whole))
+    path = tmp_path / "患者.xls"
+    path.write_bytes(whole.read_bytes()[:-700])
+    done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "roster", "import", str(path),
+                           "--db", str(tmp_path / "x.db"), "--as-of", AS_OF],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                          env={**__import__("os").environ, "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "患者.xls" in done.stderr + done.stdout
+    assert "WARNING" not in done.stdout + done.stderr and INTERNAL not in done.stdout + done.stderr

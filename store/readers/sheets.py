@@ -15,6 +15,7 @@ the paths, but a hint of the form. Row numbers stay spreadsheet rows.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import lzma
 import zipfile
@@ -163,12 +164,16 @@ def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
     import xlrd
 
     try:
-        book = xlrd.open_workbook(str(path), on_demand=True)
+        # xlrd writes its warnings about a damaged file to stdout unless given a log of its own
+        book = xlrd.open_workbook(str(path), on_demand=True, logfile=io.StringIO())
     except Exception as exc:  # xlrd raises XLRDError, struct errors … for a damaged file
         raise SangaoError.of("D030", variant="xls", file=name, reason=str(exc)) from None
     sheets = []
     for index in range(book.nsheets):
-        ws = book.sheet_by_index(index)
+        try:
+            ws = book.sheet_by_index(index)  # on_demand: each sheet's records are parsed here
+        except Exception as exc:  # a damaged sheet (struct.error, XLRDError …): tests/test_fuzz_xls.py
+            raise SangaoError.of("D030", variant="xls", file=name, reason=str(exc)) from None
 
         def cells(ws=ws) -> Iterator[tuple[int, tuple]]:
             for r in range(ws.nrows):
