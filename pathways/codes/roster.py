@@ -73,6 +73,26 @@ CODES: tuple[Code, ...] = (
                           "请为工作表命名（患者/随访/化验……），或在 --mapping 的 tables: 中列出",
                           "name the sheets (患者/随访/化验 …) or list them under `tables:` in --mapping"),
          }),
+    Code("D032", "roster", True,
+         zh="压缩包中的 {member!r} 超过上限", en="archive member {member!r} passes a cap",
+         # store/readers/zip_members.py: a member is streamed and refused when it passes a cap.
+         variants={
+             "size": ("压缩包中的 {member!r} 解压后超过 {cap:,} 字节的上限；未读取",
+                      "archive member {member!r} unpacks to more than the cap of {cap:,} bytes; not read",
+                      "请解压后直接导入该文件，或分成几个较小的部分再打包",
+                      "unpack it and import the file itself, or split it into smaller parts"),
+             "ratio": ("压缩包中的 {member!r} 解压后是压缩大小的 {ratio:,} 倍，超过 {cap} 倍的上限"
+                       "（压缩炸弹的特征）；未读取",
+                       "archive member {member!r} unpacks to {ratio:,} times its packed size, past the cap "
+                       "of {cap} times (as a zip bomb does); not read",
+                       "请确认文件来源；真实导出请解压后直接导入",
+                       "check where the file came from; a real export can be unpacked and imported "
+                       "as it is"),
+             "total": ("压缩包解压后的总大小超过 {cap:,} 字节的上限（读到 {member!r} 时）；未读取",
+                       "the archive unpacks to more than the cap of {cap:,} bytes in all (at member "
+                       "{member!r}); not read",
+                       "请分成几个压缩包导入", "import it as several archives"),
+         }),
     Code("D027", "roster", True,
          zh="{table}：居民 {id} 不在登记册中（事件文件不新建患者）",
          en="{table}: resident {id} is not in the register (an events file creates no patients)",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pathways.errors import Problem, SangaoError
 from store import scratch
-from store.readers import Source, detect_encoding
+from store.readers import Source, detect_encoding, zip_members
 from store.readers.aliases import (
     CellError,
     header_code,
@@ -215,6 +215,7 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
     folder = scratch.temporary_directory("zip-")  # owner-only, swept after a kill (store/scratch.py)
     closers.append(folder.cleanup)
     sheets: list[Sheet] = []
+    budget = zip_members.Budget()
     with archive:
         members = sorted(
             ((member_name(i), i) for i in archive.infolist()
@@ -239,8 +240,8 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
                 )
                 continue
             target = Path(folder.name) / f"{index}{inner.suffix.lower()}"
-            try:
-                target.write_bytes(archive.read(info))
+            try:  # streamed, with caps on size and expansion (D032): store/readers/zip_members.py
+                zip_members.extract(archive, info, target, name, member, budget)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
                     EOFError, OSError, ValueError) as exc:
                 # encrypted (RuntimeError), AES or another method (NotImplementedError), a bad CRC or
