@@ -1074,8 +1074,9 @@ def plan(
         from pathways.plan import Plan
 
         spool.seek(0)
+        provenance = _provenance(ctx.gset, roster, db)
         while lines := list(islice(spool, 1000)):
-            store.plans.save_plans(url, [Plan.model_validate_json(line) for line in lines])
+            store.plans.save_plans(url, [Plan.model_validate_json(line) for line in lines], provenance)
         spool.close()
     if files.count == 0:
         message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
