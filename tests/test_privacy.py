@@ -165,3 +165,25 @@ def test_crash_logs_older_than_the_limit_are_removed_at_the_next_start(tmp_path,
     run = _sangao(tmp_path, "roster", "generate", "-n", "1", "--as-of", AS_OF)
     assert run.returncode == 0, run.stderr
     assert not old.exists() and recent.exists()
+
+
+def test_writing_to_a_pipe_or_device_leaves_its_mode_alone(tmp_path):
+    """Output sent to /dev/null (or a pipe) as root once made /dev/null 0600 for the whole machine."""
+    from store.privacy import open_private
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo, 0o644)
+    os.chmod(fifo, 0o644)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so opening it for writing does not wait
+    try:
+        with open_private(fifo, "w", encoding="utf-8") as f:
+            f.write("patient_id\n")
+        assert os.read(reader, 100) == b"patient_id\n"
+    finally:
+        os.close(reader)
+    assert stat.S_IMODE(fifo.stat().st_mode) == 0o644
+    regular = tmp_path / "rejects.csv"
+    regular.write_text("old")
+    regular.chmod(0o644)
+    open_private(regular, "w").close()
+    assert stat.S_IMODE(regular.stat().st_mode) == 0o600
