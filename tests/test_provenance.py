@@ -131,3 +131,18 @@ def test_plans_made_from_the_database_name_it_without_its_password(tmp_path):
     assert rows and {r["input_file"] for r in rows} == {f"sqlite:///{db}"}
     assert {r["input_hash"] for r in rows} == {None}
     assert {r["sangao_version"] for r in rows} == {version("sangao")}
+
+
+def test_the_monthly_report_states_the_sangao_version_that_made_it(tmp_path):
+    roster = _roster(tmp_path / "r.jsonl")
+    db = tmp_path / "x.db"
+    runner = CliRunner()
+    imported = runner.invoke(cli.app, ["roster", "import", str(roster), "--db", str(db), "--as-of", AS_OF])
+    assert imported.exit_code == 0, imported.output
+    for lang, label in (("zh", "sangao 版本"), ("en", "sangao version")):
+        out = tmp_path / lang
+        result = runner.invoke(cli.app, ["report", "monthly", "--month", "2026-10", "--db", str(db),
+                                         "--out", str(out), "--no-pdf", "--lang", lang])
+        assert result.exit_code == 0, result.output
+        page = (out / "monthly-2026-10.html").read_text(encoding="utf-8")
+        assert f"{label} {version('sangao')}" in page
