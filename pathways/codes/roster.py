@@ -286,7 +286,17 @@ CODES: tuple[Code, ...] = (
          zh="{where} 与 {first} 完全相同（{date}，数值相同）：同一行导出了两次，只保存一条",
          en="{where} repeats {first} exactly ({date}, same values): the same row twice, stored once",
          hint_zh="同一天的两次不同读数会都保存；完全相同的行是重复导出",
-         hint_en="two different readings of one day are both stored; identical rows are a repeated export"),
+         hint_en="two different readings of one day are both stored; identical rows are a repeated export",
+         # store/importer.py: rows of an events file already stored exactly, one finding per file.
+         variants={
+             "reimport": ("本文件的 {total} 行都已保存过，完全相同：没有新增内容（同一文件再次导入）",
+                          "all {total} rows of this file were already stored exactly: nothing new was "
+                          "added (the same file imported again)", "", ""),
+             "stored": ("本文件 {total} 行中有 {n} 行与已保存的记录完全相同，未重复保存"
+                        "（导出与以前导入的文件重叠）",
+                        "{n} of this file's {total} rows repeat rows already stored exactly and are not "
+                        "stored twice (the export overlaps one imported before)", "", ""),
+         }),
     Code("D107", "roster", False,
          zh="{where} {date} 早于出生日期 {born}（记录保留）",
          en="{where} {date} is before birth_date {born} (record kept)",
