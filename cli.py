@@ -1830,8 +1830,9 @@ def main() -> None:
     except OSError as exc:                   # a file the user named cannot be opened or written
         if exc.filename is None:
             _internal_error(exc, lang)
-        reason = exc.strerror or type(exc).__name__
-        problem = Problem.of("R103", file=str(exc.filename), reason=reason)
+        from pathways.codes.runtime import os_reason
+
+        problem = Problem.of("R103", file=str(exc.filename), reason=os_reason(exc))  # zh by errno
         err_console.print(problem.render(lang), markup=False, highlight=False)
         sys.exit(1)
     except Exception as exc:                 # we broke; traceback (no locals) goes to a log

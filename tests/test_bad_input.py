@@ -226,3 +226,34 @@ def test_a_damaged_legacy_workbook_is_a_located_error_and_prints_no_reader_warni
     assert done.returncode == 1, done.stdout + done.stderr
     assert "患者.xls" in done.stderr + done.stdout
     assert "WARNING" not in done.stdout + done.stderr and INTERNAL not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("lang", "reason", "foreign"), [
+    ([], "没有这个文件或文件夹", "No such file"),
+    (["--lang", "en"], "No such file or directory", "没有这个文件"),
+])
+def test_a_file_the_system_cannot_open_is_told_why_in_chinese_by_default(monkeypatch, capsys, tmp_path, lang,
+                                                                        reason, foreign):
+    roster = tmp_path / "roster.jsonl"
+    roster.write_text(bad.good_lines(1)[0] + "\n", encoding="utf-8")
+    rejects = tmp_path / "no-such-folder" / "rejects.csv"
+    code, out = run(monkeypatch, capsys, "roster", "import", str(roster), "--db", str(tmp_path / "x.db"),
+                    "--rejects", str(rejects), *lang)
+    text = "".join(out.split())  # the console wraps long paths at 80 columns
+    assert code == 1, out
+    assert "R103" in text and str(rejects) in text
+    assert reason.replace(" ", "") in text and foreign.replace(" ", "") not in text
+
+
+def test_every_common_os_error_has_a_chinese_reason_and_keeps_the_systems_english():
+    import errno
+    import os
+
+    from pathways.codes.runtime import os_reason
+
+    for number in (errno.ENOENT, errno.EACCES, errno.EISDIR, errno.ENOSPC, errno.EROFS, errno.ENOTDIR):
+        reason = os_reason(OSError(number, os.strerror(number)))
+        assert reason["en"] == os.strerror(number)
+        assert reason["zh"] != reason["en"] and all(not c.isascii() or c in "（）/" for c in reason["zh"][:2])
+    unlisted = os_reason(OSError(errno.EXDEV, os.strerror(errno.EXDEV)))
+    assert unlisted == {"zh": os.strerror(errno.EXDEV), "en": os.strerror(errno.EXDEV)}
