@@ -19,5 +19,5 @@ unset CI  # the default Hypothesis profile: a new random seed each run
 if .venv/bin/python -c "import atheris" 2>/dev/null; then
   .venv/bin/python tests/atheris_readers.py "${SANGAO_ATHERIS_RUNS:-20000}"
 else
-  echo "fuzz: atheris is not installed (pip install atheris): the coverage-guided run is skipped"
+  echo "fuzz: atheris is not installed (pip install -e '.[fuzz]'): the coverage-guided run is skipped"
 fi
