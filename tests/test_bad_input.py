@@ -4,7 +4,10 @@ header or with a huge cell, broken zip archives and workbooks. A bad JSONL line 
 
 from __future__ import annotations
 
+import io
+import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import bad_inputs as bad
@@ -257,3 +260,27 @@ def test_every_common_os_error_has_a_chinese_reason_and_keeps_the_systems_englis
         assert reason["zh"] != reason["en"] and all(not c.isascii() or c in "（）/" for c in reason["zh"][:2])
     unlisted = os_reason(OSError(errno.EXDEV, os.strerror(errno.EXDEV)))
     assert unlisted == {"zh": os.strerror(errno.EXDEV), "en": os.strerror(errno.EXDEV)}
+
+
+def test_a_number_in_a_yes_no_column_is_refused_not_read_as_code_1(tmp_path):
+    """吸烟 `1e309` was read as code 1 with the label "e309": a smoker. `1.是` and `1是` stay a code
+    with its label."""
+    import csv
+
+    from store.exporter import export_jsonl
+    from store.importer import import_files
+
+    path = tmp_path / "患者.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["患者编号", "性别", "出生日期", "管理病种", "建档日期", "吸烟"],
+                                 ["p1", "男", "1958-03-02", "高血压", "2021-05-10", "1e309"],
+                                 ["p2", "男", "1958-03-02", "高血压", "2021-05-10", "2b"],
+                                 ["p3", "男", "1958-03-02", "高血压", "2021-05-10", "1.是"],
+                                 ["p4", "男", "1958-03-02", "高血压", "2021-05-10", "0否"]])
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    report = import_files([path], url, date.fromisoformat(AS_OF))
+    assert [(p.code, p.line, p.column) for p in report.rejects] == [("D017", 2, "吸烟"), ("D017", 3, "吸烟")]
+    out = io.StringIO()
+    export_jsonl(url, out)
+    assert [(r["patient_id"], r["smoker"]) for r in map(json.loads, out.getvalue().splitlines())] == [
+        ("p3", True), ("p4", False)]
