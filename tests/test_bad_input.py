@@ -284,3 +284,21 @@ def test_a_number_in_a_yes_no_column_is_refused_not_read_as_code_1(tmp_path):
     export_jsonl(url, out)
     assert [(r["patient_id"], r["smoker"]) for r in map(json.loads, out.getvalue().splitlines())] == [
         ("p3", True), ("p4", False)]
+
+
+def test_an_empty_or_formula_programme_cell_is_refused_never_guessed(tmp_path):
+    """An empty or formula 管理病种 cell once made a hypertensive patient diabetic."""
+    import csv
+
+    from store.importer import import_files
+
+    path = tmp_path / "患者.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["患者编号", "性别", "出生日期", "管理病种", "建档日期"],
+                                 ["p1", "男", "1958-03-02", "", "2021-05-10"],
+                                 ["p2", "男", "1958-03-02", "=A1", "2021-05-10"],
+                                 ["p3", "男", "1958-03-02", "高血压", "2021-05-10"]])
+    report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", date.fromisoformat(AS_OF))
+    assert [(p.code, p.line, p.column) for p in report.rejects] == [("D010", 2, "管理病种"),
+                                                                     ("D013", 3, "管理病种")]
+    assert report.patients_imported == 1
