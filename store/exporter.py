@@ -148,16 +148,21 @@ def read_patients(db_url: str) -> Iterator[Patient]:
         db_engine.dispose()
 
 
+def record_line(record: dict) -> str:
+    """A canonical interchange dict as its JSONL line (no line end), as `export_jsonl` writes it."""
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    if _LINE_BREAKS.search(line):  # raw U+0085/U+2028/U+2029 split lines in many readers
+        line = _LINE_BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
+    return line
+
+
 def export_jsonl(db_url: str, out: TextIO) -> int:
     """Write every stored patient as one JSON line; returns the number written."""
     db_engine = open_db(db_url)
     count = 0
     try:
         for record in iter_records(db_engine):
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            if _LINE_BREAKS.search(line):  # raw U+0085/U+2028/U+2029 split lines in many readers
-                line = _LINE_BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
-            out.write(line + "\n")
+            out.write(record_line(record) + "\n")
             count += 1
     finally:
         db_engine.dispose()

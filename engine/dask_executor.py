@@ -1,0 +1,256 @@
+"""`sangao assess --executor dask`: assess a bucketed Parquet roster (store/parquet.py `Manifest`,
+handed in by the caller: engine/ does not import store/) on a Dask cluster, one partition per bucket
+file, with the per-range function of the local run (engine/parallel.py `assess_range`).
+
+- The client loads the guideline set and calendar once (engine/parallel.py `build_assessor`'s
+  cache), builds an assessor to stop at a guideline error before anything starts, and ships the
+  loaded pair to the workers as one pickled value of the graph: workers need sangao installed, not
+  the guideline files. Each worker process builds its assessor once and keeps it (`_assessor`).
+- `dask.dataframe.from_map` reads one bucket file per partition (rows in export order, each a whole
+  patient: no shuffle), `map_partitions` assesses it. A partition's result is a frame of `seq` (the
+  patient's place in export order), `patient_id`, `color` and `assessment` (the line `sangao assess
+  --format jsonl` writes, without its line end).
+- `assess_jsonl` brings the results back and writes them in `seq` order: the bytes of the local run
+  over the JSONL export. `assess_to_parquet` has every worker write its partitions' results as
+  Parquet files into a shared folder and send back only counts: nothing goes through the client.
+- A record that is not clean is judged by pydantic exactly as the JSONL path judges it (the roster's
+  `frame_source`), and the run stops with its problems, naming the bucket file and row; a patient id
+  twice in one file is D021 (a repeated id always lands in the same bucket).
+
+Dask is imported here only, and only when a run starts: other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from engine.parallel import AssessCounts, AssessOptions, RangedSource, build_assessor, default_workers
+from pathways.errors import SangaoError
+
+COLORS = ("red", "yellow", "blue")
+RESULT_COLUMNS = ("seq", "patient_id", "color", "assessment")
+
+
+def _dask():
+    """dask.dataframe and distributed, or R120 when the `dask` extra is not installed."""
+    try:
+        import dask.dataframe as dd
+        import distributed
+        import pyarrow.parquet  # noqa: F401 - the bucket files' reader
+    except ImportError as exc:
+        raise SangaoError.of("R120", reason=str(exc)) from None
+    return dd, distributed
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A client of the scheduler at `scheduler`, or of a cluster of `workers` processes (default: the
+    cores) started on this machine and stopped afterwards."""
+    _, distributed = _dask()
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SangaoError.of("R121", address=scheduler, reason=str(exc) or type(exc).__name__) from None
+        with client:
+            yield client
+        return
+    cluster = distributed.LocalCluster(
+        n_workers=workers or default_workers(),
+        threads_per_worker=1,  # the work is pure Python: one thread per process
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+# ---- on a worker ------------------------------------------------------------------------------
+
+_ASSESSORS: dict[tuple[bytes, str], Any] = {}  # one assessor per guideline set per process
+
+
+def _assessor(loaded: bytes, backend: str):
+    from engine.assess import Assessor
+
+    key = (hashlib.blake2b(loaded, digest_size=16).digest(), backend)
+    assessor = _ASSESSORS.get(key)
+    if assessor is None:
+        gset, calendar = pickle.loads(loaded)  # noqa: S301 - sent by our own client
+        assessor = _ASSESSORS[key] = Assessor(gset, calendar, backend=backend)
+    return assessor
+
+
+class BucketedRoster(Protocol):
+    """A roster in bucket files (store/parquet.py `Manifest`): the files holding patients, and plain
+    functions that a worker calls (sent by name): one reads a file into a frame of `seq`,
+    `patient_id` and `record`, one gives that frame's records as one range, one writes a file's
+    results as a file of the results folder."""
+
+    patients: int
+
+    @property
+    def paths(self) -> list[str]: ...
+
+    @staticmethod
+    def read_bucket(path: str) -> Any: ...
+
+    @staticmethod
+    def frame_source(frame: Any) -> RangedSource: ...
+
+    @staticmethod
+    def write_results(result: Any, folder: str, bucket_path: str) -> None: ...
+
+
+def assess_frame(frame, frame_source, loaded: bytes, backend: str, as_of: date):
+    """The assessments of one partition (a bucket file), as a frame of RESULT_COLUMNS."""
+    from engine.parallel import assess_range
+
+    source = frame_source(frame)
+    ids = frame["patient_id"].tolist()
+    if len(set(ids)) != len(ids):  # a repeated id always lands in the same bucket: found here
+        seen: set[str] = set()
+        for row, patient_id in enumerate(ids, start=1):
+            if patient_id in seen:
+                raise SangaoError([source.repeated(patient_id, row)])
+            seen.add(patient_id)
+    chunk = assess_range(_assessor(loaded, backend), as_of, source, 0)
+    if chunk.problems:
+        raise SangaoError(chunk.problems)
+    seqs = frame["seq"].tolist()
+    done = [  # rows whose record was assessed: the lines written grow at them
+        row for row, end in enumerate(chunk.ends) if end > (chunk.ends[row - 1] if row else 0)
+    ]
+    text = chunk.data.decode("utf-8")
+    return _frame(
+        [seqs[row] for row in done],
+        [ids[row] for row in done],
+        chunk.colors,
+        text.split("\n")[:-1] if text else [],
+    )
+
+
+def _frame(seqs: list[int], ids: list[str], colors: list[str], lines: list[str]):
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "seq": pd.Series(seqs, dtype="int64"),
+            "patient_id": pd.Series(ids, dtype=object),
+            "color": pd.Series(colors, dtype=object),
+            "assessment": pd.Series(lines, dtype=object),
+        }
+    )
+
+
+def assess_to_file(frame, roster: BucketedRoster, loaded: bytes, backend: str, as_of: date, folder: str):
+    """Assess one partition and have the roster write its results into `folder` (`write_results`);
+    a one-row frame of counts comes back."""
+    import pandas as pd
+
+    result = assess_frame(frame, roster.frame_source, loaded, backend, as_of)
+    if len(frame):
+        roster.write_results(result, folder, str(frame["file"].iloc[0]))
+    colors = Counter(result["color"])
+    return pd.DataFrame({"rows": [len(frame)], **{c: [colors.get(c, 0)] for c in COLORS}})
+
+
+# ---- on the client -----------------------------------------------------------------------------
+
+
+def _partitions(roster: BucketedRoster, options: AssessOptions):
+    """(a dask frame of the roster's bucket files, one partition each, or None when no file holds a
+    patient; the loaded guideline set and calendar as one value of the graph, fetched once per worker)."""
+    import dask
+    import pandas as pd
+
+    from engine.set_cache import load_cached
+
+    dd, _ = _dask()
+    build_assessor(options)  # a guideline error stops the run here, before any worker
+    years = (options.as_of.year, options.as_of.year + 1)
+    loaded = pickle.dumps(
+        load_cached(options.guidelines, years, options.provisional_calendar, options.cache_dir),
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+    paths = roster.paths
+    if not paths:
+        return None, None
+    meta = pd.DataFrame({"seq": pd.Series([], dtype="int64"),
+                         **{c: pd.Series([], dtype=object) for c in ("patient_id", "record", "file")}})
+    frame = dd.from_map(roster.read_bucket, paths, meta=meta, enforce_metadata=False)
+    return frame, dask.delayed(loaded, pure=True)
+
+
+def assess_jsonl(
+    roster: BucketedRoster,
+    options: AssessOptions,
+    client: Any,
+    out: IO[bytes] | None = None,
+    counts: AssessCounts | None = None,
+) -> list[str]:
+    """Assess a bucketed roster on `client`'s cluster; the assessment lines in export order (also
+    written to `out`, one a line, when given): the bytes `sangao assess --format jsonl` writes for the
+    same roster exported as JSONL. Every line comes back to this process."""
+    counts = counts if counts is not None else AssessCounts()
+    frame, loaded = _partitions(roster, options)
+    if frame is None:
+        counts.skipped += roster.patients
+        return []
+    result = frame.map_partitions(
+        assess_frame, roster.frame_source, loaded, options.backend, options.as_of,
+        meta=_frame([], [], [], []),
+    )
+    done = client.compute(result).result().sort_values("seq", kind="stable")
+    lines = done["assessment"].tolist()
+    if out is not None:
+        for line in lines:
+            out.write(line.encode("utf-8") + b"\n")
+    counts.assessed += len(lines)
+    counts.skipped += roster.patients - len(lines)
+    counts.colors.update(done["color"].tolist())
+    return lines
+
+
+def assess_to_parquet(
+    roster: BucketedRoster,
+    options: AssessOptions,
+    client: Any,
+    folder: str | Path,
+    counts: AssessCounts | None = None,
+) -> int:
+    """Assess a bucketed roster, every worker writing its buckets' results into `folder`
+    (`assessments-bucket-NNNNN.parquet`, columns RESULT_COLUMNS, rows in export order; a folder all
+    workers can write); only counts come back. Returns the assessments written."""
+    import pandas as pd
+
+    counts = counts if counts is not None else AssessCounts()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("assessments-bucket-*.parquet"):
+        old.unlink()
+    frame, loaded = _partitions(roster, options)
+    if frame is None:
+        counts.skipped += roster.patients
+        return 0
+    meta = pd.DataFrame({"rows": pd.Series([], dtype="int64"),
+                         **{c: pd.Series([], dtype="int64") for c in COLORS}})
+    result = frame.map_partitions(
+        assess_to_file, roster, loaded, options.backend, options.as_of,
+        str(folder.resolve()), meta=meta,
+    )
+    totals = client.compute(result).result().sum()
+    assessed = int(sum(totals[c] for c in COLORS))
+    counts.assessed += assessed
+    counts.skipped += int(totals["rows"]) - assessed
+    counts.colors.update({c: int(totals[c]) for c in COLORS if totals[c]})
+    return assessed
