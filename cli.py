@@ -723,21 +723,24 @@ def _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, optio
         if fmt is Format.parquet:
             dask_executor.assess_to_parquet(bucketed, options, client, out, counts)
             return
-        target = None
+        lines = None
         if fmt is Format.jsonl:
             target = open_private(out, "wb") if out is not None else sys.stdout.buffer
-        try:
-            lines = dask_executor.assess_jsonl(bucketed, options, client, target, counts)
-        finally:
-            if target is not None and out is not None:
-                target.close()
-    if save:
-        import store
-        from pathways.models import Assessment
+            try:
+                lines = dask_executor.assess_jsonl(bucketed, options, client, target, counts)
+            finally:
+                if out is not None:
+                    target.close()
+        if save:
+            import store
+            from pathways.models import Assessment
 
-        provenance = _provenance(guidelines, roster / MANIFEST, db)
-        for _ in store.save_assessments(db_url(db), map(Assessment.model_validate_json, lines), provenance):
-            pass
+            if lines is None:  # only saved: bucket by bucket as they finish
+                lines = dask_executor.assess_lines(bucketed, options, client, counts)
+            provenance = _provenance(guidelines, roster / MANIFEST, db)
+            validated = map(Assessment.model_validate_json, lines)
+            for _ in store.save_assessments(db_url(db), validated, provenance):
+                pass
 
 
 @app.command(help=_h(
@@ -752,7 +755,8 @@ def assess(
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     fmt: Annotated[Format, typer.Option("--format", help=_h(
-        "table（表格，给人看）、jsonl（交换格式 §2）、csv", "table (people), jsonl (interchange §2), csv"))]
+        "table（表格，给人看）、jsonl（交换格式 §2）、csv；parquet（仅 --executor dask，--out 文件夹）",
+        "table (people), jsonl (interchange §2), csv; parquet (--executor dask only, --out FOLDER)"))]
     = Format.table,
     out: Annotated[Path | None, typer.Option("--out", help=_h("写入此文件，不输出到终端",
                                                               "write to this file instead of the terminal"))]

@@ -123,20 +123,23 @@ def assess_frame(frame, frame_source, loaded: bytes, backend: str, as_of: date):
             if patient_id in seen:
                 raise SangaoError([source.repeated(patient_id, row)])
             seen.add(patient_id)
-    chunk = assess_range(_assessor(loaded, backend), as_of, source, 0)
-    if chunk.problems:
-        raise SangaoError(chunk.problems)
+    assessor = _assessor(loaded, backend)
     seqs = frame["seq"].tolist()
-    done = [  # rows whose record was assessed: the lines written grow at them
-        row for row, end in enumerate(chunk.ends) if end > (chunk.ends[row - 1] if row else 0)
-    ]
-    text = chunk.data.decode("utf-8")
-    return _frame(
-        [seqs[row] for row in done],
-        [ids[row] for row in done],
-        chunk.colors,
-        text.split("\n")[:-1] if text else [],
-    )
+    kept: list[int] = []
+    colors: list[str] = []
+    lines: list[str] = []
+    for r in source.ranges:  # a range at a time: a worker's memory does not grow with the file
+        chunk = assess_range(assessor, as_of, source, r)
+        if chunk.problems:
+            raise SangaoError(chunk.problems)
+        # rows whose record was assessed: where the count of lines written grows
+        before = [0, *chunk.ends]
+        kept += [row - 1 for i, (row, end) in enumerate(zip(chunk.numbers, chunk.ends, strict=True))
+                 if end > before[i]]
+        colors += chunk.colors
+        text = chunk.data.decode("utf-8")
+        lines += text.split("\n")[:-1] if text else []
+    return _frame([seqs[i] for i in kept], [ids[i] for i in kept], colors, lines)
 
 
 def _frame(seqs: list[int], ids: list[str], colors: list[str], lines: list[str]):
@@ -191,6 +194,32 @@ def _partitions(roster: BucketedRoster, options: AssessOptions):
     return frame, dask.delayed(loaded, pure=True)
 
 
+def assess_lines(
+    roster: BucketedRoster, options: AssessOptions, client: Any, counts: AssessCounts | None = None
+) -> Iterator[str]:
+    """The assessment lines of a bucketed roster, bucket by bucket as the workers finish them (in
+    export order within a bucket): what `--save` stores, holding a few buckets' results at a time."""
+    counts = counts if counts is not None else AssessCounts()
+    _, distributed = _dask()
+    frame, loaded = _partitions(roster, options)
+    if frame is None:
+        counts.skipped += roster.patients
+        return
+    result = frame.map_partitions(
+        assess_frame, roster.frame_source, loaded, options.backend, options.as_of,
+        meta=_frame([], [], [], []),
+    )
+    assessed = 0
+    for future in distributed.as_completed(client.compute(result.to_delayed())):
+        part = future.result()
+        future.release()
+        assessed += len(part)
+        counts.assessed += len(part)
+        counts.colors.update(part["color"].tolist())
+        yield from part["assessment"].tolist()
+    counts.skipped += roster.patients - assessed
+
+
 def assess_jsonl(
     roster: BucketedRoster,
     options: AssessOptions,
@@ -200,7 +229,7 @@ def assess_jsonl(
 ) -> list[str]:
     """Assess a bucketed roster on `client`'s cluster; the assessment lines in export order (also
     written to `out`, one a line, when given): the bytes `sangao assess --format jsonl` writes for the
-    same roster exported as JSONL. Every line comes back to this process."""
+    same roster exported as JSONL. Every line comes back to this process before the first is written."""
     counts = counts if counts is not None else AssessCounts()
     frame, loaded = _partitions(roster, options)
     if frame is None:

@@ -35,7 +35,9 @@ MANIFEST = "manifest.json"
 LAYOUT = "sangao-roster-parquet/1"
 HASH = "crc32(utf-8 patient_id) mod buckets"
 COLUMNS = ("seq", "patient_id", "institution", "team", "record")
-ROW_GROUP = 5000  # rows a bucket holds in memory before writing them out as one row group
+PENDING_CHARS = 1 << 25  # record text held for all buckets (some 32 MB of text, 16,000 patients)
+ROW_GROUP = 5000  # rows a bucket holds at most before writing them out as one row group
+RANGE_ROWS = 2000  # rows a worker assesses at once (engine/parallel.py `assess_range`): its memory
 
 
 def bucket_of(patient_id: str, buckets: int) -> int:
@@ -82,8 +84,11 @@ class Manifest:
 
     @staticmethod
     def frame_source(frame) -> FrameSource:
-        """The records of a `read_bucket` frame, as one range."""
-        return FrameSource(str(frame["file"].iloc[0]) if len(frame) else "", frame["record"].tolist())
+        """The records of a `read_bucket` frame, in ranges of RANGE_ROWS rows."""
+        lines = frame["record"].tolist()
+        n = len(lines)
+        ranges = tuple((start, min(start + RANGE_ROWS, n)) for start in range(0, n, RANGE_ROWS))
+        return FrameSource(str(frame["file"].iloc[0]) if len(frame) else "", lines, ranges)
 
 
     @staticmethod
@@ -101,21 +106,23 @@ class Manifest:
 
 @dataclass(frozen=True)
 class FrameSource:
-    """One bucket file's rows as engine/parallel.py's `RangedSource` of one range: a clean record is
-    decoded by store/fast_json.py as a JSONL line is (`decode_record`), any other is judged by pydantic
-    as the JSONL roster's line would be (store/importer.py `validate_item`), named by file and row."""
+    """One bucket file's rows as engine/parallel.py's `RangedSource`, in ranges of rows [start, end):
+    a clean record is decoded by store/fast_json.py as a JSONL line is (`decode_record`), any other is
+    judged by pydantic as the JSONL roster's line would be (store/importer.py `validate_item`), named
+    by file and row (1-based)."""
 
     path: str
     lines: list[str]
-    ranges: tuple[int, ...] = (0,)
+    ranges: tuple[tuple[int, int], ...]
 
-    def read(self, r: int) -> Iterator[tuple[int, Any, list[Problem]]]:
-        """(row, record, []) per row; at the first rejected row (row, None, its problems), last."""
+    def read(self, r: tuple[int, int]) -> Iterator[tuple[int, Any, list[Problem]]]:
+        """(row, record, []) per row of the range; at the first rejected row (row, None, its
+        problems), last."""
         from store.fast_json import decode_record
         from store.importer import validate_item
         from store.readers.jsonl import _item
 
-        for row, line in enumerate(self.lines, start=1):
+        for row, line in enumerate(self.lines[r[0] : r[1]], start=r[0] + 1):
             data = line.encode("utf-8")
             record = decode_record(data)
             if record is None:
@@ -178,6 +185,8 @@ def write_buckets(records: Iterable[tuple[dict, str]], folder: str | Path, bucke
             pending[b] = [[], [], [], [], []]
 
     seq = 0
+    held = [0] * buckets  # characters of record text each bucket holds
+    total = 0
     try:
         for record, line in records:
             seq += 1
@@ -190,8 +199,14 @@ def write_buckets(records: Iterable[tuple[dict, str]], folder: str | Path, bucke
             columns[3].append(record.get("team"))
             columns[4].append(line)
             rows[b] += 1
-            if len(columns[0]) >= ROW_GROUP:
-                flush(b)
+            held[b] += len(line)
+            total += len(line)
+            if len(columns[0]) >= ROW_GROUP or total >= PENDING_CHARS:
+                # memory stays flat whatever the bucket count: write out the fullest bucket
+                fullest = b if len(columns[0]) >= ROW_GROUP else max(range(buckets), key=held.__getitem__)
+                flush(fullest)
+                total -= held[fullest]
+                held[fullest] = 0
         for b in range(buckets):
             flush(b)
     finally:

@@ -41,7 +41,7 @@ def exported(tmp_path_factory) -> Path:
     assessed by the local run (local.jsonl)."""
     folder = tmp_path_factory.mktemp("dask")
     roster = folder / "roster.jsonl"
-    roster.write_text("".join(line + "\n" for line in generate_jsonl(400, 11, date.fromisoformat(AS_OF))),
+    roster.write_text("".join(line + "\n" for line in generate_jsonl(300, 11, date.fromisoformat(AS_OF))),
                       encoding="utf-8")
     db = str(folder / "roster.db")
     _run("roster", "import", str(roster), "--db", db)
@@ -61,7 +61,7 @@ def client():
 def test_every_patient_is_in_exactly_one_bucket_file_with_the_whole_exported_record(exported):
     lines = (exported / "export.jsonl").read_text(encoding="utf-8").splitlines()
     manifest = json.loads((exported / "pq" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["buckets"] == 4 and manifest["patients"] == len(lines) == 400
+    assert manifest["buckets"] == 4 and manifest["patients"] == len(lines) == 300
     rows = []
     for entry in manifest["files"]:
         table = pq.read_table(exported / "pq" / entry["file"]).to_pylist()
@@ -71,7 +71,7 @@ def test_every_patient_is_in_exactly_one_bucket_file_with_the_whole_exported_rec
             assert zlib.crc32(row["patient_id"].encode("utf-8")) % 4 == entry["bucket"]
         assert [r["seq"] for r in table] == sorted(r["seq"] for r in table)  # export order within a file
         rows += table
-    assert len({r["patient_id"] for r in rows}) == len(rows) == 400
+    assert len({r["patient_id"] for r in rows}) == len(rows) == 300
     by_seq = sorted(rows, key=lambda r: r["seq"])
     assert [r["record"] for r in by_seq] == lines  # the whole record, as the JSONL export writes it
     for r in by_seq:
@@ -93,13 +93,30 @@ def test_two_worker_processes_write_the_local_runs_bytes_and_save_the_same_asses
     local = (exported / "local.jsonl").read_bytes()
     assert out.read_bytes() == local
     assessed = len(local.splitlines())
-    assert f"{assessed} 名已评估，{400 - assessed} 名未评估" in result.output
+    assert f"{assessed} 名已评估，{300 - assessed} 名未评估" in result.output
     with sqlite3.connect(db) as conn:
         saved = dict(conn.execute("select patient_id, payload from assessments").fetchall())
     expected = [json.loads(line) for line in local.splitlines()]
     assert saved.keys() == {a["patient_id"] for a in expected}
     for a in expected:
         assert json.loads(saved[a["patient_id"]]) == a
+
+
+def test_saving_only_stores_each_bucket_as_it_finishes_with_the_local_assessments(exported, client):
+    db = exported / "saved-only.db"
+    shutil.copy(exported / "roster.db", db)
+    result = runner.invoke(cli.app, ["assess", "--executor", "dask", "--scheduler", client.scheduler.address,
+                                     "--roster", str(exported / "pq"), "--as-of", AS_OF, "--save",
+                                     "--db", str(db), "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    assert "{" not in result.output  # nothing but the counts printed
+    with sqlite3.connect(db) as conn:
+        saved = {pid: json.loads(payload) for pid, payload, in
+                 conn.execute("select patient_id, payload from assessments").fetchall()}
+        (source,) = {row[0] for row in conn.execute("select input_file from assessments")}
+    local = (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()
+    assert saved == {a["patient_id"]: a for a in map(json.loads, local)}
+    assert source == str(exported / "pq" / "manifest.json")
 
 
 def test_the_cluster_has_two_worker_processes_besides_this_one(client):
@@ -114,7 +131,7 @@ def test_parquet_written_by_the_workers_holds_the_local_assessments_one_file_per
     written = assess_to_parquet(read_manifest(exported / "pq"), OPTIONS, client, folder, counts)
     local = (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()
     assert written == counts.assessed == len(local)
-    assert counts.skipped == 400 - len(local)
+    assert counts.skipped == 300 - len(local)
     names = sorted(p.name for p in folder.iterdir())
     assert names == [f"assessments-bucket-{b:05d}.parquet" for b in range(4)]
     rows = [r for name in names for r in pq.read_table(folder / name).to_pylist()]
