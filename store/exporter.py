@@ -64,12 +64,13 @@ def record_json(patient: Patient) -> dict:
     return _clean(data)
 
 
-def iter_records(db_engine: Engine) -> Iterator[dict]:
-    """Every stored patient as a canonical interchange dict, in first-import order."""
+def iter_records(db_engine: Engine, institution: str | None = None) -> Iterator[dict]:
+    """Every stored patient (of `institution` only, when given) as a canonical interchange dict, in
+    first-import order."""
     last = 0
     with db_engine.connect() as conn:
         while True:
-            batch = list(records_after(conn, last, BATCH))
+            batch = list(records_after(conn, last, BATCH, institution=institution))
             if not batch:
                 return
             last = batch[-1][0]
@@ -78,7 +79,8 @@ def iter_records(db_engine: Engine) -> Iterator[dict]:
 
 
 def records_after(
-    conn, after: int, limit: int | None = None, upto: int | None = None, canonical: bool = True
+    conn, after: int, limit: int | None = None, upto: int | None = None, canonical: bool = True,
+    institution: str | None = None,
 ) -> Iterator[tuple[int, dict]]:
     """(seq, canonical dict) of the patients with `after` < seq (≤ `upto`), at most `limit`, in seq
     order: one query for the patients and one per child table. `canonical=False`: the values as the
@@ -87,6 +89,8 @@ def records_after(
     query = select(_PATIENTS).where(_PATIENTS.c.seq > after)
     if upto is not None:
         query = query.where(_PATIENTS.c.seq <= upto)
+    if institution is not None:  # one institution's patients (roster export --institution)
+        query = query.where(_PATIENTS.c.institution == institution)
     query = query.order_by(_PATIENTS.c.seq)
     if limit is not None:
         query = query.limit(limit)

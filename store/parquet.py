@@ -240,14 +240,16 @@ def write_buckets(records: Iterable[tuple[dict, str]], folder: str | Path, bucke
     return manifest
 
 
-def export_parquet(db_url: str, folder: str | Path, buckets: int) -> Manifest:
-    """Every stored patient, in first-import order, into `buckets` Parquet files under `folder`."""
+def export_parquet(db_url: str, folder: str | Path, buckets: int, institution: str | None = None) -> Manifest:
+    """Every stored patient (of `institution` only, when given: a province's shard), in first-import
+    order, into `buckets` Parquet files under `folder`."""
     from store.db import open_db
     from store.exporter import iter_records, record_line
 
     db_engine = open_db(db_url)
     try:
-        return write_buckets(((r, record_line(r)) for r in iter_records(db_engine)), folder, buckets)
+        records = iter_records(db_engine, institution)
+        return write_buckets(((r, record_line(r)) for r in records), folder, buckets)
     finally:
         db_engine.dispose()
 

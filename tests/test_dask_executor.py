@@ -80,6 +80,19 @@ def test_every_patient_is_in_exactly_one_bucket_file_with_the_whole_exported_rec
             record["patient_id"], record.get("institution"), record.get("team"))
 
 
+def test_an_institutions_shard_holds_exactly_its_patients_in_export_order(exported):
+    records = list(map(json.loads, (exported / "export.jsonl").read_text(encoding="utf-8").splitlines()))
+    institution = records[0]["institution"]
+    mine = [r for r in records if r.get("institution") == institution]
+    assert 0 < len(mine) < len(records)
+    _run("roster", "export", "--db", str(exported / "roster.db"), "--format", "parquet", "--buckets", "2",
+         "--institution", institution, "--out", str(exported / "shard"))
+    manifest = read_manifest(exported / "shard")
+    assert manifest.patients == len(mine)
+    rows = [r for path in manifest.paths for r in pq.read_table(path).to_pylist()]
+    assert [json.loads(r["record"]) for r in sorted(rows, key=lambda r: r["seq"])] == mine
+
+
 def test_two_worker_processes_write_the_local_runs_bytes_and_save_the_same_assessments(exported, client):
     db = exported / "saved.db"
     shutil.copy(exported / "roster.db", db)
