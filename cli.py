@@ -476,9 +476,10 @@ def roster_export(
     buckets: Annotated[int, typer.Option("--buckets", min=1, help=_h(
         "parquet 的分桶文件数（每个 Dask 分区一个）", "parquet: bucket files (one Dask partition each)"))]
     = 16,
-    institution: Annotated[str | None, typer.Option("--institution", help=_h(
-        "parquet：只导出此机构的患者（按机构分片，docs/scale.md）",
-        "parquet: only this institution's patients (a shard by institution, docs/scale.md)"))] = None,
+    institution: Annotated[list[str] | None, typer.Option("--institution", help=_h(
+        "parquet：只导出此机构的患者（可重复；按机构分片，docs/scale.md）",
+        "parquet: only this institution's patients (repeatable; a shard by institution, docs/scale.md)"))]
+    = None,
     lang: LangOpt = None,
 ) -> None:
     """Write the stored patients as interchange JSONL or bucketed Parquet (help text above)."""
@@ -491,7 +492,7 @@ def roster_export(
         url = _check_db(db)
         from store.parquet import export_parquet
 
-        manifest = export_parquet(url, out, buckets, institution)
+        manifest = export_parquet(url, out, buckets, institution or None)
         done = (f"已写出 {manifest.patients} 名患者到 {out}/（{buckets} 个分桶文件和 manifest.json）"
                 if lang == "zh" else
                 f"wrote {manifest.patients} patients to {out}/ ({buckets} bucket files and manifest.json)")

@@ -22,7 +22,6 @@ Dask is imported here only, and only when a run starts: other commands never pay
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 from collections import Counter
@@ -76,16 +75,20 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
 
 # ---- on a worker ------------------------------------------------------------------------------
 
-_ASSESSORS: dict[tuple[bytes, str], Any] = {}  # one assessor per guideline set per process
+_ASSESSORS: dict[tuple[str, str], Any] = {}  # (set key, backend) → assessor, kept between runs
+KEPT_ASSESSORS = 4  # a long-lived worker keeps the sets of the last few runs, not every one
 
 
-def _assessor(loaded: bytes, backend: str):
+def _assessor(loaded: tuple[str, bytes], backend: str):
+    """The assessor of the shipped set: (its engine/set_cache.py key, the pickled set and calendar)."""
     from engine.assess import Assessor
 
-    key = (hashlib.blake2b(loaded, digest_size=16).digest(), backend)
+    key = (loaded[0], backend)
     assessor = _ASSESSORS.get(key)
     if assessor is None:
-        gset, calendar = pickle.loads(loaded)  # noqa: S301 - sent by our own client
+        gset, calendar = pickle.loads(loaded[1])  # noqa: S301 - sent by our own client
+        while len(_ASSESSORS) >= KEPT_ASSESSORS:
+            del _ASSESSORS[next(iter(_ASSESSORS))]
         assessor = _ASSESSORS[key] = Assessor(gset, calendar, backend=backend)
     return assessor
 
@@ -111,7 +114,7 @@ class BucketedRoster(Protocol):
     def write_results(result: Any, folder: str, bucket_path: str) -> None: ...
 
 
-def assess_frame(frame, frame_source, loaded: bytes, backend: str, as_of: date):
+def assess_frame(frame, frame_source, loaded: tuple[str, bytes], backend: str, as_of: date):
     """The assessments of one partition (a bucket file), as a frame of RESULT_COLUMNS."""
     from engine.parallel import assess_range
 
@@ -155,7 +158,9 @@ def _frame(seqs: list[int], ids: list[str], colors: list[str], lines: list[str])
     )
 
 
-def assess_to_file(frame, roster: BucketedRoster, loaded: bytes, backend: str, as_of: date, folder: str):
+def assess_to_file(
+    frame, roster: BucketedRoster, loaded: tuple[str, bytes], backend: str, as_of: date, folder: str
+):
     """Assess one partition and have the roster write its results into `folder` (`write_results`);
     a one-row frame of counts comes back."""
     import pandas as pd
@@ -176,15 +181,15 @@ def _partitions(roster: BucketedRoster, options: AssessOptions):
     import dask
     import pandas as pd
 
-    from engine.set_cache import load_cached
+    from engine.set_cache import cache_key, load_cached
 
     dd, _ = _dask()
     build_assessor(options)  # a guideline error stops the run here, before any worker
     years = (options.as_of.year, options.as_of.year + 1)
-    loaded = pickle.dumps(
-        load_cached(options.guidelines, years, options.provisional_calendar, options.cache_dir),
-        protocol=pickle.HIGHEST_PROTOCOL,
-    )
+    pair = load_cached(options.guidelines, years, options.provisional_calendar, options.cache_dir)
+    # keyed by the set's and calendar's sources (the same across runs), not by the pickle's bytes
+    key = cache_key(options.guidelines, years, options.provisional_calendar)
+    loaded = (key, pickle.dumps(pair, protocol=pickle.HIGHEST_PROTOCOL))
     paths = roster.paths
     if not paths:
         return None, None

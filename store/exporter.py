@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from sqlalchemy import Engine, func, select
@@ -64,13 +64,13 @@ def record_json(patient: Patient) -> dict:
     return _clean(data)
 
 
-def iter_records(db_engine: Engine, institution: str | None = None) -> Iterator[dict]:
-    """Every stored patient (of `institution` only, when given) as a canonical interchange dict, in
-    first-import order."""
+def iter_records(db_engine: Engine, institutions: Sequence[str] | None = None) -> Iterator[dict]:
+    """Every stored patient (of these institutions only, when given) as a canonical interchange dict,
+    in first-import order."""
     last = 0
     with db_engine.connect() as conn:
         while True:
-            batch = list(records_after(conn, last, BATCH, institution=institution))
+            batch = list(records_after(conn, last, BATCH, institutions=institutions))
             if not batch:
                 return
             last = batch[-1][0]
@@ -80,7 +80,7 @@ def iter_records(db_engine: Engine, institution: str | None = None) -> Iterator[
 
 def records_after(
     conn, after: int, limit: int | None = None, upto: int | None = None, canonical: bool = True,
-    institution: str | None = None,
+    institutions: Sequence[str] | None = None,
 ) -> Iterator[tuple[int, dict]]:
     """(seq, canonical dict) of the patients with `after` < seq (≤ `upto`), at most `limit`, in seq
     order: one query for the patients and one per child table. `canonical=False`: the values as the
@@ -89,8 +89,8 @@ def records_after(
     query = select(_PATIENTS).where(_PATIENTS.c.seq > after)
     if upto is not None:
         query = query.where(_PATIENTS.c.seq <= upto)
-    if institution is not None:  # one institution's patients (roster export --institution)
-        query = query.where(_PATIENTS.c.institution == institution)
+    if institutions is not None:  # a shard (roster export --format parquet --institution)
+        query = query.where(_PATIENTS.c.institution.in_(list(institutions)))
     query = query.order_by(_PATIENTS.c.seq)
     if limit is not None:
         query = query.limit(limit)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,15 +240,17 @@ def write_buckets(records: Iterable[tuple[dict, str]], folder: str | Path, bucke
     return manifest
 
 
-def export_parquet(db_url: str, folder: str | Path, buckets: int, institution: str | None = None) -> Manifest:
-    """Every stored patient (of `institution` only, when given: a province's shard), in first-import
-    order, into `buckets` Parquet files under `folder`."""
+def export_parquet(
+    db_url: str, folder: str | Path, buckets: int, institutions: Sequence[str] | None = None
+) -> Manifest:
+    """Every stored patient (of these institutions only, when given: a province's shard), in
+    first-import order, into `buckets` Parquet files under `folder`."""
     from store.db import open_db
     from store.exporter import iter_records, record_line
 
     db_engine = open_db(db_url)
     try:
-        records = iter_records(db_engine, institution)
+        records = iter_records(db_engine, institutions)
         return write_buckets(((r, record_line(r)) for r in records), folder, buckets)
     finally:
         db_engine.dispose()

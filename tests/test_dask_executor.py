@@ -80,13 +80,14 @@ def test_every_patient_is_in_exactly_one_bucket_file_with_the_whole_exported_rec
             record["patient_id"], record.get("institution"), record.get("team"))
 
 
-def test_an_institutions_shard_holds_exactly_its_patients_in_export_order(exported):
+def test_a_shard_of_two_institutions_holds_exactly_their_patients_in_export_order(exported):
     records = list(map(json.loads, (exported / "export.jsonl").read_text(encoding="utf-8").splitlines()))
-    institution = records[0]["institution"]
-    mine = [r for r in records if r.get("institution") == institution]
-    assert 0 < len(mine) < len(records)
+    chosen = {records[0]["institution"], records[1]["institution"]}
+    mine = [r for r in records if r.get("institution") in chosen]
+    assert len(chosen) == 2 and 0 < len(mine) < len(records)
+    first, second = sorted(chosen)
     _run("roster", "export", "--db", str(exported / "roster.db"), "--format", "parquet", "--buckets", "2",
-         "--institution", institution, "--out", str(exported / "shard"))
+         "--institution", first, "--institution", second, "--out", str(exported / "shard"))
     manifest = read_manifest(exported / "shard")
     assert manifest.patients == len(mine)
     rows = [r for path in manifest.paths for r in pq.read_table(path).to_pylist()]
