@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy
 from typer.testing import CliRunner
 
 import cli
@@ -116,21 +117,25 @@ def test_two_worker_processes_write_the_local_runs_bytes_and_save_the_same_asses
         assert json.loads(saved[a["patient_id"]]) == a
 
 
-def test_saving_only_stores_each_bucket_as_it_finishes_with_the_local_assessments(exported, client):
-    db = exported / "saved-only.db"
-    shutil.copy(exported / "roster.db", db)
+def test_saving_only_stores_each_bucket_as_it_finishes_with_the_local_assessments(exported, client, db_url):
+    """Into a fresh SQLite file, and into PostgreSQL (the province's database)."""
     result = runner.invoke(cli.app, ["assess", "--executor", "dask", "--scheduler", client.scheduler.address,
                                      "--roster", str(exported / "pq"), "--as-of", AS_OF, "--save",
-                                     "--db", str(db), "--lang", "zh"])
+                                     "--db", db_url, "--lang", "zh"])
     assert result.exit_code == 0, result.output
     assert "{" not in result.output  # nothing but the counts printed
-    with sqlite3.connect(db) as conn:
-        saved = {pid: json.loads(payload) for pid, payload, in
-                 conn.execute("select patient_id, payload from assessments").fetchall()}
-        (source,) = {row[0] for row in conn.execute("select input_file from assessments")}
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            query = sqlalchemy.text("select patient_id, payload, input_file from assessments")
+            rows = conn.execute(query).all()
+    finally:
+        engine.dispose()
+    saved = {pid: json.loads(payload) for pid, payload, _ in rows}
     local = (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == len(local)
     assert saved == {a["patient_id"]: a for a in map(json.loads, local)}
-    assert source == str(exported / "pq" / "manifest.json")
+    assert {source for _, _, source in rows} == {str(exported / "pq" / "manifest.json")}
 
 
 def test_the_cluster_has_two_worker_processes_besides_this_one(client):
