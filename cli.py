@@ -723,15 +723,17 @@ def _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, optio
     from store.parquet import MANIFEST, read_manifest
 
     bucketed = read_manifest(roster)
-    with dask_executor.dask_client(scheduler, workers) as client:
+    label = "评估（分桶）" if lang == "zh" else "assess (buckets)"
+    with dask_executor.dask_client(scheduler, workers) as client, \
+            _patient_progress(label, len(bucketed.paths)) as tick:
         if fmt is Format.parquet:
-            dask_executor.assess_to_parquet(bucketed, options, client, out, counts)
+            dask_executor.assess_to_parquet(bucketed, options, client, out, counts, progress=tick)
             return
         lines = None
         if fmt is Format.jsonl:
             target = open_private(out, "wb") if out is not None else sys.stdout.buffer
             try:
-                lines = dask_executor.assess_jsonl(bucketed, options, client, target, counts)
+                lines = dask_executor.assess_jsonl(bucketed, options, client, target, counts, progress=tick)
             finally:
                 if out is not None:
                     target.close()
@@ -740,7 +742,7 @@ def _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, optio
             from pathways.models import Assessment
 
             if lines is None:  # only saved: bucket by bucket as they finish
-                lines = dask_executor.assess_lines(bucketed, options, client, counts)
+                lines = dask_executor.assess_lines(bucketed, options, client, counts, progress=tick)
             provenance = _provenance(guidelines, roster / MANIFEST, db)
             validated = map(Assessment.model_validate_json, lines)
             for _ in store.save_assessments(db_url(db), validated, provenance):

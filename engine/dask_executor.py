@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import pickle
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -199,25 +199,43 @@ def _partitions(roster: BucketedRoster, options: AssessOptions):
     return frame, dask.delayed(loaded, pure=True)
 
 
-def assess_lines(
-    roster: BucketedRoster, options: AssessOptions, client: Any, counts: AssessCounts | None = None
-) -> Iterator[str]:
-    """The assessment lines of a bucketed roster, bucket by bucket as the workers finish them (in
-    export order within a bucket): what `--save` stores, holding a few buckets' results at a time."""
-    counts = counts if counts is not None else AssessCounts()
+def _finished(client: Any, result: Any, progress: Callable[[], None] | None) -> Iterator[Any]:
+    """Each partition's result as soon as a worker finishes it (any order), `progress()` after each
+    (a bar on a terminal); the cluster forgets a result once it is handed over."""
     _, distributed = _dask()
-    frame, loaded = _partitions(roster, options)
-    if frame is None:
-        counts.skipped += roster.patients
-        return
-    result = frame.map_partitions(
-        assess_frame, roster.frame_source, loaded, options.backend, options.as_of,
-        meta=_frame([], [], [], []),
-    )
-    assessed = 0
     for future in distributed.as_completed(client.compute(result.to_delayed())):
         part = future.result()
         future.release()
+        yield part
+        if progress is not None:
+            progress()
+
+
+def _assessed(roster: BucketedRoster, options: AssessOptions) -> Any:
+    """The lazy frame of every bucket's assessments (RESULT_COLUMNS), or None for no patients."""
+    frame, loaded = _partitions(roster, options)
+    if frame is None:
+        return None
+    return frame.map_partitions(
+        assess_frame, roster.frame_source, loaded, options.backend, options.as_of,
+        meta=_frame([], [], [], []),
+    )
+
+
+def assess_lines(
+    roster: BucketedRoster,
+    options: AssessOptions,
+    client: Any,
+    counts: AssessCounts | None = None,
+    progress: Callable[[], None] | None = None,
+) -> Iterator[str]:
+    """The assessment lines of a bucketed roster, bucket by bucket as the workers finish them (in
+    export order within a bucket): what `--save` stores, holding a few buckets' results at a time.
+    `progress()` is called once a bucket (`len(roster.paths)` in all)."""
+    counts = counts if counts is not None else AssessCounts()
+    result = _assessed(roster, options)
+    assessed = 0
+    for part in _finished(client, result, progress) if result is not None else ():
         assessed += len(part)
         counts.assessed += len(part)
         counts.colors.update(part["color"].tolist())
@@ -231,20 +249,20 @@ def assess_jsonl(
     client: Any,
     out: IO[bytes] | None = None,
     counts: AssessCounts | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> list[str]:
     """Assess a bucketed roster on `client`'s cluster; the assessment lines in export order (also
     written to `out`, one a line, when given): the bytes `sangao assess --format jsonl` writes for the
     same roster exported as JSONL. Every line comes back to this process before the first is written."""
+    import pandas as pd
+
     counts = counts if counts is not None else AssessCounts()
-    frame, loaded = _partitions(roster, options)
-    if frame is None:
+    result = _assessed(roster, options)
+    if result is None:
         counts.skipped += roster.patients
         return []
-    result = frame.map_partitions(
-        assess_frame, roster.frame_source, loaded, options.backend, options.as_of,
-        meta=_frame([], [], [], []),
-    )
-    done = client.compute(result).result().sort_values("seq", kind="stable")
+    done = pd.concat(list(_finished(client, result, progress)), ignore_index=True)
+    done = done.sort_values("seq", kind="stable")
     lines = done["assessment"].tolist()
     if out is not None:
         for line in lines:
@@ -261,6 +279,7 @@ def assess_to_parquet(
     client: Any,
     folder: str | Path,
     counts: AssessCounts | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> int:
     """Assess a bucketed roster, every worker writing its buckets' results into `folder`
     (`assessments-bucket-NNNNN.parquet`, columns RESULT_COLUMNS, rows in export order; a folder all
@@ -282,7 +301,7 @@ def assess_to_parquet(
         assess_to_file, roster, loaded, options.backend, options.as_of,
         str(folder.resolve()), meta=meta,
     )
-    totals = client.compute(result).result().sum()
+    totals = pd.concat(list(_finished(client, result, progress))).sum()
     assessed = int(sum(totals[c] for c in COLORS))
     counts.assessed += assessed
     counts.skipped += int(totals["rows"]) - assessed
