@@ -476,7 +476,7 @@ def roster_export(
     buckets: Annotated[int, typer.Option("--buckets", min=1, help=_h(
         "parquet 的分桶文件数（每个 Dask 分区一个）", "parquet: bucket files (one Dask partition each)"))]
     = 16,
-    institution: Annotated[list[str] | None, typer.Option("--institution", help=_h(
+    institution: Annotated[list[str] | None, typer.Option("--institution", metavar="NAME", help=_h(
         "parquet：只导出此机构的患者（可重复；按机构分片，docs/scale.md）",
         "parquet: only this institution's patients (repeatable; a shard by institution, docs/scale.md)"))]
     = None,
@@ -500,6 +500,9 @@ def roster_export(
         return
     from store.exporter import export_jsonl
 
+    if institution:
+        raise typer.BadParameter("--institution 只用于 --format parquet" if _lang(lang) == "zh"
+                                 else "--institution is for --format parquet", param_hint="--institution")
     if out is not None and out.is_dir():
         raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
                                  param_hint="--out")
