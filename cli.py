@@ -446,29 +446,66 @@ def roster_inspect(
 
 class ExportFormat(StrEnum):
     jsonl = "jsonl"
+    parquet = "parquet"
 
 
 @roster_app.command("export", help=_h(
     "以交换格式写出库中全部患者，每行一个 JSON 对象。\n\n"
     "输出可往返：导入它得到同样的数据库，导出已导入的文件得到同样的对象（缺省的可选字段仍缺省，"
     "列表按日期排序）。\n\n"
+    "--format parquet 写出一个文件夹：按患者编号哈希分成 --buckets 个 Parquet 文件（每位患者及其全部数据"
+    "只在一个文件中）和 manifest.json，供 sangao assess --executor dask 读取（docs/scale.md）。\n\n"
     "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl",
     "Write every stored patient in the interchange format, one JSON object per line.\n\n"
     "The output round-trips: importing it gives the same database, and exporting an imported file "
     "gives the same objects (absent optional fields absent, lists in date order).\n\n"
+    "--format parquet writes a folder: --buckets Parquet files by a hash of the patient id (each "
+    "patient with all their data in one file) and manifest.json, for sangao assess --executor dask "
+    "(docs/scale.md).\n\n"
     "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl"))
 def roster_export(
     db: Db = DEFAULT_DB,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h("jsonl：交换格式",
-                                                                  "jsonl: the interchange format"))]
+    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h(
+        "jsonl：交换格式；parquet：按患者编号分桶的文件夹",
+        "jsonl: the interchange format; parquet: a folder bucketed by patient id"))]
     = ExportFormat.jsonl,
-    out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
-                                             help=_h("写入的文件（默认：标准输出）",
-                                                     "file to write (default: standard output)"))] = None,
+    out: Annotated[Path | None, typer.Option("--out",
+                                             help=_h("写入的文件（默认：标准输出）；parquet 为文件夹",
+                                                     "file to write (default: standard output); "
+                                                     "a folder for parquet"))] = None,
+    buckets: Annotated[int, typer.Option("--buckets", min=1, help=_h(
+        "parquet 的分桶文件数（每个 Dask 分区一个）", "parquet: bucket files (one Dask partition each)"))]
+    = 16,
+    institution: Annotated[list[str] | None, typer.Option("--institution", metavar="NAME", help=_h(
+        "parquet：只导出此机构的患者（可重复；按机构分片，docs/scale.md）",
+        "parquet: only this institution's patients (repeatable; a shard by institution, docs/scale.md)"))]
+    = None,
+    lang: LangOpt = None,
 ) -> None:
-    """Write the stored patients as interchange JSONL (help text above)."""
+    """Write the stored patients as interchange JSONL or bucketed Parquet (help text above)."""
+    if fmt is ExportFormat.parquet:
+        lang = _lang(lang)
+        if out is None or (out.exists() and not out.is_dir()):
+            raise typer.BadParameter(
+                "--format parquet 需要一个文件夹：--out 文件夹" if lang == "zh"
+                else "--format parquet writes a folder: give --out FOLDER", param_hint="--out")
+        url = _check_db(db)
+        from store.parquet import export_parquet
+
+        manifest = export_parquet(url, out, buckets, institution or None)
+        done = (f"已写出 {manifest.patients} 名患者到 {out}/（{buckets} 个分桶文件和 manifest.json）"
+                if lang == "zh" else
+                f"wrote {manifest.patients} patients to {out}/ ({buckets} bucket files and manifest.json)")
+        err_console.print(done, markup=False, highlight=False)
+        return
     from store.exporter import export_jsonl
 
+    if institution:
+        raise typer.BadParameter("--institution 只用于 --format parquet" if _lang(lang) == "zh"
+                                 else "--institution is for --format parquet", param_hint="--institution")
+    if out is not None and out.is_dir():
+        raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
+                                 param_hint="--out")
     url = _check_db(db)
     if out is None:
         export_jsonl(url, sys.stdout)
@@ -539,6 +576,12 @@ class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # --executor dask only: a folder of Parquet files
+
+
+class Executor(StrEnum):
+    local = "local"
+    dask = "dask"
 
 
 class Backend(StrEnum):
@@ -654,6 +697,61 @@ def _cache_dir() -> str:
     return str(Path(base) / "sangao") if base else ".sangao-cache"
 
 
+def _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
+                 filtered, lang) -> None:
+    """`assess --executor dask` (engine/dask_executor.py): a bucketed Parquet roster folder assessed on
+    a Dask cluster, written as JSONL (export order) or as Parquet by the workers, or saved in --db."""
+    def usage(zh: str, en: str, hint: str) -> typer.BadParameter:
+        return typer.BadParameter(zh if lang == "zh" else en, param_hint=hint)
+
+    if executor is not Executor.dask:
+        raise usage("--scheduler 与 --format parquet 需要 --executor dask",
+                    "--scheduler and --format parquet need --executor dask", "--executor")
+    if roster is None or not roster.is_dir():
+        raise usage("--executor dask 读取 sangao roster export --format parquet 写出的文件夹："
+                    "--roster 文件夹",
+                    "--executor dask reads a folder written by sangao roster export --format parquet: "
+                    "--roster FOLDER", "--roster")
+    if filtered:
+        raise usage("--executor dask 评估全部患者：不能与 --color、--referral、--team、--due-within 同用",
+                    "--executor dask assesses everyone: no --color, --referral, --team or --due-within",
+                    "--executor")
+    if fmt is Format.csv or (fmt is Format.table and not save):
+        raise usage("--executor dask 输出 --format jsonl 或 parquet（或只用 --save 存库）",
+                    "--executor dask writes --format jsonl or parquet (or only --save)", "--format")
+    if fmt is Format.parquet and (out is None or save or (out.exists() and not out.is_dir())):
+        raise usage("--format parquet 需要 --out 文件夹（不与 --save 同用）",
+                    "--format parquet needs --out FOLDER (and no --save)", "--out")
+    from engine import dask_executor
+    from store.parquet import MANIFEST, read_manifest
+
+    bucketed = read_manifest(roster)
+    label = "评估（分桶）" if lang == "zh" else "assess (buckets)"
+    with dask_executor.dask_client(scheduler, workers) as client, \
+            _patient_progress(label, len(bucketed.paths)) as tick:
+        if fmt is Format.parquet:
+            dask_executor.assess_to_parquet(bucketed, options, client, out, counts, progress=tick)
+            return
+        lines = None
+        if fmt is Format.jsonl:
+            target = open_private(out, "wb") if out is not None else sys.stdout.buffer
+            try:
+                lines = dask_executor.assess_jsonl(bucketed, options, client, target, counts, progress=tick)
+            finally:
+                if out is not None:
+                    target.close()
+        if save:
+            import store
+            from pathways.models import Assessment
+
+            if lines is None:  # only saved: bucket by bucket as they finish
+                lines = dask_executor.assess_lines(bucketed, options, client, counts, progress=tick)
+            provenance = _provenance(guidelines, roster / MANIFEST, db)
+            validated = map(Assessment.model_validate_json, lines)
+            for _ in store.save_assessments(db_url(db), validated, provenance):
+                pass
+
+
 @app.command(help=_h(
     "在 --as-of 日期把每位患者分为红/黄/蓝。表格最紧急的排在前面，末尾是各颜色人数"
     "（写入文件或输出 JSONL/CSV 时，人数也打印到 stderr）。\n\n"
@@ -666,7 +764,8 @@ def assess(
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     fmt: Annotated[Format, typer.Option("--format", help=_h(
-        "table（表格，给人看）、jsonl（交换格式 §2）、csv", "table (people), jsonl (interchange §2), csv"))]
+        "table（表格，给人看）、jsonl（交换格式 §2）、csv；parquet（仅 --executor dask，--out 文件夹）",
+        "table (people), jsonl (interchange §2), csv; parquet (--executor dask only, --out FOLDER)"))]
     = Format.table,
     out: Annotated[Path | None, typer.Option("--out", help=_h("写入此文件，不输出到终端",
                                                               "write to this file instead of the terminal"))]
@@ -694,6 +793,15 @@ def assess(
                                                                "only this family-doctor team"))] = None,
     due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS", help=_h(
         "只看 --as-of 后 DAYS 天内到期的随访", "only follow-ups due within DAYS of --as-of"))] = None,
+    executor: Annotated[Executor, typer.Option("--executor", help=_h(
+        "local：本机进程；dask：在 Dask 集群上评估 roster export --format parquet 写出的文件夹"
+        "（--roster 文件夹；docs/scale.md）",
+        "local: processes on this machine; dask: assess a folder written by roster export --format "
+        "parquet on a Dask cluster (--roster FOLDER; docs/scale.md)"))] = Executor.local,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS", help=_h(
+        "Dask 调度器地址（tcp://主机:8786）；默认在本机启动 --workers 个工作进程",
+        "Dask scheduler address (tcp://host:8786); default: start --workers worker processes here"))]
+    = None,
     lang: LangOpt = None,
 ) -> None:
     """Stratify every patient (help text above)."""
@@ -711,7 +819,11 @@ def assess(
     due_by = as_of + timedelta(days=due_within) if due_within is not None else None
     shown = counts.colors
     source = None
-    if fmt is Format.jsonl and not save and not (colors or referral or team or due_by):
+    on_dask = executor is Executor.dask or scheduler is not None or fmt is Format.parquet
+    if on_dask:
+        _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
+                     bool(colors or referral or team or due_by), lang)
+    elif fmt is Format.jsonl and not save and not (colors or referral or team or due_by):
         from store.roster_source import db_source, jsonl_source
 
         # None: not a UTF-8 JSONL file (store.read_roster reads it)
@@ -726,7 +838,7 @@ def assess(
         else:
             with open_private(out, "wb") as target:
                 assess_source(source, options, target, workers=workers, counts=counts)
-    else:
+    elif not on_dask:
         book = fmt_out.InfoBook(load_set(guidelines), as_of)
         patients = _patients(roster, db)
         total = _patient_total(roster, db)

@@ -301,4 +301,20 @@ CODES: tuple[Code, ...] = (
          zh="{where} {date} 早于出生日期 {born}（记录保留）",
          en="{where} {date} is before birth_date {born} (record kept)",
          hint_zh="请检查年份", hint_en="check the year"),
+    # store/parquet.py: a folder `assess --executor dask` reads that is not a bucketed Parquet roster.
+    Code("D050", "roster", True,
+         zh="不是分桶 Parquet 花名册", en="not a bucketed Parquet roster",
+         variants={
+             "no-manifest": ("文件夹中没有 manifest.json：不是分桶 Parquet 花名册",
+                             "the folder has no manifest.json: it is not a bucketed Parquet roster",
+                             "用 sangao roster export --format parquet --buckets N --out 文件夹 写出",
+                             "write one with sangao roster export --format parquet --buckets N --out FOLDER"),
+             "unreadable": ("无法读取：{reason}", "cannot read it: {reason}",
+                            "重新导出该文件夹", "export the folder again"),
+             "layout": ("layout 是 {layout}，应为 {expected}", "layout is {layout}, expected {expected}",
+                        "用本版本的 sangao roster export --format parquet 重新导出",
+                        "export it again with this version's sangao roster export --format parquet"),
+             "missing": ("{manifest} 列出了此文件，但它不存在", "listed in {manifest}, but missing",
+                         "重新导出整个文件夹", "export the whole folder again"),
+         }),
 )

@@ -88,6 +88,18 @@ CODES: tuple[Code, ...] = (
     Code("R460", "run", True,
          zh="{month} 的患者中没有{what}“{name}”", en="no {what} {name!r} among the patients of {month}",
          hint_zh="可选：{known}", hint_en="known: {known}"),
+    # engine/dask_executor.py: `assess --executor dask`.
+    Code("R120", "run", True,
+         zh="--executor dask 需要 Dask，但未安装（{reason}）",
+         en="--executor dask needs Dask, which is not installed ({reason})",
+         hint_zh="安装：pip install 'sangao[dask]'（dask、distributed、pyarrow）",
+         hint_en="install it: pip install 'sangao[dask]' (dask, distributed, pyarrow)"),
+    Code("R121", "run", True,
+         zh="无法连接 Dask 调度器 {address}：{reason}",
+         en="cannot reach the Dask scheduler {address}: {reason}",
+         hint_zh="检查地址（tcp://主机:8786）以及调度器是否在运行；不加 --scheduler 则在本机启动",
+         hint_en="check the address (tcp://host:8786) and that the scheduler runs; without --scheduler "
+                 "sangao starts one on this machine"),
 )
 
 
