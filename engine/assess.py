@@ -72,10 +72,17 @@ class Assessor:
     prepared once: per rule its reason text split around the patient's values, its source line and
     follow-up days; per combination of fired rules the colour, tier and referral."""
 
-    def __init__(self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python") -> None:
+    def __init__(
+        self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None
+    ) -> None:
+        """`compile_source`: see engine/evaluate.py `Evaluator` (None: compile afresh)."""
         self.gset = gset
         self.calendar = calendar
-        self.evaluator = Evaluator(gset, backend=backend)
+        self.evaluator = (
+            Evaluator(gset, backend=backend)
+            if compile_source is None
+            else Evaluator(gset, backend=backend, compile_source=compile_source)
+        )
         self._params = {name: p.value for name, p in gset.parameters.items()}
         self._measures: tuple[int, int, int, str] | None = None
         self._symptoms = frozenset(gset.vocabulary.get("symptoms", {}))

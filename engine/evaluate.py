@@ -26,6 +26,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Any, Literal
 
 from engine.compile import compile_set
@@ -176,7 +177,13 @@ def _compose_step(layer: Layer, step: tuple, res, f: dict[str, Any], undecided: 
             undecided[o] = missing
 
 
-def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) -> Callable:
+def _compile(source: str, filename: str) -> CodeType:
+    return compile(source, filename, "exec")
+
+
+def _fused(
+    program: Program, plan: Callable[[str, bool, int], ScreeningPlan], compile_source: Callable = _compile
+) -> Callable:
     """One generated function `run(f, undecided) -> (fired, screening)` for the python backend, the derive
     entries composed inline into `f` and `undecided` with the semantics of `_compose`, from forms written
     as engine/python_runtime.py writes them: a `first` entry tests its cases' forms in order and stops at
@@ -185,7 +192,8 @@ def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) ->
     with the (definite, possible) of the entry's conditions, evaluated where it is called (all of a
     layer's facts are fetched before its entries run, as the layer function does). Then the fired rule
     ids and the screening plans (`plan(kind, eligible, months)`, bound as constants); rules-layer
-    conditions only need their definite form."""
+    conditions only need their definite form. `compile_source(source, filename)` gives the code object
+    (engine/set_cache.py keeps it on disk: compiling is most of a small run's set-up)."""
     ns: dict[str, Any] = {"_step": _slow_step, "_count": _slow_count}
     lines = ["def run(f, undecided):", "    g = f.get"]
 
@@ -291,7 +299,7 @@ def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) ->
             by_elig.append(f"({expr})")
         screening.append(f"{s.kind!r}: {by_elig[0]} if d{last.index}_{s.eligible} else {by_elig[1]}")
     lines.append(f"    return tuple(fired), {{{', '.join(screening)}}}")
-    exec(compile("\n".join(lines) + "\n", f"<sangao program {program.set_name}>", "exec"), ns)  # noqa: S102
+    exec(compile_source("\n".join(lines) + "\n", f"<sangao program {program.set_name}>"), ns)  # noqa: S102
     return ns["run"]
 
 
@@ -313,8 +321,15 @@ def _slow_count(k: tuple, ds: tuple, ps: tuple, f: dict[str, Any], undecided: di
 class Evaluator:
     """Compile a set once; evaluate many patients' facts."""
 
-    def __init__(self, gset: GuidelineSet, backend: Backend = "python", durable_by_file: bool = True) -> None:
+    def __init__(
+        self,
+        gset: GuidelineSet,
+        backend: Backend = "python",
+        durable_by_file: bool = True,
+        compile_source: Callable[[str, str], CodeType] = _compile,
+    ) -> None:
         """`backend`: python (default), durable, or both (cross-check, R002 on disagreement).
+        `compile_source(source, filename)`: how the program function's source becomes code (`_fused`).
         `durable_by_file`: durable rulesets per (layer, programme file); False: one per layer (fewer
         asserts and catch-all actions, larger facts each); bench/assess_bench.py compares the two."""
         self.gset = gset
@@ -353,7 +368,8 @@ class Evaluator:
         # the python backend runs the whole program as one generated function (see `_fused`), its one
         # way to run the rules; durable runs layer by layer, composed by `_compose`; both runs durable
         # beside the form interpreter (which names a condition they disagree on) and the function
-        self._run = _fused(self.program, self._plan) if backend in ("python", "both") else None
+        fused = backend in ("python", "both")
+        self._run = _fused(self.program, self._plan, compile_source) if fused else None
         if backend != "python":
             self._layered  # noqa: B018 - built now: a durable error shows before any patient
 

@@ -41,11 +41,12 @@ class AssessOptions:
 def build_assessor(options: AssessOptions) -> Assessor:
     """An Assessor for the options' set and the calendar of as_of's year and the next; the loaded set
     and calendar come from `options.cache_dir` when an earlier run left them there (engine/set_cache.py)."""
-    from engine.set_cache import load_cached
+    from engine.set_cache import code_cache, load_cached
 
     years = (options.as_of.year, options.as_of.year + 1)
     gset, calendar = load_cached(options.guidelines, years, options.provisional_calendar, options.cache_dir)
-    return Assessor(gset, calendar, backend=options.backend)
+    compile_source = None if options.cache_dir is None else code_cache(options.cache_dir)
+    return Assessor(gset, calendar, backend=options.backend, compile_source=compile_source)
 
 
 def default_workers() -> int:
