@@ -284,8 +284,8 @@ class Assessor:
         iso = as_of.isoformat()
         kinds = self._kind_enc
         return "".join((
-            '{"patient_id": ', enc(patient.patient_id), ', "as_of": "', iso, head,
-            ", ".join([pre + enc(t) + post for pre, t, post in zip(pres, order_texts, posts, strict=True)]),
+            '{"patient_id": ', _encode_str(patient.patient_id), ', "as_of": "', iso, head,
+            ", ".join([a + _encode_str(t) + b for a, t, b in zip(pres, order_texts, posts, strict=True)]),
             referral,
             enc(get("bp_control") or "unknown"), ', "glucose": ',
             enc(get("glucose_control") or "unknown"), ', "ldl": ',
@@ -307,8 +307,7 @@ class Assessor:
     def _encoded_by(self, fired: tuple[str, ...]) -> tuple:
         """The encoded fragments of `line` that only depend on the fired rules, once per combination:
         (from the as_of's closing quote to the first reason, the rules by severity, each reason's text
-        prefix and suffix, from
-        the last reason to the first control value, the follow-up days)."""
+        prefix and suffix, from the last reason to the first control value, the follow-up days)."""
         known = self._encoded.get(fired)
         if known is not None:
             return known
@@ -329,7 +328,8 @@ class Assessor:
         return known
 
     def _enc(self, value: Any) -> str:
-        """`json_line(value)` of one scalar, strings kept (the outputs of a set are few)."""
+        """`json_line(value)` of one derived value, strings kept (a set's outputs are few; patient ids
+        and reason texts, all different, are encoded by `_encode_str` without being kept)."""
         if value.__class__ is str:
             text = self._strings.get(value)
             if text is None:
