@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 from engine.describe import glossary, reason_filler
@@ -71,10 +72,17 @@ class Assessor:
     prepared once: per rule its reason text split around the patient's values, its source line and
     follow-up days; per combination of fired rules the colour, tier and referral."""
 
-    def __init__(self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python") -> None:
+    def __init__(
+        self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None
+    ) -> None:
+        """`compile_source`: see engine/evaluate.py `Evaluator` (None: compile afresh)."""
         self.gset = gset
         self.calendar = calendar
-        self.evaluator = Evaluator(gset, backend=backend)
+        self.evaluator = (
+            Evaluator(gset, backend=backend)
+            if compile_source is None
+            else Evaluator(gset, backend=backend, compile_source=compile_source)
+        )
         self._params = {name: p.value for name, p in gset.parameters.items()}
         self._measures: tuple[int, int, int, str] | None = None
         self._symptoms = frozenset(gset.vocabulary.get("symptoms", {}))
@@ -98,11 +106,15 @@ class Assessor:
         self._by_fired: dict[tuple[str, ...], tuple] = {}  # fired rule ids → what they decide alone
         self._workday: dict[date, date] = {}  # due date → next working day (the calendar is fixed)
         self._head = (str(gset.name), str(gset.version))
+        self._encoded: dict[tuple[str, ...], tuple] = {}  # fired rule ids → `line`'s fixed fragments
+        self._strings: dict[str, str] = {}  # a string → its JSON text (`_enc`)
+        self._due_after: dict[tuple[date, int, int], date] = {}  # `_screenings_due`'s dates
         # each listed kind once, in set order, with the base fact that dates its latest screening
         self._screen_kinds = tuple(
             (kind, f"screen_{kind}_days_ago")
             for kind in dict.fromkeys(str(i.kind) for c in gset.screenings.complications for i in c.items)
         )
+        self._kind_enc = {kind: f'{{"kind": {json_line(kind)}, "due_by": "' for kind, _ in self._screen_kinds}
 
     def _value(self, value: Any) -> Any:
         return self.gset.param(value.param) if isinstance(value, ParamRef) else value
@@ -143,6 +155,11 @@ class Assessor:
         facts, fired, undecided, screening = self.evaluator.outcome(self.facts(patient, as_of))
         return self._compose(patient, as_of, facts, fired, undecided, screening)
 
+    def assess_line(self, patient: Patient, as_of: date) -> tuple[str, str]:
+        """(`json_line(assess_data(...))`, the colour): the line `sangao assess --format jsonl` writes."""
+        facts, fired, undecided, screening = self.evaluator.outcome(self.facts(patient, as_of))
+        return self.line(patient, as_of, facts, fired, undecided, screening), self._decided_by(fired)[0]
+
     def decide(self, patient: Patient, as_of: date) -> Decision:
         """The `Decision` at `as_of`: the values `assess` would give for these fields, a fraction of
         its time. `patient` is a `Patient` or a store/fast_json.py record Struct."""
@@ -180,6 +197,21 @@ class Assessor:
             self._by_fired[fired] = known
         return known
 
+    def _reason_texts(self, order: tuple[str, ...], facts: dict, undecided: dict) -> list[str]:
+        """The reason text of each rule of `order`, filled from the patient's facts."""
+        texts = []
+        rule_text = self._rule_text
+        for rule_id in order:
+            _rid, _rcolor, fill, _source, reads = rule_text[rule_id]
+            text = fill(facts)
+            if undecided:
+                # an `unknown` outcome comes with a reason naming the missing input
+                missing = sorted({m for fact in reads for m in undecided.get(fact, ())})
+                if missing:
+                    text = f"{text}（缺少输入：{'、'.join(missing)}）"
+            texts.append(text)
+        return texts
+
     def _compose(
         self,
         patient: Patient,
@@ -191,14 +223,8 @@ class Assessor:
     ) -> dict[str, Any]:
         color, tier, order, referral, days = self._decided_by(fired)
         reasons = []
-        for rule_id in order:
-            rid, rcolor, fill, source, reads = self._rule_text[rule_id]
-            text = fill(facts)
-            if undecided:
-                # an `unknown` outcome comes with a reason naming the missing input
-                missing = sorted({m for fact in reads for m in undecided.get(fact, ())})
-                if missing:
-                    text = f"{text}（缺少输入：{'、'.join(missing)}）"
+        for rule_id, text in zip(order, self._reason_texts(order, facts, undecided), strict=True):
+            rid, rcolor, _fill, source, _reads = self._rule_text[rule_id]
             reasons.append({"rule": rid, "color": rcolor, "text": text, "source": source})
         get = facts.get
         sbp, dbp = get("bp_target_sbp"), get("bp_target_dbp")
@@ -225,10 +251,93 @@ class Assessor:
             "egfr": None if egfr is None else float(egfr),
             "ckd_stage": get("ckd_stage"),
             "albuminuria": get("albuminuria"),
-            "screenings_due": self._screenings_due(patient, as_of, screening, facts),
+            "screenings_due": [
+                {"kind": kind, "due_by": due_by.isoformat(), "overdue": due_by < as_of}
+                for kind, due_by in self._screenings_due(patient, as_of, screening, facts)
+            ],
             "next_follow_up": self._next_follow_up(patient, as_of, days, warnings).isoformat(),
             "warnings": warnings,
         }
+
+    def line(
+        self,
+        patient: Patient,
+        as_of: date,
+        facts: dict,
+        fired: tuple[str, ...],
+        undecided: dict,
+        screening: dict,
+    ) -> str:
+        """`json_line(self._compose(...))`, the same text, written from pieces: what depends only on
+        the fired rules (colour, tier, the rules' fixed keys and sources, the referral) is encoded once
+        per combination (`_encoded_by`), and only the patient's own values are encoded here, each as
+        the stdlib encoder writes it (`_enc`). tests/test_assess_hot_path.py compares the two."""
+        head, order, pres, posts, referral, days = self._encoded_by(fired)
+        enc = self._enc
+        order_texts = self._reason_texts(order, facts, undecided)
+        get = facts.get
+        sbp, dbp = get("bp_target_sbp"), get("bp_target_dbp")
+        ldl_target, egfr = get("ldl_target"), get("egfr")
+        warnings: list[str] = []
+        due = self._screenings_due(patient, as_of, screening, facts)
+        follow_up = self._next_follow_up(patient, as_of, days, warnings).isoformat()
+        iso = as_of.isoformat()
+        kinds = self._kind_enc
+        return "".join((
+            '{"patient_id": ', _encode_str(patient.patient_id), ', "as_of": "', iso, head,
+            ", ".join([a + _encode_str(t) + b for a, t, b in zip(pres, order_texts, posts, strict=True)]),
+            referral,
+            enc(get("bp_control") or "unknown"), ', "glucose": ',
+            enc(get("glucose_control") or "unknown"), ', "ldl": ',
+            enc(get("ldl_control") or "unknown"), ', "hba1c": ',
+            enc(get("hba1c_control") or "unknown"), '}, "bp_target": ',
+            "null" if sbp is None or dbp is None else f"[{int(sbp)}, {int(dbp)}]", ', "ascvd_risk": ',
+            enc(get("ascvd_risk") or "unknown"), ', "ldl_target": ',
+            "null" if ldl_target is None else _float(ldl_target), ', "egfr": ',
+            "null" if egfr is None else _float(egfr), ', "ckd_stage": ',
+            enc(get("ckd_stage")), ', "albuminuria": ', enc(get("albuminuria")), ', "screenings_due": [',
+            ", ".join([
+                f'{kinds[kind]}{due_by.isoformat()}", "overdue": {"true" if due_by < as_of else "false"}}}'
+                for kind, due_by in due
+            ]),
+            '], "next_follow_up": "', follow_up, '", "warnings": ',
+            json_line(warnings) if warnings else "[]", "}",
+        ))
+
+    def _encoded_by(self, fired: tuple[str, ...]) -> tuple:
+        """The encoded fragments of `line` that only depend on the fired rules, once per combination:
+        (from the as_of's closing quote to the first reason, the rules by severity, each reason's text
+        prefix and suffix, from the last reason to the first control value, the follow-up days)."""
+        known = self._encoded.get(fired)
+        if known is not None:
+            return known
+        color, tier, order, referral, days = self._decided_by(fired)
+        head = (
+            f'", "guideline_set": {json_line(self._head[0])}, "guideline_version": {json_line(self._head[1])}'
+            f', "color": {json_line(color)}, "tier": {json_line(tier)}, "reasons": ['
+        )
+        pres, posts = [], []
+        for rule_id in order:
+            rid, rcolor, _fill, source, _reads = self._rule_text[rule_id]
+            pres.append(f'{{"rule": {json_line(rid)}, "color": {json_line(rcolor)}, "text": ')
+            posts.append(f', "source": {json_line(source)}}}')
+        tail = f'], "referral": {json_line(referral)}, "control": {{"bp": '
+        known = (head, order, tuple(pres), tuple(posts), tail, days)
+        if len(self._encoded) < 65536:  # as `_by_fired`
+            self._encoded[fired] = known
+        return known
+
+    def _enc(self, value: Any) -> str:
+        """`json_line(value)` of one derived value, strings kept (a set's outputs are few; patient ids
+        and reason texts, all different, are encoded by `_encode_str` without being kept)."""
+        if value.__class__ is str:
+            text = self._strings.get(value)
+            if text is None:
+                text = _encode_str(value)
+                if len(self._strings) < 4096:
+                    self._strings[value] = text
+            return text
+        return json_line(value)
 
     def _source_text(self, rule: Rule) -> str:
         doc = self.gset.sources.get(rule.source.doc)
@@ -250,26 +359,36 @@ class Assessor:
 
     def _screenings_due(
         self, patient: Patient, as_of: date, screening: dict, facts: dict
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[str, date]]:
+        """(kind, due by) of each listed screening due within the look-ahead, in set order."""
         horizon = as_of + timedelta(days=int(self._look_ahead))
         due = []
+        get = facts.get
+        known = self._due_after  # (as_of, days ago, months) → due date: few distinct ones in a roster
         for kind, days_fact in self._screen_kinds:
             plan = screening.get(kind)
             if plan is None or not plan.eligible or not plan.listed:
                 continue
             # pathways/facts.py dates the latest screening of each kind (a creatinine or UACR lab
             # counting as one) as `last_screening_date` does: read it back rather than search again
-            ago = facts.get(days_fact, _NOT_A_FACT)
-            if ago is _NOT_A_FACT:
-                last = last_screening_date(patient, kind, as_of)
-            else:
-                last = None if ago is None else as_of - timedelta(days=ago)
-            if last is None:
+            ago = get(days_fact, _NOT_A_FACT)
+            if ago is None:
                 due_by = patient.enrolled_on + timedelta(days=plan.first_due_days)
+            elif ago is _NOT_A_FACT:
+                last = last_screening_date(patient, kind, as_of)
+                if last is None:
+                    due_by = patient.enrolled_on + timedelta(days=plan.first_due_days)
+                else:
+                    due_by = add_months(last, plan.interval_months)
             else:
-                due_by = add_months(last, plan.interval_months)
+                key = (as_of, ago, plan.interval_months)
+                due_by = known.get(key)
+                if due_by is None:
+                    due_by = add_months(as_of - timedelta(days=ago), plan.interval_months)
+                    if len(known) < 1 << 16:
+                        known[key] = due_by
             if due_by <= horizon:
-                due.append({"kind": kind, "due_by": due_by.isoformat(), "overdue": due_by < as_of})
+                due.append((kind, due_by))
         return due
 
     def _next_follow_up(self, patient: Patient, as_of: date, days: int, warnings: list[str]) -> date:
@@ -294,3 +413,10 @@ class Assessor:
 # One encoder for every line (json.dumps with options builds a new one per call). The separators and
 # ensure_ascii are those of reports/assessments.py `to_json_line`: the same bytes from the same data.
 json_line = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+_encode_str = encode_basestring  # what that encoder writes for a str (the C function when there is one)
+
+
+def _float(value: Any) -> str:
+    """`json_line(float(value))`: a finite float as its repr, as the encoder writes it."""
+    number = float(value)
+    return repr(number) if number - number == 0.0 else json_line(number)  # NaN, ±inf: the encoder's words

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.assess import Assessed, Assessor
-from engine.python_runtime import PythonRuntime
+from engine.python_runtime import FormInterpreter
 from engine.thresholds import iter_comparisons
 from guidelines.cases_file import CaseFile
 from guidelines.schema import Count
@@ -283,10 +283,10 @@ def _run_file(
 
 def _table_hit_finder(assessor: Assessor):
     """facts → {(table id, row index)} of the rows definitely hit (the first one for `first` tables).
-    Re-runs the table's layer on the finished facts with the plain-Python runtime: rows read only
+    Re-runs the table's layer on the finished facts with the form interpreter: rows read only
     facts of earlier layers, so the result is the one the evaluation saw."""
     program = assessor.evaluator.program
-    runtime = PythonRuntime(program)
+    runtime = FormInterpreter(program)
     tables = [(layer.index, d) for layer in program.layers for d in layer.derives if d.kind == "table"]
 
     def hits(facts: dict[str, Any]) -> set[tuple[str, int]]:

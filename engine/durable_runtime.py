@@ -10,8 +10,8 @@ form is cut at its top junction into rules `<name>~<k>` that Python joins with t
 (`_plan`); when a possible form would need pieces that must ALL fire, `#ref` is used instead.
 Every action costs a JSON round trip in durable, so the forms chosen are the ones that fire rarely.
 A catch-all SEEN rule keeps durable from raising on a fact no rule matches. The interface matches
-engine/python_runtime.py: `run(layer_index, facts) -> tuple[(definite, possible), ...]`, aligned
-with `layer.conditions`.
+engine/python_runtime.py `FormInterpreter`: `run(layer_index, facts) -> tuple[(definite, possible),
+...]`, aligned with `layer.conditions`.
 
 Traps of durable_rules 2.0.28 and our answers (docs/architecture.md §3):
 - an `any` rule fires once per true branch: fired names go into a set, actions only record;

@@ -1,9 +1,12 @@
 """Evaluation of one patient's facts against a compiled guideline set.
 
-`Evaluator(gset, backend)` compiles the set once (engine/compile.py) and picks a runtime
-(engine/python_runtime.py or engine/durable_runtime.py; "both" runs the two and stops with R002 when they
-disagree). `evaluate(facts)` takes the base facts of pathways/facts.py `compute_facts` (sets as
-frozenset, None = missing) and runs, layer by layer:
+`Evaluator(gset, backend)` compiles the set once (engine/compile.py). The python backend runs it one
+way: one generated function per set (`_fused`, written with engine/python_runtime.py `FormSource`).
+durable runs it layer by layer (engine/durable_runtime.py), composed here (`_compose`); "both" runs
+durable beside the form interpreter (engine/python_runtime.py `FormInterpreter`, R002 naming the
+condition they disagree on) and the generated function (R002 naming the facts or rules). `evaluate(facts)`
+takes the base facts of pathways/facts.py `compute_facts` (sets as frozenset, None = missing) and
+runs, layer by layer:
 
 1. derive entries: a classification takes the first definite case unless an earlier case is possible,
    in which case it is decided only when every possible case up to the first definite one has the same
@@ -23,11 +26,12 @@ import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Any, Literal
 
 from engine.compile import compile_set
 from engine.ir import COUNT_MAX, COUNT_MIN, Layer, Program
-from engine.python_runtime import FormSource, PythonRuntime, eval_form
+from engine.python_runtime import FormInterpreter, FormSource, eval_form
 from guidelines.model import GuidelineSet
 from pathways.errors import Problem, SangaoError
 
@@ -93,7 +97,7 @@ class Evaluation:
 
 def _new_runtime(program: Program, name: str, durable_by_file: bool = True):
     if name == "python":
-        return PythonRuntime(program)
+        return FormInterpreter(program)
     if name == "durable":
         from engine.durable_runtime import DurableRuntime  # imported only when asked: durable is heavy
 
@@ -173,7 +177,13 @@ def _compose_step(layer: Layer, step: tuple, res, f: dict[str, Any], undecided: 
             undecided[o] = missing
 
 
-def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) -> Callable:
+def _compile(source: str, filename: str) -> CodeType:
+    return compile(source, filename, "exec")
+
+
+def _fused(
+    program: Program, plan: Callable[[str, bool, int], ScreeningPlan], compile_source: Callable = _compile
+) -> Callable:
     """One generated function `run(f, undecided) -> (fired, screening)` for the python backend, the derive
     entries composed inline into `f` and `undecided` with the semantics of `_compose`, from forms written
     as engine/python_runtime.py writes them: a `first` entry tests its cases' forms in order and stops at
@@ -182,7 +192,8 @@ def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) ->
     with the (definite, possible) of the entry's conditions, evaluated where it is called (all of a
     layer's facts are fetched before its entries run, as the layer function does). Then the fired rule
     ids and the screening plans (`plan(kind, eligible, months)`, bound as constants); rules-layer
-    conditions only need their definite form."""
+    conditions only need their definite form. `compile_source(source, filename)` gives the code object
+    (engine/set_cache.py keeps it on disk: compiling is most of a small run's set-up)."""
     ns: dict[str, Any] = {"_step": _slow_step, "_count": _slow_count}
     lines = ["def run(f, undecided):", "    g = f.get"]
 
@@ -288,7 +299,7 @@ def _fused(program: Program, plan: Callable[[str, bool, int], ScreeningPlan]) ->
             by_elig.append(f"({expr})")
         screening.append(f"{s.kind!r}: {by_elig[0]} if d{last.index}_{s.eligible} else {by_elig[1]}")
     lines.append(f"    return tuple(fired), {{{', '.join(screening)}}}")
-    exec(compile("\n".join(lines) + "\n", f"<sangao program {program.set_name}>", "exec"), ns)  # noqa: S102
+    exec(compile_source("\n".join(lines) + "\n", f"<sangao program {program.set_name}>"), ns)  # noqa: S102
     return ns["run"]
 
 
@@ -310,8 +321,15 @@ def _slow_count(k: tuple, ds: tuple, ps: tuple, f: dict[str, Any], undecided: di
 class Evaluator:
     """Compile a set once; evaluate many patients' facts."""
 
-    def __init__(self, gset: GuidelineSet, backend: Backend = "python", durable_by_file: bool = True) -> None:
+    def __init__(
+        self,
+        gset: GuidelineSet,
+        backend: Backend = "python",
+        durable_by_file: bool = True,
+        compile_source: Callable[[str, str], CodeType] = _compile,
+    ) -> None:
         """`backend`: python (default), durable, or both (cross-check, R002 on disagreement).
+        `compile_source(source, filename)`: how the program function's source becomes code (`_fused`).
         `durable_by_file`: durable rulesets per (layer, programme file); False: one per layer (fewer
         asserts and catch-all actions, larger facts each); bench/assess_bench.py compares the two."""
         self.gset = gset
@@ -347,11 +365,12 @@ class Evaluator:
         self._plans: dict[tuple[str, bool, int], ScreeningPlan] = {}  # frozen, so shared between patients
         self._probes = self._near_miss_probes()
         self._rules_definite = {r.id: rules_layer.conditions[r.cond].definite for r in self.program.rules}
-        # the python backend runs the whole program as one generated function (see `_fused`); the
-        # layer by layer runtimes are built here for durable and both, on first need for python
-        # (near misses), which keeps them out of a small run's start-up
-        self._run = _fused(self.program, self._plan) if backend == "python" else None
-        if self._run is None:
+        # the python backend runs the whole program as one generated function (see `_fused`), its one
+        # way to run the rules; durable runs layer by layer, composed by `_compose`; both runs durable
+        # beside the form interpreter (which names a condition they disagree on) and the function
+        fused = backend in ("python", "both")
+        self._run = _fused(self.program, self._plan, compile_source) if fused else None
+        if backend != "python":
             self._layered  # noqa: B018 - built now: a durable error shows before any patient
 
     @property
@@ -361,15 +380,12 @@ class Evaluator:
 
     @functools.cached_property
     def _layered(self) -> tuple[tuple, tuple, tuple]:
-        """(runtimes, layer functions, (function, layer, steps) per layer)."""
+        """(runtimes, layer functions, (function, layer, steps) per layer): durable's, or for both the
+        form interpreter's (engine/python_runtime.py `FormInterpreter`) and durable's."""
         names = ("python", "durable") if self.backend == "both" else (self.backend,)
         runtimes = tuple(_new_runtime(self.program, n, self._durable_by_file) for n in names)
-        # layer functions: a python runtime's generated functions directly; durable through its run()
         first = runtimes[0]
-        if isinstance(first, PythonRuntime):
-            layer_fns = first._fns
-        else:
-            layer_fns = tuple(functools.partial(first.run, layer.index) for layer in self.program.layers)
+        layer_fns = tuple(functools.partial(first.run, layer.index) for layer in self.program.layers)
         layers = tuple(
             (fn, layer, _steps(layer)) for fn, layer in zip(layer_fns, self.program.layers, strict=True)
         )
@@ -393,7 +409,7 @@ class Evaluator:
         counts = set(self.program.count_facts)
         for r in self.program.rules:
             for fact, op, t in dict.fromkeys(r.comparisons):
-                if fact in counts:
+                if fact in counts or op == "ne":  # `not eq`: any move off the value fires it, none is near
                     continue
                 margin = abs(t) * self._margin_pct / 100
                 low, high = {
@@ -410,7 +426,7 @@ class Evaluator:
         """Evaluate base facts (None = missing; set facts as frozenset). `patient_id` only names errors."""
         f = dict(facts)
         undecided: dict[str, tuple[str, ...]] = {}
-        if self._run is not None:
+        if self._run is not None and self.backend == "python":
             fired, screening = self._run(f, undecided)
             return Evaluation(
                 facts=f,
@@ -419,7 +435,7 @@ class Evaluator:
                 undecided=undecided,
                 screening=screening,
                 backend=self.backend,
-                _near=functools.partial(self._near_misses_rerun, f),
+                _near=functools.partial(self._near_misses, f, fired),
             )
         res = None
         runtimes, _, layers = self._layered
@@ -448,6 +464,8 @@ class Evaluator:
             if plan is None:
                 plan = plans[key] = ScreeningPlan(key[1], months, first_due, listed)
             screening[kind] = plan
+        if self.backend == "both" and self._run is not None:
+            self._check_program(facts, f, fired, undecided, screening, patient_id)
         return Evaluation(
             facts=f,
             fired=fired,
@@ -455,13 +473,13 @@ class Evaluator:
             undecided=undecided,
             screening=screening,
             backend=self.backend,
-            _near=functools.partial(self._near_misses, f, res),
+            _near=functools.partial(self._near_misses, f, fired),
         )
 
     def outcome(self, facts: dict[str, Any]) -> tuple[dict, tuple[str, ...], dict, dict]:
         """(facts with the derived ones, fired, undecided, screening) of `evaluate`, without its record:
         engine/assess.py's hot path. `facts` (a fresh dict) is completed in place."""
-        if self._run is not None:
+        if self._run is not None and self.backend == "python":
             undecided: dict[str, tuple[str, ...]] = {}
             fired, screening = self._run(facts, undecided)
             return facts, fired, undecided, screening
@@ -474,10 +492,34 @@ class Evaluator:
         names = self._read_names
         return {rule_id: {name: get(name) for name in names[rule_id]} for rule_id in fired}
 
-    def _near_misses_rerun(self, f: Mapping[str, Any]) -> tuple:
-        """`_near_misses` for the fused python function, which keeps no condition results: the rules
-        layer only reads `f` (base and derived facts), so running it again gives the same results."""
-        return self._near_misses(f, self._layered[1][-1](f))
+    def _check_program(
+        self,
+        base: Mapping[str, Any],
+        f: dict[str, Any],
+        fired: tuple[str, ...],
+        undecided: dict,
+        screening: dict,
+        patient_id: str | None,
+    ) -> None:
+        """For `both`: the generated program function (the python backend) gives what durable, checked
+        condition by condition against the form interpreter, gave; R002 naming what differs."""
+        mine: dict[str, Any] = dict(base)
+        mine_undecided: dict[str, tuple[str, ...]] = {}
+        mine_fired, mine_screening = self._run(mine, mine_undecided)
+        if (mine, mine_fired, mine_undecided, mine_screening) == (f, fired, undecided, screening):
+            return
+        diffs = [f"{k} python={mine.get(k)!r} durable={f.get(k)!r}" for k in sorted(set(mine) | set(f))
+                 if mine.get(k) != f.get(k)]
+        if mine_fired != fired:
+            diffs.append(f"fired python={list(mine_fired)} durable={list(fired)}")
+        if mine_screening != screening:
+            diffs.append("screening plans")
+        if mine_undecided != undecided:
+            diffs.append("missing inputs behind unknown outcomes")
+        who = patient_id or "fact set " + hashlib.sha256(
+            repr(sorted((k, repr(v)) for k, v in base.items())).encode()
+        ).hexdigest()[:12]
+        raise SangaoError([Problem.of("R002", variant="program", who=who, diffs="; ".join(diffs))])
 
     def evaluate_both(self, facts: Mapping[str, Any], patient_id: str | None = None) -> Evaluation:
         """Evaluate on both runtimes; SangaoError R002 when any condition's outcome differs."""
@@ -513,14 +555,15 @@ class Evaluator:
             ]
         )
 
-    def _near_misses(self, f: Mapping[str, Any], res) -> tuple:
+    def _near_misses(self, f: Mapping[str, Any], fired: tuple[str, ...]) -> tuple:
         """Rules not fired that one numeric fact, moved by at most the margin, would fire. Other facts
         (derived ones included) stay as they are."""
+        fired_ids = set(fired)
         out = []
         get = f.get
-        for cond, rule_id, fact, op, t, margin, low, high in self._probes:
+        for _cond, rule_id, fact, op, t, margin, low, high in self._probes:
             v = get(fact)
-            if v is None or v.__class__ is bool or not (low <= v <= high) or res[cond][0]:
+            if v is None or v.__class__ is bool or not (low <= v <= high) or rule_id in fired_ids:
                 continue
             if not isinstance(v, int | float):
                 continue

@@ -1,7 +1,8 @@
 """The intermediate representation (IR) the compiler emits and both runtimes run.
 
-engine/compile.py builds a `Program` from a `GuidelineSet`; engine/python_runtime.py and
-engine/durable_runtime.py evaluate its layers; engine/evaluate.py composes the outcomes; engine/describe.py
+engine/compile.py builds a `Program` from a `GuidelineSet`; engine/evaluate.py writes it as one Python
+function (the python backend) and composes durable's layers (engine/durable_runtime.py; the form
+interpreter of engine/python_runtime.py is their reference); engine/describe.py
 turns the folded conditions back into text. The IR is the contract: a runtime only has to say, for every
 condition of a layer, whether it is *definitely* true and whether it is *possibly* true.
 

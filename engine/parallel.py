@@ -5,7 +5,7 @@ functions are not shared between processes). Output order is input order.
 Two entry points:
 - `assess_source(source, options, out)`: the `sangao assess --format jsonl` path. The roster comes cut
   into ranges (store/roster_source.py: byte ranges of a JSONL file); a worker reads its own ranges
-  into records that read like `Patient`s, assesses them (engine/assess.py `assess_data`) and sends
+  into records that read like `Patient`s, assesses them (engine/assess.py `Assessor.line`) and sends
   back the encoded lines of each range as bytes. The parent only checks patient ids for repeats
   (D021) and writes, in input order.
 - `assess_roster(patients, options)`: `Assessment` models of an iterable of `Patient` (tables, CSV,
@@ -24,7 +24,7 @@ from datetime import date
 from itertools import islice
 from typing import IO, Any, Protocol
 
-from engine.assess import Assessor, json_line
+from engine.assess import Assessor
 from pathways.errors import Problem, SangaoError
 from pathways.models import Assessment, Patient
 
@@ -41,11 +41,12 @@ class AssessOptions:
 def build_assessor(options: AssessOptions) -> Assessor:
     """An Assessor for the options' set and the calendar of as_of's year and the next; the loaded set
     and calendar come from `options.cache_dir` when an earlier run left them there (engine/set_cache.py)."""
-    from engine.set_cache import load_cached
+    from engine.set_cache import code_cache, load_cached
 
     years = (options.as_of.year, options.as_of.year + 1)
     gset, calendar = load_cached(options.guidelines, years, options.provisional_calendar, options.cache_dir)
-    return Assessor(gset, calendar, backend=options.backend)
+    compile_source = None if options.cache_dir is None else code_cache(options.cache_dir)
+    return Assessor(gset, calendar, backend=options.backend, compile_source=compile_source)
 
 
 def default_workers() -> int:
@@ -150,7 +151,7 @@ class Chunk:
 
 
 def assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) -> Chunk:
-    """Assess the records of one range: `assess_data` on each, encoded by `json_line`.
+    """Assess the records of one range: the line of each (engine/assess.py `Assessor.line`).
 
     The range goes stage by stage (read all, facts of all, rules for all, compose, encode): a fifth
     faster than patient by patient (bench/suite.py), the interpreter keeping one stage's code and
@@ -200,9 +201,10 @@ def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[s
     facts = [assessor.facts(record, as_of) for record in records]
     outcome = assessor.evaluator.outcome
     outcomes = [outcome(f) for f in facts]
-    compose = assessor._compose
-    data = [compose(record, as_of, *o) for record, o in zip(records, outcomes, strict=True)]
-    return [json_line(d) for d in data], [d["color"] for d in data]
+    line = assessor.line
+    lines = [line(record, as_of, *o) for record, o in zip(records, outcomes, strict=True)]
+    decided_by = assessor._decided_by
+    return lines, [decided_by(o[1])[0] for o in outcomes]
 
 
 def _one_by_one(
@@ -213,11 +215,11 @@ def _one_by_one(
     colors: list[str] = []
     for record in records:
         try:
-            data = assessor.assess_data(record, as_of)
+            line, color = assessor.assess_line(record, as_of)
         except SangaoError as exc:
             return out, colors, exc.problems
-        out.append(json_line(data))
-        colors.append(data["color"])
+        out.append(line)
+        colors.append(color)
     raise AssertionError("a stage failed but no patient does on their own")
 
 

@@ -1,19 +1,18 @@
-"""The plain-Python runtime: each layer of a `Program` (engine/ir.py) becomes one generated function.
+"""The two-valued forms of a `Program` (engine/ir.py) in plain Python.
 
-`PythonRuntime(program).run(layer_index, facts)` returns, aligned with `layer.conditions`, a tuple of
-(definite, possible) pairs. The function is Python source generated once per layer and compiled with
-`compile()`: every fact the layer reads is fetched once into a local, every form is one boolean expression.
-engine/durable_runtime.py has the same interface; engine/evaluate.py composes the results.
-
-`eval_form` interprets a single form directly (slow, for near misses and tests).
+`FormSource` writes a form as one Python boolean expression over locals, each fact fetched once: the
+source of engine/evaluate.py's generated program function, the one way the python backend runs the
+rules. `eval_form` interprets a single form directly (near misses move one fact and ask again), and
+`FormInterpreter` runs a layer with it, with engine/durable_runtime.py's interface: the reference for
+`--engine both`, the cases runner and the tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.ir import Form, Layer, Program
+from engine.ir import Form, Program
 
 _PY_OP = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
@@ -129,37 +128,26 @@ def _proves(f: Form, truth: bool) -> set[str]:
     return set()
 
 
-def layer_source(layer: Layer) -> str:
-    """Python source of one layer's function `run(facts) -> tuple[(definite, possible), ...]`."""
-    src = FormSource()
-    items = []
-    for c in layer.conditions:
-        d = src.expr(c.definite)
-        p = d if c.possible == c.definite else src.expr(c.possible)
-        items.append(f"({d}, {p})" if p != d else f"(_b := {d}, _b)")
-    get = src.fetches()
-    body = ",\n        ".join(items)
-    return f"def run(facts):\n    g = facts.get\n{get}\n    return (\n        {body},\n    )\n"
-
-
-def compile_layer(layer: Layer) -> Callable[[Mapping[str, Any]], tuple[tuple[bool, bool], ...]]:
-    namespace: dict[str, Any] = {}
-    exec(compile(layer_source(layer), f"<sangao layer {layer.index}>", "exec"), namespace)  # noqa: S102
-    return namespace["run"]
-
-
-class PythonRuntime:
-    """Runs a Program's layers as generated Python functions."""
+class FormInterpreter:
+    """A Program's layers interpreted form by form (`eval_form`): (definite, possible) per condition,
+    the interface of engine/durable_runtime.py. Not how the python backend runs (that is the one
+    generated function of engine/evaluate.py); the reference beside it: `--engine both` finds the
+    condition where durable disagrees with it, the cases runner reads table rows with it, and tests
+    hold the generated function and durable to it."""
 
     name = "python"
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        self._fns = tuple(compile_layer(layer) for layer in program.layers)
+        self._conditions = tuple(
+            tuple((c.definite, c.possible) for c in layer.conditions) for layer in program.layers
+        )
 
     def run(self, layer_index: int, facts: Mapping[str, Any]) -> Sequence[tuple[bool, bool]]:
         """(definite, possible) per condition of the layer; `facts` maps names to values (None = missing)."""
-        return self._fns[layer_index](facts)
+        return tuple(
+            (eval_form(d, facts), eval_form(p, facts)) for d, p in self._conditions[layer_index]
+        )
 
 
 def eval_form(f: Form, facts: Mapping[str, Any]) -> bool:

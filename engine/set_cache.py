@@ -10,16 +10,23 @@ anything they came from changes:
 - the source files of guidelines/ and pathways/ (the models pickled; sizes and times) and the
   Python version.
 A cache file that cannot be read is ignored and written again; the cache is never required.
+
+`code_cache(cache_dir)` keeps the compiled code of engine/evaluate.py's generated program function
+beside it (marshal, keyed by the source and the Python version): compiling it is the other large part
+of a small run's set-up.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import pickle
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 _EXTENDS = re.compile(rb"^extends:[ \t]*(.+?)[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -28,7 +35,7 @@ _CODE_DIRS = ("guidelines", "pathways")
 
 def _set_folders(folder: Path) -> list[Path]:
     """The set's folder and every folder it extends (read from set.yaml as text, loops cut)."""
-    from guidelines.loader import MANIFEST, resolve_set
+    from guidelines.sets import MANIFEST, resolve_set
 
     folders: list[Path] = []
     while folder.resolve() not in folders:
@@ -59,7 +66,7 @@ def cache_key(guidelines: str, years: tuple[int, ...], provisional: bool) -> str
     """What a cached (set, calendar) pair depends on, as a hex digest."""
     from importlib.util import find_spec
 
-    from guidelines.loader import resolve_set
+    from guidelines.sets import resolve_set
 
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256(sys.version.encode())
@@ -78,10 +85,8 @@ def cache_key(guidelines: str, years: tuple[int, ...], provisional: bool) -> str
 
 
 def load_cached(guidelines: str, years: tuple[int, ...], provisional: bool, cache_dir: str | Path | None):
-    """(GuidelineSet, WorkCalendar) from the cache, or loaded (and then cached) when missing."""
-    from guidelines.calendar_loader import load_calendar
-    from guidelines.loader import load_set
-
+    """(GuidelineSet, WorkCalendar) from the cache, or loaded (and then cached) when missing. A hit
+    imports neither the YAML loader nor the checks (a small run's start-up)."""
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"set-{cache_key(guidelines, years, provisional)}.pickle"
@@ -89,13 +94,39 @@ def load_cached(guidelines: str, years: tuple[int, ...], provisional: bool, cach
             return pickle.loads(path.read_bytes())  # noqa: S301 - our own file, keyed by its inputs
         except Exception:  # noqa: BLE001 - missing, truncated or stale: load afresh
             pass
+    from guidelines.calendar_loader import load_calendar
+    from guidelines.loader import load_set
+
     loaded = (load_set(guidelines), load_calendar(set(years), provisional=provisional))
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, path)  # whole or not at all, even with two runs at once
-        except OSError:
-            pass  # a read-only cache folder: run without it
+        _write(path, pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
     return loaded
+
+
+def code_cache(cache_dir: str | Path) -> Callable[[str, str], CodeType]:
+    """`compile_source(source, filename)` for engine/evaluate.py: the code object from `cache_dir` when
+    an earlier run compiled the same source with the same Python, else compiled (and then kept)."""
+
+    def compile_source(source: str, filename: str) -> CodeType:
+        key = hashlib.sha256(f"{sys.version}\0{filename}\0{source}".encode()).hexdigest()[:32]
+        path = Path(cache_dir) / f"code-{key}.marshal"
+        try:
+            return marshal.loads(path.read_bytes())
+        except Exception:  # noqa: BLE001 - missing or damaged: compile afresh
+            pass
+        code = compile(source, filename, "exec")
+        _write(path, marshal.dumps(code))
+        return code
+
+    return compile_source
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write whole or not at all (two runs at once each write their own file and rename it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache folder: run without it

@@ -16,7 +16,6 @@ the file and line each parameter, rule, derive entry and screening item came fro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from guidelines.checks import check_draft
 from guidelines.draft import Draft, Entry, derive_id
 from guidelines.model import GuidelineSet, Origin
 from guidelines.schema import Classification, DecisionTable, GuidelineFile, Manifest
+from guidelines.sets import MANIFEST, package_sets_dir, resolve_set
 from guidelines.yaml_source import (
     SourceFile,
     did_you_mean,
@@ -38,30 +38,6 @@ from guidelines.yaml_source import (
 from pathways.errors import Problem, SangaoError
 
 DEFAULT_SET = "national-default"
-MANIFEST = "set.yaml"
-
-
-def package_sets_dir() -> Path:
-    """The folder holding the sets shipped as package data (a real folder: installs are unzipped)."""
-    return Path(str(resources.files("guidelines")))
-
-
-def resolve_set(path_or_name: str | Path, relative_to: Path | None = None) -> Path:
-    """A folder (absolute, or relative to `relative_to` / the working directory) or a packaged set name."""
-    candidate = Path(path_or_name)
-    if relative_to is not None and not candidate.is_absolute():
-        local = relative_to / candidate
-        looks_like_path = "/" in str(path_or_name) or str(path_or_name).startswith(".")
-        if (looks_like_path or not (package_sets_dir() / candidate / MANIFEST).is_file()) and local.is_dir():
-            return local
-    elif candidate.is_dir():
-        return candidate
-    packaged = package_sets_dir() / str(path_or_name)
-    if (packaged / MANIFEST).is_file():
-        return packaged
-    return candidate if relative_to is None else relative_to / candidate
-
-
 def base_folders(path_or_name: str | Path) -> list[Path]:
     """The folders of the sets `path_or_name` extends, nearest first (empty for a base set). Reads
     only the manifests; a broken one ends the chain (loading the set reports it)."""

@@ -1,7 +1,9 @@
 """The assessment's hot path (engine/assess.py `assess_data` on store/fast_json.py records, encoded by
-`json_line`) gives, byte for byte, the line the pydantic path gives (`assess` → `Assessment` →
-reports/assessments.py `to_json_line`), for every patient of a generated roster and at several dates."""
+`json_line`, or written from pieces by `Assessor.line`) gives, byte for byte, the line the pydantic
+path gives (`assess` → `Assessment` → reports/assessments.py `to_json_line`), for every patient of a
+generated roster and at several dates."""
 
+import json
 from datetime import date
 
 import pytest
@@ -37,7 +39,7 @@ def test_a_generated_roster_line_decodes_to_a_record_that_reads_like_its_patient
 @pytest.mark.parametrize("as_of", [AS_OF, date(2026, 3, 1), date(2026, 7, 15)])
 def test_the_record_path_and_the_model_path_write_the_same_bytes(lines, as_of):
     assessor = build_assessor(AssessOptions("national-default", as_of, provisional_calendar=True))
-    compared = 0
+    compared = warned = 0
     for line in lines:
         patient = Patient.model_validate_json(line)
         if not assessor.is_assessed(patient, as_of):
@@ -46,8 +48,14 @@ def test_the_record_path_and_the_model_path_write_the_same_bytes(lines, as_of):
         model_line = to_json_line(assessor.assess(patient, as_of).assessment)
         assert json_line(assessor.assess_data(record, as_of)) == model_line
         assert json_line(assessor.assess_data(patient, as_of)) == model_line
+        line, color = assessor.assess_line(record, as_of)
+        assert line == model_line
+        assert color == json.loads(model_line)["color"]
+        warned += '"warnings": []' not in line
         compared += 1
     assert compared > 250
+    if as_of == AS_OF:  # follow-ups in 2027, a provisional year: lines with warnings are compared too
+        assert warned > 0
 
 
 def test_a_line_with_a_repeated_key_or_an_explicit_null_is_left_to_pydantic(lines):

@@ -368,14 +368,25 @@ def kleene(c, f):
 @settings(max_examples=300, deadline=None)
 @given(when=_tree, facts=_facts)
 def test_the_definite_possible_and_refuting_forms_match_kleene_logic(when, facts):
-    from engine.python_runtime import PythonRuntime, eval_form
+    from engine.evaluate import Evaluator
+    from engine.python_runtime import FormSource, eval_form
 
-    program = compile_set(one_rule_set(when))
+    gset = one_rule_set(when)
+    program = compile_set(gset)
     cond = rule_cond(program)
     expected = kleene(when, facts)
     assert eval_form(cond.definite, facts) == (expected is True)
     assert eval_form(cond.possible, facts) == (expected is not False)
     assert eval_form(cond.refute, facts) == (expected is False)
-    layer = program.rules_layer
-    i = layer.conditions.index(cond)
-    assert PythonRuntime(program).run(layer.index, facts)[i] == (expected is True, expected is not False)
+
+    def generated(form) -> bool:  # the Python the program function is written in, for one form
+        src = FormSource()
+        body = f"    return {src.expr(form)}"
+        namespace: dict = {}
+        exec(f"def run(g):\n{src.fetches()}\n{body}\n", namespace)  # noqa: S102
+        return namespace["run"](facts.get)
+
+    assert generated(cond.definite) == (expected is True)
+    assert generated(cond.possible) == (expected is not False)
+    # the generated program function (the python backend) fires the rule exactly when it is true
+    assert ("t.rule" in Evaluator(gset).evaluate(facts).fired) == (expected is True)

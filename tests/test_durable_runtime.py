@@ -12,7 +12,7 @@ from test_compile import _facts, _tree, kleene, one_rule_set, rule_cond
 from engine import durable_runtime
 from engine.compile import compile_set
 from engine.durable_runtime import MAX_RULES, SEEN, DurableRuntime, durable_fact, rulesets_for
-from engine.python_runtime import PythonRuntime
+from engine.python_runtime import FormInterpreter
 from pathways.errors import SangaoError
 
 SRC = {"doc": "PD", "clause": "test", "verification": "PD"}
@@ -136,7 +136,7 @@ def test_a_large_programme_file_is_split_into_rulesets_of_at_most_100_rules():
     assert len(rule_layer) >= 3
     assert all(len(d) <= MAX_RULES for _, _, d in chunks)
     got = DurableRuntime(program).run(program.rules_layer.index, {"visit_sbp": 150})
-    assert got == PythonRuntime(program).run(program.rules_layer.index, {"visit_sbp": 150})
+    assert got == FormInterpreter(program).run(program.rules_layer.index, {"visit_sbp": 150})
     assert sum(d for d, _ in got) == 51
 
 
@@ -195,7 +195,7 @@ def test_a_condition_too_large_for_one_durable_rule_is_split_and_still_agrees():
     )
     names = {name for _, _, d in rulesets_for(program) for name in d}
     assert "rule:t.big#def~0" in names and "rule:t.big#pos~0" in names  # unknown-only would not fit
-    durable, python = DurableRuntime(program), PythonRuntime(program)
+    durable, python = DurableRuntime(program), FormInterpreter(program)
     layer = program.rules_layer.index
     for facts in (
         {"visit_sbp": 105, "visit_dbp": 64, "smoker": True},
@@ -232,7 +232,7 @@ def test_a_large_conjunction_reads_possible_from_its_refuting_rule_and_still_agr
     names = {n for _, _, d in rulesets_for(program) for n in d}
     assert "rule:t.wide#ref" in names
     assert not any(n.startswith(("rule:t.wide#pos", "rule:t.wide#unk")) for n in names)
-    durable, python = DurableRuntime(program), PythonRuntime(program)
+    durable, python = DurableRuntime(program), FormInterpreter(program)
     layer = program.rules_layer.index
     for facts in (
         {"visit_sbp": 110, "visit_dbp": 80},
@@ -259,7 +259,7 @@ def test_rulesets_per_layer_instead_of_per_file_give_the_same_answers(program):
     for facts in (base_facts(), base_facts(visit_sbp=None, smoker=None), base_facts(visit_sbp=185)):
         f = dict(facts)
         for layer in program.layers:
-            assert per_layer.run(layer.index, f) == PythonRuntime(program).run(layer.index, f)
+            assert per_layer.run(layer.index, f) == FormInterpreter(program).run(layer.index, f)
 
 
 @settings(max_examples=150, deadline=None)
@@ -277,6 +277,6 @@ def test_each_ruleset_is_sent_only_the_fields_its_rules_test(program, runtime):
     keys = {k for chunks in runtime._by_layer.values() for _, ks in chunks for k, _, _ in ks}
     assert "visit_symptoms__chest_pain" in keys and "history_mi" not in keys
     many = base_facts(**{f"unrelated_{i}": i for i in range(300)})  # durable alone fails past ~252
-    assert runtime.run(program.rules_layer.index, many) == PythonRuntime(program).run(
+    assert runtime.run(program.rules_layer.index, many) == FormInterpreter(program).run(
         program.rules_layer.index, many
     )

@@ -356,6 +356,23 @@ def test_the_both_backend_raises_r002_naming_the_patient_and_the_differing_condi
     assert "visit_sbp=150" in problem.hint
 
 
+def test_the_both_backend_raises_r002_when_the_program_function_disagrees_with_durable(monkeypatch):
+    evaluator = Evaluator(slice_set(), "both")
+    real_run = evaluator._run
+
+    def lying_run(f, undecided):
+        fired, screening = real_run(f, undecided)
+        return (*fired, "htn.invented"), screening
+
+    monkeypatch.setattr(evaluator, "_run", lying_run)
+    with pytest.raises(SangaoError) as exc:
+        evaluator.evaluate(base_facts(visit_sbp=150), patient_id="370202-000457")
+    problem = exc.value.problems[0]
+    assert problem.code == "R002"
+    assert "370202-000457" in problem.message and "htn.invented" in problem.message
+    assert "370202-000457" in problem.render("zh") and "durable" in problem.render("zh")
+
+
 def rule_set(when, derive=None):
     return build_set(
         {

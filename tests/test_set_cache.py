@@ -1,6 +1,7 @@
 """engine/set_cache.py: the loaded set and calendar come back from the cache folder, equal to a fresh
 load, and a changed guideline file makes a new cache entry instead of the old one being read."""
 
+import marshal
 import shutil
 from datetime import date
 
@@ -40,3 +41,38 @@ def test_an_unreadable_cache_entry_is_loaded_afresh_and_rewritten(tmp_path):
     assessor = build_assessor(options)
     assert assessor.gset.name == "national-default"
     assert load_cached("national-default", YEARS, True, tmp_path)[0] == assessor.gset
+
+
+def test_the_program_function_is_compiled_once_and_then_read_back_from_the_cache(tmp_path):
+    from engine.set_cache import code_cache
+
+    compile_source = code_cache(tmp_path)
+    source = "def run(x):\n    return x * 2\n"
+    first = compile_source(source, "<t>")
+    (entry,) = tmp_path.glob("code-*.marshal")
+    namespace: dict = {}
+    exec(compile_source(source, "<t>"), namespace)  # noqa: S102
+    assert namespace["run"](21) == 42
+    # what is read is the file: planted code comes back for that source
+    entry.write_bytes(marshal.dumps(compile("def run(x):\n    return -x\n", "<t>", "exec")))
+    exec(compile_source(source, "<t>"), namespace)  # noqa: S102
+    assert namespace["run"](21) == -21
+    compile_source("def run(x):\n    return x * 3\n", "<t>")
+    assert len(list(tmp_path.glob("code-*.marshal"))) == 2  # another source: another entry
+    entry.write_bytes(b"damaged")
+    assert compile_source(source, "<t>") == first  # compiled afresh and written again
+    assert entry.read_bytes() != b"damaged"
+
+
+def test_an_assessor_built_with_the_code_cache_writes_the_same_lines(tmp_path):
+    from pathways.synthetic import generate_roster
+
+    as_of = date(2026, 11, 30)
+    cached = AssessOptions("national-default", as_of, provisional_calendar=True, cache_dir=str(tmp_path))
+    plain = AssessOptions("national-default", as_of, provisional_calendar=True)
+    build_assessor(cached)  # writes the cache
+    assert list(tmp_path.glob("code-*.marshal"))
+    warm, cold = build_assessor(cached), build_assessor(plain)
+    for patient in generate_roster(40, 5, as_of):
+        if cold.is_assessed(patient, as_of):
+            assert warm.assess_line(patient, as_of) == cold.assess_line(patient, as_of)

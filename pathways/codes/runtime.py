@@ -12,7 +12,12 @@ CODES: tuple[Code, ...] = (
     Code("R002", "run", True,
          zh="python 与 durable 两个运行时对 {who} 在第 {layer} 层结论不同：{diffs}",
          en="the python and durable runtimes disagree for {who} in layer {layer}: {diffs}",
-         hint_zh="请将此作为缺陷连同指南集一起报告", hint_en="report this as a bug with the guideline set"),
+         hint_zh="请将此作为缺陷连同指南集一起报告", hint_en="report this as a bug with the guideline set",
+         variants={
+             "program": ("python 生成的程序函数与 durable 运行时对 {who} 结论不同：{diffs}",
+                         "the python program function and the durable runtime disagree for {who}: {diffs}",
+                         "请将此作为缺陷连同指南集一起报告", "report this as a bug with the guideline set"),
+         }),
     Code("R003", "run", True,
          zh="durable 规则集 {ruleset} 检查 {count} 个事实字段；durable_rules 每个事实最多 {limit} 个",
          en="durable ruleset {ruleset} tests {count} fact fields; "
