@@ -288,20 +288,40 @@ class Store:
             for row in rows:
                 write(row)
 
+    def add_rows(self, patients: int, tables: dict[str, list], flat: bool = False) -> None:
+        """Write rows of new patients built elsewhere (store/import_pipeline.py's worker) with
+        `new_rows`, numbered from `next_seq`: {table: rows}, or with `flat` (SQLite) {table:
+        (row width, the rows' values in one list)}. The caller has checked that the tables were
+        empty (`all_new`)."""
+        self.flush()
+        self.next_seq += patients
+        for name in ("patients", *_CHILD):  # parents first: SQLite checks the foreign keys per row
+            rows = tables.get(name)
+            if not rows:
+                continue
+            if flat:
+                self._sqlite_insert_flat(self.insert_sql[name], rows[1], rows[0])
+            else:
+                self._insert(name, rows)
+
     def _sqlite_insert(self, sql: str, rows: list[tuple]) -> None:
-        """executemany of `sql` (one row's INSERT … VALUES (?, …)), as statements of many rows each
-        (VALUES (…), (…), …): sqlite3 then binds and steps once per statement, not once per row."""
+        self._sqlite_insert_flat(sql, list(chain.from_iterable(rows)), len(rows[0]))
+
+    def _sqlite_insert_flat(self, sql: str, values: list, width: int) -> None:
+        """executemany of `sql` (one row's INSERT … VALUES (?, …)) for rows of `width` values given
+        one after another in `values`, as statements of many rows each (VALUES (…), (…), …):
+        sqlite3 then binds and steps once per statement, not once per row."""
         cursor = self.conn.connection.driver_connection.cursor()
-        width = len(rows[0])
         per = self.max_variables // width
-        whole = len(rows) - len(rows) % per
+        step = per * width
+        whole = len(values) - len(values) % step
         if whole:
             head, one = sql.split(" VALUES ")
             many = f"{head} VALUES {', '.join([one] * per)}"
-            for start in range(0, whole, per):
-                cursor.execute(many, list(chain.from_iterable(rows[start : start + per])))
-        if whole < len(rows):
-            cursor.executemany(sql, rows[whole:])
+            for start in range(0, whole, step):
+                cursor.execute(many, values[start : start + step])
+        if whole < len(values):
+            cursor.executemany(sql, [values[i : i + width] for i in range(whole, len(values), width)])
 
     def _stored(self, sql: str, ids: list[str]) -> list[tuple]:
         """The rows of `sql` (a SELECT ending in `WHERE patient_id IN ({})` plus its ORDER BY, if any)

@@ -1,0 +1,194 @@
+"""The import on two cores: a worker process reads, decodes and checks a source and builds its rows
+while the importer's process writes them (store/importer.py calls `run`).
+
+The worker runs the same code as the in-process import (`iter_items`, `Tally`, `new_rows`) and
+sends batches of rows in bind form (store/writer.py: plain text, numbers and NULLs, dates as ISO
+text) through a pipe, packed by `marshal` (the cheapest to unpack of pickle, msgpack and marshal
+here: some 5 µs per patient of flat lists); the importer's process only unpacks and inserts them,
+inside the source's one transaction as before. So a failure or a kill on either side leaves the
+database as it was before the source: the worker never touches the database, and the importer's
+process rolls back when the worker fails, ends or sends an error. Rejected rows come back with
+their file, line and field (the reject file is written by the importer's process), and the counts
+per file, findings and rejections come back at the end.
+
+When it is used: a large enough source (PIPELINE_MIN_BYTES) into empty roster tables, where every
+patient is new and the worker can number and build every row without reading the database. A
+re-import (the upsert merges with stored rows) and an events file (rows for people of the
+register, read from the database) run in-process; an events file is found out by the worker,
+which then hands the source back before any row was sent (`_Fallback`).
+
+Processes: started by fork where the platform has it (a spawned interpreter would first spend
+half a second importing the validators); the worker's entry point and arguments are picklable, so
+the spawn start method (START_METHOD) works too. The worker is a daemon: it ends with the
+importer, and a worker whose importer was killed stops at its next send (a broken pipe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import marshal
+import multiprocessing
+import pickle
+import sys
+import traceback
+from itertools import chain
+
+from pathways.errors import SangaoError
+from store import fast_json, writer
+from store.writer import new_rows
+
+PIPELINE_MIN_BYTES = 4_000_000  # smaller sources: starting a process costs more than it saves
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+_TABLES = ("patients", *fast_json.CHILD_LISTS)
+
+# Message tags (first byte of each message): rows (marshal), end of source, the source's own
+# error (D030 …), the worker's bug, "run it in-process" (pickle).
+_ROWS, _DONE, _ERROR, _BUG, _FALLBACK = b"R", b"D", b"E", b"B", b"F"
+
+
+def run(store, source, mapping, as_of, tally, progress=None) -> bool:
+    """Import `source` through a worker process into `store` (inside its transaction), keeping
+    `tally` as the in-process loop would. False, having written nothing, when the source is better
+    imported in-process (see the module docstring)."""
+    if not store.all_new or _size(source) < PIPELINE_MIN_BYTES:
+        return False
+    context = multiprocessing.get_context(START_METHOD)
+    receiver, sender = context.Pipe(duplex=False)
+    sqlite = store.copy_sql is None
+    worker = context.Process(
+        target=_work,
+        args=(sender, source, mapping, as_of, sqlite, store.next_seq),
+        name="sangao-import-worker",
+        daemon=True,
+    )
+    worker.start()
+    sender.close()  # the worker holds the only writing end: its exit ends `recv_bytes`
+    try:
+        reported = 0
+        while True:
+            try:
+                message = receiver.recv_bytes()
+            except EOFError:
+                raise RuntimeError(
+                    f"the import worker of {source.name} ended without finishing (exit code "
+                    f"{worker.join(5) or worker.exitcode})"
+                ) from None
+            tag, body = message[:1], message[1:]
+            if tag == _ROWS:
+                patients, tables, rejects, done, fraction = marshal.loads(body)
+                store.add_rows(patients, tables, flat=sqlite)
+                if tally.writer:
+                    for row in rejects:
+                        tally.writer.writerow(row)
+                if progress and done // _progress_every() > reported:
+                    reported = done // _progress_every()
+                    progress(source.name, done, fraction)
+                continue
+            if tag == _FALLBACK:
+                return False
+            state = pickle.loads(body)
+            if tag == _BUG:
+                raise RuntimeError(f"the import worker of {source.name} failed:\n{state}")
+            tally.files, tally.found, tally.rejected, tally.patients = state["tally"]
+            source.rows_read.update(state["rows_read"])
+            source.encodings.update(state["encodings"])
+            source.findings += state["findings"]
+            if tag == _ERROR:
+                raise SangaoError(state["problems"])
+            return True
+    finally:
+        receiver.close()
+        if worker.is_alive():  # the importer failed or got everything: the worker has no more to do
+            worker.terminate()
+        worker.join()
+
+
+def _size(source) -> int:
+    try:
+        return sum(p.stat().st_size for p in source.paths)
+    except OSError:
+        return 0  # the in-process import reports the unreadable file
+
+
+def _progress_every() -> int:
+    from store import importer
+
+    return importer.PROGRESS_EVERY
+
+
+class _Fallback(Exception):
+    """The source turned out to need the database (an events file): import it in-process."""
+
+
+def _no_register(_patient_id):
+    raise _Fallback
+
+
+class _Rejects:
+    """The reject file's rows, collected in the worker and written by the importer's process."""
+
+    def __init__(self) -> None:
+        self.rows: list[list] = []
+
+    def writerow(self, row) -> None:
+        self.rows.append([str(v) if v is not None and type(v) not in (str, int) else v for v in row])
+
+
+def _work(sender, source, mapping, as_of, sqlite: bool, next_seq: int) -> None:
+    """The worker: read, check and build rows; send them in batches (see the tags above)."""
+    from store.importer import Tally, iter_items
+
+    gc.disable()  # as store/importer.py's _gc_paused: records make no cycles
+    rejects = _Rejects()
+    tally = Tally(source.kind, rejects)
+    absent = fast_json.ABSENT if sqlite else None
+    patients: list[tuple] = []
+    children: dict[str, list[tuple]] = {name: [] for name in fast_json.CHILD_LISTS}
+    seq, done = next_seq, 0
+
+    def send_rows() -> None:
+        tables = {"patients": patients, **children}
+        if sqlite:  # flat: the importer binds them as they come (Store.add_rows)
+            tables = {n: (len(r[0]), list(chain.from_iterable(r))) for n, r in tables.items() if r}
+        else:
+            tables = {name: rows for name, rows in tables.items() if rows}
+        message = (len(patients), tables, rejects.rows, done, source.fraction())
+        sender.send_bytes(_ROWS + marshal.dumps(message))
+        patients.clear()
+        for rows in children.values():
+            rows.clear()
+        rejects.rows = []
+
+    def send_state(tag: bytes, **extra) -> None:
+        state = {
+            "tally": (tally.files, tally.found, tally.rejected, tally.patients),
+            "rows_read": source.rows_read,
+            "encodings": source.encodings,
+            "findings": source.findings,
+            **extra,
+        }
+        sender.send_bytes(tag + pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
+
+    try:
+        for item, patient, problems, findings in iter_items(source, mapping, as_of, True, _no_register):
+            done += 1
+            record = tally.take(item, patient, problems, findings)
+            if record is not None:
+                patients.append(new_rows(record, seq, children, absent))
+                seq += 1
+                if len(patients) >= writer.BATCH_PATIENTS:
+                    send_rows()
+        send_rows()
+        send_state(_DONE)
+    except _Fallback:
+        sender.send_bytes(_FALLBACK)
+    except SangaoError as exc:
+        send_state(_ERROR, problems=exc.problems)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the importer is gone
+    except BaseException:
+        with contextlib.suppress(OSError):
+            sender.send_bytes(_BUG + pickle.dumps(traceback.format_exc()))
+    finally:
+        sender.close()
