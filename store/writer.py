@@ -87,13 +87,14 @@ def _symptoms(symptoms: tuple[str, ...]) -> str | None:
     return json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
 
 
-def new_rows(record, seq: int, children: dict[str, list[tuple]], absent=None) -> tuple:
+def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: bool = False) -> tuple:
     """The patients row of a new patient in bind form, its child rows appended to `children`:
     history in record order, the dated lists in date order (ties in record order), a visit's
     symptoms as JSON text. `record` is a pydantic Patient or a store/fast_json.py Struct (whose
     absent fields, UNSET and ABSENT, are stored as NULL). `absent`: the value of an absent field,
     None or, on SQLite, fast_json.ABSENT (a NaN, which SQLite stores as NULL and binds without
-    sqlite3's adapter lookup that None costs)."""
+    sqlite3's adapter lookup that None costs). With `flat`, child rows are appended value after
+    value (`Store._sqlite_insert_flat` binds them so; no tuple per row)."""
     pid = record.patient_id
     if type(record) is Patient:
         fields = record.__dict__
@@ -112,10 +113,18 @@ def new_rows(record, seq: int, children: dict[str, list[tuple]], absent=None) ->
         rows = _plain([get(i.__dict__) for i in items] if get else [_astuple(i) for i in items])
         if name == "visits":
             at = _SYMPTOMS_AT
-            rows = [(*r[:at], _symptoms(s) if type(s := r[at]) is tuple else s, *r[at + 1 :]) for r in rows]
+            for k, r in enumerate(rows):
+                if type(r[at]) is tuple:
+                    rows[k] = (*r[:at], _symptoms(r[at]), *r[at + 1 :])
         if absent is None and get is None:  # a Struct's ABSENT: a NaN, which PostgreSQL would store
             rows = [[None if v is _ABSENT else v for v in r] for r in rows]
-        children[name] += [(pid, s, *r) for s, r in enumerate(rows)]
+        if flat:
+            out = children[name]
+            for s, r in enumerate(rows):
+                out += (pid, s)
+                out += r
+        else:
+            children[name] += [(pid, s, *r) for s, r in enumerate(rows)]
     return (pid, seq, *_plain(values), conditions)
 
 
@@ -261,7 +270,8 @@ class Store:
             existing = {row[0]: row for row in self._stored(self.stored_sql["patients"], ids)}
         new_patients: list[tuple] = []
         old: list = []  # Patients and fast_json Structs of stored patients
-        children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
+        children: dict[str, list] = {name: [] for name in _CHILD}  # SQLite: values one after another
+        flat = self.copy_sql is None
         for patient in batch:
             pid = patient.patient_id
             if pid in existing:
@@ -269,14 +279,16 @@ class Store:
                 continue
             if type(patient) is EventRecord:  # the reader checked it is stored; never created here
                 raise AssertionError(f"events for {pid!r}, who is not stored")
-            new_patients.append(new_rows(patient, self.next_seq, children, self.absent))
+            new_patients.append(new_rows(patient, self.next_seq, children, self.absent, flat))
             self.next_seq += 1
         if new_patients:
             self._insert("patients", new_patients)
         if old:
             self._merge(old, existing)
         for name, rows in children.items():
-            if rows:
+            if rows and flat:
+                self._sqlite_insert_flat(self.insert_sql[name], rows, 2 + len(_FIELDS[name]))
+            elif rows:
                 self._insert(name, rows)
 
     def _insert(self, name: str, rows: list[tuple]) -> None:
