@@ -323,8 +323,14 @@ def _import_progress(lang: str = "zh"):
     if not err_console.is_terminal:
         yield None
         return
-    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     label = "{source}：已读 {records:,} 条记录" if lang == "zh" else "{source}: {records:,} records read"
     left = "剩余" if lang == "zh" else "left"
