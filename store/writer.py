@@ -81,6 +81,8 @@ _FIELDS_GET = {name: itemgetter(*fields) for name, fields in _FIELDS.items()}
 _SYMPTOMS_AT = _FIELDS["visits"].index("symptoms")
 _by_date = attrgetter("date")
 _plain = msgspec.to_builtins  # dates → ISO text, codes → their text; tuples, floats (NaN too) kept
+_json_row_text = msgspec.json.Encoder().encode  # the same, and NaN → null
+_json_rows = msgspec.json.Decoder(list[list]).decode
 
 
 def _symptoms(symptoms: tuple[str, ...]) -> str | None:
@@ -110,14 +112,17 @@ def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: boo
             continue
         if name != "history" and len(items) > 1:
             items = sorted(items, key=_by_date)
-        rows = _plain([get(i.__dict__) for i in items] if get else [_astuple(i) for i in items])
+        if get:
+            rows = _plain([get(i.__dict__) for i in items])
+        elif absent is None:  # a Struct's ABSENT is a NaN, which PostgreSQL would store: JSON has
+            rows = _json_rows(_json_row_text([_astuple(i) for i in items]))  # no NaN, null comes back
+        else:
+            rows = _plain([_astuple(i) for i in items])
         if name == "visits":
             at = _SYMPTOMS_AT
             for k, r in enumerate(rows):
-                if type(r[at]) is tuple:
+                if type(r[at]) in (tuple, list):
                     rows[k] = (*r[:at], _symptoms(r[at]), *r[at + 1 :])
-        if absent is None and get is None:  # a Struct's ABSENT: a NaN, which PostgreSQL would store
-            rows = [[None if v is _ABSENT else v for v in r] for r in rows]
         if flat:
             out = children[name]
             for s, r in enumerate(rows):
