@@ -31,10 +31,10 @@ import marshal
 import multiprocessing
 import pickle
 import sys
-import traceback
 from itertools import chain
 
 from pathways.errors import SangaoError
+from pathways.scrub import scrubbed_traceback
 from store import fast_json, writer
 from store.writer import new_rows
 
@@ -210,8 +210,8 @@ def _work(sender, source, mapping, as_of, sqlite: bool, next_seq: int) -> None:
         send_state(_ERROR, problems=exc.problems)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the importer is gone
-    except BaseException:
+    except BaseException as exc:  # a bug: its traceback without values that could be a patient's
         with contextlib.suppress(OSError):
-            sender.send_bytes(_BUG + pickle.dumps(traceback.format_exc()))
+            sender.send_bytes(_BUG + pickle.dumps(scrubbed_traceback(exc)))
     finally:
         sender.close()

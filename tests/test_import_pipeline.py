@@ -167,19 +167,22 @@ def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, mo
     real_new_rows = import_pipeline.new_rows
     built = []
 
-    def failing_new_rows(*args):  # runs in the worker (forked: it inherits this patch)
+    def failing_new_rows(record, *args):  # runs in the worker (forked: it inherits this patch)
         built.append(1)
-        if len(built) == 23:  # four batches sent, then a bug
-            raise ValueError("a bug in the worker")
-        return real_new_rows(*args)
+        if len(built) == 23:  # four batches sent, then a bug that quotes the patient
+            raise ValueError(f"a bug in the worker at {record.name} ({record.id_number})")
+        return real_new_rows(record, *args)
 
     monkeypatch.setattr(import_pipeline, "new_rows", failing_new_rows)
     monkeypatch.setattr(import_pipeline, "START_METHOD", "fork")
     monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
     empty = tmp_path / "empty.db"
     path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(40, 5, AS_OF)])
-    with pytest.raises(RuntimeError, match="a bug in the worker"):
+    with pytest.raises(RuntimeError, match="a bug in the worker") as failure:
         import_files([path], str(empty), AS_OF)
+    assert "failing_new_rows" in str(failure.value)  # where it happened, without the values
+    assert not any(p.name in str(failure.value) or p.id_number in str(failure.value)
+                   for p in generate_roster(40, 5, AS_OF))
     assert all(rows == [] for rows in dump(str(empty)).values())
     assert dump(db) == before
 
