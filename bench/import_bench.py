@@ -248,7 +248,7 @@ def _floor(roster: Path, as_of: date, patients: int, tmp: Path) -> None:
         with db_engine.begin() as conn:
             store = writer.Store(conn)
             for n, tables in batches:
-                store.add_rows(n, tables, flat=True)
+                store.add_rows(n, tables)
             store.finish()
         db_engine.dispose()
         drop()

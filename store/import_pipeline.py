@@ -77,7 +77,7 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
             tag, body = message[:1], message[1:]
             if tag == _ROWS:
                 patients, tables, rejects, done, fraction = marshal.loads(body)
-                store.add_rows(patients, tables, flat=sqlite)
+                store.add_rows(patients, tables)
                 if tally.writer:
                     for row in rejects:
                         tally.writer.writerow(row)
@@ -136,8 +136,9 @@ class _Rejects:
 
 
 class Batch:
-    """The rows of a batch of new patients as the worker builds and sends them: on SQLite, each
-    table's values one after another (the importer binds them so, Store.add_rows), else rows."""
+    """The rows of a batch of new patients as the worker builds and sends them: each table's
+    values one after another (fewer objects to pack and unpack; on SQLite the importer binds them
+    so, on PostgreSQL it copies them row by row, Store.add_rows)."""
 
     def __init__(self, sqlite: bool, next_seq: int) -> None:
         self.sqlite = sqlite
@@ -147,18 +148,15 @@ class Batch:
         self.children: dict[str, list] = {name: [] for name in fast_json.CHILD_LISTS}
 
     def add(self, record) -> None:
-        self.patients.append(new_rows(record, self.seq, self.children, self.absent, self.sqlite))
+        self.patients.append(new_rows(record, self.seq, self.children, self.absent, flat=True))
         self.seq += 1
 
     def take(self) -> tuple[int, dict]:
         """(patients, {table: rows}) for Store.add_rows, and start the next batch."""
         patients, children = self.patients, self.children
-        if self.sqlite:
-            tables = {name: (_WIDTH[name], values) for name, values in children.items() if values}
-            if patients:
-                tables["patients"] = (len(patients[0]), list(chain.from_iterable(patients)))
-        else:
-            tables = {name: rows for name, rows in {"patients": patients, **children}.items() if rows}
+        tables = {name: (_WIDTH[name], values) for name, values in children.items() if values}
+        if patients:
+            tables["patients"] = (len(patients[0]), list(chain.from_iterable(patients)))
         self.patients, self.children = [], {name: [] for name in fast_json.CHILD_LISTS}
         return len(patients), tables
 

@@ -305,21 +305,23 @@ class Store:
             for row in rows:
                 write(row)
 
-    def add_rows(self, patients: int, tables: dict[str, list], flat: bool = False) -> None:
+    def add_rows(self, patients: int, tables: dict[str, tuple[int, list]]) -> None:
         """Write rows of new patients built elsewhere (store/import_pipeline.py's worker) with
-        `new_rows`, numbered from `next_seq`: {table: rows}, or with `flat` (SQLite) {table:
-        (row width, the rows' values in one list)}. The caller has checked that the tables were
-        empty (`all_new`)."""
+        `new_rows(…, flat=True)`, numbered from `next_seq`: {table: (row width, the rows' values
+        one after another)}. The caller has checked that the tables were empty (`all_new`)."""
         self.flush()
         self.next_seq += patients
         for name in ("patients", *_CHILD):  # parents first: SQLite checks the foreign keys per row
-            rows = tables.get(name)
-            if not rows:
+            if name not in tables:
                 continue
-            if flat:
-                self._sqlite_insert_flat(self.insert_sql[name], rows[1], rows[0])
-            else:
-                self._insert(name, rows)
+            width, values = tables[name]
+            if self.copy_sql is None:
+                self._sqlite_insert_flat(self.insert_sql[name], values, width)
+                continue
+            with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
+                write = copy.write_row
+                for start in range(0, len(values), width):
+                    write(values[start : start + width])
 
     def _sqlite_insert(self, sql: str, rows: list[tuple]) -> None:
         self._sqlite_insert_flat(sql, list(chain.from_iterable(rows)), len(rows[0]))

@@ -167,11 +167,11 @@ def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, mo
     real_new_rows = import_pipeline.new_rows
     built = []
 
-    def failing_new_rows(record, *args):  # runs in the worker (forked: it inherits this patch)
+    def failing_new_rows(record, *args, **kwargs):  # runs in the worker (forked: it inherits this patch)
         built.append(1)
         if len(built) == 23:  # four batches sent, then a bug that quotes the patient
             raise ValueError(f"a bug in the worker at {record.name} ({record.id_number})")
-        return real_new_rows(record, *args)
+        return real_new_rows(record, *args, **kwargs)
 
     monkeypatch.setattr(import_pipeline, "new_rows", failing_new_rows)
     monkeypatch.setattr(import_pipeline, "START_METHOD", "fork")
