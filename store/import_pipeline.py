@@ -17,6 +17,10 @@ re-import (the upsert merges with stored rows) and an events file (rows for peop
 register, read from the database) run in-process; an events file is found out by the worker,
 which then hands the source back before any row was sent (`_Fallback`).
 
+The importer's process reads the pipe in a thread (`_receive`) into a queue of QUEUED_BATCHES
+batches, so the worker runs ahead while an insert runs instead of waiting to hand over each batch
+(on a busy machine every such wait is also a wait to be scheduled again).
+
 Processes: started by fork where the platform has it (a spawned interpreter would first spend
 half a second importing the validators); the worker's entry point and arguments are picklable, so
 the spawn start method (START_METHOD) works too. The worker is a daemon: it ends with the
@@ -30,7 +34,9 @@ import gc
 import marshal
 import multiprocessing
 import pickle
+import queue
 import sys
+import threading
 from itertools import chain
 
 from pathways.errors import SangaoError
@@ -40,6 +46,7 @@ from store.writer import new_rows
 
 PIPELINE_MIN_BYTES = 4_000_000  # smaller sources: starting a process costs more than it saves
 START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+QUEUED_BATCHES = 4  # batches received and not yet written (some 2.5 MB each): the worker's lead
 _WIDTH = {name: 2 + len(fields) for name, fields in fast_json.FIELDS.items()}  # a child row's values
 
 # Message tags (first byte of each message): rows (marshal), end of source, the source's own
@@ -64,12 +71,14 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     )
     worker.start()
     sender.close()  # the worker holds the only writing end: its exit ends `recv_bytes`
+    messages: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
+    reader = threading.Thread(target=_receive, args=(receiver, messages), daemon=True)
+    reader.start()
     try:
         reported = 0
         while True:
-            try:
-                message = receiver.recv_bytes()
-            except EOFError:
+            message = messages.get()
+            if message is None:
                 raise RuntimeError(
                     f"the import worker of {source.name} ended without finishing (exit code "
                     f"{worker.join(5) or worker.exitcode})"
@@ -98,10 +107,28 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
                 raise SangaoError(state["problems"])
             return True
     finally:
-        receiver.close()
         if worker.is_alive():  # the importer failed or got everything: the worker has no more to do
             worker.terminate()
         worker.join()
+        while reader.is_alive():  # it ends at the pipe's end once it can hand over what it holds
+            with contextlib.suppress(queue.Empty):
+                messages.get(timeout=0.05)
+        receiver.close()
+
+
+def _receive(receiver, messages: queue.Queue) -> None:
+    """The importer's reading thread: the worker's messages into `messages` as they come (the
+    pipe holds 64 kB, a batch some 2.5 MB: without this the worker would wait for every insert
+    to end before handing over its next batch); None when the pipe ends early. `recv_bytes`
+    lets the importer's thread run meanwhile (the GIL is released while it waits and reads)."""
+    try:
+        while True:
+            message = receiver.recv_bytes()
+            messages.put(message)
+            if message[:1] != _ROWS:
+                return
+    except (EOFError, OSError):
+        messages.put(None)
 
 
 def _size(source) -> int:
