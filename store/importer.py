@@ -14,7 +14,9 @@ page cache and a few pages of cache for the patient ids seen (duplicate check).
 Throughput (bench/import_bench.py): on SQLite a clean JSONL line (no finding, no rejection) is
 decoded by store/fast_json.py's msgspec decoder; any other line is validated by pydantic-core from
 its text and checked by the shortcuts of store/validation.py. The cyclic garbage collector is
-paused for the source (`_gc_paused`).
+paused for the source (`_gc_paused`). A large source into empty tables is read and checked by a
+worker process while this one writes (store/import_pipeline.py); both keep a source's counts,
+findings and rejections with `Tally`.
 """
 
 from __future__ import annotations
