@@ -4,18 +4,18 @@ while the importer's process writes them (store/importer.py calls `run`).
 The worker runs the same code as the in-process import (`iter_items`, `Tally`, `new_rows`) and
 sends batches of rows in bind form (store/writer.py: plain text, numbers and NULLs, dates as ISO
 text) through a pipe, packed by `marshal` (the cheapest to unpack of pickle, msgpack and marshal
-here: 5–7 µs per patient of flat lists each way); the importer's process only unpacks and inserts them,
-inside the source's one transaction as before. So a failure or a kill on either side leaves the
+here: 5–7 µs per patient of flat lists each way); the importer's process only unpacks and
+inserts them, inside the source's one transaction as before. So a failure or a kill on either side leaves the
 database as it was before the source: the worker never touches the database, and the importer's
 process rolls back when the worker fails, ends or sends an error. Rejected rows come back with
 their file, line and field (the reject file is written by the importer's process), and the counts
 per file, findings and rejections come back at the end.
 
-When it is used: a large enough source (PIPELINE_MIN_BYTES) into empty roster tables, where every
-patient is new and the worker can number and build every row without reading the database. A
-re-import (the upsert merges with stored rows) and an events file (rows for people of the
-register, read from the database) run in-process; an events file is found out by the worker,
-which then hands the source back before any row was sent (`_Fallback`).
+When it is used: on two cores or more, a large enough source (PIPELINE_MIN_BYTES) into empty
+roster tables, where every patient is new and the worker can number and build every row without
+reading the database. A re-import (the upsert merges with stored rows) and an events file (rows
+for people of the register, read from the database) run in-process; an events file is found out
+by the worker, which then hands the source back before any row was sent (`_Fallback`).
 
 The importer's process reads the pipe in a thread (`_receive`) into a queue of QUEUED_BATCHES
 batches, so the worker runs ahead while an insert runs instead of waiting to hand over each batch
@@ -33,6 +33,7 @@ import contextlib
 import gc
 import marshal
 import multiprocessing
+import os
 import pickle
 import queue
 import sys
@@ -58,7 +59,7 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     """Import `source` through a worker process into `store` (inside its transaction), keeping
     `tally` as the in-process loop would. False, having written nothing, when the source is better
     imported in-process (see the module docstring)."""
-    if not store.all_new or _size(source) < PIPELINE_MIN_BYTES:
+    if not store.all_new or _size(source) < PIPELINE_MIN_BYTES or _cores() < 2:
         return False
     context = multiprocessing.get_context(START_METHOD)
     receiver, sender = context.Pipe(duplex=False)
@@ -129,6 +130,14 @@ def _receive(receiver, messages: queue.Queue) -> None:
                 return
     except (EOFError, OSError):
         messages.put(None)
+
+
+def _cores() -> int:
+    """The cores this process may run on: with one, a second process only adds work."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
 
 
 def _size(source) -> int:

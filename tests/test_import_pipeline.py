@@ -69,6 +69,7 @@ def summary(report) -> tuple:
 
 def import_with(monkeypatch, pipeline: bool, path, db_url, rejects):
     monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0 if pipeline else 10**12)
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)  # a one-core CI machine too
     used = []
     real_run = import_pipeline.run
     monkeypatch.setattr(import_pipeline, "run", lambda *a, **k: used.append(real_run(*a, **k)) or used[-1])
@@ -176,6 +177,7 @@ def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, mo
     monkeypatch.setattr(import_pipeline, "new_rows", failing_new_rows)
     monkeypatch.setattr(import_pipeline, "START_METHOD", "fork")
     monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
     empty = tmp_path / "empty.db"
     path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(40, 5, AS_OF)])
     with pytest.raises(RuntimeError, match="a bug in the worker") as failure:
@@ -193,6 +195,7 @@ from datetime import date
 from pathlib import Path
 from store import import_pipeline, importer, writer
 import_pipeline.PIPELINE_MIN_BYTES = 0
+import_pipeline._cores = lambda: 2
 writer.BATCH_PATIENTS = 10
 real_add, batches = writer.Store.add_rows, []
 def add_rows(self, *args, **kwargs):
