@@ -288,7 +288,7 @@ def roster_import(
     if unmasked and rejects is None:
         raise typer.BadParameter("--unmasked shows the raw column of --rejects FILE; give --rejects too",
                                  param_hint="--unmasked")
-    with _import_progress() as progress:
+    with _import_progress(lang) as progress:
         report = import_files(
             files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress,
             unmasked=unmasked,
@@ -316,20 +316,36 @@ def _audit_unmasking(db: str, command: str, patients: int, written: Path | None 
 
 
 @contextmanager
-def _import_progress():
-    """A live "records read" line on stderr while a large import runs (a terminal only; it is
-    cleared when done, and pipes and logs get nothing)."""
+def _import_progress(lang: str = "zh"):
+    """A live progress line on stderr while an import runs (a terminal only; it is cleared when
+    done, and pipes and logs get nothing): records read, and where the reader can tell how much of
+    the source that is (JSONL), a bar with the time left."""
     if not err_console.is_terminal:
         yield None
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    label = "{source}：已读 {records:,} 条记录" if lang == "zh" else "{source}: {records:,} records read"
+    left = "剩余" if lang == "zh" else "left"
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=16),
+                  TaskProgressColumn(), TextColumn(left), TimeRemainingColumn(),
                   console=err_console, transient=True) as bar:
-        task = bar.add_task("reading", total=None)
+        task = bar.add_task("读取中…" if lang == "zh" else "reading…", total=None)
+        current = [None]
 
-        def update(source: str, records: int) -> None:
-            bar.update(task, description=f"{source}: {records:,} records read")
+        def update(source: str, records: int, fraction: float | None = None) -> None:
+            if source != current[0]:  # the next source: its own bar and estimate
+                current[0] = source
+                bar.reset(task, total=None if fraction is None else 1000)
+            bar.update(task, description=label.format(source=source, records=records),
+                       completed=None if fraction is None else fraction * 1000)
 
         yield update
 

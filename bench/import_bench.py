@@ -1,16 +1,24 @@
 """Import throughput: a generated roster (pathways.synthetic) written as JSONL, then imported into a
-fresh SQLite file (or --db URL). Prints patients/s, child rows/s and peak RSS. Not a test.
+fresh SQLite file (or a fresh database on the --db PostgreSQL server). Prints patients/s, child
+rows/s and peak RSS for the in-process import and the two-process pipeline. Not a test.
 
     .venv/bin/python bench/import_bench.py --patients 100000
     .venv/bin/python bench/import_bench.py --patients 20000 --db postgresql+psycopg://postgres@127.0.0.1:5432/x
     .venv/bin/python bench/import_bench.py --patients 20000 --profile 20   # where the time goes
     .venv/bin/python bench/import_bench.py --patients 100000 --repeat 3    # best and median of 3
     .venv/bin/python bench/import_bench.py --patients 20000 --phases       # µs per patient per stage
+    .venv/bin/python bench/import_bench.py --patients 20000 --mode pipeline   # or in-process; default both
+    .venv/bin/python bench/import_bench.py --floor                          # what parts cost on their own
 
---db must name an empty database (the import upserts: a second run into the same one measures the
-merge path). Times are wall and CPU of the import call alone; on a shared machine the CPU figure
-is the steadier one, and --repeat N imports the same file N times into fresh databases and reports
-the best and the median (this machine's speed drifts by a third from minute to minute).
+--db names a PostgreSQL server (any database on it): each run imports into a new database created
+there and dropped after. Times are wall and CPU of the import call alone: CPU of this process
+(the importer, which writes), of the worker process (the pipeline's reader and checker), and on
+PostgreSQL of the server's backend; on a shared machine the CPU figures are the steadier ones, and
+--repeat N imports the same file N times into fresh databases and reports the best and the median
+(this machine's speed drifts by a third from minute to minute). The load average is printed with
+the results: other processes share the cores. --floor measures what the parts cost on their own:
+decoding and checking alone, building the rows, and inserting ready rows (the importer's share in
+the pipeline).
 --profile runs the import under cProfile (slower) and prints the functions
 with the most time of their own. --phases times the stages of the import with plain timers (a
 few percent of overhead, unlike a profiler) and prints µs per patient for each: reading, decoding
@@ -22,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
+import os
 import pstats
 import resource
 import tempfile
@@ -31,7 +41,8 @@ from datetime import date
 from pathlib import Path
 
 from pathways.synthetic import generate_roster
-from store import writer
+from store import import_pipeline, writer
+from store.db import as_writer, open_db
 from store.exporter import record_json
 from store.importer import import_files
 
@@ -41,17 +52,20 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 30))
-    parser.add_argument("--db", help="database URL to import into (default: a fresh temporary SQLite file)")
+    parser.add_argument("--db", help="a PostgreSQL server's URL (default: fresh temporary SQLite files)")
     parser.add_argument("--profile", type=int, metavar="N", help="profile; print the top N functions")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="import N times (fresh SQLite file each) and report best/median"
+        "--repeat", type=int, default=1, help="import N times (fresh database each) and report best/median"
     )
     parser.add_argument("--phases", action="store_true", help="print µs per patient for each stage")
+    parser.add_argument("--mode", choices=["in-process", "pipeline", "both"], default="both")
+    parser.add_argument("--floor", action="store_true", help="time the parts on their own (SQLite)")
     args = parser.parse_args()
     phases = _time_phases() if args.phases else None
+    modes = ["in-process", "pipeline"] if args.mode == "both" else [args.mode]
 
     with tempfile.TemporaryDirectory() as tmp:
-        roster, db = Path(tmp) / "roster.jsonl", Path(tmp) / "bench.db"
+        roster = Path(tmp) / "roster.jsonl"
         children = 0
         t0 = time.perf_counter()
         with open(roster, "w", encoding="utf-8") as f:
@@ -61,41 +75,195 @@ def main() -> None:
                 )
                 f.write(json.dumps(record_json(patient), ensure_ascii=False) + "\n")
         generated = time.perf_counter() - t0
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        profiler = cProfile.Profile() if args.profile else None
-        runs = []
-        for run in range(args.repeat):
-            if run and not args.db:
-                db.unlink()
-            t0, c0 = time.perf_counter(), time.process_time()
-            if profiler:
-                profiler.enable()
-            report = import_files([roster], args.db or str(db), args.as_of)
-            if profiler:
-                profiler.disable()
-            runs.append((time.perf_counter() - t0, time.process_time() - c0))
-        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(
             f"roster: {args.patients} patients, {children} child rows "
             f"({roster.stat().st_size / 1e6:.1f} MB JSONL, generated in {generated:.1f} s)"
         )
-        print(
-            f"import: {report.patients_imported} imported, {report.rejected} rejected, "
-            f"{len(report.findings)} findings"
-        )
-        for label, (elapsed, cpu) in _summary(runs):
+        if args.floor:
+            _floor(roster, args.as_of, args.patients, Path(tmp))
+            return
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        profiler = cProfile.Profile() if args.profile else None
+        server = _ServerCpu() if args.db else None
+        results = {}
+        for mode in modes:
+            import_pipeline.PIPELINE_MIN_BYTES = 0 if mode == "pipeline" else 10**15
+            runs = []
+            for run in range(args.repeat):
+                url, drop = _fresh_database(args.db, Path(tmp), f"{mode}-{run}")
+                t0, c0, w0 = time.perf_counter(), time.process_time(), _children_cpu()
+                if server:
+                    server.start()
+                if profiler:
+                    profiler.enable()
+                report = import_files([roster], url, args.as_of)
+                if profiler:
+                    profiler.disable()
+                runs.append(
+                    (
+                        time.perf_counter() - t0,
+                        time.process_time() - c0,
+                        _children_cpu() - w0,
+                        server.spent() if server else 0.0,
+                    )
+                )
+                drop()
+            results[mode] = (report, runs)
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        where = "PostgreSQL " + args.db.split("@")[-1] if args.db else "SQLite"
+        print(f"into {where}; load average after the runs: {load} (on {os.cpu_count()} cores)")
+        for mode, (report, runs) in results.items():
             print(
-                f"{label}: {elapsed:.2f} s wall, {cpu:.2f} s CPU → "
-                f"{report.patients_imported / elapsed:,.0f} patients/s wall, "
-                f"{report.patients_imported / cpu:,.0f} patients/s per CPU second, "
-                f"{children / elapsed:,.0f} child rows/s wall"
+                f"{mode}: {report.patients_imported} imported, {report.rejected} rejected, "
+                f"{len(report.findings)} findings"
             )
-        size = f"database {db.stat().st_size / 1e6:.1f} MB" if db.exists() else args.db.split("@")[-1]
-        print(f"peak RSS: {rss_before / 1024:.0f} MB before import, {rss_after / 1024:.0f} MB after ({size})")
+            for label, (elapsed, cpu, worker, backend) in _summary(runs):
+                n = report.patients_imported
+                parts = f"{cpu:.2f} s importer" + (f" + {worker:.2f} s worker" if worker else "")
+                parts += f" + {backend:.2f} s server" if backend else ""
+                print(
+                    f"  {label}: {elapsed:.2f} s wall → {n / elapsed:,.0f} patients/s wall, "
+                    f"{children / elapsed:,.0f} child rows/s\n"
+                    f"    CPU {parts} → {n / cpu:,.0f} patients per importer CPU second, "
+                    f"{n / (cpu + worker + backend):,.0f} per CPU second in all"
+                )
+        print(f"peak RSS: {rss_before / 1024:.0f} MB before import, {rss_after / 1024:.0f} MB after")
         if profiler:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         if phases:
-            _print_phases(phases, sum(wall for wall, _ in runs), report.patients_imported * len(runs))
+            report, runs = results[modes[0]]
+            _print_phases(phases, sum(r[0] for r in runs), report.patients_imported * len(runs))
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children (the pipeline's worker, once joined)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _fresh_database(server: str | None, tmp: Path, name: str):
+    """(URL of an empty database, a function that drops it): a SQLite file, or a new database on
+    the PostgreSQL `server`."""
+    if not server:
+        path = tmp / f"bench-{name}.db"
+        return str(path), lambda: [Path(f"{path}{s}").unlink(missing_ok=True) for s in ("", "-wal", "-shm")]
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    database = f"sangao_bench_{os.getpid()}_{name.replace('-', '_')}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+
+    def drop() -> None:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    return url.set(database=database).render_as_string(hide_password=False), drop
+
+
+class _ServerCpu:
+    """CPU seconds of the PostgreSQL backend that served the import (read from /proc when the
+    server runs on this machine; 0 otherwise): from the writer's first query to its last."""
+
+    def __init__(self) -> None:
+        self.pid, self.begin, self.end = None, 0.0, 0.0
+        init, finish = writer.Store.__init__, writer.Store.finish
+        bench = self
+
+        def timed_init(store, conn):
+            bench.pid = conn.connection.driver_connection.info.backend_pid
+            bench.begin = bench._ticks()
+            init(store, conn)
+
+        def timed_finish(store):
+            finish(store)
+            store.conn.exec_driver_sql("SELECT 1")  # the last COPY's rows are in
+            bench.end = bench._ticks()
+
+        writer.Store.__init__, writer.Store.finish = timed_init, timed_finish
+
+    def _ticks(self) -> float:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self.pid, self.begin, self.end = None, 0.0, 0.0
+
+    def spent(self) -> float:
+        return max(0.0, self.end - self.begin)
+
+
+def _floor(roster: Path, as_of: date, patients: int, tmp: Path) -> None:
+    """What each part costs alone (CPU, best of 3), µs per patient: the worker's share (decode and
+    check; build the rows; pack them) and the importer's (unpack; insert ready rows and index)."""
+    import marshal
+
+    from store.importer import Tally, iter_items
+    from store.readers import Source
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            c0 = time.process_time()
+            fn()
+            times.append(time.process_time() - c0)
+        return min(times) / patients * 1e6
+
+    def checked():
+        tally = Tally("jsonl")
+        return [r for i, p, pr, fi in iter_items(Source("jsonl", [roster]), None, as_of, True)
+                if (r := tally.take(i, p, pr, fi)) is not None]
+
+    gc.disable()
+    records = checked()
+    batches = []
+
+    def build():
+        batches.clear()
+        batch = import_pipeline.Batch(True, 1)
+        for record in records:
+            batch.add(record)
+            if len(batch.patients) >= writer.BATCH_PATIENTS:
+                batches.append(batch.take())
+        batches.append(batch.take())
+
+    packed = []
+
+    def pack():
+        packed[:] = [import_pipeline.pack(b) for b in batches]
+
+    def unpack():
+        for b in packed:
+            marshal.loads(b)
+
+    def insert():
+        url, drop = _fresh_database(None, tmp, "floor")
+        db_engine = as_writer(open_db(url))
+        with db_engine.begin() as conn:
+            store = writer.Store(conn)
+            for n, tables in batches:
+                store.add_rows(n, tables)
+            store.finish()
+        db_engine.dispose()
+        drop()
+
+    read = best(checked)
+    rows = best(build)
+    pack_cost = best(pack)
+    unpack_cost = best(unpack)
+    insert_cost = best(insert)
+    gc.enable()
+    print(f"floor, CPU µs per patient (best of 3; load average {os.getloadavg()[0]:.2f}):")
+    print(f"  worker:   read, decode, check {read:5.1f}   build the rows {rows:5.1f}   pack {pack_cost:4.1f}"
+          f"   = {read + rows + pack_cost:5.1f} → {1e6 / (read + rows + pack_cost):,.0f} patients/s")
+    print(f"  importer: unpack {unpack_cost:4.1f}   insert ready rows and index {insert_cost:5.1f}"
+          f"   = {unpack_cost + insert_cost:5.1f} → {1e6 / (unpack_cost + insert_cost):,.0f} patients/s")
 
 
 def _time_phases() -> dict[str, float]:
@@ -137,10 +305,10 @@ def _print_phases(spent: dict[str, float], wall: float, patients: int) -> None:
         print(f"  {stage:38s} {seconds / patients * 1e6:6.1f}")
 
 
-def _summary(runs: list[tuple[float, float]]) -> list[tuple[str, tuple[float, float]]]:
+def _summary(runs: list[tuple]) -> list[tuple[str, tuple]]:
     if len(runs) == 1:
         return [("throughput", runs[0])]
-    by_cpu = sorted(runs, key=lambda r: r[1])
+    by_cpu = sorted(runs, key=lambda r: r[0])  # by wall: the pipeline's point is wall time
     return [(f"best of {len(runs)}", by_cpu[0]), (f"median of {len(runs)}", by_cpu[len(runs) // 2])]
 
 

@@ -14,7 +14,9 @@ page cache and a few pages of cache for the patient ids seen (duplicate check).
 Throughput (bench/import_bench.py): on SQLite a clean JSONL line (no finding, no rejection) is
 decoded by store/fast_json.py's msgspec decoder; any other line is validated by pydantic-core from
 its text and checked by the shortcuts of store/validation.py. The cyclic garbage collector is
-paused for the source (`_gc_paused`).
+paused for the source (`_gc_paused`). A large source into empty tables is read and checked by a
+worker process while this one writes (store/import_pipeline.py); both keep a source's counts,
+findings and rejections with `Tally`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathways import resident_id
 from pathways.csv_safe import SafeWriter
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
-from store import fast_json
+from store import fast_json, import_pipeline
 from store.db import DatabaseProblem, as_writer, open_db
 from store.privacy import mask_raw, open_private
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
@@ -280,13 +282,14 @@ def import_files(
     as_of: date | None,
     mapping: Path | Mapping | None = None,
     reject_path: str | Path | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[str, int, float | None], None] | None = None,
     unmasked: bool = False,
 ) -> ImportReport:
     """Import roster files into the database at `db_url` (a path means SQLite). `as_of` is the
     evaluation date for the future-date findings. Returns counts per file, findings and rejects;
     writes the rejected rows with their reasons to `reject_path` (CSV, UTF-8 with BOM for Excel).
-    `progress(source name, records read so far)` is called every PROGRESS_EVERY records.
+    `progress(source name, records read so far, fraction of the source read or None)` is called
+    about every PROGRESS_EVERY records.
     The reject file is created 0600, its cells formula-escaped, and its raw column masked
     (store/privacy.py) unless `unmasked` (the caller records that in the audit log)."""
     if isinstance(mapping, (str, Path)):
@@ -313,58 +316,21 @@ def import_files(
 def _import_source(
     db_engine, source: Source, mapping, as_of, report: ImportReport, writer, progress=None
 ) -> None:
-    files: dict[str, FileReport] = {}
-
-    def file_report(name: str) -> FileReport:
-        if name not in files:
-            files[name] = FileReport(name, source.kind)
-        return files[name]
-
-    found: list[Problem] = []
-    rejected: list[Problem] = []
-    patients = 0
-    last_file, last_report = None, None
+    tally = Tally(source.kind, writer)
     try:
         with _gc_paused(), db_engine.begin() as conn:
             store = Store(conn)
-            fast = store.copy_sql is None  # SQLite: its adapters bind the Structs' UNSET and tuples
-            for done, (item, patient, problems, findings) in enumerate(
-                iter_items(source, mapping, as_of, fast, store.stored_person), start=1
-            ):
-                if progress and done % PROGRESS_EVERY == 0:
-                    progress(source.name, done)
-                if patient is not None and not item.rows:  # a JSONL line or a lone patients row
-                    if item.file is not last_file:
-                        last_file, last_report = item.file, file_report(item.file)
-                    last_report.imported += 1
-                    if findings:
-                        found += findings
-                    patients += 1
-                    store.add(patient)
-                    continue
-                units = [(item.file, item.line), *item.rows]
-                if patient is None:
-                    for name, _ in units:
-                        file_report(name).rejected += 1
-                    rejected += problems
-                    rejected += [
-                        Problem.of(
-                            "D025",
-                            file=name,
-                            line=line,
-                            context=_ctx(item),
-                            patient_row=f"{item.file}:{item.line}",
-                        )
-                        for name, line in item.rows
-                    ]
-                    if writer:
-                        _write_rejects(writer, item, problems)
-                    continue
-                for name, _ in units:
-                    file_report(name).imported += 1
-                found += findings  # a rejected record's findings are moot: its rejection says what to fix
-                patients += 1
-                store.add(patient)
+            if not import_pipeline.run(store, source, mapping, as_of, tally, progress):
+                # SQLite: its adapters bind the Structs' UNSET and tuples in the upsert's merge
+                fast = store.copy_sql is None
+                for done, (item, patient, problems, findings) in enumerate(
+                    iter_items(source, mapping, as_of, fast, store.stored_person), start=1
+                ):
+                    if progress and done % PROGRESS_EVERY == 0:
+                        progress(source.name, done, source.fraction())
+                    record = tally.take(item, patient, problems, findings)
+                    if record is not None:
+                        store.add(record)
             store.finish()
             found += _repeated_events(source, store)
     except DatabaseProblem:
@@ -375,7 +341,7 @@ def _import_source(
                 name = str(path)
                 source.rows_read[name] = max(source.rows_read.get(name, 0), _rows_in(path, source.kind))
         for name in source.rows_read or {str(p): 0 for p in source.paths}:
-            fr = file_report(name)
+            fr = tally.file(name)
             fr.error, fr.imported, fr.rejected = True, 0, source.rows_read.get(name, 0)
         report.rejects += exc.problems
         if writer:
@@ -383,14 +349,67 @@ def _import_source(
                 writer.writerow(
                     [p.file, p.line or "", "", p.code, p.column or "", p.message, p.hint or "", ""]
                 )
-        report.files += [_finish(fr, source) for fr in files.values()]
+        report.files += [_finish(fr, source) for fr in tally.files.values()]
         return
-    report.findings += source.findings + found
-    report.rejects += rejected
-    report.patients_imported += patients
+    report.findings += source.findings + tally.found
+    report.rejects += tally.rejected
+    report.patients_imported += tally.patients
     for name in source.rows_read:
-        file_report(name)
-    report.files += [_finish(fr, source) for fr in files.values()]
+        tally.file(name)
+    report.files += [_finish(fr, source) for fr in tally.files.values()]
+
+
+class Tally:
+    """What a source's items came to: counts per file, kept findings, rejections (written to the
+    reject file's `writer` as they come), patients taken. The in-process loop and the pipeline's
+    worker (store/import_pipeline.py) keep it the same way."""
+
+    def __init__(self, kind: str, writer=None) -> None:
+        self.kind = kind
+        self.writer = writer
+        self.files: dict[str, FileReport] = {}
+        self.found: list[Problem] = []
+        self.rejected: list[Problem] = []
+        self.patients = 0
+        self._last: tuple[str | None, FileReport | None] = (None, None)
+
+    def file(self, name: str) -> FileReport:
+        report = self.files.get(name)
+        if report is None:
+            report = self.files[name] = FileReport(name, self.kind)
+        return report
+
+    def take(self, item: Item, patient, problems: list[Problem], findings: list[Problem]):
+        """The record to store, or None when the item was rejected (counted and reported)."""
+        if patient is not None and not item.rows:  # a JSONL line or a lone patients row
+            last_file, last_report = self._last
+            if item.file is not last_file:
+                last_report = self.file(item.file)
+                self._last = (item.file, last_report)
+            last_report.imported += 1
+            if findings:
+                self.found += findings
+            self.patients += 1
+            return patient
+        units = [(item.file, item.line), *item.rows]
+        if patient is None:
+            for name, _ in units:
+                self.file(name).rejected += 1
+            self.rejected += problems
+            self.rejected += [
+                Problem.of(
+                    "D025", file=name, line=line, context=_ctx(item), patient_row=f"{item.file}:{item.line}"
+                )
+                for name, line in item.rows
+            ]
+            if self.writer:
+                _write_rejects(self.writer, item, problems)
+            return None
+        for name, _ in units:
+            self.file(name).imported += 1
+        self.found += findings  # a rejected record's findings are moot: its rejection says what to fix
+        self.patients += 1
+        return patient
 
 
 def _repeated_events(source: Source, store: Store) -> list[Problem]:

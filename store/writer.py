@@ -35,6 +35,7 @@ from enum import StrEnum
 from itertools import chain, groupby
 from operator import attrgetter, itemgetter
 
+import msgspec
 from msgspec import UNSET
 from pydantic import BaseModel
 from sqlalchemy import Connection, Date, delete, func, select
@@ -52,12 +53,14 @@ _CHILD = {name: model.__table__ for name, model in CHILD_TABLES.items()}
 
 # ---- writing ------------------------------------------------------------------------------------
 # Rows go to the DBAPI as tuples (SQLAlchemy's per-row parameter processing cost more than the
-# insert itself), built straight from the validated records' field values with `itemgetter` /
-# `astuple`; patients.conditions, the one computed column, comes last. Dates go to PostgreSQL as
-# dates and to SQLite as ISO text through the adapter below, the form SQLAlchemy's Date type stores
-# and reads back (sqlite3's own default date adapter is deprecated from Python 3.12).
+# insert itself) in *bind form*: plain str, int, float, bool and None, built straight from the
+# validated records' field values (`new_rows`); patients.conditions, the one computed column, comes
+# last. Dates are bound as ISO text (`msgspec.to_builtins` turns a whole row's dates and codes into
+# text in one C call), the form SQLAlchemy's Date type stores on SQLite and reads back, and text
+# PostgreSQL casts on COPY. Plain rows also travel between processes as they are (marshal), which
+# store/import_pipeline.py relies on.
 
-sqlite3.register_adapter(date, date.isoformat)
+sqlite3.register_adapter(date, date.isoformat)  # the upsert's merge rows (sqlite3's own is deprecated)
 # sqlite3 binds exact int/float/str at once but sends every other value (None, bool) through its
 # adapter protocol, whose miss path builds and discards an AttributeError per value: half the
 # insert time of a visit row (4.2 → 2.2 µs). Registered C-level adapters that return the same
@@ -78,50 +81,68 @@ _FIELDS = fast_json.FIELDS
 _FIELDS_GET = {name: itemgetter(*fields) for name, fields in _FIELDS.items()}
 _SYMPTOMS_AT = _FIELDS["visits"].index("symptoms")
 _by_date = attrgetter("date")
+_plain = msgspec.to_builtins  # dates → ISO text, codes → their text; tuples, floats (NaN too) kept
+_json_row_text = msgspec.json.Encoder().encode  # the same, and NaN → null
+_json_rows = msgspec.json.Decoder(list[list]).decode
 
 
 def _symptoms(symptoms: tuple[str, ...]) -> str | None:
     return json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
 
 
-def _add_rows(patient: Patient, pid: str, children: dict[str, list[tuple]]) -> None:
-    """Append the child rows of a new patient (a pydantic Patient): history in record order, the
-    dated lists in date order (ties in record order), a visit's symptoms as JSON text."""
-    fields = patient.__dict__
-    for name, get in _FIELDS_GET.items():
-        items = fields[name]
+def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: bool = False) -> tuple:
+    """The patients row of a new patient in bind form, its child rows appended to `children`:
+    history in record order, the dated lists in date order (ties in record order), a visit's
+    symptoms as JSON text. `record` is a pydantic Patient or a store/fast_json.py Struct (whose
+    absent fields, UNSET and ABSENT, are stored as NULL). `absent`: the value of an absent field,
+    None or, on SQLite, fast_json.ABSENT (a NaN, which SQLite stores as NULL and binds without
+    sqlite3's adapter lookup that None costs). With `flat`, child rows are appended value after
+    value (`Store._sqlite_insert_flat` binds them so; no tuple per row)."""
+    pid = record.patient_id
+    if type(record) is Patient:
+        fields = record.__dict__
+        values = _PATIENT_GET(fields)
+        conditions = ",".join([c.value for c in fields["conditions"]])
+        lists = [(name, get, fields[name]) for name, get in _FIELDS_GET.items()]
+    else:
+        values = [absent if v is UNSET else v for v in _CLEAN_PATIENT_GET(record)]
+        conditions = ",".join(record.conditions)
+        lists = [(name, None, getattr(record, name)) for name in _FIELDS]
+    for name, get, items in lists:
         if not items:
             continue
         if name != "history" and len(items) > 1:
             items = sorted(items, key=_by_date)
-        rows = [(pid, seq, *get(i.__dict__)) for seq, i in enumerate(items)]
+        if get:
+            rows = _plain([get(i.__dict__) for i in items])
+        elif absent is None:  # a Struct's ABSENT is a NaN, which PostgreSQL would store: JSON has
+            rows = _json_rows(_json_row_text([_astuple(i) for i in items]))  # no NaN, null comes back
+        else:
+            rows = _plain([_astuple(i) for i in items])
         if name == "visits":
-            at = 2 + _SYMPTOMS_AT
-            rows = [(*row[:at], _symptoms(row[at]), *row[at + 1 :]) for row in rows]
-        children[name] += rows
+            at = _SYMPTOMS_AT
+            for k, r in enumerate(rows):
+                if type(r[at]) in (tuple, list):
+                    rows[k] = (*r[:at], _symptoms(r[at]), *r[at + 1 :])
+        if flat:
+            out = children[name]
+            for s, r in enumerate(rows):
+                out += (pid, s)
+                out += r
+        else:
+            children[name] += [(pid, s, *r) for s, r in enumerate(rows)]
+    return (pid, seq, *_plain(values), conditions)
 
 
 def _patient_tuple(patient: Patient) -> tuple:
+    """A Patient's patients row values (after patient_id, seq) as the upsert compares them."""
     return (*_PATIENT_GET(patient.__dict__), ",".join([c.value for c in patient.__dict__["conditions"]]))
 
 
-# Records from store/fast_json.py (clean JSONL lines on SQLite): rows straight from the Struct's
-# values (UNSET, ABSENT and a symptoms tuple bind through fast_json's adapters and sentinel).
+# Records from store/fast_json.py: rows straight from the Struct's values.
 _CLEAN_PATIENT_GET = attrgetter(*_PATIENT_FIELDS)
 _astuple = fast_json.astuple
-
-
-def _add_clean_rows(record, pid: str, children: dict[str, list[tuple]]) -> None:
-    """_add_rows for a fast_json record: the same rows, from the Struct's values."""
-    items = record.history
-    if items:
-        children["history"] += [(pid, seq, *_astuple(i)) for seq, i in enumerate(items)]
-    for name in _DATED:
-        items = getattr(record, name)
-        if items:
-            if len(items) > 1:
-                items = sorted(items, key=_by_date)
-            children[name] += [(pid, seq, *_astuple(i)) for seq, i in enumerate(items)]
+_ABSENT = fast_json.ABSENT
 
 
 _DATED = ("visits", "labs", "screenings", "referrals")
@@ -203,6 +224,7 @@ class Store:
             if dialect.name == "postgresql"
             else None
         )
+        self.absent = _ABSENT if self.copy_sql is None else None  # see new_rows
         self.max_variables = (
             min(conn.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
             if self.copy_sql is None
@@ -258,7 +280,8 @@ class Store:
             existing = {row[0]: row for row in self._stored(self.stored_sql["patients"], ids)}
         new_patients: list[tuple] = []
         old: list = []  # Patients and fast_json Structs of stored patients
-        children: dict[str, list[tuple]] = {name: [] for name in _CHILD}
+        children: dict[str, list] = {name: [] for name in _CHILD}  # SQLite: values one after another
+        flat = self.copy_sql is None
         for patient in batch:
             pid = patient.patient_id
             if pid in existing:
@@ -266,21 +289,16 @@ class Store:
                 continue
             if type(patient) is EventRecord:  # the reader checked it is stored; never created here
                 raise AssertionError(f"events for {pid!r}, who is not stored")
-            if type(patient) is Patient:
-                new_patients.append((pid, self.next_seq, *_patient_tuple(patient)))
-                _add_rows(patient, pid, children)
-            else:
-                new_patients.append(
-                    (pid, self.next_seq, *_CLEAN_PATIENT_GET(patient), ",".join(patient.conditions))
-                )
-                _add_clean_rows(patient, pid, children)
+            new_patients.append(new_rows(patient, self.next_seq, children, self.absent, flat))
             self.next_seq += 1
         if new_patients:
             self._insert("patients", new_patients)
         if old:
             self._merge(old, existing)
         for name, rows in children.items():
-            if rows:
+            if rows and flat:
+                self._sqlite_insert_flat(self.insert_sql[name], rows, 2 + len(_FIELDS[name]))
+            elif rows:
                 self._insert(name, rows)
 
     def _insert(self, name: str, rows: list[tuple]) -> None:
@@ -292,20 +310,42 @@ class Store:
             for row in rows:
                 write(row)
 
+    def add_rows(self, patients: int, tables: dict[str, tuple[int, list]]) -> None:
+        """Write rows of new patients built elsewhere (store/import_pipeline.py's worker) with
+        `new_rows(…, flat=True)`, numbered from `next_seq`: {table: (row width, the rows' values
+        one after another)}. The caller has checked that the tables were empty (`all_new`)."""
+        self.flush()
+        self.next_seq += patients
+        for name in ("patients", *_CHILD):  # parents first: SQLite checks the foreign keys per row
+            if name not in tables:
+                continue
+            width, values = tables[name]
+            if self.copy_sql is None:
+                self._sqlite_insert_flat(self.insert_sql[name], values, width)
+                continue
+            with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
+                write = copy.write_row
+                for start in range(0, len(values), width):
+                    write(values[start : start + width])
+
     def _sqlite_insert(self, sql: str, rows: list[tuple]) -> None:
-        """executemany of `sql` (one row's INSERT … VALUES (?, …)), as statements of many rows each
-        (VALUES (…), (…), …): sqlite3 then binds and steps once per statement, not once per row."""
+        self._sqlite_insert_flat(sql, list(chain.from_iterable(rows)), len(rows[0]))
+
+    def _sqlite_insert_flat(self, sql: str, values: list, width: int) -> None:
+        """executemany of `sql` (one row's INSERT … VALUES (?, …)) for rows of `width` values given
+        one after another in `values`, as statements of many rows each (VALUES (…), (…), …):
+        sqlite3 then binds and steps once per statement, not once per row."""
         cursor = self.conn.connection.driver_connection.cursor()
-        width = len(rows[0])
         per = self.max_variables // width
-        whole = len(rows) - len(rows) % per
+        step = per * width
+        whole = len(values) - len(values) % step
         if whole:
             head, one = sql.split(" VALUES ")
             many = f"{head} VALUES {', '.join([one] * per)}"
-            for start in range(0, whole, per):
-                cursor.execute(many, list(chain.from_iterable(rows[start : start + per])))
-        if whole < len(rows):
-            cursor.executemany(sql, rows[whole:])
+            for start in range(0, whole, step):
+                cursor.execute(many, values[start : start + step])
+        if whole < len(values):
+            cursor.executemany(sql, [values[i : i + width] for i in range(whole, len(values), width)])
 
     def _stored(self, sql: str, ids: list[str]) -> list[tuple]:
         """The rows of `sql` (a SELECT ending in `WHERE patient_id IN ({})` plus its ORDER BY, if any)

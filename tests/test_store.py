@@ -368,4 +368,5 @@ def test_an_import_reports_its_progress_every_so_many_records(tmp_path, monkeypa
     calls = []
     report = import_files([path], str(tmp_path / "db.sqlite"), AS_OF, progress=lambda *a: calls.append(a))
     assert report.patients_imported == 12
-    assert calls == [("r.jsonl", 5), ("r.jsonl", 10)]
+    assert [(name, done) for name, done, _ in calls] == [("r.jsonl", 5), ("r.jsonl", 10)]
+    assert 0 < calls[0][2] < calls[1][2] < 1  # the share of the file read, for the bar's ETA

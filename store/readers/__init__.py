@@ -48,6 +48,10 @@ class Item:
     # replace a stored value (enrolled_on from the first visit, sex from the ID, a default …)
 
 
+def _unknown() -> None:
+    return None
+
+
 @dataclass
 class Source:
     """A unit of import: one transaction."""
@@ -57,6 +61,9 @@ class Source:
     encodings: dict[str, str] = field(default_factory=dict)  # display name → encoding found
     rows_read: dict[str, int] = field(default_factory=dict)  # display name → data rows/lines
     findings: list[Problem] = field(default_factory=list)  # about the source itself (ignored columns)
+    # The share of the source read so far (0–1) for a progress bar's ETA, where the reader can tell
+    # (JSONL: the file position), else None.
+    fraction: Callable[[], float | None] = field(default=_unknown, repr=False, compare=False)
 
     @property
     def name(self) -> str:

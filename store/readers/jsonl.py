@@ -46,6 +46,7 @@ def read_jsonl(source: Source) -> Iterator[Item]:
         # UTF-8 lines stay bytes: both JSON parsers read UTF-8 directly, and a str would be decoded
         # here only to be encoded again inside them. `Item.raw` is filled when a line is rejected.
         with open(path, "rb") as f:
+            source.fraction = _position(f, path)
             for number, data in enumerate(f, start=1):
                 line = data.strip()
                 if not line:
@@ -56,12 +57,19 @@ def read_jsonl(source: Source) -> Iterator[Item]:
                 yield _item(name, number, line)
         return
     with open(path, encoding=encoding, newline="") as f:
+        source.fraction = _position(f.buffer, path)  # the byte position, a read-ahead chunk early
         for number, text in enumerate(f, start=1):
             line = text.strip()
             if not line:
                 continue
             source.rows_read[name] += 1
             yield _item(name, number, line)
+
+
+def _position(f, path):
+    """The share of the file read so far (its position over its size)."""
+    size = max(1, path.stat().st_size)
+    return lambda: min(1.0, f.tell() / size) if not f.closed else 1.0
 
 
 def _locator(name: str, number: int):

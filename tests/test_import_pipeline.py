@@ -1,0 +1,231 @@
+"""The import on two cores (store/import_pipeline.py): a worker process reads and checks, the
+importer's process writes. It must store exactly what the in-process import stores, report the
+same rejections and findings, and leave the database as it was when either side fails."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+
+import pytest
+from roster_files import export, record, write_jsonl
+from sqlalchemy import select, text
+
+from pathways.synthetic import generate_roster
+from store import import_pipeline, writer
+from store.db import open_db
+from store.exporter import record_json
+from store.importer import import_files
+from store.tables import CHILD_TABLES, PatientRow
+
+AS_OF = date(2026, 11, 30)
+TABLES = [PatientRow.__table__, *(m.__table__ for m in CHILD_TABLES.values())]
+
+
+def roster_with_problems(tmp_path, patients: int = 45):
+    """Generated records with, between them, lines the import rejects and records it keeps with a
+    finding (so the worker's accounting, not only its rows, is compared)."""
+    lines = [json.dumps(record_json(p), ensure_ascii=False) for p in generate_roster(patients, 7, AS_OF)]
+    first = json.loads(lines[0])
+    lines[3:3] = [
+        "{not json",  # D001
+        json.dumps(record(patient_id="x-unknown", colour="red")),  # D011
+        json.dumps({**first, "name": "重复"}, ensure_ascii=False),  # D021: the first line's id again
+        json.dumps(record(patient_id="x-tall", visits=[{"date": "2025-01-02", "height_cm": 260}])),  # D101
+        json.dumps(record(patient_id="x-future", visits=[{"date": "2027-01-02", "sbp": 120}])),  # D102
+        json.dumps(record(patient_id="x-15", id_number="370202580302123")),  # D106: 15 digits
+    ]
+    path = tmp_path / "roster.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def dump(db_url) -> dict[str, list[tuple]]:
+    """Every roster table's rows, as SQLAlchemy reads them back (dates as dates), in key order."""
+    db_engine = open_db(db_url)
+    try:
+        with db_engine.connect() as conn:
+            return {
+                t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                for t in TABLES
+            }
+    finally:
+        db_engine.dispose()
+
+
+def summary(report) -> tuple:
+    return (
+        [(f.file, f.format, f.encoding, f.rows_read, f.imported, f.rejected, f.error) for f in report.files],
+        [(p.code, p.file, p.line, p.column, p.context) for p in report.rejects],
+        [(p.code, p.file, p.line, p.column, p.context) for p in report.findings],
+        report.patients_imported,
+    )
+
+
+def import_with(monkeypatch, pipeline: bool, path, db_url, rejects):
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0 if pipeline else 10**12)
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)  # a one-core CI machine too
+    used = []
+    real_run = import_pipeline.run
+    monkeypatch.setattr(import_pipeline, "run", lambda *a, **k: used.append(real_run(*a, **k)) or used[-1])
+    report = import_files([path], db_url, AS_OF, reject_path=rejects)
+    assert used == [pipeline]
+    return report
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_the_pipeline_stores_and_reports_exactly_what_the_in_process_import_does(
+    tmp_path, monkeypatch, start_method
+):
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 8)  # several batches (fork: the worker sees it too)
+    monkeypatch.setattr(import_pipeline, "START_METHOD", start_method)
+    path = roster_with_problems(tmp_path)
+    alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    assert summary(piped) == summary(alone)
+    assert {p.code for p in piped.rejects} == {"D001", "D011", "D021"}
+    assert {p.code for p in piped.findings} == {"D101", "D102", "D106"}
+    assert piped.rows_read == piped.imported + piped.rejected == 51
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    assert len(dump(str(tmp_path / "piped.db"))["visits"]) > 100
+    assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
+    with open(tmp_path / "piped.csv", encoding="utf-8-sig", newline="") as f:
+        assert [(r["file"], r["row"], r["code"]) for r in csv.DictReader(f)] == [
+            (str(path), "4", "D001"),
+            (str(path), "5", "D011"),
+            (str(path), "6", "D021"),
+        ]
+
+
+def test_postgresql_copy_through_the_pipeline_stores_the_rows_sqlite_stores(tmp_path, monkeypatch, db_url):
+    path = roster_with_problems(tmp_path)
+    sqlite_url = f"sqlite:///{tmp_path / 'reference.db'}"
+    reference = import_with(monkeypatch, False, path, sqlite_url, None)
+    report = import_with(monkeypatch, True, path, db_url, None)
+    assert summary(report) == summary(reference)
+    assert dump(db_url) == dump(sqlite_url)
+    assert export(db_url) == export(sqlite_url)
+
+
+def test_sqlite_keeps_dates_as_iso_text_and_reads_them_back_as_dates(tmp_path, monkeypatch):
+    db = str(tmp_path / "piped.db")
+    import_with(monkeypatch, True, roster_with_problems(tmp_path), db, None)
+    db_engine = open_db(db)
+    try:
+        with db_engine.connect() as conn:
+            stored = conn.execute(text("SELECT DISTINCT typeof(date), length(date) FROM visits")).all()
+            born = conn.execute(select(PatientRow.birth_date, PatientRow.deceased_on)).all()
+    finally:
+        db_engine.dispose()
+    assert stored == [("text", 10)]
+    assert all(type(b) is date and (d is None or type(d) is date) for b, d in born)
+
+
+def test_a_csv_set_through_the_pipeline_stores_what_it_stores_in_process(tmp_path, monkeypatch):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "patients.csv").write_text(
+        "patient_id,sex,birth_date,conditions,enrolled_on\n"
+        "c1,M,1958-03-02,hypertension,2021-05-10\n"
+        "c2,F,1960-01-01,diabetes;dyslipidemia,2022-01-01\n"
+        "c3,X,1960-01-01,diabetes,2022-01-01\n",
+        encoding="utf-8",
+    )
+    (tables / "visits.csv").write_text(
+        "patient_id,date,sbp,dbp\nc1,2026-06-03,148,92\nc1,2026-03-01,150,95\nc2,2026-06-04,128,80\n"
+        "c3,2026-06-04,128,80\n",
+        encoding="utf-8",
+    )
+    alone = import_with(monkeypatch, False, tables, str(tmp_path / "alone.db"), None)
+    piped = import_with(monkeypatch, True, tables, str(tmp_path / "piped.db"), None)
+    assert summary(piped) == summary(alone)
+    assert [(p.code, p.line) for p in piped.rejects] == [("D016", 4), ("D025", 5)]
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    assert [v[3] for v in dump(str(tmp_path / "piped.db"))["visits"]] == [
+        date(2026, 3, 1), date(2026, 6, 3), date(2026, 6, 4)
+    ]
+
+
+def test_a_reimport_into_stored_patients_runs_in_process(tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "r.jsonl", [record(patient_id="p1")])
+    import_with(monkeypatch, True, path, str(tmp_path / "db.sqlite"), None)
+    newer = write_jsonl(tmp_path / "newer.jsonl", [record(patient_id="p1", team="团队2")])
+    import_with(monkeypatch, False, newer, str(tmp_path / "db.sqlite"), None)  # asserts the path taken
+    assert export(str(tmp_path / "db.sqlite"))[0]["team"] == "团队2"
+
+
+def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 5)
+    db = str(tmp_path / "db.sqlite")
+    first = write_jsonl(tmp_path / "first.jsonl", [record(patient_id="p1")])
+    import_with(monkeypatch, False, first, db, None)
+    before = dump(db)
+    real_new_rows = import_pipeline.new_rows
+    built = []
+
+    def failing_new_rows(record, *args, **kwargs):  # runs in the worker (forked: it inherits this patch)
+        built.append(1)
+        if len(built) == 23:  # four batches sent, then a bug that quotes the patient
+            raise ValueError(f"a bug in the worker at {record.name} ({record.id_number})")
+        return real_new_rows(record, *args, **kwargs)
+
+    monkeypatch.setattr(import_pipeline, "new_rows", failing_new_rows)
+    monkeypatch.setattr(import_pipeline, "START_METHOD", "fork")
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
+    empty = tmp_path / "empty.db"
+    path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(40, 5, AS_OF)])
+    with pytest.raises(RuntimeError, match="a bug in the worker") as failure:
+        import_files([path], str(empty), AS_OF)
+    assert "failing_new_rows" in str(failure.value)  # where it happened, without the values
+    assert not any(p.name in str(failure.value) or p.id_number in str(failure.value)
+                   for p in generate_roster(40, 5, AS_OF))
+    assert all(rows == [] for rows in dump(str(empty)).values())
+    assert dump(db) == before
+
+
+_KILLED_IMPORT = """
+import sys, time
+from datetime import date
+from pathlib import Path
+from store import import_pipeline, importer, writer
+import_pipeline.PIPELINE_MIN_BYTES = 0
+import_pipeline._cores = lambda: 2
+writer.BATCH_PATIENTS = 10
+real_add, batches = writer.Store.add_rows, []
+def add_rows(self, *args, **kwargs):
+    real_add(self, *args, **kwargs)
+    batches.append(1)
+    if len(batches) == 3:  # three batches written inside the transaction: now wait for the kill
+        Path(sys.argv[3]).write_text("ready")
+        time.sleep(60)
+writer.Store.add_rows = add_rows
+importer.import_files([sys.argv[1]], sys.argv[2], date(2026, 11, 30))
+"""
+
+
+def test_a_process_killed_mid_pipeline_leaves_the_sqlite_file_empty_with_its_indexes(tmp_path):
+    db = tmp_path / "killed.db"
+    before = dump(str(db))  # opening creates the tables and indexes
+    with open_db(str(db)).connect() as conn:
+        indexes = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).all()
+    path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(60, 5, AS_OF)])
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_IMPORT, str(path), str(db), str(ready)])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline, "the import never reached its third batch"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert dump(str(db)) == before  # the next open rolls the hot journal back
+    with open_db(str(db)).connect() as conn:
+        assert conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).all() == indexes
