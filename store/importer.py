@@ -332,7 +332,7 @@ def _import_source(
                     if record is not None:
                         store.add(record)
             store.finish()
-            found += _repeated_events(source, store)
+            tally.found += _repeated_events(source, store)
     except DatabaseProblem:
         raise  # busy or unavailable: not this file's fault, and the next would fail the same way
     except SangaoError as exc:
