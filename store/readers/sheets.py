@@ -183,9 +183,10 @@ def _xlsx_rows(workbook, ws) -> Iterator[tuple[int, tuple]]:
         yield number, row
 
 
-# A formula element, <f>, <f t="shared" …/> or with a namespace prefix (<x:f>); element names
-# only, since a sheet's text content escapes `<`.
-_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+# Every formula element has an `f` followed by a space, `>` or `/` (<f>, </f>, <x:f>, <f t="shared"
+# si="0"/>). Text such as "of " matches too and costs only the second pass; the pattern is a plain
+# byte search (memchr on `f`), 7 ms over a 20,000-row sheet's 11 MB where `<(\w+:)?f` took 45.
+_FORMULA_TAG = re.compile(rb"f[\s>/]")
 
 
 def _has_formulas(archive: zipfile.ZipFile, part: str) -> bool:
@@ -195,7 +196,7 @@ def _has_formulas(archive: zipfile.ZipFile, part: str) -> bool:
         while chunk := src.read(1 << 20):
             if _FORMULA_TAG.search(tail + chunk if tail else chunk):
                 return True
-            tail = chunk[-64:]  # a tag split across two chunks
+            tail = chunk[-1:]  # a tag split across two chunks
     return False
 
 
