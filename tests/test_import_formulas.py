@@ -124,3 +124,35 @@ def test_the_refusal_names_the_cell_in_chinese_by_default_and_in_english_with_la
     assert "列姓名：1个单元格是公式但没有保存的值（首个在B2）" in zh_text
     assert "visits.sbp: cell C2 holds a formula with no saved value" in en_text
     assert "column 姓名: 1 cells hold a formula with no saved value (first at B2)" in en_text
+
+
+def test_a_shared_formula_in_prefixed_xml_without_cell_references_is_found_at_its_cell(tmp_path):
+    """Writers differ: a namespace prefix (<x:c>), cells without `r`, a shared formula whose later
+    cells carry only <f t="shared" si="0"/>."""
+    path = _workbook(tmp_path / "花名册.xlsx", _PATIENTS[:3], [["患者编号"]])
+
+    def text(value):
+        return f'<x:c t="inlineStr"><x:is><x:t>{value}</x:t></x:is></x:c>'
+
+    rows = [
+        "".join(map(text, ["患者编号", "随访日期", "收缩压", "舒张压"])),
+        text("p1") + text("2026-10-01") + '<x:c><x:f t="shared" ref="C2:C3" si="0">140+10</x:f>'
+        "<x:v>150</x:v></x:c><x:c><x:v>90</x:v></x:c>",
+        text("p2") + text("2026-10-02") + '<x:c><x:f t="shared" si="0"/></x:c><x:c><x:v>92</x:v></x:c>',
+    ]
+    sheet = ('<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             "<x:sheetData>" + "".join(f'<x:row r="{n}">{r}</x:row>' for n, r in enumerate(rows, 1))
+             + "</x:sheetData></x:worksheet>")
+    with zipfile.ZipFile(path) as archive:
+        parts = {info.filename: archive.read(info) for info in archive.infolist()}
+    parts["xl/worksheets/sheet2.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part, data in parts.items():
+            archive.writestr(part, data)
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    report = import_files([path], url, date.fromisoformat(AS_OF))
+    assert [(p.code, p.file, p.line, p.column, p.fields["ref"]) for p in report.rejects] == [
+        ("D019", f"{path}[随访]", 3, "收缩压", "C3")]
+    stored = _stored(tmp_path, url)
+    assert [(v["sbp"], v["dbp"]) for v in stored["p1"]["visits"]] == [(150, 90)]
+    assert stored["p2"].get("visits", []) == []
