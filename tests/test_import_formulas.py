@@ -156,3 +156,15 @@ def test_a_shared_formula_in_prefixed_xml_without_cell_references_is_found_at_it
     stored = _stored(tmp_path, url)
     assert [(v["sbp"], v["dbp"]) for v in stored["p1"]["visits"]] == [(150, 90)]
     assert stored["p2"].get("visits", []) == []
+
+
+def test_inspect_proposes_no_value_map_for_a_formula_with_no_saved_value(tmp_path):
+    from store.inspect import inspect_files
+
+    patients = [["患者编号", "性别", "出生日期", "管理病种", "建档日期"],
+                ["p1", "男", "1958-03-02", "高血压", "2021-05-10"],
+                ["p2", "=B2", "1958-03-02", "高血压", "2021-05-10"]]
+    path = _workbook(tmp_path / "花名册.xlsx", patients, [["患者编号"]])
+    result = inspect_files([path])
+    sex = next(c for t in result.tables for c in t.columns if c.header == "性别")
+    assert dict(sex.seen) == {"男": 1} and result.unmapped == 0  # never an empty "" to map
