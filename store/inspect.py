@@ -24,6 +24,7 @@ from store.readers.cells import _text
 from store.readers.codes import MISSING, is_not_imported, lookup
 from store.readers.mapping import REFUSED_AS, Mapping, load_mapping
 from store.readers.roles import _open_tables, source_role
+from store.readers.sheets import Uncached
 
 _SHARES = "shares its name with"
 _CODED_KINDS = (
@@ -185,6 +186,8 @@ def _inspect_table(source, table, findings: list[Problem], mapping: Mapping, sam
         for col, entry in by_index.values():
             cell = cells[col.index] if col.index < len(cells) else None
             if is_empty(cell) or col.option is not None or col.spec.kind not in _CODED_KINDS:
+                continue
+            if cell.__class__ is Uncached:  # a formula with no saved value: no value to map (D019)
                 continue
             text = _text(cell)
             parts = split_list(text) if col.spec.kind in ("codes", "history", "conditions") else [text]

@@ -236,6 +236,23 @@ CODES: tuple[Code, ...] = (
     ),
     Code("D018", "roster", True, zh="未知症状代码 {value}", en="unknown symptom code {value}",
          hint_zh="{how}", hint_en="{how}"),
+    # An XLSX formula cell with no saved value (store/readers/sheets.py `Uncached`, cells.py): never
+    # read as empty. D019 refuses the row (a value sangao reasons on); D116 keeps the rows and counts
+    # the cells of a column read for contact only (姓名, 电话), left empty.
+    Code("D019", "roster", True,
+         zh="{where}：单元格 {ref} 是公式，但工作簿中没有保存它的值（由程序生成、未在 Excel 中保存过）",
+         en="{where}: cell {ref} holds a formula with no saved value (the workbook was written by a "
+            "program and never saved in Excel)",
+         hint_zh="用 Excel 或 WPS 打开该工作簿并保存（会存下每个公式的值）再导入，或另存为 CSV 后导入",
+         hint_en="open the workbook in Excel or WPS and save it (which stores each formula's value), "
+                 "then import it again, or save it as CSV and import that"),
+    Code("D116", "roster", False,
+         zh="列 {column}：{n} 个单元格是公式但没有保存的值（首个在 {ref}），按空白处理；这些行照常导入",
+         en="column {column}: {n} cells hold a formula with no saved value (first at {ref}); read as "
+            "blank, the rows are imported",
+         hint_zh="用 Excel 或 WPS 打开该工作簿并保存（会存下每个公式的值）再导入，或另存为 CSV 后导入",
+         hint_en="open the workbook in Excel or WPS and save it (which stores each formula's value), "
+                 "then import it again, or save it as CSV and import that"),
     Code("D020", "roster", True, zh="身份证号 {value} 有误：{problem}", en="id_number {value} {problem}",
          hint_zh="请按居民身份证更正，或留空",
          hint_en="correct the resident ID from the patient's card, or leave the cell empty",

@@ -26,6 +26,7 @@ from store.readers.codes import (
     lookup,
 )
 from store.readers.mapping import Mapping
+from store.readers.sheets import Uncached
 from store.readers.table import Column, Table, _Tally, both
 from store.validation import did_you_mean
 
@@ -49,6 +50,10 @@ _UNIT_OF = {
     for f in model.model_fields
 }
 _PAIR_FIELDS = {"weight_kg", "cigarettes"}  # `current/target` on the form: the current value counts
+# Fields read for contact only, which no rule reads: a formula cell with no saved value there is
+# left empty and counted (D116). In any other field it refuses the row (D019): an empty value
+# there would change what the row says (no reading, no condition, another team).
+_CONTACT_FIELDS = frozenset(("name", "phone"))
 
 
 @dataclass
@@ -370,6 +375,14 @@ def _parse_row(ctx: _Ctx, number: int, cells) -> tuple[dict, dict, list[Problem]
             if value is not _MISSING:
                 target[col.field] = value
                 continue
+        if cell.__class__ is Uncached:  # a formula with no saved value (store/readers/sheets.py)
+            if col.field in _CONTACT_FIELDS and col.option is None:
+                ctx.tally.formula(table, col, number, cell.ref)
+            else:
+                role = "patients" if col.person else table.role
+                problems.append(Problem.of("D019", file=table.name, line=number, column=col.header,
+                                           where=f"{role}.{col.field}", ref=cell.ref))
+            continue
         try:
             parse(cell, target)
         except CellError as exc:

@@ -81,6 +81,8 @@ class _Tally:
 
     unmapped: dict[tuple[str, str, str], Counter] = field(default_factory=dict)
     dropped: dict[tuple[str, str], Counter] = field(default_factory=dict)
+    # (file, header) → [cells, first row, first reference]: formula cells with no saved value, kept
+    formulas: dict[tuple[str, str], list] = field(default_factory=dict)
 
     def miss(self, table: Table, col: Column, value: str) -> None:
         self.unmapped.setdefault((table.name, col.header, col.field), Counter())[value] += 1
@@ -88,8 +90,14 @@ class _Tally:
     def drop(self, table: Table, col: Column, value: str) -> None:
         self.dropped.setdefault((table.name, col.header), Counter())[value] += 1
 
+    def formula(self, table: Table, col: Column, row: int, ref: str) -> None:
+        self.formulas.setdefault((table.name, col.header), [0, row, ref])[0] += 1
+
     def findings(self) -> list[Problem]:
-        out = []
+        out = [
+            Problem.of("D116", file=name, line=row, column=header, n=n, ref=ref)
+            for (name, header), (n, row, ref) in self.formulas.items()
+        ]
         for (name, header, fld), counts in self.unmapped.items():
             out.append(
                 Problem.of(
