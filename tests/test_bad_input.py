@@ -302,3 +302,29 @@ def test_an_empty_or_formula_programme_cell_is_refused_never_guessed(tmp_path):
     assert [(p.code, p.line, p.column) for p in report.rejects] == [("D010", 2, "管理病种"),
                                                                      ("D013", 3, "管理病种")]
     assert report.patients_imported == 1
+
+
+def test_a_legacy_workbook_date_past_year_9999_is_refused_at_its_cell(tmp_path):
+    """xlrd raised OverflowError converting the serial (exit 3; found by tests/test_fuzz_xls.py)."""
+    import xlwt
+
+    from store.importer import import_files
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("患者")
+    headers = ["患者编号", "性别", "出生日期", "管理病种", "纳入管理日期"]
+    for c, header in enumerate(headers):
+        sheet.write(0, c, header)
+    day = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for r, (pid, born) in enumerate([("P1", 2984578.5), ("P2", 21000.0)], start=1):
+        sheet.write(r, 0, pid)
+        sheet.write(r, 1, "男")
+        sheet.write(r, 2, born, day)
+        sheet.write(r, 3, "高血压")
+        sheet.write(r, 4, "2024-01-01")
+    path = tmp_path / "患者.xls"
+    book.save(str(path))
+    report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", None)
+    [refused] = [p for p in report.rejects if p.line == 2]
+    assert refused.column == "出生日期" and "2984578.5" in refused.render("en")
+    assert report.patients_imported == 1

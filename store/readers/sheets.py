@@ -274,7 +274,10 @@ def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
                 for c in range(ws.ncols):
                     cell = ws.cell(r, c)
                     if cell.ctype == xlrd.XL_CELL_DATE:
-                        row.append(xlrd.xldate_as_datetime(cell.value, book.datemode))
+                        try:
+                            row.append(xlrd.xldate_as_datetime(cell.value, book.datemode))
+                        except (OverflowError, ValueError):  # a serial past year 9999: the cell's
+                            row.append(cell.value)            # parser refuses the number, located
                     elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
                         row.append(None)
                     else:
