@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -48,6 +48,7 @@ from store.patient_months import (
     load_tally,
     save_rows,
     save_tally,
+    stored_decisions,
     stored_hashes,
 )
 from store.roster_source import _canonical as _canonical_record
@@ -58,6 +59,8 @@ BATCH = 500
 
 _decode = msgspec.json.Decoder(PatientMonth).decode
 _encode = msgspec.json.Encoder().encode
+# the decisions kept at visit days (table visit_decisions), without their screening plans
+_decode_decisions = msgspec.json.Decoder(list[tuple[date, Decision]]).decode
 
 
 @dataclass(frozen=True)
@@ -102,23 +105,48 @@ class RowBuilder:
         ).hexdigest()
         self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window)
 
-    def rows(self, patient: Patient, months: list[str]) -> Iterator[PatientMonth]:
+    def rows(
+        self,
+        patient: Patient,
+        months: list[str],
+        known: Mapping[date, Decision] | None = None,
+        kept: dict[date, Decision] | None = None,
+    ) -> Iterator[PatientMonth]:
+        """The rows of `months` (oldest first). `known`: decisions at visit days kept from an
+        earlier run for this record (see `ensure_rows`), used by the follow-up state instead of
+        asking the rules again; `kept` receives the decisions the last month's follow-up state
+        used, to keep for the next run."""
         cache: dict[date, Decision] = {}
 
         def assessed(day: date) -> Decision:
             # the lean decision (no pydantic, no texts): the fields the rows and care_state read
-            known = cache.get(day)
-            if known is None:
-                known = cache[day] = self.assessor.decide(patient, day)
-            return known
+            decision = cache.get(day)
+            if decision is None:
+                decision = cache[day] = self.assessor.decide(patient, day)
+            return decision
 
-        for month in months:
+        def at_visit(day: date) -> Decision:
+            # care_state reads no screening plan, so a kept decision (stored without them) serves
+            decision = known.get(day) if known else None
+            return assessed(day) if decision is None else decision
+
+        last = len(months) - 1
+        for i, month in enumerate(months):
+            if kept is not None and i == last:
+
+                def asked(day: date) -> Decision:
+                    decision = kept[day] = at_visit(day)
+                    return decision
+
+                care = self._care(patient, month, asked)
+            else:
+                care = self._care(patient, month, at_visit)
             yield build_patient_month(
                 patient,
                 month,
                 self.policy,
                 self._month_end(patient, month, assessed),
-                self._care(patient, month, assessed),
+                care,
                 self.window,
             )
 
@@ -271,11 +299,27 @@ def _patient(record: dict):
         return Patient.model_validate(_canonical_record(record))
 
 
+def _known_decisions(
+    stored: tuple[str, str, bytes] | None, wanted: Mapping[str, str | None]
+) -> dict[date, Decision] | None:
+    """The kept visit decisions of a patient, if the record up to the end of their month is still
+    the one they were made from (its hash for that month unchanged): a decision at a day reads
+    nothing dated after it (pathways/facts.py), so it holds for every month of the run."""
+    if stored is None:
+        return None
+    month, record_hash, payload = stored
+    if wanted.get(month) != record_hash:
+        return None
+    return dict(_decode_decisions(payload))
+
+
 def ensure_rows(
     db_url: str, builder: RowBuilder, months: list[str], progress: Callable[[int], None] | None = None
 ) -> InputSummary:
     """Build and store the rows of `months` the store lacks, or holds for a record that has
-    changed up to that month's end; count what was built and reused."""
+    changed up to that month's end; count what was built and reused. The rules' decisions at a
+    patient's latest visits are kept with the rows (table visit_decisions): next month's row asks
+    the rules at the month end and at a new visit only, not again at the visits before."""
     db_engine = open_db(db_url)
     allow_writing_while_reading(db_engine)
     summary = InputSummary(months=tuple(months))
@@ -285,8 +329,10 @@ def ensure_rows(
         batch: list[dict] = []
 
         def flush() -> None:
-            have = stored_hashes(db_engine, basis, [r["patient_id"] for r in batch])
-            out = []
+            ids = [r["patient_id"] for r in batch]
+            have = stored_hashes(db_engine, basis, ids)
+            kept_before = stored_decisions(db_engine, basis, ids)
+            out, decisions = [], []
             for record in batch:
                 pid = record["patient_id"]
                 wanted = {m: summary.month_hash(pid, m) for m in months}
@@ -294,10 +340,17 @@ def ensure_rows(
                 summary.reused += len(months) - len(missing)
                 if not missing:
                     continue
-                for row in builder.rows(_patient(record), missing):
+                known = _known_decisions(kept_before.get(pid), wanted)
+                kept: dict[date, Decision] = {}
+                for row in builder.rows(_patient(record), missing, known, kept):
                     out.append((pid, row.month, wanted[row.month], _encode(row)))
+                if kept:
+                    newest = missing[-1]
+                    days = sorted(kept.items())
+                    payload = _encode([(day, d._replace(screening={})) for day, d in days])
+                    decisions.append((pid, newest, wanted[newest], payload))
             summary.built += len(out)
-            save_rows(db_engine, basis, out)
+            save_rows(db_engine, basis, out, decisions)
             batch.clear()
             if progress is not None:
                 progress(summary.patients)

@@ -1,7 +1,9 @@
 """The stored per-patient-per-month rows of the monthly report (table `patient_months`,
 store/tables.py): which rows a batch of patients already has, saving new ones, and streaming one
 month's rows back. A row is reused only while the patient's record hash is the same;
-pathways/monthly.py builds the rows, reports/monthly.py decides which to build.
+pathways/monthly.py builds the rows, reports/monthly.py decides which to build. Beside them, the
+rules' decisions at each patient's latest visits (table `visit_decisions`), kept for the next
+month's rows.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine, delete, insert, select
 
-from store.tables import PatientMonthRow
+from store.tables import PatientMonthRow, VisitDecisionRow
 
 _T = PatientMonthRow.__table__
+_D = VisitDecisionRow.__table__
 _CHUNK = 500  # ids per IN (…): under SQLite's variable limit
 
 
@@ -30,10 +33,31 @@ def stored_hashes(db_engine: Engine, basis: str, patient_ids: Sequence[str]) -> 
     return out
 
 
-def save_rows(db_engine: Engine, basis: str, rows: Sequence[tuple[str, str, str, bytes]]) -> None:
+def stored_decisions(
+    db_engine: Engine, basis: str, patient_ids: Sequence[str]
+) -> dict[str, tuple[str, str, bytes]]:
+    """{patient_id: (month, record_hash, payload)} of the visit decisions kept for these patients."""
+    out: dict[str, tuple[str, str, bytes]] = {}
+    with db_engine.connect() as conn:
+        for i in range(0, len(patient_ids), _CHUNK):
+            query = select(_D.c.patient_id, _D.c.month, _D.c.record_hash, _D.c.payload).where(
+                _D.c.basis == basis, _D.c.patient_id.in_(patient_ids[i : i + _CHUNK])
+            )
+            for pid, month, record_hash, payload in conn.execute(query):
+                out[pid] = (month, record_hash, payload)
+    return out
+
+
+def save_rows(
+    db_engine: Engine,
+    basis: str,
+    rows: Sequence[tuple[str, str, str, bytes]],
+    decisions: Sequence[tuple[str, str, str, bytes]] = (),
+) -> None:
     """Store (patient_id, month, record_hash, payload) rows, replacing those of the same patient,
-    month and basis, in one transaction."""
-    if not rows:
+    month and basis, and the patients' (patient_id, month, record_hash, payload) visit decisions,
+    replacing theirs, in one transaction."""
+    if not rows and not decisions:
         return
     by_month: dict[str, list[str]] = {}
     for pid, month, _h, _p in rows:
@@ -46,13 +70,25 @@ def save_rows(db_engine: Engine, basis: str, rows: Sequence[tuple[str, str, str,
                         _T.c.basis == basis, _T.c.month == month, _T.c.patient_id.in_(ids[i : i + _CHUNK])
                     )
                 )
-        conn.execute(
-            insert(_T),
-            [
-                dict(patient_id=pid, month=month, basis=basis, record_hash=h, payload=p)
-                for pid, month, h, p in rows
-            ],
-        )
+        if rows:
+            conn.execute(
+                insert(_T),
+                [
+                    dict(patient_id=pid, month=month, basis=basis, record_hash=h, payload=p)
+                    for pid, month, h, p in rows
+                ],
+            )
+        if decisions:
+            ids = [pid for pid, _m, _h, _p in decisions]
+            for i in range(0, len(ids), _CHUNK):
+                conn.execute(delete(_D).where(_D.c.basis == basis, _D.c.patient_id.in_(ids[i : i + _CHUNK])))
+            conn.execute(
+                insert(_D),
+                [
+                    dict(patient_id=pid, basis=basis, month=month, record_hash=h, payload=p)
+                    for pid, month, h, p in decisions
+                ],
+            )
 
 
 def iter_month(db_engine: Engine, basis: str, month: str) -> Iterator[tuple[str, str, bytes]]:
