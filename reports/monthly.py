@@ -41,11 +41,11 @@ from pathways.monthly import (
 from reports.indicators import Indicator, Tally, indicators
 from store import fast_json
 from store.db import open_db
-from store.exporter import records_after
 from store.patient_months import (
     allow_writing_while_reading,
     iter_month,
     load_tally,
+    plain_records,
     save_rows,
     save_tally,
     stored_decisions,
@@ -241,12 +241,13 @@ def _iso(day) -> str:
     return day if type(day) is str else day.isoformat()
 
 
-def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
+def record_hashes(record: dict, months: list[str], plain_items: bool = False) -> tuple[bytes, bytes]:
     """(the 8-byte hashes of the record as known at the end of each month, concatenated; the hash
     of the whole record). A row of month M reads nothing dated after M's end, so a visit added
     in December leaves November's hash, and November's stored row, as they were. `record` is the
-    canonical dict of store/exporter.py or the database's own values (`records_after(...,
-    canonical=False)`): both hash the same."""
+    canonical dict of store/exporter.py, the database's own values (`records_after(...,
+    canonical=False)`) or store/patient_months.py `plain_records` (`plain_items`: its dated items
+    are plain already): all hash the same."""
     head = {}
     for k, v in record.items():
         if k in _DATED or v is None:
@@ -259,11 +260,16 @@ def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
             v = int(v)
         head[k] = v
     h = hashlib.sha256(_canonical(head))
-    items = sorted(
-        (_iso(item["date"]), name, _canonical(_plain_item(item)))
-        for name in _DATED
-        for item in record.get(name, ())
-    )
+    if plain_items:
+        items = sorted(
+            (_iso(item["date"]), name, _canonical(item)) for name in _DATED for item in record.get(name, ())
+        )
+    else:
+        items = sorted(
+            (_iso(item["date"]), name, _canonical(_plain_item(item)))
+            for name in _DATED
+            for item in record.get(name, ())
+        )
     packed, i = [], 0
     for month in months:
         end = month_end(month).isoformat()
@@ -277,17 +283,10 @@ def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
 
 
 def _iter_plain(db_engine) -> Iterator[dict]:
-    """Every stored patient with the database's own values (store/exporter.py `records_after`,
-    not canonical: a third of the time), in first-import order, a batch of patients per query."""
-    last = 0
-    with db_engine.connect() as conn:
-        while True:
-            batch = list(records_after(conn, last, BATCH, canonical=False))
-            if not batch:
-                return
-            last = batch[-1][0]
-            for _, record in batch:
-                yield record
+    """Every stored patient as store/patient_months.py `plain_records` reads it (the database's
+    own values, child items plain), in first-import order, a batch of patients per query."""
+    for batch in plain_records(db_engine, BATCH):
+        yield from batch
 
 
 def _patient(record: dict):
@@ -357,7 +356,7 @@ def ensure_rows(
 
         per_month = [hashlib.sha256() for _ in months]
         for record in _iter_plain(db_engine):
-            packed, whole = record_hashes(record, months)
+            packed, whole = record_hashes(record, months, plain_items=True)
             total.update(whole)
             for i, digest in enumerate(per_month):
                 digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
