@@ -440,12 +440,45 @@ def _tally_key(basis: str, month: str, summary: InputSummary, previous: str | No
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+class _AsFirst:
+    """The sums of a month counted as the first month of a later report (no previous month):
+    those of the indicators that read the previous month's row, counted again without it; the
+    others' are the month's own. Kept beside the month's tally, so next month's report, whose
+    first month this is, counts no rows of it."""
+
+    def __init__(self, inds: tuple[Indicator, ...]) -> None:
+        self.slots = [(i, ind.numerator, ind.denominator) for i, ind in enumerate(inds) if ind.previous]
+        self.teams: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, row: PatientMonth) -> None:
+        vec = self.teams.get((row.institution, row.team))
+        if vec is None:
+            vec = self.teams[(row.institution, row.team)] = [0] * (2 * len(self.slots))
+        for j, (_i, numerator, denominator) in enumerate(self.slots):
+            num = numerator(row, None)
+            if num:
+                vec[2 * j] += num
+            den = num if denominator is None else denominator(row, None)
+            if den:
+                vec[2 * j + 1] += den
+
+    def vectors(self, own: list[tuple[str, str, list[int]]]) -> list[tuple[str, str, list[int]]]:
+        out = []
+        for inst, team, vec in own:
+            mine, vec = self.teams[(inst, team)], list(vec)
+            for j, (i, _n, _d) in enumerate(self.slots):
+                vec[2 * i], vec[2 * i + 1] = mine[2 * j], mine[2 * j + 1]
+            out.append((inst, team, vec))
+        return out
+
+
 def count_months(
     db_url: str, basis: str, months: list[str], summary: InputSummary, inds: tuple[Indicator, ...]
 ) -> Counts:
     """Count every indicator of `months` (oldest first). A month whose rows, and the previous
     month's, are those of an earlier count is taken from the stored tallies; the others are
-    counted from their rows and stored."""
+    counted from their rows and stored, each also as the first month of a later report
+    (`_AsFirst`)."""
     counts = Counts(Tally(inds))
     db_engine = open_db(db_url)
     try:
@@ -467,11 +500,14 @@ def count_months(
                 continue
             cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = {}
             current: dict[str, bytes] = {}
+            as_first = _AsFirst(inds) if i else None  # the first month counts as first already
             quarter_end = int(month[5:7]) % 3 == 0
             cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
             for pid, encoded in iter_payloads(db_url, basis, month, summary):
                 row = _decode(encoded)
                 counts.tally.add(row, previous.get(pid))
+                if as_first is not None:
+                    as_first.add(row)
                 if following_needs_rows:
                     current[pid] = encoded
                 if (
@@ -488,6 +524,9 @@ def count_months(
                 "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
             }
             save_tally(db_engine, keys[i], month, _encode(payload))
+            if as_first is not None:
+                payload["teams"] = as_first.vectors(payload["teams"])
+                save_tally(db_engine, _tally_key(basis, month, summary, None, inds), month, _encode(payload))
             previous = _Previous(current)
     finally:
         db_engine.dispose()

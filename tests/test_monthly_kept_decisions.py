@@ -1,6 +1,7 @@
-"""The monthly report's fast path (reports/monthly.py): a month's rows built with the decisions
+"""The monthly report's fast paths (reports/monthly.py): a month's rows built with the decisions
 kept from last month's run (table visit_decisions) are the rows built from scratch, byte for byte,
-and a record corrected before the kept month's end is not served from them."""
+and a record corrected before the kept month's end is not served from them; a report after last
+month's counts what a report from scratch counts (its first month's sums kept by last month's)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlite3
 from datetime import date
 
 import pytest
+from msgspec.structs import replace as msgspec_replace
 
 import store
 from pathways.monthly import Window
@@ -116,3 +118,49 @@ def test_next_months_rows_from_kept_decisions_are_the_rows_built_from_scratch(tm
     for patient in store.read_patients(scratch):
         list(november_only.rows(patient, [NOVEMBER]))
     assert asked_monthly < from_scratch <= asked_scratch
+
+
+def _tallies(counts: mr.Counts) -> dict:
+    tally = counts.tally
+    months = sorted({m for (m, _i, _t) in tally._teams})
+    return {
+        (month, scope, ind.code): tally.get(month, scope, ind.code)
+        for month in months
+        for scope in tally.scopes(month)
+        for ind in tally.inds
+    }
+
+
+def test_a_report_after_last_months_counts_what_a_report_from_scratch_counts(tmp_path):
+    monthly = _import(tmp_path, "monthly.db", ROSTER)
+    mr.prepare(monthly, "national-default", OCTOBER, Window.YTD, True)
+    _, _, after = mr.prepare(monthly, "national-default", NOVEMBER, Window.YTD, True)
+    scratch = _import(tmp_path, "scratch.db", ROSTER)
+    _, _, fresh = mr.prepare(scratch, "national-default", NOVEMBER, Window.YTD, True)
+    assert _tallies(after) == _tallies(fresh)
+    assert after.cohorts == fresh.cohorts
+    # the first month has no previous one: no colour changes counted in it, as from scratch
+    assert after.tally.get("2025-12", ("", ""), "C04") == (0, 0)
+    assert after.tally.get("2026-01", ("", ""), "C04")[1] > 0
+
+
+def test_only_the_indicators_marked_as_reading_last_month_change_with_it():
+    from reports.indicators import indicators
+
+    months = mr.report_months(NOVEMBER)
+    builder = mr.RowBuilder("national-default", months, True, Window.YTD)
+    inds = indicators(mr.complications_of(builder))
+    marked = {ind.code for ind in inds if ind.previous}
+    assert marked == {"C04"}
+    patients = [mr._patient(r) for r in ROSTER]
+    for patient in patients:
+        rows = list(builder.rows(patient, months))
+        for before, row in zip(rows, rows[1:], strict=False):
+            other = msgspec_replace(before, color="red" if before.color != "red" else "blue")
+            for ind in inds:
+                if ind.previous:
+                    continue
+                for prev in (before, other):
+                    assert ind.numerator(row, prev) == ind.numerator(row, None), ind.code
+                    if ind.denominator is not None:
+                        assert ind.denominator(row, prev) == ind.denominator(row, None), ind.code
