@@ -253,7 +253,8 @@ def care_state(
     upcoming = [d for d in visits if d > anchor]  # visits still to place, in order
     contacts: list[PlannedContact] = []
 
-    contact_days = [c.on for c in contacts_of(patient, as_of)]
+    known_contacts = contacts_of(patient, as_of)  # once: the lost checks and the last contact
+    contact_days = [c.on for c in known_contacts]
 
     def lost_at(day: date) -> bool:  # is_lost, with the contact days sorted once
         i = bisect_right(contact_days, day)
@@ -335,7 +336,7 @@ def care_state(
         contacts=in_range,
         history=history,
         assessments=dict(cache),
-        last_contact=last_contact(patient, as_of),
+        last_contact=known_contacts[-1] if known_contacts else None,
         lost=lost_at(as_of) and closed_at is None,
         closed=closed_at,
     )

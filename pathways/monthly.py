@@ -403,25 +403,33 @@ def _data_quality(patient: Patient, first: date, last: date, policy: QcPolicy) -
         dq_after_death=0,
     )
     ordered = sorted(patient.visits, key=lambda v: v.date)
-    previous: tuple | None = None
+    before = None  # the visit before, whose readings a copied visit repeats
     for visit in ordered:
+        if visit.date < first:
+            before = visit
+            continue
+        if visit.date > last:
+            break
         readings = tuple(getattr(visit, f) for f in _READING_FIELDS)
-        if first <= visit.date <= last:
-            counts["dq_visits"] += 1
-            for name, (low, high) in policy.plausible.items():
-                value = getattr(visit, name, None)
-                if value is not None:
-                    counts["dq_values"] += 1
-                    counts["dq_implausible"] += not low <= value <= high
-            if previous is not None and sum(r is not None for r in readings) >= 2 and readings == previous:
-                counts["dq_copied"] += 1
-            for value in (visit.sbp, visit.dbp):
-                if value is not None:
-                    counts["dq_bp_digits"] += 1
-                    counts["dq_bp_zero_five"] += value % 5 == 0
-            if patient.deceased_on is not None and visit.date > patient.deceased_on:
-                counts["dq_after_death"] += 1
-        previous = readings
+        counts["dq_visits"] += 1
+        for name, (low, high) in policy.plausible.items():
+            value = getattr(visit, name, None)
+            if value is not None:
+                counts["dq_values"] += 1
+                counts["dq_implausible"] += not low <= value <= high
+        if (
+            before is not None
+            and sum(r is not None for r in readings) >= 2
+            and readings == tuple(getattr(before, f) for f in _READING_FIELDS)
+        ):
+            counts["dq_copied"] += 1
+        for value in (visit.sbp, visit.dbp):
+            if value is not None:
+                counts["dq_bp_digits"] += 1
+                counts["dq_bp_zero_five"] += value % 5 == 0
+        if patient.deceased_on is not None and visit.date > patient.deceased_on:
+            counts["dq_after_death"] += 1
+        before = visit
     return counts
 
 

@@ -33,6 +33,9 @@ class Indicator:
     clause: str
     group: str = "core"  # core, screening, color, care, quality
     reason: Callable[[PatientMonth], str] | None = field(default=None, repr=False)
+    # reads the previous month's row (the second argument); the others must not: the first
+    # month of a report, which has none, reuses their sums from the report before it
+    previous: bool = False
 
     def name(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
@@ -269,6 +272,7 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
             "本月与上月均在管的患者",
             "guidelines/national-default/stratification.yaml",
             group="color",
+            previous=True,
         )
     )
     care_zh = {

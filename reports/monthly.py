@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -41,13 +41,14 @@ from pathways.monthly import (
 from reports.indicators import Indicator, Tally, indicators
 from store import fast_json
 from store.db import open_db
-from store.exporter import records_after
 from store.patient_months import (
     allow_writing_while_reading,
     iter_month,
     load_tally,
+    plain_records,
     save_rows,
     save_tally,
+    stored_decisions,
     stored_hashes,
 )
 from store.roster_source import _canonical as _canonical_record
@@ -58,6 +59,8 @@ BATCH = 500
 
 _decode = msgspec.json.Decoder(PatientMonth).decode
 _encode = msgspec.json.Encoder().encode
+# the decisions kept at visit days (table visit_decisions), without their screening plans
+_decode_decisions = msgspec.json.Decoder(list[tuple[date, Decision]]).decode
 
 
 @dataclass(frozen=True)
@@ -102,23 +105,48 @@ class RowBuilder:
         ).hexdigest()
         self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window)
 
-    def rows(self, patient: Patient, months: list[str]) -> Iterator[PatientMonth]:
+    def rows(
+        self,
+        patient: Patient,
+        months: list[str],
+        known: Mapping[date, Decision] | None = None,
+        kept: dict[date, Decision] | None = None,
+    ) -> Iterator[PatientMonth]:
+        """The rows of `months` (oldest first). `known`: decisions at visit days kept from an
+        earlier run for this record (see `ensure_rows`), used by the follow-up state instead of
+        asking the rules again; `kept` receives the decisions the last month's follow-up state
+        used, to keep for the next run."""
         cache: dict[date, Decision] = {}
 
         def assessed(day: date) -> Decision:
             # the lean decision (no pydantic, no texts): the fields the rows and care_state read
-            known = cache.get(day)
-            if known is None:
-                known = cache[day] = self.assessor.decide(patient, day)
-            return known
+            decision = cache.get(day)
+            if decision is None:
+                decision = cache[day] = self.assessor.decide(patient, day)
+            return decision
 
-        for month in months:
+        def at_visit(day: date) -> Decision:
+            # care_state reads no screening plan, so a kept decision (stored without them) serves
+            decision = known.get(day) if known else None
+            return assessed(day) if decision is None else decision
+
+        last = len(months) - 1
+        for i, month in enumerate(months):
+            if kept is not None and i == last:
+
+                def asked(day: date) -> Decision:
+                    decision = kept[day] = at_visit(day)
+                    return decision
+
+                care = self._care(patient, month, asked)
+            else:
+                care = self._care(patient, month, at_visit)
             yield build_patient_month(
                 patient,
                 month,
                 self.policy,
                 self._month_end(patient, month, assessed),
-                self._care(patient, month, assessed),
+                care,
                 self.window,
             )
 
@@ -213,12 +241,13 @@ def _iso(day) -> str:
     return day if type(day) is str else day.isoformat()
 
 
-def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
+def record_hashes(record: dict, months: list[str], plain_items: bool = False) -> tuple[bytes, bytes]:
     """(the 8-byte hashes of the record as known at the end of each month, concatenated; the hash
     of the whole record). A row of month M reads nothing dated after M's end, so a visit added
     in December leaves November's hash, and November's stored row, as they were. `record` is the
-    canonical dict of store/exporter.py or the database's own values (`records_after(...,
-    canonical=False)`): both hash the same."""
+    canonical dict of store/exporter.py, the database's own values (`records_after(...,
+    canonical=False)`) or store/patient_months.py `plain_records` (`plain_items`: its dated items
+    are plain already): all hash the same."""
     head = {}
     for k, v in record.items():
         if k in _DATED or v is None:
@@ -231,11 +260,16 @@ def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
             v = int(v)
         head[k] = v
     h = hashlib.sha256(_canonical(head))
-    items = sorted(
-        (_iso(item["date"]), name, _canonical(_plain_item(item)))
-        for name in _DATED
-        for item in record.get(name, ())
-    )
+    if plain_items:
+        items = sorted(
+            (_iso(item["date"]), name, _canonical(item)) for name in _DATED for item in record.get(name, ())
+        )
+    else:
+        items = sorted(
+            (_iso(item["date"]), name, _canonical(_plain_item(item)))
+            for name in _DATED
+            for item in record.get(name, ())
+        )
     packed, i = [], 0
     for month in months:
         end = month_end(month).isoformat()
@@ -249,17 +283,10 @@ def record_hashes(record: dict, months: list[str]) -> tuple[bytes, bytes]:
 
 
 def _iter_plain(db_engine) -> Iterator[dict]:
-    """Every stored patient with the database's own values (store/exporter.py `records_after`,
-    not canonical: a third of the time), in first-import order, a batch of patients per query."""
-    last = 0
-    with db_engine.connect() as conn:
-        while True:
-            batch = list(records_after(conn, last, BATCH, canonical=False))
-            if not batch:
-                return
-            last = batch[-1][0]
-            for _, record in batch:
-                yield record
+    """Every stored patient as store/patient_months.py `plain_records` reads it (the database's
+    own values, child items plain), in first-import order, a batch of patients per query."""
+    for batch in plain_records(db_engine, BATCH):
+        yield from batch
 
 
 def _patient(record: dict):
@@ -271,11 +298,27 @@ def _patient(record: dict):
         return Patient.model_validate(_canonical_record(record))
 
 
+def _known_decisions(
+    stored: tuple[str, str, bytes] | None, wanted: Mapping[str, str | None]
+) -> dict[date, Decision] | None:
+    """The kept visit decisions of a patient, if the record up to the end of their month is still
+    the one they were made from (its hash for that month unchanged): a decision at a day reads
+    nothing dated after it (pathways/facts.py), so it holds for every month of the run."""
+    if stored is None:
+        return None
+    month, record_hash, payload = stored
+    if wanted.get(month) != record_hash:
+        return None
+    return dict(_decode_decisions(payload))
+
+
 def ensure_rows(
     db_url: str, builder: RowBuilder, months: list[str], progress: Callable[[int], None] | None = None
 ) -> InputSummary:
     """Build and store the rows of `months` the store lacks, or holds for a record that has
-    changed up to that month's end; count what was built and reused."""
+    changed up to that month's end; count what was built and reused. The rules' decisions at a
+    patient's latest visits are kept with the rows (table visit_decisions): next month's row asks
+    the rules at the month end and at a new visit only, not again at the visits before."""
     db_engine = open_db(db_url)
     allow_writing_while_reading(db_engine)
     summary = InputSummary(months=tuple(months))
@@ -285,8 +328,10 @@ def ensure_rows(
         batch: list[dict] = []
 
         def flush() -> None:
-            have = stored_hashes(db_engine, basis, [r["patient_id"] for r in batch])
-            out = []
+            ids = [r["patient_id"] for r in batch]
+            have = stored_hashes(db_engine, basis, ids)
+            kept_before = stored_decisions(db_engine, basis, ids)
+            out, decisions = [], []
             for record in batch:
                 pid = record["patient_id"]
                 wanted = {m: summary.month_hash(pid, m) for m in months}
@@ -294,17 +339,24 @@ def ensure_rows(
                 summary.reused += len(months) - len(missing)
                 if not missing:
                     continue
-                for row in builder.rows(_patient(record), missing):
+                known = _known_decisions(kept_before.get(pid), wanted)
+                kept: dict[date, Decision] = {}
+                for row in builder.rows(_patient(record), missing, known, kept):
                     out.append((pid, row.month, wanted[row.month], _encode(row)))
+                if kept:
+                    newest = missing[-1]
+                    days = sorted(kept.items())
+                    payload = _encode([(day, d._replace(screening={})) for day, d in days])
+                    decisions.append((pid, newest, wanted[newest], payload))
             summary.built += len(out)
-            save_rows(db_engine, basis, out)
+            save_rows(db_engine, basis, out, decisions)
             batch.clear()
             if progress is not None:
                 progress(summary.patients)
 
         per_month = [hashlib.sha256() for _ in months]
         for record in _iter_plain(db_engine):
-            packed, whole = record_hashes(record, months)
+            packed, whole = record_hashes(record, months, plain_items=True)
             total.update(whole)
             for i, digest in enumerate(per_month):
                 digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
@@ -388,12 +440,45 @@ def _tally_key(basis: str, month: str, summary: InputSummary, previous: str | No
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+class _AsFirst:
+    """The sums of a month counted as the first month of a later report (no previous month):
+    those of the indicators that read the previous month's row, counted again without it; the
+    others' are the month's own. Kept beside the month's tally, so next month's report, whose
+    first month this is, counts no rows of it."""
+
+    def __init__(self, inds: tuple[Indicator, ...]) -> None:
+        self.slots = [(i, ind.numerator, ind.denominator) for i, ind in enumerate(inds) if ind.previous]
+        self.teams: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, row: PatientMonth) -> None:
+        vec = self.teams.get((row.institution, row.team))
+        if vec is None:
+            vec = self.teams[(row.institution, row.team)] = [0] * (2 * len(self.slots))
+        for j, (_i, numerator, denominator) in enumerate(self.slots):
+            num = numerator(row, None)
+            if num:
+                vec[2 * j] += num
+            den = num if denominator is None else denominator(row, None)
+            if den:
+                vec[2 * j + 1] += den
+
+    def vectors(self, own: list[tuple[str, str, list[int]]]) -> list[tuple[str, str, list[int]]]:
+        out = []
+        for inst, team, vec in own:
+            mine, vec = self.teams[(inst, team)], list(vec)
+            for j, (i, _n, _d) in enumerate(self.slots):
+                vec[2 * i], vec[2 * i + 1] = mine[2 * j], mine[2 * j + 1]
+            out.append((inst, team, vec))
+        return out
+
+
 def count_months(
     db_url: str, basis: str, months: list[str], summary: InputSummary, inds: tuple[Indicator, ...]
 ) -> Counts:
     """Count every indicator of `months` (oldest first). A month whose rows, and the previous
     month's, are those of an earlier count is taken from the stored tallies; the others are
-    counted from their rows and stored."""
+    counted from their rows and stored, each also as the first month of a later report
+    (`_AsFirst`)."""
     counts = Counts(Tally(inds))
     db_engine = open_db(db_url)
     try:
@@ -415,11 +500,14 @@ def count_months(
                 continue
             cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = {}
             current: dict[str, bytes] = {}
+            as_first = _AsFirst(inds) if i else None  # the first month counts as first already
             quarter_end = int(month[5:7]) % 3 == 0
             cohort_q = quarter_of(shift_month(month, -3)) if quarter_end else None
             for pid, encoded in iter_payloads(db_url, basis, month, summary):
                 row = _decode(encoded)
                 counts.tally.add(row, previous.get(pid))
+                if as_first is not None:
+                    as_first.add(row)
                 if following_needs_rows:
                     current[pid] = encoded
                 if (
@@ -436,6 +524,9 @@ def count_months(
                 "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
             }
             save_tally(db_engine, keys[i], month, _encode(payload))
+            if as_first is not None:
+                payload["teams"] = as_first.vectors(payload["teams"])
+                save_tally(db_engine, _tally_key(basis, month, summary, None, inds), month, _encode(payload))
             previous = _Previous(current)
     finally:
         db_engine.dispose()

@@ -1,18 +1,24 @@
 """The stored per-patient-per-month rows of the monthly report (table `patient_months`,
 store/tables.py): which rows a batch of patients already has, saving new ones, and streaming one
 month's rows back. A row is reused only while the patient's record hash is the same;
-pathways/monthly.py builds the rows, reports/monthly.py decides which to build.
+pathways/monthly.py builds the rows, reports/monthly.py decides which to build. Beside them, the
+rules' decisions at each patient's latest visits (table `visit_decisions`), kept for the next
+month's rows. And the report's own read of the roster, `plain_records`: the records as they are
+hashed and converted, without the exporter's general form.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Boolean, Engine, delete, insert, select
 
-from store.tables import PatientMonthRow
+from pathways.models import Patient
+from store.tables import CHILD_TABLES, PatientMonthRow, PatientRow, VisitDecisionRow
 
 _T = PatientMonthRow.__table__
+_D = VisitDecisionRow.__table__
 _CHUNK = 500  # ids per IN (…): under SQLite's variable limit
 
 
@@ -30,10 +36,31 @@ def stored_hashes(db_engine: Engine, basis: str, patient_ids: Sequence[str]) -> 
     return out
 
 
-def save_rows(db_engine: Engine, basis: str, rows: Sequence[tuple[str, str, str, bytes]]) -> None:
+def stored_decisions(
+    db_engine: Engine, basis: str, patient_ids: Sequence[str]
+) -> dict[str, tuple[str, str, bytes]]:
+    """{patient_id: (month, record_hash, payload)} of the visit decisions kept for these patients."""
+    out: dict[str, tuple[str, str, bytes]] = {}
+    with db_engine.connect() as conn:
+        for i in range(0, len(patient_ids), _CHUNK):
+            query = select(_D.c.patient_id, _D.c.month, _D.c.record_hash, _D.c.payload).where(
+                _D.c.basis == basis, _D.c.patient_id.in_(patient_ids[i : i + _CHUNK])
+            )
+            for pid, month, record_hash, payload in conn.execute(query):
+                out[pid] = (month, record_hash, payload)
+    return out
+
+
+def save_rows(
+    db_engine: Engine,
+    basis: str,
+    rows: Sequence[tuple[str, str, str, bytes]],
+    decisions: Sequence[tuple[str, str, str, bytes]] = (),
+) -> None:
     """Store (patient_id, month, record_hash, payload) rows, replacing those of the same patient,
-    month and basis, in one transaction."""
-    if not rows:
+    month and basis, and the patients' (patient_id, month, record_hash, payload) visit decisions,
+    replacing theirs, in one transaction."""
+    if not rows and not decisions:
         return
     by_month: dict[str, list[str]] = {}
     for pid, month, _h, _p in rows:
@@ -46,13 +73,25 @@ def save_rows(db_engine: Engine, basis: str, rows: Sequence[tuple[str, str, str,
                         _T.c.basis == basis, _T.c.month == month, _T.c.patient_id.in_(ids[i : i + _CHUNK])
                     )
                 )
-        conn.execute(
-            insert(_T),
-            [
-                dict(patient_id=pid, month=month, basis=basis, record_hash=h, payload=p)
-                for pid, month, h, p in rows
-            ],
-        )
+        if rows:
+            conn.execute(
+                insert(_T),
+                [
+                    dict(patient_id=pid, month=month, basis=basis, record_hash=h, payload=p)
+                    for pid, month, h, p in rows
+                ],
+            )
+        if decisions:
+            ids = [pid for pid, _m, _h, _p in decisions]
+            for i in range(0, len(ids), _CHUNK):
+                conn.execute(delete(_D).where(_D.c.basis == basis, _D.c.patient_id.in_(ids[i : i + _CHUNK])))
+            conn.execute(
+                insert(_D),
+                [
+                    dict(patient_id=pid, basis=basis, month=month, record_hash=h, payload=p)
+                    for pid, month, h, p in decisions
+                ],
+            )
 
 
 def iter_month(db_engine: Engine, basis: str, month: str) -> Iterator[tuple[str, str, bytes]]:
@@ -107,3 +146,83 @@ def save_tally(db_engine: Engine, key: str, month: str, payload: bytes) -> None:
     with db_engine.begin() as conn:
         conn.execute(delete(table).where(table.c.key == key))
         conn.execute(insert(table), [dict(key=key, month=month, payload=payload)])
+
+
+# ---- the roster as the report reads it -------------------------------------------------------
+
+_PATIENT_FIELDS = [c for c in Patient.model_fields if c not in CHILD_TABLES]
+
+
+def _bools(table, names: Sequence[str]) -> list[str]:
+    """The boolean columns among `names` of `table` (SQLite gives 0/1)."""
+    return [n for n in names if isinstance(table.c[n].type, Boolean)]
+
+
+def plain_records(db_engine: Engine, size: int) -> Iterator[list[dict]]:
+    """Every stored patient, `size` at a time in first-import order (one query for the patients
+    and one per child table per batch, the driver's own values): the dict of store/exporter.py
+    `records_after(canonical=False)` with each child item already plain (no None, integral floats
+    as ints, no empty symptoms) and dates as the driver gives them (ISO text on SQLite), so
+    reports/monthly.py hashes and converts it without another pass. Read-only."""
+    patients = PatientRow.__table__
+    fields = ["seq", *_PATIENT_FIELDS]
+    p_bools = [fields.index(n) for n in _bools(patients, fields)]
+    children = []
+    for name, model in CHILD_TABLES.items():
+        table = model.__table__
+        names = [c.name for c in table.columns if c.name not in ("id", "patient_id", "seq")]
+        children.append((name, table, names, _bools(table, names), "symptoms" in names))
+    last = 0
+    with db_engine.connect() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+        def rows(table, names, where: str, params) -> list:
+            cols = ", ".join(quote(n) for n in names)
+            sql = f"SELECT {cols} FROM {quote(table.name)} WHERE {where}"
+            return conn.exec_driver_sql(sql, params).fetchall()
+
+        while True:
+            batch = rows(patients, fields, f"seq > {mark} ORDER BY seq LIMIT {int(size)}", (last,))
+            if not batch:
+                return
+            last = batch[-1][0]
+            ids = tuple(r[1] for r in batch)
+            marks = ", ".join([mark] * len(ids))
+            items: dict[str, dict[str, list[dict]]] = {}
+            for name, table, names, bools, symptoms in children:
+                found = rows(
+                    table,
+                    ["patient_id", *names],
+                    f"patient_id IN ({marks}) ORDER BY patient_id, seq",
+                    ids,
+                )
+                for pid, *values in found:
+                    item = {
+                        n: int(v) if type(v) is float and v.is_integer() else v
+                        for n, v in zip(names, values, strict=True)
+                        if v is not None
+                    }
+                    for n in bools:
+                        if n in item:
+                            item[n] = bool(item[n])
+                    if symptoms and "symptoms" in item:
+                        codes = json.loads(item["symptoms"])
+                        if codes:
+                            item["symptoms"] = codes
+                        else:
+                            del item["symptoms"]
+                    items.setdefault(pid, {}).setdefault(name, []).append(item)
+            out = []
+            for row in batch:
+                values = list(row)
+                for i in p_bools:
+                    if values[i] is not None:
+                        values[i] = bool(values[i])
+                record = dict(zip(fields[1:], values[1:], strict=True))
+                record["conditions"] = record["conditions"].split(",")
+                mine = items.get(record["patient_id"], {})
+                for name in CHILD_TABLES:
+                    record[name] = mine.get(name, [])
+                out.append(record)
+            yield out

@@ -204,3 +204,18 @@ class MonthTallyRow(SQLModel, table=True):
     key: str = Field(primary_key=True)
     month: str = Field(index=True)  # "2026-11", for housekeeping
     payload: bytes  # msgspec JSON: team vectors and cohorts
+
+
+class VisitDecisionRow(SQLModel, table=True):
+    """The rules' decisions at a patient's latest visit days, as the monthly report's follow-up
+    state last asked for them (reports/monthly.py), so next month's row does not ask the rules
+    again: a decision at a day reads nothing dated after it, so it holds while the record up to
+    the end of `month` still hashes to `record_hash` (one row per patient and basis)."""
+
+    __tablename__ = "visit_decisions"
+
+    patient_id: str = Field(primary_key=True)
+    basis: str = Field(primary_key=True)
+    month: str  # "2026-11": the decisions are of days up to its end
+    record_hash: str  # the record's hash at that month end, as patient_months keeps it
+    payload: bytes  # msgspec JSON: [[day, Decision without screening plans], …]

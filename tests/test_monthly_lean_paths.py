@@ -15,6 +15,7 @@ from guidelines.loader import load_set
 from reports import monthly as mr
 from store.db import open_db
 from store.exporter import records_after
+from store.patient_months import plain_records
 from tests.roster_files import write_jsonl
 
 ROSTER = [
@@ -74,6 +75,24 @@ def test_a_record_read_with_the_databases_own_values_hashes_as_its_canonical_for
     changed["visits"].append(dict(changed["visits"][-1], date=date(2026, 11, 3)))
     before, after = mr.record_hashes(plain[0], months)[0], mr.record_hashes(changed, months)[0]
     assert before[: 8 * 11] == after[: 8 * 11] and before[8 * 11 :] != after[8 * 11 :]
+
+
+def test_the_reports_own_read_of_the_roster_hashes_and_converts_as_the_exporters(db_url):
+    months = mr.report_months("2026-11")
+    engine = open_db(db_url)
+    try:
+        batches = list(plain_records(engine, 2))
+    finally:
+        engine.dispose()
+    assert [[r["patient_id"] for r in b] for b in batches] == [["A1", "A2"], ["A3"]]
+    plain = [r for b in batches for r in b]
+    for mine, theirs in zip(plain, _records(db_url, False), strict=True):
+        assert mr.record_hashes(mine, months, plain_items=True) == mr.record_hashes(theirs, months)
+        assert mr._patient(mine) == mr._patient(theirs)
+    # its items are plain already: integral floats as ints, no nulls, symptoms as a list
+    a1 = plain[0]
+    assert a1["labs"] == [dict(date="2026-06-01", ldl_c=3.4, creatinine=80)]
+    assert a1["visits"][0]["symptoms"] == ["severe_headache"] and a1["visits"][1]["sbp"] == 150
 
 
 def test_the_lean_decision_agrees_with_the_full_assessment_on_what_the_rows_read(db_url):
