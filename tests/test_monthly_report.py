@@ -452,3 +452,14 @@ def test_the_english_drill_down_gives_english_reasons(db):
         .output
     )
     assert "not standard: 0/4 visits" in output and "不规范" not in output
+
+
+def test_the_report_from_postgresql_equals_the_report_from_sqlite(db, db_url, tmp_path, monkeypatch):
+    """The report reads the roster with the driver's own values (store/patient_months.py
+    plain_records): PostgreSQL gives dates and JSON as objects where SQLite gives text."""
+    assert store.import_files([write_jsonl(tmp_path / "again.jsonl", ROSTER)], db_url, date(2026, 12, 1)).ok
+    for _ in range(2):  # the second run reads the rows and kept decisions the first one stored
+        _report(db, tmp_path / "sqlite", monkeypatch, "--no-pdf")
+        _report(db_url, tmp_path / "other", monkeypatch, "--no-pdf")
+        for name in ("monthly-2026-11.csv", "monthly-2026-11.html"):
+            assert (tmp_path / "other" / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes()
