@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 from pathways.errors import SangaoError
+from reports.help_text import command_help, group_help
 
 
 def _locale_lang() -> str:
@@ -32,13 +33,18 @@ def _locale_lang() -> str:
 
 
 # The language of --help is fixed when cli.py is imported: Typer builds the help before any --lang
-# is parsed. Every help text below is _h(Chinese, English).
+# is parsed. Commands' help is in reports/help_text.py; an option's help is _h(Chinese, English).
 HELP_LANG = _locale_lang()
 
 
 def _h(zh: str, en: str) -> str:
     """The help text in the language of HELP_LANG."""
     return en if HELP_LANG == "en" else zh
+
+
+def _help(command: str) -> str:
+    """A command's help (reports/help_text.py) in the language of HELP_LANG."""
+    return command_help(command, HELP_LANG)
 
 
 def _chinese_help_layout() -> None:
@@ -72,16 +78,12 @@ if HELP_LANG == "zh" and ("--help" in sys.argv or len(sys.argv) <= 2):
 
 
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
-                  help=_h("三高共管 六病同防 照护路径引擎。", "三高共管 六病同防 care-pathway engine."))
-roster_app = typer.Typer(no_args_is_help=True, help=_h("导入、导出和生成患者花名册。",
-                                                       "Import, export and generate patient rosters."))
-guidelines_app = typer.Typer(no_args_is_help=True, help=_h("检查、测试、比较指南集，并查看其规则。",
-                                                           "Check, test, diff and document guideline sets."))
+                  help=group_help("", HELP_LANG))
+roster_app = typer.Typer(no_args_is_help=True, help=group_help("roster", HELP_LANG))
+guidelines_app = typer.Typer(no_args_is_help=True, help=group_help("guidelines", HELP_LANG))
 app.add_typer(roster_app, name="roster")
 app.add_typer(guidelines_app, name="guidelines")
-report_app = typer.Typer(no_args_is_help=True, help=_h(
-    "质控报表：月报与指标明细。",
-    "Quality-control reports: the monthly report and the patients behind an indicator."))
+report_app = typer.Typer(no_args_is_help=True, help=group_help("report", HELP_LANG))
 app.add_typer(report_app, name="report")
 
 console = Console()
@@ -145,71 +147,6 @@ def _check_db(db: str) -> str:
 # (roster import / inspect / export / generate)
 
 
-ROSTER_IMPORT_HELP_ZH = (
-    "把花名册文件导入数据库：校验，按 patient_id 新增或更新，报告被拒绝的行。\n\n"
-    "FILE 可以是 JSONL（交换格式，.jsonl）、CSV（.csv）、Excel 工作簿（.xlsx，旧版 .xls），"
-    "或分拆为多个 CSV/Excel 的 .zip。同一目录下一起给出的 CSV 文件（或直接给出该目录）"
-    "构成一套花名册，按患者编号关联：患者表，加上随访、化验、筛查、既往史和转诊表。"
-    "表的识别：先看站点映射的 `tables:` 条目，再看文件名或工作表名（visits.csv / 随访.csv，"
-    "labs / 化验 / 检验，screenings / 筛查，history / 既往史，referrals / 转诊，"
-    "patients / 患者 / 档案），最后看表头（有 性别 或 出生日期 的是患者表）。\n\n"
-    "含患者表的文件是登记册（谁在管理、从何时起）；随访或体检的扁平导出是事件文件："
-    "它只为已登记的人添加带日期的随访、化验和筛查，从不改写他们；登记册之外的人只报告、"
-    "不新建（--mapping 中的 `role:` 可另行指定；登记册文件先导入）。见 docs/importing.md。\n\n"
-    "扁平随访导出（每次随访一行、同一人重复出现、无患者编号）按身份证号归并为患者"
-    "（15 位旧身份证号自动升位）；patient_id 由身份证号派生（地区码 + 哈希）。"
-    "所患疾病取自某一列、文件的表单（高血压…/糖尿病… 或 --mapping 中的 `form:`）"
-    "或 `defaults:`；纳入管理日期取自某一列、`defaults:` 或首次随访。国家表单的代码"
-    "（性别 1/2、症状 1–9、此次随访分类、药物不良反应 1无 2有、足背动脉搏动、既往史 …）"
-    "已内置，--mapping 的 `values:` 可覆盖。双臂血压需写 `bp_arm: left|right|higher`；"
-    "尿微量白蛋白（mg/L）绝不当作尿白蛋白肌酐比读取。请先运行 `sangao roster inspect` "
-    "得到映射建议。\n\n"
-    "表头可以是中文（患者编号、身份证号、姓名、性别、出生日期、随访日期、收缩压、舒张压、"
-    "血压 150/90、空腹血糖、糖化血红蛋白、低密度脂蛋白胆固醇、肌酐、尿白蛋白肌酐比 …，"
-    "可在括号中带单位，可读两行合并表头），也可以是交换格式字段名。文本可以是 UTF-8"
-    "（带或不带 BOM）或 GB18030/GBK/GB2312，汇总中注明是哪一种。\n\n"
-    "每个文件（CSV 组、工作簿、压缩包）是一个事务。无法使用的行被拒绝，并给出文件、行、列、"
-    "值和正确写法（--rejects 把它们写入 CSV）；值映射不认识的编码值按列列出并计数；"
-    "不合理的值和未来日期会报告并保留。有任何行被拒绝时退出码为 1。\n\n"
-    "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
-)
-
-ROSTER_IMPORT_HELP = (
-    "Import roster files into the database: validate, upsert by patient_id, report rejects.\n\n"
-    "FILE may be JSONL (interchange format, .jsonl), CSV (.csv), an Excel workbook (.xlsx, legacy "
-    ".xls) or a .zip of split CSV/Excel parts. "
-    "CSV files of one directory named together (or the directory itself) form one roster set, "
-    "joined on the patient id: a patients table plus visits, labs, screenings, history and "
-    "referrals tables. A table is recognised by the site mapping's `tables:` entry, else by its "
-    "file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / 筛查, "
-    "history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers "
-    "(性别 or 出生日期 make the patients table).\n\n"
-    "A file with a patients table is a register (who is enrolled, since when); a flat export of "
-    "follow-ups or health checks is an events file: it adds dated visits, labs and screenings to "
-    "registered people, never rewrites them, and reports people outside the register instead of "
-    "creating them (`role:` in --mapping says otherwise; register files are imported first). "
-    "See docs/importing.md.\n\n"
-    "Flat visit exports (one row per follow-up, the person repeated, no patient number) are "
-    "grouped into patients by resident ID (身份证号; legacy 15-digit IDs upgraded); the patient_id "
-    "is derived from it (area code + hash). Conditions come from a column, the form of the file "
-    "(高血压…/糖尿病… or `form:` in --mapping) or `defaults:`; enrolled_on from a column, "
-    "`defaults:` or the first visit. The national forms' codes (性别 1/2, 症状 1–9, 此次随访分类, "
-    "药物不良反应 1无 2有, 足背动脉搏动, 既往史 …) are built in; --mapping `values:` overrides them. "
-    "Blood pressure for both arms needs `bp_arm: left|right|higher`; 尿微量白蛋白 (mg/L) is never "
-    "read as UACR. Run `sangao roster inspect` first to get a proposed mapping.\n\n"
-    "Headers may be Chinese (患者编号, 身份证号, 姓名, 性别, 出生日期, 随访日期, "
-    "收缩压, 舒张压, 血压 150/90, 空腹血糖, 糖化血红蛋白, 低密度脂蛋白胆固醇, 肌酐, "
-    "尿白蛋白肌酐比 …, units in brackets allowed, two-row merged headers read) or the interchange "
-    "field names. Text may be UTF-8 (with or without BOM) or GB18030/GBK/GB2312; the summary "
-    "states which.\n\n"
-    "Each file (CSV set, workbook, archive) is one transaction. Rows that cannot be used are "
-    "rejected with file, row, column, value and what would be right (--rejects writes them to a "
-    "CSV); values no value map knows are listed per column with counts; implausible values and "
-    "future dates are reported and kept. Exit status 1 when anything was rejected.\n\n"
-    "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
-)
-
-
 LangOpt = Annotated[str | None, typer.Option(
     "--lang", help=_h("输出语言：zh 或 en（默认 zh；SANGAO_LANG 或 LANG 为 en 时为 en）",
                       "zh or en (default: zh, unless SANGAO_LANG or LANG says en)"))]
@@ -261,7 +198,7 @@ def _short(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-@roster_app.command("import", help=_h(ROSTER_IMPORT_HELP_ZH, ROSTER_IMPORT_HELP))
+@roster_app.command("import", help=_help("roster import"))
 def roster_import(
     files: Annotated[list[Path], typer.Argument(help=_h(
         "花名册文件：.jsonl、.csv（每个目录一组；给目录即其中全部 *.csv）、.xlsx、.xls、.zip",
@@ -382,19 +319,7 @@ def _where(problem) -> str:
     return ":".join(str(x) for x in parts if x is not None)
 
 
-@roster_app.command("inspect", help=_h(
-    "读取站点导出文件的表头和部分数据行，提出映射文件建议：每个文件的角色（登记册：人员档案；"
-    "事件：随访和体检），每一列将如何处理及原因（已识别、已映射、忽略、未知），值映射不认识的"
-    "每个编码值（附计数），以及只有站点能做的决定（双臂血压、只靠代码后缀区分的列、随访文件的"
-    "表单）。修改后用 --mapping 导入。仍有待决定的事项或文件无法读取时退出码为 1。\n\n"
-    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml",
-    "Read the headers and a sample of rows of a site's export and propose a mapping file: each "
-    "file's role (register: the person file; events: follow-ups and health checks), every column "
-    "with what it will do and why (recognised, mapped, ignored, unknown), every coded value no value "
-    "map knows (with counts), and the decisions only the site can make (two-arm blood pressure, "
-    "columns only a code suffix tells apart, the form of a visits file). Edit it, then import with "
-    "--mapping. Exit status 1 when something is left to decide or a file cannot be read.\n\n"
-    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml"))
+@roster_app.command("inspect", help=_help("roster inspect"))
 def roster_inspect(
     files: Annotated[list[Path], typer.Argument(help=_h("导出文件：.csv（每个目录一组）、.xlsx、.xls、.zip",
                                                         "export files: .csv (a set per directory), .xlsx, "
@@ -448,15 +373,7 @@ class ExportFormat(StrEnum):
     jsonl = "jsonl"
 
 
-@roster_app.command("export", help=_h(
-    "以交换格式写出库中全部患者，每行一个 JSON 对象。\n\n"
-    "输出可往返：导入它得到同样的数据库，导出已导入的文件得到同样的对象（缺省的可选字段仍缺省，"
-    "列表按日期排序）。\n\n"
-    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl",
-    "Write every stored patient in the interchange format, one JSON object per line.\n\n"
-    "The output round-trips: importing it gives the same database, and exporting an imported file "
-    "gives the same objects (absent optional fields absent, lists in date order).\n\n"
-    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl"))
+@roster_app.command("export", help=_help("roster export"))
 def roster_export(
     db: Db = DEFAULT_DB,
     fmt: Annotated[ExportFormat, typer.Option("--format", help=_h("jsonl：交换格式",
@@ -483,15 +400,7 @@ class GeneratedFormat(StrEnum):
     csv = "csv"
 
 
-@roster_app.command("generate", help=_h(
-    "生成一份逼真的模拟花名册（山东姓名、身份证号、随访记录）。\n\n"
-    "所有日期都不晚于 --as-of；相同的 --patients、--seed 和 --as-of 生成逐字节相同的文件。"
-    "最前面的患者各演示一种情形（紧急读数、失访、从未筛查 …）。\n\n"
-    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl",
-    "Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).\n\n"
-    "Every date is on or before --as-of; the same --patients, --seed and --as-of give the same bytes. "
-    "The first patients show one situation each (urgent reading, lost to follow-up, never screened …).\n\n"
-    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl"))
+@roster_app.command("generate", help=_help("roster generate"))
 def roster_generate(
     patients: Annotated[int, typer.Option("--patients", "-n", min=0, help=_h("患者人数",
                                                                              "how many patients"))] = 1000,
@@ -654,13 +563,7 @@ def _cache_dir() -> str:
     return str(Path(base) / "sangao") if base else ".sangao-cache"
 
 
-@app.command(help=_h(
-    "在 --as-of 日期把每位患者分为红/黄/蓝。表格最紧急的排在前面，末尾是各颜色人数"
-    "（写入文件或输出 JSONL/CSV 时，人数也打印到 stderr）。\n\n"
-    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12",
-    "Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and "
-    "ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).\n\n"
-    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12"))
+@app.command(help=_help("assess"))
 def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
@@ -778,13 +681,7 @@ def assess(
     err_console.print(skipped, highlight=False)
 
 
-@app.command(help=_h(
-    "这位患者为什么是这个颜色：触发的每条规则、它读取的数值、出处条款，以及差一点触发的规则。"
-    "可用患者编号、姓名或身份证号查找患者。\n\n"
-    "Example: sangao explain 370202-000456 --as-of 2026-11-30",
-    "Why this patient has this colour: every rule that fired, the values it read, its source clause, "
-    "and the rules that almost fired. The patient is found by patient id, name or resident ID.\n\n"
-    "Example: sangao explain 370202-000456 --as-of 2026-11-30"))
+@app.command(help=_help("explain"))
 def explain(
     patient_id: Annotated[str, typer.Argument(help=_h("患者编号、姓名或身份证号",
                                                       "patient id, name or resident ID"), metavar="PATIENT")],
@@ -827,14 +724,7 @@ def _who() -> str:
         return os.environ.get("USER") or "unknown"
 
 
-@app.command(help=_h(
-    "一个团队在一段时间内要见或要联系的人：到期、逾期（天数、上次联系）、新出现的红标及其转诊、"
-    "转诊未回、到期或逾期的筛查、无读数、失访。最紧急的排在前面。\n\n"
-    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30",
-    "Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their "
-    "referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most "
-    "urgent first.\n\n"
-    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30"))
+@app.command(help=_help("worklist"))
 def worklist(
     team: Annotated[str | None, typer.Option("--team", help=_h(
         "一个家庭医生团队（花名册中的团队）", "one family-doctor team (the roster's team)"))] = None,
@@ -967,17 +857,7 @@ def _safe_file_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
 
 
-@app.command(help=_h(
-    "从 --from 起 12 个月的年度一体化照护计划：颜色、分级和团队；控制目标；落在工作日的每次随访日期；"
-    "六病筛查日程；转诊指征；生活方式与健康教育；与库中上一份计划相比的变化。在 --out 中写出 "
-    "plans.html（每位患者一页 A4）、plans.pdf、appointments.csv，以及每个团队一个 ICS 日历。\n\n"
-    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf",
-    "Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and "
-    "team; targets; every follow-up date on working days; the six-complication screening calendar; "
-    "referral triggers; lifestyle and education; what changed since the stored previous plan. "
-    "Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar "
-    "per team into --out.\n\n"
-    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf"))
+@app.command(help=_help("plan"))
 def plan(
     patient: Annotated[str | None, typer.Argument(help=_h(
         "患者编号、姓名或身份证号（或用 --team / --all）",
@@ -1115,11 +995,7 @@ def _print_problems(problems, lang: str) -> None:
         _print_plain(problem.render(lang))
 
 
-@guidelines_app.command("check", help=_h(
-    "检查指南集：每个问题给出 文件:行:列 和修改提示；有问题时退出码为 1。\n\n"
-    "Example: sangao guidelines check guidelines/national-default",
-    "Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.\n\n"
-    "Example: sangao guidelines check guidelines/national-default"))
+@guidelines_app.command("check", help=_help("guidelines check"))
 def guidelines_check(
     path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None,
     lang: LangOpt = None,
@@ -1147,15 +1023,7 @@ def guidelines_check(
                  f"{len(gset.parameters)} parameters, {draft.file_count} files")
 
 
-@guidelines_app.command("schema", help=_h(
-    "打印指南文件的 draft-07 JSON Schema；或用 --write DIR 把指南文件、*.cases.yaml 和 set.yaml "
-    "的 schema 写入文件夹，供编辑器使用；`fact:` 列出基础事实和指南集 PATH 的派生事实"
-    "（该指南集无法载入时只列基础事实）。\n\n"
-    "Example: sangao guidelines schema --write .schemas",
-    "Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of "
-    "guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the "
-    "derived facts of the set PATH (base facts only if that set does not load).\n\n"
-    "Example: sangao guidelines schema --write .schemas"))
+@guidelines_app.command("schema", help=_help("guidelines schema"))
 def guidelines_schema(
     path: GuidelineSetArg = "national-default",
     write: Annotated[Path | None, typer.Option(
@@ -1183,13 +1051,7 @@ def guidelines_schema(
         _print_plain(str(written))
 
 
-@guidelines_app.command("new", help=_h(
-    "新建一个指南集（national-default 的副本），或用 --extends SET 新建一个叠加集；"
-    "新建后即可通过 `guidelines check` 和 `guidelines test`。\n\n"
-    "Example: sangao guidelines new my-county --extends national-default",
-    "Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it "
-    "passes `guidelines check` and `guidelines test` as created.\n\n"
-    "Example: sangao guidelines new my-county --extends national-default"))
+@guidelines_app.command("new", help=_help("guidelines new"))
 def guidelines_new(
     name: Annotated[Path, typer.Argument(help=_h(
         "新指南集的文件夹（文件夹名即指南集名称）",
@@ -1219,12 +1081,7 @@ def guidelines_new(
     _print_plain(done)
 
 
-@guidelines_app.command("effective", help=_h(
-    "打印叠加后的生效指南集：每个参数（值、单位）和每条规则，附其来源 文件:行。\n\n"
-    "Example: sangao guidelines effective ./my-county",
-    "Print the effective set after overlays: each parameter (value, unit) and rule, with the "
-    "file:line it came from.\n\n"
-    "Example: sangao guidelines effective ./my-county"))
+@guidelines_app.command("effective", help=_help("guidelines effective"))
 def guidelines_effective(
     path: GuidelineSetArg = "national-default",
     include_unverified: IncludeUnverified = None,
@@ -1241,14 +1098,7 @@ def guidelines_effective(
 # ==== guidelines: test / diff (engine-backed) =====================================================
 
 
-@guidelines_app.command("test", help=_h(
-    "运行指南集的全部 *.cases.yaml 案例（叠加集还包括其基础集的案例），每个失败在其 文件:行 "
-    "显示，并列出触发的规则；报告生效指南集的覆盖情况。\n\n"
-    "Example: sangao guidelines test guidelines/national-default",
-    "Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show each "
-    "failure at its file:line with the rules that fired, report coverage of the effective "
-    "set.\n\n"
-    "Example: sangao guidelines test guidelines/national-default"))
+@guidelines_app.command("test", help=_help("guidelines test"))
 def guidelines_test(
     path: Annotated[str, typer.Argument(help=_h("指南集：名称或文件夹", "guideline set: a name or a folder"))]
     = "national-default",
@@ -1284,12 +1134,7 @@ def guidelines_test(
         raise typer.Exit(1)
 
 
-@guidelines_app.command("explain", help=_h(
-    "显示一条规则（何时触发、意味着什么、出处和核实情况），或按颜色显示整个指南集。\n\n"
-    "Example: sangao guidelines explain htn.urgent_bp",
-    "Show a rule (when it fires, what it implies, its source and verification) or the whole set by "
-    "colour.\n\n"
-    "Example: sangao guidelines explain htn.urgent_bp"))
+@guidelines_app.command("explain", help=_help("guidelines explain"))
 def guidelines_explain(
     rule_id: Annotated[str | None, typer.Argument(help=_h(
         "规则编号；省略则按颜色显示整个指南集", "a rule id; omit for the whole set by colour"))] = None,
@@ -1314,13 +1159,7 @@ class DiffBy(StrEnum):
     institution = "institution"
 
 
-@guidelines_app.command("diff", help=_h(
-    "比较同一指南集的两个版本：有多少患者的颜色、转诊或随访日期发生变化；--by 按团队或机构分列，"
-    "--changes-csv 把每位变化的患者写入 CSV。\n\n"
-    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team",
-    "How many patients change colour, referral or follow-up date between two versions of a set, per "
-    "team or institution with --by, every changed patient as CSV with --changes-csv.\n\n"
-    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team"))
+@guidelines_app.command("diff", help=_help("guidelines diff"))
 def guidelines_diff(
     old: Annotated[str, typer.Argument(help=_h("已发布的指南集（名称或文件夹）",
                                                "the published set (name or folder)"))],
@@ -1425,17 +1264,7 @@ def _check_scope(name: str, known: list[str], what: str, what_en: str, month: st
         raise SangaoError.of("R460", what=what, what_en=what_en, name=name, month=month, known=shown)
 
 
-@report_app.command("monthly", help=_h(
-    "质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势"
-    "（含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、"
-    ".csv（每个指标值，按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。\n\n"
-    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/",
-    "The monthly quality-control report: every indicator (year to date by default), for the whole "
-    "area or one institution or team; the units below ranked and scored, the 12-month trend (with "
-    "the 2030 target line), quarterly cohorts, data quality. Writes monthly-YYYY-MM.html (one file, "
-    "readable offline), .csv (every indicator value by code, institution, team and month) and .pdf, "
-    "and prints a summary on the terminal.\n\n"
-    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/"))
+@report_app.command("monthly", help=_help("report monthly"))
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
@@ -1529,12 +1358,7 @@ def _demo_monthly_report(url: str, out: Path, as_of: date, lang: str) -> list[st
     return [html_name, csv_name]
 
 
-@report_app.command("patients", help=_h(
-    "指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。\n\n"
-    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11",
-    "The patients behind an indicator value, with the reason (not controlled, irregular: n/m "
-    "follow-ups, no reading); names masked.\n\n"
-    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11"))
+@report_app.command("patients", help=_help("report patients"))
 def report_patients(
     indicator: Annotated[str, typer.Option("--indicator", help=_h(
         "指标代码，如 H02（血压控制率）", "indicator code, e.g. H02 (血压控制率, blood pressure control)"))],
@@ -1599,16 +1423,7 @@ def report_patients(
 # ==== demo ======================================================================================
 
 
-@app.command(help=_h(
-    "在生成的花名册上跑一遍完整流程：生成 → 导入 SQLite → 检查指南集 → 评估全部患者 → 解释一名红标患者"
-    " → 该患者团队本周的工作清单 → 该患者的年度照护计划（HTML 和 PDF）→ 最近一个完整月的质控月报。"
-    "打印每个输出的位置；姓名、身份证号和电话保持脱敏。\n\n"
-    "Example: sangao demo --patients 2000 --as-of 2026-11-30",
-    "Run the whole pipeline on a generated roster: generate → import into SQLite → check the "
-    "guideline set → assess everyone → explain one red patient → that patient's team's worklist "
-    "for the week → the patient's annual care plan as HTML and PDF → the monthly report of the last "
-    "complete month. Prints where every output is; names, IDs and phones stay masked.\n\n"
-    "Example: sangao demo --patients 2000 --as-of 2026-11-30"))
+@app.command(help=_help("demo"))
 def demo(
     out: Annotated[Path, typer.Option("--out", help=_h("演示文件的输出文件夹（会被替换）",
                                                        "folder for the demo's files (replaced)"))]
