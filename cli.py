@@ -319,7 +319,7 @@ def roster_generate(
     = GeneratedFormat.jsonl,
 ) -> None:
     """Write a synthetic roster (help text above)."""
-    from store.generated import write_csv_set, write_jsonl
+    from store.generated import write_csv_set, write_jsonl, write_jsonl_file
 
     as_of = as_of or _today()
     if fmt is GeneratedFormat.csv:
@@ -337,9 +337,7 @@ def roster_generate(
     if out.is_dir():
         raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
                                  param_hint="--out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open_private(out, "wb") as f:
-        write_jsonl(f, patients, seed, as_of)
+    write_jsonl_file(out, patients, seed, as_of)
     err_console.print(f"wrote {patients} patients to {out}", markup=False, highlight=False)
 
 
