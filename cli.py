@@ -23,6 +23,7 @@ from rich.console import Console
 
 from pathways.errors import SangaoError
 from reports.help_text import command_help, group_help
+from store.sources import check_db, db_url, has_db, one_patient, patients_from, provenance
 
 
 def _locale_lang() -> str:
@@ -128,19 +129,6 @@ def open_private(path: Path, *args, **kwargs):
     from store.privacy import open_private as _open_private
 
     return _open_private(path, *args, **kwargs)
-
-
-def db_url(db: str) -> str:
-    """A bare path means a SQLite file."""
-    return db if "://" in db else f"sqlite:///{db}"
-
-
-def _check_db(db: str) -> str:
-    """The URL of `db`; a SQLite file that does not exist is D041 ("import a roster first")."""
-    url = db_url(db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
-    return url
 
 
 # ==== roster ====================================================================================
@@ -288,7 +276,7 @@ def roster_export(
     """Write the stored patients as interchange JSONL (help text above)."""
     from store.exporter import export_jsonl
 
-    url = _check_db(db)
+    url = check_db(db)
     if out is None:
         export_jsonl(url, sys.stdout)
         return
@@ -374,32 +362,6 @@ ProvisionalOpt = Annotated[
                          "holidays (no make-up working days) and every output carries a warning; "
                          "--strict-calendar refuses")),
 ]
-
-
-def _provenance(gset_or_name, roster: Path | None, db: str):
-    """What made a run of saved assessments: the guideline files' hashes, the input, the version."""
-    import re
-    from importlib.metadata import version
-
-    from store.assessments import Provenance, file_sha256, guideline_hashes
-
-    if isinstance(gset_or_name, str):
-        from guidelines.loader import load_set
-
-        gset_or_name = load_set(gset_or_name)
-    shown_db = re.sub(r"//[^/@]*@", "//", db_url(db))  # no user or password
-    return Provenance(version("sangao"), guideline_hashes(gset_or_name),
-                      str(roster) if roster is not None else shown_db,
-                      file_sha256(roster) if roster is not None else None)
-
-
-def _patients(roster: Path | None, db: str):
-    import store
-
-    if roster is not None:
-        return store.read_roster(roster)
-    url = _check_db(db)
-    return store.read_patients(url)
 
 
 StrictCalendarOpt = Annotated[
@@ -531,7 +493,7 @@ def assess(
                 assess_source(source, options, target, workers=workers, counts=counts)
     else:
         book = fmt_out.InfoBook(load_set(guidelines), as_of)
-        patients = _patients(roster, db)
+        patients = patients_from(roster, db)
         total = _patient_total(roster, db)
 
         with _patient_progress("assess", total) as tick:
@@ -546,7 +508,7 @@ def assess(
             if save:
                 import store
 
-                results = store.save_assessments(db_url(db), results, _provenance(guidelines, roster, db))
+                results = store.save_assessments(db_url(db), results, provenance(guidelines, roster, db))
 
             def filtered():
                 for a in results:
@@ -599,7 +561,7 @@ def explain(
 
     lang = _lang(lang)
     as_of = as_of or _today()
-    patient = _one_patient(patient_id, _patients(roster, db))
+    patient = one_patient(patient_id, patients_from(roster, db))
     options = AssessOptions(guidelines, as_of, "python", provisional_calendar or not strict_calendar)
     assessor = build_assessor(options)
     if not assessor.is_assessed(patient, as_of):
@@ -671,7 +633,7 @@ def worklist(
     if last < first:
         raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
     ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-    patients = _patients(roster, db)
+    patients = patients_from(roster, db)
     total = _patient_total(roster, db)
     with _patient_progress("worklist", total) as tick:
         result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
@@ -706,30 +668,6 @@ def worklist(
             target_console.file.close()
             err_console.print(wl_out.summary_line(result, lang) + f" → {out}", highlight=False)
 
-
-
-def _find_patients(query: str, patients) -> list:
-    """Patients whose patient id, resident ID or name is `query` (id matches win)."""
-    by_id, by_other = [], []
-    for p in patients:
-        if p.patient_id == query:
-            by_id.append(p)
-        elif query in (p.id_number, p.name):
-            by_other.append(p)
-    return by_id or by_other
-
-
-def _one_patient(query: str, patients):
-    from pathways.resident_id import mask
-
-    found = _find_patients(query, patients)
-    shown = mask(query) if query.isdigit() and len(query) >= 15 else query  # never echo a full resident ID
-    if not found:
-        raise SangaoError.of("D900", query=shown)
-    if len(found) > 1:
-        ids = ", ".join(p.patient_id for p in found[:10])
-        raise SangaoError.of("D902", query=shown, n=len(found), ids=ids)
-    return found[0]
 
 
 class PlanFormat(StrEnum):
@@ -805,25 +743,24 @@ def plan(
     start = start or as_of
     wanted = set(formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics))
     url = db_url(db)
-    has_db = not (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists())
+    stored = has_db(db)
     if reprint:
-        if not has_db:
-            raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
+        check_db(db)
         ids = None
         if patient is not None:
-            ids = [_one_patient(patient, _patients(roster, db)).patient_id]
+            ids = [one_patient(patient, patients_from(roster, db)).patient_id]
         source = iter(p for p in store.plans.stored_plans(url, ids, start) if team is None or p.team == team)
     else:
         from pathways.care_state import is_closed
 
         ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-        patients = _patients(roster, db)
+        patients = patients_from(roster, db)
         if patient is not None:
-            selected = iter([_one_patient(patient, patients)])
+            selected = iter([one_patient(patient, patients)])
         else:
             selected = (p for p in patients if everyone or p.team == team)
         selected = (p for p in selected if not is_closed(p, start))
-        source = _built_plans(selected, ctx, start, url if has_db else None)
+        source = _built_plans(selected, ctx, start, url if stored else None)
         if capacity is not None:  # a team's dates depend on all its plans: hold them
             capacity_file = load_capacity(capacity)
             plans, placements = apply_capacity(list(source), capacity_file, ctx.calendar)
@@ -837,7 +774,7 @@ def plan(
     first: list = []
     # Plans to store wait in a spool file: SQLite cannot commit while the roster is still being
     # read from the same file, and a whole roster's plans are too many to hold.
-    keep = save and has_db and not reprint
+    keep = save and stored and not reprint
     spool = tempfile.TemporaryFile("w+", encoding="utf-8") if keep else None  # noqa: SIM115 (closed below)
     with _patient_progress("plan", total) as tick:
         for built in source:
@@ -1092,7 +1029,7 @@ def guidelines_diff(
     old_a = build_assessor(AssessOptions(old, as_of, "python", provisional_calendar))
     new_a = build_assessor(AssessOptions(new, as_of, "python", provisional_calendar))
     is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
-    patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
+    patients = patients_from(None, roster) if is_db else patients_from(Path(roster), "")
     report = diff_sets(old_a, new_a, patients, as_of, by=by.value if by else None)
     print_diff(report, console, lang)
     if changes_csv is not None:
@@ -1102,7 +1039,7 @@ def guidelines_diff(
         from reports.monthly import last_complete_month
 
         month = last_complete_month(as_of)
-        patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
+        patients = patients_from(None, roster) if is_db else patients_from(Path(roster), "")
         print_indicator_diff(indicator_diff(patients, old, new, month, provisional_calendar), month, console)
 
 
@@ -1197,7 +1134,7 @@ def report_monthly(
 
     lang = _lang(lang)
     month = _report_month(month, as_of)
-    url = _check_db(db)
+    url = check_db(db)
     win = Window(window.value)
     with _rows_progress() as progress:
         provisional = provisional_calendar or not strict_calendar
@@ -1285,7 +1222,7 @@ def report_patients(
 
     lang = _lang(lang)
     month = _report_month(month, as_of)
-    url = _check_db(db)
+    url = check_db(db)
     code = indicator.upper()
     from reports.indicators import indicators
 
@@ -1376,7 +1313,7 @@ def demo(
          f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
 
     results = list(store.save_assessments(url, assessor.assess_many(store.read_patients(url), as_of),
-                                          _provenance(gset, roster, str(db))))
+                                          provenance(gset, roster, str(db))))
     with open_private(out / "assessments.jsonl", "w", encoding="utf-8") as f:
         fmt_out.write_jsonl(results, f)
     with open_private(out / "assessments.csv", "w", encoding="utf-8-sig", newline="") as f:
