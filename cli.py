@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -1095,12 +1094,6 @@ def _rows_progress():
         yield lambda n: bar.update(task, description=f"患者月度状态：已读 {n:,} 名患者")
 
 
-def _check_scope(name: str, known: list[str], what: str, what_en: str, month: str) -> None:
-    if name not in known:
-        shown = "、".join(known[:20]) + (" …" if len(known) > 20 else "")
-        raise SangaoError.of("R460", what=what, what_en=what_en, name=name, month=month, known=shown)
-
-
 @report_app.command("monthly", help=_help("report monthly"))
 def report_monthly(
     month: MonthOpt = None,
@@ -1129,70 +1122,21 @@ def report_monthly(
 ) -> None:
     """The monthly quality-control report (help text above)."""
     from pathways.monthly import Window
-    from reports import monthly as mr
-    from reports import monthly_output as mo
+    from reports.monthly_output import print_summary
+    from reports.qc_report import write_monthly_report
 
     lang = _lang(lang)
     month = _report_month(month, as_of)
     url = check_db(db)
-    win = Window(window.value)
     with _rows_progress() as progress:
-        provisional = provisional_calendar or not strict_calendar
-        builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional, progress)
-    months = mr.report_months(month)
-    if institution is not None:
-        known = sorted({i for i, _t in counts.tally.scopes(month) if i})
-        _check_scope(institution, known, "机构", "institution", month)
-    if team is not None:
-        known = sorted({t for i, t in counts.tally.scopes(month) if t and institution in (None, i)})
-        _check_scope(team, known, "团队", "team", month)
-    generated = _now().isoformat(timespec="seconds")
-    ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
-                           builder.gset.version, summary.digest, summary.patients, generated, win,
-                           by=by.value, institution=institution, team=team, external=external, lang=lang)
-    out.mkdir(parents=True, exist_ok=True)
-    safe = {ord(c): "_" for c in '\\/:*?"<>|'}  # a team name is not a path
-    stem = (f"monthly-{month}" + (f"-{institution}" if institution else "") + (f"-{team}" if team else "")
-            + ("-external" if external else "")).translate(safe)
-    html_path, csv_path = out / f"{stem}.html", out / f"{stem}.csv"
-    html_path.write_text(mo.render_html(ctx), encoding="utf-8")
-    with csv_path.open("w", encoding="utf-8-sig", newline="") as f:
-        mo.write_csv(counts.tally, months, f, win, builder.gset.name, builder.gset.version,
-                     builder.policy.small_cell, external=external, lang=lang)
-    written = [html_path, csv_path]
-    if pdf:
-        pdf_path = out / f"{stem}.pdf"
-        mo.write_pdf(ctx, pdf_path)
-        written.append(pdf_path)
-    mo.print_summary(ctx, console)
-    err_console.print(("已写入 " if lang == "zh" else "wrote ") + "  ".join(str(p) for p in written),
+        files = write_monthly_report(url, guidelines, month, Window(window.value),
+                                     provisional_calendar or not strict_calendar, out,
+                                     _now().isoformat(timespec="seconds"), by=by.value,
+                                     institution=institution, team=team, external=external, lang=lang,
+                                     pdf=pdf, progress=progress)
+    print_summary(files.ctx, console)
+    err_console.print(("已写入 " if lang == "zh" else "wrote ") + "  ".join(str(p) for p in files.written),
                       markup=False, highlight=False)
-
-
-def _demo_monthly_report(url: str, out: Path, as_of: date, lang: str) -> list[str]:
-    """The demo's last step: the monthly report of the last complete month at `as_of`; returns the
-    names of the files written."""
-    from pathways.monthly import Window
-    from reports import monthly as mr
-    from reports import monthly_output as mo
-
-    month = mr.last_complete_month(as_of)
-    with _rows_progress() as progress:
-        builder, summary, counts = mr.prepare(url, "national-default", month, Window.YTD, True, progress)
-    months = mr.report_months(month)
-    ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
-                           builder.gset.version, summary.digest, summary.patients,
-                           _now().isoformat(timespec="seconds"), Window.YTD, lang=lang)
-    html_name, csv_name = f"monthly-{month}.html", f"monthly-{month}.csv"
-    with open_private(out / html_name, "w", encoding="utf-8") as f:
-        f.write(mo.render_html(ctx))
-    with open_private(out / csv_name, "w", encoding="utf-8-sig", newline="") as f:
-        mo.write_csv(counts.tally, months, f, Window.YTD, builder.gset.name, builder.gset.version,
-                     builder.policy.small_cell)
-    h02 = next(r for r in ctx.rows if r.code == "H02")
-    console.print(("[bold]8.[/] 质控月报 " if lang == "zh" else "[bold]8.[/] monthly report ")
-                  + f"{month}: {h02.explanation} → {out / html_name}", highlight=False)
-    return [html_name, csv_name]
 
 
 @report_app.command("patients", help=_help("report patients"))
@@ -1218,41 +1162,20 @@ def report_patients(
 ) -> None:
     """The patients behind an indicator value (help text above)."""
     from pathways.monthly import Window
-    from reports.monthly import drill_down
+    from reports.qc_report import indicator_codes, patients_behind, print_patients_behind
 
     lang = _lang(lang)
     month = _report_month(month, as_of)
     url = check_db(db)
     code = indicator.upper()
-    from reports.indicators import indicators
-
-    known = {i.code for i in indicators([(f"c{i}", "", "") for i in range(1, 10)])}
+    known = indicator_codes()
     if code not in known:
         raise typer.BadParameter(f"{indicator!r} is not an indicator code; codes: {', '.join(sorted(known))}",
                                  param_hint="--indicator")
-    provisional = provisional_calendar or not strict_calendar
-    lines = drill_down(url, guidelines, month, Window(window.value), provisional, code, which.value,
-                       team=team, institution=institution)
-    if not lines and (team or institution):
-        from reports.monthly import known_scopes
-
-        institutions, teams = known_scopes(url, guidelines, month, Window(window.value), provisional)
-        if institution is not None:
-            _check_scope(institution, institutions, "机构", "institution", month)
-        if team is not None:
-            _check_scope(team, teams, "团队", "team", month)
-    from rich.table import Table
-
-    heads = ("患者编号", "姓名", "机构", "团队", "原因") if lang == "zh" else (
-        "patient_id", "name", "institution", "team", "reason")
-    table = Table(show_edge=False, pad_edge=False)
-    for h in heads:
-        table.add_column(h, overflow="fold")
-    from reports.indicators import reason_text
-
-    for line in lines:
-        table.add_row(line.patient_id, line.name, line.institution, line.team, reason_text(line.reason, lang))
-    console.print(table)
+    lines = patients_behind(url, guidelines, month, Window(window.value),
+                            provisional_calendar or not strict_calendar, code, which.value, team=team,
+                            institution=institution)
+    print_patients_behind(lines, console, lang)
     err_console.print((f"{code} {month} {which.value}: {len(lines)} 名患者" if lang == "zh" else
                        f"{code} {month} {which.value}: {len(lines)} patients"), markup=False, highlight=False)
 
@@ -1273,112 +1196,10 @@ def demo(
     lang: LangOpt = None,
 ) -> None:
     """The whole pipeline on a generated roster (help text above)."""
+    from reports.demo import run_demo
 
-    import store
-    from engine.parallel import AssessOptions, build_assessor
-    from reports import assessments as fmt_out
-    from reports.explain import print_explanation
-    from store.generated import write_jsonl
-
-    lang = _lang(lang)
-    zh = lang == "zh"
-    as_of = as_of or _today()
-    out.mkdir(parents=True, exist_ok=True)
-    roster, db = out / "roster.jsonl", out / "sangao.db"
-    url = db_url(str(db))
-    db.unlink(missing_ok=True)
-
-    def step(n: int, zh_text: str, en_text: str) -> None:
-        console.print(f"[bold]{n}.[/] " + (zh_text if zh else en_text), highlight=False)
-
-    with open_private(roster, "wb") as f:
-        write_jsonl(f, patients, seed, as_of)
-    step(1, f"花名册  生成 {patients} 名模拟患者（种子 {seed}）→ {roster}",
-         f"roster  {patients} synthetic patients (seed {seed}) → {roster}")
-
-    report = store.import_files([roster], url, as_of, reject_path=out / "rejects.csv")
-    step(2, f"导入  读取 {report.rows_read} 行，导入 {report.imported}，拒绝 {report.rejected}，"
-            f"数据质量发现 {len(report.findings)} → {db}",
-         f"import  {report.rows_read} rows read, {report.imported} imported, {report.rejected} rejected, "
-         f"{len(report.findings)} data-quality findings → {db}")
-
-    # A year whose State Council holiday notice sangao lacks uses the provisional calendar, with a
-    # warning in every affected output (docs/pathway-defaults.md §6).
-    assessor = build_assessor(AssessOptions("national-default", as_of, "python", provisional_calendar=True,
-                                            cache_dir=_cache_dir()))
-    gset = assessor.gset
-    step(3, f"指南  {gset.name} {gset.version}（{gset.policy_status}）：{len(gset.rules)} 条规则，"
-            f"{len(gset.derive)} 个派生值，{len(gset.parameters)} 个参数",
-         f"guidelines  {gset.name} {gset.version} ({gset.policy_status}): {len(gset.rules)} rules, "
-         f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
-
-    results = list(store.save_assessments(url, assessor.assess_many(store.read_patients(url), as_of),
-                                          provenance(gset, roster, str(db))))
-    with open_private(out / "assessments.jsonl", "w", encoding="utf-8") as f:
-        fmt_out.write_jsonl(results, f)
-    with open_private(out / "assessments.csv", "w", encoding="utf-8-sig", newline="") as f:
-        fmt_out.write_csv(results, f, lang)
-    colors = Counter(a.color.value for a in results)
-    referrals = Counter(a.referral.urgency.value for a in results if a.referral)
-    overdue = sum(1 for a in results if any(s.overdue for s in a.screenings_due))
-    skipped = report.imported - len(results)
-    step(4, f"评估  截至 {as_of}：{fmt_out.summary(colors, lang)}；{skipped} 名死亡或迁出未评估；"
-            f"转诊 紧急 {referrals['urgent']}、常规 {referrals['routine']}；有逾期筛查 {overdue} 名",
-         f"assess  as of {as_of}: {fmt_out.summary(colors, lang)}; {skipped} skipped (died or moved out); "
-         f"referrals {referrals['urgent']} urgent, {referrals['routine']} routine; "
-         f"{overdue} with an overdue screening")
-    for year in sorted({w.split()[4].rstrip(":") for a in results for w in a.warnings}):
-        err_console.print(f"[yellow]提示：[/]{year}年使用临时工作日日历：只含法定节假日，不含调休上班日"
-                          "（国务院通知尚未收入 sangao）" if zh else
-                          f"[yellow]warning:[/] provisional working-day calendar for {year}: statutory "
-                          "holidays only, no make-up working days", highlight=False)
-
-    written = ["roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "rejects.csv"]
-    red = next((a for a in results if a.color.value == "red"), None)
-    if red is not None:
-        step(5, f"解释  一名红标患者（{red.patient_id}）：", f"explain  one red patient ({red.patient_id}):")
-        patient = next(p for p in store.read_patients(url) if p.patient_id == red.patient_id)
-        print_explanation(assessor.assess(patient, as_of), gset, console, lang=lang)
-
-        from reports import plan as plan_out
-        from reports import worklist as wl_out
-        from reports.care_context import build_context
-
-        ctx = build_context("national-default", as_of, lang=lang)
-        first, last = wl_out.period(as_of, True, False, None, None)
-        week = wl_out.build_worklist(store.read_patients(url), ctx, first, last, team=patient.team)
-        console.print()
-        step(6, f"工作清单  {patient.team} 本周（最紧急的 8 名）：",
-             f"worklist  {patient.team}, this week (the 8 most urgent):")
-        wl_out.print_worklist(week, console, lang=lang, limit=8)
-        with open_private(out / "worklist.csv", "w", encoding="utf-8-sig", newline="") as f:
-            wl_out.write_worklist_csv(week, f)
-
-        care_plan = plan_out.build_plan(patient, ctx, as_of)
-        with open_private(out / "plan.html", "w", encoding="utf-8") as f:
-            f.write(plan_out.render_html([care_plan], lang))
-        written += ["worklist.csv", "plan.html"]
-        try:
-            pdf = plan_out.render_pdf([care_plan], lang)
-        except SangaoError as exc:  # no Pango on this machine: the HTML page prints from a browser
-            err_console.print(exc.render(lang), markup=False, highlight=False)
-        else:
-            with open_private(out / "plan.pdf", "wb") as f:
-                f.write(pdf)
-            written.append("plan.pdf")
-        step(7, f"照护计划  {red.patient_id} 的年度一体化照护计划：随访 {len(care_plan.follow_ups)} 次，"
-                f"筛查 {len(care_plan.screenings)} 项 → {out}/plan.html",
-             f"plan  the annual care plan of {red.patient_id}: {len(care_plan.follow_ups)} follow-ups, "
-             f"{len(care_plan.screenings)} screenings → {out}/plan.html")
-
-    written += _demo_monthly_report(url, out, as_of, lang)
-
-    console.print(("\n[bold]输出[/] 在 " if zh else "\n[bold]outputs[/] in ") + f"{out}/: "
-                  + ", ".join(written), highlight=False)
-    console.print(("下一步: " if zh else "next: ")
-                  + f"sangao worklist --db {db} --week --as-of {as_of}   |   "
-                  f"sangao plan PATIENT_ID --db {db} --as-of {as_of}   |   "
-                  f"sangao report monthly --db {db} --as-of {as_of}", highlight=False)
+    run_demo(out, patients, seed, as_of or _today(), _lang(lang), console, err_console,
+             _now().isoformat(timespec="seconds"), cache_dir=_cache_dir(), rows_progress=_rows_progress)
 
 
 # ==== entry point ===============================================================================
