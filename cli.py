@@ -676,24 +676,6 @@ class PlanFormat(StrEnum):
     ics = "ics"
 
 
-def _built_plans(patients, ctx, start: date, url: str | None, batch: int = 500):
-    """Each patient's plan, the previous stored plans looked up a batch of patients at a time."""
-    from itertools import islice
-
-    import store.plans
-    from reports import plan as plan_out
-
-    it = iter(patients)
-    while chunk := list(islice(it, batch)):
-        previous = store.plans.previous_plans(url, [p.patient_id for p in chunk], start) if url else {}
-        for p in chunk:
-            yield plan_out.build_plan(p, ctx, start, previous.get(p.patient_id))
-
-
-def _safe_file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
-
-
 @app.command(help=_help("plan"))
 def plan(
     patient: Annotated[str | None, typer.Argument(help=_h(
@@ -731,82 +713,44 @@ def plan(
     lang: LangOpt = None,
 ) -> None:
     """Annual care plans (help text above)."""
-    import store.plans
-    from reports import plan as plan_out
-    from reports.capacity import apply_capacity, load_capacity, shortage
+    from reports import plan_run
+    from reports.plan import print_summary
 
     lang = _lang(lang)
     if sum(bool(x) for x in (patient, team, everyone)) != 1:
         raise typer.BadParameter("give one PATIENT, --team T or --all", param_hint="PATIENT/--team/--all")
     as_of = as_of or _today()
     start = start or as_of
-    wanted = set(formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics))
-    url = db_url(db)
-    stored = has_db(db)
+    url, stored = db_url(db), has_db(db)
     if reprint:
         check_db(db)
-        ids = None
-        if patient is not None:
-            ids = [one_patient(patient, patients_from(roster, db)).patient_id]
-        source = iter(p for p in store.plans.stored_plans(url, ids, start) if team is None or p.team == team)
+        ids = None if patient is None else [one_patient(patient, patients_from(roster, db)).patient_id]
+        source = plan_run.stored_plans(url, ids, start, team)
     else:
-        from pathways.care_state import is_closed
-
         ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
         patients = patients_from(roster, db)
-        if patient is not None:
-            selected = iter([one_patient(patient, patients)])
-        else:
-            selected = (p for p in patients if everyone or p.team == team)
-        selected = (p for p in selected if not is_closed(p, start))
-        source = _built_plans(selected, ctx, start, url if stored else None)
-        if capacity is not None:  # a team's dates depend on all its plans: hold them
-            capacity_file = load_capacity(capacity)
-            plans, placements = apply_capacity(list(source), capacity_file, ctx.calendar)
-            for team_name, placement in placements.items():
-                problem = shortage(team_name, placement, capacity_file.for_team(team_name).per_day)
-                if problem is not None:
-                    err_console.print(f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False)
-            source = iter(plans)
+        chosen = [one_patient(patient, patients)] if patient is not None else (
+            p for p in patients if everyone or p.team == team)
+        source = plan_run.new_plans(chosen, ctx, start, url if stored else None)
+        if capacity is not None:
+            source = plan_run.with_capacity(source, capacity, ctx, lambda problem: err_console.print(
+                f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False))
     total = 1 if patient is not None else (None if reprint else _patient_total(roster, db))
-    files = plan_out.PlanFiles(out, {f.value for f in wanted}, lang, _safe_file_name)
-    first: list = []
-    # Plans to store wait in a spool file: SQLite cannot commit while the roster is still being
-    # read from the same file, and a whole roster's plans are too many to hold.
-    keep = save and stored and not reprint
-    spool = tempfile.TemporaryFile("w+", encoding="utf-8") if keep else None  # noqa: SIM115 (closed below)
+    wanted = {f.value for f in formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics)}
     with _patient_progress("plan", total) as tick:
-        for built in source:
-            files.add(built)
-            if len(first) < 2:
-                first.append(built)
-            if spool is not None:
-                spool.write(built.model_dump_json() + "\n")
-            if tick:
-                tick()
-    if spool is not None:
-        from itertools import islice
-
-        from pathways.plan import Plan
-
-        spool.seek(0)
-        while lines := list(islice(spool, 1000)):
-            store.plans.save_plans(url, [Plan.model_validate_json(line) for line in lines])
-        spool.close()
-    if files.count == 0:
-        message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
-        err_console.print(message, highlight=False)
+        save_to = url if save and stored and not reprint else None
+        made = plan_run.write_plans(source, out, wanted, lang, save_to, tick)
+    if made.count == 0:
+        err_console.print("没有可制定计划的患者" if lang == "zh" else "no patient to plan for",
+                          highlight=False)
         raise typer.Exit(1)
-    written = files.close()
-    for warning in files.warnings:
+    for warning in made.warnings:
         err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
-    plans = first
-    if len(plans) == 1:
-        plan_out.print_summary(plans[0], console)
+    if len(made.first) == 1:
+        print_summary(made.first[0], console)
     label = "份计划" if lang == "zh" else " plans"
-    console.print(f"{files.count}{label} → {out}/: {', '.join(written[:6])}"
-                  + (" …" if len(written) > 6 else ""), highlight=False)
-
+    console.print(f"{made.count}{label} → {out}/: {', '.join(made.written[:6])}"
+                  + (" …" if len(made.written) > 6 else ""), highlight=False)
 
 
 # ==== guidelines ================================================================================
