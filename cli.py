@@ -641,32 +641,13 @@ def worklist(
 
         store.audit.record_unmasking(db_url(db), who=_who(), at=_now(),
                                      command="worklist --call-list --unmasked", patients=len(result.rows))
-    if fmt is ListFormat.csv or (out is not None and out.suffix.lower() == ".csv"):
-        target = open(out, "w", encoding="utf-8-sig", newline="") if out else sys.stdout  # noqa: SIM115
-        try:
-            if call_list:
-                wl_out.write_call_list_csv(result, target, lang, unmasked)
-            else:
-                wl_out.write_worklist_csv(result, target, lang)
-        finally:
-            if out:
-                target.close()
+    as_csv = fmt is ListFormat.csv or (out is not None and out.suffix.lower() == ".csv")
+    wl_out.write_output(result, out, as_csv, console, sys.stdout, lang, call_list, unmasked, limit)
+    if as_csv:
         for warning in result.warnings:
             err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+    if as_csv or out is not None:
         err_console.print(wl_out.summary_line(result, lang) + (f" → {out}" if out else ""), highlight=False)
-        return
-    target_console = console if out is None else Console(file=open(out, "w", encoding="utf-8"),  # noqa: SIM115
-                                                          width=100, force_terminal=False)
-    try:
-        if call_list:
-            wl_out.print_call_list(result, target_console, lang, unmasked)
-        else:
-            wl_out.print_worklist(result, target_console, lang, limit=limit)
-    finally:
-        if out is not None:
-            target_console.file.close()
-            err_console.print(wl_out.summary_line(result, lang) + f" → {out}", highlight=False)
-
 
 
 class PlanFormat(StrEnum):
