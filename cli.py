@@ -403,7 +403,7 @@ def _patient_progress(label: str, total: int | None):
 def _patient_total(roster: Path | None, db: str) -> int | None:
     """How many patients a progress bar counts to (a database only; a roster file is not read
     twice), or None when no bar is shown."""
-    if roster is not None or not err_console.is_terminal:
+    if roster is not None or not err_console.is_terminal or not has_db(db):  # no database: D041 follows
         return None
     from store.counts import count_patients
 
@@ -461,9 +461,8 @@ def assess(
     lang: LangOpt = None,
 ) -> None:
     """Stratify every patient (help text above)."""
-    from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
-    from guidelines.loader import load_set
-    from reports import assessments as fmt_out
+    from engine.parallel import AssessCounts, AssessOptions, assess_source
+    from reports.assess_run import Filters, assess_records, closing_lines
 
     lang = _lang(lang)
     as_of = as_of or _today()
@@ -471,11 +470,10 @@ def assess(
     options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar or not strict_calendar,
                             cache_dir=_cache_dir())
     counts = AssessCounts()
-    colors = {c.value for c in color or ()}
-    due_by = as_of + timedelta(days=due_within) if due_within is not None else None
-    shown = counts.colors
+    filters = Filters(frozenset(c.value for c in color or ()), referral, team,
+                      as_of + timedelta(days=due_within) if due_within is not None else None)
     source = None
-    if fmt is Format.jsonl and not save and not (colors or referral or team or due_by):
+    if fmt is Format.jsonl and not save and not filters:
         from store.roster_source import db_source, jsonl_source
 
         # None: not a UTF-8 JSONL file (store.read_roster reads it)
@@ -491,55 +489,17 @@ def assess(
             with open_private(out, "wb") as target:
                 assess_source(source, options, target, workers=workers, counts=counts)
     else:
-        book = fmt_out.InfoBook(load_set(guidelines), as_of)
-        patients = patients_from(roster, db)
-        total = _patient_total(roster, db)
+        def stored(results):
+            import store
 
-        with _patient_progress("assess", total) as tick:
-            def chosen():
-                for p in patients:
-                    if tick:
-                        tick()
-                    if team is None or p.team == team:
-                        yield book.record(p)
+            return store.save_assessments(db_url(db), results, provenance(guidelines, roster, db))
 
-            results = assess_roster(chosen(), options, workers=workers or 1, counts=counts)
-            if save:
-                import store
-
-                results = store.save_assessments(db_url(db), results, provenance(guidelines, roster, db))
-
-            def filtered():
-                for a in results:
-                    if fmt_out.matches(a, colors, referral, due_by):
-                        shown[a.color.value] += 1
-                        yield a
-
-            if fmt is Format.table and out is None:
-                fmt_out.print_table(filtered(), console, limit=limit, lang=lang, info=book)
-            else:
-                target = open_private(out, "w", encoding="utf-8", newline="") if out else sys.stdout
-                try:
-                    if fmt is Format.csv:
-                        fmt_out.write_csv(filtered(), target, lang, info=book)
-                    elif fmt is Format.jsonl:
-                        fmt_out.write_jsonl(filtered(), target)
-                    else:
-                        fmt_out.print_table(filtered(), Console(file=target, width=120), limit=limit,
-                                            lang=lang, info=book)
-                finally:
-                    if out:
-                        target.close()
-    # stderr, so JSONL on stdout stays machine-readable
-    where = f" → {out}" if out else ""
-    if fmt is not Format.table or out is not None:
-        err_console.print(fmt_out.summary(shown, lang) + where, highlight=False)
-    if lang == "zh":
-        skipped = f"{counts.assessed} 名已评估，{counts.skipped} 名未评估（{as_of} 或之前死亡或迁出）"
-    else:
-        skipped = (f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
-                   f"{as_of})")
-    err_console.print(skipped, highlight=False)
+        with _patient_progress("assess", _patient_total(roster, db)) as tick:
+            assess_records(lambda: patients_from(roster, db), options, fmt.value, out, console, sys.stdout,
+                           filters, counts, workers=workers, limit=limit, lang=lang,
+                           save=stored if save else None, tick=tick)
+    for line in closing_lines(counts, fmt.value, out, as_of, lang):
+        err_console.print(line, highlight=False)
 
 
 @app.command(help=_help("explain"))
