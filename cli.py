@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from pathways.errors import SangaoError
-from reports.help_text import command_help, group_help
+from reports.help_text import command_help, group_help, option_help
 from store.sources import check_db, db_url, has_db, one_patient, patients_from, provenance
 
 
@@ -33,18 +33,24 @@ def _locale_lang() -> str:
 
 
 # The language of --help is fixed when cli.py is imported: Typer builds the help before any --lang
-# is parsed. Commands' help is in reports/help_text.py; an option's help is _h(Chinese, English).
+# is parsed. Every help text is in reports/help_text.py, a Chinese and English pair.
 HELP_LANG = _locale_lang()
 
 
-def _h(zh: str, en: str) -> str:
-    """The help text in the language of HELP_LANG."""
-    return en if HELP_LANG == "en" else zh
-
-
 def _help(command: str) -> str:
-    """A command's help (reports/help_text.py) in the language of HELP_LANG."""
+    """A command's help in the language of HELP_LANG."""
     return command_help(command, HELP_LANG)
+
+
+def _opt(key: str) -> str:
+    """An option's help ("command --option", or "--option" for a shared alias) in HELP_LANG."""
+    return option_help(key, HELP_LANG)
+
+
+def _h(zh: str, en: str) -> str:
+    """A help text given here as a pair, in the language of HELP_LANG (prefer an entry in
+    reports/help_text.py)."""
+    return en if HELP_LANG == "en" else zh
 
 
 def _chinese_help_layout() -> None:
@@ -110,17 +116,9 @@ def iso_date(value: str | date | None) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
-AsOf = Annotated[
-    date | None,
-    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD",
-                 help=_h("评估日期（默认：今天，北京时间）", "evaluation date (default: today, China time)")),
-]
-Db = Annotated[
-    str,
-    typer.Option("--db", envvar="SANGAO_DB",
-                 help=_h("SQLite 文件路径，或数据库 URL（sqlite:///x.db、postgresql+psycopg://user@host/db）",
-                         "SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)")),
-]
+AsOf = Annotated[date | None, typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD",
+                                           help=_opt("--as-of"))]
+Db = Annotated[str, typer.Option("--db", envvar="SANGAO_DB", help=_opt("--db"))]
 
 
 def open_private(path: Path, *args, **kwargs):
@@ -134,9 +132,7 @@ def open_private(path: Path, *args, **kwargs):
 # (roster import / inspect / export / generate)
 
 
-LangOpt = Annotated[str | None, typer.Option(
-    "--lang", help=_h("输出语言：zh 或 en（默认 zh；SANGAO_LANG 或 LANG 为 en 时为 en）",
-                      "zh or en (default: zh, unless SANGAO_LANG or LANG says en)"))]
+LangOpt = Annotated[str | None, typer.Option("--lang", help=_opt("--lang"))]
 
 
 def _lang(lang: str | None) -> str:
@@ -150,23 +146,15 @@ def _lang(lang: str | None) -> str:
 
 @roster_app.command("import", help=_help("roster import"))
 def roster_import(
-    files: Annotated[list[Path], typer.Argument(help=_h(
-        "花名册文件：.jsonl、.csv（每个目录一组；给目录即其中全部 *.csv）、.xlsx、.xls、.zip",
-        "roster files: .jsonl, .csv (a set per directory; a directory means its *.csv), .xlsx, .xls, .zip"),
-                                                metavar="FILE", exists=True, show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", exists=True, show_default=False,
+                                                help=_opt("roster import FILES"))],
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help=_h("站点映射（YAML）：把本站的表头、代码值和表名"
-                                                         "对应到交换格式字段",
-                                                         "YAML mapping of the site's headers, labels and "
-                                                         "table names to interchange fields"))] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False, help=_h(
-        "把被拒绝的行及原因写入此 CSV", "write rejected rows with reasons to this CSV"))] = None,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
-        "在 --rejects 的原始内容列中保留姓名、身份证号和电话（记入审计日志）",
-        "keep names, resident IDs and phones in the --rejects raw column (recorded in the audit log)"))]
-    = False,
+                                                 help=_opt("roster import --mapping"))] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
+                                                 help=_opt("roster import --rejects"))] = None,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_opt("roster import --unmasked"))] = False,
     lang: LangOpt = None,
 ) -> None:
     from reports.import_view import print_import_report
@@ -224,20 +212,13 @@ def _import_progress():
 
 @roster_app.command("inspect", help=_help("roster inspect"))
 def roster_inspect(
-    files: Annotated[list[Path], typer.Argument(help=_h("导出文件：.csv（每个目录一组）、.xlsx、.xls、.zip",
-                                                        "export files: .csv (a set per directory), .xlsx, "
-                                                        ".xls, .zip"), metavar="FILE", exists=True,
-                                                show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", exists=True, show_default=False,
+                                                help=_opt("roster inspect FILES"))],
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
-                                             help=_h("映射建议写入此文件（默认：打印）",
-                                                     "write the proposed mapping here (default: print)"))]
-    = None,
+                                             help=_opt("roster inspect --out"))] = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help=_h("作为起点的映射（修改后再检查一遍）",
-                                                         "a mapping to start from (inspect again after "
-                                                         "editing)"))] = None,
-    sample: Annotated[int, typer.Option("--sample", min=1, help=_h("每个表读取的数据行数",
-                                                                       "data rows read per table"))] = 2000,
+                                                 help=_opt("roster inspect --mapping"))] = None,
+    sample: Annotated[int, typer.Option("--sample", min=1, help=_opt("roster inspect --sample"))] = 2000,
     lang: LangOpt = None,
 ) -> None:
     """Propose a mapping file for a site's export (help text above)."""
@@ -265,12 +246,10 @@ class ExportFormat(StrEnum):
 @roster_app.command("export", help=_help("roster export"))
 def roster_export(
     db: Db = DEFAULT_DB,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h("jsonl：交换格式",
-                                                                  "jsonl: the interchange format"))]
-    = ExportFormat.jsonl,
+    fmt: Annotated[ExportFormat, typer.Option("--format",
+                                              help=_opt("roster export --format"))] = ExportFormat.jsonl,
     out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
-                                             help=_h("写入的文件（默认：标准输出）",
-                                                     "file to write (default: standard output)"))] = None,
+                                             help=_opt("roster export --out"))] = None,
 ) -> None:
     """Write the stored patients as interchange JSONL (help text above)."""
     from store.exporter import export_jsonl
@@ -291,19 +270,13 @@ class GeneratedFormat(StrEnum):
 
 @roster_app.command("generate", help=_help("roster generate"))
 def roster_generate(
-    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help=_h("患者人数",
-                                                                             "how many patients"))] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help=_h(
-        "随机种子；种子和 --as-of 相同则文件相同",
-        "random seed; the same seed and --as-of give the same file"))] = 1,
+    patients: Annotated[int, typer.Option("--patients", "-n", min=0,
+                                          help=_opt("roster generate --patients"))] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help=_opt("roster generate --seed"))] = 1,
     as_of: AsOf = None,
-    out: Annotated[Path | None, typer.Option("--out", help=_h(
-        "JSONL 文件（默认：标准输出）；csv 格式时为目录（默认：roster-csv）",
-        "JSONL file (default: standard output); for csv, a directory (default: roster-csv)"))] = None,
-    fmt: Annotated[GeneratedFormat, typer.Option("--format", help=_h(
-        "jsonl（交换格式 §1）或 csv（中文表头的患者/随访/化验/筛查表）",
-        "jsonl (interchange §1) or csv (Chinese-header patients/visits/labs/screenings tables)"))]
-    = GeneratedFormat.jsonl,
+    out: Annotated[Path | None, typer.Option("--out", help=_opt("roster generate --out"))] = None,
+    fmt: Annotated[GeneratedFormat, typer.Option("--format", help=_opt("roster generate --format"))] = (
+        GeneratedFormat.jsonl),
 ) -> None:
     """Write a synthetic roster (help text above)."""
     from store.generated import write_csv_set, write_jsonl, write_jsonl_file
@@ -343,42 +316,15 @@ class Backend(StrEnum):
     both = "both"
 
 
-GuidelinesOpt = Annotated[
-    str, typer.Option("--guidelines", "-g", help=_h("指南集：名称（national-default）或文件夹",
-                                                     "guideline set: a name (national-default) or a folder"))
-]
-RosterOpt = Annotated[
-    Path | None, typer.Option("--roster", help=_h(
-        "直接从 JSONL/CSV/XLSX 文件读取患者，不用 --db",
-        "read patients straight from a JSONL/CSV/XLSX file instead of --db"))
-]
-ProvisionalOpt = Annotated[
-    bool,
-    typer.Option("--provisional-calendar", hidden=True,
-                 help=_h("现已是默认：没有国务院放假通知的年份使用法定节假日（不含调休上班日），"
-                         "每份输出都带提示；--strict-calendar 则拒绝",
-                         "now the default: a year without the State Council notice uses the statutory "
-                         "holidays (no make-up working days) and every output carries a warning; "
-                         "--strict-calendar refuses")),
-]
+GuidelinesOpt = Annotated[str, typer.Option("--guidelines", "-g", help=_opt("--guidelines"))]
+RosterOpt = Annotated[Path | None, typer.Option("--roster", help=_opt("--roster"))]
+ProvisionalOpt = Annotated[bool, typer.Option("--provisional-calendar", hidden=True,
+                                              help=_opt("--provisional-calendar"))]
 
 
-StrictCalendarOpt = Annotated[
-    bool,
-    typer.Option("--strict-calendar",
-                 help=_h("日期落在没有国务院放假通知的年份时报错（默认：按法定节假日的临时日历，"
-                         "每份输出都带提示）",
-                         "a date in a year without the State Council holiday notice is an error (default: "
-                         "the provisional calendar of the holiday law, with a warning in every output)")),
-]
-CalendarDirOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--calendar-dir", exists=True, file_okay=False,
-                 help=_h("<年份>.yaml 节假日文件所在文件夹（holidays:、makeup_workdays:），"
-                         "替换该年的临时日历",
-                         "folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace "
-                         "the provisional calendar of that year")),
-]
+StrictCalendarOpt = Annotated[bool, typer.Option("--strict-calendar", help=_opt("--strict-calendar"))]
+CalendarDirOpt = Annotated[list[Path] | None, typer.Option("--calendar-dir", exists=True, file_okay=False,
+                                                           help=_opt("--calendar-dir"))]
 def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
     from reports.care_context import build_context
 
@@ -429,35 +375,20 @@ def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help=_h(
-        "table（表格，给人看）、jsonl（交换格式 §2）、csv", "table (people), jsonl (interchange §2), csv"))]
-    = Format.table,
-    out: Annotated[Path | None, typer.Option("--out", help=_h("写入此文件，不输出到终端",
-                                                              "write to this file instead of the terminal"))]
-    = None,
+    fmt: Annotated[Format, typer.Option("--format", help=_opt("assess --format"))] = Format.table,
+    out: Annotated[Path | None, typer.Option("--out", help=_opt("assess --out"))] = None,
     guidelines: GuidelinesOpt = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help=_h(
-        "规则引擎；both = 两个引擎互相核对，结果不一致即停止",
-        "rules backend; both = cross-check, stop on disagreement"))] = Backend.python,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help=_h("评估用的进程数（默认：CPU 核数；花名册小时为 1）",
-                                    "processes to assess with (default: the cores; one for a small roster)"))]
-    = None,
+    engine: Annotated[Backend, typer.Option("--engine", help=_opt("assess --engine"))] = Backend.python,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help=_opt("assess --workers"))] = None,
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    save: Annotated[bool, typer.Option("--save", help=_h(
-        "把评估结果连同指南版本存入 --db", "store the assessments in --db with the guideline version"))]
-    = False,
-    limit: Annotated[int, typer.Option("--limit", help=_h("表格显示的行数（最紧急的）",
-                                                          "table rows to show (the most urgent)"))] = 50,
-    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help=_h(
-        "只看此颜色（可重复）", "only this colour (repeatable)"))] = None,
-    referral: Annotated[bool, typer.Option("--referral", help=_h("只看需转诊的患者",
-                                                                 "only patients to refer"))] = False,
-    team: Annotated[str | None, typer.Option("--team", help=_h("只看此家庭医生团队",
-                                                               "only this family-doctor team"))] = None,
-    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS", help=_h(
-        "只看 --as-of 后 DAYS 天内到期的随访", "only follow-ups due within DAYS of --as-of"))] = None,
+    save: Annotated[bool, typer.Option("--save", help=_opt("assess --save"))] = False,
+    limit: Annotated[int, typer.Option("--limit", help=_opt("assess --limit"))] = 50,
+    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help=_opt("assess --color"))] = None,
+    referral: Annotated[bool, typer.Option("--referral", help=_opt("assess --referral"))] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("assess --team"))] = None,
+    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
+                                                   help=_opt("assess --due-within"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Stratify every patient (help text above)."""
@@ -504,8 +435,7 @@ def assess(
 
 @app.command(help=_help("explain"))
 def explain(
-    patient_id: Annotated[str, typer.Argument(help=_h("患者编号、姓名或身份证号",
-                                                      "patient id, name or resident ID"), metavar="PATIENT")],
+    patient_id: Annotated[str, typer.Argument(metavar="PATIENT", help=_opt("explain PATIENT_ID"))],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -547,28 +477,17 @@ def _who() -> str:
 
 @app.command(help=_help("worklist"))
 def worklist(
-    team: Annotated[str | None, typer.Option("--team", help=_h(
-        "一个家庭医生团队（花名册中的团队）", "one family-doctor team (the roster's team)"))] = None,
-    week: Annotated[bool, typer.Option("--week", help=_h("--as-of 所在周的周一到周日",
-                                                         "Monday to Sunday of the --as-of week"))] = False,
-    month: Annotated[bool, typer.Option("--month", help=_h("--as-of 所在的自然月",
-                                                           "the calendar month of --as-of"))] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("worklist --team"))] = None,
+    week: Annotated[bool, typer.Option("--week", help=_opt("worklist --week"))] = False,
+    month: Annotated[bool, typer.Option("--month", help=_opt("worklist --month"))] = False,
     start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
-                                               help=_h("起始日期（与 --to 同用）",
-                                                       "period start (with --to)"))] = None,
+                                               help=_opt("worklist --from"))] = None,
     end: Annotated[date | None, typer.Option("--to", parser=iso_date, metavar="YYYY-MM-DD",
-                                             help=_h("结束日期（默认：--from 后 6 天）",
-                                                     "period end (default: 6 days after --from)"))] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", help=_h("table（表格）或 csv",
-                                                                "table or csv"))] = ListFormat.table,
-    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help=_h("写入此文件",
-                                                                              "write to this file"))] = None,
-    call_list: Annotated[bool, typer.Option("--call-list", help=_h(
-        "可打印的电话联系清单：姓名、电话、原因、上次随访（除非 --unmasked，否则脱敏）",
-        "a printable call list: name, phone, reason, last visit (masked unless --unmasked)"))] = False,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
-        "联系清单显示完整姓名和电话，仅供本团队使用；记入审计日志",
-        "full names and phones on the call list, for the team's own use; audited"))] = False,
+                                             help=_opt("worklist --to"))] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help=_opt("worklist --format"))] = ListFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help=_opt("worklist --out"))] = None,
+    call_list: Annotated[bool, typer.Option("--call-list", help=_opt("worklist --call-list"))] = False,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_opt("worklist --unmasked"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -576,8 +495,7 @@ def worklist(
     strict_calendar: StrictCalendarOpt = False,
     calendar_dir: CalendarDirOpt = None,
     lang: LangOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", help=_h("表格显示的行数",
-                                                                 "table rows to show"))] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help=_opt("worklist --limit"))] = None,
 ) -> None:
     """A team's worklist for a period (help text above)."""
     from reports import worklist as wl_out
@@ -619,32 +537,17 @@ class PlanFormat(StrEnum):
 
 @app.command(help=_help("plan"))
 def plan(
-    patient: Annotated[str | None, typer.Argument(help=_h(
-        "患者编号、姓名或身份证号（或用 --team / --all）",
-        "patient id, name or resident ID (or --team / --all)"), show_default=False)] = None,
-    team: Annotated[str | None, typer.Option("--team", help=_h("此团队的全部患者",
-                                                               "every patient of this team"))] = None,
-    everyone: Annotated[bool, typer.Option("--all", help=_h("全部在管患者",
-                                                            "every patient under management"))] = False,
-    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD", help=_h(
-        "计划日期（默认：--as-of），覆盖其后 12 个月", "plan date (default: --as-of); it covers 12 months"))]
-    = None,
-    out: Annotated[Path, typer.Option("--out", file_okay=False, help=_h("计划文件的输出文件夹",
-                                                                        "folder for the plan files"))]
-    = Path("plans"),
-    formats: Annotated[list[PlanFormat] | None, typer.Option("--format", help=_h(
-        "输出格式，可重复（默认：html、csv、ics；pdf 需指定）",
-        "outputs, repeatable (default: html, csv, ics; pdf on request)"))] = None,
-    capacity: Annotated[Path | None, typer.Option("--capacity", exists=True, dir_okay=False, help=_h(
-        "各团队每日接诊能力的 YAML（per_day、停诊日）；随访据此错开安排",
-        "YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit"))]
-    = None,
-    save: Annotated[bool, typer.Option("--save/--no-save", help=_h(
-        "把计划存入 --db（下一份计划会列出变化）",
-        "store the plans in --db (the next plan lists what changed)"))] = True,
-    reprint: Annotated[bool, typer.Option("--reprint", help=_h(
-        "按原样重印库中 --from 日期的计划，不重新计算",
-        "print the plans stored for --from exactly as they were made, without recomputing"))] = False,
+    patient: Annotated[str | None, typer.Argument(show_default=False, help=_opt("plan PATIENT"))] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("plan --team"))] = None,
+    everyone: Annotated[bool, typer.Option("--all", help=_opt("plan --all"))] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
+                                               help=_opt("plan --from"))] = None,
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help=_opt("plan --out"))] = Path("plans"),
+    formats: Annotated[list[PlanFormat] | None, typer.Option("--format", help=_opt("plan --format"))] = None,
+    capacity: Annotated[Path | None, typer.Option("--capacity", exists=True, dir_okay=False,
+                                                  help=_opt("plan --capacity"))] = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help=_opt("plan --save/--no-save"))] = True,
+    reprint: Annotated[bool, typer.Option("--reprint", help=_opt("plan --reprint"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -697,14 +600,9 @@ def plan(
 # ==== guidelines ================================================================================
 
 
-GuidelineSetArg = Annotated[str, typer.Argument(help=_h("指南集：内置名称或文件夹",
-                                                          "guideline set: a packaged name or a folder"))]
-IncludeUnverified = Annotated[
-    bool | None,
-    typer.Option("--include-unverified/--exclude-unverified",
-                 help=_h("载入出处核实等级为 U（未核实）的规则（默认：按 set.yaml）",
-                         "load rules whose source is verification U (default: as set.yaml says)")),
-]
+GuidelineSetArg = Annotated[str, typer.Argument(help=_opt("SET"))]
+IncludeUnverified = Annotated[bool | None, typer.Option("--include-unverified/--exclude-unverified",
+                                                        help=_opt("--include-unverified"))]
 
 
 def _print_plain(text: str) -> None:
@@ -747,10 +645,7 @@ def guidelines_check(
 @guidelines_app.command("schema", help=_help("guidelines schema"))
 def guidelines_schema(
     path: GuidelineSetArg = "national-default",
-    write: Annotated[Path | None, typer.Option(
-        "--write", help=_h("把指南文件、案例文件和 set.yaml 的 schema 写入此文件夹",
-                           "write the schemas of guideline files, cases files and set.yaml into this folder"),
-    )] = None,
+    write: Annotated[Path | None, typer.Option("--write", help=_opt("guidelines schema --write"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Print or write the JSON Schemas (help text above)."""
@@ -774,13 +669,8 @@ def guidelines_schema(
 
 @guidelines_app.command("new", help=_help("guidelines new"))
 def guidelines_new(
-    name: Annotated[Path, typer.Argument(help=_h(
-        "新指南集的文件夹（文件夹名即指南集名称）",
-        "the folder of the new set (its name is the set's name)"))],
-    extends: Annotated[str | None, typer.Option(
-        "--extends", help=_h("新建此指南集（内置名称或文件夹）的叠加集，而不是副本",
-                             "start an overlay of this set (a packaged name or a folder) instead of a copy"),
-    )] = None,
+    name: Annotated[Path, typer.Argument(help=_opt("guidelines new NAME"))],
+    extends: Annotated[str | None, typer.Option("--extends", help=_opt("guidelines new --extends"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Start a guideline set (help text above)."""
@@ -821,18 +711,14 @@ def guidelines_effective(
 
 @guidelines_app.command("test", help=_help("guidelines test"))
 def guidelines_test(
-    path: Annotated[str, typer.Argument(help=_h("指南集：名称或文件夹", "guideline set: a name or a folder"))]
-    = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help=_h("规则引擎", "rules backend"))] = (
-        Backend.python),
+    path: Annotated[str, typer.Argument(help=_opt("guidelines test PATH"))] = "national-default",
+    engine: Annotated[Backend, typer.Option("--engine",
+                                            help=_opt("guidelines test --engine"))] = Backend.python,
     provisional_calendar: ProvisionalOpt = False,
-    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help=_h(
-        "报告没有案例覆盖的规则、决策表行和阈值",
-        "report rules, table rows and thresholds no case covers"))] = True,
-    draft_changes: Annotated[bool, typer.Option("--draft-changes", help=_h(
-        "叠加集：为结果已变、尚未确认的基础集案例打印 `expected_changes:` 块",
-        "overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed"),
-    )] = False,
+    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage",
+                                           help=_opt("guidelines test --coverage/--no-coverage"))] = True,
+    draft_changes: Annotated[bool, typer.Option("--draft-changes",
+                                                help=_opt("guidelines test --draft-changes"))] = False,
     lang: LangOpt = None,
 ) -> None:
     """Run a set's cases (help text above)."""
@@ -857,10 +743,9 @@ def guidelines_test(
 
 @guidelines_app.command("explain", help=_help("guidelines explain"))
 def guidelines_explain(
-    rule_id: Annotated[str | None, typer.Argument(help=_h(
-        "规则编号；省略则按颜色显示整个指南集", "a rule id; omit for the whole set by colour"))] = None,
-    path: Annotated[str, typer.Option("--guidelines", "-g", help=_h(
-        "指南集：名称或文件夹", "guideline set: a name or a folder"))] = "national-default",
+    rule_id: Annotated[str | None, typer.Argument(help=_opt("guidelines explain RULE_ID"))] = None,
+    path: Annotated[str, typer.Option("--guidelines", "-g",
+                                      help=_opt("guidelines explain --guidelines"))] = "national-default",
     lang: LangOpt = None,
 ) -> None:
     """Show a rule or the set (help text above)."""
@@ -882,25 +767,16 @@ class DiffBy(StrEnum):
 
 @guidelines_app.command("diff", help=_help("guidelines diff"))
 def guidelines_diff(
-    old: Annotated[str, typer.Argument(help=_h("已发布的指南集（名称或文件夹）",
-                                               "the published set (name or folder)"))],
-    new: Annotated[str, typer.Argument(help=_h("修改后的指南集（名称或文件夹）",
-                                               "the changed set (name or folder)"))],
-    roster: Annotated[str, typer.Option("--roster", help=_h(
-        "花名册文件（JSONL/CSV/XLSX），或数据库（.db 路径或 URL）",
-        "a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)"))],
+    old: Annotated[str, typer.Argument(help=_opt("guidelines diff OLD"))],
+    new: Annotated[str, typer.Argument(help=_opt("guidelines diff NEW"))],
+    roster: Annotated[str, typer.Option("--roster", help=_opt("guidelines diff --roster"))],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
-    by: Annotated[DiffBy | None, typer.Option("--by", help=_h(
-        "按团队或按机构分列变化", "the changes per team or per institution"))] = None,
-    changes_csv: Annotated[Path | None, typer.Option("--changes-csv", help=_h(
-        "把每位变化的患者（patient_id、团队、机构；不含姓名）写入此 CSV",
-        "write every changed patient (patient_id, team, institution; no names) to this CSV"),
-    )] = None,
-    indicators: Annotated[bool, typer.Option("--indicators", help=_h(
-        "同时显示 --as-of 时最近一个完整月的质控指标（血压控制率 …）如何变化，全花名册及按团队",
-        "also show how the quality-control indicators (血压控制率 …) of the last complete month at "
-        "--as-of change, for the roster and by team"))] = False,
+    by: Annotated[DiffBy | None, typer.Option("--by", help=_opt("guidelines diff --by"))] = None,
+    changes_csv: Annotated[Path | None, typer.Option("--changes-csv",
+                                                     help=_opt("guidelines diff --changes-csv"))] = None,
+    indicators: Annotated[bool, typer.Option("--indicators",
+                                             help=_opt("guidelines diff --indicators"))] = False,
     lang: LangOpt = None,
 ) -> None:
     """Compare two versions of a set (help text above)."""
@@ -946,12 +822,7 @@ class InOpt(StrEnum):
     not_numerator = "not-numerator"
 
 
-MonthOpt = Annotated[
-    str | None,
-    typer.Option("--month", metavar="YYYY-MM",
-                 help=_h("报告月份（默认：--as-of 时最近一个完整月）",
-                         "month of the report (default: the last complete month at --as-of)")),
-]
+MonthOpt = Annotated[str | None, typer.Option("--month", metavar="YYYY-MM", help=_opt("--month"))]
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
 
@@ -983,27 +854,20 @@ def _rows_progress():
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
-    by: Annotated[ByOpt, typer.Option("--by", help=_h(
-        "下级单位表：institution 机构，或 team 全部团队",
-        "the table of units below: institution, or team (every team)"))] = ByOpt.institution,
-    institution: Annotated[str | None, typer.Option("--institution", help=_h(
-        "只报告一个机构（下级为其团队）", "one institution only (its teams below it)"))] = None,
-    team: Annotated[str | None, typer.Option("--team", help=_h("只报告一个团队", "one team only"))] = None,
+    by: Annotated[ByOpt, typer.Option("--by", help=_opt("report monthly --by"))] = ByOpt.institution,
+    institution: Annotated[str | None, typer.Option("--institution",
+                                                    help=_opt("report monthly --institution"))] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("report monthly --team"))] = None,
     db: Db = DEFAULT_DB,
-    out: Annotated[Path, typer.Option("--out", help=_h("HTML、CSV、PDF 文件的输出目录",
-                                                       "folder for the HTML, CSV and PDF files"))]
-    = Path("."),
-    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
-        "ytd 年初至今（默认）；rolling12 含本月的近12个月",
-        "ytd: year to date (default); rolling12: the 12 months up to and including the month"))] = (
-        WindowOpt.ytd),
-    external: Annotated[bool, typer.Option("--external", help=_h(
-        "对外版：少于5人的计数显示为“<5”", "for outside readers: counts under 5 shown as \"<5\""))] = False,
+    out: Annotated[Path, typer.Option("--out", help=_opt("report monthly --out"))] = Path("."),
+    window: Annotated[WindowOpt, typer.Option("--window",
+                                              help=_opt("report monthly --window"))] = WindowOpt.ytd,
+    external: Annotated[bool, typer.Option("--external", help=_opt("report monthly --external"))] = False,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=_h("同时输出 PDF", "write the PDF too"))] = True,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=_opt("report monthly --pdf/--no-pdf"))] = True,
 ) -> None:
     """The monthly quality-control report (help text above)."""
     from pathways.monthly import Window
@@ -1026,20 +890,16 @@ def report_monthly(
 
 @report_app.command("patients", help=_help("report patients"))
 def report_patients(
-    indicator: Annotated[str, typer.Option("--indicator", help=_h(
-        "指标代码，如 H02（血压控制率）", "indicator code, e.g. H02 (血压控制率, blood pressure control)"))],
+    indicator: Annotated[str, typer.Option("--indicator", help=_opt("report patients --indicator"))],
     month: MonthOpt = None,
     as_of: AsOf = None,
-    team: Annotated[str | None, typer.Option("--team", help=_h("团队", "team"))] = None,
-    institution: Annotated[str | None, typer.Option("--institution", help=_h("机构", "institution"))] = None,
-    which: Annotated[InOpt, typer.Option("--in", help=_h(
-        "numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）",
-        "numerator, denominator, or not-numerator: in the denominator, not the numerator (default)"))] = (
-        InOpt.not_numerator),
+    team: Annotated[str | None, typer.Option("--team", help=_opt("report patients --team"))] = None,
+    institution: Annotated[str | None, typer.Option("--institution",
+                                                    help=_opt("report patients --institution"))] = None,
+    which: Annotated[InOpt, typer.Option("--in", help=_opt("report patients --in"))] = InOpt.not_numerator,
     db: Db = DEFAULT_DB,
-    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
-        "ytd（年初至今）或 rolling12（近12个月）", "ytd (year to date) or rolling12 (12 months)"))] = (
-        WindowOpt.ytd),
+    window: Annotated[WindowOpt, typer.Option("--window",
+                                              help=_opt("report patients --window"))] = WindowOpt.ytd,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
@@ -1070,13 +930,9 @@ def report_patients(
 
 @app.command(help=_help("demo"))
 def demo(
-    out: Annotated[Path, typer.Option("--out", help=_h("演示文件的输出文件夹（会被替换）",
-                                                       "folder for the demo's files (replaced)"))]
-    = Path("sangao-demo"),
-    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help=_h("花名册人数", "roster size"))]
-    = 2000,
-    seed: Annotated[int, typer.Option("--seed", help=_h("生成花名册的随机种子",
-                                                        "random seed of the generated roster"))] = 1,
+    out: Annotated[Path, typer.Option("--out", help=_opt("demo --out"))] = Path("sangao-demo"),
+    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help=_opt("demo --patients"))] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help=_opt("demo --seed"))] = 1,
     as_of: AsOf = None,
     lang: LangOpt = None,
 ) -> None:

@@ -1,6 +1,7 @@
 """The help of the `sangao` command line in one place: each command's description as a Chinese and
-English pair, its example written once (the same in both languages), and the list of roster formats
-made from the readers' registry (store/readers/formats.py). cli.py chooses the language.
+English pair, its example written once (the same in both languages), each option's and argument's
+help as a pair, and the list of roster formats made from the readers' registry
+(store/readers/formats.py). cli.py chooses the language.
 
 Light to import (the command line reads it at every start): the standard library and the format
 registry only.
@@ -219,9 +220,177 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Options and arguments: "command --option" (or "command ARGUMENT"); an option several commands
+# share by the same alias in cli.py: "--option" alone.
+OPTIONS: dict[str, tuple[str, str]] = {
+    "--as-of": ("评估日期（默认：今天，北京时间）", "evaluation date (default: today, China time)"),
+    "--db": ("SQLite 文件路径，或数据库 URL（sqlite:///x.db、postgresql+psycopg://user@host/db）",
+             "SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)"),
+    "--lang": ("输出语言：zh 或 en（默认 zh；SANGAO_LANG 或 LANG 为 en 时为 en）",
+               "zh or en (default: zh, unless SANGAO_LANG or LANG says en)"),
+    "roster import FILES": ("花名册文件：.jsonl、.csv（每个目录一组；给目录即其中全部 *.csv）、.xlsx、"
+                            ".xls、.zip",
+                            "roster files: .jsonl, .csv (a set per directory; a directory means its "
+                            "*.csv), .xlsx, .xls, .zip"),
+    "roster import --mapping": ("站点映射（YAML）：把本站的表头、代码值和表名对应到交换格式字段",
+                                "YAML mapping of the site's headers, labels and table names to interchange "
+                                "fields"),
+    "roster import --rejects": ("把被拒绝的行及原因写入此 CSV",
+                                "write rejected rows with reasons to this CSV"),
+    "roster import --unmasked": ("在 --rejects 的原始内容列中保留姓名、身份证号和电话（记入审计日志）",
+                                 "keep names, resident IDs and phones in the --rejects raw column "
+                                 "(recorded in the audit log)"),
+    "roster inspect FILES": ("导出文件：.csv（每个目录一组）、.xlsx、.xls、.zip",
+                             "export files: .csv (a set per directory), .xlsx, .xls, .zip"),
+    "roster inspect --out": ("映射建议写入此文件（默认：打印）",
+                             "write the proposed mapping here (default: print)"),
+    "roster inspect --mapping": ("作为起点的映射（修改后再检查一遍）",
+                                 "a mapping to start from (inspect again after editing)"),
+    "roster inspect --sample": ("每个表读取的数据行数", "data rows read per table"),
+    "roster export --format": ("jsonl：交换格式", "jsonl: the interchange format"),
+    "roster export --out": ("写入的文件（默认：标准输出）", "file to write (default: standard output)"),
+    "roster generate --patients": ("患者人数", "how many patients"),
+    "roster generate --seed": ("随机种子；种子和 --as-of 相同则文件相同",
+                               "random seed; the same seed and --as-of give the same file"),
+    "roster generate --out": ("JSONL 文件（默认：标准输出）；csv 格式时为目录（默认：roster-csv）",
+                              "JSONL file (default: standard output); for csv, a directory (default: "
+                              "roster-csv)"),
+    "roster generate --format": ("jsonl（交换格式 §1）或 csv（中文表头的患者/随访/化验/筛查表）",
+                                 "jsonl (interchange §1) or csv (Chinese-header "
+                                 "patients/visits/labs/screenings tables)"),
+    "--guidelines": ("指南集：名称（national-default）或文件夹",
+                     "guideline set: a name (national-default) or a folder"),
+    "--roster": ("直接从 JSONL/CSV/XLSX 文件读取患者，不用 --db",
+                 "read patients straight from a JSONL/CSV/XLSX file instead of --db"),
+    "--provisional-calendar": ("现已是默认：没有国务院放假通知的年份使用法定节假日（不含调休上班日），"
+                               "每份输出都带提示；--strict-calendar 则拒绝",
+                               "now the default: a year without the State Council notice uses the "
+                               "statutory holidays (no make-up working days) and every output carries a "
+                               "warning; --strict-calendar refuses"),
+    "--strict-calendar": ("日期落在没有国务院放假通知的年份时报错（默认：按法定节假日的临时日历，"
+                          "每份输出都带提示）",
+                          "a date in a year without the State Council holiday notice is an error (default: "
+                          "the provisional calendar of the holiday law, with a warning in every output)"),
+    "--calendar-dir": ("<年份>.yaml 节假日文件所在文件夹（holidays:、makeup_workdays:），替换该年的临时日历",
+                       "folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace the "
+                       "provisional calendar of that year"),
+    "assess --format": ("table（表格，给人看）、jsonl（交换格式 §2）、csv",
+                        "table (people), jsonl (interchange §2), csv"),
+    "assess --out": ("写入此文件，不输出到终端", "write to this file instead of the terminal"),
+    "assess --engine": ("规则引擎；both = 两个引擎互相核对，结果不一致即停止",
+                        "rules backend; both = cross-check, stop on disagreement"),
+    "assess --workers": ("评估用的进程数（默认：CPU 核数；花名册小时为 1）",
+                         "processes to assess with (default: the cores; one for a small roster)"),
+    "assess --save": ("把评估结果连同指南版本存入 --db",
+                      "store the assessments in --db with the guideline version"),
+    "assess --limit": ("表格显示的行数（最紧急的）", "table rows to show (the most urgent)"),
+    "assess --color": ("只看此颜色（可重复）", "only this colour (repeatable)"),
+    "assess --referral": ("只看需转诊的患者", "only patients to refer"),
+    "assess --team": ("只看此家庭医生团队", "only this family-doctor team"),
+    "assess --due-within": ("只看 --as-of 后 DAYS 天内到期的随访",
+                            "only follow-ups due within DAYS of --as-of"),
+    "explain PATIENT_ID": ("患者编号、姓名或身份证号", "patient id, name or resident ID"),
+    "worklist --team": ("一个家庭医生团队（花名册中的团队）", "one family-doctor team (the roster's team)"),
+    "worklist --week": ("--as-of 所在周的周一到周日", "Monday to Sunday of the --as-of week"),
+    "worklist --month": ("--as-of 所在的自然月", "the calendar month of --as-of"),
+    "worklist --from": ("起始日期（与 --to 同用）", "period start (with --to)"),
+    "worklist --to": ("结束日期（默认：--from 后 6 天）", "period end (default: 6 days after --from)"),
+    "worklist --format": ("table（表格）或 csv", "table or csv"),
+    "worklist --out": ("写入此文件", "write to this file"),
+    "worklist --call-list": ("可打印的电话联系清单：姓名、电话、原因、上次随访（除非 --unmasked，否则脱敏）",
+                             "a printable call list: name, phone, reason, last visit (masked unless "
+                             "--unmasked)"),
+    "worklist --unmasked": ("联系清单显示完整姓名和电话，仅供本团队使用；记入审计日志",
+                            "full names and phones on the call list, for the team's own use; audited"),
+    "worklist --limit": ("表格显示的行数", "table rows to show"),
+    "plan PATIENT": ("患者编号、姓名或身份证号（或用 --team / --all）",
+                     "patient id, name or resident ID (or --team / --all)"),
+    "plan --team": ("此团队的全部患者", "every patient of this team"),
+    "plan --all": ("全部在管患者", "every patient under management"),
+    "plan --from": ("计划日期（默认：--as-of），覆盖其后 12 个月",
+                    "plan date (default: --as-of); it covers 12 months"),
+    "plan --out": ("计划文件的输出文件夹", "folder for the plan files"),
+    "plan --format": ("输出格式，可重复（默认：html、csv、ics；pdf 需指定）",
+                      "outputs, repeatable (default: html, csv, ics; pdf on request)"),
+    "plan --capacity": ("各团队每日接诊能力的 YAML（per_day、停诊日）；随访据此错开安排",
+                        "YAML of each team's daily capacity (per_day, closed days); follow-ups are spread "
+                        "to fit"),
+    "plan --save/--no-save": ("把计划存入 --db（下一份计划会列出变化）",
+                              "store the plans in --db (the next plan lists what changed)"),
+    "plan --reprint": ("按原样重印库中 --from 日期的计划，不重新计算",
+                       "print the plans stored for --from exactly as they were made, without recomputing"),
+    "guidelines schema --write": ("把指南文件、案例文件和 set.yaml 的 schema 写入此文件夹",
+                                  "write the schemas of guideline files, cases files and set.yaml into "
+                                  "this folder"),
+    "guidelines new NAME": ("新指南集的文件夹（文件夹名即指南集名称）",
+                            "the folder of the new set (its name is the set's name)"),
+    "guidelines new --extends": ("新建此指南集（内置名称或文件夹）的叠加集，而不是副本",
+                                 "start an overlay of this set (a packaged name or a folder) instead of a "
+                                 "copy"),
+    "guidelines test PATH": ("指南集：名称或文件夹", "guideline set: a name or a folder"),
+    "guidelines test --engine": ("规则引擎", "rules backend"),
+    "guidelines test --coverage/--no-coverage": ("报告没有案例覆盖的规则、决策表行和阈值",
+                                                 "report rules, table rows and thresholds no case covers"),
+    "guidelines test --draft-changes": ("叠加集：为结果已变、尚未确认的基础集案例打印 `expected_changes:` "
+                                        "块",
+                                        "overlays: print an `expected_changes:` block for the base cases "
+                                        "changed, not yet confirmed"),
+    "guidelines explain RULE_ID": ("规则编号；省略则按颜色显示整个指南集",
+                                   "a rule id; omit for the whole set by colour"),
+    "guidelines explain --guidelines": ("指南集：名称或文件夹", "guideline set: a name or a folder"),
+    "guidelines diff OLD": ("已发布的指南集（名称或文件夹）", "the published set (name or folder)"),
+    "guidelines diff NEW": ("修改后的指南集（名称或文件夹）", "the changed set (name or folder)"),
+    "guidelines diff --roster": ("花名册文件（JSONL/CSV/XLSX），或数据库（.db 路径或 URL）",
+                                 "a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)"),
+    "guidelines diff --by": ("按团队或按机构分列变化", "the changes per team or per institution"),
+    "guidelines diff --changes-csv": ("把每位变化的患者（patient_id、团队、机构；不含姓名）写入此 CSV",
+                                      "write every changed patient (patient_id, team, institution; no "
+                                      "names) to this CSV"),
+    "guidelines diff --indicators": ("同时显示 --as-of 时最近一个完整月的质控指标（血压控制率 …）如何变化，"
+                                     "全花名册及按团队",
+                                     "also show how the quality-control indicators (血压控制率 …) of the "
+                                     "last complete month at --as-of change, for the roster and by team"),
+    "--month": ("报告月份（默认：--as-of 时最近一个完整月）",
+                "month of the report (default: the last complete month at --as-of)"),
+    "report monthly --by": ("下级单位表：institution 机构，或 team 全部团队",
+                            "the table of units below: institution, or team (every team)"),
+    "report monthly --institution": ("只报告一个机构（下级为其团队）",
+                                     "one institution only (its teams below it)"),
+    "report monthly --team": ("只报告一个团队", "one team only"),
+    "report monthly --out": ("HTML、CSV、PDF 文件的输出目录", "folder for the HTML, CSV and PDF files"),
+    "report monthly --window": ("ytd 年初至今（默认）；rolling12 含本月的近12个月",
+                                "ytd: year to date (default); rolling12: the 12 months up to and including "
+                                "the month"),
+    "report monthly --external": ("对外版：少于5人的计数显示为“<5”",
+                                  "for outside readers: counts under 5 shown as \"<5\""),
+    "report monthly --pdf/--no-pdf": ("同时输出 PDF", "write the PDF too"),
+    "report patients --indicator": ("指标代码，如 H02（血压控制率）",
+                                    "indicator code, e.g. H02 (血压控制率, blood pressure control)"),
+    "report patients --team": ("团队", "team"),
+    "report patients --institution": ("机构", "institution"),
+    "report patients --in": ("numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）",
+                             "numerator, denominator, or not-numerator: in the denominator, not the "
+                             "numerator (default)"),
+    "report patients --window": ("ytd（年初至今）或 rolling12（近12个月）",
+                                 "ytd (year to date) or rolling12 (12 months)"),
+    "demo --out": ("演示文件的输出文件夹（会被替换）", "folder for the demo's files (replaced)"),
+    "demo --patients": ("花名册人数", "roster size"),
+    "demo --seed": ("生成花名册的随机种子", "random seed of the generated roster"),
+    "SET": ("指南集：内置名称或文件夹", "guideline set: a packaged name or a folder"),
+    "--include-unverified": ("载入出处核实等级为 U（未核实）的规则（默认：按 set.yaml）",
+                             "load rules whose source is verification U (default: as set.yaml says)"),
+}
+
+
 def group_help(name: str, lang: str) -> str:
     """The help of the app ("") or a command group, in `lang`."""
     zh, en = GROUPS[name]
+    return en if lang == "en" else zh
+
+
+def option_help(key: str, lang: str) -> str:
+    """An option's or argument's help in `lang`."""
+    zh, en = OPTIONS[key]
     return en if lang == "en" else zh
 
 
