@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.console import Console
 
 from pathways.errors import SangaoError
 from reports.help_text import command_help, group_help, option_help
+from reports.progress import counting, spinning
 from store.sources import check_db, db_url, has_db, one_patient, patients_from, provenance
 
 
@@ -191,23 +191,9 @@ def _audit_unmasking(db: str, command: str, patients: int, written: Path | None 
         raise
 
 
-@contextmanager
 def _import_progress():
-    """A live "records read" line on stderr while a large import runs (a terminal only; it is
-    cleared when done, and pipes and logs get nothing)."""
-    if not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task("reading", total=None)
-
-        def update(source: str, records: int) -> None:
-            bar.update(task, description=f"{source}: {records:,} records read")
-
-        yield update
+    """A live "records read" line on stderr while a large import runs (a terminal only)."""
+    return spinning(err_console, "reading", lambda source, n: f"{source}: {n:,} records read")
 
 
 @roster_app.command("inspect", help=_help("roster inspect"))
@@ -332,18 +318,9 @@ def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Pat
     return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=dirs, lang=lang)
 
 
-@contextmanager
 def _patient_progress(label: str, total: int | None):
     """A progress bar with ETA on stderr while a long job runs (a terminal only)."""
-    if not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+    return counting(err_console, label, total)
 
 
 def _patient_total(roster: Path | None, db: str) -> int | None:
@@ -836,18 +813,9 @@ def _report_month(month: str | None, as_of: date | None) -> str:
     return month
 
 
-@contextmanager
 def _rows_progress():
     """"N patients read" on stderr while the patient-month rows are built (a terminal only)."""
-    if not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task("患者月度状态", total=None)
-        yield lambda n: bar.update(task, description=f"患者月度状态：已读 {n:,} 名患者")
+    return spinning(err_console, "患者月度状态", lambda n: f"患者月度状态：已读 {n:,} 名患者")
 
 
 @report_app.command("monthly", help=_help("report monthly"))
