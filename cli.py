@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -917,44 +916,11 @@ def demo(
 CRASH_LOG_DAYS = 14  # crash logs older than this are removed at the next start
 
 
-def _state_dir() -> Path:
-    """sangao's private folder for crash logs ($XDG_STATE_HOME/sangao, else ~/.local/state/sangao)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "sangao"
-
-
 def _crash_dir() -> Path:
-    """The crash-log folder, created owner-only (0700): a log names files and code, never patients,
-    but it stays out of a shared /tmp all the same."""
-    folder = _state_dir() / "crash"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder.chmod(0o700)
-    return folder
-
-
-def _sweep_crash_logs(now: datetime) -> None:
-    """Remove crash logs older than CRASH_LOG_DAYS (run at every start; quiet when it cannot)."""
-    folder = _state_dir() / "crash"
-    if not folder.is_dir():
-        return
-    cutoff = now.timestamp() - CRASH_LOG_DAYS * 86400
-    for log in folder.glob("sangao-crash-*.log"):
-        try:
-            if log.stat().st_mtime < cutoff:
-                log.unlink()
-        except OSError:
-            pass
-
-
-def _write_crash_log(exc: BaseException) -> str:
-    from pathways.scrub import scrubbed_traceback
-
-    fd, path = tempfile.mkstemp(prefix="sangao-crash-", suffix=".log", dir=_crash_dir())  # mode 0600
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        # No locals, no bound SQL parameters, and every message scrubbed of values that could be a
-        # patient's (names, IDs, phones, quoted data): the log is for finding the bug in sangao.
-        f.write(scrubbed_traceback(exc))
-    return path
+    """sangao's private folder for crash logs ($XDG_STATE_HOME/sangao/crash, else
+    ~/.local/state/sangao/crash)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "sangao" / "crash"
 
 
 def _configure_store() -> None:
@@ -989,7 +955,9 @@ def main() -> None:
     # data: owner-only (0600, folders 0700), whatever the user's umask.
     os.umask(0o077)
     try:
-        _sweep_crash_logs(_now())
+        from store.crash_log import sweep_crash_logs
+
+        sweep_crash_logs(_crash_dir(), _now(), CRASH_LOG_DAYS)
         _configure_store()
         app()                                # Typer exits 2 on usage errors, 0 on success
     except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)
@@ -1014,7 +982,9 @@ def _internal_error(exc: BaseException, lang: str) -> None:
     from pathways.errors import Problem
 
     try:
-        log = _write_crash_log(exc)
+        from store.crash_log import write_crash_log
+
+        log = write_crash_log(_crash_dir(), exc)
     except OSError as log_error:
         log = f"(no log: {log_error.strerror})"
     err_console.print(Problem.of("R104", kind=type(exc).__name__, log=log).render(lang), markup=False,
