@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from pathways.errors import SangaoError
-from reports.help_text import command_help, group_help, option_help
+from reports.help_text import chinese_help_layout, command_help, group_help, option_help
 from reports.progress import counting, spinning
 from store.sources import check_db, db_url, has_db, one_patient, patients_from, provenance
 
@@ -52,34 +52,10 @@ def _h(zh: str, en: str) -> str:
     return en if HELP_LANG == "en" else zh
 
 
-def _chinese_help_layout() -> None:
-    """Typer's own words of the help screen in Chinese, and help text folded rather than cut: Rich
-    wraps at spaces, so a Chinese sentence is one long "word" that a narrow column would end with
-    "…" (tests/test_cli_help.py checks that nothing is cut on an 80-column terminal)."""
-    import typer.rich_utils as rich_help
-    from rich.text import Text
-
-    rich_help.OPTIONS_PANEL_TITLE, rich_help.ARGUMENTS_PANEL_TITLE = "选项", "参数"
-    rich_help.COMMANDS_PANEL_TITLE = "命令"
-    rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认: {}]", "[环境变量: {}]"  # a space to wrap at
-    rich_help.REQUIRED_LONG_STRING = "[必填]"
-    make_text = getattr(rich_help, "_make_rich_text", None)
-    if make_text is None:  # another Typer: the words above still apply
-        return
-
-    def folded(**kwargs):
-        text = make_text(**kwargs)
-        if isinstance(text, Text):
-            text.overflow = "fold"
-        return text
-
-    rich_help._make_rich_text = folded
-
-
 # Only a help screen needs it (typer.rich_utils adds 0.1 s to every start): --help, or a command line
 # that stops at the app or a group.
 if HELP_LANG == "zh" and ("--help" in sys.argv or len(sys.argv) <= 2):
-    _chinese_help_layout()
+    chinese_help_layout()
 
 
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,

@@ -4,7 +4,7 @@ help as a pair, and the list of roster formats made from the readers' registry
 (store/readers/formats.py). cli.py chooses the language.
 
 Light to import (the command line reads it at every start): the standard library and the format
-registry only.
+registry only; Typer's help layout is imported when a help screen is shown in Chinese.
 """
 
 from __future__ import annotations
@@ -399,3 +399,27 @@ def command_help(path: str, lang: str) -> str:
     zh, en, example = COMMANDS[path]
     text = (en if lang == "en" else zh).replace("{formats}", formats_help(lang))
     return f"{text}\n\nExample: {example}"
+
+
+def chinese_help_layout() -> None:
+    """Typer's own words of the help screen in Chinese, and help text folded rather than cut: Rich
+    wraps at spaces, so a Chinese sentence is one long "word" that a narrow column would end with
+    "…" (tests/test_cli_help.py checks that nothing is cut on an 80-column terminal)."""
+    import typer.rich_utils as rich_help
+    from rich.text import Text
+
+    rich_help.OPTIONS_PANEL_TITLE, rich_help.ARGUMENTS_PANEL_TITLE = "选项", "参数"
+    rich_help.COMMANDS_PANEL_TITLE = "命令"
+    rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认: {}]", "[环境变量: {}]"  # a space to wrap at
+    rich_help.REQUIRED_LONG_STRING = "[必填]"
+    make_text = getattr(rich_help, "_make_rich_text", None)
+    if make_text is None:  # another Typer: the words above still apply
+        return
+
+    def folded(**kwargs):
+        text = make_text(**kwargs)
+        if isinstance(text, Text):
+            text.overflow = "fold"
+        return text
+
+    rich_help._make_rich_text = folded
