@@ -21,7 +21,7 @@ from rich.console import Console
 from pathways.errors import SangaoError
 from reports.help_text import chinese_help_layout, command_help, group_help, option_help
 from reports.progress import counting, spinning
-from store.sources import check_db, db_url, has_db, one_patient, patients_from, provenance
+from store.sources import check_db, db_url, has_db, one_patient, patients_from, patients_of, provenance
 
 
 def _locale_lang() -> str:
@@ -573,25 +573,16 @@ def guidelines_check(
 ) -> None:
     """Check a guideline set (help text above)."""
     from guidelines.loader import load_with_draft
+    from reports.guideline_explain import check_line
 
     lang = _lang(lang)
     try:
         gset, draft = load_with_draft(path, include_unverified)
     except SangaoError as exc:
         _print_problems(exc.problems, lang)
-        n = len(exc.problems)
-        _print_plain(f"{path} 有 {n} 个问题" if lang == "zh" else f"{n} problem(s) in {path}")
+        _print_plain(check_line(path, problems=len(exc.problems), lang=lang))
         raise typer.Exit(1) from None
-    left_out = len(draft.rules) - len(gset.rules)
-    if lang == "zh":
-        note = f"（{left_out} 条未核实规则未载入）" if left_out else ""
-        _print_plain(f"通过：{gset.name} {gset.version}：{len(gset.rules)} 条规则{note}，"
-                     f"{len(gset.derive)} 个派生项，{len(gset.parameters)} 个参数，{draft.file_count} 个文件")
-        return
-    note = f" ({left_out} unverified left out)" if left_out else ""
-    _print_plain(f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, "
-                 f"{len(gset.derive)} derive entries, "
-                 f"{len(gset.parameters)} parameters, {draft.file_count} files")
+    _print_plain(check_line(path, gset, draft, lang=lang))
 
 
 @guidelines_app.command("schema", help=_help("guidelines schema"))
@@ -628,6 +619,7 @@ def guidelines_new(
     """Start a guideline set (help text above)."""
     from guidelines.scaffold import new_set
     from guidelines.yaml_source import display_path
+    from reports.guideline_explain import created_line
 
     lang = _lang(lang)
     try:
@@ -637,11 +629,7 @@ def guidelines_new(
         raise typer.Exit(1) from None
     for path in written:
         _print_plain(display_path(path))
-    where = display_path(name)
-    check, test = f"sangao guidelines check {where}", f"sangao guidelines test {where}"
-    done = (f"已创建 {where}。下一步：{check}；{test}" if lang == "zh"
-            else f"created {where}. Next: {check}; {test}")
-    _print_plain(done)
+    _print_plain(created_line(display_path(name), lang))
 
 
 @guidelines_app.command("effective", help=_help("guidelines effective"))
@@ -740,9 +728,7 @@ def guidelines_diff(
     as_of = as_of or _today()
     old_a = build_assessor(AssessOptions(old, as_of, "python", provisional_calendar))
     new_a = build_assessor(AssessOptions(new, as_of, "python", provisional_calendar))
-    is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
-    patients = patients_from(None, roster) if is_db else patients_from(Path(roster), "")
-    report = diff_sets(old_a, new_a, patients, as_of, by=by.value if by else None)
+    report = diff_sets(old_a, new_a, patients_of(roster), as_of, by=by.value if by else None)
     print_diff(report, console, lang)
     if changes_csv is not None:
         _print_plain(csv_note(write_changes_csv(report, changes_csv, lang), changes_csv, lang))
@@ -751,8 +737,8 @@ def guidelines_diff(
         from reports.monthly import last_complete_month
 
         month = last_complete_month(as_of)
-        patients = patients_from(None, roster) if is_db else patients_from(Path(roster), "")
-        print_indicator_diff(indicator_diff(patients, old, new, month, provisional_calendar), month, console)
+        changes = indicator_diff(patients_of(roster), old, new, month, provisional_calendar)
+        print_indicator_diff(changes, month, console)
 
 
 # ==== report ====================================================================================

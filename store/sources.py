@@ -46,6 +46,13 @@ def patients_from(roster: Path | None, db: str) -> Iterator[Patient]:
     return store.read_patients(check_db(db))
 
 
+def patients_of(roster_or_db: str) -> Iterator[Patient]:
+    """The patients of a roster file or of a database, named by one option: a URL or a .db,
+    .sqlite or .sqlite3 path is a database (`guidelines diff --roster`)."""
+    is_db = "://" in roster_or_db or Path(roster_or_db).suffix.lower() in (".db", ".sqlite", ".sqlite3")
+    return patients_from(None, roster_or_db) if is_db else patients_from(Path(roster_or_db), "")
+
+
 def find_patients(query: str, patients: Iterable[Patient]) -> list[Patient]:
     """Patients whose patient id, resident ID or name is `query` (id matches win)."""
     by_id, by_other = [], []
