@@ -154,16 +154,23 @@ def roster_import(
 def _audit_unmasking(db: str, command: str, patients: int, written: Path | None = None) -> None:
     """Record an unmasked output in the audit log: the OS user and the time, read here. If the
     entry cannot be written, the unmasked file is removed (nothing unmasked goes unrecorded)."""
-    import getpass
-
     from store.audit import record_unmasking
 
     try:
-        record_unmasking(db_url(db), who=getpass.getuser(), at=_now(), command=command, patients=patients)
+        record_unmasking(db_url(db), who=_who(), at=_now(), command=command, patients=patients)
     except BaseException:
         if written is not None:
             written.unlink(missing_ok=True)
         raise
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or "unknown"
 
 
 def _import_progress():
@@ -418,15 +425,6 @@ class ListFormat(StrEnum):
     csv = "csv"
 
 
-def _who() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER") or "unknown"
-
-
 @app.command(help=_help("worklist"))
 def worklist(
     team: Annotated[str | None, typer.Option("--team", help=_opt("worklist --team"))] = None,
@@ -467,10 +465,7 @@ def worklist(
     with _patient_progress("worklist", total) as tick:
         result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
     if unmasked:
-        import store.audit
-
-        store.audit.record_unmasking(db_url(db), who=_who(), at=_now(),
-                                     command="worklist --call-list --unmasked", patients=len(result.rows))
+        _audit_unmasking(db, "worklist --call-list --unmasked", len(result.rows))
     as_csv = fmt is ListFormat.csv or (out is not None and out.suffix.lower() == ".csv")
     wl_out.write_output(result, out, as_csv, console, sys.stdout, lang, call_list, unmasked, limit)
     if as_csv:
