@@ -231,9 +231,7 @@ def roster_export(
     err_console.print(f"wrote {count} patients to {out}", markup=False, highlight=False)
 
 
-class GeneratedFormat(StrEnum):
-    jsonl = "jsonl"
-    csv = "csv"
+GeneratedFormat = StrEnum("GeneratedFormat", ["jsonl", "csv"])
 
 
 @roster_app.command("generate", help=_help("roster generate"))
@@ -315,10 +313,7 @@ def _patient_total(roster: Path | None, db: str) -> int | None:
     return count_patients(db_url(db))
 
 
-class ColorChoice(StrEnum):
-    red = "red"
-    yellow = "yellow"
-    blue = "blue"
+ColorChoice = StrEnum("ColorChoice", ["red", "yellow", "blue"])
 
 
 def _cache_dir() -> str:
@@ -420,9 +415,7 @@ def explain(
 # ==== worklist / plan ===========================================================================
 
 
-class ListFormat(StrEnum):
-    table = "table"
-    csv = "csv"
+ListFormat = StrEnum("ListFormat", ["table", "csv"])
 
 
 @app.command(help=_help("worklist"))
@@ -475,11 +468,7 @@ def worklist(
         err_console.print(wl_out.summary_line(result, lang) + (f" → {out}" if out else ""), highlight=False)
 
 
-class PlanFormat(StrEnum):
-    html = "html"
-    pdf = "pdf"
-    csv = "csv"
-    ics = "ics"
+PlanFormat = StrEnum("PlanFormat", ["html", "pdf", "csv", "ics"])
 
 
 @app.command(help=_help("plan"))
@@ -695,9 +684,7 @@ def guidelines_explain(
         print_rule(gset, rule_id, console, lang=lang)
 
 
-class DiffBy(StrEnum):
-    team = "team"
-    institution = "institution"
+DiffBy = StrEnum("DiffBy", ["team", "institution"])
 
 
 @guidelines_app.command("diff", help=_help("guidelines diff"))
@@ -739,20 +726,14 @@ def guidelines_diff(
 # ==== report ====================================================================================
 
 
-class WindowOpt(StrEnum):
-    ytd = "ytd"
-    rolling12 = "rolling12"
+WindowOpt = StrEnum("WindowOpt", ["ytd", "rolling12"])
 
 
-class ByOpt(StrEnum):
-    institution = "institution"
-    team = "team"
+ByOpt = StrEnum("ByOpt", ["institution", "team"])
 
 
-class InOpt(StrEnum):
-    numerator = "numerator"
-    denominator = "denominator"
-    not_numerator = "not-numerator"
+InOpt = StrEnum("InOpt", [("numerator", "numerator"), ("denominator", "denominator"),
+                          ("not_numerator", "not-numerator")])
 
 
 MonthOpt = Annotated[str | None, typer.Option("--month", metavar="YYYY-MM", help=_opt("--month"))]
