@@ -41,7 +41,6 @@ from guidelines.schema import (
     Otherwise,
     Parameter,
     ParamRef,
-    comparisons,
 )
 from pathways.errors import SangaoError
 from pathways.facts import FACTS
@@ -467,15 +466,10 @@ def _layered(gset: GuidelineSet) -> list[list[Any]]:
 
 
 def _schema_reads(c) -> set[str]:
-    out: set[str] = set()
-    for leaf in comparisons(c):
-        if leaf.fact:
-            out.add(leaf.fact)
-        for op in OPS:
-            v = getattr(leaf, op)
-            if isinstance(v, FactRef):
-                out.add(v.fact)
-    return out
+    """The facts a condition reads (the one reading the set's checks use; loaded with the set)."""
+    from guidelines.checks.context import reads
+
+    return reads(c)
 
 
 def _group(gset: GuidelineSet, key: str, fallback: str) -> str:
