@@ -286,11 +286,11 @@ GuidelinesOpt = Annotated[str, typer.Option("--guidelines", "-g", help=_opt("--g
 RosterOpt = Annotated[Path | None, typer.Option("--roster", help=_opt("--roster"))]
 ProvisionalOpt = Annotated[bool, typer.Option("--provisional-calendar", hidden=True,
                                               help=_opt("--provisional-calendar"))]
-
-
 StrictCalendarOpt = Annotated[bool, typer.Option("--strict-calendar", help=_opt("--strict-calendar"))]
 CalendarDirOpt = Annotated[list[Path] | None, typer.Option("--calendar-dir", exists=True, file_okay=False,
                                                            help=_opt("--calendar-dir"))]
+
+
 def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
     from reports.care_context import build_context
 
@@ -737,6 +737,8 @@ InOpt = StrEnum("InOpt", [("numerator", "numerator"), ("denominator", "denominat
 
 
 MonthOpt = Annotated[str | None, typer.Option("--month", metavar="YYYY-MM", help=_opt("--month"))]
+
+
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
 
