@@ -399,7 +399,7 @@ def explain(
     strict_calendar: StrictCalendarOpt = False,
 ) -> None:
     """Explain one patient's colour (help text above)."""
-    from engine.parallel import AssessOptions, build_assessor
+    from engine import AssessOptions, build_assessor
     from reports.explain import print_explanation
 
     lang = _lang(lang)
@@ -646,8 +646,8 @@ def guidelines_test(
     lang: LangOpt = None,
 ) -> None:
     """Run a set's cases (help text above)."""
+    from engine import AssessOptions, build_assessor
     from engine.cases_runner import confirmation_block, run_set_cases
-    from engine.parallel import AssessOptions, build_assessor
     from reports.cases import print_cases_report
 
     lang = _lang(lang)
@@ -702,8 +702,8 @@ def guidelines_diff(
     lang: LangOpt = None,
 ) -> None:
     """Compare two versions of a set (help text above)."""
+    from engine import AssessOptions, build_assessor
     from engine.diff import diff_sets
-    from engine.parallel import AssessOptions, build_assessor
     from reports.diff import csv_note, print_diff, write_changes_csv
 
     lang = _lang(lang)

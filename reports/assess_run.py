@@ -37,7 +37,7 @@ def assess_records(patients: Callable[[], Iterable], options, fmt: str, out: Pat
     `options` and write those `filters` keep in `fmt` ("table", "csv",
     "jsonl") to the file `out`, else the table to `console` and the rest to `stdout`. `save`
     stores the assessments as they pass; `counts.colors` counts the ones shown."""
-    from engine.parallel import assess_roster
+    from engine import assess_roster
     from guidelines.loader import load_set
     from reports import assessments as fmt_out
     from store.privacy import open_private

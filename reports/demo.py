@@ -22,7 +22,7 @@ def run_demo(out: Path, patients: int, seed: int, as_of: date, lang: str, consol
     """Write the demo's files into `out` (its database replaced) and print each step; the clock
     reading `generated_at` stamps the monthly report."""
     import store
-    from engine.parallel import AssessOptions, build_assessor
+    from engine import AssessOptions, build_assessor
     from pathways.monthly import Window
     from reports import assessments as fmt_out
     from reports.explain import print_explanation
