@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import subprocess
 import sys
 import tarfile
@@ -66,7 +67,7 @@ def run(code: Path, out: Path, n: int) -> dict[str, float]:
     for name, args in steps.items():
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=code,
-                                capture_output=True)
+                                capture_output=True, env={**os.environ, "COLUMNS": "1000"})
         seconds[name] = time.perf_counter() - start
         # what a command prints (the paths differ between the sides: each names its own folder)
         (out / f"{name}.stdout").write_bytes(result.stdout.replace(str(out).encode(), b"OUT"))
@@ -88,14 +89,15 @@ def main() -> int:
     base = work / "base"
     if not base.exists():
         unpack(args.rev, base)
-    before = run(base, work / "before", args.n)
-    after = run(ROOT, work / "after", args.n)
+    # folders of the same length: a message that names one wraps where the other's would
+    before = run(base, work / "old", args.n)
+    after = run(ROOT, work / "new", args.n)
     differ = 0
-    for path in sorted((work / "before").rglob("*")):
+    for path in sorted((work / "old").rglob("*")):
         if path.is_dir():
             continue
-        rel = path.relative_to(work / "before")
-        other = work / "after" / rel
+        rel = path.relative_to(work / "old")
+        other = work / "new" / rel
         same = other.exists() and other.read_bytes() == path.read_bytes()
         differ += not same
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
