@@ -209,6 +209,7 @@ def roster_inspect(
 
 class ExportFormat(StrEnum):
     jsonl = "jsonl"
+    parquet = "parquet"
 
 
 @roster_app.command("export", help=_help("roster export"))
@@ -216,12 +217,36 @@ def roster_export(
     db: Db = DEFAULT_DB,
     fmt: Annotated[ExportFormat, typer.Option("--format",
                                               help=_opt("roster export --format"))] = ExportFormat.jsonl,
-    out: Annotated[Path | None, typer.Option("--out", dir_okay=False,
-                                             help=_opt("roster export --out"))] = None,
+    out: Annotated[Path | None, typer.Option("--out", help=_opt("roster export --out"))] = None,
+    buckets: Annotated[int, typer.Option("--buckets", min=1, help=_opt("roster export --buckets"))] = 16,
+    institution: Annotated[list[str] | None, typer.Option("--institution", metavar="NAME",
+                                                          help=_opt("roster export --institution"))] = None,
+    lang: LangOpt = None,
 ) -> None:
-    """Write the stored patients as interchange JSONL (help text above)."""
+    """Write the stored patients as interchange JSONL or bucketed Parquet (help text above)."""
+    if fmt is ExportFormat.parquet:
+        lang = _lang(lang)
+        if out is None or (out.exists() and not out.is_dir()):
+            raise typer.BadParameter(
+                "--format parquet 需要一个文件夹：--out 文件夹" if lang == "zh"
+                else "--format parquet writes a folder: give --out FOLDER", param_hint="--out")
+        url = check_db(db)
+        from store.parquet import export_parquet
+
+        manifest = export_parquet(url, out, buckets, institution or None)
+        done = (f"已写出 {manifest.patients} 名患者到 {out}/（{buckets} 个分桶文件和 manifest.json）"
+                if lang == "zh" else
+                f"wrote {manifest.patients} patients to {out}/ ({buckets} bucket files and manifest.json)")
+        err_console.print(done, markup=False, highlight=False)
+        return
     from store.exporter import export_jsonl
 
+    if institution:
+        raise typer.BadParameter("--institution 只用于 --format parquet" if _lang(lang) == "zh"
+                                 else "--institution is for --format parquet", param_hint="--institution")
+    if out is not None and out.is_dir():
+        raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
+                                 param_hint="--out")
     url = check_db(db)
     if out is None:
         export_jsonl(url, sys.stdout)
@@ -274,6 +299,12 @@ class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # --executor dask only: a folder of Parquet files
+
+
+class Executor(StrEnum):
+    local = "local"
+    dask = "dask"
 
 
 class Backend(StrEnum):
@@ -324,6 +355,61 @@ def _cache_dir() -> str:
     return str(Path(base) / "sangao") if base else ".sangao-cache"
 
 
+def _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
+                 filtered, lang) -> None:
+    """`assess --executor dask` (engine/dask_executor.py): a bucketed Parquet roster folder assessed on
+    a Dask cluster, written as JSONL (export order) or as Parquet by the workers, or saved in --db."""
+    def usage(zh: str, en: str, hint: str) -> typer.BadParameter:
+        return typer.BadParameter(zh if lang == "zh" else en, param_hint=hint)
+
+    if executor is not Executor.dask:
+        raise usage("--scheduler 与 --format parquet 需要 --executor dask",
+                    "--scheduler and --format parquet need --executor dask", "--executor")
+    if roster is None or not roster.is_dir():
+        raise usage("--executor dask 读取 sangao roster export --format parquet 写出的文件夹："
+                    "--roster 文件夹",
+                    "--executor dask reads a folder written by sangao roster export --format parquet: "
+                    "--roster FOLDER", "--roster")
+    if filtered:
+        raise usage("--executor dask 评估全部患者：不能与 --color、--referral、--team、--due-within 同用",
+                    "--executor dask assesses everyone: no --color, --referral, --team or --due-within",
+                    "--executor")
+    if fmt is Format.csv or (fmt is Format.table and not save):
+        raise usage("--executor dask 输出 --format jsonl 或 parquet（或只用 --save 存库）",
+                    "--executor dask writes --format jsonl or parquet (or only --save)", "--format")
+    if fmt is Format.parquet and (out is None or save or (out.exists() and not out.is_dir())):
+        raise usage("--format parquet 需要 --out 文件夹（不与 --save 同用）",
+                    "--format parquet needs --out FOLDER (and no --save)", "--out")
+    from engine import dask_executor
+    from store.parquet import MANIFEST, read_manifest
+
+    bucketed = read_manifest(roster)
+    label = "评估（分桶）" if lang == "zh" else "assess (buckets)"
+    with dask_executor.dask_client(scheduler, workers) as client, \
+            _patient_progress(label, len(bucketed.paths)) as tick:
+        if fmt is Format.parquet:
+            dask_executor.assess_to_parquet(bucketed, options, client, out, counts, progress=tick)
+            return
+        lines = None
+        if fmt is Format.jsonl:
+            target = open_private(out, "wb") if out is not None else sys.stdout.buffer
+            try:
+                lines = dask_executor.assess_jsonl(bucketed, options, client, target, counts, progress=tick)
+            finally:
+                if out is not None:
+                    target.close()
+        if save:
+            import store
+            from pathways.models import Assessment
+
+            if lines is None:  # only saved: bucket by bucket as they finish
+                lines = dask_executor.assess_lines(bucketed, options, client, counts, progress=tick)
+            made_by = provenance(guidelines, roster / MANIFEST, db)
+            validated = map(Assessment.model_validate_json, lines)
+            for _ in store.save_assessments(db_url(db), validated, made_by):
+                pass
+
+
 @app.command(help=_help("assess"))
 def assess(
     roster: RosterOpt = None,
@@ -343,6 +429,10 @@ def assess(
     team: Annotated[str | None, typer.Option("--team", help=_opt("assess --team"))] = None,
     due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
                                                    help=_opt("assess --due-within"))] = None,
+    executor: Annotated[Executor, typer.Option("--executor",
+                                               help=_opt("assess --executor"))] = Executor.local,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS",
+                                                  help=_opt("assess --scheduler"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Stratify every patient (help text above)."""
@@ -358,7 +448,11 @@ def assess(
     filters = Filters(frozenset(c.value for c in color or ()), referral, team,
                       as_of + timedelta(days=due_within) if due_within is not None else None)
     source = None
-    if fmt is Format.jsonl and not save and not filters:
+    on_dask = executor is Executor.dask or scheduler is not None or fmt is Format.parquet
+    if on_dask:
+        _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
+                     bool(filters), lang)
+    elif fmt is Format.jsonl and not save and not filters:
         from store.roster_source import db_source, jsonl_source
 
         # None: not a UTF-8 JSONL file (store.read_roster reads it)
@@ -373,7 +467,7 @@ def assess(
         else:
             with open_private(out, "wb") as target:
                 assess_source(source, options, target, workers=workers, counts=counts)
-    else:
+    elif not on_dask:
         def stored(results):
             import store
 
@@ -519,7 +613,8 @@ def plan(
     wanted = {f.value for f in formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics)}
     with _patient_progress("plan", total) as tick:
         save_to = url if save and stored and not reprint else None
-        made = plan_run.write_plans(source, out, wanted, lang, save_to, tick)
+        made_by = provenance(ctx.gset, roster, db) if save_to else None
+        made = plan_run.write_plans(source, out, wanted, lang, save_to, tick, made_by)
     if made.count == 0:
         err_console.print("没有可制定计划的患者" if lang == "zh" else "no patient to plan for",
                           highlight=False)
@@ -863,6 +958,14 @@ def _crash_dir() -> Path:
     return Path(base) / "sangao" / "crash"
 
 
+def _sweep_scratch() -> None:
+    """Remove the private temporary folders of sangao processes that were killed (store/scratch.py):
+    files extracted from an archive hold IDs and names."""
+    from store import scratch
+
+    scratch.sweep()
+
+
 def _configure_store() -> None:
     """Settings of the store read from the environment here (nothing below cli.py reads it)."""
     wait = os.environ.get("SANGAO_DB_WAIT")
@@ -898,6 +1001,7 @@ def main() -> None:
         from store.crash_log import sweep_crash_logs
 
         sweep_crash_logs(_crash_dir(), _now(), CRASH_LOG_DAYS)
+        _sweep_scratch()
         _configure_store()
         app()                                # Typer exits 2 on usage errors, 0 on success
     except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)
@@ -910,8 +1014,9 @@ def main() -> None:
     except OSError as exc:                   # a file the user named cannot be opened or written
         if exc.filename is None:
             _internal_error(exc, lang)
-        reason = exc.strerror or type(exc).__name__
-        problem = Problem.of("R103", file=str(exc.filename), reason=reason)
+        from pathways.codes.runtime import os_reason
+
+        problem = Problem.of("R103", file=str(exc.filename), reason=os_reason(exc))  # zh by errno
         err_console.print(problem.render(lang), markup=False, highlight=False)
         sys.exit(1)
     except Exception as exc:                 # we broke; traceback (no locals) goes to a log

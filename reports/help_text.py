@@ -94,10 +94,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "roster export": (
         "以交换格式写出库中全部患者，每行一个 JSON 对象。\n\n"
         "输出可往返：导入它得到同样的数据库，导出已导入的文件得到同样的对象（缺省的可选字段仍缺省，"
-        "列表按日期排序）。",
+        "列表按日期排序）。\n\n"
+        "--format parquet 写出一个文件夹：按患者编号哈希分成 --buckets 个 Parquet 文件（每位患者及其全部数据"
+        "只在一个文件中）和 manifest.json，供 sangao assess --executor dask 读取（docs/scale.md）。",
         "Write every stored patient in the interchange format, one JSON object per line.\n\n"
         "The output round-trips: importing it gives the same database, and exporting an imported file "
-        "gives the same objects (absent optional fields absent, lists in date order).",
+        "gives the same objects (absent optional fields absent, lists in date order).\n\n"
+        "--format parquet writes a folder: --buckets Parquet files by a hash of the patient id (each "
+        "patient with all their data in one file) and manifest.json, for sangao assess --executor dask "
+        "(docs/scale.md).",
         "sangao roster export --db sangao.db --format jsonl --out roster.jsonl",
     ),
     "roster generate": (
@@ -247,8 +252,15 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "roster inspect --mapping": ("作为起点的映射（修改后再检查一遍）",
                                  "a mapping to start from (inspect again after editing)"),
     "roster inspect --sample": ("每个表读取的数据行数", "data rows read per table"),
-    "roster export --format": ("jsonl：交换格式", "jsonl: the interchange format"),
-    "roster export --out": ("写入的文件（默认：标准输出）", "file to write (default: standard output)"),
+    "roster export --format": ("jsonl：交换格式；parquet：按患者编号分桶的文件夹",
+                               "jsonl: the interchange format; parquet: a folder bucketed by patient id"),
+    "roster export --out": ("写入的文件（默认：标准输出）；parquet 为文件夹",
+                            "file to write (default: standard output); a folder for parquet"),
+    "roster export --buckets": ("parquet 的分桶文件数（每个 Dask 分区一个）",
+                                "parquet: bucket files (one Dask partition each)"),
+    "roster export --institution": ("parquet：只导出此机构的患者（可重复；按机构分片，docs/scale.md）",
+                                    "parquet: only this institution's patients (repeatable; a shard by "
+                                    "institution, docs/scale.md)"),
     "roster generate --patients": ("患者人数", "how many patients"),
     "roster generate --seed": ("随机种子；种子和 --as-of 相同则文件相同",
                                "random seed; the same seed and --as-of give the same file"),
@@ -274,8 +286,10 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "--calendar-dir": ("<年份>.yaml 节假日文件所在文件夹（holidays:、makeup_workdays:），替换该年的临时日历",
                        "folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace the "
                        "provisional calendar of that year"),
-    "assess --format": ("table（表格，给人看）、jsonl（交换格式 §2）、csv",
-                        "table (people), jsonl (interchange §2), csv"),
+    "assess --format": ("table（表格，给人看）、jsonl（交换格式 §2）、csv；parquet（仅 --executor dask，"
+                        "--out 文件夹）",
+                        "table (people), jsonl (interchange §2), csv; parquet (--executor dask only, "
+                        "--out FOLDER)"),
     "assess --out": ("写入此文件，不输出到终端", "write to this file instead of the terminal"),
     "assess --engine": ("规则引擎；both = 两个引擎互相核对，结果不一致即停止",
                         "rules backend; both = cross-check, stop on disagreement"),
@@ -289,6 +303,13 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "assess --team": ("只看此家庭医生团队", "only this family-doctor team"),
     "assess --due-within": ("只看 --as-of 后 DAYS 天内到期的随访",
                             "only follow-ups due within DAYS of --as-of"),
+    "assess --executor": ("local：本机进程；dask：在 Dask 集群上评估 roster export --format parquet "
+                          "写出的文件夹（--roster 文件夹；docs/scale.md）",
+                          "local: processes on this machine; dask: assess a folder written by roster export "
+                          "--format parquet on a Dask cluster (--roster FOLDER; docs/scale.md)"),
+    "assess --scheduler": ("Dask 调度器地址（tcp://主机:8786）；默认在本机启动 --workers 个工作进程",
+                           "Dask scheduler address (tcp://host:8786); default: start --workers worker "
+                           "processes here"),
     "explain PATIENT_ID": ("患者编号、姓名或身份证号", "patient id, name or resident ID"),
     "worklist --team": ("一个家庭医生团队（花名册中的团队）", "one family-doctor team (the roster's team)"),
     "worklist --week": ("--as-of 所在周的周一到周日", "Monday to Sunday of the --as-of week"),

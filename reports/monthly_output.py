@@ -43,6 +43,7 @@ LABELS = {
         input_hash="输入数据哈希",
         patients="患者档案数",
         generated="生成时间",
+        sangao_version="sangao 版本",
         scope="范围",
         whole="全部",
         indicators="指标",
@@ -82,6 +83,7 @@ LABELS = {
         input_hash="Input data hash",
         patients="Patient records",
         generated="Generated",
+        sangao_version="sangao version",
         scope="Scope",
         whole="All",
         indicators="Indicators",
@@ -124,6 +126,15 @@ CARE_COLORS = {
 }
 
 
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sangao")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 class ReportHeader(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     month: str = Field(description="the report month, YYYY-MM")
@@ -135,6 +146,8 @@ class ReportHeader(BaseModel):
     input_hash: str = Field(description="sha256 of every patient record read (canonical JSON)")
     patients: int = Field(description="patient records read")
     generated_at: str = Field(description="run time (the only value that differs between runs)")
+    sangao_version: str = Field(default_factory=lambda: _installed_version(),
+                                description="the sangao version that made the report (provenance)")
     external: bool = Field(description="small cells suppressed for use outside the team")
 
 

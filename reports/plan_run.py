@@ -65,9 +65,10 @@ class PlansWritten:
 
 
 def write_plans(plans: Iterable[Plan], out: Path, formats: set[str], lang: str, save_to: str | None = None,
-                tick: Callable[[], None] | None = None) -> PlansWritten:
+                tick: Callable[[], None] | None = None, provenance=None) -> PlansWritten:
     """Every plan into the plan files of `formats` in `out`, and into the database at `save_to`
-    when given; nothing is written when there is no plan (count 0)."""
+    when given, each row with `provenance` (store/assessments.py); nothing is written when there is
+    no plan (count 0)."""
     from reports.plan import PlanFiles
 
     files = PlanFiles(out, formats, lang, safe_file_name)
@@ -88,7 +89,7 @@ def write_plans(plans: Iterable[Plan], out: Path, formats: set[str], lang: str, 
 
         spool.seek(0)
         while lines := list(islice(spool, 1000)):
-            store.plans.save_plans(save_to, [Plan.model_validate_json(line) for line in lines])
+            store.plans.save_plans(save_to, [Plan.model_validate_json(line) for line in lines], provenance)
         spool.close()
     result.count = files.count
     if files.count:

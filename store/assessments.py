@@ -28,6 +28,12 @@ class Provenance:
     input_file: str | None = None
     input_hash: str | None = None
 
+    def columns(self) -> dict[str, str | None]:
+        """The provenance columns of a stored row (assessments, plans)."""
+        return {"guideline_hashes": json.dumps(self.guideline_hashes, sort_keys=True),
+                "input_file": self.input_file, "input_hash": self.input_hash,
+                "sangao_version": self.sangao_version}
+
 
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
@@ -57,12 +63,7 @@ def save_assessments(db_url: str, assessments: Iterable[Assessment],
     earlier assessment at the same as_of with the same set and version is replaced, not duplicated."""
     db_engine = open_db(db_url, writer=True)
     batch: list[Assessment] = []
-    stamp = {} if provenance is None else {
-        "guideline_hashes": json.dumps(provenance.guideline_hashes, sort_keys=True),
-        "input_file": provenance.input_file,
-        "input_hash": provenance.input_hash,
-        "sangao_version": provenance.sangao_version,
-    }
+    stamp = {} if provenance is None else provenance.columns()
 
     def flush() -> None:
         if not batch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from sqlalchemy import Engine, func, select
@@ -64,12 +64,13 @@ def record_json(patient: Patient) -> dict:
     return _clean(data)
 
 
-def iter_records(db_engine: Engine) -> Iterator[dict]:
-    """Every stored patient as a canonical interchange dict, in first-import order."""
+def iter_records(db_engine: Engine, institutions: Sequence[str] | None = None) -> Iterator[dict]:
+    """Every stored patient (of these institutions only, when given) as a canonical interchange dict,
+    in first-import order."""
     last = 0
     with db_engine.connect() as conn:
         while True:
-            batch = list(records_after(conn, last, BATCH))
+            batch = list(records_after(conn, last, BATCH, institutions=institutions))
             if not batch:
                 return
             last = batch[-1][0]
@@ -78,7 +79,8 @@ def iter_records(db_engine: Engine) -> Iterator[dict]:
 
 
 def records_after(
-    conn, after: int, limit: int | None = None, upto: int | None = None, canonical: bool = True
+    conn, after: int, limit: int | None = None, upto: int | None = None, canonical: bool = True,
+    institutions: Sequence[str] | None = None,
 ) -> Iterator[tuple[int, dict]]:
     """(seq, canonical dict) of the patients with `after` < seq (≤ `upto`), at most `limit`, in seq
     order: one query for the patients and one per child table. `canonical=False`: the values as the
@@ -87,6 +89,8 @@ def records_after(
     query = select(_PATIENTS).where(_PATIENTS.c.seq > after)
     if upto is not None:
         query = query.where(_PATIENTS.c.seq <= upto)
+    if institutions is not None:  # a shard (roster export --format parquet --institution)
+        query = query.where(_PATIENTS.c.institution.in_(list(institutions)))
     query = query.order_by(_PATIENTS.c.seq)
     if limit is not None:
         query = query.limit(limit)
@@ -148,16 +152,21 @@ def read_patients(db_url: str) -> Iterator[Patient]:
         db_engine.dispose()
 
 
+def record_line(record: dict) -> str:
+    """A canonical interchange dict as its JSONL line (no line end), as `export_jsonl` writes it."""
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    if _LINE_BREAKS.search(line):  # raw U+0085/U+2028/U+2029 split lines in many readers
+        line = _LINE_BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
+    return line
+
+
 def export_jsonl(db_url: str, out: TextIO) -> int:
     """Write every stored patient as one JSON line; returns the number written."""
     db_engine = open_db(db_url)
     count = 0
     try:
         for record in iter_records(db_engine):
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            if _LINE_BREAKS.search(line):  # raw U+0085/U+2028/U+2029 split lines in many readers
-                line = _LINE_BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
-            out.write(line + "\n")
+            out.write(record_line(record) + "\n")
             count += 1
     finally:
         db_engine.dispose()

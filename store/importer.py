@@ -366,6 +366,7 @@ def _import_source(
                 patients += 1
                 store.add(patient)
             store.finish()
+            found += _repeated_events(source, store)
     except DatabaseProblem:
         raise  # busy or unavailable: not this file's fault, and the next would fail the same way
     except SangaoError as exc:
@@ -390,6 +391,19 @@ def _import_source(
     for name in source.rows_read:
         file_report(name)
     report.files += [_finish(fr, source) for fr in files.values()]
+
+
+def _repeated_events(source: Source, store: Store) -> list[Problem]:
+    """One D115 for the rows of an events file that were already stored exactly: "nothing new"
+    when that is every row (the same file imported again), else how many (an export overlapping an
+    earlier one). One finding per file, not one per row: a monthly export that repeats last month's
+    rows would otherwise bury the findings that matter. A row repeated within the file still gets
+    its own located D115 (store/readers/complete.py)."""
+    if not store.event_repeats:
+        return []
+    variant = "reimport" if store.event_repeats == store.event_rows else "stored"
+    return [Problem.of("D115", variant=variant, file=str(source.paths[0]) if len(source.paths) == 1
+                       else source.name, n=store.event_repeats, total=store.event_rows)]
 
 
 class _MaskingWriter:

@@ -1,6 +1,7 @@
 """Annual care plans kept in the database (`plans` table, store/tables.py PlanRow): the plan's
 JSON (pathways/plan.py, which holds the input hash) with its patient, plan date and guideline
-version, so a plan is printed again exactly and the next plan says what changed.
+version, so a plan is printed again exactly and the next plan says what changed; and the run's
+provenance as assessments have it (guideline file hashes, input file and hash, sangao version).
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from datetime import date
 from sqlalchemy import delete, insert, select
 
 from pathways.plan import Plan
+from store.assessments import Provenance
 from store.db import open_db
 from store.tables import PlanRow
 
 
-def save_plans(db_url: str, plans: Iterable[Plan]) -> int:
+def save_plans(db_url: str, plans: Iterable[Plan], provenance: Provenance | None = None) -> int:
     """Store `plans` in one transaction; a patient's plan of the same date and guideline version
-    is replaced, not duplicated."""
+    is replaced, not duplicated. `provenance` (store/assessments.py) is recorded on each row: the
+    guideline files' sha256, the input file and its sha256, the sangao version."""
     plans = list(plans)
     if not plans:
         return 0
+    stamp = provenance.columns() if provenance is not None else {}
     db_engine = open_db(db_url)
     try:
         with db_engine.begin() as conn:
@@ -42,6 +46,7 @@ def save_plans(db_url: str, plans: Iterable[Plan]) -> int:
                         "guideline_set": p.guideline_set,
                         "guideline_version": p.guideline_version,
                         "payload": p.model_dump_json(),
+                        **stamp,
                     }
                     for p in plans
                 ],

@@ -2,7 +2,8 @@
 
 `open_private(path)`: every file sangao writes with patient data (the database, exports, assessment
 CSV/JSONL, the reject file, generated rosters) is created owner-only (0600), whatever the umask;
-an existing file written over is made 0600 too.
+an existing regular file written over is made 0600 too (a device or pipe such as /dev/null is left
+as it is).
 
 `mask_raw(text)`: the reject file's `raw` column (the rejected line or row as JSON) with names,
 resident IDs and phones masked as everywhere else (pathways/resident_id.py): by key where the text
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,7 +38,8 @@ def open_private(path: str | Path, mode: str = "w", **kwargs: Any) -> IO:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
     fd = os.open(path, flags, 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # never /dev/null or a pipe: run as root, that would
+            os.fchmod(fd, 0o600)                # make /dev/null unwritable for every other user
         return os.fdopen(fd, mode, **kwargs)
     except BaseException:
         os.close(fd)

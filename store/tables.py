@@ -147,6 +147,12 @@ class PlanRow(SQLModel, table=True):
     guideline_set: str
     guideline_version: str
     payload: str = Field(sa_column=Column(Text, nullable=False))
+    # Provenance (store/plans.py), added later: nullable, added to older databases by open_db. The
+    # payload holds the plan's own input hash (the patient record); these say what made the run.
+    guideline_hashes: str | None = Field(default=None, sa_column=Column(Text))  # JSON {file: sha256}
+    input_file: str | None = None  # the roster file or database planned from
+    input_hash: str | None = None  # sha256 of the roster file (none for a database)
+    sangao_version: str | None = None
 
 
 # Child tables in the order the exporter reads them; their record field name in Patient.

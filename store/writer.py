@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -148,6 +149,10 @@ class Store:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.batch: list[Patient] = []
+        # Rows of events files merged, and how many of them a stored row already had exactly
+        # (store/importer.py turns these into one D115 per source, not one per row).
+        self.event_rows = 0
+        self.event_repeats = 0
         last_seq = conn.execute(select(func.max(_PATIENTS.c.seq))).scalar()
         self.next_seq = (last_seq or 0) + 1
         # An empty table at the start of the source's transaction: every patient is new (a repeat
@@ -367,6 +372,9 @@ class Store:
             for pid, items, events in incoming:
                 before = stored.get(pid, [])
                 fresh = _merge_rows(name, items, pid, text_dates)
+                if events:
+                    self.event_rows += len(fresh)
+                    self.event_repeats += _repeats(before, fresh)
                 if fresh == before:
                     continue  # a re-imported, unchanged list: its rows (and index entries) stay
                 merged = _merged(name, before, fresh, pid, fill=events)
@@ -431,6 +439,18 @@ def _merge_rows(name: str, items, pid: str, text_dates: bool) -> list[tuple]:
             if row[_SYMPTOMS_AT] is not None:
                 row[_SYMPTOMS_AT] = _symptoms(row[_SYMPTOMS_AT])
     return [(pid, seq, *row) for seq, row in enumerate(rows)]
+
+
+def _repeats(before: list[tuple], fresh: list[tuple]) -> int:
+    """How many incoming rows a stored row already has with exactly the same values (each stored
+    row matched once)."""
+    left = Counter(row[2:] for row in before)
+    found = 0
+    for row in fresh:
+        if left[row[2:]] > 0:
+            left[row[2:]] -= 1
+            found += 1
+    return found
 
 
 def _merged(name: str, before: list[tuple], fresh: list[tuple], pid: str, fill: bool = False) -> list[tuple]:

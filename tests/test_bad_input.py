@@ -4,7 +4,10 @@ header or with a huge cell, broken zip archives and workbooks. A bad JSONL line 
 
 from __future__ import annotations
 
+import io
+import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import bad_inputs as bad
@@ -202,3 +205,100 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_an_internal_error(tm
     assert run.stdout.strip() in ("0", "1"), run.stdout + run.stderr
     assert INTERNAL not in run.stderr
     assert not (tmp_path / "state" / "sangao" / "crash").exists()
+
+
+def test_a_damaged_legacy_workbook_is_a_located_error_and_prints_no_reader_warnings(tmp_path):
+    """xlrd wrote "WARNING *** File is truncated …" to the user's stdout (found by
+    tests/test_fuzz_xls.py); a sheet damaged past the workbook's header raised struct.error (exit 3)."""
+    import subprocess
+
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("患者")
+    for c, header in enumerate(["患者编号", "性别", "出生日期"]):
+        sheet.write(0, c, header)
+    whole = tmp_path / "whole.xls"
+    book.save(str(whole))
+    path = tmp_path / "患者.xls"
+    path.write_bytes(whole.read_bytes()[:-700])
+    done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "roster", "import", str(path),
+                           "--db", str(tmp_path / "x.db"), "--as-of", AS_OF],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                          env={**__import__("os").environ, "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "患者.xls" in done.stderr + done.stdout
+    assert "WARNING" not in done.stdout + done.stderr and INTERNAL not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("lang", "reason", "foreign"), [
+    ([], "没有这个文件或文件夹", "No such file"),
+    (["--lang", "en"], "No such file or directory", "没有这个文件"),
+])
+def test_a_file_the_system_cannot_open_is_told_why_in_chinese_by_default(monkeypatch, capsys, tmp_path, lang,
+                                                                        reason, foreign):
+    roster = tmp_path / "roster.jsonl"
+    roster.write_text(bad.good_lines(1)[0] + "\n", encoding="utf-8")
+    rejects = tmp_path / "no-such-folder" / "rejects.csv"
+    code, out = run(monkeypatch, capsys, "roster", "import", str(roster), "--db", str(tmp_path / "x.db"),
+                    "--rejects", str(rejects), *lang)
+    text = "".join(out.split())  # the console wraps long paths at 80 columns
+    assert code == 1, out
+    assert "R103" in text and str(rejects) in text
+    assert reason.replace(" ", "") in text and foreign.replace(" ", "") not in text
+
+
+def test_every_common_os_error_has_a_chinese_reason_and_keeps_the_systems_english():
+    import errno
+    import os
+
+    from pathways.codes.runtime import os_reason
+
+    for number in (errno.ENOENT, errno.EACCES, errno.EISDIR, errno.ENOSPC, errno.EROFS, errno.ENOTDIR):
+        reason = os_reason(OSError(number, os.strerror(number)))
+        assert reason["en"] == os.strerror(number)
+        assert reason["zh"] != reason["en"] and all(not c.isascii() or c in "（）/" for c in reason["zh"][:2])
+    unlisted = os_reason(OSError(errno.EXDEV, os.strerror(errno.EXDEV)))
+    assert unlisted == {"zh": os.strerror(errno.EXDEV), "en": os.strerror(errno.EXDEV)}
+
+
+def test_a_number_in_a_yes_no_column_is_refused_not_read_as_code_1(tmp_path):
+    """吸烟 `1e309` was read as code 1 with the label "e309": a smoker. `1.是` and `1是` stay a code
+    with its label."""
+    import csv
+
+    from store.exporter import export_jsonl
+    from store.importer import import_files
+
+    path = tmp_path / "患者.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["患者编号", "性别", "出生日期", "管理病种", "建档日期", "吸烟"],
+                                 ["p1", "男", "1958-03-02", "高血压", "2021-05-10", "1e309"],
+                                 ["p2", "男", "1958-03-02", "高血压", "2021-05-10", "2b"],
+                                 ["p3", "男", "1958-03-02", "高血压", "2021-05-10", "1.是"],
+                                 ["p4", "男", "1958-03-02", "高血压", "2021-05-10", "0否"]])
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    report = import_files([path], url, date.fromisoformat(AS_OF))
+    assert [(p.code, p.line, p.column) for p in report.rejects] == [("D017", 2, "吸烟"), ("D017", 3, "吸烟")]
+    out = io.StringIO()
+    export_jsonl(url, out)
+    assert [(r["patient_id"], r["smoker"]) for r in map(json.loads, out.getvalue().splitlines())] == [
+        ("p3", True), ("p4", False)]
+
+
+def test_an_empty_or_formula_programme_cell_is_refused_never_guessed(tmp_path):
+    """An empty or formula 管理病种 cell once made a hypertensive patient diabetic."""
+    import csv
+
+    from store.importer import import_files
+
+    path = tmp_path / "患者.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["患者编号", "性别", "出生日期", "管理病种", "建档日期"],
+                                 ["p1", "男", "1958-03-02", "", "2021-05-10"],
+                                 ["p2", "男", "1958-03-02", "=A1", "2021-05-10"],
+                                 ["p3", "男", "1958-03-02", "高血压", "2021-05-10"]])
+    report = import_files([path], f"sqlite:///{tmp_path / 'x.db'}", date.fromisoformat(AS_OF))
+    assert [(p.code, p.line, p.column) for p in report.rejects] == [("D010", 2, "管理病种"),
+                                                                     ("D013", 3, "管理病种")]
+    assert report.patients_imported == 1

@@ -52,3 +52,42 @@ def test_any_bytes_as_a_csv_file_end_in_rows_or_a_located_error(data, name):
     path = folder / name
     path.write_bytes(data)
     assert_nothing_dropped([path])
+
+
+CSV_TOKENS = [",", ";", "\t", "\n", "\r\n", "\r", '"', '""', "\ufeff", "患者编号", "随访日期",
+              "收缩压", "高血压", "1e309", "150/90", "2026-02-30", "=1+1", "370202195803021236",
+              b"\xa3", b"\x81\x30", b"\xc3"]
+CSV_SEEDS = [
+    ("患者.csv", "患者编号,身份证号,性别,出生日期,管理病种,建档日期\n"
+                 "p1,370202195803021236,男,1958-03-02,高血压,2021-05-10\np2,,女,1958/3/2,\"高血压,糖尿病\",\n",
+     "utf-8"),
+    ("患者.csv", "患者编号\t性别\t出生日期\t管理病种\np1\t1\t19580302\t高血压\n", "gb18030"),
+    ("随访.csv", "患者编号;随访日期;收缩压;舒张压\np1;2026-03-05;150;90\np1;2026-04-05;120;80\n",
+     "utf-8-sig"),
+    ("随访.csv", "患者编号,随访日期,血压\np1,2026-03-05,150/90\np2,2026-03-05,\n", "gb18030"),
+]
+
+
+def test_tens_of_thousands_of_damaged_csv_files_end_in_rows_or_a_located_error():
+    from fuzz_mutate import Mutator, run
+
+    mutator = Mutator("csv", CSV_TOKENS)
+    seeds = [(name, text.encode(encoding)) for name, text, encoding in CSV_SEEDS]
+    folder = FOLDER / "mutated"
+    folder.mkdir(exist_ok=True)
+    names = []
+
+    def make() -> bytes:
+        name, data = mutator.choice(seeds)
+        names.append(name)
+        return mutator.mutate(data, mutator.choice(seeds)[1])
+
+    def check(data: bytes) -> None:
+        path = folder / names.pop()
+        path.write_bytes(data)
+        try:
+            assert_nothing_dropped([path])
+        finally:
+            path.unlink()
+
+    run("csv", 5200, make, check)

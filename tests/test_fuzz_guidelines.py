@@ -89,3 +89,46 @@ def test_a_fuzzed_cases_file_loads_or_fails_with_located_problems(text):
         load_case_file(path, "body")
     except SangaoError as error:
         assert_located(error, "body.cases.yaml")
+
+
+def _mutation_run(path_name: str, count: int, seed_text: str, keys: list[str], check) -> None:
+    from fuzz_mutate import Mutator, run
+    from fuzz_yaml import YAML_JUNK
+
+    mutator = Mutator(path_name, [*YAML_JUNK, *keys, "\n  ", ": ", "- ", "{param: x}", "{fact: sbp}"])
+    seed = seed_text.encode("utf-8")
+    run(path_name, count, lambda: mutator.mutate(seed, seed), check)
+
+
+@WARNINGS
+def test_thousands_of_damaged_guideline_files_load_or_fail_with_located_problems():
+    from guidelines.loader import load_set
+
+    folder = FOLDER / "mutated-set"
+    folder.mkdir(exist_ok=True)
+    (folder / "set.yaml").write_text(SET_YAML, encoding="utf-8")
+
+    def check(data: bytes) -> None:
+        (folder / "body.yaml").write_bytes(data)
+        try:
+            load_set(folder)
+        except SangaoError as error:
+            assert_located(error, "set.yaml", "body.yaml", "mutated-set")
+
+    _mutation_run("guideline YAML", 9300, GUIDELINE, GUIDELINE_KEYS, check)
+
+
+@WARNINGS
+def test_thousands_of_damaged_cases_files_load_or_fail_with_located_problems():
+    from guidelines.cases_file import load_case_file
+
+    path = FOLDER / "mutated.cases.yaml"
+
+    def check(data: bytes) -> None:
+        path.write_bytes(data)
+        try:
+            load_case_file(path, "body")
+        except SangaoError as error:
+            assert_located(error, "mutated.cases.yaml")
+
+    _mutation_run("cases", 9300, CASES, CASE_KEYS, check)

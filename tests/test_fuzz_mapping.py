@@ -46,3 +46,24 @@ def test_a_fuzzed_mapping_file_loads_or_is_a_located_error(text):
         assert_located(error, "site.yaml")
         return
     assert isinstance(mapping, Mapping)
+
+
+@pytest.mark.filterwarnings("ignore::ruamel.yaml.error.ReusedAnchorWarning")
+def test_thousands_of_damaged_mapping_files_load_or_are_located_errors():
+    from fuzz_mutate import Mutator, run
+    from fuzz_yaml import YAML_JUNK
+
+    mutator = Mutator("mapping", [*YAML_JUNK, *KEYS, "\n  ", ": ", "- "])
+    seed = EXAMPLE.encode("utf-8")
+    path = FOLDER / "mutated.yaml"
+
+    def check(data: bytes) -> None:
+        path.write_bytes(data)
+        try:
+            mapping = load_mapping(path)
+        except SangaoError as error:
+            assert_located(error, "mutated.yaml")
+            return
+        assert isinstance(mapping, Mapping)
+
+    run("mapping", 8900, lambda: mutator.mutate(seed, seed), check)

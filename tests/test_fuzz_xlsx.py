@@ -119,3 +119,52 @@ def test_any_bytes_as_a_workbook_end_in_rows_or_a_located_error(data):
     path = FOLDER / "bytes.xlsx"
     path.write_bytes(data)
     assert_nothing_dropped([path])
+
+
+XML_TOKENS = ["<", ">", "/>", "</c>", "<row>", '<c r="A1" t="s"><v>0</v></c>', '<c r="XFD1048577">',
+              't="inlineStr"', 't="e"', 't="b"', "<f>1+1</f>", "<v>1e309</v>", "<v></v>", "&amp;", "&#0;",
+              "&#xD800;", "&ent;",
+              '<!DOCTYPE x [<!ENTITY e "e">]>', "<![CDATA[", "]]>", 'r="A0"', 'r="1"', "患者编号", "高血压",
+              "\x00"]
+SEED_BOOKS = [
+    ("患者", ["患者编号", "性别", "出生日期", "管理病种"],
+     [[("s", "p1"), ("s", "男"), ("n", "21246"), ("s", "高血压")],
+      [("s", "p2"), ("n", "2"), ("e", "#N/A"), ("f", "1+1")]]),
+    ("随访", ["患者编号", "随访日期", "收缩压", "舒张压"],
+     [[("s", "p1"), ("s", "2026-03-05"), ("fv", "150"), ("n", "90")],
+      [("s", "p1"), ("n", "46000"), ("b", "1"), ("n", "1e308")]]),
+]
+
+
+def _parts(title: str, headers: list[str], rows) -> dict[str, bytes]:
+    """The parts of `workbook(...)`, as bytes to damage before they are zipped."""
+    with zipfile.ZipFile(io.BytesIO(workbook(title, headers, rows))) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_tens_of_thousands_of_damaged_workbooks_end_in_rows_or_a_located_error():
+    """Most inputs damage one part's XML before it is zipped (so the zip reads and the XML parser
+    meets it); the rest damage the finished file's bytes."""
+    from fuzz_mutate import Mutator, run
+
+    mutator = Mutator("xlsx", XML_TOKENS)
+    books = [_parts(*seed) for seed in SEED_BOOKS]
+    path = FOLDER / "mutated.xlsx"
+
+    def make() -> bytes:
+        parts = dict(mutator.choice(books))
+        if mutator.rng.random() < 0.8:
+            name = mutator.choice([*parts] + ["xl/worksheets/sheet1.xml"] * 4)
+            parts[name] = mutator.mutate(parts[name], mutator.choice(books)[name])
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for name, data in parts.items():
+                archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
+        data = buffer.getvalue()
+        return data if parts is not books[0] and mutator.rng.random() < 0.8 else mutator.mutate(data)
+
+    def check(data: bytes) -> None:
+        path.write_bytes(data)
+        assert_nothing_dropped([path])
+
+    run("xlsx", 5600, make, check)

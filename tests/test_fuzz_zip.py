@@ -80,3 +80,46 @@ def test_any_bytes_as_a_zip_file_end_in_rows_or_a_located_error(data):
     path = FOLDER / "bytes.zip"
     path.write_bytes(b"PK\x03\x04" + data if data[:1] == b"\x00" else data)
     assert_nothing_dropped([path])
+
+
+ZIP_SEED_MEMBERS = [
+    ("患者.csv", "患者编号,身份证号,性别,出生日期,管理病种\np1,370202195803021236,男,1958-03-02,高血压\n"),
+    ("随访.csv", "患者编号,随访日期,收缩压,舒张压\np1,2026-03-05,150,90\np1,2026-04-05,120,80\n"),
+]
+ZIP_TOKENS = ["PK\x03\x04", "PK\x01\x02", "PK\x05\x06", "../", "/", "__MACOSX/", ".csv", ".xlsx", "\x00",
+              ",", "\n", '"', "患者编号"]
+
+
+def _zip_of(members: list[tuple[str, bytes]], method: int) -> bytes:
+    return _zip([(name, data) for name, data in members], method)
+
+
+def test_tens_of_thousands_of_damaged_archives_end_in_rows_or_a_located_error():
+    """Half the inputs damage a member's text before it is zipped (so the archive reads and the
+    table reader meets it); half damage the archive's bytes: headers, sizes, names, flags."""
+    from fuzz_mutate import Mutator, run
+
+    mutator = Mutator("zip", ZIP_TOKENS)
+    members = [(name, text.encode("utf-8")) for name, text in ZIP_SEED_MEMBERS]
+    seeds = [_zip_of(members, method) for method in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)]
+    path = FOLDER / "mutated.zip"
+
+    def make() -> bytes:
+        if mutator.rng.random() < 0.5:
+            chosen = list(members)
+            at = mutator.rng.randrange(len(chosen))
+            name, data = chosen[at]
+            if mutator.rng.random() < 0.2:
+                name = mutator.mutate(name.encode("utf-8")).decode("utf-8", "replace")
+                name = name.replace("\x00", "") or "x"
+            chosen[at] = (name, mutator.mutate(data, chosen[1 - at][1]))
+            return _zip_of(chosen, mutator.choice([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
+        return mutator.mutate(mutator.choice(seeds), mutator.choice(seeds))
+
+    def check(data: bytes) -> None:
+        path.write_bytes(data)
+        assert_nothing_dropped([path])
+        for name in ESCAPES:
+            assert not any((where / name).exists() for where in PLACES), name
+
+    run("zip", 5300, make, check)

@@ -85,3 +85,64 @@ def test_an_older_database_gets_the_provenance_columns(tmp_path):
     rows = _saved(f"sqlite:///{db}")
     assert rows[0]["patient_id"] == "old" and rows[0]["input_hash"] is None
     assert all(r["input_hash"] for r in rows[1:]) and len(rows) > 20
+
+
+def _plans(db_url: str) -> list[dict]:
+    db_engine = open_db(db_url)
+    with db_engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text(
+            "SELECT patient_id, as_of, guideline_set, guideline_version, guideline_hashes, input_file, "
+            "input_hash, sangao_version FROM plans"))]
+    db_engine.dispose()
+    return rows
+
+
+def test_saved_plans_record_the_guideline_files_the_input_and_the_version(db_url, tmp_path):
+    roster = _roster(tmp_path / "r.jsonl")
+    runner = CliRunner()
+    imported = runner.invoke(cli.app, ["roster", "import", str(roster), "--db", db_url, "--as-of", AS_OF])
+    assert imported.exit_code == 0, imported.output
+    result = runner.invoke(cli.app, ["plan", "--all", "--roster", str(roster), "--db", db_url,
+                                     "--as-of", AS_OF, "--out", str(tmp_path / "plans"), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = _plans(db_url)
+    assert len(rows) > 20
+    folder = ROOT / "guidelines" / "national-default"
+    expected = {f"national-default/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in folder.glob("*.yaml") if not p.name.endswith(".cases.yaml")}
+    for row in rows:
+        assert str(row["as_of"]) == AS_OF and row["guideline_set"] == "national-default"
+        assert json.loads(row["guideline_hashes"]) == expected
+        assert row["input_file"] == str(roster)
+        assert row["input_hash"] == hashlib.sha256(roster.read_bytes()).hexdigest()
+        assert row["sangao_version"] == version("sangao")
+
+
+def test_plans_made_from_the_database_name_it_without_its_password(tmp_path):
+    roster = _roster(tmp_path / "r.jsonl")
+    db = tmp_path / "x.db"
+    runner = CliRunner()
+    imported = runner.invoke(cli.app, ["roster", "import", str(roster), "--db", str(db), "--as-of", AS_OF])
+    assert imported.exit_code == 0, imported.output
+    result = runner.invoke(cli.app, ["plan", "--all", "--db", str(db), "--as-of", AS_OF,
+                                     "--out", str(tmp_path / "plans"), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = _plans(f"sqlite:///{db}")
+    assert rows and {r["input_file"] for r in rows} == {f"sqlite:///{db}"}
+    assert {r["input_hash"] for r in rows} == {None}
+    assert {r["sangao_version"] for r in rows} == {version("sangao")}
+
+
+def test_the_monthly_report_states_the_sangao_version_that_made_it(tmp_path):
+    roster = _roster(tmp_path / "r.jsonl")
+    db = tmp_path / "x.db"
+    runner = CliRunner()
+    imported = runner.invoke(cli.app, ["roster", "import", str(roster), "--db", str(db), "--as-of", AS_OF])
+    assert imported.exit_code == 0, imported.output
+    for lang, label in (("zh", "sangao 版本"), ("en", "sangao version")):
+        out = tmp_path / lang
+        result = runner.invoke(cli.app, ["report", "monthly", "--month", "2026-10", "--db", str(db),
+                                         "--out", str(out), "--no-pdf", "--lang", lang])
+        assert result.exit_code == 0, result.output
+        page = (out / "monthly-2026-10.html").read_text(encoding="utf-8")
+        assert f"{label} {version('sangao')}" in page

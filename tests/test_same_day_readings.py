@@ -100,3 +100,48 @@ def test_the_later_listed_reading_of_a_day_counts_by_default():
 def test_the_highest_reading_of_a_day_counts_when_the_set_says_highest():
     facts = _facts("highest")
     assert (facts["latest_sbp"], facts["latest_dbp"]) == (192, 118)
+
+
+def _repeats(report) -> list[tuple]:
+    return [(p.fields.get("variant"), p.fields.get("n"), p.fields.get("total"), p.file.rsplit("/", 1)[-1])
+            for p in report.findings if p.code == "D115"]
+
+
+def test_an_events_file_imported_again_says_nothing_new_was_added_once_not_per_row(tmp_path):
+    from tests.test_site_exports import exported, follow_up_file, person_file
+
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    first = import_files([person_file(tmp_path), follow_up_file(tmp_path)], url, AS_OF)
+    assert _repeats(first) == []  # nothing was stored before
+    stored = exported(url)
+    again = import_files([follow_up_file(tmp_path)], url, AS_OF)
+    assert _repeats(again) == [("reimport", 3, 3, "高血压随访.csv")]  # the 3 rows of registered people
+    [finding] = [p for p in again.findings if p.code == "D115"]
+    assert finding.render("zh").endswith("本文件的 3 行都已保存过，完全相同：没有新增内容"
+                                         "（同一文件再次导入）")
+    assert "nothing new was added" in finding.render("en")
+    assert exported(url) == stored
+
+
+def test_an_overlapping_events_export_says_how_many_rows_were_stored_already_and_adds_the_rest(tmp_path):
+    from tests.test_real_exports import write_csv
+    from tests.test_site_exports import (
+        FOLLOW_UP_HEADER,
+        FOLLOW_UP_ROWS,
+        ID_A,
+        exported,
+        follow_up_file,
+        person_file,
+    )
+
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    import_files([person_file(tmp_path), follow_up_file(tmp_path)], url, AS_OF)
+    later = tmp_path / "later"
+    later.mkdir()
+    rows = [*FOLLOW_UP_ROWS, ["张三", "男", ID_A, "2026-09-09", "131", "82", "70"],
+            ["张三", "男", ID_A, "2026-06-10", "190", "110", "90"]]  # a second reading of a stored day
+    report = import_files([write_csv(later / "高血压随访.csv", [FOLLOW_UP_HEADER, *rows])], url, AS_OF)
+    assert _repeats(report) == [("stored", 3, 5, "高血压随访.csv")]
+    [zhang] = [r for r in exported(url) if r["id_number"] == ID_A]
+    assert [(v["date"], v["sbp"]) for v in zhang["visits"]] == [
+        ("2026-03-05", 152), ("2026-06-10", 138), ("2026-06-10", 190), ("2026-09-09", 131)]

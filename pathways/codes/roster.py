@@ -73,6 +73,26 @@ CODES: tuple[Code, ...] = (
                           "请为工作表命名（患者/随访/化验……），或在 --mapping 的 tables: 中列出",
                           "name the sheets (患者/随访/化验 …) or list them under `tables:` in --mapping"),
          }),
+    Code("D032", "roster", True,
+         zh="压缩包中的 {member!r} 超过上限", en="archive member {member!r} passes a cap",
+         # store/readers/zip_members.py: a member is streamed and refused when it passes a cap.
+         variants={
+             "size": ("压缩包中的 {member!r} 解压后超过 {cap:,} 字节的上限；未读取",
+                      "archive member {member!r} unpacks to more than the cap of {cap:,} bytes; not read",
+                      "请解压后直接导入该文件，或分成几个较小的部分再打包",
+                      "unpack it and import the file itself, or split it into smaller parts"),
+             "ratio": ("压缩包中的 {member!r} 解压后是压缩大小的 {ratio:,} 倍，超过 {cap} 倍的上限"
+                       "（压缩炸弹的特征）；未读取",
+                       "archive member {member!r} unpacks to {ratio:,} times its packed size, past the cap "
+                       "of {cap} times (as a zip bomb does); not read",
+                       "请确认文件来源；真实导出请解压后直接导入",
+                       "check where the file came from; a real export can be unpacked and imported "
+                       "as it is"),
+             "total": ("压缩包解压后的总大小超过 {cap:,} 字节的上限（读到 {member!r} 时）；未读取",
+                       "the archive unpacks to more than the cap of {cap:,} bytes in all (at member "
+                       "{member!r}); not read",
+                       "请分成几个压缩包导入", "import it as several archives"),
+         }),
     Code("D027", "roster", True,
          zh="{table}：居民 {id} 不在登记册中（事件文件不新建患者）",
          en="{table}: resident {id} is not in the register (an events file creates no patients)",
@@ -266,9 +286,35 @@ CODES: tuple[Code, ...] = (
          zh="{where} 与 {first} 完全相同（{date}，数值相同）：同一行导出了两次，只保存一条",
          en="{where} repeats {first} exactly ({date}, same values): the same row twice, stored once",
          hint_zh="同一天的两次不同读数会都保存；完全相同的行是重复导出",
-         hint_en="two different readings of one day are both stored; identical rows are a repeated export"),
+         hint_en="two different readings of one day are both stored; identical rows are a repeated export",
+         # store/importer.py: rows of an events file already stored exactly, one finding per file.
+         variants={
+             "reimport": ("本文件的 {total} 行都已保存过，完全相同：没有新增内容（同一文件再次导入）",
+                          "all {total} rows of this file were already stored exactly: nothing new was "
+                          "added (the same file imported again)", "", ""),
+             "stored": ("本文件 {total} 行中有 {n} 行与已保存的记录完全相同，未重复保存"
+                        "（导出与以前导入的文件重叠）",
+                        "{n} of this file's {total} rows repeat rows already stored exactly and are not "
+                        "stored twice (the export overlaps one imported before)", "", ""),
+         }),
     Code("D107", "roster", False,
          zh="{where} {date} 早于出生日期 {born}（记录保留）",
          en="{where} {date} is before birth_date {born} (record kept)",
          hint_zh="请检查年份", hint_en="check the year"),
+    # store/parquet.py: a folder `assess --executor dask` reads that is not a bucketed Parquet roster.
+    Code("D050", "roster", True,
+         zh="不是分桶 Parquet 花名册", en="not a bucketed Parquet roster",
+         variants={
+             "no-manifest": ("文件夹中没有 manifest.json：不是分桶 Parquet 花名册",
+                             "the folder has no manifest.json: it is not a bucketed Parquet roster",
+                             "用 sangao roster export --format parquet --buckets N --out 文件夹 写出",
+                             "write one with sangao roster export --format parquet --buckets N --out FOLDER"),
+             "unreadable": ("无法读取：{reason}", "cannot read it: {reason}",
+                            "重新导出该文件夹", "export the folder again"),
+             "layout": ("layout 是 {layout}，应为 {expected}", "layout is {layout}, expected {expected}",
+                        "用本版本的 sangao roster export --format parquet 重新导出",
+                        "export it again with this version's sangao roster export --format parquet"),
+             "missing": ("{manifest} 列出了此文件，但它不存在", "listed in {manifest}, but missing",
+                         "重新导出整个文件夹", "export the whole folder again"),
+         }),
 )

@@ -1,6 +1,8 @@
 """Codes of the runtime stage (see pathways/codes/__init__.py): running the engine, and the
 program's own run (files it cannot open, a busy or missing database, an internal error)."""
 
+import errno
+
 from pathways.codes import Code
 
 CODES: tuple[Code, ...] = (
@@ -86,4 +88,50 @@ CODES: tuple[Code, ...] = (
     Code("R460", "run", True,
          zh="{month} 的患者中没有{what}“{name}”", en="no {what} {name!r} among the patients of {month}",
          hint_zh="可选：{known}", hint_en="known: {known}"),
+    # engine/dask_executor.py: `assess --executor dask`.
+    Code("R120", "run", True,
+         zh="--executor dask 需要 Dask，但未安装（{reason}）",
+         en="--executor dask needs Dask, which is not installed ({reason})",
+         hint_zh="安装：pip install 'sangao[dask]'（dask、distributed、pyarrow）",
+         hint_en="install it: pip install 'sangao[dask]' (dask, distributed, pyarrow)"),
+    Code("R121", "run", True,
+         zh="无法连接 Dask 调度器 {address}：{reason}",
+         en="cannot reach the Dask scheduler {address}: {reason}",
+         hint_zh="检查地址（tcp://主机:8786）以及调度器是否在运行；不加 --scheduler 则在本机启动",
+         hint_en="check the address (tcp://host:8786) and that the scheduler runs; without --scheduler "
+                 "sangao starts one on this machine"),
 )
+
+
+# R103's {reason} in Chinese for the errors a user meets (the English is the system's own
+# strerror); an errno not listed here keeps the system's words in both languages.
+OS_REASONS_ZH = {
+    errno.ENOENT: "没有这个文件或文件夹",
+    errno.EACCES: "没有权限",
+    errno.EPERM: "不允许这样操作",
+    errno.EISDIR: "这是一个文件夹，不是文件",
+    errno.ENOTDIR: "路径中有一级不是文件夹",
+    errno.EEXIST: "文件已存在",
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EDQUOT: "超出磁盘配额",
+    errno.EROFS: "文件系统是只读的",
+    errno.ENAMETOOLONG: "文件名太长",
+    errno.ELOOP: "符号链接层数太多（可能成环）",
+    errno.EMFILE: "本进程打开的文件太多",
+    errno.ENFILE: "系统打开的文件太多",
+    errno.EIO: "输入/输出错误（磁盘或网络盘故障）",
+    errno.EBUSY: "设备或资源正忙",
+    errno.EFBIG: "文件太大",
+    errno.ENXIO: "没有这个设备或地址",
+    errno.ENODEV: "没有这个设备",
+    errno.EINVAL: "参数无效",
+    errno.ETXTBSY: "文件正被执行，无法写入",
+    errno.ESTALE: "网络文件句柄已失效",
+}
+
+
+def os_reason(exc: OSError) -> dict[str, str]:
+    """R103's `reason` field for `exc`: Chinese by the errno, English as the system says it."""
+    english = exc.strerror or type(exc).__name__
+    return {"zh": OS_REASONS_ZH.get(exc.errno, english), "en": english}
+

@@ -25,7 +25,9 @@ from store.readers.aliases import VALUE_LABELS, normalize_header, normalize_valu
 MISSING = object()
 
 # `2.控制不满意`, `1、男`: a code, then a label that starts with a letter (not `1,200`: no label)
-_CODE_LABEL = re.compile(r"^(-?\d+)[.、:：\s]*([^\W\d_].*)$")
+# `2.控制不满意`, `2 控制不满意`, `2控制不满意`: a code and its label. Digits run straight into an
+# ASCII letter (`1e309`, `2b`) are no code: read as code 1, 1e309 in 吸烟 once meant a smoker.
+_CODE_LABEL = re.compile(r"^(-?\d+)(?:[.、:：\s]+|(?=[^\x00-\x7f]))([^\W\d_].*)$")
 _BRACKET = re.compile(r"^(.+?)\(.*\)$")
 
 

@@ -15,9 +15,9 @@ the paths, but a hint of the form. Row numbers stay spreadsheet rows.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import lzma
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -26,7 +26,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from pathways.errors import Problem, SangaoError
-from store.readers import Source, detect_encoding
+from store import scratch
+from store.readers import Source, detect_encoding, zip_members
 from store.readers.aliases import (
     CellError,
     header_code,
@@ -123,8 +124,12 @@ def _csv_filled(row: tuple[int, tuple[str, ...]]) -> bool:
 def _xlsx_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sheet]:
     import openpyxl
 
+    # The file is opened here, not by openpyxl: a workbook it refuses half-way would leave its
+    # handle open (one per damaged file, found by tests/test_fuzz_xlsx.py).
+    f = open(path, "rb")  # noqa: SIM115  (closed by the reader's closers)
+    closers.append(f.close)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(f, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx file
         raise SangaoError.of("D030", variant="workbook", file=name, reason=str(exc)) from None
     closers.append(workbook.close)
@@ -159,12 +164,16 @@ def _xls_sheets(path: Path, name: str, source: Source) -> list[Sheet]:
     import xlrd
 
     try:
-        book = xlrd.open_workbook(str(path), on_demand=True)
+        # xlrd writes its warnings about a damaged file to stdout unless given a log of its own
+        book = xlrd.open_workbook(str(path), on_demand=True, logfile=io.StringIO())
     except Exception as exc:  # xlrd raises XLRDError, struct errors … for a damaged file
         raise SangaoError.of("D030", variant="xls", file=name, reason=str(exc)) from None
     sheets = []
     for index in range(book.nsheets):
-        ws = book.sheet_by_index(index)
+        try:
+            ws = book.sheet_by_index(index)  # on_demand: each sheet's records are parsed here
+        except Exception as exc:  # a damaged sheet (struct.error, XLRDError …): tests/test_fuzz_xls.py
+            raise SangaoError.of("D030", variant="xls", file=name, reason=str(exc)) from None
 
         def cells(ws=ws) -> Iterator[tuple[int, tuple]]:
             for r in range(ws.nrows):
@@ -203,9 +212,10 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         # a damaged directory; ValueError: a name flagged UTF-8 that is not (UnicodeDecodeError)
         raise SangaoError.of("D030", variant="archive", file=name, reason=str(exc)) from None
-    folder = tempfile.TemporaryDirectory(prefix="sangao-zip-")
+    folder = scratch.temporary_directory("zip-")  # owner-only, swept after a kill (store/scratch.py)
     closers.append(folder.cleanup)
     sheets: list[Sheet] = []
+    budget = zip_members.Budget()
     with archive:
         members = sorted(
             ((member_name(i), i) for i in archive.infolist()
@@ -230,8 +240,8 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
                 )
                 continue
             target = Path(folder.name) / f"{index}{inner.suffix.lower()}"
-            try:
-                target.write_bytes(archive.read(info))
+            try:  # streamed, with caps on size and expansion (D032): store/readers/zip_members.py
+                zip_members.extract(archive, info, target, name, member, budget)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
                     EOFError, OSError, ValueError) as exc:
                 # encrypted (RuntimeError), AES or another method (NotImplementedError), a bad CRC or

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import msgspec
 
+from store import scratch
+
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 
@@ -45,15 +47,9 @@ class _ChildSpill:
     _ROW_COST = 160  # bytes a parked row costs beyond its packed data: bytes object, tuple, list slot
 
     def __init__(self, closers: list, memory: int | None = None) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="sangao-join-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "children.db")
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._db: sqlite3.Connection | None = None  # made at the first row that does not fit in memory
         closers.append(self.close)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE child (seq INTEGER PRIMARY KEY, pid TEXT, tab INTEGER, row INTEGER, data BLOB)"
-        )
-        self._db.execute("CREATE TABLE taken (pid TEXT PRIMARY KEY)")
         self._room = SPILL_MEMORY if memory is None else memory
         self._held: dict[str, list[tuple[int, int, int, bytes | str]]] = {}  # pid → (seq, tab, row, data)
         self._seq = 0
@@ -71,9 +67,23 @@ class _ChildSpill:
                 self._held.setdefault(pid, []).append((self._seq, table_index, row, data))
                 return
             self._spilled = True
+            self._open_disk()
         self._pending.append((self._seq, pid, table_index, row, data))
         if len(self._pending) >= self._BATCH:
             self._flush()
+
+    def _open_disk(self) -> None:
+        """The SQLite file for rows past the memory allowance, in sangao's private temporary folder
+        (owner-only, swept after a kill: store/scratch.py). A join that fits in memory writes no
+        patient data to disk at all."""
+        self._dir = scratch.temporary_directory("join-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "children.db")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE child (seq INTEGER PRIMARY KEY, pid TEXT, tab INTEGER, row INTEGER, data BLOB)"
+        )
+        self._db.execute("CREATE TABLE taken (pid TEXT PRIMARY KEY)")
 
     def _flush(self) -> None:
         if self._pending:
@@ -128,8 +138,10 @@ class _ChildSpill:
 
     def close(self) -> None:
         self._held = {}
-        self._db.close()
-        self._dir.cleanup()
+        if self._db is not None:
+            self._db.close()
+            self._dir.cleanup()
+            self._db = self._dir = None
 
 
 _DATE_KEYS = ("date", "returned_on", "birth_date", "enrolled_on", "deceased_on", "moved_out_on")

@@ -1,0 +1,221 @@
+"""`sangao roster export --format parquet --buckets N` and `sangao assess --executor dask`: every patient
+in exactly one bucket file with their whole record, and a LocalCluster of two worker processes giving
+the local run's assessments byte for byte (JSONL, Parquet written by the workers, saved rows)."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zlib
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy
+from typer.testing import CliRunner
+
+import cli
+from engine.dask_executor import assess_jsonl, assess_to_parquet, dask_client
+from engine.parallel import AssessCounts, AssessOptions
+from pathways.errors import SangaoError
+from pathways.synthetic import generate_jsonl
+from store.parquet import read_manifest, write_buckets
+
+AS_OF = "2026-11-30"
+OPTIONS = AssessOptions("national-default", date.fromisoformat(AS_OF), provisional_calendar=True)
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _run(*args: str) -> str:
+    result = runner.invoke(cli.app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """A generated roster imported into SQLite, exported as JSONL and as 4 Parquet buckets, and
+    assessed by the local run (local.jsonl)."""
+    folder = tmp_path_factory.mktemp("dask")
+    roster = folder / "roster.jsonl"
+    roster.write_text("".join(line + "\n" for line in generate_jsonl(300, 11, date.fromisoformat(AS_OF))),
+                      encoding="utf-8")
+    db = str(folder / "roster.db")
+    _run("roster", "import", str(roster), "--db", db)
+    _run("roster", "export", "--db", db, "--format", "jsonl", "--out", str(folder / "export.jsonl"))
+    _run("roster", "export", "--db", db, "--format", "parquet", "--buckets", "4", "--out", str(folder / "pq"))
+    _run("assess", "--roster", str(folder / "export.jsonl"), "--as-of", AS_OF, "--format", "jsonl",
+         "--out", str(folder / "local.jsonl"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client(None, 2) as c:
+        yield c
+
+
+def test_every_patient_is_in_exactly_one_bucket_file_with_the_whole_exported_record(exported):
+    lines = (exported / "export.jsonl").read_text(encoding="utf-8").splitlines()
+    manifest = json.loads((exported / "pq" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["buckets"] == 4 and manifest["patients"] == len(lines) == 300
+    rows = []
+    for entry in manifest["files"]:
+        table = pq.read_table(exported / "pq" / entry["file"]).to_pylist()
+        assert len(table) == entry["rows"] > 0
+        assert entry["file"] == f"bucket-{entry['bucket']:05d}.parquet"
+        for row in table:
+            assert zlib.crc32(row["patient_id"].encode("utf-8")) % 4 == entry["bucket"]
+        assert [r["seq"] for r in table] == sorted(r["seq"] for r in table)  # export order within a file
+        rows += table
+    assert len({r["patient_id"] for r in rows}) == len(rows) == 300
+    by_seq = sorted(rows, key=lambda r: r["seq"])
+    assert [r["record"] for r in by_seq] == lines  # the whole record, as the JSONL export writes it
+    for r in by_seq:
+        record = json.loads(r["record"])
+        assert (r["patient_id"], r["institution"], r["team"]) == (
+            record["patient_id"], record.get("institution"), record.get("team"))
+
+
+def test_a_shard_of_two_institutions_holds_exactly_their_patients_in_export_order(exported):
+    records = list(map(json.loads, (exported / "export.jsonl").read_text(encoding="utf-8").splitlines()))
+    chosen = {records[0]["institution"], records[1]["institution"]}
+    mine = [r for r in records if r.get("institution") in chosen]
+    assert len(chosen) == 2 and 0 < len(mine) < len(records)
+    first, second = sorted(chosen)
+    _run("roster", "export", "--db", str(exported / "roster.db"), "--format", "parquet", "--buckets", "2",
+         "--institution", first, "--institution", second, "--out", str(exported / "shard"))
+    manifest = read_manifest(exported / "shard")
+    assert manifest.patients == len(mine)
+    rows = [r for path in manifest.paths for r in pq.read_table(path).to_pylist()]
+    assert [json.loads(r["record"]) for r in sorted(rows, key=lambda r: r["seq"])] == mine
+
+
+def test_two_worker_processes_write_the_local_runs_bytes_and_save_the_same_assessments(exported, client):
+    db = exported / "saved.db"
+    shutil.copy(exported / "roster.db", db)
+    out = exported / "dask.jsonl"
+    # the command connects to the module's LocalCluster (dask_client(None, 2), as without --scheduler)
+    result = runner.invoke(cli.app, ["assess", "--executor", "dask", "--scheduler", client.scheduler.address,
+                                     "--roster",
+                                     str(exported / "pq"), "--as-of", AS_OF, "--format", "jsonl",
+                                     "--out", str(out), "--save", "--db", str(db), "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    local = (exported / "local.jsonl").read_bytes()
+    assert out.read_bytes() == local
+    assessed = len(local.splitlines())
+    assert f"{assessed} 名已评估，{300 - assessed} 名未评估" in result.output
+    with sqlite3.connect(db) as conn:
+        saved = dict(conn.execute("select patient_id, payload from assessments").fetchall())
+    expected = [json.loads(line) for line in local.splitlines()]
+    assert saved.keys() == {a["patient_id"] for a in expected}
+    for a in expected:
+        assert json.loads(saved[a["patient_id"]]) == a
+
+
+def test_saving_only_stores_each_bucket_as_it_finishes_with_the_local_assessments(exported, client, db_url):
+    """Into a fresh SQLite file, and into PostgreSQL (the province's database)."""
+    result = runner.invoke(cli.app, ["assess", "--executor", "dask", "--scheduler", client.scheduler.address,
+                                     "--roster", str(exported / "pq"), "--as-of", AS_OF, "--save",
+                                     "--db", db_url, "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    assert "{" not in result.output  # nothing but the counts printed
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            query = sqlalchemy.text("select patient_id, payload, input_file from assessments")
+            rows = conn.execute(query).all()
+    finally:
+        engine.dispose()
+    saved = {pid: json.loads(payload) for pid, payload, _ in rows}
+    local = (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == len(local)
+    assert saved == {a["patient_id"]: a for a in map(json.loads, local)}
+    assert {source for _, _, source in rows} == {str(exported / "pq" / "manifest.json")}
+
+
+def test_the_cluster_has_two_worker_processes_besides_this_one(client):
+    pids = client.run(os.getpid)
+    assert len(pids) == 2
+    assert os.getpid() not in pids.values()
+
+
+def test_parquet_written_by_the_workers_holds_the_local_assessments_one_file_per_bucket(exported, client):
+    folder = exported / "results"
+    counts = AssessCounts()
+    written = assess_to_parquet(read_manifest(exported / "pq"), OPTIONS, client, folder, counts)
+    local = (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()
+    assert written == counts.assessed == len(local)
+    assert counts.skipped == 300 - len(local)
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"assessments-bucket-{b:05d}.parquet" for b in range(4)]
+    rows = [r for name in names for r in pq.read_table(folder / name).to_pylist()]
+    assert [r["assessment"] for r in sorted(rows, key=lambda r: r["seq"])] == local
+    for r in rows:
+        a = json.loads(r["assessment"])
+        assert (r["patient_id"], r["color"]) == (a["patient_id"], a["color"])
+    assert counts.colors == {c: sum(r["color"] == c for r in rows) for c in ("red", "yellow", "blue")}
+
+
+def _records(n: int) -> list[dict]:
+    return [json.loads(line) for line in generate_jsonl(n, 5, date.fromisoformat(AS_OF))]
+
+
+def _line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_a_rejected_record_stops_the_run_naming_its_bucket_file_and_row(tmp_path, client):
+    records = _records(3)
+    records[1]["birth_date"] = "1950-02-30"
+    write_buckets([(r, _line(r)) for r in records], tmp_path, 1)
+    with pytest.raises(SangaoError) as caught:
+        assess_jsonl(read_manifest(tmp_path), OPTIONS, client)
+    problem = caught.value.problems[0]
+    assert problem.file == str(tmp_path / "bucket-00000.parquet")
+    assert problem.line == 2
+    assert "birth_date" in problem.render("en")
+
+
+def test_a_patient_id_given_twice_lands_in_one_bucket_and_is_refused_as_d021(tmp_path, client):
+    records = _records(3)
+    records[2]["patient_id"] = records[0]["patient_id"]
+    manifest = write_buckets([(r, _line(r)) for r in records], tmp_path, 2)
+    holding = [f for f in manifest.files if f.rows]
+    with pytest.raises(SangaoError) as caught:
+        assess_jsonl(read_manifest(tmp_path), OPTIONS, client)
+    problem = caught.value.problems[0]
+    assert problem.code == "D021"
+    path = str(tmp_path / f"bucket-{zlib.crc32(records[0]['patient_id'].encode()) % 2:05d}.parquet")
+    assert path in [f.path for f in holding]
+    assert problem.file == path
+    assert f"{path}:1" in problem.render("zh")
+
+
+def test_a_folder_without_a_manifest_is_refused_in_chinese_with_how_to_write_one(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(sys, "argv", ["sangao", "assess", "--executor", "dask", "--roster", str(tmp_path),
+                                      "--as-of", AS_OF, "--format", "jsonl", "--lang", "zh"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.replace("\n", "")  # as printed, less the terminal's line breaks
+    assert f"{tmp_path}: D050 文件夹中没有 manifest.json" in err
+    assert "sangao roster export --format parquet --buckets N" in err
+
+
+def test_without_dask_installed_the_run_says_how_to_install_it(exported):
+    code = ("import sys; sys.modules['dask'] = None; import cli; "
+            f"sys.argv = ['sangao', 'assess', '--executor', 'dask', '--roster', {str(exported / 'pq')!r}, "
+            f"'--as-of', {AS_OF!r}, '--format', 'jsonl', '--lang', 'zh']; cli.main()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1, result.stderr
+    assert "R120" in result.stderr
+    assert "pip install 'sangao[dask]'" in result.stderr
+    assert "未安装" in result.stderr
