@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from collections import Counter
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +19,9 @@ import typer
 from rich.console import Console
 
 from pathways.errors import SangaoError
+from reports.help_text import chinese_help_layout, command_help, group_help, option_help
+from reports.progress import counting, reading, spinning
+from store.sources import check_db, db_url, has_db, one_patient, patients_from, patients_of, provenance
 
 
 def _locale_lang() -> str:
@@ -32,56 +32,39 @@ def _locale_lang() -> str:
 
 
 # The language of --help is fixed when cli.py is imported: Typer builds the help before any --lang
-# is parsed. Every help text below is _h(Chinese, English).
+# is parsed. Every help text is in reports/help_text.py, a Chinese and English pair.
 HELP_LANG = _locale_lang()
 
 
+def _help(command: str) -> str:
+    """A command's help in the language of HELP_LANG."""
+    return command_help(command, HELP_LANG)
+
+
+def _opt(key: str) -> str:
+    """An option's help ("command --option", or "--option" for a shared alias) in HELP_LANG."""
+    return option_help(key, HELP_LANG)
+
+
 def _h(zh: str, en: str) -> str:
-    """The help text in the language of HELP_LANG."""
+    """A help text given here as a pair, in the language of HELP_LANG (prefer an entry in
+    reports/help_text.py)."""
     return en if HELP_LANG == "en" else zh
-
-
-def _chinese_help_layout() -> None:
-    """Typer's own words of the help screen in Chinese, and help text folded rather than cut: Rich
-    wraps at spaces, so a Chinese sentence is one long "word" that a narrow column would end with
-    "…" (tests/test_cli_help.py checks that nothing is cut on an 80-column terminal)."""
-    import typer.rich_utils as rich_help
-    from rich.text import Text
-
-    rich_help.OPTIONS_PANEL_TITLE, rich_help.ARGUMENTS_PANEL_TITLE = "选项", "参数"
-    rich_help.COMMANDS_PANEL_TITLE = "命令"
-    rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认: {}]", "[环境变量: {}]"  # a space to wrap at
-    rich_help.REQUIRED_LONG_STRING = "[必填]"
-    make_text = getattr(rich_help, "_make_rich_text", None)
-    if make_text is None:  # another Typer: the words above still apply
-        return
-
-    def folded(**kwargs):
-        text = make_text(**kwargs)
-        if isinstance(text, Text):
-            text.overflow = "fold"
-        return text
-
-    rich_help._make_rich_text = folded
 
 
 # Only a help screen needs it (typer.rich_utils adds 0.1 s to every start): --help, or a command line
 # that stops at the app or a group.
 if HELP_LANG == "zh" and ("--help" in sys.argv or len(sys.argv) <= 2):
-    _chinese_help_layout()
+    chinese_help_layout()
 
 
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
-                  help=_h("三高共管 六病同防 照护路径引擎。", "三高共管 六病同防 care-pathway engine."))
-roster_app = typer.Typer(no_args_is_help=True, help=_h("导入、导出和生成患者花名册。",
-                                                       "Import, export and generate patient rosters."))
-guidelines_app = typer.Typer(no_args_is_help=True, help=_h("检查、测试、比较指南集，并查看其规则。",
-                                                           "Check, test, diff and document guideline sets."))
+                  help=group_help("", HELP_LANG))
+roster_app = typer.Typer(no_args_is_help=True, help=group_help("roster", HELP_LANG))
+guidelines_app = typer.Typer(no_args_is_help=True, help=group_help("guidelines", HELP_LANG))
 app.add_typer(roster_app, name="roster")
 app.add_typer(guidelines_app, name="guidelines")
-report_app = typer.Typer(no_args_is_help=True, help=_h(
-    "质控报表：月报与指标明细。",
-    "Quality-control reports: the monthly report and the patients behind an indicator."))
+report_app = typer.Typer(no_args_is_help=True, help=group_help("report", HELP_LANG))
 app.add_typer(report_app, name="report")
 
 console = Console()
@@ -108,17 +91,9 @@ def iso_date(value: str | date | None) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
-AsOf = Annotated[
-    date | None,
-    typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD",
-                 help=_h("评估日期（默认：今天，北京时间）", "evaluation date (default: today, China time)")),
-]
-Db = Annotated[
-    str,
-    typer.Option("--db", envvar="SANGAO_DB",
-                 help=_h("SQLite 文件路径，或数据库 URL（sqlite:///x.db、postgresql+psycopg://user@host/db）",
-                         "SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)")),
-]
+AsOf = Annotated[date | None, typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD",
+                                           help=_opt("--as-of"))]
+Db = Annotated[str, typer.Option("--db", envvar="SANGAO_DB", help=_opt("--db"))]
 
 
 def open_private(path: Path, *args, **kwargs):
@@ -128,91 +103,11 @@ def open_private(path: Path, *args, **kwargs):
     return _open_private(path, *args, **kwargs)
 
 
-def db_url(db: str) -> str:
-    """A bare path means a SQLite file."""
-    return db if "://" in db else f"sqlite:///{db}"
-
-
-def _check_db(db: str) -> str:
-    """The URL of `db`; a SQLite file that does not exist is D041 ("import a roster first")."""
-    url = db_url(db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
-    return url
-
-
 # ==== roster ====================================================================================
 # (roster import / inspect / export / generate)
 
 
-ROSTER_IMPORT_HELP_ZH = (
-    "把花名册文件导入数据库：校验，按 patient_id 新增或更新，报告被拒绝的行。\n\n"
-    "FILE 可以是 JSONL（交换格式，.jsonl）、CSV（.csv）、Excel 工作簿（.xlsx，旧版 .xls），"
-    "或分拆为多个 CSV/Excel 的 .zip。同一目录下一起给出的 CSV 文件（或直接给出该目录）"
-    "构成一套花名册，按患者编号关联：患者表，加上随访、化验、筛查、既往史和转诊表。"
-    "表的识别：先看站点映射的 `tables:` 条目，再看文件名或工作表名（visits.csv / 随访.csv，"
-    "labs / 化验 / 检验，screenings / 筛查，history / 既往史，referrals / 转诊，"
-    "patients / 患者 / 档案），最后看表头（有 性别 或 出生日期 的是患者表）。\n\n"
-    "含患者表的文件是登记册（谁在管理、从何时起）；随访或体检的扁平导出是事件文件："
-    "它只为已登记的人添加带日期的随访、化验和筛查，从不改写他们；登记册之外的人只报告、"
-    "不新建（--mapping 中的 `role:` 可另行指定；登记册文件先导入）。见 docs/importing.md。\n\n"
-    "扁平随访导出（每次随访一行、同一人重复出现、无患者编号）按身份证号归并为患者"
-    "（15 位旧身份证号自动升位）；patient_id 由身份证号派生（地区码 + 哈希）。"
-    "所患疾病取自某一列、文件的表单（高血压…/糖尿病… 或 --mapping 中的 `form:`）"
-    "或 `defaults:`；纳入管理日期取自某一列、`defaults:` 或首次随访。国家表单的代码"
-    "（性别 1/2、症状 1–9、此次随访分类、药物不良反应 1无 2有、足背动脉搏动、既往史 …）"
-    "已内置，--mapping 的 `values:` 可覆盖。双臂血压需写 `bp_arm: left|right|higher`；"
-    "尿微量白蛋白（mg/L）绝不当作尿白蛋白肌酐比读取。请先运行 `sangao roster inspect` "
-    "得到映射建议。\n\n"
-    "表头可以是中文（患者编号、身份证号、姓名、性别、出生日期、随访日期、收缩压、舒张压、"
-    "血压 150/90、空腹血糖、糖化血红蛋白、低密度脂蛋白胆固醇、肌酐、尿白蛋白肌酐比 …，"
-    "可在括号中带单位，可读两行合并表头），也可以是交换格式字段名。文本可以是 UTF-8"
-    "（带或不带 BOM）或 GB18030/GBK/GB2312，汇总中注明是哪一种。\n\n"
-    "每个文件（CSV 组、工作簿、压缩包）是一个事务。无法使用的行被拒绝，并给出文件、行、列、"
-    "值和正确写法（--rejects 把它们写入 CSV）；值映射不认识的编码值按列列出并计数；"
-    "不合理的值和未来日期会报告并保留。有任何行被拒绝时退出码为 1。\n\n"
-    "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
-)
-
-ROSTER_IMPORT_HELP = (
-    "Import roster files into the database: validate, upsert by patient_id, report rejects.\n\n"
-    "FILE may be JSONL (interchange format, .jsonl), CSV (.csv), an Excel workbook (.xlsx, legacy "
-    ".xls) or a .zip of split CSV/Excel parts. "
-    "CSV files of one directory named together (or the directory itself) form one roster set, "
-    "joined on the patient id: a patients table plus visits, labs, screenings, history and "
-    "referrals tables. A table is recognised by the site mapping's `tables:` entry, else by its "
-    "file or sheet name (visits.csv / 随访.csv, labs / 化验 / 检验, screenings / 筛查, "
-    "history / 既往史, referrals / 转诊, patients / 患者 / 档案), else by its headers "
-    "(性别 or 出生日期 make the patients table).\n\n"
-    "A file with a patients table is a register (who is enrolled, since when); a flat export of "
-    "follow-ups or health checks is an events file: it adds dated visits, labs and screenings to "
-    "registered people, never rewrites them, and reports people outside the register instead of "
-    "creating them (`role:` in --mapping says otherwise; register files are imported first). "
-    "See docs/importing.md.\n\n"
-    "Flat visit exports (one row per follow-up, the person repeated, no patient number) are "
-    "grouped into patients by resident ID (身份证号; legacy 15-digit IDs upgraded); the patient_id "
-    "is derived from it (area code + hash). Conditions come from a column, the form of the file "
-    "(高血压…/糖尿病… or `form:` in --mapping) or `defaults:`; enrolled_on from a column, "
-    "`defaults:` or the first visit. The national forms' codes (性别 1/2, 症状 1–9, 此次随访分类, "
-    "药物不良反应 1无 2有, 足背动脉搏动, 既往史 …) are built in; --mapping `values:` overrides them. "
-    "Blood pressure for both arms needs `bp_arm: left|right|higher`; 尿微量白蛋白 (mg/L) is never "
-    "read as UACR. Run `sangao roster inspect` first to get a proposed mapping.\n\n"
-    "Headers may be Chinese (患者编号, 身份证号, 姓名, 性别, 出生日期, 随访日期, "
-    "收缩压, 舒张压, 血压 150/90, 空腹血糖, 糖化血红蛋白, 低密度脂蛋白胆固醇, 肌酐, "
-    "尿白蛋白肌酐比 …, units in brackets allowed, two-row merged headers read) or the interchange "
-    "field names. Text may be UTF-8 (with or without BOM) or GB18030/GBK/GB2312; the summary "
-    "states which.\n\n"
-    "Each file (CSV set, workbook, archive) is one transaction. Rows that cannot be used are "
-    "rejected with file, row, column, value and what would be right (--rejects writes them to a "
-    "CSV); values no value map knows are listed per column with counts; implausible values and "
-    "future dates are reported and kept. Exit status 1 when anything was rejected.\n\n"
-    "Example: sangao roster import roster.jsonl --db sangao.db --as-of 2026-11-30 --rejects rejects.csv"
-)
-
-
-LangOpt = Annotated[str | None, typer.Option(
-    "--lang", help=_h("输出语言：zh 或 en（默认 zh；SANGAO_LANG 或 LANG 为 en 时为 en）",
-                      "zh or en (default: zh, unless SANGAO_LANG or LANG says en)"))]
+LangOpt = Annotated[str | None, typer.Option("--lang", help=_opt("--lang"))]
 
 
 def _lang(lang: str | None) -> str:
@@ -223,79 +118,35 @@ def _lang(lang: str | None) -> str:
         raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
     return lang
 
-# The words of the import and inspect reports (messages come from the problems' own templates).
-_WORDS = {
-    "zh": {
-        "import": "名册导入", "file": "文件", "encoding": "编码", "rows": "读取行", "imported": "导入",
-        "rejected": "拒绝", "total": "合计", "patients": "{n} 名患者已导入或更新",
-        "rejects": "拒绝", "findings": "发现（记录保留）", "at": "位于", "hint": "提示",
-        "written": "被拒绝的行已写入 {path}", "add": "加 --rejects 文件 可把被拒绝的行写入 CSV",
-        "inspect": "名册检查", "table": "表", "role": "角色", "file_role": "文件",
-        "sampled": "抽样行", "understood": "已识别", "unknown": "未识别", "unmapped": "未映射值",
-        "register": "登记册", "events": "事件", "flat": "（扁平）", "proposal": "映射建议已写入 {path}",
-        "patients_t": "患者", "visits": "随访", "labs": "化验", "screenings": "筛查", "history": "既往史",
-        "referrals": "转诊",
-    },
-    "en": {
-        "import": "roster import", "file": "file", "encoding": "encoding", "rows": "rows read",
-        "imported": "imported", "rejected": "rejected", "total": "total",
-        "patients": "{n} patients imported or updated", "rejects": "rejected",
-        "findings": "findings (records kept)", "at": "at", "hint": "hint",
-        "written": "rejected rows written to {path}", "add": "add --rejects FILE to list them in a CSV",
-        "inspect": "roster inspect", "table": "table", "role": "role", "file_role": "file",
-        "sampled": "sampled", "understood": "understood", "unknown": "unknown", "unmapped": "unmapped",
-        "register": "register", "events": "events", "flat": " (flat)",
-        "proposal": "proposed mapping written to {path}",
-        "patients_t": "patients", "visits": "visits", "labs": "labs", "screenings": "screenings",
-        "history": "history", "referrals": "referrals",
-    },
-}
 
-
-def _words(lang: str | None) -> dict[str, str]:
-    return _WORDS[_lang(lang)]
-
-
-def _short(name: str) -> str:
-    """A file's display name without its folder (the report fits 80 columns)."""
-    return name.rsplit("/", 1)[-1]
-
-
-@roster_app.command("import", help=_h(ROSTER_IMPORT_HELP_ZH, ROSTER_IMPORT_HELP))
+@roster_app.command("import", help=_help("roster import"))
 def roster_import(
-    files: Annotated[list[Path], typer.Argument(help=_h(
-        "花名册文件：.jsonl、.csv（每个目录一组；给目录即其中全部 *.csv）、.xlsx、.xls、.zip",
-        "roster files: .jsonl, .csv (a set per directory; a directory means its *.csv), .xlsx, .xls, .zip"),
-                                                metavar="FILE", exists=True, show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", exists=True, show_default=False,
+                                                help=_opt("roster import FILES"))],
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help=_h("站点映射（YAML）：把本站的表头、代码值和表名"
-                                                         "对应到交换格式字段",
-                                                         "YAML mapping of the site's headers, labels and "
-                                                         "table names to interchange fields"))] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False, help=_h(
-        "把被拒绝的行及原因写入此 CSV", "write rejected rows with reasons to this CSV"))] = None,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
-        "在 --rejects 的原始内容列中保留姓名、身份证号和电话（记入审计日志）",
-        "keep names, resident IDs and phones in the --rejects raw column (recorded in the audit log)"))]
-    = False,
+                                                 help=_opt("roster import --mapping"))] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", dir_okay=False,
+                                                 help=_opt("roster import --rejects"))] = None,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_opt("roster import --unmasked"))] = False,
     lang: LangOpt = None,
 ) -> None:
+    from reports.import_view import print_import_report
     from store.importer import import_files
 
     lang = _lang(lang)
     if unmasked and rejects is None:
         raise typer.BadParameter("--unmasked shows the raw column of --rejects FILE; give --rejects too",
                                  param_hint="--unmasked")
-    with _import_progress(lang) as progress:
+    with reading(err_console, lang) as progress:
         report = import_files(
             files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress,
             unmasked=unmasked,
         )
     if unmasked:
         _audit_unmasking(db, "roster import --rejects --unmasked", report.rejected, rejects)
-    _print_import_report(report, rejects, lang)
+    print_import_report(report, rejects, console, lang)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -303,160 +154,53 @@ def roster_import(
 def _audit_unmasking(db: str, command: str, patients: int, written: Path | None = None) -> None:
     """Record an unmasked output in the audit log: the OS user and the time, read here. If the
     entry cannot be written, the unmasked file is removed (nothing unmasked goes unrecorded)."""
-    import getpass
-
     from store.audit import record_unmasking
 
     try:
-        record_unmasking(db_url(db), who=getpass.getuser(), at=_now(), command=command, patients=patients)
+        record_unmasking(db_url(db), who=_who(), at=_now(), command=command, patients=patients)
     except BaseException:
         if written is not None:
             written.unlink(missing_ok=True)
         raise
 
 
-@contextmanager
-def _import_progress(lang: str = "zh"):
-    """A live progress line on stderr while an import runs (a terminal only; it is cleared when
-    done, and pipes and logs get nothing): records read, and where the reader can tell how much of
-    the source that is (JSONL), a bar with the time left."""
-    if not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        SpinnerColumn,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+def _who() -> str:
+    import getpass
 
-    label = "{source}：已读 {records:,} 条记录" if lang == "zh" else "{source}: {records:,} records read"
-    left = "剩余" if lang == "zh" else "left"
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=16),
-                  TaskProgressColumn(), TextColumn(left), TimeRemainingColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task("读取中…" if lang == "zh" else "reading…", total=None)
-        current = [None]
-
-        def update(source: str, records: int, fraction: float | None = None) -> None:
-            if source != current[0]:  # the next source: its own bar and estimate
-                current[0] = source
-                bar.reset(task, total=None if fraction is None else 1000)
-            bar.update(task, description=label.format(source=source, records=records),
-                       completed=None if fraction is None else fraction * 1000)
-
-        yield update
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or "unknown"
 
 
-def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
 
 
-def _print_import_report(report, rejects_path: Path | None, lang: str = "zh") -> None:
-    from rich.table import Table
-
-    w = _words(lang)
-    table = Table(title=w["import"], title_justify="left")
-    for key in ("file", "encoding", "rows", "imported", "rejected"):
-        table.add_column(w[key], justify="left" if key in ("file", "encoding") else "right",
-                         overflow="fold")
-    for f in report.files:
-        table.add_row(_short(f.file), f.encoding or "-", str(f.rows_read), str(f.imported),
-                      f"[red]{f.rejected}[/red]" if f.rejected or f.error else "0")
-    table.add_row(f"[b]{w['total']}[/b]", "", str(report.rows_read), str(report.imported),
-                  str(report.rejected))
-    console.print(table)
-    _say(w["patients"].format(n=report.patients_imported))
-    for title, problems in ((w["rejects"], report.rejects), (w["findings"], report.findings)):
-        if not problems:
-            continue
-        console.print(f"\n[b]{title}[/b]: {len(problems)}")
-        for code, group in report.by_code(problems).items():
-            first = group[0]
-            if code in _ONE_PER_COLUMN:  # one per column / decision: each says something else
-                for p in group:
-                    where = f"  ({_where(p)})" if p.location() else ""
-                    _say(f"  {code}  {p.text(lang)}{where}")
-                continue
-            _say(f"  {code} ×{len(group)}  {first.text(lang)}")
-            for p in group[:3]:
-                _say(f"      {w['at']} {_where(p)}" + (f"  ({p.context})" if p.context else ""))
-            if hint := first.hint_text(lang):
-                _say(f"      {w['hint']}: {hint}")
-    if report.rejects:
-        _say("\n" + (w["written"].format(path=rejects_path) if rejects_path else w["add"]))
-
-
-# Codes reported once per column or file (each says something else), not grouped by code.
-_ONE_PER_COLUMN = ("D108", "D109", "D110", "D111", "D112", "D113", "D114")
-
-
-def _where(problem) -> str:
-    parts = (_short(problem.file) if problem.file else None, problem.line, problem.column)
-    return ":".join(str(x) for x in parts if x is not None)
-
-
-@roster_app.command("inspect", help=_h(
-    "读取站点导出文件的表头和部分数据行，提出映射文件建议：每个文件的角色（登记册：人员档案；"
-    "事件：随访和体检），每一列将如何处理及原因（已识别、已映射、忽略、未知），值映射不认识的"
-    "每个编码值（附计数），以及只有站点能做的决定（双臂血压、只靠代码后缀区分的列、随访文件的"
-    "表单）。修改后用 --mapping 导入。仍有待决定的事项或文件无法读取时退出码为 1。\n\n"
-    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml",
-    "Read the headers and a sample of rows of a site's export and propose a mapping file: each "
-    "file's role (register: the person file; events: follow-ups and health checks), every column "
-    "with what it will do and why (recognised, mapped, ignored, unknown), every coded value no value "
-    "map knows (with counts), and the decisions only the site can make (two-arm blood pressure, "
-    "columns only a code suffix tells apart, the form of a visits file). Edit it, then import with "
-    "--mapping. Exit status 1 when something is left to decide or a file cannot be read.\n\n"
-    "Example: sangao roster inspect 个人档案.xlsx 高血压随访.zip 健康体检.xlsx --out site.yaml"))
+@roster_app.command("inspect", help=_help("roster inspect"))
 def roster_inspect(
-    files: Annotated[list[Path], typer.Argument(help=_h("导出文件：.csv（每个目录一组）、.xlsx、.xls、.zip",
-                                                        "export files: .csv (a set per directory), .xlsx, "
-                                                        ".xls, .zip"), metavar="FILE", exists=True,
-                                                show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", exists=True, show_default=False,
+                                                help=_opt("roster inspect FILES"))],
     out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
-                                             help=_h("映射建议写入此文件（默认：打印）",
-                                                     "write the proposed mapping here (default: print)"))]
-    = None,
+                                             help=_opt("roster inspect --out"))] = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", exists=True, dir_okay=False,
-                                                 help=_h("作为起点的映射（修改后再检查一遍）",
-                                                         "a mapping to start from (inspect again after "
-                                                         "editing)"))] = None,
-    sample: Annotated[int, typer.Option("--sample", min=1, help=_h("每个表读取的数据行数",
-                                                                       "data rows read per table"))] = 2000,
+                                                 help=_opt("roster inspect --mapping"))] = None,
+    sample: Annotated[int, typer.Option("--sample", min=1, help=_opt("roster inspect --sample"))] = 2000,
     lang: LangOpt = None,
 ) -> None:
     """Propose a mapping file for a site's export (help text above)."""
+    from reports.import_view import WORDS, print_inspect_summary
     from store.inspect import inspect_files, proposal_yaml
 
     lang = _lang(lang)
-    w = _words(lang)
     result = inspect_files(files, mapping, sample=sample)
     text = proposal_yaml(result, lang)
     if out is None:
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
-    from rich.table import Table
-
-    table = Table(title=w["inspect"], title_justify="left")
-    for key in ("table", "file_role", "role", "sampled", "understood", "unknown", "unmapped"):
-        table.add_column(w[key], overflow="fold",
-                         justify="left" if key in ("table", "role", "file_role") else "right")
-    for t in result.tables:
-        understood = sum(1 for c in t.columns if c.target or c.note.startswith("option"))
-        table.add_row(_short(t.name), w[t.file_role], w.get(t.role if t.role != "patients" else "patients_t",
-                                                              t.role) + (w["flat"] if t.flat else ""),
-                      str(t.rows_sampled), str(understood), str(len(t.columns) - understood),
-                      str(sum(sum(c.unmapped.values()) for c in t.columns)))
-    err_console.print(table)
-    for p in result.problems:
-        err_console.print(p.render(lang), markup=False, highlight=False)
+    print_inspect_summary(result, err_console, lang)
     if out is not None:
-        err_console.print(w["proposal"].format(path=out), markup=False, highlight=False)
-    if result.undecided or not result.tables or any(p.code == "D030" for p in result.problems):
+        err_console.print(WORDS[lang]["proposal"].format(path=out), markup=False, highlight=False)
+    if not result.complete:
         raise typer.Exit(1)
 
 
@@ -465,37 +209,15 @@ class ExportFormat(StrEnum):
     parquet = "parquet"
 
 
-@roster_app.command("export", help=_h(
-    "以交换格式写出库中全部患者，每行一个 JSON 对象。\n\n"
-    "输出可往返：导入它得到同样的数据库，导出已导入的文件得到同样的对象（缺省的可选字段仍缺省，"
-    "列表按日期排序）。\n\n"
-    "--format parquet 写出一个文件夹：按患者编号哈希分成 --buckets 个 Parquet 文件（每位患者及其全部数据"
-    "只在一个文件中）和 manifest.json，供 sangao assess --executor dask 读取（docs/scale.md）。\n\n"
-    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl",
-    "Write every stored patient in the interchange format, one JSON object per line.\n\n"
-    "The output round-trips: importing it gives the same database, and exporting an imported file "
-    "gives the same objects (absent optional fields absent, lists in date order).\n\n"
-    "--format parquet writes a folder: --buckets Parquet files by a hash of the patient id (each "
-    "patient with all their data in one file) and manifest.json, for sangao assess --executor dask "
-    "(docs/scale.md).\n\n"
-    "Example: sangao roster export --db sangao.db --format jsonl --out roster.jsonl"))
+@roster_app.command("export", help=_help("roster export"))
 def roster_export(
     db: Db = DEFAULT_DB,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help=_h(
-        "jsonl：交换格式；parquet：按患者编号分桶的文件夹",
-        "jsonl: the interchange format; parquet: a folder bucketed by patient id"))]
-    = ExportFormat.jsonl,
-    out: Annotated[Path | None, typer.Option("--out",
-                                             help=_h("写入的文件（默认：标准输出）；parquet 为文件夹",
-                                                     "file to write (default: standard output); "
-                                                     "a folder for parquet"))] = None,
-    buckets: Annotated[int, typer.Option("--buckets", min=1, help=_h(
-        "parquet 的分桶文件数（每个 Dask 分区一个）", "parquet: bucket files (one Dask partition each)"))]
-    = 16,
-    institution: Annotated[list[str] | None, typer.Option("--institution", metavar="NAME", help=_h(
-        "parquet：只导出此机构的患者（可重复；按机构分片，docs/scale.md）",
-        "parquet: only this institution's patients (repeatable; a shard by institution, docs/scale.md)"))]
-    = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format",
+                                              help=_opt("roster export --format"))] = ExportFormat.jsonl,
+    out: Annotated[Path | None, typer.Option("--out", help=_opt("roster export --out"))] = None,
+    buckets: Annotated[int, typer.Option("--buckets", min=1, help=_opt("roster export --buckets"))] = 16,
+    institution: Annotated[list[str] | None, typer.Option("--institution", metavar="NAME",
+                                                          help=_opt("roster export --institution"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Write the stored patients as interchange JSONL or bucketed Parquet (help text above)."""
@@ -505,7 +227,7 @@ def roster_export(
             raise typer.BadParameter(
                 "--format parquet 需要一个文件夹：--out 文件夹" if lang == "zh"
                 else "--format parquet writes a folder: give --out FOLDER", param_hint="--out")
-        url = _check_db(db)
+        url = check_db(db)
         from store.parquet import export_parquet
 
         manifest = export_parquet(url, out, buckets, institution or None)
@@ -522,7 +244,7 @@ def roster_export(
     if out is not None and out.is_dir():
         raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
                                  param_hint="--out")
-    url = _check_db(db)
+    url = check_db(db)
     if out is None:
         export_jsonl(url, sys.stdout)
         return
@@ -531,37 +253,21 @@ def roster_export(
     err_console.print(f"wrote {count} patients to {out}", markup=False, highlight=False)
 
 
-class GeneratedFormat(StrEnum):
-    jsonl = "jsonl"
-    csv = "csv"
+GeneratedFormat = StrEnum("GeneratedFormat", ["jsonl", "csv"])
 
 
-@roster_app.command("generate", help=_h(
-    "生成一份逼真的模拟花名册（山东姓名、身份证号、随访记录）。\n\n"
-    "所有日期都不晚于 --as-of；相同的 --patients、--seed 和 --as-of 生成逐字节相同的文件。"
-    "最前面的患者各演示一种情形（紧急读数、失访、从未筛查 …）。\n\n"
-    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl",
-    "Write a realistic synthetic roster (Shandong names, resident IDs, follow-up histories).\n\n"
-    "Every date is on or before --as-of; the same --patients, --seed and --as-of give the same bytes. "
-    "The first patients show one situation each (urgent reading, lost to follow-up, never screened …).\n\n"
-    "Example: sangao roster generate --patients 1000 --seed 7 --as-of 2026-11-30 --out roster.jsonl"))
+@roster_app.command("generate", help=_help("roster generate"))
 def roster_generate(
-    patients: Annotated[int, typer.Option("--patients", "-n", min=0, help=_h("患者人数",
-                                                                             "how many patients"))] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help=_h(
-        "随机种子；种子和 --as-of 相同则文件相同",
-        "random seed; the same seed and --as-of give the same file"))] = 1,
+    patients: Annotated[int, typer.Option("--patients", "-n", min=0,
+                                          help=_opt("roster generate --patients"))] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help=_opt("roster generate --seed"))] = 1,
     as_of: AsOf = None,
-    out: Annotated[Path | None, typer.Option("--out", help=_h(
-        "JSONL 文件（默认：标准输出）；csv 格式时为目录（默认：roster-csv）",
-        "JSONL file (default: standard output); for csv, a directory (default: roster-csv)"))] = None,
-    fmt: Annotated[GeneratedFormat, typer.Option("--format", help=_h(
-        "jsonl（交换格式 §1）或 csv（中文表头的患者/随访/化验/筛查表）",
-        "jsonl (interchange §1) or csv (Chinese-header patients/visits/labs/screenings tables)"))]
-    = GeneratedFormat.jsonl,
+    out: Annotated[Path | None, typer.Option("--out", help=_opt("roster generate --out"))] = None,
+    fmt: Annotated[GeneratedFormat, typer.Option("--format", help=_opt("roster generate --format"))] = (
+        GeneratedFormat.jsonl),
 ) -> None:
     """Write a synthetic roster (help text above)."""
-    from store.generated import write_csv_set, write_jsonl
+    from store.generated import write_csv_set, write_jsonl, write_jsonl_file
 
     as_of = as_of or _today()
     if fmt is GeneratedFormat.csv:
@@ -579,9 +285,7 @@ def roster_generate(
     if out.is_dir():
         raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
                                  param_hint="--out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open_private(out, "wb") as f:
-        write_jsonl(f, patients, seed, as_of)
+    write_jsonl_file(out, patients, seed, as_of)
     err_console.print(f"wrote {patients} patients to {out}", markup=False, highlight=False)
 
 
@@ -606,68 +310,15 @@ class Backend(StrEnum):
     both = "both"
 
 
-GuidelinesOpt = Annotated[
-    str, typer.Option("--guidelines", "-g", help=_h("指南集：名称（national-default）或文件夹",
-                                                     "guideline set: a name (national-default) or a folder"))
-]
-RosterOpt = Annotated[
-    Path | None, typer.Option("--roster", help=_h(
-        "直接从 JSONL/CSV/XLSX 文件读取患者，不用 --db",
-        "read patients straight from a JSONL/CSV/XLSX file instead of --db"))
-]
-ProvisionalOpt = Annotated[
-    bool,
-    typer.Option("--provisional-calendar", hidden=True,
-                 help=_h("现已是默认：没有国务院放假通知的年份使用法定节假日（不含调休上班日），"
-                         "每份输出都带提示；--strict-calendar 则拒绝",
-                         "now the default: a year without the State Council notice uses the statutory "
-                         "holidays (no make-up working days) and every output carries a warning; "
-                         "--strict-calendar refuses")),
-]
+GuidelinesOpt = Annotated[str, typer.Option("--guidelines", "-g", help=_opt("--guidelines"))]
+RosterOpt = Annotated[Path | None, typer.Option("--roster", help=_opt("--roster"))]
+ProvisionalOpt = Annotated[bool, typer.Option("--provisional-calendar", hidden=True,
+                                              help=_opt("--provisional-calendar"))]
+StrictCalendarOpt = Annotated[bool, typer.Option("--strict-calendar", help=_opt("--strict-calendar"))]
+CalendarDirOpt = Annotated[list[Path] | None, typer.Option("--calendar-dir", exists=True, file_okay=False,
+                                                           help=_opt("--calendar-dir"))]
 
 
-def _provenance(gset_or_name, roster: Path | None, db: str):
-    """What made a run of saved assessments: the guideline files' hashes, the input, the version."""
-    import re
-    from importlib.metadata import version
-
-    from store.assessments import Provenance, file_sha256, guideline_hashes
-
-    if isinstance(gset_or_name, str):
-        from guidelines.loader import load_set
-
-        gset_or_name = load_set(gset_or_name)
-    shown_db = re.sub(r"//[^/@]*@", "//", db_url(db))  # no user or password
-    return Provenance(version("sangao"), guideline_hashes(gset_or_name),
-                      str(roster) if roster is not None else shown_db,
-                      file_sha256(roster) if roster is not None else None)
-
-
-def _patients(roster: Path | None, db: str):
-    import store
-
-    if roster is not None:
-        return store.read_roster(roster)
-    url = _check_db(db)
-    return store.read_patients(url)
-
-
-StrictCalendarOpt = Annotated[
-    bool,
-    typer.Option("--strict-calendar",
-                 help=_h("日期落在没有国务院放假通知的年份时报错（默认：按法定节假日的临时日历，"
-                         "每份输出都带提示）",
-                         "a date in a year without the State Council holiday notice is an error (default: "
-                         "the provisional calendar of the holiday law, with a warning in every output)")),
-]
-CalendarDirOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--calendar-dir", exists=True, file_okay=False,
-                 help=_h("<年份>.yaml 节假日文件所在文件夹（holidays:、makeup_workdays:），"
-                         "替换该年的临时日历",
-                         "folder of <year>.yaml holiday files (holidays:, makeup_workdays:) that replace "
-                         "the provisional calendar of that year")),
-]
 def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Path] | None, lang: str):
     from reports.care_context import build_context
 
@@ -675,34 +326,22 @@ def _context(guidelines: str, as_of: date, strict: bool, calendar_dirs: list[Pat
     return build_context(guidelines, as_of, strict_calendar=strict, calendar_dirs=dirs, lang=lang)
 
 
-@contextmanager
 def _patient_progress(label: str, total: int | None):
     """A progress bar with ETA on stderr while a long job runs (a terminal only)."""
-    if not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+    return counting(err_console, label, total)
 
 
 def _patient_total(roster: Path | None, db: str) -> int | None:
     """How many patients a progress bar counts to (a database only; a roster file is not read
     twice), or None when no bar is shown."""
-    if roster is not None or not err_console.is_terminal:
+    if roster is not None or not err_console.is_terminal or not has_db(db):  # no database: D041 follows
         return None
     from store.counts import count_patients
 
     return count_patients(db_url(db))
 
 
-class ColorChoice(StrEnum):
-    red = "red"
-    yellow = "yellow"
-    blue = "blue"
+ColorChoice = StrEnum("ColorChoice", ["red", "yellow", "blue"])
 
 
 def _cache_dir() -> str:
@@ -762,62 +401,35 @@ def _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, optio
 
             if lines is None:  # only saved: bucket by bucket as they finish
                 lines = dask_executor.assess_lines(bucketed, options, client, counts, progress=tick)
-            provenance = _provenance(guidelines, roster / MANIFEST, db)
+            made_by = provenance(guidelines, roster / MANIFEST, db)
             validated = map(Assessment.model_validate_json, lines)
-            for _ in store.save_assessments(db_url(db), validated, provenance):
+            for _ in store.save_assessments(db_url(db), validated, made_by):
                 pass
 
 
-@app.command(help=_h(
-    "在 --as-of 日期把每位患者分为红/黄/蓝。表格最紧急的排在前面，末尾是各颜色人数"
-    "（写入文件或输出 JSONL/CSV 时，人数也打印到 stderr）。\n\n"
-    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12",
-    "Stratify every patient red/yellow/blue at --as-of. The table lists the most urgent first and "
-    "ends with the colour counts (also printed, to stderr, when writing a file or JSONL/CSV).\n\n"
-    "Example: sangao assess --roster roster.jsonl --as-of 2026-11-30 --color red --team 市北区-家医团队12"))
+@app.command(help=_help("assess"))
 def assess(
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
-    fmt: Annotated[Format, typer.Option("--format", help=_h(
-        "table（表格，给人看）、jsonl（交换格式 §2）、csv；parquet（仅 --executor dask，--out 文件夹）",
-        "table (people), jsonl (interchange §2), csv; parquet (--executor dask only, --out FOLDER)"))]
-    = Format.table,
-    out: Annotated[Path | None, typer.Option("--out", help=_h("写入此文件，不输出到终端",
-                                                              "write to this file instead of the terminal"))]
-    = None,
+    fmt: Annotated[Format, typer.Option("--format", help=_opt("assess --format"))] = Format.table,
+    out: Annotated[Path | None, typer.Option("--out", help=_opt("assess --out"))] = None,
     guidelines: GuidelinesOpt = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help=_h(
-        "规则引擎；both = 两个引擎互相核对，结果不一致即停止",
-        "rules backend; both = cross-check, stop on disagreement"))] = Backend.python,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help=_h("评估用的进程数（默认：CPU 核数；花名册小时为 1）",
-                                    "processes to assess with (default: the cores; one for a small roster)"))]
-    = None,
+    engine: Annotated[Backend, typer.Option("--engine", help=_opt("assess --engine"))] = Backend.python,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help=_opt("assess --workers"))] = None,
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    save: Annotated[bool, typer.Option("--save", help=_h(
-        "把评估结果连同指南版本存入 --db", "store the assessments in --db with the guideline version"))]
-    = False,
-    limit: Annotated[int, typer.Option("--limit", help=_h("表格显示的行数（最紧急的）",
-                                                          "table rows to show (the most urgent)"))] = 50,
-    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help=_h(
-        "只看此颜色（可重复）", "only this colour (repeatable)"))] = None,
-    referral: Annotated[bool, typer.Option("--referral", help=_h("只看需转诊的患者",
-                                                                 "only patients to refer"))] = False,
-    team: Annotated[str | None, typer.Option("--team", help=_h("只看此家庭医生团队",
-                                                               "only this family-doctor team"))] = None,
-    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS", help=_h(
-        "只看 --as-of 后 DAYS 天内到期的随访", "only follow-ups due within DAYS of --as-of"))] = None,
-    executor: Annotated[Executor, typer.Option("--executor", help=_h(
-        "local：本机进程；dask：在 Dask 集群上评估 roster export --format parquet 写出的文件夹"
-        "（--roster 文件夹；docs/scale.md）",
-        "local: processes on this machine; dask: assess a folder written by roster export --format "
-        "parquet on a Dask cluster (--roster FOLDER; docs/scale.md)"))] = Executor.local,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS", help=_h(
-        "Dask 调度器地址（tcp://主机:8786）；默认在本机启动 --workers 个工作进程",
-        "Dask scheduler address (tcp://host:8786); default: start --workers worker processes here"))]
-    = None,
+    save: Annotated[bool, typer.Option("--save", help=_opt("assess --save"))] = False,
+    limit: Annotated[int, typer.Option("--limit", help=_opt("assess --limit"))] = 50,
+    color: Annotated[list[ColorChoice] | None, typer.Option("--color", help=_opt("assess --color"))] = None,
+    referral: Annotated[bool, typer.Option("--referral", help=_opt("assess --referral"))] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("assess --team"))] = None,
+    due_within: Annotated[int | None, typer.Option("--due-within", min=0, metavar="DAYS",
+                                                   help=_opt("assess --due-within"))] = None,
+    executor: Annotated[Executor, typer.Option("--executor",
+                                               help=_opt("assess --executor"))] = Executor.local,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS",
+                                                  help=_opt("assess --scheduler"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Stratify every patient (help text above)."""
@@ -826,8 +438,8 @@ def assess(
     # what is loaded so far (modules, the CLI) lives to the end: the collector need not walk it again
     # each time loading the set allocates (a third of a small run's set-up otherwise)
     gc.freeze()
-    from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
-    from reports import assessments as fmt_out
+    from engine.parallel import AssessCounts, AssessOptions, assess_source
+    from reports.assess_run import Filters, assess_records, closing_lines
 
     lang = _lang(lang)
     as_of = as_of or _today()
@@ -835,15 +447,14 @@ def assess(
     options = AssessOptions(guidelines, as_of, engine.value, provisional_calendar or not strict_calendar,
                             cache_dir=_cache_dir())
     counts = AssessCounts()
-    colors = {c.value for c in color or ()}
-    due_by = as_of + timedelta(days=due_within) if due_within is not None else None
-    shown = counts.colors
+    filters = Filters(frozenset(c.value for c in color or ()), referral, team,
+                      as_of + timedelta(days=due_within) if due_within is not None else None)
     source = None
     on_dask = executor is Executor.dask or scheduler is not None or fmt is Format.parquet
     if on_dask:
         _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
-                     bool(colors or referral or team or due_by), lang)
-    elif fmt is Format.jsonl and not save and not (colors or referral or team or due_by):
+                     bool(filters), lang)
+    elif fmt is Format.jsonl and not save and not filters:
         from store.roster_source import db_source, jsonl_source
 
         # None: not a UTF-8 JSONL file (store.read_roster reads it)
@@ -859,69 +470,22 @@ def assess(
             with open_private(out, "wb") as target:
                 assess_source(source, options, target, workers=workers, counts=counts)
     elif not on_dask:
-        from guidelines.loader import load_set  # (the hot path above loads the set from its cache)
+        def stored(results):
+            import store
 
-        book = fmt_out.InfoBook(load_set(guidelines), as_of)
-        patients = _patients(roster, db)
-        total = _patient_total(roster, db)
+            return store.save_assessments(db_url(db), results, provenance(guidelines, roster, db))
 
-        with _patient_progress("assess", total) as tick:
-            def chosen():
-                for p in patients:
-                    if tick:
-                        tick()
-                    if team is None or p.team == team:
-                        yield book.record(p)
-
-            results = assess_roster(chosen(), options, workers=workers or 1, counts=counts)
-            if save:
-                import store
-
-                results = store.save_assessments(db_url(db), results, _provenance(guidelines, roster, db))
-
-            def filtered():
-                for a in results:
-                    if fmt_out.matches(a, colors, referral, due_by):
-                        shown[a.color.value] += 1
-                        yield a
-
-            if fmt is Format.table and out is None:
-                fmt_out.print_table(filtered(), console, limit=limit, lang=lang, info=book)
-            else:
-                target = open_private(out, "w", encoding="utf-8", newline="") if out else sys.stdout
-                try:
-                    if fmt is Format.csv:
-                        fmt_out.write_csv(filtered(), target, lang, info=book)
-                    elif fmt is Format.jsonl:
-                        fmt_out.write_jsonl(filtered(), target)
-                    else:
-                        fmt_out.print_table(filtered(), Console(file=target, width=120), limit=limit,
-                                            lang=lang, info=book)
-                finally:
-                    if out:
-                        target.close()
-    # stderr, so JSONL on stdout stays machine-readable
-    where = f" → {out}" if out else ""
-    if fmt is not Format.table or out is not None:
-        err_console.print(fmt_out.summary(shown, lang) + where, highlight=False)
-    if lang == "zh":
-        skipped = f"{counts.assessed} 名已评估，{counts.skipped} 名未评估（{as_of} 或之前死亡或迁出）"
-    else:
-        skipped = (f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
-                   f"{as_of})")
-    err_console.print(skipped, highlight=False)
+        with _patient_progress("assess", _patient_total(roster, db)) as tick:
+            assess_records(lambda: patients_from(roster, db), options, fmt.value, out, console, sys.stdout,
+                           filters, counts, workers=workers, limit=limit, lang=lang,
+                           save=stored if save else None, tick=tick)
+    for line in closing_lines(counts, fmt.value, out, as_of, lang):
+        err_console.print(line, highlight=False)
 
 
-@app.command(help=_h(
-    "这位患者为什么是这个颜色：触发的每条规则、它读取的数值、出处条款，以及差一点触发的规则。"
-    "可用患者编号、姓名或身份证号查找患者。\n\n"
-    "Example: sangao explain 370202-000456 --as-of 2026-11-30",
-    "Why this patient has this colour: every rule that fired, the values it read, its source clause, "
-    "and the rules that almost fired. The patient is found by patient id, name or resident ID.\n\n"
-    "Example: sangao explain 370202-000456 --as-of 2026-11-30"))
+@app.command(help=_help("explain"))
 def explain(
-    patient_id: Annotated[str, typer.Argument(help=_h("患者编号、姓名或身份证号",
-                                                      "patient id, name or resident ID"), metavar="PATIENT")],
+    patient_id: Annotated[str, typer.Argument(metavar="PATIENT", help=_opt("explain PATIENT_ID"))],
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -931,12 +495,12 @@ def explain(
     strict_calendar: StrictCalendarOpt = False,
 ) -> None:
     """Explain one patient's colour (help text above)."""
-    from engine.parallel import AssessOptions, build_assessor
+    from engine import AssessOptions, build_assessor
     from reports.explain import print_explanation
 
     lang = _lang(lang)
     as_of = as_of or _today()
-    patient = _one_patient(patient_id, _patients(roster, db))
+    patient = one_patient(patient_id, patients_from(roster, db))
     options = AssessOptions(guidelines, as_of, "python", provisional_calendar or not strict_calendar)
     assessor = build_assessor(options)
     if not assessor.is_assessed(patient, as_of):
@@ -947,51 +511,22 @@ def explain(
 # ==== worklist / plan ===========================================================================
 
 
-class ListFormat(StrEnum):
-    table = "table"
-    csv = "csv"
+ListFormat = StrEnum("ListFormat", ["table", "csv"])
 
 
-def _who() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER") or "unknown"
-
-
-@app.command(help=_h(
-    "一个团队在一段时间内要见或要联系的人：到期、逾期（天数、上次联系）、新出现的红标及其转诊、"
-    "转诊未回、到期或逾期的筛查、无读数、失访。最紧急的排在前面。\n\n"
-    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30",
-    "Whom a team sees or calls in a period: due, overdue (days, last contact), new reds and their "
-    "referrals, referrals not back, screenings due or overdue, no reading, lost to follow-up. Most "
-    "urgent first.\n\n"
-    "Example: sangao worklist --team 市北区-家医团队12 --week --as-of 2026-11-30"))
+@app.command(help=_help("worklist"))
 def worklist(
-    team: Annotated[str | None, typer.Option("--team", help=_h(
-        "一个家庭医生团队（花名册中的团队）", "one family-doctor team (the roster's team)"))] = None,
-    week: Annotated[bool, typer.Option("--week", help=_h("--as-of 所在周的周一到周日",
-                                                         "Monday to Sunday of the --as-of week"))] = False,
-    month: Annotated[bool, typer.Option("--month", help=_h("--as-of 所在的自然月",
-                                                           "the calendar month of --as-of"))] = False,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("worklist --team"))] = None,
+    week: Annotated[bool, typer.Option("--week", help=_opt("worklist --week"))] = False,
+    month: Annotated[bool, typer.Option("--month", help=_opt("worklist --month"))] = False,
     start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
-                                               help=_h("起始日期（与 --to 同用）",
-                                                       "period start (with --to)"))] = None,
+                                               help=_opt("worklist --from"))] = None,
     end: Annotated[date | None, typer.Option("--to", parser=iso_date, metavar="YYYY-MM-DD",
-                                             help=_h("结束日期（默认：--from 后 6 天）",
-                                                     "period end (default: 6 days after --from)"))] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", help=_h("table（表格）或 csv",
-                                                                "table or csv"))] = ListFormat.table,
-    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help=_h("写入此文件",
-                                                                              "write to this file"))] = None,
-    call_list: Annotated[bool, typer.Option("--call-list", help=_h(
-        "可打印的电话联系清单：姓名、电话、原因、上次随访（除非 --unmasked，否则脱敏）",
-        "a printable call list: name, phone, reason, last visit (masked unless --unmasked)"))] = False,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help=_h(
-        "联系清单显示完整姓名和电话，仅供本团队使用；记入审计日志",
-        "full names and phones on the call list, for the team's own use; audited"))] = False,
+                                             help=_opt("worklist --to"))] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help=_opt("worklist --format"))] = ListFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help=_opt("worklist --out"))] = None,
+    call_list: Annotated[bool, typer.Option("--call-list", help=_opt("worklist --call-list"))] = False,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help=_opt("worklist --unmasked"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -999,8 +534,7 @@ def worklist(
     strict_calendar: StrictCalendarOpt = False,
     calendar_dir: CalendarDirOpt = None,
     lang: LangOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", help=_h("表格显示的行数",
-                                                                 "table rows to show"))] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help=_opt("worklist --limit"))] = None,
 ) -> None:
     """A team's worklist for a period (help text above)."""
     from reports import worklist as wl_out
@@ -1015,130 +549,37 @@ def worklist(
     if last < first:
         raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
     ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-    patients = _patients(roster, db)
+    patients = patients_from(roster, db)
     total = _patient_total(roster, db)
     with _patient_progress("worklist", total) as tick:
         result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
     if unmasked:
-        import store.audit
-
-        store.audit.record_unmasking(db_url(db), who=_who(), at=_now(),
-                                     command="worklist --call-list --unmasked", patients=len(result.rows))
-    if fmt is ListFormat.csv or (out is not None and out.suffix.lower() == ".csv"):
-        target = open(out, "w", encoding="utf-8-sig", newline="") if out else sys.stdout  # noqa: SIM115
-        try:
-            if call_list:
-                wl_out.write_call_list_csv(result, target, lang, unmasked)
-            else:
-                wl_out.write_worklist_csv(result, target, lang)
-        finally:
-            if out:
-                target.close()
+        _audit_unmasking(db, "worklist --call-list --unmasked", len(result.rows))
+    as_csv = fmt is ListFormat.csv or (out is not None and out.suffix.lower() == ".csv")
+    wl_out.write_output(result, out, as_csv, console, sys.stdout, lang, call_list, unmasked, limit)
+    if as_csv:
         for warning in result.warnings:
             err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
+    if as_csv or out is not None:
         err_console.print(wl_out.summary_line(result, lang) + (f" → {out}" if out else ""), highlight=False)
-        return
-    target_console = console if out is None else Console(file=open(out, "w", encoding="utf-8"),  # noqa: SIM115
-                                                          width=100, force_terminal=False)
-    try:
-        if call_list:
-            wl_out.print_call_list(result, target_console, lang, unmasked)
-        else:
-            wl_out.print_worklist(result, target_console, lang, limit=limit)
-    finally:
-        if out is not None:
-            target_console.file.close()
-            err_console.print(wl_out.summary_line(result, lang) + f" → {out}", highlight=False)
 
 
-
-def _find_patients(query: str, patients) -> list:
-    """Patients whose patient id, resident ID or name is `query` (id matches win)."""
-    by_id, by_other = [], []
-    for p in patients:
-        if p.patient_id == query:
-            by_id.append(p)
-        elif query in (p.id_number, p.name):
-            by_other.append(p)
-    return by_id or by_other
+PlanFormat = StrEnum("PlanFormat", ["html", "pdf", "csv", "ics"])
 
 
-def _one_patient(query: str, patients):
-    from pathways.resident_id import mask
-
-    found = _find_patients(query, patients)
-    shown = mask(query) if query.isdigit() and len(query) >= 15 else query  # never echo a full resident ID
-    if not found:
-        raise SangaoError.of("D900", query=shown)
-    if len(found) > 1:
-        ids = ", ".join(p.patient_id for p in found[:10])
-        raise SangaoError.of("D902", query=shown, n=len(found), ids=ids)
-    return found[0]
-
-
-class PlanFormat(StrEnum):
-    html = "html"
-    pdf = "pdf"
-    csv = "csv"
-    ics = "ics"
-
-
-def _built_plans(patients, ctx, start: date, url: str | None, batch: int = 500):
-    """Each patient's plan, the previous stored plans looked up a batch of patients at a time."""
-    from itertools import islice
-
-    import store.plans
-    from reports import plan as plan_out
-
-    it = iter(patients)
-    while chunk := list(islice(it, batch)):
-        previous = store.plans.previous_plans(url, [p.patient_id for p in chunk], start) if url else {}
-        for p in chunk:
-            yield plan_out.build_plan(p, ctx, start, previous.get(p.patient_id))
-
-
-def _safe_file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "team"
-
-
-@app.command(help=_h(
-    "从 --from 起 12 个月的年度一体化照护计划：颜色、分级和团队；控制目标；落在工作日的每次随访日期；"
-    "六病筛查日程；转诊指征；生活方式与健康教育；与库中上一份计划相比的变化。在 --out 中写出 "
-    "plans.html（每位患者一页 A4）、plans.pdf、appointments.csv，以及每个团队一个 ICS 日历。\n\n"
-    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf",
-    "Annual integrated care plans (一体化照护计划) for 12 months from --from: colour, tier and "
-    "team; targets; every follow-up date on working days; the six-complication screening calendar; "
-    "referral triggers; lifestyle and education; what changed since the stored previous plan. "
-    "Writes plans.html (one A4 page per patient), plans.pdf, appointments.csv and one ICS calendar "
-    "per team into --out.\n\n"
-    "Example: sangao plan 370203-000001 --as-of 2026-11-30 --format html --format pdf"))
+@app.command(help=_help("plan"))
 def plan(
-    patient: Annotated[str | None, typer.Argument(help=_h(
-        "患者编号、姓名或身份证号（或用 --team / --all）",
-        "patient id, name or resident ID (or --team / --all)"), show_default=False)] = None,
-    team: Annotated[str | None, typer.Option("--team", help=_h("此团队的全部患者",
-                                                               "every patient of this team"))] = None,
-    everyone: Annotated[bool, typer.Option("--all", help=_h("全部在管患者",
-                                                            "every patient under management"))] = False,
-    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD", help=_h(
-        "计划日期（默认：--as-of），覆盖其后 12 个月", "plan date (default: --as-of); it covers 12 months"))]
-    = None,
-    out: Annotated[Path, typer.Option("--out", file_okay=False, help=_h("计划文件的输出文件夹",
-                                                                        "folder for the plan files"))]
-    = Path("plans"),
-    formats: Annotated[list[PlanFormat] | None, typer.Option("--format", help=_h(
-        "输出格式，可重复（默认：html、csv、ics；pdf 需指定）",
-        "outputs, repeatable (default: html, csv, ics; pdf on request)"))] = None,
-    capacity: Annotated[Path | None, typer.Option("--capacity", exists=True, dir_okay=False, help=_h(
-        "各团队每日接诊能力的 YAML（per_day、停诊日）；随访据此错开安排",
-        "YAML of each team's daily capacity (per_day, closed days); follow-ups are spread to fit"))]
-    = None,
-    save: Annotated[bool, typer.Option("--save/--no-save", help=_h(
-        "把计划存入 --db（下一份计划会列出变化）",
-        "store the plans in --db (the next plan lists what changed)"))] = True,
-    reprint: Annotated[bool, typer.Option("--reprint", help=_h(
-        "按原样重印库中 --from 日期的计划，不重新计算",
-        "print the plans stored for --from exactly as they were made, without recomputing"))] = False,
+    patient: Annotated[str | None, typer.Argument(show_default=False, help=_opt("plan PATIENT"))] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("plan --team"))] = None,
+    everyone: Annotated[bool, typer.Option("--all", help=_opt("plan --all"))] = False,
+    start: Annotated[date | None, typer.Option("--from", parser=iso_date, metavar="YYYY-MM-DD",
+                                               help=_opt("plan --from"))] = None,
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help=_opt("plan --out"))] = Path("plans"),
+    formats: Annotated[list[PlanFormat] | None, typer.Option("--format", help=_opt("plan --format"))] = None,
+    capacity: Annotated[Path | None, typer.Option("--capacity", exists=True, dir_okay=False,
+                                                  help=_opt("plan --capacity"))] = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help=_opt("plan --save/--no-save"))] = True,
+    reprint: Annotated[bool, typer.Option("--reprint", help=_opt("plan --reprint"))] = False,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -1148,97 +589,53 @@ def plan(
     lang: LangOpt = None,
 ) -> None:
     """Annual care plans (help text above)."""
-    import store.plans
-    from reports import plan as plan_out
-    from reports.capacity import apply_capacity, load_capacity, shortage
+    from reports import plan_run
+    from reports.plan import print_summary
 
     lang = _lang(lang)
     if sum(bool(x) for x in (patient, team, everyone)) != 1:
         raise typer.BadParameter("give one PATIENT, --team T or --all", param_hint="PATIENT/--team/--all")
     as_of = as_of or _today()
     start = start or as_of
-    wanted = set(formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics))
-    url = db_url(db)
-    has_db = not (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists())
+    url, stored = db_url(db), has_db(db)
     if reprint:
-        if not has_db:
-            raise SangaoError.of("D041", file=url.removeprefix("sqlite:///"))
-        ids = None
-        if patient is not None:
-            ids = [_one_patient(patient, _patients(roster, db)).patient_id]
-        source = iter(p for p in store.plans.stored_plans(url, ids, start) if team is None or p.team == team)
+        check_db(db)
+        ids = None if patient is None else [one_patient(patient, patients_from(roster, db)).patient_id]
+        source = plan_run.stored_plans(url, ids, start, team)
     else:
-        from pathways.care_state import is_closed
-
         ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-        patients = _patients(roster, db)
-        if patient is not None:
-            selected = iter([_one_patient(patient, patients)])
-        else:
-            selected = (p for p in patients if everyone or p.team == team)
-        selected = (p for p in selected if not is_closed(p, start))
-        source = _built_plans(selected, ctx, start, url if has_db else None)
-        if capacity is not None:  # a team's dates depend on all its plans: hold them
-            capacity_file = load_capacity(capacity)
-            plans, placements = apply_capacity(list(source), capacity_file, ctx.calendar)
-            for team_name, placement in placements.items():
-                problem = shortage(team_name, placement, capacity_file.for_team(team_name).per_day)
-                if problem is not None:
-                    err_console.print(f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False)
-            source = iter(plans)
+        patients = patients_from(roster, db)
+        chosen = [one_patient(patient, patients)] if patient is not None else (
+            p for p in patients if everyone or p.team == team)
+        source = plan_run.new_plans(chosen, ctx, start, url if stored else None)
+        if capacity is not None:
+            source = plan_run.with_capacity(source, capacity, ctx, lambda problem: err_console.print(
+                f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False))
     total = 1 if patient is not None else (None if reprint else _patient_total(roster, db))
-    files = plan_out.PlanFiles(out, {f.value for f in wanted}, lang, _safe_file_name)
-    first: list = []
-    # Plans to store wait in a spool file: SQLite cannot commit while the roster is still being
-    # read from the same file, and a whole roster's plans are too many to hold.
-    keep = save and has_db and not reprint
-    spool = tempfile.TemporaryFile("w+", encoding="utf-8") if keep else None  # noqa: SIM115 (closed below)
+    wanted = {f.value for f in formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics)}
     with _patient_progress("plan", total) as tick:
-        for built in source:
-            files.add(built)
-            if len(first) < 2:
-                first.append(built)
-            if spool is not None:
-                spool.write(built.model_dump_json() + "\n")
-            if tick:
-                tick()
-    if spool is not None:
-        from itertools import islice
-
-        from pathways.plan import Plan
-
-        spool.seek(0)
-        provenance = _provenance(ctx.gset, roster, db)
-        while lines := list(islice(spool, 1000)):
-            store.plans.save_plans(url, [Plan.model_validate_json(line) for line in lines], provenance)
-        spool.close()
-    if files.count == 0:
-        message = "没有可制定计划的患者" if lang == "zh" else "no patient to plan for"
-        err_console.print(message, highlight=False)
+        save_to = url if save and stored and not reprint else None
+        made_by = provenance(ctx.gset, roster, db) if save_to else None
+        made = plan_run.write_plans(source, out, wanted, lang, save_to, tick, made_by)
+    if made.count == 0:
+        err_console.print("没有可制定计划的患者" if lang == "zh" else "no patient to plan for",
+                          highlight=False)
         raise typer.Exit(1)
-    written = files.close()
-    for warning in files.warnings:
+    for warning in made.warnings:
         err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
-    plans = first
-    if len(plans) == 1:
-        plan_out.print_summary(plans[0], console)
+    if len(made.first) == 1:
+        print_summary(made.first[0], console)
     label = "份计划" if lang == "zh" else " plans"
-    console.print(f"{files.count}{label} → {out}/: {', '.join(written[:6])}"
-                  + (" …" if len(written) > 6 else ""), highlight=False)
-
+    console.print(f"{made.count}{label} → {out}/: {', '.join(made.written[:6])}"
+                  + (" …" if len(made.written) > 6 else ""), highlight=False)
 
 
 # ==== guidelines ================================================================================
 
 
-GuidelineSetArg = Annotated[str, typer.Argument(help=_h("指南集：内置名称或文件夹",
-                                                          "guideline set: a packaged name or a folder"))]
-IncludeUnverified = Annotated[
-    bool | None,
-    typer.Option("--include-unverified/--exclude-unverified",
-                 help=_h("载入出处核实等级为 U（未核实）的规则（默认：按 set.yaml）",
-                         "load rules whose source is verification U (default: as set.yaml says)")),
-]
+GuidelineSetArg = Annotated[str, typer.Argument(help=_opt("SET"))]
+IncludeUnverified = Annotated[bool | None, typer.Option("--include-unverified/--exclude-unverified",
+                                                        help=_opt("--include-unverified"))]
 
 
 def _print_plain(text: str) -> None:
@@ -1250,53 +647,29 @@ def _print_problems(problems, lang: str) -> None:
         _print_plain(problem.render(lang))
 
 
-@guidelines_app.command("check", help=_h(
-    "检查指南集：每个问题给出 文件:行:列 和修改提示；有问题时退出码为 1。\n\n"
-    "Example: sangao guidelines check guidelines/national-default",
-    "Check a guideline set: every problem with file:line:col and a hint; exit 1 if any.\n\n"
-    "Example: sangao guidelines check guidelines/national-default"))
+@guidelines_app.command("check", help=_help("guidelines check"))
 def guidelines_check(
     path: GuidelineSetArg = "national-default", include_unverified: IncludeUnverified = None,
     lang: LangOpt = None,
 ) -> None:
     """Check a guideline set (help text above)."""
     from guidelines.loader import load_with_draft
+    from reports.guideline_explain import check_line
 
     lang = _lang(lang)
     try:
         gset, draft = load_with_draft(path, include_unverified)
     except SangaoError as exc:
         _print_problems(exc.problems, lang)
-        n = len(exc.problems)
-        _print_plain(f"{path} 有 {n} 个问题" if lang == "zh" else f"{n} problem(s) in {path}")
+        _print_plain(check_line(path, problems=len(exc.problems), lang=lang))
         raise typer.Exit(1) from None
-    left_out = len(draft.rules) - len(gset.rules)
-    if lang == "zh":
-        note = f"（{left_out} 条未核实规则未载入）" if left_out else ""
-        _print_plain(f"通过：{gset.name} {gset.version}：{len(gset.rules)} 条规则{note}，"
-                     f"{len(gset.derive)} 个派生项，{len(gset.parameters)} 个参数，{draft.file_count} 个文件")
-        return
-    note = f" ({left_out} unverified left out)" if left_out else ""
-    _print_plain(f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, "
-                 f"{len(gset.derive)} derive entries, "
-                 f"{len(gset.parameters)} parameters, {draft.file_count} files")
+    _print_plain(check_line(path, gset, draft, lang=lang))
 
 
-@guidelines_app.command("schema", help=_h(
-    "打印指南文件的 draft-07 JSON Schema；或用 --write DIR 把指南文件、*.cases.yaml 和 set.yaml "
-    "的 schema 写入文件夹，供编辑器使用；`fact:` 列出基础事实和指南集 PATH 的派生事实"
-    "（该指南集无法载入时只列基础事实）。\n\n"
-    "Example: sangao guidelines schema --write .schemas",
-    "Print the draft-07 JSON Schema of a guideline file, or with --write DIR write the schemas of "
-    "guideline files, *.cases.yaml and set.yaml for an editor; `fact:` lists the base facts and the "
-    "derived facts of the set PATH (base facts only if that set does not load).\n\n"
-    "Example: sangao guidelines schema --write .schemas"))
+@guidelines_app.command("schema", help=_help("guidelines schema"))
 def guidelines_schema(
     path: GuidelineSetArg = "national-default",
-    write: Annotated[Path | None, typer.Option(
-        "--write", help=_h("把指南文件、案例文件和 set.yaml 的 schema 写入此文件夹",
-                           "write the schemas of guideline files, cases files and set.yaml into this folder"),
-    )] = None,
+    write: Annotated[Path | None, typer.Option("--write", help=_opt("guidelines schema --write"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Print or write the JSON Schemas (help text above)."""
@@ -1318,26 +691,16 @@ def guidelines_schema(
         _print_plain(str(written))
 
 
-@guidelines_app.command("new", help=_h(
-    "新建一个指南集（national-default 的副本），或用 --extends SET 新建一个叠加集；"
-    "新建后即可通过 `guidelines check` 和 `guidelines test`。\n\n"
-    "Example: sangao guidelines new my-county --extends national-default",
-    "Start a guideline set (a copy of national-default) or, with --extends SET, an overlay; it "
-    "passes `guidelines check` and `guidelines test` as created.\n\n"
-    "Example: sangao guidelines new my-county --extends national-default"))
+@guidelines_app.command("new", help=_help("guidelines new"))
 def guidelines_new(
-    name: Annotated[Path, typer.Argument(help=_h(
-        "新指南集的文件夹（文件夹名即指南集名称）",
-        "the folder of the new set (its name is the set's name)"))],
-    extends: Annotated[str | None, typer.Option(
-        "--extends", help=_h("新建此指南集（内置名称或文件夹）的叠加集，而不是副本",
-                             "start an overlay of this set (a packaged name or a folder) instead of a copy"),
-    )] = None,
+    name: Annotated[Path, typer.Argument(help=_opt("guidelines new NAME"))],
+    extends: Annotated[str | None, typer.Option("--extends", help=_opt("guidelines new --extends"))] = None,
     lang: LangOpt = None,
 ) -> None:
     """Start a guideline set (help text above)."""
     from guidelines.scaffold import new_set
     from guidelines.yaml_source import display_path
+    from reports.guideline_explain import created_line
 
     lang = _lang(lang)
     try:
@@ -1347,19 +710,10 @@ def guidelines_new(
         raise typer.Exit(1) from None
     for path in written:
         _print_plain(display_path(path))
-    where = display_path(name)
-    check, test = f"sangao guidelines check {where}", f"sangao guidelines test {where}"
-    done = (f"已创建 {where}。下一步：{check}；{test}" if lang == "zh"
-            else f"created {where}. Next: {check}; {test}")
-    _print_plain(done)
+    _print_plain(created_line(display_path(name), lang))
 
 
-@guidelines_app.command("effective", help=_h(
-    "打印叠加后的生效指南集：每个参数（值、单位）和每条规则，附其来源 文件:行。\n\n"
-    "Example: sangao guidelines effective ./my-county",
-    "Print the effective set after overlays: each parameter (value, unit) and rule, with the "
-    "file:line it came from.\n\n"
-    "Example: sangao guidelines effective ./my-county"))
+@guidelines_app.command("effective", help=_help("guidelines effective"))
 def guidelines_effective(
     path: GuidelineSetArg = "national-default",
     include_unverified: IncludeUnverified = None,
@@ -1376,32 +730,21 @@ def guidelines_effective(
 # ==== guidelines: test / diff (engine-backed) =====================================================
 
 
-@guidelines_app.command("test", help=_h(
-    "运行指南集的全部 *.cases.yaml 案例（叠加集还包括其基础集的案例），每个失败在其 文件:行 "
-    "显示，并列出触发的规则；报告生效指南集的覆盖情况。\n\n"
-    "Example: sangao guidelines test guidelines/national-default",
-    "Run every *.cases.yaml example of a set (for an overlay, its base sets' cases too), show each "
-    "failure at its file:line with the rules that fired, report coverage of the effective "
-    "set.\n\n"
-    "Example: sangao guidelines test guidelines/national-default"))
+@guidelines_app.command("test", help=_help("guidelines test"))
 def guidelines_test(
-    path: Annotated[str, typer.Argument(help=_h("指南集：名称或文件夹", "guideline set: a name or a folder"))]
-    = "national-default",
-    engine: Annotated[Backend, typer.Option("--engine", help=_h("规则引擎", "rules backend"))] = (
-        Backend.python),
+    path: Annotated[str, typer.Argument(help=_opt("guidelines test PATH"))] = "national-default",
+    engine: Annotated[Backend, typer.Option("--engine",
+                                            help=_opt("guidelines test --engine"))] = Backend.python,
     provisional_calendar: ProvisionalOpt = False,
-    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help=_h(
-        "报告没有案例覆盖的规则、决策表行和阈值",
-        "report rules, table rows and thresholds no case covers"))] = True,
-    draft_changes: Annotated[bool, typer.Option("--draft-changes", help=_h(
-        "叠加集：为结果已变、尚未确认的基础集案例打印 `expected_changes:` 块",
-        "overlays: print an `expected_changes:` block for the base cases changed, not yet confirmed"),
-    )] = False,
+    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage",
+                                           help=_opt("guidelines test --coverage/--no-coverage"))] = True,
+    draft_changes: Annotated[bool, typer.Option("--draft-changes",
+                                                help=_opt("guidelines test --draft-changes"))] = False,
     lang: LangOpt = None,
 ) -> None:
     """Run a set's cases (help text above)."""
+    from engine import AssessOptions, build_assessor
     from engine.cases_runner import confirmation_block, run_set_cases
-    from engine.parallel import AssessOptions, build_assessor
     from reports.cases import print_cases_report
 
     lang = _lang(lang)
@@ -1419,17 +762,11 @@ def guidelines_test(
         raise typer.Exit(1)
 
 
-@guidelines_app.command("explain", help=_h(
-    "显示一条规则（何时触发、意味着什么、出处和核实情况），或按颜色显示整个指南集。\n\n"
-    "Example: sangao guidelines explain htn.urgent_bp",
-    "Show a rule (when it fires, what it implies, its source and verification) or the whole set by "
-    "colour.\n\n"
-    "Example: sangao guidelines explain htn.urgent_bp"))
+@guidelines_app.command("explain", help=_help("guidelines explain"))
 def guidelines_explain(
-    rule_id: Annotated[str | None, typer.Argument(help=_h(
-        "规则编号；省略则按颜色显示整个指南集", "a rule id; omit for the whole set by colour"))] = None,
-    path: Annotated[str, typer.Option("--guidelines", "-g", help=_h(
-        "指南集：名称或文件夹", "guideline set: a name or a folder"))] = "national-default",
+    rule_id: Annotated[str | None, typer.Argument(help=_opt("guidelines explain RULE_ID"))] = None,
+    path: Annotated[str, typer.Option("--guidelines", "-g",
+                                      help=_opt("guidelines explain --guidelines"))] = "national-default",
     lang: LangOpt = None,
 ) -> None:
     """Show a rule or the set (help text above)."""
@@ -1444,52 +781,33 @@ def guidelines_explain(
         print_rule(gset, rule_id, console, lang=lang)
 
 
-class DiffBy(StrEnum):
-    team = "team"
-    institution = "institution"
+DiffBy = StrEnum("DiffBy", ["team", "institution"])
 
 
-@guidelines_app.command("diff", help=_h(
-    "比较同一指南集的两个版本：有多少患者的颜色、转诊或随访日期发生变化；--by 按团队或机构分列，"
-    "--changes-csv 把每位变化的患者写入 CSV。\n\n"
-    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team",
-    "How many patients change colour, referral or follow-up date between two versions of a set, per "
-    "team or institution with --by, every changed patient as CSV with --changes-csv.\n\n"
-    "Example: sangao guidelines diff national-default ./my-county --roster r.jsonl --by team"))
+@guidelines_app.command("diff", help=_help("guidelines diff"))
 def guidelines_diff(
-    old: Annotated[str, typer.Argument(help=_h("已发布的指南集（名称或文件夹）",
-                                               "the published set (name or folder)"))],
-    new: Annotated[str, typer.Argument(help=_h("修改后的指南集（名称或文件夹）",
-                                               "the changed set (name or folder)"))],
-    roster: Annotated[str, typer.Option("--roster", help=_h(
-        "花名册文件（JSONL/CSV/XLSX），或数据库（.db 路径或 URL）",
-        "a roster file (JSONL/CSV/XLSX), or a database (.db path or URL)"))],
+    old: Annotated[str, typer.Argument(help=_opt("guidelines diff OLD"))],
+    new: Annotated[str, typer.Argument(help=_opt("guidelines diff NEW"))],
+    roster: Annotated[str, typer.Option("--roster", help=_opt("guidelines diff --roster"))],
     as_of: AsOf = None,
     provisional_calendar: ProvisionalOpt = False,
-    by: Annotated[DiffBy | None, typer.Option("--by", help=_h(
-        "按团队或按机构分列变化", "the changes per team or per institution"))] = None,
-    changes_csv: Annotated[Path | None, typer.Option("--changes-csv", help=_h(
-        "把每位变化的患者（patient_id、团队、机构；不含姓名）写入此 CSV",
-        "write every changed patient (patient_id, team, institution; no names) to this CSV"),
-    )] = None,
-    indicators: Annotated[bool, typer.Option("--indicators", help=_h(
-        "同时显示 --as-of 时最近一个完整月的质控指标（血压控制率 …）如何变化，全花名册及按团队",
-        "also show how the quality-control indicators (血压控制率 …) of the last complete month at "
-        "--as-of change, for the roster and by team"))] = False,
+    by: Annotated[DiffBy | None, typer.Option("--by", help=_opt("guidelines diff --by"))] = None,
+    changes_csv: Annotated[Path | None, typer.Option("--changes-csv",
+                                                     help=_opt("guidelines diff --changes-csv"))] = None,
+    indicators: Annotated[bool, typer.Option("--indicators",
+                                             help=_opt("guidelines diff --indicators"))] = False,
     lang: LangOpt = None,
 ) -> None:
     """Compare two versions of a set (help text above)."""
+    from engine import AssessOptions, build_assessor
     from engine.diff import diff_sets
-    from engine.parallel import AssessOptions, build_assessor
     from reports.diff import csv_note, print_diff, write_changes_csv
 
     lang = _lang(lang)
     as_of = as_of or _today()
     old_a = build_assessor(AssessOptions(old, as_of, "python", provisional_calendar))
     new_a = build_assessor(AssessOptions(new, as_of, "python", provisional_calendar))
-    is_db = "://" in roster or Path(roster).suffix.lower() in (".db", ".sqlite", ".sqlite3")
-    patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
-    report = diff_sets(old_a, new_a, patients, as_of, by=by.value if by else None)
+    report = diff_sets(old_a, new_a, patients_of(roster), as_of, by=by.value if by else None)
     print_diff(report, console, lang)
     if changes_csv is not None:
         _print_plain(csv_note(write_changes_csv(report, changes_csv, lang), changes_csv, lang))
@@ -1498,35 +816,26 @@ def guidelines_diff(
         from reports.monthly import last_complete_month
 
         month = last_complete_month(as_of)
-        patients = _patients(None, roster) if is_db else _patients(Path(roster), "")
-        print_indicator_diff(indicator_diff(patients, old, new, month, provisional_calendar), month, console)
+        changes = indicator_diff(patients_of(roster), old, new, month, provisional_calendar)
+        print_indicator_diff(changes, month, console)
 
 
 # ==== report ====================================================================================
 
 
-class WindowOpt(StrEnum):
-    ytd = "ytd"
-    rolling12 = "rolling12"
+WindowOpt = StrEnum("WindowOpt", ["ytd", "rolling12"])
 
 
-class ByOpt(StrEnum):
-    institution = "institution"
-    team = "team"
+ByOpt = StrEnum("ByOpt", ["institution", "team"])
 
 
-class InOpt(StrEnum):
-    numerator = "numerator"
-    denominator = "denominator"
-    not_numerator = "not-numerator"
+InOpt = StrEnum("InOpt", [("numerator", "numerator"), ("denominator", "denominator"),
+                          ("not_numerator", "not-numerator")])
 
 
-MonthOpt = Annotated[
-    str | None,
-    typer.Option("--month", metavar="YYYY-MM",
-                 help=_h("报告月份（默认：--as-of 时最近一个完整月）",
-                         "month of the report (default: the last complete month at --as-of)")),
-]
+MonthOpt = Annotated[str | None, typer.Option("--month", metavar="YYYY-MM", help=_opt("--month"))]
+
+
 def _report_month(month: str | None, as_of: date | None) -> str:
     import re
 
@@ -1540,151 +849,61 @@ def _report_month(month: str | None, as_of: date | None) -> str:
     return month
 
 
-@contextmanager
 def _rows_progress():
     """"N patients read" on stderr while the patient-month rows are built (a terminal only)."""
-    if not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task("患者月度状态", total=None)
-        yield lambda n: bar.update(task, description=f"患者月度状态：已读 {n:,} 名患者")
+    return spinning(err_console, "患者月度状态", lambda n: f"患者月度状态：已读 {n:,} 名患者")
 
 
-def _check_scope(name: str, known: list[str], what: str, what_en: str, month: str) -> None:
-    if name not in known:
-        shown = "、".join(known[:20]) + (" …" if len(known) > 20 else "")
-        raise SangaoError.of("R460", what=what, what_en=what_en, name=name, month=month, known=shown)
-
-
-@report_app.command("monthly", help=_h(
-    "质控月报：全部指标（默认年初至今），全辖区或一个机构/团队；下级单位排名与得分、近12个月趋势"
-    "（含2030年目标线）、季度队列、数据质量。输出 monthly-YYYY-MM.html（单文件，离线可看）、"
-    ".csv（每个指标值，按代码、机构、团队、月份）和 .pdf，并在终端打印摘要。\n\n"
-    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/",
-    "The monthly quality-control report: every indicator (year to date by default), for the whole "
-    "area or one institution or team; the units below ranked and scored, the 12-month trend (with "
-    "the 2030 target line), quarterly cohorts, data quality. Writes monthly-YYYY-MM.html (one file, "
-    "readable offline), .csv (every indicator value by code, institution, team and month) and .pdf, "
-    "and prints a summary on the terminal.\n\n"
-    "Example: sangao report monthly --month 2026-11 --db sangao.db --out reports/"))
+@report_app.command("monthly", help=_help("report monthly"))
 def report_monthly(
     month: MonthOpt = None,
     as_of: AsOf = None,
-    by: Annotated[ByOpt, typer.Option("--by", help=_h(
-        "下级单位表：institution 机构，或 team 全部团队",
-        "the table of units below: institution, or team (every team)"))] = ByOpt.institution,
-    institution: Annotated[str | None, typer.Option("--institution", help=_h(
-        "只报告一个机构（下级为其团队）", "one institution only (its teams below it)"))] = None,
-    team: Annotated[str | None, typer.Option("--team", help=_h("只报告一个团队", "one team only"))] = None,
+    by: Annotated[ByOpt, typer.Option("--by", help=_opt("report monthly --by"))] = ByOpt.institution,
+    institution: Annotated[str | None, typer.Option("--institution",
+                                                    help=_opt("report monthly --institution"))] = None,
+    team: Annotated[str | None, typer.Option("--team", help=_opt("report monthly --team"))] = None,
     db: Db = DEFAULT_DB,
-    out: Annotated[Path, typer.Option("--out", help=_h("HTML、CSV、PDF 文件的输出目录",
-                                                       "folder for the HTML, CSV and PDF files"))]
-    = Path("."),
-    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
-        "ytd 年初至今（默认）；rolling12 含本月的近12个月",
-        "ytd: year to date (default); rolling12: the 12 months up to and including the month"))] = (
-        WindowOpt.ytd),
-    external: Annotated[bool, typer.Option("--external", help=_h(
-        "对外版：少于5人的计数显示为“<5”", "for outside readers: counts under 5 shown as \"<5\""))] = False,
+    out: Annotated[Path, typer.Option("--out", help=_opt("report monthly --out"))] = Path("."),
+    window: Annotated[WindowOpt, typer.Option("--window",
+                                              help=_opt("report monthly --window"))] = WindowOpt.ytd,
+    external: Annotated[bool, typer.Option("--external", help=_opt("report monthly --external"))] = False,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=_h("同时输出 PDF", "write the PDF too"))] = True,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=_opt("report monthly --pdf/--no-pdf"))] = True,
 ) -> None:
     """The monthly quality-control report (help text above)."""
     from pathways.monthly import Window
-    from reports import monthly as mr
-    from reports import monthly_output as mo
+    from reports.monthly_output import print_summary
+    from reports.qc_report import write_monthly_report
 
     lang = _lang(lang)
     month = _report_month(month, as_of)
-    url = _check_db(db)
-    win = Window(window.value)
+    url = check_db(db)
     with _rows_progress() as progress:
-        provisional = provisional_calendar or not strict_calendar
-        builder, summary, counts = mr.prepare(url, guidelines, month, win, provisional, progress)
-    months = mr.report_months(month)
-    if institution is not None:
-        known = sorted({i for i, _t in counts.tally.scopes(month) if i})
-        _check_scope(institution, known, "机构", "institution", month)
-    if team is not None:
-        known = sorted({t for i, t in counts.tally.scopes(month) if t and institution in (None, i)})
-        _check_scope(team, known, "团队", "team", month)
-    generated = _now().isoformat(timespec="seconds")
-    ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
-                           builder.gset.version, summary.digest, summary.patients, generated, win,
-                           by=by.value, institution=institution, team=team, external=external, lang=lang)
-    out.mkdir(parents=True, exist_ok=True)
-    safe = {ord(c): "_" for c in '\\/:*?"<>|'}  # a team name is not a path
-    stem = (f"monthly-{month}" + (f"-{institution}" if institution else "") + (f"-{team}" if team else "")
-            + ("-external" if external else "")).translate(safe)
-    html_path, csv_path = out / f"{stem}.html", out / f"{stem}.csv"
-    html_path.write_text(mo.render_html(ctx), encoding="utf-8")
-    with csv_path.open("w", encoding="utf-8-sig", newline="") as f:
-        mo.write_csv(counts.tally, months, f, win, builder.gset.name, builder.gset.version,
-                     builder.policy.small_cell, external=external, lang=lang)
-    written = [html_path, csv_path]
-    if pdf:
-        pdf_path = out / f"{stem}.pdf"
-        mo.write_pdf(ctx, pdf_path)
-        written.append(pdf_path)
-    mo.print_summary(ctx, console)
-    err_console.print(("已写入 " if lang == "zh" else "wrote ") + "  ".join(str(p) for p in written),
+        files = write_monthly_report(url, guidelines, month, Window(window.value),
+                                     provisional_calendar or not strict_calendar, out,
+                                     _now().isoformat(timespec="seconds"), by=by.value,
+                                     institution=institution, team=team, external=external, lang=lang,
+                                     pdf=pdf, progress=progress)
+    print_summary(files.ctx, console)
+    err_console.print(("已写入 " if lang == "zh" else "wrote ") + "  ".join(str(p) for p in files.written),
                       markup=False, highlight=False)
 
 
-def _demo_monthly_report(url: str, out: Path, as_of: date, lang: str) -> list[str]:
-    """The demo's last step: the monthly report of the last complete month at `as_of`; returns the
-    names of the files written."""
-    from pathways.monthly import Window
-    from reports import monthly as mr
-    from reports import monthly_output as mo
-
-    month = mr.last_complete_month(as_of)
-    with _rows_progress() as progress:
-        builder, summary, counts = mr.prepare(url, "national-default", month, Window.YTD, True, progress)
-    months = mr.report_months(month)
-    ctx = mo.build_context(counts.tally, counts.cohorts, month, months, builder.policy, builder.gset.name,
-                           builder.gset.version, summary.digest, summary.patients,
-                           _now().isoformat(timespec="seconds"), Window.YTD, lang=lang)
-    html_name, csv_name = f"monthly-{month}.html", f"monthly-{month}.csv"
-    with open_private(out / html_name, "w", encoding="utf-8") as f:
-        f.write(mo.render_html(ctx))
-    with open_private(out / csv_name, "w", encoding="utf-8-sig", newline="") as f:
-        mo.write_csv(counts.tally, months, f, Window.YTD, builder.gset.name, builder.gset.version,
-                     builder.policy.small_cell)
-    h02 = next(r for r in ctx.rows if r.code == "H02")
-    console.print(("[bold]8.[/] 质控月报 " if lang == "zh" else "[bold]8.[/] monthly report ")
-                  + f"{month}: {h02.explanation} → {out / html_name}", highlight=False)
-    return [html_name, csv_name]
-
-
-@report_app.command("patients", help=_h(
-    "指标明细：列出一个指标值背后的患者及原因（未控制、不规范: n/m 次随访、无读数），姓名已脱敏。\n\n"
-    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11",
-    "The patients behind an indicator value, with the reason (not controlled, irregular: n/m "
-    "follow-ups, no reading); names masked.\n\n"
-    "Example: sangao report patients --indicator H02 --team 张医生团队 --month 2026-11"))
+@report_app.command("patients", help=_help("report patients"))
 def report_patients(
-    indicator: Annotated[str, typer.Option("--indicator", help=_h(
-        "指标代码，如 H02（血压控制率）", "indicator code, e.g. H02 (血压控制率, blood pressure control)"))],
+    indicator: Annotated[str, typer.Option("--indicator", help=_opt("report patients --indicator"))],
     month: MonthOpt = None,
     as_of: AsOf = None,
-    team: Annotated[str | None, typer.Option("--team", help=_h("团队", "team"))] = None,
-    institution: Annotated[str | None, typer.Option("--institution", help=_h("机构", "institution"))] = None,
-    which: Annotated[InOpt, typer.Option("--in", help=_h(
-        "numerator 分子、denominator 分母，或 not-numerator 在分母不在分子（默认）",
-        "numerator, denominator, or not-numerator: in the denominator, not the numerator (default)"))] = (
-        InOpt.not_numerator),
+    team: Annotated[str | None, typer.Option("--team", help=_opt("report patients --team"))] = None,
+    institution: Annotated[str | None, typer.Option("--institution",
+                                                    help=_opt("report patients --institution"))] = None,
+    which: Annotated[InOpt, typer.Option("--in", help=_opt("report patients --in"))] = InOpt.not_numerator,
     db: Db = DEFAULT_DB,
-    window: Annotated[WindowOpt, typer.Option("--window", help=_h(
-        "ytd（年初至今）或 rolling12（近12个月）", "ytd (year to date) or rolling12 (12 months)"))] = (
-        WindowOpt.ytd),
+    window: Annotated[WindowOpt, typer.Option("--window",
+                                              help=_opt("report patients --window"))] = WindowOpt.ytd,
     lang: LangOpt = None,
     guidelines: GuidelinesOpt = "national-default",
     provisional_calendar: ProvisionalOpt = False,
@@ -1692,41 +911,20 @@ def report_patients(
 ) -> None:
     """The patients behind an indicator value (help text above)."""
     from pathways.monthly import Window
-    from reports.monthly import drill_down
+    from reports.qc_report import indicator_codes, patients_behind, print_patients_behind
 
     lang = _lang(lang)
     month = _report_month(month, as_of)
-    url = _check_db(db)
+    url = check_db(db)
     code = indicator.upper()
-    from reports.indicators import indicators
-
-    known = {i.code for i in indicators([(f"c{i}", "", "") for i in range(1, 10)])}
+    known = indicator_codes()
     if code not in known:
         raise typer.BadParameter(f"{indicator!r} is not an indicator code; codes: {', '.join(sorted(known))}",
                                  param_hint="--indicator")
-    provisional = provisional_calendar or not strict_calendar
-    lines = drill_down(url, guidelines, month, Window(window.value), provisional, code, which.value,
-                       team=team, institution=institution)
-    if not lines and (team or institution):
-        from reports.monthly import known_scopes
-
-        institutions, teams = known_scopes(url, guidelines, month, Window(window.value), provisional)
-        if institution is not None:
-            _check_scope(institution, institutions, "机构", "institution", month)
-        if team is not None:
-            _check_scope(team, teams, "团队", "team", month)
-    from rich.table import Table
-
-    heads = ("患者编号", "姓名", "机构", "团队", "原因") if lang == "zh" else (
-        "patient_id", "name", "institution", "team", "reason")
-    table = Table(show_edge=False, pad_edge=False)
-    for h in heads:
-        table.add_column(h, overflow="fold")
-    from reports.indicators import reason_text
-
-    for line in lines:
-        table.add_row(line.patient_id, line.name, line.institution, line.team, reason_text(line.reason, lang))
-    console.print(table)
+    lines = patients_behind(url, guidelines, month, Window(window.value),
+                            provisional_calendar or not strict_calendar, code, which.value, team=team,
+                            institution=institution)
+    print_patients_behind(lines, console, lang)
     err_console.print((f"{code} {month} {which.value}: {len(lines)} 名患者" if lang == "zh" else
                        f"{code} {month} {which.value}: {len(lines)} patients"), markup=False, highlight=False)
 
@@ -1734,134 +932,19 @@ def report_patients(
 # ==== demo ======================================================================================
 
 
-@app.command(help=_h(
-    "在生成的花名册上跑一遍完整流程：生成 → 导入 SQLite → 检查指南集 → 评估全部患者 → 解释一名红标患者"
-    " → 该患者团队本周的工作清单 → 该患者的年度照护计划（HTML 和 PDF）→ 最近一个完整月的质控月报。"
-    "打印每个输出的位置；姓名、身份证号和电话保持脱敏。\n\n"
-    "Example: sangao demo --patients 2000 --as-of 2026-11-30",
-    "Run the whole pipeline on a generated roster: generate → import into SQLite → check the "
-    "guideline set → assess everyone → explain one red patient → that patient's team's worklist "
-    "for the week → the patient's annual care plan as HTML and PDF → the monthly report of the last "
-    "complete month. Prints where every output is; names, IDs and phones stay masked.\n\n"
-    "Example: sangao demo --patients 2000 --as-of 2026-11-30"))
+@app.command(help=_help("demo"))
 def demo(
-    out: Annotated[Path, typer.Option("--out", help=_h("演示文件的输出文件夹（会被替换）",
-                                                       "folder for the demo's files (replaced)"))]
-    = Path("sangao-demo"),
-    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help=_h("花名册人数", "roster size"))]
-    = 2000,
-    seed: Annotated[int, typer.Option("--seed", help=_h("生成花名册的随机种子",
-                                                        "random seed of the generated roster"))] = 1,
+    out: Annotated[Path, typer.Option("--out", help=_opt("demo --out"))] = Path("sangao-demo"),
+    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help=_opt("demo --patients"))] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help=_opt("demo --seed"))] = 1,
     as_of: AsOf = None,
     lang: LangOpt = None,
 ) -> None:
     """The whole pipeline on a generated roster (help text above)."""
+    from reports.demo import run_demo
 
-    import store
-    from engine.parallel import AssessOptions, build_assessor
-    from reports import assessments as fmt_out
-    from reports.explain import print_explanation
-    from store.generated import write_jsonl
-
-    lang = _lang(lang)
-    zh = lang == "zh"
-    as_of = as_of or _today()
-    out.mkdir(parents=True, exist_ok=True)
-    roster, db = out / "roster.jsonl", out / "sangao.db"
-    url = db_url(str(db))
-    db.unlink(missing_ok=True)
-
-    def step(n: int, zh_text: str, en_text: str) -> None:
-        console.print(f"[bold]{n}.[/] " + (zh_text if zh else en_text), highlight=False)
-
-    with open_private(roster, "wb") as f:
-        write_jsonl(f, patients, seed, as_of)
-    step(1, f"花名册  生成 {patients} 名模拟患者（种子 {seed}）→ {roster}",
-         f"roster  {patients} synthetic patients (seed {seed}) → {roster}")
-
-    report = store.import_files([roster], url, as_of, reject_path=out / "rejects.csv")
-    step(2, f"导入  读取 {report.rows_read} 行，导入 {report.imported}，拒绝 {report.rejected}，"
-            f"数据质量发现 {len(report.findings)} → {db}",
-         f"import  {report.rows_read} rows read, {report.imported} imported, {report.rejected} rejected, "
-         f"{len(report.findings)} data-quality findings → {db}")
-
-    # A year whose State Council holiday notice sangao lacks uses the provisional calendar, with a
-    # warning in every affected output (docs/pathway-defaults.md §6).
-    assessor = build_assessor(AssessOptions("national-default", as_of, "python", provisional_calendar=True,
-                                            cache_dir=_cache_dir()))
-    gset = assessor.gset
-    step(3, f"指南  {gset.name} {gset.version}（{gset.policy_status}）：{len(gset.rules)} 条规则，"
-            f"{len(gset.derive)} 个派生值，{len(gset.parameters)} 个参数",
-         f"guidelines  {gset.name} {gset.version} ({gset.policy_status}): {len(gset.rules)} rules, "
-         f"{len(gset.derive)} derived values, {len(gset.parameters)} parameters")
-
-    results = list(store.save_assessments(url, assessor.assess_many(store.read_patients(url), as_of),
-                                          _provenance(gset, roster, str(db))))
-    with open_private(out / "assessments.jsonl", "w", encoding="utf-8") as f:
-        fmt_out.write_jsonl(results, f)
-    with open_private(out / "assessments.csv", "w", encoding="utf-8-sig", newline="") as f:
-        fmt_out.write_csv(results, f, lang)
-    colors = Counter(a.color.value for a in results)
-    referrals = Counter(a.referral.urgency.value for a in results if a.referral)
-    overdue = sum(1 for a in results if any(s.overdue for s in a.screenings_due))
-    skipped = report.imported - len(results)
-    step(4, f"评估  截至 {as_of}：{fmt_out.summary(colors, lang)}；{skipped} 名死亡或迁出未评估；"
-            f"转诊 紧急 {referrals['urgent']}、常规 {referrals['routine']}；有逾期筛查 {overdue} 名",
-         f"assess  as of {as_of}: {fmt_out.summary(colors, lang)}; {skipped} skipped (died or moved out); "
-         f"referrals {referrals['urgent']} urgent, {referrals['routine']} routine; "
-         f"{overdue} with an overdue screening")
-    for year in sorted({w.split()[4].rstrip(":") for a in results for w in a.warnings}):
-        err_console.print(f"[yellow]提示：[/]{year}年使用临时工作日日历：只含法定节假日，不含调休上班日"
-                          "（国务院通知尚未收入 sangao）" if zh else
-                          f"[yellow]warning:[/] provisional working-day calendar for {year}: statutory "
-                          "holidays only, no make-up working days", highlight=False)
-
-    written = ["roster.jsonl", "sangao.db", "assessments.jsonl", "assessments.csv", "rejects.csv"]
-    red = next((a for a in results if a.color.value == "red"), None)
-    if red is not None:
-        step(5, f"解释  一名红标患者（{red.patient_id}）：", f"explain  one red patient ({red.patient_id}):")
-        patient = next(p for p in store.read_patients(url) if p.patient_id == red.patient_id)
-        print_explanation(assessor.assess(patient, as_of), gset, console, lang=lang)
-
-        from reports import plan as plan_out
-        from reports import worklist as wl_out
-        from reports.care_context import build_context
-
-        ctx = build_context("national-default", as_of, lang=lang)
-        first, last = wl_out.period(as_of, True, False, None, None)
-        week = wl_out.build_worklist(store.read_patients(url), ctx, first, last, team=patient.team)
-        console.print()
-        step(6, f"工作清单  {patient.team} 本周（最紧急的 8 名）：",
-             f"worklist  {patient.team}, this week (the 8 most urgent):")
-        wl_out.print_worklist(week, console, lang=lang, limit=8)
-        with open_private(out / "worklist.csv", "w", encoding="utf-8-sig", newline="") as f:
-            wl_out.write_worklist_csv(week, f)
-
-        care_plan = plan_out.build_plan(patient, ctx, as_of)
-        with open_private(out / "plan.html", "w", encoding="utf-8") as f:
-            f.write(plan_out.render_html([care_plan], lang))
-        written += ["worklist.csv", "plan.html"]
-        try:
-            pdf = plan_out.render_pdf([care_plan], lang)
-        except SangaoError as exc:  # no Pango on this machine: the HTML page prints from a browser
-            err_console.print(exc.render(lang), markup=False, highlight=False)
-        else:
-            with open_private(out / "plan.pdf", "wb") as f:
-                f.write(pdf)
-            written.append("plan.pdf")
-        step(7, f"照护计划  {red.patient_id} 的年度一体化照护计划：随访 {len(care_plan.follow_ups)} 次，"
-                f"筛查 {len(care_plan.screenings)} 项 → {out}/plan.html",
-             f"plan  the annual care plan of {red.patient_id}: {len(care_plan.follow_ups)} follow-ups, "
-             f"{len(care_plan.screenings)} screenings → {out}/plan.html")
-
-    written += _demo_monthly_report(url, out, as_of, lang)
-
-    console.print(("\n[bold]输出[/] 在 " if zh else "\n[bold]outputs[/] in ") + f"{out}/: "
-                  + ", ".join(written), highlight=False)
-    console.print(("下一步: " if zh else "next: ")
-                  + f"sangao worklist --db {db} --week --as-of {as_of}   |   "
-                  f"sangao plan PATIENT_ID --db {db} --as-of {as_of}   |   "
-                  f"sangao report monthly --db {db} --as-of {as_of}", highlight=False)
+    run_demo(out, patients, seed, as_of or _today(), _lang(lang), console, err_console,
+             _now().isoformat(timespec="seconds"), cache_dir=_cache_dir(), rows_progress=_rows_progress)
 
 
 # ==== entry point ===============================================================================
@@ -1870,33 +953,11 @@ def demo(
 CRASH_LOG_DAYS = 14  # crash logs older than this are removed at the next start
 
 
-def _state_dir() -> Path:
-    """sangao's private folder for crash logs ($XDG_STATE_HOME/sangao, else ~/.local/state/sangao)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "sangao"
-
-
 def _crash_dir() -> Path:
-    """The crash-log folder, created owner-only (0700): a log names files and code, never patients,
-    but it stays out of a shared /tmp all the same."""
-    folder = _state_dir() / "crash"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder.chmod(0o700)
-    return folder
-
-
-def _sweep_crash_logs(now: datetime) -> None:
-    """Remove crash logs older than CRASH_LOG_DAYS (run at every start; quiet when it cannot)."""
-    folder = _state_dir() / "crash"
-    if not folder.is_dir():
-        return
-    cutoff = now.timestamp() - CRASH_LOG_DAYS * 86400
-    for log in folder.glob("sangao-crash-*.log"):
-        try:
-            if log.stat().st_mtime < cutoff:
-                log.unlink()
-        except OSError:
-            pass
+    """sangao's private folder for crash logs ($XDG_STATE_HOME/sangao/crash, else
+    ~/.local/state/sangao/crash)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "sangao" / "crash"
 
 
 def _sweep_scratch() -> None:
@@ -1905,17 +966,6 @@ def _sweep_scratch() -> None:
     from store import scratch
 
     scratch.sweep()
-
-
-def _write_crash_log(exc: BaseException) -> str:
-    from pathways.scrub import scrubbed_traceback
-
-    fd, path = tempfile.mkstemp(prefix="sangao-crash-", suffix=".log", dir=_crash_dir())  # mode 0600
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        # No locals, no bound SQL parameters, and every message scrubbed of values that could be a
-        # patient's (names, IDs, phones, quoted data): the log is for finding the bug in sangao.
-        f.write(scrubbed_traceback(exc))
-    return path
 
 
 def _configure_store() -> None:
@@ -1950,7 +1000,9 @@ def main() -> None:
     # data: owner-only (0600, folders 0700), whatever the user's umask.
     os.umask(0o077)
     try:
-        _sweep_crash_logs(_now())
+        from store.crash_log import sweep_crash_logs
+
+        sweep_crash_logs(_crash_dir(), _now(), CRASH_LOG_DAYS)
         _sweep_scratch()
         _configure_store()
         app()                                # Typer exits 2 on usage errors, 0 on success
@@ -1977,7 +1029,9 @@ def _internal_error(exc: BaseException, lang: str) -> None:
     from pathways.errors import Problem
 
     try:
-        log = _write_crash_log(exc)
+        from store.crash_log import write_crash_log
+
+        log = write_crash_log(_crash_dir(), exc)
     except OSError as log_error:
         log = f"(no log: {log_error.strerror})"
     err_console.print(Problem.of("R104", kind=type(exc).__name__, log=log).render(lang), markup=False,

@@ -32,15 +32,12 @@ from engine.ir import (
 )
 from guidelines.model import GuidelineSet
 from guidelines.schema import (
-    All,
-    AnyOf,
-    AtLeast,
     Classification,
     Compare,
+    ConditionFolder,
     Count,
     DecisionTable,
     FactRef,
-    Not,
     Otherwise,
     Parameter,
     ParamRef,
@@ -105,7 +102,10 @@ def _derive_outputs(entry) -> tuple[str, ...]:
     return tuple(entry.outputs)
 
 
-class _Compiler:
+class _Compiler(ConditionFolder[Tree]):
+    """Folds schema conditions into IR trees (the visitor of guidelines/schema.py), parameters
+    resolved and constants folded."""
+
     def __init__(self, gset: GuidelineSet | None, parameters: Mapping[str, Any] | None = None) -> None:
         self.gset = gset
         self.parameters = gset.parameters if gset is not None else dict(parameters or {})
@@ -138,18 +138,20 @@ class _Compiler:
 
     # ---- folding: schema condition → folded tree ------------------------------------------------
 
-    def fold(self, c) -> Tree:
-        if isinstance(c, All):
-            return self._junction("all", [self.fold(x) for x in c.all])
-        if isinstance(c, AnyOf):
-            return self._junction("any", [self.fold(x) for x in c.any])
-        if isinstance(c, Not):
-            inner = self.fold(c.not_)
-            return ["const", not inner[1]] if inner[0] == "const" else ["not", inner]
-        if isinstance(c, AtLeast):
-            members = [self.fold(x) for x in c.of]
-            return self._at_least(c.at_least, members)
-        return self._compare(c)
+    def all_of(self, parts: list[Tree]) -> Tree:
+        return self._junction("all", parts)
+
+    def any_of(self, parts: list[Tree]) -> Tree:
+        return self._junction("any", parts)
+
+    def negation(self, part: Tree) -> Tree:
+        return ["const", not part[1]] if part[0] == "const" else ["not", part]
+
+    def at_least(self, n: int, parts: list[Tree]) -> Tree:
+        return self._at_least(n, parts)
+
+    def compare(self, condition: Compare) -> Tree:
+        return self._compare(condition)
 
     @staticmethod
     def _junction(kind: str, parts: list[Tree]) -> Tree:
@@ -464,20 +466,10 @@ def _layered(gset: GuidelineSet) -> list[list[Any]]:
 
 
 def _schema_reads(c) -> set[str]:
-    if isinstance(c, All):
-        return set().union(*(_schema_reads(x) for x in c.all))
-    if isinstance(c, AnyOf):
-        return set().union(*(_schema_reads(x) for x in c.any))
-    if isinstance(c, Not):
-        return _schema_reads(c.not_)
-    if isinstance(c, AtLeast):
-        return set().union(*(_schema_reads(x) for x in c.of))
-    out = {c.fact} if c.fact else set()
-    for op in OPS:
-        v = getattr(c, op)
-        if isinstance(v, FactRef):
-            out.add(v.fact)
-    return out
+    """The facts a condition reads (the one reading the set's checks use; loaded with the set)."""
+    from guidelines.checks.context import reads
+
+    return reads(c)
 
 
 def _group(gset: GuidelineSet, key: str, fallback: str) -> str:

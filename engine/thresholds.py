@@ -1,5 +1,6 @@
 """The numeric thresholds a guideline set compares facts with, parameters resolved: for the cases'
-both-sides coverage and for `guidelines diff` summaries. Walks the YAML conditions directly."""
+both-sides coverage and for `guidelines diff` summaries. Walks the YAML conditions directly, with
+the one walk of guidelines/schema.py."""
 
 from __future__ import annotations
 
@@ -7,33 +8,7 @@ from collections.abc import Iterator
 
 from engine.compile import OPS
 from guidelines.model import GuidelineSet
-from guidelines.schema import (
-    All,
-    AnyOf,
-    AtLeast,
-    Classification,
-    Compare,
-    Count,
-    DecisionTable,
-    Not,
-    ParamRef,
-)
-
-
-def _walk(condition) -> Iterator[Compare]:
-    if isinstance(condition, Compare):
-        yield condition
-    elif isinstance(condition, All):
-        for c in condition.all:
-            yield from _walk(c)
-    elif isinstance(condition, AnyOf):
-        for c in condition.any:
-            yield from _walk(c)
-    elif isinstance(condition, Not):
-        yield from _walk(condition.not_)
-    elif isinstance(condition, AtLeast):
-        for c in condition.of:
-            yield from _walk(c)
+from guidelines.schema import Classification, Compare, Count, DecisionTable, ParamRef, comparisons
 
 
 def _conditions(gset: GuidelineSet) -> Iterator[tuple[str, object]]:
@@ -65,7 +40,7 @@ def iter_comparisons(gset: GuidelineSet) -> Iterator[tuple[str, str, str, float]
     """(owner key, fact, operator, numeric threshold) for every fact-vs-number comparison, once each."""
     seen: set[tuple[str, str, str, float]] = set()
     for owner, condition in _conditions(gset):
-        for cmp in _walk(condition):
+        for cmp in comparisons(condition):
             if cmp.fact is None:
                 continue
             for op in OPS:

@@ -22,7 +22,7 @@ Semantics in brief:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -320,19 +320,63 @@ class Manifest(_Strict):
 
 # ---- walking conditions ------------------------------------------------------------------------
 
+T = TypeVar("T")
+
 
 def walk(condition: Condition, path: tuple = ()) -> Iterator[tuple[Condition, tuple]]:
     """Every node of a condition tree, each parent before its children, with its path below the
     tree as YAML keys (`("all", 1, "not")`): the one walk every pass over conditions uses."""
     yield condition, path
+    for key, child in _children(condition):
+        yield from walk(child, (*path, *key))
+
+
+def _children(condition: Condition) -> list[tuple[tuple, Condition]]:
+    """The direct sub-conditions of a node, each with its YAML keys; none for a comparison."""
     if isinstance(condition, All):
-        for i, c in enumerate(condition.all):
-            yield from walk(c, (*path, "all", i))
-    elif isinstance(condition, AnyOf):
-        for i, c in enumerate(condition.any):
-            yield from walk(c, (*path, "any", i))
-    elif isinstance(condition, Not):
-        yield from walk(condition.not_, (*path, "not"))
-    elif isinstance(condition, AtLeast):
-        for i, c in enumerate(condition.of):
-            yield from walk(c, (*path, "of", i))
+        return [(("all", i), c) for i, c in enumerate(condition.all)]
+    if isinstance(condition, AnyOf):
+        return [(("any", i), c) for i, c in enumerate(condition.any)]
+    if isinstance(condition, Not):
+        return [(("not",), condition.not_)]
+    if isinstance(condition, AtLeast):
+        return [(("of", i), c) for i, c in enumerate(condition.of)]
+    return []
+
+
+def comparisons(condition: Condition) -> Iterator[Compare]:
+    """The comparisons (the leaves) of a condition tree, left to right."""
+    return (node for node, _ in walk(condition) if isinstance(node, Compare))
+
+
+class ConditionFolder(Generic[T]):
+    """The visitor of a condition tree, bottom up: `fold` gives each node a value made from its
+    children's values (a compiler's output, for one). Subclasses define the five cases; children
+    are folded left to right before their parent."""
+
+    def fold(self, condition: Condition) -> T:
+        parts = [self.fold(child) for _, child in _children(condition)]
+        if isinstance(condition, All):
+            return self.all_of(parts)
+        if isinstance(condition, AnyOf):
+            return self.any_of(parts)
+        if isinstance(condition, Not):
+            return self.negation(parts[0])
+        if isinstance(condition, AtLeast):
+            return self.at_least(condition.at_least, parts)
+        return self.compare(condition)
+
+    def all_of(self, parts: list[T]) -> T:
+        raise NotImplementedError
+
+    def any_of(self, parts: list[T]) -> T:
+        raise NotImplementedError
+
+    def negation(self, part: T) -> T:
+        raise NotImplementedError
+
+    def at_least(self, n: int, parts: list[T]) -> T:
+        raise NotImplementedError
+
+    def compare(self, condition: Compare) -> T:
+        raise NotImplementedError

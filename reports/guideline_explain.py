@@ -78,3 +78,26 @@ def print_overview(gset: GuidelineSet, console: Console, lang: str = "zh") -> No
     if unverified:
         console.print("\n[yellow]unverified parameters (configurable defaults, check the primary "
                       f"document):[/] {', '.join(unverified)}")
+
+
+def check_line(path: str, gset=None, draft=None, problems: int = 0, lang: str = "zh") -> str:
+    """The last line of `guidelines check`: how many problems `path` has, or what passed (rules,
+    unverified rules left out, derive entries, parameters, files)."""
+    if gset is None:
+        return f"{path} 有 {problems} 个问题" if lang == "zh" else f"{problems} problem(s) in {path}"
+    left_out = len(draft.rules) - len(gset.rules)
+    if lang == "zh":
+        note = f"（{left_out} 条未核实规则未载入）" if left_out else ""
+        return (f"通过：{gset.name} {gset.version}：{len(gset.rules)} 条规则{note}，"
+                f"{len(gset.derive)} 个派生项，{len(gset.parameters)} 个参数，{draft.file_count} 个文件")
+    note = f" ({left_out} unverified left out)" if left_out else ""
+    return (f"ok: {gset.name} {gset.version}: {len(gset.rules)} rules{note}, "
+            f"{len(gset.derive)} derive entries, {len(gset.parameters)} parameters, {draft.file_count} files")
+
+
+def created_line(where: str, lang: str = "zh") -> str:
+    """The last line of `guidelines new`: the set made and the two commands to run next."""
+    check, test = f"sangao guidelines check {where}", f"sangao guidelines test {where}"
+    if lang == "zh":
+        return f"已创建 {where}。下一步：{check}；{test}"
+    return f"created {where}. Next: {check}; {test}"

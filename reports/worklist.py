@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -471,3 +472,30 @@ def write_call_list_csv(wl: Worklist, out: TextIO, lang: str = "zh", unmasked: b
     rows = call_rows(wl, lang, unmasked)
     writer.writerows(rows)
     return len(rows)
+
+
+def write_output(wl: Worklist, out: Path | None, as_csv: bool, console: Console, stdout: TextIO,
+                 lang: str = "zh", call_list: bool = False, unmasked: bool = False,
+                 limit: int | None = None) -> None:
+    """The worklist (or the call list) as CSV or as the printed table, into the file `out` or else
+    to `stdout` (CSV) or `console` (the table; a file gets it 100 columns wide)."""
+    if as_csv:
+        target = open(out, "w", encoding="utf-8-sig", newline="") if out else stdout  # noqa: SIM115
+        try:
+            if call_list:
+                write_call_list_csv(wl, target, lang, unmasked)
+            else:
+                write_worklist_csv(wl, target, lang)
+        finally:
+            if out:
+                target.close()
+        return
+    if out is not None:
+        with open(out, "w", encoding="utf-8") as f:
+            console = Console(file=f, width=100, force_terminal=False)
+            write_output(wl, None, False, console, stdout, lang, call_list, unmasked, limit)
+        return
+    if call_list:
+        print_call_list(wl, console, lang, unmasked)
+    else:
+        print_worklist(wl, console, lang, limit=limit)

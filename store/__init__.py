@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pathways.errors import Problem, SangaoError
-from pathways.models import Patient
+
+if TYPE_CHECKING:  # annotations only: `import store` stays light (the import help lists its formats)
+    from pathways.models import Patient
 
 
 def read_roster(

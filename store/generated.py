@@ -21,6 +21,13 @@ def write_jsonl(stream: BinaryIO, patients: int, seed: int, as_of: date) -> int:
     return patients
 
 
+def write_jsonl_file(path: Path, patients: int, seed: int, as_of: date) -> int:
+    """The roster as a JSONL file (owner-only; its folder made if missing); returns the count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open_private(path, "wb") as f:
+        return write_jsonl(f, patients, seed, as_of)
+
+
 def write_csv_set(folder: Path, patients: int, seed: int, as_of: date) -> list[Path]:
     """The roster as one UTF-8 (BOM) CSV per table of CSV_TABLES in `folder`; returns the files."""
     folder.mkdir(parents=True, exist_ok=True)

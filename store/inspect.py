@@ -87,6 +87,12 @@ class Inspection:
         return bool(self.unmapped) or two_arms or any(t.code_pairs for t in self.tables)
 
     @property
+    def complete(self) -> bool:
+        """Ready to import with the proposed mapping: some table read, every file readable (no
+        D030) and nothing left to decide."""
+        return bool(self.tables) and not self.undecided and not any(p.code == "D030" for p in self.problems)
+
+    @property
     def not_understood(self) -> int:
         return sum(1 for t in self.tables for c in t.columns if c.target is None)
 

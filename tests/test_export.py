@@ -143,25 +143,22 @@ def test_an_unknown_file_type_is_a_user_error(monkeypatch, tmp_path, capsys):
     assert "无法从扩展名判断 'roster.txt' 的格式" in capsys.readouterr().err  # Chinese by default
 
 
-def test_a_terminal_sees_how_many_records_an_import_has_read_and_a_pipe_sees_nothing(monkeypatch):
+def test_a_terminal_sees_how_many_records_an_import_has_read_and_a_pipe_sees_nothing():
     import io
 
     from rich.console import Console
 
-    import cli
+    from reports.progress import reading
 
-    monkeypatch.setattr(cli, "err_console", Console(file=io.StringIO(), force_terminal=False))
-    with cli._import_progress() as update:
+    with reading(Console(file=io.StringIO(), force_terminal=False)) as update:
         assert update is None
     out = io.StringIO()
-    monkeypatch.setattr(cli, "err_console", Console(file=out, force_terminal=True, width=80))
-    with cli._import_progress() as update:
+    with reading(Console(file=out, force_terminal=True, width=80)) as update:
         update("roster.jsonl", 25000, 0.25)
     assert "roster.jsonl：已读 25,000 条记录" in out.getvalue()  # Chinese by default
     assert "25%" in out.getvalue() and "剩余" in out.getvalue()  # the share read and the time left
     out = io.StringIO()
-    monkeypatch.setattr(cli, "err_console", Console(file=out, force_terminal=True, width=80))
-    with cli._import_progress("en") as update:
+    with reading(Console(file=out, force_terminal=True, width=80), "en") as update:
         update("roster.xlsx", 25000)  # a workbook: how far it is cannot be told
     assert "roster.xlsx: 25,000 records read" in out.getvalue()
     assert "%" not in out.getvalue()

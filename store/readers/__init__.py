@@ -3,11 +3,12 @@ a stream of `Item`s, one per rejectable unit (a JSONL line, a patients-table row
 child rows, or a child row that could not be used), each with a raw record and a way to point a
 field path back at a file, row and column. store/importer.py validates and stores them.
 
-Formats are chosen by extension: .jsonl/.ndjson/.json → JSONL; .csv → CSV (all CSV files of one
-directory given in one call form one set, joined on patient id or resident ID); .xlsx/.xlsm and
-legacy .xls → a workbook whose sheets form one set; .zip → an archive whose CSV/Excel members form
-one set (split exports: parts with the same headers are one table). Tabular headers go through
-the alias table in store/readers/aliases.py and an optional site mapping (store/readers/mapping.py).
+Formats are chosen by extension through the registry in store/readers/formats.py: .jsonl/.ndjson/
+.json → JSONL; .csv → CSV (all CSV files of one directory given in one call form one set, joined on
+patient id or resident ID); .xlsx/.xlsm and legacy .xls → a workbook whose sheets form one set;
+.zip → an archive whose CSV/Excel members form one set (split exports: parts with the same headers
+are one table). Tabular headers go through the alias table in store/readers/aliases.py and an
+optional site mapping (store/readers/mapping.py).
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ import codecs
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pathways.errors import Problem, SangaoError
-from store.validation import Loc
+from store.readers.formats import BY_NAME, format_of
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-CSV_SUFFIXES = (".csv",)
-XLSX_SUFFIXES = (".xlsx", ".xlsm")
-XLS_SUFFIXES = (".xls",)
-ZIP_SUFFIXES = (".zip",)
+if TYPE_CHECKING:  # the registry is read at every start of the command line: keep this import light
+    from store.validation import Loc
 
-Locator = Callable[[Loc], tuple[str, int, str | None]]
+Locator = Callable[["Loc"], tuple[str, int, str | None]]
 
 
 @dataclass
@@ -56,7 +55,7 @@ def _unknown() -> None:
 class Source:
     """A unit of import: one transaction."""
 
-    kind: str  # "jsonl" | "csv" | "xlsx" | "xls" | "zip"
+    kind: str  # a format's name in store/readers/formats.py: "jsonl" | "csv" | "xlsx" | "xls" | "zip"
     paths: list[Path]
     encodings: dict[str, str] = field(default_factory=dict)  # display name → encoding found
     rows_read: dict[str, int] = field(default_factory=dict)  # display name → data rows/lines
@@ -71,31 +70,25 @@ class Source:
 
 
 def group_sources(paths: list[Path]) -> list[Source]:
-    """JSONL and XLSX files are sources of their own; CSV files of one directory form one set (a
-    directory given as a path means all its *.csv files)."""
+    """Each file is a source of its own, except that the files of a per-folder format (CSV) in one
+    directory form one set (a directory given as a path means all its *.csv files)."""
     sources: list[Source] = []
     csv_sets: dict[Path, Source] = {}
     expanded: list[Path] = []
     for path in paths:  # a directory stands for its CSV set
         expanded += sorted(path.glob("*.csv")) if path.is_dir() else [path]
     for path in expanded:
-        suffix = path.suffix.lower()
-        if suffix in JSONL_SUFFIXES:
-            sources.append(Source("jsonl", [path]))
-        elif suffix in XLSX_SUFFIXES:
-            sources.append(Source("xlsx", [path]))
-        elif suffix in XLS_SUFFIXES:
-            sources.append(Source("xls", [path]))
-        elif suffix in ZIP_SUFFIXES:
-            sources.append(Source("zip", [path]))
-        elif suffix in CSV_SUFFIXES:
-            folder = path.resolve().parent
-            if folder not in csv_sets:
-                csv_sets[folder] = Source("csv", [])
-                sources.append(csv_sets[folder])
-            csv_sets[folder].paths.append(path)
-        else:
+        fmt = format_of(path.suffix)
+        if fmt is None:
             raise SangaoError.of("D030", variant="extension", file=str(path), name=path.name)
+        if not fmt.per_folder:
+            sources.append(Source(fmt.name, [path]))
+            continue
+        folder = path.resolve().parent
+        if folder not in csv_sets:
+            csv_sets[folder] = Source(fmt.name, [])
+            sources.append(csv_sets[folder])
+        csv_sets[folder].paths.append(path)
     return sources
 
 
@@ -126,10 +119,4 @@ def read_source(source: Source, mapping=None, register=None) -> Iterator[Item]:
     """The items of one source; raises SangaoError for a problem with the source as a whole.
     `register(patient_id)` gives a stored patient (a dict) or None: an events file adds rows to
     stored patients only."""
-    if source.kind == "jsonl":
-        from store.readers.jsonl import read_jsonl
-
-        return read_jsonl(source)
-    from store.readers.tabular import read_tabular
-
-    return read_tabular(source, mapping, register)
+    return BY_NAME[source.kind].reader(source, mapping, register)

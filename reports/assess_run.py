@@ -1,0 +1,95 @@
+"""A run of `sangao assess` on the record path (any format, filters or --save; the JSONL hot path
+is engine/parallel.assess_source): the patients of one team chosen, assessed (engine/parallel),
+stored when asked, filtered by colour, referral and due date, and written as the table, CSV or
+JSONL; the colour counts of what was shown, and the closing lines on stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which assessments are shown: any of `colors`, with a referral, due by a date, of a team."""
+
+    colors: frozenset[str] = frozenset()
+    referral: bool = False
+    team: str | None = None
+    due_by: date | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.colors or self.referral or self.team or self.due_by)
+
+
+def assess_records(patients: Callable[[], Iterable], options, fmt: str, out: Path | None, console: Console,
+                   stdout: TextIO, filters: Filters, counts, *, workers: int | None = None, limit: int = 50,
+                   lang: str = "zh",
+                   save: Callable[[Iterable], Iterable] | None = None,
+                   tick: Callable[[], None] | None = None) -> None:
+    """Assess `patients()` (called once the guideline set has loaded: its problems come first) with
+    `options` and write those `filters` keep in `fmt` ("table", "csv",
+    "jsonl") to the file `out`, else the table to `console` and the rest to `stdout`. `save`
+    stores the assessments as they pass; `counts.colors` counts the ones shown."""
+    from engine import assess_roster
+    from guidelines.loader import load_set
+    from reports import assessments as fmt_out
+    from store.privacy import open_private
+
+    book = fmt_out.InfoBook(load_set(options.guidelines), options.as_of)
+    roster = patients()
+
+    def chosen():
+        for p in roster:
+            if tick:
+                tick()
+            if filters.team is None or p.team == filters.team:
+                yield book.record(p)
+
+    results = assess_roster(chosen(), options, workers=workers or 1, counts=counts)
+    if save is not None:
+        results = save(results)
+
+    def shown():
+        for a in results:
+            if fmt_out.matches(a, set(filters.colors), filters.referral, filters.due_by):
+                counts.colors[a.color.value] += 1
+                yield a
+
+    if fmt == "table" and out is None:
+        fmt_out.print_table(shown(), console, limit=limit, lang=lang, info=book)
+        return
+    target = open_private(out, "w", encoding="utf-8", newline="") if out else stdout
+    try:
+        if fmt == "csv":
+            fmt_out.write_csv(shown(), target, lang, info=book)
+        elif fmt == "jsonl":
+            fmt_out.write_jsonl(shown(), target)
+        else:
+            fmt_out.print_table(shown(), Console(file=target, width=120), limit=limit, lang=lang, info=book)
+    finally:
+        if out:
+            target.close()
+
+
+def closing_lines(counts, fmt: str, out: Path | None, as_of: date, lang: str = "zh") -> list[str]:
+    """What `assess` prints on stderr when done (stderr, so JSONL on stdout stays machine-readable):
+    the colour counts when the output is not the table on the terminal, then how many were assessed
+    and skipped."""
+    from reports.assessments import summary
+
+    lines = []
+    if fmt != "table" or out is not None:
+        lines.append(summary(counts.colors, lang) + (f" → {out}" if out else ""))
+    if lang == "zh":
+        lines.append(f"{counts.assessed} 名已评估，{counts.skipped} 名未评估（{as_of} 或之前死亡或迁出）")
+    else:
+        lines.append(f"{counts.assessed} assessed, {counts.skipped} skipped (died or moved out on or before "
+                     f"{as_of})")
+    return lines

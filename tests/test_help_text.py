@@ -1,0 +1,41 @@
+"""Every help text of the command line is defined once, in reports/help_text.py: a Chinese and an
+English text for each command and option, the example written once, and no entry that no command
+uses."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from reports.help_text import COMMANDS, GROUPS, OPTIONS, command_help, option_help
+
+CLI = Path(__file__).resolve().parents[1] / "cli.py"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_a_command_help_is_chinese_by_default_english_on_request_and_ends_with_one_example(path):
+    zh, en = command_help(path, "zh"), command_help(path, "en")
+    assert CJK.search(zh.split("\n\nExample: ")[0])
+    first = en.split("\n\n")[0]  # English words, Chinese terms at most in brackets
+    assert re.search(r"\b[a-z]{3,} [a-z]{2,} [a-z]{3,}\b", first) and len(CJK.findall(first)) < len(first) / 4
+    example = COMMANDS[path][2]
+    assert example.startswith("sangao ") and "Example" not in COMMANDS[path][0] + COMMANDS[path][1]
+    assert zh.endswith(f"\n\nExample: {example}") and en.endswith(f"\n\nExample: {example}")
+
+
+def test_every_option_help_has_both_languages_and_the_chinese_one_is_chinese():
+    for key, (zh, en) in OPTIONS.items():
+        assert zh and en and zh != en, key
+        assert option_help(key, "zh") == zh and option_help(key, "en") == en
+    assert all(CJK.search(zh) for zh, _ in list(OPTIONS.values()) + list(GROUPS.values()))
+
+
+def test_every_help_entry_is_used_by_the_command_line_and_every_one_it_uses_exists():
+    source = CLI.read_text(encoding="utf-8")
+    used_options = set(re.findall(r'_opt\("([^"]+)"\)', source))
+    used_commands = set(re.findall(r'_help\("([^"]+)"\)', source))
+    used_groups = set(re.findall(r'group_help\("([^"]*)"', source))
+    assert used_options == set(OPTIONS)
+    assert used_commands == set(COMMANDS)
+    assert used_groups == set(GROUPS)
