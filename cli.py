@@ -389,8 +389,8 @@ def assess(
     # what is loaded so far (modules, the CLI) lives to the end: the collector need not walk it again
     # each time loading the set allocates (a third of a small run's set-up otherwise)
     gc.freeze()
-    from engine.parallel import AssessCounts, AssessOptions, assess_source
-    from reports.assess_run import Filters, assess_records, closing_lines
+    from engine.parallel import AssessCounts, AssessOptions
+    from reports.assess_run import Filters, assess_jsonl_fast, assess_records, closing_lines
 
     lang = _lang(lang)
     as_of = as_of or _today()
@@ -400,27 +400,11 @@ def assess(
     counts = AssessCounts()
     filters = Filters(frozenset(c.value for c in color or ()), referral, team,
                       as_of + timedelta(days=due_within) if due_within is not None else None)
-    source = None
-    on_dask = executor is Executor.dask or scheduler is not None or fmt is Format.parquet
-    if on_dask:
+    if executor is Executor.dask or scheduler is not None or fmt is Format.parquet:
         _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
                      bool(filters), lang)
-    elif fmt is Format.jsonl and not save and not filters:
-        from store.roster_source import db_source, jsonl_source
-
-        # None: not a UTF-8 JSONL file (store.read_roster reads it)
-        source = jsonl_source(roster) if roster is not None else db_source(db_url(db))
-    if source is not None:
-        # the hot path: each worker reads its own ranges (bytes of the file, batches of rows) and
-        # returns encoded lines
-        if out is None:
-            sys.stdout.flush()
-            assess_source(source, options, sys.stdout.buffer, workers=workers, counts=counts)
-            sys.stdout.buffer.flush()
-        else:
-            with open_private(out, "wb") as target:
-                assess_source(source, options, target, workers=workers, counts=counts)
-    elif not on_dask:
+    elif not (fmt is Format.jsonl and not save and not filters  # the hot path, unless not UTF-8 JSONL
+              and assess_jsonl_fast(roster, db, options, out, sys.stdout, counts, workers=workers)):
         def stored(results):
             import store
 
