@@ -560,9 +560,7 @@ def plan(
         err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
     if len(made.first) == 1:
         print_summary(made.first[0], console)
-    label = "份计划" if lang == "zh" else " plans"
-    console.print(f"{made.count}{label} → {out}/: {', '.join(made.written[:6])}"
-                  + (" …" if len(made.written) > 6 else ""), highlight=False)
+    console.print(made.closing_line(out, lang), highlight=False)
 
 
 # ==== guidelines ================================================================================
