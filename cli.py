@@ -46,12 +46,6 @@ def _opt(key: str) -> str:
     return option_help(key, HELP_LANG)
 
 
-def _h(zh: str, en: str) -> str:
-    """A help text given here as a pair, in the language of HELP_LANG (prefer an entry in
-    reports/help_text.py)."""
-    return en if HELP_LANG == "en" else zh
-
-
 # Only a help screen needs it (typer.rich_utils adds 0.1 s to every start): --help, or a command line
 # that stops at the app or a group.
 if HELP_LANG == "zh" and ("--help" in sys.argv or len(sys.argv) <= 2):
@@ -354,57 +348,14 @@ def _cache_dir() -> str:
 
 def _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
                  filtered, lang) -> None:
-    """`assess --executor dask` (engine/dask_executor.py): a bucketed Parquet roster folder assessed on
-    a Dask cluster, written as JSONL (export order) or as Parquet by the workers, or saved in --db."""
-    def usage(zh: str, en: str, hint: str) -> typer.BadParameter:
-        return typer.BadParameter(zh if lang == "zh" else en, param_hint=hint)
+    """`assess --executor dask` (reports/assess_dask.py): the options checked, then one run."""
+    from reports.assess_dask import assess_on_dask, usage_problem
 
-    if executor is not Executor.dask:
-        raise usage("--scheduler 与 --format parquet 需要 --executor dask",
-                    "--scheduler and --format parquet need --executor dask", "--executor")
-    if roster is None or not roster.is_dir():
-        raise usage("--executor dask 读取 sangao roster export --format parquet 写出的文件夹："
-                    "--roster 文件夹",
-                    "--executor dask reads a folder written by sangao roster export --format parquet: "
-                    "--roster FOLDER", "--roster")
-    if filtered:
-        raise usage("--executor dask 评估全部患者：不能与 --color、--referral、--team、--due-within 同用",
-                    "--executor dask assesses everyone: no --color, --referral, --team or --due-within",
-                    "--executor")
-    if fmt is Format.csv or (fmt is Format.table and not save):
-        raise usage("--executor dask 输出 --format jsonl 或 parquet（或只用 --save 存库）",
-                    "--executor dask writes --format jsonl or parquet (or only --save)", "--format")
-    if fmt is Format.parquet and (out is None or save or (out.exists() and not out.is_dir())):
-        raise usage("--format parquet 需要 --out 文件夹（不与 --save 同用）",
-                    "--format parquet needs --out FOLDER (and no --save)", "--out")
-    from engine import dask_executor
-    from store.parquet import MANIFEST, read_manifest
-
-    bucketed = read_manifest(roster)
-    label = "评估（分桶）" if lang == "zh" else "assess (buckets)"
-    with dask_executor.dask_client(scheduler, workers) as client, \
-            _patient_progress(label, len(bucketed.paths)) as tick:
-        if fmt is Format.parquet:
-            dask_executor.assess_to_parquet(bucketed, options, client, out, counts, progress=tick)
-            return
-        lines = None
-        if fmt is Format.jsonl:
-            target = open_private(out, "wb") if out is not None else sys.stdout.buffer
-            try:
-                lines = dask_executor.assess_jsonl(bucketed, options, client, target, counts, progress=tick)
-            finally:
-                if out is not None:
-                    target.close()
-        if save:
-            import store
-            from pathways.models import Assessment
-
-            if lines is None:  # only saved: bucket by bucket as they finish
-                lines = dask_executor.assess_lines(bucketed, options, client, counts, progress=tick)
-            made_by = provenance(guidelines, roster / MANIFEST, db)
-            validated = map(Assessment.model_validate_json, lines)
-            for _ in store.save_assessments(db_url(db), validated, made_by):
-                pass
+    problem = usage_problem(executor is Executor.dask, roster, filtered, fmt.value, save, out, lang)
+    if problem is not None:
+        raise typer.BadParameter(problem[0], param_hint=problem[1])
+    assess_on_dask(roster, db, out, fmt.value, save, scheduler, workers, options, counts, guidelines, lang,
+                   sys.stdout.buffer, _patient_progress)
 
 
 @app.command(help=_help("assess"))
@@ -438,8 +389,8 @@ def assess(
     # what is loaded so far (modules, the CLI) lives to the end: the collector need not walk it again
     # each time loading the set allocates (a third of a small run's set-up otherwise)
     gc.freeze()
-    from engine.parallel import AssessCounts, AssessOptions, assess_source
-    from reports.assess_run import Filters, assess_records, closing_lines
+    from engine.parallel import AssessCounts, AssessOptions
+    from reports.assess_run import Filters, assess_jsonl_fast, assess_records, closing_lines
 
     lang = _lang(lang)
     as_of = as_of or _today()
@@ -449,27 +400,11 @@ def assess(
     counts = AssessCounts()
     filters = Filters(frozenset(c.value for c in color or ()), referral, team,
                       as_of + timedelta(days=due_within) if due_within is not None else None)
-    source = None
-    on_dask = executor is Executor.dask or scheduler is not None or fmt is Format.parquet
-    if on_dask:
+    if executor is Executor.dask or scheduler is not None or fmt is Format.parquet:
         _assess_dask(roster, db, out, fmt, save, executor, scheduler, workers, options, counts, guidelines,
                      bool(filters), lang)
-    elif fmt is Format.jsonl and not save and not filters:
-        from store.roster_source import db_source, jsonl_source
-
-        # None: not a UTF-8 JSONL file (store.read_roster reads it)
-        source = jsonl_source(roster) if roster is not None else db_source(db_url(db))
-    if source is not None:
-        # the hot path: each worker reads its own ranges (bytes of the file, batches of rows) and
-        # returns encoded lines
-        if out is None:
-            sys.stdout.flush()
-            assess_source(source, options, sys.stdout.buffer, workers=workers, counts=counts)
-            sys.stdout.buffer.flush()
-        else:
-            with open_private(out, "wb") as target:
-                assess_source(source, options, target, workers=workers, counts=counts)
-    elif not on_dask:
+    elif not (fmt is Format.jsonl and not save and not filters  # the hot path, unless not UTF-8 JSONL
+              and assess_jsonl_fast(roster, db, options, out, sys.stdout, counts, workers=workers)):
         def stored(results):
             import store
 
@@ -625,9 +560,7 @@ def plan(
         err_console.print(f"[yellow]⚠ {warning}[/]", highlight=False)
     if len(made.first) == 1:
         print_summary(made.first[0], console)
-    label = "份计划" if lang == "zh" else " plans"
-    console.print(f"{made.count}{label} → {out}/: {', '.join(made.written[:6])}"
-                  + (" …" if len(made.written) > 6 else ""), highlight=False)
+    console.print(made.closing_line(out, lang), highlight=False)
 
 
 # ==== guidelines ================================================================================

@@ -1,5 +1,6 @@
-"""A run of `sangao assess` on the record path (any format, filters or --save; the JSONL hot path
-is engine/parallel.assess_source): the patients of one team chosen, assessed (engine/parallel),
+"""A run of `sangao assess` (the Dask run is reports/assess_dask.py). The JSONL hot path (no
+filters, no --save): encoded lines straight from the roster file or database (engine/parallel.py).
+The record path (any format, filters or --save): the patients of one team chosen, assessed (engine/parallel),
 stored when asked, filtered by colour, referral and due date, and written as the table, CSV or
 JSONL; the colour counts of what was shown, and the closing lines on stderr.
 """
@@ -26,6 +27,31 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.colors or self.referral or self.team or self.due_by)
+
+
+def assess_jsonl_fast(roster: Path | None, db: str, options, out: Path | None, stdout: TextIO, counts, *,
+                      workers: int | None = None) -> bool:
+    """The hot path of `assess --format jsonl`: each worker reads its own ranges (bytes of the JSONL
+    file `roster`, else batches of rows of the database `db`) and returns encoded lines, written to
+    `out`, else to `stdout`. False, with nothing written, when `roster` is not a UTF-8 JSONL file
+    (assess_records reads it)."""
+    from engine.parallel import assess_source
+    from store.roster_source import db_source, jsonl_source
+    from store.sources import db_url
+
+    source = jsonl_source(roster) if roster is not None else db_source(db_url(db))
+    if source is None:
+        return False
+    if out is None:
+        stdout.flush()
+        assess_source(source, options, stdout.buffer, workers=workers, counts=counts)
+        stdout.buffer.flush()
+    else:
+        from store.privacy import open_private
+
+        with open_private(out, "wb") as target:
+            assess_source(source, options, target, workers=workers, counts=counts)
+    return True
 
 
 def assess_records(patients: Callable[[], Iterable], options, fmt: str, out: Path | None, console: Console,

@@ -1,6 +1,6 @@
 """The help of the `sangao` command line in one place: each command's description as a Chinese and
 English pair, its example written once (the same in both languages), each option's and argument's
-help as a pair, and the list of roster formats made from the readers' registry
+help as a pair, and the lists of roster formats and suffixes made from the readers' registry
 (store/readers/formats.py). cli.py chooses the language.
 
 Light to import (the command line reads it at every start): the standard library and the format
@@ -9,7 +9,7 @@ registry only; Typer's help layout is imported when a help screen is shown in Ch
 
 from __future__ import annotations
 
-from store.readers.formats import formats_help
+from store.readers.formats import formats_help, suffixes_help
 
 # The app and its groups: no example.
 GROUPS: dict[str, tuple[str, str]] = {
@@ -233,10 +233,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
              "SQLite file path, or a URL (sqlite:///x.db, postgresql+psycopg://user@host/db)"),
     "--lang": ("输出语言：zh 或 en（默认 zh；SANGAO_LANG 或 LANG 为 en 时为 en）",
                "zh or en (default: zh, unless SANGAO_LANG or LANG says en)"),
-    "roster import FILES": ("花名册文件：.jsonl、.csv（每个目录一组；给目录即其中全部 *.csv）、.xlsx、"
-                            ".xls、.zip",
-                            "roster files: .jsonl, .csv (a set per directory; a directory means its "
-                            "*.csv), .xlsx, .xls, .zip"),
+    "roster import FILES": ("花名册文件：" + suffixes_help("zh"), "roster files: " + suffixes_help("en")),
     "roster import --mapping": ("站点映射（YAML）：把本站的表头、代码值和表名对应到交换格式字段",
                                 "YAML mapping of the site's headers, labels and table names to interchange "
                                 "fields"),

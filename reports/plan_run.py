@@ -63,6 +63,12 @@ class PlansWritten:
     written: list[str] = field(default_factory=list)  # the files' names
     warnings: list[str] = field(default_factory=list)
 
+    def closing_line(self, out: Path, lang: str) -> str:
+        """"12份计划 → plans/: a.html, a.csv, … …": how many, where, the first six files."""
+        label = "份计划" if lang == "zh" else " plans"
+        return (f"{self.count}{label} → {out}/: {', '.join(self.written[:6])}"
+                + (" …" if len(self.written) > 6 else ""))
+
 
 def write_plans(plans: Iterable[Plan], out: Path, formats: set[str], lang: str, save_to: str | None = None,
                 tick: Callable[[], None] | None = None, provenance=None) -> PlansWritten:

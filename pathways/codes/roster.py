@@ -35,8 +35,8 @@ CODES: tuple[Code, ...] = (
                                 "with ordinary (deflate) compression"),
              "extension": ("无法从扩展名判断 {name!r} 的格式",
                            "cannot tell the format of {name!r} from its extension",
-                           "请命名为 .jsonl（交换格式）、.csv、.xlsx、.xls 或 .zip",
-                           "name it .jsonl (interchange), .csv, .xlsx, .xls or .zip"),
+                           # names: the readers' registry (store/readers/formats.py)
+                           "请命名为 {names}", "name it {names}"),
              "encoding": ("文件既不是 UTF-8 也不是 GB18030/GBK/GB2312 文本",
                           "file is neither UTF-8 nor GB18030/GBK/GB2312 text",
                           "请保存为 UTF-8（Excel 中选“CSV UTF-8”）",

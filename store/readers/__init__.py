@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathways.errors import Problem, SangaoError
-from store.readers.formats import BY_NAME, format_of
+from store.readers.formats import BY_NAME, format_of, naming_hint
 
 if TYPE_CHECKING:  # the registry is read at every start of the command line: keep this import light
     from store.validation import Loc
@@ -80,7 +80,8 @@ def group_sources(paths: list[Path]) -> list[Source]:
     for path in expanded:
         fmt = format_of(path.suffix)
         if fmt is None:
-            raise SangaoError.of("D030", variant="extension", file=str(path), name=path.name)
+            raise SangaoError.of("D030", variant="extension", file=str(path), name=path.name,
+                                 names=naming_hint())
         if not fmt.per_folder:
             sources.append(Source(fmt.name, [path]))
             continue
