@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from pathways.errors import SangaoError
-from reports.help_text import chinese_help_layout, command_help, group_help, option_help
+from reports.help_text import chinese_help_layout, command_help, group_help, message, option_help
 from reports.progress import counting, reading, spinning
 from store.sources import check_db, db_url, has_db, one_patient, patients_from, patients_of, provenance
 
@@ -82,7 +82,7 @@ def iso_date(value: str | date | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
+        raise _usage("not a date", _message_lang(), value=value) from None
 
 
 AsOf = Annotated[date | None, typer.Option("--as-of", parser=iso_date, metavar="YYYY-MM-DD",
@@ -109,8 +109,17 @@ def _lang(lang: str | None) -> str:
     if lang is None:
         return _locale_lang()
     if lang not in ("zh", "en"):
-        raise typer.BadParameter("--lang is zh or en", param_hint="--lang")
+        raise _usage("lang", _message_lang(), "--lang")
     return lang
+
+
+def _usage(key: str, lang: str, hint: str | None = None, **fields: object) -> typer.BadParameter:
+    """A usage error (exit 2) worded in reports/help_text.py MESSAGES."""
+    return typer.BadParameter(message(key, lang, **fields), param_hint=hint)
+
+
+def _print_err(text: str) -> None:
+    err_console.print(text, markup=False, highlight=False)
 
 
 @roster_app.command("import", help=_help("roster import"))
@@ -131,8 +140,7 @@ def roster_import(
 
     lang = _lang(lang)
     if unmasked and rejects is None:
-        raise typer.BadParameter("--unmasked shows the raw column of --rejects FILE; give --rejects too",
-                                 param_hint="--unmasked")
+        raise _usage("unmasked needs rejects", lang, "--unmasked")
     with reading(err_console, lang) as progress:
         report = import_files(
             files, db_url(db), as_of or _today(), mapping=mapping, reject_path=rejects, progress=progress,
@@ -218,33 +226,27 @@ def roster_export(
     if fmt is ExportFormat.parquet:
         lang = _lang(lang)
         if out is None or (out.exists() and not out.is_dir()):
-            raise typer.BadParameter(
-                "--format parquet 需要一个文件夹：--out 文件夹" if lang == "zh"
-                else "--format parquet writes a folder: give --out FOLDER", param_hint="--out")
+            raise _usage("parquet needs folder", lang, "--out")
         url = check_db(db)
         from store.parquet import export_parquet
 
         manifest = export_parquet(url, out, buckets, institution or None)
-        done = (f"已写出 {manifest.patients} 名患者到 {out}/（{buckets} 个分桶文件和 manifest.json）"
-                if lang == "zh" else
-                f"wrote {manifest.patients} patients to {out}/ ({buckets} bucket files and manifest.json)")
-        err_console.print(done, markup=False, highlight=False)
+        _print_err(message("wrote parquet", lang, count=manifest.patients, out=out, buckets=buckets))
         return
     from store.exporter import export_jsonl
 
+    lang = _lang(lang)
     if institution:
-        raise typer.BadParameter("--institution 只用于 --format parquet" if _lang(lang) == "zh"
-                                 else "--institution is for --format parquet", param_hint="--institution")
+        raise _usage("institution needs parquet", lang, "--institution")
     if out is not None and out.is_dir():
-        raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
-                                 param_hint="--out")
+        raise _usage("out is a directory", lang, "--out", out=out, example=out / "roster.jsonl")
     url = check_db(db)
     if out is None:
         export_jsonl(url, sys.stdout)
         return
     with open_private(out, "w", encoding="utf-8", newline="\n") as f:
         count = export_jsonl(url, f)
-    err_console.print(f"wrote {count} patients to {out}", markup=False, highlight=False)
+    _print_err(message("wrote patients", lang, count=count, out=out))
 
 
 GeneratedFormat = StrEnum("GeneratedFormat", ["jsonl", "csv"])
@@ -264,23 +266,22 @@ def roster_generate(
     from store.generated import write_csv_set, write_jsonl, write_jsonl_file
 
     as_of = as_of or _today()
+    lang = _lang(None)
     if fmt is GeneratedFormat.csv:
         folder = out or Path("roster-csv")
         if folder.exists() and not folder.is_dir():
-            raise typer.BadParameter(f"{folder} is a file; csv needs a directory for its tables",
-                                     param_hint="--out")
+            raise _usage("csv needs a folder", lang, "--out", out=folder)
         paths = write_csv_set(folder, patients, seed, as_of)
-        err_console.print(f"wrote {patients} patients to {folder}/ ({', '.join(p.name for p in paths)})",
-                          markup=False, highlight=False)
+        _print_err(message("wrote csv set", lang, count=patients, out=folder,
+                           files=", ".join(p.name for p in paths)))
         return
     if out is None:
         write_jsonl(sys.stdout.buffer, patients, seed, as_of)
         return
     if out.is_dir():
-        raise typer.BadParameter(f"{out} is a directory; give a file name such as {out / 'roster.jsonl'}",
-                                 param_hint="--out")
+        raise _usage("out is a directory", lang, "--out", out=out, example=out / "roster.jsonl")
     write_jsonl_file(out, patients, seed, as_of)
-    err_console.print(f"wrote {patients} patients to {out}", markup=False, highlight=False)
+    _print_err(message("wrote patients", lang, count=patients, out=out))
 
 
 # ==== assess / explain ==========================================================================
@@ -476,13 +477,13 @@ def worklist(
 
     lang = _lang(lang)
     if sum(bool(x) for x in (week, month, start)) > 1:
-        raise typer.BadParameter("give one of --week, --month or --from", param_hint="--week/--month/--from")
+        raise _usage("one period", lang, "--week/--month/--from")
     if unmasked and not call_list:
-        raise typer.BadParameter("--unmasked is for the call list: add --call-list", param_hint="--unmasked")
+        raise _usage("unmasked needs call list", lang, "--unmasked")
     as_of = as_of or _today()
     first, last = wl_out.period(as_of, week, month, start, end)
     if last < first:
-        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+        raise _usage("to before from", lang, "--to", last=last, first=first)
     ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
     patients = patients_from(roster, db)
     total = _patient_total(roster, db)
@@ -529,7 +530,7 @@ def plan(
 
     lang = _lang(lang)
     if sum(bool(x) for x in (patient, team, everyone)) != 1:
-        raise typer.BadParameter("give one PATIENT, --team T or --all", param_hint="PATIENT/--team/--all")
+        raise _usage("one plan target", lang, "PATIENT/--team/--all")
     as_of = as_of or _today()
     start = start or as_of
     url, stored = db_url(db), has_db(db)
@@ -777,8 +778,7 @@ def _report_month(month: str | None, as_of: date | None) -> str:
     if month is None:
         return last_complete_month(as_of or _today())
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise typer.BadParameter(f"{month!r} is not a month; write YYYY-MM, e.g. 2026-11",
-                                 param_hint="--month")
+        raise _usage("not a month", _message_lang(), "--month", value=month)
     return month
 
 
@@ -821,8 +821,7 @@ def report_monthly(
                                      institution=institution, team=team, external=external, lang=lang,
                                      pdf=pdf, progress=progress)
     print_summary(files.ctx, console)
-    err_console.print(("已写入 " if lang == "zh" else "wrote ") + "  ".join(str(p) for p in files.written),
-                      markup=False, highlight=False)
+    _print_err(message("wrote files", lang, files="  ".join(str(p) for p in files.written)))
 
 
 @report_app.command("patients", help=_help("report patients"))
@@ -852,14 +851,12 @@ def report_patients(
     code = indicator.upper()
     known = indicator_codes()
     if code not in known:
-        raise typer.BadParameter(f"{indicator!r} is not an indicator code; codes: {', '.join(sorted(known))}",
-                                 param_hint="--indicator")
+        raise _usage("not an indicator", lang, "--indicator", value=indicator, codes=", ".join(sorted(known)))
     lines = patients_behind(url, guidelines, month, Window(window.value),
                             provisional_calendar or not strict_calendar, code, which.value, team=team,
                             institution=institution)
     print_patients_behind(lines, console, lang)
-    err_console.print((f"{code} {month} {which.value}: {len(lines)} 名患者" if lang == "zh" else
-                       f"{code} {month} {which.value}: {len(lines)} patients"), markup=False, highlight=False)
+    _print_err(message("patients behind", lang, code=code, month=month, which=which.value, count=len(lines)))
 
 
 # ==== demo ======================================================================================
@@ -910,7 +907,8 @@ def _configure_store() -> None:
         try:
             db.set_busy_timeout(float(wait))
         except ValueError:
-            raise typer.BadParameter(f"SANGAO_DB_WAIT={wait!r} is not a number of seconds") from None
+            _print_err(message("db wait", _message_lang(), value=wait))  # before Click: exit 2 ourselves
+            sys.exit(2)
 
 
 def _message_lang() -> str:

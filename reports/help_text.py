@@ -400,6 +400,47 @@ OPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# The command line's own usage errors and one-line results: key → (Chinese, English), filled with
+# str.format fields. cli.py raises and prints them; Click frames a usage error and exits 2.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "not a date": ("{value!r} 不是日期；请写成 YYYY-MM-DD", "{value!r} is not a date; write YYYY-MM-DD"),
+    "not a month": ("{value!r} 不是月份；请写成 YYYY-MM，如 2026-11",
+                    "{value!r} is not a month; write YYYY-MM, e.g. 2026-11"),
+    "lang": ("--lang 只能是 zh 或 en", "--lang is zh or en"),
+    "unmasked needs rejects": ("--unmasked 显示 --rejects 文件的原始列：请同时给出 --rejects",
+                               "--unmasked shows the raw column of --rejects FILE; give --rejects too"),
+    "unmasked needs call list": ("--unmasked 只用于电话名单：请加上 --call-list",
+                                 "--unmasked is for the call list: add --call-list"),
+    "parquet needs folder": ("--format parquet 需要一个文件夹：--out 文件夹",
+                             "--format parquet writes a folder: give --out FOLDER"),
+    "institution needs parquet": ("--institution 只用于 --format parquet",
+                                  "--institution is for --format parquet"),
+    "out is a directory": ("{out} 是文件夹；请给出文件名，如 {example}",
+                           "{out} is a directory; give a file name such as {example}"),
+    "csv needs a folder": ("{out} 是文件；csv 需要一个文件夹存放各表",
+                           "{out} is a file; csv needs a directory for its tables"),
+    "one period": ("只能给出 --week、--month 或 --from 之一", "give one of --week, --month or --from"),
+    "to before from": ("--to {last} 早于 --from {first}", "--to {last} is before --from {first}"),
+    "one plan target": ("请只给出一个：PATIENT、--team T 或 --all", "give one PATIENT, --team T or --all"),
+    "not an indicator": ("{value!r} 不是指标代码；可用代码：{codes}",
+                         "{value!r} is not an indicator code; codes: {codes}"),
+    "db wait": ("SANGAO_DB_WAIT={value!r} 不是秒数", "SANGAO_DB_WAIT={value!r} is not a number of seconds"),
+    "wrote patients": ("已写出 {count} 名患者到 {out}", "wrote {count} patients to {out}"),
+    "wrote parquet": ("已写出 {count} 名患者到 {out}/（{buckets} 个分桶文件和 manifest.json）",
+                      "wrote {count} patients to {out}/ ({buckets} bucket files and manifest.json)"),
+    "wrote csv set": ("已写出 {count} 名患者到 {out}/（{files}）",
+                      "wrote {count} patients to {out}/ ({files})"),
+    "wrote files": ("已写入 {files}", "wrote {files}"),
+    "patients behind": ("{code} {month} {which}：{count} 名患者", "{code} {month} {which}: {count} patients"),
+}
+
+
+def message(key: str, lang: str, **fields: object) -> str:
+    """The command line's message `key` in `lang` ("zh" or "en")."""
+    zh, en = MESSAGES[key]
+    return (en if lang == "en" else zh).format(**fields)
+
+
 def group_help(name: str, lang: str) -> str:
     """The help of the app ("") or a command group, in `lang`."""
     zh, en = GROUPS[name]

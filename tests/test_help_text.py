@@ -39,3 +39,48 @@ def test_every_help_entry_is_used_by_the_command_line_and_every_one_it_uses_exis
     assert used_options == set(OPTIONS)
     assert used_commands == set(COMMANDS)
     assert used_groups == set(GROUPS)
+
+
+def test_every_message_of_the_command_line_is_used_has_both_languages_and_the_same_fields():
+    from reports.help_text import MESSAGES
+
+    source = CLI.read_text(encoding="utf-8")
+    used = set(re.findall(r'(?:_usage|message)\("([^"]+)"', source))
+    assert used == set(MESSAGES)
+    field = re.compile(r"\{(\w+)")
+    for key, (zh, en) in MESSAGES.items():
+        assert CJK.search(zh) and not CJK.search(en), key
+        assert set(field.findall(zh)) == set(field.findall(en)), key
+
+
+@pytest.mark.parametrize(("args", "zh", "en"), [
+    (["worklist", "--week", "--month"], "只能给出 --week、--month 或 --from 之一",
+     "give one of --week, --month or --from"),
+    (["report", "monthly", "--month", "2026-13"], "'2026-13' 不是月份", "'2026-13' is not a month"),
+    (["plan"], "请只给出一个：PATIENT、--team T 或 --all", "give one PATIENT, --team T or --all"),
+])
+def test_a_usage_error_is_chinese_by_default_and_english_on_request(tmp_path, args, zh, en):
+    from typer.testing import CliRunner
+
+    import cli
+
+    db = ["--db", str(tmp_path / "none.db")]
+    chinese = CliRunner().invoke(cli.app, [*args, *db])
+    english = CliRunner().invoke(cli.app, [*args, *db, "--lang", "en"], env={"SANGAO_LANG": "en"})
+    assert chinese.exit_code == english.exit_code == 2
+    assert zh in " ".join(chinese.output.replace("│", " ").split())
+    assert en in " ".join(english.output.replace("│", " ").split())
+
+
+def test_a_wait_that_is_not_seconds_is_a_usage_error_not_an_internal_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SANGAO_DB_WAIT": "abc", "XDG_STATE_HOME": str(tmp_path)}
+    env.pop("SANGAO_LANG", None)
+    env.pop("LANG", None)
+    command = [sys.executable, "-c", "import cli; cli.main()", "assess", "--db", str(tmp_path / "x.db")]
+    done = subprocess.run(command, cwd=CLI.parent, capture_output=True, text=True, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "SANGAO_DB_WAIT='abc' 不是秒数" in done.stderr

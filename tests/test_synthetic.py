@@ -542,7 +542,7 @@ def _unboxed(output: str) -> str:
 def test_roster_generate_refuses_a_directory_as_the_jsonl_file_and_creates_missing_folders(tmp_path):
     result = _cli("-n", "2", "--as-of", "2026-11-30", "--out", str(tmp_path))
     assert result.exit_code == 2
-    assert "is a directory" in _unboxed(result.output)
+    assert "是文件夹；请给出文件名" in _unboxed(result.output).replace(" ", "")
     nested = tmp_path / "new" / "roster.jsonl"
     assert _cli("-n", "2", "--as-of", "2026-11-30", "--out", str(nested)).exit_code == 0
     assert len(nested.read_text(encoding="utf-8").splitlines()) == 2
@@ -552,4 +552,4 @@ def test_roster_generate_csv_refuses_a_file_as_its_directory(tmp_path):
     (tmp_path / "x.csv").write_text("", encoding="utf-8")
     result = _cli("-n", "2", "--as-of", "2026-11-30", "--format", "csv", "--out", str(tmp_path / "x.csv"))
     assert result.exit_code == 2
-    assert "needs a directory" in _unboxed(result.output)
+    assert "是文件；csv需要一个文件夹存放各表" in _unboxed(result.output).replace(" ", "")
