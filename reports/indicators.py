@@ -28,7 +28,7 @@ class Indicator:
     en: str
     numerator: Count
     denominator: Count | None  # None: a count, not a rate
-    num_zh: str  # what the numerator counts
+    num_zh: str  # what the numerator counts (thresholds by their quality.yaml names, not numbers)
     den_zh: str
     clause: str
     group: str = "core"  # core, screening, color, care, quality
@@ -95,7 +95,7 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
             "patients under management",
             _managed,
             None,
-            "年龄≥35岁、窗口末前已建档、窗口开始前未死亡或迁出的患者",
+            "年龄≥qc_min_age、窗口末前已建档、窗口开始前未死亡或迁出的患者",
             "",
             _CLAUSE + " qc_min_age",
         ),
@@ -156,7 +156,7 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
             "BP control",
             lambda r, p: r.managed and r.bp == CONTROLLED,
             lambda r, p: r.managed and r.bp != NOT_APPLICABLE,
-            "窗口内最近一次血压<140/90（≥65岁<150/90）",
+            "窗口内最近一次血压<qc_bp_sbp/qc_bp_dbp（≥qc_elderly_age：<qc_elderly_sbp/qc_elderly_dbp）",
             "管理的高血压患者",
             _CLAUSE + " qc_bp_sbp qc_elderly_sbp",
             reason=_control_reason("bp"),
@@ -167,7 +167,7 @@ def indicators(complications: Sequence[tuple[str, str, str]] = ()) -> tuple[Indi
             "glucose control",
             lambda r, p: r.managed and r.glucose == CONTROLLED,
             lambda r, p: r.managed and r.glucose != NOT_APPLICABLE,
-            "窗口内最近一次空腹血糖<7.0",
+            "窗口内最近一次空腹血糖<qc_fpg",
             "管理的糖尿病患者",
             _CLAUSE + " qc_fpg",
             reason=_control_reason("glucose"),
