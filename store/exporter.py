@@ -66,11 +66,13 @@ def record_json(patient: Patient) -> dict:
 
 def iter_records(db_engine: Engine, institutions: Sequence[str] | None = None) -> Iterator[dict]:
     """Every stored patient (of these institutions only, when given) as a canonical interchange dict,
-    in first-import order."""
+    in first-import order, read by store/db_records.py (the driver's rows, a batch at a time)."""
+    from store.db_records import canonical_batch
+
     last = 0
     with db_engine.connect() as conn:
         while True:
-            batch = list(records_after(conn, last, BATCH, institutions=institutions))
+            batch = canonical_batch(conn, last, limit=BATCH, institutions=institutions)
             if not batch:
                 return
             last = batch[-1][0]
@@ -83,9 +85,11 @@ def records_after(
     institutions: Sequence[str] | None = None,
 ) -> Iterator[tuple[int, dict]]:
     """(seq, canonical dict) of the patients with `after` < seq (≤ `upto`), at most `limit`, in seq
-    order: one query for the patients and one per child table. `canonical=False`: the values as the
-    database gives them (dates as dates, None kept, no symptoms as []), for a reader that validates
-    them into a record itself (store/roster_source.py), a third of the time."""
+    order: one query for the patients and one per child table, through SQLAlchemy Core (its types
+    make the values). `canonical=False`: the values as SQLAlchemy gives them (dates as dates, None
+    kept, no symptoms as []), for a reader that validates them into a record itself. The fast
+    readers are store/db_records.py's; this one judges a batch they cannot convert
+    (store/roster_source.py) and is what tests compare them with."""
     query = select(_PATIENTS).where(_PATIENTS.c.seq > after)
     if upto is not None:
         query = query.where(_PATIENTS.c.seq <= upto)

@@ -152,12 +152,27 @@ def _engine(url: str):
 class DbSource:
     """The patients stored at `url`, as `store.read_patients` gives them (first-import order), in
     ranges of `patients.seq`; each range is read with one query per table into the records of
-    store/fast_json.py (a row that does not convert is validated by pydantic, as read_patients does)."""
+    store/fast_json.py (store/db_records.py `record_batch`; a range with a row that does not convert
+    is read again and each patient validated by pydantic, as read_patients does). Picklable: each
+    worker process opens its own engine and reads the ranges it is handed."""
 
     url: str
     ranges: tuple[tuple[int, int], ...]
 
     def read(self, r: tuple[int, int]) -> Iterator[tuple[int, Any, list[Problem]]]:
+        from store.db_records import record_batch
+
+        with _engine(self.url).connect() as conn:
+            batch = record_batch(conn, r[0], upto=r[1])
+            if batch is None:  # a row does not convert: the batch is judged patient by patient
+                batch = list(self._judged(conn, r))
+        for seq, record in batch:
+            yield seq, record, []
+
+    @staticmethod
+    def _judged(conn, r: tuple[int, int]) -> Iterator[tuple[int, Any]]:
+        """The range read by store/exporter.py `records_after`, each patient converted by msgspec
+        or else validated by pydantic, as read_patients validates it."""
         import msgspec
 
         from pathways.models import Patient
@@ -165,13 +180,12 @@ class DbSource:
         from store.exporter import records_after
 
         record_type = fast_json.record_type()
-        with _engine(self.url).connect() as conn:
-            for seq, data in records_after(conn, r[0], upto=r[1], canonical=False):
-                try:
-                    record = msgspec.convert(data, record_type)
-                except msgspec.ValidationError:  # judged as read_patients judges it
-                    record = Patient.model_validate(_canonical(data))
-                yield seq, record, []
+        for seq, data in records_after(conn, r[0], upto=r[1], canonical=False):
+            try:
+                record = msgspec.convert(data, record_type)
+            except msgspec.ValidationError:  # judged as read_patients judges it
+                record = Patient.model_validate(_canonical(data))
+            yield seq, record
 
     def repeated(self, patient_id: str, line: int) -> Problem:
         """D021 (a database keeps one row per patient id: only a damaged one gets here)."""
