@@ -8,12 +8,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import text
 
@@ -240,3 +243,26 @@ def test_a_value_pydantic_refuses_stops_the_read_with_pydantics_errors(stored):
         list(source.read(source.ranges[0]))
     assert got.value.errors() == expected.value.errors()
     assert [e["loc"] for e in got.value.errors()] == [("screenings", 0, "kind"), ("screenings", 1, "kind")]
+
+
+def _json_line(record) -> str:
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return re.sub("[\x85\u2028\u2029]", lambda m: f"\\u{ord(m[0]):04x}", line)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.86, 152.5, 36.6, 1.5e-05, 1e-07, 0.00012, 123456789.123, float("nan"), float("inf"), -0.0, 10**30,
+     "3e5", "null", "行\u2028分", "a\x85b", "\x00\x1f\x7f\"\\/\n", "张三", True],
+)
+def test_a_records_line_is_the_text_json_dumps_writes(value):
+    record = {"patient_id": "p1", "visits": [{"date": "2026-01-01", "fpg": value}], "name": value}
+    assert record_line(record) == _json_line(record)
+
+
+_values = st.one_of(st.floats(), st.integers(), st.text(), st.booleans(), st.none())
+
+
+@given(st.dictionaries(st.text(), st.one_of(_values, st.lists(st.dictionaries(st.text(), _values)))))
+def test_any_records_line_is_the_text_json_dumps_writes(record):
+    assert record_line(record) == _json_line(record)
