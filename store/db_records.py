@@ -4,18 +4,20 @@
 
 A batch of patients is one query for the patients and one per child table (history, visits, labs,
 screenings, referrals), sent with `exec_driver_sql` on SQLAlchemy's connection (its transaction,
-its error messages) and read as the driver's plain rows: no statement is compiled and no value goes
-through SQLAlchemy's type processing, which cost most of the time of store/exporter.py
-`records_after`. sqlite3 gives a date as its ISO text and a boolean as 0 or 1; psycopg gives dates
-and booleans. From the rows, two forms:
+its error handling) and read from the driver's cursor as plain tuples: no statement is compiled and
+no value goes through SQLAlchemy's type processing, which cost most of the time of
+store/exporter.py `records_after`. sqlite3 gives a date as its ISO text and a boolean as 0 or 1;
+psycopg gives dates and booleans. From the rows, two forms:
 - `canonical_batch`: (seq, the canonical interchange dict of store/exporter.py: no None, no empty
-  list, integral floats as ints, dates as ISO text), what the exports write;
+  list, integral floats as ints, dates as ISO text), what `roster export` writes (JSONL, Parquet)
+  and `store.read_patients` validates;
 - `record_batch`: (seq, record), the record being store/fast_json.py's `record_type()` Struct (the
-  record `assess` reads from a JSONL line), converted by msgspec from plain dicts a whole batch in
-  one call. A batch with a row that does not convert (a value the importer never stores: a database
-  written by hand or by another program) gives None: the caller reads it again with `records_after`
-  and judges it patient by patient as it always has (msgspec, else pydantic, whose error names the
-  field).
+  record `assess` reads from a JSONL line). Each table's rows are checked by one msgspec.convert a
+  batch against a tuple of the Struct's field types (dates parsed from ISO text there), then built
+  into Structs by keyword. A batch with a row that does not convert (a value the importer never
+  stores: a database written by hand or by another program) gives None: the caller reads it again
+  with `records_after` and judges it patient by patient as it always has (msgspec, else pydantic,
+  whose error names the field).
 """
 
 from __future__ import annotations
