@@ -938,7 +938,7 @@ def main() -> None:
         _configure_store()
         _run_app(lang)                       # exit 2 on usage errors, 0 on success
     except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)
-        err_console.print(exc.render(lang), markup=False, highlight=False)
+        _print_folded(exc.render(lang))
         sys.exit(1)
     except BrokenPipeError:                  # `sangao … | head`: the reader left; not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -950,10 +950,22 @@ def main() -> None:
         from pathways.codes.runtime import os_reason
 
         problem = Problem.of("R103", file=str(exc.filename), reason=os_reason(exc))  # zh by errno
-        err_console.print(problem.render(lang), markup=False, highlight=False)
+        _print_folded(problem.render(lang))
         sys.exit(1)
     except Exception as exc:                 # we broke; traceback (no locals) goes to a log
         _internal_error(exc, lang)
+
+
+def _print_folded(text: str) -> None:
+    """A problem on stderr, each line broken at the terminal's width under its own start (Rich
+    would go on at the left edge and cut a Chinese sentence anywhere: reports/fold.py)."""
+    from reports.fold import fold
+
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        indent = line[: len(line) - len(body)]
+        for folded in fold(body, err_console.width, indent, indent + "  "):
+            _print_err(folded)
 
 
 def _run_app(lang: str) -> None:

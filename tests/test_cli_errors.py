@@ -197,3 +197,22 @@ def test_our_exit_codes_an_abort_and_ctrl_c_keep_their_exit_codes(monkeypatch, c
     assert _run(monkeypatch, capsys, run_abort) == (1, "已中止。\n")
     assert _run(monkeypatch, capsys, run_abort, "en") == (1, "Aborted.\n")
     assert _run(monkeypatch, capsys, run_done) == (0, "")
+
+
+def test_a_problem_the_user_can_fix_wraps_under_its_own_start_at_80_columns(tmp_path):
+    database = "data/county-hospital-2026-11-roster-of-every-team.db"  # beside the working folder
+    env = {k: v for k, v in os.environ.items() if k not in ("SANGAO_LANG", "LANG", "LC_ALL")}
+    env.update(COLUMNS="80", PYTHONIOENCODING="utf-8", PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-c", "import cli; cli.main()", "explain", "P1", "--db", database]
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"{database}: D041 没有数据库"
+    assert lines[1] == f"  {database}：请先导入花名册"
+    assert lines[2].startswith("  提示: sangao roster import 花名册文件 --db")
+    assert all(line.startswith("    ") for line in lines[3:]) and len(lines) > 3
+    from rich.cells import cell_len
+
+    assert all(cell_len(line) <= 80 for line in lines)
+    assert " ".join(line.strip() for line in lines[2:]) == (
+        f"提示: sangao roster import 花名册文件 --db {database}（或用 --roster 文件 直接读取）")
