@@ -971,7 +971,7 @@ def _print_folded(text: str) -> None:
 def _run_app(lang: str) -> None:
     """Run the app, showing Click's and Typer's own errors in `lang` (reports/cli_errors.py; Typer's
     framing is English and its module costs 0.1 s at every start) with Typer's exit codes: a usage
-    error 2, an aborted prompt 1, typer.Exit(n) and Ctrl-C (130) as they come back."""
+    error 2, an aborted prompt 1, typer.Exit(n) and Ctrl-C (130) as they come back, 0 when done."""
     try:
         code = app(prog_name="sangao", standalone_mode=False)
     except typer.Abort:
@@ -986,8 +986,7 @@ def _run_app(lang: str) -> None:
             raise
         print_click_error(exc, lang, err_console)
         code = exc.exit_code
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)  # as Typer's standalone mode: SystemExit, 0 when done
 
 
 def _internal_error(exc: BaseException, lang: str) -> None:

@@ -170,12 +170,9 @@ def _run(monkeypatch, capsys, command, lang="zh"):
     small.command("other")(lambda: None)  # two commands: the app is a group, as sangao's
     monkeypatch.setattr(cli, "app", small)
     monkeypatch.setattr(sys, "argv", ["sangao", "run"])
-    try:
+    with pytest.raises(SystemExit) as exited:  # as Typer's standalone mode: always SystemExit
         cli._run_app(lang)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
+    return exited.value.code, capsys.readouterr().err
 
 
 def test_our_exit_codes_an_abort_and_ctrl_c_keep_their_exit_codes(monkeypatch, capsys):
