@@ -51,7 +51,7 @@ def print_aborted(lang: str, console: Console) -> None:
 
 
 def usage_line(ctx, lang: str) -> str:
-    """"用法：sangao roster import [选项] FILE..." of the command that failed."""
+    """"用法：sangao roster import [选项] {FILE}..." of the command that failed (Typer's pieces)."""
     words = {"[OPTIONS]": message("options metavar", lang),
              "COMMAND [ARGS]...": message("command metavar", lang)}
     pieces = " ".join(words.get(p, p) for p in ctx.command.collect_usage_pieces(ctx))
