@@ -936,9 +936,9 @@ def main() -> None:
         sweep_crash_logs(_crash_dir(), _now(), CRASH_LOG_DAYS)
         _sweep_scratch()
         _configure_store()
-        app()                                # Typer exits 2 on usage errors, 0 on success
+        _run_app(lang)                       # exit 2 on usage errors, 0 on success
     except SangaoError as exc:               # the user can fix it (incl. store.db's busy/unavailable)
-        err_console.print(exc.render(lang), markup=False, highlight=False)
+        _print_folded(exc.render(lang))
         sys.exit(1)
     except BrokenPipeError:                  # `sangao … | head`: the reader left; not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -950,10 +950,43 @@ def main() -> None:
         from pathways.codes.runtime import os_reason
 
         problem = Problem.of("R103", file=str(exc.filename), reason=os_reason(exc))  # zh by errno
-        err_console.print(problem.render(lang), markup=False, highlight=False)
+        _print_folded(problem.render(lang))
         sys.exit(1)
     except Exception as exc:                 # we broke; traceback (no locals) goes to a log
         _internal_error(exc, lang)
+
+
+def _print_folded(text: str) -> None:
+    """A problem on stderr, each line broken at the terminal's width under its own start (Rich
+    would go on at the left edge and cut a Chinese sentence anywhere: reports/fold.py)."""
+    from reports.fold import fold
+
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        indent = line[: len(line) - len(body)]
+        for folded in fold(body, err_console.width, indent, indent + "  "):
+            _print_err(folded)
+
+
+def _run_app(lang: str) -> None:
+    """Run the app, showing Click's and Typer's own errors in `lang` (reports/cli_errors.py; Typer's
+    framing is English and its module costs 0.1 s at every start) with Typer's exit codes: a usage
+    error 2, an aborted prompt 1, typer.Exit(n) and Ctrl-C (130) as they come back, 0 when done."""
+    try:
+        code = app(prog_name="sangao", standalone_mode=False)
+    except typer.Abort:
+        from reports.cli_errors import print_aborted
+
+        print_aborted(lang, err_console)
+        code = 1
+    except Exception as exc:
+        from reports.cli_errors import ClickException, print_click_error  # only now: 8 ms to load
+
+        if not isinstance(exc, ClickException):
+            raise
+        print_click_error(exc, lang, err_console)
+        code = exc.exit_code
+    sys.exit(code if isinstance(code, int) else 0)  # as Typer's standalone mode: SystemExit, 0 when done
 
 
 def _internal_error(exc: BaseException, lang: str) -> None:

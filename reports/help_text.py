@@ -401,7 +401,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
 
 
 # The command line's own usage errors and one-line results: key → (Chinese, English), filled with
-# str.format fields. cli.py raises and prints them; Click frames a usage error and exits 2.
+# str.format fields. cli.py raises and prints them; reports/cli_errors.py frames a usage error (exit 2).
 MESSAGES: dict[str, tuple[str, str]] = {
     "not a date": ("{value!r} 不是日期；请写成 YYYY-MM-DD", "{value!r} is not a date; write YYYY-MM-DD"),
     "not a month": ("{value!r} 不是月份；请写成 YYYY-MM，如 2026-11",
@@ -432,6 +432,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "wrote {count} patients to {out}/ ({files})"),
     "wrote files": ("已写入 {files}", "wrote {files}"),
     "patients behind": ("{code} {month} {which}：{count} 名患者", "{code} {month} {which}: {count} patients"),
+    # Click's and Typer's own errors (reports/cli_errors.py): the frame, then Typer's messages worded
+    # again (the English is Typer's own, but for a value pydantic refused: that names the value).
+    "usage": ("用法：{command} {pieces}", "Usage: {command} {pieces}"),
+    "options metavar": ("[选项]", "[OPTIONS]"),
+    "command metavar": ("命令 [参数]...", "COMMAND [ARGS]..."),
+    "try help": ("运行 {command} 查看帮助。", "Try {command} for help."),
+    "error": ("错误", "Error"),
+    "aborted": ("已中止。", "Aborted."),
+    "invalid value for": ("{hint} 的值无效：{message}", "Invalid value for {hint}: {message}"),
+    "invalid value": ("值无效：{message}", "Invalid value: {message}"),
+    "missing argument": ("缺少参数 {hint}。", "Missing argument {hint}."),
+    "missing option": ("缺少选项 {hint}。", "Missing option {hint}."),
+    "no such option": ("没有选项 {name}", "No such option: {name}"),
+    "possible options": ("（可用的选项：{options}）", " (Possible options: {options})"),
+    "no such command": ("没有命令 {name}。", "No such command {name}."),
+    "no such command, did you mean": ("没有命令 {name}。是否想用 {names}？",
+                                      "No such command {name}. Did you mean {names}?"),
+    "missing command": ("缺少命令。", "Missing command."),
+    "extra arguments": ("多余的参数：{args}", "Got unexpected extra argument(s) ({args})"),
+    "option needs a value": ("选项 {name} 需要一个值。", "Option {name} requires an argument."),
+    "option needs values": ("选项 {name} 需要 {nargs} 个值。", "Option {name} requires {nargs} arguments."),
+    "option takes no value": ("选项 {name} 不带值。", "Option {name} does not take a value."),
+    "argument takes values": ("参数 {name} 需要 {nargs} 个值。", "Argument {name} takes {nargs} values."),
+    "not one of": ("{value} 不是可选值之一（{choices}）", "{value} is not one of {choices}."),
+    "path kind file": ("文件", "file"),
+    "path kind dir": ("文件夹", "dir"),
+    "path kind path": ("路径", "path"),
+    "path does not exist": ("{kind} {path} 不存在。", "{kind} {path} does not exist."),
+    "path is a file": ("{kind} {path} 是文件，这里要文件夹。", "{kind} {path} is a file."),
+    "path is a directory": ("{kind} {path} 是文件夹，这里要文件。", "{kind} {path} is a directory."),
+    "path is not readable": ("{kind} {path} 不可读。", "{kind} {path} is not readable."),
+    "path is not writable": ("{kind} {path} 不可写。", "{kind} {path} is not writable."),
+    "not an integer": ("{value!r} 不是整数", "{value!r} is not an integer"),
+    "not a number": ("{value!r} 不是数字", "{value!r} is not a number"),
+    "at least": ("须不小于 {limit}（给出的是 {value}）", "must be at least {limit} (got {value})"),
+    "at most": ("须不大于 {limit}（给出的是 {value}）", "must be at most {limit} (got {value})"),
 }
 
 

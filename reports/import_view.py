@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+
+from reports.fold import fold
 
 # The words of the import and inspect reports (messages come from the problems' own templates).
 WORDS = {
     "zh": {
         "import": "名册导入", "file": "文件", "encoding": "编码", "rows": "读取行", "imported": "导入",
         "rejected": "拒绝", "total": "合计", "patients": "{n} 名患者已导入或更新",
-        "rejects": "拒绝", "findings": "发现（记录保留）", "at": "位于", "hint": "提示",
+        "rejects": "拒绝", "findings": "发现（记录保留）", "at": "位于", "hint": "提示", "colon": "：",
+        "patient": "患者", "context": "（{context}）",
         "written": "被拒绝的行已写入 {path}", "add": "加 --rejects 文件 可把被拒绝的行写入 CSV",
         "inspect": "名册检查", "table": "表", "role": "角色", "file_role": "文件",
         "sampled": "抽样行", "understood": "已识别", "unknown": "未识别", "unmapped": "未映射值",
@@ -26,7 +30,8 @@ WORDS = {
         "import": "roster import", "file": "file", "encoding": "encoding", "rows": "rows read",
         "imported": "imported", "rejected": "rejected", "total": "total",
         "patients": "{n} patients imported or updated", "rejects": "rejected",
-        "findings": "findings (records kept)", "at": "at", "hint": "hint",
+        "findings": "findings (records kept)", "at": "at", "hint": "hint", "colon": ": ",
+        "patient": "patient", "context": "  ({context})",
         "written": "rejected rows written to {path}", "add": "add --rejects FILE to list them in a CSV",
         "inspect": "roster inspect", "table": "table", "role": "role", "file_role": "file",
         "sampled": "sampled", "understood": "understood", "unknown": "unknown", "unmapped": "unmapped",
@@ -62,24 +67,43 @@ def print_import_report(report, rejects_path: Path | None, console: Console, lan
                   str(report.rejected))
     console.print(table)
     _say(w["patients"].format(n=report.patients_imported))
+    width = console.width
     for title, problems in ((w["rejects"], report.rejects), (w["findings"], report.findings)):
         if not problems:
             continue
-        console.print(f"\n[b]{title}[/b]: {len(problems)}")
+        console.print(f"\n[b]{title}[/b]{w['colon']}{len(problems)}")
         for code, group in report.by_code(problems).items():
             first = group[0]
             if code in _ONE_PER_COLUMN:  # one per column / decision: each says something else
                 for p in group:
-                    at = f"  ({where(p)})" if p.location() else ""
-                    _say(f"  {code}  {p.text(lang)}{at}")
+                    head = f"  {code}  "
+                    if p.location():  # the place on its line, the message below it
+                        _say(head + where(p))
+                        head = " " * len(head)
+                    for line in fold(p.text(lang), width, head, " " * len(head)):
+                        _say(line)
                 continue
-            _say(f"  {code} ×{len(group)}  {first.text(lang)}")
+            head = f"  {code} ×{len(group)}  "
+            for line in fold(first.text(lang), width, head, " " * cell_len(head)):
+                _say(line)
             for p in group[:3]:
-                _say(f"      {w['at']} {where(p)}" + (f"  ({p.context})" if p.context else ""))
+                for line in fold(f"{w['at']} {where(p)}{_context(p.context, w)}", width, " " * 6, " " * 8):
+                    _say(line)
             if hint := first.hint_text(lang):
-                _say(f"      {w['hint']}: {hint}")
+                head = f"      {w['hint']}{w['colon']}"
+                for line in fold(hint, width, head, " " * cell_len(head)):
+                    _say(line)
     if report.rejects:
         _say("\n" + (w["written"].format(path=rejects_path) if rejects_path else w["add"]))
+
+
+def _context(context: str | None, w: dict[str, str]) -> str:
+    """The problem's context after its place: "（患者 p2）" / "  (patient p2)"."""
+    if not context:
+        return ""
+    if context.startswith("patient "):  # store/importer.py names the record's patient in English
+        context = w["patient"] + context.removeprefix("patient")
+    return w["context"].format(context=context)
 
 
 # Codes reported once per column or file (each says something else), not grouped by code.

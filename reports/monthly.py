@@ -43,6 +43,7 @@ from store import fast_json
 from store.db import open_db
 from store.patient_months import (
     allow_writing_while_reading,
+    forget_patients,
     iter_month,
     load_tally,
     plain_records,
@@ -66,16 +67,32 @@ _decode_decisions = msgspec.json.Decoder(list[tuple[date, Decision]]).decode
 @dataclass(frozen=True)
 class Basis:
     """What the rows are computed with: the guideline set (its name, version and a hash of its
-    parameters, so an edited quality.yaml recomputes), the window and the row version."""
+    parameters, so an edited quality.yaml recomputes), the window, the working-day calendar (a hash
+    of the provisional-calendar setting and the days it gives: follow-up dates move by it) and the
+    row version."""
 
     set_name: str
     set_version: str
     params_hash: str
     window: Window
+    calendar_hash: str
 
     @property
     def key(self) -> str:
-        return f"{self.set_name}@{self.set_version}#{self.params_hash}|{self.window}|v{ROW_VERSION}"
+        return (f"{self.set_name}@{self.set_version}#{self.params_hash}|{self.window}"
+                f"|cal{self.calendar_hash}|v{ROW_VERSION}")
+
+
+def _calendar_hash(calendar, provisional: bool) -> str:
+    """A short hash of the provisional-calendar setting and the working-day calendar it gave."""
+    parts = [
+        "provisional" if provisional else "strict",
+        ",".join(str(y) for y in sorted(calendar.years)),
+        ",".join(str(y) for y in sorted(calendar.provisional_years)),
+        ",".join(d.isoformat() for d in sorted(calendar.holidays)),
+        ",".join(d.isoformat() for d in sorted(calendar.workdays)),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
 class RowBuilder:
@@ -103,7 +120,8 @@ class RowBuilder:
         digest = hashlib.sha256(
             json.dumps(sorted((k, repr(v)) for k, v in params.items())).encode()
         ).hexdigest()
-        self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window)
+        self.basis = Basis(self.gset.name, self.gset.version, digest[:12], window,
+                           _calendar_hash(self.calendar, provisional_calendar))
 
     def rows(
         self,
@@ -206,6 +224,8 @@ class InputSummary:
     hashes: dict[str, bytes] = field(default_factory=dict)
     # month → sha256 over every patient's hash for that month: the identity of the month's rows
     month_digests: dict[str, str] = field(default_factory=dict)
+    # patients with stored rows of a month read (iter_payloads) who are no longer in the roster
+    departed: set[str] = field(default_factory=set)
 
     def month_hash(self, patient_id: str, month: str) -> str | None:
         packed = self.hashes.get(patient_id)
@@ -393,6 +413,8 @@ def iter_payloads(db_url: str, basis: str, month: str, summary: InputSummary) ->
         for pid, rhash, payload in iter_month(db_engine, basis, month):
             if summary.month_hash(pid, month) == rhash:
                 yield pid, payload
+            elif pid not in summary.hashes:
+                summary.departed.add(pid)
     finally:
         db_engine.dispose()
 
@@ -528,6 +550,8 @@ def count_months(
                 payload["teams"] = as_first.vectors(payload["teams"])
                 save_tally(db_engine, _tally_key(basis, month, summary, None, inds), month, _encode(payload))
             previous = _Previous(current)
+        if summary.departed:  # seen while counting (a departure changes every month's rows' identity)
+            forget_patients(db_engine, sorted(summary.departed))
     finally:
         db_engine.dispose()
     return counts

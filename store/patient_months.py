@@ -3,8 +3,9 @@ store/tables.py): which rows a batch of patients already has, saving new ones, a
 month's rows back. A row is reused only while the patient's record hash is the same;
 pathways/monthly.py builds the rows, reports/monthly.py decides which to build. Beside them, the
 rules' decisions at each patient's latest visits (table `visit_decisions`), kept for the next
-month's rows. And the report's own read of the roster, `plain_records`: the records as they are
-hashed and converted, without the exporter's general form.
+month's rows; both are deleted for patients who have left the roster (`forget_patients`). And the
+report's own read of the roster, `plain_records`: the records as they are hashed and converted,
+without the exporter's general form.
 """
 
 from __future__ import annotations
@@ -92,6 +93,17 @@ def save_rows(
                     for pid, month, h, p in decisions
                 ],
             )
+
+
+def forget_patients(db_engine: Engine, patient_ids: Sequence[str]) -> None:
+    """Delete the stored rows and kept decisions, of every basis, of these patients: those who
+    have left the roster (reports/monthly.py finds them among a month's rows; it never counts
+    them, and nothing else would ever remove their rows)."""
+    with db_engine.begin() as conn:
+        for i in range(0, len(patient_ids), _CHUNK):
+            ids = patient_ids[i : i + _CHUNK]
+            for table in (_T, _D):
+                conn.execute(delete(table).where(table.c.patient_id.in_(ids)))
 
 
 def iter_month(db_engine: Engine, basis: str, month: str) -> Iterator[tuple[str, str, bytes]]:

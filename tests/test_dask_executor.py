@@ -205,7 +205,7 @@ def test_a_folder_without_a_manifest_is_refused_in_chinese_with_how_to_write_one
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     assert exit_info.value.code == 1
-    err = capsys.readouterr().err.replace("\n", "")  # as printed, less the terminal's line breaks
+    err = " ".join(capsys.readouterr().err.split())  # as printed, less the terminal's line breaks
     assert f"{tmp_path}: D050 文件夹中没有 manifest.json" in err
     assert "sangao roster export --format parquet --buckets N" in err
 

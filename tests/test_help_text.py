@@ -42,10 +42,13 @@ def test_every_help_entry_is_used_by_the_command_line_and_every_one_it_uses_exis
 
 
 def test_every_message_of_the_command_line_is_used_has_both_languages_and_the_same_fields():
+    from reports.cli_errors import PATH_KINDS, WORDINGS
     from reports.help_text import MESSAGES
 
-    source = CLI.read_text(encoding="utf-8")
+    errors = CLI.parent / "reports" / "cli_errors.py"
+    source = CLI.read_text(encoding="utf-8") + errors.read_text(encoding="utf-8")
     used = set(re.findall(r'(?:_usage|message)\("([^"]+)"', source))
+    used |= {key for _, key in WORDINGS} | set(PATH_KINDS.values())
     assert used == set(MESSAGES)
     field = re.compile(r"\{(\w+)")
     for key, (zh, en) in MESSAGES.items():

@@ -5,6 +5,7 @@ missing and unknown fields, resident ID, symptom codes) in Chinese by default an
 from __future__ import annotations
 
 import json
+import re
 
 from roster_files import record
 from typer.testing import CliRunner
@@ -30,7 +31,7 @@ def _import(tmp_path, *lang):
             "--as-of", "2026-11-30", *lang]
     result = CliRunner().invoke(cli.app, args)
     assert result.exit_code == 1, result.output
-    return result.output.replace("\n", "")  # lines wrap at 80 columns (a space stays at the break)
+    return re.sub(r"\n *", " ", result.output)  # lines wrap at 80 columns, indented under the first
 
 
 def test_the_import_report_of_a_bad_jsonl_file_is_chinese_by_default(tmp_path):
