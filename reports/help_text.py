@@ -493,7 +493,28 @@ def command_help(path: str, lang: str) -> str:
     """A command's help in `lang` ("zh" or "en"), ending with its example."""
     zh, en, example = COMMANDS[path]
     text = (en if lang == "en" else zh).replace("{formats}", formats_help(lang))
-    return f"{text}\n\nExample: {example}"
+    return f"{text}\n\n{EXAMPLE_LABEL[lang == 'en']}{example}"
+
+
+EXAMPLE_LABEL = ("示例：", "Example: ")  # (zh, en)
+USAGE_PREFIX = "用法："
+HELP_OPTION = ("Show this message and exit.", "显示本帮助并退出。")  # Typer's words, and ours
+
+
+def _chinese_usage_line() -> None:
+    """The help screen's usage line starts 用法：(Typer's formatter, or Click's for an older Typer)."""
+    try:
+        from typer._click.formatting import HelpFormatter
+    except ImportError:
+        from click.formatting import HelpFormatter
+    english = HelpFormatter.write_usage
+
+    def write_usage(self, prog, args="", prefix=None):
+        for english_words, key in (("[OPTIONS]", "options metavar"), ("COMMAND [ARGS]...", "command metavar")):
+            args = args.replace(english_words, message(key, "zh"))
+        return english(self, prog, args, USAGE_PREFIX if prefix is None else prefix)
+
+    HelpFormatter.write_usage = write_usage
 
 
 def chinese_help_layout() -> None:
@@ -507,11 +528,14 @@ def chinese_help_layout() -> None:
     rich_help.COMMANDS_PANEL_TITLE = "命令"
     rich_help.DEFAULT_STRING, rich_help.ENVVAR_STRING = "[默认: {}]", "[环境变量: {}]"  # a space to wrap at
     rich_help.REQUIRED_LONG_STRING = "[必填]"
+    _chinese_usage_line()
     make_text = getattr(rich_help, "_make_rich_text", None)
     if make_text is None:  # another Typer: the words above still apply
         return
 
     def folded(**kwargs):
+        if kwargs.get("text") == HELP_OPTION[0]:
+            kwargs["text"] = HELP_OPTION[1]
         text = make_text(**kwargs)
         if isinstance(text, Text):
             text.overflow = "fold"

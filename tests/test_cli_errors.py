@@ -157,10 +157,10 @@ def test_a_long_usage_error_wraps_inside_its_panel_at_80_columns_between_words_n
 def test_help_and_a_group_without_its_command_print_the_help_as_before():
     help_screen = _sangao("assess", "--help")
     assert help_screen.returncode == 0 and help_screen.stderr == ""
-    assert "Usage: sangao assess [OPTIONS]" in help_screen.stdout and "选项" in help_screen.stdout
+    assert "用法：sangao assess [选项]" in help_screen.stdout and "选项" in help_screen.stdout
     group = _sangao("roster")
     assert group.returncode == 2 and group.stderr == ""  # Click's no_args_is_help: the help, exit 2
-    assert "Usage: sangao roster [OPTIONS] COMMAND [ARGS]..." in group.stdout
+    assert "用法：sangao roster [选项] 命令 [参数]..." in group.stdout
 
 
 def _run(monkeypatch, capsys, command, lang="zh"):

@@ -76,22 +76,26 @@ def texts():
 
 def _description(screen: str) -> str:
     """The command's own help: between the Usage line and the first panel."""
-    return screen.split("Usage:", 1)[1].split("╭", 1)[0].split("\n", 1)[1]
+    usage = "Usage:" if "Usage:" in screen else "用法："
+    return screen.split(usage, 1)[1].split("╭", 1)[0].split("\n", 1)[1]
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
 def test_every_command_has_help_with_an_example(path, command):
     assert command.help and command.help.strip(), f"sangao {' '.join(path)} has no help"
-    assert "Example:" in command.help, f"sangao {' '.join(path)} help has no Example:"
+    assert "示例：" in command.help, f"sangao {' '.join(path)} help has no 示例："
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
 def test_every_command_help_is_chinese_by_default_and_nothing_is_cut_at_80_columns(path, command, texts):
     screen = _help_screen(path, None)
     description = _description(screen)
-    assert CJK.search(description.split("Example:")[0]), description
-    assert f"Example: sangao {' '.join(path)}" in description
+    assert CJK.search(description.split("示例：")[0]), description
+    assert f"示例：sangao {' '.join(path)}" in description
     assert "选项" in screen and "Options" not in screen
+    # Typer's own words are Chinese too: the usage line and the --help option.
+    assert "用法：sangao" in screen and "[选项]" in screen and "显示本帮助并退出。" in screen
+    assert not re.search(r"Usage|OPTIONS|Show this message|Example", screen), screen
     # Rich ends text it cannot fit with "…"; the only ones on the screen are those of the texts.
     written = sum(t.count("…") for t in texts["zh"][" ".join(path)])
     assert screen.count("…") == written, screen
@@ -104,6 +108,7 @@ def test_every_command_help_is_english_with_sangao_lang_en(path, command):
     assert re.match(r"[A-Z]", description), description
     assert f"Example: sangao {' '.join(path)}" in description
     assert "Options" in screen and "选项" not in screen
+    assert "Usage: sangao" in screen and "用法" not in screen and "示例" not in screen
 
 
 def test_every_help_text_of_every_command_and_option_is_written_in_both_languages(texts):

@@ -16,12 +16,12 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 @pytest.mark.parametrize("path", sorted(COMMANDS))
 def test_a_command_help_is_chinese_by_default_english_on_request_and_ends_with_one_example(path):
     zh, en = command_help(path, "zh"), command_help(path, "en")
-    assert CJK.search(zh.split("\n\nExample: ")[0])
+    assert CJK.search(zh.split("\n\n示例：")[0])
     first = en.split("\n\n")[0]  # English words, Chinese terms at most in brackets
     assert re.search(r"\b[a-z]{3,} [a-z]{2,} [a-z]{3,}\b", first) and len(CJK.findall(first)) < len(first) / 4
     example = COMMANDS[path][2]
     assert example.startswith("sangao ") and "Example" not in COMMANDS[path][0] + COMMANDS[path][1]
-    assert zh.endswith(f"\n\nExample: {example}") and en.endswith(f"\n\nExample: {example}")
+    assert zh.endswith(f"\n\n示例：{example}") and en.endswith(f"\n\nExample: {example}")
 
 
 def test_every_option_help_has_both_languages_and_the_chinese_one_is_chinese():
