@@ -510,8 +510,8 @@ def _chinese_usage_line() -> None:
     english = HelpFormatter.write_usage
 
     def write_usage(self, prog, args="", prefix=None):
-        for english_words, key in (("[OPTIONS]", "options metavar"), ("COMMAND [ARGS]...", "command metavar")):
-            args = args.replace(english_words, message(key, "zh"))
+        for words, key in (("[OPTIONS]", "options metavar"), ("COMMAND [ARGS]...", "command metavar")):
+            args = args.replace(words, message(key, "zh"))
         return english(self, prog, args, USAGE_PREFIX if prefix is None else prefix)
 
     HelpFormatter.write_usage = write_usage
