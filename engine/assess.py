@@ -17,9 +17,10 @@ from typing import Any, NamedTuple
 
 from engine.describe import glossary, reason_filler
 from engine.evaluate import Evaluation, Evaluator
+from engine.ir import COUNT_MAX, COUNT_MIN
 from guidelines.model import GuidelineSet
 from guidelines.schema import ParamRef, Rule
-from pathways.facts import compute_facts, last_screening_date, latest_visit_date, measure_params
+from pathways.facts import FACTS, compute_facts, last_screening_date, latest_visit_date, measure_params
 from pathways.measures import add_months
 from pathways.models import Assessment, Patient
 from pathways.workdays import WorkCalendar
@@ -102,6 +103,18 @@ class Assessor:
                 read_names[rule.id],
             )
             for rule in gset.rules
+        }
+        # per rule: the facts its reason text is filled from and the texts filled so far, by their
+        # values (None: the filler reads the facts some other way, filled for every patient)
+        # (a name no fact can have, such as the range of a fact that is not a count, is always missing)
+        program = self.evaluator.program
+        possible = set(FACTS)
+        for layer in program.layers:
+            for d in layer.derives:  # what a derive entry may write (as engine/evaluate.py `_fused`)
+                possible.update(d.outputs, d.unknown, (d.id, d.id + COUNT_MIN, d.id + COUNT_MAX))
+                possible.update(o for b in d.branches for o in b.then)
+        self._texts = {
+            rule_id: (_names_read(entry[2], possible), {}) for rule_id, entry in self._rule_text.items()
         }
         self._by_fired: dict[tuple[str, ...], tuple] = {}  # fired rule ids → what they decide alone
         self._workday: dict[date, date] = {}  # due date → next working day (the calendar is fixed)
@@ -201,10 +214,25 @@ class Assessor:
         """The reason text of each rule of `order`, filled from the patient's facts."""
         texts = []
         rule_text = self._rule_text
+        filled = self._texts
+        get = facts.get
         for rule_id in order:
             _rid, _rcolor, fill, _source, reads = rule_text[rule_id]
-            text = fill(facts)
-            if undecided:
+            names, known = filled[rule_id]
+            if names is None:
+                text = fill(facts)
+            else:
+                values = tuple(map(get, names))
+                key = (values, tuple(map(type, values)))  # 1 and True are equal keys, not equal texts
+                try:
+                    text = known.get(key)
+                except TypeError:  # an unhashable value: filled, not kept
+                    text = key = None
+                if text is None:
+                    text = fill(facts)
+                    if key is not None and len(known) < 4096:
+                        known[key] = text
+            if undecided and not undecided.keys().isdisjoint(reads):
                 # an `unknown` outcome comes with a reason naming the missing input
                 missing = sorted({m for fact in reads for m in undecided.get(fact, ())})
                 if missing:
@@ -408,6 +436,31 @@ class Assessor:
         for patient in patients:
             if self.is_assessed(patient, as_of):
                 yield self.assess(patient, as_of).assessment
+
+
+class _NameRecorder:
+    """Stands in for a patient's facts while a reason filler runs once: holds nothing (every fact
+    missing) and notes each name asked for. A filler of engine/describe.py reads a fact only through
+    `get`, and with every fact missing it asks for all it could ever read (a missing value also
+    reads its count range)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.names[name] = None
+        return default
+
+
+def _names_read(fill, possible: set[str]) -> tuple[str, ...] | None:
+    """The facts of `possible` a reason filler reads (any other name is always missing), or None when
+    it reads them any other way than `get` (its text is then filled for every patient, never kept)."""
+    recorder = _NameRecorder()
+    try:
+        fill(recorder)
+    except Exception:  # noqa: BLE001 - anything but `get`: not kept
+        return None
+    return tuple(name for name in recorder.names if name in possible)
 
 
 # One encoder for every line (json.dumps with options builds a new one per call). The separators and
