@@ -74,15 +74,16 @@ class Assessor:
     follow-up days; per combination of fired rules the colour, tier and referral."""
 
     def __init__(
-        self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None
+        self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None,
+        program=None,
     ) -> None:
-        """`compile_source`: see engine/evaluate.py `Evaluator` (None: compile afresh)."""
+        """`compile_source`, `program`: see engine/evaluate.py `Evaluator` (None: compile afresh)."""
         self.gset = gset
         self.calendar = calendar
         self.evaluator = (
-            Evaluator(gset, backend=backend)
+            Evaluator(gset, backend=backend, program=program)
             if compile_source is None
-            else Evaluator(gset, backend=backend, compile_source=compile_source)
+            else Evaluator(gset, backend=backend, compile_source=compile_source, program=program)
         )
         self._params = {name: p.value for name, p in gset.parameters.items()}
         self._measures: tuple[int, int, int, str] | None = None

@@ -401,14 +401,16 @@ class Evaluator:
         backend: Backend = "python",
         durable_by_file: bool = True,
         compile_source: Callable[[str, str], CodeType] = _compile,
+        program: Program | None = None,
     ) -> None:
         """`backend`: python (default), durable, or both (cross-check, R002 on disagreement).
         `compile_source(source, filename)`: how the program function's source becomes code (`_fused`).
+        `program`: `compile_set(gset)` when the caller has it (engine/set_cache.py keeps it on disk).
         `durable_by_file`: durable rulesets per (layer, programme file); False: one per layer (fewer
         asserts and catch-all actions, larger facts each); bench/assess_bench.py compares the two."""
         self.gset = gset
         self.backend = backend
-        self.program = compile_set(gset)
+        self.program = compile_set(gset) if program is None else program
         self._both: Evaluator | None = None
         self._durable_by_file = durable_by_file
         pct = self.program.near_miss_margin_pct

@@ -76,3 +76,32 @@ def test_an_assessor_built_with_the_code_cache_writes_the_same_lines(tmp_path):
     for patient in generate_roster(40, 5, as_of):
         if cold.is_assessed(patient, as_of):
             assert warm.assess_line(patient, as_of) == cold.assess_line(patient, as_of)
+
+
+def test_the_compiled_set_comes_back_from_the_cache_equal_to_a_fresh_compile_and_is_read_from_it(tmp_path):
+    from engine.compile import compile_set
+    from engine.set_cache import load_program
+
+    gset, _ = load_cached("national-default", YEARS, True, tmp_path)
+    first = load_program(gset, "national-default", tmp_path)
+    (entry,) = tmp_path.glob("program-*.pickle")
+    again = load_program(gset, "national-default", tmp_path)
+    assert again == first == compile_set(load_set("national-default"))
+    entry.write_bytes(b"not a pickle")  # damaged: compiled again and rewritten
+    assert load_program(gset, "national-default", tmp_path) == first
+    assert list(tmp_path.glob("program-*.pickle")) == [entry] and entry.read_bytes() != b"not a pickle"
+
+
+def test_an_assessor_built_from_the_cache_assesses_as_one_built_afresh(tmp_path):
+    from pathways.synthetic import generate_jsonl
+    from store import fast_json
+
+    options = AssessOptions("national-default", date(2026, 11, 30), provisional_calendar=True)
+    fresh = build_assessor(options)
+    cached = dict(vars(options), cache_dir=str(tmp_path))
+    build_assessor(AssessOptions(**cached))  # fills the cache
+    warm = build_assessor(AssessOptions(**cached))
+    for line in generate_jsonl(60, 5, options.as_of):
+        record = fast_json.decode_record(line.encode())
+        if fresh.is_assessed(record, options.as_of):
+            assert warm.assess_line(record, options.as_of) == fresh.assess_line(record, options.as_of)
