@@ -119,6 +119,7 @@ class Assessor:
         }
         self._by_fired: dict[tuple[str, ...], tuple] = {}  # fired rule ids → what they decide alone
         self._workday: dict[date, date] = {}  # due date → next working day (the calendar is fixed)
+        self._follow_ups: dict[int, tuple[str, str]] = {}  # `_follow_up_text`: due day → its texts
         self._head = (str(gset.name), str(gset.version))
         self._encoded: dict[tuple[str, ...], tuple] = {}  # fired rule ids → `line`'s fixed fragments
         self._strings: dict[str, str] = {}  # a string → its JSON text (`_enc`)
@@ -144,8 +145,11 @@ class Assessor:
     @staticmethod
     def is_assessed(patient: Patient, as_of: date) -> bool:
         """Patients who died or moved out on or before `as_of` are not assessed."""
-        left = [d for d in (patient.deceased_on, patient.moved_out_on) if d is not None]
-        return not any(d <= as_of for d in left)
+        died = patient.deceased_on
+        if died is not None and died <= as_of:
+            return False
+        moved = patient.moved_out_on
+        return moved is None or moved > as_of
 
     def facts(self, patient: Patient, as_of: date) -> dict[str, Any]:
         measures = self._measures
@@ -307,9 +311,8 @@ class Assessor:
         get = facts.get
         sbp, dbp = get("bp_target_sbp"), get("bp_target_dbp")
         ldl_target, egfr = get("ldl_target"), get("egfr")
-        warnings: list[str] = []
         due = self._screenings_due(patient, as_of, screening, facts)
-        follow_up = self._next_follow_up(patient, as_of, days, warnings).isoformat()
+        follow_up, warnings = self._follow_up_text(patient, as_of, days, facts)
         iso = as_of.isoformat()
         kinds = self._kind_enc
         return "".join((
@@ -330,7 +333,7 @@ class Assessor:
                 for kind, due_by in due
             ]),
             '], "next_follow_up": "', follow_up, '", "warnings": ',
-            json_line(warnings) if warnings else "[]", "}",
+            warnings, "}",
         ))
 
     def _encoded_by(self, fired: tuple[str, ...]) -> tuple:
@@ -420,9 +423,35 @@ class Assessor:
                 due.append((kind, due_by))
         return due
 
+    def _follow_up_text(self, patient: Patient, as_of: date, days: int, facts: dict) -> tuple[str, str]:
+        """(`next_follow_up`, `warnings`) as `line` writes them: `_next_follow_up`, counted from the
+        latest visit as the facts date it (`visit_days_ago`, the same visit `latest_visit_date`
+        finds), each due day worked out once."""
+        ago = facts.get("visit_days_ago", _NOT_A_FACT)
+        if ago is _NOT_A_FACT:  # facts without it: searched, as `_next_follow_up` does
+            warnings: list[str] = []
+            day = self._next_follow_up(patient, as_of, days, warnings)
+            return day.isoformat(), json_line(warnings) if warnings else "[]"
+        today = as_of.toordinal()
+        due = (today - ago if ago is not None else patient.enrolled_on.toordinal()) + days
+        if due < today:  # overdue → as soon as possible: as_of
+            due = today
+        known = self._follow_ups.get(due)
+        if known is None:
+            warnings = []
+            day = self._working_day(date.fromordinal(due), warnings)
+            known = (day.isoformat(), json_line(warnings) if warnings else "[]")
+            if len(self._follow_ups) < 1 << 16:
+                self._follow_ups[due] = known
+        return known
+
     def _next_follow_up(self, patient: Patient, as_of: date, days: int, warnings: list[str]) -> date:
         base = latest_visit_date(patient, as_of) or patient.enrolled_on
         due = max(base + timedelta(days=days), as_of)  # overdue → as soon as possible: as_of
+        return self._working_day(due, warnings)
+
+    def _working_day(self, due: date, warnings: list[str]) -> date:
+        """The working day on or after `due`, noting on `warnings` a provisional calendar year."""
         day = self._workday.get(due)
         if day is None:
             day = self._workday[due] = self.calendar.next_working_day(due)
