@@ -105,3 +105,25 @@ def test_an_assessor_built_from_the_cache_assesses_as_one_built_afresh(tmp_path)
         record = fast_json.decode_record(line.encode())
         if fresh.is_assessed(record, options.as_of):
             assert warm.assess_line(record, options.as_of) == fresh.assess_line(record, options.as_of)
+
+
+def test_the_symptom_codes_are_kept_in_the_cache_folder_and_read_back_equal_to_a_fresh_parse(tmp_path):
+    import pickle
+
+    from store import validation
+
+    parsed = validation._parse_symptoms(validation._vocabulary_text())
+    validation.keep_symptom_codes(tmp_path)
+    (entry,) = tmp_path.glob("symptoms-*.pickle")
+    assert pickle.loads(entry.read_bytes()) == parsed and "chest_pain" in parsed
+    # what is read is the file (keyed by the vocabulary's bytes): a planted set comes back
+    entry.write_bytes(pickle.dumps(frozenset({"planted"})))
+    validation.keep_symptom_codes(tmp_path)
+    assert validation._KEPT_SYMPTOMS[validation._vocabulary_text()] == {"planted"}
+    # damaged, or not a set of codes: parsed afresh and rewritten
+    for bad in (b"not a pickle", pickle.dumps(["chest_pain"])):
+        entry.write_bytes(bad)
+        validation.keep_symptom_codes(tmp_path)
+        assert validation._KEPT_SYMPTOMS[validation._vocabulary_text()] == parsed
+        assert pickle.loads(entry.read_bytes()) == parsed
+    assert validation.symptom_codes() == parsed
