@@ -330,13 +330,14 @@ def compute_facts(
         if first_ldl is not None:
             facts["baseline_ldl_c"] = first_ldl.ldl_c
             if last_ldl is not None and first_ldl.date < last_ldl.date:
-                facts["ldl_reduction_pct"] = ldl_reduction_pct(first_ldl.ldl_c, last_ldl.ldl_c)
+                reduction = _kept(_REDUCTION, ldl_reduction_pct, first_ldl.ldl_c, last_ldl.ldl_c)
+                facts["ldl_reduction_pct"] = reduction
         if first_tc is not None:
             facts["baseline_tc"] = first_tc.tc
         if first_hdl is not None:
             facts["baseline_hdl_c"] = first_hdl.hdl_c
         if first_tc is not None and first_hdl is not None:
-            facts["baseline_non_hdl_c"] = non_hdl_c(first_tc.tc, first_hdl.hdl_c)
+            facts["baseline_non_hdl_c"] = _kept(_NON_HDL, non_hdl_c, first_tc.tc, first_hdl.hdl_c)
 
     # screenings: the latest of each kind; on one date the later-listed record wins
     latest_by_kind: dict[str, Any] = {}
@@ -394,6 +395,20 @@ def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
 _KEPT = 1 << 16
 _EGFR: dict[tuple, float] = {}
 _BMI: dict[tuple, float] = {}
+_REDUCTION: dict[tuple, float | None] = {}
+_NON_HDL: dict[tuple, float | None] = {}
+
+
+def _kept(known: dict, compute, a: float, b: float):
+    """`compute(a, b)` (a decimal rounding or difference), kept in `known` by the pair of values
+    (not for a zero: 0.0 and -0.0 are one key but may give two results)."""
+    key = (a, b)
+    value = known.get(key, known)
+    if value is known:
+        value = compute(a, b)
+        if a and b and len(known) < _KEPT:
+            known[key] = value
+    return value
 
 
 def _highest_same_day(visits: list, bp: Any) -> Any:
