@@ -17,9 +17,10 @@ from typing import Any, NamedTuple
 
 from engine.describe import glossary, reason_filler
 from engine.evaluate import Evaluation, Evaluator
+from engine.ir import COUNT_MAX, COUNT_MIN
 from guidelines.model import GuidelineSet
 from guidelines.schema import ParamRef, Rule
-from pathways.facts import compute_facts, last_screening_date, latest_visit_date, measure_params
+from pathways.facts import FACTS, compute_facts, last_screening_date, latest_visit_date, measure_params
 from pathways.measures import add_months
 from pathways.models import Assessment, Patient
 from pathways.workdays import WorkCalendar
@@ -73,15 +74,16 @@ class Assessor:
     follow-up days; per combination of fired rules the colour, tier and referral."""
 
     def __init__(
-        self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None
+        self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None,
+        program=None,
     ) -> None:
-        """`compile_source`: see engine/evaluate.py `Evaluator` (None: compile afresh)."""
+        """`compile_source`, `program`: see engine/evaluate.py `Evaluator` (None: compile afresh)."""
         self.gset = gset
         self.calendar = calendar
         self.evaluator = (
-            Evaluator(gset, backend=backend)
+            Evaluator(gset, backend=backend, program=program)
             if compile_source is None
-            else Evaluator(gset, backend=backend, compile_source=compile_source)
+            else Evaluator(gset, backend=backend, compile_source=compile_source, program=program)
         )
         self._params = {name: p.value for name, p in gset.parameters.items()}
         self._measures: tuple[int, int, int, str] | None = None
@@ -103,8 +105,21 @@ class Assessor:
             )
             for rule in gset.rules
         }
+        # per rule: the facts its reason text is filled from and the texts filled so far, by their
+        # values (None: the filler reads the facts some other way, filled for every patient)
+        # (a name no fact can have, such as the range of a fact that is not a count, is always missing)
+        program = self.evaluator.program
+        possible = set(FACTS)
+        for layer in program.layers:
+            for d in layer.derives:  # what a derive entry may write (as engine/evaluate.py `_fused`)
+                possible.update(d.outputs, d.unknown, (d.id, d.id + COUNT_MIN, d.id + COUNT_MAX))
+                possible.update(o for b in d.branches for o in b.then)
+        self._texts = {
+            rule_id: (_names_read(entry[2], possible), {}) for rule_id, entry in self._rule_text.items()
+        }
         self._by_fired: dict[tuple[str, ...], tuple] = {}  # fired rule ids → what they decide alone
         self._workday: dict[date, date] = {}  # due date → next working day (the calendar is fixed)
+        self._follow_ups: dict[int, tuple[str, str]] = {}  # `_follow_up_text`: due day → its texts
         self._head = (str(gset.name), str(gset.version))
         self._encoded: dict[tuple[str, ...], tuple] = {}  # fired rule ids → `line`'s fixed fragments
         self._strings: dict[str, str] = {}  # a string → its JSON text (`_enc`)
@@ -130,8 +145,11 @@ class Assessor:
     @staticmethod
     def is_assessed(patient: Patient, as_of: date) -> bool:
         """Patients who died or moved out on or before `as_of` are not assessed."""
-        left = [d for d in (patient.deceased_on, patient.moved_out_on) if d is not None]
-        return not any(d <= as_of for d in left)
+        died = patient.deceased_on
+        if died is not None and died <= as_of:
+            return False
+        moved = patient.moved_out_on
+        return moved is None or moved > as_of
 
     def facts(self, patient: Patient, as_of: date) -> dict[str, Any]:
         measures = self._measures
@@ -201,10 +219,25 @@ class Assessor:
         """The reason text of each rule of `order`, filled from the patient's facts."""
         texts = []
         rule_text = self._rule_text
+        filled = self._texts
+        get = facts.get
         for rule_id in order:
             _rid, _rcolor, fill, _source, reads = rule_text[rule_id]
-            text = fill(facts)
-            if undecided:
+            names, known = filled[rule_id]
+            if names is None:
+                text = fill(facts)
+            else:
+                values = tuple(map(get, names))
+                key = (values, tuple(map(type, values)))  # 1 and True are equal keys, not equal texts
+                try:
+                    text = known.get(key)
+                except TypeError:  # an unhashable value: filled, not kept
+                    text = key = None
+                if text is None:
+                    text = fill(facts)
+                    if key is not None and len(known) < 4096:
+                        known[key] = text
+            if undecided and not undecided.keys().isdisjoint(reads):
                 # an `unknown` outcome comes with a reason naming the missing input
                 missing = sorted({m for fact in reads for m in undecided.get(fact, ())})
                 if missing:
@@ -278,9 +311,8 @@ class Assessor:
         get = facts.get
         sbp, dbp = get("bp_target_sbp"), get("bp_target_dbp")
         ldl_target, egfr = get("ldl_target"), get("egfr")
-        warnings: list[str] = []
         due = self._screenings_due(patient, as_of, screening, facts)
-        follow_up = self._next_follow_up(patient, as_of, days, warnings).isoformat()
+        follow_up, warnings = self._follow_up_text(patient, as_of, days, facts)
         iso = as_of.isoformat()
         kinds = self._kind_enc
         return "".join((
@@ -301,7 +333,7 @@ class Assessor:
                 for kind, due_by in due
             ]),
             '], "next_follow_up": "', follow_up, '", "warnings": ',
-            json_line(warnings) if warnings else "[]", "}",
+            warnings, "}",
         ))
 
     def _encoded_by(self, fired: tuple[str, ...]) -> tuple:
@@ -391,9 +423,35 @@ class Assessor:
                 due.append((kind, due_by))
         return due
 
+    def _follow_up_text(self, patient: Patient, as_of: date, days: int, facts: dict) -> tuple[str, str]:
+        """(`next_follow_up`, `warnings`) as `line` writes them: `_next_follow_up`, counted from the
+        latest visit as the facts date it (`visit_days_ago`, the same visit `latest_visit_date`
+        finds), each due day worked out once."""
+        ago = facts.get("visit_days_ago", _NOT_A_FACT)
+        if ago is _NOT_A_FACT:  # facts without it: searched, as `_next_follow_up` does
+            warnings: list[str] = []
+            day = self._next_follow_up(patient, as_of, days, warnings)
+            return day.isoformat(), json_line(warnings) if warnings else "[]"
+        today = as_of.toordinal()
+        due = (today - ago if ago is not None else patient.enrolled_on.toordinal()) + days
+        if due < today:  # overdue → as soon as possible: as_of
+            due = today
+        known = self._follow_ups.get(due)
+        if known is None:
+            warnings = []
+            day = self._working_day(date.fromordinal(due), warnings)
+            known = (day.isoformat(), json_line(warnings) if warnings else "[]")
+            if len(self._follow_ups) < 1 << 16:
+                self._follow_ups[due] = known
+        return known
+
     def _next_follow_up(self, patient: Patient, as_of: date, days: int, warnings: list[str]) -> date:
         base = latest_visit_date(patient, as_of) or patient.enrolled_on
         due = max(base + timedelta(days=days), as_of)  # overdue → as soon as possible: as_of
+        return self._working_day(due, warnings)
+
+    def _working_day(self, due: date, warnings: list[str]) -> date:
+        """The working day on or after `due`, noting on `warnings` a provisional calendar year."""
         day = self._workday.get(due)
         if day is None:
             day = self._workday[due] = self.calendar.next_working_day(due)
@@ -408,6 +466,31 @@ class Assessor:
         for patient in patients:
             if self.is_assessed(patient, as_of):
                 yield self.assess(patient, as_of).assessment
+
+
+class _NameRecorder:
+    """Stands in for a patient's facts while a reason filler runs once: holds nothing (every fact
+    missing) and notes each name asked for. A filler of engine/describe.py reads a fact only through
+    `get`, and with every fact missing it asks for all it could ever read (a missing value also
+    reads its count range)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.names[name] = None
+        return default
+
+
+def _names_read(fill, possible: set[str]) -> tuple[str, ...] | None:
+    """The facts of `possible` a reason filler reads (any other name is always missing), or None when
+    it reads them any other way than `get` (its text is then filled for every patient, never kept)."""
+    recorder = _NameRecorder()
+    try:
+        fill(recorder)
+    except Exception:  # noqa: BLE001 - anything but `get`: not kept
+        return None
+    return tuple(name for name in recorder.names if name in possible)
 
 
 # One encoder for every line (json.dumps with options builds a new one per call). The separators and

@@ -236,7 +236,7 @@ def _fused(
             for i in sorted(used_last):
                 local(i, False)
         for step in _steps(layer):
-            k = const((layer, step))
+            k = const((layer, step, *_memo_of(layer, step)))
             if step[0] == "count":
                 _, name, name_min, name_max, members = step
                 ds, ps = [], []
@@ -307,13 +307,87 @@ def _tuple_source(names: list[str]) -> str:
     return "(" + "".join(f"{x}, " for x in names) + ")"
 
 
+# The slow case of a derive entry (a case possible but not definite, a count's range open) recurs
+# for most patients with the same inputs (a waist not measured: the waist category unknown, missing
+# `waist_cm`): its effect is kept per entry, keyed by everything it depends on: the conditions'
+# (definite, possible) values, which facts they read are missing, and what is undecided behind them.
+_MEMO_SIZE = 4096
+
+
+def _memo_of(layer: Layer, step: tuple) -> tuple[tuple[str, ...] | None, dict | None]:
+    """(facts the entry's conditions read, its memo) for `_slow_step` / `_slow_count`; (None, None)
+    when a condition reads what the entry itself writes (its effect would depend on the order)."""
+    if step[0] == "count":
+        _, name, name_min, name_max, conds = step
+        writes = {name, name_min, name_max}
+    else:
+        _, branches, unknown, outputs = step
+        conds = [c for c, _ in branches]
+        writes = {*unknown, *outputs, *(o for _, then in branches for o in then)}
+    reads = tuple(sorted({r for c in conds for r in layer.conditions[c].reads}))
+    if writes.intersection(reads):
+        return None, None
+    return reads, {}
+
+
+def _memo_key(reads: tuple[str, ...], f: dict[str, Any], undecided: dict[str, tuple]) -> tuple:
+    """What `_missing` reads of the facts `reads`: which are missing, and what stands behind each."""
+    return tuple([v is None for v in map(f.get, reads)]), tuple(map(undecided.get, reads))
+
+
 def _slow_step(k: tuple, res: dict, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
-    layer, step = k
-    _compose_step(layer, step, res, f, undecided)
+    layer, step, reads, memo = k
+    if memo is None:
+        _compose_step(layer, step, res, f, undecided)
+        return
+    key = (tuple(res.values()), *_memo_key(reads, f, undecided))
+    effect = memo.get(key)
+    if effect is None:
+        # `_compose_step` on empty dicts gives what it sets; what it reads of f and undecided (through
+        # `_missing`: the facts `reads`, which the entry does not write) is in the key
+        sets: dict[str, Any] = {}
+        left: dict[str, tuple] = {}
+        _compose_step(layer, step, res, _Reading(sets, f), _Reading(left, undecided))
+        effect = (sets, left)
+        if len(memo) < _MEMO_SIZE:
+            memo[key] = effect
+    f.update(effect[0])
+    if effect[1]:
+        undecided.update(effect[1])
+
+
+class _Reading(dict):
+    """A dict that is written into and read from another: what `_compose_step` writes lands here,
+    what it reads it finds in `behind` unless written here (so writes are captured, reads are real)."""
+
+    def __init__(self, into: dict, behind: dict) -> None:
+        super().__init__()
+        self.into = into
+        self.behind = behind
+
+    def get(self, name: str, default: Any = None) -> Any:
+        into = self.into
+        return into[name] if name in into else self.behind.get(name, default)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.into[name] = value
+
+    def update(self, values) -> None:
+        self.into.update(values)
 
 
 def _slow_count(k: tuple, ds: tuple, ps: tuple, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
-    layer, (_, name, _, _, members) = k
+    layer, (_, name, _, _, members), reads, memo = k
+    if memo is not None:
+        key = (ds, ps, *_memo_key(reads, f, undecided))
+        missing = memo.get(key)
+        if missing is None:
+            unsure = [i for i, dd, pp in zip(members, ds, ps, strict=True) if pp and not dd]
+            missing = _missing(layer, unsure, f, undecided)
+            if len(memo) < _MEMO_SIZE:
+                memo[key] = missing
+        undecided[name] = missing
+        return
     unsure = [i for i, dd, pp in zip(members, ds, ps, strict=True) if pp and not dd]
     undecided[name] = _missing(layer, unsure, f, undecided)
 
@@ -327,14 +401,16 @@ class Evaluator:
         backend: Backend = "python",
         durable_by_file: bool = True,
         compile_source: Callable[[str, str], CodeType] = _compile,
+        program: Program | None = None,
     ) -> None:
         """`backend`: python (default), durable, or both (cross-check, R002 on disagreement).
         `compile_source(source, filename)`: how the program function's source becomes code (`_fused`).
+        `program`: `compile_set(gset)` when the caller has it (engine/set_cache.py keeps it on disk).
         `durable_by_file`: durable rulesets per (layer, programme file); False: one per layer (fewer
         asserts and catch-all actions, larger facts each); bench/assess_bench.py compares the two."""
         self.gset = gset
         self.backend = backend
-        self.program = compile_set(gset)
+        self.program = compile_set(gset) if program is None else program
         self._both: Evaluator | None = None
         self._durable_by_file = durable_by_file
         pct = self.program.near_miss_margin_pct

@@ -39,14 +39,18 @@ class AssessOptions:
 
 
 def build_assessor(options: AssessOptions) -> Assessor:
-    """An Assessor for the options' set and the calendar of as_of's year and the next; the loaded set
-    and calendar come from `options.cache_dir` when an earlier run left them there (engine/set_cache.py)."""
-    from engine.set_cache import code_cache, load_cached
+    """An Assessor for the options' set and the calendar of as_of's year and the next; the loaded set,
+    calendar and compiled program come from `options.cache_dir` when an earlier run left them there
+    (engine/set_cache.py)."""
+    from engine.set_cache import code_cache, load_cached, load_program
 
     years = (options.as_of.year, options.as_of.year + 1)
     gset, calendar = load_cached(options.guidelines, years, options.provisional_calendar, options.cache_dir)
-    compile_source = None if options.cache_dir is None else code_cache(options.cache_dir)
-    return Assessor(gset, calendar, backend=options.backend, compile_source=compile_source)
+    if options.cache_dir is None:
+        return Assessor(gset, calendar, backend=options.backend)
+    program = load_program(gset, options.guidelines, options.cache_dir)
+    return Assessor(gset, calendar, backend=options.backend, compile_source=code_cache(options.cache_dir),
+                    program=program)
 
 
 def default_workers() -> int:

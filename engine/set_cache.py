@@ -7,10 +7,11 @@ anything they came from changes:
 - the bytes of every file of the set's folder and of each set it `extends:`;
 - for the calendar: the years asked for, `provisional`, the packaged `<year>.yaml` files, and the
   installed `chinese_calendar` and `holidays` packages (size and time of their __init__.py);
-- the source files of guidelines/ and pathways/ (the models pickled; sizes and times) and the
-  Python version.
+- the source files of guidelines/, pathways/ and engine/ (the models pickled, the compiler; sizes
+  and times) and the Python version.
 A cache file that cannot be read is ignored and written again; the cache is never required.
 
+`load_program` keeps the set compiled (engine/compile.py `compile_set`) beside it, and
 `code_cache(cache_dir)` keeps the compiled code of engine/evaluate.py's generated program function
 beside it (marshal, keyed by the source and the Python version): compiling it is the other large part
 of a small run's set-up.
@@ -30,7 +31,7 @@ from types import CodeType
 from typing import Any
 
 _EXTENDS = re.compile(rb"^extends:[ \t]*(.+?)[ \t]*(?:#.*)?$", re.MULTILINE)
-_CODE_DIRS = ("guidelines", "pathways")
+_CODE_DIRS = ("guidelines", "pathways", "engine")
 
 
 def _set_folders(folder: Path) -> list[Path]:
@@ -101,6 +102,29 @@ def load_cached(guidelines: str, years: tuple[int, ...], provisional: bool, cach
     if path is not None:
         _write(path, pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
     return loaded
+
+
+def load_program(gset: Any, guidelines: str, cache_dir: str | Path):
+    """engine/compile.py `compile_set(gset)` of the set `guidelines` as `load_cached` gave it, from
+    `cache_dir` when an earlier run compiled the same set with the same code (keyed by the set's files
+    and sangao's own code, as the set: compiling imports the set's checks, a tenth of a small run)."""
+    from guidelines.sets import resolve_set
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(sys.version.encode())
+    _digest_stats(h, [p for d in _CODE_DIRS for p in (root / d).glob("*.py")])
+    for folder in _set_folders(resolve_set(guidelines)):
+        _digest_files(h, [p for p in folder.rglob("*") if p.is_file()])
+    path = Path(cache_dir) / f"program-{h.hexdigest()[:32]}.pickle"
+    try:
+        return pickle.loads(path.read_bytes())  # noqa: S301 - our own file, keyed by its inputs
+    except Exception:  # noqa: BLE001 - missing, truncated or stale: compile afresh
+        pass
+    from engine.compile import compile_set
+
+    program = compile_set(gset)
+    _write(path, pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL))
+    return program
 
 
 def code_cache(cache_dir: str | Path) -> Callable[[str, str], CodeType]:

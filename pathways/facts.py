@@ -20,7 +20,6 @@ from pathways.measures import (
     EGFR_EQUATIONS,
     age_years,
     bmi,
-    earliest_of,
     egfr,
     last_screening_date,
     latest_visit_date,
@@ -223,12 +222,26 @@ def compute_facts(
         # one pass, newest first, for every visit fact below (each is the first visit carrying its
         # fields within its window; the height has no window); it stops when nothing more can be found
         control_low, consecutive_low = today - control_days, today - consecutive_days
+        past = min(control_low, consecutive_low)
         bp = fpg = weight = waist = height = None
         bps: list = []
         fpgs: list = []
         recent: list = []
-        for visit in visits:
+        newer = iter(visits)
+        for visit in newer:
             day = visit.date.toordinal()
+            if day < past:
+                # past both windows only the height is left to find, and only for a weight's BMI:
+                # this visit and the older ones, tested for a height alone
+                if height is None and weight is not None:
+                    if visit.height_cm is not None:
+                        height = visit
+                    else:
+                        for older in newer:
+                            if older.height_cm is not None:
+                                height = older
+                                break
+                break
             has_bp = visit.sbp is not None and visit.dbp is not None
             if day >= consecutive_low:
                 if len(recent) < 2:
@@ -237,8 +250,6 @@ def compute_facts(
                     bps.append(visit)
                 if visit.fpg is not None and len(fpgs) < 2:
                     fpgs.append(visit)
-            elif day < control_low and (weight is None or height is not None):
-                break
             if day >= control_low:
                 if bp is None and has_bp:
                     bp = visit
@@ -250,8 +261,6 @@ def compute_facts(
                     waist = visit
             if height is None and visit.height_cm is not None:
                 height = visit
-                if day < control_low and day < consecutive_low:
-                    break
         if bp is not None:
             if params.get("same_day_reading") == "highest":
                 bp = _highest_same_day(visits, bp)
@@ -274,7 +283,13 @@ def compute_facts(
             if len(recent) > 1:
                 facts["adverse2"] = recent[1].adverse_reaction
         if weight is not None and height is not None and height.height_cm > 0:  # 0 cm: implausible (store/)
-            facts["bmi"] = bmi(weight.weight_kg, height.height_cm)
+            key = (weight.weight_kg, height.height_cm)
+            value = _BMI.get(key)
+            if value is None:
+                value = bmi(*key)
+                if len(_BMI) < _KEPT and key[0]:  # not 0 kg: 0.0 and -0.0 are one key, two BMIs
+                    _BMI[key] = value
+            facts["bmi"] = value
         if waist is not None:
             facts["waist_cm"] = waist.waist_cm
 
@@ -303,19 +318,26 @@ def compute_facts(
         if creatinine_lab is not None and creatinine_lab.date.toordinal() >= lab_low:
             facts["egfr"] = egfr_of_creatinine = _lab_egfr(creatinine_lab, birth, sex, equation)
 
-        first_ldl = earliest_of(labs, ("ldl_c",))
+        # the earliest lab carrying each (the first listed of a date): one pass, oldest first
+        first_ldl = first_tc = first_hdl = None
+        for lab in reversed(labs):
+            if first_ldl is None and lab.ldl_c is not None:
+                first_ldl = lab
+            if first_tc is None and lab.tc is not None:
+                first_tc = lab
+            if first_hdl is None and lab.hdl_c is not None:
+                first_hdl = lab
         if first_ldl is not None:
             facts["baseline_ldl_c"] = first_ldl.ldl_c
             if last_ldl is not None and first_ldl.date < last_ldl.date:
-                facts["ldl_reduction_pct"] = ldl_reduction_pct(first_ldl.ldl_c, last_ldl.ldl_c)
-        first_tc = earliest_of(labs, ("tc",))
-        first_hdl = earliest_of(labs, ("hdl_c",))
+                reduction = _kept(_REDUCTION, ldl_reduction_pct, first_ldl.ldl_c, last_ldl.ldl_c)
+                facts["ldl_reduction_pct"] = reduction
         if first_tc is not None:
             facts["baseline_tc"] = first_tc.tc
         if first_hdl is not None:
             facts["baseline_hdl_c"] = first_hdl.hdl_c
         if first_tc is not None and first_hdl is not None:
-            facts["baseline_non_hdl_c"] = non_hdl_c(first_tc.tc, first_hdl.hdl_c)
+            facts["baseline_non_hdl_c"] = _kept(_NON_HDL, non_hdl_c, first_tc.tc, first_hdl.hdl_c)
 
     # screenings: the latest of each kind; on one date the later-listed record wins
     latest_by_kind: dict[str, Any] = {}
@@ -356,9 +378,37 @@ def compute_facts(
 
 def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
     """eGFR of a creatinine lab, age taken at the lab date; None for a non-positive creatinine."""
-    if lab.creatinine <= 0:  # store/ reports it as implausible
+    creatinine = lab.creatinine
+    if creatinine <= 0:  # store/ reports it as implausible
         return None
-    return egfr(lab.creatinine, age_years(birth, lab.date), sex, equation)
+    key = (creatinine, age_years(birth, lab.date), sex, equation)
+    value = _EGFR.get(key)
+    if value is None:
+        value = egfr(*key)
+        if len(_EGFR) < _KEPT:
+            _EGFR[key] = value
+    return value
+
+
+# eGFR and BMI of the values seen so far: a roster repeats the same few thousand (creatinine, age,
+# sex) and (weight, height) pairs, and each costs a decimal rounding. Bounded, so memory stays flat.
+_KEPT = 1 << 16
+_EGFR: dict[tuple, float] = {}
+_BMI: dict[tuple, float] = {}
+_REDUCTION: dict[tuple, float | None] = {}
+_NON_HDL: dict[tuple, float | None] = {}
+
+
+def _kept(known: dict, compute, a: float, b: float):
+    """`compute(a, b)` (a decimal rounding or difference), kept in `known` by the pair of values
+    (not for a zero: 0.0 and -0.0 are one key but may give two results)."""
+    key = (a, b)
+    value = known.get(key, known)
+    if value is known:
+        value = compute(a, b)
+        if a and b and len(known) < _KEPT:
+            known[key] = value
+    return value
 
 
 def _highest_same_day(visits: list, bp: Any) -> Any:

@@ -23,6 +23,7 @@ import calendar as _calendar
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
 from pathways.models import Lab, Patient, Visit
@@ -106,8 +107,7 @@ def newest_first(records: Iterable[T], as_of: date) -> list[T]:
     return kept
 
 
-def _by_date(record: Any) -> date:
-    return record.date
+_by_date = attrgetter("date")  # the sort key of `newest_first` (in C: no Python call per record)
 
 
 def _has(record: Any, needs: Sequence[str]) -> bool:

@@ -42,6 +42,10 @@ def assess_jsonl_fast(roster: Path | None, db: str, options, out: Path | None, s
     source = jsonl_source(roster) if roster is not None else db_source(db_url(db))
     if source is None:
         return False
+    if options.cache_dir is not None:  # the decoder's symptom codes without parsing their YAML
+        from store.validation import keep_symptom_codes
+
+        keep_symptom_codes(options.cache_dir)
     if out is None:
         stdout.flush()
         assess_source(source, options, stdout.buffer, workers=workers, counts=counts)

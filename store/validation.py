@@ -54,14 +54,17 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import operator
+import os
+import pickle
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 
 from pathways import resident_id
 from pathways.errors import Problem
@@ -102,6 +105,8 @@ class Limit:
 @functools.cache
 def plausible_limits() -> dict[str, dict[str, Limit]]:
     """{"visits": {"sbp": Limit(50, 300, "mmHg")}, "labs": {…}} from store/data/plausible.yaml."""
+    from ruamel.yaml import YAML  # here: a run that reads no YAML does not import it
+
     text = resources.files("store").joinpath("data/plausible.yaml").read_text(encoding="utf-8")
     raw = YAML(typ="safe").load(text)
     return {
@@ -289,12 +294,49 @@ def check_patient(patient: Patient, as_of: date | None) -> list[Issue]:
 @functools.cache
 def symptom_codes() -> frozenset[str]:
     """The symptom vocabulary of the default guideline set (guidelines/national-default/vocabulary.yaml).
-    A misspelt danger symptom must not pass silently: it would miss an urgent referral."""
-    text = (
-        resources.files("guidelines").joinpath("national-default/vocabulary.yaml").read_text(encoding="utf-8")
-    )
+    A misspelt danger symptom must not pass silently: it would miss an urgent referral. Parsed once a
+    process, or taken from `keep_symptom_codes` when it read the same file's codes from its cache."""
+    text = _vocabulary_text()
+    kept = _KEPT_SYMPTOMS.get(text)
+    return kept if kept is not None else _parse_symptoms(text)
+
+
+_KEPT_SYMPTOMS: dict[str, frozenset[str]] = {}  # vocabulary.yaml's text → its codes (`keep_symptom_codes`)
+
+
+def _vocabulary_text() -> str:
+    vocabulary = resources.files("guidelines").joinpath("national-default/vocabulary.yaml")
+    return vocabulary.read_text(encoding="utf-8")
+
+
+def _parse_symptoms(text: str) -> frozenset[str]:
+    from ruamel.yaml import YAML  # here: a warm start (`keep_symptom_codes`) does not import it
+
     doc = YAML(typ="safe").load(text)
     return frozenset(doc["vocabulary"]["symptoms"])
+
+
+def keep_symptom_codes(cache_dir: str | Path) -> None:
+    """Start-up of `sangao assess`: `symptom_codes` from `cache_dir` (a pickled frozenset keyed by the
+    vocabulary file's bytes) when an earlier run parsed the same file, else parsed and kept there.
+    Parsing the YAML takes a tenth of a small run's CPU time; reading the pickle next to nothing."""
+    text = _vocabulary_text()
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    path = Path(cache_dir) / f"symptoms-{digest}.pickle"
+    try:
+        codes = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, keyed by its input
+        if type(codes) is not frozenset or not all(type(c) is str for c in codes):
+            raise ValueError("not a set of codes")
+    except Exception:  # noqa: BLE001 - missing, damaged or from elsewhere: parsed afresh
+        codes = _parse_symptoms(text)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(codes, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache folder: parsed each run
+    _KEPT_SYMPTOMS[text] = codes
 
 
 def check_symptoms(patient: Patient) -> list[Issue]:

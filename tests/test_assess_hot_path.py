@@ -77,3 +77,23 @@ def test_an_implausible_value_keeps_the_record_on_the_hot_path_as_read_roster_ke
     patient = Patient.model_validate_json(implausible)
     model_line = to_json_line(assessor.assess(patient, AS_OF).assessment)
     assert json_line(assessor.assess_data(record, AS_OF)) == model_line
+
+
+def test_a_reason_text_kept_for_one_patient_is_reused_only_for_values_of_the_same_type():
+    assessor = build_assessor(AssessOptions("national-default", AS_OF, provisional_calendar=True))
+    order = ("care.new_patient",)  # its text reads enrolled_days
+    first = assessor._reason_texts(order, {"enrolled_days": 1}, {})
+    again = assessor._reason_texts(order, {"enrolled_days": 1}, {})
+    flag = assessor._reason_texts(order, {"enrolled_days": True}, {})  # equal to 1, written otherwise
+    assert first == again and "1" in first[0]
+    assert flag != first and "true" in flag[0]
+    assert assessor._texts["care.new_patient"][0] == ("enrolled_days",)
+
+
+def test_a_reason_text_filled_from_an_unhashable_value_is_filled_and_not_kept():
+    assessor = build_assessor(AssessOptions("national-default", AS_OF, provisional_calendar=True))
+    order = ("care.new_patient",)
+    kept = len(assessor._texts["care.new_patient"][1])
+    texts = assessor._reason_texts(order, {"enrolled_days": [3]}, {})
+    assert "3" in texts[0]
+    assert len(assessor._texts["care.new_patient"][1]) == kept

@@ -138,6 +138,31 @@ def test_classification_is_decided_when_every_possible_case_agrees():
     assert ev.fired == ()
 
 
+def test_an_undecided_classification_kept_for_one_patient_names_each_patients_own_missing_facts():
+    derive = [
+        {
+            "classification": "band",
+            "outputs": {"band": {"type": "string"}},
+            "cases": [
+                {"when": {"fact": "visit_sbp", "gte": 160}, "then": {"band": "high"}},
+                {"when": {"fact": "visit_dbp", "gte": 100}, "then": {"band": "high"}},
+                {"when": {"fact": "visit_sbp", "gte": 140}, "then": {"band": "raised"}},
+                {"otherwise": {"band": "normal"}},
+            ],
+        }
+    ]
+    evaluator = Evaluator(rule_set({"fact": "band", "eq": "high"}, derive=derive))
+    for _ in range(2):  # the second round reuses what the first worked out
+        ev = evaluator.evaluate(base_facts(visit_sbp=None, visit_dbp=96))
+        assert ev.facts["band"] is None and ev.undecided == {"band": ("visit_sbp",)}
+        ev = evaluator.evaluate(base_facts(visit_sbp=None, visit_dbp=None))
+        assert ev.facts["band"] is None and ev.undecided == {"band": ("visit_dbp", "visit_sbp")}
+        ev = evaluator.evaluate(base_facts(visit_sbp=150, visit_dbp=None))
+        assert ev.facts["band"] is None and ev.undecided == {"band": ("visit_dbp",)}
+        ev = evaluator.evaluate(base_facts(visit_sbp=150, visit_dbp=96))
+        assert ev.facts["band"] == "raised" and ev.undecided == {}
+
+
 def test_a_classification_unknown_value_is_used_when_undecided():
     derive = [
         {

@@ -76,3 +76,54 @@ def test_an_assessor_built_with_the_code_cache_writes_the_same_lines(tmp_path):
     for patient in generate_roster(40, 5, as_of):
         if cold.is_assessed(patient, as_of):
             assert warm.assess_line(patient, as_of) == cold.assess_line(patient, as_of)
+
+
+def test_the_compiled_set_comes_back_from_the_cache_equal_to_a_fresh_compile_and_is_read_from_it(tmp_path):
+    from engine.compile import compile_set
+    from engine.set_cache import load_program
+
+    gset, _ = load_cached("national-default", YEARS, True, tmp_path)
+    first = load_program(gset, "national-default", tmp_path)
+    (entry,) = tmp_path.glob("program-*.pickle")
+    again = load_program(gset, "national-default", tmp_path)
+    assert again == first == compile_set(load_set("national-default"))
+    entry.write_bytes(b"not a pickle")  # damaged: compiled again and rewritten
+    assert load_program(gset, "national-default", tmp_path) == first
+    assert list(tmp_path.glob("program-*.pickle")) == [entry] and entry.read_bytes() != b"not a pickle"
+
+
+def test_an_assessor_built_from_the_cache_assesses_as_one_built_afresh(tmp_path):
+    from pathways.synthetic import generate_jsonl
+    from store import fast_json
+
+    options = AssessOptions("national-default", date(2026, 11, 30), provisional_calendar=True)
+    fresh = build_assessor(options)
+    cached = dict(vars(options), cache_dir=str(tmp_path))
+    build_assessor(AssessOptions(**cached))  # fills the cache
+    warm = build_assessor(AssessOptions(**cached))
+    for line in generate_jsonl(60, 5, options.as_of):
+        record = fast_json.decode_record(line.encode())
+        if fresh.is_assessed(record, options.as_of):
+            assert warm.assess_line(record, options.as_of) == fresh.assess_line(record, options.as_of)
+
+
+def test_the_symptom_codes_are_kept_in_the_cache_folder_and_read_back_equal_to_a_fresh_parse(tmp_path):
+    import pickle
+
+    from store import validation
+
+    parsed = validation._parse_symptoms(validation._vocabulary_text())
+    validation.keep_symptom_codes(tmp_path)
+    (entry,) = tmp_path.glob("symptoms-*.pickle")
+    assert pickle.loads(entry.read_bytes()) == parsed and "chest_pain" in parsed
+    # what is read is the file (keyed by the vocabulary's bytes): a planted set comes back
+    entry.write_bytes(pickle.dumps(frozenset({"planted"})))
+    validation.keep_symptom_codes(tmp_path)
+    assert validation._KEPT_SYMPTOMS[validation._vocabulary_text()] == {"planted"}
+    # damaged, or not a set of codes: parsed afresh and rewritten
+    for bad in (b"not a pickle", pickle.dumps(["chest_pain"])):
+        entry.write_bytes(bad)
+        validation.keep_symptom_codes(tmp_path)
+        assert validation._KEPT_SYMPTOMS[validation._vocabulary_text()] == parsed
+        assert pickle.loads(entry.read_bytes()) == parsed
+    assert validation.symptom_codes() == parsed
