@@ -26,6 +26,7 @@ otherwise probe per parameter (see below).
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections import Counter
@@ -90,6 +91,13 @@ def _symptoms(symptoms: tuple[str, ...]) -> str | None:
     return json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _symptoms_text(symptoms: tuple[str, ...]) -> str | None:
+    """`_symptoms` of a visit's symptom codes, once per combination (there are few)."""
+    return _symptoms(symptoms)
+
+
+
 def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: bool = False) -> tuple:
     """The patients row of a new patient in bind form, its child rows appended to `children`:
     history in record order, the dated lists in date order (ties in record order), a visit's
@@ -113,17 +121,14 @@ def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: boo
             continue
         if name != "history" and len(items) > 1:
             items = sorted(items, key=_by_date)
-        if get:
-            rows = _plain([get(i.__dict__) for i in items])
-        elif absent is None:  # a Struct's ABSENT is a NaN, which PostgreSQL would store: JSON has
-            rows = _json_rows(_json_row_text([_astuple(i) for i in items]))  # no NaN, null comes back
-        else:
-            rows = _plain([_astuple(i) for i in items])
+        rows = [get(i.__dict__) for i in items] if get else list(map(_astuple, items))
         if name == "visits":
             at = _SYMPTOMS_AT
             for k, r in enumerate(rows):
-                if type(r[at]) in (tuple, list):
-                    rows[k] = (*r[:at], _symptoms(r[at]), *r[at + 1 :])
+                if type(r[at]) is tuple:
+                    rows[k] = (*r[:at], _symptoms_text(r[at]), *r[at + 1 :])
+        # A Struct's ABSENT is a NaN, which PostgreSQL would store: JSON has no NaN, null comes back.
+        rows = _plain(rows) if get or absent is not None else _json_rows(_json_row_text(rows))
         if flat:
             out = children[name]
             for s, r in enumerate(rows):
@@ -132,6 +137,38 @@ def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: boo
         else:
             children[name] += [(pid, s, *r) for s, r in enumerate(rows)]
     return (pid, seq, *_plain(values), conditions)
+
+
+def clean_rows(record, seq: int, absent) -> tuple[tuple, list[tuple[str, list]], int]:
+    """`new_rows(…, flat=True)` of a store/fast_json.py Struct, counting on the way the keys the
+    line gave it (`fast_json.keys_given`, from the same one astuple per child): (patients row,
+    [(table, its child rows' values one after another)], keys given). `absent` must be ABSENT
+    (counted in C). The import pipeline's worker (store/import_pipeline.py) appends the rows once
+    the record has passed its other checks."""
+    pid = record.patient_id
+    top = _astuple(record)
+    given = len(top) - top.count(UNSET)
+    values = [absent if v is UNSET else v for v in _CLEAN_PATIENT_GET(record)]
+    tables = []
+    for name in _FIELDS:
+        items = getattr(record, name)
+        if not items:
+            continue
+        if name != "history" and len(items) > 1:
+            items = sorted(items, key=_by_date)
+        rows = list(map(_astuple, items))
+        if name == "visits":
+            at = _SYMPTOMS_AT
+            for k, r in enumerate(rows):
+                if type(r[at]) is tuple:
+                    rows[k] = (*r[:at], _symptoms_text(r[at]), *r[at + 1 :])
+        out: list = []
+        for s, r in enumerate(_plain(rows)):  # ABSENT stays itself
+            out += (pid, s)
+            out += r
+        given += len(out) - 2 * len(rows) - out.count(_ABSENT)
+        tables.append((name, out))
+    return (pid, seq, *_plain(values), ",".join(record.conditions)), tables, given
 
 
 def _patient_tuple(patient: Patient) -> tuple:
@@ -310,14 +347,19 @@ class Store:
             for row in rows:
                 write(row)
 
-    def add_rows(self, patients: int, tables: dict[str, tuple[int, list]]) -> None:
+    def add_rows(self, patients: int, tables: dict[str, tuple[int, list] | bytes]) -> None:
         """Write rows of new patients built elsewhere (store/import_pipeline.py's worker) with
         `new_rows(…, flat=True)`, numbered from `next_seq`: {table: (row width, the rows' values
-        one after another)}. The caller has checked that the tables were empty (`all_new`)."""
+        one after another)}, or on PostgreSQL {table: the COPY data}. The caller has checked that
+        the tables were empty (`all_new`)."""
         self.flush()
         self.next_seq += patients
         for name in ("patients", *_CHILD):  # parents first: SQLite checks the foreign keys per row
             if name not in tables:
+                continue
+            if type(tables[name]) is bytes:  # PostgreSQL: the COPY data itself
+                with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
+                    copy.write(tables[name])
                 continue
             width, values = tables[name]
             if self.copy_sql is None:

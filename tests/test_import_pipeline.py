@@ -17,7 +17,7 @@ from roster_files import export, record, write_jsonl
 from sqlalchemy import select, text
 
 from pathways.synthetic import generate_roster
-from store import import_pipeline, writer
+from store import fast_json, import_pipeline, writer
 from store.db import open_db
 from store.exporter import record_json
 from store.importer import import_files
@@ -39,6 +39,22 @@ def roster_with_problems(tmp_path, patients: int = 45):
         json.dumps(record(patient_id="x-tall", visits=[{"date": "2025-01-02", "height_cm": 260}])),  # D101
         json.dumps(record(patient_id="x-future", visits=[{"date": "2027-01-02", "sbp": 120}])),  # D102
         json.dumps(record(patient_id="x-15", id_number="370202580302123")),  # D106: 15 digits
+        json.dumps(record(patient_id="x-twice"))[:-1] + ', "sex": "F"}',  # D002: a key twice
+        "",  # a blank line: not a record
+        json.dumps(record(patient_id="x-colon", name="王:五"), ensure_ascii=False),  # clean, slow path
+        json.dumps(  # clean: lists out of date order, symptoms (empty too), an explicit null
+            {
+                **record(patient_id="x-lists", team=None),
+                "team": None,
+                "visits": [
+                    {"date": "2025-03-01", "sbp": 130, "symptoms": []},
+                    {"date": "2025-02-01", "symptoms": ["dizziness", "chest_pain"], "dbp": None},
+                    {"date": "2025-02-01", "sbp": 128, "symptoms": ["dizziness", "chest_pain"]},
+                ],
+                "history": [{"code": "pad"}, {"code": "stroke", "date": "2020-01-01"}],
+                "labs": [{"date": "2025-01-05", "hba1c": 6.5}, {"date": "2024-12-01", "tc": None}],
+            }
+        ),
     ]
     path = tmp_path / "roster.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -88,18 +104,34 @@ def test_the_pipeline_stores_and_reports_exactly_what_the_in_process_import_does
     alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
     piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
     assert summary(piped) == summary(alone)
-    assert {p.code for p in piped.rejects} == {"D001", "D011", "D021"}
+    assert {p.code for p in piped.rejects} == {"D001", "D002", "D011", "D021"}
     assert {p.code for p in piped.findings} == {"D101", "D102", "D106"}
-    assert piped.rows_read == piped.imported + piped.rejected == 51
+    assert piped.rows_read == piped.imported + piped.rejected == 54
     assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
     assert len(dump(str(tmp_path / "piped.db"))["visits"]) > 100
+    lists = [line for line in path.read_bytes().splitlines() if b'"x-lists"' in line]
+    assert fast_json.is_clean(fast_json.decode(lists[0]), lists[0], AS_OF)  # the worker's own rows
     assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
     with open(tmp_path / "piped.csv", encoding="utf-8-sig", newline="") as f:
         assert [(r["file"], r["row"], r["code"]) for r in csv.DictReader(f)] == [
             (str(path), "4", "D001"),
             (str(path), "5", "D011"),
             (str(path), "6", "D021"),
+            (str(path), "10", "D002"),
         ]
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig"])
+def test_a_gb18030_or_bom_jsonl_file_goes_through_the_pipeline_as_in_process(tmp_path, monkeypatch, encoding):
+    path = roster_with_problems(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8"), encoding=encoding)
+    alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    assert summary(piped) == summary(alone)
+    assert piped.files[0].encoding == {"gb18030": "GB18030/GBK", "utf-8-sig": "UTF-8 with BOM"}[encoding]
+    assert piped.patients_imported == 50
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
 
 
 def test_postgresql_copy_through_the_pipeline_stores_the_rows_sqlite_stores(tmp_path, monkeypatch, db_url):
@@ -165,16 +197,16 @@ def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, mo
     first = write_jsonl(tmp_path / "first.jsonl", [record(patient_id="p1")])
     import_with(monkeypatch, False, first, db, None)
     before = dump(db)
-    real_new_rows = import_pipeline.new_rows
+    real_clean_rows = import_pipeline.clean_rows
     built = []
 
-    def failing_new_rows(record, *args, **kwargs):  # runs in the worker (forked: it inherits this patch)
+    def failing_clean_rows(record, *args, **kwargs):  # runs in the worker (forked: it inherits this patch)
         built.append(1)
         if len(built) == 23:  # four batches sent, then a bug that quotes the patient
             raise ValueError(f"a bug in the worker at {record.name} ({record.id_number})")
-        return real_new_rows(record, *args, **kwargs)
+        return real_clean_rows(record, *args, **kwargs)
 
-    monkeypatch.setattr(import_pipeline, "new_rows", failing_new_rows)
+    monkeypatch.setattr(import_pipeline, "clean_rows", failing_clean_rows)
     monkeypatch.setattr(import_pipeline, "START_METHOD", "fork")
     monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
     monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
@@ -182,7 +214,7 @@ def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, mo
     path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(40, 5, AS_OF)])
     with pytest.raises(RuntimeError, match="a bug in the worker") as failure:
         import_files([path], str(empty), AS_OF)
-    assert "failing_new_rows" in str(failure.value)  # where it happened, without the values
+    assert "failing_clean_rows" in str(failure.value)  # where it happened, without the values
     assert not any(p.name in str(failure.value) or p.id_number in str(failure.value)
                    for p in generate_roster(40, 5, AS_OF))
     assert all(rows == [] for rows in dump(str(empty)).values())
