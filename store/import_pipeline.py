@@ -16,11 +16,15 @@ back when the worker fails, ends or sends an error. Rejected rows come back with
 and field (the reject file is written by the importer's process), and the counts per file,
 findings and rejections come back at the end.
 
-When it is used: on two cores or more, a large enough source (PIPELINE_MIN_BYTES) into empty
-roster tables, where every patient is new and the worker can number and build every row without
-reading the database. A re-import (the upsert merges with stored rows) and an events file (rows
-for people of the register, read from the database) run in-process; an events file is found out
-by the worker, which then hands the source back before any row was sent (`_Fallback`).
+When it is used: on two cores or more, for a large enough source (PIPELINE_MIN_BYTES). Into empty
+roster tables every patient is new, and the worker numbers and builds every row. Into tables that
+already hold patients (a county's monthly re-import, SQLite) the worker builds each record's
+`merge_input` (store/writer.py: its patients values and merge rows in the form SQLite returns
+stored rows) and the importer reads the batch's stored rows, compares and writes what changed
+(`Store.add_merged`, the in-process upsert's own `_merge`). A re-import into PostgreSQL (its
+stored dates come back as dates, which marshal cannot carry) and an events file (rows for people
+of the register, read from the database) run in-process; an events file is found out by the
+worker, which then hands the source back before any row was sent (`_Fallback`).
 
 The importer's process reads the pipe in a thread (`_receive`) into a queue of QUEUED_BATCHES
 batches, so the worker runs ahead while an insert runs instead of waiting to hand over each batch
@@ -53,7 +57,7 @@ from store import fast_json, writer
 from store.readers import detect_encoding
 from store.readers.jsonl import UTF8, keys_written, utf8_lines
 from store.readers.jsonl import _item as line_item
-from store.writer import clean_rows, new_rows
+from store.writer import clean_rows, merge_input, new_rows
 
 PIPELINE_MIN_BYTES = 4_000_000  # smaller sources: starting a process costs more than it saves
 START_METHOD = "fork" if sys.platform == "linux" else "spawn"
@@ -69,7 +73,8 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     """Import `source` through a worker process into `store` (inside its transaction), keeping
     `tally` as the in-process loop would. False, having written nothing, when the source is better
     imported in-process (see the module docstring)."""
-    if not store.all_new or _size(source) < PIPELINE_MIN_BYTES or _cores() < 2:
+    merge = not store.all_new  # a re-import: the importer merges what the worker built (SQLite)
+    if (merge and store.copy_sql is not None) or _size(source) < PIPELINE_MIN_BYTES or _cores() < 2:
         return False
     context = multiprocessing.get_context(START_METHOD)
     receiver, sender = context.Pipe(duplex=False)
@@ -78,7 +83,7 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     format_copy = not sqlite and store.conn.connection.driver_connection.info.encoding == "utf-8"
     worker = context.Process(
         target=_work,
-        args=(sender, source, mapping, as_of, sqlite, store.next_seq, format_copy),
+        args=(sender, source, mapping, as_of, sqlite, store.next_seq, format_copy, merge),
         name="sangao-import-worker",
         daemon=True,
     )
@@ -99,7 +104,10 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
             tag, body = message[:1], message[1:]
             if tag == _ROWS:
                 patients, tables, rejects, done, fraction = marshal.loads(body)
-                store.add_rows(patients, tables)
+                if merge:
+                    store.add_merged(tables)
+                else:
+                    store.add_rows(patients, tables)
                 if tally.writer:
                     for row in rejects:
                         tally.writer.writerow(row)
@@ -189,7 +197,9 @@ class Batch:
     so, Store.add_rows). On PostgreSQL the worker formats them as COPY data itself where it can
     (`_copy_formatter`): the importer then only streams bytes."""
 
-    def __init__(self, sqlite: bool, next_seq: int, format_copy: bool = False) -> None:
+    def __init__(self, sqlite: bool, next_seq: int, format_copy: bool = False, merge: bool = False) -> None:
+        self.merge = merge  # a re-import: each record's merge_input instead of its rows
+        self.merging: list[tuple] = []
         self.copy = _copy_formatter() if format_copy else None
         # An absent value: ABSENT (a NaN, counted in C by clean_rows) where it will be bound by
         # SQLite (stored as NULL) or turned into NULL with the COPY data; else None.
@@ -200,8 +210,14 @@ class Batch:
         self.done = 0  # lines (items) of the source read so far, for the progress
 
     def add(self, record) -> None:
+        if self.merge:
+            self.merging.append(merge_input(record))
+            return
         self.patients.append(new_rows(record, self.seq, self.children, self.absent, flat=True))
         self.seq += 1
+
+    def __len__(self) -> int:
+        return len(self.merging) if self.merge else len(self.patients)
 
     def clean_rows(self, record) -> tuple[tuple, list, int]:
         """store/writer.py's `clean_rows` of a clean-decoded record, numbered next (see `add_rows`)."""
@@ -215,8 +231,12 @@ class Batch:
             children[name] += values
         self.seq += 1
 
-    def take(self) -> tuple[int, dict]:
-        """(patients, {table: rows}) for Store.add_rows, and start the next batch."""
+    def take(self) -> tuple[int, dict | list]:
+        """(patients, {table: rows}) for Store.add_rows, or (patients, merge inputs) for
+        Store.add_merged, and start the next batch."""
+        if self.merge:
+            merging, self.merging = self.merging, []
+            return len(merging), merging
         patients, children = self.patients, self.children
         tables = {name: (_WIDTH[name], values) for name, values in children.items() if values}
         if patients:
@@ -258,14 +278,16 @@ def pack(message) -> bytes:
     return marshal.dumps(message, 2)
 
 
-def _work(sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_copy: bool = False) -> None:
+def _work(
+    sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_copy=False, merge=False
+) -> None:
     """The worker: read, check and build rows; send them in batches (see the tags above)."""
     from store.importer import Tally, iter_items
 
     gc.disable()  # as store/importer.py's _gc_paused: records make no cycles
     rejects = _Rejects()
     tally = Tally(source.kind, rejects)
-    batch = Batch(sqlite, next_seq, format_copy)
+    batch = Batch(sqlite, next_seq, format_copy, merge)
 
     def send_rows() -> None:
         patients, tables = batch.take()
@@ -291,7 +313,7 @@ def _work(sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_co
                 record = tally.take(item, patient, problems, findings)
                 if record is not None:
                     batch.add(record)
-                    if len(batch.patients) >= writer.BATCH_PATIENTS:
+                    if len(batch) >= writer.BATCH_PATIENTS:
                         send_rows()
         send_rows()
         send_state(_DONE)
@@ -326,6 +348,7 @@ def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
     name = str(source.paths[0])
     decode = fast_json.decoder().decode
     values_clean = fast_json._values_clean
+    is_clean = fast_json.is_clean
     undecodable = (msgspec.ValidationError, msgspec.DecodeError)
     seen = SeenIds()
     first = seen.first
@@ -338,7 +361,12 @@ def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
                 record = decode(line)
             except undecodable:
                 record = None
-            if record is not None:  # fast_json.is_clean, its key count taken while building the rows
+            if record is None:
+                pass
+            elif batch.merge:  # a re-import: the record's merge input, once it is known clean
+                if not is_clean(record, line, as_of):
+                    record = None
+            else:  # fast_json.is_clean, its key count taken while building the rows
                 patient_row, tables, given = batch.clean_rows(record)
                 if given != keys_written(line) or not values_clean(record, as_of):
                     record = None
@@ -346,8 +374,11 @@ def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
                 earlier = first(record.patient_id, f"{name}:{number}")
                 if earlier is None:
                     tally.take_clean(name)
-                    batch.add_rows(patient_row, tables)
-                    if len(batch.patients) >= per_batch:
+                    if batch.merge:
+                        batch.add(record)
+                    else:
+                        batch.add_rows(patient_row, tables)
+                    if len(batch) >= per_batch:
                         send_rows()
                     continue
                 item = line_item(name, number, line)
@@ -363,7 +394,7 @@ def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
                     patient = None
             if tally.take(item, patient, problems, findings) is not None:
                 add(patient)
-                if len(batch.patients) >= per_batch:
+                if len(batch) >= per_batch:
                     send_rows()
     finally:
         seen.close()

@@ -171,6 +171,28 @@ def clean_rows(record, seq: int, absent) -> tuple[tuple, list[tuple[str, list]],
     return (pid, seq, *_plain(values), ",".join(record.conditions)), tables, given
 
 
+_NOT_GIVEN = float("nan")  # a patients value the record does not give (no value is a NaN)
+
+
+def merge_input(record) -> tuple:
+    """What `Store._merge` needs of a Patient or fast_json Struct, built ahead (the import
+    pipeline's worker does, and marshal carries it), in SQLite's form (dates as ISO text, codes as
+    text): (patient id, its patients row values after patient_id and seq with a NaN where the
+    record gives no value, {table: the merge rows of each list it gives})."""
+    pid = record.patient_id
+    if type(record) is Patient:
+        given = record.model_fields_set
+        values = zip(_PATIENT_COLS, _patient_tuple(record), strict=True)
+        fresh = [f if c in given else _NOT_GIVEN for c, f in values]
+    else:
+        values = (*_CLEAN_PATIENT_GET(record), ",".join(record.conditions))
+        fresh = [_NOT_GIVEN if f is UNSET else f for f in values]
+    lists = {n: _merge_rows(n, items, pid, True) for n in _FIELDS if (items := getattr(record, n))}
+    if type(record) is Patient:  # its codes are enums: as text, in tuples (merge rows compare so)
+        lists = {n: list(map(tuple, _plain(rows))) for n, rows in lists.items()}
+    return pid, _plain(fresh), lists
+
+
 def _patient_tuple(patient: Patient) -> tuple:
     """A Patient's patients row values (after patient_id, seq) as the upsert compares them."""
     return (*_PATIENT_GET(patient.__dict__), ",".join([c.value for c in patient.__dict__["conditions"]]))
@@ -370,6 +392,34 @@ class Store:
                 for start in range(0, len(values), width):
                     write(values[start : start + width])
 
+    def add_merged(self, batch: list[tuple]) -> None:
+        """Upsert a batch of records given as their `merge_input`s (built elsewhere: the import
+        pipeline's worker; SQLite): new patients are numbered and inserted, stored ones merged, as
+        `flush` does with the records themselves."""
+        self.flush()
+        if not batch:
+            return
+        existing = {row[0]: row for row in self._stored(self.stored_sql["patients"], [m[0] for m in batch])}
+        new_patients: list[tuple] = []
+        old: list[tuple] = []
+        children: dict[str, list] = {name: [] for name in _CHILD}
+        for merging in batch:
+            pid, fresh, lists = merging
+            if pid in existing:
+                old.append(merging)
+                continue
+            new_patients.append((pid, self.next_seq, *[None if v != v else v for v in fresh]))
+            self.next_seq += 1
+            for name, rows in lists.items():
+                children[name] += rows
+        if new_patients:
+            self._insert("patients", new_patients)
+        if old:
+            self._merge(old, existing)
+        for name, rows in children.items():
+            if rows:
+                self._insert(name, rows)
+
     def _sqlite_insert(self, sql: str, rows: list[tuple]) -> None:
         self._sqlite_insert_flat(sql, list(chain.from_iterable(rows)), len(rows[0]))
 
@@ -406,7 +456,8 @@ class Store:
 
     def _merge(self, records: list, stored_patients: dict[str, tuple]) -> None:
         """Upsert of already stored patients (the "newer wins" rules of the module docstring).
-        `records` are Patients or fast_json Structs; `stored_patients` their stored patients rows.
+        `records` are Patients, fast_json Structs, EventRecords or (SQLite) `merge_input`s;
+        `stored_patients` their stored patients rows.
 
         Stored rows are compared in the form the driver returns them (on SQLite a date is its ISO
         text and a boolean 0 or 1; psycopg gives dates and bools), and the incoming values are
@@ -416,6 +467,13 @@ class Store:
         text_dates = self.copy_sql is None
         updates = []
         for record in records:
+            if type(record) is tuple:  # merge_input's, in the driver's form already (SQLite)
+                pid, fresh, _ = record
+                row = stored_patients[pid]
+                values = [s if f != f else f for f, s in zip(fresh, row[1:], strict=True)]  # NaN: not given
+                if values != list(row[1:]):
+                    updates.append((*values, pid))
+                continue
             row = stored_patients[record.patient_id]
             if type(record) is EventRecord:  # never rewrites the register; fills a blank smoker
                 values = list(row[1:])
@@ -440,9 +498,14 @@ class Store:
         if updates:
             self.conn.exec_driver_sql(self.update_sql, updates)
         for name, table in _CHILD.items():
-            incoming = [
-                (r.patient_id, items, type(r) is EventRecord) for r in records if (items := getattr(r, name))
-            ]
+            incoming = []  # (patient id, merge rows, from an events file?)
+            for r in records:
+                if type(r) is tuple:
+                    if rows := r[2].get(name):
+                        incoming.append((r[0], rows, False))
+                elif items := getattr(r, name):
+                    incoming.append((r.patient_id, _merge_rows(name, items, r.patient_id, text_dates),
+                                     type(r) is EventRecord))
             if not incoming:  # absent (UNSET) or empty lists: the stored ones stay
                 continue
             ids = [pid for pid, _, _ in incoming]
@@ -451,9 +514,8 @@ class Store:
             }
             changed: list[str] = []
             written: list[tuple] = []
-            for pid, items, events in incoming:
+            for pid, fresh, events in incoming:
                 before = stored.get(pid, [])
-                fresh = _merge_rows(name, items, pid, text_dates)
                 if events:
                     self.event_rows += len(fresh)
                     self.event_repeats += _repeats(before, fresh)

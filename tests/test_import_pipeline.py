@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -183,12 +184,73 @@ def test_a_csv_set_through_the_pipeline_stores_what_it_stores_in_process(tmp_pat
     ]
 
 
-def test_a_reimport_into_stored_patients_runs_in_process(tmp_path, monkeypatch):
+def changed_roster(tmp_path, path):
+    """`path`'s roster again, as a county's next monthly export: most records as they were, some
+    changed (a value, a replaced visit, an added lab), some leaving fields out (stored values
+    stay) or clearing them (explicit null), a new patient, and the rejected lines again."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = {i: json.loads(line) for i, line in enumerate(lines) if i >= 20}  # generated ones
+    changes = {
+        20: lambda r: {**r, "team": "团队新"},
+        21: lambda r: {**r, "visits": [{**r["visits"][0], "sbp": 133}, *r["visits"][1:]]},
+        22: lambda r: {**r, "labs": [*r.get("labs", []), {"date": "2026-11-20", "tc": 5.1}]},
+        23: lambda r: {k: v for k, v in r.items() if k not in ("phone", "visits")},
+        24: lambda r: {**r, "team": None, "screenings": []},
+        25: lambda r: {  # a finding (D101): validated by pydantic, codes as enums
+            **r,
+            "visits": [*r["visits"], {"date": "2026-11-22", "height_cm": 260}],
+            "screenings": [{"date": "2026-11-21", "kind": "ecg", "result": "abnormal"}],
+        },
+    }
+    for i, change in changes.items():
+        lines[i] = json.dumps(change(records[i]), ensure_ascii=False)
+    lines.append(json.dumps(record(patient_id="x-new", visits=[{"date": "2026-01-02", "sbp": 150}])))
+    changed = tmp_path / "next-month.jsonl"
+    changed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return changed
+
+
+def test_a_reimport_through_the_pipeline_merges_as_the_in_process_import_does(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 8)
+    path = roster_with_problems(tmp_path)
+    import_with(monkeypatch, True, path, str(tmp_path / "first.db"), None)
+    stored = dump(str(tmp_path / "first.db"))
+    for name in ("alone", "piped", "same"):
+        shutil.copy(tmp_path / "first.db", tmp_path / f"{name}.db")
+    changed = changed_roster(tmp_path, path)
+    alone = import_with(monkeypatch, False, changed, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    piped = import_with(monkeypatch, True, changed, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    assert summary(piped) == summary(alone)
+    assert piped.patients_imported == 51 and "D101" in {p.code for p in piped.findings}
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db")) != stored
+    assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
+    after = {r["patient_id"]: r for r in export(str(tmp_path / "piped.db"))}
+    before = {r["patient_id"]: r for r in export(str(tmp_path / "first.db"))}
+    lines = [json.loads(line) for line in changed.read_text(encoding="utf-8").splitlines()[20:25]]
+    team, visit, lab, left_out, cleared = (line["patient_id"] for line in lines)
+    assert after[team]["team"] == "团队新" and after[visit]["visits"][0]["sbp"] == 133
+    assert after[lab]["labs"][-1] == {"date": "2026-11-20", "tc": 5.1}
+    assert after[left_out]["phone"] == before[left_out]["phone"]  # left out: the stored value stays
+    assert after[left_out]["visits"] == before[left_out]["visits"]
+    assert "team" not in after[cleared] and after[cleared]["screenings"] == before[cleared]["screenings"]
+    assert after["x-new"]["visits"] == [{"date": "2026-01-02", "sbp": 150.0}]
+    again = import_with(monkeypatch, True, path, str(tmp_path / "same.db"), None)  # the same file again
+    assert again.patients_imported == 50 and dump(str(tmp_path / "same.db")) == stored
+
+
+def test_a_reimport_into_postgresql_runs_in_process(tmp_path, monkeypatch, db_url):
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: the pipeline merges into SQLite")
     path = write_jsonl(tmp_path / "r.jsonl", [record(patient_id="p1")])
-    import_with(monkeypatch, True, path, str(tmp_path / "db.sqlite"), None)
+    import_with(monkeypatch, True, path, db_url, None)
     newer = write_jsonl(tmp_path / "newer.jsonl", [record(patient_id="p1", team="团队2")])
-    import_with(monkeypatch, False, newer, str(tmp_path / "db.sqlite"), None)  # asserts the path taken
-    assert export(str(tmp_path / "db.sqlite"))[0]["team"] == "团队2"
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
+    used = []
+    real_run = import_pipeline.run
+    monkeypatch.setattr(import_pipeline, "run", lambda *a, **k: used.append(real_run(*a, **k)) or used[-1])
+    import_files([newer], db_url, AS_OF)
+    assert used == [False]
+    assert export(db_url)[0]["team"] == "团队2"
 
 
 def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, monkeypatch):
