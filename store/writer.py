@@ -85,6 +85,7 @@ _by_date = attrgetter("date")
 _plain = msgspec.to_builtins  # dates → ISO text, codes → their text; tuples, floats (NaN too) kept
 _json_row_text = msgspec.json.Encoder().encode  # the same, and NaN → null
 _json_rows = msgspec.json.Decoder(list[list]).decode
+_json_values = msgspec.json.Decoder(list).decode
 
 
 def _symptoms(symptoms: tuple[str, ...]) -> str | None:
@@ -142,9 +143,10 @@ def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: boo
 def clean_rows(record, seq: int, absent) -> tuple[tuple, list[tuple[str, list]], int]:
     """`new_rows(…, flat=True)` of a store/fast_json.py Struct, counting on the way the keys the
     line gave it (`fast_json.keys_given`, from the same one astuple per child): (patients row,
-    [(table, its child rows' values one after another)], keys given). `absent` must be ABSENT
-    (counted in C). The import pipeline's worker (store/import_pipeline.py) appends the rows once
-    the record has passed its other checks."""
+    [(table, its child rows' values one after another)], keys given). A child's absent value is
+    ABSENT (counted in C), or with `absent` None, NULL as in new_rows. The import pipeline's
+    worker (store/import_pipeline.py) appends the rows once the record has passed its other
+    checks."""
     pid = record.patient_id
     top = _astuple(record)
     given = len(top) - top.count(UNSET)
@@ -167,7 +169,7 @@ def clean_rows(record, seq: int, absent) -> tuple[tuple, list[tuple[str, list]],
             out += (pid, s)
             out += r
         given += len(out) - 2 * len(rows) - out.count(_ABSENT)
-        tables.append((name, out))
+        tables.append((name, out if absent is not None else _json_values(_json_row_text(out))))
     return (pid, seq, *_plain(values), ",".join(record.conditions)), tables, given
 
 

@@ -135,7 +135,12 @@ def test_a_gb18030_or_bom_jsonl_file_goes_through_the_pipeline_as_in_process(tmp
     assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
 
 
-def test_postgresql_copy_through_the_pipeline_stores_the_rows_sqlite_stores(tmp_path, monkeypatch, db_url):
+@pytest.mark.parametrize("formatter", ["the worker's", "the importer's"])
+def test_postgresql_copy_through_the_pipeline_stores_the_rows_sqlite_stores(
+    tmp_path, monkeypatch, db_url, formatter
+):
+    if formatter == "the importer's":  # psycopg without the formatter the worker uses
+        monkeypatch.setattr(import_pipeline, "_copy_formatter", lambda: None)
     path = roster_with_problems(tmp_path)
     sqlite_url = f"sqlite:///{tmp_path / 'reference.db'}"
     reference = import_with(monkeypatch, False, path, sqlite_url, None)
