@@ -173,26 +173,25 @@ def clean_rows(record, seq: int, absent) -> tuple[tuple, list[tuple[str, list]],
     return (pid, seq, *_plain(values), ",".join(record.conditions)), tables, given
 
 
-_NOT_GIVEN = float("nan")  # a patients value the record does not give (no value is a NaN)
-
-
 def merge_input(record) -> tuple:
     """What `Store._merge` needs of a Patient or fast_json Struct, built ahead (the import
     pipeline's worker does, and marshal carries it), in SQLite's form (dates as ISO text, codes as
-    text): (patient id, its patients row values after patient_id and seq with a NaN where the
-    record gives no value, {table: the merge rows of each list it gives})."""
+    text): (patient id, its patients row values after patient_id and seq, which of them the record
+    gives (a value it does not give keeps the stored one), {table: the merge rows of each list it
+    gives})."""
     pid = record.patient_id
     if type(record) is Patient:
-        given = record.model_fields_set
-        values = zip(_PATIENT_COLS, _patient_tuple(record), strict=True)
-        fresh = [f if c in given else _NOT_GIVEN for c, f in values]
+        fields = record.model_fields_set
+        values = _patient_tuple(record)
+        given = tuple(c in fields for c in _PATIENT_COLS)
     else:
-        values = (*_CLEAN_PATIENT_GET(record), ",".join(record.conditions))
-        fresh = [_NOT_GIVEN if f is UNSET else f for f in values]
+        fresh = _CLEAN_PATIENT_GET(record)
+        values = [*(None if f is UNSET else f for f in fresh), ",".join(record.conditions)]
+        given = (*(f is not UNSET for f in fresh), True)
     lists = {n: _merge_rows(n, items, pid, True) for n in _FIELDS if (items := getattr(record, n))}
     if type(record) is Patient:  # its codes are enums: as text, in tuples (merge rows compare so)
         lists = {n: list(map(tuple, _plain(rows))) for n, rows in lists.items()}
-    return pid, _plain(fresh), lists
+    return pid, _plain(values), given, lists
 
 
 def _patient_tuple(patient: Patient) -> tuple:
@@ -406,11 +405,11 @@ class Store:
         old: list[tuple] = []
         children: dict[str, list] = {name: [] for name in _CHILD}
         for merging in batch:
-            pid, fresh, lists = merging
+            pid, values, _, lists = merging
             if pid in existing:
                 old.append(merging)
                 continue
-            new_patients.append((pid, self.next_seq, *[None if v != v else v for v in fresh]))
+            new_patients.append((pid, self.next_seq, *values))
             self.next_seq += 1
             for name, rows in lists.items():
                 children[name] += rows
@@ -470,9 +469,9 @@ class Store:
         updates = []
         for record in records:
             if type(record) is tuple:  # merge_input's, in the driver's form already (SQLite)
-                pid, fresh, _ = record
+                pid, fresh, given, _ = record
                 row = stored_patients[pid]
-                values = [s if f != f else f for f, s in zip(fresh, row[1:], strict=True)]  # NaN: not given
+                values = [f if g else s for f, g, s in zip(fresh, given, row[1:], strict=True)]
                 if values != list(row[1:]):
                     updates.append((*values, pid))
                 continue
@@ -503,7 +502,7 @@ class Store:
             incoming = []  # (patient id, merge rows, from an events file?)
             for r in records:
                 if type(r) is tuple:
-                    if rows := r[2].get(name):
+                    if rows := r[3].get(name):
                         incoming.append((r[0], rows, False))
                 elif items := getattr(r, name):
                     incoming.append((r.patient_id, _merge_rows(name, items, r.patient_id, text_dates),

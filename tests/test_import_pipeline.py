@@ -17,6 +17,7 @@ import pytest
 from roster_files import export, record, write_jsonl
 from sqlalchemy import select, text
 
+from pathways.models import Patient
 from pathways.synthetic import generate_roster
 from store import fast_json, import_pipeline, writer
 from store.db import open_db
@@ -241,6 +242,44 @@ def test_a_reimport_through_the_pipeline_merges_as_the_in_process_import_does(tm
     assert after["x-new"]["visits"] == [{"date": "2026-01-02", "sbp": 150.0}]
     again = import_with(monkeypatch, True, path, str(tmp_path / "same.db"), None)  # the same file again
     assert again.patients_imported == 50 and dump(str(tmp_path / "same.db")) == stored
+
+
+def test_merge_inputs_store_what_the_records_themselves_store_new_or_stored(tmp_path):
+    """The importer's side of a re-import (Store.add_merged) against the in-process upsert, for the
+    kinds of record a source gives: a Patient with fields a reader filled in (derived: they never
+    replace a stored value, yet a new patient gets them) and a clean-decoded Struct."""
+    first = write_jsonl(tmp_path / "first.jsonl", [record(patient_id="p1", team="A", region="north")])
+    for name in ("records", "inputs"):
+        import_files([first], str(tmp_path / f"{name}.db"), AS_OF)
+
+    def derived(patient):  # as store/importer.py marks fields a tabular reader filled in
+        given = patient.model_fields_set - {"enrolled_on", "team"}
+        object.__setattr__(patient, "__pydantic_fields_set__", given)
+        return patient
+
+    def incoming():
+        return [
+            derived(Patient.model_validate(record(patient_id="p1", team="B", enrolled_on="2020-01-01"))),
+            derived(Patient.model_validate(record(patient_id="p2", team="C", enrolled_on="2020-02-02"))),
+            fast_json.decode(json.dumps(record(patient_id="p3", visits=[{"date": "2026-01-02", "dbp": 90}]))),
+        ]
+
+    for name in ("records", "inputs"):
+        db_engine = open_db(str(tmp_path / f"{name}.db"))
+        with db_engine.begin() as conn:
+            store = writer.Store(conn)
+            if name == "records":  # as the in-process import does
+                for r in incoming():
+                    store.add(r)
+            else:  # as the pipeline's importer does with what its worker built
+                store.add_merged([writer.merge_input(r) for r in incoming()])
+            store.finish()
+        db_engine.dispose()
+    assert dump(str(tmp_path / "inputs.db")) == dump(str(tmp_path / "records.db"))
+    people = {r["patient_id"]: r for r in export(str(tmp_path / "inputs.db"))}
+    assert people["p1"]["team"] == "A" and people["p1"]["enrolled_on"] == "2021-05-10"  # stored stays
+    assert people["p2"]["team"] == "C" and people["p2"]["enrolled_on"] == "2020-02-02"  # new: taken
+    assert people["p3"]["visits"] == [{"date": "2026-01-02", "dbp": 90.0}] and "team" not in people["p3"]
 
 
 def test_a_reimport_into_postgresql_runs_in_process(tmp_path, monkeypatch, db_url):
