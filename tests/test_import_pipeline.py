@@ -188,6 +188,18 @@ def test_a_csv_set_through_the_pipeline_stores_what_it_stores_in_process(tmp_pat
     assert [v[3] for v in dump(str(tmp_path / "piped.db"))["visits"]] == [
         date(2026, 3, 1), date(2026, 6, 3), date(2026, 6, 4)
     ]
+    (tables / "visits.csv").write_text(  # next month: a new visit, a changed one, a new patient's
+        "patient_id,date,sbp,dbp\nc1,2026-06-03,140,90\nc1,2026-09-01,150,95\nc2,2026-06-04,128,80\n"
+        "c4,2026-07-01,120,80\n",
+        encoding="utf-8",
+    )
+    with open(tables / "patients.csv", "a", encoding="utf-8") as f:
+        f.write("c4,F,1961-01-01,hypertension,2023-01-01\n")
+    again_alone = import_with(monkeypatch, False, tables, str(tmp_path / "alone.db"), None)
+    again_piped = import_with(monkeypatch, True, tables, str(tmp_path / "piped.db"), None)  # a re-import
+    assert summary(again_piped) == summary(again_alone)
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    assert len(dump(str(tmp_path / "piped.db"))["visits"]) == 5
 
 
 def changed_roster(tmp_path, path):
