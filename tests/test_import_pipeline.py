@@ -294,9 +294,9 @@ def test_merge_inputs_store_what_the_records_themselves_store_new_or_stored(tmp_
     assert people["p3"]["visits"] == [{"date": "2026-01-02", "dbp": 90.0}] and "team" not in people["p3"]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_a_reimport_into_postgresql_runs_in_process(tmp_path, monkeypatch, db_url):
-    if db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL only: the pipeline merges into SQLite")
     path = write_jsonl(tmp_path / "r.jsonl", [record(patient_id="p1")])
     import_with(monkeypatch, True, path, db_url, None)
     newer = write_jsonl(tmp_path / "newer.jsonl", [record(patient_id="p1", team="团队2")])
