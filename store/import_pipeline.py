@@ -1,21 +1,30 @@
 """The import on two cores: a worker process reads, decodes and checks a source and builds its rows
 while the importer's process writes them (store/importer.py calls `run`).
 
-The worker runs the same code as the in-process import (`iter_items`, `Tally`, `new_rows`) and
-sends batches of rows in bind form (store/writer.py: plain text, numbers and NULLs, dates as ISO
-text) through a pipe, packed by `marshal` (the cheapest to unpack of pickle, msgpack and marshal
-here: 5–7 µs per patient of flat lists each way); the importer's process only unpacks and
-inserts them, inside the source's one transaction as before. So a failure or a kill on either side leaves the
-database as it was before the source: the worker never touches the database, and the importer's
-process rolls back when the worker fails, ends or sends an error. Rejected rows come back with
-their file, line and field (the reject file is written by the importer's process), and the counts
-per file, findings and rejections come back at the end.
+The worker runs the in-process import's checks and row builder (`iter_items`, `Tally`, `new_rows`),
+except that a clean line of a UTF-8 JSONL file (store/fast_json.py) goes from its bytes to its rows
+without an `Item` or a generator in between (`_clean_lines_first`), its repeated-key count taken
+while its rows are built (store/writer.py `clean_rows`); every other line is judged exactly as
+`iter_items` judges it. It sends batches of rows in bind form (store/writer.py: plain text,
+numbers and NULLs, dates as ISO text) through a pipe, packed by `marshal` (the cheapest to unpack
+of pickle, msgpack and marshal here: 5–8 µs per patient of flat lists each way). On PostgreSQL the
+worker formats the rows as `COPY` data itself with psycopg's formatter (`_copy_formatter`), so the
+importer only streams bytes. The importer's process only unpacks and inserts them, inside the
+source's one transaction as before. So a failure or a kill on either side leaves the database as
+it was before the source: the worker never touches the database, and the importer's process rolls
+back when the worker fails, ends or sends an error. Rejected rows come back with their file, line
+and field (the reject file is written by the importer's process), and the counts per file,
+findings and rejections come back at the end.
 
-When it is used: on two cores or more, a large enough source (PIPELINE_MIN_BYTES) into empty
-roster tables, where every patient is new and the worker can number and build every row without
-reading the database. A re-import (the upsert merges with stored rows) and an events file (rows
-for people of the register, read from the database) run in-process; an events file is found out
-by the worker, which then hands the source back before any row was sent (`_Fallback`).
+When it is used: on two cores or more, for a large enough source (PIPELINE_MIN_BYTES). Into empty
+roster tables every patient is new, and the worker numbers and builds every row. Into tables that
+already hold patients (a county's monthly re-import, SQLite) the worker builds each record's
+`merge_input` (store/writer.py: its patients values and merge rows in the form SQLite returns
+stored rows) and the importer reads the batch's stored rows, compares and writes what changed
+(`Store.add_merged`, the in-process upsert's own `_merge`). A re-import into PostgreSQL (its
+stored dates come back as dates, which marshal cannot carry) and an events file (rows for people
+of the register, read from the database) run in-process; an events file is found out by the
+worker, which then hands the source back before any row was sent (`_Fallback`).
 
 The importer's process reads the pipe in a thread (`_receive`) into a queue of QUEUED_BATCHES
 batches, so the worker runs ahead while an insert runs instead of waiting to hand over each batch
@@ -40,10 +49,15 @@ import sys
 import threading
 from itertools import chain
 
+import msgspec
+
 from pathways.errors import SangaoError
 from pathways.scrub import scrubbed_traceback
 from store import fast_json, writer
-from store.writer import new_rows
+from store.readers import detect_encoding
+from store.readers.jsonl import UTF8, keys_written, utf8_lines
+from store.readers.jsonl import _item as line_item
+from store.writer import clean_rows, merge_input, new_rows
 
 PIPELINE_MIN_BYTES = 4_000_000  # smaller sources: starting a process costs more than it saves
 START_METHOD = "fork" if sys.platform == "linux" else "spawn"
@@ -59,14 +73,17 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     """Import `source` through a worker process into `store` (inside its transaction), keeping
     `tally` as the in-process loop would. False, having written nothing, when the source is better
     imported in-process (see the module docstring)."""
-    if not store.all_new or _size(source) < PIPELINE_MIN_BYTES or _cores() < 2:
+    merge = not store.all_new  # a re-import: the importer merges what the worker built (SQLite)
+    if (merge and store.copy_sql is not None) or _size(source) < PIPELINE_MIN_BYTES or _cores() < 2:
         return False
     context = multiprocessing.get_context(START_METHOD)
     receiver, sender = context.Pipe(duplex=False)
     sqlite = store.copy_sql is None
+    # PostgreSQL: the worker formats the COPY data where it writes it as this connection reads it
+    format_copy = not sqlite and store.conn.connection.driver_connection.info.encoding == "utf-8"
     worker = context.Process(
         target=_work,
-        args=(sender, source, mapping, as_of, sqlite, store.next_seq),
+        args=(sender, source, mapping, as_of, sqlite, store.next_seq, format_copy, merge),
         name="sangao-import-worker",
         daemon=True,
     )
@@ -87,7 +104,10 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
             tag, body = message[:1], message[1:]
             if tag == _ROWS:
                 patients, tables, rejects, done, fraction = marshal.loads(body)
-                store.add_rows(patients, tables)
+                if merge:
+                    store.add_merged(tables)
+                else:
+                    store.add_rows(patients, tables)
                 if tally.writer:
                     for row in rejects:
                         tally.writer.writerow(row)
@@ -174,27 +194,82 @@ class _Rejects:
 class Batch:
     """The rows of a batch of new patients as the worker builds and sends them: each table's
     values one after another (fewer objects to pack and unpack; on SQLite the importer binds them
-    so, on PostgreSQL it copies them row by row, Store.add_rows)."""
+    so, Store.add_rows). On PostgreSQL the worker formats them as COPY data itself where it can
+    (`_copy_formatter`): the importer then only streams bytes."""
 
-    def __init__(self, sqlite: bool, next_seq: int) -> None:
-        self.sqlite = sqlite
-        self.absent = fast_json.ABSENT if sqlite else None
+    def __init__(self, sqlite: bool, next_seq: int, format_copy: bool = False, merge: bool = False) -> None:
+        self.merge = merge  # a re-import: each record's merge_input instead of its rows
+        self.merging: list[tuple] = []
+        self.copy = _copy_formatter() if format_copy else None
+        # An absent value: ABSENT (a NaN, counted in C by clean_rows) where it will be bound by
+        # SQLite (stored as NULL) or turned into NULL with the COPY data; else None.
+        self.absent = fast_json.ABSENT if sqlite or self.copy else None
         self.seq = next_seq
         self.patients: list[tuple] = []
         self.children: dict[str, list] = {name: [] for name in fast_json.CHILD_LISTS}
+        self.done = 0  # lines (items) of the source read so far, for the progress
 
     def add(self, record) -> None:
+        if self.merge:
+            self.merging.append(merge_input(record))
+            return
         self.patients.append(new_rows(record, self.seq, self.children, self.absent, flat=True))
         self.seq += 1
 
-    def take(self) -> tuple[int, dict]:
-        """(patients, {table: rows}) for Store.add_rows, and start the next batch."""
+    def __len__(self) -> int:
+        return len(self.merging) if self.merge else len(self.patients)
+
+    def clean_rows(self, record) -> tuple[tuple, list, int]:
+        """store/writer.py's `clean_rows` of a clean-decoded record, numbered next (see `add_rows`)."""
+        return clean_rows(record, self.seq, self.absent)
+
+    def add_rows(self, patient: tuple, tables: list[tuple[str, list]]) -> None:
+        """Add the rows `clean_rows` gave."""
+        self.patients.append(patient)
+        children = self.children
+        for name, values in tables:
+            children[name] += values
+        self.seq += 1
+
+    def take(self) -> tuple[int, dict | list]:
+        """(patients, {table: rows}) for Store.add_rows, or (patients, merge inputs) for
+        Store.add_merged, and start the next batch."""
+        if self.merge:
+            merging, self.merging = self.merging, []
+            return len(merging), merging
         patients, children = self.patients, self.children
         tables = {name: (_WIDTH[name], values) for name, values in children.items() if values}
         if patients:
             tables["patients"] = (len(patients[0]), list(chain.from_iterable(patients)))
+        if self.copy:
+            tables = {name: self.copy(values, width) for name, (width, values) in tables.items()}
         self.patients, self.children = [], {name: [] for name in fast_json.CHILD_LISTS}
         return len(patients), tables
+
+
+def _copy_formatter():
+    """A function of (values one after another, row width) → the data of a PostgreSQL `COPY …
+    FROM STDIN` (text format), formatted by psycopg's own formatter, the one `Copy.write_row` calls
+    (in C), so the importer only streams bytes; None where this psycopg has no such formatter (the
+    importer then formats the rows). An absent value (ABSENT, a NaN) becomes NULL on the way
+    through JSON, which has no NaN. Without a connection psycopg uses its default adapters and
+    writes UTF-8 (run() checks that the connection's encoding is UTF-8)."""
+    try:
+        from psycopg._copy_base import format_row_text
+        from psycopg.adapt import Transformer
+    except ImportError:
+        return None
+    transformer = Transformer()
+    as_json, from_json = msgspec.json.Encoder().encode, msgspec.json.Decoder(list).decode
+
+    def copy_text(values: list, width: int) -> bytes:
+        values = from_json(as_json(values))
+        out = bytearray()
+        for start in range(0, len(values), width):
+            format_row_text(values[start : start + width], transformer, out)
+        return bytes(out)
+
+    return copy_text
 
 
 def pack(message) -> bytes:
@@ -203,19 +278,20 @@ def pack(message) -> bytes:
     return marshal.dumps(message, 2)
 
 
-def _work(sender, source, mapping, as_of, sqlite: bool, next_seq: int) -> None:
+def _work(
+    sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_copy=False, merge=False
+) -> None:
     """The worker: read, check and build rows; send them in batches (see the tags above)."""
     from store.importer import Tally, iter_items
 
     gc.disable()  # as store/importer.py's _gc_paused: records make no cycles
     rejects = _Rejects()
     tally = Tally(source.kind, rejects)
-    batch = Batch(sqlite, next_seq)
-    done = 0
+    batch = Batch(sqlite, next_seq, format_copy, merge)
 
     def send_rows() -> None:
         patients, tables = batch.take()
-        sender.send_bytes(_ROWS + pack((patients, tables, rejects.rows, done, source.fraction())))
+        sender.send_bytes(_ROWS + pack((patients, tables, rejects.rows, batch.done, source.fraction())))
         rejects.rows = []
 
     def send_state(tag: bytes, **extra) -> None:
@@ -229,13 +305,16 @@ def _work(sender, source, mapping, as_of, sqlite: bool, next_seq: int) -> None:
         sender.send_bytes(tag + pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
 
     try:
-        for item, patient, problems, findings in iter_items(source, mapping, as_of, True, _no_register):
-            done += 1
-            record = tally.take(item, patient, problems, findings)
-            if record is not None:
-                batch.add(record)
-                if len(batch.patients) >= writer.BATCH_PATIENTS:
-                    send_rows()
+        if source.kind == "jsonl" and _utf8(source):
+            _clean_lines_first(source, as_of, tally, batch, send_rows)
+        else:
+            for item, patient, problems, findings in iter_items(source, mapping, as_of, True, _no_register):
+                batch.done += 1
+                record = tally.take(item, patient, problems, findings)
+                if record is not None:
+                    batch.add(record)
+                    if len(batch) >= writer.BATCH_PATIENTS:
+                        send_rows()
         send_rows()
         send_state(_DONE)
     except _Fallback:
@@ -249,3 +328,73 @@ def _work(sender, source, mapping, as_of, sqlite: bool, next_seq: int) -> None:
             sender.send_bytes(_BUG + pickle.dumps(scrubbed_traceback(exc)))
     finally:
         sender.close()
+
+
+def _utf8(source) -> bool:
+    """Detect a JSONL file's encoding as `read_jsonl` does (D030 when none fits); True for UTF-8."""
+    path = source.paths[0]
+    encoding = detect_encoding(path)
+    source.encodings[str(path)] = encoding
+    source.rows_read[str(path)] = 0
+    return encoding in UTF8
+
+
+def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
+    """The worker's loop over a UTF-8 JSONL file: a clean line (store/fast_json.py) goes from its
+    bytes to its rows with no `Item` and no generator in between; any other line, and a clean one
+    whose patient id came before, is judged as `iter_items` judges it (same problems, same order)."""
+    from store.importer import SeenIds, repeated_id, validate_item
+
+    name = str(source.paths[0])
+    decode = fast_json.decoder().decode
+    values_clean = fast_json._values_clean
+    is_clean = fast_json.is_clean
+    undecodable = (msgspec.ValidationError, msgspec.DecodeError)
+    seen = SeenIds()
+    first = seen.first
+    add = batch.add
+    per_batch = writer.BATCH_PATIENTS
+    try:
+        for number, line in utf8_lines(source):
+            batch.done += 1
+            try:
+                record = decode(line)
+            except undecodable:
+                record = None
+            if record is None:
+                pass
+            elif batch.merge:  # a re-import: the record's merge input, once it is known clean
+                if not is_clean(record, line, as_of):
+                    record = None
+            else:  # fast_json.is_clean, its key count taken while building the rows
+                patient_row, tables, given = batch.clean_rows(record)
+                if given != keys_written(line) or not values_clean(record, as_of):
+                    record = None
+            if record is not None:
+                earlier = first(record.patient_id, f"{name}:{number}")
+                if earlier is None:
+                    tally.take_clean(name)
+                    if batch.merge:
+                        batch.add(record)
+                    else:
+                        batch.add_rows(patient_row, tables)
+                    if len(batch) >= per_batch:
+                        send_rows()
+                    continue
+                item = line_item(name, number, line)
+                item.patient_id = record.patient_id
+                tally.take(item, None, [repeated_id(item, record.patient_id, earlier)], [])
+                continue
+            item = line_item(name, number, line)
+            patient, problems, findings = validate_item(item, as_of)
+            if patient is not None:
+                earlier = first(patient.patient_id, f"{name}:{number}")
+                if earlier is not None:
+                    problems.append(repeated_id(item, patient.patient_id, earlier))
+                    patient = None
+            if tally.take(item, patient, problems, findings) is not None:
+                add(patient)
+                if len(batch) >= per_batch:
+                    send_rows()
+    finally:
+        seen.close()

@@ -226,30 +226,33 @@ def iter_items(
 ) -> Iterator[tuple[Item, Patient | None, list[Problem], list[Problem]]]:
     """Every item of a source with its verdict; a repeated patient_id is rejected (D021).
     `register(patient_id)`: the stored patient, for an events file (see read_source)."""
-    seen = _SeenIds()
+    seen = SeenIds()
     try:
         for item in read_source(source, mapping, register):
             patient, problems, findings = validate_item(item, as_of, fast)
             if patient is not None:
                 first = seen.first(patient.patient_id, f"{item.file}:{item.line}")
                 if first is not None:
-                    problems.append(
-                        Problem.of(
-                            "D021",
-                            file=item.file,
-                            line=item.line,
-                            column=item.locate(("patient_id",))[2] if item.locate else None,
-                            patient=repr(patient.patient_id),
-                            first=first,
-                        )
-                    )
+                    problems.append(repeated_id(item, patient.patient_id, first))
                     patient = None
             yield item, patient, problems, findings
     finally:
         seen.close()
 
 
-class _SeenIds:
+def repeated_id(item: Item, patient_id: str, first: str) -> Problem:
+    """D021: `item` repeats the patient id first seen at `first` (file:line)."""
+    return Problem.of(
+        "D021",
+        file=item.file,
+        line=item.line,
+        column=item.locate(("patient_id",))[2] if item.locate else None,
+        patient=repr(patient_id),
+        first=first,
+    )
+
+
+class SeenIds:
     """The patient ids taken from one source, with where each was first seen, for D021. Kept in a
     private temporary SQLite database (on disk past its small page cache), not a dict: a dict grew
     by some 230 bytes per patient, which a province-sized file would feel; this costs some 3 µs
@@ -378,6 +381,16 @@ class Tally:
         if report is None:
             report = self.files[name] = FileReport(name, self.kind)
         return report
+
+    def take_clean(self, file: str) -> None:
+        """`take` of a clean JSONL line (a record with no finding), as the pipeline's worker reads
+        it without making an `Item`."""
+        last_file, last_report = self._last
+        if file is not last_file:
+            last_report = self.file(file)
+            self._last = (file, last_report)
+        last_report.imported += 1
+        self.patients += 1
 
     def take(self, item: Item, patient, problems: list[Problem], findings: list[Problem]):
         """The record to store, or None when the item was rejected (counted and reported)."""

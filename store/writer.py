@@ -26,6 +26,7 @@ otherwise probe per parameter (see below).
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections import Counter
@@ -84,10 +85,18 @@ _by_date = attrgetter("date")
 _plain = msgspec.to_builtins  # dates → ISO text, codes → their text; tuples, floats (NaN too) kept
 _json_row_text = msgspec.json.Encoder().encode  # the same, and NaN → null
 _json_rows = msgspec.json.Decoder(list[list]).decode
+_json_values = msgspec.json.Decoder(list).decode
 
 
 def _symptoms(symptoms: tuple[str, ...]) -> str | None:
     return json.dumps(list(symptoms), ensure_ascii=False) if symptoms else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _symptoms_text(symptoms: tuple[str, ...]) -> str | None:
+    """`_symptoms` of a visit's symptom codes, once per combination (there are few)."""
+    return _symptoms(symptoms)
+
 
 
 def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: bool = False) -> tuple:
@@ -113,17 +122,14 @@ def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: boo
             continue
         if name != "history" and len(items) > 1:
             items = sorted(items, key=_by_date)
-        if get:
-            rows = _plain([get(i.__dict__) for i in items])
-        elif absent is None:  # a Struct's ABSENT is a NaN, which PostgreSQL would store: JSON has
-            rows = _json_rows(_json_row_text([_astuple(i) for i in items]))  # no NaN, null comes back
-        else:
-            rows = _plain([_astuple(i) for i in items])
+        rows = [get(i.__dict__) for i in items] if get else list(map(_astuple, items))
         if name == "visits":
             at = _SYMPTOMS_AT
             for k, r in enumerate(rows):
-                if type(r[at]) in (tuple, list):
-                    rows[k] = (*r[:at], _symptoms(r[at]), *r[at + 1 :])
+                if type(r[at]) is tuple:
+                    rows[k] = (*r[:at], _symptoms_text(r[at]), *r[at + 1 :])
+        # A Struct's ABSENT is a NaN, which PostgreSQL would store: JSON has no NaN, null comes back.
+        rows = _plain(rows) if get or absent is not None else _json_rows(_json_row_text(rows))
         if flat:
             out = children[name]
             for s, r in enumerate(rows):
@@ -132,6 +138,60 @@ def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: boo
         else:
             children[name] += [(pid, s, *r) for s, r in enumerate(rows)]
     return (pid, seq, *_plain(values), conditions)
+
+
+def clean_rows(record, seq: int, absent) -> tuple[tuple, list[tuple[str, list]], int]:
+    """`new_rows(…, flat=True)` of a store/fast_json.py Struct, counting on the way the keys the
+    line gave it (`fast_json.keys_given`, from the same one astuple per child): (patients row,
+    [(table, its child rows' values one after another)], keys given). A child's absent value is
+    ABSENT (counted in C), or with `absent` None, NULL as in new_rows. The import pipeline's
+    worker (store/import_pipeline.py) appends the rows once the record has passed its other
+    checks."""
+    pid = record.patient_id
+    top = _astuple(record)
+    given = len(top) - top.count(UNSET)
+    values = [absent if v is UNSET else v for v in _CLEAN_PATIENT_GET(record)]
+    tables = []
+    for name in _FIELDS:
+        items = getattr(record, name)
+        if not items:
+            continue
+        if name != "history" and len(items) > 1:
+            items = sorted(items, key=_by_date)
+        rows = list(map(_astuple, items))
+        if name == "visits":
+            at = _SYMPTOMS_AT
+            for k, r in enumerate(rows):
+                if type(r[at]) is tuple:
+                    rows[k] = (*r[:at], _symptoms_text(r[at]), *r[at + 1 :])
+        out: list = []
+        for s, r in enumerate(_plain(rows)):  # ABSENT stays itself
+            out += (pid, s)
+            out += r
+        given += len(out) - 2 * len(rows) - out.count(_ABSENT)
+        tables.append((name, out if absent is not None else _json_values(_json_row_text(out))))
+    return (pid, seq, *_plain(values), ",".join(record.conditions)), tables, given
+
+
+def merge_input(record) -> tuple:
+    """What `Store._merge` needs of a Patient or fast_json Struct, built ahead (the import
+    pipeline's worker does, and marshal carries it), in SQLite's form (dates as ISO text, codes as
+    text): (patient id, its patients row values after patient_id and seq, which of them the record
+    gives (a value it does not give keeps the stored one), {table: the merge rows of each list it
+    gives})."""
+    pid = record.patient_id
+    if type(record) is Patient:
+        fields = record.model_fields_set
+        values = _patient_tuple(record)
+        given = tuple(c in fields for c in _PATIENT_COLS)
+    else:
+        fresh = _CLEAN_PATIENT_GET(record)
+        values = [*(None if f is UNSET else f for f in fresh), ",".join(record.conditions)]
+        given = (*(f is not UNSET for f in fresh), True)
+    lists = {n: _merge_rows(n, items, pid, True) for n in _FIELDS if (items := getattr(record, n))}
+    if type(record) is Patient:  # its codes are enums: as text, in tuples (merge rows compare so)
+        lists = {n: list(map(tuple, _plain(rows))) for n, rows in lists.items()}
+    return pid, _plain(values), given, lists
 
 
 def _patient_tuple(patient: Patient) -> tuple:
@@ -310,14 +370,19 @@ class Store:
             for row in rows:
                 write(row)
 
-    def add_rows(self, patients: int, tables: dict[str, tuple[int, list]]) -> None:
+    def add_rows(self, patients: int, tables: dict[str, tuple[int, list] | bytes]) -> None:
         """Write rows of new patients built elsewhere (store/import_pipeline.py's worker) with
         `new_rows(…, flat=True)`, numbered from `next_seq`: {table: (row width, the rows' values
-        one after another)}. The caller has checked that the tables were empty (`all_new`)."""
+        one after another)}, or on PostgreSQL {table: the COPY data}. The caller has checked that
+        the tables were empty (`all_new`)."""
         self.flush()
         self.next_seq += patients
         for name in ("patients", *_CHILD):  # parents first: SQLite checks the foreign keys per row
             if name not in tables:
+                continue
+            if type(tables[name]) is bytes:  # PostgreSQL: the COPY data itself
+                with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
+                    copy.write(tables[name])
                 continue
             width, values = tables[name]
             if self.copy_sql is None:
@@ -327,6 +392,34 @@ class Store:
                 write = copy.write_row
                 for start in range(0, len(values), width):
                     write(values[start : start + width])
+
+    def add_merged(self, batch: list[tuple]) -> None:
+        """Upsert a batch of records given as their `merge_input`s (built elsewhere: the import
+        pipeline's worker; SQLite): new patients are numbered and inserted, stored ones merged, as
+        `flush` does with the records themselves."""
+        self.flush()
+        if not batch:
+            return
+        existing = {row[0]: row for row in self._stored(self.stored_sql["patients"], [m[0] for m in batch])}
+        new_patients: list[tuple] = []
+        old: list[tuple] = []
+        children: dict[str, list] = {name: [] for name in _CHILD}
+        for merging in batch:
+            pid, values, _, lists = merging
+            if pid in existing:
+                old.append(merging)
+                continue
+            new_patients.append((pid, self.next_seq, *values))
+            self.next_seq += 1
+            for name, rows in lists.items():
+                children[name] += rows
+        if new_patients:
+            self._insert("patients", new_patients)
+        if old:
+            self._merge(old, existing)
+        for name, rows in children.items():
+            if rows:
+                self._insert(name, rows)
 
     def _sqlite_insert(self, sql: str, rows: list[tuple]) -> None:
         self._sqlite_insert_flat(sql, list(chain.from_iterable(rows)), len(rows[0]))
@@ -364,7 +457,8 @@ class Store:
 
     def _merge(self, records: list, stored_patients: dict[str, tuple]) -> None:
         """Upsert of already stored patients (the "newer wins" rules of the module docstring).
-        `records` are Patients or fast_json Structs; `stored_patients` their stored patients rows.
+        `records` are Patients, fast_json Structs, EventRecords or (SQLite) `merge_input`s;
+        `stored_patients` their stored patients rows.
 
         Stored rows are compared in the form the driver returns them (on SQLite a date is its ISO
         text and a boolean 0 or 1; psycopg gives dates and bools), and the incoming values are
@@ -374,6 +468,13 @@ class Store:
         text_dates = self.copy_sql is None
         updates = []
         for record in records:
+            if type(record) is tuple:  # merge_input's, in the driver's form already (SQLite)
+                pid, fresh, given, _ = record
+                row = stored_patients[pid]
+                values = [f if g else s for f, g, s in zip(fresh, given, row[1:], strict=True)]
+                if values != list(row[1:]):
+                    updates.append((*values, pid))
+                continue
             row = stored_patients[record.patient_id]
             if type(record) is EventRecord:  # never rewrites the register; fills a blank smoker
                 values = list(row[1:])
@@ -398,9 +499,14 @@ class Store:
         if updates:
             self.conn.exec_driver_sql(self.update_sql, updates)
         for name, table in _CHILD.items():
-            incoming = [
-                (r.patient_id, items, type(r) is EventRecord) for r in records if (items := getattr(r, name))
-            ]
+            incoming = []  # (patient id, merge rows, from an events file?)
+            for r in records:
+                if type(r) is tuple:
+                    if rows := r[3].get(name):
+                        incoming.append((r[0], rows, False))
+                elif items := getattr(r, name):
+                    incoming.append((r.patient_id, _merge_rows(name, items, r.patient_id, text_dates),
+                                     type(r) is EventRecord))
             if not incoming:  # absent (UNSET) or empty lists: the stored ones stay
                 continue
             ids = [pid for pid, _, _ in incoming]
@@ -409,9 +515,8 @@ class Store:
             }
             changed: list[str] = []
             written: list[tuple] = []
-            for pid, items, events in incoming:
+            for pid, fresh, events in incoming:
                 before = stored.get(pid, [])
-                fresh = _merge_rows(name, items, pid, text_dates)
                 if events:
                     self.event_rows += len(fresh)
                     self.event_repeats += _repeats(before, fresh)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,8 +17,9 @@ import pytest
 from roster_files import export, record, write_jsonl
 from sqlalchemy import select, text
 
+from pathways.models import Patient
 from pathways.synthetic import generate_roster
-from store import import_pipeline, writer
+from store import fast_json, import_pipeline, writer
 from store.db import open_db
 from store.exporter import record_json
 from store.importer import import_files
@@ -39,6 +41,22 @@ def roster_with_problems(tmp_path, patients: int = 45):
         json.dumps(record(patient_id="x-tall", visits=[{"date": "2025-01-02", "height_cm": 260}])),  # D101
         json.dumps(record(patient_id="x-future", visits=[{"date": "2027-01-02", "sbp": 120}])),  # D102
         json.dumps(record(patient_id="x-15", id_number="370202580302123")),  # D106: 15 digits
+        json.dumps(record(patient_id="x-twice"))[:-1] + ', "sex": "F"}',  # D002: a key twice
+        "",  # a blank line: not a record
+        json.dumps(record(patient_id="x-colon", name="王:五"), ensure_ascii=False),  # clean, slow path
+        json.dumps(  # clean: lists out of date order, symptoms (empty too), an explicit null
+            {
+                **record(patient_id="x-lists", team=None),
+                "team": None,
+                "visits": [
+                    {"date": "2025-03-01", "sbp": 130, "symptoms": []},
+                    {"date": "2025-02-01", "symptoms": ["dizziness", "chest_pain"], "dbp": None},
+                    {"date": "2025-02-01", "sbp": 128, "symptoms": ["dizziness", "chest_pain"]},
+                ],
+                "history": [{"code": "pad"}, {"code": "stroke", "date": "2020-01-01"}],
+                "labs": [{"date": "2025-01-05", "hba1c": 6.5}, {"date": "2024-12-01", "tc": None}],
+            }
+        ),
     ]
     path = tmp_path / "roster.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -88,21 +106,42 @@ def test_the_pipeline_stores_and_reports_exactly_what_the_in_process_import_does
     alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
     piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
     assert summary(piped) == summary(alone)
-    assert {p.code for p in piped.rejects} == {"D001", "D011", "D021"}
+    assert {p.code for p in piped.rejects} == {"D001", "D002", "D011", "D021"}
     assert {p.code for p in piped.findings} == {"D101", "D102", "D106"}
-    assert piped.rows_read == piped.imported + piped.rejected == 51
+    assert piped.rows_read == piped.imported + piped.rejected == 54
     assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
     assert len(dump(str(tmp_path / "piped.db"))["visits"]) > 100
+    lists = [line for line in path.read_bytes().splitlines() if b'"x-lists"' in line]
+    assert fast_json.is_clean(fast_json.decode(lists[0]), lists[0], AS_OF)  # the worker's own rows
     assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
     with open(tmp_path / "piped.csv", encoding="utf-8-sig", newline="") as f:
         assert [(r["file"], r["row"], r["code"]) for r in csv.DictReader(f)] == [
             (str(path), "4", "D001"),
             (str(path), "5", "D011"),
             (str(path), "6", "D021"),
+            (str(path), "10", "D002"),
         ]
 
 
-def test_postgresql_copy_through_the_pipeline_stores_the_rows_sqlite_stores(tmp_path, monkeypatch, db_url):
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig"])
+def test_a_gb18030_or_bom_jsonl_file_goes_through_the_pipeline_as_in_process(tmp_path, monkeypatch, encoding):
+    path = roster_with_problems(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8"), encoding=encoding)
+    alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    assert summary(piped) == summary(alone)
+    assert piped.files[0].encoding == {"gb18030": "GB18030/GBK", "utf-8-sig": "UTF-8 with BOM"}[encoding]
+    assert piped.patients_imported == 50
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
+
+
+@pytest.mark.parametrize("formatter", ["the worker's", "the importer's"])
+def test_postgresql_copy_through_the_pipeline_stores_the_rows_sqlite_stores(
+    tmp_path, monkeypatch, db_url, formatter
+):
+    if formatter == "the importer's":  # psycopg without the formatter the worker uses
+        monkeypatch.setattr(import_pipeline, "_copy_formatter", lambda: None)
     path = roster_with_problems(tmp_path)
     sqlite_url = f"sqlite:///{tmp_path / 'reference.db'}"
     reference = import_with(monkeypatch, False, path, sqlite_url, None)
@@ -149,14 +188,125 @@ def test_a_csv_set_through_the_pipeline_stores_what_it_stores_in_process(tmp_pat
     assert [v[3] for v in dump(str(tmp_path / "piped.db"))["visits"]] == [
         date(2026, 3, 1), date(2026, 6, 3), date(2026, 6, 4)
     ]
+    (tables / "visits.csv").write_text(  # next month: a new visit, a changed one, a new patient's
+        "patient_id,date,sbp,dbp\nc1,2026-06-03,140,90\nc1,2026-09-01,150,95\nc2,2026-06-04,128,80\n"
+        "c4,2026-07-01,120,80\n",
+        encoding="utf-8",
+    )
+    with open(tables / "patients.csv", "a", encoding="utf-8") as f:
+        f.write("c4,F,1961-01-01,hypertension,2023-01-01\n")
+    again_alone = import_with(monkeypatch, False, tables, str(tmp_path / "alone.db"), None)
+    again_piped = import_with(monkeypatch, True, tables, str(tmp_path / "piped.db"), None)  # a re-import
+    assert summary(again_piped) == summary(again_alone)
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    assert len(dump(str(tmp_path / "piped.db"))["visits"]) == 5
 
 
-def test_a_reimport_into_stored_patients_runs_in_process(tmp_path, monkeypatch):
+def changed_roster(tmp_path, path):
+    """`path`'s roster again, as a county's next monthly export: most records as they were, some
+    changed (a value, a replaced visit, an added lab), some leaving fields out (stored values
+    stay) or clearing them (explicit null), a new patient, and the rejected lines again."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = {i: json.loads(line) for i, line in enumerate(lines) if i >= 20}  # generated ones
+    changes = {
+        20: lambda r: {**r, "team": "团队新"},
+        21: lambda r: {**r, "visits": [{**r["visits"][0], "sbp": 133}, *r["visits"][1:]]},
+        22: lambda r: {**r, "labs": [*r.get("labs", []), {"date": "2026-11-20", "tc": 5.1}]},
+        23: lambda r: {k: v for k, v in r.items() if k not in ("phone", "visits")},
+        24: lambda r: {**r, "team": None, "screenings": []},
+        25: lambda r: {  # a finding (D101): validated by pydantic, codes as enums
+            **r,
+            "visits": [*r["visits"], {"date": "2026-11-22", "height_cm": 260}],
+            "screenings": [{"date": "2026-11-21", "kind": "ecg", "result": "abnormal"}],
+        },
+    }
+    for i, change in changes.items():
+        lines[i] = json.dumps(change(records[i]), ensure_ascii=False)
+    lines.append(json.dumps(record(patient_id="x-new", visits=[{"date": "2026-01-02", "sbp": 150}])))
+    changed = tmp_path / "next-month.jsonl"
+    changed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return changed
+
+
+def test_a_reimport_through_the_pipeline_merges_as_the_in_process_import_does(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 8)
+    path = roster_with_problems(tmp_path)
+    import_with(monkeypatch, True, path, str(tmp_path / "first.db"), None)
+    stored = dump(str(tmp_path / "first.db"))
+    for name in ("alone", "piped", "same"):
+        shutil.copy(tmp_path / "first.db", tmp_path / f"{name}.db")
+    changed = changed_roster(tmp_path, path)
+    alone = import_with(monkeypatch, False, changed, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    piped = import_with(monkeypatch, True, changed, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    assert summary(piped) == summary(alone)
+    assert piped.patients_imported == 51 and "D101" in {p.code for p in piped.findings}
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db")) != stored
+    assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
+    after = {r["patient_id"]: r for r in export(str(tmp_path / "piped.db"))}
+    before = {r["patient_id"]: r for r in export(str(tmp_path / "first.db"))}
+    lines = [json.loads(line) for line in changed.read_text(encoding="utf-8").splitlines()[20:25]]
+    team, visit, lab, left_out, cleared = (line["patient_id"] for line in lines)
+    assert after[team]["team"] == "团队新" and after[visit]["visits"][0]["sbp"] == 133
+    assert after[lab]["labs"][-1] == {"date": "2026-11-20", "tc": 5.1}
+    assert after[left_out]["phone"] == before[left_out]["phone"]  # left out: the stored value stays
+    assert after[left_out]["visits"] == before[left_out]["visits"]
+    assert "team" not in after[cleared] and after[cleared]["screenings"] == before[cleared]["screenings"]
+    assert after["x-new"]["visits"] == [{"date": "2026-01-02", "sbp": 150.0}]
+    again = import_with(monkeypatch, True, path, str(tmp_path / "same.db"), None)  # the same file again
+    assert again.patients_imported == 50 and dump(str(tmp_path / "same.db")) == stored
+
+
+def test_merge_inputs_store_what_the_records_themselves_store_new_or_stored(tmp_path):
+    """The importer's side of a re-import (Store.add_merged) against the in-process upsert, for the
+    kinds of record a source gives: a Patient with fields a reader filled in (derived: they never
+    replace a stored value, yet a new patient gets them) and a clean-decoded Struct."""
+    first = write_jsonl(tmp_path / "first.jsonl", [record(patient_id="p1", team="A", region="north")])
+    for name in ("records", "inputs"):
+        import_files([first], str(tmp_path / f"{name}.db"), AS_OF)
+
+    def derived(patient):  # as store/importer.py marks fields a tabular reader filled in
+        given = patient.model_fields_set - {"enrolled_on", "team"}
+        object.__setattr__(patient, "__pydantic_fields_set__", given)
+        return patient
+
+    def incoming():
+        return [
+            derived(Patient.model_validate(record(patient_id="p1", team="B", enrolled_on="2020-01-01"))),
+            derived(Patient.model_validate(record(patient_id="p2", team="C", enrolled_on="2020-02-02"))),
+            fast_json.decode(json.dumps(record(patient_id="p3", visits=[{"date": "2026-01-02", "dbp": 90}]))),
+        ]
+
+    for name in ("records", "inputs"):
+        db_engine = open_db(str(tmp_path / f"{name}.db"))
+        with db_engine.begin() as conn:
+            store = writer.Store(conn)
+            if name == "records":  # as the in-process import does
+                for r in incoming():
+                    store.add(r)
+            else:  # as the pipeline's importer does with what its worker built
+                store.add_merged([writer.merge_input(r) for r in incoming()])
+            store.finish()
+        db_engine.dispose()
+    assert dump(str(tmp_path / "inputs.db")) == dump(str(tmp_path / "records.db"))
+    people = {r["patient_id"]: r for r in export(str(tmp_path / "inputs.db"))}
+    assert people["p1"]["team"] == "A" and people["p1"]["enrolled_on"] == "2021-05-10"  # stored stays
+    assert people["p2"]["team"] == "C" and people["p2"]["enrolled_on"] == "2020-02-02"  # new: taken
+    assert people["p3"]["visits"] == [{"date": "2026-01-02", "dbp": 90.0}] and "team" not in people["p3"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_reimport_into_postgresql_runs_in_process(tmp_path, monkeypatch, db_url):
     path = write_jsonl(tmp_path / "r.jsonl", [record(patient_id="p1")])
-    import_with(monkeypatch, True, path, str(tmp_path / "db.sqlite"), None)
+    import_with(monkeypatch, True, path, db_url, None)
     newer = write_jsonl(tmp_path / "newer.jsonl", [record(patient_id="p1", team="团队2")])
-    import_with(monkeypatch, False, newer, str(tmp_path / "db.sqlite"), None)  # asserts the path taken
-    assert export(str(tmp_path / "db.sqlite"))[0]["team"] == "团队2"
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
+    used = []
+    real_run = import_pipeline.run
+    monkeypatch.setattr(import_pipeline, "run", lambda *a, **k: used.append(real_run(*a, **k)) or used[-1])
+    import_files([newer], db_url, AS_OF)
+    assert used == [False]
+    assert export(db_url)[0]["team"] == "团队2"
 
 
 def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, monkeypatch):
@@ -165,16 +315,16 @@ def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, mo
     first = write_jsonl(tmp_path / "first.jsonl", [record(patient_id="p1")])
     import_with(monkeypatch, False, first, db, None)
     before = dump(db)
-    real_new_rows = import_pipeline.new_rows
+    real_clean_rows = import_pipeline.clean_rows
     built = []
 
-    def failing_new_rows(record, *args, **kwargs):  # runs in the worker (forked: it inherits this patch)
+    def failing_clean_rows(record, *args, **kwargs):  # runs in the worker (forked: it inherits this patch)
         built.append(1)
         if len(built) == 23:  # four batches sent, then a bug that quotes the patient
             raise ValueError(f"a bug in the worker at {record.name} ({record.id_number})")
-        return real_new_rows(record, *args, **kwargs)
+        return real_clean_rows(record, *args, **kwargs)
 
-    monkeypatch.setattr(import_pipeline, "new_rows", failing_new_rows)
+    monkeypatch.setattr(import_pipeline, "clean_rows", failing_clean_rows)
     monkeypatch.setattr(import_pipeline, "START_METHOD", "fork")
     monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
     monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
@@ -182,7 +332,7 @@ def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, mo
     path = write_jsonl(tmp_path / "r.jsonl", [record_json(p) for p in generate_roster(40, 5, AS_OF)])
     with pytest.raises(RuntimeError, match="a bug in the worker") as failure:
         import_files([path], str(empty), AS_OF)
-    assert "failing_new_rows" in str(failure.value)  # where it happened, without the values
+    assert "failing_clean_rows" in str(failure.value)  # where it happened, without the values
     assert not any(p.name in str(failure.value) or p.id_number in str(failure.value)
                    for p in generate_roster(40, 5, AS_OF))
     assert all(rows == [] for rows in dump(str(empty)).values())

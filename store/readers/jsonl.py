@@ -42,19 +42,9 @@ def read_jsonl(source: Source) -> Iterator[Item]:
     encoding = detect_encoding(path)
     source.encodings[name] = encoding
     source.rows_read[name] = 0
-    if encoding in ("utf-8", "utf-8-sig"):
-        # UTF-8 lines stay bytes: both JSON parsers read UTF-8 directly, and a str would be decoded
-        # here only to be encoded again inside them. `Item.raw` is filled when a line is rejected.
-        with open(path, "rb") as f:
-            source.fraction = _position(f, path)
-            for number, data in enumerate(f, start=1):
-                line = data.strip()
-                if not line:
-                    continue
-                if number == 1 and line.startswith(codecs.BOM_UTF8):
-                    line = line[len(codecs.BOM_UTF8) :].strip()
-                source.rows_read[name] += 1
-                yield _item(name, number, line)
+    if encoding in UTF8:
+        for number, line in utf8_lines(source):
+            yield _item(name, number, line)
         return
     with open(path, encoding=encoding, newline="") as f:
         source.fraction = _position(f.buffer, path)  # the byte position, a read-ahead chunk early
@@ -64,6 +54,30 @@ def read_jsonl(source: Source) -> Iterator[Item]:
                 continue
             source.rows_read[name] += 1
             yield _item(name, number, line)
+
+
+UTF8 = ("utf-8", "utf-8-sig")
+
+
+def utf8_lines(source: Source) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every non-blank line of a UTF-8 JSONL source, without a BOM and the
+    whitespace around it, counted in `source.rows_read` (which `read_jsonl` has set to 0). The lines
+    stay bytes: both JSON parsers read UTF-8 directly, and a str would be decoded here only to be
+    encoded again inside them (`Item.raw` is filled when a line is rejected). Also the import
+    pipeline's worker's reader (store/import_pipeline.py), which makes no `Item` for a clean line."""
+    path = source.paths[0]
+    name = str(path)
+    counts = source.rows_read
+    with open(path, "rb") as f:
+        source.fraction = _position(f, path)
+        for number, data in enumerate(f, start=1):
+            line = data.strip()
+            if not line:
+                continue
+            if number == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :].strip()
+            counts[name] += 1
+            yield number, line
 
 
 def _position(f, path):
@@ -77,6 +91,7 @@ def _locator(name: str, number: int):
 
 
 def _item(name: str, number: int, line: str | bytes) -> Item:
+    """The `Item` of a JSONL line."""
     raw = line if isinstance(line, str) else ""  # bytes: decoded by raw_text() if ever needed
     return Item(file=name, line=number, data=None, raw=raw, locate=_locator(name, number), json_text=line)
 
