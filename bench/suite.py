@@ -271,6 +271,7 @@ def main() -> int:
     if args.one is not None:
         _one(args.one, args.context)
         return 0
+    os.umask(0o077)  # rosters, databases and outputs hold patient data: owner-only, as sangao writes them
     args.dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "XDG_CACHE_HOME": str(args.dir / "cache")}
     # as a user's runs: bytecode written once and read back (with it off, every run compiles sangao's
