@@ -7,8 +7,8 @@
 
 For each roster size (generated once into --dir by `sangao roster generate --seed 3`), every measure of
 MEASURES runs --repeat times, each in a fresh process: wall time, patients/s, CPU seconds and peak
-resident memory of the largest process (the command or any worker it started and waited for; a
-PostgreSQL server's own processes are not counted). The measures:
+resident memory of the largest process (the command or any worker it started and waited for, from
+GNU time; a PostgreSQL server's own processes are not counted). The measures:
 
 - import: `sangao roster import` into a new SQLite file (the stored database the later measures
   read), and into a new PostgreSQL database when --pg names a server;
@@ -44,7 +44,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -207,15 +206,19 @@ def roster(folder: Path, size: int) -> Path:
     return path
 
 
-def _peak_mb(usage: resource.struct_rusage) -> float:
-    return usage.ru_maxrss / 1024  # Linux: kilobytes
+# GNU time reports the peak of the command it starts. The kernel counts in a child's peak the peak of
+# the process that started it (its memory until the child's exec), so this process, which grows
+# while it writes the buckets, would put a floor under every child's figure.
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 def time_child(argv: list[str], env: dict) -> tuple[float, float, float]:
-    """(wall seconds, peak MB of the largest process, CPU seconds of it and its workers) of one child."""
-    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child never blocks on it
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    """(wall seconds, peak MB of the largest process, CPU seconds of it and its workers) of one child.
+    Linux counts in a process's usage every descendant it waited for: its workers."""
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as peak:
+        wrapped = [GNU_TIME, "-f", "%M", "-o", peak.name, *argv] if GNU_TIME else argv
+        start = time.perf_counter()  # a file for stderr, not a pipe: a chatty child never blocks on it
+        proc = subprocess.Popen(wrapped, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -223,34 +226,21 @@ def time_child(argv: list[str], env: dict) -> tuple[float, float, float]:
             err.seek(0)
             said = err.read().decode(errors="replace")
             raise RuntimeError(f"{' '.join(argv[3:7])}… failed: {said[-2000:]}")
-    # Linux reports in the child's usage the largest resident size of the child and of every
-    # descendant it waited for (its workers), and their CPU time
-    return seconds, _peak_mb(usage), usage.ru_utime + usage.ru_stime
+        kilobytes = int(peak.read().split()[-1]) if GNU_TIME else usage.ru_maxrss
+    return seconds, kilobytes / 1024, usage.ru_utime + usage.ru_stime
 
 
 def run_one(measure: Measure, ctx: Context, env: dict) -> tuple[float, float, float]:
     if measure.command is not None:
         return time_child(measure.command(ctx), env)
-    argv = [sys.executable, __file__, "--one", str(MEASURES.index(measure)), "--context", json.dumps(
-        {k: str(v) if isinstance(v, Path) else v for k, v in ctx.__dict__.items()})]
-    start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{measure.name} failed: {proc.stderr[-2000:]}")
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return seconds, json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"], cpu
+    context = json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in ctx.__dict__.items()})
+    index = str(MEASURES.index(measure))
+    return time_child([sys.executable, __file__, "--one", index, "--context", context], env)
 
 
 def _one(index: int, context: str) -> None:
     raw = json.loads(context)
-    ctx = Context(**{k: Path(v) if k in PATHS else v for k, v in raw.items()})
-    MEASURES[index].run(ctx)
-    peak = max(_peak_mb(resource.getrusage(resource.RUSAGE_SELF)),
-               _peak_mb(resource.getrusage(resource.RUSAGE_CHILDREN)))
-    print(json.dumps({"peak_mb": peak}))
+    MEASURES[index].run(Context(**{k: Path(v) if k in PATHS else v for k, v in raw.items()}))
 
 
 def main() -> int:
@@ -271,6 +261,9 @@ def main() -> int:
     if args.one is not None:
         _one(args.one, args.context)
         return 0
+    if GNU_TIME is None:
+        print("no /usr/bin/time (Debian: apt-get install time): peak MB includes this process's own peak",
+              file=sys.stderr)
     os.umask(0o077)  # rosters, databases and outputs hold patient data: owner-only, as sangao writes them
     args.dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "XDG_CACHE_HOME": str(args.dir / "cache")}
