@@ -15,7 +15,9 @@ file, with the per-range function of the local run (engine/parallel.py `assess_r
   Parquet files into a shared folder and send back only counts: nothing goes through the client.
 - A record that is not clean is judged by pydantic exactly as the JSONL path judges it (the roster's
   `frame_source`), and the run stops with its problems, naming the bucket file and row; a patient id
-  twice in one file is D021 (a repeated id always lands in the same bucket).
+  twice in one file is D021 (a repeated id always lands in the same bucket). A worker that cannot read
+  a bucket file or write a results file stops the run with R122 (the folders must be at the same
+  path on every worker: the caller names them by absolute path).
 
 Dask is imported here only, and only when a run starts: other commands never pay for it.
 """
@@ -28,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -91,6 +94,26 @@ def _assessor(loaded: tuple[str, bytes], backend: str):
             del _ASSESSORS[next(iter(_ASSESSORS))]
         assessor = _ASSESSORS[key] = Assessor(gset, calendar, backend=backend)
     return assessor
+
+
+def _worker() -> str:
+    """The address of the worker running this task (for a message)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except ValueError:  # not on a worker
+        return "?"
+
+
+def read_bucket(read: Callable[[str], Any], path: str):
+    """`read(path)` on a worker; a file it cannot read is R122: the roster folder must be at the same
+    path on every worker (a shared file system), and is named by its absolute path."""
+    try:
+        return read(path)
+    except OSError as exc:
+        raise SangaoError.of("R122", file=path, worker=_worker(),
+                             reason=exc.strerror or type(exc).__name__) from None
 
 
 class BucketedRoster(Protocol):
@@ -167,7 +190,11 @@ def assess_to_file(
 
     result = assess_frame(frame, roster.frame_source, loaded, backend, as_of)
     if len(frame):
-        roster.write_results(result, folder, str(frame["file"].iloc[0]))
+        try:
+            roster.write_results(result, folder, str(frame["file"].iloc[0]))
+        except OSError as exc:
+            raise SangaoError.of("R122", variant="write", file=exc.filename or folder, worker=_worker(),
+                                 reason=exc.strerror or type(exc).__name__) from None
     colors = Counter(result["color"])
     return pd.DataFrame({"rows": [len(frame)], **{c: [colors.get(c, 0)] for c in COLORS}})
 
@@ -195,7 +222,7 @@ def _partitions(roster: BucketedRoster, options: AssessOptions):
         return None, None
     meta = pd.DataFrame({"seq": pd.Series([], dtype="int64"),
                          **{c: pd.Series([], dtype=object) for c in ("patient_id", "record", "file")}})
-    frame = dd.from_map(roster.read_bucket, paths, meta=meta, enforce_metadata=False)
+    frame = dd.from_map(partial(read_bucket, roster.read_bucket), paths, meta=meta, enforce_metadata=False)
     return frame, dask.delayed(loaded, pure=True)
 
 
@@ -287,7 +314,7 @@ def assess_to_parquet(
     import pandas as pd
 
     counts = counts if counts is not None else AssessCounts()
-    folder = Path(folder)
+    folder = Path(folder).absolute()  # as the workers must write it, wherever they run
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("assessments-bucket-*.parquet"):
         old.unlink()
@@ -299,7 +326,7 @@ def assess_to_parquet(
                          **{c: pd.Series([], dtype="int64") for c in COLORS}})
     result = frame.map_partitions(
         assess_to_file, roster, loaded, options.backend, options.as_of,
-        str(folder.resolve()), meta=meta,
+        str(folder), meta=meta,
     )
     totals = pd.concat(list(_finished(client, result, progress))).sum()
     assessed = int(sum(totals[c] for c in COLORS))

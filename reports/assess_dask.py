@@ -54,7 +54,8 @@ def assess_on_dask(roster: Path, db: str, out: Path | None, fmt: str, save: bool
     from store.privacy import open_private
     from store.sources import db_url, provenance
 
-    bucketed = read_manifest(roster)
+    # the workers read the files by the paths sent to them: absolute, wherever they run
+    bucketed = read_manifest(roster.absolute())
     label = "评估（分桶）" if lang == "zh" else "assess (buckets)"
     with dask_executor.dask_client(scheduler, workers) as client, \
             progress(label, len(bucketed.paths)) as tick:

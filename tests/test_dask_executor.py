@@ -1,13 +1,20 @@
 """`sangao roster export --format parquet --buckets N` and `sangao assess --executor dask`: every patient
 in exactly one bucket file with their whole record, and a LocalCluster of two worker processes giving
-the local run's assessments byte for byte (JSONL, Parquet written by the workers, saved rows)."""
+the local run's assessments byte for byte (JSONL, Parquet written by the workers, saved rows). Then
+as a province runs it: a scheduler and two workers started as separate processes (`dask scheduler`,
+`dask worker ADDRESS`) and `sangao assess --scheduler ADDRESS` run as a process of its own."""
 
+import contextlib
 import json
 import os
+import pickle
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import zlib
 from datetime import date
 from pathlib import Path
@@ -18,8 +25,9 @@ import sqlalchemy
 from typer.testing import CliRunner
 
 import cli
-from engine.dask_executor import assess_jsonl, assess_to_parquet, dask_client
+from engine.dask_executor import assess_jsonl, assess_to_file, assess_to_parquet, dask_client
 from engine.parallel import AssessCounts, AssessOptions
+from engine.set_cache import load_cached
 from pathways.errors import SangaoError
 from pathways.synthetic import generate_jsonl
 from store.parquet import read_manifest, write_buckets
@@ -196,6 +204,37 @@ def test_a_patient_id_given_twice_lands_in_one_bucket_and_is_refused_as_d021(tmp
     assert f"{path}:1" in problem.render("zh")
 
 
+def test_a_bucket_file_a_worker_cannot_read_stops_the_run_naming_the_file_and_the_worker(tmp_path, client):
+    records = _records(4)
+    manifest = write_buckets([(r, _line(r)) for r in records], tmp_path, 2)
+    gone = next(f.path for f in manifest.files if f.rows)
+    os.unlink(gone)  # as a folder that is not at the same path on a worker's machine
+    with pytest.raises(SangaoError) as caught:
+        assess_jsonl(manifest, OPTIONS, client)
+    problem = caught.value.problems[0]
+    assert problem.code == "R122"
+    assert problem.file == gone
+    workers = client.run(lambda dask_worker: dask_worker.address)
+    text = problem.render("zh")
+    assert any(f"Dask 工作进程 {w} 读不到分桶文件 {gone}" in text for w in workers)
+    assert "共享文件系统" in text
+
+
+def test_a_results_folder_a_worker_cannot_write_is_refused_naming_the_file(exported, tmp_path):
+    manifest = read_manifest(exported / "pq")
+    frame = manifest.read_bucket(manifest.paths[0])
+    loaded = ("key", pickle.dumps(load_cached("national-default", (2026, 2027), True, None)))
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    folder = tmp_path / "file" / "results"  # under a file: no folder can be made there
+    with pytest.raises(SangaoError) as caught:
+        assess_to_file(frame, manifest, loaded, "python", OPTIONS.as_of, str(folder))
+    problem = caught.value.problems[0]
+    assert problem.code == "R122"
+    assert problem.file == str(folder / "assessments-bucket-00000.parquet")
+    assert "cannot write the results file" in problem.render("en")
+    assert "--out folder at the same path" in problem.render("en")
+
+
 def test_a_folder_without_a_manifest_is_refused_in_chinese_with_how_to_write_one(
     tmp_path, monkeypatch, capsys
 ):
@@ -219,3 +258,145 @@ def test_without_dask_installed_the_run_says_how_to_install_it(exported):
     assert "R120" in result.stderr
     assert "pip install 'sangao[dask]'" in result.stderr
     assert "未安装" in result.stderr
+
+
+# ---- a cluster of separate processes, as on a province's machines --------------------------------
+
+
+def _start(argv: list[str], log: Path) -> subprocess.Popen:
+    """A process in its own process group (its children are stopped with it), output to `log`."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Stop every process group, politely first (a nanny stops its worker), then for good."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group: a worker left behind by its nanny too
+        proc.wait()
+
+
+def _scheduler_address(scheduler_file: Path, proc: subprocess.Popen, log: Path) -> str:
+    """The address the scheduler (started with --port 0) writes into its --scheduler-file."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the scheduler stopped: {log.read_text(errors='replace')[-2000:]}"
+        if scheduler_file.exists():
+            try:
+                return json.loads(scheduler_file.read_text(encoding="utf-8"))["address"]
+            except (json.JSONDecodeError, KeyError):
+                pass  # being written
+        time.sleep(0.2)
+    raise AssertionError(f"no scheduler address after 60 s: {log.read_text(errors='replace')[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def separate_cluster(tmp_path_factory):
+    """The address of a scheduler and two single-threaded workers, each its own process started here
+    (as `dask scheduler` and `dask worker ADDRESS` on a cluster's machines), stopped at the end
+    whatever happens."""
+    import distributed
+
+    folder = tmp_path_factory.mktemp("cluster")
+    procs: list[subprocess.Popen] = []
+    try:
+        log = folder / "scheduler.log"
+        procs.append(_start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                             "--port", "0", "--no-dashboard", "--scheduler-file",
+                             str(folder / "scheduler.json")], log))
+        address = _scheduler_address(folder / "scheduler.json", procs[0], log)
+        for n in range(2):
+            procs.append(_start([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                 "--nthreads", "1", "--no-dashboard", "--name", f"worker-{n}",
+                                 "--local-directory", str(folder / f"worker-{n}")],
+                                folder / f"worker-{n}.log"))
+        with distributed.Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        _stop(procs)
+
+
+def _sangao(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`sangao ARGS` as its own process (cli.main, as the installed command runs it) in `cwd`."""
+    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _kept_assessors(address: str) -> dict[str, int]:
+    """How many guideline sets each worker of the cluster keeps an assessor of (its own module state)."""
+    import distributed
+
+    def kept() -> int:
+        from engine import dask_executor
+
+        return len(dask_executor._ASSESSORS)
+
+    with distributed.Client(address, timeout="30s") as client:
+        return client.run(kept)
+
+
+def test_assess_as_its_own_process_on_separately_started_workers_writes_the_local_runs_bytes(
+    exported, separate_cluster
+):
+    out = exported / "separate.jsonl"
+    # folders named relative to where the command runs, not where the workers run
+    result = _sangao("assess", "--executor", "dask", "--scheduler", separate_cluster, "--roster", "pq",
+                     "--as-of", AS_OF, "--format", "jsonl", "--out", out.name, "--lang", "en", cwd=exported)
+    assert result.returncode == 0, result.stderr
+    local = (exported / "local.jsonl").read_bytes()
+    assert out.read_bytes() == local
+    assessed = len(local.splitlines())
+    assert f"{assessed} assessed, {300 - assessed} skipped" in result.stderr
+    kept = _kept_assessors(separate_cluster)
+    assert len(kept) == 2 and sum(kept.values()) >= 1  # the cluster's workers did the work
+
+
+def test_separately_started_workers_write_the_local_assessments_as_parquet_into_a_relative_folder(
+    exported, separate_cluster
+):
+    result = _sangao("assess", "--executor", "dask", "--scheduler", separate_cluster, "--roster", "pq",
+                     "--as-of", AS_OF, "--format", "parquet", "--out", "separate-results", cwd=exported)
+    assert result.returncode == 0, result.stderr
+    folder = exported / "separate-results"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"assessments-bucket-{b:05d}.parquet" for b in range(4)]
+    rows = [r for name in names for r in pq.read_table(folder / name).to_pylist()]
+    local = (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [r["assessment"] for r in sorted(rows, key=lambda r: r["seq"])] == local
+
+
+def test_assessments_saved_from_separately_started_workers_are_the_local_ones(
+    exported, separate_cluster, db_url
+):
+    """Into a fresh SQLite file, and into PostgreSQL (the province's database)."""
+    result = _sangao("assess", "--executor", "dask", "--scheduler", separate_cluster, "--roster",
+                     str(exported / "pq"), "--as-of", AS_OF, "--save", "--db", db_url)
+    assert result.returncode == 0, result.stderr
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text("select patient_id, payload from assessments")).all()
+    finally:
+        engine.dispose()
+    local = (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == len(local)
+    saved = {pid: json.loads(payload) for pid, payload in rows}
+    assert saved == {a["patient_id"]: a for a in map(json.loads, local)}
+
+
+def test_an_unreachable_scheduler_is_refused_naming_its_address(exported):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _sangao("assess", "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}", "--roster",
+                     str(exported / "pq"), "--as-of", AS_OF, "--format", "jsonl", "--lang", "en")
+    assert result.returncode == 1, result.stderr
+    assert "R121" in result.stderr and f"tcp://127.0.0.1:{port}" in result.stderr

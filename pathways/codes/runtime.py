@@ -105,6 +105,19 @@ CODES: tuple[Code, ...] = (
          hint_zh="检查地址（tcp://主机:8786）以及调度器是否在运行；不加 --scheduler 则在本机启动",
          hint_en="check the address (tcp://host:8786) and that the scheduler runs; without --scheduler "
                  "sangao starts one on this machine"),
+    Code("R122", "run", True,
+         zh="Dask 工作进程 {worker} 读不到分桶文件 {file}：{reason}",
+         en="the Dask worker {worker} cannot read the bucket file {file}: {reason}",
+         hint_zh="每个工作进程都须在同一路径读到 --roster 文件夹（共享文件系统，如 NFS）",
+         hint_en="every worker must read the --roster folder at the same path (a shared file system "
+                 "such as NFS)",
+         variants={
+             "write": ("Dask 工作进程 {worker} 无法写入结果文件 {file}：{reason}",
+                       "the Dask worker {worker} cannot write the results file {file}: {reason}",
+                       "每个工作进程都须在同一路径写入 --out 文件夹（共享文件系统，如 NFS）",
+                       "every worker must write the --out folder at the same path (a shared file system "
+                       "such as NFS)"),
+         }),
 )
 
 
