@@ -326,14 +326,14 @@ def _patient_progress(label: str, total: int | None):
     return counting(err_console, label, total)
 
 
-def _patient_total(roster: Path | None, db: str) -> int | None:
-    """How many patients a progress bar counts to (a database only; a roster file is not read
-    twice), or None when no bar is shown."""
+def _patient_total(roster: Path | None, db: str, team: str | None = None) -> int | None:
+    """How many patients (of `team`, when given) a progress bar counts to (a database only; a
+    roster file is not read twice), or None when no bar is shown."""
     if roster is not None or not err_console.is_terminal or not has_db(db):  # no database: D041 follows
         return None
     from store.counts import count_patients
 
-    return count_patients(db_url(db))
+    return count_patients(db_url(db), team)
 
 
 ColorChoice = StrEnum("ColorChoice", ["red", "yellow", "blue"])
@@ -485,8 +485,8 @@ def worklist(
     if last < first:
         raise _usage("to before from", lang, "--to", last=last, first=first)
     ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-    patients = patients_from(roster, db)
-    total = _patient_total(roster, db)
+    patients = patients_from(roster, db, team)  # a team's patients only, chosen by the database
+    total = _patient_total(roster, db, team)
     with _patient_progress("worklist", total) as tick:
         result = wl_out.build_worklist(patients, ctx, first, last, team=team, progress=tick)
     if unmasked:
@@ -540,14 +540,13 @@ def plan(
         source = plan_run.stored_plans(url, ids, start, team)
     else:
         ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-        patients = patients_from(roster, db)
-        chosen = [one_patient(patient, patients)] if patient is not None else (
-            p for p in patients if everyone or p.team == team)
+        patients = patients_from(roster, db, team)  # --team: that team's patients only
+        chosen = [one_patient(patient, patients)] if patient is not None else patients
         source = plan_run.new_plans(chosen, ctx, start, url if stored else None)
         if capacity is not None:
             source = plan_run.with_capacity(source, capacity, ctx, lambda problem: err_console.print(
                 f"[yellow]⚠ {problem.render(lang)}[/]", highlight=False))
-    total = 1 if patient is not None else (None if reprint else _patient_total(roster, db))
+    total = 1 if patient is not None else (None if reprint else _patient_total(roster, db, team))
     wanted = {f.value for f in formats or (PlanFormat.html, PlanFormat.csv, PlanFormat.ics)}
     with _patient_progress("plan", total) as tick:
         save_to = url if save and stored and not reprint else None

@@ -48,11 +48,11 @@ def read_roster(
                 on_problem(p)
 
 
-def read_patients(db_url: str) -> Iterator[Patient]:
-    """Every patient stored at `db_url`, in first-import order."""
+def read_patients(db_url: str, team: str | None = None) -> Iterator[Patient]:
+    """Every patient stored at `db_url` (of `team` only, when given), in first-import order."""
     from store.exporter import read_patients as _read
 
-    return _read(db_url)
+    return _read(db_url, team)
 
 
 def import_files(*args, **kwargs):

@@ -68,12 +68,12 @@ _CHILD_KINDS = {name: _kinds(model.__table__, _CHILD_COLUMNS[name]) for name, mo
 
 def read_batch(
     conn, after: int, upto: int | None = None, limit: int | None = None,
-    institutions: Sequence[str] | None = None,
+    institutions: Sequence[str] | None = None, team: str | None = None,
 ) -> tuple[list[tuple], dict[str, list[tuple]]]:
     """(patient rows, {child table: rows}) of the patients with `after` < seq (≤ `upto`), at most
-    `limit`, of these institutions only when given, in seq order. A patient row is (seq, *the
-    `_SCALARS` columns); a child row (patient_id, *its columns), a patient's rows together and in
-    their list order."""
+    `limit`, of these institutions only and of this team only when given, in seq order. A patient
+    row is (seq, *the `_SCALARS` columns); a child row (patient_id, *its columns), a patient's rows
+    together and in their list order."""
     quote = conn.dialect.identifier_preparer.quote
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
@@ -96,6 +96,9 @@ def read_batch(
             return [], {name: [] for name in CHILD_TABLES}
         where.append(f"institution IN ({', '.join([mark] * len(names))})")
         params += names
+    if team is not None:  # one team's patients (worklist --team, plan --team)
+        where.append(f"team = {mark}")
+        params.append(team)
     columns = ", ".join(quote(n) for n in ["seq", *_SCALARS])
     sql = f"SELECT {columns} FROM patients WHERE {' AND '.join(where)} ORDER BY seq"
     if limit is not None:
@@ -169,10 +172,10 @@ def _canonical_makers():
 
 def canonical_batch(
     conn, after: int, upto: int | None = None, limit: int | None = None,
-    institutions: Sequence[str] | None = None,
+    institutions: Sequence[str] | None = None, team: str | None = None,
 ) -> list[tuple[int, dict]]:
     """(seq, canonical interchange dict) of the patients `read_batch` reads, in seq order."""
-    patients, children = read_batch(conn, after, upto, limit, institutions)
+    patients, children = read_batch(conn, after, upto, limit, institutions, team)
     patient, makers = _canonical_makers()
     lists = [(name, _by_patient(children[name], makers[name])) for name in CHILD_TABLES]
     out = []

@@ -64,15 +64,18 @@ def record_json(patient: Patient) -> dict:
     return _clean(data)
 
 
-def iter_records(db_engine: Engine, institutions: Sequence[str] | None = None) -> Iterator[dict]:
-    """Every stored patient (of these institutions only, when given) as a canonical interchange dict,
-    in first-import order, read by store/db_records.py (the driver's rows, a batch at a time)."""
+def iter_records(
+    db_engine: Engine, institutions: Sequence[str] | None = None, team: str | None = None,
+) -> Iterator[dict]:
+    """Every stored patient (of these institutions only, of this team only, when given) as a
+    canonical interchange dict, in first-import order, read by store/db_records.py (the driver's
+    rows, a batch at a time)."""
     from store.db_records import canonical_batch
 
     last = 0
     with db_engine.connect() as conn:
         while True:
-            batch = canonical_batch(conn, last, limit=BATCH, institutions=institutions)
+            batch = canonical_batch(conn, last, limit=BATCH, institutions=institutions, team=team)
             if not batch:
                 return
             last = batch[-1][0]
@@ -146,11 +149,12 @@ def _ordered(record: dict) -> dict:
     return {k: record[k] for k in Patient.model_fields if k in record}
 
 
-def read_patients(db_url: str) -> Iterator[Patient]:
-    """Every stored patient as a validated record, in first-import order."""
+def read_patients(db_url: str, team: str | None = None) -> Iterator[Patient]:
+    """Every stored patient (of `team` only, when given: chosen by the database, so the others are
+    neither read nor validated) as a validated record, in first-import order."""
     db_engine = open_db(db_url)
     try:
-        for record in iter_records(db_engine):
+        for record in iter_records(db_engine, team=team):
             yield Patient.model_validate(record)
     finally:
         db_engine.dispose()

@@ -37,13 +37,16 @@ def check_db(db: str) -> str:
     return url
 
 
-def patients_from(roster: Path | None, db: str) -> Iterator[Patient]:
-    """The patients of a roster file (read straight, nothing stored) or else of the database."""
+def patients_from(roster: Path | None, db: str, team: str | None = None) -> Iterator[Patient]:
+    """The patients of a roster file (read straight, nothing stored) or else of the database; of
+    `team` only when given (the database chooses them: a team's worklist does not read and
+    validate the whole roster)."""
     import store
 
     if roster is not None:
-        return store.read_roster(roster)
-    return store.read_patients(check_db(db))
+        patients = store.read_roster(roster)
+        return patients if team is None else (p for p in patients if p.team == team)
+    return store.read_patients(check_db(db), team)
 
 
 def patients_of(roster_or_db: str) -> Iterator[Patient]:
