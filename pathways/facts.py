@@ -283,13 +283,7 @@ def compute_facts(
             if len(recent) > 1:
                 facts["adverse2"] = recent[1].adverse_reaction
         if weight is not None and height is not None and height.height_cm > 0:  # 0 cm: implausible (store/)
-            key = (weight.weight_kg, height.height_cm)
-            value = _BMI.get(key)
-            if value is None:
-                value = bmi(*key)
-                if len(_BMI) < _KEPT and key[0]:  # not 0 kg: 0.0 and -0.0 are one key, two BMIs
-                    _BMI[key] = value
-            facts["bmi"] = value
+            facts["bmi"] = _kept(_BMI, bmi, weight.weight_kg, height.height_cm)
         if waist is not None:
             facts["waist_cm"] = waist.waist_cm
 
@@ -381,17 +375,12 @@ def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
     creatinine = lab.creatinine
     if creatinine <= 0:  # store/ reports it as implausible
         return None
-    key = (creatinine, age_years(birth, lab.date), sex, equation)
-    value = _EGFR.get(key)
-    if value is None:
-        value = egfr(*key)
-        if len(_EGFR) < _KEPT:
-            _EGFR[key] = value
-    return value
+    return _kept(_EGFR, egfr, creatinine, age_years(birth, lab.date), sex, equation)
 
 
-# eGFR and BMI of the values seen so far: a roster repeats the same few thousand (creatinine, age,
-# sex) and (weight, height) pairs, and each costs a decimal rounding. Bounded, so memory stays flat.
+# eGFR, BMI, the LDL-C reduction and non-HDL-C of the values seen so far: a roster repeats the same
+# few thousand (creatinine, age, sex) and value pairs, and each costs a decimal rounding. Bounded, so
+# memory stays flat.
 _KEPT = 1 << 16
 _EGFR: dict[tuple, float] = {}
 _BMI: dict[tuple, float] = {}
@@ -399,14 +388,13 @@ _REDUCTION: dict[tuple, float | None] = {}
 _NON_HDL: dict[tuple, float | None] = {}
 
 
-def _kept(known: dict, compute, a: float, b: float):
-    """`compute(a, b)` (a decimal rounding or difference), kept in `known` by the pair of values
-    (not for a zero: 0.0 and -0.0 are one key but may give two results)."""
-    key = (a, b)
+def _kept(known: dict, compute, *key):
+    """`compute(*key)` (a decimal rounding or difference), kept in `known` by the values of `key`
+    (not when one is zero: 0.0 and -0.0 are one key but may give two results)."""
     value = known.get(key, known)
     if value is known:
-        value = compute(a, b)
-        if a and b and len(known) < _KEPT:
+        value = compute(*key)
+        if all(key) and len(known) < _KEPT:
             known[key] = value
     return value
 
