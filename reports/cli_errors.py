@@ -25,7 +25,10 @@ try:  # Typer 0.2x runs on its own copy of Click
 except ImportError:  # an older Typer, on Click itself
     from click.exceptions import ClickException
 
-__all__ = ["ClickException", "error_text", "print_aborted", "print_click_error", "usage_line", "worded"]
+__all__ = [
+    "ClickException", "error_text", "print_aborted", "print_click_error", "usage_line", "usage_words",
+    "worded",
+]
 
 
 def print_click_error(exc: Exception, lang: str, console: Console) -> None:
@@ -52,10 +55,15 @@ def print_aborted(lang: str, console: Console) -> None:
 
 def usage_line(ctx, lang: str) -> str:
     """"用法：sangao roster import [选项] {FILE}..." of the command that failed (Typer's pieces)."""
-    words = {"[OPTIONS]": message("options metavar", lang),
-             "COMMAND [ARGS]...": message("command metavar", lang)}
-    pieces = " ".join(words.get(p, p) for p in ctx.command.collect_usage_pieces(ctx))
+    pieces = usage_words(" ".join(ctx.command.collect_usage_pieces(ctx)), lang)
     return message("usage", lang, command=ctx.command_path, pieces=pieces)
+
+
+def usage_words(pieces: str, lang: str) -> str:
+    """Typer's words in a usage line's pieces ("[OPTIONS]", "COMMAND [ARGS]...") in `lang` (the
+    usage line of an error, and of a help screen: reports/help_text.py)."""
+    pieces = pieces.replace("[OPTIONS]", message("options metavar", lang))
+    return pieces.replace("COMMAND [ARGS]...", message("command metavar", lang))
 
 
 def error_text(exc: Exception, lang: str) -> str:

@@ -507,12 +507,12 @@ def _chinese_usage_line() -> None:
         from typer._click.formatting import HelpFormatter
     except ImportError:
         from click.formatting import HelpFormatter
+    from reports.cli_errors import usage_words  # help screens only
+
     english = HelpFormatter.write_usage
 
     def write_usage(self, prog, args="", prefix=None):
-        for words, key in (("[OPTIONS]", "options metavar"), ("COMMAND [ARGS]...", "command metavar")):
-            args = args.replace(words, message(key, "zh"))
-        return english(self, prog, args, USAGE_PREFIX if prefix is None else prefix)
+        return english(self, prog, usage_words(args, "zh"), USAGE_PREFIX if prefix is None else prefix)
 
     HelpFormatter.write_usage = write_usage
 
