@@ -98,6 +98,20 @@ def _symptoms_text(symptoms: tuple[str, ...]) -> str | None:
     return _symptoms(symptoms)
 
 
+def _child_values(name: str, items, get=None) -> list[tuple]:
+    """The values of a child list's items as tuples (a Patient's through `get`, a Struct's as
+    astuple): the dated lists in date order (ties in record order), history in record order, a
+    visit's symptoms as JSON text (`new_rows`, `clean_rows`)."""
+    if name != "history" and len(items) > 1:
+        items = sorted(items, key=_by_date)
+    rows = [get(i.__dict__) for i in items] if get else list(map(_astuple, items))
+    if name == "visits":
+        at = _SYMPTOMS_AT
+        for k, r in enumerate(rows):
+            if type(r[at]) is tuple:
+                rows[k] = (*r[:at], _symptoms_text(r[at]), *r[at + 1 :])
+    return rows
+
 
 def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: bool = False) -> tuple:
     """The patients row of a new patient in bind form, its child rows appended to `children`:
@@ -120,14 +134,7 @@ def new_rows(record, seq: int, children: dict[str, list], absent=None, flat: boo
     for name, get, items in lists:
         if not items:
             continue
-        if name != "history" and len(items) > 1:
-            items = sorted(items, key=_by_date)
-        rows = [get(i.__dict__) for i in items] if get else list(map(_astuple, items))
-        if name == "visits":
-            at = _SYMPTOMS_AT
-            for k, r in enumerate(rows):
-                if type(r[at]) is tuple:
-                    rows[k] = (*r[:at], _symptoms_text(r[at]), *r[at + 1 :])
+        rows = _child_values(name, items, get)
         # A Struct's ABSENT is a NaN, which PostgreSQL would store: JSON has no NaN, null comes back.
         rows = _plain(rows) if get or absent is not None else _json_rows(_json_row_text(rows))
         if flat:
@@ -156,14 +163,7 @@ def clean_rows(record, seq: int, absent) -> tuple[tuple, list[tuple[str, list]],
         items = getattr(record, name)
         if not items:
             continue
-        if name != "history" and len(items) > 1:
-            items = sorted(items, key=_by_date)
-        rows = list(map(_astuple, items))
-        if name == "visits":
-            at = _SYMPTOMS_AT
-            for k, r in enumerate(rows):
-                if type(r[at]) is tuple:
-                    rows[k] = (*r[:at], _symptoms_text(r[at]), *r[at + 1 :])
+        rows = _child_values(name, items)
         out: list = []
         for s, r in enumerate(_plain(rows)):  # ABSENT stays itself
             out += (pid, s)
