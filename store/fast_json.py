@@ -226,10 +226,10 @@ def is_clean(record, line: str | bytes, as_of: dt.date | None) -> bool:
     store/validation.py that the decoder's types cannot say, each in its cheap form."""
     if keys_written(line) != keys_given(record):
         return False  # a repeated key, or a colon inside a string value: the slow path decides
-    return _values_clean(record, as_of)
+    return values_clean(record, as_of)
 
 
-def _values_clean(record, as_of: dt.date | None) -> bool:
+def values_clean(record, as_of: dt.date | None) -> bool:
     """`is_clean` past its repeated-key test."""
     born, sex = record.birth_date, record.sex
     number = record.id_number
@@ -318,7 +318,7 @@ _code_of = attrgetter("code")
 
 
 def _record_clean(record) -> bool:
-    """`_values_clean(record, None)` for a `decode_record` Struct (absent fields hold their defaults,
+    """`values_clean(record, None)` for a `decode_record` Struct (absent fields hold their defaults,
     never UNSET or ABSENT), in fewer steps: the dates before birth and after death are found from
     each list's least and greatest date."""
     born = record.birth_date

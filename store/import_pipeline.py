@@ -55,8 +55,7 @@ from pathways.errors import SangaoError
 from pathways.scrub import scrubbed_traceback
 from store import fast_json, writer
 from store.readers import detect_encoding
-from store.readers.jsonl import UTF8, keys_written, utf8_lines
-from store.readers.jsonl import _item as line_item
+from store.readers.jsonl import UTF8, keys_written, line_item, utf8_lines
 from store.writer import clean_rows, merge_input, new_rows
 
 PIPELINE_MIN_BYTES = 4_000_000  # smaller sources: starting a process costs more than it saves
@@ -347,7 +346,7 @@ def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
 
     name = str(source.paths[0])
     decode = fast_json.decoder().decode
-    values_clean = fast_json._values_clean
+    values_clean = fast_json.values_clean
     is_clean = fast_json.is_clean
     undecodable = (msgspec.ValidationError, msgspec.DecodeError)
     seen = SeenIds()

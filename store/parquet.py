@@ -120,13 +120,13 @@ class FrameSource:
         problems), last."""
         from store.fast_json import decode_record
         from store.importer import validate_item
-        from store.readers.jsonl import _item
+        from store.readers.jsonl import line_item
 
         for row, line in enumerate(self.lines[r[0] : r[1]], start=r[0] + 1):
             data = line.encode("utf-8")
             record = decode_record(data)
             if record is None:
-                record, problems, _ = validate_item(_item(self.path, row, data), None)
+                record, problems, _ = validate_item(line_item(self.path, row, data), None)
                 if problems:
                     yield row, None, problems
                     return

@@ -60,9 +60,9 @@ class JsonlSource:
             record = decode(line)
             if record is None:  # not clean: judged as the importer judges it
                 from store.importer import validate_item  # (brings SQLAlchemy: only when needed)
-                from store.readers.jsonl import _item
+                from store.readers.jsonl import line_item
 
-                record, problems, _ = validate_item(_item(self.path, number, line), None)
+                record, problems, _ = validate_item(line_item(self.path, number, line), None)
                 if problems:
                     yield number, None, problems
                     return

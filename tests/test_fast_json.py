@@ -27,7 +27,7 @@ from pathways.synthetic import generate_roster
 from store import fast_json, importer, writer
 from store.exporter import record_json
 from store.importer import import_files, validate_item
-from store.readers.jsonl import _item
+from store.readers.jsonl import line_item
 from store.validation import check_patient, plausible_limits, symptom_codes
 
 AS_OF = date(2026, 11, 30)
@@ -120,7 +120,7 @@ def assert_taken_only_if_clean(line: str) -> bool:
     patient = Patient.model_validate_json(line)
     assert check_patient(patient, AS_OF) == []
     json.loads(line, object_pairs_hook=_no_repeated_key)
-    slow, problems, findings = validate_item(_item("r.jsonl", 1, line), AS_OF)  # the import's own slow path
+    slow, problems, findings = validate_item(line_item("r.jsonl", 1, line), AS_OF)  # the import's slow path
     assert (slow, problems, findings) == (patient, [], [])
     again = Patient.model_validate(fast_json.to_builtins(record))
     assert again == patient

@@ -19,7 +19,7 @@ from pathways import resident_id
 from pathways.models import Patient
 from store import validation, writer
 from store.importer import _keys_given, import_files, validate_item
-from store.readers.jsonl import _item, keys_written
+from store.readers.jsonl import keys_written, line_item
 from store.validation import _implausible, _valid_id, check_dates, check_plausible, check_resident_id
 
 AS_OF = date(2026, 11, 30)
@@ -231,14 +231,14 @@ def test_the_key_count_of_a_plain_line_equals_the_keys_the_record_was_given():
     ],
 )
 def test_a_repeated_key_is_rejected_however_the_colons_are_spaced(line):
-    patient_, problems, _ = validate_item(_item("r.jsonl", 3, line), AS_OF)
+    patient_, problems, _ = validate_item(line_item("r.jsonl", 3, line), AS_OF)
     assert patient_ is None and [p.code for p in problems] == ["D002"]
 
 
 def test_a_colon_inside_a_value_takes_the_slow_path_to_the_same_record():
     line = _line(name="王: 二", team='a":b')
     assert keys_written(line) > _keys_given(Patient.model_validate_json(line))
-    patient_, problems, _ = validate_item(_item("r.jsonl", 3, line), AS_OF)
+    patient_, problems, _ = validate_item(line_item("r.jsonl", 3, line), AS_OF)
     assert problems == [] and patient_ == Patient.model_validate_json(line)
 
 

@@ -14,7 +14,7 @@ from roster_files import VALID_MALE, record
 from pathways.errors import SangaoError
 from store import read_roster
 from store.importer import validate_item
-from store.readers.jsonl import _item
+from store.readers.jsonl import line_item
 from store.validation import plausible_limits
 
 AS_OF = date(2026, 11, 30)
@@ -291,7 +291,7 @@ _near_records = st.builds(
 @settings(max_examples=150, deadline=None)
 @given(st.one_of(_near_records.map(json.dumps), _json_values.map(json.dumps), st.text(max_size=40)))
 def test_any_line_gives_a_record_or_located_d_problems(line):
-    item = _item("r.jsonl", 7, line.replace("\n", " ").strip() or "x")
+    item = line_item("r.jsonl", 7, line.replace("\n", " ").strip() or "x")
     patient, problems, findings = validate_item(item, AS_OF)
     assert (patient is None) == bool(problems)
     for problem in problems + findings:

@@ -44,7 +44,7 @@ def read_jsonl(source: Source) -> Iterator[Item]:
     source.rows_read[name] = 0
     if encoding in UTF8:
         for number, line in utf8_lines(source):
-            yield _item(name, number, line)
+            yield line_item(name, number, line)
         return
     with open(path, encoding=encoding, newline="") as f:
         source.fraction = _position(f.buffer, path)  # the byte position, a read-ahead chunk early
@@ -53,7 +53,7 @@ def read_jsonl(source: Source) -> Iterator[Item]:
             if not line:
                 continue
             source.rows_read[name] += 1
-            yield _item(name, number, line)
+            yield line_item(name, number, line)
 
 
 UTF8 = ("utf-8", "utf-8-sig")
@@ -90,7 +90,7 @@ def _locator(name: str, number: int):
     return lambda _loc: (name, number, None)
 
 
-def _item(name: str, number: int, line: str | bytes) -> Item:
+def line_item(name: str, number: int, line: str | bytes) -> Item:
     """The `Item` of a JSONL line."""
     raw = line if isinstance(line, str) else ""  # bytes: decoded by raw_text() if ever needed
     return Item(file=name, line=number, data=None, raw=raw, locate=_locator(name, number), json_text=line)
