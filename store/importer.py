@@ -36,7 +36,7 @@ from pathways.csv_safe import SafeWriter
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store import fast_json, import_pipeline
-from store.db import DatabaseProblem, as_writer, open_db
+from store.db import DatabaseProblem, as_writer, bulk_import, open_db
 from store.privacy import mask_raw, open_private
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import keys_written, parse_line, raw_text
@@ -321,7 +321,7 @@ def _import_source(
 ) -> None:
     tally = Tally(source.kind, writer)
     try:
-        with _gc_paused(), db_engine.begin() as conn:
+        with _gc_paused(), db_engine.connect() as conn, bulk_import(conn), conn.begin():
             store = Store(conn)
             if not import_pipeline.run(store, source, mapping, as_of, tally, progress):
                 # SQLite: its adapters bind the Structs' UNSET and tuples in the upsert's merge

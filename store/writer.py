@@ -239,6 +239,13 @@ class Store:
         # An empty table at the start of the source's transaction: every patient is new (a repeat
         # within the source is rejected before it gets here), so no batch asks which are stored.
         self.all_new = last_seq is None
+        # SQLite with its foreign-key checks off (store/db.py bulk_import, which found the tables
+        # empty) into tables that are not (another import filled them meanwhile): checked at finish.
+        self.check_keys = (
+            conn.dialect.name == "sqlite"
+            and not self.all_new
+            and not conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        )
         # Into empty tables, the secondary indexes are dropped and built again at the end (same
         # transaction): one sort per index instead of a B-tree insert per row in patient-id order.
         self.rebuild = [i for t in (_PATIENTS, *_CHILD.values()) for i in t.indexes] if self.all_new else []
@@ -329,6 +336,8 @@ class Store:
             index.create(self.conn)
         for statement in self.foreign_keys:
             self.conn.exec_driver_sql(statement)
+        if self.check_keys and self.conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+            raise AssertionError("child rows without their patient: the import is rolled back")
 
     def flush(self) -> None:
         batch, self.batch = self.batch, []
