@@ -128,11 +128,37 @@ def test_a_gb18030_or_bom_jsonl_file_goes_through_the_pipeline_as_in_process(tmp
     path = roster_with_problems(tmp_path)
     path.write_text(path.read_text(encoding="utf-8"), encoding=encoding)
     alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    started = []  # the encoding each worker was told (None: it finds it itself)
+    real_start = import_pipeline._start
+    monkeypatch.setattr(import_pipeline, "_start", lambda *a: started.append(a[-1]) or real_start(*a))
     piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    # GB18030: the worker that read it as UTF-8 was stopped once the importer's check said otherwise
+    assert started == {"gb18030": ["utf-8", None], "utf-8-sig": ["utf-8-sig"]}[encoding]
     assert summary(piped) == summary(alone)
     assert piped.files[0].encoding == {"gb18030": "GB18030/GBK", "utf-8-sig": "UTF-8 with BOM"}[encoding]
     assert piped.patients_imported == 50
     assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
+
+
+def test_a_file_in_no_encoding_fails_in_the_pipeline_as_in_process_writing_nothing(tmp_path, monkeypatch):
+    """The importer checks the encoding while the worker already reads the file as UTF-8: a file
+    that is neither UTF-8 nor GB18030 (a lone 0xFF byte on its last line) stops both, D030."""
+    path = roster_with_problems(tmp_path)
+    path.write_bytes(path.read_bytes() + b'{"patient_id": "\xff"}\n')
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 10**12)
+    alone = import_files([path], str(tmp_path / "alone.db"), AS_OF, reject_path=tmp_path / "alone.csv")
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
+    started = []
+    real_start = import_pipeline._start
+    monkeypatch.setattr(import_pipeline, "_start", lambda *a: started.append(a[-1]) or real_start(*a))
+    piped = import_files([path], str(tmp_path / "piped.db"), AS_OF, reject_path=tmp_path / "piped.csv")
+    assert started == ["utf-8"]  # a worker read it as UTF-8 until the importer found it was not
+    assert summary(piped) == summary(alone)
+    assert [(p.code, p.file) for p in piped.rejects] == [("D030", str(path))]
+    assert piped.files[0].error and piped.patients_imported == 0
+    assert all(rows == [] for rows in dump(str(tmp_path / "piped.db")).values())
     assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
 
 
