@@ -87,6 +87,8 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     # not, that worker is stopped before anything it sent was written, and a new one finds the
     # encoding itself.
     utf8 = _utf8_start(source)
+    if not sqlite:
+        store.drop_indexes()  # PostgreSQL: its server builds them (on SQLite see Store.drop_indexes)
     running = _start(*args, utf8)
     try:
         if utf8 is not None and detect_encoding(source.paths[0]) != utf8:

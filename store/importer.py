@@ -324,6 +324,7 @@ def _import_source(
         with _gc_paused(), db_engine.connect() as conn, bulk_import(conn), conn.begin():
             store = Store(conn)
             if not import_pipeline.run(store, source, mapping, as_of, tally, progress):
+                store.drop_indexes()
                 # SQLite: its adapters bind the Structs' UNSET and tuples in the upsert's merge
                 fast = store.copy_sql is None
                 for done, (item, patient, problems, findings) in enumerate(
