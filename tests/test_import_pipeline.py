@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 
@@ -333,6 +335,29 @@ def test_a_reimport_into_postgresql_runs_in_process(tmp_path, monkeypatch, db_ur
     import_files([newer], db_url, AS_OF)
     assert used == [False]
     assert export(db_url)[0]["team"] == "团队2"
+
+
+def test_the_importer_reads_each_message_of_the_pipe_whole_into_its_reused_buffers():
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    sizes = [10, 5 << 20, 3, 70_000, 1, 2, 3, 4, 9 << 20, 5]  # larger than a buffer; the ring goes round
+    messages = [bytes([i]) * size for i, size in enumerate(sizes)]
+
+    def send():
+        for message in messages:
+            sender.send_bytes(message)
+        sender.close()
+
+    writer_thread = threading.Thread(target=send)
+    writer_thread.start()
+    frames = import_pipeline._Frames(receiver.fileno())
+    try:
+        for message in messages:
+            assert bytes(frames.read()) == message
+        with pytest.raises(EOFError):
+            frames.read()
+    finally:
+        writer_thread.join()
+        receiver.close()
 
 
 def test_a_worker_that_fails_mid_file_leaves_the_database_as_it_was(tmp_path, monkeypatch):
