@@ -7,6 +7,7 @@ rows/s and peak RSS for the in-process import and the two-process pipeline. Not 
     .venv/bin/python bench/import_bench.py --patients 20000 --profile 20   # where the time goes
     .venv/bin/python bench/import_bench.py --patients 100000 --repeat 3    # best and median of 3
     .venv/bin/python bench/import_bench.py --patients 20000 --phases       # µs per patient per stage
+    .venv/bin/python bench/import_bench.py --patients 100000 --mode pipeline --timeline  # who waits when
     .venv/bin/python bench/import_bench.py --patients 20000 --mode pipeline   # or in-process; default both
     .venv/bin/python bench/import_bench.py --floor                          # what parts cost on their own
 
@@ -23,7 +24,10 @@ the pipeline).
 with the most time of their own. --phases times the stages of the import with plain timers (a
 few percent of overhead, unlike a profiler) and prints µs per patient for each: reading, decoding
 and checking the records; building the rows; binding and inserting them (sqlite3 or COPY); and
-building the indexes dropped at the start.
+building the indexes dropped at the start. --timeline prints, for each pipeline run, when the
+worker started, sent its first and last batch and how long it was blocked sending; how long the
+importer waited for batches and wrote them; and how long the end (indexes, commit, closing) took:
+where the wall time that neither process's CPU covers goes.
 """
 
 from __future__ import annotations
@@ -58,10 +62,12 @@ def main() -> None:
         "--repeat", type=int, default=1, help="import N times (fresh database each) and report best/median"
     )
     parser.add_argument("--phases", action="store_true", help="print µs per patient for each stage")
+    parser.add_argument("--timeline", action="store_true", help="print when each pipeline process waits")
     parser.add_argument("--mode", choices=["in-process", "pipeline", "both"], default="both")
     parser.add_argument("--floor", action="store_true", help="time the parts on their own (SQLite)")
     args = parser.parse_args()
     phases = _time_phases() if args.phases else None
+    timeline = _Timeline(Path(tempfile.mkdtemp()) / "worker.json") if args.timeline else None
     modes = ["in-process", "pipeline"] if args.mode == "both" else [args.mode]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +102,11 @@ def main() -> None:
                     server.start()
                 if profiler:
                     profiler.enable()
+                if timeline:
+                    timeline.start()
                 report = import_files([roster], url, args.as_of)
+                if timeline and mode == "pipeline":
+                    timeline.show()
                 if profiler:
                     profiler.disable()
                 runs.append(
@@ -197,6 +207,78 @@ class _ServerCpu:
 
     def spent(self) -> float:
         return max(0.0, self.end - self.begin)
+
+
+class _Timeline:
+    """Timestamps of both sides of the pipeline (time.perf_counter, the same clock in both
+    processes; the worker, forked, writes its own to `path` as it ends)."""
+
+    def __init__(self, path: Path) -> None:
+        import queue
+
+        self.path, self.t = path, {}
+        timeline = self
+        work, add_rows, finish = import_pipeline._work, writer.Store.add_rows, writer.Store.finish
+
+        def timed_work(sender, *args, **kwargs):
+            seen = {"start": time.perf_counter(), "blocked": 0.0}
+            send = sender.send_bytes
+
+            class Sender:  # the worker's end of the pipe, timed
+                close = sender.close
+
+                @staticmethod
+                def send_bytes(message):
+                    t0 = time.perf_counter()
+                    seen.setdefault("first", t0)
+                    send(message)
+                    seen["last"] = time.perf_counter()
+                    seen["blocked"] += seen["last"] - t0
+
+            try:
+                work(Sender(), *args, **kwargs)
+            finally:
+                seen["end"] = time.perf_counter()
+                path.write_text(json.dumps(seen))
+
+        class TimedQueue(queue.Queue):  # the importer's queue of received batches
+            def get(self, *args, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return super().get(*args, **kwargs)
+                finally:
+                    timeline.t.setdefault("first", time.perf_counter())
+                    timeline.t["waited"] += time.perf_counter() - t0
+
+        def timed_add_rows(store, *args):
+            t0 = time.perf_counter()
+            add_rows(store, *args)
+            timeline.t["wrote"] += time.perf_counter() - t0
+
+        def timed_finish(store):
+            timeline.t["finish"] = time.perf_counter()
+            finish(store)
+            timeline.t["finished"] = time.perf_counter()
+
+        import_pipeline._work = timed_work
+        writer.Store.add_rows, writer.Store.finish = timed_add_rows, timed_finish
+        import_pipeline.queue = type("queue", (), {"Queue": TimedQueue, "Empty": queue.Empty})
+
+    def start(self) -> None:
+        self.t = {"start": time.perf_counter(), "waited": 0.0, "wrote": 0.0}
+
+    def show(self) -> None:
+        t, w = self.t, json.loads(self.path.read_text())
+        end = time.perf_counter()
+
+        def at(x):
+            return f"{x - t['start']:.2f}"
+
+        print(f"  timeline, s from the start: worker started {at(w['start'])}, sent its first batch "
+              f"{at(w['first'])}, its last {at(w['last'])} (blocked sending {w['blocked']:.2f} s)\n"
+              f"    importer: first batch in hand {at(t['first'])}; waited for batches {t['waited']:.2f} s, "
+              f"wrote them {t['wrote']:.2f} s; the end {at(t['finish'])}–{at(t['finished'])} (indexes), "
+              f"commit and close until {at(end)}")
 
 
 def _floor(roster: Path, as_of: date, patients: int, tmp: Path) -> None:
