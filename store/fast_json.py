@@ -288,10 +288,11 @@ def _repeats(items) -> bool:
 def decode_record(line: bytes | str):
     """The record of a clean JSONL line as a Struct that reads like its `Patient` (same field names
     and values; absent fields hold the model's defaults; enums are their plain strings), or None:
-    anything not clean takes pydantic's path. Clean here allows an implausible number (a finding
-    only, see `decoder`): the record is the `Patient` `store.read_roster` would give. For code that
-    reads records (pathways/facts.py through engine/assess.py), not for the importer's upsert, which
-    needs to know what a line left out."""
+    anything not clean takes pydantic's path. Clean here allows what is only a finding: an
+    implausible number (see `decoder`), a date before birth or after death (D107, D103): the
+    record is the `Patient` `store.read_roster` would give. For code that reads records
+    (pathways/facts.py through engine/assess.py), not for the importer's upsert, which needs to
+    know what a line left out."""
     try:
         record = _record_decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -321,8 +322,10 @@ def _record_taken(record, line: bytes | str) -> bool:
     """True when a `decode_record` Struct is the record `store.read_roster` gives its line, with
     nothing to reject: the keys the line wrote (`keys_written`) are the record's fields that hold
     something other than their default (so no key repeats and no null or [] was written), and
-    `values_clean(record, None)` holds. One pass, each value read once: this is the assessment's
-    hot path. tests/test_fast_json_record.py holds it to those two, written the plain way."""
+    the rules of `values_clean` that reject a line or change its record hold (not the dates
+    before birth, after death or after as_of: findings that keep the record as it is, and
+    `store.read_roster` reads without an as_of). Each value read once: this is the assessment's
+    hot path. tests/test_fast_json_record.py holds it to those rules, written the plain way."""
     values = _astuple(record)
     history, visits, labs, screenings, referrals = values[-5:]
     # the keys given: fields holding something other than their default (None, or () for a list:
@@ -347,7 +350,7 @@ def _record_taken(record, line: bytes | str) -> bool:
         written = line.count(":")
     if written != given:
         return False
-    # `values_clean(record, None)`: resident ID, each condition and history code once, dates
+    # the rest of `values_clean(record, None)` that can refuse the line or change its record
     born = record.birth_date
     number = record.id_number
     if number is not None and not _valid_id(number, born, record.sex):
@@ -355,26 +358,14 @@ def _record_taken(record, line: bytes | str) -> bool:
     conditions = record.conditions
     if len(conditions) > 1 and len(set(conditions)) != len(conditions):
         return False
-    dates = [record.enrolled_on]
-    if history:
-        if len(history) > 1 and len(set(map(_code_of, history))) != len(history):
-            return False
-        dates += filter(None, map(_date_of, history))  # a date is never false; an absent one None
+    if len(history) > 1 and len(set(map(_code_of, history))) != len(history):
+        return False
     for items in (visits, labs, screenings, referrals):
-        if items:
+        if len(items) > 1:
             days = list(map(_date_of, items))
-            if len(days) > 1 and len(set(days)) != len(days) and _repeats(items):
+            if len(set(days)) != len(days) and _repeats(items):
                 return False  # the same row twice: the slow path stores it once with a D115
-            dates += days
-    moved = record.moved_out_on
-    if moved is not None:
-        dates.append(moved)
-    died = record.deceased_on
-    if died is not None:
-        dates.append(died)
-        if max(dates) > died:
-            return False
-    return min(dates) > born
+    return born <= record.enrolled_on  # else D023; any other date out of order is a finding only
 
 
 def to_builtins(record) -> dict:
