@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import itertools
 import json
+import re
 import sqlite3
 import types
 import typing
@@ -89,6 +90,18 @@ def _search_pattern(pattern: str) -> str:
     return body + "\\Z" if body != pattern else pattern
 
 
+# A pydantic pattern that only lets through one of a few plain words, whole: `^(north|south)$` (its
+# `$` ends the text: Rust's regex has no final-newline exception).
+_WORDS = re.compile(r"\^\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)\$")
+
+
+def _words(metadata) -> tuple[str, ...] | None:
+    """The words of a `_WORDS` pattern among `metadata`, else None."""
+    pattern = next(m.pattern for m in metadata if getattr(m, "pattern", None) is not None)
+    match = _WORDS.fullmatch(pattern)
+    return tuple(match.group(1).split("|")) if match else None
+
+
 # Validators of pathways/models.py that `is_clean` checks in its own way; any other validator would
 # be a rule the fast path skips, so the Struct generator refuses the model until it is mirrored.
 _MIRRORED_VALIDATORS = {"Patient": {"_conditions_once", "_history_once"}}
@@ -121,6 +134,8 @@ def _msgspec_type(annotation, metadata, where: str, limits: dict, symptoms: froz
         out = float
         if where in limits:
             meta["ge"], meta["le"] = limits[where]
+    elif annotation is str and set(meta) == {"pattern"} and (words := _words(metadata)):
+        return typing.Literal[words]  # checked in C; a msgspec `pattern` is a Python re.search a value
     elif annotation in (str, bool, dt.date):
         out = annotation
     else:
@@ -273,17 +288,16 @@ def _repeats(items) -> bool:
 def decode_record(line: bytes | str):
     """The record of a clean JSONL line as a Struct that reads like its `Patient` (same field names
     and values; absent fields hold the model's defaults; enums are their plain strings), or None:
-    anything not clean takes pydantic's path. Clean here allows an implausible number (a finding
-    only, see `decoder`): the record is the `Patient` `store.read_roster` would give. For code that
-    reads records (pathways/facts.py through engine/assess.py), not for the importer's upsert, which
-    needs to know what a line left out."""
+    anything not clean takes pydantic's path. Clean here allows what is only a finding: an
+    implausible number (see `decoder`), a date before birth or after death (D107, D103): the
+    record is the `Patient` `store.read_roster` would give. For code that reads records
+    (pathways/facts.py through engine/assess.py), not for the importer's upsert, which needs to
+    know what a line left out."""
     try:
         record = _record_decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    if keys_written(line) != _keys_set(record):
-        return None
-    return record if _record_clean(record) else None
+    return record if _record_taken(record, line) else None
 
 
 def _record_decode(line: bytes | str):
@@ -296,31 +310,47 @@ def _record_decode(line: bytes | str):
 _count = tuple.count
 _NONES = itertools.repeat(None)
 _symptoms_of = attrgetter("symptoms")
-
-
-def _keys_set(record) -> int:
-    """Keys of the record holding something other than their default (None or ()): at most the keys
-    the line gave, so equal to `keys_written` only when no key repeats and no null or [] was written.
-    (The children's values counted in one go: a tuple of each child, its Nones counted in C.)"""
-    values = _astuple(record)
-    total = len(values) - values.count(None) - values.count(())
-    children = record.history + record.visits + record.labs + record.screenings + record.referrals
-    if children:
-        rows = list(map(_astuple, children))
-        total += sum(map(len, rows)) - sum(map(_count, rows, _NONES))
-        visits = record.visits
-        if visits:  # a visit's only field whose default is ()
-            total -= list(map(_symptoms_of, visits)).count(())
-    return total
-
-
 _code_of = attrgetter("code")
+# Fields of a child item (its keys when none is left out), and the child lists as the last fields
+# of a record, in CHILD_LISTS order (`_record_taken` reads them off its astuple).
+_WIDTH_H, _WIDTH_V, _WIDTH_L, _WIDTH_S, _WIDTH_R = (len(FIELDS[name]) for name in CHILD_LISTS)
+if tuple(Patient.model_fields)[-len(CHILD_LISTS) :] != CHILD_LISTS:
+    raise TypeError(f"pathways/models.py: Patient's last fields are no longer {CHILD_LISTS}")
 
 
-def _record_clean(record) -> bool:
-    """`values_clean(record, None)` for a `decode_record` Struct (absent fields hold their defaults,
-    never UNSET or ABSENT), in fewer steps: the dates before birth and after death are found from
-    each list's least and greatest date."""
+def _record_taken(record, line: bytes | str) -> bool:
+    """True when a `decode_record` Struct is the record `store.read_roster` gives its line, with
+    nothing to reject: the keys the line wrote (`keys_written`) are the record's fields that hold
+    something other than their default (so no key repeats and no null or [] was written), and
+    the rules of `values_clean` that reject a line or change its record hold (not the dates
+    before birth, after death or after as_of: findings that keep the record as it is, and
+    `store.read_roster` reads without an as_of). Each value read once: this is the assessment's
+    hot path. tests/test_fast_json_record.py holds it to those rules, written the plain way."""
+    values = _astuple(record)
+    history, visits, labs, screenings, referrals = values[-5:]
+    # the keys given: fields holding something other than their default (None, or () for a list:
+    # `conditions` is never empty), children's counted in one go (their Nones counted in C)
+    given = len(values) - values.count(None) - (not history) - (not visits) - (not labs)
+    given -= (not screenings) + (not referrals)
+    children = history + visits + labs + screenings + referrals
+    if children:
+        given += (
+            _WIDTH_H * len(history)
+            + _WIDTH_V * len(visits)
+            + _WIDTH_L * len(labs)
+            + _WIDTH_S * len(screenings)
+            + _WIDTH_R * len(referrals)
+            - sum(map(_count, map(_astuple, children), _NONES))
+        )
+        if visits:  # a visit's only field whose default is ()
+            given -= list(map(_symptoms_of, visits)).count(())
+    try:
+        written = line.count(b":")  # `keys_written`, inline
+    except TypeError:
+        written = line.count(":")
+    if written != given:
+        return False
+    # the rest of `values_clean(record, None)` that can refuse the line or change its record
     born = record.birth_date
     number = record.id_number
     if number is not None and not _valid_id(number, born, record.sex):
@@ -328,39 +358,14 @@ def _record_clean(record) -> bool:
     conditions = record.conditions
     if len(conditions) > 1 and len(set(conditions)) != len(conditions):
         return False
-    history = record.history
-    if history and len(set(map(_code_of, history))) != len(history):
+    if len(history) > 1 and len(set(map(_code_of, history))) != len(history):
         return False
-    died = record.deceased_on
-    low = high = record.enrolled_on
-    moved = record.moved_out_on
-    if moved is not None:
-        low, high = min(low, moved), max(high, moved)
-    for items in (record.visits, record.labs, record.screenings, record.referrals):
-        if items:
+    for items in (visits, labs, screenings, referrals):
+        if len(items) > 1:
             days = list(map(_date_of, items))
             if len(set(days)) != len(days) and _repeats(items):
                 return False  # the same row twice: the slow path stores it once with a D115
-            first = min(days)
-            if first < low:
-                low = first
-            if died is not None:
-                last = max(days)
-                if last > high:
-                    high = last
-    for item in history:
-        when = item.date
-        if when is not None:
-            if when < low:
-                low = when
-            if when > high:
-                high = when
-    if died is not None:
-        if died < low:
-            low = died
-        if died > high:
-            high = died
-    return low > born and (died is None or high <= died)
+    return born <= record.enrolled_on  # else D023; any other date out of order is a finding only
 
 
 def to_builtins(record) -> dict:

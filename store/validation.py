@@ -357,25 +357,22 @@ def check_symptoms(patient: Patient) -> list[Issue]:
     return issues
 
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643, as resident_id
-_ID_DIGIT_SUM = 48 * sum(_ID_WEIGHTS)  # the weighted sum of the ASCII code of "0" at every place
-
-
 def _valid_id(number: str, birth: date, sex: str) -> bool:
     """True when `number` is a well-formed 18-character resident ID whose birth date and sex agree
-    with the record: the common case, decided in a few microseconds (pathways/resident_id.py
-    computes the same check digit one character at a time). Anything else takes the full path."""
+    with the record: the common case, decided in well under a microsecond (pathways/resident_id.py
+    computes the same check digit one character at a time). Anything else takes the full path.
+
+    The GB 11643 weights are 2**k mod 11 (k = 17 for the first digit down to 1 for the 17th), and
+    13 is 2 mod 11: so the weighted sum is 2 * (the 17 digits read in base 13) mod 11, which `int`
+    computes in C."""
     if len(number) != 18 or not number.isascii():
         return False
     head = number[:17]
-    if not head.isdigit():
+    if not head.isdigit():  # ASCII: 0-9 only (int would also take signs, spaces and underscores)
         return False
-    digits = head.encode()
-    expected = _ID_CHECK[(sum(map(operator.mul, digits, _ID_WEIGHTS)) - _ID_DIGIT_SUM) % 11]
-    if number[17] != expected or sex != ("M" if digits[16] & 1 else "F"):
+    if number[17] != _ID_CHECK[2 * int(head, 13) % 11] or sex != ("M" if ord(number[16]) & 1 else "F"):
         return False
-    year, month, day = int(head[6:10]), int(head[10:12]), int(head[12:14])
-    return year == birth.year and month == birth.month and day == birth.day
+    return int(head[6:14]) == birth.year * 10000 + birth.month * 100 + birth.day
 
 
 _ID_CHECK = "10X98765432"
