@@ -124,8 +124,11 @@ class Assessor:
             (kind, f"screen_{kind}_days_ago")
             for kind in dict.fromkeys(str(i.kind) for c in gset.screenings.complications for i in c.items)
         )
-        self._line = LineWriter(self).line  # `line`
-        self._line_bytes = LineWriter(self, as_bytes=True).line  # `line_bytes`
+        # line(patient, as_of, facts, fired, undecided, screening): `json_line(self._compose(...))`, the
+        # same text written from kept pieces (engine/assess_json.py); line_bytes: that line in UTF-8,
+        # for writers of the output file (no line encoded twice). Bound here: one call, not two.
+        self.line = LineWriter(self).line
+        self.line_bytes = LineWriter(self, as_bytes=True).line
 
     def _value(self, value: Any) -> Any:
         return self.gset.param(value.param) if isinstance(value, ParamRef) else value
@@ -287,32 +290,6 @@ class Assessor:
             "next_follow_up": self._next_follow_up(patient, as_of, days, warnings).isoformat(),
             "warnings": warnings,
         }
-
-    def line(
-        self,
-        patient: Patient,
-        as_of: date,
-        facts: dict,
-        fired: tuple[str, ...],
-        undecided: dict,
-        screening: dict,
-    ) -> str:
-        """`json_line(self._compose(...))`, the same text, written from kept pieces
-        (engine/assess_json.py)."""
-        return self._line(patient, as_of, facts, fired, undecided, screening)
-
-    def line_bytes(
-        self,
-        patient: Patient,
-        as_of: date,
-        facts: dict,
-        fired: tuple[str, ...],
-        undecided: dict,
-        screening: dict,
-    ) -> bytes:
-        """`line(...).encode()`, written as UTF-8 from kept UTF-8 pieces: for writers of the output
-        file, whose lines then need no encoding of their own."""
-        return self._line_bytes(patient, as_of, facts, fired, undecided, screening)
 
     def _source_text(self, rule: Rule) -> str:
         doc = self.gset.sources.get(rule.source.doc)

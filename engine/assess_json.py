@@ -47,7 +47,8 @@ _BLOCK_FACTS = (
 # equal bytes are values that fill the same text. Bytes compare in one piece, where a tuple key would
 # compare each value, each its own object.
 _key = marshal.dumps
-_DAYS_AGO = len(_BLOCK_FACTS) + 2  # the place of visit_days_ago among `LineWriter._names`
+_BLOCK = len(_BLOCK_FACTS)  # among `LineWriter._names`: the block, ldl_target and egfr, visit_days_ago…
+_DAYS_AGO = _BLOCK + 2
 
 
 def float_text(value: Any) -> str:
@@ -105,9 +106,8 @@ class LineWriter:
         texts = None
         # an undecided fact that a rule reads adds the missing inputs to its reason (`_reason_texts`)
         if spans is not None and not (undecided and not undecided.keys().isdisjoint(reads)):
-            mine = values[len(self._names):]  # the values the reasons are filled from
             try:
-                texts = list(map(dict.get, kept, [_key(mine[a:b], 2) for a, b in spans]))
+                texts = list(map(dict.get, kept, [_key(values[a:b], 2) for a, b in spans]))
             except ValueError:  # a value marshal does not write: filled, not kept
                 texts = None
             else:
@@ -115,14 +115,14 @@ class LineWriter:
                     texts = None
         if texts is None:
             texts = self._reasons_of(rules, facts, undecided)
-        block = values[: len(_BLOCK_FACTS)]
+        block = values[:_BLOCK]
         try:
             around = self._blocks.get(block)
         except TypeError:  # an unhashable bp target: written, not kept
             around = self._block(block, keep=False)
         if around is None:
             around = self._block(block, keep=True)
-        ldl_target, egfr = values[len(_BLOCK_FACTS)], values[len(_BLOCK_FACTS) + 1]
+        ldl_target, egfr = values[_BLOCK:_DAYS_AGO]
         date_text = self._dates.get(as_of)
         if date_text is None:
             date_text = self._dates[as_of] = out(f', "as_of": "{as_of.isoformat()}')
@@ -167,7 +167,7 @@ class LineWriter:
         reason; per rule by severity (id, the facts its text reads, its kept reasons, the facts it
         reads); all the facts they read; the text from the last reason to the first control value; the
         follow-up days; the taker of the line's facts (`_names`, then each rule's), their names and what
-        `facts.get` gives for each when missing; each rule's span among its facts, or None when one is
+        `facts.get` gives for each when missing; each rule's span among those, or None when one is
         filled otherwise; each rule's kept reasons)."""
         assessor = self._assessor
         color, tier, order, referral, days = assessor._decided_by(fired)
@@ -183,7 +183,7 @@ class LineWriter:
         tail = f'], "referral": {json_line(referral)}, "control": {{"bp": '
         names, spans = list(self._names), []
         for _rule_id, read, _kept, _reads in rules:
-            spans.append((len(names) - len(self._names), len(names) - len(self._names) + len(read or ())))
+            spans.append((len(names), len(names) + len(read or ())))
             names.extend(read or ())
         fast = all(rule[1] is not None for rule in rules)
         missing = self._missing + (None,) * (len(names) - len(self._names))
