@@ -67,9 +67,11 @@ class Assessor:
     `sangao assess --format jsonl` line, in the field order of `Assessment`), from a `Patient` or
     store/fast_json.py's record Struct.
     `assess` wraps it in the pydantic `Assessment` with the `Evaluation` (explain, cases, API callers);
-    `json_line` encodes it as `sangao assess --format jsonl` writes it. What only depends on the set is
-    prepared once: per rule its reason text split around the patient's values, its source line and
-    follow-up days; per combination of fired rules the colour, tier and referral."""
+    `json_line` encodes it as `sangao assess --format jsonl` writes it, and `line` (str) and
+    `line_bytes` (UTF-8) write that same line from texts kept between patients (engine/assess_json.py).
+    What only depends on the set is prepared once: per rule its reason text split around the
+    patient's values, its source line and follow-up days; per combination of fired rules the colour,
+    tier and referral."""
 
     def __init__(
         self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None,

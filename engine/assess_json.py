@@ -6,8 +6,8 @@ share: the keys, the rules' ids, colours and sources, the referral, the control 
 dates. `LineWriter.line` writes the same characters as `json_line(_compose(...))` from texts encoded
 once and kept by what they are made from:
 - per combination of fired rules: the colour, tier, referral and the text between them;
-- per rule, its reason object, by the values of the facts its text reads and their types (1, 1.0
-  and True are equal keys written differently);
+- per rule, its reason object, by the values of the facts its text reads, marshalled (`_key`: 1, 1.0
+  and True, equal as dict keys, are filled differently);
 - the control values, bp target, ASCVD risk, CKD stage and albuminuria, by their values: kept only
   when every value but the bp target is a str or None, as such a key equals no key written otherwise
   (a bp target is written `int(value)`, the same for equal numbers);
