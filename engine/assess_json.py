@@ -103,18 +103,20 @@ class LineWriter:
             values = take(facts)  # one C call: all the facts the line reads
         except KeyError:
             values = tuple(map(facts.get, names, missing))
-        texts = None
         # an undecided fact that a rule reads adds the missing inputs to its reason (`_reason_texts`)
-        if spans is not None and not (undecided and not undecided.keys().isdisjoint(reads)):
-            try:
-                texts = list(map(dict.get, kept, [_key(values[a:b], 2) for a, b in spans]))
-            except ValueError:  # a value marshal does not write: filled, not kept
-                texts = None
-            else:
-                if None in texts:
-                    texts = None
-        if texts is None:
+        if spans is None or (undecided and not undecided.keys().isdisjoint(reads)):
             texts = self._reasons_of(rules, facts, undecided)
+        else:
+            try:
+                keys = [_key(values[a:b], 2) for a, b in spans]
+            except ValueError:  # a value marshal does not write: filled, not kept
+                texts = self._reasons_of(rules, facts, undecided)
+            else:
+                texts = list(map(dict.get, kept, keys))
+                if None in texts:  # not kept yet: filled and kept
+                    for i, text in enumerate(texts):
+                        if text is None:
+                            texts[i] = self._keep(kept[i], keys[i], self._reason(rules[i], facts, undecided))
         block = values[:_BLOCK]
         try:
             around = self._blocks.get(block)
@@ -145,22 +147,27 @@ class LineWriter:
         """The reason objects of `rules`, each kept by the values of the facts its text reads (`_key`),
         unless filled otherwise or with missing inputs added."""
         texts = []
-        for rule_id, names, kept, reads in rules:
+        for rule in rules:
+            _rule_id, names, kept, reads = rule
             if names is None or (undecided and not undecided.keys().isdisjoint(reads)):
-                texts.append(self._reason(rule_id, facts, undecided))  # filled, not kept
+                texts.append(self._reason(rule, facts, undecided))  # filled, not kept
                 continue
             try:
                 key = _key(tuple(map(facts.get, names)), 2)
             except ValueError:  # a value marshal does not write: filled, not kept
-                text = key = None
-            else:
-                text = kept.get(key)
+                texts.append(self._reason(rule, facts, undecided))
+                continue
+            text = kept.get(key)
             if text is None:
-                text = self._reason(rule_id, facts, undecided)
-                if key is not None and len(kept) < _KEEP:
-                    kept[key] = text
+                text = self._keep(kept, key, self._reason(rule, facts, undecided))
             texts.append(text)
         return texts
+
+    @staticmethod
+    def _keep(kept: dict, key: bytes, text: Any) -> Any:
+        if len(kept) < _KEEP:
+            kept[key] = text
+        return text
 
     def _by_fired(self, fired: tuple[str, ...]) -> tuple:
         """What only depends on the fired rules: (the text from the as_of's closing quote to the first
@@ -195,10 +202,15 @@ class LineWriter:
             self._fired[fired] = known
         return known
 
-    def _reason(self, rule_id: str, facts: dict, undecided: dict) -> Any:
-        """One reason object, its text filled from `facts` (engine/assess.py `_reason_texts`)."""
-        rid, color, _fill, source, _reads = self._assessor._rule_text[rule_id]
-        text = self._assessor._reason_texts((rule_id,), facts, undecided)[0]
+    def _reason(self, rule: tuple, facts: dict, undecided: dict) -> Any:
+        """One reason object, its text filled from `facts` as engine/assess.py `_reason_texts` fills it
+        (its kept texts are not looked up: every text kept there is its filler's text)."""
+        rule_id, _names, _kept, reads = rule
+        rid, color, fill, source, _reads = self._assessor._rule_text[rule_id]
+        if undecided and not undecided.keys().isdisjoint(reads):
+            text = self._assessor._reason_texts((rule_id,), facts, undecided)[0]
+        else:
+            text = fill(facts)
         return self._out(
             f'{{"rule": {encode_str(rid)}, "color": {encode_str(color)}, "text": {encode_str(text)}'
             f', "source": {encode_str(source)}}}'
