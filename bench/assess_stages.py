@@ -4,7 +4,8 @@
     .venv/bin/python bench/assess_stages.py --roster R -n 20000 --profile
 
 Stages as engine/parallel.py `assess_range` runs them: decode (store/fast_json.py `decode_record`),
-facts, rules, compose, encode; then the same range end to end through `assess_range`, the hand-written
+facts, rules, compose, encode, and the line written from kept texts (`line`, as str, and `line_bytes`,
+as UTF-8; engine/assess_json.py); then the same range end to end through `assess_range`, the hand-written
 evaluator (bench/hand_written.py) on the same lines, and the floor: decoding the lines and encoding the
 finished output data with nothing in between. Best of --repeat runs, CPU time of this process (steadier
 than wall time on a shared machine). `--profile` prints the top functions of one `assess_range` by
@@ -87,6 +88,9 @@ def main() -> int:
     line = assessor.line
     t, _ = best(lambda: [line(r, as_of, *o) for r, o in zip(live, outcomes, strict=True)], args.repeat)
     rows.append(("line (compose+encode)", t))
+    line_bytes = assessor.line_bytes  # the same line as UTF-8 (engine/assess_json.py), what a file holds
+    t, _ = best(lambda: [line_bytes(r, as_of, *o) for r, o in zip(live, outcomes, strict=True)], args.repeat)
+    rows.append(("line_bytes", t))
     stages = sum(t for name, t in rows if name in ("decode", "facts", "rules", "line (compose+encode)"))
     rows.append(("sum of stages", stages))
     t, _ = best(lambda: assess_range(assessor, as_of, source, source.ranges[0]), args.repeat)

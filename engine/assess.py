@@ -8,13 +8,13 @@ uses (intervals, look-ahead, colour follow-ups) comes from the guideline set.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
+from engine.assess_json import NOT_A_FACT, LineWriter
+from engine.assess_json import json_line as json_line  # the encoder, for callers of this module
 from engine.describe import glossary, reason_filler
 from engine.evaluate import Evaluation, Evaluator
 from engine.ir import COUNT_MAX, COUNT_MIN
@@ -24,8 +24,6 @@ from pathways.facts import FACTS, compute_facts, last_screening_date, latest_vis
 from pathways.measures import add_months
 from pathways.models import Assessment, Patient
 from pathways.workdays import WorkCalendar
-
-_NOT_A_FACT = object()
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,11 @@ class Assessor:
     `sangao assess --format jsonl` line, in the field order of `Assessment`), from a `Patient` or
     store/fast_json.py's record Struct.
     `assess` wraps it in the pydantic `Assessment` with the `Evaluation` (explain, cases, API callers);
-    `json_line` encodes it as `sangao assess --format jsonl` writes it. What only depends on the set is
-    prepared once: per rule its reason text split around the patient's values, its source line and
-    follow-up days; per combination of fired rules the colour, tier and referral."""
+    `json_line` encodes it as `sangao assess --format jsonl` writes it, and `line` (str) and
+    `line_bytes` (UTF-8) write that same line from texts kept between patients (engine/assess_json.py).
+    What only depends on the set is prepared once: per rule its reason text split around the
+    patient's values, its source line and follow-up days; per combination of fired rules the colour,
+    tier and referral."""
 
     def __init__(
         self, gset: GuidelineSet, calendar: WorkCalendar, backend: str = "python", compile_source=None,
@@ -119,17 +119,18 @@ class Assessor:
         }
         self._by_fired: dict[tuple[str, ...], tuple] = {}  # fired rule ids → what they decide alone
         self._workday: dict[date, date] = {}  # due date → next working day (the calendar is fixed)
-        self._follow_ups: dict[int, tuple[str, str]] = {}  # `_follow_up_text`: due day → its texts
         self._head = (str(gset.name), str(gset.version))
-        self._encoded: dict[tuple[str, ...], tuple] = {}  # fired rule ids → `line`'s fixed fragments
-        self._strings: dict[str, str] = {}  # a string → its JSON text (`_enc`)
         self._due_after: dict[tuple[date, int, int], date] = {}  # `_screenings_due`'s dates
         # each listed kind once, in set order, with the base fact that dates its latest screening
         self._screen_kinds = tuple(
             (kind, f"screen_{kind}_days_ago")
             for kind in dict.fromkeys(str(i.kind) for c in gset.screenings.complications for i in c.items)
         )
-        self._kind_enc = {kind: f'{{"kind": {json_line(kind)}, "due_by": "' for kind, _ in self._screen_kinds}
+        # line(patient, as_of, facts, fired, undecided, screening): `json_line(self._compose(...))`, the
+        # same text written from kept pieces (engine/assess_json.py); line_bytes: that line in UTF-8,
+        # for writers of the output file (no line encoded twice). Bound here: one call, not two.
+        self.line = LineWriter(self).line
+        self.line_bytes = LineWriter(self, as_bytes=True).line
 
     def _value(self, value: Any) -> Any:
         return self.gset.param(value.param) if isinstance(value, ParamRef) else value
@@ -292,85 +293,6 @@ class Assessor:
             "warnings": warnings,
         }
 
-    def line(
-        self,
-        patient: Patient,
-        as_of: date,
-        facts: dict,
-        fired: tuple[str, ...],
-        undecided: dict,
-        screening: dict,
-    ) -> str:
-        """`json_line(self._compose(...))`, the same text, written from pieces: what depends only on
-        the fired rules (colour, tier, the rules' fixed keys and sources, the referral) is encoded once
-        per combination (`_encoded_by`), and only the patient's own values are encoded here, each as
-        the stdlib encoder writes it (`_enc`). tests/test_assess_hot_path.py compares the two."""
-        head, order, pres, posts, referral, days = self._encoded_by(fired)
-        enc = self._enc
-        order_texts = self._reason_texts(order, facts, undecided)
-        get = facts.get
-        sbp, dbp = get("bp_target_sbp"), get("bp_target_dbp")
-        ldl_target, egfr = get("ldl_target"), get("egfr")
-        due = self._screenings_due(patient, as_of, screening, facts)
-        follow_up, warnings = self._follow_up_text(patient, as_of, days, facts)
-        iso = as_of.isoformat()
-        kinds = self._kind_enc
-        return "".join((
-            '{"patient_id": ', _encode_str(patient.patient_id), ', "as_of": "', iso, head,
-            ", ".join([a + _encode_str(t) + b for a, t, b in zip(pres, order_texts, posts, strict=True)]),
-            referral,
-            enc(get("bp_control") or "unknown"), ', "glucose": ',
-            enc(get("glucose_control") or "unknown"), ', "ldl": ',
-            enc(get("ldl_control") or "unknown"), ', "hba1c": ',
-            enc(get("hba1c_control") or "unknown"), '}, "bp_target": ',
-            "null" if sbp is None or dbp is None else f"[{int(sbp)}, {int(dbp)}]", ', "ascvd_risk": ',
-            enc(get("ascvd_risk") or "unknown"), ', "ldl_target": ',
-            "null" if ldl_target is None else _float(ldl_target), ', "egfr": ',
-            "null" if egfr is None else _float(egfr), ', "ckd_stage": ',
-            enc(get("ckd_stage")), ', "albuminuria": ', enc(get("albuminuria")), ', "screenings_due": [',
-            ", ".join([
-                f'{kinds[kind]}{due_by.isoformat()}", "overdue": {"true" if due_by < as_of else "false"}}}'
-                for kind, due_by in due
-            ]),
-            '], "next_follow_up": "', follow_up, '", "warnings": ',
-            warnings, "}",
-        ))
-
-    def _encoded_by(self, fired: tuple[str, ...]) -> tuple:
-        """The encoded fragments of `line` that only depend on the fired rules, once per combination:
-        (from the as_of's closing quote to the first reason, the rules by severity, each reason's text
-        prefix and suffix, from the last reason to the first control value, the follow-up days)."""
-        known = self._encoded.get(fired)
-        if known is not None:
-            return known
-        color, tier, order, referral, days = self._decided_by(fired)
-        head = (
-            f'", "guideline_set": {json_line(self._head[0])}, "guideline_version": {json_line(self._head[1])}'
-            f', "color": {json_line(color)}, "tier": {json_line(tier)}, "reasons": ['
-        )
-        pres, posts = [], []
-        for rule_id in order:
-            rid, rcolor, _fill, source, _reads = self._rule_text[rule_id]
-            pres.append(f'{{"rule": {json_line(rid)}, "color": {json_line(rcolor)}, "text": ')
-            posts.append(f', "source": {json_line(source)}}}')
-        tail = f'], "referral": {json_line(referral)}, "control": {{"bp": '
-        known = (head, order, tuple(pres), tuple(posts), tail, days)
-        if len(self._encoded) < 65536:  # as `_by_fired`
-            self._encoded[fired] = known
-        return known
-
-    def _enc(self, value: Any) -> str:
-        """`json_line(value)` of one derived value, strings kept (a set's outputs are few; patient ids
-        and reason texts, all different, are encoded by `_encode_str` without being kept)."""
-        if value.__class__ is str:
-            text = self._strings.get(value)
-            if text is None:
-                text = _encode_str(value)
-                if len(self._strings) < 4096:
-                    self._strings[value] = text
-            return text
-        return json_line(value)
-
     def _source_text(self, rule: Rule) -> str:
         doc = self.gset.sources.get(rule.source.doc)
         title = doc.title if doc else rule.source.doc
@@ -396,54 +318,35 @@ class Assessor:
         horizon = as_of + timedelta(days=int(self._look_ahead))
         due = []
         get = facts.get
-        known = self._due_after  # (as_of, days ago, months) → due date: few distinct ones in a roster
         for kind, days_fact in self._screen_kinds:
             plan = screening.get(kind)
             if plan is None or not plan.eligible or not plan.listed:
                 continue
-            # pathways/facts.py dates the latest screening of each kind (a creatinine or UACR lab
-            # counting as one) as `last_screening_date` does: read it back rather than search again
-            ago = get(days_fact, _NOT_A_FACT)
-            if ago is None:
-                due_by = patient.enrolled_on + timedelta(days=plan.first_due_days)
-            elif ago is _NOT_A_FACT:
-                last = last_screening_date(patient, kind, as_of)
-                if last is None:
-                    due_by = patient.enrolled_on + timedelta(days=plan.first_due_days)
-                else:
-                    due_by = add_months(last, plan.interval_months)
-            else:
-                key = (as_of, ago, plan.interval_months)
-                due_by = known.get(key)
-                if due_by is None:
-                    due_by = add_months(as_of - timedelta(days=ago), plan.interval_months)
-                    if len(known) < 1 << 16:
-                        known[key] = due_by
+            due_by = self._due_by(patient, kind, as_of, plan, get(days_fact, NOT_A_FACT))
             if due_by <= horizon:
                 due.append((kind, due_by))
         return due
 
-    def _follow_up_text(self, patient: Patient, as_of: date, days: int, facts: dict) -> tuple[str, str]:
-        """(`next_follow_up`, `warnings`) as `line` writes them: `_next_follow_up`, counted from the
-        latest visit as the facts date it (`visit_days_ago`, the same visit `latest_visit_date`
-        finds), each due day worked out once."""
-        ago = facts.get("visit_days_ago", _NOT_A_FACT)
-        if ago is _NOT_A_FACT:  # facts without it: searched, as `_next_follow_up` does
-            warnings: list[str] = []
-            day = self._next_follow_up(patient, as_of, days, warnings)
-            return day.isoformat(), json_line(warnings) if warnings else "[]"
-        today = as_of.toordinal()
-        due = (today - ago if ago is not None else patient.enrolled_on.toordinal()) + days
-        if due < today:  # overdue → as soon as possible: as_of
-            due = today
-        known = self._follow_ups.get(due)
-        if known is None:
-            warnings = []
-            day = self._working_day(date.fromordinal(due), warnings)
-            known = (day.isoformat(), json_line(warnings) if warnings else "[]")
-            if len(self._follow_ups) < 1 << 16:
-                self._follow_ups[due] = known
-        return known
+    def _due_by(self, patient: Patient, kind: str, as_of: date, plan: Any, ago: Any) -> date:
+        """When a screening of `kind` is due: `interval_months` after the latest one, `ago` days before
+        `as_of`, or `first_due_days` after enrolment when there was none."""
+        if ago is None:
+            return patient.enrolled_on + timedelta(days=plan.first_due_days)
+        if ago is NOT_A_FACT:
+            # pathways/facts.py dates the latest screening of each kind (a creatinine or UACR lab
+            # counting as one) as `last_screening_date` does: read back, searched only without it
+            last = last_screening_date(patient, kind, as_of)
+            if last is None:
+                return patient.enrolled_on + timedelta(days=plan.first_due_days)
+            return add_months(last, plan.interval_months)
+        known = self._due_after  # (as_of, days ago, months) → due date: few distinct ones in a roster
+        key = (as_of, ago, plan.interval_months)
+        due_by = known.get(key)
+        if due_by is None:
+            due_by = add_months(as_of - timedelta(days=ago), plan.interval_months)
+            if len(known) < 1 << 16:
+                known[key] = due_by
+        return due_by
 
     def _next_follow_up(self, patient: Patient, as_of: date, days: int, warnings: list[str]) -> date:
         base = latest_visit_date(patient, as_of) or patient.enrolled_on
@@ -491,15 +394,3 @@ def _names_read(fill, possible: set[str]) -> tuple[str, ...] | None:
     except Exception:  # noqa: BLE001 - anything but `get`: not kept
         return None
     return tuple(name for name in recorder.names if name in possible)
-
-
-# One encoder for every line (json.dumps with options builds a new one per call). The separators and
-# ensure_ascii are those of reports/assessments.py `to_json_line`: the same bytes from the same data.
-json_line = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-_encode_str = encode_basestring  # what that encoder writes for a str (the C function when there is one)
-
-
-def _float(value: Any) -> str:
-    """`json_line(float(value))`: a finite float as its repr, as the encoder writes it."""
-    number = float(value)
-    return repr(number) if number - number == 0.0 else json_line(number)  # NaN, ±inf: the encoder's words

@@ -76,11 +76,22 @@ _WORDS = {
         "kg/m2": "kg/m²",
     },
 }
+_FLOAT_TEXT: dict[float, str] = {}  # `format_value` of a float, by value
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def format_value(v: Any, lang: Lang = "zh") -> str:
     """Numbers without a trailing .0, booleans as true/false, sets as sorted lists, None as missing."""
+    cls = v.__class__
+    if cls is float:  # the most frequent value of a reason (engine/assess.py fills one per miss)
+        text = _FLOAT_TEXT.get(v)
+        if text is None:
+            text = str(int(v)) if v.is_integer() else f"{v:g}"
+            if len(_FLOAT_TEXT) < 1 << 16:
+                _FLOAT_TEXT[v] = text  # a float key: equal floats are written alike (0.0 and -0.0: "0")
+        return text
+    if cls is int:
+        return str(v)
     if v is None:
         return _WORDS[lang]["missing"]
     if isinstance(v, Unresolved):

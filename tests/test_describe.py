@@ -150,3 +150,12 @@ def test_no_national_default_reason_spells_out_a_fact_or_parameter_name():
             assert not words & names, (rule.id, threshold)
     complication = next(r for r in evaluator.program.rules if r.id == "care.established_complication")
     assert reason_filler(complication, terms=terms)(facts).endswith("（外周动脉疾病）")
+
+
+def test_a_float_is_written_the_same_the_first_time_and_when_read_back_from_what_was_kept():
+    for value in (186.0, 4.28, -0.0, 0.0, 1e16, 1e-7, 2.5, float("inf"), float("nan")):
+        first, again = format_value(value), format_value(value)
+        expected = str(int(value)) if value.is_integer() else f"{value:g}"
+        assert first == again == expected
+    assert format_value(-0.0) == format_value(0.0) == "0"
+    assert (format_value(1), format_value(True), format_value(1.0)) == ("1", "true", "1")
