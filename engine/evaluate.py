@@ -194,7 +194,9 @@ def _fused(
     ids and the screening plans (`plan(kind, eligible, months)`, bound as constants); rules-layer
     conditions only need their definite form. `compile_source(source, filename)` gives the code object
     (engine/set_cache.py keeps it on disk: compiling is most of a small run's set-up)."""
-    ns: dict[str, Any] = {"_step": _slow_step, "_count": _slow_count}
+    ns: dict[str, Any] = {
+        "_step": _slow_step, "_mstep": _memo_step, "_count": _slow_count, "_mcount": _memo_count
+    }
     lines = ["def run(f, undecided):", "    g = f.get"]
 
     def const(value: Any) -> str:
@@ -215,6 +217,7 @@ def _fused(
             w.update(dr.outputs, dr.unknown, (dr.id, dr.id + COUNT_MIN, dr.id + COUNT_MAX))
             w.update(o for b in dr.branches for o in b.then)
         writes.append(w)
+    derived = set().union(*writes)  # only these can be undecided (`run` starts with no undecided fact)
     have: dict[str, str] = {}
     for layer in program.layers:
         L = layer.index
@@ -250,17 +253,28 @@ def _fused(
                     f"    f[{name_min!r}] = lo",
                     f"    f[{name_max!r}] = hi",
                     "    if lo != hi:",
-                    f"        _count({k}, {_tuple_source(ds)}, {_tuple_source(ps)}, f, undecided)",
                 ]
+                reads = ns[k][2]
+                members_source = f"{_tuple_source(ds)}, {_tuple_source(ps)}"
+                if reads is None:
+                    body.append(f"        _count({k}, {members_source}, f, undecided)")
+                else:  # its memo's key written out, as for `_mstep`
+                    key = f"({members_source}, {_memo_key_source(reads, src, derived)})"
+                    body.append(f"        _mcount({k}, {key}, f, undecided)")
                 continue
             kind, branches = step[0], step[1]
             ps = {c: local(c, True) for c, _ in branches} if kind == "unique" else {}
             # the slow case gets every case's (definite, possible), written out where it is called
-            pairs = "".join(
-                f"{c}: ({src.expr(conds[c].definite)}, {ps.get(c) or src.expr(conds[c].possible)}), "
-                for c, _ in branches
-            )
-            slow = f"_step({k}, {{{pairs}}}, f, undecided)"
+            pairs = [
+                (src.expr(conds[c].definite), ps.get(c) or src.expr(conds[c].possible)) for c, _ in branches
+            ]
+            reads = ns[k][2]
+            if reads is None:
+                res = "".join(f"{c}: ({d}, {p}), " for (c, _), (d, p) in zip(branches, pairs, strict=True))
+                slow = f"_step({k}, {{{res}}}, f, undecided)"
+            else:  # its memo's key written out: the pairs, which facts it reads are missing, what is behind
+                res = "".join(f"({d}, {p}), " for d, p in pairs)
+                slow = f"_mstep({k}, (({res}), {_memo_key_source(reads, src, derived)}), f, undecided)"
             if not branches:
                 body.append(f"    {slow}")
                 continue
@@ -311,12 +325,14 @@ def _tuple_source(names: list[str]) -> str:
 # for most patients with the same inputs (a waist not measured: the waist category unknown, missing
 # `waist_cm`): its effect is kept per entry, keyed by everything it depends on: the conditions'
 # (definite, possible) values, which facts they read are missing, and what is undecided behind them.
+# The program function writes the key out over its locals (`_memo_key_source`).
 _MEMO_SIZE = 4096
 
 
 def _memo_of(layer: Layer, step: tuple) -> tuple[tuple[str, ...] | None, dict | None]:
-    """(facts the entry's conditions read, its memo) for `_slow_step` / `_slow_count`; (None, None)
-    when a condition reads what the entry itself writes (its effect would depend on the order)."""
+    """(facts the entry's conditions read, its memo) for `_memo_step` / `_memo_count`; (None, None)
+    when a condition reads what the entry itself writes (its effect would depend on the order: then
+    `_slow_step` / `_slow_count` compose it afresh each time)."""
     if step[0] == "count":
         _, name, name_min, name_max, conds = step
         writes = {name, name_min, name_max}
@@ -330,21 +346,31 @@ def _memo_of(layer: Layer, step: tuple) -> tuple[tuple[str, ...] | None, dict | 
     return reads, {}
 
 
-def _memo_key(reads: tuple[str, ...], f: dict[str, Any], undecided: dict[str, tuple]) -> tuple:
-    """What `_missing` reads of the facts `reads`: which are missing, and what stands behind each."""
-    return tuple([v is None for v in map(f.get, reads)]), tuple(map(undecided.get, reads))
+def _memo_key_source(reads: tuple[str, ...], src: FormSource, derived: set[str]) -> str:
+    """Source of the part of a memo key `_missing` reads: which of `reads` are missing (read from the
+    layer's locals) and what stands behind each in `undecided` (only a derived fact can be undecided:
+    `run` starts with none, so a base fact's part is always None and left out)."""
+    missing = "".join(f"{src.var(r)} is None, " for r in reads)
+    behind = "".join(f"undecided.get({r!r}), " for r in reads if r in derived)
+    return f"({missing}), ({behind})"
 
 
 def _slow_step(k: tuple, res: dict, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
-    layer, step, reads, memo = k
-    if memo is None:
-        _compose_step(layer, step, res, f, undecided)
-        return
-    key = (tuple(res.values()), *_memo_key(reads, f, undecided))
+    """The slow case of an entry without a memo: `res` maps its conditions to (definite, possible)."""
+    layer, step, _reads, _memo = k
+    _compose_step(layer, step, res, f, undecided)
+
+
+def _memo_step(k: tuple, key: tuple, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
+    """The slow case of an entry with a memo; `key` (written out by `_fused`): (the conditions'
+    (definite, possible) in branch order, which of the facts they read are missing, what is undecided
+    behind the derived ones)."""
+    layer, step, _reads, memo = k
     effect = memo.get(key)
     if effect is None:
         # `_compose_step` on empty dicts gives what it sets; what it reads of f and undecided (through
         # `_missing`: the facts `reads`, which the entry does not write) is in the key
+        res = dict(zip([c for c, _ in step[1]], key[0], strict=True))
         sets: dict[str, Any] = {}
         left: dict[str, tuple] = {}
         _compose_step(layer, step, res, _Reading(sets, f), _Reading(left, undecided))
@@ -377,19 +403,23 @@ class _Reading(dict):
 
 
 def _slow_count(k: tuple, ds: tuple, ps: tuple, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
-    layer, (_, name, _, _, members), reads, memo = k
-    if memo is not None:
-        key = (ds, ps, *_memo_key(reads, f, undecided))
-        missing = memo.get(key)
-        if missing is None:
-            unsure = [i for i, dd, pp in zip(members, ds, ps, strict=True) if pp and not dd]
-            missing = _missing(layer, unsure, f, undecided)
-            if len(memo) < _MEMO_SIZE:
-                memo[key] = missing
-        undecided[name] = missing
-        return
+    """A count without a memo whose range is open: the missing facts behind its unsure members."""
+    layer, (_, name, _, _, members), _reads, _memo = k
     unsure = [i for i, dd, pp in zip(members, ds, ps, strict=True) if pp and not dd]
     undecided[name] = _missing(layer, unsure, f, undecided)
+
+
+def _memo_count(k: tuple, key: tuple, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
+    """`_slow_count` for a count with a memo; `key` (written out by `_fused`): (definite and possible
+    of each member, which of the facts they read are missing, what is undecided behind them)."""
+    layer, (_, name, _, _, members), _reads, memo = k
+    missing = memo.get(key)
+    if missing is None:
+        unsure = [i for i, dd, pp in zip(members, key[0], key[1], strict=True) if pp and not dd]
+        missing = _missing(layer, unsure, f, undecided)
+        if len(memo) < _MEMO_SIZE:
+            memo[key] = missing
+    undecided[name] = missing
 
 
 class Evaluator:
