@@ -26,6 +26,7 @@ from pathways.measures import (
     ldl_reduction_pct,
     newest_first,
     non_hdl_c,
+    oldest_first,
 )
 from pathways.models import Patient
 from pathways.vocab import Condition, HistoryCode, ScreeningKind
@@ -127,28 +128,11 @@ _SCREEN_FACTS = {
     k.value: (f"screen_{k.value}_days_ago", f"screen_{k.value}_abnormal", f"screen_{k.value}_value")
     for k in ScreeningKind
 }
-_VISIT_FIELDS = (
-    ("visit_sbp", "sbp"),
-    ("visit_dbp", "dbp"),
-    ("visit_heart_rate", "heart_rate"),
-    ("visit_fpg", "fpg"),
-    ("visit_random_glucose", "random_glucose"),
-    ("visit_temperature", "temperature"),
-    ("visit_adverse_reaction", "adverse_reaction"),
-    ("visit_new_complication", "new_complication"),
-)
-_LATEST_LABS = (
-    ("latest_ldl_c", "ldl_c"),
-    ("latest_tc", "tc"),
-    ("latest_hdl_c", "hdl_c"),
-    ("latest_tg", "tg"),
-    ("latest_hba1c", "hba1c"),
-    ("latest_uacr", "uacr"),
-    ("latest_creatinine", "creatinine"),
-)
-_BP = ("sbp", "dbp")
-_FPG = ("fpg",)
-_NO_NEEDS: tuple[str, ...] = ()
+_SCREEN_EGFR, _SCREEN_UACR = _SCREEN_FACTS["egfr"], _SCREEN_FACTS["uacr"]  # a kidney lab dates these
+# the programmes as plain strings: a record's conditions are Condition members (Patient) or strings
+_HYPERTENSION = Condition.HYPERTENSION.value
+_DIABETES = Condition.DIABETES.value
+_DYSLIPIDEMIA = Condition.DYSLIPIDEMIA.value
 
 # Every fact starts as null (unknown) except the history flags, which are plain booleans.
 _TEMPLATE: dict[str, Any] = dict.fromkeys(FACTS)
@@ -182,9 +166,9 @@ def compute_facts(
     facts["age_years"] = age_years(birth, as_of)
     facts["sex"] = sex
     conditions = patient.conditions
-    facts["in_hypertension"] = Condition.HYPERTENSION in conditions
-    facts["in_diabetes"] = Condition.DIABETES in conditions
-    facts["in_dyslipidemia"] = Condition.DYSLIPIDEMIA in conditions
+    facts["in_hypertension"] = _HYPERTENSION in conditions
+    facts["in_diabetes"] = _DIABETES in conditions
+    facts["in_dyslipidemia"] = _DYSLIPIDEMIA in conditions
     facts["enrolled_days"] = today - patient.enrolled_on.toordinal()
     facts["smoker"] = patient.smoker
     facts["pregnant"] = patient.pregnant
@@ -213,8 +197,14 @@ def compute_facts(
         ago = today - latest.date.toordinal()
         facts["visit_days_ago"] = ago
         if ago <= control_days:
-            for name, field in _VISIT_FIELDS:
-                facts[name] = getattr(latest, field)
+            facts["visit_sbp"] = latest.sbp
+            facts["visit_dbp"] = latest.dbp
+            facts["visit_heart_rate"] = latest.heart_rate
+            facts["visit_fpg"] = latest.fpg
+            facts["visit_random_glucose"] = latest.random_glucose
+            facts["visit_temperature"] = latest.temperature
+            facts["visit_adverse_reaction"] = latest.adverse_reaction
+            facts["visit_new_complication"] = latest.new_complication
             if symptom_codes is not None:
                 _check_symptoms(patient, latest, symptom_codes)
             facts["visit_symptoms"] = frozenset(latest.symptoms)
@@ -283,7 +273,9 @@ def compute_facts(
             if len(recent) > 1:
                 facts["adverse2"] = recent[1].adverse_reaction
         if weight is not None and height is not None and height.height_cm > 0:  # 0 cm: implausible (store/)
-            facts["bmi"] = _kept(_BMI, bmi, weight.weight_kg, height.height_cm)
+            pair = (weight.weight_kg, height.height_cm)
+            value = _BMI.get(pair)  # never None once kept
+            facts["bmi"] = _kept(_BMI, bmi, *pair) if value is None else value
         if waist is not None:
             facts["waist_cm"] = waist.waist_cm
 
@@ -295,24 +287,43 @@ def compute_facts(
         # one pass, newest first: each analyte's latest value in the lab window, and the latest
         # creatinine and UACR labs of any date (they date the kidney screenings)
         lab_low = today - lab_days
-        last_ldl = None
+        last_ldl = ldl = tc = hdl = tg = hba1c = uacr = creatinine = None
         for lab in labs:
             if creatinine_lab is None and lab.creatinine is not None:
                 creatinine_lab = lab
             if uacr_lab is None and lab.uacr is not None:
                 uacr_lab = lab
             if lab.date.toordinal() >= lab_low:
-                for name, field in _LATEST_LABS:
-                    if facts[name] is None:
-                        facts[name] = getattr(lab, field)
-                if last_ldl is None and lab.ldl_c is not None:
-                    last_ldl = lab
+                if ldl is None:
+                    ldl = lab.ldl_c
+                    if ldl is not None:
+                        last_ldl = lab
+                if tc is None:
+                    tc = lab.tc
+                if hdl is None:
+                    hdl = lab.hdl_c
+                if tg is None:
+                    tg = lab.tg
+                if hba1c is None:
+                    hba1c = lab.hba1c
+                if uacr is None:
+                    uacr = lab.uacr
+                if creatinine is None:
+                    creatinine = lab.creatinine
             elif creatinine_lab is not None and uacr_lab is not None:
                 break
+        facts["latest_ldl_c"] = ldl
+        facts["latest_tc"] = tc
+        facts["latest_hdl_c"] = hdl
+        facts["latest_tg"] = tg
+        facts["latest_hba1c"] = hba1c
+        facts["latest_uacr"] = uacr
+        facts["latest_creatinine"] = creatinine
         if creatinine_lab is not None and creatinine_lab.date.toordinal() >= lab_low:
             facts["egfr"] = egfr_of_creatinine = _lab_egfr(creatinine_lab, birth, sex, equation)
 
-        # the earliest lab carrying each (the first listed of a date): one pass, oldest first
+        # the earliest lab carrying each (the first listed of a date): one pass, oldest first, that
+        # stops when all three are found (mostly at the first lab)
         first_ldl = first_tc = first_hdl = None
         for lab in reversed(labs):
             if first_ldl is None and lab.ldl_c is not None:
@@ -321,6 +332,8 @@ def compute_facts(
                 first_tc = lab
             if first_hdl is None and lab.hdl_c is not None:
                 first_hdl = lab
+            if first_ldl is not None and first_tc is not None and first_hdl is not None:
+                break
         if first_ldl is not None:
             facts["baseline_ldl_c"] = first_ldl.ldl_c
             if last_ldl is not None and first_ldl.date < last_ldl.date:
@@ -333,16 +346,9 @@ def compute_facts(
         if first_tc is not None and first_hdl is not None:
             facts["baseline_non_hdl_c"] = _kept(_NON_HDL, non_hdl_c, first_tc.tc, first_hdl.hdl_c)
 
-    # screenings: the latest of each kind; on one date the later-listed record wins
-    latest_by_kind: dict[str, Any] = {}
-    for screening in patient.screenings:
-        when = screening.date
-        if when > as_of:
-            continue
-        kind = screening.kind  # a StrEnum: hashes and compares as its string
-        held = latest_by_kind.get(kind)
-        if held is None or when >= held.date:
-            latest_by_kind[kind] = screening
+    # screenings: the latest of each kind; on one date the later-listed record wins (filled oldest
+    # first, so the last written of a kind is the one)
+    latest_by_kind: dict[str, Any] = {s.kind: s for s in oldest_first(patient.screenings, as_of)}
     for kind, screening in latest_by_kind.items():
         days_name, abnormal_name, value_name = _SCREEN_FACTS[kind]
         facts[days_name] = today - screening.date.toordinal()
@@ -350,20 +356,25 @@ def compute_facts(
         facts[value_name] = screening.value
     # A lab strictly later than the screening record supersedes it and is judged by its value
     # (pathway-defaults §8); on the same date the screening record, with its explicit result, stays.
-    for kind, lab in (("egfr", creatinine_lab), ("uacr", uacr_lab)):
-        if lab is None:
-            continue
-        held = latest_by_kind.get(kind)
-        if held is None or lab.date > held.date:
-            days_name, abnormal_name, value_name = _SCREEN_FACTS[kind]
-            facts[days_name] = today - lab.date.toordinal()
+    if creatinine_lab is not None:
+        held = latest_by_kind.get("egfr")
+        if held is None or creatinine_lab.date > held.date:
+            days_name, abnormal_name, value_name = _SCREEN_EGFR
+            facts[days_name] = today - creatinine_lab.date.toordinal()
             facts[abnormal_name] = False
-            if kind == "uacr":
-                facts[value_name] = lab.uacr
-            elif egfr_of_creatinine is not None:  # the same lab as the `egfr` fact's: same value
-                facts[value_name] = egfr_of_creatinine
-            else:
-                facts[value_name] = _lab_egfr(lab, birth, sex, equation)
+            # the same lab as the `egfr` fact's when that one is in the lab window: same value
+            facts[value_name] = (
+                egfr_of_creatinine
+                if egfr_of_creatinine is not None
+                else _lab_egfr(creatinine_lab, birth, sex, equation)
+            )
+    if uacr_lab is not None:
+        held = latest_by_kind.get("uacr")
+        if held is None or uacr_lab.date > held.date:
+            days_name, abnormal_name, value_name = _SCREEN_UACR
+            facts[days_name] = today - uacr_lab.date.toordinal()
+            facts[abnormal_name] = False
+            facts[value_name] = uacr_lab.uacr
     fundus = latest_by_kind.get("fundus")
     if fundus is not None and fundus.grade is not None:
         facts["screen_fundus_grade"] = str(fundus.grade)
@@ -375,7 +386,9 @@ def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
     creatinine = lab.creatinine
     if creatinine <= 0:  # store/ reports it as implausible
         return None
-    return _kept(_EGFR, egfr, creatinine, age_years(birth, lab.date), sex, equation)
+    key = (creatinine, age_years(birth, lab.date), sex, equation)
+    value = _EGFR.get(key)  # never None once kept
+    return _kept(_EGFR, egfr, *key) if value is None else value
 
 
 # eGFR, BMI, the LDL-C reduction and non-HDL-C of the values seen so far: a roster repeats the same

@@ -101,9 +101,17 @@ def newest_first(records: Iterable[T], as_of: date) -> list[T]:
     """Records dated on or before `as_of`, newest first; of one date the later-listed first.
 
     The one sort the fact computation does per list; the selectors below scan its result."""
-    kept = [r for r in records if r.date <= as_of]  # type: ignore[attr-defined]
-    kept.sort(key=_by_date)  # stable: same-date records keep their listed order …
-    kept.reverse()  # … so after reversing, the later-listed comes first
+    kept = oldest_first(records, as_of)
+    kept.reverse()  # same-date records were in their listed order: now the later-listed comes first
+    return kept
+
+
+def oldest_first(records: Iterable[T], as_of: date) -> list[T]:
+    """Records dated on or before `as_of`, oldest first; of one date in their listed order (so a
+    dict filled from it in order holds the latest of each key, the later-listed of one date)."""
+    kept = sorted(records, key=_by_date)  # stable: same-date records keep their listed order
+    while kept and kept[-1].date > as_of:  # type: ignore[attr-defined]
+        kept.pop()  # records after as_of are the last once sorted (mostly none: no Python loop)
     return kept
 
 

@@ -439,6 +439,19 @@ def test_an_old_creatinine_lab_still_dates_the_egfr_screening_outside_the_lab_wi
     assert f["screen_egfr_value"] is not None
 
 
+def test_of_two_screenings_of_one_kind_on_one_day_the_later_listed_counts_whatever_order_the_days_come_in():
+    p = patient(
+        screenings=(
+            screening("2026-06-01", "abi", "abnormal", value=0.8),
+            screening("2025-01-01", "abi", "normal", value=1.2),
+            screening("2026-06-01", "abi", "normal", value=1.1),
+            screening("2026-12-01", "abi", "abnormal", value=0.7),
+        )
+    )
+    f = facts_of(p)
+    assert (f["screen_abi_days_ago"], f["screen_abi_abnormal"], f["screen_abi_value"]) == (182, False, 1.1)
+
+
 def test_screenings_after_as_of_are_ignored():
     f = facts_of(patient(screenings=(screening("2026-12-02", "ecg", "abnormal"),)))
     assert f["screen_ecg_days_ago"] is None

@@ -23,7 +23,9 @@ from pathways.measures import (
     latest_visit,
     latest_visit_date,
     ldl_reduction_pct,
+    newest_first,
     non_hdl_c,
+    oldest_first,
     round_half_up,
     within,
 )
@@ -143,6 +145,14 @@ def test_latest_visit_ignores_visits_after_as_of():
 def test_of_two_visits_on_one_date_the_later_listed_counts_as_latest():
     visits = [visit("2026-11-20", sbp=150, dbp=95), visit("2026-11-20", sbp=132, dbp=82)]
     assert latest_visit(visits, AS_OF).sbp == 132
+
+
+def test_oldest_first_keeps_the_listed_order_within_a_date_and_leaves_out_records_after_as_of():
+    a, b, c = visit("2026-05-01", sbp=1), visit("2026-03-01", sbp=2), visit("2026-05-01", sbp=3)
+    later = visit("2026-12-01", sbp=4)
+    assert [v.sbp for v in oldest_first([later, a, b, later, c], AS_OF)] == [2, 1, 3]
+    assert [v.sbp for v in newest_first([later, a, b, later, c], AS_OF)] == [3, 1, 2]
+    assert oldest_first([later], AS_OF) == [] and oldest_first([], AS_OF) == []
 
 
 def test_latest_visit_carrying_bp_skips_a_later_visit_without_both_readings():
