@@ -26,7 +26,6 @@ from pathways.measures import (
     ldl_reduction_pct,
     newest_first,
     non_hdl_c,
-    oldest_first,
 )
 from pathways.models import Patient
 from pathways.vocab import Condition, HistoryCode, ScreeningKind
@@ -346,9 +345,17 @@ def compute_facts(
         if first_tc is not None and first_hdl is not None:
             facts["baseline_non_hdl_c"] = _kept(_NON_HDL, non_hdl_c, first_tc.tc, first_hdl.hdl_c)
 
-    # screenings: the latest of each kind; on one date the later-listed record wins (filled oldest
-    # first, so the last written of a kind is the one)
-    latest_by_kind: dict[str, Any] = {s.kind: s for s in oldest_first(patient.screenings, as_of)}
+    # screenings: the latest of each kind; on one date the later-listed record wins (one pass in the
+    # listed order: no sort, a few records)
+    latest_by_kind: dict[str, Any] = {}
+    for screening in patient.screenings:
+        when = screening.date
+        if when > as_of:
+            continue
+        kind = screening.kind  # a StrEnum: hashes and compares as its string
+        held = latest_by_kind.get(kind)
+        if held is None or when >= held.date:
+            latest_by_kind[kind] = screening
     for kind, screening in latest_by_kind.items():
         days_name, abnormal_name, value_name = _SCREEN_FACTS[kind]
         facts[days_name] = today - screening.date.toordinal()
