@@ -31,9 +31,10 @@ from typing import Any, Literal
 
 from engine.compile import compile_set
 from engine.ir import COUNT_MAX, COUNT_MIN, Layer, Program
-from engine.python_runtime import FormInterpreter, FormSource, eval_form
+from engine.python_runtime import FormInterpreter, FormSource, eval_form, form_facts
 from guidelines.model import GuidelineSet
 from pathways.errors import Problem, SangaoError
+from pathways.facts import FACTS
 
 Backend = Literal["python", "durable", "both"]
 # The brief's default when the set has no `near_miss_margin_pct` parameter: 5 % of the threshold.
@@ -195,7 +196,8 @@ def _fused(
     conditions only need their definite form. `compile_source(source, filename)` gives the code object
     (engine/set_cache.py keeps it on disk: compiling is most of a small run's set-up)."""
     ns: dict[str, Any] = {
-        "_step": _slow_step, "_mstep": _memo_step, "_count": _slow_count, "_mcount": _memo_count
+        "_step": _slow_step, "_mstep": _memo_step, "_count": _slow_count, "_mcount": _memo_count,
+        "_vkeep": _keep_values,
     }
     lines = ["def run(f, undecided):", "    g = f.get"]
 
@@ -218,6 +220,7 @@ def _fused(
             w.update(o for b in dr.branches for o in b.then)
         writes.append(w)
     derived = set().union(*writes)  # only these can be undecided (`run` starts with no undecided fact)
+    discrete = _discrete_facts(program)
     have: dict[str, str] = {}
     for layer in program.layers:
         L = layer.index
@@ -263,6 +266,7 @@ def _fused(
                     body.append(f"        _mcount({k}, {key}, f, undecided)")
                 continue
             kind, branches = step[0], step[1]
+            start = len(body)
             ps = {c: local(c, True) for c, _ in branches} if kind == "unique" else {}
             # the slow case gets every case's (definite, possible), written out where it is called
             pairs = [
@@ -294,6 +298,8 @@ def _fused(
                 else:
                     body += [f"        {x}" for x in sets]
             body += ["    else:", f"        {slow}"]
+            if ns[k][2] is not None:
+                _value_memo(step, [conds[c] for c, _ in branches], src, body, start, discrete, derived, const)
         fetch = src.fetches(have=have)
         if fetch:
             lines.append(fetch)
@@ -315,6 +321,67 @@ def _fused(
     lines.append(f"    return tuple(fired), {{{', '.join(screening)}}}")
     exec(compile_source("\n".join(lines) + "\n", f"<sangao program {program.set_name}>"), ns)  # noqa: S102
     return ns["run"]
+
+
+def _discrete_facts(program: Program) -> set[str]:
+    """Facts with few values: the bool and string base facts, the counts and their ranges, and the
+    derived outputs whose every value is a plain constant of the set."""
+    out = {name for name, spec in FACTS.items() if spec.type in ("bool", "string")}
+    plain = (str, int, float, bool, type(None))
+    for layer in program.layers:
+        for d in layer.derives:
+            if d.kind == "count":
+                out.update((d.id, d.id + COUNT_MIN, d.id + COUNT_MAX))
+                continue
+            values = [*d.unknown.values(), *(v for b in d.branches for v in b.then.values())]
+            if all(isinstance(v, plain) for v in values):
+                out.update(d.outputs)
+    return out
+
+
+def _value_memo(
+    step: tuple,
+    conds: list,
+    src: FormSource,
+    body: list[str],
+    start: int,
+    discrete: set[str],
+    derived: set[str],
+    const: Callable[[Any], str],
+) -> None:
+    """Wrap the entry's code, `body[start:]`, in a memo keyed by the values of the facts it reads, when
+    they all have few values (`_discrete_facts`: a table over programme flags, counts and derived
+    classes): a hit writes the outputs (and what is undecided behind them) it gave before, a miss runs
+    the code and keeps what it wrote. Its effect is a function of those values and of what is
+    undecided behind the derived ones, which the key holds too."""
+    facts = sorted(set().union(*(form_facts(c.definite) | form_facts(c.possible) for c in conds)))
+    if not facts or not discrete.issuperset(facts):
+        return
+    reads = sorted({r for c in conds for r in c.reads})
+    key = "(" + "".join(f"{src.var(x)}, " for x in facts) + ")"
+    behind = "".join(f"undecided.get({r!r}), " for r in reads if r in derived)
+    if behind:
+        key = f"({key}, ({behind}))"
+    memo = const(({}, step[3]))  # (the memo, the entry's outputs)
+    code = body[start:]
+    del body[start:]
+    body += [
+        f"    _v = {memo}[0].get({key})",
+        "    if _v is not None:",
+        "        f.update(_v[0])",
+        "        if _v[1]:",
+        "            undecided.update(_v[1])",
+        "    else:",
+        *(f"    {x}" for x in code),
+        f"        _vkeep({memo}, {key}, f, undecided)",
+    ]
+
+
+def _keep_values(memo: tuple, key: tuple, f: dict[str, Any], undecided: dict[str, tuple]) -> None:
+    """What an entry of `_value_memo` wrote (its outputs, and what is undecided behind them), kept."""
+    known, outputs = memo
+    if len(known) < _MEMO_SIZE:
+        known[key] = ({o: f[o] for o in outputs}, {o: undecided[o] for o in outputs if o in undecided})
 
 
 def _tuple_source(names: list[str]) -> str:
