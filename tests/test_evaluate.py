@@ -163,6 +163,45 @@ def test_an_undecided_classification_kept_for_one_patient_names_each_patients_ow
         assert ev.facts["band"] == "raised" and ev.undecided == {}
 
 
+def test_a_class_of_flags_and_classes_kept_by_their_values_still_names_each_patients_missing_facts():
+    # `grade` reads a flag and a derived class only: the program function keeps it by their values,
+    # and what stands behind an undecided `band` must be part of what it is kept by
+    derive = [
+        {
+            "classification": "band",
+            "outputs": {"band": {"type": "string"}},
+            "cases": [
+                {"when": {"fact": "visit_sbp", "gte": 160}, "then": {"band": "high"}},
+                {"when": {"fact": "visit_dbp", "gte": 100}, "then": {"band": "high"}},
+                {"otherwise": {"band": "normal"}},
+            ],
+        },
+        {
+            "classification": "grade",
+            "outputs": {"grade": {"type": "string"}},
+            "cases": [
+                {"when": {"all": [{"fact": "smoker", "eq": True}, {"fact": "band", "eq": "high"}]},
+                 "then": {"grade": "red"}},
+                {"otherwise": {"grade": "green"}},
+            ],
+        },
+    ]
+    gset = rule_set({"fact": "grade", "eq": "red"}, derive=derive)
+    evaluator, reference = Evaluator(gset), _layer_by_layer(gset)
+    for _ in range(2):  # the second round reuses what the first kept
+        for sbp, dbp, smoker, grade, behind in [
+            (None, 96, True, None, ("visit_sbp",)),
+            (150, None, True, None, ("visit_dbp",)),
+            (170, None, True, "red", None),
+            (None, 96, False, "green", None),
+            (150, 96, True, "green", None),
+        ]:
+            facts = base_facts(visit_sbp=sbp, visit_dbp=dbp, smoker=smoker)
+            ev = evaluator.evaluate(facts)
+            assert ev.facts["grade"] == grade and ev.undecided.get("grade") == behind
+            assert _observable(ev) == _observable(reference.evaluate(facts))
+
+
 def test_a_classification_unknown_value_is_used_when_undecided():
     derive = [
         {
