@@ -127,6 +127,7 @@ _SCREEN_FACTS = {
     k.value: (f"screen_{k.value}_days_ago", f"screen_{k.value}_abnormal", f"screen_{k.value}_value")
     for k in ScreeningKind
 }
+_NO_SYMPTOMS: frozenset[str] = frozenset()
 _SCREEN_EGFR, _SCREEN_UACR = _SCREEN_FACTS["egfr"], _SCREEN_FACTS["uacr"]  # a kidney lab dates these
 # the programmes as plain strings: a record's conditions are Condition members (Patient) or strings
 _HYPERTENSION = Condition.HYPERTENSION.value
@@ -204,9 +205,13 @@ def compute_facts(
             facts["visit_temperature"] = latest.temperature
             facts["visit_adverse_reaction"] = latest.adverse_reaction
             facts["visit_new_complication"] = latest.new_complication
-            if symptom_codes is not None:
-                _check_symptoms(patient, latest, symptom_codes)
-            facts["visit_symptoms"] = frozenset(latest.symptoms)
+            symptoms = latest.symptoms
+            if symptoms:
+                if symptom_codes is not None:
+                    _check_symptoms(patient, latest, symptom_codes)
+                facts["visit_symptoms"] = frozenset(symptoms)
+            else:  # most visits: no symptom
+                facts["visit_symptoms"] = _NO_SYMPTOMS
 
         # one pass, newest first, for every visit fact below (each is the first visit carrying its
         # fields within its window; the height has no window); it stops when nothing more can be found
