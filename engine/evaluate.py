@@ -191,7 +191,9 @@ def _fused(
     the first possible one (decided at once when it is definite); a `unique` table is decided at once
     when exactly one row is possible; a count adds its members. Every other case goes to `_compose_step`
     with the (definite, possible) of the entry's conditions, evaluated where it is called (all of a
-    layer's facts are fetched before its entries run, as the layer function does). Then the fired rule
+    layer's facts are fetched before its entries run, as the layer function does), through the entry's
+    memo when it has one (`_memo_step`, `_memo_count`: the key written out over the locals). An entry
+    reading only few-valued facts is kept whole by their values (`_value_memo`). Then the fired rule
     ids and the screening plans (`plan(kind, eligible, months)`, bound as constants); rules-layer
     conditions only need their definite form. `compile_source(source, filename)` gives the code object
     (engine/set_cache.py keeps it on disk: compiling is most of a small run's set-up)."""
