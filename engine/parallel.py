@@ -121,6 +121,10 @@ def assess_roster(
 
 # ---- a roster cut into ranges -------------------------------------------------------------------
 
+# records staged at once: the decoded records, facts and outcomes of a batch stay in the core's cache
+# (L2: 2 MB a core here) between stages; the whole range of some 2,000 records at once is a fifth
+# slower for going to memory at every stage
+BATCH = 128
 SMALL_SOURCE = 8  # ranges (some 16,000 patients) below which one process is faster than starting more
 
 
@@ -157,47 +161,74 @@ class Chunk:
 def assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) -> Chunk:
     """Assess the records of one range: the line of each (engine/assess.py `Assessor.line`).
 
-    The range goes stage by stage (read all, facts of all, rules for all, compose, encode): a fifth
-    faster than patient by patient (bench/suite.py), the interpreter keeping one stage's code and
-    data hot. A stage that stops with an error (an unknown symptom code, the backends disagreeing)
-    is run again patient by patient, so the lines before the patient at fault are kept, as one
-    patient at a time would have written them."""
-    ids: list[str] = []
-    numbers: list[int] = []
-    live: list[Any] = []  # records assessed (not died or moved out), with their place among `ids`
-    places: list[int] = []
-    problems = None
-    is_assessed = assessor.is_assessed
+    The records go stage by stage (facts of a batch, rules for all of it, then the lines): a fifth
+    faster than patient by patient (bench/suite.py), the interpreter keeping one stage's code hot,
+    in batches of `BATCH` so that their data stays in the core's cache too. A stage that stops with
+    an error (an unknown symptom code, the backends disagreeing) is run again patient by patient,
+    so the lines before the patient at fault are kept, as one patient at a time would have written
+    them."""
     collecting = gc.isenabled()
     gc.disable()  # next to no cycles here (a rejected line's traceback): collected when the range ends
     try:
-        for number, record, problems in source.read(r):
-            if problems:
-                break
-            if is_assessed(record, as_of):
-                live.append(record)
-                places.append(len(ids))
-            ids.append(record.patient_id)
-            numbers.append(number)
-        try:
-            out, colors = _staged(assessor, as_of, live)
-        except SangaoError:
-            out, colors, problems = _one_by_one(assessor, as_of, live)
+        return _assess_range(assessor, as_of, source, r)
     finally:
+        # on again only now that the range's records are freed: turned on while they were alive, the
+        # collector's next pass would walk them all (a fortieth of the run)
         if collecting:
             gc.enable()
+
+
+def _assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) -> Chunk:
+    ids: list[str] = []
+    numbers: list[int] = []
+    places: list[int] = []  # the place among `ids` of each record assessed (not died or moved out)
+    batch: list[Any] = []  # records assessed, not yet staged
+    out: list[str] = []
+    colors: list[str] = []
+    stopped = None  # the problems the range stops at: a rejected line's, a record's that fails
+    is_assessed = assessor.is_assessed
+    for number, record, problems in source.read(r):
+        if problems:
+            stopped = problems
+            break
+        if is_assessed(record, as_of):
+            places.append(len(ids))
+            batch.append(record)
+        ids.append(record.patient_id)
+        numbers.append(number)
+        if len(batch) == BATCH:
+            stopped = _stage(assessor, as_of, batch, out, colors)
+            batch = []
+            if stopped:
+                break
+    if batch:  # (a record that failed left none)
+        stopped = _stage(assessor, as_of, batch, out, colors) or stopped
     assessed = len(out)
     ends, k = [], 0
     for i in range(len(ids)):  # output lines written up to and including each record
         while k < assessed and places[k] <= i:
             k += 1
         ends.append(k)
-    if assessed < len(live):  # stopped at live[assessed]: its record and those after it are not counted
+    if assessed < len(places):  # stopped at the record of places[assessed]: it and those after, not counted
         ids, numbers, ends = ids[: places[assessed]], numbers[: places[assessed]], ends[: places[assessed]]
-    text = "\n".join(out) + "\n" if out else ""
+    if out:
+        out.append("")  # the last line's end, written by the join (no second copy of the text)
     return Chunk(
-        text.encode(), ids, numbers, ends, assessed, len(ids) - assessed, problems or None, colors
+        "\n".join(out).encode(), ids, numbers, ends, assessed, len(ids) - assessed, stopped or None, colors
     )
+
+
+def _stage(assessor: Assessor, as_of: date, records: list[Any], out: list[str], colors: list[str]):
+    """Add the lines of `records` and their colours to `out` and `colors`; the problems of the first
+    record that fails (those before it added), else None."""
+    try:
+        lines, their_colors = _staged(assessor, as_of, records)
+        problems = None
+    except SangaoError:
+        lines, their_colors, problems = _one_by_one(assessor, as_of, records)
+    out += lines
+    colors += their_colors
+    return problems
 
 
 def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[str], list[str]]:
