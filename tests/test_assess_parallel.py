@@ -64,6 +64,22 @@ def test_one_and_two_workers_write_the_model_paths_bytes_in_input_order(tmp_path
     assert counts_one.colors == counts_two.colors == colours and set(colours) == {"red", "yellow", "blue"}
 
 
+def test_two_workers_writing_to_a_file_leave_its_bytes_and_no_chunk_file_behind(tmp_path, lines, monkeypatch):
+    import tempfile
+
+    path = _roster(tmp_path, lines)
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spills))  # where the workers leave their chunks
+    target = tmp_path / "out.jsonl"
+    with open(target, "wb") as out:
+        out.write(b"before\n")
+        assess_jsonl(path, OPTIONS, out, workers=2)
+        out.write(b"after\n")
+    assert target.read_bytes() == b"before\n" + _model_path(path).encode() + b"after\n"
+    assert list(spills.iterdir()) == []
+
+
 def test_a_line_pydantic_must_judge_is_assessed_the_same_way(tmp_path, lines):
     # an explicit null is valid but not "clean": the slow path reads the line
     assert '"visits":[{' in lines[0] and "random_glucose" not in lines[0]
