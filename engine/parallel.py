@@ -19,8 +19,9 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -127,6 +128,7 @@ def assess_roster(
 # (L2: 2 MB a core here) between stages; the whole range of some 2,000 records at once is a fifth
 # slower for going to memory at every stage
 BATCH = 128
+AHEAD = 3  # ranges a worker may be handed ahead of the writer (each a 4 MB chunk file at most)
 SMALL_SOURCE = 8  # ranges (some 16,000 patients) below which one process is faster than starting more
 
 
@@ -316,18 +318,42 @@ def assess_source(
     del assessor
     ctx = mp.get_context("spawn")  # fork would copy durable's C state
     spill = tempfile.mkdtemp(prefix="sangao-assess-")  # private (0700); the chunks' lines until written
+    room, stop = threading.Semaphore(AHEAD * workers), threading.Event()
     try:
-        with ctx.Pool(workers, initializer=_init_range, initargs=(options, source, spill)) as pool:
-            return _collect(pool.imap(_run_range, ranges), source, out, counts)
+        pool = ctx.Pool(workers, initializer=_init_range, initargs=(options, source, spill))
+        try:
+            chunks = pool.imap(_run_range, _feed(ranges, room, stop))
+            return _collect(chunks, source, out, counts, room.release)
+        finally:
+            # no more ranges; the workers finish the few they hold and stop. (Not `terminate`: killing
+            # them while the pool still hands out ranges can leave it waiting forever, CPython #96995.)
+            stop.set()
+            room.release()
+            pool.close()
+            pool.join()
     finally:
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], counts: AssessCounts) -> int:
-    """Write the chunks in order; stop at the first repeated patient id (D021) or rejected line."""
+def _feed(ranges: Iterable[Any], room: threading.Semaphore, stop: threading.Event) -> Iterator[Any]:
+    """The ranges, each once there is room for it (the pool would otherwise hand all of them out at
+    once), until `stop`."""
+    for r in ranges:
+        room.acquire()
+        if stop.is_set():
+            return
+        yield r
+
+
+def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], counts: AssessCounts,
+             done: Callable[[], Any] | None = None) -> int:
+    """Write the chunks in order; stop at the first repeated patient id (D021) or rejected line.
+    `done` is called as each chunk arrives (room for another range)."""
     seen: set[str] = set()
     written = 0
     for chunk in chunks:
+        if done is not None:
+            done()
         ids = chunk.ids
         if not seen.isdisjoint(ids) or len(set(ids)) != len(ids):
             _repeated(chunk, source, out, seen, counts)
