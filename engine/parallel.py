@@ -17,8 +17,11 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import shutil
+import tempfile
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -121,6 +124,11 @@ def assess_roster(
 
 # ---- a roster cut into ranges -------------------------------------------------------------------
 
+# records staged at once: the decoded records, facts and outcomes of a batch stay in the core's cache
+# (L2: 2 MB a core here) between stages; the whole range of some 2,000 records at once is a fifth
+# slower for going to memory at every stage
+BATCH = 128
+AHEAD = 3  # ranges a worker may be handed ahead of the writer (each a 4 MB chunk file at most)
 SMALL_SOURCE = 8  # ranges (some 16,000 patients) below which one process is faster than starting more
 
 
@@ -152,52 +160,87 @@ class Chunk:
     skipped: int
     problems: list[Problem] | None = None
     colors: list[str] = field(default_factory=list)
+    spilled: str | None = None  # a worker's chunk: the file holding `data` (which is then empty)
+
+    def text(self) -> bytes:
+        """The encoded lines, wherever they are."""
+        if self.spilled is None:
+            return self.data
+        with open(self.spilled, "rb") as f:
+            return f.read()
 
 
 def assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) -> Chunk:
     """Assess the records of one range: the line of each (engine/assess.py `Assessor.line`).
 
-    The range goes stage by stage (read all, facts of all, rules for all, compose, encode): a fifth
-    faster than patient by patient (bench/suite.py), the interpreter keeping one stage's code and
-    data hot. A stage that stops with an error (an unknown symptom code, the backends disagreeing)
-    is run again patient by patient, so the lines before the patient at fault are kept, as one
-    patient at a time would have written them."""
-    ids: list[str] = []
-    numbers: list[int] = []
-    live: list[Any] = []  # records assessed (not died or moved out), with their place among `ids`
-    places: list[int] = []
-    problems = None
-    is_assessed = assessor.is_assessed
+    The records go stage by stage (facts of a batch, rules for all of it, then the lines): a fifth
+    faster than patient by patient (bench/suite.py), the interpreter keeping one stage's code hot,
+    in batches of `BATCH` so that their data stays in the core's cache too. A stage that stops with
+    an error (an unknown symptom code, the backends disagreeing) is run again patient by patient,
+    so the lines before the patient at fault are kept, as one patient at a time would have written
+    them."""
     collecting = gc.isenabled()
     gc.disable()  # next to no cycles here (a rejected line's traceback): collected when the range ends
     try:
-        for number, record, problems in source.read(r):
-            if problems:
-                break
-            if is_assessed(record, as_of):
-                live.append(record)
-                places.append(len(ids))
-            ids.append(record.patient_id)
-            numbers.append(number)
-        try:
-            out, colors = _staged(assessor, as_of, live)
-        except SangaoError:
-            out, colors, problems = _one_by_one(assessor, as_of, live)
+        return _assess_range(assessor, as_of, source, r)
     finally:
+        # on again only now that the range's records are freed: turned on while they were alive, the
+        # collector's next pass would walk them all (a fortieth of the run)
         if collecting:
             gc.enable()
+
+
+def _assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any) -> Chunk:
+    ids: list[str] = []
+    numbers: list[int] = []
+    places: list[int] = []  # the place among `ids` of each record assessed (not died or moved out)
+    batch: list[Any] = []  # records assessed, not yet staged
+    out: list[str] = []
+    colors: list[str] = []
+    stopped = None  # the problems the range stops at: a rejected line's, a record's that fails
+    is_assessed = assessor.is_assessed
+    for number, record, problems in source.read(r):
+        if problems:
+            stopped = problems
+            break
+        if is_assessed(record, as_of):
+            places.append(len(ids))
+            batch.append(record)
+        ids.append(record.patient_id)
+        numbers.append(number)
+        if len(batch) == BATCH:
+            stopped = _stage(assessor, as_of, batch, out, colors)
+            batch = []
+            if stopped:
+                break
+    if batch:  # (a record that failed left none)
+        stopped = _stage(assessor, as_of, batch, out, colors) or stopped
     assessed = len(out)
     ends, k = [], 0
     for i in range(len(ids)):  # output lines written up to and including each record
         while k < assessed and places[k] <= i:
             k += 1
         ends.append(k)
-    if assessed < len(live):  # stopped at live[assessed]: its record and those after it are not counted
+    if assessed < len(places):  # stopped at the record of places[assessed]: it and those after, not counted
         ids, numbers, ends = ids[: places[assessed]], numbers[: places[assessed]], ends[: places[assessed]]
-    text = "\n".join(out) + "\n" if out else ""
+    if out:
+        out.append("")  # the last line's end, written by the join (no second copy of the text)
     return Chunk(
-        text.encode(), ids, numbers, ends, assessed, len(ids) - assessed, problems or None, colors
+        "\n".join(out).encode(), ids, numbers, ends, assessed, len(ids) - assessed, stopped or None, colors
     )
+
+
+def _stage(assessor: Assessor, as_of: date, records: list[Any], out: list[str], colors: list[str]):
+    """Add the lines of `records` and their colours to `out` and `colors`; the problems of the first
+    record that fails (those before it added), else None."""
+    try:
+        lines, their_colors = _staged(assessor, as_of, records)
+        problems = None
+    except SangaoError:
+        lines, their_colors, problems = _one_by_one(assessor, as_of, records)
+    out += lines
+    colors += their_colors
+    return problems
 
 
 def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[str], list[str]]:
@@ -227,18 +270,27 @@ def _one_by_one(
     raise AssertionError("a stage failed but no patient does on their own")
 
 
-_range_worker: tuple[Assessor, date, RangedSource] | None = None
+_range_worker: tuple[Assessor, date, RangedSource, str] | None = None
 
 
-def _init_range(options: AssessOptions, source: RangedSource) -> None:
+def _init_range(options: AssessOptions, source: RangedSource, spill: str) -> None:
     global _range_worker
-    _range_worker = (build_assessor(options), options.as_of, source)
+    _range_worker = (build_assessor(options), options.as_of, source, spill)
     gc.freeze()  # the set, its compiled code and the modules: never garbage, never walked again
 
 
 def _run_range(r: Any) -> Chunk:
-    assessor, as_of, source = _range_worker
-    return assess_range(assessor, as_of, source, r)
+    """The chunk of range `r`, its lines left in a file of the folder `spill` for the parent to copy
+    to the output: piped back and unpickled, some 4 MB a range cost the parent (which shares the
+    cores with the workers) five times the CPU of a copy the kernel makes from file to file."""
+    assessor, as_of, source, spill = _range_worker
+    chunk = assess_range(assessor, as_of, source, r)
+    if chunk.data:
+        fd, chunk.spilled = tempfile.mkstemp(dir=spill)
+        with open(fd, "wb", buffering=0) as f:
+            f.write(chunk.data)
+        chunk.data = b""
+    return chunk
 
 
 def assess_source(
@@ -265,20 +317,51 @@ def assess_source(
         return _collect(chunks, source, out, counts)
     del assessor
     ctx = mp.get_context("spawn")  # fork would copy durable's C state
-    with ctx.Pool(workers, initializer=_init_range, initargs=(options, source)) as pool:
-        return _collect(pool.imap(_run_range, ranges), source, out, counts)
+    spill = tempfile.mkdtemp(prefix="sangao-assess-")  # private (0700); the chunks' lines until written
+    room, stop = threading.Semaphore(AHEAD * workers), threading.Event()
+    try:
+        pool = ctx.Pool(workers, initializer=_init_range, initargs=(options, source, spill))
+        try:
+            chunks = pool.imap(_run_range, _feed(ranges, room, stop))
+            return _collect(chunks, source, out, counts, room.release)
+        finally:
+            # no more ranges; the workers finish the few they hold and stop. (Not `terminate`: killing
+            # them while the pool still hands out ranges can leave it waiting forever, CPython #96995.)
+            stop.set()
+            room.release()
+            pool.close()
+            pool.join()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
 
 
-def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], counts: AssessCounts) -> int:
-    """Write the chunks in order; stop at the first repeated patient id (D021) or rejected line."""
+def _feed(ranges: Iterable[Any], room: threading.Semaphore, stop: threading.Event) -> Iterator[Any]:
+    """The ranges, each once there is room for it (the pool would otherwise hand all of them out at
+    once), until `stop`."""
+    for r in ranges:
+        room.acquire()
+        if stop.is_set():
+            return
+        yield r
+
+
+def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], counts: AssessCounts,
+             done: Callable[[], Any] | None = None) -> int:
+    """Write the chunks in order; stop at the first repeated patient id (D021) or rejected line.
+    `done` is called as each chunk arrives (room for another range)."""
     seen: set[str] = set()
     written = 0
     for chunk in chunks:
+        if done is not None:
+            done()
         ids = chunk.ids
         if not seen.isdisjoint(ids) or len(set(ids)) != len(ids):
             _repeated(chunk, source, out, seen, counts)
         seen.update(ids)
-        out.write(chunk.data)
+        if chunk.spilled is None:
+            out.write(chunk.data)
+        else:
+            _copy(chunk.spilled, out)
         counts.colors.update(chunk.colors)
         written += chunk.assessed
         counts.assessed += chunk.assessed
@@ -298,8 +381,28 @@ def _repeated(
         j += 1
     kept = chunk.ends[j - 1] if j else 0
     if kept:
-        out.write(b"".join(line + b"\n" for line in chunk.data.split(b"\n")[:kept]))
+        out.write(b"".join(line + b"\n" for line in chunk.text().split(b"\n")[:kept]))
     counts.assessed += kept
     counts.colors.update(chunk.colors[:kept])
     counts.skipped += j - kept
     raise SangaoError([source.repeated(chunk.ids[j], chunk.numbers[j])])
+
+
+def _copy(path: str, out: IO[bytes]) -> None:
+    """Append the file at `path` to `out` and remove it: by the kernel (sendfile) when `out` is a file
+    descriptor's, else read and written."""
+    try:
+        with open(path, "rb") as f:
+            size, done = os.fstat(f.fileno()).st_size, 0
+            try:
+                fd = out.fileno()
+                out.flush()
+                while done < size and (sent := os.sendfile(fd, f.fileno(), done, size - done)):
+                    done += sent
+            except (OSError, ValueError):  # no descriptor (an in-memory file), or sendfile refused
+                pass
+            if done < size:
+                f.seek(done)
+                shutil.copyfileobj(f, out)
+    finally:
+        os.unlink(path)

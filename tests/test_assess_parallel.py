@@ -64,6 +64,22 @@ def test_one_and_two_workers_write_the_model_paths_bytes_in_input_order(tmp_path
     assert counts_one.colors == counts_two.colors == colours and set(colours) == {"red", "yellow", "blue"}
 
 
+def test_two_workers_writing_to_a_file_leave_its_bytes_and_no_chunk_file_behind(tmp_path, lines, monkeypatch):
+    import tempfile
+
+    path = _roster(tmp_path, lines)
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spills))  # where the workers leave their chunks
+    target = tmp_path / "out.jsonl"
+    with open(target, "wb") as out:
+        out.write(b"before\n")
+        assess_jsonl(path, OPTIONS, out, workers=2)
+        out.write(b"after\n")
+    assert target.read_bytes() == b"before\n" + _model_path(path).encode() + b"after\n"
+    assert list(spills.iterdir()) == []
+
+
 def test_a_line_pydantic_must_judge_is_assessed_the_same_way(tmp_path, lines):
     # an explicit null is valid but not "clean": the slow path reads the line
     assert '"visits":[{' in lines[0] and "random_glucose" not in lines[0]
@@ -145,3 +161,71 @@ def test_a_patient_the_rules_cannot_assess_stops_the_run_after_the_lines_before_
             assess_jsonl(path, options, out, workers=workers)
         assert got.value.problems == expected.value.problems
         assert out.getvalue() == expected_out.getvalue().encode()
+
+
+def _county_without_apathy(tmp_path):
+    """national-default with `apathy` left out of its vocabulary: a visit recording it is an R403."""
+    import shutil
+
+    from guidelines.loader import package_sets_dir
+
+    folder = tmp_path / "county"
+    shutil.copytree(package_sets_dir() / "national-default", folder)
+    vocabulary = folder / "vocabulary.yaml"
+    text = vocabulary.read_text(encoding="utf-8")
+    vocabulary.write_text("".join(x for x in text.splitlines(True) if "apathy:" not in x), encoding="utf-8")
+    return AssessOptions(str(folder), AS_OF, provisional_calendar=True)
+
+
+def _one_range(path, options, workers=1):
+    """`assess_source` over `path` read as one range (staged in batches): (bytes, counts, problems)."""
+    source = jsonl_source(path)
+    assert len(source.ranges) == 1
+    out, counts = io.BytesIO(), AssessCounts()
+    try:
+        assess_source(source, options, out, workers=workers, counts=counts)
+    except SangaoError as exc:
+        return out.getvalue(), counts, exc.problems
+    return out.getvalue(), counts, None
+
+
+def test_a_range_staged_in_batches_stops_where_one_patient_at_a_time_would(tmp_path, lines, monkeypatch):
+    import engine.parallel
+
+    monkeypatch.setattr(engine.parallel, "BATCH", 7)
+    options = _county_without_apathy(tmp_path)
+    odd = lines[45].replace('"visits":[', '"visits":[{"date":"2026-11-29","symptoms":["apathy"]},', 1)
+    bad = lines[150].replace('"sex":"', '"sex":"X', 1)
+    for name, roster in (("whole", lines), ("failing", [*lines[:45], odd, *lines[46:]]),
+                         ("rejected", [*lines[:150], bad, *lines[151:]])):
+        path = _roster(tmp_path, roster, f"{name}.jsonl")
+        expected_out = io.StringIO()
+        expected_counts = AssessCounts()
+        try:
+            write_jsonl(assess_roster(store.read_roster(path), options, counts=expected_counts), expected_out)
+            expected_problems = None
+        except SangaoError as exc:
+            expected_problems = exc.problems
+        got, counts, problems = _one_range(path, options)
+        assert got == expected_out.getvalue().encode(), name
+        assert problems == expected_problems, name
+        assert (counts.assessed, counts.skipped) == (got.count(b"\n"), expected_counts.skipped), name
+    assert _one_range(tmp_path / "failing.jsonl", options)[2][0].code == "R403"
+    assert _one_range(tmp_path / "rejected.jsonl", options)[2][0].line == 151
+
+
+def test_blank_lines_crlf_line_ends_and_a_bom_are_read_as_read_roster_reads_them(tmp_path, lines):
+    spaced = "".join(f"  {line}\t\r\n" for line in lines[1:40])
+    text = "\ufeff" + lines[0] + "\r\n\r\n   \n" + spaced + lines[40]  # the last with no line end
+    path = tmp_path / "spaced.jsonl"
+    path.write_text(text, encoding="utf-8")
+    got, counts, problems = _one_range(path, OPTIONS)
+    assert problems is None
+    assert got == _model_path(path).encode()
+    assert counts.assessed + counts.skipped == 41
+    bad = text.replace(lines[7], lines[7].replace('"sex":"', '"sex":"X', 1))
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(SangaoError) as expected:
+        list(store.read_roster(path))
+    assert _one_range(path, OPTIONS)[2] == expected.value.problems
+    assert expected.value.problems[0].line == 10  # a BOM line, two blank ones, lines[1:7], then lines[7]
