@@ -195,7 +195,7 @@ def _assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any)
     numbers: list[int] = []
     places: list[int] = []  # the place among `ids` of each record assessed (not died or moved out)
     batch: list[Any] = []  # records assessed, not yet staged
-    out: list[str] = []
+    out: list[bytes] = []  # the lines in UTF-8 (engine/assess.py `line_bytes`): joined with no encoding pass
     colors: list[str] = []
     stopped = None  # the problems the range stops at: a rejected line's, a record's that fails
     is_assessed = assessor.is_assessed
@@ -224,13 +224,13 @@ def _assess_range(assessor: Assessor, as_of: date, source: RangedSource, r: Any)
     if assessed < len(places):  # stopped at the record of places[assessed]: it and those after, not counted
         ids, numbers, ends = ids[: places[assessed]], numbers[: places[assessed]], ends[: places[assessed]]
     if out:
-        out.append("")  # the last line's end, written by the join (no second copy of the text)
+        out.append(b"")  # the last line's end, written by the join (no second copy of the text)
     return Chunk(
-        "\n".join(out).encode(), ids, numbers, ends, assessed, len(ids) - assessed, stopped or None, colors
+        b"\n".join(out), ids, numbers, ends, assessed, len(ids) - assessed, stopped or None, colors
     )
 
 
-def _stage(assessor: Assessor, as_of: date, records: list[Any], out: list[str], colors: list[str]):
+def _stage(assessor: Assessor, as_of: date, records: list[Any], out: list[bytes], colors: list[str]):
     """Add the lines of `records` and their colours to `out` and `colors`; the problems of the first
     record that fails (those before it added), else None."""
     try:
@@ -243,12 +243,12 @@ def _stage(assessor: Assessor, as_of: date, records: list[Any], out: list[str], 
     return problems
 
 
-def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[str], list[str]]:
-    """(lines, their colours) of the records, stage by stage."""
+def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[bytes], list[str]]:
+    """(lines in UTF-8, their colours) of the records, stage by stage."""
     facts = [assessor.facts(record, as_of) for record in records]
     outcome = assessor.evaluator.outcome
     outcomes = [outcome(f) for f in facts]
-    line = assessor.line
+    line = assessor.line_bytes
     lines = [line(record, as_of, *o) for record, o in zip(records, outcomes, strict=True)]
     decided_by = assessor._decided_by
     return lines, [decided_by(o[1])[0] for o in outcomes]
@@ -256,16 +256,16 @@ def _staged(assessor: Assessor, as_of: date, records: list[Any]) -> tuple[list[s
 
 def _one_by_one(
     assessor: Assessor, as_of: date, records: list[Any]
-) -> tuple[list[str], list[str], list[Problem]]:
-    """(lines, their colours, problems) up to the first record that fails."""
-    out: list[str] = []
+) -> tuple[list[bytes], list[str], list[Problem]]:
+    """(lines in UTF-8, their colours, problems) up to the first record that fails."""
+    out: list[bytes] = []
     colors: list[str] = []
     for record in records:
         try:
             line, color = assessor.assess_line(record, as_of)
         except SangaoError as exc:
             return out, colors, exc.problems
-        out.append(line)
+        out.append(line.encode())
         colors.append(color)
     raise AssertionError("a stage failed but no patient does on their own")
 
