@@ -189,10 +189,9 @@ MEASURES: list[Measure] = [
     Measure("assess --db", workers=lambda ctx: ctx.workers, command=_assess_db(lambda ctx: ctx.workers),
             setup=_stored, tags=("assess", "db")),
     Measure("assess dask", workers=lambda ctx: 2, command=_dask,
-            setup=lambda ctx: data.buckets(ctx.roster, ctx.out_dir, ctx.size), max_size=100_000,
-            tags=("assess", "dask")),
+            setup=lambda ctx: data.buckets(ctx.roster, ctx.out_dir, ctx.size), tags=("assess", "dask")),
     Measure("plan --all", command=_plan, setup=_stored, max_size=100_000, tags=("plan",)),
-    Measure("worklist team", command=_worklist, setup=_stored, max_size=100_000, tags=("worklist",)),
+    Measure("worklist team", command=_worklist, setup=_stored, tags=("worklist",)),
     Measure("report monthly", command=_report, max_size=100_000, tags=("report",),
             setup=lambda ctx: data.report_db(ctx.roster, ctx.out_dir, ctx.size)),
 ]
