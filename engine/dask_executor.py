@@ -6,15 +6,18 @@ file, with the per-range function of the local run (engine/parallel.py `assess_r
   cache), builds an assessor to stop at a guideline error before anything starts, and ships the
   loaded pair to the workers as one pickled value of the graph: workers need sangao installed, not
   the guideline files. Each worker process builds its assessor once and keeps it (`_assessor`).
-- `dask.dataframe.from_map` reads one bucket file per partition (rows in export order, each a whole
-  patient: no shuffle), `map_partitions` assesses it. A partition's result is a frame of `seq` (the
-  patient's place in export order), `patient_id`, `color` and `assessment` (the line `sangao assess
-  --format jsonl` writes, without its line end).
+- `dask.dataframe.from_map` makes one partition per bucket file (rows in export order, each a whole
+  patient: no shuffle) holding only its path; `map_partitions` assesses it, its worker reading the
+  file's `seq` and `patient_id` columns whole and its records a piece at a time (store/parquet.py
+  `PIECE_ROWS`), so a worker's memory stays flat however large a bucket is. A partition's result
+  is a frame of `seq` (the patient's place in export order), `patient_id`, `color` and `assessment`
+  (the line `sangao assess --format jsonl` writes, without its line end).
 - `assess_jsonl` brings the results back and writes them in `seq` order: the bytes of the local run
   over the JSONL export. `assess_to_parquet` has every worker write its partitions' results as
-  Parquet files into a shared folder and send back only counts: nothing goes through the client.
+  Parquet files into a shared folder, a piece at a time, and send back only counts: nothing goes
+  through the client.
 - A record that is not clean is judged by pydantic exactly as the JSONL path judges it (the roster's
-  `frame_source`), and the run stops with its problems, naming the bucket file and row; a patient id
+  `bucket_sources`), and the run stops with its problems, naming the bucket file and row; a patient id
   twice in one file is D021 (a repeated id always lands in the same bucket). A worker that cannot read
   a bucket file or write a results file stops the run with R122 (the folders must be at the same
   path on every worker: the caller names them by absolute path).
@@ -28,14 +31,13 @@ import logging
 import pickle
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from engine.parallel import AssessCounts, AssessOptions, RangedSource, build_assessor, default_workers
-from pathways.errors import SangaoError
+from pathways.errors import Problem, SangaoError
 
 COLORS = ("red", "yellow", "blue")
 RESULT_COLUMNS = ("seq", "patient_id", "color", "assessment")
@@ -118,9 +120,9 @@ def read_bucket(read: Callable[[str], Any], path: str):
 
 class BucketedRoster(Protocol):
     """A roster in bucket files (store/parquet.py `Manifest`): the files holding patients, and plain
-    functions that a worker calls (sent by name): one reads a file into a frame of `seq`,
-    `patient_id` and `record`, one gives that frame's records as one range, one writes a file's
-    results as a file of the results folder."""
+    functions that a worker calls (sent by name): one reads a file's `seq` and `patient_id` columns,
+    one gives its records as ranged sources a piece at a time, one writes a file's results into the
+    results folder."""
 
     patients: int
 
@@ -128,44 +130,65 @@ class BucketedRoster(Protocol):
     def paths(self) -> list[str]: ...
 
     @staticmethod
-    def read_bucket(path: str) -> Any: ...
+    def bucket_index(path: str) -> tuple[list[int], list[str]]: ...
 
     @staticmethod
-    def frame_source(frame: Any) -> RangedSource: ...
+    def bucket_sources(path: str) -> Iterator[RangedSource]: ...
 
     @staticmethod
-    def write_results(result: Any, folder: str, bucket_path: str) -> None: ...
+    def results_writer(folder: str, bucket_path: str) -> AbstractContextManager[Callable[[Any], None]]: ...
 
 
-def assess_frame(frame, frame_source, loaded: tuple[str, bytes], backend: str, as_of: date):
-    """The assessments of one partition (a bucket file), as a frame of RESULT_COLUMNS."""
-    from engine.parallel import assess_range
-
-    source = frame_source(frame)
-    ids = frame["patient_id"].tolist()
-    if len(set(ids)) != len(ids):  # a repeated id always lands in the same bucket: found here
+def bucket_index(path: str, roster: BucketedRoster) -> tuple[list[int], list[str]]:
+    """(`seq`, `patient_id`) of every row of a bucket file; D021 at a patient id given twice (a
+    repeated id always lands in the same bucket: found here, before any record is read)."""
+    seqs, ids = read_bucket(roster.bucket_index, path)
+    if len(set(ids)) != len(ids):
         seen: set[str] = set()
         for row, patient_id in enumerate(ids, start=1):
             if patient_id in seen:
-                raise SangaoError([source.repeated(patient_id, row)])
+                first = f"{path}:{ids.index(patient_id) + 1}"
+                raise SangaoError([Problem.of("D021", file=path, line=row, patient=repr(patient_id),
+                                              first=first)])
             seen.add(patient_id)
+    return seqs, ids
+
+
+def bucket_results(path: str, index: tuple[list[int], list[str]], roster: BucketedRoster,
+                   loaded: tuple[str, bytes], backend: str, as_of: date):
+    """The assessments of one bucket file (`index`: its `bucket_index`), as frames of RESULT_COLUMNS,
+    a piece of the file at a time (a worker's memory does not grow with the file)."""
+    from engine.parallel import assess_range
+
+    seqs, ids = index
     assessor = _assessor(loaded, backend)
-    seqs = frame["seq"].tolist()
-    kept: list[int] = []
-    colors: list[str] = []
-    lines: list[str] = []
-    for r in source.ranges:  # a range at a time: a worker's memory does not grow with the file
-        chunk = assess_range(assessor, as_of, source, r)
-        if chunk.problems:
-            raise SangaoError(chunk.problems)
-        # rows whose record was assessed: where the count of lines written grows
-        before = [0, *chunk.ends]
-        kept += [row - 1 for i, (row, end) in enumerate(zip(chunk.numbers, chunk.ends, strict=True))
-                 if end > before[i]]
-        colors += chunk.colors
-        text = chunk.data.decode("utf-8")
-        lines += text.split("\n")[:-1] if text else []
-    return _frame([seqs[i] for i in kept], [ids[i] for i in kept], colors, lines)
+    pieces = read_bucket(roster.bucket_sources, path)
+    while (source := read_bucket(lambda _: next(pieces, None), path)) is not None:
+        kept: list[int] = []
+        colors: list[str] = []
+        lines: list[str] = []
+        for r in source.ranges:
+            chunk = assess_range(assessor, as_of, source, r)
+            if chunk.problems:
+                raise SangaoError(chunk.problems)
+            # rows whose record was assessed: where the count of lines written grows
+            before = [0, *chunk.ends]
+            kept += [row - 1 for i, (row, end) in enumerate(zip(chunk.numbers, chunk.ends, strict=True))
+                     if end > before[i]]
+            colors += chunk.colors
+            text = chunk.data.decode("utf-8")
+            lines += text.split("\n")[:-1] if text else []
+        yield _frame([seqs[i] for i in kept], [ids[i] for i in kept], colors, lines)
+
+
+def assess_frame(frame, roster: BucketedRoster, loaded: tuple[str, bytes], backend: str, as_of: date):
+    """The assessments of one partition (a frame of one bucket file's path), as a frame of
+    RESULT_COLUMNS."""
+    import pandas as pd
+
+    parts = [part for path in frame["file"]
+             for part in bucket_results(path, bucket_index(path, roster), roster, loaded, backend, as_of)]
+    return pd.concat(parts, ignore_index=True) if parts else _frame([], [], [], [])
 
 
 def _frame(seqs: list[int], ids: list[str], colors: list[str], lines: list[str]):
@@ -184,19 +207,24 @@ def _frame(seqs: list[int], ids: list[str], colors: list[str], lines: list[str])
 def assess_to_file(
     frame, roster: BucketedRoster, loaded: tuple[str, bytes], backend: str, as_of: date, folder: str
 ):
-    """Assess one partition and have the roster write its results into `folder` (`write_results`);
-    a one-row frame of counts comes back."""
+    """Assess one partition (a frame of one bucket file's path) and have the roster write its results
+    into `folder` (`results_writer`) a piece at a time; a one-row frame of counts comes back."""
     import pandas as pd
 
-    result = assess_frame(frame, roster.frame_source, loaded, backend, as_of)
-    if len(frame):
+    rows = 0
+    colors: Counter = Counter()
+    for path in frame["file"]:
+        index = bucket_index(path, roster)
+        rows += len(index[0])
         try:
-            roster.write_results(result, folder, str(frame["file"].iloc[0]))
+            with roster.results_writer(folder, path) as write:
+                for part in bucket_results(path, index, roster, loaded, backend, as_of):
+                    write(part)
+                    colors.update(part["color"])
         except OSError as exc:
             raise SangaoError.of("R122", variant="write", file=exc.filename or folder, worker=_worker(),
                                  reason=exc.strerror or type(exc).__name__) from None
-    colors = Counter(result["color"])
-    return pd.DataFrame({"rows": [len(frame)], **{c: [colors.get(c, 0)] for c in COLORS}})
+    return pd.DataFrame({"rows": [rows], **{c: [colors.get(c, 0)] for c in COLORS}})
 
 
 # ---- on the client -----------------------------------------------------------------------------
@@ -206,7 +234,6 @@ def _partitions(roster: BucketedRoster, options: AssessOptions):
     """(a dask frame of the roster's bucket files, one partition each, or None when no file holds a
     patient; the loaded guideline set and calendar as one value of the graph, fetched once per worker)."""
     import dask
-    import pandas as pd
 
     from engine.set_cache import cache_key, load_cached
 
@@ -220,10 +247,15 @@ def _partitions(roster: BucketedRoster, options: AssessOptions):
     paths = roster.paths
     if not paths:
         return None, None
-    meta = pd.DataFrame({"seq": pd.Series([], dtype="int64"),
-                         **{c: pd.Series([], dtype=object) for c in ("patient_id", "record", "file")}})
-    frame = dd.from_map(partial(read_bucket, roster.read_bucket), paths, meta=meta, enforce_metadata=False)
+    # a partition is a bucket file's path: its worker reads the file a piece at a time
+    frame = dd.from_map(_path_frame, paths, meta=_path_frame(None).iloc[:0], enforce_metadata=False)
     return frame, dask.delayed(loaded, pure=True)
+
+
+def _path_frame(path: str | None):
+    import pandas as pd
+
+    return pd.DataFrame({"file": pd.Series([path], dtype=object)})
 
 
 def _finished(client: Any, result: Any, progress: Callable[[], None] | None) -> Iterator[Any]:
@@ -244,7 +276,7 @@ def _assessed(roster: BucketedRoster, options: AssessOptions) -> Any:
     if frame is None:
         return None
     return frame.map_partitions(
-        assess_frame, roster.frame_source, loaded, options.backend, options.as_of,
+        assess_frame, roster, loaded, options.backend, options.as_of,
         meta=_frame([], [], [], []),
     )
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ HASH = "crc32(utf-8 patient_id) mod buckets"
 COLUMNS = ("seq", "patient_id", "institution", "team", "record")
 PENDING_CHARS = 1 << 25  # record text held for all buckets (some 32 MB of text, 16,000 patients)
 ROW_GROUP = 5000  # rows a bucket holds at most before writing them out as one row group
-RANGE_ROWS = 2000  # rows a worker assesses at once (engine/parallel.py `assess_range`): its memory
+RANGE_ROWS = 2000  # rows a worker assesses at once (engine/parallel.py `assess_range`)
+PIECE_ROWS = 20_000  # rows of a bucket file a worker reads at once (some 40 MB of record text): its memory
 
 
 def bucket_of(patient_id: str, buckets: int) -> int:
@@ -59,8 +61,8 @@ class BucketFile:
 @dataclass(frozen=True)
 class Manifest:
     """A bucketed roster folder, as engine/dask_executor.py reads it: the files to read, one
-    partition each (`paths`), `read_bucket` to read one on a worker and `frame_source` to turn it
-    into records (both plain functions, sent to workers by name)."""
+    partition each (`paths`), and plain functions a worker calls (sent by name): `bucket_index` and
+    `bucket_sources` read a file, `results_writer` writes its assessments."""
 
     folder: str
     buckets: int
@@ -74,34 +76,52 @@ class Manifest:
         return [f.path for f in self.files if f.rows]
 
     @staticmethod
-    def read_bucket(path: str):
-        """One bucket file as a pandas frame of `seq`, `patient_id`, `record` and `file` (its path)."""
+    def bucket_index(path: str) -> tuple[list[int], list[str]]:
+        """(`seq`, `patient_id`) of every row of one bucket file: the two small columns, read whole (a
+        repeated id is found across the file before any record is read)."""
         import pyarrow.parquet as pq
 
-        frame = pq.read_table(path, columns=["seq", "patient_id", "record"]).to_pandas()
-        frame["file"] = path
-        return frame
+        table = pq.read_table(path, columns=["seq", "patient_id"])
+        return table.column("seq").to_pylist(), table.column("patient_id").to_pylist()
 
     @staticmethod
-    def frame_source(frame) -> FrameSource:
-        """The records of a `read_bucket` frame, in ranges of RANGE_ROWS rows."""
-        lines = frame["record"].tolist()
-        n = len(lines)
-        ranges = tuple((start, min(start + RANGE_ROWS, n)) for start in range(0, n, RANGE_ROWS))
-        return FrameSource(str(frame["file"].iloc[0]) if len(frame) else "", lines, ranges)
+    def bucket_sources(path: str) -> Iterator[FrameSource]:
+        """The records of one bucket file, PIECE_ROWS rows at a time, each piece a `FrameSource` whose
+        rows are numbered in the file: a worker holds one piece's text, not the file's (a bucket of a
+        province's roster is hundreds of thousands of patients)."""
+        import pyarrow.parquet as pq
 
+        first = 0
+        with pq.ParquetFile(path) as f:
+            for batch in f.iter_batches(batch_size=PIECE_ROWS, columns=["record"]):
+                lines = batch.column(0).to_pylist()
+                n = len(lines)
+                ranges = tuple((start, min(start + RANGE_ROWS, n)) for start in range(0, n, RANGE_ROWS))
+                yield FrameSource(path, lines, ranges, first)
+                first += n
 
     @staticmethod
-    def write_results(result, folder: str, bucket_path: str) -> None:
-        """The assessments of one bucket file (a pandas frame) as `assessments-<its name>` in
-        `folder`, owner-only."""
+    @contextmanager
+    def results_writer(folder: str, bucket_path: str) -> Iterator[Callable[[Any], None]]:
+        """A function writing frames of one bucket file's assessments (seq, patient_id, color,
+        assessment), in order, into `assessments-<its name>` in `folder`, owner-only, a row group
+        each."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         from store.privacy import open_private
 
-        with open_private(Path(folder) / f"assessments-{Path(bucket_path).name}", "wb") as f:
-            pq.write_table(pa.Table.from_pandas(result, preserve_index=False), f, compression="zstd")
+        with open_private(Path(folder) / f"assessments-{Path(bucket_path).name}", "wb") as f, \
+                pq.ParquetWriter(f, _results_schema(), compression="zstd") as writer:
+            yield lambda frame: writer.write_table(
+                pa.Table.from_pandas(frame, schema=_results_schema(), preserve_index=False))
+
+
+def _results_schema():
+    import pyarrow as pa
+
+    return pa.schema([("seq", pa.int64()), ("patient_id", pa.string()), ("color", pa.string()),
+                      ("assessment", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -114,6 +134,7 @@ class FrameSource:
     path: str
     lines: list[str]
     ranges: tuple[tuple[int, int], ...]
+    first: int = 0  # rows of the file before these lines
 
     def read(self, r: tuple[int, int]) -> Iterator[tuple[int, Any, list[Problem]]]:
         """(row, record, []) per row of the range; at the first rejected row (row, None, its
@@ -122,7 +143,7 @@ class FrameSource:
         from store.importer import validate_item
         from store.readers.jsonl import line_item
 
-        for row, line in enumerate(self.lines[r[0] : r[1]], start=r[0] + 1):
+        for row, line in enumerate(self.lines[r[0] : r[1]], start=self.first + r[0] + 1):
             data = line.encode("utf-8")
             record = decode_record(data)
             if record is None:
@@ -137,7 +158,7 @@ class FrameSource:
         import msgspec
 
         first = next(
-            n for n, line in enumerate(self.lines, start=1)
+            n for n, line in enumerate(self.lines, start=self.first + 1)
             if msgspec.json.decode(line).get("patient_id") == patient_id
         )
         return Problem.of("D021", file=self.path, line=row, patient=repr(patient_id),

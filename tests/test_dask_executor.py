@@ -19,13 +19,14 @@ import zlib
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy
 from typer.testing import CliRunner
 
 import cli
-from engine.dask_executor import assess_jsonl, assess_to_file, assess_to_parquet, dask_client
+from engine.dask_executor import assess_frame, assess_jsonl, assess_to_file, assess_to_parquet, dask_client
 from engine.parallel import AssessCounts, AssessOptions
 from engine.set_cache import load_cached
 from pathways.errors import SangaoError
@@ -222,7 +223,7 @@ def test_a_bucket_file_a_worker_cannot_read_stops_the_run_naming_the_file_and_th
 
 def test_a_results_folder_a_worker_cannot_write_is_refused_naming_the_file(exported, tmp_path):
     manifest = read_manifest(exported / "pq")
-    frame = manifest.read_bucket(manifest.paths[0])
+    frame = pd.DataFrame({"file": [manifest.paths[0]]})  # a partition: a bucket file's path
     loaded = ("key", pickle.dumps(load_cached("national-default", (2026, 2027), True, None)))
     (tmp_path / "file").write_text("", encoding="utf-8")
     folder = tmp_path / "file" / "results"  # under a file: no folder can be made there
@@ -400,3 +401,72 @@ def test_an_unreachable_scheduler_is_refused_naming_its_address(exported):
                      str(exported / "pq"), "--as-of", AS_OF, "--format", "jsonl", "--lang", "en")
     assert result.returncode == 1, result.stderr
     assert "R121" in result.stderr and f"tcp://127.0.0.1:{port}" in result.stderr
+
+
+# ---- a bucket file read a piece at a time, as a worker reads a province's large buckets -----------
+
+
+@pytest.fixture()
+def small_pieces(monkeypatch):
+    """Pieces of 7 rows in ranges of 3 (instead of 20,000 and 2,000), in this process."""
+    import store.parquet
+
+    monkeypatch.setattr(store.parquet, "PIECE_ROWS", 7)
+    monkeypatch.setattr(store.parquet, "RANGE_ROWS", 3)
+
+
+def _loaded():
+    return "key", pickle.dumps(load_cached("national-default", (2026, 2027), True, None))
+
+
+def test_a_bucket_read_in_pieces_gives_each_patient_the_local_assessment_in_export_order(
+    exported, small_pieces
+):
+    manifest = read_manifest(exported / "pq")
+    path = max(manifest.files, key=lambda f: f.rows).path
+    assert pq.ParquetFile(path).metadata.num_rows > 3 * 7  # several pieces
+    result = assess_frame(pd.DataFrame({"file": [path]}), manifest, _loaded(), "python", OPTIONS.as_of)
+    local = {json.loads(line)["patient_id"]: line
+             for line in (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()}
+    rows = pq.read_table(path, columns=["seq", "patient_id"]).to_pylist()
+    expected = [(r["seq"], r["patient_id"], local[r["patient_id"]]) for r in rows if r["patient_id"] in local]
+    assert list(zip(result["seq"], result["patient_id"], result["assessment"], strict=True)) == expected
+    assert list(result["color"]) == [json.loads(line)["color"] for _, _, line in expected]
+
+
+def test_a_rejected_record_in_a_later_piece_is_named_by_its_row_in_the_file(tmp_path, small_pieces):
+    records = _records(20)
+    records[16]["birth_date"] = "1950-02-30"
+    manifest = write_buckets([(r, _line(r)) for r in records], tmp_path, 1)
+    with pytest.raises(SangaoError) as caught:
+        assess_frame(pd.DataFrame({"file": manifest.paths}), manifest, _loaded(), "python", OPTIONS.as_of)
+    problem = caught.value.problems[0]
+    assert (problem.file, problem.line) == (manifest.paths[0], 17)
+    assert "birth_date" in problem.render("en")
+
+
+def test_a_patient_id_repeated_pieces_apart_is_d021_naming_both_rows(tmp_path, small_pieces):
+    records = _records(20)
+    records[18]["patient_id"] = records[1]["patient_id"]
+    manifest = write_buckets([(r, _line(r)) for r in records], tmp_path, 1)
+    with pytest.raises(SangaoError) as caught:
+        assess_frame(pd.DataFrame({"file": manifest.paths}), manifest, _loaded(), "python", OPTIONS.as_of)
+    problem = caught.value.problems[0]
+    assert (problem.code, problem.line) == ("D021", 19)
+    assert f"{manifest.paths[0]}:2" in problem.render("zh")
+
+
+def test_results_written_a_piece_at_a_time_are_one_file_of_the_buckets_assessments(
+    exported, tmp_path, small_pieces
+):
+    manifest = read_manifest(exported / "pq")
+    path = max(manifest.files, key=lambda f: f.rows).path
+    counts = assess_to_file(pd.DataFrame({"file": [path]}), manifest, _loaded(), "python", OPTIONS.as_of,
+                            str(tmp_path))
+    whole = assess_frame(pd.DataFrame({"file": [path]}), manifest, _loaded(), "python", OPTIONS.as_of)
+    written = pq.ParquetFile(tmp_path / f"assessments-{Path(path).name}")
+    assert written.metadata.num_row_groups > 1
+    assert written.read().to_pylist() == whole.to_dict("records")
+    assert int(counts["rows"].iloc[0]) == pq.ParquetFile(path).metadata.num_rows
+    assert {c: int(counts[c].iloc[0]) for c in ("red", "yellow", "blue")} == {
+        c: int((whole["color"] == c).sum()) for c in ("red", "yellow", "blue")}
