@@ -8,10 +8,10 @@ file, with the per-range function of the local run (engine/parallel.py `assess_r
   the guideline files. Each worker process builds its assessor once and keeps it (`_assessor`).
 - `dask.dataframe.from_map` makes one partition per bucket file (rows in export order, each a whole
   patient: no shuffle) holding only its path; `map_partitions` assesses it, its worker reading the
-  file's `seq` and `patient_id` columns whole and its records a piece at a time (store/parquet.py
-  `PIECE_ROWS`), so a worker's memory stays flat however large a bucket is. A partition's result
-  is a frame of `seq` (the patient's place in export order), `patient_id`, `color` and `assessment`
-  (the line `sangao assess --format jsonl` writes, without its line end).
+  file's `seq` and `patient_id` columns whole and its records a row group at a time (at most
+  store/parquet.py `ROW_GROUP` rows), so a worker's memory stays flat however large a bucket is.
+  A partition's result is a frame of `seq` (the patient's place in export order), `patient_id`,
+  `color` and `assessment` (the line `sangao assess --format jsonl` writes, without its line end).
 - `assess_jsonl` brings the results back and writes them in `seq` order: the bytes of the local run
   over the JSONL export. `assess_to_parquet` has every worker write its partitions' results as
   Parquet files into a shared folder, a piece at a time, and send back only counts: nothing goes

@@ -37,9 +37,9 @@ LAYOUT = "sangao-roster-parquet/1"
 HASH = "crc32(utf-8 patient_id) mod buckets"
 COLUMNS = ("seq", "patient_id", "institution", "team", "record")
 PENDING_CHARS = 1 << 25  # record text held for all buckets (some 32 MB of text, 16,000 patients)
-ROW_GROUP = 5000  # rows a bucket holds at most before writing them out as one row group
+ROW_GROUP = 5000  # rows a bucket holds at most before writing them out as one row group: what a
+# worker reads at once (`Manifest.bucket_sources`), so its memory
 RANGE_ROWS = 2000  # rows a worker assesses at once (engine/parallel.py `assess_range`)
-PIECE_ROWS = 20_000  # rows of a bucket file a worker reads at once (some 40 MB of record text): its memory
 
 
 def bucket_of(patient_id: str, buckets: int) -> int:
@@ -86,15 +86,16 @@ class Manifest:
 
     @staticmethod
     def bucket_sources(path: str) -> Iterator[FrameSource]:
-        """The records of one bucket file, PIECE_ROWS rows at a time, each piece a `FrameSource` whose
-        rows are numbered in the file: a worker holds one piece's text, not the file's (a bucket of a
-        province's roster is hundreds of thousands of patients)."""
+        """The records of one bucket file a row group at a time (`write_buckets` writes at most
+        ROW_GROUP rows in one), each a `FrameSource` whose rows are numbered in the file: a worker
+        holds one row group's text, not the file's (a bucket of a province's roster is hundreds of
+        thousands of patients; pyarrow's batch reader would hold several row groups at once)."""
         import pyarrow.parquet as pq
 
         first = 0
         with pq.ParquetFile(path) as f:
-            for batch in f.iter_batches(batch_size=PIECE_ROWS, columns=["record"]):
-                lines = batch.column(0).to_pylist()
+            for group in range(f.metadata.num_row_groups):
+                lines = f.read_row_group(group, columns=["record"]).column(0).to_pylist()
                 n = len(lines)
                 ranges = tuple((start, min(start + RANGE_ROWS, n)) for start in range(0, n, RANGE_ROWS))
                 yield FrameSource(path, lines, ranges, first)

@@ -408,11 +408,19 @@ def test_an_unreachable_scheduler_is_refused_naming_its_address(exported):
 
 @pytest.fixture()
 def small_pieces(monkeypatch):
-    """Pieces of 7 rows in ranges of 3 (instead of 20,000 and 2,000), in this process."""
+    """Bucket files written in row groups of 7 rows and read in ranges of 3 (instead of 5,000 and
+    2,000), in this process."""
     import store.parquet
 
-    monkeypatch.setattr(store.parquet, "PIECE_ROWS", 7)
+    monkeypatch.setattr(store.parquet, "ROW_GROUP", 7)
     monkeypatch.setattr(store.parquet, "RANGE_ROWS", 3)
+
+
+def _small_buckets(exported: Path, folder: Path):
+    """The exported roster as 2 buckets in row groups of `small_pieces`; the largest file's path."""
+    lines = (exported / "export.jsonl").read_text(encoding="utf-8").splitlines()
+    manifest = write_buckets([(json.loads(line), line) for line in lines], folder, 2)
+    return manifest, max(manifest.files, key=lambda f: f.rows).path
 
 
 def _loaded():
@@ -420,11 +428,10 @@ def _loaded():
 
 
 def test_a_bucket_read_in_pieces_gives_each_patient_the_local_assessment_in_export_order(
-    exported, small_pieces
+    exported, tmp_path, small_pieces
 ):
-    manifest = read_manifest(exported / "pq")
-    path = max(manifest.files, key=lambda f: f.rows).path
-    assert pq.ParquetFile(path).metadata.num_rows > 3 * 7  # several pieces
+    manifest, path = _small_buckets(exported, tmp_path)
+    assert pq.ParquetFile(path).metadata.num_row_groups > 3  # several pieces
     result = assess_frame(pd.DataFrame({"file": [path]}), manifest, _loaded(), "python", OPTIONS.as_of)
     local = {json.loads(line)["patient_id"]: line
              for line in (exported / "local.jsonl").read_text(encoding="utf-8").splitlines()}
@@ -459,8 +466,7 @@ def test_a_patient_id_repeated_pieces_apart_is_d021_naming_both_rows(tmp_path, s
 def test_results_written_a_piece_at_a_time_are_one_file_of_the_buckets_assessments(
     exported, tmp_path, small_pieces
 ):
-    manifest = read_manifest(exported / "pq")
-    path = max(manifest.files, key=lambda f: f.rows).path
+    manifest, path = _small_buckets(exported, tmp_path / "pq")
     counts = assess_to_file(pd.DataFrame({"file": [path]}), manifest, _loaded(), "python", OPTIONS.as_of,
                             str(tmp_path))
     whole = assess_frame(pd.DataFrame({"file": [path]}), manifest, _loaded(), "python", OPTIONS.as_of)
