@@ -24,8 +24,7 @@ GNU time; a PostgreSQL server's own processes are not counted). The measures:
 What they read (the stored database, the buckets, the report's history) is made before the timing
 (bench/suite_data.py), once per run of the suite. The 1M roster skips the measures whose
 `max_size` is lower: plan and report (most of an hour each on the 2-core development VM, with the
-report's 12-month history), Dask and the worklist (several minutes each, telling nothing the 100k
-run does not). `--only TAG[,TAG]` runs the measures of those tags.
+report's 12-month history). `--only TAG[,TAG]` runs the measures of those tags.
 
 Beside `sangao assess`, the national-
 default pipeline written by hand with stdlib json (bench/hand_written.py) runs on the same roster in
