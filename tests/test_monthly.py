@@ -191,6 +191,25 @@ def test_screening_rate_counts_eligible_patients_screened_in_the_last_365_days(p
     assert old.screenings == (("chd", False), ("kidney", False))
 
 
+def test_a_creatinine_or_uacr_lab_counts_as_the_kidney_screening_and_a_lab_after_death_does_not(policy):
+    eligible = MonthEnd(
+        color="yellow", tier="township", ldl_control="no_data", eligible={"kidney": ("uacr", "egfr")}
+    )
+    labs = [
+        {"date": "2025-12-01", "creatinine": 80},  # egfr, 395 days before 2026-12-31
+        {"date": "2026-06-01", "uacr": 12},
+        {"date": "2026-12-05", "creatinine": 75, "ldl_c": None},
+    ]
+    p = patient("L", visits=[("2026-11-10", 130, 80)], labs=labs)
+    assert row(p, policy, "2026-11", state=eligible).screenings == (("kidney", True),)  # 2025-12-01 counts
+    assert row(p, policy, "2026-12", state=eligible).screenings == (("kidney", True),)  # 2026-12-05 does
+    died = patient("D", visits=[("2026-11-10", 130, 80)], labs=labs[1:], deceased_on="2026-12-01")
+    # the last managed day is 11-30: the December creatinine is after it, so no eGFR
+    assert row(died, policy, "2026-12", state=eligible).screenings == (("kidney", False),)
+    no_egfr = patient("E", visits=[("2026-11-10", 130, 80)], labs=labs[1:2])
+    assert row(no_egfr, policy, "2026-11", state=eligible).screenings == (("kidney", False),)
+
+
 def test_a_referral_is_closed_by_a_visit_within_14_days_and_a_pending_one_is_not_counted(policy):
     p = patient(
         "R",
