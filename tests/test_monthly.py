@@ -249,3 +249,16 @@ def test_every_indicator_has_a_unique_code_and_names_in_both_languages():
     codes = [i.code for i in inds]
     assert len(codes) == len(set(codes))
     assert all(i.zh and i.en and i.clause for i in inds)
+
+
+def test_a_scopes_vector_holds_every_indicators_sums_in_order_and_zeros_for_an_unknown_scope(policy):
+    t = Tally(indicators())
+    for p in (P1, P2, P3, P4):
+        t.add(row(p, policy), None)
+    inst = ("甲卫生院", "")
+    vec = t.vector(MONTH, inst)
+    assert [(vec[2 * i], vec[2 * i + 1]) for i in range(len(t.inds))] == [
+        t.get(MONTH, inst, ind.code) for ind in t.inds
+    ]
+    assert t.get(MONTH, inst, "M01") == (3, 3)  # P4 moved out before the window
+    assert t.vector(MONTH, ("乙卫生院", "")) == [0] * (2 * len(t.inds))
