@@ -194,6 +194,38 @@ def contacts_of(patient: Patient, at: date) -> list[Contact]:
     return found
 
 
+def contact_days(patient: Patient, at: date) -> tuple[list[date], Contact | None]:
+    """(the days of `contacts_of(patient, at)`, in order; its last contact): the same, without a
+    `Contact` made for each (care_state asks once per patient and month of the monthly report)."""
+    days = [patient.enrolled_on] if patient.enrolled_on <= at else []
+    days += [v.date for v in patient.visits if v.date <= at]
+    days += [lab.date for lab in patient.labs if lab.date <= at]
+    days += [s.date for s in patient.screenings if s.date <= at]
+    for r in patient.referrals:
+        if r.date <= at:
+            days.append(r.date)
+        if r.returned_on is not None and r.returned_on <= at:
+            days.append(r.returned_on)
+    if not days:
+        return days, None
+    days.sort()
+    last = days[-1]
+    # a tie on the last day goes to the kind contacts_of sorts last
+    if any(v.date == last for v in patient.visits):
+        kind = "visit"
+    elif any(r.returned_on == last for r in patient.referrals):
+        kind = "referral_return"
+    elif any(r.date == last for r in patient.referrals):
+        kind = "referral"
+    elif any(s.date == last for s in patient.screenings):
+        kind = "screening"
+    elif any(lab.date == last for lab in patient.labs):
+        kind = "lab"
+    else:
+        kind = "enrolment"
+    return days, Contact(last, kind)
+
+
 def last_contact(patient: Patient, at: date) -> Contact | None:
     """The latest contact of any kind on or before `at` (a visit wins a tie)."""
     found = contacts_of(patient, at)
@@ -253,15 +285,13 @@ def care_state(
     upcoming = [d for d in visits if d > anchor]  # visits still to place, in order
     contacts: list[PlannedContact] = []
 
-    known_contacts = contacts_of(patient, as_of)  # once: the lost checks and the last contact
-    contact_days = [c.on for c in known_contacts]
+    known_days, latest_contact = contact_days(patient, as_of)  # once: the lost checks, the last contact
 
     def lost_at(day: date) -> bool:  # is_lost, with the contact days sorted once
-        i = bisect_right(contact_days, day)
-        return i > 0 and (day - contact_days[i - 1]).days > rules.lost_days
+        i = bisect_right(known_days, day)
+        return i > 0 and (day - known_days[i - 1]).days > rules.lost_days
 
-    def window(due: date) -> tuple[date, date]:
-        return due - timedelta(days=rules.early_days), due + timedelta(days=rules.late_days)
+    early, late = timedelta(days=rules.early_days), timedelta(days=rules.late_days)
 
     def planned_from(anchor_day: date) -> tuple[date, int, tuple[str, ...], bool]:
         a = assess(anchor_day)
@@ -269,16 +299,20 @@ def care_state(
         short = "uncontrolled" in (str(a.control.bp), str(a.control.glucose))
         return due, (due - anchor_day).days, tuple(r.rule for r in a.reasons), short
 
+    def planned(status: Status, visit: date | None = None) -> PlannedContact:
+        return PlannedContact(due, lo, hi, status, anchor, interval, reasons, short, visit)
+
     done = False
     while not done:
         if closed_at is not None and closed_at[0] <= anchor:
             break
         due, interval, reasons, short = planned_from(anchor)
+        step = timedelta(days=interval)
         while True:
             if due > end:
                 done = True
                 break
-            lo, hi = window(due)
+            lo, hi = due - early, due + late
             if closed_at is not None and closed_at[0] <= max(due, lo):
                 if closed_at[0] <= end:
                     day = closed_at[0]
@@ -287,43 +321,40 @@ def care_state(
                     )
                 done = True
                 break
-            entry = dict(
-                due=due,
-                window_start=lo,
-                window_end=hi,
-                anchor=anchor,
-                interval_days=interval,
-                reasons=reasons,
-                short_cycle=short,
-            )
+            # a contact due before `start` is placed but not listed: no PlannedContact made for it
+            listed = due >= start
             nxt = upcoming[0] if upcoming else None
             if nxt is not None and nxt < lo:  # an earlier visit replaces this plan
                 anchor = upcoming.pop(0)
                 break
             if nxt is not None and nxt <= hi:
-                contacts.append(PlannedContact(status=Status.DONE, visit=nxt, **entry))
+                if listed:
+                    contacts.append(planned(Status.DONE, nxt))
                 anchor = upcoming.pop(0)
                 break
-            next_due = calendar.next_working_day(due + timedelta(days=interval))
-            if nxt is not None and nxt < window(next_due)[0]:
-                contacts.append(PlannedContact(status=Status.LATE, visit=nxt, **entry))
+            next_due = calendar.next_working_day(due + step)
+            if nxt is not None and nxt < next_due - early:
+                if listed:
+                    contacts.append(planned(Status.LATE, nxt))
                 anchor = upcoming.pop(0)
                 break
             checked = min(hi, as_of)
             if lost_at(checked):
-                contacts.append(PlannedContact(status=Status.LOST, **entry))
+                if listed:
+                    contacts.append(planned(Status.LOST))
                 if nxt is None:
                     done = True
                 else:
                     anchor = upcoming.pop(0)
                 break
             if hi >= as_of:  # window still open, or in the future
-                contacts.append(PlannedContact(status=Status.DUE, **entry))
+                contacts.append(planned(Status.DUE))
                 if project:
                     _project(contacts, rules, calendar, assess(anchor).color, due, end, closed_at, anchor)
                 done = True
                 break
-            contacts.append(PlannedContact(status=Status.MISSED, **entry))
+            if listed:
+                contacts.append(planned(Status.MISSED))
             due = next_due
 
     in_range = tuple(c for c in contacts if start <= c.due <= end)
@@ -336,7 +367,7 @@ def care_state(
         contacts=in_range,
         history=history,
         assessments=dict(cache),
-        last_contact=known_contacts[-1] if known_contacts else None,
+        last_contact=latest_contact,
         lost=lost_at(as_of) and closed_at is None,
         closed=closed_at,
     )

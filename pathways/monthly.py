@@ -24,11 +24,12 @@ from datetime import date, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from math import ceil
+from operator import attrgetter
 from typing import Any
 
 import msgspec
 
-from pathways.measures import add_months, age_years, last_screening_date, newest_first
+from pathways.measures import LAB_AS_SCREENING, add_months, age_years, newest_first
 from pathways.models import Patient
 
 # Bump when the fields or their meaning change: stored rows of another version are recomputed.
@@ -292,15 +293,18 @@ def build_patient_month(
 
     screenings: list[tuple[str, bool]] = []
     if month_end_state is not None:
+        screened = None
+        since = last_day - timedelta(days=policy.screening_days)
         for complication, kinds in month_end_state.eligible.items():
             if kinds:
-                done = all(_screened_within(patient, kind, last_day, policy.screening_days) for kind in kinds)
-                screenings.append((complication, done))
+                if screened is None:
+                    screened = _kinds_screened(patient, since, last_day)
+                screenings.append((complication, all(kind in screened for kind in kinds)))
 
     referrals, closed = _referrals(patient, start, last_day, end, policy.referral_return_days)
     present_at_end = gone is None or gone > end
     dq = _data_quality(patient, m_start, month_end(month), policy)
-    row = PatientMonth(
+    return PatientMonth(
         patient_id=patient.patient_id,
         month=month,
         window=str(window),
@@ -327,11 +331,9 @@ def build_patient_month(
         referrals_closed=closed,
         follow_up=care.follow_up if care and present_at_end else None,
         overdue=bool(care and present_at_end and care.overdue),
-        care_state=None,
+        care_state=care_state_of(patient, month, programmes, latest, care, policy) if enrolled else None,
         **dq,
     )
-    state = care_state_of(patient, month, programmes, latest, care, policy) if enrolled else None
-    return msgspec.structs.replace(row, care_state=state)
 
 
 def care_state_of(
@@ -363,9 +365,14 @@ def care_state_of(
     return CareState.CONTROLLED if all(c == CONTROLLED for c in controls) else CareState.UNCONTROLLED
 
 
-def _screened_within(patient: Patient, kind: str, day: date, days: int) -> bool:
-    last = last_screening_date(patient, kind, day)
-    return last is not None and last >= day - timedelta(days=days)
+def _kinds_screened(patient: Patient, first: date, day: date) -> set[str]:
+    """The screening kinds done in [first, day], a creatinine or UACR lab counting as an egfr or
+    uacr screening (as pathways/measures.py `last_screening_date` counts them)."""
+    kinds = {str(s.kind) for s in patient.screenings if first <= s.date <= day}
+    for kind, analyte in LAB_AS_SCREENING.items():
+        if any(first <= lab.date <= day and getattr(lab, analyte) is not None for lab in patient.labs):
+            kinds.add(kind)
+    return kinds
 
 
 def _referrals(patient: Patient, start: date, last_day: date, end: date, return_days: int) -> tuple[int, int]:
@@ -387,50 +394,49 @@ def _referrals(patient: Patient, start: date, last_day: date, end: date, return_
 
 
 _READING_FIELDS = ("sbp", "dbp", "heart_rate", "fpg", "weight_kg", "waist_cm")
+_readings = attrgetter(*_READING_FIELDS)
+_by_date = attrgetter("date")
 
 
 def _data_quality(patient: Patient, first: date, last: date, policy: QcPolicy) -> dict[str, int]:
     """Counts over the visits dated in the month [first, last]: plausibility of each value
     (policy.plausible), visits repeating the previous visit's readings, BP end digits, visits
     after death."""
-    counts = dict(
-        dq_values=0,
-        dq_implausible=0,
-        dq_visits=0,
-        dq_copied=0,
-        dq_bp_digits=0,
-        dq_bp_zero_five=0,
-        dq_after_death=0,
-    )
-    ordered = sorted(patient.visits, key=lambda v: v.date)
-    before = None  # the visit before, whose readings a copied visit repeats
+    values = implausible = visits = copied = bp_digits = zero_five = after_death = 0
+    ordered = sorted(patient.visits, key=_by_date)
+    before = None  # the readings of the visit before, which a copied visit repeats
+    died = patient.deceased_on
     for visit in ordered:
         if visit.date < first:
             before = visit
             continue
         if visit.date > last:
             break
-        readings = tuple(getattr(visit, f) for f in _READING_FIELDS)
-        counts["dq_visits"] += 1
+        readings = _readings(visit)
+        visits += 1
         for name, (low, high) in policy.plausible.items():
             value = getattr(visit, name, None)
             if value is not None:
-                counts["dq_values"] += 1
-                counts["dq_implausible"] += not low <= value <= high
-        if (
-            before is not None
-            and sum(r is not None for r in readings) >= 2
-            and readings == tuple(getattr(before, f) for f in _READING_FIELDS)
-        ):
-            counts["dq_copied"] += 1
+                values += 1
+                implausible += not low <= value <= high
+        if before is not None and sum(r is not None for r in readings) >= 2 and readings == _readings(before):
+            copied += 1
         for value in (visit.sbp, visit.dbp):
             if value is not None:
-                counts["dq_bp_digits"] += 1
-                counts["dq_bp_zero_five"] += value % 5 == 0
-        if patient.deceased_on is not None and visit.date > patient.deceased_on:
-            counts["dq_after_death"] += 1
+                bp_digits += 1
+                zero_five += value % 5 == 0
+        if died is not None and visit.date > died:
+            after_death += 1
         before = visit
-    return counts
+    return dict(
+        dq_values=values,
+        dq_implausible=implausible,
+        dq_visits=visits,
+        dq_copied=copied,
+        dq_bp_digits=bp_digits,
+        dq_bp_zero_five=zero_five,
+        dq_after_death=after_death,
+    )
 
 
 def _bp_control(visit: Any, age: int, policy: QcPolicy) -> str | None:

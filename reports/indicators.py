@@ -406,6 +406,12 @@ class Tally:
                 total[i] += v
         self._rolled = None
 
+    def vector(self, month: str, scope: tuple[str, str]) -> list[int]:
+        """The (numerator, denominator) sums of every indicator of a month and scope, flat in
+        indicator order (zeros for a scope with no rows)."""
+        vec = self._sums().get((month, scope))
+        return vec if vec is not None else [0] * (2 * len(self._funcs))
+
     def get(self, month: str, scope: tuple[str, str], code: str) -> tuple[int, int]:
         vec = self._sums().get((month, scope))
         if vec is None:

@@ -234,6 +234,11 @@ class InputSummary:
         i = self.months.index(month)
         return packed[8 * i : 8 * i + 8].hex()
 
+    def month_hashes(self, patient_id: str) -> dict[str, str]:
+        """{month: the record's hash at its end} of every month of the run."""
+        packed = self.hashes[patient_id]
+        return {m: packed[8 * i : 8 * i + 8].hex() for i, m in enumerate(self.months)}
+
 
 _DATED = ("visits", "labs", "screenings", "referrals")
 _canonical = msgspec.json.Encoder(order="sorted").encode
@@ -349,12 +354,12 @@ def ensure_rows(
 
         def flush() -> None:
             ids = [r["patient_id"] for r in batch]
-            have = stored_hashes(db_engine, basis, ids)
+            have = stored_hashes(db_engine, basis, ids, months)
             kept_before = stored_decisions(db_engine, basis, ids)
             out, decisions = [], []
             for record in batch:
                 pid = record["patient_id"]
-                wanted = {m: summary.month_hash(pid, m) for m in months}
+                wanted = summary.month_hashes(pid)
                 missing = [m for m in months if have.get((pid, m)) != wanted[m]]
                 summary.reused += len(months) - len(missing)
                 if not missing:
@@ -410,11 +415,14 @@ def iter_payloads(db_url: str, basis: str, month: str, summary: InputSummary) ->
     """(patient_id, encoded row) of iter_rows, not decoded."""
     db_engine = open_db(db_url)
     try:
+        i = summary.months.index(month) if month in summary.months else None
+        hashes = summary.hashes
         for pid, rhash, payload in iter_month(db_engine, basis, month):
-            if summary.month_hash(pid, month) == rhash:
-                yield pid, payload
-            elif pid not in summary.hashes:
+            packed = hashes.get(pid)
+            if packed is None:
                 summary.departed.add(pid)
+            elif i is not None and packed[8 * i : 8 * i + 8].hex() == rhash:
+                yield pid, payload
     finally:
         db_engine.dispose()
 

@@ -517,34 +517,41 @@ def write_csv(
     an institution: team empty), sorted by month, institution, team, indicator order."""
     writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(CSV_HEADERS[lang])
-    order = {ind.code: i for i, ind in enumerate(tally.inds)}
+    # what is the same on every row of an indicator, worked out once (a county has thousands of scopes)
+    inds = [(i, ind.code, ind.name(lang), ind.denominator is None) for i, ind in enumerate(tally.inds)]
+    shown = str(window)
+
+    def cell(n: int) -> int | str:
+        return f"<{small_cell}" if external and small(n, small_cell) else n
+
     count = 0
     for month in months:
         for scope in tally.scopes(month):
-            for ind in sorted(tally.inds, key=lambda i: order[i.code]):
-                num, den = tally.get(month, scope, ind.code)
-                if not (num or den) and ind.denominator is not None:
+            vec = tally.vector(month, scope)
+            rows = []
+            for i, code, name, is_count in inds:
+                num, den = int(vec[2 * i]), int(vec[2 * i + 1])
+                if not (num or den) and not is_count:
                     continue  # no patient in the denominator: no value
                 hide = external and (small(num, small_cell) or small(den, small_cell))
-                value = rate(num, den) if ind.denominator is not None else None
-                writer.writerow(
+                value = None if is_count else rate(num, den)
+                rows.append(
                     [
-                        ind.code,
-                        ind.name(lang),
+                        code,
+                        name,
                         scope[0],
                         scope[1],
                         month,
-                        f"<{small_cell}" if external and small(num, small_cell) else num,
-                        ""
-                        if ind.denominator is None
-                        else (f"<{small_cell}" if external and small(den, small_cell) else den),
+                        cell(num),
+                        "" if is_count else cell(den),
                         "" if value is None or hide else f"{value:.1f}",
-                        str(window),
+                        shown,
                         gset_name,
                         gset_version,
                     ]
                 )
-                count += 1
+            writer.writerows(rows)
+            count += len(rows)
     return count
 
 

@@ -10,7 +10,16 @@ import pytest
 from engine.assess import Assessor
 from guidelines.calendar_loader import load_calendar
 from guidelines.loader import load_set
-from pathways.care_state import ScheduleRules, Status, care_state, is_closed, is_lost, last_contact
+from pathways.care_state import (
+    ScheduleRules,
+    Status,
+    care_state,
+    contact_days,
+    contacts_of,
+    is_closed,
+    is_lost,
+    last_contact,
+)
 from pathways.models import Patient
 
 
@@ -182,3 +191,37 @@ def test_a_projected_year_has_at_least_four_follow_ups_on_working_days(assessor,
     assert all(assessor.calendar.is_working_day(day) for day in dues)
     assert all(day <= d("2027-01-05") for day in dues)
     assert [c.projected for c in s.contacts] == [False] + [True] * (len(dues) - 1)
+
+
+def test_contact_days_are_the_days_of_every_contact_and_a_tie_on_the_last_day_goes_to_the_visit(rules):
+    def check(p, at):
+        found = contacts_of(p, d(at))
+        days, last = contact_days(p, d(at))
+        assert days == [c.on for c in found]
+        assert last == (found[-1] if found else None)
+        return last
+
+    everything = dict(
+        labs=[dict(date="2025-03-01", ldl_c=2.5), dict(date="2025-05-02", ldl_c=2.4)],
+        screenings=[dict(date="2025-05-02", kind="fundus", result="normal")],
+        referrals=[dict(date="2025-04-01", to="county", returned_on="2025-05-02")],
+    )
+    p = patient(("2025-02-01", GOOD), ("2025-05-02", GOOD), **everything)
+    assert check(p, "2025-05-02").kind == "visit"  # visit, return, screening and lab on one day
+    q = patient(("2025-02-01", GOOD), **everything)
+    assert check(q, "2025-05-02").kind == "referral_return"
+    assert check(q, "2025-04-01").kind == "referral"
+    assert check(q, "2025-03-15").kind == "lab"
+    assert check(q, "2025-01-06").kind == "enrolment"
+    assert check(q, "2025-01-05") is None  # before enrolment: no contact
+
+
+def test_contacts_due_before_the_range_are_planned_but_not_listed(assessor, rules):
+    # every 2 weeks from an uncontrolled visit, none kept: the missed ones before 06-01 lead to the
+    # ones listed, exactly as a range from the visit lists them from 06-01 on
+    p = patient(("2025-03-03", HIGH))
+    whole = state(assessor, rules, p, "2025-07-15", "2025-03-03", "2025-07-15")
+    part = state(assessor, rules, p, "2025-07-15", "2025-06-01", "2025-07-15")
+    assert part.contacts and part.contacts == tuple(c for c in whole.contacts if c.due >= d("2025-06-01"))
+    assert {c.status for c in part.contacts} <= {Status.MISSED, Status.DUE}
+    assert part.contacts[-1].status is Status.DUE

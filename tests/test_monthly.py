@@ -191,6 +191,25 @@ def test_screening_rate_counts_eligible_patients_screened_in_the_last_365_days(p
     assert old.screenings == (("chd", False), ("kidney", False))
 
 
+def test_a_creatinine_or_uacr_lab_counts_as_the_kidney_screening_and_a_lab_after_death_does_not(policy):
+    eligible = MonthEnd(
+        color="yellow", tier="township", ldl_control="no_data", eligible={"kidney": ("uacr", "egfr")}
+    )
+    labs = [
+        {"date": "2025-12-01", "creatinine": 80},  # egfr, 395 days before 2026-12-31
+        {"date": "2026-06-01", "uacr": 12},
+        {"date": "2026-12-05", "creatinine": 75, "ldl_c": None},
+    ]
+    p = patient("L", visits=[("2026-11-10", 130, 80)], labs=labs)
+    assert row(p, policy, "2026-11", state=eligible).screenings == (("kidney", True),)  # 2025-12-01 counts
+    assert row(p, policy, "2026-12", state=eligible).screenings == (("kidney", True),)  # 2026-12-05 does
+    died = patient("D", visits=[("2026-11-10", 130, 80)], labs=labs[1:], deceased_on="2026-12-01")
+    # the last managed day is 11-30: the December creatinine is after it, so no eGFR
+    assert row(died, policy, "2026-12", state=eligible).screenings == (("kidney", False),)
+    no_egfr = patient("E", visits=[("2026-11-10", 130, 80)], labs=labs[1:2])
+    assert row(no_egfr, policy, "2026-11", state=eligible).screenings == (("kidney", False),)
+
+
 def test_a_referral_is_closed_by_a_visit_within_14_days_and_a_pending_one_is_not_counted(policy):
     p = patient(
         "R",
@@ -230,3 +249,16 @@ def test_every_indicator_has_a_unique_code_and_names_in_both_languages():
     codes = [i.code for i in inds]
     assert len(codes) == len(set(codes))
     assert all(i.zh and i.en and i.clause for i in inds)
+
+
+def test_a_scopes_vector_holds_every_indicators_sums_in_order_and_zeros_for_an_unknown_scope(policy):
+    t = Tally(indicators())
+    for p in (P1, P2, P3, P4):
+        t.add(row(p, policy), None)
+    inst = ("甲卫生院", "")
+    vec = t.vector(MONTH, inst)
+    assert [(vec[2 * i], vec[2 * i + 1]) for i in range(len(t.inds))] == [
+        t.get(MONTH, inst, ind.code) for ind in t.inds
+    ]
+    assert t.get(MONTH, inst, "M01") == (3, 3)  # P4 moved out before the window
+    assert t.vector(MONTH, ("乙卫生院", "")) == [0] * (2 * len(t.inds))
