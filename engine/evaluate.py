@@ -199,7 +199,7 @@ def _fused(
     (engine/set_cache.py keeps it on disk: compiling is most of a small run's set-up)."""
     ns: dict[str, Any] = {
         "_step": _slow_step, "_mstep": _memo_step, "_count": _slow_count, "_mcount": _memo_count,
-        "_vkeep": _keep_values,
+        "_vkeep": _keep_values, "_MEMO_SIZE": _MEMO_SIZE,
     }
     lines = ["def run(f, undecided):", "    g = f.get"]
 
@@ -281,8 +281,9 @@ def _fused(
             else:  # its memo's key written out: the pairs, which facts it reads are missing, what is behind
                 res = "".join(f"({d}, {p}), " for d, p in pairs)
                 slow = f"_mstep({k}, (({res}), {_memo_key_source(reads, src, derived)}), f, undecided)"
+            slow_lines = [slow]
             if not branches:
-                body.append(f"    {slow}")
+                body += [f"    {x}" for x in slow_lines]
                 continue
             if kind == "unique":  # decided at once when exactly one row is possible
                 body.append(f"    if {' + '.join(ps[c] for c, _ in branches)} == 1:")
@@ -296,10 +297,10 @@ def _fused(
                 body.append(f"    {'if' if j == 0 else 'elif'} {src.expr(cond.possible)}:")
                 if cond.possible != cond.definite:  # possible: decided now only if definite
                     body += [f"        if {src.expr(cond.definite)}:", *(f"            {x}" for x in sets)]
-                    body += ["        else:", f"            {slow}"]
+                    body += ["        else:", *(f"            {x}" for x in slow_lines)]
                 else:
                     body += [f"        {x}" for x in sets]
-            body += ["    else:", f"        {slow}"]
+            body += ["    else:", *(f"        {x}" for x in slow_lines)]
             if ns[k][2] is not None:
                 _value_memo(step, [conds[c] for c, _ in branches], src, body, start, discrete, derived, const)
         fetch = src.fetches(have=have)
@@ -312,15 +313,30 @@ def _fused(
     for r in program.rules:
         lines.append(f"    if d{last.index}_{r.cond}: ap({r.id!r})")
     screening = []
+    chosen_by: dict[str, None] = {}  # the conditions that choose the plans, in order
     for s in program.screenings:
         by_elig = []
         for eligible in (True, False):
             expr = const(plan(s.kind, eligible, s.interval_months))
             for sh in reversed(s.shorter):
                 expr = f"{const(plan(s.kind, eligible, sh.months))} if d{last.index}_{sh.cond} else {expr}"
+                chosen_by[f"d{last.index}_{sh.cond}"] = None
             by_elig.append(f"({expr})")
         screening.append(f"{s.kind!r}: {by_elig[0]} if d{last.index}_{s.eligible} else {by_elig[1]}")
-    lines.append(f"    return tuple(fired), {{{', '.join(screening)}}}")
+        chosen_by[f"d{last.index}_{s.eligible}"] = None
+    # The plans are a function of those conditions' values: the dict is made once per combination
+    # and shared by the patients with it (read it, do not change it). Sharing is what lets the line
+    # (engine/assess_json.py `_screenings`) find what it keeps for the plans by the dict alone.
+    plans = const({})
+    lines += [
+        f"    chosen = {_tuple_source(list(chosen_by))}",
+        f"    screening = {plans}.get(chosen)",
+        "    if screening is None:",
+        f"        screening = {{{', '.join(screening)}}}",
+        f"        if len({plans}) < _MEMO_SIZE:",
+        f"            {plans}[chosen] = screening",
+        "    return tuple(fired), screening",
+    ]
     exec(compile_source("\n".join(lines) + "\n", f"<sangao program {program.set_name}>"), ns)  # noqa: S102
     return ns["run"]
 
