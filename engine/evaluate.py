@@ -281,7 +281,9 @@ def _fused(
             else:  # its memo's key written out: the pairs, which facts it reads are missing, what is behind
                 res = "".join(f"({d}, {p}), " for d, p in pairs)
                 slow = f"_mstep({k}, (({res}), {_memo_key_source(reads, src, derived)}), f, undecided)"
-            slow_lines = [slow]
+            slow_lines = _missing_memo(
+                slow, [conds[c] for c, _ in branches], reads, src, discrete, derived, const, step
+            )
             if not branches:
                 body += [f"    {x}" for x in slow_lines]
                 continue
@@ -391,6 +393,48 @@ def _value_memo(
         "            undecided.update(_v[1])",
         "    else:",
         *(f"    {x}" for x in code),
+        f"        _vkeep({memo}, {key}, f, undecided)",
+    ]
+
+
+def _missing_memo(
+    slow: str,
+    conds: list,
+    reads: tuple[str, ...] | None,
+    src: FormSource,
+    discrete: set[str],
+    derived: set[str],
+    const: Callable[[Any], str],
+    step: tuple,
+) -> list[str]:
+    """The lines of an entry's slow case (`slow`, a `_mstep` call): for an entry reading facts of many
+    values (a number), alone or beside few-valued ones, its effect kept by the values it reads while every
+    many-valued one is missing, as `_value_memo` keeps a few-valued entry's. Why: a missing number is
+    what sends most patients to the slow case (no waist measured: the waist category unknown, three
+    patients in four), whose memo key is every case's (definite, possible), some twenty comparisons
+    written out; missing, the number has one value, and the few-valued facts beside it make a short
+    key. Any other patient, and any other entry, takes `slow` as it is."""
+    if reads is None:
+        return [slow]
+    facts = sorted(set().union(*(form_facts(c.definite) | form_facts(c.possible) for c in conds), reads))
+    wide = [x for x in facts if x not in discrete]
+    if not wide:  # all few-valued: the whole entry is kept by their values (`_value_memo`)
+        return [slow]
+    key = "(" + "".join(f"{src.var(x)}, " for x in facts) + ")"
+    behind = "".join(f"undecided.get({r!r}), " for r in reads if r in derived)
+    if behind:
+        key = f"({key}, ({behind}))"
+    memo = const(({}, step[3]))  # (the memo, the entry's outputs), as `_value_memo`'s
+    missing = " and ".join(f"{src.var(x)} is None" for x in wide)
+    return [
+        f"_v = {memo}[0].get({key}) if {missing} else None",
+        "if _v is not None:",
+        "    f.update(_v[0])",
+        "    if _v[1]:",
+        "        undecided.update(_v[1])",
+        "else:",
+        f"    {slow}",
+        f"    if {missing}:",
         f"        _vkeep({memo}, {key}, f, undecided)",
     ]
 
