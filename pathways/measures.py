@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pathways.models import Lab, Patient, Visit
 
@@ -285,65 +285,52 @@ LAB_AS_SCREENING = {"egfr": "creatinine", "uacr": "uacr"}
 # ---- formulas -------------------------------------------------------------------------------
 
 
-def _ckd_epi(
-    scr_umol: float,
-    age: int,
-    sex: str,
-    *,
-    base: float,
-    kappa: dict[str, float],
-    alpha: dict[str, float],
-    high_exp: float,
-    age_factor: float,
-    female: float,
-) -> float:
+class _CkdEpi(NamedTuple):
+    """The published coefficients of one CKD-EPI creatinine equation (kappa and alpha by sex)."""
+
+    base: float
+    kappa: dict[str, float]
+    alpha: dict[str, float]
+    high_exp: float
+    age_factor: float
+    female: float
+
+
+# Module constants, not arguments built per call: an eGFR is computed for most patients of a roster
+_CKD_EPI_2021 = _CkdEpi(142.0, {"F": 0.7, "M": 0.9}, {"F": -0.241, "M": -0.302}, -1.200, 0.9938, 1.012)
+_CKD_EPI_2009 = _CkdEpi(141.0, {"F": 0.7, "M": 0.9}, {"F": -0.329, "M": -0.411}, -1.209, 0.993, 1.018)
+
+
+def _ckd_epi(scr_umol: float, age: int, sex: str, c: _CkdEpi) -> float:
     if scr_umol <= 0:
         raise ValueError(f"creatinine must be positive, got {scr_umol} µmol/L")
-    ratio = (scr_umol / CREATININE_UMOL_PER_MG_DL) / kappa[sex]
-    value = base * min(ratio, 1.0) ** alpha[sex] * max(ratio, 1.0) ** high_exp * age_factor**age
-    return value * female if sex == "F" else value
+    ratio = (scr_umol / CREATININE_UMOL_PER_MG_DL) / c.kappa[sex]
+    value = c.base * min(ratio, 1.0) ** c.alpha[sex] * max(ratio, 1.0) ** c.high_exp * c.age_factor**age
+    return value * c.female if sex == "F" else value
 
 
 def egfr_ckd_epi_2021(scr_umol: float, age: int, sex: str) -> float:
     """eGFR in mL/min/1.73 m² by the race-free CKD-EPI 2021 creatinine equation (Inker 2021;
     clinical-reference.md §7.1). `scr_umol` serum creatinine in µmol/L (÷ 88.4 → mg/dL), `age`
     whole years at the date of the result, `sex` "M"/"F". Full precision: see `egfr`."""
-    return _ckd_epi(
-        scr_umol,
-        age,
-        str(sex),
-        base=142.0,
-        kappa={"F": 0.7, "M": 0.9},
-        alpha={"F": -0.241, "M": -0.302},
-        high_exp=-1.200,
-        age_factor=0.9938,
-        female=1.012,
-    )
+    return _ckd_epi(scr_umol, age, str(sex), _CKD_EPI_2021)
 
 
 def egfr_ckd_epi_2009(scr_umol: float, age: int, sex: str) -> float:
     """eGFR in mL/min/1.73 m² by the CKD-EPI 2009 creatinine equation (Levey 2009), race factor 1
     (clinical-reference.md §7.1). Arguments as for `egfr_ckd_epi_2021`."""
-    return _ckd_epi(
-        scr_umol,
-        age,
-        str(sex),
-        base=141.0,
-        kappa={"F": 0.7, "M": 0.9},
-        alpha={"F": -0.329, "M": -0.411},
-        high_exp=-1.209,
-        age_factor=0.993,
-        female=1.018,
-    )
+    return _ckd_epi(scr_umol, age, str(sex), _CKD_EPI_2009)
 
 
 EGFR_EQUATIONS = {"ckd_epi_2021": egfr_ckd_epi_2021, "ckd_epi_2009": egfr_ckd_epi_2009}
+_EGFR_COEFFICIENTS = {"ckd_epi_2021": _CKD_EPI_2021, "ckd_epi_2009": _CKD_EPI_2009}
 
 
 def egfr(scr_umol: float, age: int, sex: str, equation: str = "ckd_epi_2021") -> float:
     """eGFR rounded half up to one decimal, the value reported and staged (clinical-reference
-    §7.2). `equation` is the guideline parameter `egfr_equation`; an unknown name is a KeyError."""
-    return round_half_up(EGFR_EQUATIONS[equation](scr_umol, age, sex), 1)
+    §7.2). `equation` is the guideline parameter `egfr_equation`; an unknown name is a KeyError.
+    (`EGFR_EQUATIONS[equation]`, one call less: this runs for most patients.)"""
+    return round_half_up(_ckd_epi(scr_umol, age, str(sex), _EGFR_COEFFICIENTS[equation]), 1)
 
 
 def bmi(weight_kg: float, height_cm: float) -> float:
