@@ -36,6 +36,9 @@ encode_str = encode_basestring  # what that encoder writes for a str (the C func
 
 NOT_A_FACT = object()  # a fact the facts do not have
 _KEEP = 1 << 14  # at most this many texts in each kept table: far more than a roster's distinct ones
+# screening dicts held by `_screenings`: the python backend shares a few dozen; another backend's
+# dicts, one a patient, fill it and are then looked up (not found) without being held
+_SHARED = 1 << 10
 # the facts of the control block (`_block`), in the line's order, then the two floats written after it
 _BLOCK_FACTS = (
     "bp_control", "glucose_control", "ldl_control", "hba1c_control", "bp_target_sbp", "bp_target_dbp",
@@ -87,6 +90,7 @@ class LineWriter:
         self._dates: dict[date, Any] = {}  # as_of → its text
         self._plans: dict[tuple, tuple] = {}  # (as_of, the plans' ids) → `_to_date`
         self._held: list[tuple] = []  # the plans of `_plans`' keys
+        self._shared: dict[int, tuple] = {}  # id of a screening dict → (it, as_of, `_to_date`)
         self._dues: dict[tuple, dict] = {}  # (as_of, months, first due days) → `_item`s
         self._follow_ups: dict[int, Any] = {}  # due day → `_follow_up`
 
@@ -238,11 +242,20 @@ class LineWriter:
         """The screenings due, between the brackets (engine/assess.py `_screenings_due`): each item
         kept by the days since the latest screening of its kind, or by `(enrolment date,)` when there
         was none (a key no number equals)."""
-        plans = tuple(map(screening.get, self._kinds))
-        key = (as_of, *map(id, plans))
-        to_date = self._plans.get(key)
-        if to_date is None:
-            to_date = self._to_date(key, as_of, plans)
+        # the python backend shares one dict among the patients with the same plans (engine/
+        # evaluate.py `_fused`): what is kept for them is found by the dict itself, held here so its
+        # id stays its own; any other dict by the ids of its plans
+        shared = self._shared.get(id(screening))
+        if shared is not None and shared[0] is screening and shared[1] == as_of:
+            to_date = shared[2]
+        else:
+            plans = tuple(map(screening.get, self._kinds))
+            key = (as_of, *map(id, plans))
+            to_date = self._plans.get(key)
+            if to_date is None:
+                to_date = self._to_date(key, as_of, plans)
+            if len(self._shared) < _SHARED:
+                self._shared[id(screening)] = (screening, as_of, to_date)
         days_ago, kept, items = to_date
         if not items:
             return self._comma.join(())

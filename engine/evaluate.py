@@ -199,7 +199,7 @@ def _fused(
     (engine/set_cache.py keeps it on disk: compiling is most of a small run's set-up)."""
     ns: dict[str, Any] = {
         "_step": _slow_step, "_mstep": _memo_step, "_count": _slow_count, "_mcount": _memo_count,
-        "_vkeep": _keep_values,
+        "_vkeep": _keep_values, "_MEMO_SIZE": _MEMO_SIZE,
     }
     lines = ["def run(f, undecided):", "    g = f.get"]
 
@@ -281,8 +281,11 @@ def _fused(
             else:  # its memo's key written out: the pairs, which facts it reads are missing, what is behind
                 res = "".join(f"({d}, {p}), " for d, p in pairs)
                 slow = f"_mstep({k}, (({res}), {_memo_key_source(reads, src, derived)}), f, undecided)"
+            slow_lines = _missing_memo(
+                slow, [conds[c] for c, _ in branches], reads, src, discrete, derived, const, step
+            )
             if not branches:
-                body.append(f"    {slow}")
+                body += [f"    {x}" for x in slow_lines]
                 continue
             if kind == "unique":  # decided at once when exactly one row is possible
                 body.append(f"    if {' + '.join(ps[c] for c, _ in branches)} == 1:")
@@ -296,10 +299,10 @@ def _fused(
                 body.append(f"    {'if' if j == 0 else 'elif'} {src.expr(cond.possible)}:")
                 if cond.possible != cond.definite:  # possible: decided now only if definite
                     body += [f"        if {src.expr(cond.definite)}:", *(f"            {x}" for x in sets)]
-                    body += ["        else:", f"            {slow}"]
+                    body += ["        else:", *(f"            {x}" for x in slow_lines)]
                 else:
                     body += [f"        {x}" for x in sets]
-            body += ["    else:", f"        {slow}"]
+            body += ["    else:", *(f"        {x}" for x in slow_lines)]
             if ns[k][2] is not None:
                 _value_memo(step, [conds[c] for c, _ in branches], src, body, start, discrete, derived, const)
         fetch = src.fetches(have=have)
@@ -312,15 +315,30 @@ def _fused(
     for r in program.rules:
         lines.append(f"    if d{last.index}_{r.cond}: ap({r.id!r})")
     screening = []
+    chosen_by: dict[str, None] = {}  # the conditions that choose the plans, in order
     for s in program.screenings:
         by_elig = []
         for eligible in (True, False):
             expr = const(plan(s.kind, eligible, s.interval_months))
             for sh in reversed(s.shorter):
                 expr = f"{const(plan(s.kind, eligible, sh.months))} if d{last.index}_{sh.cond} else {expr}"
+                chosen_by[f"d{last.index}_{sh.cond}"] = None
             by_elig.append(f"({expr})")
         screening.append(f"{s.kind!r}: {by_elig[0]} if d{last.index}_{s.eligible} else {by_elig[1]}")
-    lines.append(f"    return tuple(fired), {{{', '.join(screening)}}}")
+        chosen_by[f"d{last.index}_{s.eligible}"] = None
+    # The plans are a function of those conditions' values: the dict is made once per combination
+    # and shared by the patients with it (read it, do not change it). Sharing is what lets the line
+    # (engine/assess_json.py `_screenings`) find what it keeps for the plans by the dict alone.
+    plans = const({})
+    lines += [
+        f"    chosen = {_tuple_source(list(chosen_by))}",
+        f"    screening = {plans}.get(chosen)",
+        "    if screening is None:",
+        f"        screening = {{{', '.join(screening)}}}",
+        f"        if len({plans}) < _MEMO_SIZE:",
+        f"            {plans}[chosen] = screening",
+        "    return tuple(fired), screening",
+    ]
     exec(compile_source("\n".join(lines) + "\n", f"<sangao program {program.set_name}>"), ns)  # noqa: S102
     return ns["run"]
 
@@ -375,6 +393,48 @@ def _value_memo(
         "            undecided.update(_v[1])",
         "    else:",
         *(f"    {x}" for x in code),
+        f"        _vkeep({memo}, {key}, f, undecided)",
+    ]
+
+
+def _missing_memo(
+    slow: str,
+    conds: list,
+    reads: tuple[str, ...] | None,
+    src: FormSource,
+    discrete: set[str],
+    derived: set[str],
+    const: Callable[[Any], str],
+    step: tuple,
+) -> list[str]:
+    """The lines of an entry's slow case (`slow`, a `_mstep` call): for an entry reading facts of many
+    values (a number), alone or beside few-valued ones, its effect kept by the values it reads while every
+    many-valued one is missing, as `_value_memo` keeps a few-valued entry's. Why: a missing number is
+    what sends most patients to the slow case (no waist measured: the waist category unknown, three
+    patients in four), whose memo key is every case's (definite, possible), some twenty comparisons
+    written out; missing, the number has one value, and the few-valued facts beside it make a short
+    key. Any other patient, and any other entry, takes `slow` as it is."""
+    if reads is None:
+        return [slow]
+    facts = sorted(set().union(*(form_facts(c.definite) | form_facts(c.possible) for c in conds), reads))
+    wide = [x for x in facts if x not in discrete]
+    if not wide:  # all few-valued: the whole entry is kept by their values (`_value_memo`)
+        return [slow]
+    key = "(" + "".join(f"{src.var(x)}, " for x in facts) + ")"
+    behind = "".join(f"undecided.get({r!r}), " for r in reads if r in derived)
+    if behind:
+        key = f"({key}, ({behind}))"
+    memo = const(({}, step[3]))  # (the memo, the entry's outputs), as `_value_memo`'s
+    missing = " and ".join(f"{src.var(x)} is None" for x in wide)
+    return [
+        f"_v = {memo}[0].get({key}) if {missing} else None",
+        "if _v is not None:",
+        "    f.update(_v[0])",
+        "    if _v[1]:",
+        "        undecided.update(_v[1])",
+        "else:",
+        f"    {slow}",
+        f"    if {missing}:",
         f"        _vkeep({memo}, {key}, f, undecided)",
     ]
 

@@ -277,9 +277,7 @@ def compute_facts(
             if len(recent) > 1:
                 facts["adverse2"] = recent[1].adverse_reaction
         if weight is not None and height is not None and height.height_cm > 0:  # 0 cm: implausible (store/)
-            pair = (weight.weight_kg, height.height_cm)
-            value = _BMI.get(pair)  # never None once kept
-            facts["bmi"] = _kept(_BMI, bmi, *pair) if value is None else value
+            facts["bmi"] = bmi(weight.weight_kg, height.height_cm)
         if waist is not None:
             facts["waist_cm"] = waist.waist_cm
 
@@ -341,14 +339,13 @@ def compute_facts(
         if first_ldl is not None:
             facts["baseline_ldl_c"] = first_ldl.ldl_c
             if last_ldl is not None and first_ldl.date < last_ldl.date:
-                reduction = _kept(_REDUCTION, ldl_reduction_pct, first_ldl.ldl_c, last_ldl.ldl_c)
-                facts["ldl_reduction_pct"] = reduction
+                facts["ldl_reduction_pct"] = ldl_reduction_pct(first_ldl.ldl_c, last_ldl.ldl_c)
         if first_tc is not None:
             facts["baseline_tc"] = first_tc.tc
         if first_hdl is not None:
             facts["baseline_hdl_c"] = first_hdl.hdl_c
         if first_tc is not None and first_hdl is not None:
-            facts["baseline_non_hdl_c"] = _kept(_NON_HDL, non_hdl_c, first_tc.tc, first_hdl.hdl_c)
+            facts["baseline_non_hdl_c"] = non_hdl_c(first_tc.tc, first_hdl.hdl_c)
 
     # screenings: the latest of each kind; on one date the later-listed record wins (one pass in the
     # listed order: no sort, a few records)
@@ -394,34 +391,16 @@ def compute_facts(
 
 
 def _lab_egfr(lab: Any, birth: date, sex: str, equation: str) -> float | None:
-    """eGFR of a creatinine lab, age taken at the lab date; None for a non-positive creatinine."""
+    """eGFR of a creatinine lab, age taken at the lab date; None for a non-positive creatinine.
+
+    Computed afresh for every patient, as are the BMI, the LDL-C reduction and non-HDL-C: their
+    roundings take the float path (pathways/measures.py `round_half_up`), cheaper than a memo of
+    them over a roster's hundred thousand value pairs, whose tables outgrew the core's cache (a
+    first pass over 100,000 patients ran 3 µs a patient slower with them)."""
     creatinine = lab.creatinine
     if creatinine <= 0:  # store/ reports it as implausible
         return None
-    key = (creatinine, age_years(birth, lab.date), sex, equation)
-    value = _EGFR.get(key)  # never None once kept
-    return _kept(_EGFR, egfr, *key) if value is None else value
-
-
-# eGFR, BMI, the LDL-C reduction and non-HDL-C of the values seen so far: a roster repeats the same
-# few thousand (creatinine, age, sex) and value pairs, and each costs a decimal rounding. Bounded, so
-# memory stays flat.
-_KEPT = 1 << 16
-_EGFR: dict[tuple, float] = {}
-_BMI: dict[tuple, float] = {}
-_REDUCTION: dict[tuple, float | None] = {}
-_NON_HDL: dict[tuple, float | None] = {}
-
-
-def _kept(known: dict, compute, *key):
-    """`compute(*key)` (a decimal rounding or difference), kept in `known` by the values of `key`
-    (not when one is zero: 0.0 and -0.0 are one key but may give two results)."""
-    value = known.get(key, known)
-    if value is known:
-        value = compute(*key)
-        if all(key) and len(known) < _KEPT:
-            known[key] = value
-    return value
+    return egfr(creatinine, age_years(birth, lab.date), sex, equation)
 
 
 def _highest_same_day(visits: list, bp: Any) -> Any:

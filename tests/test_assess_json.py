@@ -202,3 +202,34 @@ def test_a_value_marshal_refuses_is_filled_and_not_kept():
     facts = {**facts, "enrolled_days": Days(5)}
     assert_same_line(record, AS_OF, facts, ("care.new_patient",), {}, screening)
     assert kept == before
+
+
+def test_patients_with_the_same_screening_plans_share_one_dict_equal_to_the_interpreters():
+    a = assessor()
+    reference = build_assessor(AssessOptions("national-default", AS_OF, provisional_calendar=True))
+    by_plans: dict = {}
+    for record, (_facts, _fired, _undecided, screening) in outcomes():
+        plans = tuple((kind, p.eligible, p.interval_months) for kind, p in screening.items())
+        assert by_plans.setdefault(plans, screening) is screening  # one dict per combination of plans
+        # the layer-by-layer evaluation (the form interpreter beside durable) gives equal plans
+        both = reference.evaluator.evaluate_both(a.facts(record, AS_OF))
+        assert both.screening == screening and both.screening is not screening
+    assert 1 < len(by_plans) < len(outcomes())
+
+
+def test_the_line_of_a_screening_dict_not_shared_or_at_another_date_is_the_composed_line():
+    a = assessor()
+    later = date(2027, 6, 30)
+    again = 0
+    for record, (facts, fired, undecided, screening) in outcomes()[:30]:
+        assert_same_line(record, AS_OF, facts, fired, undecided, screening)
+        # the same shared dict at another date: what was kept at the first date is not read back
+        outcome = a.evaluator.outcome(a.facts(record, later))
+        again += outcome[3] is screening
+        assert_same_line(record, later, *outcome)
+        # a copy (another backend gives a new dict a patient) and a copy with other plans
+        assert_same_line(record, AS_OF, facts, fired, undecided, dict(screening))
+        others = [s for _, (*_, s) in outcomes() if s != screening]
+        flipped = {**screening, **{k: p for k, p in others[0].items() if p != screening[k]}}
+        assert_same_line(record, AS_OF, facts, fired, undecided, flipped)
+    assert again > 5

@@ -202,6 +202,53 @@ def test_a_class_of_flags_and_classes_kept_by_their_values_still_names_each_pati
             assert _observable(ev) == _observable(reference.evaluate(facts))
 
 
+def test_a_class_of_a_missing_number_and_a_flag_kept_by_the_flag_still_names_each_patients_missing_facts():
+    # `waist` reads the sex (few values) and the waist (a number): with the waist missing the program
+    # function keeps its outcome by the sex and what stands behind `band`, undecided or not
+    derive = [
+        {
+            "classification": "band",
+            "outputs": {"band": {"type": "string"}},
+            "cases": [
+                {"when": {"fact": "visit_sbp", "gte": 160}, "then": {"band": "high"}},
+                {"otherwise": {"band": "normal"}},
+            ],
+        },
+        {
+            "classification": "waist",
+            "outputs": {"waist": {"type": "string"}},
+            "cases": [
+                {"when": {"any": [{"all": [{"fact": "sex", "eq": "M"}, {"fact": "waist_cm", "gte": 90}]},
+                                  {"all": [{"fact": "sex", "eq": "F"}, {"fact": "waist_cm", "gte": 85}]}]},
+                 "then": {"waist": "central"}},
+                {"when": {"fact": "band", "eq": "high"}, "then": {"waist": "watch"}},
+                {"otherwise": {"waist": "normal"}},
+            ],
+        },
+    ]
+    gset = rule_set({"fact": "waist", "eq": "central"}, derive=derive)
+    evaluator, reference = Evaluator(gset), _layer_by_layer(gset)
+    for _ in range(2):  # the second round reuses what the first kept
+        for sex, waist, sbp, outcome, behind in [
+            ("M", None, 150, None, ("waist_cm",)),
+            ("F", None, 150, None, ("waist_cm",)),
+            (None, None, 150, None, ("sex", "waist_cm")),
+            ("M", None, None, None, ("visit_sbp", "waist_cm")),
+            ("M", 95, None, "central", None),
+            ("F", 86, 150, "central", None),
+            ("M", 86, 170, "watch", None),
+            ("M", 86, None, None, ("visit_sbp",)),
+        ]:
+            facts = base_facts(sex=sex, waist_cm=waist, visit_sbp=sbp)
+            ev = evaluator.evaluate(facts)
+            assert ev.facts["waist"] == outcome and ev.undecided.get("waist") == behind, (sex, waist, sbp)
+            assert _observable(ev) == _observable(reference.evaluate(facts))
+    # what was kept for a missing waist is kept by the sex and the facts behind band: one each
+    memos = [m for m in evaluator._run.__globals__.values()
+             if isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], dict) and m[1] == ("waist",)]
+    assert len(memos) == 1 and len(memos[0][0]) == 4
+
+
 def test_a_classification_unknown_value_is_used_when_undecided():
     derive = [
         {

@@ -573,21 +573,3 @@ def test_every_fact_of_a_synthetic_roster_is_null_or_of_its_declared_type():
             assert isinstance(value, _PYTHON_TYPES[declared]), (name, value)
             if declared in ("number", "integer"):
                 assert not isinstance(value, bool), (name, value)
-
-
-def test_a_value_pair_kept_for_one_patient_is_reused_and_a_zero_is_computed_each_time():
-    from pathways import facts as facts_module
-
-    calls = []
-
-    def difference(a, b):
-        calls.append((a, b))
-        return a - b
-
-    known: dict = {}
-    assert facts_module._kept(known, difference, 5.2, 1.1) == facts_module._kept(known, difference, 5.2, 1.1)
-    assert calls == [(5.2, 1.1)]
-    # 0.0 and -0.0 are one key, but their differences differ in sign: never kept
-    assert str(facts_module._kept(known, difference, -0.0, 0.0)) == "-0.0"
-    assert str(facts_module._kept(known, difference, 0.0, 0.0)) == "0.0"
-    assert len(calls) == 3 and list(known) == [(5.2, 1.1)]

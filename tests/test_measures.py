@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathways.measures import (
+    _decimal_round_half_up,
     add_months,
     age_years,
     baseline_lab_value,
@@ -413,3 +415,77 @@ def test_adding_months_lands_n_months_on_never_past_the_original_day(d, n):
 @given(d=DATES, as_of=DATES, days=st.integers(min_value=0, max_value=3650))
 def test_within_is_exactly_the_inclusive_day_count(d, as_of, days):
     assert within(d, as_of, days) == (0 <= (as_of - d).days <= days)
+
+
+# The float fast paths of round_half_up, exact_difference and ldl_reduction_pct give what the
+# decimal definitions give, bit for bit (the sign of a zero included: JSON writes -0.0 apart).
+def _decimal_difference(a: float, b: float) -> float:
+    return float(Decimal(repr(float(a))) - Decimal(repr(float(b))))
+
+
+def _decimal_reduction(baseline: float, latest: float) -> float:
+    b = Decimal(repr(float(baseline)))
+    fall = (b - Decimal(repr(float(latest)))) * 100 / b
+    return float(fall.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _same(x: float, y: float) -> bool:
+    return repr(x) == repr(y)  # -0.0 and 0.0 differ; NaN equals NaN
+
+
+def _outcome(fn, *args) -> str:
+    """What `fn(*args)` gives, the sign of a zero included, or the error it raises."""
+    try:
+        return repr(fn(*args))
+    except ArithmeticError as exc:  # a decimal too long for its context, NaN and the infinities
+        return type(exc).__name__
+
+
+_DECIMALS = st.integers(-2_000_000, 2_000_000).flatmap(
+    lambda n: st.sampled_from([n / 10, n / 100, n / 1000, n / 10000, n / 100000])
+)
+_ANY_FLOAT = st.one_of(_DECIMALS, st.floats(allow_nan=True, allow_infinity=True), st.just(-0.0))
+
+
+@settings(max_examples=3000)
+@given(_ANY_FLOAT, st.integers(0, 3))
+def test_round_half_up_gives_the_decimal_rounding_of_any_float(value, places):
+    assert _outcome(round_half_up, value, places) == _outcome(_decimal_round_half_up, value, places)
+
+
+def test_round_half_up_keeps_the_decimal_rounding_at_halves_small_values_and_zeros():
+    for value, places, expected in [
+        (22.45, 1, 22.5), (-22.45, 1, -22.5), (0.05, 1, 0.1), (-0.04, 1, -0.0), (0.04, 1, 0.0),
+        (1.005, 2, 1.01), (2.675, 2, 2.68), (-0.0, 1, -0.0), (24.95, 1, 25.0), (1e7 + 0.05, 1, 1e7 + 0.1),
+    ]:
+        assert _same(round_half_up(value, places), expected), (value, places)
+        assert _same(_decimal_round_half_up(value, places), expected), (value, places)
+
+
+@settings(max_examples=3000)
+@given(_ANY_FLOAT, _ANY_FLOAT)
+def test_exact_difference_is_the_difference_of_the_decimal_forms(a, b):
+    assert _outcome(exact_difference, a, b) == _outcome(_decimal_difference, a, b)
+
+
+def test_exact_difference_keeps_signed_zeros_and_many_decimals():
+    assert _same(exact_difference(-0.0, 0.0), -0.0)
+    assert _same(exact_difference(1.1, 1.1), 0.0)
+    assert exact_difference(6.3, 1.1) == 5.2
+    assert exact_difference(0.123456, 0.1) == _decimal_difference(0.123456, 0.1)
+    assert exact_difference(1e12 + 0.5, 0.25) == _decimal_difference(1e12 + 0.5, 0.25)
+
+
+@settings(max_examples=3000)
+@given(_ANY_FLOAT, _ANY_FLOAT)
+def test_ldl_reduction_is_the_decimal_quotient_rounded_half_up(baseline, latest):
+    if baseline > 0:  # (else None, tested above)
+        assert _outcome(ldl_reduction_pct, baseline, latest) == _outcome(_decimal_reduction, baseline, latest)
+
+
+def test_ldl_reduction_rounds_exact_halves_up_and_keeps_the_sign_of_a_small_rise():
+    assert ldl_reduction_pct(2.0, 1.9999) == 0.01  # 0.005 %: a half, rounded up
+    assert ldl_reduction_pct(2.0, 2.0001) == -0.01  # -0.005 %: away from zero
+    assert _same(ldl_reduction_pct(3.0, 3.0001), -0.0)  # -0.0033 %: the decimal form's -0.00
+    assert _same(ldl_reduction_pct(3.0, 3.0), 0.0)
+    assert ldl_reduction_pct(3.0, 1.49) == 50.33
