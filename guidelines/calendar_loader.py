@@ -47,6 +47,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
+from guidelines.yaml_source import load_yaml
 from pathways.errors import Problem, SangaoError
 from pathways.workdays import WorkCalendar
 
@@ -150,7 +151,7 @@ def read_calendar_file(text: str, file: str, year: int) -> Lists:
     """(holidays, make-up working days) of one calendar file for `year`; every problem of the
     file raised at once as a SangaoError with file:line:column."""
     try:
-        doc = _yaml().load(text)
+        doc = load_yaml(_yaml(), text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -73,6 +73,18 @@ class SourceFile:
         return m.group(0) if m else ""
 
 
+def load_yaml(yaml: YAML, text: str):
+    """`yaml.load(text)`. A mapping written as a key that holds another mapping (`? {a: {b: 1}}`)
+    makes the round-trip loader raise a bare TypeError (it cannot hash the key); the safe loader
+    raises the same thing as a ConstructorError with its place, which callers report like any other
+    YAML error."""
+    try:
+        return yaml.load(text)
+    except TypeError:
+        YAML(typ="safe", pure=True).load(text)  # raises "found unhashable key" at the key
+        raise
+
+
 def _yaml() -> YAML:
     y = YAML(typ="rt")  # round-trip: keeps positions; YAML 1.2 (yes/no stay strings)
     y.version = (1, 2)
@@ -124,7 +136,7 @@ def read_yaml(path: Path, codes: dict[str, str] = G_CODES) -> SourceFile:
     if text in _PARSED:
         return SourceFile(path, display, lines, _PARSED[text])
     try:
-        doc = _yaml().load(text)
+        doc = load_yaml(_yaml(), text)
     except RecursionError:  # the parser recurses per level: thousands of levels end here
         raise SangaoError.of(codes["refused"], variant="depth", limit=MAX_DEPTH, file=display) from None
     except DuplicateKeyError:

@@ -21,6 +21,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from guidelines.yaml_source import load_yaml
 from pathways.capacity import Capacity, Placement, Slot, spread
 from pathways.errors import Problem, SangaoError
 from pathways.plan import FollowUp, Plan
@@ -68,7 +69,7 @@ def _per_day(path: Path, node, default: int | None) -> int:
 
 def load_capacity(path: Path) -> CapacityFile:
     try:
-        doc = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(YAML(typ="rt"), path.read_text(encoding="utf-8"))
     except (OSError, YAMLError) as exc:
         raise SangaoError(
             [

@@ -39,6 +39,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
+from guidelines.yaml_source import load_yaml
 from pathways.errors import Problem, SangaoError
 from store.readers.aliases import TABLES, header_key, normalize_header, normalize_value
 from store.validation import did_you_mean
@@ -85,7 +86,7 @@ class Mapping:
 def load_mapping(path: Path) -> Mapping:
     name = str(path)
     try:
-        doc = YAML(typ="rt").load(path.read_text(encoding="utf-8-sig"))
+        doc = load_yaml(YAML(typ="rt"), path.read_text(encoding="utf-8-sig"))
     except (OSError, YAMLError, UnicodeDecodeError) as exc:
         raise SangaoError.of("D031", variant="unreadable", file=name, reason=str(exc)) from None
     except RecursionError:  # the YAML parser recurses per nesting level
