@@ -36,7 +36,7 @@ from pathways.csv_safe import SafeWriter
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store import fast_json, import_pipeline
-from store.db import DatabaseProblem, as_writer, bulk_import, open_db
+from store.db import IMPORT_PAGE_SIZE, DatabaseProblem, as_writer, bulk_import, open_db
 from store.privacy import mask_raw, open_private
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import keys_written, parse_line, raw_text
@@ -299,7 +299,7 @@ def import_files(
         mapping = load_mapping(Path(mapping))
     sources = sorted(group_sources([Path(p) for p in paths]), key=lambda s: _looks_like_events(s, mapping))
     report = ImportReport()
-    db_engine = as_writer(open_db(db_url))
+    db_engine = as_writer(open_db(db_url, page_size=IMPORT_PAGE_SIZE))
     reject_file = open_private(reject_path, "w", encoding="utf-8-sig", newline="") if reject_path else None
     try:
         writer = SafeWriter(reject_file) if reject_file else None
