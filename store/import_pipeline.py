@@ -57,7 +57,7 @@ from pathways.errors import SangaoError
 from pathways.scrub import scrubbed_traceback
 from store import fast_json, writer
 from store.readers import detect_encoding
-from store.readers.jsonl import UTF8, keys_written, line_item, utf8_lines
+from store.readers.jsonl import UTF8, line_item, utf8_lines
 from store.writer import clean_rows, merge_input, new_rows
 
 PIPELINE_MIN_BYTES = 4_000_000  # smaller sources: starting a process costs more than it saves
@@ -291,12 +291,8 @@ class Batch:
     def __len__(self) -> int:
         return len(self.merging) if self.merge else len(self.patients)
 
-    def clean_rows(self, record) -> tuple[tuple, list, int]:
-        """store/writer.py's `clean_rows` of a clean-decoded record, numbered next (see `add_rows`)."""
-        return clean_rows(record, self.seq, self.absent)
-
     def add_rows(self, patient: tuple, tables: list[tuple[str, list]]) -> None:
-        """Add the rows `clean_rows` gave."""
+        """Add the rows store/writer.py's `clean_rows` gave for a record numbered `seq`."""
         self.patients.append(patient)
         children = self.children
         for name, values in tables:
@@ -416,7 +412,9 @@ def _utf8(source, encoding: str | None = None) -> bool:
 def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
     """The worker's loop over a UTF-8 JSONL file: a clean line (store/fast_json.py) goes from its
     bytes to its rows with no `Item` and no generator in between; any other line, and a clean one
-    whose patient id came before, is judged as `iter_items` judges it (same problems, same order)."""
+    whose patient id came before, is judged as `iter_items` judges it (same problems, same order).
+    The clean lines are counted in `tally` as they are sent (and when the loop ends), not one by
+    one: this loop is the pipeline's pace (some 45 µs a patient), and every call in it shows."""
     from store.importer import SeenIds, repeated_id, validate_item
 
     name = str(source.paths[0])
@@ -424,53 +422,65 @@ def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
     values_clean = fast_json.values_clean
     is_clean = fast_json.is_clean
     undecodable = (msgspec.ValidationError, msgspec.DecodeError)
-    seen = SeenIds()
+    seen = SeenIds(lines=True)  # the line where a patient id was first seen
     first = seen.first
     add = batch.add
+    rows_of, add_rows = (None, None) if batch.merge else (clean_rows, batch.add_rows)
+    absent = batch.absent
+    read = source.rows_read
     per_batch = min(FIRST_BATCH, writer.BATCH_PATIENTS)  # the importer waits for the first
+    clean = 0  # clean lines taken and not yet counted in `tally`
+
+    def send() -> None:
+        nonlocal clean, per_batch
+        tally.take_clean(name, clean)
+        clean = 0
+        batch.done = read[name]
+        send_rows()
+        per_batch = writer.BATCH_PATIENTS
+
     try:
         for number, line in utf8_lines(source):
-            batch.done += 1
             try:
                 record = decode(line)
             except undecodable:
                 record = None
             if record is None:
                 pass
-            elif batch.merge:  # a re-import: the record's merge input, once it is known clean
+            elif rows_of is None:  # a re-import: the record's merge input, once it is known clean
                 if not is_clean(record, line, as_of):
                     record = None
-            else:  # fast_json.is_clean, its key count taken while building the rows
-                patient_row, tables, given = batch.clean_rows(record)
-                if given != keys_written(line) or not values_clean(record, as_of):
+            else:  # fast_json.is_clean, its key count (`keys_written`) taken while building the rows
+                patient_row, tables, given = rows_of(record, batch.seq, absent)
+                if given != line.count(b":") or not values_clean(record, as_of):
                     record = None
             if record is not None:
-                earlier = first(record.patient_id, f"{name}:{number}")
+                earlier = first(record.patient_id, number)
                 if earlier is None:
-                    tally.take_clean(name)
-                    if batch.merge:
-                        batch.add(record)
+                    clean += 1
+                    if rows_of is None:
+                        add(record)
                     else:
-                        batch.add_rows(patient_row, tables)
+                        add_rows(patient_row, tables)
                     if len(batch) >= per_batch:
-                        send_rows()
-                        per_batch = writer.BATCH_PATIENTS
+                        send()
                     continue
                 item = line_item(name, number, line)
                 item.patient_id = record.patient_id
-                tally.take(item, None, [repeated_id(item, record.patient_id, earlier)], [])
+                tally.take(item, None, [repeated_id(item, record.patient_id, f"{name}:{earlier}")], [])
                 continue
             item = line_item(name, number, line)
             patient, problems, findings = validate_item(item, as_of)
             if patient is not None:
-                earlier = first(patient.patient_id, f"{name}:{number}")
+                earlier = first(patient.patient_id, number)
                 if earlier is not None:
-                    problems.append(repeated_id(item, patient.patient_id, earlier))
+                    problems.append(repeated_id(item, patient.patient_id, f"{name}:{earlier}"))
                     patient = None
             if tally.take(item, patient, problems, findings) is not None:
                 add(patient)
                 if len(batch) >= per_batch:
-                    send_rows()
-                    per_batch = writer.BATCH_PATIENTS
+                    send()
     finally:
         seen.close()
+        tally.take_clean(name, clean)
+        batch.done = read.get(name, 0)

@@ -125,6 +125,25 @@ def test_the_pipeline_stores_and_reports_exactly_what_the_in_process_import_does
         ]
 
 
+def test_the_pipeline_reports_the_records_read_at_each_batch_and_all_of_them_at_the_end(
+    tmp_path, monkeypatch
+):
+    from store import importer
+
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 8)
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
+    path = roster_with_problems(tmp_path)
+    calls = []
+    report = import_files([path], str(tmp_path / "db.sqlite"), AS_OF, progress=lambda *a: calls.append(a))
+    read = [done for _, done, _ in calls]
+    assert report.rows_read == 54  # the blank line is not a record
+    assert read == sorted(set(read))  # one call a batch, each further on
+    assert read[0] >= 8 and read[-1] == 54
+    assert calls[-1][2] == 1.0  # the whole file read
+
+
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig"])
 def test_a_gb18030_or_bom_jsonl_file_goes_through_the_pipeline_as_in_process(tmp_path, monkeypatch, encoding):
     path = roster_with_problems(tmp_path)
