@@ -40,11 +40,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
 import gc
 import marshal
 import multiprocessing
 import os
 import pickle
+import platform
 import queue
 import struct
 import sys
@@ -90,6 +92,7 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     utf8 = _utf8_start(source)
     if not sqlite:
         store.drop_indexes()  # PostgreSQL: its server builds them (on SQLite see Store.drop_indexes)
+    keep_freed_memory()  # here and in the worker, which a fork starts with it
     running = _start(*args, utf8)
     try:
         if utf8 is not None and detect_encoding(source.paths[0]) != utf8:
@@ -224,6 +227,27 @@ class _Frames:
         return view
 
 
+def keep_freed_memory() -> bool:
+    """Have the C allocator (glibc's malloc) keep the memory a batch frees for the next batch,
+    from now on in this process: blocks up to 32 MB come from its heap and up to 64 MB freed at
+    the heap's top stay, the values glibc's own adjustment reaches once a 32 MB block has been
+    freed. Each batch is built, packed, unpacked and freed in lists and buffers of megabytes that
+    glibc would otherwise map afresh and unmap again (its threshold starts at 128 kB and moves up
+    only as such blocks are freed, the trimming after it), and fresh memory costs a page fault
+    each 4 kB: at 100,000 patients some 110,000 in the worker and 100,000 in the importer, 0.1 to
+    0.3 CPU-s each side. False where there is no glibc (nothing changes)."""
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    return mallopt(_M_MMAP_THRESHOLD, 32 << 20) == 1 and mallopt(_M_TRIM_THRESHOLD, 64 << 20) == 1
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
+
+
 def _cores() -> int:
     """The cores this process may run on: with one, a second process only adds work."""
     try:
@@ -354,6 +378,7 @@ def _work(
     from store.importer import Tally, iter_items
 
     gc.disable()  # as store/importer.py's _gc_paused: records make no cycles
+    keep_freed_memory()  # a spawned worker does not start with it
     rejects = _Rejects()
     tally = Tally(source.kind, rejects)
     batch = Batch(sqlite, next_seq, format_copy, merge)
