@@ -83,7 +83,8 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     sqlite = store.copy_sql is None
     # PostgreSQL: the worker formats the COPY data where it writes it as this connection reads it
     format_copy = not sqlite and store.conn.connection.driver_connection.info.encoding == "utf-8"
-    args = (source, mapping, as_of, sqlite, store.next_seq, format_copy, merge)
+    # store.max_variables: the values one INSERT binds on SQLite (the worker cuts the rows so)
+    args = (source, mapping, as_of, sqlite, store.next_seq, format_copy, merge, store.max_variables)
     # A JSONL file is read as the UTF-8 its start suggests at once, while this process, which has
     # nothing to write yet, checks that the whole file decodes so (store/readers detect_encoding, a
     # pass over the file that took the worker 2 µs a patient before its first batch); when it does
@@ -290,11 +291,17 @@ class _Rejects:
 class Batch:
     """The rows of a batch of new patients as the worker builds and sends them: each table's
     values one after another (fewer objects to pack and unpack; on SQLite the importer binds them
-    so, Store.add_rows). On PostgreSQL the worker formats them as COPY data itself where it can
-    (`_copy_formatter`): the importer then only streams bytes."""
+    so, Store.add_rows), in pieces of one INSERT each. On PostgreSQL the worker formats them as
+    COPY data itself where it can (`_copy_formatter`): the importer then only streams bytes."""
 
-    def __init__(self, sqlite: bool, next_seq: int, format_copy: bool = False, merge: bool = False) -> None:
+    def __init__(
+        self, sqlite: bool, next_seq: int, format_copy: bool = False, merge: bool = False, statement: int = 0
+    ) -> None:
         self.merge = merge  # a re-import: each record's merge_input instead of its rows
+        # SQLite: the values one INSERT of the importer binds (Store.max_variables). Each table's
+        # values are sent cut into whole statements' worth (`_cut`): the importer binds each piece
+        # as it comes instead of slicing it out (some 1 µs a patient, and the importer sets the pace).
+        self.statement = statement
         self.merging: list[tuple] = []
         self.copy = _copy_formatter() if format_copy else None
         # An absent value: ABSENT (a NaN, counted in C by clean_rows) where it will be bound by
@@ -335,8 +342,18 @@ class Batch:
             tables["patients"] = (len(patients[0]), list(chain.from_iterable(patients)))
         if self.copy:
             tables = {name: self.copy(values, width) for name, (width, values) in tables.items()}
+        else:
+            tables = {name: (width, self._cut(values, width)) for name, (width, values) in tables.items()}
         self.patients, self.children = [], {name: [] for name in fast_json.CHILD_LISTS}
         return len(patients), tables
+
+    def _cut(self, values: list, width: int) -> list[list]:
+        """`values` (rows of `width` one after another) as pieces of one INSERT's rows each, the
+        last one shorter (all in one piece without a statement size)."""
+        step = self.statement // width * width
+        if not step or len(values) <= step:
+            return [values]
+        return [values[start : start + step] for start in range(0, len(values), step)]
 
 
 def _copy_formatter():
@@ -371,17 +388,19 @@ def pack(message) -> bytes:
 
 
 def _work(
-    sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_copy=False, merge=False, utf8=None
+    sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_copy=False, merge=False, statement=0,
+    utf8=None,
 ) -> None:
     """The worker: read, check and build rows; send them in batches (see the tags above). `utf8`:
-    the encoding of a JSONL file that the importer checks meanwhile (see `run`); None: find it."""
+    the encoding of a JSONL file that the importer checks meanwhile (see `run`); None: find it.
+    `statement`: the values one INSERT of the importer binds (SQLite; see `Batch`)."""
     from store.importer import Tally, iter_items
 
     gc.disable()  # as store/importer.py's _gc_paused: records make no cycles
     keep_freed_memory()  # a spawned worker does not start with it
     rejects = _Rejects()
     tally = Tally(source.kind, rejects)
-    batch = Batch(sqlite, next_seq, format_copy, merge)
+    batch = Batch(sqlite, next_seq, format_copy, merge, statement)
 
     def send_rows() -> None:
         patients, tables = batch.take()

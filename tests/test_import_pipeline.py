@@ -126,6 +126,43 @@ def test_the_pipeline_stores_and_reports_exactly_what_the_in_process_import_does
         ]
 
 
+def test_rows_sent_in_pieces_of_one_statement_each_are_stored_as_the_in_process_import_stores_them(
+    tmp_path, monkeypatch
+):
+    """A small statement (40 values: two visits) so that every table of every batch comes in
+    several pieces, whole statements and a shorter last one."""
+    real_init = writer.Store.__init__
+
+    def init(store, conn):
+        real_init(store, conn)
+        store.max_variables = 40
+
+    monkeypatch.setattr(writer.Store, "__init__", init)
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 8)
+    pieces = []  # the lengths of the pieces of visits the importer was sent
+    real_add = writer.Store.add_rows
+
+    def add_rows(store, patients, tables):
+        pieces.append([len(p) for p in tables["visits"][1]] if "visits" in tables else [])
+        real_add(store, patients, tables)
+
+    monkeypatch.setattr(writer.Store, "add_rows", add_rows)
+    path = roster_with_problems(tmp_path)
+    alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    assert summary(piped) == summary(alone)
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    step = 40 // import_pipeline._WIDTH["visits"] * import_pipeline._WIDTH["visits"]  # two visits
+    assert max(map(len, pieces)) > 2 and all(n == step for p in pieces for n in p[:-1])
+    batch = import_pipeline.Batch(True, 1, statement=40)
+    for rows in ([1] * 32, [1] * 33, [1] * 64, [1] * 70):
+        pieces = batch._cut(rows, 16)
+        assert [len(p) for p in pieces[:-1]] == [32] * (len(pieces) - 1)  # whole statements
+        assert 0 < len(pieces[-1]) <= 32 and sum(map(len, pieces)) == len(rows)
+    assert batch._cut([1] * 70, 16) == [[1] * 32, [1] * 32, [1] * 6]
+    assert import_pipeline.Batch(True, 1)._cut([1] * 70, 16) == [[1] * 70]  # no statement size
+
+
 def test_the_pipeline_reports_the_records_read_at_each_batch_and_all_of_them_at_the_end(
     tmp_path, monkeypatch
 ):
