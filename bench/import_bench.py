@@ -10,6 +10,7 @@ rows/s and peak RSS for the in-process import and the two-process pipeline. Not 
     .venv/bin/python bench/import_bench.py --patients 100000 --mode pipeline --timeline  # who waits when
     .venv/bin/python bench/import_bench.py --patients 20000 --mode pipeline   # or in-process; default both
     .venv/bin/python bench/import_bench.py --floor                          # what parts cost on their own
+    .venv/bin/python bench/import_bench.py --roster roster.jsonl --repeat 3  # an existing roster file
 
 --db names a PostgreSQL server (any database on it): each run imports into a new database created
 there and dropped after. Times are wall and CPU of the import call alone: CPU of this process
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 30))
+    parser.add_argument("--roster", type=Path, help="import this JSONL file instead of generating one")
     parser.add_argument("--db", help="a PostgreSQL server's URL (default: fresh temporary SQLite files)")
     parser.add_argument("--profile", type=int, metavar="N", help="profile; print the top N functions")
     parser.add_argument(
@@ -71,20 +73,12 @@ def main() -> None:
     modes = ["in-process", "pipeline"] if args.mode == "both" else [args.mode]
 
     with tempfile.TemporaryDirectory() as tmp:
-        roster = Path(tmp) / "roster.jsonl"
-        children = 0
-        t0 = time.perf_counter()
-        with open(roster, "w", encoding="utf-8") as f:
-            for patient in generate_roster(args.patients, args.seed, args.as_of):
-                children += sum(
-                    len(getattr(patient, n)) for n in ("visits", "labs", "screenings", "history", "referrals")
-                )
-                f.write(json.dumps(record_json(patient), ensure_ascii=False) + "\n")
-        generated = time.perf_counter() - t0
-        print(
-            f"roster: {args.patients} patients, {children} child rows "
-            f"({roster.stat().st_size / 1e6:.1f} MB JSONL, generated in {generated:.1f} s)"
-        )
+        if args.roster:
+            roster = args.roster
+            args.patients, children = _counts(roster)
+            print(f"roster: {roster}, {args.patients} lines, {children} child rows")
+        else:
+            roster, children = _generate(args, Path(tmp))
         if args.floor:
             _floor(roster, args.as_of, args.patients, Path(tmp))
             return
@@ -144,6 +138,41 @@ def main() -> None:
         if phases:
             report, runs = results[modes[0]]
             _print_phases(phases, sum(r[0] for r in runs), report.patients_imported * len(runs))
+
+
+def _generate(args, tmp: Path) -> tuple[Path, int]:
+    """A generated roster written as JSONL; (its path, its child rows)."""
+    roster = tmp / "roster.jsonl"
+    children = 0
+    t0 = time.perf_counter()
+    with open(roster, "w", encoding="utf-8") as f:
+        for patient in generate_roster(args.patients, args.seed, args.as_of):
+            children += sum(len(getattr(patient, n)) for n in _CHILD_LISTS)
+            f.write(json.dumps(record_json(patient), ensure_ascii=False) + "\n")
+    generated = time.perf_counter() - t0
+    print(
+        f"roster: {args.patients} patients, {children} child rows "
+        f"({roster.stat().st_size / 1e6:.1f} MB JSONL, generated in {generated:.1f} s)"
+    )
+    return roster, children
+
+
+_CHILD_LISTS = ("visits", "labs", "screenings", "history", "referrals")
+
+
+def _counts(roster: Path) -> tuple[int, int]:
+    """(lines, child rows) of a JSONL roster (a line that does not decode counts no child row)."""
+    lines = children = 0
+    with open(roster, encoding="utf-8-sig") as f:
+        for line in f:
+            lines += 1
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                children += sum(len(record.get(n) or ()) for n in _CHILD_LISTS)
+    return lines, children
 
 
 def _children_cpu() -> float:

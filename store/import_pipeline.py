@@ -40,11 +40,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
 import gc
 import marshal
 import multiprocessing
 import os
 import pickle
+import platform
 import queue
 import struct
 import sys
@@ -57,7 +59,7 @@ from pathways.errors import SangaoError
 from pathways.scrub import scrubbed_traceback
 from store import fast_json, writer
 from store.readers import detect_encoding
-from store.readers.jsonl import UTF8, keys_written, line_item, utf8_lines
+from store.readers.jsonl import UTF8, line_item, utf8_lines
 from store.writer import clean_rows, merge_input, new_rows
 
 PIPELINE_MIN_BYTES = 4_000_000  # smaller sources: starting a process costs more than it saves
@@ -81,7 +83,8 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     sqlite = store.copy_sql is None
     # PostgreSQL: the worker formats the COPY data where it writes it as this connection reads it
     format_copy = not sqlite and store.conn.connection.driver_connection.info.encoding == "utf-8"
-    args = (source, mapping, as_of, sqlite, store.next_seq, format_copy, merge)
+    # store.max_variables: the values one INSERT binds on SQLite (the worker cuts the rows so)
+    args = (source, mapping, as_of, sqlite, store.next_seq, format_copy, merge, store.max_variables)
     # A JSONL file is read as the UTF-8 its start suggests at once, while this process, which has
     # nothing to write yet, checks that the whole file decodes so (store/readers detect_encoding, a
     # pass over the file that took the worker 2 µs a patient before its first batch); when it does
@@ -90,6 +93,7 @@ def run(store, source, mapping, as_of, tally, progress=None) -> bool:
     utf8 = _utf8_start(source)
     if not sqlite:
         store.drop_indexes()  # PostgreSQL: its server builds them (on SQLite see Store.drop_indexes)
+    keep_freed_memory()  # here and in the worker, which a fork starts with it
     running = _start(*args, utf8)
     try:
         if utf8 is not None and detect_encoding(source.paths[0]) != utf8:
@@ -224,6 +228,27 @@ class _Frames:
         return view
 
 
+def keep_freed_memory() -> bool:
+    """Have the C allocator (glibc's malloc) keep the memory a batch frees for the next batch,
+    from now on in this process: blocks up to 32 MB come from its heap and up to 64 MB freed at
+    the heap's top stay, the values glibc's own adjustment reaches once a 32 MB block has been
+    freed. Each batch is built, packed, unpacked and freed in lists and buffers of megabytes that
+    glibc would otherwise map afresh and unmap again (its threshold starts at 128 kB and moves up
+    only as such blocks are freed, the trimming after it), and fresh memory costs a page fault
+    each 4 kB: at 100,000 patients some 110,000 in the worker and 100,000 in the importer, 0.1 to
+    0.3 CPU-s each side. False where there is no glibc (nothing changes)."""
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    return mallopt(_M_MMAP_THRESHOLD, 32 << 20) == 1 and mallopt(_M_TRIM_THRESHOLD, 64 << 20) == 1
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
+
+
 def _cores() -> int:
     """The cores this process may run on: with one, a second process only adds work."""
     try:
@@ -266,11 +291,17 @@ class _Rejects:
 class Batch:
     """The rows of a batch of new patients as the worker builds and sends them: each table's
     values one after another (fewer objects to pack and unpack; on SQLite the importer binds them
-    so, Store.add_rows). On PostgreSQL the worker formats them as COPY data itself where it can
-    (`_copy_formatter`): the importer then only streams bytes."""
+    so, Store.add_rows), in pieces of one INSERT each. On PostgreSQL the worker formats them as
+    COPY data itself where it can (`_copy_formatter`): the importer then only streams bytes."""
 
-    def __init__(self, sqlite: bool, next_seq: int, format_copy: bool = False, merge: bool = False) -> None:
+    def __init__(
+        self, sqlite: bool, next_seq: int, format_copy: bool = False, merge: bool = False, statement: int = 0
+    ) -> None:
         self.merge = merge  # a re-import: each record's merge_input instead of its rows
+        # SQLite: the values one INSERT of the importer binds (Store.max_variables). Each table's
+        # values are sent cut into whole statements' worth (`_cut`): the importer binds each piece
+        # as it comes instead of slicing it out (some 1 µs a patient, and the importer sets the pace).
+        self.statement = statement
         self.merging: list[tuple] = []
         self.copy = _copy_formatter() if format_copy else None
         # An absent value: ABSENT (a NaN, counted in C by clean_rows) where it will be bound by
@@ -291,12 +322,8 @@ class Batch:
     def __len__(self) -> int:
         return len(self.merging) if self.merge else len(self.patients)
 
-    def clean_rows(self, record) -> tuple[tuple, list, int]:
-        """store/writer.py's `clean_rows` of a clean-decoded record, numbered next (see `add_rows`)."""
-        return clean_rows(record, self.seq, self.absent)
-
     def add_rows(self, patient: tuple, tables: list[tuple[str, list]]) -> None:
-        """Add the rows `clean_rows` gave."""
+        """Add the rows store/writer.py's `clean_rows` gave for a record numbered `seq`."""
         self.patients.append(patient)
         children = self.children
         for name, values in tables:
@@ -315,8 +342,18 @@ class Batch:
             tables["patients"] = (len(patients[0]), list(chain.from_iterable(patients)))
         if self.copy:
             tables = {name: self.copy(values, width) for name, (width, values) in tables.items()}
+        else:
+            tables = {name: (width, self._cut(values, width)) for name, (width, values) in tables.items()}
         self.patients, self.children = [], {name: [] for name in fast_json.CHILD_LISTS}
         return len(patients), tables
+
+    def _cut(self, values: list, width: int) -> list[list]:
+        """`values` (rows of `width` one after another) as pieces of one INSERT's rows each, the
+        last one shorter (all in one piece without a statement size)."""
+        step = self.statement // width * width
+        if not step or len(values) <= step:
+            return [values]
+        return [values[start : start + step] for start in range(0, len(values), step)]
 
 
 def _copy_formatter():
@@ -351,16 +388,19 @@ def pack(message) -> bytes:
 
 
 def _work(
-    sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_copy=False, merge=False, utf8=None
+    sender, source, mapping, as_of, sqlite: bool, next_seq: int, format_copy=False, merge=False, statement=0,
+    utf8=None,
 ) -> None:
     """The worker: read, check and build rows; send them in batches (see the tags above). `utf8`:
-    the encoding of a JSONL file that the importer checks meanwhile (see `run`); None: find it."""
+    the encoding of a JSONL file that the importer checks meanwhile (see `run`); None: find it.
+    `statement`: the values one INSERT of the importer binds (SQLite; see `Batch`)."""
     from store.importer import Tally, iter_items
 
     gc.disable()  # as store/importer.py's _gc_paused: records make no cycles
+    keep_freed_memory()  # a spawned worker does not start with it
     rejects = _Rejects()
     tally = Tally(source.kind, rejects)
-    batch = Batch(sqlite, next_seq, format_copy, merge)
+    batch = Batch(sqlite, next_seq, format_copy, merge, statement)
 
     def send_rows() -> None:
         patients, tables = batch.take()
@@ -416,7 +456,9 @@ def _utf8(source, encoding: str | None = None) -> bool:
 def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
     """The worker's loop over a UTF-8 JSONL file: a clean line (store/fast_json.py) goes from its
     bytes to its rows with no `Item` and no generator in between; any other line, and a clean one
-    whose patient id came before, is judged as `iter_items` judges it (same problems, same order)."""
+    whose patient id came before, is judged as `iter_items` judges it (same problems, same order).
+    The clean lines are counted in `tally` as they are sent (and when the loop ends), not one by
+    one: this loop is the pipeline's pace (some 45 µs a patient), and every call in it shows."""
     from store.importer import SeenIds, repeated_id, validate_item
 
     name = str(source.paths[0])
@@ -424,53 +466,65 @@ def _clean_lines_first(source, as_of, tally, batch, send_rows) -> None:
     values_clean = fast_json.values_clean
     is_clean = fast_json.is_clean
     undecodable = (msgspec.ValidationError, msgspec.DecodeError)
-    seen = SeenIds()
+    seen = SeenIds(lines=True)  # the line where a patient id was first seen
     first = seen.first
     add = batch.add
+    rows_of, add_rows = (None, None) if batch.merge else (clean_rows, batch.add_rows)
+    absent = batch.absent
+    read = source.rows_read
     per_batch = min(FIRST_BATCH, writer.BATCH_PATIENTS)  # the importer waits for the first
+    clean = 0  # clean lines taken and not yet counted in `tally`
+
+    def send() -> None:
+        nonlocal clean, per_batch
+        tally.take_clean(name, clean)
+        clean = 0
+        batch.done = read[name]
+        send_rows()
+        per_batch = writer.BATCH_PATIENTS
+
     try:
         for number, line in utf8_lines(source):
-            batch.done += 1
             try:
                 record = decode(line)
             except undecodable:
                 record = None
             if record is None:
                 pass
-            elif batch.merge:  # a re-import: the record's merge input, once it is known clean
+            elif rows_of is None:  # a re-import: the record's merge input, once it is known clean
                 if not is_clean(record, line, as_of):
                     record = None
-            else:  # fast_json.is_clean, its key count taken while building the rows
-                patient_row, tables, given = batch.clean_rows(record)
-                if given != keys_written(line) or not values_clean(record, as_of):
+            else:  # fast_json.is_clean, its key count (`keys_written`) taken while building the rows
+                patient_row, tables, given = rows_of(record, batch.seq, absent)
+                if given != line.count(b":") or not values_clean(record, as_of):
                     record = None
             if record is not None:
-                earlier = first(record.patient_id, f"{name}:{number}")
+                earlier = first(record.patient_id, number)
                 if earlier is None:
-                    tally.take_clean(name)
-                    if batch.merge:
-                        batch.add(record)
+                    clean += 1
+                    if rows_of is None:
+                        add(record)
                     else:
-                        batch.add_rows(patient_row, tables)
+                        add_rows(patient_row, tables)
                     if len(batch) >= per_batch:
-                        send_rows()
-                        per_batch = writer.BATCH_PATIENTS
+                        send()
                     continue
                 item = line_item(name, number, line)
                 item.patient_id = record.patient_id
-                tally.take(item, None, [repeated_id(item, record.patient_id, earlier)], [])
+                tally.take(item, None, [repeated_id(item, record.patient_id, f"{name}:{earlier}")], [])
                 continue
             item = line_item(name, number, line)
             patient, problems, findings = validate_item(item, as_of)
             if patient is not None:
-                earlier = first(patient.patient_id, f"{name}:{number}")
+                earlier = first(patient.patient_id, number)
                 if earlier is not None:
-                    problems.append(repeated_id(item, patient.patient_id, earlier))
+                    problems.append(repeated_id(item, patient.patient_id, f"{name}:{earlier}"))
                     patient = None
             if tally.take(item, patient, problems, findings) is not None:
                 add(patient)
                 if len(batch) >= per_batch:
-                    send_rows()
-                    per_batch = writer.BATCH_PATIENTS
+                    send()
     finally:
         seen.close()
+        tally.take_clean(name, clean)
+        batch.done = read.get(name, 0)

@@ -36,7 +36,7 @@ from pathways.csv_safe import SafeWriter
 from pathways.errors import Problem, SangaoError
 from pathways.models import Patient
 from store import fast_json, import_pipeline
-from store.db import DatabaseProblem, as_writer, bulk_import, open_db
+from store.db import IMPORT_PAGE_SIZE, DatabaseProblem, as_writer, bulk_import, open_db
 from store.privacy import mask_raw, open_private
 from store.readers import ENCODING_NAMES, Item, Source, group_sources, read_source
 from store.readers.jsonl import keys_written, parse_line, raw_text
@@ -258,13 +258,16 @@ class SeenIds:
     by some 230 bytes per patient, which a province-sized file would feel; this costs some 3 µs
     per patient and keeps the import's memory flat."""
 
-    def __init__(self) -> None:
+    def __init__(self, lines: bool = False) -> None:
+        """With `lines`, where an id was first seen is a line number of the one file of a source (the
+        import pipeline's JSONL worker: an int costs less to bind and store than "file:line")."""
         self.db = sqlite3.connect("", isolation_level=None)  # "": a temporary on-disk database
-        self.db.execute("CREATE TABLE seen (patient_id TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID")
+        at = "INTEGER" if lines else "TEXT"
+        self.db.execute(f"CREATE TABLE seen (patient_id TEXT PRIMARY KEY, at {at} NOT NULL) WITHOUT ROWID")
         self.db.execute("BEGIN")  # never committed: nothing of it needs to last
         self.cursor = self.db.cursor()
 
-    def first(self, patient_id: str, at: str) -> str | None:
+    def first(self, patient_id: str, at: str | int) -> str | int | None:
         """None the first time `patient_id` is offered (and remember `at`); else where it was first."""
         cursor = self.cursor
         cursor.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (patient_id, at))
@@ -299,7 +302,7 @@ def import_files(
         mapping = load_mapping(Path(mapping))
     sources = sorted(group_sources([Path(p) for p in paths]), key=lambda s: _looks_like_events(s, mapping))
     report = ImportReport()
-    db_engine = as_writer(open_db(db_url))
+    db_engine = as_writer(open_db(db_url, page_size=IMPORT_PAGE_SIZE))
     reject_file = open_private(reject_path, "w", encoding="utf-8-sig", newline="") if reject_path else None
     try:
         writer = SafeWriter(reject_file) if reject_file else None
@@ -383,15 +386,17 @@ class Tally:
             report = self.files[name] = FileReport(name, self.kind)
         return report
 
-    def take_clean(self, file: str) -> None:
-        """`take` of a clean JSONL line (a record with no finding), as the pipeline's worker reads
-        it without making an `Item`."""
+    def take_clean(self, file: str, lines: int = 1) -> None:
+        """`take` of `lines` clean JSONL lines of `file` (records with no finding), as the pipeline's
+        worker reads them without making an `Item`."""
+        if not lines:
+            return
         last_file, last_report = self._last
         if file is not last_file:
             last_report = self.file(file)
             self._last = (file, last_report)
-        last_report.imported += 1
-        self.patients += 1
+        last_report.imported += lines
+        self.patients += lines
 
     def take(self, item: Item, patient, problems: list[Problem], findings: list[Problem]):
         """The record to store, or None when the item was rejected (counted and reported)."""

@@ -388,11 +388,12 @@ class Store:
             for row in rows:
                 write(row)
 
-    def add_rows(self, patients: int, tables: dict[str, tuple[int, list] | bytes]) -> None:
+    def add_rows(self, patients: int, tables: dict[str, tuple[int, list[list]] | bytes]) -> None:
         """Write rows of new patients built elsewhere (store/import_pipeline.py's worker) with
-        `new_rows(…, flat=True)`, numbered from `next_seq`: {table: (row width, the rows' values
-        one after another)}, or on PostgreSQL {table: the COPY data}. The caller has checked that
-        the tables were empty (`all_new`)."""
+        `new_rows(…, flat=True)`, numbered from `next_seq`: {table: (row width, [the rows' values
+        one after another, in pieces])}, or on PostgreSQL {table: the COPY data}. On SQLite a piece
+        of exactly one INSERT's values (`max_variables // width` rows) is bound as it is. The caller
+        has checked that the tables were empty (`all_new`)."""
         self.flush()
         self.next_seq += patients
         for name in ("patients", *_CHILD):  # parents first: SQLite checks the foreign keys per row
@@ -402,14 +403,16 @@ class Store:
                 with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
                     copy.write(tables[name])
                 continue
-            width, values = tables[name]
+            width, pieces = tables[name]
             if self.copy_sql is None:
-                self._sqlite_insert_flat(self.insert_sql[name], values, width)
+                for values in pieces:
+                    self._sqlite_insert_flat(self.insert_sql[name], values, width)
                 continue
             with self.conn.connection.cursor() as cursor, cursor.copy(self.copy_sql[name]) as copy:
                 write = copy.write_row
-                for start in range(0, len(values), width):
-                    write(values[start : start + width])
+                for values in pieces:
+                    for start in range(0, len(values), width):
+                        write(values[start : start + width])
 
     def add_merged(self, batch: list[tuple]) -> None:
         """Upsert a batch of records given as their `merge_input`s (built elsewhere: the import
@@ -453,6 +456,9 @@ class Store:
         if whole:
             head, one = sql.split(" VALUES ")
             many = f"{head} VALUES {', '.join([one] * per)}"
+            if whole == len(values) == step:  # one statement's worth: no copy of it
+                cursor.execute(many, values)
+                return
             for start in range(0, whole, step):
                 cursor.execute(many, values[start : start + step])
         if whole < len(values):

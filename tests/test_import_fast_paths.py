@@ -290,3 +290,37 @@ def test_absent_values_booleans_and_codes_are_stored_as_null_integer_and_text(tm
         assert con.execute("SELECT sex, smoker, pregnant, birth_date FROM patients").fetchall() == [
             ("M", 0, None, "1958-03-02")
         ]
+
+
+# ---- the worker's bookkeeping -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_seen_ids_say_where_an_id_was_first_seen_and_nothing_the_first_time(lines):
+    from store.importer import SeenIds
+
+    seen = SeenIds(lines=lines)
+    try:
+        at = (lambda n: n) if lines else (lambda n: f"a.jsonl:{n}")
+        assert seen.first("p1", at(1)) is None
+        assert seen.first("p2", at(2)) is None
+        assert seen.first("p1", at(3)) == at(1)
+        assert seen.first("p1", at(4)) == at(1)  # always the first place, not the last
+        assert seen.first("p2", at(5)) == at(2)
+    finally:
+        seen.close()
+
+
+def test_clean_lines_counted_together_count_as_counted_one_by_one():
+    from store.importer import Tally
+
+    one, together = Tally("jsonl"), Tally("jsonl")
+    for _ in range(5):
+        one.take_clean("a.jsonl")
+    together.take_clean("a.jsonl", 2)
+    together.take_clean("a.jsonl", 0)
+    together.take_clean("a.jsonl", 3)
+    assert (together.patients, together.files["a.jsonl"].imported) == (one.patients, 5) == (5, 5)
+    empty = Tally("jsonl")
+    empty.take_clean("b.jsonl", 0)
+    assert empty.files == {} and empty.patients == 0

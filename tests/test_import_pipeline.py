@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+import platform
 import shutil
 import signal
 import subprocess
@@ -123,6 +124,62 @@ def test_the_pipeline_stores_and_reports_exactly_what_the_in_process_import_does
             (str(path), "6", "D021"),
             (str(path), "10", "D002"),
         ]
+
+
+def test_rows_sent_in_pieces_of_one_statement_each_are_stored_as_the_in_process_import_stores_them(
+    tmp_path, monkeypatch
+):
+    """A small statement (40 values: two visits) so that every table of every batch comes in
+    several pieces, whole statements and a shorter last one."""
+    real_init = writer.Store.__init__
+
+    def init(store, conn):
+        real_init(store, conn)
+        store.max_variables = 40
+
+    monkeypatch.setattr(writer.Store, "__init__", init)
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 8)
+    pieces = []  # the lengths of the pieces of visits the importer was sent
+    real_add = writer.Store.add_rows
+
+    def add_rows(store, patients, tables):
+        pieces.append([len(p) for p in tables["visits"][1]] if "visits" in tables else [])
+        real_add(store, patients, tables)
+
+    monkeypatch.setattr(writer.Store, "add_rows", add_rows)
+    path = roster_with_problems(tmp_path)
+    alone = import_with(monkeypatch, False, path, str(tmp_path / "alone.db"), tmp_path / "alone.csv")
+    piped = import_with(monkeypatch, True, path, str(tmp_path / "piped.db"), tmp_path / "piped.csv")
+    assert summary(piped) == summary(alone)
+    assert dump(str(tmp_path / "piped.db")) == dump(str(tmp_path / "alone.db"))
+    step = 40 // import_pipeline._WIDTH["visits"] * import_pipeline._WIDTH["visits"]  # two visits
+    assert max(map(len, pieces)) > 2 and all(n == step for p in pieces for n in p[:-1])
+    batch = import_pipeline.Batch(True, 1, statement=40)
+    for rows in ([1] * 32, [1] * 33, [1] * 64, [1] * 70):
+        pieces = batch._cut(rows, 16)
+        assert [len(p) for p in pieces[:-1]] == [32] * (len(pieces) - 1)  # whole statements
+        assert 0 < len(pieces[-1]) <= 32 and sum(map(len, pieces)) == len(rows)
+    assert batch._cut([1] * 70, 16) == [[1] * 32, [1] * 32, [1] * 6]
+    assert import_pipeline.Batch(True, 1)._cut([1] * 70, 16) == [[1] * 70]  # no statement size
+
+
+def test_the_pipeline_reports_the_records_read_at_each_batch_and_all_of_them_at_the_end(
+    tmp_path, monkeypatch
+):
+    from store import importer
+
+    monkeypatch.setattr(writer, "BATCH_PATIENTS", 8)
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
+    path = roster_with_problems(tmp_path)
+    calls = []
+    report = import_files([path], str(tmp_path / "db.sqlite"), AS_OF, progress=lambda *a: calls.append(a))
+    read = [done for _, done, _ in calls]
+    assert report.rows_read == 54  # the blank line is not a record
+    assert read == sorted(set(read))  # one call a batch, each further on
+    assert read[0] >= 8 and read[-1] == 54
+    assert calls[-1][2] == 1.0  # the whole file read
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig"])
@@ -430,3 +487,21 @@ def test_a_process_killed_mid_pipeline_leaves_the_sqlite_file_empty_with_its_ind
     assert dump(str(db)) == before  # the next open rolls the hot journal back
     with open_db(str(db)).connect() as conn:
         assert conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).all() == indexes
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds")
+def test_memory_freed_by_a_batch_is_used_again_by_the_next_without_page_faults():
+    code = (
+        "import resource\n"
+        "from store import import_pipeline\n"
+        "def faults():\n"
+        "    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    buffer = bytearray(16 << 20)  # zero-filled: every page touched\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before\n"
+        "assert import_pipeline.keep_freed_memory()\n"
+        "print(faults(), faults(), faults())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    first, *again = map(int, out.split())
+    assert first > 2000  # 16 MB of fresh 4 kB pages
+    assert max(again) < first // 10  # the freed 16 MB taken again (glibc alone maps it afresh once more)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from pathways.synthetic import generate_roster
 from store import import_pipeline, writer
-from store.db import bulk_import, open_db
+from store.db import IMPORT_PAGE_SIZE, bulk_import, open_db
 from store.exporter import record_json
 from store.importer import import_files
 
@@ -102,3 +102,40 @@ def test_an_import_finding_a_child_row_without_its_patient_after_unchecked_write
             assert conn.execute(text("SELECT patient_id FROM visits WHERE patient_id = 'nobody'")).all() == []
     finally:
         db_engine.dispose()
+
+
+def page_size(db) -> int:
+    with open_db(str(db)).connect() as conn:
+        return conn.connection.driver_connection.execute("PRAGMA page_size").fetchone()[0]
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_a_database_file_that_an_import_creates_has_the_import_page_size(tmp_path, monkeypatch, pipeline):
+    monkeypatch.setattr(import_pipeline, "PIPELINE_MIN_BYTES", 0 if pipeline else 10**12)
+    monkeypatch.setattr(import_pipeline, "_cores", lambda: 2)
+    db = tmp_path / "db.sqlite"
+    report = import_files([roster(tmp_path)], str(db), AS_OF)
+    assert report.patients_imported == 30
+    assert IMPORT_PAGE_SIZE == 16384
+    assert page_size(db) == IMPORT_PAGE_SIZE
+    with open_db(str(db)).connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert raw.execute("SELECT count(*) FROM patients").fetchone()[0] == 30
+
+
+def test_a_database_made_before_keeps_its_page_size_and_takes_an_import(tmp_path):
+    db = tmp_path / "db.sqlite"
+    open_db(str(db)).dispose()  # made by another command: SQLite's 4 KB pages
+    assert page_size(db) == 4096
+    report = import_files([roster(tmp_path)], str(db), AS_OF)
+    assert report.patients_imported == 30
+    assert page_size(db) == 4096
+    more = write_jsonl(tmp_path / "more.jsonl", [record(patient_id="p-more")])
+    again = import_files([more], str(db), AS_OF)
+    assert again.patients_imported == 1
+    with open_db(str(db)).connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert raw.execute("SELECT count(*) FROM patients").fetchone()[0] == 31

@@ -101,8 +101,8 @@ def writes(monkeypatch):
     seen: list[tuple] = []
     real_open_db = importer.open_db
 
-    def recording_open_db(url):
-        db_engine = real_open_db(url)
+    def recording_open_db(url, **options):
+        db_engine = real_open_db(url, **options)
 
         def record(_conn, _cursor, statement, parameters, _context, executemany):
             words = statement.split()
