@@ -230,10 +230,12 @@ def care_state(
     end: date,
     project: bool = False,
     history_events: bool = True,
+    history: bool = True,
 ) -> CareState:
     """The planned contacts due within [start, end] and the colour history of [start, min(end,
     as_of)] (see the module doc). `history_events` also assesses on lab and screening days in
-    range, where a colour can change without a visit."""
+    range, where a colour can change without a visit; `history=False` leaves the history empty
+    and assesses for the contacts only (the annual plan reads nothing else)."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     known_until = min(end, as_of)
@@ -327,14 +329,15 @@ def care_state(
             due = next_due
 
     in_range = tuple(c for c in contacts if start <= c.due <= end)
-    history = _history(patient, assess, visits, start, known_until, history_events, closed_at)
+    changes = (_history(patient, assess, visits, start, known_until, history_events, closed_at)
+               if history else ())
     return CareState(
         patient_id=patient.patient_id,
         as_of=as_of,
         start=start,
         end=end,
         contacts=in_range,
-        history=history,
+        history=changes,
         assessments=dict(cache),
         last_contact=known_contacts[-1] if known_contacts else None,
         lost=lost_at(as_of) and closed_at is None,

@@ -11,16 +11,19 @@ so a stored plan renders again exactly.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
 import jinja2
 
+from engine.assess import Decision
 from pathways.care_state import Status, care_state
 from pathways.measures import add_months, last_screening_date
 from pathways.models import Assessment, Patient
@@ -170,28 +173,19 @@ def build_plan(patient: Patient, ctx: CareContext, start: date, previous: Plan |
     """The plan of `patient` for the plan months from `start` (ctx.as_of is the data cut-off)."""
     text = TEXT[ctx.lang]
     end = plan_end(ctx, start)
-    cache: dict[date, Assessment] = {}
-
-    def assess_at(p: Patient, day: date) -> Assessment:
-        if day not in cache:
-            cache[day] = ctx.assess_at(p, day)
-        return cache[day]
-
     assessed = ctx.assessor.assess(patient, start)
     a, facts = assessed.assessment, assessed.evaluation.facts
-    cache[start] = a
+
+    def decided_at(p: Patient, day: date) -> Assessment | Decision:
+        # the schedule reads only colour, rules, control and next follow-up: the lean decision
+        # gives them at a fraction of an assessment's cost (care_state caches it by day)
+        return a if day == start else ctx.assessor.decide(p, day)
+
     visits = [v.date for v in patient.visits if v.date <= start]
     since = max(visits) + timedelta(days=1) if visits else patient.enrolled_on
     state = care_state(
-        patient,
-        assess_at,
-        ctx.rules,
-        ctx.calendar,
-        start,
-        min(since, start),
-        end,
-        project=True,
-        history_events=False,
+        patient, decided_at, ctx.rules, ctx.calendar, start, min(since, start), end, project=True,
+        history=False,
     )
     follow_ups = _follow_ups(state.contacts, a, start, text)
     screenings = _screenings(patient, ctx, assessed, start, end, follow_ups, text)
@@ -459,17 +453,47 @@ def appointments(plan: Plan) -> list[tuple[date, str, str, str, date, date]]:
 
 
 def write_appointments_csv(plans: Iterable[Plan], out: TextIO, lang: str = "zh") -> int:
-    writer = SafeWriter(out)
-    writer.writerow(TEXT[lang]["csv"])
-    return sum(_write_rows(writer, plan) for plan in plans)
+    rows = _AppointmentRows(out, lang)
+    return sum(rows.write(plan, appointments(plan)) for plan in plans)
 
 
-def _write_rows(writer: SafeWriter, plan: Plan) -> int:
-    rows = appointments(plan)
-    for day, kind, item, where, lo, hi in rows:
-        writer.writerow((plan.patient_id, plan.name, plan.team, day.isoformat(), kind, item, where,
-                         lo.isoformat(), hi.isoformat(), plan.warning_for(day)))
-    return len(rows)
+class _AppointmentRows:
+    """The appointments CSV, written through SafeWriter in two parts per row: a plan's own cells
+    (patient, name, team) once per plan, and an appointment's cells (date … calendar warning)
+    once per distinct appointment, which patients on the same schedule share. csv quotes each
+    cell on its own, so the joined parts are the row SafeWriter writes whole."""
+
+    _KEEP = 1 << 16  # distinct appointments remembered (a roster's year has far fewer)
+
+    def __init__(self, out: TextIO, lang: str) -> None:
+        self._out = out
+        self._buffer = io.StringIO()
+        self._writer = SafeWriter(self._buffer)
+        self._known: dict[tuple, str] = {}
+        out.write(self._text(TEXT[lang]["csv"]))
+
+    def _text(self, cells: Iterable) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(cells)
+        return self._buffer.getvalue()
+
+    def write(self, plan: Plan, rows: list[tuple[date, str, str, str, date, date]]) -> int:
+        head = self._text((plan.patient_id, plan.name, plan.team))[:-2] + ","  # without its CRLF
+        known = self._known
+        lines = []
+        for row in rows:
+            key = (*row, plan.warning_for(row[0]))
+            tail = known.get(key)
+            if tail is None:
+                if len(known) >= self._KEEP:
+                    known.clear()
+                day, kind, item, where, lo, hi, warning = key
+                tail = known[key] = self._text((day.isoformat(), kind, item, where, lo.isoformat(),
+                                                hi.isoformat(), warning))
+            lines.append(head + tail)
+        self._out.write("".join(lines))
+        return len(rows)
 
 
 def _ics_text(value: str) -> str:
@@ -477,19 +501,20 @@ def _ics_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
-def _ics_line(line: str) -> str:
-    """One content line folded at 75 octets, never inside a UTF-8 sequence (RFC 5545 §3.1)."""
+def _ics_line(line: str) -> bytes:
+    """One content line in UTF-8 with its CRLF, folded at 75 octets, never inside a UTF-8 sequence
+    (RFC 5545 §3.1)."""
     data = line.encode("utf-8")
     if len(data) <= 75:
-        return line + "\r\n"
+        return data + b"\r\n"
     parts, start, limit = [], 0, 75
     while start < len(data):
         end = min(start + limit, len(data))
         while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation byte: back off
             end -= 1
-        parts.append(data[start:end].decode("utf-8"))
+        parts.append(data[start:end])
         start, limit = end, 74  # continuation lines begin with a space
-    return "\r\n ".join(parts) + "\r\n"
+    return b"\r\n ".join(parts) + b"\r\n"
 
 
 def team_calendars(plans: Iterable[Plan]) -> dict[str, bytes]:
@@ -508,36 +533,48 @@ def team_ics(plans: Iterable[Plan], team: str) -> bytes:
 
 
 def _calendar(team: str, plans: list[Plan]) -> bytes:
-    return _ics_head(team) + b"".join(_ics_events(p) for p in plans) + _ICS_TAIL
+    return _ics_head(team) + b"".join(_ics_events(p, appointments(p)) for p in plans) + _ICS_TAIL
 
 
 def _ics_head(team: str) -> bytes:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//sangao//care plan//ZH", "CALSCALE:GREGORIAN",
              f"X-WR-CALNAME:{_ics_text(team + ' 随访与筛查')}"]
-    return "".join(_ics_line(line) for line in lines).encode("utf-8")
+    return b"".join(_ics_line(line) for line in lines)
 
 
 _ICS_TAIL = b"END:VCALENDAR\r\n"
 
 
-def _ics_events(plan: Plan) -> bytes:
-    stamp = plan.start.strftime("%Y%m%dT000000Z")
-    lines: list[str] = []
-    for day, kind, item, where, lo, hi in appointments(plan):
+# The lines of an event that depend on its dates and place only, made once for every patient with
+# that appointment (the bounds are far above what a roster's year of dates needs).
+@lru_cache(maxsize=1 << 12)
+def _ics_dates(day: date) -> bytes:
+    return _ics_line(f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}") + _ics_line(
+        f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}")
+
+
+@lru_cache(maxsize=1 << 16)
+def _ics_description(where: str, lo: date, hi: date, warning: str) -> bytes:
+    description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}", warning) if x)
+    return _ics_line(f"DESCRIPTION:{_ics_text(description)}")
+
+
+def _ics_events(plan: Plan, rows: list[tuple[date, str, str, str, date, date]]) -> bytes:
+    """The VEVENTs of a plan's appointments (`appointments(plan)`)."""
+    stamp = _ics_line(f"DTSTAMP:{plan.start.strftime('%Y%m%dT000000Z')}")
+    parts: list[bytes] = []
+    for day, kind, item, where, lo, hi in rows:
         summary = f"{kind} {plan.patient_id} {plan.name}" + (f" {item}" if item != kind else "")
-        description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}",
-                                             plan.warning_for(day)) if x)
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}",
-            f"DTSTAMP:{stamp}",
-            f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
-            f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}",
-            f"SUMMARY:{_ics_text(summary)}",
-            f"DESCRIPTION:{_ics_text(description)}",
-            "END:VEVENT",
-        ]
-    return "".join(_ics_line(line) for line in lines).encode("utf-8")
+        parts += (
+            b"BEGIN:VEVENT\r\n",
+            _ics_line(f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}"),
+            stamp,
+            _ics_dates(day),
+            _ics_line(f"SUMMARY:{_ics_text(summary)}"),
+            _ics_description(where, lo, hi, plan.warning_for(day)),
+            b"END:VEVENT\r\n",
+        )
+    return b"".join(parts)
 
 
 class PlanFiles:
@@ -558,8 +595,7 @@ class PlanFiles:
         self._csv = None
         if "csv" in formats:
             self._csv = (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="")
-            self._writer = SafeWriter(self._csv)
-            self._writer.writerow(TEXT[lang]["csv"])
+            self._rows = _AppointmentRows(self._csv, lang)
 
     @property
     def keep(self) -> bool:
@@ -570,13 +606,14 @@ class PlanFiles:
         self.warnings.update(dict.fromkeys(plan.warnings))
         if self.keep:
             self.kept.append(plan)
+        rows = appointments(plan)
         if self._csv is not None:
-            _write_rows(self._writer, plan)
+            self._rows.write(plan, rows)
         if "ics" in self.formats:
             if plan.team not in self._events:
                 (self.out / f"{self.file_name(plan.team)}.ics").write_bytes(_ics_head(plan.team))
                 self._events[plan.team], self._pending[plan.team] = [], 0
-            events = _ics_events(plan)
+            events = _ics_events(plan, rows)
             self._events[plan.team].append(events)
             self._pending[plan.team] += len(events)
             if self._pending[plan.team] >= self._FLUSH:
