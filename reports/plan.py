@@ -187,7 +187,7 @@ def build_plan(patient: Patient, ctx: CareContext, start: date, previous: Plan |
         patient, decided_at, ctx.rules, ctx.calendar, start, min(since, start), end, project=True,
         history=False,
     )
-    follow_ups = _follow_ups(state.contacts, a, start, text)
+    follow_ups = _follow_ups(ctx, state.contacts, a, start, text)
     screenings = _screenings(patient, ctx, assessed, start, end, follow_ups, text)
     color_spec = getattr(ctx.gset.colors, a.color.value)
     dates = [f.day for f in follow_ups] + [d for s in screenings for d in s.dates]
@@ -227,25 +227,38 @@ def build_plan(patient: Patient, ctx: CareContext, start: date, previous: Plan |
     return plan.model_copy(update={"changes": changes_since(previous, plan)})
 
 
-def _follow_ups(contacts, a: Assessment, start: date, text: dict) -> tuple[FollowUp, ...]:
+_SHARED_LIMIT = 1 << 16  # values kept in ctx.memo (a roster's year needs far fewer)
+
+
+def _shared(ctx: CareContext, make: Callable, *args):
+    """`make(ctx, *args)`, made once per run and then shared by every plan that asks for the same:
+    patients on the same schedule have the same follow-ups and screening dates (the models are
+    frozen), and the same conditions give the same referral triggers."""
+    key = (make, *args)
+    found = ctx.memo.get(key)
+    if found is None:
+        if len(ctx.memo) >= _SHARED_LIMIT:
+            ctx.memo.clear()
+        found = ctx.memo[key] = make(ctx, *args)
+    return found
+
+
+def _follow_ups(ctx: CareContext, contacts, a: Assessment, start: date, text: dict) -> tuple[FollowUp, ...]:
     out: list[FollowUp] = []
     for c in contacts:
         if c.status is not Status.DUE:
             continue
         day = c.due if c.due >= start else a.next_follow_up  # overdue → as soon as possible
-        out.append(
-            FollowUp(
-                day=day,
-                window_start=max(c.window_start, start),
-                window_end=c.window_end,
-                note=text["short"] if c.short_cycle else "",
-            )
-        )
+        note = text["short"] if c.short_cycle else ""
+        out.append(_shared(ctx, _follow_up, day, max(c.window_start, start), c.window_end, note))
     return tuple(out)
 
 
+def _follow_up(_ctx: CareContext, day: date, window_start: date, window_end: date, note: str) -> FollowUp:
+    return FollowUp(day=day, window_start=window_start, window_end=window_end, note=note)
+
+
 def _screenings(patient, ctx, assessed, start, end, follow_ups, text) -> tuple[ScreeningPlan, ...]:
-    where = ctx.gset.vocabulary.get("screening_where", {})
     out: list[ScreeningPlan] = []
     seen: set[str] = set()
     first_visit = follow_ups[0].day if follow_ups else ctx.calendar.next_working_day(start)
@@ -262,28 +275,34 @@ def _screenings(patient, ctx, assessed, start, end, follow_ups, text) -> tuple[S
                 else add_months(last, plan.interval_months)
             )
             overdue = due < start
-            dates: list[date] = []
-            day = first_visit if overdue else due  # an overdue screening is done at the next visit
-            while day <= end:
-                dates.append(ctx.calendar.next_working_day(day))
-                day = add_months(day, plan.interval_months)
-            if not dates:
-                continue
-            place = where.get(item.kind)
-            out.append(
-                ScreeningPlan(
-                    kind=item.kind,
-                    name=ctx.screening_name(item.kind),
-                    complication=complication.name
-                    if ctx.lang == "zh"
-                    else (complication.name_en or complication.id),
-                    where=(place.zh if ctx.lang == "zh" else place.en) if place else "",
-                    dates=tuple(d for d in dates if d <= end),
-                    last=last,
-                    overdue=overdue,
-                )
-            )
+            first = first_visit if overdue else due  # an overdue screening is done at the next visit
+            label = complication.name if ctx.lang == "zh" else (complication.name_en or complication.id)
+            screening = _shared(ctx, _screening, label, item.kind, first, plan.interval_months, end, last,
+                                overdue)
+            if screening.dates:
+                out.append(screening)
     return tuple(out)
+
+
+def _screening(ctx: CareContext, complication: str, kind: str, first: date, interval_months: int, end: date,
+               last: date | None, overdue: bool) -> ScreeningPlan:
+    """A screening done on `first` and every `interval_months` after it up to `end` (no dates when
+    `first` is after `end`), each on a working day."""
+    dates: list[date] = []
+    day = first
+    while day <= end:
+        dates.append(ctx.calendar.next_working_day(day))
+        day = add_months(day, interval_months)
+    place = ctx.gset.vocabulary.get("screening_where", {}).get(kind)
+    return ScreeningPlan(
+        kind=kind,
+        name=ctx.screening_name(kind),
+        complication=complication,
+        where=(place.zh if ctx.lang == "zh" else place.en) if place else "",
+        dates=tuple(d for d in dates if d <= end),
+        last=last,
+        overdue=overdue,
+    )
 
 
 def _param(ctx: CareContext, name: str):
@@ -371,8 +390,12 @@ _PREFIX = {"htn.": "hypertension", "dm.": "diabetes", "lipid.": "dyslipidemia"}
 
 
 def _triggers(patient: Patient, ctx: CareContext) -> tuple[str, ...]:
-    """The referring rules that apply to the patient's conditions, as sentences without values."""
-    conditions = {c.value for c in patient.conditions}
+    """The referring rules that apply to the patient's conditions, as sentences without values
+    (worked out once per combination of conditions)."""
+    return _shared(ctx, _triggers_of, frozenset(c.value for c in patient.conditions))
+
+
+def _triggers_of(ctx: CareContext, conditions: frozenset[str]) -> tuple[str, ...]:
     out: list[str] = []
     for rule in ctx.gset.rules:
         if rule.referral is None:
@@ -403,6 +426,10 @@ def _education(patient: Patient, ctx: CareContext, a: Assessment, facts: dict) -
         tags.add("red")
     if (a.ckd_stage or "G1") not in ("G1", "G2") or (a.albuminuria or "A1") != "A1":
         tags.add("kidney")
+    return _shared(ctx, _education_of, frozenset(tags))
+
+
+def _education_of(ctx: CareContext, tags: frozenset[str]) -> tuple[str, ...]:
     items = ctx.gset.vocabulary.get("education", {})
     return tuple((v.zh if ctx.lang == "zh" else v.en) for k, v in items.items() if k.split(".")[0] in tags)
 
@@ -560,21 +587,29 @@ def _ics_description(where: str, lo: date, hi: date, warning: str) -> bytes:
 
 
 def _ics_events(plan: Plan, rows: list[tuple[date, str, str, str, date, date]]) -> bytes:
-    """The VEVENTs of a plan's appointments (`appointments(plan)`)."""
+    """The VEVENTs of a plan's appointments (`appointments(plan)`). Text is escaped in parts (the
+    patient's once, an item's once per run): escaping works character by character, so the parts
+    joined are the whole escaped."""
     stamp = _ics_line(f"DTSTAMP:{plan.start.strftime('%Y%m%dT000000Z')}")
+    patient_id, name = _ics_text(plan.patient_id), _ics_text(plan.name)
     parts: list[bytes] = []
     for day, kind, item, where, lo, hi in rows:
-        summary = f"{kind} {plan.patient_id} {plan.name}" + (f" {item}" if item != kind else "")
+        kind_text, item_text = _ics_item(kind, item)
         parts += (
             b"BEGIN:VEVENT\r\n",
-            _ics_line(f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}"),
+            _ics_line(f"UID:{patient_id}-{day.isoformat()}-{item_text}@sangao"),
             stamp,
             _ics_dates(day),
-            _ics_line(f"SUMMARY:{_ics_text(summary)}"),
+            _ics_line(f"SUMMARY:{kind_text} {patient_id} {name}" + (f" {item_text}" if item != kind else "")),
             _ics_description(where, lo, hi, plan.warning_for(day)),
             b"END:VEVENT\r\n",
         )
     return b"".join(parts)
+
+
+@lru_cache(maxsize=1 << 10)
+def _ics_item(kind: str, item: str) -> tuple[str, str]:
+    return _ics_text(kind), _ics_text(item)
 
 
 class PlanFiles:

@@ -50,7 +50,7 @@ def plans(ctx):
     built = [build_plan(Patient.model_validate(record(f"P{i}")), ctx, START) for i in range(3)]
     odd = built[1].model_copy(update={"name": '=HYPERLINK("x")', "team": "B队, 二组"})
     place = [s.model_copy(update={"where": "乡镇; 卫生院, 二楼"}) for s in built[2].screenings]
-    return [built[0], odd, built[2].model_copy(update={"screenings": tuple(place)})]
+    return [built[0], odd, built[2].model_copy(update={"screenings": tuple(place), "name": "王;小,明\\"})]
 
 
 def one_row_at_a_time(plans) -> str:
@@ -81,6 +81,8 @@ def test_the_appointments_csv_is_the_one_safewriter_writes_row_by_row(plans):
 def test_patients_on_one_schedule_get_the_same_event_lines_with_their_own_uid_and_summary(plans):
     raw = team_ics(plans, "A队")
     assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+    unfolded = raw.replace(b"\r\n ", b"").decode()
+    assert unfolded.count("P2 王\\;小\\,明\\\\") == len(appointments(plans[2]))  # RFC 5545 escapes
     events = Calendar.from_ical(raw).walk("VEVENT")
     assert len(events) == len(appointments(plans[0])) + len(appointments(plans[2]))
     by_patient: dict[str, list] = {}
@@ -88,6 +90,7 @@ def test_patients_on_one_schedule_get_the_same_event_lines_with_their_own_uid_an
         by_patient.setdefault(str(e.get("summary")).split()[1], []).append(e)
     assert sorted(by_patient) == ["P0", "P2"]
     for e in by_patient["P2"]:
+        assert str(e.get("summary")).split(" ", 2)[2].startswith("王;小,明\\")
         if "筛查" in str(e.get("summary")):
             assert str(e.get("description")).startswith("乡镇; 卫生院, 二楼\n")  # escaped, read back
     first = [(e.decoded("dtstart"), e.decoded("dtend")) for e in by_patient["P0"]]
