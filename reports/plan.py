@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import jinja2
 
@@ -479,48 +479,57 @@ def appointments(plan: Plan) -> list[tuple[date, str, str, str, date, date]]:
     return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
 
 
+class _Entry(NamedTuple):
+    """What an appointment's lines in the plan files hold apart from the patient: made once per
+    distinct appointment (`_entry`), which every patient on the same schedule shares."""
+
+    csv: str  # its cells of the CSV row (date … calendar warning) with the line end, through SafeWriter
+    uid: str  # the UID after the patient id, escaped
+    kind: str  # the SUMMARY's type, escaped
+    item: str  # the SUMMARY's item after a space (none when it is the type), escaped
+    dates: bytes  # the DTSTART and DTEND lines
+    description: bytes  # the DESCRIPTION line
+
+
+@lru_cache(maxsize=1 << 16)
+def _entry(day: date, kind: str, item: str, where: str, lo: date, hi: date, warning: str) -> _Entry:
+    cells = (day.isoformat(), kind, item, where, lo.isoformat(), hi.isoformat(), warning)
+    description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}", warning) if x)
+    return _Entry(
+        csv=_csv_text(cells),
+        uid=_ics_text(f"-{day.isoformat()}-{item}@sangao"),
+        kind=_ics_text(kind),
+        item=f" {_ics_text(item)}" if item != kind else "",
+        dates=_ics_line(f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}")
+        + _ics_line(f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}"),
+        description=_ics_line(f"DESCRIPTION:{_ics_text(description)}"),
+    )
+
+
+def _entries(plan: Plan) -> list[_Entry]:
+    """The plan's appointments in date order, as the plan files write them."""
+    return [_entry(*row, plan.warning_for(row[0])) for row in appointments(plan)]
+
+
+def _csv_text(cells: Iterable) -> str:
+    """One CSV row as SafeWriter writes it."""
+    out = io.StringIO()
+    SafeWriter(out).writerow(cells)
+    return out.getvalue()
+
+
 def write_appointments_csv(plans: Iterable[Plan], out: TextIO, lang: str = "zh") -> int:
-    rows = _AppointmentRows(out, lang)
-    return sum(rows.write(plan, appointments(plan)) for plan in plans)
+    out.write(_csv_text(TEXT[lang]["csv"]))
+    return sum(_write_rows(out, plan, _entries(plan)) for plan in plans)
 
 
-class _AppointmentRows:
-    """The appointments CSV, written through SafeWriter in two parts per row: a plan's own cells
-    (patient, name, team) once per plan, and an appointment's cells (date … calendar warning)
-    once per distinct appointment, which patients on the same schedule share. csv quotes each
-    cell on its own, so the joined parts are the row SafeWriter writes whole."""
-
-    _KEEP = 1 << 16  # distinct appointments remembered (a roster's year has far fewer)
-
-    def __init__(self, out: TextIO, lang: str) -> None:
-        self._out = out
-        self._buffer = io.StringIO()
-        self._writer = SafeWriter(self._buffer)
-        self._known: dict[tuple, str] = {}
-        out.write(self._text(TEXT[lang]["csv"]))
-
-    def _text(self, cells: Iterable) -> str:
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerow(cells)
-        return self._buffer.getvalue()
-
-    def write(self, plan: Plan, rows: list[tuple[date, str, str, str, date, date]]) -> int:
-        head = self._text((plan.patient_id, plan.name, plan.team))[:-2] + ","  # without its CRLF
-        known = self._known
-        lines = []
-        for row in rows:
-            key = (*row, plan.warning_for(row[0]))
-            tail = known.get(key)
-            if tail is None:
-                if len(known) >= self._KEEP:
-                    known.clear()
-                day, kind, item, where, lo, hi, warning = key
-                tail = known[key] = self._text((day.isoformat(), kind, item, where, lo.isoformat(),
-                                                hi.isoformat(), warning))
-            lines.append(head + tail)
-        self._out.write("".join(lines))
-        return len(rows)
+def _write_rows(out: TextIO, plan: Plan, entries: list[_Entry]) -> int:
+    """The plan's rows of the appointments CSV. A row is written in two parts, the plan's own cells
+    (patient, name, team) and the appointment's (`_Entry.csv`): csv quotes each cell on its own,
+    so the joined parts are the row SafeWriter writes whole."""
+    head = _csv_text((plan.patient_id, plan.name, plan.team))[:-2] + ","  # without its line end
+    out.write("".join([head + e.csv for e in entries]))
+    return len(entries)
 
 
 def _ics_text(value: str) -> str:
@@ -560,7 +569,7 @@ def team_ics(plans: Iterable[Plan], team: str) -> bytes:
 
 
 def _calendar(team: str, plans: list[Plan]) -> bytes:
-    return _ics_head(team) + b"".join(_ics_events(p, appointments(p)) for p in plans) + _ICS_TAIL
+    return _ics_head(team) + b"".join(_ics_events(p, _entries(p)) for p in plans) + _ICS_TAIL
 
 
 def _ics_head(team: str) -> bytes:
@@ -572,44 +581,24 @@ def _ics_head(team: str) -> bytes:
 _ICS_TAIL = b"END:VCALENDAR\r\n"
 
 
-# The lines of an event that depend on its dates and place only, made once for every patient with
-# that appointment (the bounds are far above what a roster's year of dates needs).
-@lru_cache(maxsize=1 << 12)
-def _ics_dates(day: date) -> bytes:
-    return _ics_line(f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}") + _ics_line(
-        f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}")
-
-
-@lru_cache(maxsize=1 << 16)
-def _ics_description(where: str, lo: date, hi: date, warning: str) -> bytes:
-    description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}", warning) if x)
-    return _ics_line(f"DESCRIPTION:{_ics_text(description)}")
-
-
-def _ics_events(plan: Plan, rows: list[tuple[date, str, str, str, date, date]]) -> bytes:
-    """The VEVENTs of a plan's appointments (`appointments(plan)`). Text is escaped in parts (the
-    patient's once, an item's once per run): escaping works character by character, so the parts
-    joined are the whole escaped."""
+def _ics_events(plan: Plan, entries: list[_Entry]) -> bytes:
+    """The VEVENTs of a plan's appointments (`_entries(plan)`). Text is escaped in parts, the
+    patient's here and the appointment's in `_entry`: escaping works character by character, so
+    the parts joined are the whole escaped."""
     stamp = _ics_line(f"DTSTAMP:{plan.start.strftime('%Y%m%dT000000Z')}")
     patient_id, name = _ics_text(plan.patient_id), _ics_text(plan.name)
     parts: list[bytes] = []
-    for day, kind, item, where, lo, hi in rows:
-        kind_text, item_text = _ics_item(kind, item)
+    for e in entries:
         parts += (
             b"BEGIN:VEVENT\r\n",
-            _ics_line(f"UID:{patient_id}-{day.isoformat()}-{item_text}@sangao"),
+            _ics_line(f"UID:{patient_id}{e.uid}"),
             stamp,
-            _ics_dates(day),
-            _ics_line(f"SUMMARY:{kind_text} {patient_id} {name}" + (f" {item_text}" if item != kind else "")),
-            _ics_description(where, lo, hi, plan.warning_for(day)),
+            e.dates,
+            _ics_line(f"SUMMARY:{e.kind} {patient_id} {name}{e.item}"),
+            e.description,
             b"END:VEVENT\r\n",
         )
     return b"".join(parts)
-
-
-@lru_cache(maxsize=1 << 10)
-def _ics_item(kind: str, item: str) -> tuple[str, str]:
-    return _ics_text(kind), _ics_text(item)
 
 
 class PlanFiles:
@@ -630,7 +619,7 @@ class PlanFiles:
         self._csv = None
         if "csv" in formats:
             self._csv = (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="")
-            self._rows = _AppointmentRows(self._csv, lang)
+            self._csv.write(_csv_text(TEXT[lang]["csv"]))
 
     @property
     def keep(self) -> bool:
@@ -641,14 +630,14 @@ class PlanFiles:
         self.warnings.update(dict.fromkeys(plan.warnings))
         if self.keep:
             self.kept.append(plan)
-        rows = appointments(plan)
+        entries = _entries(plan)
         if self._csv is not None:
-            self._rows.write(plan, rows)
+            _write_rows(self._csv, plan, entries)
         if "ics" in self.formats:
             if plan.team not in self._events:
                 (self.out / f"{self.file_name(plan.team)}.ics").write_bytes(_ics_head(plan.team))
                 self._events[plan.team], self._pending[plan.team] = [], 0
-            events = _ics_events(plan, rows)
+            events = _ics_events(plan, entries)
             self._events[plan.team].append(events)
             self._pending[plan.team] += len(events)
             if self._pending[plan.team] >= self._FLUSH:
