@@ -480,35 +480,38 @@ def appointments(plan: Plan) -> list[tuple[date, str, str, str, date, date]]:
 
 
 class _Entry(NamedTuple):
-    """What an appointment's lines in the plan files hold apart from the patient: made once per
-    distinct appointment (`_entry`), which every patient on the same schedule shares."""
+    """What an appointment's lines in the plan files hold apart from the patient and the place
+    (the team's name, for a follow-up): made once per distinct appointment (`_entry`), which
+    every patient on the same schedule shares."""
 
-    csv: str  # its cells of the CSV row (date … calendar warning) with the line end, through SafeWriter
+    before: str  # its CSV cells before the place (date, type, item) and a comma, through SafeWriter
+    after: str  # a comma and its CSV cells after the place (window, calendar warning), the line end
     uid: str  # the UID after the patient id, escaped
     kind: str  # the SUMMARY's type, escaped
     item: str  # the SUMMARY's item after a space (none when it is the type), escaped
     dates: bytes  # the DTSTART and DTEND lines
-    description: bytes  # the DESCRIPTION line
+    description: str  # the DESCRIPTION after the place (window, calendar warning), escaped
 
 
-@lru_cache(maxsize=1 << 16)
-def _entry(day: date, kind: str, item: str, where: str, lo: date, hi: date, warning: str) -> _Entry:
-    cells = (day.isoformat(), kind, item, where, lo.isoformat(), hi.isoformat(), warning)
-    description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}", warning) if x)
+@lru_cache(maxsize=1 << 14)
+def _entry(day: date, kind: str, item: str, lo: date, hi: date, warning: str) -> _Entry:
+    window = f"{lo.isoformat()} – {hi.isoformat()}"
     return _Entry(
-        csv=_csv_text(cells),
+        before=_csv_text((day.isoformat(), kind, item))[:-2] + ",",
+        after="," + _csv_text((lo.isoformat(), hi.isoformat(), warning)),
         uid=_ics_text(f"-{day.isoformat()}-{item}@sangao"),
         kind=_ics_text(kind),
         item=f" {_ics_text(item)}" if item != kind else "",
         dates=_ics_line(f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}")
         + _ics_line(f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}"),
-        description=_ics_line(f"DESCRIPTION:{_ics_text(description)}"),
+        description=_ics_text("\n".join(x for x in (window, warning) if x)),
     )
 
 
-def _entries(plan: Plan) -> list[_Entry]:
-    """The plan's appointments in date order, as the plan files write them."""
-    return [_entry(*row, plan.warning_for(row[0])) for row in appointments(plan)]
+def _entries(plan: Plan) -> list[tuple[str, _Entry]]:
+    """The plan's appointments in date order as the plan files write them: (place, entry)."""
+    return [(where, _entry(day, kind, item, lo, hi, plan.warning_for(day)))
+            for day, kind, item, where, lo, hi in appointments(plan)]
 
 
 def _csv_text(cells: Iterable) -> str:
@@ -518,17 +521,24 @@ def _csv_text(cells: Iterable) -> str:
     return out.getvalue()
 
 
+@lru_cache(maxsize=1 << 12)
+def _csv_cell(value: str) -> str:
+    """One cell as SafeWriter writes it inside a row: written after an empty cell (a row of one
+    empty cell alone would be written as `""`), then that empty cell's comma taken off."""
+    return _csv_text(("", value))[1:-2]
+
+
 def write_appointments_csv(plans: Iterable[Plan], out: TextIO, lang: str = "zh") -> int:
     out.write(_csv_text(TEXT[lang]["csv"]))
     return sum(_write_rows(out, plan, _entries(plan)) for plan in plans)
 
 
-def _write_rows(out: TextIO, plan: Plan, entries: list[_Entry]) -> int:
-    """The plan's rows of the appointments CSV. A row is written in two parts, the plan's own cells
-    (patient, name, team) and the appointment's (`_Entry.csv`): csv quotes each cell on its own,
-    so the joined parts are the row SafeWriter writes whole."""
+def _write_rows(out: TextIO, plan: Plan, entries: list[tuple[str, _Entry]]) -> int:
+    """The plan's rows of the appointments CSV. A row is written in parts, the plan's own cells
+    (patient, name, team), the appointment's (`_Entry`) and its place: csv quotes each cell on
+    its own, so the joined parts are the row SafeWriter writes whole."""
     head = _csv_text((plan.patient_id, plan.name, plan.team))[:-2] + ","  # without its line end
-    out.write("".join([head + e.csv for e in entries]))
+    out.write("".join([head + e.before + _csv_cell(where) + e.after for where, e in entries]))
     return len(entries)
 
 
@@ -537,20 +547,20 @@ def _ics_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
+# A folded line's parts: the longest run of at most 75 octets (74 after the first, for the space
+# that begins a continuation line) not followed by a UTF-8 continuation byte.
+_FIRST_PART = re.compile(rb"[\s\S]{1,75}(?![\x80-\xbf])")
+_NEXT_PARTS = re.compile(rb"[\s\S]{1,74}(?![\x80-\xbf])")
+
+
 def _ics_line(line: str) -> bytes:
     """One content line in UTF-8 with its CRLF, folded at 75 octets, never inside a UTF-8 sequence
     (RFC 5545 §3.1)."""
     data = line.encode("utf-8")
     if len(data) <= 75:
         return data + b"\r\n"
-    parts, start, limit = [], 0, 75
-    while start < len(data):
-        end = min(start + limit, len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation byte: back off
-            end -= 1
-        parts.append(data[start:end])
-        start, limit = end, 74  # continuation lines begin with a space
-    return b"\r\n ".join(parts) + b"\r\n"
+    first = _FIRST_PART.match(data).group()
+    return b"\r\n ".join([first, *_NEXT_PARTS.findall(data, len(first))]) + b"\r\n"
 
 
 def team_calendars(plans: Iterable[Plan]) -> dict[str, bytes]:
@@ -581,21 +591,22 @@ def _ics_head(team: str) -> bytes:
 _ICS_TAIL = b"END:VCALENDAR\r\n"
 
 
-def _ics_events(plan: Plan, entries: list[_Entry]) -> bytes:
+def _ics_events(plan: Plan, entries: list[tuple[str, _Entry]]) -> bytes:
     """The VEVENTs of a plan's appointments (`_entries(plan)`). Text is escaped in parts, the
-    patient's here and the appointment's in `_entry`: escaping works character by character, so
-    the parts joined are the whole escaped."""
+    patient's and the place here, the appointment's in `_entry`: escaping works character by
+    character, so the parts joined are the whole escaped."""
     stamp = _ics_line(f"DTSTAMP:{plan.start.strftime('%Y%m%dT000000Z')}")
     patient_id, name = _ics_text(plan.patient_id), _ics_text(plan.name)
     parts: list[bytes] = []
-    for e in entries:
+    for where, e in entries:
+        place = f"{_ics_text(where)}\\n" if where else ""
         parts += (
             b"BEGIN:VEVENT\r\n",
             _ics_line(f"UID:{patient_id}{e.uid}"),
             stamp,
             e.dates,
             _ics_line(f"SUMMARY:{e.kind} {patient_id} {name}{e.item}"),
-            e.description,
+            _ics_line(f"DESCRIPTION:{place}{e.description}"),
             b"END:VEVENT\r\n",
         )
     return b"".join(parts)

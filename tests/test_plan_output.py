@@ -159,3 +159,20 @@ def test_screening_dates_shared_by_plans_keep_each_plans_own_dates(ctx):
     starts = {(str(e.get("summary")).split()[1], e.decoded("dtstart")) for e in events
               if str(e.get("summary")).endswith(ecg["P0"].name)}
     assert starts == {(p, d) for p in ("P0", "P1") for d in ecg[p].dates}
+
+
+@pytest.mark.parametrize("text", ["DESCRIPTION:" + "乡镇卫生院，" * 40, "SUMMARY:" + "a" * 200,
+                                  "X:" + "é😀中a" * 60, "UID:" + "a" * 73])
+def test_a_long_line_is_folded_into_the_longest_parts_that_end_between_characters(text):
+    from reports.plan import _ics_line
+
+    folded = _ics_line(text)
+    assert folded.endswith(b"\r\n") and folded[:-2].replace(b"\r\n ", b"").decode() == text
+    lines = folded[:-2].split(b"\r\n")
+    assert all(len(line) <= 75 for line in lines)
+    parts = [lines[0]] + [line[1:] for line in lines[1:]]
+    assert all(p.decode() for p in parts)  # each part is whole characters
+    for i, part in enumerate(parts[:-1]):  # a part is as long as it can be: the next character
+        following = parts[i + 1].decode()[0].encode()  # would not have fitted
+        assert len(part) + len(following) > (75 if i == 0 else 74)
+    assert (len(lines) == 1) == (len(text.encode()) <= 75)
