@@ -5,6 +5,7 @@ plans written to the plan files (reports/plan.py) and stored in the database.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -85,14 +86,20 @@ def write_plans(plans: Iterable[Plan], out: Path, formats: set[str], lang: str, 
     # while the roster is still being read from the same file, and a whole roster's plans are too
     # many to hold.
     spool = tempfile.TemporaryFile() if save_to else None  # noqa: SIM115 (closed below)
-    for built in plans:
-        files.add(built)
-        if len(result.first) < 2:
-            result.first.append(built)
-        if spool is not None:
-            pickle.dump(store.plans.plan_key(built), spool)
-        if tick:
-            tick()
+    # What exists now (modules, the guideline set, the care context) lives as long as the run:
+    # frozen, the collector's full passes no longer walk it (a tenth of the run's CPU otherwise).
+    gc.freeze()
+    try:
+        for built in plans:
+            files.add(built)
+            if len(result.first) < 2:
+                result.first.append(built)
+            if spool is not None:
+                spool.write(pickle.dumps(store.plans.plan_key(built)))  # dumps: dump to a file is slower
+            if tick:
+                tick()
+    finally:
+        gc.unfreeze()
     if spool is not None:
         spool.seek(0)
         store.plans.save_plan_rows(save_to, _unspooled(spool), provenance)
