@@ -262,10 +262,19 @@ def care_state(
     end: date,
     project: bool = False,
     history_events: bool = True,
+    history: bool = True,
+    from_last_visit: bool = False,
 ) -> CareState:
     """The planned contacts due within [start, end] and the colour history of [start, min(end,
     as_of)] (see the module doc). `history_events` also assesses on lab and screening days in
-    range, where a colour can change without a visit."""
+    range, where a colour can change without a visit; `history=False` leaves the history empty
+    and assesses for the contacts only (the annual plan reads nothing else).
+
+    `from_last_visit=True` starts the series at the last visit on or before as_of (or the
+    enrolment), for a caller that reads only the 应访 due contacts (the annual plan): they are
+    those of the whole series, which reaches that visit in any case (a due contact has no visit
+    after its anchor), unless a visit before it planned its follow-up after `end`. The contacts
+    before that visit are not listed and their anchors not assessed."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     known_until = min(end, as_of)
@@ -280,7 +289,7 @@ def care_state(
     closed_at = closed if closed is not None and closed[0] <= as_of else None
     visits = sorted({v.date for v in patient.visits if patient.enrolled_on <= v.date <= as_of})
     threshold = start - timedelta(days=rules.early_days)
-    before = [d for d in visits if d < threshold]
+    before = visits if from_last_visit else [d for d in visits if d < threshold]
     anchor = before[-1] if before else patient.enrolled_on
     upcoming = [d for d in visits if d > anchor]  # visits still to place, in order
     contacts: list[PlannedContact] = []
@@ -358,14 +367,15 @@ def care_state(
             due = next_due
 
     in_range = tuple(c for c in contacts if start <= c.due <= end)
-    history = _history(patient, assess, visits, start, known_until, history_events, closed_at)
+    changes = (_history(patient, assess, visits, start, known_until, history_events, closed_at)
+               if history else ())
     return CareState(
         patient_id=patient.patient_id,
         as_of=as_of,
         start=start,
         end=end,
         contacts=in_range,
-        history=history,
+        history=changes,
         assessments=dict(cache),
         last_contact=latest_contact,
         lost=lost_at(as_of) and closed_at is None,

@@ -47,7 +47,7 @@ class WorkCalendar:
     Any other Saturday or Sunday is closed and any other weekday is worked.
     """
 
-    __slots__ = ("holidays", "workdays", "years", "provisional_years", "_used_provisional")
+    __slots__ = ("holidays", "workdays", "years", "provisional_years", "_used_provisional", "_next")
 
     def __init__(
         self,
@@ -69,6 +69,8 @@ class WorkCalendar:
                 f"{both[0].isoformat()} is listed both as a holiday and as a make-up working day"
             )
         self._used_provisional: set[int] = set()
+        # next_working_day's answers: a plan asks for the same few hundred days again and again
+        self._next: dict[date, date] = {}
 
     def __repr__(self) -> str:
         years = ", ".join(str(y) for y in sorted(self.years))
@@ -97,9 +99,13 @@ class WorkCalendar:
     def next_working_day(self, d: date) -> date:
         """`d` itself if it is a working day, else the first working day after it. Raises
         SangaoError R410 for a year not covered (including a year the search runs into)."""
+        known = self._next.get(d)
+        if known is not None:  # its years were noted as used when it was worked out
+            return known
         day = d
         for _ in range(_MAX_CLOSED_RUN):
             if self.is_working_day(day):
+                self._next[d] = day
                 return day
             day += timedelta(days=1)
         raise SangaoError.of("R411", day=d.isoformat(), days=_MAX_CLOSED_RUN)

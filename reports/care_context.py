@@ -37,6 +37,8 @@ class CareContext:
     as_of: date
     lang: str = "zh"
     _names: dict[str, str] = field(default_factory=dict)
+    # what an output works out once for all patients alike, by what it depends on (reports/plan.py)
+    memo: dict = field(default_factory=dict)
 
     def assess_at(self, patient: Patient, day: date) -> Assessment:
         return self.assessor.assess(patient, day).assessment

@@ -11,16 +11,19 @@ so a stored plan renders again exactly.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import jinja2
 
+from engine.assess import Decision
 from pathways.care_state import Status, care_state
 from pathways.measures import add_months, last_screening_date
 from pathways.models import Assessment, Patient
@@ -170,30 +173,21 @@ def build_plan(patient: Patient, ctx: CareContext, start: date, previous: Plan |
     """The plan of `patient` for the plan months from `start` (ctx.as_of is the data cut-off)."""
     text = TEXT[ctx.lang]
     end = plan_end(ctx, start)
-    cache: dict[date, Assessment] = {}
-
-    def assess_at(p: Patient, day: date) -> Assessment:
-        if day not in cache:
-            cache[day] = ctx.assess_at(p, day)
-        return cache[day]
-
     assessed = ctx.assessor.assess(patient, start)
     a, facts = assessed.assessment, assessed.evaluation.facts
-    cache[start] = a
+
+    def decided_at(p: Patient, day: date) -> Assessment | Decision:
+        # the schedule reads only colour, rules, control and next follow-up: the lean decision
+        # gives them at a fraction of an assessment's cost (care_state caches it by day)
+        return a if day == start else ctx.assessor.decide(p, day)
+
     visits = [v.date for v in patient.visits if v.date <= start]
     since = max(visits) + timedelta(days=1) if visits else patient.enrolled_on
     state = care_state(
-        patient,
-        assess_at,
-        ctx.rules,
-        ctx.calendar,
-        start,
-        min(since, start),
-        end,
-        project=True,
-        history_events=False,
+        patient, decided_at, ctx.rules, ctx.calendar, start, min(since, start), end, project=True,
+        history=False, from_last_visit=True,
     )
-    follow_ups = _follow_ups(state.contacts, a, start, text)
+    follow_ups = _follow_ups(ctx, state.contacts, a, start, text)
     screenings = _screenings(patient, ctx, assessed, start, end, follow_ups, text)
     color_spec = getattr(ctx.gset.colors, a.color.value)
     dates = [f.day for f in follow_ups] + [d for s in screenings for d in s.dates]
@@ -233,25 +227,38 @@ def build_plan(patient: Patient, ctx: CareContext, start: date, previous: Plan |
     return plan.model_copy(update={"changes": changes_since(previous, plan)})
 
 
-def _follow_ups(contacts, a: Assessment, start: date, text: dict) -> tuple[FollowUp, ...]:
+_SHARED_LIMIT = 1 << 16  # values kept in ctx.memo (a roster's year needs far fewer)
+
+
+def _shared(ctx: CareContext, make: Callable, *args):
+    """`make(ctx, *args)`, made once per run and then shared by every plan that asks for the same:
+    patients on the same schedule have the same follow-ups and screening dates (the models are
+    frozen), and the same conditions give the same referral triggers."""
+    key = (make, *args)
+    found = ctx.memo.get(key)
+    if found is None:
+        if len(ctx.memo) >= _SHARED_LIMIT:
+            ctx.memo.clear()
+        found = ctx.memo[key] = make(ctx, *args)
+    return found
+
+
+def _follow_ups(ctx: CareContext, contacts, a: Assessment, start: date, text: dict) -> tuple[FollowUp, ...]:
     out: list[FollowUp] = []
     for c in contacts:
         if c.status is not Status.DUE:
             continue
         day = c.due if c.due >= start else a.next_follow_up  # overdue → as soon as possible
-        out.append(
-            FollowUp(
-                day=day,
-                window_start=max(c.window_start, start),
-                window_end=c.window_end,
-                note=text["short"] if c.short_cycle else "",
-            )
-        )
+        note = text["short"] if c.short_cycle else ""
+        out.append(_shared(ctx, _follow_up, day, max(c.window_start, start), c.window_end, note))
     return tuple(out)
 
 
+def _follow_up(_ctx: CareContext, day: date, window_start: date, window_end: date, note: str) -> FollowUp:
+    return FollowUp(day=day, window_start=window_start, window_end=window_end, note=note)
+
+
 def _screenings(patient, ctx, assessed, start, end, follow_ups, text) -> tuple[ScreeningPlan, ...]:
-    where = ctx.gset.vocabulary.get("screening_where", {})
     out: list[ScreeningPlan] = []
     seen: set[str] = set()
     first_visit = follow_ups[0].day if follow_ups else ctx.calendar.next_working_day(start)
@@ -268,28 +275,34 @@ def _screenings(patient, ctx, assessed, start, end, follow_ups, text) -> tuple[S
                 else add_months(last, plan.interval_months)
             )
             overdue = due < start
-            dates: list[date] = []
-            day = first_visit if overdue else due  # an overdue screening is done at the next visit
-            while day <= end:
-                dates.append(ctx.calendar.next_working_day(day))
-                day = add_months(day, plan.interval_months)
-            if not dates:
-                continue
-            place = where.get(item.kind)
-            out.append(
-                ScreeningPlan(
-                    kind=item.kind,
-                    name=ctx.screening_name(item.kind),
-                    complication=complication.name
-                    if ctx.lang == "zh"
-                    else (complication.name_en or complication.id),
-                    where=(place.zh if ctx.lang == "zh" else place.en) if place else "",
-                    dates=tuple(d for d in dates if d <= end),
-                    last=last,
-                    overdue=overdue,
-                )
-            )
+            first = first_visit if overdue else due  # an overdue screening is done at the next visit
+            label = complication.name if ctx.lang == "zh" else (complication.name_en or complication.id)
+            screening = _shared(ctx, _screening, label, item.kind, first, plan.interval_months, end, last,
+                                overdue)
+            if screening.dates:
+                out.append(screening)
     return tuple(out)
+
+
+def _screening(ctx: CareContext, complication: str, kind: str, first: date, interval_months: int, end: date,
+               last: date | None, overdue: bool) -> ScreeningPlan:
+    """A screening done on `first` and every `interval_months` after it up to `end` (no dates when
+    `first` is after `end`), each on a working day."""
+    dates: list[date] = []
+    day = first
+    while day <= end:
+        dates.append(ctx.calendar.next_working_day(day))
+        day = add_months(day, interval_months)
+    place = ctx.gset.vocabulary.get("screening_where", {}).get(kind)
+    return ScreeningPlan(
+        kind=kind,
+        name=ctx.screening_name(kind),
+        complication=complication,
+        where=(place.zh if ctx.lang == "zh" else place.en) if place else "",
+        dates=tuple(d for d in dates if d <= end),
+        last=last,
+        overdue=overdue,
+    )
 
 
 def _param(ctx: CareContext, name: str):
@@ -377,8 +390,12 @@ _PREFIX = {"htn.": "hypertension", "dm.": "diabetes", "lipid.": "dyslipidemia"}
 
 
 def _triggers(patient: Patient, ctx: CareContext) -> tuple[str, ...]:
-    """The referring rules that apply to the patient's conditions, as sentences without values."""
-    conditions = {c.value for c in patient.conditions}
+    """The referring rules that apply to the patient's conditions, as sentences without values
+    (worked out once per combination of conditions)."""
+    return _shared(ctx, _triggers_of, frozenset(c.value for c in patient.conditions))
+
+
+def _triggers_of(ctx: CareContext, conditions: frozenset[str]) -> tuple[str, ...]:
     out: list[str] = []
     for rule in ctx.gset.rules:
         if rule.referral is None:
@@ -409,6 +426,10 @@ def _education(patient: Patient, ctx: CareContext, a: Assessment, facts: dict) -
         tags.add("red")
     if (a.ckd_stage or "G1") not in ("G1", "G2") or (a.albuminuria or "A1") != "A1":
         tags.add("kidney")
+    return _shared(ctx, _education_of, frozenset(tags))
+
+
+def _education_of(ctx: CareContext, tags: frozenset[str]) -> tuple[str, ...]:
     items = ctx.gset.vocabulary.get("education", {})
     return tuple((v.zh if ctx.lang == "zh" else v.en) for k, v in items.items() if k.split(".")[0] in tags)
 
@@ -458,18 +479,67 @@ def appointments(plan: Plan) -> list[tuple[date, str, str, str, date, date]]:
     return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
 
 
+class _Entry(NamedTuple):
+    """What an appointment's lines in the plan files hold apart from the patient and the place
+    (the team's name, for a follow-up): made once per distinct appointment (`_entry`), which
+    every patient on the same schedule shares."""
+
+    before: str  # its CSV cells before the place (date, type, item) and a comma, through SafeWriter
+    after: str  # a comma and its CSV cells after the place (window, calendar warning), the line end
+    uid: str  # the UID after the patient id, escaped
+    kind: str  # the SUMMARY's type, escaped
+    item: str  # the SUMMARY's item after a space (none when it is the type), escaped
+    dates: bytes  # the DTSTART and DTEND lines
+    description: str  # the DESCRIPTION after the place (window, calendar warning), escaped
+
+
+@lru_cache(maxsize=1 << 14)
+def _entry(day: date, kind: str, item: str, lo: date, hi: date, warning: str) -> _Entry:
+    window = f"{lo.isoformat()} – {hi.isoformat()}"
+    return _Entry(
+        before=_csv_text((day.isoformat(), kind, item))[:-2] + ",",
+        after="," + _csv_text((lo.isoformat(), hi.isoformat(), warning)),
+        uid=_ics_text(f"-{day.isoformat()}-{item}@sangao"),
+        kind=_ics_text(kind),
+        item=f" {_ics_text(item)}" if item != kind else "",
+        dates=_ics_line(f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}")
+        + _ics_line(f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}"),
+        description=_ics_text("\n".join(x for x in (window, warning) if x)),
+    )
+
+
+def _entries(plan: Plan) -> list[tuple[str, _Entry]]:
+    """The plan's appointments in date order as the plan files write them: (place, entry)."""
+    return [(where, _entry(day, kind, item, lo, hi, plan.warning_for(day)))
+            for day, kind, item, where, lo, hi in appointments(plan)]
+
+
+def _csv_text(cells: Iterable) -> str:
+    """One CSV row as SafeWriter writes it."""
+    out = io.StringIO()
+    SafeWriter(out).writerow(cells)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=1 << 12)
+def _csv_cell(value: str) -> str:
+    """One cell as SafeWriter writes it inside a row: written after an empty cell (a row of one
+    empty cell alone would be written as `""`), then that empty cell's comma taken off."""
+    return _csv_text(("", value))[1:-2]
+
+
 def write_appointments_csv(plans: Iterable[Plan], out: TextIO, lang: str = "zh") -> int:
-    writer = SafeWriter(out)
-    writer.writerow(TEXT[lang]["csv"])
-    return sum(_write_rows(writer, plan) for plan in plans)
+    out.write(_csv_text(TEXT[lang]["csv"]))
+    return sum(_write_rows(out, plan, _entries(plan)) for plan in plans)
 
 
-def _write_rows(writer: SafeWriter, plan: Plan) -> int:
-    rows = appointments(plan)
-    for day, kind, item, where, lo, hi in rows:
-        writer.writerow((plan.patient_id, plan.name, plan.team, day.isoformat(), kind, item, where,
-                         lo.isoformat(), hi.isoformat(), plan.warning_for(day)))
-    return len(rows)
+def _write_rows(out: TextIO, plan: Plan, entries: list[tuple[str, _Entry]]) -> int:
+    """The plan's rows of the appointments CSV. A row is written in parts, the plan's own cells
+    (patient, name, team), the appointment's (`_Entry`) and its place: csv quotes each cell on
+    its own, so the joined parts are the row SafeWriter writes whole."""
+    head = _csv_text((plan.patient_id, plan.name, plan.team))[:-2] + ","  # without its line end
+    out.write("".join([head + e.before + _csv_cell(where) + e.after for where, e in entries]))
+    return len(entries)
 
 
 def _ics_text(value: str) -> str:
@@ -477,19 +547,20 @@ def _ics_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
-def _ics_line(line: str) -> str:
-    """One content line folded at 75 octets, never inside a UTF-8 sequence (RFC 5545 §3.1)."""
+# A folded line's parts: the longest run of at most 75 octets (74 after the first, for the space
+# that begins a continuation line) not followed by a UTF-8 continuation byte.
+_FIRST_PART = re.compile(rb"[\s\S]{1,75}(?![\x80-\xbf])")
+_NEXT_PARTS = re.compile(rb"[\s\S]{1,74}(?![\x80-\xbf])")
+
+
+def _ics_line(line: str) -> bytes:
+    """One content line in UTF-8 with its CRLF, folded at 75 octets, never inside a UTF-8 sequence
+    (RFC 5545 §3.1)."""
     data = line.encode("utf-8")
     if len(data) <= 75:
-        return line + "\r\n"
-    parts, start, limit = [], 0, 75
-    while start < len(data):
-        end = min(start + limit, len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation byte: back off
-            end -= 1
-        parts.append(data[start:end].decode("utf-8"))
-        start, limit = end, 74  # continuation lines begin with a space
-    return "\r\n ".join(parts) + "\r\n"
+        return data + b"\r\n"
+    first = _FIRST_PART.match(data).group()
+    return b"\r\n ".join([first, *_NEXT_PARTS.findall(data, len(first))]) + b"\r\n"
 
 
 def team_calendars(plans: Iterable[Plan]) -> dict[str, bytes]:
@@ -508,36 +579,37 @@ def team_ics(plans: Iterable[Plan], team: str) -> bytes:
 
 
 def _calendar(team: str, plans: list[Plan]) -> bytes:
-    return _ics_head(team) + b"".join(_ics_events(p) for p in plans) + _ICS_TAIL
+    return _ics_head(team) + b"".join(_ics_events(p, _entries(p)) for p in plans) + _ICS_TAIL
 
 
 def _ics_head(team: str) -> bytes:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//sangao//care plan//ZH", "CALSCALE:GREGORIAN",
              f"X-WR-CALNAME:{_ics_text(team + ' 随访与筛查')}"]
-    return "".join(_ics_line(line) for line in lines).encode("utf-8")
+    return b"".join(_ics_line(line) for line in lines)
 
 
 _ICS_TAIL = b"END:VCALENDAR\r\n"
 
 
-def _ics_events(plan: Plan) -> bytes:
-    stamp = plan.start.strftime("%Y%m%dT000000Z")
-    lines: list[str] = []
-    for day, kind, item, where, lo, hi in appointments(plan):
-        summary = f"{kind} {plan.patient_id} {plan.name}" + (f" {item}" if item != kind else "")
-        description = "\n".join(x for x in (where, f"{lo.isoformat()} – {hi.isoformat()}",
-                                             plan.warning_for(day)) if x)
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{_ics_text(f'{plan.patient_id}-{day.isoformat()}-{item}@sangao')}",
-            f"DTSTAMP:{stamp}",
-            f"DTSTART;VALUE=DATE:{day.strftime('%Y%m%d')}",
-            f"DTEND;VALUE=DATE:{(day + timedelta(days=1)).strftime('%Y%m%d')}",
-            f"SUMMARY:{_ics_text(summary)}",
-            f"DESCRIPTION:{_ics_text(description)}",
-            "END:VEVENT",
-        ]
-    return "".join(_ics_line(line) for line in lines).encode("utf-8")
+def _ics_events(plan: Plan, entries: list[tuple[str, _Entry]]) -> bytes:
+    """The VEVENTs of a plan's appointments (`_entries(plan)`). Text is escaped in parts, the
+    patient's and the place here, the appointment's in `_entry`: escaping works character by
+    character, so the parts joined are the whole escaped."""
+    stamp = _ics_line(f"DTSTAMP:{plan.start.strftime('%Y%m%dT000000Z')}")
+    patient_id, name = _ics_text(plan.patient_id), _ics_text(plan.name)
+    parts: list[bytes] = []
+    for where, e in entries:
+        place = f"{_ics_text(where)}\\n" if where else ""
+        parts += (
+            b"BEGIN:VEVENT\r\n",
+            _ics_line(f"UID:{patient_id}{e.uid}"),
+            stamp,
+            e.dates,
+            _ics_line(f"SUMMARY:{e.kind} {patient_id} {name}{e.item}"),
+            _ics_line(f"DESCRIPTION:{place}{e.description}"),
+            b"END:VEVENT\r\n",
+        )
+    return b"".join(parts)
 
 
 class PlanFiles:
@@ -558,8 +630,7 @@ class PlanFiles:
         self._csv = None
         if "csv" in formats:
             self._csv = (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="")
-            self._writer = SafeWriter(self._csv)
-            self._writer.writerow(TEXT[lang]["csv"])
+            self._csv.write(_csv_text(TEXT[lang]["csv"]))
 
     @property
     def keep(self) -> bool:
@@ -570,13 +641,14 @@ class PlanFiles:
         self.warnings.update(dict.fromkeys(plan.warnings))
         if self.keep:
             self.kept.append(plan)
+        entries = _entries(plan)
         if self._csv is not None:
-            _write_rows(self._writer, plan)
+            _write_rows(self._csv, plan, entries)
         if "ics" in self.formats:
             if plan.team not in self._events:
                 (self.out / f"{self.file_name(plan.team)}.ics").write_bytes(_ics_head(plan.team))
                 self._events[plan.team], self._pending[plan.team] = [], 0
-            events = _ics_events(plan)
+            events = _ics_events(plan, entries)
             self._events[plan.team].append(events)
             self._pending[plan.team] += len(events)
             if self._pending[plan.team] >= self._FLUSH:

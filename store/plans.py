@@ -8,52 +8,67 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from itertools import islice
+from typing import NamedTuple
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from pathways.plan import Plan
 from store.assessments import Provenance
 from store.db import open_db
 from store.tables import PlanRow
 
+BATCH = 1000  # plans deleted and inserted per statement
+
+
+class PlanKey(NamedTuple):
+    """A stored plan's row: what identifies it (a patient's plan of one date and guideline
+    version) and its JSON."""
+
+    patient_id: str
+    as_of: date
+    guideline_set: str
+    guideline_version: str
+    payload: str
+
+
+def plan_key(plan: Plan) -> PlanKey:
+    return PlanKey(plan.patient_id, plan.start, plan.guideline_set, plan.guideline_version,
+                   plan.model_dump_json())
+
 
 def save_plans(db_url: str, plans: Iterable[Plan], provenance: Provenance | None = None) -> int:
     """Store `plans` in one transaction; a patient's plan of the same date and guideline version
     is replaced, not duplicated. `provenance` (store/assessments.py) is recorded on each row: the
     guideline files' sha256, the input file and its sha256, the sangao version."""
-    plans = list(plans)
-    if not plans:
-        return 0
+    return save_plan_rows(db_url, (plan_key(p) for p in plans), provenance)
+
+
+# One statement of each, run for a batch of rows at a time (executemany): building a statement per
+# plan cost more than the database's work.
+_DELETE = delete(PlanRow).where(
+    PlanRow.patient_id == bindparam("patient_id"),
+    PlanRow.as_of == bindparam("as_of"),
+    PlanRow.guideline_set == bindparam("guideline_set"),
+    PlanRow.guideline_version == bindparam("guideline_version"),
+)
+
+
+def save_plan_rows(db_url: str, rows: Iterable[PlanKey], provenance: Provenance | None = None) -> int:
+    """`save_plans` for plans already as rows (`plan_key`), in one transaction, a batch at a time."""
     stamp = provenance.columns() if provenance is not None else {}
+    it = iter(rows)
+    count = 0
     db_engine = open_db(db_url)
     try:
         with db_engine.begin() as conn:
-            for plan in plans:
-                conn.execute(
-                    delete(PlanRow).where(
-                        PlanRow.patient_id == plan.patient_id,
-                        PlanRow.as_of == plan.start,
-                        PlanRow.guideline_set == plan.guideline_set,
-                        PlanRow.guideline_version == plan.guideline_version,
-                    )
-                )
-            conn.execute(
-                insert(PlanRow),
-                [
-                    {
-                        "patient_id": p.patient_id,
-                        "as_of": p.start,
-                        "guideline_set": p.guideline_set,
-                        "guideline_version": p.guideline_version,
-                        "payload": p.model_dump_json(),
-                        **stamp,
-                    }
-                    for p in plans
-                ],
-            )
+            while batch := [row._asdict() for row in islice(it, BATCH)]:
+                conn.execute(_DELETE, [{k: v for k, v in row.items() if k != "payload"} for row in batch])
+                conn.execute(insert(PlanRow), [{**row, **stamp} for row in batch])
+                count += len(batch)
     finally:
         db_engine.dispose()
-    return len(plans)
+    return count
 
 
 def previous_plans(db_url: str, patient_ids: Iterable[str], before: date) -> dict[str, Plan]:

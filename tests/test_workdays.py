@@ -316,3 +316,14 @@ def test_every_calendar_file_shipped_with_sangao_is_valid_for_the_year_it_is_nam
         )
         assert holidays, f"{f.name} lists no holidays"
         assert load_calendar({year}).years == {year}
+
+
+def test_a_working_day_asked_again_is_the_same_and_an_uncovered_year_stays_an_error():
+    calendar = WorkCalendar(holidays={d("2031-06-02")}, workdays=set(), years={2031},
+                            provisional_years={2031})
+    first = calendar.next_working_day(d("2031-05-31"))  # Saturday; Monday is a holiday
+    assert first == d("2031-06-03") and calendar.next_working_day(d("2031-05-31")) == first
+    assert len(calendar.warnings()) == 1
+    for _ in range(2):  # an error is not remembered as an answer
+        with pytest.raises(SangaoError):
+            calendar.next_working_day(d("2032-01-01"))
