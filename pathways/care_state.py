@@ -263,18 +263,11 @@ def care_state(
     project: bool = False,
     history_events: bool = True,
     history: bool = True,
-    from_last_visit: bool = False,
 ) -> CareState:
     """The planned contacts due within [start, end] and the colour history of [start, min(end,
     as_of)] (see the module doc). `history_events` also assesses on lab and screening days in
     range, where a colour can change without a visit; `history=False` leaves the history empty
-    and assesses for the contacts only (the annual plan reads nothing else).
-
-    `from_last_visit=True` starts the series at the last visit on or before as_of (or the
-    enrolment), for a caller that reads only the 应访 due contacts (the annual plan): they are
-    those of the whole series, which reaches that visit in any case (a due contact has no visit
-    after its anchor), unless a visit before it planned its follow-up after `end`. The contacts
-    before that visit are not listed and their anchors not assessed."""
+    and assesses for the contacts only (the annual plan reads nothing else)."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     known_until = min(end, as_of)
@@ -289,7 +282,7 @@ def care_state(
     closed_at = closed if closed is not None and closed[0] <= as_of else None
     visits = sorted({v.date for v in patient.visits if patient.enrolled_on <= v.date <= as_of})
     threshold = start - timedelta(days=rules.early_days)
-    before = visits if from_last_visit else [d for d in visits if d < threshold]
+    before = [d for d in visits if d < threshold]
     anchor = before[-1] if before else patient.enrolled_on
     upcoming = [d for d in visits if d > anchor]  # visits still to place, in order
     contacts: list[PlannedContact] = []

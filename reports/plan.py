@@ -185,7 +185,7 @@ def build_plan(patient: Patient, ctx: CareContext, start: date, previous: Plan |
     since = max(visits) + timedelta(days=1) if visits else patient.enrolled_on
     state = care_state(
         patient, decided_at, ctx.rules, ctx.calendar, start, min(since, start), end, project=True,
-        history=False, from_last_visit=True,
+        history=False,
     )
     follow_ups = _follow_ups(ctx, state.contacts, a, start, text)
     screenings = _screenings(patient, ctx, assessed, start, end, follow_ups, text)

@@ -176,22 +176,3 @@ def test_a_long_line_is_folded_into_the_longest_parts_that_end_between_character
         following = parts[i + 1].decode()[0].encode()  # would not have fitted
         assert len(part) + len(following) > (75 if i == 0 else 74)
     assert (len(lines) == 1) == (len(text.encode()) <= 75)
-
-
-def test_the_series_from_the_last_visit_has_the_due_contacts_of_the_whole_series(ctx):
-    # a visit, a missed follow-up, a late visit, an uncontrolled visit (short cycle), then nothing
-    # until as_of: the due contacts come from the last visit either way
-    visits = [dict(date=day, sbp=sbp, dbp=dbp) for day, sbp, dbp in [
-        ("2025-03-03", 128, 78), ("2025-09-15", 130, 80), ("2025-11-10", 150, 95)]]
-    patient = Patient.model_validate(record("P0", visits=visits))
-
-    def series(from_last_visit: bool):
-        return care_state(patient, ctx.assessor.decide, ctx.rules, ctx.calendar, START, date(2025, 11, 11),
-                          date(2027, 1, 5), project=True, history=False, from_last_visit=from_last_visit)
-
-    whole, lean = series(False), series(True)
-    due = [c for c in whole.contacts if c.status == "due"]
-    assert len(due) >= 4 and [c for c in lean.contacts if c.status == "due"] == due
-    assert any(c.status != "due" for c in whole.contacts)  # the whole series lists more
-    assert sorted(lean.assessments) == [date(2025, 11, 10)]  # only the last visit is assessed
-    assert date(2025, 9, 15) in whole.assessments
