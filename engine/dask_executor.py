@@ -163,6 +163,7 @@ def bucket_results(path: str, index: tuple[list[int], list[str]], roster: Bucket
     seqs, ids = index
     assessor = _assessor(loaded, backend)
     pieces = read_bucket(roster.bucket_sources, path)
+    # each piece is read from the file as it is asked for: a read failing there is R122 too
     while (source := read_bucket(lambda _: next(pieces, None), path)) is not None:
         kept: list[int] = []
         colors: list[str] = []
