@@ -20,7 +20,7 @@ PostgreSQL of the server's backend; on a shared machine the CPU figures are the 
 (this machine's speed drifts by a third from minute to minute). The load average is printed with
 the results: other processes share the cores. --floor measures what the parts cost on their own:
 decoding and checking alone, building the rows, and inserting ready rows (the importer's share in
-the pipeline).
+the pipeline), also into tables without their secondary indexes (what the indexes cost).
 --profile runs the import under cProfile (slower) and prints the functions
 with the most time of their own. --phases times the stages of the import with plain timers (a
 few percent of overhead, unlike a profiler) and prints µs per patient for each: reading, decoding
