@@ -229,3 +229,94 @@ def test_blank_lines_crlf_line_ends_and_a_bom_are_read_as_read_roster_reads_them
         list(store.read_roster(path))
     assert _one_range(path, OPTIONS)[2] == expected.value.problems
     assert expected.value.problems[0].line == 10  # a BOM line, two blank ones, lines[1:7], then lines[7]
+
+
+# ---- the cutting pass run beside the workers (store/roster_source.py `jsonl_scan`) --------------
+
+
+def test_a_scan_gives_the_ranges_of_the_pass_run_first_in_order(tmp_path, lines):
+    from store.roster_source import jsonl_scan
+
+    text = "\ufeff" + lines[0] + "\r\n\r\n" + "".join(f" {line}\r\n" for line in lines[1:200]) + lines[200]
+    path = tmp_path / "r.jsonl"
+    path.write_text(text, encoding="utf-8")
+    for chunk_bytes in (1, 5_000, 40_000, 1 << 30):
+        expected = jsonl_source(path, chunk_bytes=chunk_bytes).ranges
+        scan = jsonl_scan(path, chunk_bytes=chunk_bytes).ranges
+        assert tuple(scan) == expected  # iterated while (or after) the pass runs
+        assert scan.complete() == expected
+        assert scan.at_least(len(expected) + 5) == len(expected)  # the pass is over: no more come
+        assert tuple(scan) == expected  # and again
+
+
+def test_a_scanned_source_is_handed_to_a_worker_without_its_ranges(tmp_path, lines):
+    import pickle
+
+    from store.roster_source import JsonlSource, jsonl_scan
+
+    path = _roster(tmp_path, lines[:50])
+    source = jsonl_scan(path, chunk_bytes=4_000)
+    source.ranges.complete()
+    assert pickle.loads(pickle.dumps(source)) == JsonlSource(str(path), ())
+
+
+def test_a_cancelled_scan_ends_early_and_its_iterators_stop(tmp_path, lines):
+    from store.roster_source import _cut
+
+    path = _roster(tmp_path, lines * 4)  # some 1.6 MB: several blocks of the pass
+    calls = []
+
+    def stopped():
+        calls.append(1)
+        return len(calls) > 1  # after the first block
+
+    got = list(_cut(path, 40_000, stopped))
+    every = list(_cut(path, 40_000))
+    assert 0 < len(got) < len(every)
+    assert got == every[: len(got)]
+
+
+def _half_gb18030(tmp_path, lines, bad_line: int | None = None):
+    """A roster whose first 200 lines are UTF-8 and whose last 40 are GB18030 (no longer UTF-8)."""
+    head = [line.replace('"sex":"', '"sex":"X', 1) if i == bad_line else line
+            for i, line in enumerate(lines[:200])]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes("".join(line + "\n" for line in head).encode("utf-8")
+                     + "".join(line + "\n" for line in lines[200:]).encode("gb18030"))
+    return path
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("bad_line", [None, 3])
+def test_a_file_found_not_utf8_after_its_first_ranges_writes_nothing_and_says_so(tmp_path, lines, workers,
+                                                                                 bad_line):
+    from store.roster_source import NotUtf8, jsonl_scan
+
+    path = _half_gb18030(tmp_path, lines, bad_line)
+    assert jsonl_source(path) is None  # the pass run first: not UTF-8
+    source = jsonl_scan(path, chunk_bytes=8_000)
+    assert source.ranges.at_least(3) >= 3  # ranges found (and handed out) before the GB18030 part
+    out, counts = io.BytesIO(), AssessCounts()
+    with pytest.raises(NotUtf8):  # (not the rejected line 4 nor any line: the file is read another way)
+        assess_source(source, OPTIONS, out, workers=workers, counts=counts)
+    assert out.getvalue() == b""
+    assert counts == AssessCounts()
+
+
+def test_assess_reads_a_file_found_not_utf8_late_as_it_read_it_before(tmp_path, lines):
+    """The fast path gives way to store.read_roster (which finds the encoding of the whole file) as
+    when the pass ran before any worker: the same output or error as the record path."""
+    from typer.testing import CliRunner
+
+    import cli
+
+    path = _half_gb18030(tmp_path, lines)
+    args = ["assess", "--roster", str(path), "--as-of", "2026-11-30", "--format", "jsonl",
+            "--provisional-calendar", "--workers", "2"]
+    with pytest.raises(SangaoError) as read:
+        list(store.read_roster(path))  # neither UTF-8 nor GB18030 as a whole
+    result = CliRunner().invoke(cli.app, args)
+    assert read.value.problems[0].code == "D030"
+    assert isinstance(result.exception, SangaoError)
+    assert result.exception.problems == read.value.problems
+    assert not any(line.startswith("{") for line in result.stdout.splitlines())
