@@ -26,10 +26,16 @@ def lines() -> list[str]:
     return list(generate_jsonl(240, 7, AS_OF))
 
 
-def assess_jsonl(path, options, out, workers, counts=None):
-    source = jsonl_source(path, chunk_bytes=40_000)  # some 20 patients a range: many ranges
+def assess_jsonl(path, options, out, workers, counts=None, scan=False):
+    """`scan`: the ranges cut while the workers run (`jsonl_scan`, as `sangao assess` does), else first."""
+    from store.roster_source import jsonl_scan
+
+    source = (jsonl_scan if scan else jsonl_source)(path, chunk_bytes=40_000)  # some 20 patients a range
     assert len(source.ranges) > 10
     return assess_source(source, options, out, workers=workers, counts=counts)
+
+
+RUNS = ((1, False), (2, False), (1, True), (2, True))  # (workers, ranges cut while they run)
 
 
 def _roster(tmp_path, lines: list[str], name: str = "roster.jsonl"):
@@ -44,9 +50,9 @@ def _model_path(path) -> str:
     return out.getvalue()
 
 
-def _fast(path, workers: int) -> tuple[bytes, AssessCounts]:
+def _fast(path, workers: int, scan: bool = False) -> tuple[bytes, AssessCounts]:
     out, counts = io.BytesIO(), AssessCounts()
-    assess_jsonl(path, OPTIONS, out, workers=workers, counts=counts)
+    assess_jsonl(path, OPTIONS, out, workers=workers, counts=counts, scan=scan)
     return out.getvalue(), counts
 
 
@@ -58,6 +64,8 @@ def test_one_and_two_workers_write_the_model_paths_bytes_in_input_order(tmp_path
     assert one == expected
     assert two == expected
     assert counts_one == counts_two
+    for workers in (1, 2):  # the ranges cut while the workers run: the same bytes and counts
+        assert _fast(path, workers, scan=True) == (expected, counts_one)
     assert counts_one.assessed == expected.count(b"\n") and counts_one.skipped > 0
     assert counts_one.assessed + counts_one.skipped == len(lines)
     colours = Counter(json.loads(line)["color"] for line in expected.splitlines())
@@ -74,7 +82,7 @@ def test_two_workers_writing_to_a_file_leave_its_bytes_and_no_chunk_file_behind(
     target = tmp_path / "out.jsonl"
     with open(target, "wb") as out:
         out.write(b"before\n")
-        assess_jsonl(path, OPTIONS, out, workers=2)
+        assess_jsonl(path, OPTIONS, out, workers=2, scan=True)
         out.write(b"after\n")
     assert target.read_bytes() == b"before\n" + _model_path(path).encode() + b"after\n"
     assert list(spills.iterdir()) == []
@@ -93,10 +101,10 @@ def test_a_rejected_line_stops_the_run_after_the_lines_before_it(tmp_path, lines
     path = _roster(tmp_path, bad)
     with pytest.raises(SangaoError) as expected:
         list(store.read_roster(path))
-    for workers in (1, 2):
+    for workers, scan in RUNS:
         out = io.BytesIO()
         with pytest.raises(SangaoError) as got:
-            assess_jsonl(path, OPTIONS, out, workers=workers)
+            assess_jsonl(path, OPTIONS, out, workers=workers, scan=scan)
         assert got.value.problems == expected.value.problems
         assert got.value.problems[0].line == 151
         written = out.getvalue().decode().splitlines()
@@ -107,10 +115,10 @@ def test_a_repeated_patient_id_is_rejected_naming_where_it_was_first(tmp_path, l
     first_id = lines[3].split('"patient_id":"')[1].split('"')[0]
     again = lines[200].replace(lines[200].split('"patient_id":"')[1].split('"')[0], first_id, 1)
     path = _roster(tmp_path, [*lines[:200], again, *lines[201:]])
-    for workers in (1, 2):
+    for workers, scan in RUNS:
         out = io.BytesIO()
         with pytest.raises(SangaoError) as got:
-            assess_jsonl(path, OPTIONS, out, workers=workers)
+            assess_jsonl(path, OPTIONS, out, workers=workers, scan=scan)
         (problem,) = got.value.problems
         assert (problem.code, problem.line) == ("D021", 201)
         assert f"first at {path}:4" in problem.message
@@ -320,3 +328,57 @@ def test_assess_reads_a_file_found_not_utf8_late_as_it_read_it_before(tmp_path, 
     assert isinstance(result.exception, SangaoError)
     assert result.exception.problems == read.value.problems
     assert not any(line.startswith("{") for line in result.stdout.splitlines())
+
+
+class _Pass:
+    """A cutting pass that is over after `after` chunks have arrived (what `_collect` reads of a Scan)."""
+
+    def __init__(self, after: int, utf8: bool = True) -> None:
+        self.after, self.utf8, self.arrived = after, utf8, 0
+
+    @property
+    def done(self) -> bool:
+        return self.arrived >= self.after
+
+    def complete(self):
+        from store.roster_source import NotUtf8
+
+        self.arrived = max(self.arrived, self.after)  # (a Scan waits here for its pass to end)
+        if not self.utf8:
+            raise NotUtf8("r.jsonl")
+        return ()
+
+
+def _chunks_arriving(scan: _Pass, out: io.BytesIO, seen_before: list[bytes]):
+    from engine.parallel import Chunk
+
+    for i in range(5):
+        seen_before.append(out.getvalue())  # what was written when chunk i arrived
+        scan.arrived += 1
+        problems = SangaoError.of("D021", file="r.jsonl", line=9, patient="'p9'", first="r.jsonl:1").problems
+        stop = problems if i == 3 else None
+        yield Chunk(f"line {i}\n".encode(), [f"p{i}"], [i + 1], [1], 1, 0, stop, ["red"])
+
+
+@pytest.mark.parametrize("after", [1, 3, 5, 9])
+def test_chunks_arriving_before_the_pass_is_over_are_written_after_it_in_order(after):
+    from engine.parallel import _collect
+
+    scan, out, seen_before, counts = _Pass(after), io.BytesIO(), [], AssessCounts()
+    with pytest.raises(SangaoError) as stopped:  # chunk 3 stops the run, as when the pass ran first
+        _collect(_chunks_arriving(scan, out, seen_before), None, out, counts, scan=scan)
+    assert out.getvalue() == b"line 0\nline 1\nline 2\nline 3\n"
+    assert stopped.value.problems[0].line == 9
+    assert all(before == b"" for before in seen_before[: min(after, 4)])  # nothing before the pass is over
+    assert counts.assessed == 4
+
+
+@pytest.mark.parametrize("after", [1, 4, 9])
+def test_a_pass_that_finds_the_file_not_utf8_leaves_nothing_written(after):
+    from engine.parallel import _collect
+    from store.roster_source import NotUtf8
+
+    scan, out = _Pass(after, utf8=False), io.BytesIO()
+    with pytest.raises(NotUtf8):
+        _collect(_chunks_arriving(scan, out, []), None, out, AssessCounts(), scan=scan)
+    assert out.getvalue() == b""
