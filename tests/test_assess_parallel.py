@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import store
 from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
@@ -382,3 +384,43 @@ def test_a_pass_that_finds_the_file_not_utf8_leaves_nothing_written(after):
     with pytest.raises(NotUtf8):
         _collect(_chunks_arriving(scan, out, []), None, out, AssessCounts(), scan=scan)
     assert out.getvalue() == b""
+
+
+_UTF8_PIECES = ["a", "\n", "é", "中", "𝄞", "\ufeff"]
+_BAD_PIECES = [b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe4\xb8", b"\x80", b"\xf4\x90\x80\x80"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(_UTF8_PIECES).map(str.encode), st.sampled_from(_BAD_PIECES),
+                          st.binary(max_size=3)), max_size=40),
+       st.integers(1, 9), st.integers(1, 5))
+def test_the_cutting_pass_finds_a_file_utf8_exactly_when_python_decodes_it(tmp_path, monkeypatch, pieces,
+                                                                            block, piece):
+    """Blocks and the pieces checked within them cut characters anywhere: the verdict is the whole
+    file's, and the ranges given before a fault cover only bytes before it."""
+    from store import roster_source
+    from store.roster_source import NotUtf8, _cut
+
+    monkeypatch.setattr(roster_source, "SCAN_BLOCK", block)
+    monkeypatch.setattr(roster_source, "DECODE_SLICE", piece)
+    data = b"".join(pieces)
+    path = tmp_path / "bytes.jsonl"
+    path.write_bytes(data)
+    try:
+        data.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError as exc:
+        utf8, fault = False, exc.start
+    given_ranges = []
+    try:
+        for r in _cut(path, 4):
+            given_ranges.append(r)
+        found = True
+    except NotUtf8:
+        found = False
+    assert found == utf8
+    if utf8:
+        assert given_ranges == list(jsonl_source(path, chunk_bytes=4).ranges)
+        assert b"".join(data[r.start : r.end] for r in given_ranges) == data
+    else:
+        assert all(r.end <= fault for r in given_ranges)
