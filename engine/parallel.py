@@ -308,10 +308,16 @@ def assess_source(
     counts = counts if counts is not None else AssessCounts()
     assessor = build_assessor(options)  # here first: a guideline error stops the run before any worker
     ranges = source.ranges
+    scan = ranges if hasattr(ranges, "complete") else None  # a JSONL file's ranges found as workers run
+    # (ranges found up to what decides the number of processes: a scan need not be over)
+    wanted = max(SMALL_SOURCE, workers or default_workers())
+    found = scan.at_least(wanted) if scan is not None else len(ranges)
     if workers is None:
-        workers = 1 if len(ranges) < SMALL_SOURCE else default_workers()
-    workers = min(workers, max(len(ranges), 1))
+        workers = 1 if found < SMALL_SOURCE else default_workers()
+    workers = min(workers, max(found, 1))
     if workers <= 1:
+        if scan is not None:
+            ranges = scan.complete()  # NotUtf8 before anything is written
         gc.freeze()
         chunks = (assess_range(assessor, options.as_of, source, r) for r in ranges)
         return _collect(chunks, source, out, counts)
@@ -323,11 +329,13 @@ def assess_source(
         pool = ctx.Pool(workers, initializer=_init_range, initargs=(options, source, spill))
         try:
             chunks = pool.imap(_run_range, _feed(ranges, room, stop))
-            return _collect(chunks, source, out, counts, room.release)
+            return _collect(chunks, source, out, counts, room.release, scan)
         finally:
             # no more ranges; the workers finish the few they hold and stop. (Not `terminate`: killing
             # them while the pool still hands out ranges can leave it waiting forever, CPython #96995.)
             stop.set()
+            if scan is not None:
+                scan.cancel()
             room.release()
             pool.close()
             pool.join()
@@ -346,29 +354,51 @@ def _feed(ranges: Iterable[Any], room: threading.Semaphore, stop: threading.Even
 
 
 def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], counts: AssessCounts,
-             done: Callable[[], Any] | None = None) -> int:
+             done: Callable[[], Any] | None = None, scan: Any = None) -> int:
     """Write the chunks in order; stop at the first repeated patient id (D021) or rejected line.
-    `done` is called as each chunk arrives (room for another range)."""
+    `done` is called as each chunk arrives (room for another range). With a `scan` still cutting
+    the file (store/roster_source.py `Scan`), the chunks that arrive before it is over are kept
+    (in their files) and nothing is written or raised until it says the whole file is UTF-8, as
+    when the pass ran before the workers."""
     seen: set[str] = set()
     written = 0
+    kept: list[Chunk] | None = [] if scan is not None else None
     for chunk in chunks:
         if done is not None:
             done()
-        ids = chunk.ids
-        if not seen.isdisjoint(ids) or len(set(ids)) != len(ids):
-            _repeated(chunk, source, out, seen, counts)
-        seen.update(ids)
-        if chunk.spilled is None:
-            out.write(chunk.data)
-        else:
-            _copy(chunk.spilled, out)
-        counts.colors.update(chunk.colors)
-        written += chunk.assessed
-        counts.assessed += chunk.assessed
-        counts.skipped += chunk.skipped
-        if chunk.problems:
-            raise SangaoError(chunk.problems)
+        if kept is not None:
+            kept.append(chunk)
+            if not scan.done:
+                continue
+            scan.complete()  # NotUtf8: nothing written
+            held, kept = kept, None
+            for c in held:
+                written += _write(c, source, out, counts, seen)
+            continue
+        written += _write(chunk, source, out, counts, seen)
+    if kept is not None:
+        scan.complete()
+        for c in kept:
+            written += _write(c, source, out, counts, seen)
     return written
+
+
+def _write(chunk: Chunk, source: RangedSource, out: IO[bytes], counts: AssessCounts, seen: set[str]) -> int:
+    """Write one chunk's lines (its ids added to `seen`); raise at its repeated id or rejected line."""
+    ids = chunk.ids
+    if not seen.isdisjoint(ids) or len(set(ids)) != len(ids):
+        _repeated(chunk, source, out, seen, counts)
+    seen.update(ids)
+    if chunk.spilled is None:
+        out.write(chunk.data)
+    else:
+        _copy(chunk.spilled, out)
+    counts.colors.update(chunk.colors)
+    counts.assessed += chunk.assessed
+    counts.skipped += chunk.skipped
+    if chunk.problems:
+        raise SangaoError(chunk.problems)
+    return chunk.assessed
 
 
 def _repeated(

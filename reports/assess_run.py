@@ -34,27 +34,32 @@ def assess_jsonl_fast(roster: Path | None, db: str, options, out: Path | None, s
     """The hot path of `assess --format jsonl`: each worker reads its own ranges (bytes of the JSONL
     file `roster`, else batches of rows of the database `db`) and returns encoded lines, written to
     `out`, else to `stdout`. False, with nothing written, when `roster` is not a UTF-8 JSONL file
-    (assess_records reads it)."""
+    (assess_records reads it). The file is cut into ranges while the workers assess them
+    (store/roster_source.py `jsonl_scan`); whether it is UTF-8 is known at that pass's end, before
+    anything is written."""
     from engine.parallel import assess_source
-    from store.roster_source import db_source, jsonl_source
+    from store.roster_source import NotUtf8, db_source, jsonl_scan
     from store.sources import db_url
 
-    source = jsonl_source(roster) if roster is not None else db_source(db_url(db))
+    source = jsonl_scan(roster) if roster is not None else db_source(db_url(db))
     if source is None:
         return False
     if options.cache_dir is not None:  # the decoder's symptom codes without parsing their YAML
         from store.validation import keep_symptom_codes
 
         keep_symptom_codes(options.cache_dir)
-    if out is None:
-        stdout.flush()
-        assess_source(source, options, stdout.buffer, workers=workers, counts=counts)
-        stdout.buffer.flush()
-    else:
-        from store.privacy import open_private
+    try:
+        if out is None:
+            stdout.flush()
+            assess_source(source, options, stdout.buffer, workers=workers, counts=counts)
+            stdout.buffer.flush()
+        else:
+            from store.privacy import open_private
 
-        with open_private(out, "wb") as target:
-            assess_source(source, options, target, workers=workers, counts=counts)
+            with open_private(out, "wb") as target:
+                assess_source(source, options, target, workers=workers, counts=counts)
+    except NotUtf8:
+        return False
     return True
 
 

@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import store
 from engine.parallel import AssessCounts, AssessOptions, assess_roster, assess_source
@@ -26,10 +28,16 @@ def lines() -> list[str]:
     return list(generate_jsonl(240, 7, AS_OF))
 
 
-def assess_jsonl(path, options, out, workers, counts=None):
-    source = jsonl_source(path, chunk_bytes=40_000)  # some 20 patients a range: many ranges
+def assess_jsonl(path, options, out, workers, counts=None, scan=False):
+    """`scan`: the ranges cut while the workers run (`jsonl_scan`, as `sangao assess` does), else first."""
+    from store.roster_source import jsonl_scan
+
+    source = (jsonl_scan if scan else jsonl_source)(path, chunk_bytes=40_000)  # some 20 patients a range
     assert len(source.ranges) > 10
     return assess_source(source, options, out, workers=workers, counts=counts)
+
+
+RUNS = ((1, False), (2, False), (1, True), (2, True))  # (workers, ranges cut while they run)
 
 
 def _roster(tmp_path, lines: list[str], name: str = "roster.jsonl"):
@@ -44,9 +52,9 @@ def _model_path(path) -> str:
     return out.getvalue()
 
 
-def _fast(path, workers: int) -> tuple[bytes, AssessCounts]:
+def _fast(path, workers: int, scan: bool = False) -> tuple[bytes, AssessCounts]:
     out, counts = io.BytesIO(), AssessCounts()
-    assess_jsonl(path, OPTIONS, out, workers=workers, counts=counts)
+    assess_jsonl(path, OPTIONS, out, workers=workers, counts=counts, scan=scan)
     return out.getvalue(), counts
 
 
@@ -58,6 +66,8 @@ def test_one_and_two_workers_write_the_model_paths_bytes_in_input_order(tmp_path
     assert one == expected
     assert two == expected
     assert counts_one == counts_two
+    for workers in (1, 2):  # the ranges cut while the workers run: the same bytes and counts
+        assert _fast(path, workers, scan=True) == (expected, counts_one)
     assert counts_one.assessed == expected.count(b"\n") and counts_one.skipped > 0
     assert counts_one.assessed + counts_one.skipped == len(lines)
     colours = Counter(json.loads(line)["color"] for line in expected.splitlines())
@@ -74,7 +84,7 @@ def test_two_workers_writing_to_a_file_leave_its_bytes_and_no_chunk_file_behind(
     target = tmp_path / "out.jsonl"
     with open(target, "wb") as out:
         out.write(b"before\n")
-        assess_jsonl(path, OPTIONS, out, workers=2)
+        assess_jsonl(path, OPTIONS, out, workers=2, scan=True)
         out.write(b"after\n")
     assert target.read_bytes() == b"before\n" + _model_path(path).encode() + b"after\n"
     assert list(spills.iterdir()) == []
@@ -93,10 +103,10 @@ def test_a_rejected_line_stops_the_run_after_the_lines_before_it(tmp_path, lines
     path = _roster(tmp_path, bad)
     with pytest.raises(SangaoError) as expected:
         list(store.read_roster(path))
-    for workers in (1, 2):
+    for workers, scan in RUNS:
         out = io.BytesIO()
         with pytest.raises(SangaoError) as got:
-            assess_jsonl(path, OPTIONS, out, workers=workers)
+            assess_jsonl(path, OPTIONS, out, workers=workers, scan=scan)
         assert got.value.problems == expected.value.problems
         assert got.value.problems[0].line == 151
         written = out.getvalue().decode().splitlines()
@@ -107,10 +117,10 @@ def test_a_repeated_patient_id_is_rejected_naming_where_it_was_first(tmp_path, l
     first_id = lines[3].split('"patient_id":"')[1].split('"')[0]
     again = lines[200].replace(lines[200].split('"patient_id":"')[1].split('"')[0], first_id, 1)
     path = _roster(tmp_path, [*lines[:200], again, *lines[201:]])
-    for workers in (1, 2):
+    for workers, scan in RUNS:
         out = io.BytesIO()
         with pytest.raises(SangaoError) as got:
-            assess_jsonl(path, OPTIONS, out, workers=workers)
+            assess_jsonl(path, OPTIONS, out, workers=workers, scan=scan)
         (problem,) = got.value.problems
         assert (problem.code, problem.line) == ("D021", 201)
         assert f"first at {path}:4" in problem.message
@@ -229,3 +239,188 @@ def test_blank_lines_crlf_line_ends_and_a_bom_are_read_as_read_roster_reads_them
         list(store.read_roster(path))
     assert _one_range(path, OPTIONS)[2] == expected.value.problems
     assert expected.value.problems[0].line == 10  # a BOM line, two blank ones, lines[1:7], then lines[7]
+
+
+# ---- the cutting pass run beside the workers (store/roster_source.py `jsonl_scan`) --------------
+
+
+def test_a_scan_gives_the_ranges_of_the_pass_run_first_in_order(tmp_path, lines):
+    from store.roster_source import jsonl_scan
+
+    text = "\ufeff" + lines[0] + "\r\n\r\n" + "".join(f" {line}\r\n" for line in lines[1:200]) + lines[200]
+    path = tmp_path / "r.jsonl"
+    path.write_text(text, encoding="utf-8")
+    for chunk_bytes in (1, 5_000, 40_000, 1 << 30):
+        expected = jsonl_source(path, chunk_bytes=chunk_bytes).ranges
+        scan = jsonl_scan(path, chunk_bytes=chunk_bytes).ranges
+        assert tuple(scan) == expected  # iterated while (or after) the pass runs
+        assert scan.complete() == expected
+        assert scan.at_least(len(expected) + 5) == len(expected)  # the pass is over: no more come
+        assert tuple(scan) == expected  # and again
+
+
+def test_a_scanned_source_is_handed_to_a_worker_without_its_ranges(tmp_path, lines):
+    import pickle
+
+    from store.roster_source import JsonlSource, jsonl_scan
+
+    path = _roster(tmp_path, lines[:50])
+    source = jsonl_scan(path, chunk_bytes=4_000)
+    source.ranges.complete()
+    assert pickle.loads(pickle.dumps(source)) == JsonlSource(str(path), ())
+
+
+def test_a_cancelled_scan_ends_early_and_its_iterators_stop(tmp_path, lines):
+    from store.roster_source import _cut
+
+    path = _roster(tmp_path, lines * 4)  # some 1.6 MB: several blocks of the pass
+    calls = []
+
+    def stopped():
+        calls.append(1)
+        return len(calls) > 1  # after the first block
+
+    got = list(_cut(path, 40_000, stopped))
+    every = list(_cut(path, 40_000))
+    assert 0 < len(got) < len(every)
+    assert got == every[: len(got)]
+
+
+def _half_gb18030(tmp_path, lines, bad_line: int | None = None):
+    """A roster whose first 200 lines are UTF-8 and whose last 40 are GB18030 (no longer UTF-8)."""
+    head = [line.replace('"sex":"', '"sex":"X', 1) if i == bad_line else line
+            for i, line in enumerate(lines[:200])]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes("".join(line + "\n" for line in head).encode("utf-8")
+                     + "".join(line + "\n" for line in lines[200:]).encode("gb18030"))
+    return path
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("bad_line", [None, 3])
+def test_a_file_found_not_utf8_after_its_first_ranges_writes_nothing_and_says_so(tmp_path, lines, workers,
+                                                                                 bad_line):
+    from store.roster_source import NotUtf8, jsonl_scan
+
+    path = _half_gb18030(tmp_path, lines, bad_line)
+    assert jsonl_source(path) is None  # the pass run first: not UTF-8
+    source = jsonl_scan(path, chunk_bytes=8_000)
+    assert source.ranges.at_least(3) >= 3  # ranges found (and handed out) before the GB18030 part
+    out, counts = io.BytesIO(), AssessCounts()
+    with pytest.raises(NotUtf8):  # (not the rejected line 4 nor any line: the file is read another way)
+        assess_source(source, OPTIONS, out, workers=workers, counts=counts)
+    assert out.getvalue() == b""
+    assert counts == AssessCounts()
+
+
+def test_assess_reads_a_file_found_not_utf8_late_as_it_read_it_before(tmp_path, lines):
+    """The fast path gives way to store.read_roster (which finds the encoding of the whole file) as
+    when the pass ran before any worker: the same output or error as the record path."""
+    from typer.testing import CliRunner
+
+    import cli
+
+    path = _half_gb18030(tmp_path, lines)
+    args = ["assess", "--roster", str(path), "--as-of", "2026-11-30", "--format", "jsonl",
+            "--provisional-calendar", "--workers", "2"]
+    with pytest.raises(SangaoError) as read:
+        list(store.read_roster(path))  # neither UTF-8 nor GB18030 as a whole
+    result = CliRunner().invoke(cli.app, args)
+    assert read.value.problems[0].code == "D030"
+    assert isinstance(result.exception, SangaoError)
+    assert result.exception.problems == read.value.problems
+    assert not any(line.startswith("{") for line in result.stdout.splitlines())
+
+
+class _Pass:
+    """A cutting pass that is over after `after` chunks have arrived (what `_collect` reads of a Scan)."""
+
+    def __init__(self, after: int, utf8: bool = True) -> None:
+        self.after, self.utf8, self.arrived = after, utf8, 0
+
+    @property
+    def done(self) -> bool:
+        return self.arrived >= self.after
+
+    def complete(self):
+        from store.roster_source import NotUtf8
+
+        self.arrived = max(self.arrived, self.after)  # (a Scan waits here for its pass to end)
+        if not self.utf8:
+            raise NotUtf8("r.jsonl")
+        return ()
+
+
+def _chunks_arriving(scan: _Pass, out: io.BytesIO, seen_before: list[bytes]):
+    from engine.parallel import Chunk
+
+    for i in range(5):
+        seen_before.append(out.getvalue())  # what was written when chunk i arrived
+        scan.arrived += 1
+        problems = SangaoError.of("D021", file="r.jsonl", line=9, patient="'p9'", first="r.jsonl:1").problems
+        stop = problems if i == 3 else None
+        yield Chunk(f"line {i}\n".encode(), [f"p{i}"], [i + 1], [1], 1, 0, stop, ["red"])
+
+
+@pytest.mark.parametrize("after", [1, 3, 5, 9])
+def test_chunks_arriving_before_the_pass_is_over_are_written_after_it_in_order(after):
+    from engine.parallel import _collect
+
+    scan, out, seen_before, counts = _Pass(after), io.BytesIO(), [], AssessCounts()
+    with pytest.raises(SangaoError) as stopped:  # chunk 3 stops the run, as when the pass ran first
+        _collect(_chunks_arriving(scan, out, seen_before), None, out, counts, scan=scan)
+    assert out.getvalue() == b"line 0\nline 1\nline 2\nline 3\n"
+    assert stopped.value.problems[0].line == 9
+    assert all(before == b"" for before in seen_before[: min(after, 4)])  # nothing before the pass is over
+    assert counts.assessed == 4
+
+
+@pytest.mark.parametrize("after", [1, 4, 9])
+def test_a_pass_that_finds_the_file_not_utf8_leaves_nothing_written(after):
+    from engine.parallel import _collect
+    from store.roster_source import NotUtf8
+
+    scan, out = _Pass(after, utf8=False), io.BytesIO()
+    with pytest.raises(NotUtf8):
+        _collect(_chunks_arriving(scan, out, []), None, out, AssessCounts(), scan=scan)
+    assert out.getvalue() == b""
+
+
+_UTF8_PIECES = ["a", "\n", "é", "中", "𝄞", "\ufeff"]
+_BAD_PIECES = [b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe4\xb8", b"\x80", b"\xf4\x90\x80\x80"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(_UTF8_PIECES).map(str.encode), st.sampled_from(_BAD_PIECES),
+                          st.binary(max_size=3)), max_size=40),
+       st.integers(1, 9), st.integers(1, 5))
+def test_the_cutting_pass_finds_a_file_utf8_exactly_when_python_decodes_it(tmp_path, monkeypatch, pieces,
+                                                                            block, piece):
+    """Blocks and the pieces checked within them cut characters anywhere: the verdict is the whole
+    file's, and the ranges given before a fault cover only bytes before it."""
+    from store import roster_source
+    from store.roster_source import NotUtf8, _cut
+
+    monkeypatch.setattr(roster_source, "SCAN_BLOCK", block)
+    monkeypatch.setattr(roster_source, "DECODE_SLICE", piece)
+    data = b"".join(pieces)
+    path = tmp_path / "bytes.jsonl"
+    path.write_bytes(data)
+    try:
+        data.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError as exc:
+        utf8, fault = False, exc.start
+    given_ranges = []
+    try:
+        for r in _cut(path, 4):
+            given_ranges.append(r)
+        found = True
+    except NotUtf8:
+        found = False
+    assert found == utf8
+    if utf8:
+        assert given_ranges == list(jsonl_source(path, chunk_bytes=4).ranges)
+        assert b"".join(data[r.start : r.end] for r in given_ranges) == data
+    else:
+        assert all(r.end <= fault for r in given_ranges)
