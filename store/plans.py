@@ -6,13 +6,14 @@ provenance as assessments have it (guideline file hashes, input file and hash, s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from itertools import islice
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select
 
+from pathways.models import Patient
 from pathways.plan import Plan
 from store.assessments import Provenance
 from store.db import open_db
@@ -108,3 +109,29 @@ def stored_plans(db_url: str, patient_ids: Iterable[str] | None, on: date) -> li
     finally:
         db_engine.dispose()
     return list(latest.values())
+
+
+def patient_ranges(db_url: str, size: int) -> list[tuple[int, int]]:
+    """The stored patients in (after, upto] ranges of import order of `size` patients each, for
+    the processes that plan them (reports/plan_run.py)."""
+    from store.exporter import seq_ranges
+
+    db_engine = open_db(db_url)
+    try:
+        return seq_ranges(db_engine, size)
+    finally:
+        db_engine.dispose()
+
+
+_ENGINES: dict = {}  # a worker's engine per database, opened at its first range
+
+
+def patients_in(db_url: str, r: tuple[int, int], team: str | None = None) -> Iterator[Patient]:
+    """The stored patients of range `r` (`patient_ranges`; of `team` only, when given) as
+    `store.read_patients` gives them: validated, in import order."""
+    from store.db_records import canonical_batch
+
+    db_engine = _ENGINES.get(db_url) or _ENGINES.setdefault(db_url, open_db(db_url))
+    with db_engine.connect() as conn:
+        batch = canonical_batch(conn, r[0], upto=r[1], team=team)
+    return (Patient.model_validate(record) for _, record in batch)
