@@ -13,6 +13,7 @@ every slice is made: an error or Ctrl-C before then stores nothing.
 from __future__ import annotations
 
 import gc
+import io
 import multiprocessing as mp
 import os
 import pickle
@@ -20,6 +21,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -123,15 +125,16 @@ def write_plans(plans: Iterable[Plan], out: Path, formats: set[str], lang: str, 
     return _finish(files, result, spool, save_to, provenance)
 
 
-def _finish(files, result: PlansWritten, spool, save_to: str | None, provenance) -> PlansWritten:
-    """Store the spooled rows (one transaction) and close the files."""
+def _finish(files, result: PlansWritten, spool, save_to: str | None, provenance,
+            unspooled: Callable[[Any], Iterator] | None = None) -> PlansWritten:
+    """Store the spooled rows (one transaction; `unspooled` reads them back) and close the files."""
     import store.plans
 
     if spool is not None:
         with spool:
             spool.seek(0)
             try:
-                store.plans.save_plan_rows(save_to, _unspooled(spool), provenance)
+                store.plans.save_plan_rows(save_to, (unspooled or _unspooled)(spool), provenance)
             except BaseException:
                 files.abandon()
                 raise
@@ -140,6 +143,13 @@ def _finish(files, result: PlansWritten, spool, save_to: str | None, provenance)
         result.written = files.close()
         result.warnings = list(files.warnings)
     return result
+
+
+def _unspooled_blocks(spool) -> Iterator:
+    """The rows `write_plans_parallel` spooled, in order: blocks of pickled rows, each compressed
+    and after its length."""
+    while size := int.from_bytes(spool.read(8), "little"):
+        yield from _unspooled(io.BytesIO(zlib.decompress(spool.read(size))))
 
 
 def _unspooled(spool) -> Iterator:
@@ -244,7 +254,9 @@ def _make(task) -> tuple[Any, str | None, int, list[Problem] | None]:
     except SangaoError as exc:
         return None, None, 0, exc.problems
     summary, data = made.finish()
-    stored = b"".join(rows)
+    # compressed (zlib's fastest level): a plan's row is some 5 KB of JSON, 0.6 KB so, and a
+    # province's rows wait on disk until the end (5 GB for a million plans otherwise)
+    stored = zlib.compress(b"".join(rows), 1)
     fd, path = tempfile.mkstemp(dir=job.spill)
     with open(fd, "wb", buffering=0) as f:
         f.write(data)
@@ -278,6 +290,7 @@ def write_plans_parallel(tasks: Iterable, job: PlanJob, workers: int, out: Path,
                 files.add_made(made, data[: len(data) - stored])
                 result.first += made.kept[: 2 - len(result.first)]
                 if spool is not None:
+                    spool.write(stored.to_bytes(8, "little"))
                     spool.write(memoryview(data)[len(data) - stored :])
                 if tick:
                     for _ in range(made.count):
@@ -296,7 +309,7 @@ def write_plans_parallel(tasks: Iterable, job: PlanJob, workers: int, out: Path,
         raise
     finally:
         shutil.rmtree(spill, ignore_errors=True)
-    return _finish(files, result, spool, save_to, provenance)
+    return _finish(files, result, spool, save_to, provenance, _unspooled_blocks)
 
 
 def _feed(tasks: Iterable, room: threading.Semaphore, stop: threading.Event) -> Iterator:
