@@ -33,18 +33,26 @@ from pathways.errors import Problem, SangaoError
 from pathways.plan import Plan
 
 
-def new_plans(patients: Iterable, ctx, start: date, url: str | None, batch: int = 500) -> Iterator[Plan]:
+def new_plans(patients: Iterable, ctx, start: date, url: str | None, batch: int = 500,
+              reader=None) -> Iterator[Plan]:
     """Each open patient's plan from `start`, with the previous stored plans (when there is a
-    database at `url`) looked up a batch of patients at a time."""
+    database at `url`) looked up a batch of patients at a time (through `reader`, an engine of
+    `url` the caller keeps open, else one opened for the run)."""
     import store.plans
     from pathways.care_state import is_closed
     from reports.plan import build_plan
 
-    it = (p for p in patients if not is_closed(p, start))
-    while chunk := list(islice(it, batch)):
-        previous = store.plans.previous_plans(url, [p.patient_id for p in chunk], start) if url else {}
-        for p in chunk:
-            yield build_plan(p, ctx, start, previous.get(p.patient_id))
+    own = store.plans.open_db(url) if url and reader is None else None
+    try:
+        it = (p for p in patients if not is_closed(p, start))
+        while chunk := list(islice(it, batch)):
+            ids = [p.patient_id for p in chunk]
+            previous = store.plans.previous_plans(url, ids, start, reader or own) if url else {}
+            for p in chunk:
+                yield build_plan(p, ctx, start, previous.get(p.patient_id))
+    finally:
+        if own is not None:
+            own.dispose()
 
 
 def stored_plans(url: str, ids: list[str] | None, start: date, team: str | None) -> Iterator[Plan]:
@@ -247,7 +255,8 @@ def _make(task) -> tuple[Any, str | None, int, list[Problem] | None]:
     made = PlanBytes(set(job.formats))
     rows: list[bytes] = []
     try:
-        for built in new_plans(patients, ctx, job.start, job.previous_url):
+        reader = store.plans.reader(job.previous_url) if job.previous_url else None
+        for built in new_plans(patients, ctx, job.start, job.previous_url, reader=reader):
             made.add(built)
             if job.save:
                 rows.append(pickle.dumps(store.plans.plan_key(built)))
