@@ -209,10 +209,9 @@ def plan_slices(roster: Path | None, db: str, team: str | None, workers: int | N
     count = workers or default_workers()
     if roster is None:
         url = check_db(db)
-        total = count_patients(url) if count > 1 else 0
-        if count == 1 or (workers is None and total < SMALL):
+        if count == 1 or (workers is None and count_patients(url, team) < SMALL):  # (a team's, for --team)
             return 1, patients_from(roster, db, team)
-        size = max(1, min(SLICE, -(-total // (4 * count))))
+        size = max(1, min(SLICE, -(-count_patients(url) // (4 * count))))
         import store.plans
 
         return count, store.plans.patient_ranges(url, size)

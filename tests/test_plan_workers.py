@@ -123,3 +123,14 @@ def test_a_patient_that_fails_in_a_worker_stores_no_plan_leaves_no_file_and_says
     assert two.exception.problems[0].code == "R403" and "P036" in two.exception.problems[0].message
     assert stored_rows(db) == before  # nothing of either run stored
     assert files(tmp_path / "one") == {} and files(tmp_path / "two") == {}  # no file left half-written
+
+
+def test_two_workers_planning_a_team_write_and_store_that_teams_plans_as_one(stored: Path, tmp_path: Path):
+    one, two = copy_of(stored, tmp_path / "one.db"), copy_of(stored, tmp_path / "two.db")
+    for db, workers in ((one, "1"), (two, "2")):
+        result = runner().invoke(cli.app, ["plan", "--team", "A队", "--db", str(db), "--as-of", AS_OF,
+                                           "--out", str(tmp_path / workers), "--workers", workers])
+        assert result.exit_code == 0, result.output
+    assert sorted(files(tmp_path / "1")) == ["A队.ics", "appointments.csv", "plans.html"]
+    assert files(tmp_path / "2") == files(tmp_path / "1")
+    assert len(stored_rows(one)) == 16 and stored_rows(two) == stored_rows(one)  # A队: i % 5 in (0, 3)
