@@ -516,6 +516,7 @@ def plan(
                                                   help=_opt("plan --capacity"))] = None,
     save: Annotated[bool, typer.Option("--save/--no-save", help=_opt("plan --save/--no-save"))] = True,
     reprint: Annotated[bool, typer.Option("--reprint", help=_opt("plan --reprint"))] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help=_opt("plan --workers"))] = None,
     roster: RosterOpt = None,
     db: Db = DEFAULT_DB,
     as_of: AsOf = None,
@@ -537,11 +538,14 @@ def plan(
     if reprint:
         check_db(db)
         ids = None if patient is None else [one_patient(patient, patients_from(roster, db)).patient_id]
-        source = plan_run.stored_plans(url, ids, start, team)
+        source, workers = plan_run.stored_plans(url, ids, start, team), 1
     else:
         ctx = _context(guidelines, as_of, strict_calendar, calendar_dir, lang)
-        patients = patients_from(roster, db, team)  # --team: that team's patients only
-        chosen = [one_patient(patient, patients)] if patient is not None else patients
+        if patient is None and capacity is None:  # several processes (capacity needs every plan)
+            workers, chosen = plan_run.plan_slices(roster, db, team, workers)
+        else:
+            workers, patients = 1, patients_from(roster, db, team)  # --team: that team's patients only
+            chosen = [one_patient(patient, patients)] if patient is not None else patients
         source = plan_run.new_plans(chosen, ctx, start, url if stored else None)
         if capacity is not None:
             source = plan_run.with_capacity(source, capacity, ctx, lambda problem: err_console.print(
@@ -551,7 +555,13 @@ def plan(
     with _patient_progress("plan", total) as tick:
         save_to = url if save and stored and not reprint else None
         made_by = provenance(ctx.gset, roster, db) if save_to else None
-        made = plan_run.write_plans(source, out, wanted, lang, save_to, tick, made_by)
+        if workers > 1:
+            dirs = tuple(map(str, calendar_dir or ()))
+            job = plan_run.PlanJob(guidelines, as_of, strict_calendar, dirs, lang, start, frozenset(wanted),
+                                   None if roster is not None else url, team, url if stored else None)
+            made = plan_run.write_plans_parallel(chosen, job, workers, out, lang, save_to, tick, made_by)
+        else:
+            made = plan_run.write_plans(source, out, wanted, lang, save_to, tick, made_by)
     if made.count == 0:
         err_console.print("没有可制定计划的患者" if lang == "zh" else "no patient to plan for",
                           highlight=False)

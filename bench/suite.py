@@ -15,16 +15,19 @@ GNU time; a PostgreSQL server's own processes are not counted). The measures:
 - assess: `sangao assess` from the JSONL roster, python and durable backends, 1 and N workers;
   from the stored database (`--db`), 1 and N workers; `--executor dask` on a local cluster of 2
   worker processes, over the roster as 8 Parquet buckets, the workers writing Parquet results;
-- plan: `sangao plan --all` from the stored database (appointments CSV and each team's ICS: the
-  files a whole roster's plans are written to; the plans stored);
+- plan: `sangao plan --all` from the stored database, 1 and N workers (appointments CSV and each
+  team's ICS: the files a whole roster's plans are written to; the plans stored); above 100,000
+  patients N workers and the CSV only (`plan --all csv`: the ICS files of a million patients'
+  plans do not fit beside the rest on the development VM's disk); the plan files are removed after
+  each round;
 - worklist: `sangao worklist --team T --week` of the largest team (it reads the whole roster);
 - report: `sangao report monthly` of the roster's month after last month's was made (the steady
   state of a county; bench/report_bench.py times the other phases).
 
 What they read (the stored database, the buckets, the report's history) is made before the timing
 (bench/suite_data.py), once per run of the suite. The 1M roster skips the measures whose
-`max_size` is lower: plan and report (most of an hour each on the 2-core development VM, with the
-report's 12-month history). `--only TAG[,TAG]` runs the measures of those tags.
+`max_size` is lower: report (most of an hour on the 2-core development VM, with its 12-month
+history) and plan with its ICS files. `--only TAG[,TAG]` runs the measures of those tags.
 
 Beside `sangao assess`, the national-
 default pipeline written by hand with stdlib json (bench/hand_written.py) runs on the same roster in
@@ -44,6 +47,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -83,6 +87,7 @@ class Measure:
     tags: tuple[str, ...] = field(default=())
     setup: Callable[[Context], None] | None = None  # before each round, untimed
     when: Callable[[Context], bool] = lambda ctx: True  # skipped when false (PostgreSQL not given)
+    cleanup: Callable[[Context], None] | None = None  # after each round, untimed
 
 
 def _assess(engine: str, workers: Callable[[Context], int], roster: Callable[[Context], Path] | None = None):
@@ -150,9 +155,22 @@ def _dask(ctx: Context) -> list[str]:
             "--format", "parquet", "--out", str(ctx.out_dir / f"assessed-dask-{ctx.size}")]
 
 
-def _plan(ctx: Context) -> list[str]:
-    return [*SANGAO, "plan", "--all", "--db", str(_stored(ctx)), "--as-of", AS_OF,
-            "--format", "csv", "--format", "ics", "--out", str(ctx.out_dir / f"plans-{ctx.size}")]
+def _plan(workers: Callable[[Context], int], formats: tuple[str, ...] = ("csv", "ics")):
+    def command(ctx: Context) -> list[str]:
+        return [*SANGAO, "plan", "--all", "--db", str(_stored(ctx)), "--as-of", AS_OF,
+                "--workers", str(workers(ctx)), *(f for name in formats for f in ("--format", name)),
+                "--out", str(_plans_out(ctx))]
+
+    return command
+
+
+def _plans_out(ctx: Context) -> Path:
+    return ctx.out_dir / f"plans-{ctx.size}"
+
+
+def _plans_removed(ctx: Context) -> None:
+    """The plan files, once timed: a million patients' ICS alone would take some 9 GB of disk."""
+    shutil.rmtree(_plans_out(ctx), ignore_errors=True)
 
 
 def _worklist(ctx: Context) -> list[str]:
@@ -189,7 +207,15 @@ MEASURES: list[Measure] = [
             setup=_stored, tags=("assess", "db")),
     Measure("assess dask", workers=lambda ctx: 2, command=_dask,
             setup=lambda ctx: data.buckets(ctx.roster, ctx.out_dir, ctx.size), tags=("assess", "dask")),
-    Measure("plan --all", command=_plan, setup=_stored, max_size=100_000, tags=("plan",)),
+    Measure("plan --all", command=_plan(lambda ctx: 1), setup=_stored, max_size=100_000, tags=("plan",),
+            cleanup=_plans_removed),
+    Measure("plan --all", workers=lambda ctx: ctx.workers, command=_plan(lambda ctx: ctx.workers),
+            setup=_stored, max_size=100_000, tags=("plan",), cleanup=_plans_removed),
+    # above 100,000 patients the appointments CSV only (and the plans stored): with the teams' ICS
+    # files a million patients' plans need some 15 GB of disk at once
+    Measure("plan --all csv", workers=lambda ctx: ctx.workers,
+            command=_plan(lambda ctx: ctx.workers, ("csv",)), setup=_stored,
+            when=lambda ctx: ctx.size > 100_000, tags=("plan",), cleanup=_plans_removed),
     Measure("worklist team", command=_worklist, setup=_stored, tags=("worklist",)),
     Measure("report monthly", command=_report, max_size=100_000, tags=("report",),
             setup=lambda ctx: data.report_db(ctx.roster, ctx.out_dir, ctx.size)),
@@ -288,6 +314,8 @@ def main() -> int:
                 if m.setup is not None:
                     m.setup(ctx)
                 times[i].append(run_one(m, ctx, env))
+                if m.cleanup is not None:
+                    m.cleanup(ctx)
         rows = _rows(chosen, times, ctx, stamp)
         _print(rows, os.getloadavg())
         _append(args.csv, rows)

@@ -335,6 +335,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
                         "to fit"),
     "plan --save/--no-save": ("把计划存入 --db（下一份计划会列出变化）",
                               "store the plans in --db (the next plan lists what changed)"),
+    "plan --workers": ("制定计划用的进程数（默认：CPU 核数；患者少时为 1）",
+                       "processes to make the plans with (default: the cores; one for a small roster)"),
     "plan --reprint": ("按原样重印库中 --from 日期的计划，不重新计算",
                        "print the plans stored for --from exactly as they were made, without recomputing"),
     "guidelines schema --write": ("把指南文件、案例文件和 set.yaml 的 schema 写入此文件夹",

@@ -654,10 +654,40 @@ class PlanFiles:
             if self._pending[plan.team] >= self._FLUSH:
                 self._flush(plan.team)
 
+    def add_made(self, made: MadePlans, data: bytes) -> None:
+        """What `MadePlans` made elsewhere (a worker process), its bytes `data`: the same files as
+        `add` of each of its plans would write, the teams' events appended in the same order."""
+        self.count += made.count
+        self.warnings.update(dict.fromkeys(made.warnings))
+        if self.keep:
+            self.kept += made.kept
+        if self._csv is not None:
+            self._csv.flush()  # the header and any text before: the rows go under it as bytes
+            self._csv.buffer.write(data[: made.csv])
+        at = made.csv
+        for team, size in made.teams:
+            if team not in self._events:
+                (self.out / f"{self.file_name(team)}.ics").write_bytes(_ics_head(team))
+                self._events[team], self._pending[team] = [], 0
+            self._events[team].append(data[at : at + size])
+            self._pending[team] += size
+            at += size
+            if self._pending[team] >= self._FLUSH:
+                self._flush(team)
+
     def _flush(self, team: str, tail: bytes = b"") -> None:
         with (self.out / f"{self.file_name(team)}.ics").open("ab") as f:
             f.write(b"".join(self._events[team]) + tail)
         self._events[team], self._pending[team] = [], 0
+
+    def abandon(self) -> None:
+        """The run stopped (an error, Ctrl-C): the files begun are removed, none is left half-written."""
+        if self._csv is not None:
+            self._csv.close()
+            (self.out / "appointments.csv").unlink(missing_ok=True)
+        for team in self._events:
+            (self.out / f"{self.file_name(team)}.ics").unlink(missing_ok=True)
+        self._events, self._pending = {}, {}
 
     def close(self) -> list[str]:
         """Finish every file; returns their names."""
@@ -675,6 +705,52 @@ class PlanFiles:
             self._flush(team, _ICS_TAIL)
             written.append(f"{self.file_name(team)}.ics")
         return written
+
+
+@dataclass
+class MadePlans:
+    """What `PlanBytes` made of a run of plans: how many; the byte length of their appointments
+    CSV rows and of each team's ICS events (team, length, in the order each team first came), in
+    that order in the block of bytes that goes with it; the plans themselves when pages are wanted,
+    else the first two; the calendar warnings."""
+
+    count: int
+    csv: int
+    teams: list[tuple[str, int]]
+    kept: list[Plan]
+    warnings: list[str]
+
+
+class PlanBytes:
+    """Plans made into the bytes `PlanFiles` writes for them, by a process that writes no file
+    (reports/plan_run.py's workers); `PlanFiles.add_made` writes them."""
+
+    def __init__(self, formats: set[str]) -> None:
+        self.keep = bool({"html", "pdf"} & formats)
+        self.ics = "ics" in formats
+        self.rows = io.StringIO() if "csv" in formats else None
+        self.events: dict[str, list[bytes]] = {}
+        self.kept: list[Plan] = []
+        self.warnings: dict[str, None] = {}
+        self.count = 0
+
+    def add(self, plan: Plan) -> None:
+        self.count += 1
+        self.warnings.update(dict.fromkeys(plan.warnings))
+        if self.keep or len(self.kept) < 2:
+            self.kept.append(plan)
+        entries = _entries(plan)
+        if self.rows is not None:
+            _write_rows(self.rows, plan, entries)
+        if self.ics:
+            self.events.setdefault(plan.team, []).append(_ics_events(plan, entries))
+
+    def finish(self) -> tuple[MadePlans, bytes]:
+        rows = self.rows.getvalue().encode("utf-8") if self.rows is not None else b""
+        blocks = {team: b"".join(events) for team, events in self.events.items()}
+        made = MadePlans(self.count, len(rows), [(team, len(b)) for team, b in blocks.items()], self.kept,
+                         list(self.warnings))
+        return made, b"".join([rows, *blocks.values()])
 
 
 def print_summary(plan: Plan, console) -> None:
