@@ -10,6 +10,7 @@ import random
 import sys
 import tracemalloc
 import zipfile
+from datetime import date
 
 import pytest
 from fuzz_support import read_all
@@ -95,3 +96,25 @@ def test_the_command_line_exits_1_with_the_member_and_the_cap_in_chinese(tmp_pat
     text = " ".join((out.out + out.err).split())
     assert "export.zip" in text and "患者.csv" in text and "200 倍的上限" in text, text
     assert io.StringIO(text).read().count("R104") == 0  # not the internal error
+
+
+
+def test_a_member_with_an_empty_name_is_skipped_with_a_finding_and_the_rest_imports(tmp_path):
+    # found by tests/test_fuzz_zip.py: ZipInfo.is_dir() raises IndexError on an empty name (an R104 crash)
+    from store.importer import iter_items
+    from store.readers import group_sources
+
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("患者.csv", PATIENTS.encode())
+        nameless = zipfile.ZipInfo("x")
+        nameless.filename = ""
+        z.writestr(nameless, b"p2,2026-03-05\n")
+    assert [i.filename for i in zipfile.ZipFile(path).infolist()] == ["患者.csv", ""]
+    imported, findings = [], []
+    for source in group_sources([path]):
+        imported += [patient.patient_id for _, patient, _, _ in iter_items(source, None, date(2026, 11, 30))
+                     if patient is not None]
+        findings += [p.code for p in source.findings]
+    assert imported == ["p1"]
+    assert findings == ["D108"]

@@ -315,7 +315,8 @@ def _zip_sheets(path: Path, name: str, source: Source, closers: list) -> list[Sh
     with archive:
         members = sorted(
             ((member_name(i), i) for i in archive.infolist()
-             if not i.is_dir() and not member_name(i).startswith("__MACOSX/")),
+             # not ZipInfo.is_dir(): it raises IndexError on a member with an empty name
+             if not i.filename.endswith("/") and not member_name(i).startswith("__MACOSX/")),
             key=lambda pair: pair[0],
         )
         for (first, _), (second, _) in itertools.pairwise(members):
