@@ -627,6 +627,8 @@ class PlanFiles:
         self.warnings: dict[str, None] = {}
         self._events: dict[str, list[bytes]] = {}
         self._pending: dict[str, int] = {}
+        self._names: dict[str, str] = {}  # team → its ICS file's name, unique in the run
+        self._taken: set[str] = set()
         self._csv = None
         if "csv" in formats:
             self._csv = (out / "appointments.csv").open("w", encoding="utf-8-sig", newline="")
@@ -646,7 +648,7 @@ class PlanFiles:
             _write_rows(self._csv, plan, entries)
         if "ics" in self.formats:
             if plan.team not in self._events:
-                (self.out / f"{self.file_name(plan.team)}.ics").write_bytes(_ics_head(plan.team))
+                self._ics(plan.team).write_bytes(_ics_head(plan.team))
                 self._events[plan.team], self._pending[plan.team] = [], 0
             events = _ics_events(plan, entries)
             self._events[plan.team].append(events)
@@ -667,7 +669,7 @@ class PlanFiles:
         at = made.csv
         for team, size in made.teams:
             if team not in self._events:
-                (self.out / f"{self.file_name(team)}.ics").write_bytes(_ics_head(team))
+                self._ics(team).write_bytes(_ics_head(team))
                 self._events[team], self._pending[team] = [], 0
             self._events[team].append(data[at : at + size])
             self._pending[team] += size
@@ -675,8 +677,22 @@ class PlanFiles:
             if self._pending[team] >= self._FLUSH:
                 self._flush(team)
 
+    def _ics(self, team: str) -> Path:
+        """The team's ICS file. Two teams whose names make the same file name ("A队/1" and "A队_1")
+        get their own files, the later one "-2", "-3"… in the order the teams first come (the
+        patients' order, the same with any number of workers)."""
+        name = self._names.get(team)
+        if name is None:
+            base = name = self.file_name(team)
+            n = 2
+            while name in self._taken:
+                name, n = f"{base}-{n}", n + 1
+            self._names[team] = name
+            self._taken.add(name)
+        return self.out / f"{name}.ics"
+
     def _flush(self, team: str, tail: bytes = b"") -> None:
-        with (self.out / f"{self.file_name(team)}.ics").open("ab") as f:
+        with self._ics(team).open("ab") as f:
             f.write(b"".join(self._events[team]) + tail)
         self._events[team], self._pending[team] = [], 0
 
@@ -686,7 +702,7 @@ class PlanFiles:
             self._csv.close()
             (self.out / "appointments.csv").unlink(missing_ok=True)
         for team in self._events:
-            (self.out / f"{self.file_name(team)}.ics").unlink(missing_ok=True)
+            self._ics(team).unlink(missing_ok=True)
         self._events, self._pending = {}, {}
 
     def close(self) -> list[str]:
@@ -703,7 +719,7 @@ class PlanFiles:
             written.append("appointments.csv")
         for team in sorted(self._events):
             self._flush(team, _ICS_TAIL)
-            written.append(f"{self.file_name(team)}.ics")
+            written.append(self._ics(team).name)
         return written
 
 

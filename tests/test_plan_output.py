@@ -176,3 +176,22 @@ def test_a_long_line_is_folded_into_the_longest_parts_that_end_between_character
         following = parts[i + 1].decode()[0].encode()  # would not have fitted
         assert len(part) + len(following) > (75 if i == 0 else 74)
     assert (len(lines) == 1) == (len(text.encode()) <= 75)
+
+
+def test_teams_whose_names_make_one_file_name_each_get_their_own_calendar(plans, tmp_path: Path):
+    from reports.plan import PlanFiles
+    from reports.plan_run import safe_file_name
+
+    slash = plans[0].model_copy(update={"team": "A队/1"})
+    underscore = plans[1].model_copy(update={"team": "A队_1"})
+    files = PlanFiles(tmp_path, {"ics"}, "zh", safe_file_name)
+    files._FLUSH = 1  # each team's events written as they come, so a shared file would lose some
+    for plan in (slash, underscore, slash.model_copy(update={"patient_id": "P9"})):
+        files.add(plan)
+    assert files.close() == ["A队_1.ics", "A队_1-2.ics"]
+    teams = {}
+    for name in ("A队_1.ics", "A队_1-2.ics"):
+        cal = Calendar.from_ical((tmp_path / name).read_bytes())
+        teams[name] = (str(cal["X-WR-CALNAME"]), {str(e["UID"]).split("-")[0] for e in cal.walk("VEVENT")})
+    assert teams["A队_1.ics"][0].startswith("A队/1") and teams["A队_1-2.ics"][0].startswith("A队_1")
+    assert teams["A队_1.ics"][1] == {"P0", "P9"} and teams["A队_1-2.ics"][1] == {"P1"}
