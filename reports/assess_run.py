@@ -54,13 +54,45 @@ def assess_jsonl_fast(roster: Path | None, db: str, options, out: Path | None, s
             assess_source(source, options, stdout.buffer, workers=workers, counts=counts)
             stdout.buffer.flush()
         else:
-            from store.privacy import open_private
-
-            with open_private(out, "wb") as target:
+            target = OpenedWhenWritten(out, "wb")
+            try:
                 assess_source(source, options, target, workers=workers, counts=counts)
+                target.opened()  # no line to write: the file is still made, empty
+            finally:
+                target.close()
     except NotUtf8:
         return False
     return True
+
+
+class OpenedWhenWritten:
+    """The `--out` file, opened owner-only (store/privacy.py `open_private`) at its first write: a
+    roster found not to be UTF-8 at the end of the cutting pass (before any line is written), or
+    one the record path cannot read, leaves a file already there as it was."""
+
+    def __init__(self, path: Path, mode: str, **kwargs) -> None:
+        self.path, self.mode, self.kwargs, self._file = path, mode, kwargs, None
+
+    def opened(self):
+        if self._file is None:
+            from store.privacy import open_private
+
+            self._file = open_private(self.path, self.mode, **self.kwargs)
+        return self._file
+
+    def write(self, data):
+        return self.opened().write(data)
+
+    def fileno(self) -> int:  # engine/parallel.py copies a worker's spilled lines by sendfile
+        return self.opened().fileno()
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def assess_records(patients: Callable[[], Iterable], options, fmt: str, out: Path | None, console: Console,
@@ -100,7 +132,11 @@ def assess_records(patients: Callable[[], Iterable], options, fmt: str, out: Pat
     if fmt == "table" and out is None:
         fmt_out.print_table(shown(), console, limit=limit, lang=lang, info=book)
         return
-    target = open_private(out, "w", encoding="utf-8", newline="") if out else stdout
+    if out is not None and fmt in ("csv", "jsonl"):
+        # opened at its first line: a roster that cannot be read leaves a file already there as it was
+        target = OpenedWhenWritten(out, "w", encoding="utf-8", newline="")
+    else:
+        target = open_private(out, "w", encoding="utf-8", newline="") if out else stdout
     try:
         if fmt == "csv":
             fmt_out.write_csv(shown(), target, lang, info=book)
@@ -108,6 +144,8 @@ def assess_records(patients: Callable[[], Iterable], options, fmt: str, out: Pat
             fmt_out.write_jsonl(shown(), target)
         else:
             fmt_out.print_table(shown(), Console(file=target, width=120), limit=limit, lang=lang, info=book)
+        if isinstance(target, OpenedWhenWritten):
+            target.opened()  # nothing to write: the file is still made, empty
     finally:
         if out:
             target.close()

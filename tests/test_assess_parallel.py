@@ -332,6 +332,56 @@ def test_assess_reads_a_file_found_not_utf8_late_as_it_read_it_before(tmp_path, 
     assert not any(line.startswith("{") for line in result.stdout.splitlines())
 
 
+
+def test_an_out_file_already_there_is_left_as_it_was_when_the_roster_is_found_not_utf8_late(tmp_path, lines):
+    from typer.testing import CliRunner
+
+    import cli
+
+    path, out = _half_gb18030(tmp_path, lines), tmp_path / "assessed.jsonl"
+    out.write_bytes(b"last week's assessments\n")
+    args = ["assess", "--roster", str(path), "--as-of", "2026-11-30", "--format", "jsonl",
+            "--provisional-calendar", "--workers", "2", "--out", str(out)]
+    result = CliRunner().invoke(cli.app, args)
+    assert isinstance(result.exception, SangaoError) and result.exception.problems[0].code == "D030"
+    assert out.read_bytes() == b"last week's assessments\n"
+
+
+def test_an_out_file_gets_the_lines_stdout_gets(tmp_path, lines):
+    from typer.testing import CliRunner
+
+    import cli
+
+    path, out = tmp_path / "r.jsonl", tmp_path / "assessed.jsonl"
+    path.write_text("".join(line + "\n" for line in lines[:50]), encoding="utf-8")
+    args = ["assess", "--roster", str(path), "--as-of", "2026-11-30", "--format", "jsonl",
+            "--provisional-calendar", "--workers", "1"]
+    shown = CliRunner().invoke(cli.app, args)
+    written = CliRunner().invoke(cli.app, [*args, "--out", str(out)])
+    assert shown.exit_code == written.exit_code == 0
+    got = out.read_text(encoding="utf-8").splitlines()
+    assert len(got) > 40 and got == [line for line in shown.stdout.splitlines() if line.startswith("{")]
+
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_out_file_is_made_when_no_patient_is_left_to_assess(tmp_path, lines, fmt):
+    from typer.testing import CliRunner
+
+    import cli
+
+    path, out = tmp_path / "r.jsonl", tmp_path / f"assessed.{fmt}"
+    record = json.loads(lines[0]) | {"deceased_on": "2026-01-02"}
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.write_text("last week's assessments\n", encoding="utf-8")
+    args = ["assess", "--roster", str(path), "--as-of", "2026-11-30", "--format", fmt,
+            "--provisional-calendar", "--out", str(out)]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert "last week" not in out.read_text(encoding="utf-8-sig")
+    assert (out.stat().st_mode & 0o777) == 0o600
+
+
 class _Pass:
     """A cutting pass that is over after `after` chunks have arrived (what `_collect` reads of a Scan)."""
 
