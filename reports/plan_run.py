@@ -124,13 +124,18 @@ def write_plans(plans: Iterable[Plan], out: Path, formats: set[str], lang: str, 
             if tick:
                 tick()
     except BaseException:
-        files.abandon()
-        if spool is not None:
-            spool.close()
+        _abandon(files, spool)
         raise
     finally:
         gc.unfreeze()
     return _finish(files, result, spool, save_to, provenance)
+
+
+def _abandon(files, spool) -> None:
+    """The run stopped: no plan file left, nothing spooled to store."""
+    files.abandon()
+    if spool is not None:
+        spool.close()
 
 
 def _finish(files, result: PlansWritten, spool, save_to: str | None, provenance,
@@ -311,9 +316,7 @@ def write_plans_parallel(tasks: Iterable, job: PlanJob, workers: int, out: Path,
             pool.close()
             pool.join()
     except BaseException:
-        files.abandon()
-        if spool is not None:
-            spool.close()
+        _abandon(files, spool)
         raise
     finally:
         shutil.rmtree(spill, ignore_errors=True)
