@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -47,10 +48,10 @@ from store.patient_months import (
     iter_month,
     load_tally,
     plain_records,
-    save_rows,
     save_tally,
     stored_decisions,
     stored_hashes,
+    write_rows,
 )
 from store.roster_source import _canonical as _canonical_record
 from store.validation import plausible_limits
@@ -102,6 +103,7 @@ class RowBuilder:
     def __init__(
         self, guidelines: str, months: list[str], provisional_calendar: bool, window: Window
     ) -> None:
+        self.args = (guidelines, list(months), provisional_calendar, window)  # a worker's own copy
         self.gset = load_set(guidelines)
         # care_state counts follow-ups from the visit before the month (or enrolment): any past year
         # the sources cover; the window years, the year after and the report year are required
@@ -323,76 +325,164 @@ def _patient(record: dict):
         return Patient.model_validate(_canonical_record(record))
 
 
-def _known_decisions(
-    stored: tuple[str, str, bytes] | None, wanted: Mapping[str, str | None]
-) -> dict[date, Decision] | None:
-    """The kept visit decisions of a patient, if the record up to the end of their month is still
-    the one they were made from (its hash for that month unchanged): a decision at a day reads
-    nothing dated after it (pathways/facts.py), so it holds for every month of the run."""
+def _known_payload(stored: tuple[str, str, bytes] | None, wanted: Mapping[str, str | None]) -> bytes | None:
+    """The kept visit decisions (encoded) of a patient, if the record up to the end of their month
+    is still the one they were made from (its hash for that month unchanged): a decision at a day
+    reads nothing dated after it (pathways/facts.py), so it holds for every month of the run."""
     if stored is None:
         return None
     month, record_hash, payload = stored
-    if wanted.get(month) != record_hash:
-        return None
-    return dict(_decode_decisions(payload))
+    return payload if wanted.get(month) == record_hash else None
+
+
+SMALL_ROSTER = 5_000  # patients below which one process is faster than starting workers
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What a worker needs to build one patient's missing rows: the record as read, the months
+    it lacks (oldest first), the record's hash at each of their ends, and the kept visit decisions
+    (encoded) when they still hold (`_known_payload`)."""
+
+    record: dict
+    missing: list[str]
+    hashes: list[str]
+    known: bytes | None
+
+
+def build_rows(
+    builder: RowBuilder, work: list[_Work]
+) -> tuple[list[tuple[str, str, str, bytes]], list[tuple[str, str, str, bytes]]]:
+    """(rows, visit decisions) of a batch, encoded as store/patient_months.py `save_rows` takes
+    them: what one worker does with a batch, and the one process without workers."""
+    out, decisions = [], []
+    for item in work:
+        pid = item.record["patient_id"]
+        known = None if item.known is None else dict(_decode_decisions(item.known))
+        kept: dict[date, Decision] = {}
+        rows = builder.rows(_patient(item.record), item.missing, known, kept)
+        for row, record_hash in zip(rows, item.hashes, strict=True):
+            out.append((pid, row.month, record_hash, _encode(row)))
+        if kept:
+            days = sorted(kept.items())
+            payload = _encode([(day, d._replace(screening={})) for day, d in days])
+            decisions.append((pid, item.missing[-1], item.hashes[-1], payload))
+    return out, decisions
+
+
+_worker_builder: RowBuilder | None = None
+
+
+def _init_worker(args: tuple) -> None:
+    global _worker_builder
+    _worker_builder = RowBuilder(*args)
+
+
+def _build_in_worker(work: list[_Work]):
+    """build_rows in a worker process. An exception the pool cannot send back (pydantic's, say)
+    comes back as a RuntimeError with its text, so the parent still stops and stores nothing."""
+    import pickle
+
+    try:
+        return build_rows(_worker_builder, work)
+    except Exception as e:
+        try:
+            pickle.dumps(e)
+        except Exception:
+            raise RuntimeError(f"{type(e).__name__}: {e}") from None
+        raise
 
 
 def ensure_rows(
-    db_url: str, builder: RowBuilder, months: list[str], progress: Callable[[int], None] | None = None
+    db_url: str,
+    builder: RowBuilder,
+    months: list[str],
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = 1,
+    batch_size: int = BATCH,
 ) -> InputSummary:
     """Build and store the rows of `months` the store lacks, or holds for a record that has
     changed up to that month's end; count what was built and reused. The rules' decisions at a
     patient's latest visits are kept with the rows (table visit_decisions): next month's row asks
-    the rules at the month end and at a new visit only, not again at the visits before."""
+    the rules at the month end and at a new visit only, not again at the visits before.
+
+    `workers` processes build the rows (None: the cores, one for a roster under SMALL_ROSTER
+    patients), each with its own RowBuilder, a batch of patients at a time, while this process
+    reads the roster, decides what each patient lacks and stores the rows in input order: the
+    same rows whatever the number. Everything is stored in one transaction: on an error (in a
+    worker too) nothing of this run is kept."""
     db_engine = open_db(db_url)
     allow_writing_while_reading(db_engine)
     summary = InputSummary(months=tuple(months))
     total = hashlib.sha256()
     basis = builder.basis.key
+    if workers is None:
+        from engine.parallel import default_workers
+        from store.counts import count_patients
+
+        workers = 1 if count_patients(db_url) < SMALL_ROSTER else default_workers()
+    pool = None
+    if workers > 1:
+        import multiprocessing as mp
+
+        # spawn: fork would copy the parent's open database handles
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(builder.args,))
     try:
-        batch: list[dict] = []
+        with db_engine.begin() as conn:
+            pending: deque = deque()
 
-        def flush() -> None:
-            ids = [r["patient_id"] for r in batch]
-            have = stored_hashes(db_engine, basis, ids, months)
-            kept_before = stored_decisions(db_engine, basis, ids)
-            out, decisions = [], []
-            for record in batch:
-                pid = record["patient_id"]
-                wanted = summary.month_hashes(pid)
-                missing = [m for m in months if have.get((pid, m)) != wanted[m]]
-                summary.reused += len(months) - len(missing)
-                if not missing:
-                    continue
-                known = _known_decisions(kept_before.get(pid), wanted)
-                kept: dict[date, Decision] = {}
-                for row in builder.rows(_patient(record), missing, known, kept):
-                    out.append((pid, row.month, wanted[row.month], _encode(row)))
-                if kept:
-                    newest = missing[-1]
-                    days = sorted(kept.items())
-                    payload = _encode([(day, d._replace(screening={})) for day, d in days])
-                    decisions.append((pid, newest, wanted[newest], payload))
-            summary.built += len(out)
-            save_rows(db_engine, basis, out, decisions)
-            batch.clear()
-            if progress is not None:
-                progress(summary.patients)
+            def store(result) -> None:
+                out, decisions = result
+                summary.built += len(out)
+                write_rows(conn, basis, out, decisions)
 
-        per_month = [hashlib.sha256() for _ in months]
-        for record in _iter_plain(db_engine):
-            packed, whole = record_hashes(record, months, plain_items=True)
-            total.update(whole)
-            for i, digest in enumerate(per_month):
-                digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
-            summary.hashes[record["patient_id"]] = packed
-            summary.patients += 1
-            batch.append(record)
-            if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
+            def plan(batch: list[dict]) -> list[_Work]:
+                ids = [r["patient_id"] for r in batch]
+                have = stored_hashes(db_engine, basis, ids, months)
+                kept_before = stored_decisions(db_engine, basis, ids)
+                work = []
+                for record in batch:
+                    pid = record["patient_id"]
+                    wanted = summary.month_hashes(pid)
+                    missing = [m for m in months if have.get((pid, m)) != wanted[m]]
+                    summary.reused += len(months) - len(missing)
+                    if missing:
+                        known = _known_payload(kept_before.get(pid), wanted)
+                        work.append(_Work(record, missing, [wanted[m] for m in missing], known))
+                return work
+
+            def flush(batch: list[dict]) -> None:
+                work = plan(batch)
+                if pool is None:
+                    store(build_rows(builder, work))
+                else:
+                    pending.append(pool.apply_async(_build_in_worker, (work,)))
+                    while len(pending) > 2 * workers:  # a few batches ahead of the writer
+                        store(pending.popleft().get())
+                if progress is not None:
+                    progress(summary.patients)
+
+            per_month = [hashlib.sha256() for _ in months]
+            batch: list[dict] = []
+            for record in _iter_plain(db_engine):
+                packed, whole = record_hashes(record, months, plain_items=True)
+                total.update(whole)
+                for i, digest in enumerate(per_month):
+                    digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
+                summary.hashes[record["patient_id"]] = packed
+                summary.patients += 1
+                batch.append(record)
+                if len(batch) >= batch_size:
+                    flush(batch)
+                    batch = []
+            if batch:
+                flush(batch)
+            while pending:
+                store(pending.popleft().get())
     finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         db_engine.dispose()
     summary.digest = total.hexdigest()
     summary.month_digests = {m: d.hexdigest() for m, d in zip(months, per_month, strict=True)}
@@ -576,11 +666,13 @@ def prepare(
     window: Window,
     provisional_calendar: bool,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = 1,
 ) -> tuple[RowBuilder, InputSummary, Counts]:
-    """Build what is missing and count every indicator of the 12 months ending with `month`."""
+    """Build what is missing (in `workers` processes: `ensure_rows`) and count every indicator of
+    the 12 months ending with `month`."""
     months = report_months(month)
     builder = RowBuilder(guidelines, months, provisional_calendar, window)
-    summary = ensure_rows(db_url, builder, months, progress)
+    summary = ensure_rows(db_url, builder, months, progress, workers)
     inds = indicators(complications_of(builder))
     counts = count_months(db_url, builder.basis.key, months, summary, inds)
     return builder, summary, counts

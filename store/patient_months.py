@@ -76,27 +76,38 @@ def save_rows(
     if not rows and not decisions:
         return
     with db_engine.begin() as conn:
-        m = _mark(conn)
-        if rows:
-            conn.exec_driver_sql(
-                f"DELETE FROM patient_months WHERE patient_id = {m} AND month = {m} AND basis = {m}",
-                [(pid, month, basis) for pid, month, _h, _p in rows],
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO patient_months (patient_id, month, basis, record_hash, payload) "
-                f"VALUES ({m}, {m}, {m}, {m}, {m})",
-                [(pid, month, basis, h, p) for pid, month, h, p in rows],
-            )
-        if decisions:
-            conn.exec_driver_sql(
-                f"DELETE FROM visit_decisions WHERE patient_id = {m} AND basis = {m}",
-                [(pid, basis) for pid, _m, _h, _p in decisions],
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO visit_decisions (patient_id, basis, month, record_hash, payload) "
-                f"VALUES ({m}, {m}, {m}, {m}, {m})",
-                [(pid, basis, month, h, p) for pid, month, h, p in decisions],
-            )
+        write_rows(conn, basis, rows, decisions)
+
+
+def write_rows(
+    conn,
+    basis: str,
+    rows: Sequence[tuple[str, str, str, bytes]],
+    decisions: Sequence[tuple[str, str, str, bytes]] = (),
+) -> None:
+    """`save_rows` on a connection whose transaction the caller holds (reports/monthly.py keeps
+    a whole run in one)."""
+    m = _mark(conn)
+    if rows:
+        conn.exec_driver_sql(
+            f"DELETE FROM patient_months WHERE patient_id = {m} AND month = {m} AND basis = {m}",
+            [(pid, month, basis) for pid, month, _h, _p in rows],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO patient_months (patient_id, month, basis, record_hash, payload) "
+            f"VALUES ({m}, {m}, {m}, {m}, {m})",
+            [(pid, month, basis, h, p) for pid, month, h, p in rows],
+        )
+    if decisions:
+        conn.exec_driver_sql(
+            f"DELETE FROM visit_decisions WHERE patient_id = {m} AND basis = {m}",
+            [(pid, basis) for pid, _m, _h, _p in decisions],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO visit_decisions (patient_id, basis, month, record_hash, payload) "
+            f"VALUES ({m}, {m}, {m}, {m}, {m})",
+            [(pid, basis, month, h, p) for pid, month, h, p in decisions],
+        )
 
 
 def forget_patients(db_engine: Engine, patient_ids: Sequence[str]) -> None:
