@@ -422,11 +422,6 @@ def ensure_rows(
 
         workers = 1 if count_patients(db_url) < SMALL_ROSTER else default_workers()
     pool = None
-    if workers > 1:
-        import multiprocessing as mp
-
-        # spawn: fork would copy the parent's open database handles
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(builder.args,))
     try:
         with db_engine.begin() as conn:
             pending: deque = deque()
@@ -452,7 +447,15 @@ def ensure_rows(
                 return work
 
             def flush(batch: list[dict]) -> None:
+                nonlocal pool
                 work = plan(batch)
+                if pool is None and work and workers > 1:  # started at the first rows to build
+                    import multiprocessing as mp
+
+                    # spawn: fork would copy the parent's open database handles
+                    pool = mp.get_context("spawn").Pool(
+                        workers, initializer=_init_worker, initargs=(builder.args,)
+                    )
                 if pool is None:
                     store(build_rows(builder, work))
                 else:
