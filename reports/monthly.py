@@ -47,6 +47,7 @@ from store.patient_months import (
     forget_patients,
     iter_month,
     load_tally,
+    month_rows,
     plain_records,
     save_tally,
     stored_decisions,
@@ -228,6 +229,8 @@ class InputSummary:
     month_digests: dict[str, str] = field(default_factory=dict)
     # patients with stored rows of a month read (iter_payloads) who are no longer in the roster
     departed: set[str] = field(default_factory=set)
+    # the sums of every month counted while its rows were built (ensure_rows with `inds`), if all were
+    counted: _Counted | None = None
 
     def month_hash(self, patient_id: str, month: str) -> str | None:
         packed = self.hashes.get(patient_id)
@@ -351,23 +354,102 @@ class _Work:
 
 
 def build_rows(
-    builder: RowBuilder, work: list[_Work]
-) -> tuple[list[tuple[str, str, str, bytes]], list[tuple[str, str, str, bytes]]]:
-    """(rows, visit decisions) of a batch, encoded as store/patient_months.py `save_rows` takes
-    them: what one worker does with a batch, and the one process without workers."""
+    builder: RowBuilder, work: list[_Work], inds: tuple[Indicator, ...] | None = None
+) -> tuple[list[tuple[str, str, str, bytes]], list[tuple[str, str, str, bytes]], _Counted | None]:
+    """(rows, visit decisions, sums) of a batch, the rows and decisions encoded as
+    store/patient_months.py `save_rows` takes them: what one worker does with a batch, and the one
+    process without workers. With `inds`, the rows of patients built for every month of
+    `builder.args` are counted as they are made (`_Counted`)."""
     out, decisions = [], []
+    counted = _Counted(builder.args[1], inds) if inds is not None else None
     for item in work:
         pid = item.record["patient_id"]
         known = None if item.known is None else dict(_decode_decisions(item.known))
         kept: dict[date, Decision] = {}
         rows = builder.rows(_patient(item.record), item.missing, known, kept)
+        payloads = []
         for row, record_hash in zip(rows, item.hashes, strict=True):
-            out.append((pid, row.month, record_hash, _encode(row)))
+            payload = _encode(row)
+            payloads.append(payload)
+            out.append((pid, row.month, record_hash, payload))
+        if counted is not None and len(payloads) == len(counted.months):
+            counted.add(pid, payloads)
         if kept:
             days = sorted(kept.items())
             payload = _encode([(day, d._replace(screening={})) for day, d in days])
             decisions.append((pid, item.missing[-1], item.hashes[-1], payload))
-    return out, decisions
+    return out, decisions, counted
+
+
+class _Counted:
+    """The sums `count_months` would count from the stored rows of `months`, counted while the rows
+    are built (a cold run builds every month of every patient: reading them all back would cost
+    more than counting them). Summed over batches and workers (`merge`); a cohort cell keeps the
+    first patient id of each state and scope, so they can be put in the order reading the rows by
+    patient id gives (`cohorts_of`)."""
+
+    def __init__(self, months: list[str], inds: tuple[Indicator, ...]) -> None:
+        self.months = list(months)
+        self.inds = inds
+        self.tally = Tally(inds)
+        self.first: dict[str, _AsFirst] = {m: _AsFirst(inds) for m in self.months[1:]}
+        # month → scope → [(first patient id, scope index), {state: [patients, first patient id]}]
+        self.cohorts: dict[str, dict[tuple[str, str], list]] = {}
+
+    def add(self, patient_id: str, payloads: list[bytes]) -> None:
+        """One patient's rows of every month, oldest first: decoded, as count_months reads them."""
+        previous = None
+        for i, month in enumerate(self.months):
+            row = _decode(payloads[i])
+            self.tally.add(row, previous)
+            if i:
+                self.first[month].add(row)
+            if (
+                int(month[5:7]) % 3 == 0
+                and row.care_state is not None
+                and quarter_of(row.enrolled_on) == quarter_of(shift_month(month, -3))
+            ):
+                cells = self.cohorts.setdefault(month, {})
+                scopes = (("", ""), (row.institution, ""), (row.institution, row.team))
+                for j, scope in enumerate(scopes):  # a batch is in roster order, not by patient id
+                    cell = cells.setdefault(scope, [(patient_id, j), {}])
+                    cell[0] = min(cell[0], (patient_id, j))
+                    state = cell[1].setdefault(row.care_state, [0, patient_id])
+                    state[0] += 1
+                    state[1] = min(state[1], patient_id)
+            previous = row
+
+    def plain(self) -> tuple:
+        """The sums as plain data, for a worker to send back (indicators hold functions)."""
+        return (self.tally.team_sums(), {m: f.teams for m, f in self.first.items()}, self.cohorts)
+
+    def merge(self, plain: tuple) -> None:
+        """Add the sums of `plain()` of another batch."""
+        teams, first, cohorts = plain
+        self.tally.add_sums(teams)
+        for month, vectors in first.items():
+            self.first[month].add_sums(vectors)
+        for month, cells in cohorts.items():
+            mine = self.cohorts.setdefault(month, {})
+            for scope, (first_seen, states) in cells.items():
+                cell = mine.setdefault(scope, [first_seen, {}])
+                cell[0] = min(cell[0], first_seen)
+                for state, (n, state_first) in states.items():
+                    have = cell[1].setdefault(state, [0, state_first])
+                    have[0] += n
+                    have[1] = min(have[1], state_first)
+
+    def cohorts_of(self, month: str) -> dict[tuple[str, tuple[str, str]], dict[str, int]]:
+        """The month's cohort cells in the order count_months makes them from the rows read by
+        patient id (a cell at its first patient, a state at its first patient in the cell)."""
+        cohort_q = quarter_of(shift_month(month, -3))
+        cells = sorted(self.cohorts.get(month, {}).items(), key=lambda kv: kv[1][0])
+        return {
+            (cohort_q, scope): {
+                state: n for state, (n, _first) in sorted(states.items(), key=lambda kv: kv[1][1])
+            }
+            for scope, (_first, states) in cells
+        }
 
 
 _worker_builder: RowBuilder | None = None
@@ -378,13 +460,15 @@ def _init_worker(args: tuple) -> None:
     _worker_builder = RowBuilder(*args)
 
 
-def _build_in_worker(work: list[_Work]):
+def _build_in_worker(work: list[_Work], count: bool):
     """build_rows in a worker process. An exception the pool cannot send back (pydantic's, say)
     comes back as a RuntimeError with its text, so the parent still stops and stores nothing."""
     import pickle
 
     try:
-        return build_rows(_worker_builder, work)
+        inds = indicators(complications_of(_worker_builder)) if count else None
+        out, decisions, counted = build_rows(_worker_builder, work, inds)
+        return out, decisions, None if counted is None else counted.plain()
     except Exception as e:
         try:
             pickle.dumps(e)
@@ -400,6 +484,7 @@ def ensure_rows(
     progress: Callable[[int], None] | None = None,
     workers: int | None = 1,
     batch_size: int = BATCH,
+    inds: tuple[Indicator, ...] | None = None,
 ) -> InputSummary:
     """Build and store the rows of `months` the store lacks, or holds for a record that has
     changed up to that month's end; count what was built and reused. The rules' decisions at a
@@ -410,7 +495,11 @@ def ensure_rows(
     patients), each with its own RowBuilder, a batch of patients at a time, while this process
     reads the roster, decides what each patient lacks and stores the rows in input order: the
     same rows whatever the number. Everything is stored in one transaction: on an error (in a
-    worker too) nothing of this run is kept."""
+    worker too) nothing of this run is kept.
+
+    With `inds`, the rows are counted as they are built; when every row was built (none reused,
+    SQLite, whose patient-id order Python's is), `summary.counted` holds the sums `count_months`
+    takes instead of reading the rows back."""
     db_engine = open_db(db_url)
     allow_writing_while_reading(db_engine)
     summary = InputSummary(months=tuple(months))
@@ -422,12 +511,16 @@ def ensure_rows(
 
         workers = 1 if count_patients(db_url) < SMALL_ROSTER else default_workers()
     pool = None
+    counting = inds is not None and list(months) == builder.args[1] and db_engine.dialect.name == "sqlite"
+    counted = _Counted(builder.args[1], inds) if counting else None
     try:
         with db_engine.begin() as conn:
             pending: deque = deque()
 
             def store(result) -> None:
-                out, decisions = result
+                out, decisions, sums = result
+                if sums is not None:
+                    counted.merge(sums)
                 summary.built += len(out)
                 write_rows(conn, basis, out, decisions)
 
@@ -457,9 +550,10 @@ def ensure_rows(
                         workers, initializer=_init_worker, initargs=(builder.args,)
                     )
                 if pool is None:
-                    store(build_rows(builder, work))
+                    out, decisions, mine = build_rows(builder, work, inds if counting else None)
+                    store((out, decisions, None if mine is None else mine.plain()))
                 else:
-                    pending.append(pool.apply_async(_build_in_worker, (work,)))
+                    pending.append(pool.apply_async(_build_in_worker, (work, counting)))
                     while len(pending) > 2 * workers:  # a few batches ahead of the writer
                         store(pending.popleft().get())
                 if progress is not None:
@@ -489,6 +583,8 @@ def ensure_rows(
         db_engine.dispose()
     summary.digest = total.hexdigest()
     summary.month_digests = {m: d.hexdigest() for m, d in zip(months, per_month, strict=True)}
+    if counted is not None and summary.reused == 0:
+        summary.counted = counted
     return summary
 
 
@@ -585,6 +681,13 @@ class _AsFirst:
             if den:
                 vec[2 * j + 1] += den
 
+    def add_sums(self, teams: dict[tuple[str, str], list[int]]) -> None:
+        """Add the `teams` sums of another _AsFirst of the same month."""
+        for key, vec in teams.items():
+            total = self.teams.setdefault(key, [0] * len(vec))
+            for k, v in enumerate(vec):
+                total[k] += v
+
     def vectors(self, own: list[tuple[str, str, list[int]]]) -> list[tuple[str, str, list[int]]]:
         out = []
         for inst, team, vec in own:
@@ -600,8 +703,8 @@ def count_months(
 ) -> Counts:
     """Count every indicator of `months` (oldest first). A month whose rows, and the previous
     month's, are those of an earlier count is taken from the stored tallies; the others are
-    counted from their rows and stored, each also as the first month of a later report
-    (`_AsFirst`)."""
+    counted from their rows (or taken from `summary.counted`, counted while they were built) and
+    stored, each also as the first month of a later report (`_AsFirst`)."""
     counts = Counts(Tally(inds))
     db_engine = open_db(db_url)
     try:
@@ -609,6 +712,18 @@ def count_months(
             _tally_key(basis, m, summary, months[i - 1] if i else None, inds) for i, m in enumerate(months)
         ]
         stored = [load_tally(db_engine, k) for k in keys]
+        counted = summary.counted
+        if counted is not None and counted.months != list(months):
+            counted = None
+        rows_of = month_rows(db_engine, basis, months) if counted is not None else {}
+
+        def look_for_departed(month: str) -> None:
+            # what reading the month's rows notes (summary.departed), without reading them when
+            # the month holds one row per patient of the roster and no other
+            if rows_of.get(month, 0) != summary.patients:
+                for _ in iter_payloads(db_url, basis, month, summary):
+                    pass
+
         previous = _Previous()
         for i, month in enumerate(months):
             following_needs_rows = i + 1 < len(months) and stored[i + 1] is None
@@ -617,9 +732,28 @@ def count_months(
                 counts.tally.add_vectors(month, [tuple(v) for v in data["teams"]])
                 for quarter, inst, team, states in data["cohorts"]:
                     counts.cohorts[(quarter, (inst, team))] = states
+                if counted is not None:
+                    if following_needs_rows:
+                        look_for_departed(month)
+                    continue
                 previous = _Previous(
                     dict(iter_payloads(db_url, basis, month, summary)) if following_needs_rows else None
                 )
+                continue
+            if counted is not None:  # counted while built: the same sums, in the same order
+                look_for_departed(month)
+                counts.tally.add_vectors(month, counted.tally.team_vectors(month))
+                cohorts = counted.cohorts_of(month)
+                counts.cohorts.update(cohorts)
+                payload = {
+                    "teams": counts.tally.team_vectors(month),
+                    "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
+                }
+                save_tally(db_engine, keys[i], month, _encode(payload))
+                if i:
+                    payload["teams"] = counted.first[month].vectors(payload["teams"])
+                    save_tally(db_engine, _tally_key(basis, month, summary, None, inds), month,
+                               _encode(payload))
                 continue
             cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = {}
             current: dict[str, bytes] = {}
@@ -675,8 +809,8 @@ def prepare(
     the 12 months ending with `month`."""
     months = report_months(month)
     builder = RowBuilder(guidelines, months, provisional_calendar, window)
-    summary = ensure_rows(db_url, builder, months, progress, workers)
     inds = indicators(complications_of(builder))
+    summary = ensure_rows(db_url, builder, months, progress, workers, inds=inds)
     counts = count_months(db_url, builder.basis.key, months, summary, inds)
     return builder, summary, counts
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Boolean, Engine, delete, insert, select
+from sqlalchemy import Boolean, Engine, delete, func, insert, select
 
 from pathways.models import Patient
 from store.tables import CHILD_TABLES, PatientMonthRow, PatientRow, VisitDecisionRow
@@ -130,6 +130,17 @@ def iter_month(db_engine: Engine, basis: str, month: str) -> Iterator[tuple[str,
             .order_by(_T.c.patient_id)
         )
         yield from conn.execution_options(yield_per=2000).execute(query)
+
+
+def month_rows(db_engine: Engine, basis: str, months: Sequence[str]) -> dict[str, int]:
+    """{month: rows stored} of `basis` for the months from the first to the last of `months`."""
+    with db_engine.connect() as conn:
+        query = (
+            select(_T.c.month, func.count())
+            .where(_T.c.basis == basis, _T.c.month.between(min(months), max(months)))
+            .group_by(_T.c.month)
+        )
+        return {month: int(n) for month, n in conn.execute(query)}
 
 
 def names_of(db_engine: Engine, patient_ids: Sequence[str]) -> dict[str, str | None]:

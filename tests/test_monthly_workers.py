@@ -48,6 +48,11 @@ ROSTER = [
     _p("W08", "三队", [("2026-01-15", 144, 90, 7.2), ("2026-07-15", 138, 86, 6.9)],
        moved_out_on="2026-09-20"),
     _p("W09", "三队", [], enrolled_on="2026-10-08"),
+    # enrolled in the second quarter (the September cohort), listed out of patient-id order
+    _p("W13", "一队", [("2026-05-20", 128, 78, 6.0), ("2026-08-20", 126, 76, 6.1)], enrolled_on="2026-05-20"),
+    _p("W12", "三队", [("2026-04-12", 166, 102, 9.9)], enrolled_on="2026-04-12"),
+    _p("W10", "二队", [("2026-06-01", 150, 95, 8.5), ("2026-09-02", 131, 79, 6.2)], enrolled_on="2026-06-01"),
+    _p("W11", "一队", [], enrolled_on="2026-04-03"),
 ]
 
 
@@ -111,6 +116,44 @@ def test_rows_built_by_workers_in_small_batches_are_stored_in_roster_order(db, w
     assert built[0].built == built[1].built > 0
     assert built[0].digest == built[1].digest
     assert _dump(alone) == _dump(shared)
+
+
+def _tallies(path: Path) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT key, month, payload FROM month_tallies ORDER BY rowid").fetchall()
+
+
+def test_the_sums_counted_while_the_rows_are_built_are_those_counted_from_the_stored_rows(db):
+    months = mr.report_months("2026-11")
+    url = f"sqlite:///{db}"
+    builder = mr.RowBuilder("national-default", months, True, Window.YTD)
+    inds = mr.indicators(mr.complications_of(builder))
+    summary = mr.ensure_rows(url, builder, months, workers=2, batch_size=3, inds=inds)
+    assert summary.counted is not None  # every row built: counted while built
+    while_built = mr.count_months(url, builder.basis.key, months, summary, inds)
+    stored = _tallies(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM month_tallies")
+    summary.counted = None
+    from_rows = mr.count_months(url, builder.basis.key, months, summary, inds)
+    assert _tallies(db) == stored
+    assert list(while_built.cohorts.items()) == list(from_rows.cohorts.items())
+    assert any(len(states) > 1 for states in from_rows.cohorts.values())
+    for month in months:
+        scopes = from_rows.tally.scopes(month)
+        assert while_built.tally.scopes(month) == scopes
+        for scope in scopes:
+            assert while_built.tally.vector(month, scope) == from_rows.tally.vector(month, scope)
+
+
+def test_rows_reused_from_the_store_are_counted_from_the_store(db):
+    months = mr.report_months("2026-11")
+    url = f"sqlite:///{db}"
+    builder = mr.RowBuilder("national-default", months, True, Window.YTD)
+    inds = mr.indicators(mr.complications_of(builder))
+    mr.ensure_rows(url, builder, months[:-1])
+    summary = mr.ensure_rows(url, builder, months, inds=inds)
+    assert summary.reused > 0 and summary.counted is None
 
 
 def _corrupt(path: Path, patient_id: str) -> None:
