@@ -146,6 +146,18 @@ class RowBuilder:
                 decision = cache[day] = self.assessor.decide(patient, day)
             return decision
 
+        ends: dict[date, tuple[str, str, str, dict]] = {}
+
+        def at_end(day: date) -> tuple[str, str, str, dict]:
+            # (colour, tier, LDL-C control, screening plans): a decision made already serves
+            decision = cache.get(day)
+            if decision is not None:
+                return decision.color, decision.tier, decision.control.ldl, decision.screening
+            standing = ends.get(day)
+            if standing is None:
+                standing = ends[day] = self.assessor.standing(patient, day)
+            return standing
+
         def at_visit(day: date) -> Decision:
             # care_state reads no screening plan, so a kept decision (stored without them) serves
             decision = known.get(day) if known else None
@@ -166,30 +178,29 @@ class RowBuilder:
                 patient,
                 month,
                 self.policy,
-                self._month_end(patient, month, assessed),
+                self._month_end(patient, month, at_end),
                 care,
                 self.window,
             )
 
     def _month_end(
-        self, patient: Patient, month: str, assessed: Callable[[date], Decision]
+        self, patient: Patient, month: str, standing: Callable[[date], tuple[str, str, str, dict]]
     ) -> MonthEnd | None:
         start, end, _ = window_bounds(month, self.window)
         gone = left_on(patient)
         day = end if gone is None else min(end, gone - timedelta(days=1))
         if day < start or day < patient.enrolled_on:
             return None
-        a = assessed(day)
-        plans = a.screening
+        color, tier, ldl_control, plans = standing(day)
         eligible = {
             cid: tuple(k for k in kinds if k in plans and plans[k].eligible)
             for cid, kinds in self.complications
         }
         present = gone is None or gone > end
         return MonthEnd(
-            color=a.color if present else None,
-            tier=a.tier if present else None,
-            ldl_control=a.control.ldl,
+            color=color if present else None,
+            tier=tier if present else None,
+            ldl_control=ldl_control,
             eligible=eligible,
         )
 
