@@ -5,8 +5,9 @@ and counting every indicator of reports/indicators.py per month, institution and
 typed context that reports/monthly_output.py renders as HTML, CSV, PDF and a terminal summary.
 
 Memory stays flat in the number of months: patients are read in batches once (the rows they lack
-are built and stored), then each month's stored rows are streamed through the tally; only the
-previous month's colours are held, for the transitions.
+are built, in worker processes with `workers` > 1, and stored in one transaction), then each
+month's stored rows are streamed through the tally (or, in a cold run, the sums counted while the
+rows were built are taken); only the previous month's colours are held, for the transitions.
 """
 
 from __future__ import annotations
