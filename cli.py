@@ -814,6 +814,8 @@ def report_monthly(
     provisional_calendar: ProvisionalOpt = False,
     strict_calendar: StrictCalendarOpt = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help=_opt("report monthly --pdf/--no-pdf"))] = True,
+    workers: Annotated[int | None, typer.Option("--workers", min=1,
+                                                help=_opt("report monthly --workers"))] = None,
 ) -> None:
     """The monthly quality-control report (help text above)."""
     from pathways.monthly import Window
@@ -828,7 +830,7 @@ def report_monthly(
                                      provisional_calendar or not strict_calendar, out,
                                      _now().isoformat(timespec="seconds"), by=by.value,
                                      institution=institution, team=team, external=external, lang=lang,
-                                     pdf=pdf, progress=progress)
+                                     pdf=pdf, progress=progress, workers=workers)
     print_summary(files.ctx, console)
     _print_err(message("wrote files", lang, files="  ".join(str(p) for p in files.written)))
 

@@ -22,12 +22,13 @@ GNU time; a PostgreSQL server's own processes are not counted). The measures:
   each round;
 - worklist: `sangao worklist --team T --week` of the largest team (it reads the whole roster);
 - report: `sangao report monthly` of the roster's month after last month's was made (the steady
-  state of a county; bench/report_bench.py times the other phases).
+  state of a county; bench/report_bench.py times the other phases), 1 and N workers.
 
 What they read (the stored database, the buckets, the report's history) is made before the timing
-(bench/suite_data.py), once per run of the suite. The 1M roster skips the measures whose
-`max_size` is lower: report (most of an hour on the 2-core development VM, with its 12-month
-history) and plan with its ICS files. `--only TAG[,TAG]` runs the measures of those tags.
+(bench/suite_data.py), once per run of the suite; the report's history (last month's report, its
+12 months of rows built in as many processes as the cores) prints how long it took. Above 100,000
+patients plan runs with N workers and the CSV only (see above). `--only TAG[,TAG]` runs the
+measures of those tags.
 
 Beside `sangao assess`, the national-
 default pipeline written by hand with stdlib json (bench/hand_written.py) runs on the same roster in
@@ -179,10 +180,13 @@ def _worklist(ctx: Context) -> list[str]:
     return [*SANGAO, "worklist", "--team", team, "--week", "--db", str(stored), "--as-of", AS_OF]
 
 
-def _report(ctx: Context) -> list[str]:
-    return [*SANGAO, "report", "monthly", "--month", data.REPORT_MONTH, "--as-of", AS_OF,
-            "--db", str(ctx.out_dir / f"report-{ctx.size}.db"),
-            "--out", str(ctx.out_dir / f"report-{ctx.size}")]
+def _report(workers: Callable[[Context], int]):
+    def command(ctx: Context) -> list[str]:
+        return [*SANGAO, "report", "monthly", "--month", data.REPORT_MONTH, "--as-of", AS_OF,
+                "--db", str(ctx.out_dir / f"report-{ctx.size}.db"), "--workers", str(workers(ctx)),
+                "--out", str(ctx.out_dir / f"report-{ctx.size}")]
+
+    return command
 
 
 PG_IMPORT = "sangao_bench_import"
@@ -217,8 +221,10 @@ MEASURES: list[Measure] = [
             command=_plan(lambda ctx: ctx.workers, ("csv",)), setup=_stored,
             when=lambda ctx: ctx.size > 100_000, tags=("plan",), cleanup=_plans_removed),
     Measure("worklist team", command=_worklist, setup=_stored, tags=("worklist",)),
-    Measure("report monthly", command=_report, max_size=100_000, tags=("report",),
+    Measure("report monthly", command=_report(lambda ctx: 1), tags=("report",),
             setup=lambda ctx: data.report_db(ctx.roster, ctx.out_dir, ctx.size)),
+    Measure("report monthly", workers=lambda ctx: ctx.workers, command=_report(lambda ctx: ctx.workers),
+            tags=("report",), setup=lambda ctx: data.report_db(ctx.roster, ctx.out_dir, ctx.size)),
 ]
 
 

@@ -199,6 +199,14 @@ class Assessor:
             screening,
         )
 
+    def standing(self, patient: Patient, as_of: date) -> tuple[str, str, str, dict]:
+        """(colour, tier, LDL-C control, screening plans) at `as_of`: the values `decide` gives for
+        them, without its rule list and follow-up date (the monthly report's month ends read no
+        more: reports/monthly.py)."""
+        facts, fired, _undecided, screening = self.evaluator.outcome(self.facts(patient, as_of))
+        color, tier = self._decided_by(fired)[:2]
+        return color, tier, facts.get("ldl_control") or "unknown", screening
+
     def _decided_by(self, fired: tuple[str, ...]) -> tuple:
         """(colour, tier, rule ids by severity then id, referral, follow-up days) of a set of fired
         rules: the same for every patient with those rules, so worked out once per combination."""

@@ -384,6 +384,9 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "report monthly --external": ("对外版：少于5人的计数显示为“<5”",
                                   "for outside readers: counts under 5 shown as \"<5\""),
     "report monthly --pdf/--no-pdf": ("同时输出 PDF", "write the PDF too"),
+    "report monthly --workers": ("生成患者月度状态用的进程数（默认：CPU 核数；花名册小时为 1）",
+                                 "processes to build the patient-month rows with (default: the cores; "
+                                 "one for a small roster)"),
     "report patients --indicator": ("指标代码，如 H02（血压控制率）",
                                     "indicator code, e.g. H02 (血压控制率, blood pressure control)"),
     "report patients --team": ("团队", "team"),

@@ -406,6 +406,18 @@ class Tally:
                 total[i] += v
         self._rolled = None
 
+    def team_sums(self) -> dict[tuple[str, str, str], list[int]]:
+        """Every (month, institution, team) vector of sums, for `add_sums` of another tally."""
+        return self._teams
+
+    def add_sums(self, sums: dict[tuple[str, str, str], list[int]]) -> None:
+        """Add another tally's `team_sums` (of the same indicator list)."""
+        for key, vec in sums.items():
+            total = self._teams.setdefault(key, [0] * len(vec))
+            for i, v in enumerate(vec):
+                total[i] += v
+        self._rolled = None
+
     def vector(self, month: str, scope: tuple[str, str]) -> list[int]:
         """The (numerator, denominator) sums of every indicator of a month and scope, flat in
         indicator order (zeros for a scope with no rows)."""

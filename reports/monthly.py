@@ -5,14 +5,16 @@ and counting every indicator of reports/indicators.py per month, institution and
 typed context that reports/monthly_output.py renders as HTML, CSV, PDF and a terminal summary.
 
 Memory stays flat in the number of months: patients are read in batches once (the rows they lack
-are built and stored), then each month's stored rows are streamed through the tally; only the
-previous month's colours are held, for the transitions.
+are built, in worker processes with `workers` > 1, and stored in one transaction), then each
+month's stored rows are streamed through the tally (or, in a cold run, the sums counted while the
+rows were built are taken); only the previous month's colours are held, for the transitions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -46,11 +48,12 @@ from store.patient_months import (
     forget_patients,
     iter_month,
     load_tally,
+    month_rows,
     plain_records,
-    save_rows,
     save_tally,
     stored_decisions,
     stored_hashes,
+    write_rows,
 )
 from store.roster_source import _canonical as _canonical_record
 from store.validation import plausible_limits
@@ -102,6 +105,7 @@ class RowBuilder:
     def __init__(
         self, guidelines: str, months: list[str], provisional_calendar: bool, window: Window
     ) -> None:
+        self.args = (guidelines, list(months), provisional_calendar, window)  # a worker's own copy
         self.gset = load_set(guidelines)
         # care_state counts follow-ups from the visit before the month (or enrolment): any past year
         # the sources cover; the window years, the year after and the report year are required
@@ -143,6 +147,18 @@ class RowBuilder:
                 decision = cache[day] = self.assessor.decide(patient, day)
             return decision
 
+        ends: dict[date, tuple[str, str, str, dict]] = {}
+
+        def at_end(day: date) -> tuple[str, str, str, dict]:
+            # (colour, tier, LDL-C control, screening plans): a decision made already serves
+            decision = cache.get(day)
+            if decision is not None:
+                return decision.color, decision.tier, decision.control.ldl, decision.screening
+            standing = ends.get(day)
+            if standing is None:
+                standing = ends[day] = self.assessor.standing(patient, day)
+            return standing
+
         def at_visit(day: date) -> Decision:
             # care_state reads no screening plan, so a kept decision (stored without them) serves
             decision = known.get(day) if known else None
@@ -163,30 +179,29 @@ class RowBuilder:
                 patient,
                 month,
                 self.policy,
-                self._month_end(patient, month, assessed),
+                self._month_end(patient, month, at_end),
                 care,
                 self.window,
             )
 
     def _month_end(
-        self, patient: Patient, month: str, assessed: Callable[[date], Decision]
+        self, patient: Patient, month: str, standing: Callable[[date], tuple[str, str, str, dict]]
     ) -> MonthEnd | None:
         start, end, _ = window_bounds(month, self.window)
         gone = left_on(patient)
         day = end if gone is None else min(end, gone - timedelta(days=1))
         if day < start or day < patient.enrolled_on:
             return None
-        a = assessed(day)
-        plans = a.screening
+        color, tier, ldl_control, plans = standing(day)
         eligible = {
             cid: tuple(k for k in kinds if k in plans and plans[k].eligible)
             for cid, kinds in self.complications
         }
         present = gone is None or gone > end
         return MonthEnd(
-            color=a.color if present else None,
-            tier=a.tier if present else None,
-            ldl_control=a.control.ldl,
+            color=color if present else None,
+            tier=tier if present else None,
+            ldl_control=ldl_control,
             eligible=eligible,
         )
 
@@ -226,6 +241,8 @@ class InputSummary:
     month_digests: dict[str, str] = field(default_factory=dict)
     # patients with stored rows of a month read (iter_payloads) who are no longer in the roster
     departed: set[str] = field(default_factory=set)
+    # the sums of every month counted while its rows were built (ensure_rows with `inds`), if all were
+    counted: _Counted | None = None
 
     def month_hash(self, patient_id: str, month: str) -> str | None:
         packed = self.hashes.get(patient_id)
@@ -323,79 +340,263 @@ def _patient(record: dict):
         return Patient.model_validate(_canonical_record(record))
 
 
-def _known_decisions(
-    stored: tuple[str, str, bytes] | None, wanted: Mapping[str, str | None]
-) -> dict[date, Decision] | None:
-    """The kept visit decisions of a patient, if the record up to the end of their month is still
-    the one they were made from (its hash for that month unchanged): a decision at a day reads
-    nothing dated after it (pathways/facts.py), so it holds for every month of the run."""
+def _known_payload(stored: tuple[str, str, bytes] | None, wanted: Mapping[str, str | None]) -> bytes | None:
+    """The kept visit decisions (encoded) of a patient, if the record up to the end of their month
+    is still the one they were made from (its hash for that month unchanged): a decision at a day
+    reads nothing dated after it (pathways/facts.py), so it holds for every month of the run."""
     if stored is None:
         return None
     month, record_hash, payload = stored
-    if wanted.get(month) != record_hash:
-        return None
-    return dict(_decode_decisions(payload))
+    return payload if wanted.get(month) == record_hash else None
+
+
+SMALL_ROSTER = 5_000  # patients below which one process is faster than starting workers
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What a worker needs to build one patient's missing rows: the record as read, the months
+    it lacks (oldest first), the record's hash at each of their ends, and the kept visit decisions
+    (encoded) when they still hold (`_known_payload`)."""
+
+    record: dict
+    missing: list[str]
+    hashes: list[str]
+    known: bytes | None
+
+
+def build_rows(
+    builder: RowBuilder, work: list[_Work], inds: tuple[Indicator, ...] | None = None
+) -> tuple[list[tuple[str, str, str, bytes]], list[tuple[str, str, str, bytes]], _Counted | None]:
+    """(rows, visit decisions, sums) of a batch, the rows and decisions encoded as
+    store/patient_months.py `save_rows` takes them: what one worker does with a batch, and the one
+    process without workers. With `inds`, the rows of patients built for every month of
+    `builder.args` are counted as they are made (`_Counted`)."""
+    out, decisions = [], []
+    counted = _Counted(builder.args[1], inds) if inds is not None else None
+    for item in work:
+        pid = item.record["patient_id"]
+        known = None if item.known is None else dict(_decode_decisions(item.known))
+        kept: dict[date, Decision] = {}
+        rows = builder.rows(_patient(item.record), item.missing, known, kept)
+        payloads = []
+        for row, record_hash in zip(rows, item.hashes, strict=True):
+            payload = _encode(row)
+            payloads.append(payload)
+            out.append((pid, row.month, record_hash, payload))
+        if counted is not None and len(payloads) == len(counted.months):
+            counted.add(pid, payloads)
+        if kept:
+            days = sorted(kept.items())
+            payload = _encode([(day, d._replace(screening={})) for day, d in days])
+            decisions.append((pid, item.missing[-1], item.hashes[-1], payload))
+    return out, decisions, counted
+
+
+class _Counted:
+    """The sums `count_months` would count from the stored rows of `months`, counted while the rows
+    are built (a cold run builds every month of every patient: reading them all back would cost
+    more than counting them). Summed over batches and workers (`merge`); a cohort cell keeps the
+    first patient id of each state and scope, so they can be put in the order reading the rows by
+    patient id gives (`cohorts_of`)."""
+
+    def __init__(self, months: list[str], inds: tuple[Indicator, ...]) -> None:
+        self.months = list(months)
+        self.inds = inds
+        self.tally = Tally(inds)
+        self.first: dict[str, _AsFirst] = {m: _AsFirst(inds) for m in self.months[1:]}
+        # month → scope → [(first patient id, scope index), {state: [patients, first patient id]}]
+        self.cohorts: dict[str, dict[tuple[str, str], list]] = {}
+
+    def add(self, patient_id: str, payloads: list[bytes]) -> None:
+        """One patient's rows of every month, oldest first: decoded, as count_months reads them."""
+        previous = None
+        for i, month in enumerate(self.months):
+            row = _decode(payloads[i])
+            self.tally.add(row, previous)
+            if i:
+                self.first[month].add(row)
+            if (
+                int(month[5:7]) % 3 == 0
+                and row.care_state is not None
+                and quarter_of(row.enrolled_on) == quarter_of(shift_month(month, -3))
+            ):
+                cells = self.cohorts.setdefault(month, {})
+                scopes = (("", ""), (row.institution, ""), (row.institution, row.team))
+                for j, scope in enumerate(scopes):  # a batch is in roster order, not by patient id
+                    cell = cells.setdefault(scope, [(patient_id, j), {}])
+                    cell[0] = min(cell[0], (patient_id, j))
+                    state = cell[1].setdefault(row.care_state, [0, patient_id])
+                    state[0] += 1
+                    state[1] = min(state[1], patient_id)
+            previous = row
+
+    def plain(self) -> tuple:
+        """The sums as plain data, for a worker to send back (indicators hold functions)."""
+        return (self.tally.team_sums(), {m: f.teams for m, f in self.first.items()}, self.cohorts)
+
+    def merge(self, plain: tuple) -> None:
+        """Add the sums of `plain()` of another batch."""
+        teams, first, cohorts = plain
+        self.tally.add_sums(teams)
+        for month, vectors in first.items():
+            self.first[month].add_sums(vectors)
+        for month, cells in cohorts.items():
+            mine = self.cohorts.setdefault(month, {})
+            for scope, (first_seen, states) in cells.items():
+                cell = mine.setdefault(scope, [first_seen, {}])
+                cell[0] = min(cell[0], first_seen)
+                for state, (n, state_first) in states.items():
+                    have = cell[1].setdefault(state, [0, state_first])
+                    have[0] += n
+                    have[1] = min(have[1], state_first)
+
+    def cohorts_of(self, month: str) -> dict[tuple[str, tuple[str, str]], dict[str, int]]:
+        """The month's cohort cells in the order count_months makes them from the rows read by
+        patient id (a cell at its first patient, a state at its first patient in the cell)."""
+        cohort_q = quarter_of(shift_month(month, -3))
+        cells = sorted(self.cohorts.get(month, {}).items(), key=lambda kv: kv[1][0])
+        return {
+            (cohort_q, scope): {
+                state: n for state, (n, _first) in sorted(states.items(), key=lambda kv: kv[1][1])
+            }
+            for scope, (_first, states) in cells
+        }
+
+
+_worker_builder: RowBuilder | None = None
+
+
+def _init_worker(args: tuple) -> None:
+    global _worker_builder
+    _worker_builder = RowBuilder(*args)
+
+
+def _build_in_worker(work: list[_Work], count: bool):
+    """build_rows in a worker process. An exception the pool cannot send back (pydantic's, say)
+    comes back as a RuntimeError with its text, so the parent still stops and stores nothing."""
+    import pickle
+
+    try:
+        inds = indicators(complications_of(_worker_builder)) if count else None
+        out, decisions, counted = build_rows(_worker_builder, work, inds)
+        return out, decisions, None if counted is None else counted.plain()
+    except Exception as e:
+        try:
+            pickle.dumps(e)
+        except Exception:
+            raise RuntimeError(f"{type(e).__name__}: {e}") from None
+        raise
 
 
 def ensure_rows(
-    db_url: str, builder: RowBuilder, months: list[str], progress: Callable[[int], None] | None = None
+    db_url: str,
+    builder: RowBuilder,
+    months: list[str],
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = 1,
+    batch_size: int = BATCH,
+    inds: tuple[Indicator, ...] | None = None,
 ) -> InputSummary:
     """Build and store the rows of `months` the store lacks, or holds for a record that has
     changed up to that month's end; count what was built and reused. The rules' decisions at a
     patient's latest visits are kept with the rows (table visit_decisions): next month's row asks
-    the rules at the month end and at a new visit only, not again at the visits before."""
+    the rules at the month end and at a new visit only, not again at the visits before.
+
+    `workers` processes build the rows (None: the cores, one for a roster under SMALL_ROSTER
+    patients), each with its own RowBuilder, a batch of patients at a time, while this process
+    reads the roster, decides what each patient lacks and stores the rows in input order: the
+    same rows whatever the number. Everything is stored in one transaction: on an error (in a
+    worker too) nothing of this run is kept.
+
+    With `inds`, the rows are counted as they are built; when every row was built (none reused,
+    SQLite, whose patient-id order Python's is), `summary.counted` holds the sums `count_months`
+    takes instead of reading the rows back."""
     db_engine = open_db(db_url)
     allow_writing_while_reading(db_engine)
     summary = InputSummary(months=tuple(months))
     total = hashlib.sha256()
     basis = builder.basis.key
+    if workers is None:
+        from engine.parallel import default_workers
+        from store.counts import count_patients
+
+        workers = 1 if count_patients(db_url) < SMALL_ROSTER else default_workers()
+    pool = None
+    counting = inds is not None and list(months) == builder.args[1] and db_engine.dialect.name == "sqlite"
+    counted = _Counted(builder.args[1], inds) if counting else None
     try:
-        batch: list[dict] = []
+        with db_engine.begin() as conn:
+            pending: deque = deque()
 
-        def flush() -> None:
-            ids = [r["patient_id"] for r in batch]
-            have = stored_hashes(db_engine, basis, ids, months)
-            kept_before = stored_decisions(db_engine, basis, ids)
-            out, decisions = [], []
-            for record in batch:
-                pid = record["patient_id"]
-                wanted = summary.month_hashes(pid)
-                missing = [m for m in months if have.get((pid, m)) != wanted[m]]
-                summary.reused += len(months) - len(missing)
-                if not missing:
-                    continue
-                known = _known_decisions(kept_before.get(pid), wanted)
-                kept: dict[date, Decision] = {}
-                for row in builder.rows(_patient(record), missing, known, kept):
-                    out.append((pid, row.month, wanted[row.month], _encode(row)))
-                if kept:
-                    newest = missing[-1]
-                    days = sorted(kept.items())
-                    payload = _encode([(day, d._replace(screening={})) for day, d in days])
-                    decisions.append((pid, newest, wanted[newest], payload))
-            summary.built += len(out)
-            save_rows(db_engine, basis, out, decisions)
-            batch.clear()
-            if progress is not None:
-                progress(summary.patients)
+            def store(result) -> None:
+                out, decisions, sums = result
+                if sums is not None:
+                    counted.merge(sums)
+                summary.built += len(out)
+                write_rows(conn, basis, out, decisions)
 
-        per_month = [hashlib.sha256() for _ in months]
-        for record in _iter_plain(db_engine):
-            packed, whole = record_hashes(record, months, plain_items=True)
-            total.update(whole)
-            for i, digest in enumerate(per_month):
-                digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
-            summary.hashes[record["patient_id"]] = packed
-            summary.patients += 1
-            batch.append(record)
-            if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
+            def plan(batch: list[dict]) -> list[_Work]:
+                ids = [r["patient_id"] for r in batch]
+                have = stored_hashes(db_engine, basis, ids, months)
+                kept_before = stored_decisions(db_engine, basis, ids)
+                work = []
+                for record in batch:
+                    pid = record["patient_id"]
+                    wanted = summary.month_hashes(pid)
+                    missing = [m for m in months if have.get((pid, m)) != wanted[m]]
+                    summary.reused += len(months) - len(missing)
+                    if missing:
+                        known = _known_payload(kept_before.get(pid), wanted)
+                        work.append(_Work(record, missing, [wanted[m] for m in missing], known))
+                return work
+
+            def flush(batch: list[dict]) -> None:
+                nonlocal pool
+                work = plan(batch)
+                if pool is None and work and workers > 1:  # started at the first rows to build
+                    import multiprocessing as mp
+
+                    # spawn: fork would copy the parent's open database handles
+                    pool = mp.get_context("spawn").Pool(
+                        workers, initializer=_init_worker, initargs=(builder.args,)
+                    )
+                if pool is None:
+                    out, decisions, mine = build_rows(builder, work, inds if counting else None)
+                    store((out, decisions, None if mine is None else mine.plain()))
+                else:
+                    pending.append(pool.apply_async(_build_in_worker, (work, counting)))
+                    while len(pending) > 2 * workers:  # a few batches ahead of the writer
+                        store(pending.popleft().get())
+                if progress is not None:
+                    progress(summary.patients)
+
+            per_month = [hashlib.sha256() for _ in months]
+            batch: list[dict] = []
+            for record in _iter_plain(db_engine):
+                packed, whole = record_hashes(record, months, plain_items=True)
+                total.update(whole)
+                for i, digest in enumerate(per_month):
+                    digest.update(record["patient_id"].encode() + b"\0" + packed[8 * i : 8 * i + 8])
+                summary.hashes[record["patient_id"]] = packed
+                summary.patients += 1
+                batch.append(record)
+                if len(batch) >= batch_size:
+                    flush(batch)
+                    batch = []
+            if batch:
+                flush(batch)
+            while pending:
+                store(pending.popleft().get())
     finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         db_engine.dispose()
     summary.digest = total.hexdigest()
     summary.month_digests = {m: d.hexdigest() for m, d in zip(months, per_month, strict=True)}
+    if counted is not None and summary.reused == 0:
+        summary.counted = counted
     return summary
 
 
@@ -492,6 +693,13 @@ class _AsFirst:
             if den:
                 vec[2 * j + 1] += den
 
+    def add_sums(self, teams: dict[tuple[str, str], list[int]]) -> None:
+        """Add the `teams` sums of another _AsFirst of the same month."""
+        for key, vec in teams.items():
+            total = self.teams.setdefault(key, [0] * len(vec))
+            for k, v in enumerate(vec):
+                total[k] += v
+
     def vectors(self, own: list[tuple[str, str, list[int]]]) -> list[tuple[str, str, list[int]]]:
         out = []
         for inst, team, vec in own:
@@ -507,8 +715,8 @@ def count_months(
 ) -> Counts:
     """Count every indicator of `months` (oldest first). A month whose rows, and the previous
     month's, are those of an earlier count is taken from the stored tallies; the others are
-    counted from their rows and stored, each also as the first month of a later report
-    (`_AsFirst`)."""
+    counted from their rows (or taken from `summary.counted`, counted while they were built) and
+    stored, each also as the first month of a later report (`_AsFirst`)."""
     counts = Counts(Tally(inds))
     db_engine = open_db(db_url)
     try:
@@ -516,6 +724,18 @@ def count_months(
             _tally_key(basis, m, summary, months[i - 1] if i else None, inds) for i, m in enumerate(months)
         ]
         stored = [load_tally(db_engine, k) for k in keys]
+        counted = summary.counted
+        if counted is not None and counted.months != list(months):
+            counted = None
+        rows_of = month_rows(db_engine, basis, months) if counted is not None else {}
+
+        def look_for_departed(month: str) -> None:
+            # what reading the month's rows notes (summary.departed), without reading them when
+            # the month holds one row per patient of the roster and no other
+            if rows_of.get(month, 0) != summary.patients:
+                for _ in iter_payloads(db_url, basis, month, summary):
+                    pass
+
         previous = _Previous()
         for i, month in enumerate(months):
             following_needs_rows = i + 1 < len(months) and stored[i + 1] is None
@@ -524,9 +744,28 @@ def count_months(
                 counts.tally.add_vectors(month, [tuple(v) for v in data["teams"]])
                 for quarter, inst, team, states in data["cohorts"]:
                     counts.cohorts[(quarter, (inst, team))] = states
+                if counted is not None:
+                    if following_needs_rows:
+                        look_for_departed(month)
+                    continue
                 previous = _Previous(
                     dict(iter_payloads(db_url, basis, month, summary)) if following_needs_rows else None
                 )
+                continue
+            if counted is not None:  # counted while built: the same sums, in the same order
+                look_for_departed(month)
+                counts.tally.add_vectors(month, counted.tally.team_vectors(month))
+                cohorts = counted.cohorts_of(month)
+                counts.cohorts.update(cohorts)
+                payload = {
+                    "teams": counts.tally.team_vectors(month),
+                    "cohorts": [[q, sc[0], sc[1], st] for (q, sc), st in sorted(cohorts.items())],
+                }
+                save_tally(db_engine, keys[i], month, _encode(payload))
+                if i:
+                    payload["teams"] = counted.first[month].vectors(payload["teams"])
+                    save_tally(db_engine, _tally_key(basis, month, summary, None, inds), month,
+                               _encode(payload))
                 continue
             cohorts: dict[tuple[str, tuple[str, str]], dict[str, int]] = {}
             current: dict[str, bytes] = {}
@@ -576,12 +815,14 @@ def prepare(
     window: Window,
     provisional_calendar: bool,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = 1,
 ) -> tuple[RowBuilder, InputSummary, Counts]:
-    """Build what is missing and count every indicator of the 12 months ending with `month`."""
+    """Build what is missing (in `workers` processes: `ensure_rows`) and count every indicator of
+    the 12 months ending with `month`."""
     months = report_months(month)
     builder = RowBuilder(guidelines, months, provisional_calendar, window)
-    summary = ensure_rows(db_url, builder, months, progress)
     inds = indicators(complications_of(builder))
+    summary = ensure_rows(db_url, builder, months, progress, workers, inds=inds)
     counts = count_months(db_url, builder.basis.key, months, summary, inds)
     return builder, summary, counts
 

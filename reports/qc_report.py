@@ -31,14 +31,16 @@ def check_scope(name: str, known: list[str], what: str, what_en: str, month: str
 def write_monthly_report(url: str, guidelines: str, month: str, window, provisional: bool, out: Path,
                          generated_at: str, *, by: str = "institution", institution: str | None = None,
                          team: str | None = None, external: bool = False, lang: str = "zh",
-                         pdf: bool = True, progress: Callable[[int], None] | None = None) -> MonthlyFiles:
+                         pdf: bool = True, progress: Callable[[int], None] | None = None,
+                         workers: int | None = 1) -> MonthlyFiles:
     """The report of `month` at `url` into `out`: monthly-MONTH[-INSTITUTION][-TEAM][-external]
-    .html and .csv, and .pdf when `pdf`. A named institution or team must have rows in the month."""
+    .html and .csv, and .pdf when `pdf`. A named institution or team must have rows in the month.
+    `workers`: the processes that build the missing rows (reports/monthly.py `ensure_rows`)."""
     from reports import monthly as mr
     from reports import monthly_output as mo
     from store.privacy import open_private
 
-    builder, summary, counts = mr.prepare(url, guidelines, month, window, provisional, progress)
+    builder, summary, counts = mr.prepare(url, guidelines, month, window, provisional, progress, workers)
     months = mr.report_months(month)
     if institution is not None:
         known = sorted({i for i, _t in counts.tally.scopes(month) if i})

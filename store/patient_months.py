@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Boolean, Engine, delete, insert, select
+from sqlalchemy import Boolean, Engine, delete, func, insert, select
 
 from pathways.models import Patient
 from store.tables import CHILD_TABLES, PatientMonthRow, PatientRow, VisitDecisionRow
@@ -76,27 +76,38 @@ def save_rows(
     if not rows and not decisions:
         return
     with db_engine.begin() as conn:
-        m = _mark(conn)
-        if rows:
-            conn.exec_driver_sql(
-                f"DELETE FROM patient_months WHERE patient_id = {m} AND month = {m} AND basis = {m}",
-                [(pid, month, basis) for pid, month, _h, _p in rows],
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO patient_months (patient_id, month, basis, record_hash, payload) "
-                f"VALUES ({m}, {m}, {m}, {m}, {m})",
-                [(pid, month, basis, h, p) for pid, month, h, p in rows],
-            )
-        if decisions:
-            conn.exec_driver_sql(
-                f"DELETE FROM visit_decisions WHERE patient_id = {m} AND basis = {m}",
-                [(pid, basis) for pid, _m, _h, _p in decisions],
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO visit_decisions (patient_id, basis, month, record_hash, payload) "
-                f"VALUES ({m}, {m}, {m}, {m}, {m})",
-                [(pid, basis, month, h, p) for pid, month, h, p in decisions],
-            )
+        write_rows(conn, basis, rows, decisions)
+
+
+def write_rows(
+    conn,
+    basis: str,
+    rows: Sequence[tuple[str, str, str, bytes]],
+    decisions: Sequence[tuple[str, str, str, bytes]] = (),
+) -> None:
+    """`save_rows` on a connection whose transaction the caller holds (reports/monthly.py keeps
+    a whole run in one)."""
+    m = _mark(conn)
+    if rows:
+        conn.exec_driver_sql(
+            f"DELETE FROM patient_months WHERE patient_id = {m} AND month = {m} AND basis = {m}",
+            [(pid, month, basis) for pid, month, _h, _p in rows],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO patient_months (patient_id, month, basis, record_hash, payload) "
+            f"VALUES ({m}, {m}, {m}, {m}, {m})",
+            [(pid, month, basis, h, p) for pid, month, h, p in rows],
+        )
+    if decisions:
+        conn.exec_driver_sql(
+            f"DELETE FROM visit_decisions WHERE patient_id = {m} AND basis = {m}",
+            [(pid, basis) for pid, _m, _h, _p in decisions],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO visit_decisions (patient_id, basis, month, record_hash, payload) "
+            f"VALUES ({m}, {m}, {m}, {m}, {m})",
+            [(pid, basis, month, h, p) for pid, month, h, p in decisions],
+        )
 
 
 def forget_patients(db_engine: Engine, patient_ids: Sequence[str]) -> None:
@@ -119,6 +130,17 @@ def iter_month(db_engine: Engine, basis: str, month: str) -> Iterator[tuple[str,
             .order_by(_T.c.patient_id)
         )
         yield from conn.execution_options(yield_per=2000).execute(query)
+
+
+def month_rows(db_engine: Engine, basis: str, months: Sequence[str]) -> dict[str, int]:
+    """{month: rows stored} of `basis` for the months from the first to the last of `months`."""
+    with db_engine.connect() as conn:
+        query = (
+            select(_T.c.month, func.count())
+            .where(_T.c.basis == basis, _T.c.month.between(min(months), max(months)))
+            .group_by(_T.c.month)
+        )
+        return {month: int(n) for month, n in conn.execute(query)}
 
 
 def names_of(db_engine: Engine, patient_ids: Sequence[str]) -> dict[str, str | None]:

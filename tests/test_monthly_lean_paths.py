@@ -112,3 +112,15 @@ def test_the_lean_decision_agrees_with_the_full_assessment_on_what_the_rows_read
             )
             assert lean.next_follow_up == a.next_follow_up
             assert lean.screening == full.evaluation.screening
+
+
+def test_the_month_end_standing_is_the_decisions_colour_tier_ldl_control_and_screening(db_url):
+    assessor = Assessor(load_set("national-default"), load_calendar(range(2006, 2028), provisional=True))
+    days = [date(2026, m, d) for m, d in ((1, 31), (3, 5), (6, 30), (9, 20), (11, 30))]
+    for record in _records(db_url, False):
+        patient = mr._patient(record)
+        for day in days:
+            decision = assessor.decide(patient, day)
+            assert assessor.standing(patient, day) == (
+                decision.color, decision.tier, decision.control.ldl, decision.screening
+            )
