@@ -89,8 +89,9 @@ def _run(chunk: list[Patient]) -> tuple[list[Assessment], int]:
     return results, len(chunk) - len(results)
 
 
-def _chunks(patients: Iterable[Patient], size: int) -> Iterator[list[Patient]]:
-    it = iter(patients)
+def in_lists(items: Iterable, size: int) -> Iterator[list]:
+    """`items` as lists of `size` (the last one shorter)."""
+    it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
 
@@ -116,7 +117,7 @@ def assess_roster(
         return
     ctx = mp.get_context("spawn")  # fork would copy durable's C state and any open DB handle
     with ctx.Pool(workers, initializer=_init, initargs=(options,)) as pool:
-        for results, skipped in pool.imap(_run, _chunks(patients, chunk_size)):
+        for results, skipped in pool.imap(_run, in_lists(patients, chunk_size)):
             counts.assessed += len(results)
             counts.skipped += skipped
             yield from results
@@ -328,7 +329,7 @@ def assess_source(
     try:
         pool = ctx.Pool(workers, initializer=_init_range, initargs=(options, source, spill))
         try:
-            chunks = pool.imap(_run_range, _feed(ranges, room, stop))
+            chunks = pool.imap(_run_range, fed_when_room(ranges, room, stop))
             return _collect(chunks, source, out, counts, room.release, scan)
         finally:
             # no more ranges; the workers finish the few they hold and stop. (Not `terminate`: killing
@@ -343,14 +344,14 @@ def assess_source(
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _feed(ranges: Iterable[Any], room: threading.Semaphore, stop: threading.Event) -> Iterator[Any]:
-    """The ranges, each once there is room for it (the pool would otherwise hand all of them out at
-    once), until `stop`."""
-    for r in ranges:
+def fed_when_room(tasks: Iterable[Any], room: threading.Semaphore, stop: threading.Event) -> Iterator[Any]:
+    """The tasks (ranges, slices), each once there is room for it (the pool would otherwise hand all
+    of them out at once), until `stop`."""
+    for task in tasks:
         room.acquire()
         if stop.is_set():
             return
-        yield r
+        yield task
 
 
 def _collect(chunks: Iterable[Chunk], source: RangedSource, out: IO[bytes], counts: AssessCounts,

@@ -404,7 +404,7 @@ def _data_quality(patient: Patient, first: date, last: date, policy: QcPolicy) -
     after death."""
     values = implausible = visits = copied = bp_digits = zero_five = after_death = 0
     ordered = sorted(patient.visits, key=_by_date)
-    before = None  # the readings of the visit before, which a copied visit repeats
+    before = None  # the visit before, whose readings a copied visit repeats
     died = patient.deceased_on
     for visit in ordered:
         if visit.date < first:

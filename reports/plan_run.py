@@ -207,7 +207,7 @@ def plan_slices(roster: Path | None, db: str, team: str | None, workers: int | N
     one process, the patients (of `team`, when given); for more, the slices of the patients: ranges
     of the database (`SLICE` patients each, fewer for a small roster so every worker has a few;
     a worker keeps those of `team`), or lists of `SLICE` patients read here from a roster file."""
-    from engine.parallel import default_workers
+    from engine.parallel import default_workers, in_lists
     from store.counts import count_patients
     from store.sources import check_db, patients_from
 
@@ -220,17 +220,11 @@ def plan_slices(roster: Path | None, db: str, team: str | None, workers: int | N
         import store.plans
 
         return count, store.plans.patient_ranges(url, size)
-    slices = _lists(patients_from(roster, db, team), SLICE)
+    slices = in_lists(patients_from(roster, db, team), SLICE)
     head = list(islice(slices, SMALL // SLICE))
     if count == 1 or (workers is None and len(head) < SMALL // SLICE):
         return 1, chain.from_iterable(chain(head, slices))
     return count, chain(head, slices)
-
-
-def _lists(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 _job: tuple[PlanJob, Any] | None = None
@@ -282,6 +276,7 @@ def write_plans_parallel(tasks: Iterable, job: PlanJob, workers: int, out: Path,
                          provenance=None) -> PlansWritten:
     """`write_plans` of the plans `workers` processes make of `tasks` (`plan_slices`: ranges of
     `job.patients_url`, or lists of patients): the same files, the same rows stored (`save_to`)."""
+    from engine.parallel import fed_when_room
     from reports.plan import PlanFiles
 
     files = PlanFiles(out, set(job.formats), lang, safe_file_name)
@@ -293,7 +288,7 @@ def write_plans_parallel(tasks: Iterable, job: PlanJob, workers: int, out: Path,
         pool = mp.get_context("spawn").Pool(workers, initializer=_init,
                                             initargs=(replace(job, save=save_to is not None, spill=spill),))
         try:
-            for made, path, stored, problems in pool.imap(_make, _feed(tasks, room, stop)):
+            for made, path, stored, problems in pool.imap(_make, fed_when_room(tasks, room, stop)):
                 room.release()
                 if problems:
                     raise SangaoError(problems)
@@ -322,12 +317,3 @@ def write_plans_parallel(tasks: Iterable, job: PlanJob, workers: int, out: Path,
         shutil.rmtree(spill, ignore_errors=True)
     return _finish(files, result, spool, save_to, provenance, _unspooled_blocks)
 
-
-def _feed(tasks: Iterable, room: threading.Semaphore, stop: threading.Event) -> Iterator:
-    """The slices, each once there is room for it (the pool would otherwise hand out all of them
-    at once), until `stop`."""
-    for task in tasks:
-        room.acquire()
-        if stop.is_set():
-            return
-        yield task
