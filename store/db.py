@@ -60,6 +60,11 @@ def set_busy_timeout(seconds: float) -> None:
     _busy_timeout_s = max(0.0, seconds)
 
 
+def param_mark(dialect) -> str:
+    """The driver's parameter mark for SQL sent as text: SQLite's qmark, psycopg's format."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
 def to_url(path_or_url: str) -> str:
     """A bare path means a SQLite file; anything with `://` is a SQLAlchemy URL."""
     text_ = str(path_or_url)

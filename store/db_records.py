@@ -35,6 +35,7 @@ from sqlalchemy import Boolean, Date, Float
 
 from pathways.models import Patient
 from store import fast_json
+from store.db import param_mark
 from store.tables import CHILD_TABLES, PatientRow
 
 # Patient columns in the model's field order (the interchange key order); `conditions` is their
@@ -75,7 +76,7 @@ def read_batch(
     row is (seq, *the `_SCALARS` columns); a child row (patient_id, *its columns), a patient's rows
     together and in their list order."""
     quote = conn.dialect.identifier_preparer.quote
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = param_mark(conn.dialect)
 
     def rows(sql: str, params: tuple) -> list[tuple]:
         # SQLAlchemy runs the statement (its transaction, its error handling); the rows are taken

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from sqlalchemy import Boolean, Engine, delete, func, insert, select
 
 from pathways.models import Patient
+from store.db import param_mark
 from store.tables import CHILD_TABLES, PatientMonthRow, PatientRow, VisitDecisionRow
 
 _T = PatientMonthRow.__table__
@@ -57,11 +58,6 @@ def stored_decisions(
     return out
 
 
-def _mark(conn) -> str:
-    """The driver's parameter mark (SQLite's qmark, psycopg's format)."""
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def save_rows(
     db_engine: Engine,
     basis: str,
@@ -87,7 +83,7 @@ def write_rows(
 ) -> None:
     """`save_rows` on a connection whose transaction the caller holds (reports/monthly.py keeps
     a whole run in one)."""
-    m = _mark(conn)
+    m = param_mark(conn.dialect)
     if rows:
         conn.exec_driver_sql(
             f"DELETE FROM patient_months WHERE patient_id = {m} AND month = {m} AND basis = {m}",
@@ -213,7 +209,7 @@ def plain_records(db_engine: Engine, size: int) -> Iterator[list[dict]]:
     last = 0
     with db_engine.connect() as conn:
         quote = conn.dialect.identifier_preparer.quote
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        mark = param_mark(conn.dialect)
 
         def rows(table, names, where: str, params) -> list:
             cols = ", ".join(quote(n) for n in names)

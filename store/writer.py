@@ -45,6 +45,7 @@ from sqlalchemy import Connection, Date, delete, func, select
 from pathways import vocab
 from pathways.models import Patient
 from store import fast_json
+from store.db import param_mark
 from store.tables import CHILD_TABLES, PatientRow
 
 BATCH_PATIENTS = 2000
@@ -250,7 +251,7 @@ class Store:
         # Secondary indexes dropped by `drop_indexes`, to be built again by `finish`.
         self.rebuild: list = []
         dialect = conn.dialect
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        mark = param_mark(dialect)
         quote = dialect.identifier_preparer.quote
         # PostgreSQL checks a foreign key row by row (a trigger per child row: half the import time);
         # into empty tables they are dropped and added back at the end, which checks every row in
